@@ -1,0 +1,84 @@
+"""``metareview check DATA``: data checks on an extraction table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def _parse_scale(text: str) -> tuple[str, tuple[float, float]]:
+    from ..exceptions import DataError
+
+    name, sep, bounds = text.partition("=")
+    low, colon, high = bounds.partition(":")
+    try:
+        if not (sep and colon and name.strip()):
+            raise ValueError
+        return name.strip(), (float(low), float(high))
+    except ValueError:
+        raise DataError(f"--scale {text!r}: expected NAME=LOW:HIGH, e.g. pain=0:10", rule="option") from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("check")
+    def check(
+        data: Path = typer.Argument(..., help="Extraction table: CSV, TSV or XLSX, cells as printed."),
+        columns: Optional[Path] = typer.Option(
+            None, "--columns", "-c",
+            help="Column declarations (TOML). Default: DATA's sidecar <name>.columns.toml if it exists, "
+                 "else inferred from column names."),
+        scale: Optional[List[str]] = typer.Option(
+            None, "--scale",
+            help="Bounded scale NAME=LOW:HIGH (repeatable). NAME is a scale of the declarations, or a "
+                 "column-name prefix/glob: pain=0:10 applies to pain_* mean/SD/median columns."),
+        as_json: bool = typer.Option(False, "--json", help="Print the findings as one JSON document."),
+    ) -> None:
+        """Check a table: events <= n, printed % vs counts, totals, duplicates, SDs and scales.
+
+        Exits with code 1 when an error is found (warnings alone exit 0).
+        """
+        from ..checks import check_table
+        from ..exceptions import DataError
+        from ..parse import sidecar_path
+        from .output import print_json
+
+        spec = columns
+        if spec is not None and not spec.exists():
+            raise DataError(f"declarations file {str(spec)!r} does not exist", rule="file")
+        if spec is None and sidecar_path(data).exists():
+            spec = sidecar_path(data)
+        scales = dict(_parse_scale(s) for s in (scale or []))
+        report = check_table(data, spec, scales=scales or None, source=str(data))
+        if as_json:
+            doc = report.to_dict()
+            doc["columns"] = None if spec is None else str(spec)
+            print_json(doc)
+        else:
+            _print_report(report, spec)
+        if report.errors:
+            raise typer.Exit(code=1)
+
+
+def _print_report(report, spec) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    declared = f" (declarations: {spec})" if spec else " (declarations inferred from column names)"
+    console.print(f"[bold]Data check[/] of {report.source}{declared}: {report.n_rows} rows, "
+                  f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]")
+    if not report.findings:
+        console.print("No findings.")
+        return
+    table = Table(show_lines=False)
+    for name in ("severity", "rule", "study", "column", "value", "expected"):
+        table.add_column(name, overflow="fold")
+    for f in report.findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        table.add_row(f"[{colour}]{f.severity}[/]", f.rule, f.study or "", f.column or "", f.value or "",
+                      f.expected or "")
+    console.print(table)
+    for f in report.findings:
+        console.print(f"- {f.study + ': ' if f.study else ''}{f.message}", markup=False)
