@@ -1,0 +1,290 @@
+"""The analysis functions: ``metaprop``, ``metamean``, ``metacont``, ``metaprepost``,
+``metabin``, ``metagen`` (R meta's names) and ``metaanalysis`` for a table whose design is
+read from its column names.
+
+Each builds the study data, computes effect sizes (:mod:`metareview.effects`), pools them
+with the vectorised kernel (:mod:`metareview.pooling`, as a batch of one analysis) and
+returns a :class:`~metareview.results.MetaResult`.  ``exclude`` keeps studies in the
+result (shown, not pooled); ``subset`` drops them (R meta's distinction).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+from .effects import escalc
+from .exceptions import DataError, MetaReviewWarning, SettingsError
+from .measures import DESIGNS, get_measure
+from .pooling import pool_arrays
+from .results import MetaResult
+from .settings import Settings
+from .study_ci import study_ci
+
+__all__ = ["metaprop", "metamean", "metacont", "metaprepost", "metabin", "metagen",
+           "metaanalysis", "detect_design", "DEFAULT_MEASURE"]
+
+DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
+                   "bin2": "OR", "generic": "GEN"}
+ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "vi", "sei"})
+
+
+def detect_design(columns: Sequence[str]) -> str:
+    """The study design given by a table's column names (metareview's role names)."""
+    cols = set(columns)
+    for design in ("bin2", "cont2", "prepost", "proportion", "mean"):
+        if set(DESIGNS[design]) <= cols:
+            return design
+    if "yi" in cols and ({"vi", "sei"} & cols):
+        return "generic"
+    raise DataError("cannot tell the study design from the columns "
+                    f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
+                    "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
+                    "events_e,n_e,events_c,n_c | yi,vi | yi,sei (map other names with --col ROLE=COLUMN)",
+                    rule="unknown design")
+
+
+def _as_float(values, column: str, labels) -> np.ndarray:
+    """Numbers from a column; a non-numeric cell is an error naming the study and column."""
+    arr = np.asarray(values, dtype=object).ravel()
+    out = np.empty(arr.shape, dtype=float)
+    for i, v in enumerate(arr):
+        if v is None or (isinstance(v, str) and v.strip() == ""):
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            raise DataError(f"non-numeric value {v!r}", study=str(labels[i]), column=column,
+                            rule="numeric value required") from None
+    return out
+
+
+def _labels(studlab, k: int) -> np.ndarray:
+    if studlab is None:
+        return np.array([str(i + 1) for i in range(k)], dtype=object)
+    lab = np.array([str(s) for s in np.asarray(studlab, dtype=object).ravel()], dtype=object)
+    if lab.size != k:
+        raise DataError(f"{lab.size} study labels for {k} studies", column="study", rule="one label per study")
+    return lab
+
+
+def _select(spec, labels: np.ndarray, what: str) -> np.ndarray:
+    """A boolean mask from a list of study labels, a boolean sequence or indices."""
+    k = labels.size
+    if spec is None:
+        return np.zeros(k, dtype=bool)
+    if isinstance(spec, str):
+        spec = [spec]
+    arr = np.asarray(spec)
+    if arr.dtype == bool:
+        if arr.size != k:
+            raise SettingsError(f"{what}: {arr.size} logical values for {k} studies")
+        return arr.copy()
+    mask = np.zeros(k, dtype=bool)
+    for item in spec:
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not 0 <= int(item) < k:
+                raise SettingsError(f"{what}: study index {item} is out of range (0 to {k - 1})")
+            mask[int(item)] = True
+            continue
+        hits = labels == str(item)
+        if not hits.any():
+            raise SettingsError(f"{what}: no study is labelled {item!r}; studies are: {', '.join(labels)}")
+        mask |= hits
+    return mask
+
+
+def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
+         settings: Settings, exclude=None, subset=None) -> MetaResult:
+    k = len(next(iter(data.values())))
+    labels = _labels(studlab, k)
+    arrays = {c: _as_float(v, c, labels) for c, v in data.items() if v is not None}
+    covs = {c: np.asarray(v, dtype=object) for c, v in (covariates or {}).items()}
+    keep = ~_select(subset, labels, "subset") if subset is not None else np.ones(k, bool)
+    if subset is not None:
+        keep = _select(subset, labels, "subset")
+    if not keep.any():
+        raise DataError("no studies left after 'subset'", rule="no studies")
+    labels = labels[keep]
+    arrays = {c: v[keep] for c, v in arrays.items()}
+    covs = {c: v[keep] for c, v in covs.items()}
+    excl = _select(exclude, labels, "exclude")
+    if excl.all():
+        raise DataError("every study is excluded: no studies left to pool", rule="no studies")
+    m = get_measure(settings.measure)
+    if settings.method != "Inverse":
+        raise SettingsError(f"method {settings.method!r} is not available for this analysis; valid: Inverse")
+    es = escalc(m, arrays, incr=settings.incr, method_incr=settings.method_incr,
+                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels)
+    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
+                        "check its data or use a continuity correction", study=str(labels[i]),
+                        column=m.code, rule="finite effect size")
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pooled = pool_arrays(es.yi, es.vi, (~excl).astype(float), method_tau2=settings.method_tau2,
+                             level=settings.level, random_ci=settings.random_ci,
+                             adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
+                             i2_method=settings.i2_method, null=m.null).row(0)
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=3)
+    lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
+    if (es.incr > 0).any() and m.design in ("proportion", "bin2"):
+        notes.append(f"continuity correction {settings.incr:g} added in "
+                     f"{', '.join(labels[es.incr > 0])}")
+    source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
+              "exclude": exclude, "subset": subset}
+    return MetaResult(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
+                      excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
+                      nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
+                      notes=tuple(notes), version=__version__)
+
+
+def _refit(result: MetaResult, changes: dict) -> MetaResult:
+    src = result.source
+    exclude = changes.pop("exclude", src["exclude"])
+    subset = changes.pop("subset", src["subset"])
+    settings = result.settings.replace(**changes)
+    return _fit(src["func"], src["data"], src["studlab"], src["covariates"], settings, exclude, subset)
+
+
+def _column(data, value, name):
+    """Resolve an argument that may be a column name of ``data`` (as R's non-standard evaluation)."""
+    if isinstance(value, str):
+        if data is None:
+            raise SettingsError(f"{name}={value!r} names a column, but no data= was given")
+        if value not in data:
+            raise DataError(f"column {value!r} (given as {name}) is not in the data", column=value,
+                            rule="missing column")
+        return np.asarray(data[value])
+    return value
+
+
+def _run(func, roles: dict, studlab, data, measure, kwargs):
+    exclude = kwargs.pop("exclude", None)
+    subset = kwargs.pop("subset", None)
+    covariates = kwargs.pop("covariates", None)
+    resolved = {role: _column(data, v, role) for role, v in roles.items() if v is not None}
+    studlab = _column(data, studlab, "studlab")
+    settings, _ = Settings.split({"measure": measure, **kwargs})
+    return _fit(func, resolved, studlab, covariates, settings, exclude, subset)
+
+
+def metaprop(event, n, studlab=None, *, data=None, measure: str = "PLO", **kwargs) -> MetaResult:
+    """Pool single proportions (R meta's ``metaprop``; inverse variance, logit by default).
+
+    >>> r = metaprop([8, 26, 26], [10, 31, 30], ["A", "B", "C"])
+    >>> round(float(r.backtransform(r.pooled["random_estimate"])), 4)
+    0.8435
+    """
+    if get_measure(measure).design != "proportion":
+        raise SettingsError(f"metaprop takes a proportion measure (PR, PLO, PLN, PAS, PFT), not {measure!r}")
+    return _run("metaprop", {"events": event, "n": n}, studlab, data, measure, kwargs)
+
+
+def metamean(n, mean, sd, studlab=None, *, data=None, measure: str = "MN", **kwargs) -> MetaResult:
+    """Pool single means (R meta's ``metamean``: MN raw, MNLN log)."""
+    if get_measure(measure).design != "mean":
+        raise SettingsError(f"metamean takes MN or MNLN, not {measure!r}")
+    return _run("metamean", {"n": n, "mean": mean, "sd": sd}, studlab, data, measure, kwargs)
+
+
+def metacont(n_e, mean_e, sd_e, n_c, mean_c, sd_c, studlab=None, *, data=None, measure: str = "MD",
+             **kwargs) -> MetaResult:
+    """Pool two-group continuous outcomes (R meta's ``metacont``: MD, SMD, ROM)."""
+    if get_measure(measure).design != "cont2":
+        raise SettingsError(f"metacont takes MD, SMD or ROM, not {measure!r}")
+    roles = {"n_e": n_e, "mean_e": mean_e, "sd_e": sd_e, "n_c": n_c, "mean_c": mean_c, "sd_c": sd_c}
+    return _run("metacont", roles, studlab, data, measure, kwargs)
+
+
+def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None, data=None,
+                measure: str = "MD", **kwargs) -> MetaResult:
+    """Pool follow-up minus baseline in one group.
+
+    ``MD`` treats follow-up and baseline as two independent groups (what R meta's
+    ``metacont(n, mean_post, sd_post, n, mean_pre, sd_pre)`` does, and the seed paper did);
+    ``MC``, ``SMCC`` and ``SMCR`` use the pre/post correlation ``r`` (required).
+    """
+    code = get_measure(measure).code
+    if code not in ("MD", "MC", "SMCC", "SMCR"):
+        raise SettingsError(f"metaprepost takes MD, MC, SMCC or SMCR, not {measure!r}")
+    roles = {"n": n, "mean_pre": mean_pre, "sd_pre": sd_pre, "mean_post": mean_post, "sd_post": sd_post,
+             "r": r}
+    return _run("metaprepost", roles, studlab, data, measure, kwargs)
+
+
+def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
+            **kwargs) -> MetaResult:
+    """Pool two-group binary outcomes by inverse variance (R meta's ``metabin``: OR, RR, RD)."""
+    if get_measure(measure).design != "bin2":
+        raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
+    roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}
+    return _run("metabin", roles, studlab, data, measure, kwargs)
+
+
+def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "GEN", **kwargs) -> MetaResult:
+    """Pool estimates with standard errors (``seTE``) or variances (``vi``), as R meta's ``metagen``.
+
+    ``measure`` says what the estimates are (e.g. ``"OR"`` for log odds ratios, so that
+    results are back-transformed); the default ``GEN`` is an untransformed estimate.
+    """
+    if (seTE is None) == (vi is None):
+        raise SettingsError("metagen needs exactly one of seTE (standard errors) or vi (variances)")
+    m = get_measure(measure)
+    roles = {"yi": TE, "sei": seTE, "vi": vi}
+    settings_measure = m.code
+    res = _run("metagen", roles, studlab, data, "GEN", dict(kwargs))
+    if settings_measure != "GEN":
+        res = _refit(res, {"measure": settings_measure}) if False else _generic_as(res, settings_measure)
+    return res
+
+
+def _generic_as(res: MetaResult, code: str) -> MetaResult:
+    """A generic analysis whose estimates are on ``code``'s analysis scale."""
+    from dataclasses import replace
+    return replace(res, settings=res.settings.replace(measure=code), func="metagen")
+
+
+def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
+                 **kwargs) -> MetaResult:
+    """Pool a table (DataFrame or dict of columns) whose design is read from its column names.
+
+    ``columns`` maps metareview's roles to other column names (``{"events": "resp"}``).
+    Columns that are not roles are kept as covariates (subgroups, moderators).
+    """
+    cols = {str(c): table[c] for c in (table.columns if hasattr(table, "columns") else table.keys())}
+    for role, name in (columns or {}).items():
+        if role not in ROLE_COLUMNS and role != "study":
+            raise SettingsError(f"unknown column role {role!r}; valid roles are: {', '.join(ROLE_COLUMNS)}, study")
+        if name not in cols:
+            raise DataError(f"column {name!r} (mapped to {role}) is not in the data", column=name,
+                            rule="missing column")
+        cols[role] = cols.pop(name)
+    design = detect_design(list(cols))
+    code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
+    m = get_measure(code)
+    if m.design != design and not (m.code == "MD" and design == "prepost"):
+        if design == "generic":
+            pass
+        else:
+            raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
+                                f"design")
+    labels = cols.pop(studlab, None) if studlab in cols else None
+    roles = {c: cols.pop(c) for c in list(cols) if c in ROLE_COLUMNS}
+    if design == "generic":
+        settings, _ = Settings.split({"measure": "GEN", **kwargs})
+        res = _fit("metagen", roles, labels, cols, settings, kwargs.get("exclude"), kwargs.get("subset"))
+        return _generic_as(res, m.code) if m.code != "GEN" else res
+    exclude = kwargs.pop("exclude", None)
+    subset = kwargs.pop("subset", None)
+    settings, _ = Settings.split({"measure": m.code, **kwargs})
+    return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)

@@ -1,0 +1,62 @@
+"""``metareview pool``: one meta-analysis of a study table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
+                           i2_method, study_ci, incr, method_incr, incr_style, exact_smd):
+    kw = {"method_tau2": method_tau2, "random_ci": random_ci, "prediction": prediction, "level": level,
+          "exclude": exclude or None, "adhoc_hakn": adhoc_hakn, "i2_method": i2_method,
+          "incr": incr, "method_incr": method_incr, "incr_style": incr_style, "exact_smd": exact_smd}
+    if study_ci is not None:
+        kw["study_ci"] = study_ci
+    return kw
+
+
+def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], **kwargs):
+    """Read ``data`` and pool it (shared by pool, forest and funnel commands)."""
+    from ..api import metaanalysis
+    from ..io import parse_col_maps, read_table
+
+    table = read_table(data)
+    return metaanalysis(table, measure, columns=parse_col_maps(col), **kwargs)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("pool")
+    def pool(
+        data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
+        measure: Optional[str] = typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...)."),
+        method_tau2: str = typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB."),
+        random_ci: str = typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp)."),
+        adhoc_hakn: str = typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci."),
+        prediction: str = typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none."),
+        level: float = typer.Option(0.95, "--level", help="Confidence level."),
+        exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Study to show but not pool (repeatable)."),
+        col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
+        i2_method: str = typer.Option("q", "--i2", help="I² and H: q (from Q, R meta) or tau2 (from tau², metafor)."),
+        study_ci: Optional[str] = typer.Option(None, "--study-ci", help="Study CIs for proportions: CP, WS, WSCC, AC, SA, SACC, NAsm."),
+        incr: float = typer.Option(0.5, "--incr", help="Continuity correction increment."),
+        method_incr: str = typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none."),
+        incr_style: str = typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor."),
+        exact_smd: bool = typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+    ) -> None:
+        """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
+        kwargs = pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude,
+                                        adhoc_hakn, i2_method, study_ci, incr, method_incr, incr_style,
+                                        exact_smd)
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # warnings are kept in the result's notes
+            result = analyse_file(data, measure, col, **kwargs)
+        if as_json:
+            from .output import print_json
+            print_json(result.to_dict())
+        else:
+            typer.echo(str(result), nl=False)

@@ -1,0 +1,577 @@
+"""Generalised linear mixed models for single proportions and single incidence rates.
+
+Two random-intercept models are fitted by maximum likelihood, vectorised over studies:
+
+* **binomial-normal** (measure ``PLO``): ``x_i ~ Binomial(n_i, expit(theta_i))``,
+  ``theta_i ~ N(mu, tau²)`` (Stijnen, Hamza & Özdemir 2010, Stat Med 29:3046-3067);
+* **Poisson-normal** (measure ``IRLN``): ``x_i ~ Poisson(t_i exp(theta_i))``, same
+  random intercept, log link with offset ``log t_i``.
+
+The random effect of each study is integrated out by adaptive Gauss-Hermite quadrature
+(Pinheiro & Bates 1995, J Comput Graph Stat 4:12-35): the rule is centred at the
+conditional mode of ``theta_i`` and scaled by the curvature there.  ``n_agq = 7`` (the
+default) is the rule lme4's ``glmer(nAGQ = 7)`` uses inside metafor's ``rma.glmm`` and
+meta's ``metaprop(method = "GLMM")``; ``n_agq = 1`` is the Laplace approximation; any
+number of points can be asked for.  ``mu`` and ``log tau`` are found by Newton's method
+with the analytic gradient of the quadrature approximation (conditional modes
+differentiated implicitly) and a Hessian from central differences of that gradient;
+the standard error of ``mu`` is taken from the inverse of the full Hessian, as lme4's
+``vcov`` does.  No continuity correction is used: studies with zero or all events are
+legal.
+
+The common-effect (fixed-intercept) model and the saturated model behind the
+heterogeneity tests are ordinary GLMs, fitted by iteratively reweighted least squares
+with R ``glm``'s starting values and stopping rule, so that the Wald-type (``QE.Wld``)
+and likelihood-ratio (``QE.LRT``) tests agree with metafor's even for studies whose
+saturated estimate diverges (zero or all events).  I² and H² follow ``rma.glmm``: the
+typical within-study variance comes from the continuity-corrected ``escalc`` variances
+of the study estimates (0.5 added to studies with zero cells), and meta reports these
+same values for GLMMs.
+
+All results are on the analysis scale (logit or log rate).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+from scipy import special, stats
+
+from .exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
+
+__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "fit_glmm", "gauss_hermite"]
+
+_EPS = np.finfo(float).eps
+
+
+# ---------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GLMMResult:
+    """One fitted GLMM (random-effects) or GLM (common-effect) meta-analysis.
+
+    ``estimate`` ... ``p`` describe the pooled intercept on the analysis scale
+    (``statistic`` is the Wald z against ``null``); ``tau2`` is the ML estimate (0 for
+    the common-effect model); ``q``/``q_df``/``q_p`` is the Wald-type test for
+    heterogeneity and ``q_lrt``/``q_lrt_p`` the likelihood-ratio test (both on
+    ``q_df = k - 1`` degrees of freedom, ``nan`` when k = 1); ``i2`` is in percent.
+    ``pred_low``/``pred_high`` is the z-based prediction interval ``mu ± z sqrt(se² + tau²)``.
+    Diagnostics: ``iterations``, ``gradient_norm`` (largest absolute score at the
+    solution, on the (mu, log tau) scale), ``converged``, ``boundary`` (tau² = 0 is the
+    maximum), ``n_agq``.
+    """
+
+    measure: str
+    model: str
+    k: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    p: float
+    tau2: float
+    tau: float
+    q: float
+    q_df: int
+    q_p: float
+    q_lrt: float
+    q_lrt_p: float
+    i2: float
+    h2: float
+    pred_low: float
+    pred_high: float
+    loglik: float
+    level: float
+    null: float
+    n_agq: int
+    iterations: int
+    gradient_norm: float
+    converged: bool
+    boundary: bool
+    method: str = field(default="ML")
+
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary of every field."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# families (canonical links: observed and expected curvature coincide)
+# ---------------------------------------------------------------------------------------
+
+class _Binomial:
+    name = "binomial"
+
+    def __init__(self, y: np.ndarray, n: np.ndarray):
+        self.y, self.size = y, n
+        self.const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+
+    def loglik(self, eta, y, size):
+        # y*eta - n*log(1 + exp(eta)), without the binomial coefficient
+        return y * eta - size * np.logaddexp(0.0, eta)
+
+    def moments(self, eta, size):
+        p = special.expit(eta)
+        m = size * p
+        v = m * (1.0 - p)
+        return m, v, v * (1.0 - 2.0 * p)
+
+    def mode_bracket(self, mu, tau2):
+        return mu + tau2 * (self.y - self.size), mu + tau2 * self.y
+
+
+class _Poisson:
+    name = "poisson"
+
+    def __init__(self, y: np.ndarray, t: np.ndarray):
+        self.y, self.size = y, t
+        self.const = special.xlogy(y, t) - special.gammaln(y + 1)
+
+    def loglik(self, eta, y, size):
+        return y * eta - size * np.exp(eta)
+
+    def moments(self, eta, size):
+        m = size * np.exp(eta)
+        return m, m, m
+
+    def mode_bracket(self, mu, tau2):
+        return mu - tau2 * self.size * np.exp(mu) - 1.0, mu + tau2 * self.y
+
+
+def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal."""
+    z, w = np.polynomial.hermite_e.hermegauss(n_points)
+    return z, w / w.sum()
+
+
+# ---------------------------------------------------------------------------------------
+# the marginal log-likelihood by adaptive quadrature, with its analytic gradient
+# ---------------------------------------------------------------------------------------
+
+class _Marginal:
+    """Marginal log-likelihood of (mu, psi = log tau) and its gradient."""
+
+    def __init__(self, fam, n_agq: int):
+        self.fam = fam
+        self.z, w = gauss_hermite(n_agq)
+        self.logw_z = np.log(w) + 0.5 * self.z**2
+        self.eta = None  # warm start for the conditional modes
+        self.const = float(np.sum(fam.const))
+        self.evaluations = 0
+        self.mode_iterations = 0
+
+    def modes(self, mu: float, tau2: float) -> np.ndarray:
+        fam = self.fam
+        y, size = fam.y, fam.size
+        it2 = 1.0 / tau2
+        lo, hi = fam.mode_bracket(mu, tau2)
+        if self.eta is None:
+            eta = np.clip(np.full(y.shape, mu), lo, hi)
+        else:
+            eta = np.clip(self.eta, lo, hi)
+        # safeguarded Newton: G'(eta) is strictly decreasing, so a bracket always exists
+        for it in range(100):
+            m, v, _ = fam.moments(eta, size)
+            g = y - m - (eta - mu) * it2
+            step = g / (v + it2)
+            lo = np.where(g > 0, eta, lo)
+            hi = np.where(g > 0, hi, eta)
+            new = eta + step
+            out = (new < lo) | (new > hi)
+            if out.any():
+                new = np.where(out, 0.5 * (lo + hi), new)
+            change = np.abs(new - eta)
+            eta = new
+            if np.all(change <= 1e-11 * (1.0 + np.abs(eta))):
+                break
+        self.mode_iterations = max(self.mode_iterations, it + 1)
+        self.eta = eta
+        return eta
+
+    def __call__(self, mu: float, psi: float, grad: bool = True):
+        self.evaluations += 1
+        fam = self.fam
+        y, size = fam.y[:, None], fam.size[:, None]
+        tau = math.exp(psi)
+        tau2 = tau * tau
+        it2 = 1.0 / tau2
+        z = self.z[None, :]
+        eta_hat = self.modes(mu, tau2)
+        _, v, dv = fam.moments(eta_hat, fam.size)
+        h = v + it2
+        s = 1.0 / np.sqrt(h)
+        E = eta_hat[:, None] + s[:, None] * z
+        R = E - mu
+        A = self.logw_z[None, :] + fam.loglik(E, y, size) - 0.5 * it2 * R * R
+        amax = A.max(axis=1)
+        P = np.exp(A - amax[:, None])
+        S = P.sum(axis=1)
+        ll = float(np.sum(np.log(s) + amax + np.log(S))) - y.shape[0] * psi + self.const
+        if not grad:
+            return ll, None
+        pi = P / S[:, None]
+        m_nodes, _, _ = fam.moments(E, size)
+        Gp = y - m_nodes - R * it2                       # d log integrand / d eta at nodes
+        rhat = eta_hat - mu
+        de_mu = it2 / h                                  # implicit derivatives of the mode
+        de_psi = 2.0 * rhat * it2 / h
+        dls_mu = -0.5 * dv * de_mu / h                   # d log s
+        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2) / h
+        dE_mu = de_mu[:, None] + z * (s * dls_mu)[:, None]
+        dE_psi = de_psi[:, None] + z * (s * dls_psi)[:, None]
+        g_mu = np.sum(dls_mu + np.sum(pi * (R * it2 + Gp * dE_mu), axis=1))
+        g_psi = np.sum(dls_psi + np.sum(pi * (R * R * it2 + Gp * dE_psi), axis=1)) - y.shape[0]
+        return ll, np.array([g_mu, g_psi])
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """Central differences of the analytic gradient (symmetrised)."""
+        H = np.empty((2, 2))
+        eta_keep = self.eta
+        for j in range(2):
+            d = 1e-4 * max(1.0, abs(x[j])) if j == 0 else 1e-4
+            xp, xm = x.copy(), x.copy()
+            xp[j] += d
+            xm[j] -= d
+            self.eta = eta_keep
+            gp = self(xp[0], xp[1])[1]
+            self.eta = eta_keep
+            gm = self(xm[0], xm[1])[1]
+            H[:, j] = (gp - gm) / (2 * d)
+        self.eta = eta_keep
+        return 0.5 * (H + H.T)
+
+
+# ---------------------------------------------------------------------------------------
+# ordinary GLMs as R's glm.fit computes them (common-effect and saturated models)
+# ---------------------------------------------------------------------------------------
+
+def _binom_linkinv(eta):
+    tmp = np.where(eta < -30, _EPS, np.where(eta > 30, 1.0 / _EPS, np.exp(np.clip(eta, -30, 30))))
+    return tmp / (1.0 + tmp)
+
+
+def _binom_mu_eta(eta):
+    e = np.exp(np.clip(eta, -30, 30))
+    return np.where((eta > 30) | (eta < -30), _EPS, e / (1.0 + e) ** 2)
+
+
+def _binom_dev(y, mu, wt):
+    return 2.0 * wt * (special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu)))
+
+
+def _pois_linkinv(eta):
+    return np.maximum(np.exp(eta), _EPS)
+
+
+def _pois_dev(y, mu, wt):
+    return 2.0 * wt * (special.xlogy(y, np.where(y > 0, y, 1.0) / mu) - (y - mu))
+
+
+def _glm_fit(family: str, y: np.ndarray, size: np.ndarray, saturated: bool,
+             maxit: int = 25, epsilon: float = 1e-8):
+    """IRLS for an intercept-only or saturated (one intercept per study) GLM.
+
+    Returns (eta, weights_of_last_step, loglik, converged, iterations).  The variances
+    of the coefficients are 1/weights, from the weights of the last least-squares step,
+    exactly as R's ``glm.fit``/``vcov`` report them.
+    """
+    if family == "binomial":
+        yy, wt, off = y / size, size, 0.0
+        linkinv, mu_eta, dev_res = _binom_linkinv, _binom_mu_eta, _binom_dev
+        mu = (wt * yy + 0.5) / (wt + 1.0)
+        eta = np.log(mu / (1 - mu))
+        variance = lambda m: m * (1 - m)  # noqa: E731
+    else:
+        yy, wt, off = y, np.ones_like(y), np.log(size)
+        linkinv, mu_eta, dev_res = _pois_linkinv, _pois_linkinv, _pois_dev
+        mu = y + 0.1
+        eta = np.log(mu)
+        variance = lambda m: m  # noqa: E731
+    mu = linkinv(eta)
+    devold = float(np.sum(dev_res(yy, mu, wt)))
+    conv = False
+    for it in range(1, maxit + 1):
+        me = mu_eta(eta)
+        zz = (eta - off) + (yy - mu) / me
+        w2 = wt * me * me / variance(mu)
+        if saturated:
+            beta = zz
+        else:
+            beta = np.full_like(zz, np.sum(w2 * zz) / np.sum(w2))
+        eta = beta + off
+        mu = linkinv(eta)
+        dev = float(np.sum(dev_res(yy, mu, wt)))
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+    if family == "binomial":
+        ll = float(np.sum(stats.binom.logpmf(y, size, mu)))
+    else:
+        ll = float(np.sum(stats.poisson.logpmf(y, mu)))
+    return beta, w2, ll, conv, it
+
+
+# ---------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------
+
+def _check_counts(events, size, family: str):
+    x = np.asarray(events, dtype=float)
+    s = np.asarray(size, dtype=float)
+    other = "n" if family == "binomial" else "time"
+    if x.ndim != 1 or x.shape != s.shape:
+        raise DataError(f"events and {other} must be one-dimensional arrays of the same length",
+                        rule="shape")
+    if x.size == 0:
+        raise DataError("no studies to pool", rule="k >= 1")
+    for name, arr in (("events", x), (other, s)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise DataError("value is missing or not finite", study=str(bad[0]), column=name,
+                            rule="finite")
+    bad = np.flatnonzero((x < 0) | (x != np.round(x)))
+    if bad.size:
+        raise DataError("event count must be a non-negative whole number", study=str(bad[0]),
+                        column="events", rule="events integer >= 0")
+    if family == "binomial":
+        bad = np.flatnonzero((s <= 0) | (s != np.round(s)))
+        if bad.size:
+            raise DataError("sample size must be a positive whole number", study=str(bad[0]),
+                            column="n", rule="n integer > 0")
+        bad = np.flatnonzero(x > s)
+        if bad.size:
+            raise DataError("more events than participants", study=str(bad[0]),
+                            column="events", rule="events <= n")
+        if np.all(x == 0):
+            raise DataError("no study has an event: the pooled logit is -infinity "
+                            "(report the counts instead of a pooled proportion)",
+                            column="events", rule="some events")
+        if np.all(x == s):
+            raise DataError("every participant of every study had the event: the pooled "
+                            "logit is +infinity", column="events", rule="some non-events")
+    else:
+        bad = np.flatnonzero(s <= 0)
+        if bad.size:
+            raise DataError("person-time must be positive", study=str(bad[0]), column="time",
+                            rule="time > 0")
+        if np.all(x == 0):
+            raise DataError("no study has an event: the pooled log rate is -infinity",
+                            column="events", rule="some events")
+    return x, s
+
+
+def _escalc_vi(family: str, x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Within-study variances of the PLO / IRLN estimates (0.5 added to zero cells)."""
+    if family == "binomial":
+        m = s - x
+        zero = (x == 0) | (m == 0)
+        xa, ma = np.where(zero, x + 0.5, x), np.where(zero, m + 0.5, m)
+        return 1.0 / xa + 1.0 / ma
+    return 1.0 / np.where(x == 0, x + 0.5, x)
+
+
+def _dl_start(family: str, x: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values)."""
+    vi = _escalc_vi(family, x, s)
+    if family == "binomial":
+        m = s - x
+        zero = (x == 0) | (m == 0)
+        yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m))
+    else:
+        yi = np.log(np.where(x == 0, 0.5, x) / s)
+    w = 1.0 / vi
+    mu_fe = np.sum(w * yi) / np.sum(w)
+    q = np.sum(w * (yi - mu_fe) ** 2)
+    c = np.sum(w) - np.sum(w * w) / np.sum(w)
+    tau2 = max(0.0, (q - (x.size - 1)) / c) if x.size > 1 else 0.0
+    wr = 1.0 / (vi + tau2)
+    return float(np.sum(wr * yi) / np.sum(wr)), tau2
+
+
+def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMResult:
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    zval = (est - null) / se
+    half = zcrit * math.sqrt(se * se + tau2)
+    return GLMMResult(
+        measure=measure, model=model, k=k, estimate=est, se=se,
+        ci_low=est - zcrit * se, ci_high=est + zcrit * se, statistic=zval,
+        p=float(2 * stats.norm.sf(abs(zval))), tau2=tau2, tau=math.sqrt(tau2),
+        pred_low=est - half, pred_high=est + half, level=level, null=null, **het, **extra)
+
+
+def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
+             n_agq: int = 7, level: float = 0.95, null: float = 0.0,
+             tol: float = 1e-10, maxiter: int = 100) -> GLMMResult:
+    """Fit the binomial-normal (``family="binomial"``, ``size`` = sample sizes) or
+    Poisson-normal (``family="poisson"``, ``size`` = person-times) meta-analysis model.
+
+    ``model="random"`` fits the random-intercept GLMM by ML (Stijnen et al. 2010) with
+    ``n_agq``-point adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995);
+    ``model="common"`` the fixed-intercept GLM.  With k = 1 the random-effects model
+    falls back to the common-effect model with a :class:`SmallSampleWarning` (as meta
+    does); heterogeneity statistics are then ``nan``.  ``tol`` is the convergence
+    tolerance on the largest absolute score (scaled by the curvature); non-convergence
+    within ``maxiter`` Newton steps gives a :class:`ConvergenceWarning` and
+    ``converged=False``.
+    """
+    if family not in ("binomial", "poisson"):
+        raise SettingsError(f"unknown family {family!r}; valid: binomial, poisson")
+    if model not in ("random", "common"):
+        raise SettingsError(f"unknown model {model!r}; valid: random, common")
+    if not isinstance(n_agq, (int, np.integer)) or isinstance(n_agq, bool) or n_agq < 1:
+        raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
+    if not 0 < level < 1:
+        raise SettingsError("level must be between 0 and 1 (e.g. 0.95)")
+    measure = "PLO" if family == "binomial" else "IRLN"
+    x, s = _check_counts(events, size, family)
+    k = x.size
+
+    # common-effect GLM and the heterogeneity tests (saturated GLM)
+    b_fe, w_fe, ll_fe, conv_fe, it_fe = _glm_fit(family, x, s, saturated=False)
+    mu_fe, se_fe = float(b_fe[0]), float(1.0 / math.sqrt(np.sum(w_fe)))
+    if k > 1:
+        b_sat, w_sat, ll_sat, conv_sat, _ = _glm_fit(family, x, s, saturated=True)
+        eta_bar = np.sum(w_sat * b_sat) / np.sum(w_sat)
+        q_wald = max(0.0, float(np.sum(w_sat * (b_sat - eta_bar) ** 2)))
+        q_lrt = max(0.0, -2.0 * (ll_fe - ll_sat))
+        het = dict(q=q_wald, q_df=k - 1, q_p=float(stats.chi2.sf(q_wald, k - 1)),
+                   q_lrt=q_lrt, q_lrt_p=float(stats.chi2.sf(q_lrt, k - 1)))
+    else:
+        het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
+    vi = _escalc_vi(family, x, s)
+    wi = 1.0 / vi
+    vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
+
+    if model == "common" or k == 1:
+        if model == "random":
+            warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
+                          "reported for the random-effects model", SmallSampleWarning,
+                          stacklevel=2)
+        if not conv_fe:
+            warnings.warn(f"the common-effect GLM did not converge in {it_fe} iterations",
+                          ConvergenceWarning, stacklevel=2)
+        het.update(i2=0.0, h2=1.0)
+        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_fe, gradient_norm=0.0,
+                     converged=conv_fe, boundary=False, method="CE" if model == "common" else "ML")
+        return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
+
+    fam = _Binomial(x, s) if family == "binomial" else _Poisson(x, s)
+    lik = _Marginal(fam, int(n_agq))
+
+    # score for tau² at 0 (exact, since the integral is then trivial): if it is not
+    # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
+    m0, v0, _ = fam.moments(np.full(k, _exact_fe(family, x, s)), s)
+    score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
+    if score0 <= 0:
+        mu0 = _exact_fe(family, x, s)
+        se0 = 1.0 / math.sqrt(float(np.sum(v0)))
+        ll0 = float(np.sum(fam.loglik(np.full(k, mu0), x, s) + fam.const))
+        het.update(i2=0.0, h2=1.0)
+        extra = dict(loglik=ll0, n_agq=n_agq, iterations=0, gradient_norm=0.0,
+                     converged=True, boundary=True)
+        return _summary(measure, model, k, mu0, se0, 0.0, level, null, het, extra)
+
+    mu_dl, tau2_dl = _dl_start(family, x, s)
+    if tau2_dl <= 0:
+        tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+    xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
+    f, g = lik(xk[0], xk[1])
+    converged = False
+    it = 0
+    H = lik.hessian(xk)
+    for it in range(1, maxiter + 1):
+        negH = -H
+        lam = 0.0
+        while True:
+            try:
+                L = np.linalg.cholesky(negH + lam * np.eye(2))
+                break
+            except np.linalg.LinAlgError:
+                lam = max(2 * lam, 1e-3 * (abs(negH[0, 0]) + abs(negH[1, 1]) + 1e-8))
+        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        decrement = float(g @ step)
+        if lam == 0.0 and decrement < tol * tol:
+            converged = True
+            break
+        t = 1.0
+        eta_keep = lik.eta
+        while True:
+            xn = xk + t * step
+            xn[1] = max(xn[1], -15.0)  # tau below 3e-7 is the boundary for all purposes
+            fn, gn = lik(xn[0], xn[1])
+            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-12 * abs(f):
+                break
+            t *= 0.5
+            lik.eta = eta_keep
+            if t < 1e-10:
+                break
+        if t < 1e-10:
+            break
+        xk, f, g = xn, fn, gn
+        H = lik.hessian(xk)
+        if xk[1] <= -15.0 and g[1] < 0:
+            break
+    if not converged:
+        # last resort: decide with the score whether the solution sits on the boundary
+        if xk[1] <= -15.0:
+            mu0 = _exact_fe(family, x, s)
+            se0 = 1.0 / math.sqrt(float(np.sum(v0)))
+            het.update(i2=0.0, h2=1.0)
+            extra = dict(loglik=float(np.sum(fam.loglik(np.full(k, mu0), x, s) + fam.const)),
+                         n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                         converged=True, boundary=True)
+            return _summary(measure, model, k, mu0, se0, 0.0, level, null, het, extra)
+        warnings.warn(
+            f"GLMM did not converge after {it} Newton steps (largest score "
+            f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
+            ConvergenceWarning, stacklevel=2)
+    cov = np.linalg.inv(-H)
+    mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
+    se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
+    het.update(i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0)
+    extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                 converged=converged, boundary=False)
+    return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+
+def _exact_fe(family: str, x: np.ndarray, s: np.ndarray) -> float:
+    """Closed-form ML estimate of the common intercept."""
+    if family == "binomial":
+        return math.log(x.sum() / (s.sum() - x.sum()))
+    return math.log(x.sum() / s.sum())
+
+
+def glmm_proportion(events, n, *, model: str = "random", n_agq: int = 7,
+                    level: float = 0.95, null: float = 0.0) -> GLMMResult:
+    """Random-intercept logistic meta-analysis of single proportions (measure PLO).
+
+    Binomial-normal model of Stijnen, Hamza & Özdemir (2010), ML by adaptive
+    Gauss-Hermite quadrature (Pinheiro & Bates 1995) with ``n_agq`` points (7, as
+    ``rma.glmm``; 1 = Laplace).  ``model="common"`` gives the fixed-intercept logistic
+    model.  Estimates are logits; back-transform with the inverse logit.
+
+    >>> r = glmm_proportion([8, 26, 26, 6], [10, 31, 30, 9])
+    >>> round(float(r.estimate), 3) > 0
+    True
+    """
+    return fit_glmm(events, n, family="binomial", model=model, n_agq=n_agq, level=level,
+                    null=null)
+
+
+def glmm_rate(events, time, *, model: str = "random", n_agq: int = 7,
+              level: float = 0.95, null: float = 0.0) -> GLMMResult:
+    """Random-intercept Poisson meta-analysis of single incidence rates (measure IRLN).
+
+    Poisson-normal model with log link and offset log(person-time) (Stijnen et al.
+    2010), ML by adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995).  Estimates
+    are log rates; back-transform with exp.
+    """
+    return fit_glmm(events, time, family="poisson", model=model, n_agq=n_agq, level=level,
+                    null=null)

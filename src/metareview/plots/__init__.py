@@ -1,0 +1,6 @@
+"""Figures for systematic reviews and meta-analyses.
+
+Each figure lives in its own module and is imported from there, for example
+``from metareview.plots.prisma import PrismaDiagram``.  Nothing is imported here, so that
+``import metareview`` never pulls in matplotlib.
+"""

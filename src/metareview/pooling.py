@@ -1,0 +1,191 @@
+"""Inverse-variance pooling: one vectorised kernel for one analysis or a million.
+
+``pool_arrays`` takes effect sizes of shape (analyses, studies) with a 0/1 mask and
+returns every pooled quantity as arrays over analyses: the common-effect (fixed)
+estimate, tau², the random-effects estimate with Wald or Hartung-Knapp intervals
+(Hartung & Knapp 2001, Stat Med 20:3875; Knapp & Hartung 2003 for the ad hoc variance
+correction "se"; Jackson et al. 2017 for "ci"), the prediction interval (Higgins,
+Thompson & Spiegelhalter 2009, t with k - 2 df as R meta; or metafor's z, t with k - 1
+df under Hartung-Knapp), Cochran's Q, the Q-profile interval of tau², I² and H.
+The single-analysis API (:mod:`metareview.api`) is the batch of one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, fields
+
+import numpy as np
+from . import _dist
+
+from .exceptions import SettingsError, SmallSampleWarning
+from .heterogeneity import heterogeneity
+from .tau2 import estimate_tau2, q_generalised, q_profile
+
+__all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
+
+RANDOM_CI = ("wald", "hk")
+PREDICTION = ("t", "z", "none")
+ADHOC_HAKN = ("none", "se", "ci")
+
+
+@dataclass(frozen=True)
+class PooledArrays:
+    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %)."""
+
+    k: np.ndarray
+    common_estimate: np.ndarray
+    common_se: np.ndarray
+    common_ci_low: np.ndarray
+    common_ci_high: np.ndarray
+    common_statistic: np.ndarray
+    common_p: np.ndarray
+    random_estimate: np.ndarray
+    random_se: np.ndarray
+    random_ci_low: np.ndarray
+    random_ci_high: np.ndarray
+    random_statistic: np.ndarray
+    random_p: np.ndarray
+    random_df: np.ndarray
+    prediction_low: np.ndarray
+    prediction_high: np.ndarray
+    q: np.ndarray
+    q_df: np.ndarray
+    q_p: np.ndarray
+    tau2: np.ndarray
+    tau2_ci_low: np.ndarray
+    tau2_ci_high: np.ndarray
+    tau: np.ndarray
+    i2: np.ndarray
+    i2_ci_low: np.ndarray
+    i2_ci_high: np.ndarray
+    h: np.ndarray
+    h_ci_low: np.ndarray
+    h_ci_high: np.ndarray
+    tau2_iterations: np.ndarray
+    tau2_converged: np.ndarray
+    weight_common: np.ndarray
+    weight_random: np.ndarray
+
+    def row(self, i: int = 0) -> dict:
+        """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
+        out = {}
+        for f in fields(self):
+            val = getattr(self, f.name)[i]
+            out[f.name] = val if np.ndim(val) else val.item()
+        return out
+
+
+def _check_option(name, value, valid):
+    if value not in valid:
+        raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
+
+
+def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
+                random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
+                i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
+                tau2_maxiter: int = 1000, warn: bool = True) -> PooledArrays:
+    """Pool effect sizes ``yi`` with sampling variances ``vi``.
+
+    ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
+    (analyses, studies).  ``null`` is the value tested on the analysis scale; ``None``
+    means no test (single proportions and means, as R meta).
+    """
+    _check_option("random-effects CI method", random_ci, RANDOM_CI)
+    _check_option("prediction interval", prediction, PREDICTION)
+    _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
+    if not 0 < level < 1:
+        raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
+    y = np.atleast_2d(np.asarray(yi, float))
+    v = np.atleast_2d(np.asarray(vi, float))
+    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    mk = mk * np.isfinite(y) * np.isfinite(v)
+    y = np.where(mk > 0, y, 0.0)
+    v = np.where(mk > 0, v, 1.0)
+    k = mk.sum(-1)
+    m = y.shape[0]
+    z = _dist.norm_ppf(1 - (1 - level) / 2)
+    if warn and (k == 1).any():
+        warnings.warn("only one study: tau², Q and I² are not estimable and are set as metafor does "
+                      "(tau² = 0)", SmallSampleWarning, stacklevel=2)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # common effect
+        w = mk / v
+        sw = w.sum(-1)
+        mu_c = (w * y).sum(-1) / sw
+        se_c = 1 / np.sqrt(sw)
+        q = (w * (y - mu_c[:, None]) ** 2).sum(-1)
+        q_df = k - 1
+        q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
+
+        fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn)
+        tau2 = fit.tau2
+        ws = mk / (v + tau2[:, None])
+        sws = ws.sum(-1)
+        mu_r = (ws * y).sum(-1) / sws
+        se_wald = 1 / np.sqrt(sws)
+
+        if random_ci == "hk":
+            q_star, _ = q_generalised(y, v, mk, tau2)
+            se_hk = np.sqrt(q_star / ((k - 1) * sws))
+            if adhoc_hakn == "se":
+                se_hk = np.maximum(se_hk, se_wald)
+            df_r = k - 1
+            crit = _dist.t_ppf(1 - (1 - level) / 2, np.where(df_r > 0, df_r, 1))
+            crit = np.where(df_r > 0, crit, np.nan)
+            se_r = se_hk
+            lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
+            if adhoc_hakn == "ci":
+                lo_r = np.minimum(lo_r, mu_r - z * se_wald)
+                hi_r = np.maximum(hi_r, mu_r + z * se_wald)
+        else:
+            df_r = np.full(m, np.nan)
+            se_r = se_wald
+            lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
+
+        if null is None:
+            stat_c = p_c = stat_r = p_r = np.full(m, np.nan)
+        else:
+            stat_c = (mu_c - null) / se_c
+            p_c = 2 * _dist.norm_sf(np.abs(stat_c))
+            stat_r = (mu_r - null) / se_r
+            if random_ci == "hk":
+                p_r = 2 * _dist.t_sf(np.abs(stat_r), np.where(df_r > 0, df_r, 1))
+                p_r = np.where(df_r > 0, p_r, np.nan)
+            else:
+                p_r = 2 * _dist.norm_sf(np.abs(stat_r))
+
+        if prediction == "t":
+            df_p = k - 2
+            crit_p = np.where(df_p > 0, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(df_p, 1)), np.nan)
+        elif prediction == "z":
+            if random_ci == "hk":
+                crit_p = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(k - 1, 1)), np.nan)
+            else:
+                crit_p = np.full(m, z)
+        else:
+            crit_p = np.full(m, np.nan)
+        se_p = np.sqrt(se_r ** 2 + tau2)
+        pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
+
+        tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+
+        wc = 100 * w / sw[:, None]
+        wr = 100 * ws / sws[:, None]
+
+    single = k <= 1
+    q = np.where(single, 0.0, q)
+    return PooledArrays(
+        k=k.astype(int), common_estimate=mu_c, common_se=se_c,
+        common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,
+        common_statistic=stat_c, common_p=p_c,
+        random_estimate=mu_r, random_se=se_r, random_ci_low=lo_r, random_ci_high=hi_r,
+        random_statistic=stat_r, random_p=p_r, random_df=df_r,
+        prediction_low=pred_lo, prediction_high=pred_hi,
+        q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
+        tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
+        weight_common=np.where(mk > 0, wc, np.nan), weight_random=np.where(mk > 0, wr, np.nan),
+        **het,
+    )

@@ -1,0 +1,124 @@
+"""The report model: headings, paragraphs and tables, rendered as text, HTML or Markdown.
+
+Result summaries, notebook displays and the HTML report are all built from these few
+blocks, so a table is laid out once and looks the same everywhere.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+    def to_text(self) -> str:
+        return self.text if self.level > 1 else self.text + "\n" + "=" * len(self.text)
+
+    def to_html(self) -> str:
+        lv = min(max(self.level, 1), 6)
+        return f"<h{lv}>{html.escape(self.text)}</h{lv}>"
+
+    def to_markdown(self) -> str:
+        return "#" * self.level + " " + self.text
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+    def to_text(self) -> str:
+        return self.text
+
+    def to_html(self) -> str:
+        return f"<p>{html.escape(self.text)}</p>"
+
+    def to_markdown(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of already formatted cells; ``align`` is 'l' or 'r' per column."""
+
+    columns: list[str]
+    rows: list[list[str]]
+    title: str | None = None
+    align: str | None = None
+    notes: list[str] = field(default_factory=list)
+    row_classes: list[str] | None = None
+
+    def _align(self) -> str:
+        return self.align or ("l" + "r" * (len(self.columns) - 1))
+
+    def to_text(self) -> str:
+        cols = [str(c) for c in self.columns]
+        widths = [len(c) for c in cols]
+        for r in self.rows:
+            for j, cell in enumerate(r):
+                widths[j] = max(widths[j], len(str(cell)))
+        al = self._align()
+
+        def fmt(cells):
+            out = []
+            for j, cell in enumerate(cells):
+                s = str(cell)
+                out.append(s.ljust(widths[j]) if al[j] == "l" else s.rjust(widths[j]))
+            return "  ".join(out).rstrip()
+
+        lines = []
+        if self.title:
+            lines.append(self.title)
+        lines.append(fmt(cols))
+        lines.extend(fmt(r) for r in self.rows)
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        al = self._align()
+        style = {"l": "left", "r": "right"}
+        head = "".join(f'<th style="text-align:{style[al[j]]}">{html.escape(str(c))}</th>'
+                       for j, c in enumerate(self.columns))
+        body = []
+        for i, r in enumerate(self.rows):
+            cls = f' class="{html.escape(self.row_classes[i])}"' if self.row_classes and self.row_classes[i] else ""
+            cells = "".join(f'<td style="text-align:{style[al[j]]}">{html.escape(str(c))}</td>'
+                            for j, c in enumerate(r))
+            body.append(f"<tr{cls}>{cells}</tr>")
+        cap = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in self.notes)
+        return (f'<table class="metareview">{cap}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(body)}</tbody></table>{notes}")
+
+    def to_markdown(self) -> str:
+        al = self._align()
+        sep = ["---:" if a == "r" else ":---" for a in al]
+        lines = ["| " + " | ".join(map(str, self.columns)) + " |", "| " + " | ".join(sep) + " |"]
+        lines += ["| " + " | ".join(map(str, r)) + " |" for r in self.rows]
+        if self.title:
+            lines.insert(0, f"**{self.title}**\n")
+        lines += [""] + list(self.notes) if self.notes else []
+        return "\n".join(lines)
+
+
+@dataclass
+class Report:
+    """An ordered list of blocks."""
+
+    blocks: list = field(default_factory=list)
+
+    def add(self, block) -> "Report":
+        self.blocks.append(block)
+        return self
+
+    def to_text(self) -> str:
+        return "\n\n".join(b.to_text() for b in self.blocks) + "\n"
+
+    def to_html(self) -> str:
+        return "\n".join(b.to_html() for b in self.blocks)
+
+    def to_markdown(self) -> str:
+        return "\n\n".join(b.to_markdown() for b in self.blocks) + "\n"

@@ -1,0 +1,316 @@
+"""The result of a meta-analysis: immutable, carrying its settings and its data.
+
+One vocabulary on every result (lifelines' habit): ``summary()`` (pooled estimates as a
+DataFrame), ``studies()`` (the study table), ``print_summary()``/``str()`` (laid out as R
+meta prints), ``_repr_html_()`` (notebooks), ``to_dict()`` (the ``--json`` contract),
+``update(**changes)`` (refit with other settings) and ``forest()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .measures import Measure, backtransform, get_measure
+from .settings import Settings
+
+TAU2_NAMES = {
+    "DL": "DerSimonian-Laird", "PM": "Paule-Mandel", "REML": "Restricted maximum-likelihood",
+    "ML": "Maximum-likelihood", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "HE": "Hedges",
+    "EB": "Empirical Bayes",
+}
+SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
+               "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation"}
+STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson score with continuity correction",
+                  "AC": "Agresti-Coull", "SA": "Simple asymptotic (Wald)",
+                  "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
+
+
+def _f(x, digits=4):
+    if x is None or not np.isfinite(x):
+        return "--"
+    return f"{x:.{digits}f}"
+
+
+def _ci(lo, hi, digits=4):
+    return f"[{_f(lo, digits)}; {_f(hi, digits)}]"
+
+
+def _p(p):
+    if p is None or not np.isfinite(p):
+        return "--"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _num(x):
+    """A JSON-safe float (None for NaN or infinity)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class MetaResult:
+    """A pooled analysis (inverse variance, common and random effects)."""
+
+    func: str
+    settings: Settings
+    studlab: np.ndarray            # labels of the studies kept (after subset)
+    data: dict                     # column role -> array (after subset)
+    covariates: dict               # other columns -> array (after subset)
+    excluded: np.ndarray           # True: shown, not pooled
+    yi: np.ndarray
+    vi: np.ndarray
+    incr: np.ndarray
+    n: np.ndarray | None
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    nat_ci_low: np.ndarray | None
+    nat_ci_high: np.ndarray | None
+    pooled: dict
+    source: dict = field(repr=False, default_factory=dict)
+    notes: tuple = ()
+    version: str = ""
+
+    # ----- basic properties -------------------------------------------------------
+    @property
+    def measure(self) -> Measure:
+        return get_measure(self.settings.measure)
+
+    @property
+    def k(self) -> int:
+        return int(self.pooled["k"])
+
+    @property
+    def k_all(self) -> int:
+        return int(len(self.studlab))
+
+    @property
+    def included(self) -> np.ndarray:
+        return ~self.excluded
+
+    def _n_harmonic(self):
+        if self.n is None:
+            return None
+        n = self.n[self.included]
+        return 1.0 / np.mean(1.0 / n)
+
+    def backtransform(self, x, n=None):
+        """Map analysis-scale values to the natural scale (pooled values: harmonic-mean n)."""
+        return backtransform(self.measure, x, self._n_harmonic() if n is None else n)
+
+    # ----- tables -----------------------------------------------------------------
+    def study_arrays(self) -> dict:
+        """Study-level results as arrays (analysis scale, natural scale where it applies)."""
+        m = self.measure
+        out = {"study": self.studlab, "yi": self.yi, "vi": self.vi, "se": np.sqrt(self.vi),
+               "ci_low": self.ci_low, "ci_high": self.ci_high,
+               "weight_common": self.pooled["weight_common"], "weight_random": self.pooled["weight_random"],
+               "excluded": self.excluded}
+        if m.transformed:
+            if m.design == "proportion":
+                est = self.data["events"] / self.data["n"]
+            else:
+                est = backtransform(m, self.yi, self.n)
+            if self.nat_ci_low is not None:
+                lo, hi = self.nat_ci_low, self.nat_ci_high
+            else:
+                lo, hi = backtransform(m, self.ci_low, self.n), backtransform(m, self.ci_high, self.n)
+            out.update({"bt_estimate": est, "bt_ci_low": lo, "bt_ci_high": hi})
+        return out
+
+    def studies(self):
+        """The study table as a pandas DataFrame."""
+        import pandas as pd
+        return pd.DataFrame(self.study_arrays())
+
+    def summary(self):
+        """Pooled estimates (common, random, prediction) as a pandas DataFrame."""
+        import pandas as pd
+        d = self.to_dict()
+        rows = []
+        for model in ("common", "random"):
+            r = dict(d[model])
+            r["model"] = model
+            if d["backtransformed"]:
+                bt = d["backtransformed"][model]
+                r.update({"bt_estimate": bt["estimate"], "bt_ci_low": bt["ci_low"], "bt_ci_high": bt["ci_high"]})
+            rows.append(r)
+        pr = {"model": "prediction", "ci_low": d["prediction"]["low"], "ci_high": d["prediction"]["high"]}
+        if d["backtransformed"]:
+            pr.update({"bt_ci_low": d["backtransformed"]["prediction"]["low"],
+                       "bt_ci_high": d["backtransformed"]["prediction"]["high"]})
+        rows.append(pr)
+        return pd.DataFrame(rows).set_index("model")
+
+    # ----- the JSON contract --------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The public ``--json`` document (see docs/json-contract.md); keys are only ever added."""
+        p = self.pooled
+        s = self.settings
+        m = self.measure
+        doc = {
+            "k": self.k,
+            "k_all": self.k_all,
+            "measure": m.code,
+            "method": s.method,
+            "method_tau2": s.method_tau2,
+            "level": s.level,
+            "settings": s.to_dict(),
+            "common": {"estimate": _num(p["common_estimate"]), "se": _num(p["common_se"]),
+                       "ci_low": _num(p["common_ci_low"]), "ci_high": _num(p["common_ci_high"]),
+                       "statistic": _num(p["common_statistic"]), "p": _num(p["common_p"])},
+            "random": {"estimate": _num(p["random_estimate"]), "se": _num(p["random_se"]),
+                       "ci_low": _num(p["random_ci_low"]), "ci_high": _num(p["random_ci_high"]),
+                       "statistic": _num(p["random_statistic"]), "p": _num(p["random_p"]),
+                       "df": _num(p["random_df"])},
+            "prediction": {"low": _num(p["prediction_low"]), "high": _num(p["prediction_high"])},
+            "heterogeneity": {
+                "q": _num(p["q"]), "df": int(p["q_df"]), "p": _num(p["q_p"]),
+                "tau2": _num(p["tau2"]), "tau2_ci_low": _num(p["tau2_ci_low"]),
+                "tau2_ci_high": _num(p["tau2_ci_high"]), "tau": _num(p["tau"]),
+                "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]), "i2_ci_high": _num(p["i2_ci_high"]),
+                "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]), "h_ci_high": _num(p["h_ci_high"]),
+                "tau2_converged": bool(p["tau2_converged"]), "tau2_iterations": int(p["tau2_iterations"]),
+            },
+            "backtransformed": None,
+            "studies": [],
+            "notes": list(self.notes),
+            "version": self.version,
+        }
+        if m.transformed:
+            bt = self.backtransform
+            doc["backtransformed"] = {
+                "scale": "natural",
+                "common": {"estimate": _num(bt(p["common_estimate"])), "ci_low": _num(bt(p["common_ci_low"])),
+                           "ci_high": _num(bt(p["common_ci_high"]))},
+                "random": {"estimate": _num(bt(p["random_estimate"])), "ci_low": _num(bt(p["random_ci_low"])),
+                           "ci_high": _num(bt(p["random_ci_high"]))},
+                "prediction": {"low": _num(bt(p["prediction_low"])), "high": _num(bt(p["prediction_high"]))},
+            }
+        sa = self.study_arrays()
+        for i in range(self.k_all):
+            row = {"study": str(sa["study"][i]), "yi": _num(sa["yi"][i]), "vi": _num(sa["vi"][i]),
+                   "se": _num(sa["se"][i]), "ci_low": _num(sa["ci_low"][i]), "ci_high": _num(sa["ci_high"][i]),
+                   "weight_common": _num(sa["weight_common"][i]) if self.included[i] else 0.0,
+                   "weight_random": _num(sa["weight_random"][i]) if self.included[i] else 0.0,
+                   "excluded": bool(self.excluded[i]), "incr": _num(self.incr[i])}
+            if "bt_estimate" in sa:
+                row["backtransformed"] = {"estimate": _num(sa["bt_estimate"][i]),
+                                          "ci_low": _num(sa["bt_ci_low"][i]), "ci_high": _num(sa["bt_ci_high"][i])}
+            doc["studies"].append(row)
+        return doc
+
+    # ----- printing -----------------------------------------------------------------
+    def report(self):
+        """The printout as a report model (text, HTML and Markdown renderings)."""
+        from .report import Paragraph, Report, Table
+
+        m, s, p = self.measure, self.settings, self.pooled
+        nat = m.transformed
+        label = m.label.split(" (")[0] if nat else m.label
+        pct = int(round(s.level * 100))
+        sa = self.study_arrays()
+        rows, classes = [], []
+        for i in range(self.k_all):
+            est = sa["bt_estimate"][i] if nat else sa["yi"][i]
+            lo = sa["bt_ci_low"][i] if nat else sa["ci_low"][i]
+            hi = sa["bt_ci_high"][i] if nat else sa["ci_high"][i]
+            inc = self.included[i]
+            rows.append([str(self.studlab[i]), _f(est), _ci(lo, hi),
+                         _f(sa["weight_common"][i], 1) if inc else "--",
+                         _f(sa["weight_random"][i], 1) if inc else "--"])
+            classes.append("" if inc else "excluded")
+        rep = Report()
+        study_table = Table([f"Study", label, f"{pct}%-CI", "%W(common)", "%W(random)"], rows,
+                            row_classes=classes,
+                            notes=["Excluded studies (--) are shown but not pooled."] if self.excluded.any() else [])
+        rep.add(study_table)
+        counts = [f"Number of studies: k = {self.k}"]
+        if m.design == "proportion":
+            inc = self.included
+            counts.append(f"Number of observations: o = {int(self.data['n'][inc].sum())}")
+            counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
+        rep.add(Paragraph("\n".join(counts)))
+        bt = self.backtransform if nat else (lambda x: x)
+        pooled_rows = []
+        has_test = m.null is not None
+        cols = ["", label, f"{pct}%-CI"] + (["z/t", "p-value"] if has_test else [])
+        for model, name in (("common", "Common effect model"), ("random", "Random effects model")):
+            if not getattr(s, model):
+                continue
+            r = [name, _f(bt(p[f"{model}_estimate"])), _ci(bt(p[f"{model}_ci_low"]), bt(p[f"{model}_ci_high"]))]
+            if has_test:
+                r += [_f(p[f"{model}_statistic"], 2), _p(p[f"{model}_p"])]
+            pooled_rows.append(r)
+        if s.random and s.prediction != "none":
+            r = ["Prediction interval", "", _ci(bt(p["prediction_low"]), bt(p["prediction_high"]))]
+            pooled_rows.append(r + (["", ""] if has_test else []))
+        rep.add(Table(cols, pooled_rows))
+        if self.k > 1:
+            het = (f"Quantifying heterogeneity:\n tau^2 = {_f(p['tau2'])} {_ci(p['tau2_ci_low'], p['tau2_ci_high'])}; "
+                   f"tau = {_f(p['tau'])}; I^2 = {_f(p['i2'], 1)}% {_ci(p['i2_ci_low'], p['i2_ci_high'], 1)}; "
+                   f"H = {_f(p['h'], 2)} {_ci(p['h_ci_low'], p['h_ci_high'], 2)}")
+            rep.add(Paragraph(het))
+            rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"],
+                          [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]))
+        rep.add(Paragraph("Details on meta-analytical method:\n" + "\n".join("- " + d for d in self.methods())))
+        if self.notes:
+            rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
+        return rep
+
+    def methods(self) -> list[str]:
+        """The method lines of the printout (also used by reports' methods paragraphs)."""
+        m, s = self.measure, self.settings
+        out = ["Inverse variance method"]
+        if s.random:
+            out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for tau^2")
+            out.append("Q-profile method for confidence interval of tau^2 and tau")
+            if s.random_ci == "hk":
+                adhoc = {"se": " (ad hoc variance correction: Knapp-Hartung se >= classic se)",
+                         "ci": " (ad hoc correction: wider of Hartung-Knapp and Wald intervals)"}.get(s.adhoc_hakn, "")
+                out.append("Hartung-Knapp adjustment for random effects model" + adhoc)
+            if s.prediction == "t":
+                out.append("Prediction interval based on t-distribution with k - 2 df (Higgins et al. 2009)")
+            elif s.prediction == "z":
+                out.append("Prediction interval as metafor's predict(): normal quantile "
+                           "(t with k - 1 df under Hartung-Knapp)")
+        out.append("I^2 and H from Q with test-based intervals (Higgins & Thompson 2002)" if s.i2_method == "q"
+                   else "I^2 and H from tau^2 and the typical within-study variance (metafor)")
+        if m.scale in SCALE_NAMES:
+            out.append(SCALE_NAMES[m.scale] + (" (harmonic mean of sample sizes for back-transformation)"
+                                               if m.scale == "freeman-tukey" else ""))
+        if m.design == "proportion":
+            out.append(f"{STUDY_CI_NAMES[s.study_ci]} confidence interval for individual studies")
+        if m.code == "SMD":
+            out.append("Hedges' g with exact small-sample correction" if s.exact_smd
+                       else "Hedges' g with approximate correction (R meta: exact.smd = FALSE)")
+        if (self.incr > 0).any():
+            nz = int((self.incr > 0).sum())
+            out.append(f"Continuity correction of {_f(float(self.incr.max()), 2).rstrip('0').rstrip('.')} "
+                       f"in {nz} stud{'y' if nz == 1 else 'ies'} ({s.method_incr}, {s.incr_style} convention)")
+        if m.null is None:
+            out.append("No test of the pooled estimate (no natural null value), as R meta")
+        return out
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def print_summary(self) -> None:
+        print(str(self), end="")
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+    # ----- refit and plot -----------------------------------------------------------
+    def update(self, **changes) -> "MetaResult":
+        """Refit with some settings (or ``exclude``/``subset``) changed."""
+        from .api import _refit
+        return _refit(self, changes)
+
+    def forest(self, ax=None, **kwargs):
+        """Draw a forest plot (see :func:`metareview.plots.forest.forest`)."""
+        from .plots.forest import forest
+        return forest(self, ax=ax, **kwargs)

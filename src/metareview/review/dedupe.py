@@ -1,0 +1,447 @@
+"""De-duplication: records of one article found in several databases are linked, never deleted.
+
+Two passes, as in the methods of Bramer et al. (2016, "De-duplication of database search
+results for systematic reviews in EndNote", J Med Libr Assoc 104:240-3) and Rathbone et
+al. (2015, "Better duplicate detection for systematic reviewers", Syst Rev 4:6):
+
+1. **Exact identifiers.**  Records sharing a PMID are the same article.  Records sharing
+   a DOI are too, unless their titles clearly differ: Embase gives conference abstracts
+   the DOI of the whole supplement, so such pairs go to the review queue instead.
+2. **Fuzzy bibliographic match.**  Candidate pairs come from blocking (records sharing
+   the start or the end of their normalised title, or first author, year and first
+   page, or first author and year), so that the work grows with the number of records,
+   not its square.  Each pair is scored on title similarity (rapidfuzz) and on agreement
+   of year, first author, journal, volume and first page; a pair whose fields conflict
+   (different DOIs, volumes, pages, years) is never linked automatically.  Pairs that are
+   probably but not surely the same wait in the review queue for a person.
+
+A link is a row in an append-only log of pair decisions; the clusters are the connected
+components of the latest "same" decisions, and each cluster has one primary record that
+is screened.  A person can merge records, split a record out of its cluster, choose the
+primary, and decide queued pairs; automatic runs never overturn a person's decision.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..exceptions import DataError
+from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
+from .store import Store
+
+__all__ = ["DedupeSettings", "DedupeReport", "Clusters", "run_dedupe", "clusters", "compare_records",
+           "merge", "split", "choose_primary", "resolve_pair", "review_queue", "prepare"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    """Thresholds on title similarity (0-100, rapidfuzz ratio of normalised titles).
+
+    ``link`` and above with no conflicting field links a pair; ``link_supported`` and
+    above links when at least ``support`` of year, first author, journal, volume and
+    first page agree; ``queue`` and above sends the pair to the review queue.  Titles of
+    fewer than ``short_title_words`` words ("Editorial", "Reply to Smith") need full
+    support before they are linked.  Blocks larger than ``max_block`` are compared
+    within a sliding window of ``window`` records sorted by title.
+    """
+
+    link: float = 97.0
+    link_supported: float = 90.0
+    support: int = 2
+    queue: float = 80.0
+    doi_title_min: float = 70.0
+    short_title_words: int = 4
+    max_block: int = 60
+    window: int = 12
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.queue <= self.link_supported <= self.link <= 100:
+            raise DataError("thresholds must satisfy 0 <= queue <= link_supported <= link <= 100",
+                            rule="dedupe-settings")
+
+
+@dataclass(frozen=True)
+class _Key:
+    id: int
+    title: str
+    words: int
+    year: int | None
+    author: str
+    journal: str
+    volume: str
+    page: str
+    doi: str | None
+    pmid: str | None
+
+
+def prepare(rec: dict[str, Any]) -> _Key:
+    """Comparable keys of a stored record."""
+    title = norm_title(rec.get("title"))
+    return _Key(id=int(rec["id"]), title=title, words=len(title.split()), year=rec.get("year"),
+                author=first_author_key(rec.get("authors")), journal=journal_key(rec.get("journal")),
+                volume=(rec.get("volume") or "").strip().lower(), page=first_page(rec.get("pages")),
+                doi=clean_doi(rec.get("doi")), pmid=rec.get("pmid") or None)
+
+
+def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings()) -> tuple[str, float, str]:
+    """Verdict on one pair: ``("same" | "queue" | "different", title similarity, reason)``."""
+    from rapidfuzz import fuzz
+
+    if a.doi and b.doi and a.doi != b.doi:
+        return "different", 0.0, "different DOIs"
+    if a.pmid and b.pmid and a.pmid != b.pmid:
+        return "different", 0.0, "different PMIDs"
+    if not a.title or not b.title:
+        return "different", 0.0, "no title to compare"
+    sim = max(fuzz.ratio(a.title, b.title), fuzz.token_sort_ratio(a.title, b.title))
+    if sim < settings.queue:
+        return "different", sim, "titles differ"
+    conflicts = []
+    if a.year and b.year and abs(a.year - b.year) > 1:
+        conflicts.append("year")
+    if a.volume and b.volume and a.volume != b.volume:
+        conflicts.append("volume")
+    if a.page and b.page and a.page != b.page:
+        conflicts.append("first page")
+    agree = []
+    if a.year and b.year and a.year == b.year:
+        agree.append("year")
+    if a.author and b.author and fuzz.ratio(a.author, b.author) >= 85:
+        agree.append("first author")
+    if journals_match(a.journal, b.journal):
+        agree.append("journal")
+    if a.volume and a.volume == b.volume:
+        agree.append("volume")
+    if a.page and a.page == b.page:
+        agree.append("first page")
+    reason = (f"title {sim:.0f}%; agree: {', '.join(agree) or 'none'}"
+              + (f"; conflict: {', '.join(conflicts)}" if conflicts else ""))
+    short = min(a.words, b.words) < settings.short_title_words
+    if conflicts:
+        return "queue", sim, reason
+    if short:
+        return ("same" if len(agree) >= 4 and sim >= settings.link else "queue"), sim, reason
+    if sim >= settings.link and len(agree) >= 1:
+        return "same", sim, reason
+    if sim >= settings.link_supported and len(agree) >= settings.support:
+        return "same", sim, reason
+    if len(agree) >= 4 and sim >= settings.queue + 5:
+        return "same", sim, reason
+    return "queue", sim, reason
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            if ra < rb:
+                self.parent[rb] = ra
+            else:
+                self.parent[ra] = rb
+
+
+@dataclass
+class Clusters:
+    """Current clusters: ``primary[id]`` is the primary record of ``id``'s cluster."""
+
+    primary: dict[int, int]
+    members: dict[int, list[int]]
+
+    def primaries(self) -> list[int]:
+        return sorted(self.members)
+
+    def duplicates(self) -> int:
+        return sum(len(m) - 1 for m in self.members.values())
+
+
+def _rank(rec: dict[str, Any]) -> tuple:
+    """Order in which records are preferred as primary: database records, parsed, complete, oldest."""
+    filled = sum(bool(rec.get(k)) for k in ("abstract", "doi", "pmid", "authors", "year", "journal", "volume",
+                                             "pages"))
+    return (rec.get("source_kind") == "other", rec.get("status") != "ok", -filled, rec["id"])
+
+
+def clusters(store: Store, records: Sequence[dict[str, Any]] | None = None) -> Clusters:
+    """Clusters derived from the decision log (latest decision on each pair wins)."""
+    uf = _UnionFind()
+    for row in store.pair_decisions():
+        if row["same"]:
+            uf.union(row["record_a"], row["record_b"])
+    if records is None:
+        records = list(store.iter_records(("id", "status", "abstract", "doi", "pmid", "authors", "year",
+                                           "journal", "volume", "pages")))
+    by_root: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        by_root[uf.find(rec["id"])].append(rec)
+    chosen = {row["record_id"]: i for i, row in enumerate(store.primary_choices())}
+    primary: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    for group in by_root.values():
+        picks = [r["id"] for r in group if r["id"] in chosen]
+        if picks:
+            head = max(picks, key=lambda i: chosen[i])
+        else:
+            head = min(group, key=_rank)["id"]
+        ids = sorted(r["id"] for r in group)
+        members[head] = ids
+        for i in ids:
+            primary[i] = head
+    return Clusters(primary=primary, members=members)
+
+
+@dataclass
+class DedupeReport:
+    run_id: int
+    n_records: int
+    n_compared: int
+    linked_doi: int
+    linked_pmid: int
+    linked_fuzzy: int
+    queued: int
+    clusters: int
+    duplicates: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _blocks(keys: list[_Key]) -> Iterable[list[_Key]]:
+    index: dict[tuple, list[_Key]] = defaultdict(list)
+    for k in keys:
+        compact = k.title.replace(" ", "")
+        if len(compact) >= 12:
+            index[("start", compact[:28])].append(k)
+            index[("end", compact[-28:])].append(k)
+        if k.author and k.year and k.page:
+            index[("aYp", k.author, k.year, k.page)].append(k)
+        if k.author and k.year:
+            index[("aY", k.author, k.year)].append(k)
+    for group in index.values():
+        if len(group) > 1:
+            yield group
+
+
+def _candidate_pairs(keys: list[_Key], settings: DedupeSettings, progress: Progress | None) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    blocks = list(_blocks(keys))
+    for n, group in enumerate(blocks, start=1):
+        if len(group) <= settings.max_block:
+            for i in range(len(group)):
+                a = group[i].id
+                for j in range(i + 1, len(group)):
+                    b = group[j].id
+                    pairs.add((a, b) if a < b else (b, a))
+        else:
+            group = sorted(group, key=lambda k: k.title)
+            for i in range(len(group)):
+                a = group[i].id
+                for j in range(i + 1, min(len(group), i + settings.window + 1)):
+                    b = group[j].id
+                    pairs.add((a, b) if a < b else (b, a))
+        if progress and n % 5000 == 0:
+            progress("blocking", n, len(blocks))
+    if progress:
+        progress("blocking", len(blocks), len(blocks))
+    return pairs
+
+
+def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
+               progress: Progress | None = None) -> DedupeReport:
+    """Link duplicates among all records and queue uncertain pairs; returns what was done.
+
+    Pairs a person already decided are left alone, and so are pairs already queued; a
+    second run only adds links for new records.  Everything found is written in one
+    transaction with the run's settings, so a run is all or nothing.
+    """
+    from rapidfuzz import fuzz
+
+    records = list(store.iter_records(("id", "status", "title", "authors", "year", "journal", "volume",
+                                       "pages", "doi", "pmid", "abstract")))
+    keys = {r["id"]: prepare(r) for r in records}
+    decided: dict[tuple[int, int], bool] = {(d["record_a"], d["record_b"]): bool(d["same"])
+                                            for d in store.pair_decisions()}
+    queued = {(c["record_a"], c["record_b"]) for c in store.candidates()}
+    uf = _UnionFind()
+    cannot: dict[int, set[int]] = defaultdict(set)
+    for (a, b), same in decided.items():
+        if same:
+            uf.union(a, b)
+        else:
+            cannot[a].add(b)
+            cannot[b].add(a)
+    comp: dict[int, set[int]] = defaultdict(set)
+    for i in keys:
+        comp[uf.find(i)].add(i)
+
+    def try_link(a: int, b: int) -> bool:
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
+            return False
+        small, other = (comp[ra], rb) if len(comp[ra]) <= len(comp[rb]) else (comp[rb], ra)
+        for u in small:
+            for v in cannot.get(u, ()):
+                if uf.find(v) == other:
+                    return False
+        uf.union(a, b)
+        root = uf.find(a)
+        merged = comp.pop(ra) | comp.pop(rb)
+        comp[root] = merged
+        return True
+
+    links: list[tuple[int, int, bool, str, float | None, None, None, str | None]] = []
+    queue: list[tuple[int, int, float, str]] = []
+
+    def fresh(a: int, b: int) -> bool:
+        pair = (a, b) if a < b else (b, a)
+        return pair not in decided and pair not in queued
+
+    counts = {"pmid": 0, "doi": 0, "fuzzy": 0}
+    # 1. exact identifiers
+    for field in ("pmid", "doi"):
+        groups: dict[str, list[int]] = defaultdict(list)
+        for k in keys.values():
+            value = getattr(k, field)
+            if value:
+                groups[value].append(k.id)
+        for value, ids in groups.items():
+            head = ids[0]
+            for other in ids[1:]:
+                if not fresh(head, other) or uf.find(head) == uf.find(other):
+                    continue
+                ka, kb = keys[head], keys[other]
+                if field == "doi" and ka.title and kb.title:
+                    sim = fuzz.token_set_ratio(ka.title, kb.title)
+                    if sim < settings.doi_title_min:
+                        queue.append((head, other, float(sim), f"same DOI {value} but titles differ ({sim:.0f}%)"))
+                        continue
+                if try_link(head, other):
+                    links.append((head, other, True, field, 100.0, None, None, f"same {field.upper()} {value}"))
+                    counts[field] += 1
+                else:
+                    queue.append((head, other, 100.0, f"same {field.upper()} {value}, but a person separated "
+                                                      f"these clusters"))
+    # 2. fuzzy matching within blocks
+    pairs = _candidate_pairs(list(keys.values()), settings, progress)
+    ordered = sorted(pairs)
+    total = len(ordered)
+    for n, (a, b) in enumerate(ordered, start=1):
+        if progress and n % 20000 == 0:
+            progress("comparing", n, total)
+        if uf.find(a) == uf.find(b) or not fresh(a, b):
+            continue
+        verdict, score, reason = compare_records(keys[a], keys[b], settings)
+        if verdict == "same":
+            if try_link(a, b):
+                links.append((a, b, True, "fuzzy", score, None, None, reason))
+                counts["fuzzy"] += 1
+            else:
+                queue.append((a, b, score, reason + "; a person separated these clusters"))
+        elif verdict == "queue":
+            queue.append((a, b, score, reason))
+    if progress:
+        progress("comparing", total, total)
+    # a queued pair whose records ended up linked anyway needs no one's attention
+    queue = [q for q in queue if uf.find(q[0]) != uf.find(q[1])]
+    seen: set[tuple[int, int]] = set()
+    unique_queue = []
+    for a, b, score, reason in queue:
+        pair = (min(a, b), max(a, b))
+        if pair not in seen:
+            seen.add(pair)
+            unique_queue.append((a, b, score, reason))
+    with store.transaction():
+        run_id = store.add_dedupe_run(settings=asdict(settings), n_records=len(keys), n_compared=total,
+                                      n_linked=len(links), n_queued=len(unique_queue))
+        store.add_pair_decisions((a, b, same, method, score, run_id, by, note)
+                                 for a, b, same, method, score, _, by, note in links)
+        store.add_candidates((a, b, score, reason, run_id) for a, b, score, reason in unique_queue)
+    current = clusters(store, records)
+    return DedupeReport(run_id=run_id, n_records=len(keys), n_compared=total, linked_doi=counts["doi"],
+                        linked_pmid=counts["pmid"], linked_fuzzy=counts["fuzzy"], queued=len(unique_queue),
+                        clusters=len(current.members), duplicates=current.duplicates())
+
+
+def _check_ids(store: Store, ids: Iterable[int]) -> None:
+    for i in ids:
+        if store.record(int(i)) is None:
+            raise DataError(f"there is no record {i} in this project", study=str(i), rule="record-id")
+
+
+def review_queue(store: Store) -> list[dict[str, Any]]:
+    """Queued pairs not yet decided, with both records, most similar first."""
+    current = clusters(store)
+    out = []
+    for cand in store.open_candidates():
+        if current.primary.get(cand["record_a"]) == current.primary.get(cand["record_b"]):
+            continue  # linked since it was queued
+        out.append(cand)
+    return out
+
+
+def resolve_pair(store: Store, a: int, b: int, *, same: bool, by: str, note: str | None = None) -> None:
+    """Record a person's decision on a pair (queued or not)."""
+    if a == b:
+        raise DataError("a record cannot be paired with itself", study=str(a), rule="record-id")
+    _check_ids(store, (a, b))
+    store.add_pair_decisions([(a, b, same, "manual", None, None, by, note)])
+
+
+def merge(store: Store, ids: Sequence[int], *, by: str, note: str | None = None) -> int:
+    """Link records (and their clusters) as one article; returns the primary of the result."""
+    ids = [int(i) for i in ids]
+    if len(set(ids)) < 2:
+        raise DataError("merge needs at least two different record ids", rule="record-id")
+    _check_ids(store, ids)
+    head = ids[0]
+    store.add_pair_decisions([(head, other, True, "manual", None, None, by, note) for other in ids[1:]
+                              if other != head])
+    return clusters(store).primary[head]
+
+
+def split(store: Store, record_id: int, *, by: str, note: str | None = None) -> None:
+    """Take a record out of its cluster; the rest of the cluster stays together.
+
+    Every "same" link touching the record is countermanded by a "distinct" decision;
+    if the record held the cluster together, the remaining members are re-linked to
+    one another so that only the record named leaves.
+    """
+    _check_ids(store, (record_id,))
+    before = clusters(store)
+    group = before.members[before.primary[record_id]]
+    if len(group) == 1:
+        raise DataError(f"record {record_id} is not linked to any other record", study=str(record_id),
+                        rule="split")
+    touching = [d for d in store.pair_decisions() if d["same"] and record_id in (d["record_a"], d["record_b"])]
+    rows: list[tuple] = [(d["record_a"], d["record_b"], False, "manual", None, None, by, note) for d in touching]
+    rest = [i for i in group if i != record_id]
+    with store.transaction():
+        store.add_pair_decisions(rows)
+        after = clusters(store)
+        anchor = rest[0]
+        relink = {after.primary[i] for i in rest} - {after.primary[anchor]}
+        store.add_pair_decisions([(anchor, other, True, "manual", None, None, by,
+                                   f"kept in the cluster when {record_id} was split out")
+                                  for other in sorted(relink)])
+
+
+def choose_primary(store: Store, record_id: int, *, by: str) -> None:
+    """Make ``record_id`` the primary (screened) record of its cluster."""
+    _check_ids(store, (record_id,))
+    store.add_primary_choice(record_id, by)

@@ -1,0 +1,81 @@
+"""Reading search exports into records: format detection, decoding, and one parser per format.
+
+:func:`parse_bytes` is the single entry point: it decodes the file (see
+:mod:`._text`), recognises the format from its content (or the name given), and
+returns every record found, malformed ones included and flagged with their line.
+Input that holds no records at all raises :class:`~metareview.exceptions.DataError`.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from ...exceptions import DataError, SettingsError
+from ..records import ParseResult
+from ._text import decode, split_lines
+from .medline import looks_like_medline, parse_medline
+from .ris import looks_like_ris, parse_ris
+from .tabular import TABLE_FIELDS, parse_table
+
+__all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "TABLE_FIELDS"]
+
+FORMATS = ("medline", "ris", "csv")
+_ALIASES = {"nbib": "medline", "pubmed": "medline", "txt": "medline", "tsv": "csv", "table": "csv"}
+
+
+def detect_format(lines: list[str], filename: str = "") -> str:
+    """``medline``, ``ris`` or ``csv``, from the first non-blank line, else the file's extension."""
+    if looks_like_medline(lines):
+        return "medline"
+    if looks_like_ris(lines):
+        return "ris"
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    if suffix in {"csv", "tsv"}:
+        return "csv"
+    first = next((line for line in lines if line.strip()), "")
+    if first.count(",") + first.count(";") + first.count("\t") >= 2:
+        return "csv"
+    raise DataError(f"cannot tell the format of {filename or 'the input'}: it is not MEDLINE (starts with "
+                    f"'PMID- '), RIS (starts with 'TY  - ') or a table with a header row; pass --format",
+                    rule="format")
+
+
+def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
+                mapping: dict[str, str] | None = None) -> ParseResult:
+    """Parse an export held in memory.  ``format`` is one of :data:`FORMATS` (or detected)."""
+    text, encoding = decode(data, name=filename or "the input")
+    lines = split_lines(text)
+    if format is None:
+        fmt = detect_format(lines, filename)
+    else:
+        fmt = _ALIASES.get(format.lower(), format.lower())
+        if fmt not in FORMATS:
+            raise SettingsError(f"unknown format {format!r}; formats are {list(FORMATS)}")
+    if mapping and fmt != "csv":
+        raise SettingsError(f"a column mapping applies to CSV files only, but this file is {fmt}")
+    try:
+        if fmt == "medline":
+            records = parse_medline(lines)
+        elif fmt == "ris":
+            records = parse_ris(lines)
+        else:
+            records = parse_table(text, lines, mapping)
+    except RecursionError:  # pragma: no cover - defensive: parsers are iterative
+        raise DataError(f"{filename or 'the input'} is too deeply nested to read", rule="format") from None
+    except csv.Error as exc:
+        raise DataError(f"{filename or 'the input'}: {exc}", rule="format") from None
+    if not records:
+        raise DataError(f"no {fmt} records found in {filename or 'the input'}", rule="format")
+    return ParseResult(format=fmt, encoding=encoding, records=records)
+
+
+def parse_file(path: str | Path, *, format: str | None = None,
+               mapping: dict[str, str] | None = None) -> ParseResult:
+    """Parse an export file; see :func:`parse_bytes`."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
+    return parse_bytes(data, filename=path.name, format=format, mapping=mapping)

@@ -1,0 +1,106 @@
+"""PubMed's MEDLINE format (``.nbib``, "Save > Format: PubMed").
+
+Each field is a tag padded to four characters, a hyphen and a space
+(``TI  - ``, ``PMID- ``), with continuation lines indented by six spaces; records
+are separated by blank lines and start with ``PMID-``.  Quirks handled: DOIs live in
+``LID``/``AID`` with a ``[doi]`` suffix next to ``[pii]`` entries, page ranges are
+abbreviated (``1021-9``), translated titles are in square brackets, and dates read
+``2019 Mar-Apr``.  Field definitions: NLM, "MEDLINE/PubMed Data Element (Field)
+Descriptions".
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
+from ..records import Record
+
+__all__ = ["parse_medline", "looks_like_medline"]
+
+_TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)$")
+_CONTINUATION = re.compile(r"^ {2,}\S")
+
+
+def looks_like_medline(lines: list[str]) -> bool:
+    for line in lines[:50]:
+        if line.strip():
+            return line.startswith("PMID-") or bool(re.match(r"^PMID\s*-", line))
+    return False
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    start = 0
+    for number, line in enumerate(lines, start=1):
+        if line.strip() == "":
+            if current:
+                blocks.append((start, current))
+                current = []
+            continue
+        if line.startswith("PMID-") and current:
+            # a missing blank line still starts a new record at PMID
+            blocks.append((start, current))
+            current = []
+        if not current:
+            start = number
+        current.append(line)
+    if current:
+        blocks.append((start, current))
+    return blocks
+
+
+def _record(start: int, block: list[str]) -> Record:
+    rec = Record(line=start, raw="\n".join(block))
+    fields: list[tuple[str, str]] = []
+    for offset, line in enumerate(block):
+        match = _TAG.match(line)
+        if match:
+            fields.append((match.group(1), match.group(2).strip()))
+        elif _CONTINUATION.match(line) and fields:
+            tag, value = fields[-1]
+            fields[-1] = (tag, f"{value} {line.strip()}")
+        else:
+            rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
+                               f"{line[:60]!r}")
+    values: dict[str, list[str]] = {}
+    for tag, value in fields:
+        values.setdefault(tag, []).append(value)
+
+    def one(tag: str) -> str | None:
+        got = values.get(tag)
+        return got[0] if got and got[0] else None
+
+    rec.pmid = clean_pmid(one("PMID"))
+    title = one("TI") or one("BTI")
+    rec.title = title
+    rec.abstract = one("AB")
+    rec.authors = values.get("FAU") or values.get("AU") or []
+    if not rec.authors and values.get("CN"):
+        rec.authors = list(values["CN"])
+    rec.year = parse_year(one("DP") or one("DEP") or one("EDAT"))
+    rec.journal = one("JT") or one("TA")
+    rec.volume = one("VI")
+    rec.issue = one("IP")
+    rec.pages = expand_pages(one("PG"))
+    for tag in ("LID", "AID"):
+        for value in values.get(tag, []):
+            if value.endswith("[doi]") and rec.doi is None:
+                rec.doi = clean_doi(value[:-5])
+    pub_types = values.get("PT", [])
+    rec.type = pub_types[0] if pub_types else None
+    rec.keywords = values.get("OT", []) + values.get("MH", [])
+    known = {"PMID", "TI", "BTI", "AB", "FAU", "AU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "PT", "OT", "MH"}
+    rec.extra = {tag: (vals if len(vals) > 1 else vals[0]) for tag, vals in values.items() if tag not in known}
+    if rec.status == "ok":
+        if rec.pmid is None:
+            rec.mark_malformed(f"record starting on line {start} has no PMID field")
+        elif not rec.title:
+            rec.mark_malformed(f"record PMID {rec.pmid} (line {start}) has no title (TI)")
+    return rec
+
+
+def parse_medline(lines: list[str]) -> list[Record]:
+    """Records of a MEDLINE file; malformed blocks are kept and flagged, never dropped."""
+    return [_record(start, block) for start, block in _blocks(lines)]

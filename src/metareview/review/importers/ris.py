@@ -1,0 +1,147 @@
+"""RIS, as exported by Embase, Scopus, Web of Science, EndNote and most reference managers.
+
+A record runs from ``TY  - `` to ``ER  - ``; each line is a two-character tag, two
+spaces, a hyphen and a space.  Exporters bend this in known ways, all read here:
+
+* Embase (Embase.com and Ovid) writes the abstract in ``N2``, the year as ``2020//``,
+  authors as ``A1``, the journal as ``JF``/``T2``, and untagged lines such as
+  "Link to the Ovid Full Text or citation:" followed by a bare URL; untagged lines
+  are read as continuations of the field above.
+* Scopus starts the file with a byte-order mark, writes the PubMed id in ``C2`` and
+  puts "Export Date" and citation counts in ``N1``.
+* Web of Science writes its accession number in ``AN`` (``WOS:...``); PubMed-derived
+  EndNote exports put the PMID there.
+* EndNote writes ``Y1  - 2019/01/01/`` and may prefix DOIs with ``doi:`` or a resolver URL.
+
+Tag names beyond the common fields come from :data:`rispy.TAG_KEY_MAPPING`, so
+``extra`` uses the names other Python tools know.  The tag list follows the RIS
+specification (Research Information Systems, "RIS Format Specifications", 2011).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
+from ..records import Record
+
+__all__ = ["parse_ris", "looks_like_ris"]
+
+_TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
+
+
+def looks_like_ris(lines: list[str]) -> bool:
+    for line in lines[:50]:
+        if line.strip():
+            match = _TAG.match(line.strip("\ufeff"))
+            return bool(match) and match.group(1) == "TY"
+    return False
+
+
+def _tag_name(tag: str) -> str:
+    from rispy import TAG_KEY_MAPPING  # names other RIS tools use for the same tag
+    return TAG_KEY_MAPPING.get(tag, tag)
+
+
+def _record(start: int, block: list[str], *, terminated: bool) -> Record:
+    rec = Record(line=start, raw="\n".join(block))
+    fields: list[tuple[str, str]] = []
+    for line in block:
+        match = _TAG.match(line)
+        if match:
+            fields.append((match.group(1), (match.group(2) or "").strip()))
+        elif line.strip() and fields:
+            tag, value = fields[-1]
+            fields[-1] = (tag, f"{value} {line.strip()}".strip())
+    values: dict[str, list[str]] = {}
+    for tag, value in fields:
+        if tag == "ER":
+            continue
+        if value:
+            values.setdefault(tag, []).append(value)
+
+    def one(*tags: str) -> str | None:
+        for tag in tags:
+            if values.get(tag):
+                return values[tag][0]
+        return None
+
+    if not fields or fields[0][0] != "TY":
+        rec.mark_malformed(f"record on line {start} does not start with a 'TY  - ' line")
+    if not terminated:
+        rec.mark_malformed(f"record starting on line {start} is not closed by 'ER  - ' (truncated file?)")
+    rec.type = one("TY")
+    rec.title = one("TI", "T1", "CT", "BT")
+    rec.abstract = one("AB", "N2")
+    rec.authors = values.get("AU") or values.get("A1") or []
+    rec.year = parse_year(one("PY", "Y1", "DA"))
+    rec.journal = one("T2", "JF", "JO", "JA", "J2")
+    if rec.type in {"BOOK", "CHAP"} and one("T2") and rec.title == one("T2"):
+        rec.journal = None
+    rec.volume = one("VL")
+    rec.issue = one("IS")
+    start_page, end_page = one("SP"), one("EP")
+    if start_page and end_page and "-" not in start_page:
+        rec.pages = expand_pages(f"{start_page}-{end_page}")
+    else:
+        rec.pages = expand_pages(start_page)
+    if one("C7") and not rec.pages:  # Scopus and WoS put article numbers in C7
+        rec.pages = one("C7")
+    for tag in ("DO", "M3", "L2", "UR", "N1"):
+        for value in values.get(tag, []):
+            if rec.doi is None and ("10." in value):
+                rec.doi = clean_doi(value)
+    database = (one("DB") or "").lower()
+    accession = one("AN") or ""
+    if "scopus" in database and one("C2"):
+        rec.pmid = clean_pmid(one("C2"))
+    elif re.fullmatch(r"\d{6,9}", accession.strip()):
+        rec.pmid = clean_pmid(accession)
+    else:
+        for tag in ("N1", "M1", "AN"):
+            for value in values.get(tag, []):
+                match = _PMID_NOTE.search(value)
+                if match and rec.pmid is None:
+                    rec.pmid = clean_pmid(match.group(1))
+    rec.keywords = values.get("KW", [])
+    known = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"}
+    rec.extra = {_tag_name(tag): (vals if len(vals) > 1 else vals[0])
+                 for tag, vals in values.items() if tag not in known}
+    if rec.status == "ok" and not rec.title and not rec.doi:
+        rec.mark_malformed(f"record on line {start} has neither a title nor a DOI")
+    return rec
+
+
+def parse_ris(lines: list[str]) -> list[Record]:
+    """Records of a RIS file; text outside ``TY``...``ER`` and unterminated records are kept
+    as malformed records with their line numbers."""
+    records: list[Record] = []
+    block: list[str] = []
+    start = 0
+    for number, raw_line in enumerate(lines, start=1):
+        line = raw_line.lstrip("\ufeff")
+        match = _TAG.match(line)
+        tag = match.group(1) if match else None
+        if tag == "TY":
+            if block:
+                records.append(_record(start, block, terminated=False))
+            block, start = [line], number
+        elif tag == "ER":
+            if not block:
+                start = number
+            block.append(line)
+            records.append(_record(start, block, terminated=True))
+            block = []
+        elif block:
+            block.append(line)
+        elif line.strip():
+            block, start = [line], number
+    if block:
+        if any(_TAG.match(line) for line in block):
+            records.append(_record(start, block, terminated=False))
+        else:
+            rec = Record(line=start, raw="\n".join(block))
+            rec.mark_malformed(f"text on lines {start}-{start + len(block) - 1} is outside any RIS record")
+            records.append(rec)
+    return records

@@ -1,0 +1,181 @@
+"""A review project: the store plus the project's settings, and importing exports into it.
+
+The settings (exclusion reasons, how many reviewers screen each record, highlight
+keywords, the extraction form) live in the project file, so the file alone is the
+whole review.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import DataError, SettingsError
+from .store import Store
+
+__all__ = ["Project", "ImportReport", "STAGES", "DEFAULT_REASONS", "SOURCE_KINDS", "parse_stage"]
+
+STAGES = ("title_abstract", "full_text")
+SOURCE_KINDS = ("database", "register", "other")
+_STAGE_ALIASES = {"ta": "title_abstract", "title-abstract": "title_abstract", "tiab": "title_abstract",
+                  "title_abstract": "title_abstract", "ft": "full_text", "full-text": "full_text",
+                  "fulltext": "full_text", "full_text": "full_text"}
+DEFAULT_REASONS = {
+    "title_abstract": ["wrong population", "wrong intervention", "wrong comparator", "wrong outcome",
+                       "wrong study design", "not a primary study"],
+    "full_text": ["wrong population", "wrong intervention", "wrong comparator", "wrong outcome",
+                  "wrong study design", "not a primary study", "duplicate report", "no usable data",
+                  "language"],
+}
+
+
+def parse_stage(stage: str) -> str:
+    """``title_abstract`` or ``full_text`` from the spellings people type (``ta``, ``full-text``)."""
+    try:
+        return _STAGE_ALIASES[stage.strip().lower()]
+    except (KeyError, AttributeError):
+        raise SettingsError(f"unknown screening stage {stage!r}; stages are title_abstract (ta) and "
+                            f"full_text (ft)") from None
+
+
+@dataclass
+class ImportReport:
+    batch_id: int
+    source: str
+    filename: str
+    format: str
+    encoding: str
+    n_records: int
+    n_malformed: int
+    malformed: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Project:
+    """An open review project.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "review.mrv"
+    >>> with Project.init(path, name="demo") as project:
+    ...     project.name
+    'demo'
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | os.PathLike, *, name: str | None = None, reviewers_per_record: int = 2,
+             reasons: dict[str, list[str]] | None = None) -> "Project":
+        """Create a project file.  ``reviewers_per_record`` is 2 for dual screening, 1 for single."""
+        if reviewers_per_record not in (1, 2):
+            raise SettingsError(f"reviewers per record must be 1 or 2, not {reviewers_per_record}")
+        store = Store.create(path)
+        project = cls(store)
+        with store.transaction():
+            store.set_setting("name", name or Path(path).stem)
+            store.set_setting("reviewers_per_record", reviewers_per_record)
+            store.set_setting("exclusion_reasons", reasons or DEFAULT_REASONS)
+            store.set_setting("keywords", {"include": [], "exclude": []})
+        return project
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Project":
+        return cls(Store.open(path))
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- settings -------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.store.get_setting("name", self.store.path.stem))
+
+    @property
+    def reviewers_per_record(self) -> int:
+        return int(self.store.get_setting("reviewers_per_record", 2))
+
+    def reasons(self, stage: str) -> list[str]:
+        return list(self.store.get_setting("exclusion_reasons", DEFAULT_REASONS).get(parse_stage(stage), []))
+
+    def set_reasons(self, stage: str, reasons: Sequence[str]) -> None:
+        cleaned = [r.strip() for r in reasons if r.strip()]
+        if len(set(cleaned)) != len(cleaned):
+            raise SettingsError("exclusion reasons must be unique")
+        table = dict(self.store.get_setting("exclusion_reasons", DEFAULT_REASONS))
+        table[parse_stage(stage)] = cleaned
+        self.store.set_setting("exclusion_reasons", table)
+
+    @property
+    def keywords(self) -> dict[str, list[str]]:
+        return dict(self.store.get_setting("keywords", {"include": [], "exclude": []}))
+
+    def set_keywords(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+        self.store.set_setting("keywords", {"include": [k for k in include if k.strip()],
+                                            "exclude": [k for k in exclude if k.strip()]})
+
+    # -- import ---------------------------------------------------------------------------------------
+    def import_file(self, path: str | os.PathLike, *, source: str, kind: str = "database",
+                    format: str | None = None, mapping: dict[str, str] | None = None,
+                    allow_reimport: bool = False, imported_by: str | None = None) -> ImportReport:
+        """Import one export as a batch from ``source`` (a database, register or other method).
+
+        The same file (by SHA-256 of its bytes) is refused a second time unless
+        ``allow_reimport``; a second copy would then be linked as duplicates by
+        de-duplication, never silently merged.
+        """
+        from .importers import parse_bytes
+
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
+        return self.import_bytes(data, filename=path.name, source=source, kind=kind, format=format,
+                                 mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by,
+                                 _parse=parse_bytes)
+
+    def import_bytes(self, data: bytes, *, filename: str, source: str, kind: str = "database",
+                     format: str | None = None, mapping: dict[str, str] | None = None,
+                     allow_reimport: bool = False, imported_by: str | None = None, _parse=None) -> ImportReport:
+        if _parse is None:
+            from .importers import parse_bytes as _parse
+        if kind not in SOURCE_KINDS:
+            raise SettingsError(f"unknown source kind {kind!r}; kinds are {list(SOURCE_KINDS)}")
+        if not source.strip():
+            raise SettingsError("the source needs a name (e.g. --source PubMed)")
+        sha = hashlib.sha256(data).hexdigest()
+        earlier = self.store.batches_with_hash(sha)
+        if earlier and not allow_reimport:
+            first = earlier[0]
+            raise DataError(f"{filename} was already imported (batch {first['id']}, from {first['source']}, "
+                            f"on {first['imported_at'][:10]}, as {first['filename']}); pass --allow-reimport "
+                            f"to import it again", rule="reimport")
+        result = _parse(data, filename=filename, format=format, mapping=mapping)
+        with self.store.transaction():
+            existing = self.store.source(source)
+            if existing is None:
+                source_id = self.store.add_source(source, kind)
+            elif existing["kind"] != kind:
+                raise SettingsError(f"source {source!r} was registered as a {existing['kind']}, not a {kind}")
+            else:
+                source_id = existing["id"]
+            batch_id, n, bad = self.store.add_batch(source_id=source_id, filename=filename, sha256=sha,
+                                                    format=result.format, encoding=result.encoding,
+                                                    imported_by=imported_by, records=result.records)
+        malformed = [{"line": r.line, "problem": r.problem} for r in result.malformed]
+        return ImportReport(batch_id=batch_id, source=source, filename=filename, format=result.format,
+                            encoding=result.encoding, n_records=n, n_malformed=bad, malformed=malformed)

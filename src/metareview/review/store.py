@@ -1,0 +1,384 @@
+"""The project store: the one module that speaks SQL.
+
+A review project is one SQLite file in WAL mode, so a reader never blocks the
+writer and a process killed mid-write leaves the last committed state.  Every write
+goes through :meth:`Store.transaction` (``BEGIN IMMEDIATE``: a second writer waits for
+the first, up to ``timeout`` seconds, instead of failing half-way).  Callers use the
+methods below and never see a cursor, so another backend can replace this module
+without touching them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import SettingsError
+from .records import Record
+from .schema import LATEST_VERSION, MIGRATIONS
+
+__all__ = ["Store", "now"]
+
+_RECORD_COLUMNS = ("id", "batch_id", "source_id", "position", "line", "status", "problem", "raw", "type",
+                   "title", "abstract", "authors", "year", "journal", "volume", "issue", "pages", "doi",
+                   "pmid", "keywords", "extra")
+_JSON_COLUMNS = {"authors", "keywords", "extra"}
+
+
+def now() -> str:
+    """UTC timestamp with microseconds, so the order of log entries is the order of time."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in _JSON_COLUMNS & out.keys():
+        out[key] = json.loads(out[key])
+    return out
+
+
+class Store:
+    """An open project file.  Use :meth:`create` or :meth:`open`, not the constructor."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection):
+        self.path = path
+        self._conn = conn
+        self._depth = 0
+
+    # -- opening -------------------------------------------------------------------------------
+    @staticmethod
+    def _connect(path: Path, timeout: float) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            conn.close()
+            raise SettingsError(f"{path}: the project file system does not support SQLite's WAL mode "
+                                f"(journal mode stayed {mode!r}); put the project on a local disk")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, *, timeout: float = 60.0) -> "Store":
+        """Create a new project file at the latest schema version; refuse to overwrite one."""
+        path = Path(path)
+        if path.exists():
+            raise SettingsError(f"{path} already exists; open it instead of creating it")
+        if not path.parent.exists():
+            raise SettingsError(f"{path.parent} does not exist; create the folder first")
+        store = cls(path, cls._connect(path, timeout))
+        store.migrate()
+        return store
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, timeout: float = 60.0, upgrade: bool = True) -> "Store":
+        """Open an existing project, upgrading its schema in place if it is older than this code."""
+        path = Path(path)
+        if not path.is_file():
+            raise SettingsError(f"{path} is not a review project (no such file); create one with "
+                                f"'metareview review init {path}'")
+        try:
+            conn = cls._connect(path, timeout)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise SettingsError(f"{path} is not a review project: {exc}") from None
+        if version == 0 or "records" not in names:
+            conn.close()
+            raise SettingsError(f"{path} is not a review project (no metareview schema in it)")
+        if version > LATEST_VERSION:
+            conn.close()
+            raise SettingsError(f"{path} has schema version {version}, newer than this metareview "
+                                f"understands ({LATEST_VERSION}); upgrade metareview")
+        store = cls(path, conn)
+        if upgrade and version < LATEST_VERSION:
+            store.migrate()
+        return store
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self, target: int = LATEST_VERSION) -> int:
+        """Apply the numbered migrations after the file's version up to ``target``, atomically."""
+        with self.transaction():
+            current = self.version
+            for number in range(current + 1, target + 1):
+                for statement in MIGRATIONS[number - 1]:
+                    self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {number}")
+        return self.version
+
+    def integrity(self) -> str:
+        """SQLite's own check of the file (``"ok"`` when sound)."""
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # -- transactions ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """One atomic write: everything inside commits together or not at all (nestable)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self._conn.execute("COMMIT")
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        if not self._depth:
+            raise RuntimeError("write outside a transaction")
+        return self._conn.execute(sql, params)
+
+    def _writemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        if not self._depth:
+            raise RuntimeError("write outside a transaction")
+        self._conn.executemany(sql, rows)
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._conn.execute(sql, params)]
+
+    # -- settings ---------------------------------------------------------------------------------
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction():
+            self._write("INSERT INTO settings (key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, json.dumps(value, ensure_ascii=False)))
+
+    # -- sources and batches -------------------------------------------------------------------------
+    def source(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(row)
+
+    def sources(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM sources ORDER BY id")
+
+    def add_source(self, name: str, kind: str) -> int:
+        with self.transaction():
+            return int(self._write("INSERT INTO sources (name, kind) VALUES (?, ?)", (name, kind)).lastrowid)
+
+    def batches_with_hash(self, sha256: str) -> list[dict[str, Any]]:
+        return self._all("SELECT b.*, s.name AS source FROM batches b JOIN sources s ON s.id = b.source_id "
+                         "WHERE sha256 = ? ORDER BY b.id", (sha256,))
+
+    def batches(self) -> list[dict[str, Any]]:
+        return self._all("SELECT b.*, s.name AS source FROM batches b JOIN sources s ON s.id = b.source_id "
+                         "ORDER BY b.id")
+
+    def add_batch(self, *, source_id: int, filename: str, sha256: str, format: str, encoding: str,
+                  imported_by: str | None, records: Iterable[Record]) -> tuple[int, int, int]:
+        """Insert a batch and all its records in one transaction; return (batch id, n, n malformed).
+
+        The batch row is written first and its counts last, all inside one
+        transaction: a process killed half-way leaves neither the batch nor any of its
+        records behind.
+        """
+        with self.transaction():
+            batch_id = int(self._write(
+                "INSERT INTO batches (source_id, filename, sha256, format, encoding, imported_at, imported_by, "
+                "n_records, n_malformed) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
+                (source_id, filename, sha256, format, encoding, now(), imported_by)).lastrowid)
+            n = bad = 0
+            sql = ("INSERT INTO records (batch_id, source_id, position, line, status, problem, raw, type, title, "
+                   "abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords, extra) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for rec in records:
+                n += 1
+                bad += rec.status == "malformed"
+                self._write(sql, (batch_id, source_id, n, rec.line, rec.status, rec.problem, rec.raw, rec.type,
+                                  rec.title, rec.abstract, json.dumps(rec.authors, ensure_ascii=False), rec.year,
+                                  rec.journal, rec.volume, rec.issue, rec.pages, rec.doi, rec.pmid,
+                                  json.dumps(rec.keywords, ensure_ascii=False),
+                                  json.dumps(rec.extra, ensure_ascii=False)))
+            self._write("UPDATE batches SET n_records = ?, n_malformed = ? WHERE id = ?", (n, bad, batch_id))
+        return batch_id, n, bad
+
+    # -- records ---------------------------------------------------------------------------------------
+    def count_records(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def record(self, record_id: int) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT r.*, s.name AS source, s.kind AS source_kind FROM records r "
+            "JOIN sources s ON s.id = r.source_id WHERE r.id = ?", (record_id,)).fetchone()
+        return None if row is None else _row_dict(row)
+
+    def iter_records(self, columns: Sequence[str] = _RECORD_COLUMNS, *,
+                     ids: Sequence[int] | None = None) -> Iterator[dict[str, Any]]:
+        """Records in id order, with only ``columns`` (plus ``source`` and ``source_kind``)."""
+        unknown = set(columns) - set(_RECORD_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown record columns {sorted(unknown)}")
+        cols = ", ".join(f"r.{c}" for c in columns)
+        sql = (f"SELECT {cols}, s.name AS source, s.kind AS source_kind FROM records r "
+               f"JOIN sources s ON s.id = r.source_id")
+        if ids is not None:
+            wanted = sorted(set(int(i) for i in ids))
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._conn.execute(f"{sql} WHERE r.id IN ({marks}) ORDER BY r.id", chunk):
+                    yield _row_dict(row)
+            return
+        for row in self._conn.execute(f"{sql} ORDER BY r.id"):
+            yield _row_dict(row)
+
+    def record_ids(self) -> list[int]:
+        return [r[0] for r in self._conn.execute("SELECT id FROM records ORDER BY id")]
+
+    # -- duplicates -------------------------------------------------------------------------------------
+    def add_dedupe_run(self, *, settings: dict[str, Any], n_records: int, n_compared: int, n_linked: int,
+                       n_queued: int) -> int:
+        with self.transaction():
+            return int(self._write(
+                "INSERT INTO dedupe_runs (started_at, settings, n_records, n_compared, n_linked, n_queued) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), json.dumps(settings), n_records, n_compared, n_linked, n_queued)).lastrowid)
+
+    def update_dedupe_run(self, run_id: int, *, n_linked: int, n_queued: int) -> None:
+        with self.transaction():
+            self._write("UPDATE dedupe_runs SET n_linked = ?, n_queued = ? WHERE id = ?", (n_linked, n_queued, run_id))
+
+    def dedupe_runs(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM dedupe_runs ORDER BY id")
+
+    def add_pair_decisions(self, rows: Iterable[tuple[int, int, bool, str, float | None, int | None,
+                                                      str | None, str | None]]) -> None:
+        """Append (a, b, same, method, score, run id, decided by, note); a < b is enforced here."""
+        stamp = now()
+        with self.transaction():
+            self._writemany(
+                "INSERT INTO pair_decisions (record_a, record_b, same, method, score, run_id, decided_by, note, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((min(a, b), max(a, b), int(same), method, score, run, by, note, stamp)
+                 for a, b, same, method, score, run, by, note in rows))
+
+    def pair_decisions(self) -> list[dict[str, Any]]:
+        """The latest decision on each pair (the log itself is kept whole)."""
+        return self._all(
+            "SELECT * FROM pair_decisions WHERE id IN "
+            "(SELECT max(id) FROM pair_decisions GROUP BY record_a, record_b) ORDER BY id")
+
+    def pair_decision_log(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM pair_decisions ORDER BY id")
+
+    def add_candidates(self, rows: Iterable[tuple[int, int, float, str, int | None]]) -> None:
+        stamp = now()
+        with self.transaction():
+            self._writemany(
+                "INSERT OR IGNORE INTO pair_candidates (record_a, record_b, score, reason, run_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                ((min(a, b), max(a, b), score, reason, run, stamp) for a, b, score, reason, run in rows))
+
+    def open_candidates(self) -> list[dict[str, Any]]:
+        """Queued pairs that no one has decided yet, most similar first."""
+        return self._all(
+            "SELECT c.* FROM pair_candidates c WHERE NOT EXISTS (SELECT 1 FROM pair_decisions d "
+            "WHERE d.record_a = c.record_a AND d.record_b = c.record_b) ORDER BY c.score DESC, c.id")
+
+    def candidates(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM pair_candidates ORDER BY id")
+
+    def add_primary_choice(self, record_id: int, chosen_by: str | None) -> None:
+        with self.transaction():
+            self._write("INSERT INTO primary_choices (record_id, chosen_by, created_at) VALUES (?, ?, ?)",
+                        (record_id, chosen_by, now()))
+
+    def primary_choices(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM primary_choices ORDER BY id")
+
+    # -- screening ----------------------------------------------------------------------------------------
+    def add_decisions(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Append screening decisions (record_id, stage, reviewer, decision, reason, note, is_resolution,
+        created_at optional); return how many were written."""
+        stamp = now()
+        n = 0
+        with self.transaction():
+            for row in rows:
+                self._write(
+                    "INSERT INTO decisions (record_id, stage, reviewer, decision, reason, note, is_resolution, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row["record_id"], row["stage"], row["reviewer"], row["decision"], row.get("reason"),
+                     row.get("note"), int(bool(row.get("is_resolution", False))), row.get("created_at") or stamp))
+                n += 1
+        return n
+
+    def decision_log(self, stage: str | None = None) -> list[dict[str, Any]]:
+        if stage is None:
+            return self._all("SELECT * FROM decisions ORDER BY id")
+        return self._all("SELECT * FROM decisions WHERE stage = ? ORDER BY id", (stage,))
+
+    def add_retrieval(self, record_id: int, retrieved: bool, recorded_by: str, note: str | None) -> None:
+        with self.transaction():
+            self._write("INSERT INTO retrievals (record_id, retrieved, recorded_by, note, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)", (record_id, int(retrieved), recorded_by, note, now()))
+
+    def retrievals(self) -> list[dict[str, Any]]:
+        """The latest retrieval status of each report."""
+        return self._all("SELECT * FROM retrievals WHERE id IN (SELECT max(id) FROM retrievals GROUP BY record_id)")
+
+    # -- studies and extraction ---------------------------------------------------------------------------
+    def add_study_assignment(self, record_id: int, study: str, assigned_by: str | None) -> None:
+        with self.transaction():
+            self._write("INSERT INTO study_assignments (record_id, study, assigned_by, created_at) "
+                        "VALUES (?, ?, ?, ?)", (record_id, study, assigned_by, now()))
+
+    def study_assignments(self) -> dict[int, str]:
+        rows = self._all("SELECT record_id, study FROM study_assignments WHERE id IN "
+                         "(SELECT max(id) FROM study_assignments GROUP BY record_id)")
+        return {r["record_id"]: r["study"] for r in rows}
+
+    def add_values(self, rows: Iterable[tuple[str, str, str, str | None, str]]) -> int:
+        """Append extracted values (study, field, extractor, value, entered via)."""
+        stamp = now()
+        rows = list(rows)
+        with self.transaction():
+            self._writemany("INSERT INTO extraction_values (study, field, extractor, value, entered_via, created_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", ((*r, stamp) for r in rows))
+        return len(rows)
+
+    def current_values(self) -> list[dict[str, Any]]:
+        """The latest value each extractor entered for each study and field."""
+        return self._all("SELECT * FROM extraction_values WHERE id IN (SELECT max(id) FROM extraction_values "
+                         "GROUP BY study, field, extractor) ORDER BY study, field, extractor")
+
+    def add_adjudication(self, study: str, field: str, value: str | None, adjudicator: str, reason: str) -> None:
+        with self.transaction():
+            self._write("INSERT INTO adjudications (study, field, value, adjudicator, reason, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (study, field, value, adjudicator, reason, now()))
+
+    def current_adjudications(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM adjudications WHERE id IN (SELECT max(id) FROM adjudications "
+                         "GROUP BY study, field) ORDER BY study, field")

@@ -1,0 +1,75 @@
+"""Input rules for study data: each broken rule is an error naming study, column and rule.
+
+R meta silently gives such studies no weight (with a warning); metafor stops on some and
+drops others.  A review tool should not do either quietly, so every rule here stops the
+analysis with a message that says which study, which column and which rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .exceptions import DataError
+from .measures import Measure
+
+
+def _labels(studlab, shape) -> np.ndarray:
+    if studlab is None:
+        idx = np.arange(int(np.prod(shape)) if shape else 1) + 1
+        return np.array([f"#{i}" for i in idx], dtype=object).reshape(shape)
+    return np.asarray(studlab, dtype=object).reshape(shape)
+
+
+def _fail(mask, labels, column, message, rule, values=None):
+    idx = np.argwhere(np.atleast_1d(mask))[0]
+    lab = np.atleast_1d(labels)[tuple(idx)]
+    more = int(np.count_nonzero(mask)) - 1
+    value = "" if values is None else f" (value {np.atleast_1d(values)[tuple(idx)]:g})"
+    extra = f"; {more} more stud{'y' if more == 1 else 'ies'} break the same rule" if more > 0 else ""
+    raise DataError(f"{message}{value}{extra}", study=str(lab), column=column, rule=rule)
+
+
+def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
+    """Check ``arr`` (column role -> float array) against the rules of ``measure``'s design."""
+    from .effects import required_columns
+
+    needed = required_columns(measure, arr)
+    missing = [c for c in needed if c not in arr]
+    if missing:
+        raise DataError(f"measure {measure.code} needs column(s) {', '.join(needed)}; "
+                        f"missing: {', '.join(missing)}", column=missing[0], rule="missing column")
+    shape = np.shape(arr[needed[0]])
+    if int(np.prod(shape)) == 0:
+        raise DataError("no studies to analyse", rule="no studies")
+    labels = _labels(studlab, shape)
+    for c in needed:
+        v = arr[c]
+        if np.shape(v) != shape:
+            raise DataError(f"has {np.size(v)} values where {np.prod(shape)} were expected",
+                            column=c, rule="column lengths differ")
+        bad = ~np.isfinite(v)
+        if bad.any():
+            _fail(bad, labels, c, "missing or non-numeric value", "value required")
+    g = arr.get
+    for c in ("n", "n_e", "n_c", "time"):
+        if c in needed and (g(c) <= 0).any():
+            _fail(g(c) <= 0, labels, c, "must be greater than 0", f"{c} > 0", g(c))
+    for ev, n in (("events", "n"), ("events_e", "n_e"), ("events_c", "n_c")):
+        if ev in needed:
+            if (g(ev) < 0).any():
+                _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
+            if n in arr and (g(ev) > g(n)).any():
+                _fail(g(ev) > g(n), labels, ev, f"is larger than {n}", f"{ev} <= {n}", g(ev))
+    for c in ("sd", "sd_pre", "sd_post", "sd_e", "sd_c"):
+        if c in needed and (g(c) <= 0).any():
+            _fail(g(c) <= 0, labels, c, "standard deviation must be greater than 0", "SD > 0", g(c))
+    if measure.code in ("MNLN", "ROM"):
+        for c in ("mean", "mean_e", "mean_c"):
+            if c in needed and (g(c) <= 0).any():
+                _fail(g(c) <= 0, labels, c, f"{measure.code} needs positive means", "mean > 0", g(c))
+    if "r" in needed and (np.abs(g("r")) > 1).any():
+        _fail(np.abs(g("r")) > 1, labels, "r", "a correlation must lie in [-1, 1]", "-1 <= r <= 1", g("r"))
+    for c in ("vi", "sei"):
+        if c in needed and (g(c) <= 0).any():
+            _fail(g(c) <= 0, labels, c, "a sampling variance or standard error must be greater than 0",
+                  f"{c} > 0", g(c))
