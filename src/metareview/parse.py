@@ -475,8 +475,9 @@ def parse_printed_table(data, spec: TableSpec | Mapping[str, Any] | str | Path |
     >>> t = pd.DataFrame({"study": ["A"], "n": ["10"], "tr": ["8 (80)"], "sd": ["4.1*"]})
     >>> spec = {"columns": {"n": {"kind": "count"}, "tr": {"kind": "count_percent"},
     ...                     "sd": {"kind": "number", "estimated_mark": "*"}}}
-    >>> parse_printed_table(t, spec)[["tr_events", "tr_percent", "sd", "sd_estimated"]].iloc[0].tolist()
-    [8, 80.0, 4.1, True]
+    >>> out = parse_printed_table(t, spec)
+    >>> int(out.tr_events[0]), float(out.tr_percent[0]), float(out.sd[0]), bool(out.sd_estimated[0])
+    (8, 80.0, 4.1, True)
     """
     if isinstance(data, (str, Path)):
         path = Path(data)
