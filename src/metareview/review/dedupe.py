@@ -23,6 +23,7 @@ primary, and decide queued pairs; automatic runs never overturn a person's decis
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -36,6 +37,11 @@ __all__ = ["DedupeSettings", "DedupeReport", "Clusters", "run_dedupe", "clusters
            "merge", "split", "choose_primary", "resolve_pair", "review_queue", "prepare"]
 
 Progress = Callable[[str, int, int], None]
+
+# Notices about an article (errata, retractions, comments, replies) repeat its title but
+# are separate records; PubMed lists them as their own publication types.
+_NOTICE = re.compile(r"^(erratum|errata|correction|corrigendum|retraction|retracted|withdrawn|comment on|"
+                     r"reply|response to|expression of concern|notice of)\b")
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,8 @@ def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(
     if sim < settings.queue:
         return "different", sim, "titles differ"
     conflicts = []
+    if bool(_NOTICE.match(a.title)) != bool(_NOTICE.match(b.title)):
+        conflicts.append("one is a correction or comment notice")
     if a.year and b.year and abs(a.year - b.year) > 1:
         conflicts.append("year")
     if a.volume and b.volume and a.volume != b.volume:
