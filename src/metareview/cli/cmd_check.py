@@ -74,7 +74,7 @@ def _print_report(report, spec) -> None:
         return
     table = Table(show_lines=False)
     for name in ("severity", "rule", "study", "column", "value", "expected"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in ("severity", "rule", "value", "expected"))
     for f in report.findings:
         colour = "red" if f.severity == "error" else "yellow"
         table.add_row(f"[{colour}]{f.severity}[/]", f.rule, f.study or "", f.column or "", f.value or "",
