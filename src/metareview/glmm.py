@@ -38,13 +38,15 @@ import warnings
 from dataclasses import dataclass, field, asdict
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from .exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
 
 __all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "fit_glmm", "gauss_hermite"]
 
 _EPS = np.finfo(float).eps
+# log tau below which tau² (< 1e-13) is on the boundary for every practical purpose
+_PSI_MIN = -15.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,167 +157,203 @@ def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------
 
 class _Marginal:
-    """Marginal log-likelihood of (mu, psi = log tau) and its gradient."""
+    """Marginal log-likelihood of (mu, psi = log tau) and its analytic gradient.
+
+    Evaluated for a batch of P parameter points at once (arrays of shape P x k x q
+    for P points, k studies and q quadrature nodes), so that a Newton step, its
+    finite-difference Hessian and the line search cost one vectorised pass.
+    """
 
     def __init__(self, fam, n_agq: int):
         self.fam = fam
         self.z, w = gauss_hermite(n_agq)
         self.logw_z = np.log(w) + 0.5 * self.z**2
-        self.eta = None  # warm start for the conditional modes
+        self.y = fam.y[None, :, None]
+        self.size = fam.size[None, :, None]
+        self.eta = None  # conditional modes at the last accepted point (warm start)
         self.const = float(np.sum(fam.const))
+        self.k = fam.y.size
         self.evaluations = 0
         self.mode_iterations = 0
 
-    def modes(self, mu: float, tau2: float) -> np.ndarray:
+    def modes(self, mu: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+        """Conditional modes of the study effects, shape (P, k)."""
         fam = self.fam
-        y, size = fam.y, fam.size
-        it2 = 1.0 / tau2
-        lo, hi = fam.mode_bracket(mu, tau2)
-        if self.eta is None:
-            eta = np.clip(np.full(y.shape, mu), lo, hi)
-        else:
-            eta = np.clip(self.eta, lo, hi)
-        # safeguarded Newton: G'(eta) is strictly decreasing, so a bracket always exists
+        y, size = fam.y[None, :], fam.size[None, :]
+        mu, it2 = mu[:, None], 1.0 / tau2[:, None]
+        lo, hi = fam.mode_bracket(mu, tau2[:, None])
+        start = mu if self.eta is None else self.eta[None, :]
+        eta = np.minimum(np.maximum(start, lo), hi)
+        # safeguarded Newton: G'(eta) is strictly decreasing, so the root is bracketed
         for it in range(100):
             m, v, _ = fam.moments(eta, size)
             g = y - m - (eta - mu) * it2
-            step = g / (v + it2)
-            lo = np.where(g > 0, eta, lo)
-            hi = np.where(g > 0, hi, eta)
-            new = eta + step
+            new = eta + g / (v + it2)
+            pos = g > 0
+            lo = np.where(pos, eta, lo)
+            hi = np.where(pos, hi, eta)
             out = (new < lo) | (new > hi)
             if out.any():
                 new = np.where(out, 0.5 * (lo + hi), new)
             change = np.abs(new - eta)
             eta = new
-            if np.all(change <= 1e-11 * (1.0 + np.abs(eta))):
+            if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
                 break
         self.mode_iterations = max(self.mode_iterations, it + 1)
-        self.eta = eta
         return eta
 
-    def __call__(self, mu: float, psi: float, grad: bool = True):
+    def __call__(self, mu, psi, grad: bool = True):
+        """Log-likelihoods (P,) and scores (P, 2) at the points (mu[i], psi[i])."""
         self.evaluations += 1
         fam = self.fam
-        y, size = fam.y[:, None], fam.size[:, None]
-        tau = math.exp(psi)
-        tau2 = tau * tau
-        it2 = 1.0 / tau2
-        z = self.z[None, :]
+        mu = np.atleast_1d(np.asarray(mu, dtype=float))
+        psi = np.atleast_1d(np.asarray(psi, dtype=float))
+        y, size, k = self.y, self.size, self.k
+        tau2 = np.exp(2.0 * psi)
         eta_hat = self.modes(mu, tau2)
-        _, v, dv = fam.moments(eta_hat, fam.size)
-        h = v + it2
+        it2 = (1.0 / tau2)[:, None, None]
+        mu3 = mu[:, None, None]
+        z = self.z
+        _, v, dv = fam.moments(eta_hat, fam.size[None, :])
+        h = v + it2[:, :, 0]
         s = 1.0 / np.sqrt(h)
-        E = eta_hat[:, None] + s[:, None] * z
-        R = E - mu
-        A = self.logw_z[None, :] + fam.loglik(E, y, size) - 0.5 * it2 * R * R
-        amax = A.max(axis=1)
-        P = np.exp(A - amax[:, None])
-        S = P.sum(axis=1)
-        ll = float(np.sum(np.log(s) + amax + np.log(S))) - y.shape[0] * psi + self.const
+        E = eta_hat[:, :, None] + s[:, :, None] * z
+        R = E - mu3
+        A = self.logw_z + fam.loglik(E, y, size) - 0.5 * it2 * R * R
+        amax = A.max(axis=2)
+        P = np.exp(A - amax[:, :, None])
+        S = P.sum(axis=2)
+        ll = (np.log(s) + amax + np.log(S)).sum(axis=1) - k * psi + self.const
         if not grad:
             return ll, None
-        pi = P / S[:, None]
+        pi = P / S[:, :, None]
         m_nodes, _, _ = fam.moments(E, size)
         Gp = y - m_nodes - R * it2                       # d log integrand / d eta at nodes
-        rhat = eta_hat - mu
-        de_mu = it2 / h                                  # implicit derivatives of the mode
-        de_psi = 2.0 * rhat * it2 / h
-        dls_mu = -0.5 * dv * de_mu / h                   # d log s
-        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2) / h
-        dE_mu = de_mu[:, None] + z * (s * dls_mu)[:, None]
-        dE_psi = de_psi[:, None] + z * (s * dls_psi)[:, None]
-        g_mu = np.sum(dls_mu + np.sum(pi * (R * it2 + Gp * dE_mu), axis=1))
-        g_psi = np.sum(dls_psi + np.sum(pi * (R * R * it2 + Gp * dE_psi), axis=1)) - y.shape[0]
-        return ll, np.array([g_mu, g_psi])
+        it2_2 = it2[:, :, 0]
+        de_mu = it2_2 / h                                # implicit derivatives of the mode
+        de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
+        dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
+        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
+        dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
+        dE_psi = de_psi[:, :, None] + z * (s * dls_psi)[:, :, None]
+        g_mu = (dls_mu + (pi * (R * it2 + Gp * dE_mu)).sum(axis=2)).sum(axis=1)
+        g_psi = (dls_psi + (pi * (R * R * it2 + Gp * dE_psi)).sum(axis=2)).sum(axis=1) - k
+        return ll, np.stack([g_mu, g_psi], axis=1), eta_hat
 
-    def hessian(self, x: np.ndarray) -> np.ndarray:
-        """Central differences of the analytic gradient (symmetrised)."""
+    def newton_batch(self, x: np.ndarray, central: bool = False):
+        """ll, score and Hessian at x (Hessian from differences of the analytic score:
+        forward differences for the Newton steps, central ones for the covariance)."""
+        if central:
+            d = np.array([1e-4 * max(1.0, abs(x[0])), 1e-4])
+            pts = np.array([x, x + [d[0], 0], x - [d[0], 0], x + [0, d[1]], x - [0, d[1]]])
+        else:
+            d = np.array([1e-6 * max(1.0, abs(x[0])), 1e-6])
+            pts = np.array([x, x + [d[0], 0], x + [0, d[1]]])
+        ll, g, eta = self(pts[:, 0], pts[:, 1])
         H = np.empty((2, 2))
-        eta_keep = self.eta
-        for j in range(2):
-            d = 1e-4 * max(1.0, abs(x[j])) if j == 0 else 1e-4
-            xp, xm = x.copy(), x.copy()
-            xp[j] += d
-            xm[j] -= d
-            self.eta = eta_keep
-            gp = self(xp[0], xp[1])[1]
-            self.eta = eta_keep
-            gm = self(xm[0], xm[1])[1]
-            H[:, j] = (gp - gm) / (2 * d)
-        self.eta = eta_keep
-        return 0.5 * (H + H.T)
+        if central:
+            H[:, 0] = (g[1] - g[2]) / (2 * d[0])
+            H[:, 1] = (g[3] - g[4]) / (2 * d[1])
+        else:
+            H[:, 0] = (g[1] - g[0]) / d[0]
+            H[:, 1] = (g[2] - g[0]) / d[1]
+        return float(ll[0]), g[0], 0.5 * (H + H.T), eta[0]
 
 
 # ---------------------------------------------------------------------------------------
-# ordinary GLMs as R's glm.fit computes them (common-effect and saturated models)
+# the common-effect and saturated GLMs (closed form)
 # ---------------------------------------------------------------------------------------
 
-def _binom_linkinv(eta):
-    tmp = np.where(eta < -30, _EPS, np.where(eta > 30, 1.0 / _EPS, np.exp(np.clip(eta, -30, 30))))
-    return tmp / (1.0 + tmp)
+def _logpmf(family: str, x: np.ndarray, s: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Log-likelihood of each study at linear predictor ``eta`` (with all constants)."""
+    if family == "binomial":
+        return (special.gammaln(s + 1) - special.gammaln(x + 1) - special.gammaln(s - x + 1)
+                + x * eta - s * np.logaddexp(0.0, eta))
+    return special.xlogy(x, s) - special.gammaln(x + 1) + x * eta - s * np.exp(eta)
 
 
-def _binom_mu_eta(eta):
-    e = np.exp(np.clip(eta, -30, 30))
-    return np.where((eta > 30) | (eta < -30), _EPS, e / (1.0 + e) ** 2)
+def _glm_common(family: str, x: np.ndarray, s: np.ndarray, maxit: int = 25,
+                epsilon: float = 1e-8) -> tuple[float, float, bool, int]:
+    """Intercept-only GLM by iteratively reweighted least squares, as R's ``glm.fit``.
 
-
-def _binom_dev(y, mu, wt):
-    return 2.0 * wt * (special.xlogy(y, y / mu) + special.xlogy(1 - y, (1 - y) / (1 - mu)))
-
-
-def _pois_linkinv(eta):
-    return np.maximum(np.exp(eta), _EPS)
-
-
-def _pois_dev(y, mu, wt):
-    return 2.0 * wt * (special.xlogy(y, np.where(y > 0, y, 1.0) / mu) - (y - mu))
-
-
-def _glm_fit(family: str, y: np.ndarray, size: np.ndarray, saturated: bool,
-             maxit: int = 25, epsilon: float = 1e-8):
-    """IRLS for an intercept-only or saturated (one intercept per study) GLM.
-
-    Returns (eta, weights_of_last_step, loglik, converged, iterations).  The variances
-    of the coefficients are 1/weights, from the weights of the last least-squares step,
-    exactly as R's ``glm.fit``/``vcov`` report them.
+    Same starting values ((x + 0.5)/(n + 1), resp. x + 0.1), the same stopping rule
+    (relative change of the deviance below 1e-8) and the variance from the weights of
+    the last least-squares step, so that estimate and standard error agree with
+    ``glm``/``rma.glmm(method = "FE")`` to rounding (the closed-form MLE differs from
+    them in the last digits of the standard error).
     """
     if family == "binomial":
-        yy, wt, off = y / size, size, 0.0
-        linkinv, mu_eta, dev_res = _binom_linkinv, _binom_mu_eta, _binom_dev
+        yy, wt, off = x / s, s, 0.0
         mu = (wt * yy + 0.5) / (wt + 1.0)
-        eta = np.log(mu / (1 - mu))
-        variance = lambda m: m * (1 - m)  # noqa: E731
+        eta = np.log(mu / (1.0 - mu))
     else:
-        yy, wt, off = y, np.ones_like(y), np.log(size)
-        linkinv, mu_eta, dev_res = _pois_linkinv, _pois_linkinv, _pois_dev
-        mu = y + 0.1
-        eta = np.log(mu)
-        variance = lambda m: m  # noqa: E731
-    mu = linkinv(eta)
-    devold = float(np.sum(dev_res(yy, mu, wt)))
+        yy, wt, off = x, np.ones_like(x), np.log(s)
+        eta = np.log(x + 0.1)
+
+    def fitted(eta):
+        if family == "binomial":
+            e = np.exp(np.clip(eta, -30.0, 30.0))
+            mu = e / (1.0 + e)
+            return mu, mu * (1.0 - mu), mu * (1.0 - mu)    # mean, d mu/d eta, variance
+        mu = np.maximum(np.exp(eta), _EPS)
+        return mu, mu, mu
+
+    def deviance(mu):
+        if family == "binomial":
+            return 2.0 * float(np.sum(wt * (special.xlogy(yy, yy / mu)
+                                            + special.xlogy(1 - yy, (1 - yy) / (1 - mu)))))
+        return 2.0 * float(np.sum(special.xlogy(yy, np.where(yy > 0, yy, 1.0) / mu) - (yy - mu)))
+
+    mu, me, var = fitted(eta)
+    devold = deviance(mu)
     conv = False
     for it in range(1, maxit + 1):
-        me = mu_eta(eta)
-        zz = (eta - off) + (yy - mu) / me
-        w2 = wt * me * me / variance(mu)
-        if saturated:
-            beta = zz
-        else:
-            beta = np.full_like(zz, np.sum(w2 * zz) / np.sum(w2))
-        eta = beta + off
-        mu = linkinv(eta)
-        dev = float(np.sum(dev_res(yy, mu, wt)))
+        z = (eta - off) + (yy - mu) / me
+        w2 = wt * me * me / var
+        beta = float(np.sum(w2 * z) / np.sum(w2))
+        eta = beta + off + np.zeros_like(yy)
+        mu, me_new, var_new = fitted(eta)
+        dev = deviance(mu)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
             break
-        devold = dev
+        devold, me, var = dev, me_new, var_new
+    return beta, 1.0 / math.sqrt(float(np.sum(w2))), conv, it
+
+
+def _glm_limits(family: str, x: np.ndarray, s: np.ndarray):
+    """Common-effect ML fit and the saturated model's Wald and LR statistics.
+
+    The intercept-only GLM has the closed-form MLE logit(sum x / sum (n - x)) (log(sum x /
+    sum t) for rates) with variance 1 / sum(n p (1 - p)) (1 / sum x).  In the saturated
+    GLM each study has its own intercept; a study with zero or all events has no finite
+    estimate, and R's ``glm`` stops where its contribution to the deviance, the Wald
+    statistic and the log-likelihood has become negligible (below 1e-8): its limit is
+    used here, i.e. such a study contributes nothing to the Wald statistic and its
+    saturated log-likelihood is 0.  The Wald statistic of the saturated model's study
+    contrasts equals the weighted sum of squares of the study estimates around their
+    weighted mean.
+    """
     if family == "binomial":
-        ll = float(np.sum(stats.binom.logpmf(y, size, mu)))
+        mu_fe = math.log(x.sum() / (s.sum() - x.sum()))
+        p = x.sum() / s.sum()
+        se_fe = 1.0 / math.sqrt(float(np.sum(s * p * (1 - p))))
+        ok = (x > 0) & (x < s)
+        ys = np.log(x[ok] / (s[ok] - x[ok]))
+        ws = x[ok] * (s[ok] - x[ok]) / s[ok]
+        ll_sat = float(np.sum(special.xlogy(x, x / s) + special.xlogy(s - x, (s - x) / s)
+                              + special.gammaln(s + 1) - special.gammaln(x + 1)
+                              - special.gammaln(s - x + 1)))
     else:
-        ll = float(np.sum(stats.poisson.logpmf(y, mu)))
-    return beta, w2, ll, conv, it
+        mu_fe = math.log(x.sum() / s.sum())
+        se_fe = 1.0 / math.sqrt(float(x.sum()))
+        ok = x > 0
+        ys = np.log(x[ok] / s[ok])
+        ws = x[ok]
+        ll_sat = float(np.sum(special.xlogy(x, x) - x - special.gammaln(x + 1)))
+    ll_fe = float(np.sum(_logpmf(family, x, s, np.full(x.shape, mu_fe))))
+    q_wald = float(np.sum(ws * (ys - np.sum(ws * ys) / np.sum(ws)) ** 2)) if ws.size else 0.0
+    return mu_fe, se_fe, ll_fe, ll_sat, max(q_wald, 0.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -396,13 +434,13 @@ def _dl_start(family: str, x: np.ndarray, s: np.ndarray) -> tuple[float, float]:
 
 
 def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMResult:
-    zcrit = stats.norm.ppf(0.5 + level / 2)
+    zcrit = float(special.ndtri(0.5 + level / 2))
     zval = (est - null) / se
     half = zcrit * math.sqrt(se * se + tau2)
     return GLMMResult(
         measure=measure, model=model, k=k, estimate=est, se=se,
         ci_low=est - zcrit * se, ci_high=est + zcrit * se, statistic=zval,
-        p=float(2 * stats.norm.sf(abs(zval))), tau2=tau2, tau=math.sqrt(tau2),
+        p=float(2 * special.ndtr(-abs(zval))), tau2=tau2, tau=math.sqrt(tau2),
         pred_low=est - half, pred_high=est + half, level=level, null=null, **het, **extra)
 
 
@@ -434,15 +472,12 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     k = x.size
 
     # common-effect GLM and the heterogeneity tests (saturated GLM)
-    b_fe, w_fe, ll_fe, conv_fe, it_fe = _glm_fit(family, x, s, saturated=False)
-    mu_fe, se_fe = float(b_fe[0]), float(1.0 / math.sqrt(np.sum(w_fe)))
+    mu_fe, se_fe, ll_fe, ll_sat, q_wald = _glm_limits(family, x, s)
+    mu_glm, se_glm, conv_glm, it_glm = _glm_common(family, x, s)
     if k > 1:
-        b_sat, w_sat, ll_sat, conv_sat, _ = _glm_fit(family, x, s, saturated=True)
-        eta_bar = np.sum(w_sat * b_sat) / np.sum(w_sat)
-        q_wald = max(0.0, float(np.sum(w_sat * (b_sat - eta_bar) ** 2)))
         q_lrt = max(0.0, -2.0 * (ll_fe - ll_sat))
-        het = dict(q=q_wald, q_df=k - 1, q_p=float(stats.chi2.sf(q_wald, k - 1)),
-                   q_lrt=q_lrt, q_lrt_p=float(stats.chi2.sf(q_lrt, k - 1)))
+        het = dict(q=q_wald, q_df=k - 1, q_p=float(special.chdtrc(k - 1, q_wald)),
+                   q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
     else:
         het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
     vi = _escalc_vi(family, x, s)
@@ -454,38 +489,35 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
             warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
                           "reported for the random-effects model", SmallSampleWarning,
                           stacklevel=2)
-        if not conv_fe:
-            warnings.warn(f"the common-effect GLM did not converge in {it_fe} iterations",
+        if not conv_glm:
+            warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
                           ConvergenceWarning, stacklevel=2)
         het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_fe, gradient_norm=0.0,
-                     converged=conv_fe, boundary=False, method="CE" if model == "common" else "ML")
-        return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
+        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
+                     converged=conv_glm, boundary=False,
+                     method="CE" if model == "common" else "ML")
+        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
     fam = _Binomial(x, s) if family == "binomial" else _Poisson(x, s)
     lik = _Marginal(fam, int(n_agq))
 
     # score for tau² at 0 (exact, since the integral is then trivial): if it is not
     # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-    m0, v0, _ = fam.moments(np.full(k, _exact_fe(family, x, s)), s)
+    m0, v0, _ = fam.moments(np.full(k, mu_fe), s)
     score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
     if score0 <= 0:
-        mu0 = _exact_fe(family, x, s)
-        se0 = 1.0 / math.sqrt(float(np.sum(v0)))
-        ll0 = float(np.sum(fam.loglik(np.full(k, mu0), x, s) + fam.const))
         het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll0, n_agq=n_agq, iterations=0, gradient_norm=0.0,
+        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
                      converged=True, boundary=True)
-        return _summary(measure, model, k, mu0, se0, 0.0, level, null, het, extra)
+        return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
 
     mu_dl, tau2_dl = _dl_start(family, x, s)
     if tau2_dl <= 0:
         tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
     xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
-    f, g = lik(xk[0], xk[1])
+    f, g, H, lik.eta = lik.newton_batch(xk)
     converged = False
     it = 0
-    H = lik.hessian(xk)
     for it in range(1, maxiter + 1):
         negH = -H
         lam = 0.0
@@ -501,33 +533,30 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
             converged = True
             break
         t = 1.0
-        eta_keep = lik.eta
         while True:
             xn = xk + t * step
-            xn[1] = max(xn[1], -15.0)  # tau below 3e-7 is the boundary for all purposes
-            fn, gn = lik(xn[0], xn[1])
-            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-12 * abs(f):
+            xn[1] = max(xn[1], _PSI_MIN)
+            fn, gn, Hn, eta_n = lik.newton_batch(xn)
+            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
                 break
             t *= 0.5
-            lik.eta = eta_keep
             if t < 1e-10:
                 break
         if t < 1e-10:
+            converged = lam == 0.0 and decrement < 1e-14
             break
-        xk, f, g = xn, fn, gn
-        H = lik.hessian(xk)
-        if xk[1] <= -15.0 and g[1] < 0:
+        xk, f, g, H, lik.eta = xn, fn, gn, Hn, eta_n
+        if xk[1] <= _PSI_MIN and g[1] < 0:
             break
+    if converged:
+        f, g, H, _ = lik.newton_batch(xk, central=True)
     if not converged:
         # last resort: decide with the score whether the solution sits on the boundary
         if xk[1] <= -15.0:
-            mu0 = _exact_fe(family, x, s)
-            se0 = 1.0 / math.sqrt(float(np.sum(v0)))
             het.update(i2=0.0, h2=1.0)
-            extra = dict(loglik=float(np.sum(fam.loglik(np.full(k, mu0), x, s) + fam.const)),
-                         n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
-                         converged=True, boundary=True)
-            return _summary(measure, model, k, mu0, se0, 0.0, level, null, het, extra)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
+                         gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+            return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
         warnings.warn(
             f"GLMM did not converge after {it} Newton steps (largest score "
             f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
@@ -539,13 +568,6 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
                  converged=converged, boundary=False)
     return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
-
-
-def _exact_fe(family: str, x: np.ndarray, s: np.ndarray) -> float:
-    """Closed-form ML estimate of the common intercept."""
-    if family == "binomial":
-        return math.log(x.sum() / (s.sum() - x.sum()))
-    return math.log(x.sum() / s.sum())
 
 
 def glmm_proportion(events, n, *, model: str = "random", n_agq: int = 7,

@@ -106,8 +106,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     m = y.shape[0]
     z = _dist.norm_ppf(1 - (1 - level) / 2)
     if warn and (k == 1).any():
-        warnings.warn("only one study: tau², Q and I² are not estimable and are set as metafor does "
-                      "(tau² = 0)", SmallSampleWarning, stacklevel=2)
+        warnings.warn("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
+                      + ("; the Hartung-Knapp method needs two studies, the Wald interval is used"
+                         if random_ci == "hk" else ""), SmallSampleWarning, stacklevel=2)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         # common effect
@@ -131,9 +132,10 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             se_hk = np.sqrt(q_star / ((k - 1) * sws))
             if adhoc_hakn == "se":
                 se_hk = np.maximum(se_hk, se_wald)
-            df_r = k - 1
-            crit = _dist.t_ppf(1 - (1 - level) / 2, np.where(df_r > 0, df_r, 1))
-            crit = np.where(df_r > 0, crit, np.nan)
+            # one study: metafor falls back to the Wald test (there is no df left)
+            df_r = np.where(k > 1, k - 1, np.nan)
+            crit = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, 1)), z)
+            se_hk = np.where(k > 1, se_hk, se_wald)
             se_r = se_hk
             lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
             if adhoc_hakn == "ci":
@@ -151,8 +153,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             p_c = 2 * _dist.norm_sf(np.abs(stat_c))
             stat_r = (mu_r - null) / se_r
             if random_ci == "hk":
-                p_r = 2 * _dist.t_sf(np.abs(stat_r), np.where(df_r > 0, df_r, 1))
-                p_r = np.where(df_r > 0, p_r, np.nan)
+                p_r = np.where(k > 1, 2 * _dist.t_sf(np.abs(stat_r), np.where(k > 1, k - 1, 1)),
+                               2 * _dist.norm_sf(np.abs(stat_r)))
             else:
                 p_r = 2 * _dist.norm_sf(np.abs(stat_r))
 
@@ -175,8 +177,12 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         wc = 100 * w / sw[:, None]
         wr = 100 * ws / sws[:, None]
 
+    # one study: Q = 0, p = 1, I² = 0 and H = 1, as metafor reports them
     single = k <= 1
     q = np.where(single, 0.0, q)
+    q_p = np.where(single, 1.0, q_p)
+    for key, value in (("i2", 0.0), ("h", 1.0)):
+        het[key] = np.where(single, value, het[key])
     return PooledArrays(
         k=k.astype(int), common_estimate=mu_c, common_se=se_c,
         common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,

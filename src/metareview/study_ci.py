@@ -35,8 +35,10 @@ def proportion_ci(x, n, level=0.95, method="CP"):
             lo = (p + z * z / (2 * n) - c) / (1 + z * z / n)
             hi = (p + z * z / (2 * n) + c) / (1 + z * z / n)
         elif method == "WSCC":
+            # R's prop.test(correct = TRUE): the correction never exceeds |x - n/2|
             z22n = z * z / (2 * n)
-            pl, pu = p - 0.5 / n, p + 0.5 / n
+            cc = np.minimum(0.5, np.abs(x - n / 2))
+            pl, pu = p - cc / n, p + cc / n
             lo = np.where(pl <= 0, 0.0, (pl + z22n - z * np.sqrt(pl * (1 - pl) / n + z22n / (2 * n))) / (1 + 2 * z22n))
             hi = np.where(pu >= 1, 1.0, (pu + z22n + z * np.sqrt(pu * (1 - pu) / n + z22n / (2 * n))) / (1 + 2 * z22n))
         elif method == "AC":
