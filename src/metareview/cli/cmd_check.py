@@ -58,7 +58,9 @@ def register(app: typer.Typer) -> None:
         else:
             _print_report(report, spec)
         if report.errors:
-            raise typer.Exit(code=1)
+            # SystemExit, not typer.Exit: with standalone_mode=False click returns an Exit's code
+            # instead of raising it, and metareview.cli.main reports only exceptions.
+            raise SystemExit(1)
 
 
 def _print_report(report, spec) -> None:
