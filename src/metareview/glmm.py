@@ -184,22 +184,33 @@ class _Marginal:
         lo, hi = fam.mode_bracket(mu, tau2[:, None])
         start = mu if self.eta is None else self.eta[None, :]
         eta = np.minimum(np.maximum(start, lo), hi)
-        # safeguarded Newton: G'(eta) is strictly decreasing, so the root is bracketed
-        for it in range(100):
+        # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
+        with np.errstate(over="ignore", invalid="ignore"):
+            for it in range(8):
+                m, v, _ = fam.moments(eta, size)
+                new = eta + (y - m - (eta - mu) * it2) / (v + it2)
+                change = np.abs(new - eta)
+                eta = new
+                if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
+                    self.mode_iterations = max(self.mode_iterations, it + 1)
+                    return eta
+        # ... and, if that has not converged, Newton safeguarded by bisection
+        eta = np.minimum(np.maximum(start, lo), hi)
+        for it in range(200):
             m, v, _ = fam.moments(eta, size)
             g = y - m - (eta - mu) * it2
             new = eta + g / (v + it2)
             pos = g > 0
             lo = np.where(pos, eta, lo)
             hi = np.where(pos, hi, eta)
-            out = (new < lo) | (new > hi)
+            out = (new < lo) | (new > hi) | ~np.isfinite(new)
             if out.any():
                 new = np.where(out, 0.5 * (lo + hi), new)
             change = np.abs(new - eta)
             eta = new
             if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
                 break
-        self.mode_iterations = max(self.mode_iterations, it + 1)
+        self.mode_iterations = max(self.mode_iterations, 8 + it + 1)
         return eta
 
     def __call__(self, mu, psi, grad: bool = True):
