@@ -113,20 +113,32 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     arrays = {c: v[keep] for c, v in arrays.items()}
     covs = {c: v[keep] for c, v in covs.items()}
     excl = _select(exclude, labels, "exclude")
+    m = get_measure(settings.measure)
+    notes = []
+    if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
+        # R meta (allstudies = FALSE): studies without events in both arms (and, for the
+        # odds ratio, with only events in both arms) carry no information and are not pooled
+        e1, n1, e2, n2 = (arrays[c] for c in ("events_e", "n_e", "events_c", "n_c"))
+        nonif = (e1 == 0) & (e2 == 0)
+        if m.code == "OR":
+            nonif |= (e1 == n1) & (e2 == n2)
+        if (nonif & ~excl).any():
+            notes.append("not pooled (no events in both groups, or only events; allstudies = False as R meta): "
+                         + ", ".join(labels[nonif & ~excl]))
+            excl = excl | nonif
     if excl.all():
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
-    m = get_measure(settings.measure)
     if settings.method != "Inverse":
         raise SettingsError(f"method {settings.method!r} is not available for this analysis; valid: Inverse")
-    es = escalc(m, arrays, incr=settings.incr, method_incr=settings.method_incr,
+    # generic data (yi with vi or sei) are already on the measure's analysis scale
+    es = escalc("GEN" if "yi" in arrays else m, arrays, incr=settings.incr, method_incr=settings.method_incr,
                 incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels)
-    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0))
+    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0)) & ~excl
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
-    notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pooled = pool_arrays(es.yi, es.vi, (~excl).astype(float), method_tau2=settings.method_tau2,
@@ -137,9 +149,9 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
-    if (es.incr > 0).any() and m.design in ("proportion", "bin2"):
-        notes.append(f"continuity correction {settings.incr:g} added in "
-                     f"{', '.join(labels[es.incr > 0])}")
+    corrected = (es.incr > 0) & ~excl
+    if corrected.any() and m.design in ("proportion", "bin2"):
+        notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
     source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
               "exclude": exclude, "subset": subset}
     return MetaResult(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
@@ -239,19 +251,8 @@ def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "
     """
     if (seTE is None) == (vi is None):
         raise SettingsError("metagen needs exactly one of seTE (standard errors) or vi (variances)")
-    m = get_measure(measure)
     roles = {"yi": TE, "sei": seTE, "vi": vi}
-    settings_measure = m.code
-    res = _run("metagen", roles, studlab, data, "GEN", dict(kwargs))
-    if settings_measure != "GEN":
-        res = _refit(res, {"measure": settings_measure}) if False else _generic_as(res, settings_measure)
-    return res
-
-
-def _generic_as(res: MetaResult, code: str) -> MetaResult:
-    """A generic analysis whose estimates are on ``code``'s analysis scale."""
-    from dataclasses import replace
-    return replace(res, settings=res.settings.replace(measure=code), func="metagen")
+    return _run("metagen", roles, studlab, data, measure, dict(kwargs))
 
 
 def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
@@ -272,19 +273,15 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
     design = detect_design(list(cols))
     code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
     m = get_measure(code)
-    if m.design != design and not (m.code == "MD" and design == "prepost"):
-        if design == "generic":
-            pass
-        else:
-            raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
-                                f"design")
+    if m.design != design and not (m.code == "MD" and design == "prepost") and design != "generic":
+        raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
+                            f"design")
     labels = cols.pop(studlab, None) if studlab in cols else None
     roles = {c: cols.pop(c) for c in list(cols) if c in ROLE_COLUMNS}
-    if design == "generic":
-        settings, _ = Settings.split({"measure": "GEN", **kwargs})
-        res = _fit("metagen", roles, labels, cols, settings, kwargs.get("exclude"), kwargs.get("subset"))
-        return _generic_as(res, m.code) if m.code != "GEN" else res
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
+    if design == "generic":
+        settings, _ = Settings.split({"measure": m.code, **kwargs})
+        return _fit("metagen", roles, labels, cols, settings, exclude, subset)
     settings, _ = Settings.split({"measure": m.code, **kwargs})
     return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)

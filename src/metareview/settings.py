@@ -29,6 +29,7 @@ class Settings:
     method_incr: str = "only0"
     incr_style: str = "meta"
     exact_smd: bool = True
+    allstudies: bool = False
     study_ci: str = "CP"
     common: bool = True
     random: bool = True
@@ -36,11 +37,36 @@ class Settings:
     def __post_init__(self):
         object.__setattr__(self, "measure", get_measure(self.measure).code)
         object.__setattr__(self, "method_tau2", str(self.method_tau2).upper())
+        if str(self.study_ci).upper() in ("CP", "WS", "WSCC", "AC", "SA", "SACC"):
+            object.__setattr__(self, "study_ci", str(self.study_ci).upper())
         for name in ("random_ci", "prediction", "adhoc_hakn", "i2_method", "incr_style", "method_incr"):
             object.__setattr__(self, name, str(getattr(self, name)).lower())
         if self.adhoc_hakn in ("", "false"):
             object.__setattr__(self, "adhoc_hakn", "none")
         object.__setattr__(self, "level", float(self.level))
+        self._check()
+
+    def _check(self) -> None:
+        from .effects import INCR_METHODS
+        from .heterogeneity import I2_METHODS
+        from .pooling import ADHOC_HAKN, PREDICTION, RANDOM_CI
+        from .study_ci import PROPORTION_CI
+        from .tau2 import TAU2_METHODS
+
+        choices = {"method_tau2": ("tau² estimator", TAU2_METHODS), "random_ci": ("random-effects CI", RANDOM_CI),
+                   "prediction": ("prediction interval", PREDICTION), "adhoc_hakn": ("ad hoc correction", ADHOC_HAKN),
+                   "i2_method": ("I² method", I2_METHODS), "method_incr": ("continuity rule", INCR_METHODS),
+                   "incr_style": ("continuity convention", ("meta", "metafor")),
+                   "study_ci": ("study CI", PROPORTION_CI)}
+        for name, (what, valid) in choices.items():
+            if getattr(self, name) not in valid:
+                kind = "estimators" if name == "method_tau2" else "values"
+                raise SettingsError(f"unknown {what} {getattr(self, name)!r} ({name}); valid {kind} are: "
+                                    f"{', '.join(valid)}")
+        if not 0 < self.level < 1:
+            raise SettingsError(f"the confidence level must lie between 0 and 1, not {self.level!r}")
+        if self.method not in METHODS:
+            raise SettingsError(f"unknown method {self.method!r}; valid methods are: {', '.join(METHODS)}")
 
     def replace(self, **changes) -> "Settings":
         unknown = set(changes) - {f.name for f in fields(self)}

@@ -1,0 +1,479 @@
+"""``metareview review``: the review project, from search exports to PRISMA counts and the analysis table.
+
+Every command takes the project file with ``--project``/``-p`` (or the environment
+variable ``METAREVIEW_PROJECT``), except ``init`` which creates it.  Heavy imports
+happen inside the commands so that the command line starts quickly.
+"""
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+review_app = typer.Typer(name="review", no_args_is_help=True, add_completion=False,
+                         help="The review project: import, de-duplicate, screen, extract, adjudicate, count.")
+decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as CSV, for spreadsheets.")
+extract_app = typer.Typer(no_args_is_help=True, help="The extraction form and extractors' values.")
+review_app.add_typer(decisions_app, name="decisions")
+review_app.add_typer(extract_app, name="extract")
+
+_PROJECT = typer.Option(..., "--project", "-p", envvar="METAREVIEW_PROJECT",
+                        help="The project file (or set METAREVIEW_PROJECT).")
+_STAGE = typer.Option("title_abstract", "--stage", "-s", help="title_abstract (ta) or full_text (ft).")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
+
+
+def _open(path: Path):
+    from ..review.project import Project
+    return Project.open(path)
+
+
+def _write(text: str, output: Optional[Path]) -> None:
+    import sys
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _read(path: Path) -> str:
+    from ..exceptions import DataError
+    from ..review.importers import _text
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
+    return _text.decode(data, name=path.name)[0]
+
+
+def _mapping(items: List[str]) -> dict:
+    from ..exceptions import SettingsError
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SettingsError(f"--map takes FIELD=COLUMN, not {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+# -- project ------------------------------------------------------------------------------------------------
+@review_app.command("init")
+def init(path: Path = typer.Argument(..., help="The project file to create."),
+         name: Optional[str] = typer.Option(None, help="The review's name (default: the file name)."),
+         single: bool = typer.Option(False, "--single-screening",
+                                     help="One reviewer per record instead of two (dual screening).")) -> None:
+    """Create a review project file."""
+    from ..review.project import Project
+    from .output import print_json
+    with Project.init(path, name=name, reviewers_per_record=1 if single else 2) as project:
+        print_json({"project": str(path), "name": project.name, "schema_version": project.store.version,
+                    "reviewers_per_record": project.reviewers_per_record})
+
+
+@review_app.command("import")
+def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS or CSV export."),
+            project: Path = _PROJECT,
+            source: str = typer.Option(..., "--source", help="Where the records come from (PubMed, Embase, ...)."),
+            kind: str = typer.Option("database", "--kind", help="database, register or other (other methods)."),
+            format: Optional[str] = typer.Option(None, "--format", help="medline, ris or csv (default: detected)."),
+            map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
+            allow_reimport: bool = typer.Option(False, "--allow-reimport",
+                                                help="Import a file that was imported before."),
+            by: Optional[str] = typer.Option(None, "--by", help="Who imported it.")) -> None:
+    """Import a search export as one batch; malformed records are kept and reported with their line."""
+    from .output import print_json
+    with _open(project) as p:
+        report = p.import_file(file, source=source, kind=kind, format=format, mapping=_mapping(map_) or None,
+                               allow_reimport=allow_reimport, imported_by=by)
+    print_json(report.to_dict())
+
+
+@review_app.command("status")
+def status(project: Path = _PROJECT) -> None:
+    """Records, batches, clusters and the state of each screening stage."""
+    from collections import Counter
+
+    from ..review.dedupe import clusters, review_queue
+    from ..review.screening import states
+    from .output import print_json
+    with _open(project) as p:
+        cl = clusters(p.store)
+        ta = states(p, "title_abstract", cl=cl)
+        ft = states(p, "full_text", cl=cl)
+        print_json({"name": p.name, "schema_version": p.store.version, "records": p.store.count_records(),
+                    "batches": [{k: b[k] for k in ("id", "source", "filename", "format", "encoding", "n_records",
+                                                   "n_malformed", "imported_at")} for b in p.store.batches()],
+                    "clusters": len(cl.members), "duplicates": cl.duplicates(),
+                    "duplicate_pairs_to_review": len(review_queue(p.store)),
+                    "title_abstract": dict(Counter(s.state for s in ta.values())),
+                    "full_text": dict(Counter(s.state for s in ft.values()))})
+
+
+# -- duplicates -----------------------------------------------------------------------------------------------
+@review_app.command("dedupe")
+def dedupe(project: Path = _PROJECT,
+           link: float = typer.Option(97.0, help="Title similarity (0-100) that links a pair without conflicts."),
+           link_supported: float = typer.Option(90.0, help="Similarity that links when 2+ other fields agree."),
+           queue: float = typer.Option(80.0, help="Similarity from which a pair goes to the review queue."),
+           progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")) -> None:
+    """Link duplicate records (DOI, PMID, then fuzzy matching); uncertain pairs go to the review queue."""
+    from ..review.dedupe import DedupeSettings, run_dedupe
+    from .output import print_json
+    settings = DedupeSettings(link=link, link_supported=link_supported, queue=queue)
+    with _open(project) as p:
+        if progress:
+            from rich.console import Console
+            from rich.progress import Progress
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                tasks: dict = {}
+
+                def show(stage: str, done: int, total: int) -> None:
+                    if stage not in tasks:
+                        tasks[stage] = bar.add_task(stage, total=max(total, 1))
+                    bar.update(tasks[stage], completed=done, total=max(total, 1))
+                report = run_dedupe(p.store, settings, progress=show)
+        else:
+            report = run_dedupe(p.store, settings)
+    print_json(report.to_dict())
+
+
+@review_app.command("duplicates")
+def duplicates(project: Path = _PROJECT,
+               queue: bool = typer.Option(False, "--queue", help="List the pairs waiting for a person instead.")) -> None:
+    """Clusters of duplicates (primary and members), or the queue of uncertain pairs."""
+    from ..review.dedupe import clusters, review_queue
+    from .output import print_json
+    with _open(project) as p:
+        if queue:
+            rows = []
+            for cand in review_queue(p.store):
+                a, b = p.store.record(cand["record_a"]), p.store.record(cand["record_b"])
+                rows.append({"record_a": a["id"], "record_b": b["id"], "score": round(cand["score"], 1),
+                             "reason": cand["reason"], "title_a": a["title"], "title_b": b["title"],
+                             "source_a": a["source"], "source_b": b["source"]})
+            print_json(rows)
+        else:
+            cl = clusters(p.store)
+            print_json([{"primary": k, "members": m} for k, m in sorted(cl.members.items()) if len(m) > 1])
+
+
+@review_app.command("pair")
+def pair(a: int = typer.Argument(...), b: int = typer.Argument(...), project: Path = _PROJECT,
+         same: bool = typer.Option(..., "--same/--different", help="Whether the two records are one article."),
+         by: str = typer.Option(..., "--by", help="Who decided."),
+         note: Optional[str] = typer.Option(None, "--note")) -> None:
+    """Decide a pair from the review queue (or any pair)."""
+    from ..review.dedupe import clusters, resolve_pair
+    from .output import print_json
+    with _open(project) as p:
+        resolve_pair(p.store, a, b, same=same, by=by, note=note)
+        cl = clusters(p.store)
+        print_json({"record_a": a, "record_b": b, "same": same, "primary_a": cl.primary[a], "primary_b": cl.primary[b]})
+
+
+@review_app.command("merge")
+def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), project: Path = _PROJECT,
+          by: str = typer.Option(..., "--by"), note: Optional[str] = typer.Option(None, "--note")) -> None:
+    """Link records as one article (their clusters merge)."""
+    from ..review.dedupe import clusters, merge as merge_records
+    from .output import print_json
+    with _open(project) as p:
+        head = merge_records(p.store, ids, by=by, note=note)
+        print_json({"primary": head, "members": clusters(p.store).members[head]})
+
+
+@review_app.command("split")
+def split(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
+          note: Optional[str] = typer.Option(None, "--note")) -> None:
+    """Take a record out of its cluster of duplicates."""
+    from ..review.dedupe import clusters, split as split_record
+    from .output import print_json
+    with _open(project) as p:
+        split_record(p.store, record, by=by, note=note)
+        print_json({"record": record, "primary": clusters(p.store).primary[record]})
+
+
+@review_app.command("primary")
+def primary(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by")) -> None:
+    """Make a record the primary (screened) record of its cluster."""
+    from ..review.dedupe import choose_primary, clusters
+    from .output import print_json
+    with _open(project) as p:
+        choose_primary(p.store, record, by=by)
+        cl = clusters(p.store)
+        print_json({"primary": cl.primary[record], "members": cl.members[cl.primary[record]]})
+
+
+# -- screening -----------------------------------------------------------------------------------------------
+@review_app.command("reasons")
+def reasons(project: Path = _PROJECT, stage: str = _STAGE,
+            set_: List[str] = typer.Option([], "--set", help="Replace the list with these reasons (repeatable).")) -> None:
+    """Show, or set, the exclusion reasons offered at a stage."""
+    from ..review.project import parse_stage
+    from .output import print_json
+    with _open(project) as p:
+        if set_:
+            p.set_reasons(stage, set_)
+        print_json({"stage": parse_stage(stage), "reasons": p.reasons(stage)})
+
+
+@review_app.command("keywords")
+def keywords(project: Path = _PROJECT,
+             include: List[str] = typer.Option([], "--include", help="Highlighted in green (word* for stems)."),
+             exclude: List[str] = typer.Option([], "--exclude", help="Highlighted in red.")) -> None:
+    """Set the keywords highlighted on the screening screen (no options: show them)."""
+    from .output import print_json
+    with _open(project) as p:
+        if include or exclude:
+            p.set_keywords(include, exclude)
+        print_json(p.keywords)
+
+
+@review_app.command("screen")
+def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r"),
+           stage: str = _STAGE) -> None:
+    """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
+    from ..review.screen_tui import run_screen
+    with _open(project) as p:
+        run_screen(p, stage=stage, reviewer=reviewer)
+
+
+@review_app.command("decide")
+def decide(record: int = typer.Argument(...), project: Path = _PROJECT,
+           reviewer: str = typer.Option(..., "--reviewer", "-r"), stage: str = _STAGE,
+           decision: str = typer.Option(..., "--decision", "-d", help="include, exclude or maybe."),
+           reason: Optional[str] = typer.Option(None, "--reason"), note: Optional[str] = typer.Option(None, "--note")
+           ) -> None:
+    """Record one reviewer's decision on a record."""
+    from ..review.screening import decide as decide_record
+    from .output import print_json
+    with _open(project) as p:
+        st = decide_record(p, record, stage=stage, reviewer=reviewer, decision=decision.lower(), reason=reason,
+                           note=note)
+        print_json({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason})
+
+
+@review_app.command("conflicts")
+def conflicts(project: Path = _PROJECT, stage: str = _STAGE) -> None:
+    """Records whose reviewers disagree (or said maybe) and that are not resolved."""
+    from ..review.screening import conflicts as list_conflicts
+    from .output import print_json
+    with _open(project) as p:
+        rows = []
+        for st in list_conflicts(p, stage):
+            rec = p.store.record(st.record_id)
+            rows.append({"record": st.record_id, "title": rec["title"],
+                         "votes": {r: {"decision": v["decision"], "reason": v["reason"], "note": v["note"]}
+                                   for r, v in sorted(st.votes.items())}})
+        print_json(rows)
+
+
+@review_app.command("resolve")
+def resolve(record: int = typer.Argument(...), project: Path = _PROJECT, stage: str = _STAGE,
+            decision: str = typer.Option(..., "--decision", "-d", help="include or exclude."),
+            by: str = typer.Option(..., "--by"), reason: Optional[str] = typer.Option(None, "--reason"),
+            note: Optional[str] = typer.Option(None, "--note", help="Why it was settled this way.")) -> None:
+    """Settle a conflict: the final decision, who made it and why."""
+    from ..review.screening import resolve as resolve_record
+    from .output import print_json
+    with _open(project) as p:
+        st = resolve_record(p, record, stage=stage, by=by, decision=decision.lower(), reason=reason, note=note)
+        print_json({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason})
+
+
+@review_app.command("agreement")
+def agreement(project: Path = _PROJECT, stage: str = _STAGE) -> None:
+    """Percent agreement and Cohen's kappa between each pair of reviewers."""
+    from ..review.screening import agreement as compute
+    from .output import print_json
+    with _open(project) as p:
+        print_json([a.to_dict() for a in compute(p, stage)])
+
+
+@review_app.command("retrieval")
+def retrieval(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
+              retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved"),
+              note: Optional[str] = typer.Option(None, "--note")) -> None:
+    """Record whether the full text of a record could be obtained."""
+    from ..review.screening import set_retrieval
+    from .output import print_json
+    with _open(project) as p:
+        set_retrieval(p, record, retrieved=retrieved, by=by, note=note)
+        print_json({"record": record, "retrieved": retrieved})
+
+
+@review_app.command("study")
+def study(record: int = typer.Argument(...), label: str = typer.Argument(..., help="Study label."),
+          project: Path = _PROJECT, by: Optional[str] = typer.Option(None, "--by")) -> None:
+    """Assign an included report to a study (reports with one label are one study)."""
+    from ..review.screening import assign_study, study_labels
+    from .output import print_json
+    with _open(project) as p:
+        assign_study(p, record, label, by=by)
+        print_json(study_labels(p))
+
+
+@decisions_app.command("export")
+def decisions_export(project: Path = _PROJECT,
+                     output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV file (default stdout)."),
+                     stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only this stage."),
+                     sheet: bool = typer.Option(False, "--sheet", help="A sheet of records to screen, not the log."),
+                     reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
+                                                            help="With --sheet: what this reviewer has left.")) -> None:
+    """Export the decision log, or a screening sheet, as CSV."""
+    from ..exceptions import SettingsError
+    from ..review.screening import export_decisions, screening_sheet
+    with _open(project) as p:
+        if sheet:
+            text = screening_sheet(p, stage=stage or "title_abstract", reviewer=reviewer)
+        else:
+            if reviewer:
+                raise SettingsError("--reviewer goes with --sheet; the log export holds every reviewer")
+            text = export_decisions(p, stage=stage)
+    _write(text, output)
+
+
+@decisions_app.command("import")
+def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
+                     reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
+                                                            help="Whose decisions (if the file has no reviewer column)."),
+                     stage: Optional[str] = typer.Option(None, "--stage", "-s",
+                                                         help="The stage (if the file has no stage column).")) -> None:
+    """Import decisions from CSV (a filled-in sheet or an exported log); repeats are not logged twice."""
+    from ..review.screening import import_decisions
+    from .output import print_json
+    with _open(project) as p:
+        print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+
+
+# -- extraction ----------------------------------------------------------------------------------------------
+@extract_app.command("form")
+def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), project: Path = _PROJECT) -> None:
+    """Set the extraction form."""
+    from ..review.extraction import load_form, set_form
+    from .output import print_json
+    parsed = load_form(_read(form))
+    with _open(project) as p:
+        set_form(p, parsed)
+    print_json(parsed.to_dict())
+
+
+@extract_app.command("template")
+def extract_template(project: Path = _PROJECT,
+                     output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
+    """An empty extraction sheet (one row per included study) for an extractor to fill in."""
+    from ..review.extraction import template
+    with _open(project) as p:
+        _write(template(p), output)
+
+
+@extract_app.command("import")
+def extract_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
+                   extractor: str = typer.Option(..., "--extractor", "-e")) -> None:
+    """Import one extractor's values from a filled-in sheet."""
+    from ..review.extraction import import_values
+    from .output import print_json
+    with _open(project) as p:
+        print_json({"extractor": extractor, "values": import_values(p, _read(file), extractor=extractor)})
+
+
+@extract_app.command("enter")
+def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "--extractor", "-e"),
+                  study: str = typer.Option(..., "--study")) -> None:
+    """Enter one study's values at the terminal, field by field."""
+    from rich.console import Console
+    from rich.prompt import Prompt
+
+    from ..review.extraction import enter_values
+    console = Console()
+
+    def ask(field, previous):
+        label = field.label or field.name
+        return Prompt.ask(f"{label} [dim]({field.describe()})[/]", default=previous or "", console=console)
+
+    with _open(project) as p:
+        n = enter_values(p, extractor=extractor, study=study, ask=ask,
+                         tell=lambda message: console.print(f"[red]{message}[/]"))
+    console.print(f"{n} values saved for {study}")
+
+
+@review_app.command("discrepancies")
+def discrepancies(project: Path = _PROJECT,
+                  all_: bool = typer.Option(False, "--all", help="Every field, not only those needing a decision."),
+                  output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of JSON.")
+                  ) -> None:
+    """Field-by-field comparison of the extractors' values."""
+    import csv
+    import io
+
+    from ..review.extraction import discrepancies as report
+    from .output import print_json
+    with _open(project) as p:
+        rows = report(p)
+    if not all_:
+        rows = [r for r in rows if r["status"] in ("differ", "incomplete")]
+    if output is None:
+        print_json(rows)
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["study", "field", "status", "values", "final", "adjudicator", "reason"])
+    for r in rows:
+        writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
+                         r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
+    _write(buf.getvalue(), output)
+
+
+@review_app.command("adjudicate")
+def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study"),
+               field: str = typer.Option(..., "--field"),
+               value: str = typer.Option(..., "--value", help="The agreed value ('' for not reported)."),
+               by: str = typer.Option(..., "--by"), reason: str = typer.Option(..., "--reason")) -> None:
+    """Record the agreed value of a field, who decided and why."""
+    from ..review.extraction import adjudicate as record
+    from .output import print_json
+    with _open(project) as p:
+        final = record(p, study=study, field=field, value=value, by=by, reason=reason)
+    print_json({"study": study, "field": field, "value": final, "adjudicator": by, "reason": reason})
+
+
+@review_app.command("export")
+def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--output", help="The analysis CSV."),
+           provenance: Optional[Path] = typer.Option(None, "--provenance",
+                                                     help="Provenance CSV (default: OUTPUT with .provenance.csv).")
+           ) -> None:
+    """Write the adjudicated table as the analysis CSV, with a provenance table beside it."""
+    from ..review.extraction import export_analysis
+    from .output import print_json
+    with _open(project) as p:
+        table, prov = export_analysis(p)
+    prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
+    output.write_text(table, encoding="utf-8")
+    prov_path.write_text(prov, encoding="utf-8")
+    print_json({"analysis": str(output), "provenance": str(prov_path), "studies": table.count("\n") - 1})
+
+
+@review_app.command("export-records")
+def export_records(project: Path = _PROJECT, output: Optional[Path] = typer.Option(None, "-o", "--output"),
+                   primaries: bool = typer.Option(False, "--primaries", help="One record per cluster.")) -> None:
+    """All records as CSV (importable again with 'review import')."""
+    from ..review.exchange import export_records as export
+    with _open(project) as p:
+        _write(export(p, primaries_only=primaries), output)
+
+
+@review_app.command("prisma")
+def prisma(project: Path = _PROJECT,
+           output: Optional[Path] = typer.Option(None, "-o", "--output", help="counts.json or counts.toml."),
+           partial: bool = typer.Option(False, "--partial", help="Write the boxes known so far if screening is unfinished.")
+           ) -> None:
+    """PRISMA 2020 counts derived from the project, for 'metareview prisma'."""
+    from ..review.prisma import prisma_counts, to_json, to_toml
+    with _open(project) as p:
+        doc = prisma_counts(p, partial=partial)
+    text = to_toml(doc) if output is not None and output.suffix.lower() == ".toml" else to_json(doc)
+    _write(text, output)

@@ -1,0 +1,142 @@
+"""The public API, the result vocabulary and the ``pool`` command's JSON contract."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import metareview as mr
+from metareview.cli import main
+
+SEED_TR = Path(__file__).resolve().parents[1] / "fixtures" / "seed_tr.csv"
+
+CONTRACT = {
+    "k": None, "measure": None, "method_tau2": None, "level": None,
+    "common": {"estimate", "se", "ci_low", "ci_high", "statistic", "p"},
+    "random": {"estimate", "se", "ci_low", "ci_high", "statistic", "p", "df"},
+    "prediction": {"low", "high"},
+    "heterogeneity": {"q", "df", "p", "tau2", "tau2_ci_low", "tau2_ci_high", "tau", "i2", "i2_ci_low",
+                      "i2_ci_high", "h", "h_ci_low", "h_ci_high"},
+}
+
+
+def run_json(capsys, *args):
+    assert main(["pool", *map(str, args), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_public_api_is_pinned():
+    assert set(mr.__all__) >= {"metaprop", "metamean", "metacont", "metaprepost", "metabin", "metagen",
+                               "metaanalysis", "escalc", "MetaResult", "DataError", "SettingsError"}
+    for name in mr.__all__:
+        assert hasattr(mr, name)
+
+
+def test_json_contract_keys(capsys):
+    d = run_json(capsys, SEED_TR)
+    for key, sub in CONTRACT.items():
+        assert key in d
+        if sub:
+            assert sub <= set(d[key]), key
+    assert {"common", "random", "prediction"} <= set(d["backtransformed"])
+    assert {"study", "yi", "vi", "ci_low", "ci_high", "weight_common", "weight_random"} <= set(d["studies"][0])
+    assert d["k"] == 20 and d["measure"] == "PLO" and d["method_tau2"] == "DL"
+    assert d["backtransformed"]["random"]["estimate"] == pytest.approx(0.7862675969, rel=1e-8)
+
+
+def test_json_untransformed_has_null_backtransformed(tmp_path, capsys):
+    f = tmp_path / "g.csv"
+    f.write_text("study,yi,sei\nA,0.1,0.2\nB,0.3,0.1\nC,-0.2,0.3\n")
+    d = run_json(capsys, f)
+    assert d["backtransformed"] is None and d["measure"] == "GEN" and d["random"]["p"] is not None
+
+
+def test_cli_options_change_results(capsys):
+    base = run_json(capsys, SEED_TR)
+    hk = run_json(capsys, SEED_TR, "--random-ci", "hk")
+    assert hk["random"]["df"] == 19 and hk["random"]["se"] != base["random"]["se"]
+    reml = run_json(capsys, SEED_TR, "--method-tau2", "reml")
+    assert reml["method_tau2"] == "REML" and reml["heterogeneity"]["tau2"] != base["heterogeneity"]["tau2"]
+    z = run_json(capsys, SEED_TR, "--prediction", "z")
+    assert z["prediction"]["low"] > base["prediction"]["low"]
+    none = run_json(capsys, SEED_TR, "--prediction", "none")
+    assert none["prediction"]["low"] is None
+    lvl = run_json(capsys, SEED_TR, "--level", "0.9")
+    assert lvl["random"]["ci_low"] > base["random"]["ci_low"]
+    ex = run_json(capsys, SEED_TR, "--exclude", "Wang B")
+    assert ex["k"] == 19 and ex["backtransformed"]["random"]["estimate"] == pytest.approx(0.7807068757, rel=1e-8)
+    pft = run_json(capsys, SEED_TR, "--measure", "PFT")
+    assert pft["measure"] == "PFT" and sum(s["incr"] for s in pft["studies"]) == 0  # meta: no correction
+
+
+def test_col_mapping_tsv_and_xlsx(tmp_path, capsys):
+    f = tmp_path / "d.tsv"
+    f.write_text("author\tresp\ttotal\nA\t3\t10\nB\t5\t11\nC\t7\t9\n")
+    d = run_json(capsys, f, "--col", "events=resp", "--col", "n=total", "--col", "study=author")
+    assert [s["study"] for s in d["studies"]] == ["A", "B", "C"]
+    import pandas as pd
+    x = tmp_path / "d.xlsx"
+    pd.DataFrame({"study": ["A", "B", "C"], "events": [3, 5, 7], "n": [10, 11, 9]}).to_excel(x, index=False)
+    d2 = run_json(capsys, x)
+    assert d2["random"]["estimate"] == pytest.approx(d["random"]["estimate"], rel=1e-12)
+
+
+def test_printed_summary(capsys):
+    assert main(["pool", str(SEED_TR)]) == 0
+    out = capsys.readouterr().out
+    assert "Random effects model      0.7863  [0.7327; 0.8315]" in out
+    assert "DerSimonian-Laird estimator for tau^2" in out and "Clopper-Pearson" in out
+
+
+def test_result_vocabulary():
+    r = mr.metaprop([8, 26, 26, 6], [10, 31, 30, 9], ["A", "B", "C", "D"])
+    s = r.summary()
+    assert list(s.index) == ["common", "random", "prediction"] and "bt_estimate" in s
+    st = r.studies()
+    assert list(st["study"]) == ["A", "B", "C", "D"] and np.isclose(st["weight_random"].sum(), 100)
+    assert "<table" in r._repr_html_() and "Random effects model" in str(r)
+    d = r.to_dict()
+    assert d["settings"]["method_tau2"] == "DL" and d["version"] == mr.__version__
+    r2 = r.update(method_tau2="PM", random_ci="hk")
+    assert r2.settings.method_tau2 == "PM" and r.settings.method_tau2 == "DL"
+    with pytest.raises(mr.SettingsError, match="unknown setting"):
+        r.update(method_tau="PM")
+    with pytest.raises(AttributeError):
+        r.settings = None  # results are immutable
+
+
+def test_subset_drops_exclude_shows():
+    r = mr.metaprop([8, 26, 26, 6], [10, 31, 30, 9], ["A", "B", "C", "D"])
+    sub = r.update(subset=[True, True, False, True])
+    exc = r.update(exclude=["C"])
+    assert sub.k_all == 3 and exc.k_all == 4 and exc.k == 3
+    assert sub.pooled["random_estimate"] == pytest.approx(exc.pooled["random_estimate"], rel=1e-14)
+    assert exc.to_dict()["studies"][2]["weight_random"] == 0.0
+
+
+def test_metabin_double_zero_follows_meta():
+    r = mr.metabin([0, 2, 3], [10, 20, 30], [0, 4, 5], [10, 20, 30], ["A", "B", "C"])
+    assert r.k == 2 and r.k_all == 3 and "allstudies" in r.notes[0]
+    assert mr.metabin([0, 2, 3], [10, 20, 30], [0, 4, 5], [10, 20, 30], allstudies=True).k == 3
+
+
+def test_smd_conventions():
+    args = ([20, 25], [5.0, 6.0], [2.0, 2.5], [22, 24], [4.0, 4.5], [2.1, 2.4])
+    g_exact = mr.metacont(*args, measure="SMD")
+    g_meta = mr.metacont(*args, measure="SMD", exact_smd=False)
+    big_n = np.array([42, 49])
+    j = 1 - 3 / (4 * big_n - 9)
+    sdp = np.sqrt((19 * 4.0 + 21 * 2.1 ** 2) / 40)
+    assert g_meta.yi[0] == pytest.approx(j[0] * 1.0 / sdp, rel=1e-12)
+    assert g_meta.vi[0] == pytest.approx(42 / (20 * 22) + g_meta.yi[0] ** 2 / (2 * (42 - 3.94)), rel=1e-12)
+    assert g_exact.yi[0] != g_meta.yi[0]
+
+
+def test_backtransformation_pft_uses_harmonic_mean():
+    ev, n = [8, 26, 26, 6], [10, 31, 30, 9]
+    r = mr.metaprop(ev, n, measure="PFT")
+    from metareview.measures import ipft
+    hm = 1 / np.mean(1 / np.array(n, float))
+    assert r.to_dict()["backtransformed"]["random"]["estimate"] == pytest.approx(
+        float(ipft(r.pooled["random_estimate"], hm)), rel=1e-12)
