@@ -1,0 +1,686 @@
+"""Mixed-effects meta-regression: moderators, tau² with a design matrix, Wald or Knapp-Hartung tests.
+
+The model is y_i = x_i'b + u_i + e_i with u_i ~ N(0, tau²) and e_i ~ N(0, v_i)
+(Raudenbush 2009, in *The Handbook of Research Synthesis and Meta-Analysis*, 2nd ed.,
+pp. 295-315).  tau² is estimated by metafor's ``rma.uni`` definitions for a model with
+moderators (DL, HE, HS, SJ, PM, ML, REML, EB), coefficients by weighted least squares
+with weights 1/(v_i + tau²).  Tests are Wald-z or Knapp & Hartung's (2003, Stat Med
+22:2693) t and F tests with the scale factor s² = sum w_i e_i² / (k - p).  The omnibus
+test of moderators (QM), the test of residual heterogeneity (QE), metafor's I² and H²
+for the residual heterogeneity and the pseudo R² (proportional reduction of tau²
+against the intercept-only model) are reported as metafor does.
+
+Moderators are columns of the result (``result.covariates``), given as a formula string
+(``"~ year + design"``, ``"~ factor(alloc) + ablat"``, ``"~ ablat - 1"`` without intercept),
+a list of column names or a mapping of names to arrays.  A column whose values are all
+numbers is numeric; any other column, or one wrapped in ``factor()``, is categorical with
+treatment contrasts against its first level (sorted as R's ``factor()`` does).  Studies
+with a missing moderator are dropped with a warning that names them and the column.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from scipy import special
+
+from . import _dist
+from .exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
+
+__all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix",
+           "METAREG_TAU2", "METAREG_TESTS"]
+
+METAREG_TAU2 = ("DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB", "FE")
+METAREG_TESTS = ("z", "knha")
+
+
+# ---------------------------------------------------------------------------------------
+# the numerical core: one model with a design matrix
+# ---------------------------------------------------------------------------------------
+
+def _wls(X, w):
+    """(X'WX)^-1 and the projection P = W - W X (X'WX)^-1 X'W."""
+    WX = X * w[:, None]
+    inv = np.linalg.inv(X.T @ WX)
+    P = np.diag(w) - WX @ inv @ WX.T
+    return inv, P
+
+
+def _ll(y, v, X, tau2, reml):
+    w = 1 / (v + tau2)
+    inv, _ = _wls(X, w)
+    b = inv @ (X.T @ (w * y))
+    rss = float(np.sum(w * (y - X @ b) ** 2))
+    k, p = X.shape
+    if reml:
+        sign, logdet = np.linalg.slogdet(X.T @ (X * w[:, None]))
+        return -0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + tau2)) - 0.5 * logdet - 0.5 * rss
+    return -0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(v + tau2)) - 0.5 * rss
+
+
+def tau2_mods(y, v, X, method: str = "REML", *, tol: float = 1e-12, maxiter: int = 10000):
+    """tau² of a meta-regression with design matrix ``X`` by metafor's definitions.
+
+    Returns ``(tau2, iterations, converged)``.  As metafor's ``rma.uni``, the estimators
+    work on the mean-centred outcomes; ML, REML and EB start from the HE estimate and use
+    Fisher scoring with step halving at zero; ML and REML are set to zero when the
+    likelihood at zero is higher; PM solves the generalised Q = k - p.
+    """
+    method = str(method).upper()
+    if method not in METAREG_TAU2:
+        raise SettingsError(f"unknown tau² estimator {method!r} for meta-regression; valid estimators are: "
+                            f"{', '.join(METAREG_TAU2)}")
+    y = np.asarray(y, float)
+    v = np.asarray(v, float)
+    X = np.asarray(X, float)
+    k, p = X.shape
+    ymc = y - y.mean()
+    if method == "FE":
+        return 0.0, 0, True
+    it, conv = 0, True
+
+    def rss_at(t):
+        _, P = _wls(X, 1 / (v + t))
+        return float(ymc @ P @ ymc)
+
+    if method in ("DL", "HS"):
+        w = 1 / v
+        _, P = _wls(X, w)
+        rss = float(ymc @ P @ ymc)
+        tau2 = (rss - (k - p)) / np.trace(P) if method == "DL" else (rss - k) / w.sum()
+    elif method == "SJ":
+        t0 = float(np.var(y, ddof=1) * (k - 1) / k)
+        tau2 = t0 * rss_at(t0) / (k - p)
+    elif method == "PM":
+        target = k - p
+        if rss_at(0.0) < target:
+            tau2 = 0.0
+        else:
+            lo, hi = 0.0, max(1.0, 10 * float(np.var(y)))
+            while rss_at(hi) > target:
+                lo, hi = hi, hi * 4
+                if hi > 1e12:
+                    break
+            tau2 = 0.5 * (lo + hi)
+            conv = False
+            for it in range(1, maxiter + 1):
+                f = rss_at(tau2) - target
+                if f > 0:
+                    lo = tau2
+                else:
+                    hi = tau2
+                w = 1 / (v + tau2)
+                _, P = _wls(X, w)
+                Py = P @ ymc
+                d = -float(Py @ Py)  # derivative of y'P(t)y
+                new = tau2 - f / d if d != 0 else 0.5 * (lo + hi)
+                if not lo < new < hi:
+                    new = 0.5 * (lo + hi)
+                done = abs(new - tau2) <= tol * (1 + abs(tau2)) or (hi - lo) <= tol * (1 + hi)
+                tau2 = new
+                if done:
+                    conv = True
+                    break
+    else:  # HE, and the start of ML, REML, EB
+        H = X @ np.linalg.inv(X.T @ X) @ X.T
+        P = np.eye(k) - H
+        rss = float(ymc @ P @ ymc)
+        tau2 = (rss - float(np.trace(P * v[None, :]))) / (k - p)
+        if method in ("ML", "REML", "EB"):
+            tau2 = max(0.0, tau2)
+            conv = False
+            for it in range(1, maxiter + 1):
+                w = 1 / (v + tau2)
+                _, P = _wls(X, w)
+                Py = P @ ymc
+                if method == "ML":
+                    adj = (float(Py @ Py) - w.sum()) / float((w * w).sum())
+                elif method == "REML":
+                    PP = P @ P
+                    adj = (float(Py @ Py) - np.trace(P)) / np.trace(PP)
+                else:
+                    adj = (float(ymc @ Py) * k / (k - p) - k) / w.sum()
+                if not np.isfinite(adj):
+                    adj = 0.0
+                while tau2 + adj < 0:
+                    adj /= 2
+                    if abs(adj) < 1e-300:
+                        adj = 0.0
+                        break
+                old = tau2
+                tau2 = tau2 + adj
+                if abs(tau2 - old) <= tol:
+                    conv = True
+                    break
+            if conv and method in ("ML", "REML") and tau2 > 0:
+                reml = method == "REML"
+                if _ll(y, v, X, 0.0, reml) - _ll(y, v, X, tau2, reml) > tol and tau2 > tol:
+                    tau2 = 0.0
+    tau2 = max(0.0, float(tau2)) if np.isfinite(tau2) else 0.0
+    return tau2, it, conv
+
+
+@dataclass(frozen=True)
+class RmaFit:
+    """One fitted (meta-)regression model: coefficients, their covariance, tests, heterogeneity."""
+
+    names: tuple
+    beta: np.ndarray
+    vb: np.ndarray
+    se: np.ndarray
+    statistic: np.ndarray
+    p: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    ddf: float | None
+    tau2: float
+    s2w: float
+    qm: float
+    qm_df: tuple
+    qm_p: float
+    qe: float
+    qe_df: int
+    qe_p: float
+    i2: float
+    h2: float
+    k: int
+    method: str
+    test: str
+    level: float
+    converged: bool
+    iterations: int
+    weights: np.ndarray   # 1 / (v + tau2)
+    btt: tuple
+
+
+def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.95,
+            names: Sequence[str] | None = None, intercept: bool = True, tau2: float | None = None,
+            tol: float = 1e-12, maxiter: int = 10000) -> RmaFit:
+    """Fit y = Xb + u + e as metafor's ``rma.uni(yi, vi, mods = X, intercept = FALSE)``.
+
+    ``intercept`` says whether the first column of ``X`` is the intercept (then QM tests
+    the other coefficients, as metafor's default ``btt``).  ``tau2`` fixes tau².
+    """
+    test = str(test).lower()
+    if test not in METAREG_TESTS:
+        raise SettingsError(f"unknown test {test!r}; valid tests are: {', '.join(METAREG_TESTS)}")
+    y = np.asarray(y, float)
+    v = np.asarray(v, float)
+    X = np.asarray(X, float)
+    k, p = X.shape
+    method = str(method).upper()
+    if tau2 is None:
+        t2, iters, conv = tau2_mods(y, v, X, method, tol=tol, maxiter=maxiter)
+        if not conv:
+            warnings.warn(f"the {method} estimator of tau² did not converge in {maxiter} iterations; "
+                          "the last iterate is reported", ConvergenceWarning, stacklevel=3)
+    else:
+        t2, iters, conv = float(tau2), 0, True
+    w = 1 / (v + t2)
+    inv, _ = _wls(X, w)
+    beta = inv @ (X.T @ (w * y))
+    s2w = 1.0
+    if test == "knha":
+        rss = float(np.sum(w * (y - X @ beta) ** 2))
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
+    vb = s2w * inv
+    se = np.sqrt(np.diag(vb))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = beta / se
+    btt = tuple(range(1, p)) if (intercept and p > 1) else tuple(range(p))
+    m = len(btt)
+    bb = beta[list(btt)]
+    try:
+        qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
+    except np.linalg.LinAlgError:
+        qm = float("nan")
+    ddf = k - p if test == "knha" else None
+    alpha = 1 - level
+    if test == "knha":
+        qm = qm / m
+        qm_df = (m, k - p)
+        qm_p = float(special.fdtrc(m, k - p, qm)) if k - p > 0 else float("nan")
+        pv = 2 * _dist.t_sf(np.abs(stat), k - p) if k - p > 0 else np.full(p, np.nan)
+        crit = float(_dist.t_ppf(1 - alpha / 2, k - p)) if k - p > 0 else float("nan")
+    else:
+        qm_df = (m, None)
+        qm_p = float(_dist.chi2_sf(qm, m))
+        pv = 2 * _dist.norm_sf(np.abs(stat))
+        crit = float(_dist.norm_ppf(1 - alpha / 2))
+    if k > p:
+        w0 = 1 / v
+        _, P0 = _wls(X, w0)
+        ymc = y - y.mean()  # metafor 3.8-1 computes QE from mean-centred outcomes
+        qe = max(0.0, float(ymc @ P0 @ ymc))
+        qe_p = float(_dist.chi2_sf(qe, k - p))
+        vt = (k - p) / np.trace(P0)
+        if method == "FE":
+            i2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
+            h2 = qe / (k - p)
+        else:
+            i2 = 100 * t2 / (vt + t2)
+            h2 = t2 / vt + 1
+    else:
+        qe, qe_p, i2, h2 = 0.0, 1.0, 0.0, 1.0
+    nm = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
+    return RmaFit(names=nm, beta=beta, vb=vb, se=se, statistic=stat, p=np.asarray(pv, float),
+                  ci_low=beta - crit * se, ci_high=beta + crit * se, ddf=ddf, tau2=t2, s2w=s2w,
+                  qm=qm, qm_df=qm_df, qm_p=qm_p, qe=qe, qe_df=k - p, qe_p=qe_p, i2=i2, h2=h2, k=k,
+                  method=method, test=test, level=level, converged=bool(conv), iterations=int(iters),
+                  weights=w, btt=btt)
+
+
+# ---------------------------------------------------------------------------------------
+# moderators: formula, coding, missing values
+# ---------------------------------------------------------------------------------------
+
+_TERM = re.compile(r"^(factor\((?P<f>[^()]+)\)|(?P<n>[^()+\-~\s][^()+~]*?))$")
+
+
+def _parse_formula(formula: str) -> tuple[list[tuple[str, bool]], bool]:
+    """Terms ``[(column, forced_factor)]`` and whether the model has an intercept."""
+    text = formula.strip()
+    if text.startswith("~"):
+        text = text[1:]
+    intercept = True
+    terms: list[tuple[str, bool]] = []
+    tokens = re.split(r"\s*([+-])\s*", " + " + text.strip())
+    for i in range(1, len(tokens), 2):
+        sign, tok = tokens[i], tokens[i + 1].strip()
+        if tok == "":
+            raise SettingsError(f"cannot read the formula {formula!r}: an empty term")
+        if tok in ("0", "1"):
+            intercept = (sign == "+") == (tok == "1")
+            continue
+        if sign == "-":
+            raise SettingsError(f"cannot read the formula {formula!r}: only '- 1' may be subtracted")
+        mt = _TERM.match(tok)
+        if mt is None or any(c in tok for c in "*:^/|"):
+            raise SettingsError(f"cannot read the term {tok!r} of {formula!r}: moderators are column names "
+                                "or factor(column), joined by '+' (interactions: add a product column)")
+        terms.append((mt.group("f").strip(), True) if mt.group("f") else (mt.group("n").strip(), False))
+    if not terms and intercept is False:
+        raise SettingsError(f"the formula {formula!r} has no terms")
+    return terms, intercept
+
+
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    if isinstance(x, str):
+        return x.strip() == "" or x.strip().upper() in ("NA", "NAN")
+    try:
+        return bool(np.isnan(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_number(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _levels(values) -> list:
+    """Levels sorted as R's factor(): numerically when all values are numbers, else as text."""
+    nums = [_as_number(x) for x in values]
+    if all(n is not None for n in nums):
+        uniq = sorted(set(nums))
+        return uniq
+    return sorted({str(x) for x in values})
+
+
+def _level_key(x, numeric_levels: bool):
+    return _as_number(x) if numeric_levels else str(x)
+
+
+def _fmt_level(lv) -> str:
+    if isinstance(lv, float) and lv.is_integer():
+        return str(int(lv))
+    return str(lv)
+
+
+@dataclass(frozen=True)
+class Term:
+    """How one moderator is coded in the design matrix."""
+
+    column: str
+    kind: str                 # "numeric" | "factor"
+    levels: tuple = ()        # factor levels, first is the reference
+    label: str = ""           # R's prefix of the coefficient names
+    numeric_levels: bool = False
+
+    def names(self) -> list[str]:
+        if self.kind == "numeric":
+            return [self.column]
+        return [f"{self.label}{_fmt_level(lv)}" for lv in self.levels[1:]]
+
+    def encode(self, values, labels=None) -> np.ndarray:
+        vals = list(values)
+        if self.kind == "numeric":
+            out = np.empty((len(vals), 1))
+            for i, x in enumerate(vals):
+                num = _as_number(x)
+                if num is None or not np.isfinite(num):
+                    who = f"study {labels[i]!r}" if labels is not None else f"value {x!r}"
+                    raise DataError(f"{who}: moderator {self.column!r} needs a number, not {x!r}",
+                                    column=self.column, rule="numeric moderator")
+                out[i, 0] = num
+            return out
+        out = np.zeros((len(vals), len(self.levels) - 1))
+        keys = [_level_key(lv, self.numeric_levels) for lv in self.levels]
+        for i, x in enumerate(vals):
+            key = _level_key(x, self.numeric_levels)
+            if key not in keys:
+                raise DataError(f"unknown level {x!r} of moderator {self.column!r}; levels are: "
+                                f"{', '.join(map(_fmt_level, self.levels))}", column=self.column,
+                                rule="known factor level")
+            j = keys.index(key)
+            if j > 0:
+                out[i, j - 1] = 1.0
+        return out
+
+
+def _term_for(column: str, values, forced: bool, labels) -> Term:
+    vals = list(values)
+    nums = [_as_number(x) for x in vals]
+    if not forced and all(n is not None for n in nums):
+        return Term(column, "numeric")
+    if not forced and any(n is not None for n in nums) and sum(n is not None for n in nums) >= len(nums) / 2:
+        bad = [str(labels[i]) for i, n in enumerate(nums) if n is None]
+        raise DataError(f"moderator {column!r} is mostly numeric but has non-numeric values in "
+                        f"{', '.join(bad)}; correct them, or use factor({column}) for a categorical moderator",
+                        study=bad[0], column=column, rule="numeric moderator")
+    levels = _levels(vals)
+    numeric_levels = all(n is not None for n in nums)
+    if len(levels) < 2:
+        raise DataError(f"moderator {column!r} has a single level ({_fmt_level(levels[0])}) among the studies "
+                        "used: it cannot be estimated", column=column, rule="at least two levels")
+    label = f"factor({column})" if forced else column
+    return Term(column, "factor", tuple(levels), label, numeric_levels)
+
+
+def _resolve_mods(result, mods) -> tuple[dict, list[tuple[str, bool]], bool, str]:
+    """Columns (name -> values over all studies), terms, intercept flag, formula text."""
+    cov = dict(getattr(result, "covariates", {}) or {})
+    if isinstance(mods, str):
+        terms, intercept = _parse_formula(mods)
+        text = mods.strip() if mods.strip().startswith("~") else "~ " + mods.strip()
+        columns = {}
+        for name, _ in terms:
+            if name not in cov:
+                raise DataError(f"moderator {name!r} is not a column of the data; columns are: "
+                                f"{', '.join(cov) or '(none)'}", column=name, rule="missing column")
+            columns[name] = np.asarray(cov[name], dtype=object)
+        return columns, terms, intercept, text
+    if isinstance(mods, Mapping) or hasattr(mods, "columns"):
+        names = list(mods.columns) if hasattr(mods, "columns") else list(mods.keys())
+        columns = {str(n): np.asarray(mods[n], dtype=object).ravel() for n in names}
+        for n, c in columns.items():
+            if c.size != result.k_all:
+                raise DataError(f"moderator {n!r} has {c.size} values for {result.k_all} studies", column=n,
+                                rule="one value per study")
+        terms = [(n, False) for n in columns]
+        return columns, terms, True, "~ " + " + ".join(columns)
+    if isinstance(mods, Sequence):
+        return _resolve_mods(result, "~ " + " + ".join(map(str, mods)))
+    raise SettingsError("mods must be a formula string ('~ year + design'), a list of column names or a "
+                        "mapping of names to values")
+
+
+def design_matrix(columns: Mapping[str, Any], terms, intercept: bool, labels) -> tuple[np.ndarray, list, list]:
+    """The design matrix, its column names and the terms' codings."""
+    parts, names, coded = [], [], []
+    k = len(labels)
+    if intercept:
+        parts.append(np.ones((k, 1)))
+        names.append("intrcpt")
+    for col, forced in terms:
+        term = _term_for(col, columns[col], forced, labels)
+        parts.append(term.encode(columns[col], labels))
+        names.extend(term.names())
+        coded.append(term)
+    if not parts:
+        raise SettingsError("the model has no coefficients")
+    return np.hstack(parts), names, coded
+
+
+def _check_rank(X, names, k, terms):
+    p = X.shape[1]
+    if p >= k:
+        raise DataError(f"the model has {p} coefficients ({', '.join(names)}) but only {k} studies: at least "
+                        f"{p + 1} studies are needed (fewer moderators or more studies)",
+                        rule="more studies than coefficients")
+    rank = 0
+    for j in range(p):
+        r = np.linalg.matrix_rank(X[:, : j + 1])
+        if r == rank:
+            col = names[j]
+            owner = next((t.column for t in terms if col in t.names()), col)
+            raise DataError(f"moderator {owner!r} is collinear with the moderators before it (coefficient "
+                            f"{col!r} is a linear combination of {', '.join(names[:j]) or 'nothing'}): "
+                            "drop it or one of them", column=owner, rule="collinear moderators")
+        rank = r
+
+
+# ---------------------------------------------------------------------------------------
+# the user-facing result
+# ---------------------------------------------------------------------------------------
+
+def _num(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _f(x, d=4):
+    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _p(p):
+    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
+
+
+@dataclass(frozen=True)
+class MetaRegression:
+    """A mixed-effects meta-regression of a pooled result on moderators."""
+
+    result: Any
+    formula: str
+    fit: RmaFit
+    terms: tuple
+    intercept: bool
+    studlab: np.ndarray          # studies used
+    yi: np.ndarray
+    vi: np.ndarray
+    X: np.ndarray
+    columns: dict                # moderator values of the studies used
+    dropped: tuple               # labels dropped for missing moderators
+    r2: float | None
+    tau2_null: float | None      # tau² of the intercept-only model (for R²)
+    notes: tuple = field(default=())
+
+    # ---- tables ---------------------------------------------------------------------
+    @property
+    def names(self) -> tuple:
+        return self.fit.names
+
+    def coefficients(self):
+        """The coefficient table as a pandas DataFrame (estimate, se, ci_low, ci_high, statistic, p)."""
+        import pandas as pd
+        f = self.fit
+        return pd.DataFrame({"estimate": f.beta, "se": f.se, "ci_low": f.ci_low, "ci_high": f.ci_high,
+                             "statistic": f.statistic, "p": f.p}, index=list(f.names))
+
+    summary = coefficients
+
+    def _x0(self, newmods) -> np.ndarray:
+        if hasattr(newmods, "columns"):
+            newmods = {c: list(newmods[c]) for c in newmods.columns}
+        if not isinstance(newmods, Mapping):
+            arr = np.atleast_2d(np.asarray(newmods, float))
+            want = len(self.names) - (1 if self.intercept else 0)
+            if arr.shape[1] != want:
+                raise SettingsError(f"newmods needs {want} values per row ({', '.join(self.names[1 if self.intercept else 0:])})")
+            return np.hstack([np.ones((arr.shape[0], 1)), arr]) if self.intercept else arr
+        n = None
+        cols = {}
+        for t in self.terms:
+            if t.column not in newmods:
+                raise SettingsError(f"newmods lacks moderator {t.column!r}; give values for: "
+                                    f"{', '.join(x.column for x in self.terms)}")
+            vals = newmods[t.column]
+            vals = [vals] if np.ndim(vals) == 0 else list(vals)
+            cols[t.column] = vals
+            n = len(vals) if n is None else n
+            if len(vals) != n:
+                raise SettingsError("every moderator in newmods needs the same number of values")
+        parts = [np.ones((n, 1))] if self.intercept else []
+        parts += [t.encode(cols[t.column]) for t in self.terms]
+        return np.hstack(parts)
+
+    def predict(self, newmods=None):
+        """Predicted effects (analysis scale) with CI and prediction interval, as metafor's ``predict``.
+
+        ``newmods``: a mapping of moderator columns to values (factor levels as labels), a
+        DataFrame, or rows of numbers in the order of the coefficients; default the studies used.
+        """
+        import pandas as pd
+        X0 = self.X if newmods is None else self._x0(newmods)
+        f = self.fit
+        pred = X0 @ f.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", X0, f.vb, X0))
+        alpha = 1 - f.level
+        crit = _dist.t_ppf(1 - alpha / 2, f.ddf) if f.test == "knha" else _dist.norm_ppf(1 - alpha / 2)
+        spi = np.sqrt(se ** 2 + f.tau2)
+        out = pd.DataFrame({"pred": pred, "se": se, "ci_low": pred - crit * se, "ci_high": pred + crit * se,
+                            "pi_low": pred - crit * spi, "pi_high": pred + crit * spi})
+        if self.result is not None and self.result.measure.transformed:
+            bt = self.result.backtransform
+            for c in ("pred", "ci_low", "ci_high", "pi_low", "pi_high"):
+                out[f"bt_{c}"] = bt(out[c].to_numpy())
+        return out
+
+    # ---- JSON, printing -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The JSON ``metareg`` block."""
+        f = self.fit
+        coefs = [{"name": n, "estimate": _num(f.beta[j]), "se": _num(f.se[j]), "ci_low": _num(f.ci_low[j]),
+                  "ci_high": _num(f.ci_high[j]), "statistic": _num(f.statistic[j]), "p": _num(f.p[j])}
+                 for j, n in enumerate(f.names)]
+        return {
+            "formula": self.formula, "k": f.k, "method_tau2": f.method, "test": f.test, "level": f.level,
+            "coefficients": coefs,
+            "qm": {"statistic": _num(f.qm), "df": f.qm_df[0], "df2": f.qm_df[1], "p": _num(f.qm_p),
+                   "distribution": "F" if f.test == "knha" else "chi2"},
+            "qe": {"q": _num(f.qe), "df": int(f.qe_df), "p": _num(f.qe_p)},
+            "tau2": _num(f.tau2), "tau": _num(np.sqrt(f.tau2)), "i2": _num(f.i2), "h2": _num(f.h2),
+            "r2": _num(self.r2), "tau2_intercept_only": _num(self.tau2_null),
+            "tau2_converged": f.converged,
+            "studies_used": [str(s) for s in self.studlab], "studies_dropped": list(self.dropped),
+            "notes": list(self.notes),
+        }
+
+    def report(self):
+        from .report import Heading, Paragraph, Report, Table
+        f = self.fit
+        rep = Report()
+        rep.add(Heading(f"Meta-regression {self.formula}", 2))
+        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; tau^2 estimator: {f.method}; "
+                          f"{'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'})\n"
+                          f"tau^2 (residual) = {_f(f.tau2)}; tau = {_f(np.sqrt(f.tau2))}; "
+                          f"I^2 (residual) = {_f(f.i2, 2)}%; H^2 = {_f(f.h2, 2)}"
+                          + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
+                             if self.r2 is not None else "")))
+        rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p = {_p(f.qe_p)}\n"
+                          + (f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p = {_p(f.qm_p)}"
+                             if f.test == "knha" else
+                             f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p = {_p(f.qm_p)}")))
+        pct = int(round(f.level * 100))
+        rows = [[n, _f(f.beta[j]), _f(f.se[j]), _f(f.statistic[j], 3), _p(f.p[j]),
+                 f"[{_f(f.ci_low[j])}; {_f(f.ci_high[j])}]"] for j, n in enumerate(f.names)]
+        rep.add(Table(["", "estimate", "se", "t" if f.test == "knha" else "z", "p-value", f"{pct}%-CI"], rows))
+        if self.dropped or self.notes:
+            rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
+        return rep
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def print_summary(self) -> None:
+        print(str(self), end="")
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+    def bubble(self, ax=None, **kwargs):
+        """Bubble plot of the effects against one moderator (see :func:`metareview.plots.bubble.bubble`)."""
+        from .plots.bubble import bubble
+        return bubble(self, ax=ax, **kwargs)
+
+
+def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
+            control: Mapping[str, float] | None = None) -> MetaRegression:
+    """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
+
+    ``mods``: a formula string such as ``"~ ablat + factor(alloc)"`` (``- 1`` drops the
+    intercept), a list of column names of ``result.covariates``, or a mapping of names to
+    values.  ``method_tau2``: DL, HE, HS, SJ, PM, ML, REML (default), EB, or FE (no
+    residual heterogeneity).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
+
+    >>> import metareview as mr
+    >>> r = mr.metagen([-0.9, -1.6, -1.4, -1.5, -0.2, -0.5], [0.6, 0.4, 0.6, 0.1, 0.1, 0.3],
+    ...                covariates={"lat": [44, 55, 42, 52, 13, 44]})
+    >>> round(float(metareg(r, "~ lat").fit.beta[1]), 4)
+    -0.0308
+    """
+    if test is None:
+        test = "knha" if getattr(result.settings, "random_ci", "wald") == "hk" else "z"
+    test = str(test).lower()
+    if test in ("hk", "hakn"):
+        test = "knha"
+    level = result.settings.level if level is None else float(level)
+    ctl = {"tol": 1e-12, "maxiter": 10000, **(control or {})}
+    columns, term_spec, intercept, text = _resolve_mods(result, mods)
+    labels_all = np.asarray(result.studlab, dtype=object)
+    use = np.asarray(result.included, bool).copy()
+    notes = []
+    dropped: list[str] = []
+    for name, col in columns.items():
+        miss = np.array([_missing(x) for x in col]) & use
+        if miss.any():
+            who = [str(s) for s in labels_all[miss]]
+            msg = (f"{len(who)} stud{'y' if len(who) == 1 else 'ies'} dropped from the meta-regression "
+                   f"for a missing value of moderator {name!r}: {', '.join(who)}")
+            warnings.warn(msg, MetaReviewWarning, stacklevel=2)
+            notes.append(msg)
+            dropped.extend(who)
+            use &= ~miss
+    labels = labels_all[use]
+    y, v = np.asarray(result.yi, float)[use], np.asarray(result.vi, float)[use]
+    cols_used = {n: c[use] for n, c in columns.items()}
+    if labels.size < 2:
+        raise DataError(f"only {labels.size} stud{'y' if labels.size == 1 else 'ies'} with all moderators "
+                        f"({', '.join(columns)}): a meta-regression needs more", rule="enough studies")
+    X, names, terms = design_matrix(cols_used, term_spec, intercept, labels)
+    _check_rank(X, names, labels.size, terms)
+    fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
+                  tol=ctl["tol"], maxiter=int(ctl["maxiter"]))
+    r2 = tau2_null = None
+    if intercept and X.shape[1] > 1 and fit.method != "FE":
+        tau2_null, _, _ = tau2_mods(y, v, np.ones((labels.size, 1)), fit.method, tol=ctl["tol"],
+                                    maxiter=int(ctl["maxiter"]))
+        r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)
+    if labels.size < 10:
+        notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")
+    return MetaRegression(result=result, formula=text, fit=fit, terms=tuple(terms), intercept=intercept,
+                          studlab=labels, yi=y, vi=v, X=X, columns=cols_used, dropped=tuple(dropped),
+                          r2=r2, tau2_null=tau2_null, notes=tuple(notes))
