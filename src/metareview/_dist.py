@@ -23,12 +23,22 @@ def chi2_sf(x, df):
     return special.chdtrc(df, x)
 
 
+def _per_distinct_df(fn, df, p):
+    """``fn(df, p)`` evaluated once per distinct df: quantile functions invert the CDF
+    iteratively, and a batch of analyses has many analyses but few distinct k."""
+    df = np.asarray(df, float)
+    if df.size < 64 or np.ndim(p) != 0:
+        return fn(df, p)
+    distinct, inverse = np.unique(df, return_inverse=True)
+    return fn(distinct, p)[inverse].reshape(df.shape)
+
+
 def chi2_ppf(p, df):
-    return special.chdtri(df, 1 - np.asarray(p, float))
+    return _per_distinct_df(special.chdtri, df, 1 - np.asarray(p, float))
 
 
 def t_ppf(p, df):
-    return special.stdtrit(df, p)
+    return _per_distinct_df(special.stdtrit, df, p)
 
 
 def t_sf(x, df):

@@ -84,12 +84,14 @@ def _check_option(name, value, valid):
 def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
-                tau2_maxiter: int = 1000, warn: bool = True) -> PooledArrays:
+                tau2_maxiter: int = 1000, tau2_ci: bool = True, warn: bool = True) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
     (analyses, studies).  ``null`` is the value tested on the analysis scale; ``None``
-    means no test (single proportions and means, as R meta).
+    means no test (single proportions and means, as R meta).  ``tau2_ci=False`` skips the
+    iterative Q-profile interval of tau² (its bounds, and the I² and H bounds derived from
+    them under ``i2_method="tau2"``, are then NaN): the batch engine offers it for speed.
     """
     _check_option("random-effects CI method", random_ci, RANDOM_CI)
     _check_option("prediction interval", prediction, PREDICTION)
@@ -171,7 +173,10 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         se_p = np.sqrt(se_r ** 2 + tau2)
         pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
 
-        tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        if tau2_ci:
+            tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        else:
+            tau2_lo = tau2_hi = np.full(m, np.nan)
         het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
 
         wc = 100 * w / sw[:, None]

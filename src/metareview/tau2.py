@@ -59,44 +59,64 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     """tau² >= 0 with Q_gen(tau²) = target (Q_gen decreases in tau²); 0 where Q_gen(0) <= target.
 
     Newton steps kept inside a bracket that is found by doubling, with bisection when a
-    step leaves it: robust for every analysis of a batch at once.
+    step leaves it: robust for every analysis of a batch at once.  Each iteration works
+    on the analyses still iterating only (their rows are gathered), so a few slow
+    analyses do not make a large batch slow; every row's arithmetic is its own.
     """
     m = y.shape[0]
-    lo = np.zeros(m)
-    q0, _ = q_generalised(y, v, mask, lo)
+    target = np.broadcast_to(np.asarray(target, float), (m,))
+    q0, _ = q_generalised(y, v, mask, np.zeros(m))
     active = q0 > target
     tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
-    if not active.any():
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
         return tau2, it, conv
-    hi = np.where(active, np.maximum(1.0, (y * mask).var(-1) * 4), 0.0)
+    y, v, mask, target = y[idx], v[idx], mask[idx], target[idx]
+    # starting upper bound from the spread of the analysis' own studies (padding excluded)
+    k = mask.sum(-1)
+    ybar = (mask * y).sum(-1) / k
+    spread = (mask * (y - ybar[:, None]) ** 2).sum(-1) / k
+    hi = np.maximum(1.0, spread * 4)
+    grow = np.ones(idx.size, dtype=bool)
     for _ in range(200):
-        qh, _ = q_generalised(y, v, mask, hi)
-        grow = active & (qh > target)
+        g = np.flatnonzero(grow)
+        qh, _ = q_generalised(y[g], v[g], mask[g], hi[g])
+        grow[g] = qh > target[g]
         if not grow.any():
             break
         hi = np.where(grow, hi * 4, hi)
-    x = np.where(active, 0.0, 0.0)
-    conv = ~active
+    lo = np.zeros(idx.size)
+    x = np.zeros(idx.size)
+    n_it = np.zeros(idx.size, dtype=int)
+    done_all = np.zeros(idx.size, dtype=bool)
+    rows = np.arange(idx.size)  # rows (of the active set) still iterating
     for i in range(maxiter):
-        q, dq = q_generalised(y, v, mask, x)
+        xs, los, his = x[rows], lo[rows], hi[rows]
+        q, dq = q_generalised(y, v, mask, xs)
         f = q - target
-        lo = np.where(active & (f > 0), x, lo)
-        hi = np.where(active & (f < 0), x, hi)
+        los = np.where(f > 0, xs, los)
+        his = np.where(f < 0, xs, his)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = np.where(dq != 0, -f / dq, 0.0)
-        new = x + step
-        outside = (new <= lo) | (new >= hi) | ~np.isfinite(new)
-        new = np.where(outside, 0.5 * (lo + hi), new)
-        new = np.where(active & ~conv, new, x)
-        done = active & ~conv & ((np.abs(new - x) <= tol * (1 + np.abs(x))) | (hi - lo <= tol * (1 + hi)))
-        it = np.where(active & ~conv, it + 1, it)
-        x = new
-        conv = conv | done
-        if conv.all():
+        new = xs + step
+        outside = (new <= los) | (new >= his) | ~np.isfinite(new)
+        new = np.where(outside, 0.5 * (los + his), new)
+        done = (np.abs(new - xs) <= tol * (1 + np.abs(xs))) | (his - los <= tol * (1 + his))
+        n_it[rows] += 1
+        x[rows], lo[rows], hi[rows] = new, los, his
+        done_all[rows] = done
+        if done.all():
             break
-    return np.where(active, x, 0.0), it, conv
+        if done.any():
+            keep = ~done
+            rows = rows[keep]
+            y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
+    tau2[idx] = x
+    it[idx] = n_it
+    conv[idx] = done_all
+    return tau2, it, conv
 
 
 def _loglik(y, v, mask, tau2, reml):
@@ -110,12 +130,17 @@ def _loglik(y, v, mask, tau2, reml):
 
 
 def _fisher_scoring(y, v, mask, method, start, tol, maxiter):
+    """Fisher scoring on the analyses still iterating (rows gathered as they converge)."""
     k = mask.sum(-1)
     tau2 = start.copy()
     it = np.zeros(tau2.shape, dtype=int)
     conv = np.zeros(tau2.shape, dtype=bool)
+    rows = np.arange(tau2.shape[0])
     for _ in range(maxiter):
-        w, sw, mu = _mu_w(y, v, mask, tau2)
+        if rows.size == 0:
+            break
+        t = tau2[rows]
+        w, sw, mu = _mu_w(y, v, mask, t)
         r = w * (y - mu[:, None])  # P y for an intercept-only model
         if method == "ML":
             adj = ((r * r).sum(-1) - sw) / (w * w).sum(-1)
@@ -129,18 +154,19 @@ def _fisher_scoring(y, v, mask, method, start, tol, maxiter):
             adj = (q * k / (k - 1) - k) / sw
         adj = np.where(np.isfinite(adj), adj, 0.0)
         for _ in range(60):  # step halving at the boundary, as metafor
-            neg = tau2 + adj < 0
+            neg = t + adj < 0
             if not neg.any():
                 break
             adj = np.where(neg, adj / 2, adj)
-        adj = np.where(tau2 + adj < 0, -tau2, adj)
-        adj = np.where(conv, 0.0, adj)
-        new = tau2 + adj
-        it = np.where(conv, it, it + 1)
-        conv = conv | (np.abs(adj) <= tol * (1 + np.abs(tau2)))
-        tau2 = new
-        if conv.all():
-            break
+        adj = np.where(t + adj < 0, -t, adj)
+        done = np.abs(adj) <= tol * (1 + np.abs(t))
+        tau2[rows] = t + adj
+        it[rows] += 1
+        conv[rows] = done
+        if done.any():
+            keep = ~done
+            rows = rows[keep]
+            y, v, mask, k = y[keep], v[keep], mask[keep], k[keep]
     return tau2, it, conv
 
 
