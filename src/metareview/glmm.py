@@ -272,26 +272,22 @@ class _Marginal:
 
 
 # ---------------------------------------------------------------------------------------
-# the common-effect and saturated GLMs (closed form)
+# the common-effect and saturated GLMs
 # ---------------------------------------------------------------------------------------
 
-def _logpmf(family: str, x: np.ndarray, s: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    """Log-likelihood of each study at linear predictor ``eta`` (with all constants)."""
-    if family == "binomial":
-        return (special.gammaln(s + 1) - special.gammaln(x + 1) - special.gammaln(s - x + 1)
-                + x * eta - s * np.logaddexp(0.0, eta))
-    return special.xlogy(x, s) - special.gammaln(x + 1) + x * eta - s * np.exp(eta)
-
-
-def _glm_common(family: str, x: np.ndarray, s: np.ndarray, maxit: int = 25,
-                epsilon: float = 1e-8) -> tuple[float, float, bool, int]:
-    """Intercept-only GLM by iteratively reweighted least squares, as R's ``glm.fit``.
+def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit: int = 25,
+              epsilon: float = 1e-8):
+    """Intercept-only or saturated GLM by iteratively reweighted least squares, as R's
+    ``glm.fit`` computes it.
 
     Same starting values ((x + 0.5)/(n + 1), resp. x + 0.1), the same stopping rule
-    (relative change of the deviance below 1e-8) and the variance from the weights of
-    the last least-squares step, so that estimate and standard error agree with
-    ``glm``/``rma.glmm(method = "FE")`` to rounding (the closed-form MLE differs from
-    them in the last digits of the standard error).
+    (relative change of the deviance below 1e-8), R's bounds on the fitted means, and
+    variances from the weights of the last least-squares step, so that the common-effect
+    fit and the saturated model behind the heterogeneity tests agree with ``glm`` (and
+    ``rma.glmm``) to rounding.  In the saturated model a study with zero (or all) events
+    has no finite estimate; like ``glm`` the iteration stops where its contribution has
+    become negligible, and the same small contribution enters the Wald statistic.
+    Returns (coefficients, weights, fitted means, converged, iterations).
     """
     if family == "binomial":
         yy, wt, off = x / s, s, 0.0
@@ -305,7 +301,8 @@ def _glm_common(family: str, x: np.ndarray, s: np.ndarray, maxit: int = 25,
         if family == "binomial":
             e = np.exp(np.clip(eta, -30.0, 30.0))
             mu = e / (1.0 + e)
-            return mu, mu * (1.0 - mu), mu * (1.0 - mu)    # mean, d mu/d eta, variance
+            me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
+            return mu, me, mu * (1.0 - mu)    # mean, d mu/d eta, variance
         mu = np.maximum(np.exp(eta), _EPS)
         return mu, mu, mu
 
@@ -321,50 +318,40 @@ def _glm_common(family: str, x: np.ndarray, s: np.ndarray, maxit: int = 25,
     for it in range(1, maxit + 1):
         z = (eta - off) + (yy - mu) / me
         w2 = wt * me * me / var
-        beta = float(np.sum(w2 * z) / np.sum(w2))
-        eta = beta + off + np.zeros_like(yy)
-        mu, me_new, var_new = fitted(eta)
+        beta = z if saturated else np.full_like(z, np.sum(w2 * z) / np.sum(w2))
+        eta = beta + off
+        mu, me, var = fitted(eta)
         dev = deviance(mu)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
             break
-        devold, me, var = dev, me_new, var_new
-    return beta, 1.0 / math.sqrt(float(np.sum(w2))), conv, it
+        devold = dev
+    return beta, w2, mu, conv, it
 
 
-def _glm_limits(family: str, x: np.ndarray, s: np.ndarray):
-    """Common-effect ML fit and the saturated model's Wald and LR statistics.
+def _glm_tests(family: str, x: np.ndarray, s: np.ndarray):
+    """Common-effect fit, its log-likelihood, and the saturated model's Wald statistic
+    and log-likelihood.
 
-    The intercept-only GLM has the closed-form MLE logit(sum x / sum (n - x)) (log(sum x /
-    sum t) for rates) with variance 1 / sum(n p (1 - p)) (1 / sum x).  In the saturated
-    GLM each study has its own intercept; a study with zero or all events has no finite
-    estimate, and R's ``glm`` stops where its contribution to the deviance, the Wald
-    statistic and the log-likelihood has become negligible (below 1e-8): its limit is
-    used here, i.e. such a study contributes nothing to the Wald statistic and its
-    saturated log-likelihood is 0.  The Wald statistic of the saturated model's study
-    contrasts equals the weighted sum of squares of the study estimates around their
-    weighted mean.
+    The Wald statistic of the saturated model's study contrasts equals the weighted sum
+    of squares of its study estimates around their weighted mean.
     """
+    b_fe, w_fe, mu_fe, conv, it = _glm_irls(family, x, s, saturated=False)
+    est, se = float(b_fe[0]), 1.0 / math.sqrt(float(np.sum(w_fe)))
+    ll_fe = _loglik_at_mean(family, x, s, mu_fe)
+    if x.size < 2:
+        return est, se, conv, it, ll_fe, math.nan, math.nan
+    b, w, mu, _, _ = _glm_irls(family, x, s, saturated=True)
+    q_wald = max(0.0, float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2)))
+    return est, se, conv, it, ll_fe, _loglik_at_mean(family, x, s, mu), q_wald
+
+
+def _loglik_at_mean(family: str, x: np.ndarray, s: np.ndarray, mu: np.ndarray) -> float:
     if family == "binomial":
-        mu_fe = math.log(x.sum() / (s.sum() - x.sum()))
-        p = x.sum() / s.sum()
-        se_fe = 1.0 / math.sqrt(float(np.sum(s * p * (1 - p))))
-        ok = (x > 0) & (x < s)
-        ys = np.log(x[ok] / (s[ok] - x[ok]))
-        ws = x[ok] * (s[ok] - x[ok]) / s[ok]
-        ll_sat = float(np.sum(special.xlogy(x, x / s) + special.xlogy(s - x, (s - x) / s)
-                              + special.gammaln(s + 1) - special.gammaln(x + 1)
-                              - special.gammaln(s - x + 1)))
-    else:
-        mu_fe = math.log(x.sum() / s.sum())
-        se_fe = 1.0 / math.sqrt(float(x.sum()))
-        ok = x > 0
-        ys = np.log(x[ok] / s[ok])
-        ws = x[ok]
-        ll_sat = float(np.sum(special.xlogy(x, x) - x - special.gammaln(x + 1)))
-    ll_fe = float(np.sum(_logpmf(family, x, s, np.full(x.shape, mu_fe))))
-    q_wald = float(np.sum(ws * (ys - np.sum(ws * ys) / np.sum(ws)) ** 2)) if ws.size else 0.0
-    return mu_fe, se_fe, ll_fe, ll_sat, max(q_wald, 0.0)
+        return float(np.sum(special.gammaln(s + 1) - special.gammaln(x + 1)
+                            - special.gammaln(s - x + 1) + special.xlogy(x, mu)
+                            + special.xlog1py(s - x, -mu)))
+    return float(np.sum(special.xlogy(x, mu) - mu - special.gammaln(x + 1)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -483,8 +470,7 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     k = x.size
 
     # common-effect GLM and the heterogeneity tests (saturated GLM)
-    mu_fe, se_fe, ll_fe, ll_sat, q_wald = _glm_limits(family, x, s)
-    mu_glm, se_glm, conv_glm, it_glm = _glm_common(family, x, s)
+    mu_glm, se_glm, conv_glm, it_glm, ll_fe, ll_sat, q_wald = _glm_tests(family, x, s)
     if k > 1:
         q_lrt = max(0.0, -2.0 * (ll_fe - ll_sat))
         het = dict(q=q_wald, q_df=k - 1, q_p=float(special.chdtrc(k - 1, q_wald)),

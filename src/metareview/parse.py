@@ -122,6 +122,18 @@ class ColumnSpec:
         if not 0 < self.level < 1:
             raise DataError(f"level must lie between 0 and 1, got {self.level}",
                             column=self.column, rule="declaration")
+        # options that would be ignored for this kind are refused, not dropped silently
+        if self.role is not None and self.kind not in ("number", "count"):
+            raise DataError(f"role applies to number and count columns, not to kind {self.kind!r} "
+                            f"(its roles follow from the kind)", column=self.column, rule="declaration")
+        if self.denominator is not None and self.kind != "count_percent":
+            raise DataError("denominator applies to count_percent columns only", column=self.column,
+                            rule="declaration")
+        if self.level != 0.95 and self.kind != "estimate_ci":
+            raise DataError("level applies to estimate_ci columns only", column=self.column, rule="declaration")
+        if self.scale is not None and not _on_scale(self):
+            raise DataError("scale applies to means, SDs, medians, quartiles and ranges (declare a role)",
+                            column=self.column, rule="declaration")
 
     @property
     def prefix(self) -> str:
@@ -161,6 +173,9 @@ class Total:
                             f"{self.statistic!r}", rule="declaration")
         if self.statistic == "sum" and not self.column:
             raise DataError(f"total {self.label!r}: a 'sum' needs a column", rule="declaration")
+        if self.statistic == "count" and self.column:
+            raise DataError(f"total {self.label!r}: a 'count' counts rows and takes no column (use rows_with)",
+                            rule="declaration")
 
 
 @dataclass(frozen=True)
@@ -379,6 +394,11 @@ def parse_cell(text: Any, kind: str, *, estimated_mark: str | None = None,
         else:
             m = _RE_INTERVAL.match(s)
             if not m:
+                raise ValueError
+            label = (m["label"] or "").lower()
+            wrong = {"median_iqr": ("range", "ci"), "median_range": ("iqr", "interquartile", "ci"),
+                     "estimate_ci": ("iqr", "interquartile", "range", "sd")}[kind]
+            if any(word in label.split() or label.startswith(word) for word in wrong):
                 raise ValueError
             keys = KINDS[kind]
             out[keys[0]], out[keys[1]], out[keys[2]] = float(m["a"]), float(m["b"]), float(m["c"])

@@ -210,7 +210,7 @@ class MetaResult:
 
         m, s, p = self.measure, self.settings, self.pooled
         nat = m.transformed
-        label = m.label.split(" (")[0] if nat else m.label
+        label = {"proportion": "Proportion", "mean": "Mean"}.get(m.design, m.code)
         pct = int(round(s.level * 100))
         sa = self.study_arrays()
         rows, classes = [], []

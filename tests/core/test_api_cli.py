@@ -140,3 +140,30 @@ def test_backtransformation_pft_uses_harmonic_mean():
     hm = 1 / np.mean(1 / np.array(n, float))
     assert r.to_dict()["backtransformed"]["random"]["estimate"] == pytest.approx(
         float(ipft(r.pooled["random_estimate"], hm)), rel=1e-12)
+
+
+def test_hartung_knapp_ad_hoc_corrections():
+    """Knapp & Hartung (2003): q* = max(1, q*) ("se"); Jackson et al. (2017): wider interval ("ci")."""
+    y = [0.10, 0.12, 0.11, 0.13]  # homogeneous: the Hartung-Knapp SE falls below the Wald SE
+    se = [0.2, 0.25, 0.3, 0.22]
+    wald = mr.metagen(y, se).pooled
+    hk = mr.metagen(y, se, random_ci="hk").pooled
+    hk_se = mr.metagen(y, se, random_ci="hk", adhoc_hakn="se").pooled
+    hk_ci = mr.metagen(y, se, random_ci="hk", adhoc_hakn="ci").pooled
+    assert hk["random_se"] < wald["random_se"]
+    assert hk_se["random_se"] == pytest.approx(wald["random_se"], rel=1e-14)
+    assert hk_ci["random_ci_low"] == pytest.approx(min(hk["random_ci_low"], wald["random_ci_low"]), rel=1e-14)
+    from metareview import _dist
+    t = float(_dist.t_ppf(0.975, 3))
+    assert hk_se["random_ci_high"] == pytest.approx(hk_se["random_estimate"] + t * wald["random_se"], rel=1e-12)
+
+
+def test_i2_conventions_differ_only_off_dl():
+    y, se = [0.1, 0.5, -0.2, 0.8, 0.3], [0.2, 0.25, 0.3, 0.22, 0.15]
+    for method in ("DL", "REML"):
+        q = mr.metagen(y, se, method_tau2=method).pooled
+        t = mr.metagen(y, se, method_tau2=method, i2_method="tau2").pooled
+        if method == "DL":
+            assert q["i2"] == pytest.approx(t["i2"], rel=1e-10)
+        else:
+            assert q["i2"] != pytest.approx(t["i2"], rel=1e-6)

@@ -545,7 +545,7 @@ def compute_layout(counts: PrismaCounts, *, fontsize: float = 7.0, max_width: fl
     def measure(text: str, font: FontProperties) -> tuple[float, float]:
         # Room for Agg's hinting, which draws wider (and a little taller) than the outlines.
         w, h = measure_text(text, font)
-        return w * HINTING_SLACK, h * 1.04
+        return float(w) * HINTING_SLACK, float(h) * 1.04
 
     contents = _box_contents(counts)
     if not contents:

@@ -104,7 +104,9 @@ def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(
         return "different", 0.0, "different PMIDs"
     if not a.title or not b.title:
         return "different", 0.0, "no title to compare"
-    sim = max(fuzz.ratio(a.title, b.title), fuzz.token_sort_ratio(a.title, b.title))
+    sim = fuzz.ratio(a.title, b.title, score_cutoff=settings.queue)
+    if sim < settings.link:  # word order differs between some databases' titles
+        sim = max(sim, fuzz.token_sort_ratio(a.title, b.title, score_cutoff=settings.queue))
     if sim < settings.queue:
         return "different", sim, "titles differ"
     conflicts = []
@@ -131,7 +133,11 @@ def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(
               + (f"; conflict: {', '.join(conflicts)}" if conflicts else ""))
     short = min(a.words, b.words) < settings.short_title_words
     if conflicts:
-        return "queue", sim, reason
+        # a conflicting field with nothing else in common is another article; with
+        # something in common (a conference abstract of the article, an erratum) a person decides
+        if sim >= settings.link_supported and agree:
+            return "queue", sim, reason
+        return "different", sim, reason
     if short:
         return ("same" if len(agree) >= 4 and sim >= settings.link else "queue"), sim, reason
     if sim >= settings.link and len(agree) >= 1:
@@ -140,7 +146,9 @@ def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(
         return "same", sim, reason
     if len(agree) >= 4 and sim >= settings.queue + 5:
         return "same", sim, reason
-    return "queue", sim, reason
+    if agree or sim >= settings.link_supported:
+        return "queue", sim, reason
+    return "different", sim, reason
 
 
 class _UnionFind:
