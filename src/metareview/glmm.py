@@ -500,13 +500,13 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
 
     # score for tau² at 0 (exact, since the integral is then trivial): if it is not
     # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-    m0, v0, _ = fam.moments(np.full(k, mu_fe), s)
+    m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
     score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
     if score0 <= 0:
         het.update(i2=0.0, h2=1.0)
         extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
                      converged=True, boundary=True)
-        return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
+        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
     mu_dl, tau2_dl = _dl_start(family, x, s)
     if tau2_dl <= 0:
@@ -553,7 +553,7 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
             het.update(i2=0.0, h2=1.0)
             extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
                          gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
-            return _summary(measure, model, k, mu_fe, se_fe, 0.0, level, null, het, extra)
+            return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
         warnings.warn(
             f"GLMM did not converge after {it} Newton steps (largest score "
             f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",

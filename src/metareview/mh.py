@@ -1,0 +1,290 @@
+"""Mantel-Haenszel common-effect meta-analysis of two-group binary outcomes.
+
+Pooled odds ratio (Mantel & Haenszel 1959, J Natl Cancer Inst 22:719-748) with the
+Robins-Breslow-Greenland variance (Robins, Breslow & Greenland 1986, Biometrics
+42:311-323), pooled risk ratio and risk difference with the Greenland-Robins variances
+(Greenland & Robins 1985, Biometrics 41:55-68); for the risk difference metafor uses
+the variance of Sato, Greenland & Robins (1989, Biometrics 45:1323-1324), offered with
+``convention="metafor"``.  Inputs are arrays over studies (events and sample sizes in
+the experimental and control groups); every computation is vectorised over studies.
+
+Two conventions are offered, because R's meta and metafor differ for tables with a
+zero cell (every table without zero cells gives the same numbers under both):
+
+``convention="meta"`` (default; meta 4.9-6's ``metabin(method = "MH")``)
+    Non-informative tables are left out (no events in either group for OR and RR, all
+    events in both groups for OR).  ``correction`` (default 0.5) is added to every cell
+    of the remaining tables with a zero cell before the MH estimate is formed (for the
+    RD only its variance changes).  RD variance: Greenland & Robins (1985).
+``convention="metafor"`` (``rma.mh``)
+    Every table enters the MH estimate, without a correction (``correction`` defaults
+    to 0; a positive value is added to all cells of tables with a zero cell, as
+    ``rma.mh(add = c(., .), to = c(., "only0"))``).  RD variance: Sato et al. (1989).
+
+Heterogeneity is Cochran's Q of the inverse-variance study estimates around the MH
+estimate, as both packages print it: the study log OR / log RR / RD and their variances
+use ``study_correction`` (0.5) in tables with a zero cell; tables without events in
+either group (or with events only) are left out of Q (meta keeps them for the RD, and
+the all-events ones for the RR), and ``q_df`` is the number of remaining tables minus
+one.  The study estimates follow each package's formulas (they
+differ for RR and RD with zero cells).  I² = max(0, (Q - df)/Q) in percent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import special
+
+from .exceptions import DataError, SettingsError
+
+__all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two"]
+
+_MEASURES = ("OR", "RR", "RD")
+_CONVENTIONS = ("meta", "metafor")
+
+
+@dataclass(frozen=True, eq=False)
+class FixedCellResult:
+    """A Mantel-Haenszel or Peto common-effect meta-analysis.
+
+    ``estimate``/``se``/``ci_low``/``ci_high`` are on the analysis scale (log OR, log RR,
+    RD); ``statistic``/``p`` is the z test of no effect.  ``q``/``q_df``/``q_p`` is the
+    heterogeneity test, ``i2`` in percent, ``h`` = sqrt(Q/df).  ``k`` is the number of
+    tables that contribute to the estimate.  Study-level arrays (one entry per input
+    table, ``nan`` where a table is left out): ``yi``, ``vi`` (the estimates used for Q),
+    ``weights`` (the method's weights, in percent of their sum).  ``correction`` is the
+    increment used for the pooled estimate.
+    """
+
+    method: str
+    measure: str
+    convention: str
+    k: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    p: float
+    q: float
+    q_df: int
+    q_p: float
+    i2: float
+    h: float
+    level: float
+    correction: float
+    tau2: float = 0.0
+    yi: np.ndarray = field(default=None, repr=False)
+    vi: np.ndarray = field(default=None, repr=False)
+    weights: np.ndarray = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary (arrays as lists, nan as None)."""
+        out = {}
+        for name in self.__dataclass_fields__:
+            val = getattr(self, name)
+            if isinstance(val, np.ndarray):
+                val = [None if not np.isfinite(v) else float(v) for v in val]
+            elif isinstance(val, float) and not math.isfinite(val):
+                val = None
+            out[name] = val
+        return out
+
+
+def two_by_two(events_e, n_e, events_c, n_c):
+    """Validate the four count arrays; return float arrays a, b, c, d (cells)."""
+    arrs = []
+    names = ("events_e", "n_e", "events_c", "n_c")
+    for name, v in zip(names, (events_e, n_e, events_c, n_c)):
+        a = np.asarray(v, dtype=float)
+        if a.ndim != 1:
+            raise DataError("must be a one-dimensional array", column=name, rule="shape")
+        arrs.append(a)
+    if len({a.size for a in arrs}) != 1:
+        raise DataError("events_e, n_e, events_c and n_c must have the same length",
+                        rule="shape")
+    if arrs[0].size == 0:
+        raise DataError("no studies to pool", rule="k >= 1")
+    for name, a in zip(names, arrs):
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            raise DataError("value is missing or not finite", study=str(bad[0]), column=name,
+                            rule="finite")
+        bad = np.flatnonzero((a < 0) | (a != np.round(a)))
+        if bad.size:
+            raise DataError("count must be a non-negative whole number", study=str(bad[0]),
+                            column=name, rule="integer >= 0")
+    ae, ne, ac, nc = arrs
+    for name, n in (("n_e", ne), ("n_c", nc)):
+        bad = np.flatnonzero(n <= 0)
+        if bad.size:
+            raise DataError("group size must be positive", study=str(bad[0]), column=name,
+                            rule="n > 0")
+    for name, x, n, col in (("events_e", ae, ne, "n_e"), ("events_c", ac, nc, "n_c")):
+        bad = np.flatnonzero(x > n)
+        if bad.size:
+            raise DataError(f"more events than participants ({col})", study=str(bad[0]),
+                            column=name, rule="events <= n")
+    return ae, ne - ae, ac, nc - ac
+
+
+def _z(level: float) -> float:
+    if not 0 < level < 1:
+        raise SettingsError("level must be between 0 and 1 (e.g. 0.95)")
+    return float(special.ndtri(0.5 + level / 2))
+
+
+def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
+    """Q, df, p, I² (%) and H of the study estimates around ``est`` (as metafor: a single
+    table gives Q = 0 with p = 1)."""
+    ok = np.isfinite(yi) & np.isfinite(vi)
+    k = int(ok.sum())
+    if k == 0:
+        return math.nan, 0, math.nan, math.nan, math.nan
+    if k == 1:
+        return 0.0, 0, 1.0, 0.0, 1.0
+    q = max(0.0, float(np.sum((yi[ok] - est) ** 2 / vi[ok])))
+    df = k - 1
+    i2 = max(0.0, 100.0 * (q - df) / q) if q > 0 else 0.0
+    return q, df, float(special.chdtrc(df, q)), i2, math.sqrt(q / df)
+
+
+def _study_values(measure, convention, a, b, c, d, incr, informative):
+    """Study estimates and variances entering Q (nan for tables left out)."""
+    n1, n2 = a + b, c + d
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    i = np.where(zero, incr, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if measure == "OR":
+            yi = np.log((a + i) * (d + i) / ((b + i) * (c + i)))
+            vi = 1 / (a + i) + 1 / (b + i) + 1 / (c + i) + 1 / (d + i)
+        elif measure == "RR" and convention == "meta":
+            # meta 4.9-6 (RR.cochrane = FALSE): n + incr; Hartung & Knapp (2001) variance
+            allev = (a == n1) & (c == n2)
+            yi = np.log((a + i) / (n1 + i)) - np.log((c + i) / (n2 + i))
+            vi = (1 / (a + i * ~allev) - 1 / (n1 + i) + 1 / (c + i * ~allev) - 1 / (n2 + i))
+        elif measure == "RR":
+            yi = np.log((a + i) / (n1 + 2 * i)) - np.log((c + i) / (n2 + 2 * i))
+            vi = 1 / (a + i) - 1 / (n1 + 2 * i) + 1 / (c + i) - 1 / (n2 + 2 * i)
+        elif convention == "meta":  # RD
+            yi = a / n1 - c / n2
+            vi = ((a + i) * (b + i) / (n1 + 2 * i) ** 3 + (c + i) * (d + i) / (n2 + 2 * i) ** 3)
+        else:
+            p1, p2 = (a + i) / (n1 + 2 * i), (c + i) / (n2 + 2 * i)
+            yi = p1 - p2
+            vi = p1 * (1 - p1) / (n1 + 2 * i) + p2 * (1 - p2) / (n2 + 2 * i)
+    yi = np.where(informative, yi, np.nan)
+    vi = np.where(informative, vi, np.nan)
+    return yi, vi
+
+
+def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
+                    convention: str = "meta", correction: float | None = None,
+                    study_correction: float = 0.5, level: float = 0.95) -> FixedCellResult:
+    """Mantel-Haenszel pooled OR, RR or RD (common-effect model).
+
+    Mantel & Haenszel (1959); variances: Robins, Breslow & Greenland (1986) for the OR,
+    Greenland & Robins (1985) for the RR and (``convention="meta"``) the RD, Sato,
+    Greenland & Robins (1989) for the RD with ``convention="metafor"``.  See the module
+    documentation for the two conventions and the role of ``correction`` (increment for
+    tables with a zero cell in the pooled estimate; default 0.5 for meta, 0 for
+    metafor) and ``study_correction`` (increment for the study estimates in Q).
+
+    >>> r = mantel_haenszel([4, 6], [100, 90], [10, 12], [100, 95])
+    >>> round(math.exp(r.estimate), 4)
+    0.4388
+    """
+    code = str(measure).upper()
+    if code not in _MEASURES:
+        raise SettingsError(f"unknown measure {measure!r} for Mantel-Haenszel; valid: "
+                            f"{', '.join(_MEASURES)}")
+    if convention not in _CONVENTIONS:
+        raise SettingsError(f"unknown convention {convention!r}; valid: meta, metafor")
+    if correction is None:
+        correction = 0.5 if convention == "meta" else 0.0
+    if correction < 0 or study_correction < 0:
+        raise SettingsError("continuity corrections must be >= 0")
+    zcrit = _z(level)
+    a, b, c, d = two_by_two(events_e, n_e, events_c, n_c)
+    n1, n2 = a + b, c + d
+
+    double0 = (a == 0) & (c == 0)
+    double1 = (b == 0) & (d == 0)
+    # tables entering Q: metafor's escalc(drop00 = TRUE) drops double-zero and
+    # double-all tables; meta drops them for the OR, only double zeros for the RR and
+    # none for the RD
+    if convention == "metafor" or code == "OR":
+        informative = ~(double0 | double1)
+    elif code == "RR":
+        informative = ~double0
+    else:
+        informative = np.ones(a.shape, bool)
+    if convention == "meta":
+        pooled = np.ones(a.shape, bool) if code == "RD" else (
+            ~(double0 | double1) if code == "OR" else ~double0)
+    else:
+        pooled = np.ones(a.shape, bool)
+    zero = ((a == 0) | (b == 0) | (c == 0) | (d == 0)) & pooled
+    inc = np.where(zero, float(correction), 0.0)
+    A, B, C, D = (np.where(pooled, x + inc, 0.0) for x in (a, b, c, d))
+    N1, N2 = A + B, C + D
+    N = np.where(pooled, N1 + N2, 1.0)
+
+    if code == "OR":
+        R, S = A * D / N, B * C / N
+        P, Q = (A + D) / N, (B + C) / N
+        sR, sS = R.sum(), S.sum()
+        if sR == 0 or sS == 0:
+            raise DataError("the Mantel-Haenszel odds ratio is 0 or infinite (no events in one "
+                            "group of every table): pool with a continuity correction or "
+                            "another measure", column="events_e" if sR == 0 else "events_c",
+                            rule="MH odds ratio finite")
+        est = math.log(sR / sS)
+        var = (np.sum(P * R) / (2 * sR**2) + np.sum(P * S + Q * R) / (2 * sR * sS)
+               + np.sum(Q * S) / (2 * sS**2))
+        w = S
+    elif code == "RR":
+        R, S = A * N2 / N, C * N1 / N
+        sR, sS = R.sum(), S.sum()
+        if sR == 0 or sS == 0:
+            raise DataError("the Mantel-Haenszel risk ratio is 0 or infinite (no events in "
+                            "one group of every table)",
+                            column="events_e" if sR == 0 else "events_c",
+                            rule="MH risk ratio finite")
+        est = math.log(sR / sS)
+        var = float(np.sum(N1 * N2 * (A + C) / N**2 - A * C / N)) / (sR * sS)
+        w = S
+    else:  # RD
+        if convention == "meta":
+            # weights and study differences without the correction (meta 4.9-6)
+            w = np.where(pooled, n1 * n2 / (n1 + n2), 0.0)
+            diff = np.where(pooled, a / n1 - c / n2, 0.0)
+            est = float(np.sum(w * diff) / w.sum())
+        else:
+            w = N1 * N2 / N
+            est = float(np.sum(A * N2 / N - C * N1 / N) / w.sum())
+        sw = float(w.sum())
+        if convention == "meta":
+            # Greenland & Robins (1985), cells with the correction (meta 4.9-6)
+            Rv = (A * B * N2**3 + C * D * N1**3) / (N1 * N2 * N**2)
+            Rv = np.where(pooled, Rv, 0.0)
+            var = float(Rv.sum()) / sw**2
+        else:
+            # Sato, Greenland & Robins (1989)
+            Pi = (N2**2 * A - N1**2 * C + N1 * N2 * (N2 - N1) / 2) / N**2
+            Qi = (A * (N2 - C) + C * (N1 - A)) / (2 * N)
+            var = (est * float(Pi.sum()) + float(Qi.sum())) / sw**2
+    se = math.sqrt(var)
+    yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative)
+    q, q_df, q_p, i2, h = _heterogeneity(yi, vi, est)
+    w = np.where(pooled, w, np.nan)
+    z = est / se
+    return FixedCellResult(
+        method="MH", measure=code, convention=convention, k=int(pooled.sum()),
+        estimate=est, se=se, ci_low=est - zcrit * se, ci_high=est + zcrit * se,
+        statistic=z, p=float(2 * special.ndtr(-abs(z))), q=q, q_df=q_df, q_p=q_p, i2=i2,
+        h=h, level=level, correction=float(correction), yi=yi, vi=vi,
+        weights=100 * w / np.nansum(w))

@@ -1,0 +1,250 @@
+# Reference values for metareview's likelihood and fixed-cell methods, computed with
+# R metafor (rma.glmm through lme4, rma.mh, rma.peto, escalc).
+#
+# Run from the repository root:
+#     Rscript tests/r/make_reference_glmm.R
+#
+# Writes tests/fixtures/glmm/{glmm_plo,glmm_irln,rates,mh,peto}.json.  Every number is
+# written at full precision (jsonlite digits = NA); NA becomes null.
+#
+# GLMM fits are recorded twice: with rma.glmm's default optimiser settings (what meta
+# and metafor users see; lme4 stops about 1e-5 short of the maximum) and with a tight
+# bobyqa tolerance passed through rma.glmm's control = list(glmerCtrl = ...), which
+# shows where the maximum of lme4's own approximation lies.
+#
+# meta is not installed; where meta 4.9-6 and metafor differ (Mantel-Haenszel with
+# zero cells) the meta convention is reproduced with rma.mh's own options
+# (add/to/drop00 for the MH tables), and meta's study-level RR and RD formulas
+# (Hartung & Knapp 2001; Greenland & Robins 1985) are written out below.
+
+suppressPackageStartupMessages({
+  library(metafor)
+  library(metadat)
+  library(lme4)
+  library(jsonlite)
+})
+
+OUT_DIR <- file.path("tests", "fixtures", "glmm")
+dir.create(OUT_DIR, recursive = TRUE, showWarnings = FALSE)
+
+TIGHT <- list(glmerCtrl = list(optimizer = "bobyqa",
+                               optCtrl = list(rhoend = 1e-10, maxfun = 1e5)))
+TIGHT_TEXT <- 'list(glmerCtrl = list(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5)))'
+
+META <- list(
+  r_version = R.version.string,
+  metafor_version = as.character(packageVersion("metafor")),
+  metadat_version = as.character(packageVersion("metadat")),
+  lme4_version = as.character(packageVersion("lme4")),
+  jsonlite_version = as.character(packageVersion("jsonlite")),
+  tight_control = TIGHT_TEXT,
+  level = 95
+)
+
+write_fixture <- function(x, name) {
+  write_json(c(list(meta = META), x), file.path(OUT_DIR, name),
+             digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null")
+}
+
+num <- function(x) as.numeric(x)
+
+# ---------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------
+
+# Seed paper (Baal et al. 2021, Table 2): treatment response, events / n
+seed_x <- c(8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11)
+seed_n <- c(10, 31, 30, 9, 140, 17, 18, 21, 6, 23, 11, 112, 22, 32, 72, 11, 18, 17, 25, 11)
+
+PROPS <- list(
+  seed_tr = list(x = seed_x, n = seed_n,
+                 source = "Baal et al. 2021, Table 2, treatment response"),
+  pritz1997 = list(x = dat.pritz1997$xi, n = dat.pritz1997$ni,
+                   source = "metadat::dat.pritz1997 (xi, ni)"),
+  nielweise2007_e = list(x = dat.nielweise2007$ai, n = dat.nielweise2007$n1i,
+                         source = "metadat::dat.nielweise2007 (ai, n1i): rare events, 5 of 18 zero")
+)
+
+RATES <- list(
+  hart1999 = list(x = dat.hart1999$x1i, t = dat.hart1999$t1i,
+                  source = "metadat::dat.hart1999 (x1i, t1i)"),
+  nielweise2008 = list(x = dat.nielweise2008$x1i, t = dat.nielweise2008$t1i,
+                       source = "metadat::dat.nielweise2008 (x1i, t1i)"),
+  rare = list(x = c(0, 3, 1, 0, 5, 2, 0, 1), t = c(120, 340, 95, 410, 600, 250, 80, 133),
+              source = "constructed: rare events with zero counts")
+)
+
+TABLES <- list(
+  bcg = with(dat.bcg, list(ai = tpos, n1i = tpos + tneg, ci = cpos, n2i = cpos + cneg,
+                           source = "metadat::dat.bcg")),
+  nielweise2007 = with(dat.nielweise2007, list(ai = ai, n1i = n1i, ci = ci, n2i = n2i,
+                                               source = "metadat::dat.nielweise2007 (zero cells, one double-zero table)")),
+  li2007 = with(dat.li2007, list(ai = ai, n1i = n1i, ci = ci, n2i = n2i,
+                                 source = "metadat::dat.li2007 (zero cells)"))
+)
+
+# ---------------------------------------------------------------------------
+# GLMM
+# ---------------------------------------------------------------------------
+
+glmm_record <- function(fit, call) {
+  pr <- predict(fit)
+  list(
+    call = call,
+    beta = num(fit$beta), se = num(fit$se), ci_lb = num(fit$ci.lb), ci_ub = num(fit$ci.ub),
+    zval = num(fit$zval), pval = num(fit$pval), tau2 = num(fit$tau2),
+    QE_Wld = num(fit$QE.Wld), QEp_Wld = num(fit$QEp.Wld),
+    QE_LRT = num(fit$QE.LRT), QEp_LRT = num(fit$QEp.LRT), QE_df = num(fit$QE.df),
+    I2 = num(fit$I2), H2 = num(fit$H2),
+    pi_lb = if (is.null(pr$pi.lb)) NA else num(pr$pi.lb),
+    pi_ub = if (is.null(pr$pi.ub)) NA else num(pr$pi.ub),
+    k = fit$k
+  )
+}
+
+fit_glmm <- function(measure, args, method, nAGQ, tight) {
+  cl <- c(list(measure = measure, method = method, nAGQ = nAGQ), args)
+  if (tight) cl$control <- TIGHT
+  suppressWarnings(do.call(rma.glmm, cl))
+}
+
+glmm_cases <- function(measure, data, argnames) {
+  out <- list()
+  for (name in names(data)) {
+    d <- data[[name]]
+    args <- if (measure == "PLO") list(xi = d$x, ni = d$n) else list(xi = d$x, ti = d$t)
+    fits <- list()
+    fits$CE <- glmm_record(fit_glmm(measure, args, "FE", 7, FALSE),
+                           sprintf('rma.glmm(measure = "%s", %s, method = "FE")', measure, argnames))
+    for (q in c(7, 1)) {
+      fits[[sprintf("ML_nAGQ%d_default", q)]] <- glmm_record(
+        fit_glmm(measure, args, "ML", q, FALSE),
+        sprintf('rma.glmm(measure = "%s", %s, nAGQ = %d)', measure, argnames, q))
+    }
+    for (q in c(7, 1, 3, 11)) {
+      fits[[sprintf("ML_nAGQ%d_tight", q)]] <- glmm_record(
+        fit_glmm(measure, args, "ML", q, TRUE),
+        sprintf('rma.glmm(measure = "%s", %s, nAGQ = %d, control = %s)', measure, argnames,
+                q, TIGHT_TEXT))
+    }
+    out[[name]] <- c(d, list(fits = fits))
+  }
+  out
+}
+
+write_fixture(list(datasets = glmm_cases("PLO", PROPS, "xi = x, ni = n")), "glmm_plo.json")
+write_fixture(list(datasets = glmm_cases("IRLN", RATES, "xi = x, ti = t")), "glmm_irln.json")
+
+# ---------------------------------------------------------------------------
+# Single incidence rates (escalc defaults: add = 1/2, to = "only0"; no add for IRS, IRFT)
+# ---------------------------------------------------------------------------
+
+rates <- list()
+for (name in names(RATES)) {
+  d <- RATES[[name]]
+  m <- list()
+  for (measure in c("IR", "IRLN", "IRS", "IRFT")) {
+    es <- escalc(measure = measure, xi = d$x, ti = d$t)
+    m[[measure]] <- list(yi = num(es$yi), vi = num(es$vi),
+                         call = sprintf('escalc(measure = "%s", xi = x, ti = t)', measure))
+  }
+  # back-transformations of a few values with metafor's transf functions
+  tt <- 1 / mean(1 / d$t)
+  zs <- c(-0.1, 0, 0.01, 0.05, 0.2)
+  m$back <- list(z = zs, harmonic_t = tt,
+                 isqrt = transf.isqrt(zs), iirft = transf.iirft(zs, tt), exp = exp(zs))
+  rates[[name]] <- c(d, list(measures = m))
+}
+write_fixture(list(datasets = rates), "rates.json")
+
+# ---------------------------------------------------------------------------
+# Mantel-Haenszel and Peto
+# ---------------------------------------------------------------------------
+
+mh_record <- function(fit, call) {
+  list(call = call, beta = num(fit$beta), se = num(fit$se), ci_lb = num(fit$ci.lb),
+       ci_ub = num(fit$ci.ub), zval = num(fit$zval), pval = num(fit$pval),
+       QE = num(fit$QE), QEp = num(fit$QEp), I2 = num(fit$I2), H2 = num(fit$H2),
+       k = fit$k, k_yi = fit$k.yi)
+}
+
+# meta 4.9-6's study-level estimates (metabin, RR.cochrane = FALSE): 0.5 added to tables
+# with a zero cell; tables without events in either group dropped for the RR, none for the RD
+meta_study <- function(d, measure, incr = 0.5) {
+  a <- d$ai; b <- d$n1i - d$ai; c <- d$ci; dd <- d$n2i - d$ci
+  n1 <- d$n1i; n2 <- d$n2i
+  zero <- a == 0 | b == 0 | c == 0 | dd == 0
+  i <- ifelse(zero, incr, 0)
+  if (measure == "RR") {
+    allev <- a == n1 & c == n2
+    yi <- log((a + i) / (n1 + i)) - log((c + i) / (n2 + i))
+    vi <- 1 / (a + i * !allev) - 1 / (n1 + i) + 1 / (c + i * !allev) - 1 / (n2 + i)
+    keep <- !(a == 0 & c == 0)
+  } else {
+    yi <- a / n1 - c / n2
+    vi <- (a + i) * (b + i) / (n1 + 2 * i)^3 + (c + i) * (dd + i) / (n2 + 2 * i)^3
+    keep <- rep(TRUE, length(a))  # meta keeps every table for the RD
+  }
+  list(yi = ifelse(keep, yi, NA), vi = ifelse(keep, vi, NA))
+}
+
+# meta 4.9-6's MH risk difference: weights n1 n2 / N, study differences without the
+# correction, Greenland-Robins (1985) variance from cells with the correction
+meta_mh_rd <- function(d, incr = 0.5) {
+  a <- d$ai; b <- d$n1i - d$ai; c <- d$ci; dd <- d$n2i - d$ci
+  n1 <- d$n1i; n2 <- d$n2i; N <- n1 + n2
+  zero <- a == 0 | b == 0 | c == 0 | dd == 0
+  i <- ifelse(zero, incr, 0)
+  S <- n1 * n2 / N
+  est <- sum(S * (a / n1 - c / n2)) / sum(S)
+  R <- ((a + i) * (b + i) * (n2 + 2 * i)^3 + (c + i) * (dd + i) * (n1 + 2 * i)^3) /
+    ((n1 + 2 * i) * (n2 + 2 * i) * (N + 4 * i)^2)
+  list(beta = est, se = sqrt(sum(R) / sum(S)^2))
+}
+
+q_about <- function(yi, vi, est) {
+  ok <- !is.na(yi) & !is.na(vi)
+  Q <- sum((yi[ok] - est)^2 / vi[ok])
+  list(QE = Q, df = sum(ok) - 1, QEp = pchisq(Q, sum(ok) - 1, lower.tail = FALSE))
+}
+
+mh <- list()
+peto <- list()
+for (name in names(TABLES)) {
+  d <- TABLES[[name]]
+  fits <- list()
+  for (measure in c("OR", "RR", "RD")) {
+    f0 <- rma.mh(measure = measure, ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i)
+    fits[[paste0(measure, "_metafor")]] <- mh_record(
+      f0, sprintf('rma.mh(measure = "%s", ai, n1i, ci, n2i)', measure))
+    f1 <- rma.mh(measure = measure, ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i,
+                 add = c(1/2, 1/2), to = c("only0", "only0"))
+    fits[[paste0(measure, "_metafor_corrected")]] <- mh_record(
+      f1, sprintf('rma.mh(measure = "%s", ai, n1i, ci, n2i, add = c(1/2, 1/2), to = c("only0", "only0"))', measure))
+    if (measure != "RD") {
+      # meta 4.9-6: correction in the MH tables, non-informative tables dropped
+      f2 <- rma.mh(measure = measure, ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i,
+                   add = c(1/2, 1/2), to = c("only0", "only0"), drop00 = c(TRUE, TRUE))
+      rec <- mh_record(f2, sprintf('rma.mh(measure = "%s", ai, n1i, ci, n2i, add = c(1/2, 1/2), to = c("only0", "only0"), drop00 = c(TRUE, TRUE))', measure))
+    } else {
+      rec <- meta_mh_rd(d)
+      rec$call <- "meta 4.9-6 MH risk difference formulas (see meta_mh_rd in this script)"
+    }
+    if (measure != "OR") {
+      st <- meta_study(d, measure)
+      hq <- q_about(st$yi, st$vi, rec$beta)
+      rec$QE <- hq$QE; rec$QEp <- hq$QEp; rec$QE_df <- hq$df
+      rec$study_yi <- st$yi; rec$study_vi <- st$vi
+    }
+    fits[[paste0(measure, "_meta")]] <- rec
+  }
+  mh[[name]] <- c(d, list(fits = fits))
+  fp <- rma.peto(ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i)
+  es <- escalc(measure = "PETO", ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i, drop00 = TRUE)
+  peto[[name]] <- c(d, list(fit = mh_record(fp, "rma.peto(ai, n1i, ci, n2i)"),
+                            escalc_yi = num(es$yi), escalc_vi = num(es$vi)))
+}
+write_fixture(list(datasets = mh), "mh.json")
+write_fixture(list(datasets = peto), "peto.json")
+
+cat("fixtures written to", OUT_DIR, "\n")
