@@ -588,7 +588,9 @@ def load_spec(path: str | Path) -> TableSpec:
     try:
         spec = spec_from_dict(doc)
     except DataError as exc:
-        raise DataError(f"{path}: {exc}", column=exc.column, rule=exc.rule) from None
+        wrapped = DataError(f"{path}: {exc}", rule=exc.rule)
+        wrapped.column = exc.column  # already named in the message
+        raise wrapped from None
     return replace(spec, source=str(path))
 
 

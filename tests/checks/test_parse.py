@@ -67,6 +67,23 @@ def test_cells_not_of_their_declared_form_raise(text, kind, rule):
     assert exc.value.rule == rule
 
 
+@pytest.mark.parametrize("text,kind", [("5 (range 3-7)", "median_iqr"), ("5 (IQR 3-7)", "median_range"),
+                                       ("3 (95% CI 2-4)", "median_iqr"), ("3 (IQR 2-4)", "estimate_ci")])
+def test_a_printed_label_that_contradicts_the_declaration_is_refused(text, kind):
+    with pytest.raises(DataError, match="cannot read"):
+        parse_cell(text, kind)
+
+
+@pytest.mark.parametrize("decl,match", [
+    ({"kind": "mean_sd", "role": "mean"}, "role applies"),
+    ({"kind": "number", "denominator": "n"}, "denominator"),
+    ({"kind": "number", "level": 0.9}, "level applies"),
+])
+def test_options_that_would_be_ignored_are_refused(decl, match):
+    with pytest.raises(DataError, match=match):
+        ColumnSpec("x", **decl)
+
+
 def test_unknown_kind_lists_the_valid_ones():
     with pytest.raises(DataError, match="count_percent"):
         parse_cell("1", "percentage")
@@ -95,11 +112,15 @@ def test_declarations_from_toml_reject_unknown_keys(tmp_path):
     path.write_text('[columns.x]\nkind = "number"\nscael = "pain"\n', encoding="utf-8")
     with pytest.raises(DataError, match="scael"):
         load_spec(path)
-    path.write_text('[columns.x]\nkind = "number"\nscale = "pain"\n', encoding="utf-8")
-    with pytest.raises(DataError, match="not declared"):
+    path.write_text('[columns.x]\nkind = "number"\nrole = "mean"\nscale = "pain"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="not declared") as exc:
+        load_spec(path)
+    assert exc.value.column == "x" and str(exc.value).count("column 'x'") == 1
+    path.write_text('[scales]\npain = [0, 10]\n[columns.x]\nkind = "number"\nscale = "pain"\n', encoding="utf-8")
+    with pytest.raises(DataError, match="declare a role"):
         load_spec(path)
     path.write_text('[table]\nestimated_mark = "*"\n[scales]\npain = [0, 10]\n'
-                    '[columns.x]\nkind = "number"\nscale = "pain"\n', encoding="utf-8")
+                    '[columns.x]\nkind = "number"\nrole = "sd"\nscale = "pain"\n', encoding="utf-8")
     spec = load_spec(path)
     assert spec.columns["x"].estimated_mark == "*" and spec.scales["pain"] == (0.0, 10.0)
 
