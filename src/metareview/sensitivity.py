@@ -1,0 +1,449 @@
+"""Sensitivity analyses: leave-one-out, cumulative meta-analysis and exclusion side by side.
+
+Each analysis is a batch of re-poolings of the same effect sizes with different sets of
+studies, so all of them run as ONE call of the vectorised kernel
+(:func:`metareview.pooling.pool_arrays`) on a 0/1 mask matrix of shape (analyses,
+studies): row i of the leave-one-out mask omits study i (metafor's ``leave1out``, R meta's
+``metainf``); row i of the cumulative mask holds the first i studies in the chosen order
+(metafor's ``cumul``, R meta's ``metacum``; Lau et al. 1992, N Engl J Med 327:248).
+Every re-pooling uses the settings of the result (tau² estimator, CI method, prediction
+interval, I² convention).  Studies excluded from the result (shown, not pooled) take
+part in none of the re-poolings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .exceptions import DataError, SettingsError, SmallSampleWarning
+from .pooling import PooledArrays, pool_arrays
+
+__all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
+           "pooled_block", "pool_masks", "restrict"]
+
+
+# ---------------------------------------------------------------------------------------
+# shared helpers: batched re-pooling of a result, JSON blocks, sub-results
+# ---------------------------------------------------------------------------------------
+
+def pool_masks(result, masks: np.ndarray, *, warn: bool = False, yi=None, vi=None) -> PooledArrays:
+    """Pool ``result``'s effect sizes once per row of ``masks`` with the result's settings."""
+    s = result.settings
+    masks = np.atleast_2d(np.asarray(masks, float))
+    y = np.broadcast_to(np.asarray(result.yi if yi is None else yi, float), masks.shape)
+    v = np.broadcast_to(np.asarray(result.vi if vi is None else vi, float), masks.shape)
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore")
+        return pool_arrays(y, v, masks, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
+                           adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
+                           null=result.measure.null)
+
+
+def _num(x):
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def pooled_block(row: dict, result) -> dict:
+    """One pooled analysis in the shape of the ``pool`` JSON document (without the study list)."""
+    p = row
+    block = {
+        "k": int(p["k"]),
+        "common": {"estimate": _num(p["common_estimate"]), "se": _num(p["common_se"]),
+                   "ci_low": _num(p["common_ci_low"]), "ci_high": _num(p["common_ci_high"]),
+                   "statistic": _num(p["common_statistic"]), "p": _num(p["common_p"])},
+        "random": {"estimate": _num(p["random_estimate"]), "se": _num(p["random_se"]),
+                   "ci_low": _num(p["random_ci_low"]), "ci_high": _num(p["random_ci_high"]),
+                   "statistic": _num(p["random_statistic"]), "p": _num(p["random_p"]),
+                   "df": _num(p["random_df"])},
+        "prediction": {"low": _num(p["prediction_low"]), "high": _num(p["prediction_high"])},
+        "heterogeneity": {
+            "q": _num(p["q"]), "df": int(p["q_df"]), "p": _num(p["q_p"]), "tau2": _num(p["tau2"]),
+            "tau2_ci_low": _num(p["tau2_ci_low"]), "tau2_ci_high": _num(p["tau2_ci_high"]),
+            "tau": _num(p["tau"]), "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]),
+            "i2_ci_high": _num(p["i2_ci_high"]), "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]),
+            "h_ci_high": _num(p["h_ci_high"])},
+        "backtransformed": None,
+    }
+    if result.measure.transformed:
+        bt = result.backtransform
+        block["backtransformed"] = {
+            "common": {k: _num(bt(p[f"common_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
+            "random": {k: _num(bt(p[f"random_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
+            "prediction": {"low": _num(bt(p["prediction_low"])), "high": _num(bt(p["prediction_high"]))},
+        }
+    return block
+
+
+def _original_keep(result) -> np.ndarray:
+    """Which rows of the result's source data the result keeps (its ``subset``)."""
+    from .api import _labels, _select
+    src = result.source
+    data = src.get("data") or {}
+    k0 = len(next(iter(data.values()))) if data else result.k_all
+    if src.get("subset") is None:
+        return np.ones(k0, bool)
+    return _select(src["subset"], _labels(src.get("studlab"), k0), "subset")
+
+
+def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
+    """The result restricted to the studies ``keep`` (a boolean array), with ``pooled`` values.
+
+    The sub-result keeps its settings and a source whose ``subset`` selects the same
+    studies, so that ``update()`` refits it.
+    """
+    keep = np.asarray(keep, bool)
+    src = dict(result.source)
+    try:
+        orig = _original_keep(result)
+        new = np.zeros(orig.size, bool)
+        new[np.flatnonzero(orig)[keep]] = True
+        src["subset"] = new
+        src["exclude"] = result.excluded[keep].copy()
+    except Exception:  # a result built without a source table: refitting is not offered
+        src = {}
+
+    def cut(a):
+        return None if a is None else np.asarray(a)[keep]
+    return replace(result, studlab=result.studlab[keep], data={c: v[keep] for c, v in result.data.items()},
+                   covariates={c: np.asarray(v)[keep] for c, v in result.covariates.items()},
+                   excluded=result.excluded[keep], yi=result.yi[keep], vi=result.vi[keep],
+                   incr=cut(result.incr), n=cut(result.n), ci_low=cut(result.ci_low), ci_high=cut(result.ci_high),
+                   nat_ci_low=cut(result.nat_ci_low), nat_ci_high=cut(result.nat_ci_high),
+                   pooled=_trim_weights(pooled, keep), source=src, notes=tuple(notes))
+
+
+def _trim_weights(pooled: dict, keep) -> dict:
+    out = dict(pooled)
+    for w in ("weight_common", "weight_random"):
+        if np.ndim(out.get(w)) and np.size(out[w]) == keep.size:
+            out[w] = np.asarray(out[w])[keep]
+    return out
+
+
+def _f(x, d=4):
+    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _p(p):
+    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
+
+
+def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
+    import pandas as pd
+    d = {"study": labels}
+    d.update(extra or {})
+    for name in ("k", "common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_p",
+                 "random_estimate", "random_se", "random_ci_low", "random_ci_high", "random_statistic",
+                 "random_p", "prediction_low", "prediction_high", "q", "q_df", "q_p", "tau2", "tau", "i2", "h"):
+        d[name] = getattr(pooled, name)
+    if result.measure.transformed:
+        bt = result.backtransform
+        for name in ("common_estimate", "common_ci_low", "common_ci_high", "random_estimate",
+                     "random_ci_low", "random_ci_high", "prediction_low", "prediction_high"):
+            d[f"bt_{name}"] = bt(getattr(pooled, name))
+    return pd.DataFrame(d)
+
+
+def _model_rows(labels, pooled: PooledArrays, result, model: str):
+    bt = result.backtransform if result.measure.transformed else (lambda x: x)
+    rows = []
+    for i, lab in enumerate(labels):
+        est = getattr(pooled, f"{model}_estimate")[i]
+        lo = getattr(pooled, f"{model}_ci_low")[i]
+        hi = getattr(pooled, f"{model}_ci_high")[i]
+        rows.append([str(lab), str(int(pooled.k[i])), _f(bt(est)), f"[{_f(bt(lo))}; {_f(bt(hi))}]",
+                     _p(getattr(pooled, f"{model}_p")[i]), _f(pooled.tau2[i]), _f(pooled.i2[i], 1)])
+    return rows
+
+
+# ---------------------------------------------------------------------------------------
+# leave-one-out
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The result re-pooled with each included study omitted in turn."""
+
+    result: Any
+    studlab: np.ndarray          # the omitted study of each row
+    pooled: PooledArrays         # one analysis per omitted study
+    kind: str = "leave_one_out"
+
+    @property
+    def overall(self):
+        return self.result
+
+    def summary(self):
+        """One row per omitted study (analysis scale, natural scale in ``bt_*`` columns)."""
+        return _frame(self.studlab, self.pooled, self.result)
+
+    def rows(self) -> list[dict]:
+        return [{"omitted": str(s), **pooled_block(self.pooled.row(i), self.result)}
+                for i, s in enumerate(self.studlab)]
+
+    def to_dict(self) -> dict:
+        """The JSON ``leave_one_out`` block: one pooled block per omitted study."""
+        return {"model": "both", "rows": self.rows()}
+
+    def report(self):
+        from .report import Heading, Report, Table
+        r = self.result
+        model = "random" if r.settings.random else "common"
+        rep = Report()
+        rep.add(Heading(f"Leave-one-out analysis ({model} effects model)", 2))
+        pct = int(round(r.settings.level * 100))
+        rep.add(Table(["Omitted", "k", "Estimate", f"{pct}%-CI", "p-value", "tau^2", "I^2 (%)"],
+                      _model_rows(self.studlab, self.pooled, r, model)))
+        return rep
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+    def forest(self, ax=None, **kwargs):
+        from .plots.forest import forest_table
+        return forest_table(self, ax=ax, **kwargs)
+
+
+def leave1out(result) -> LeaveOneOut:
+    """Leave-one-out sensitivity analysis: pool again without each study in turn.
+
+    All k re-poolings are one batched call of the kernel.  The numbers per row are those of
+    metafor's ``leave1out()`` (estimate, se, z/t, p, CI, Q, Q p, tau², I², H) and R meta's
+    ``metainf()``, under the result's settings.
+    """
+    inc = np.flatnonzero(result.included)
+    if inc.size < 2:
+        raise DataError(f"leave-one-out needs at least two pooled studies, not {inc.size}", rule="k >= 2")
+    masks = np.tile(result.included.astype(float), (inc.size, 1))
+    masks[np.arange(inc.size), inc] = 0.0
+    if inc.size < 3:
+        warnings.warn("leave-one-out with two studies pools single studies: tau², Q and I² are not estimable",
+                      SmallSampleWarning, stacklevel=2)
+    return LeaveOneOut(result=result, studlab=result.studlab[inc], pooled=pool_masks(result, masks))
+
+
+# ---------------------------------------------------------------------------------------
+# cumulative
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cumulative:
+    """The result pooled cumulatively, adding studies in a chosen order."""
+
+    result: Any
+    studlab: np.ndarray          # the study added at each step
+    order_by: str | None
+    order_values: np.ndarray
+    pooled: PooledArrays
+    decreasing: bool = False
+    kind: str = "cumulative"
+
+    @property
+    def overall(self):
+        return self.result
+
+    def summary(self):
+        return _frame(self.studlab, self.pooled, self.result, {"order_value": self.order_values})
+
+    def to_dict(self) -> dict:
+        """The JSON ``cumulative`` block: one pooled block per step."""
+        rows = []
+        for i, s in enumerate(self.studlab):
+            v = self.order_values[i]
+            rows.append({"added": str(s), "order_value": v.item() if hasattr(v, "item") else v,
+                         **pooled_block(self.pooled.row(i), self.result)})
+        return {"order_by": self.order_by, "decreasing": self.decreasing, "rows": rows}
+
+    def report(self):
+        from .report import Heading, Report, Table
+        r = self.result
+        model = "random" if r.settings.random else "common"
+        rep = Report()
+        by = f" ordered by {self.order_by}" if self.order_by else ""
+        rep.add(Heading(f"Cumulative meta-analysis{by} ({model} effects model)", 2))
+        pct = int(round(r.settings.level * 100))
+        rep.add(Table(["Adding", "k", "Estimate", f"{pct}%-CI", "p-value", "tau^2", "I^2 (%)"],
+                      _model_rows(self.studlab, self.pooled, r, model)))
+        return rep
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+    def forest(self, ax=None, **kwargs):
+        from .plots.forest import forest_table
+        return forest_table(self, ax=ax, **kwargs)
+
+
+def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
+    """Cumulative meta-analysis in the order of ``order`` (Lau et al. 1992).
+
+    ``order``: a column of ``result.covariates`` (e.g. ``"year"``), an array of sort keys
+    (one per study), or None for the order of the data.  Ties keep the data order (a
+    stable sort, as R's ``order()``).  Step i pools the first i included studies; all
+    steps are one batched call of the kernel.
+    """
+    labels = result.studlab
+    name = None
+    if order is None:
+        keys = np.arange(result.k_all)
+    elif isinstance(order, str):
+        if order not in result.covariates:
+            raise DataError(f"cannot order by {order!r}: it is not a column of the data; columns are: "
+                            f"{', '.join(result.covariates) or '(none)'}", column=order, rule="missing column")
+        name = order
+        keys = np.asarray(result.covariates[order], dtype=object)
+    else:
+        keys = np.asarray(order, dtype=object).ravel()
+        if keys.size != result.k_all:
+            raise DataError(f"{keys.size} order values for {result.k_all} studies", rule="one value per study")
+    from .metareg import _as_number, _missing
+    miss = np.array([_missing(x) for x in keys])
+    if miss.any():
+        raise DataError(f"missing order values for {', '.join(map(str, labels[miss]))}", study=str(labels[miss][0]),
+                        column=name, rule="order value required")
+    nums = [_as_number(x) for x in keys]
+    sort_keys = np.array(nums, float) if all(n is not None for n in nums) else np.array([str(x) for x in keys])
+    idx = np.flatnonzero(result.included)
+    sk = sort_keys[idx]
+    if decreasing:
+        # stable descending: R's order(decreasing = TRUE) keeps ties in data order
+        if sk.dtype.kind == "f":
+            perm = np.argsort(-sk, kind="stable")
+        else:
+            ranks = np.unique(sk, return_inverse=True)[1]
+            perm = np.argsort(-ranks, kind="stable")
+    else:
+        perm = np.argsort(sk, kind="stable")
+    ordered = idx[perm]
+    m = ordered.size
+    masks = np.zeros((m, result.k_all))
+    for step in range(m):  # building the 0/1 matrix, not refitting
+        masks[step, ordered[: step + 1]] = 1.0
+    vals = keys[ordered]
+    return Cumulative(result=result, studlab=labels[ordered], order_by=name, order_values=vals,
+                      pooled=pool_masks(result, masks), decreasing=decreasing)
+
+
+# ---------------------------------------------------------------------------------------
+# exclusion side by side
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExclusionComparison:
+    """The full analysis beside the analysis without some studies."""
+
+    full: Any
+    reduced: Any
+    excluded: tuple
+    rule: str | None = None
+    kind: str = "exclusion"
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "excluded": list(self.excluded),
+                "full": pooled_block(self.full.pooled, self.full),
+                "reduced": pooled_block(self.reduced.pooled, self.reduced)}
+
+    def summary(self):
+        import pandas as pd
+        rows = []
+        for name, r in (("full", self.full), ("reduced", self.reduced)):
+            p = r.pooled
+            rows.append({"analysis": name, "k": r.k, "common_estimate": p["common_estimate"],
+                         "common_ci_low": p["common_ci_low"], "common_ci_high": p["common_ci_high"],
+                         "random_estimate": p["random_estimate"], "random_ci_low": p["random_ci_low"],
+                         "random_ci_high": p["random_ci_high"], "tau2": p["tau2"], "i2": p["i2"]})
+        return pd.DataFrame(rows).set_index("analysis")
+
+    def report(self):
+        from .report import Heading, Paragraph, Report, Table
+        rep = Report()
+        rep.add(Heading("Sensitivity analysis: exclusion of studies", 2))
+        why = f" ({self.rule})" if self.rule else ""
+        rep.add(Paragraph(f"Excluded{why}: {', '.join(self.excluded)}"))
+        pct = int(round(self.full.settings.level * 100))
+        rows = []
+        for name, r in (("All studies", self.full), ("Without excluded", self.reduced)):
+            bt = r.backtransform if r.measure.transformed else (lambda x: x)
+            p = r.pooled
+            for model in ("common", "random"):
+                if not getattr(r.settings, model):
+                    continue
+                rows.append([name, model, str(r.k), _f(bt(p[f"{model}_estimate"])),
+                             f"[{_f(bt(p[f'{model}_ci_low']))}; {_f(bt(p[f'{model}_ci_high']))}]",
+                             _f(p["tau2"]), _f(p["i2"], 1)])
+        rep.add(Table(["Analysis", "Model", "k", "Estimate", f"{pct}%-CI", "tau^2", "I^2 (%)"], rows))
+        return rep
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+
+def compare_exclusion(result, studies: Sequence[str] | None = None, *,
+                      rule: Callable[[dict], bool] | str | None = None) -> ExclusionComparison:
+    """The analysis without some studies, beside the full analysis.
+
+    ``studies``: labels to leave out; or ``rule``: a function of a study's row (a dict of
+    its covariates and data, plus ``study``, ``yi``, ``vi``) returning True to exclude, or
+    a column name whose truthy values exclude (e.g. a ``paediatric`` flag).
+    """
+    if (studies is None) == (rule is None):
+        raise SettingsError("give exactly one of studies= (labels) or rule= (a function or a column name)")
+    labels = [str(s) for s in result.studlab]
+    if studies is not None:
+        if isinstance(studies, str):
+            studies = [studies]
+        unknown = [s for s in studies if s not in labels]
+        if unknown:
+            raise SettingsError(f"no study is labelled {', '.join(map(repr, unknown))}; studies are: "
+                                f"{', '.join(labels)}")
+        drop = np.isin(np.array(labels, dtype=object), list(studies))
+        rule_text = None
+    else:
+        if isinstance(rule, str):
+            if rule not in result.covariates:
+                raise DataError(f"rule column {rule!r} is not in the data", column=rule, rule="missing column")
+            from .metareg import _missing
+            col = result.covariates[rule]
+            drop = np.array([(not _missing(x)) and str(x).strip().lower() not in ("0", "false", "no", "")
+                             for x in col])
+            rule_text = f"{rule} is true"
+        else:
+            drop = np.zeros(result.k_all, bool)
+            for i in range(result.k_all):
+                row = {c: v[i] for c, v in result.covariates.items()}
+                row.update({c: v[i] for c, v in result.data.items()})
+                row.update({"study": labels[i], "yi": result.yi[i], "vi": result.vi[i]})
+                drop[i] = bool(rule(row))
+            rule_text = getattr(rule, "__name__", "rule")
+    drop &= result.included
+    if not drop.any():
+        raise SettingsError("no pooled study is excluded by this rule or list")
+    if drop.sum() == result.included.sum():
+        raise DataError("the rule or list excludes every pooled study", rule="no studies")
+    keep_mask = (result.included & ~drop).astype(float)
+    row = pool_masks(result, keep_mask[None, :], warn=True).row(0)
+    src = dict(result.source)
+    if src:
+        src["exclude"] = result.excluded | drop
+    reduced = replace(result, excluded=result.excluded | drop, pooled=row, source=src,
+                      notes=tuple(result.notes) + (f"excluded in sensitivity analysis: "
+                                                   f"{', '.join(np.array(labels)[drop])}",))
+    return ExclusionComparison(full=result, reduced=reduced, excluded=tuple(np.array(labels)[drop]),
+                               rule=rule_text)
