@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .exceptions import DataError
-from .parse import KINDS, ColumnSpec, TableSpec, Total, _is_missing, _parse_frame, as_spec
+from .parse import ColumnSpec, TableSpec, Total, _is_missing, _parse_frame, as_spec, parse_number
 
 __all__ = ["RULES", "Finding", "CheckReport", "check_arrays", "check_table", "sd_upper_bound"]
 
@@ -457,7 +457,6 @@ def _numeric(frame, column: str) -> np.ndarray:
         if _is_missing(x):
             continue
         try:
-            from .parse import parse_number
             out[i] = parse_number(x)
         except DataError:
             out[i] = np.nan

@@ -316,7 +316,7 @@ def _expected_form(kind: str) -> str:
     return {
         "number": "a number such as 6.6 or 4.1*",
         "count": "a whole number such as 26",
-        "count_percent": "a count with its percentage such as 26 (84%) or 4 (12.9)",
+        "count_percent": "a count with or without its percentage such as 26 (84%), 4 (12.9) or 0",
         "mean_sd": "a mean and SD such as 6.6 ± 2.4 or 6.6 (2.4)",
         "median_iqr": "a median and quartiles such as 5.0 [3.0–7.0]",
         "median_range": "a median and range such as 5.0 (3.0–7.0)",
@@ -379,6 +379,10 @@ def parse_cell(text: Any, kind: str, *, estimated_mark: str | None = None,
             out["value"] = _as_count(value, text) if kind == "count" else value
         elif kind == "count_percent":
             m = _RE_COUNT_PERCENT.match(s)
+            if not m and _RE_NUMBER.match(s):
+                # a count printed without its percentage ("0" in a column of "n (%)")
+                out["events"] = _as_count(float(s), text)
+                return out
             if not m:
                 raise ValueError
             out["events"] = _as_count(float(m["events"]), text)
@@ -691,7 +695,9 @@ def read_table(path: str | Path, *, sheet: str | int | None = None):
         raise DataError(f"file {str(path)!r} does not exist", rule="file")
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls"):
-        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str).fillna("")
+        # keep_default_na=False: "N/A" or "NA" printed in a cell is text, as in the CSV reader
+        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,
+                             keep_default_na=False).fillna("")
     if suffix in (".tsv", ".tab"):
         sep = "\t"
     elif suffix == ".csv":

@@ -18,6 +18,7 @@ from metareview.parse import (ColumnSpec, TableSpec, infer_spec, load_spec, pars
     ("26 (84%)", "count_percent", {"events": 26, "percent": 84.0, "percent_decimals": 0}),
     ("26/31 (84 %)", "count_percent", {"events": 26, "percent": 84.0, "total": 31}),
     ("0 (0)", "count_percent", {"events": 0, "percent": 0.0}),
+    ("3", "count_percent", {"events": 3, "percent": None, "percent_decimals": None}),
     ("6.6 ± 2.4", "mean_sd", {"mean": 6.6, "sd": 2.4}),
     ("6.6 (2.4)", "mean_sd", {"mean": 6.6, "sd": 2.4}),
     ("6.6 (SD 2.4)", "mean_sd", {"mean": 6.6, "sd": 2.4}),
@@ -60,6 +61,7 @@ def test_unicode_minus_signs(text):
     ("4.1*", "number", "estimate_flagged"),
     ("4.1†", "number", "estimate_flagged"),
     ("2.5 (1.1)", "count_percent", "not_a_number"),
+    ("2.5", "count_percent", "not_a_number"),
 ])
 def test_cells_not_of_their_declared_form_raise(text, kind, rule):
     with pytest.raises(DataError) as exc:

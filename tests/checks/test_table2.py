@@ -218,3 +218,17 @@ def test_sidecar_declares_what_the_readme_says():
     assert spec.columns["tr_printed"].kind == "count_percent"
     assert spec.columns["pain_3mo_sd"].estimated_mark == "*"
     assert {t.label for t in spec.totals} >= {"Adverse events: studies", "Adverse events: patients"}
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".xlsx"])
+def test_tsv_and_xlsx_copies_give_the_same_findings(tmp_path, suffix):
+    raw = read_table(CSV)
+    path = tmp_path / f"table2{suffix}"
+    if suffix == ".tsv":
+        raw.to_csv(path, sep="\t", index=False)
+    else:
+        raw.to_excel(path, index=False)
+    shutil.copy(EXAMPLE / "table2.columns.toml", tmp_path / "table2.columns.toml")
+    assert read_table(path).equals(raw)
+    got = {(f.rule, f.study, f.column, f.value, f.expected) for f in check_table(path)}
+    assert got == EXPECTED
