@@ -22,7 +22,7 @@ import numpy as np
 
 from .exceptions import DataError
 
-__all__ = ["IMPUTE_METHODS", "impute_sd", "flagged_values"]
+__all__ = ["IMPUTE_METHODS", "impute_sd", "fill_from_quantiles", "flagged_values"]
 
 #: method -> what it does
 IMPUTE_METHODS: dict[str, str] = {
@@ -147,6 +147,63 @@ def impute_sd(data, column: str, method: str, *, source: str | Sequence[str] | N
     out[column] = target
     out[flag_col] = flags
     out[how_col] = how.astype(str)
+    return out
+
+
+_QUANTILE_REFS = {"luo": "Luo et al. 2018", "wan": "Wan et al. 2014", "hozo": "Hozo et al. 2005",
+                  "shi": "Shi et al. 2020"}
+
+
+def fill_from_quantiles(data, *, mean: str, sd: str, n: str = "n", median: str = "median",
+                        q1: str | None = None, q3: str | None = None, minimum: str | None = None,
+                        maximum: str | None = None, mean_method: str = "luo", sd_method: str = "shi"):
+    """Fill missing means and SDs from a reported median with IQR and/or range; return a new DataFrame.
+
+    Rows where ``mean`` or ``sd`` is missing and ``median`` with (``q1``, ``q3``) and/or
+    (``minimum``, ``maximum``) is given are converted with
+    :func:`metareview.convert.mean_sd_from_quantiles` (scenario chosen per row).  Filled
+    values are flagged in ``<mean>_imputed``/``<mean>_imputation`` and
+    ``<sd>_imputed``/``<sd>_imputation``, e.g. "Luo et al. 2018 from median, q1, q3 (S2)".
+    A reported mean or SD is never replaced.
+    """
+    from .convert import mean_sd_from_quantiles
+
+    out = data.copy()
+    for col in (mean, sd):
+        if col not in out.columns:
+            out[col] = np.nan
+    k = len(out)
+    cols = {"q1": q1, "q3": q3, "min": minimum, "max": maximum}
+    vals = {key: (_values(out, c) if c else np.full(k, np.nan)) for key, c in cols.items()}
+    med, size = _values(out, median), _values(out, n)
+    has_iqr = ~np.isnan(vals["q1"]) & ~np.isnan(vals["q3"])
+    has_range = ~np.isnan(vals["min"]) & ~np.isnan(vals["max"])
+    cur_mean, cur_sd = _values(out, mean), _values(out, sd)
+    todo = (np.isnan(cur_mean) | np.isnan(cur_sd)) & ~np.isnan(med) & ~np.isnan(size) & (has_iqr | has_range)
+    new_mean, new_sd = cur_mean.copy(), cur_sd.copy()
+    labels = np.full(k, "", dtype=object)
+    if np.any(todo):
+        est = mean_sd_from_quantiles(size[todo], med[todo], q1=vals["q1"][todo], q3=vals["q3"][todo],
+                                     minimum=vals["min"][todo], maximum=vals["max"][todo],
+                                     mean_method=mean_method, sd_method=sd_method)
+        given = {"S1": "median, min, max", "S2": "median, q1, q3", "S3": "median, q1, q3, min, max"}
+        idx = np.flatnonzero(todo)
+        for j, i in enumerate(idx):
+            scen = str(np.atleast_1d(est.scenario)[j])
+            labels[i] = f"from {given[scen]} ({scen})"
+        new_mean[idx] = np.where(np.isnan(cur_mean[idx]), np.atleast_1d(est.mean), cur_mean[idx])
+        new_sd[idx] = np.where(np.isnan(cur_sd[idx]), np.atleast_1d(est.sd), cur_sd[idx])
+    for col, before, after, ref in ((mean, cur_mean, new_mean, _QUANTILE_REFS[mean_method]),
+                                    (sd, cur_sd, new_sd, _QUANTILE_REFS[sd_method])):
+        filled = np.isnan(before) & ~np.isnan(after)
+        flag_col, how_col = f"{col}_imputed", f"{col}_imputation"
+        flags = out[flag_col].to_numpy(dtype=bool) if flag_col in out.columns else np.zeros(k, bool)
+        how = out[how_col].fillna("").astype(str).to_numpy(dtype=object) if how_col in out.columns \
+            else np.full(k, "", dtype=object)
+        how[filled] = [f"{ref} {labels[i]}" for i in np.flatnonzero(filled)]
+        out[col] = after
+        out[flag_col] = flags | filled
+        out[how_col] = how.astype(str)
     return out
 
 

@@ -694,6 +694,8 @@ def read_table(path: str | Path, *, sheet: str | int | None = None):
     if not path.exists():
         raise DataError(f"file {str(path)!r} does not exist", rule="file")
     suffix = path.suffix.lower()
+    if sheet is not None and suffix not in (".xlsx", ".xlsm", ".xls"):
+        raise DataError(f"{path.name}: sheet= applies to Excel workbooks only", rule="option")
     if suffix in (".xlsx", ".xlsm", ".xls"):
         # keep_default_na=False: "N/A" or "NA" printed in a cell is text, as in the CSV reader
         return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,

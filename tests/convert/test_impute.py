@@ -119,3 +119,22 @@ def test_seed_one_month_sd_from_baseline():
 def test_docstring_examples_run():
     result = doctest.testmod(impute_module)
     assert result.attempted >= 1 and result.failed == 0
+
+
+def test_fill_from_quantiles_flags_mean_and_sd():
+    from metareview.convert import mean_sd_from_quantiles
+    from metareview.impute import fill_from_quantiles
+
+    t = pd.DataFrame({"study": ["A", "B", "C"], "n": [40, 25, 30], "mean": [nan, 5.0, nan], "sd": [nan, 1.0, nan],
+                      "median": [6.0, 5.1, nan], "q1": [4.0, 4.0, nan], "q3": [9.0, 6.0, nan],
+                      "lo": [nan, 1.0, nan], "hi": [nan, 9.0, nan]})
+    out = fill_from_quantiles(t, mean="mean", sd="sd", q1="q1", q3="q3", minimum="lo", maximum="hi")
+    est = mean_sd_from_quantiles(40, 6.0, q1=4.0, q3=9.0)
+    assert out["mean"][0] == pytest.approx(est.mean, rel=1e-12) and out["sd"][0] == pytest.approx(est.sd, rel=1e-12)
+    assert out["mean"][1] == 5.0 and out["sd"][1] == 1.0          # reported values are kept
+    assert np.isnan(out["mean"][2])                               # nothing to convert from
+    assert out.mean_imputed.tolist() == [True, False, False] and out.sd_imputed.tolist() == [True, False, False]
+    assert out.mean_imputation[0] == "Luo et al. 2018 from median, q1, q3 (S2)"
+    assert out.sd_imputation[0] == "Shi et al. 2020 from median, q1, q3 (S2)"
+    flags = flagged_values(out)
+    assert sorted(flags.column) == ["mean", "sd"] and set(flags.study) == {"A"}
