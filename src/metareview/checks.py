@@ -180,7 +180,8 @@ def sd_upper_bound(mean, low: float, high: float, n=None):
     var = np.clip((mean - low) * (high - mean), 0.0, None)
     if n is not None:
         n = np.asarray(n, dtype=float)
-        factor = np.where(n > 1, n / np.where(n > 1, n - 1, 1.0), np.inf)
+        # unknown n: the population bound; n = 1: no sample SD exists, so no bound applies
+        factor = np.where(np.isnan(n), 1.0, np.where(n > 1, n / np.where(n > 1, n - 1, 1.0), np.inf))
         var = var * factor
     return np.sqrt(var)
 

@@ -33,7 +33,10 @@ __all__ = [
     "parse_cell",
     "parse_printed_table",
     "load_spec",
+    "spec_from_dict",
+    "as_spec",
     "infer_spec",
+    "sidecar_path",
     "read_table",
 ]
 

@@ -96,6 +96,8 @@ def test_sd_upper_bound_closed_form():
     assert sd_upper_bound(6.0, 0, 10) == pytest.approx(math.sqrt(24), rel=1e-12)
     got = sd_upper_bound(np.array([2.0, 5.0, 10.0]), 0, 10, n=np.array([10, 2, 5]))
     np.testing.assert_allclose(got, [math.sqrt(16 * 10 / 9), math.sqrt(25 * 2), 0.0], rtol=1e-12)
+    # unknown n: the population bound
+    assert sd_upper_bound(2.0, 0, 10, n=np.nan) == pytest.approx(4.0, rel=1e-12)
     # the bound is attained: 2 of 10 values at 10 and 8 at 0 have mean 2 and this sample SD
     sample = np.array([10.0] * 2 + [0.0] * 8)
     assert np.std(sample, ddof=1) == pytest.approx(float(sd_upper_bound(2.0, 0, 10, n=10)), rel=1e-12)
