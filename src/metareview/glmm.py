@@ -495,6 +495,12 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
                      method="CE" if model == "common" else "ML")
         return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
+    if family == "binomial" and np.all((x == 0) | (x == s)):
+        # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
+        raise DataError("every study has either no events or only events: the likelihood "
+                        "grows without bound with tau², so the random-effects model has "
+                        "no ML estimate (use the common-effect model or report the counts)",
+                        column="events", rule="some study with 0 < events < n")
     fam = _Binomial(x, s) if family == "binomial" else _Poisson(x, s)
     lik = _Marginal(fam, int(n_agq))
 

@@ -195,7 +195,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
 
     >>> r = mantel_haenszel([4, 6], [100, 90], [10, 12], [100, 95])
     >>> round(math.exp(r.estimate), 4)
-    0.4388
+    0.4383
     """
     code = str(measure).upper()
     if code not in _MEASURES:
@@ -274,7 +274,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
             var = float(Rv.sum()) / sw**2
         else:
             # Sato, Greenland & Robins (1989)
-            Pi = (N2**2 * A - N1**2 * C + N1 * N2 * (N2 - N1) / 2) / N**2
+            Pi = (N1**2 * C - N2**2 * A + N1 * N2 * (N2 - N1) / 2) / N**2
             Qi = (A * (N2 - C) + C * (N1 - A)) / (2 * N)
             var = (est * float(Pi.sum()) + float(Qi.sum())) / sw**2
     se = math.sqrt(var)

@@ -44,7 +44,7 @@ def peto(events_e, n_e, events_c, n_c, *, convention: str = "meta",
 
     >>> r = peto([4, 6], [100, 90], [10, 12], [100, 95])
     >>> round(math.exp(r.estimate), 4)
-    0.4437
+    0.4571
     """
     if convention not in ("meta", "metafor"):
         raise SettingsError(f"unknown convention {convention!r}; valid: meta, metafor")

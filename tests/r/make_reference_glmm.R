@@ -171,6 +171,7 @@ mh_record <- function(fit, call) {
 # meta 4.9-6's study-level estimates (metabin, RR.cochrane = FALSE): 0.5 added to tables
 # with a zero cell; tables without events in either group dropped for the RR, none for the RD
 meta_study <- function(d, measure, incr = 0.5) {
+  d <- lapply(d[c("ai", "n1i", "ci", "n2i")], as.numeric)  # no integer overflow
   a <- d$ai; b <- d$n1i - d$ai; c <- d$ci; dd <- d$n2i - d$ci
   n1 <- d$n1i; n2 <- d$n2i
   zero <- a == 0 | b == 0 | c == 0 | dd == 0
@@ -191,6 +192,7 @@ meta_study <- function(d, measure, incr = 0.5) {
 # meta 4.9-6's MH risk difference: weights n1 n2 / N, study differences without the
 # correction, Greenland-Robins (1985) variance from cells with the correction
 meta_mh_rd <- function(d, incr = 0.5) {
+  d <- lapply(d[c("ai", "n1i", "ci", "n2i")], as.numeric)  # no integer overflow
   a <- d$ai; b <- d$n1i - d$ai; c <- d$ci; dd <- d$n2i - d$ci
   n1 <- d$n1i; n2 <- d$n2i; N <- n1 + n2
   zero <- a == 0 | b == 0 | c == 0 | dd == 0
@@ -205,7 +207,9 @@ meta_mh_rd <- function(d, incr = 0.5) {
 q_about <- function(yi, vi, est) {
   ok <- !is.na(yi) & !is.na(vi)
   Q <- sum((yi[ok] - est)^2 / vi[ok])
-  list(QE = Q, df = sum(ok) - 1, QEp = pchisq(Q, sum(ok) - 1, lower.tail = FALSE))
+  df <- sum(ok) - 1
+  list(QE = Q, df = df, QEp = pchisq(Q, df, lower.tail = FALSE),
+       I2 = max(0, 100 * (Q - df) / Q), H2 = Q / df)
 }
 
 mh <- list()
@@ -233,7 +237,7 @@ for (name in names(TABLES)) {
     if (measure != "OR") {
       st <- meta_study(d, measure)
       hq <- q_about(st$yi, st$vi, rec$beta)
-      rec$QE <- hq$QE; rec$QEp <- hq$QEp; rec$QE_df <- hq$df
+      rec$QE <- hq$QE; rec$QEp <- hq$QEp; rec$QE_df <- hq$df; rec$I2 <- hq$I2; rec$H2 <- hq$H2
       rec$study_yi <- st$yi; rec$study_vi <- st$vi
     }
     fits[[paste0(measure, "_meta")]] <- rec
