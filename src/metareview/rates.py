@@ -131,7 +131,7 @@ def rate_yi_vi(measure: str, events, time, *, add: float | None = None, to: str 
     and IRFT).
 
     >>> yi, vi = rate_yi_vi("IRLN", [4, 0], [100.0, 50.0])
-    >>> [round(v, 4) for v in yi]
+    >>> [round(float(v), 4) for v in yi]
     [-3.2189, -4.6052]
     """
     code = str(measure).upper()
