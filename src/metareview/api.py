@@ -149,6 +149,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
+    notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl
     if corrected.any() and m.design in ("proportion", "bin2"):
         notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
@@ -158,6 +159,25 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
                       nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
                       notes=tuple(notes), version=__version__)
+
+
+def _flag_notes(labels, covs) -> list[str]:
+    """Say which values were imputed or estimated (columns ``<col>_imputed`` / ``<col>_estimated``,
+    with the method in ``<col>_imputation`` where given), so every result shows them."""
+    out = []
+    for key in sorted(covs):
+        for suffix, verb in (("_imputed", "imputed"), ("_estimated", "estimated in the source")):
+            if not key.endswith(suffix):
+                continue
+            col = key[: -len(suffix)]
+            flags = np.array([str(v).strip().lower() in ("true", "1", "yes", "*") for v in covs[key]])
+            if flags.any():
+                how = covs.get(f"{col}_imputation")
+                detail = [f"{labels[i]}" + (f" ({how[i]})" if how is not None and str(how[i]) not in ("", "nan", "None")
+                                            else "") for i in np.flatnonzero(flags)]
+                out.append(f"{col} {verb} in {int(flags.sum())} stud{'y' if flags.sum() == 1 else 'ies'}: "
+                           + ", ".join(detail))
+    return out
 
 
 def _refit(result: MetaResult, changes: dict) -> MetaResult:

@@ -36,7 +36,7 @@ __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "desig
            "METAREG_TAU2", "METAREG_TESTS"]
 
 METAREG_TAU2 = ("DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB", "FE")
-METAREG_TESTS = ("z", "knha")
+METAREG_TESTS = ("z", "knha", "t")
 
 
 # ---------------------------------------------------------------------------------------
@@ -239,9 +239,9 @@ def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.
         qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
     except np.linalg.LinAlgError:
         qm = float("nan")
-    ddf = k - p if test == "knha" else None
+    ddf = k - p if test in ("knha", "t") else None
     alpha = 1 - level
-    if test == "knha":
+    if test in ("knha", "t"):
         qm = qm / m
         qm_df = (m, k - p)
         qm_p = float(special.fdtrc(m, k - p, qm)) if k - p > 0 else float("nan")
@@ -558,7 +558,7 @@ class MetaRegression:
         pred = X0 @ f.beta
         se = np.sqrt(np.einsum("ij,jk,ik->i", X0, f.vb, X0))
         alpha = 1 - f.level
-        crit = _dist.t_ppf(1 - alpha / 2, f.ddf) if f.test == "knha" else _dist.norm_ppf(1 - alpha / 2)
+        crit = _dist.t_ppf(1 - alpha / 2, f.ddf) if f.ddf is not None else _dist.norm_ppf(1 - alpha / 2)
         spi = np.sqrt(se ** 2 + f.tau2)
         out = pd.DataFrame({"pred": pred, "se": se, "ci_low": pred - crit * se, "ci_high": pred + crit * se,
                             "pi_low": pred - crit * spi, "pi_high": pred + crit * spi})
@@ -579,7 +579,7 @@ class MetaRegression:
             "formula": self.formula, "k": f.k, "method_tau2": f.method, "test": f.test, "level": f.level,
             "coefficients": coefs,
             "qm": {"statistic": _num(f.qm), "df": f.qm_df[0], "df2": f.qm_df[1], "p": _num(f.qm_p),
-                   "distribution": "F" if f.test == "knha" else "chi2"},
+                   "distribution": "F" if f.ddf is not None else "chi2"},
             "qe": {"q": _num(f.qe), "df": int(f.qe_df), "p": _num(f.qe_p)},
             "tau2": _num(f.tau2), "tau": _num(np.sqrt(f.tau2)), "i2": _num(f.i2), "h2": _num(f.h2),
             "r2": _num(self.r2), "tau2_intercept_only": _num(self.tau2_null),
@@ -601,12 +601,12 @@ class MetaRegression:
                              if self.r2 is not None else "")))
         rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p = {_p(f.qe_p)}\n"
                           + (f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p = {_p(f.qm_p)}"
-                             if f.test == "knha" else
+                             if f.ddf is not None else
                              f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p = {_p(f.qm_p)}")))
         pct = int(round(f.level * 100))
         rows = [[n, _f(f.beta[j]), _f(f.se[j]), _f(f.statistic[j], 3), _p(f.p[j]),
                  f"[{_f(f.ci_low[j])}; {_f(f.ci_high[j])}]"] for j, n in enumerate(f.names)]
-        rep.add(Table(["", "estimate", "se", "t" if f.test == "knha" else "z", "p-value", f"{pct}%-CI"], rows))
+        rep.add(Table(["", "estimate", "se", "t" if f.ddf is not None else "z", "p-value", f"{pct}%-CI"], rows))
         if self.dropped or self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep

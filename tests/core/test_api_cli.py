@@ -167,3 +167,14 @@ def test_i2_conventions_differ_only_off_dl():
             assert q["i2"] == pytest.approx(t["i2"], rel=1e-10)
         else:
             assert q["i2"] != pytest.approx(t["i2"], rel=1e-6)
+
+
+def test_imputed_and_estimated_values_are_shown():
+    table = {"study": ["A", "B", "C"], "mean_pre": [6, 7, 6.5], "sd_pre": [2, 2.2, 1.9],
+             "mean_post": [3, 3.5, 2.9], "sd_post": [2, 2.1, 2.0], "n": [10, 12, 14],
+             "sd_post_imputed": [True, False, False], "sd_post_imputation": ["same study: sd_pre", "", ""],
+             "sd_pre_estimated": [False, False, True]}
+    r = mr.metaanalysis(table)
+    assert "sd_post imputed in 1 study: A (same study: sd_pre)" in r.notes
+    assert "sd_pre estimated in the source in 1 study: C" in r.notes
+    assert "sd_post imputed" in str(r) and "sd_post imputed" in r.to_dict()["notes"][0]

@@ -103,3 +103,11 @@ def test_non_convergence_warns():
     with pytest.warns(mr.ConvergenceWarning):
         fit = estimate_tau2(y, v, np.ones_like(y), "REML", maxiter=1)
     assert not fit.converged[0]
+
+
+def test_cli_usage_errors_are_messages(capsys):
+    assert main(["pool"]) == 2
+    assert main(["pool", "x.csv", "--bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "Missing argument" in err and "No such option" in err and "Traceback" not in err
+    assert main(["--help"]) == 0

@@ -39,25 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
     Errors caused by input (:class:`~metareview.exceptions.MetaReviewError`) are printed
-    as one message on standard error with exit code 2, never as a traceback.
+    as one message on standard error with exit code 2, never as a traceback; usage errors
+    are reported by click with its own exit code (2).
     """
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="metareview", standalone_mode=False)
+        app(args=args, prog_name="metareview", standalone_mode=True)
     except MetaReviewError as exc:
         from .output import error
         error(str(exc))
         return 2
-    except SystemExit as exc:  # typer/click exit requests
-        return int(exc.code or 0)
-    except Exception as exc:  # click usage errors and aborts
-        import click
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+    except SystemExit as exc:  # click's standalone mode ends every run with SystemExit
+        code = exc.code
+        if code is None:
+            return 0
+        return code if isinstance(code, int) else 1
     return 0
 
 

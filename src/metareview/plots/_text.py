@@ -47,6 +47,7 @@ __all__ = [
     "find_text_outside",
     "assert_no_text_overlap",
     "artist_extent",
+    "find_text_outside_artists",
 ]
 
 #: Resolution at which strings are measured (without hinting, i.e. the font's outlines).
@@ -199,16 +200,17 @@ def artist_extent(artist: Artist, fig: Figure | None = None) -> Bbox:
 
 
 def find_text_outside(fig: Figure, region: Bbox | Artist | None = None, *,
-                      tol: float = 0.5, texts: Iterable[Text] | None = None
-                      ) -> list[TextExtent]:
+                      tol: float = 0.5, texts: Iterable[Text] | None = None,
+                      extents: Sequence[TextExtent] | None = None) -> list[TextExtent]:
     """Drawn texts whose bounding box leaves ``region`` by more than ``tol`` pixels.
 
     ``region`` is a :class:`~matplotlib.transforms.Bbox` in display pixels, or an artist
     (its window extent is used); by default the whole figure, which finds text cut off
     at the edge of the saved image.  ``texts`` restricts the check to some artists, e.g.
-    the labels that belong inside one box.
+    the labels that belong inside one box.  ``extents`` (from :func:`drawn_text_extents`)
+    saves a draw when several regions are checked.
     """
-    extents = drawn_text_extents(fig)
+    extents = list(drawn_text_extents(fig) if extents is None else extents)
     if texts is not None:
         wanted = {id(t) for t in texts}
         extents = [e for e in extents if id(e.artist) in wanted]
@@ -238,6 +240,27 @@ def assert_no_text_overlap(fig: Figure, *, tol: float = 0.0, inside_figure: bool
     problems = [f"{_describe(a)} overlaps {_describe(b)}"
                 for a, b in find_text_overlaps(fig, tol=tol, extents=extents)]
     if inside_figure:
-        problems += [f"{_describe(e)} leaves the figure" for e in find_text_outside(fig)]
+        problems += [f"{_describe(e)} leaves the figure"
+                     for e in find_text_outside(fig, extents=extents)]
     if problems:
         raise AssertionError("text collisions:\n" + "\n".join(problems))
+
+
+def find_text_outside_artists(fig: Figure, pairs: Iterable[tuple[Artist, Text]], *,
+                              tol: float = 0.5) -> list[tuple[Artist, TextExtent]]:
+    """For ``(container, text)`` pairs, the texts that leave their container (one draw).
+
+    Use it to check that every label stays inside its own box, cell or legend frame.
+    """
+    extents = {id(e.artist): e for e in drawn_text_extents(fig)}
+    renderer = get_renderer(fig)
+    bad = []
+    for container, text in pairs:
+        extent = extents.get(id(text))
+        if extent is None:
+            continue
+        box = container.get_window_extent(renderer)
+        b = extent.bbox
+        if b.x0 < box.x0 - tol or b.x1 > box.x1 + tol or b.y0 < box.y0 - tol or b.y1 > box.y1 + tol:
+            bad.append((container, extent))
+    return bad

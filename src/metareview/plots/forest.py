@@ -242,7 +242,7 @@ class ForestDisplay:
         if core.size:
             c_lo, c_hi = float(core.min()), float(core.max())
             span = max(c_hi - c_lo, 1e-9)
-            lo, hi = max(lo, c_lo - 1.0 * span), min(hi, c_hi + 1.0 * span)
+            lo, hi = max(lo, c_lo - span), min(hi, c_hi + span)
         if proportion:
             top = 100.0 if percent else 1.0
             lo, hi = max(lo, 0.0), min(hi, top)
@@ -254,16 +254,16 @@ class ForestDisplay:
 
     def _ticks(self, lo: float, hi: float, nbins: int) -> list[float]:
         if self.ratio:
-            mantissas = (1, 2, 5) if nbins >= 5 else (1,)
-            cands = sorted(m * 10.0 ** e for e in range(-6, 7) for m in mantissas)
-            inside = [c for c in cands if lo * (1 - 1e-9) <= c <= hi * (1 + 1e-9)]
-            below = [c for c in cands if c < lo]
-            above = [c for c in cands if c > hi]
-            ticks = ([below[-1]] if below and not any(abs(c - lo) < 1e-12 * lo for c in inside) else []) \
-                + inside + ([above[0]] if above and not any(abs(c - hi) < 1e-12 * hi for c in inside) else [])
-            while len(ticks) > nbins + 1 and len(ticks) > 3:
-                keep_null = self.null
-                ticks = [t for i, t in enumerate(ticks) if i % 2 == 0 or t == keep_null]
+            # 0.1 0.2 0.5 1 2 5 10, else decades, else every other decade (always through 1)
+            for mantissas, step in (((1, 2, 5), 1), ((1,), 1), ((1,), 2), ((1,), 3)):
+                cands = sorted(m * 10.0 ** e for e in range(-12, 13) if e % step == 0 for m in mantissas)
+                below = [c for c in cands if c <= lo * (1 + 1e-9)]
+                above = [c for c in cands if c >= hi * (1 - 1e-9)]
+                a = below[-1] if below else cands[0]
+                b = above[0] if above else cands[-1]
+                ticks = [c for c in cands if a <= c <= b]
+                if len(ticks) <= nbins + 1:
+                    return ticks
             return ticks
         from matplotlib.ticker import MaxNLocator
         loc = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10])
@@ -368,7 +368,8 @@ class ForestDisplay:
                 if all(pos[i + 1] - pos[i] >= (lws[i] + lws[i + 1]) / 2 + 0.8 * f for i in range(len(ticks) - 1)):
                     break
             # what is drawn under the axis may reach past the plot column, but not off the page
-            ext_lo, ext_hi = plot_x
+            # squares and arrows at the ends of the axis reach half a row past it
+            ext_lo, ext_hi = plot_x[0] - 0.5 * row_h, plot_x[1] + 0.5 * row_h
             if pos:
                 ext_lo, ext_hi = min(ext_lo, pos[0] - lws[0] / 2), max(ext_hi, pos[-1] + lws[-1] / 2)
             if self.favours:
@@ -749,6 +750,10 @@ class _Formatter:
             combined = f"{e} ({a}{sep}{b})"
         return {"effect": e, "ci": f"[{a}; {b}]", "effect_ci": combined}
 
+    def weight(self, w: float) -> str:
+        """A weight in percent (JAMA: the header says %)."""
+        return f"{w:.1f}" if self.layout == "jama" else f"{w:.1f}%"
+
     def study_rows(self, weights_from=None) -> list[ForestRow]:
         r = self.r
         sa = r.study_arrays()
@@ -768,8 +773,8 @@ class _Formatter:
             for key, arr in r.covariates.items():
                 cells[key] = _data_cell(arr[i])
             cells.update(self.effect_ci(est[i] * self.factor, lo[i] * self.factor, hi[i] * self.factor))
-            cells["weight_common"] = f"{wc[i]:.1f}%" if inc else "--"
-            cells["weight_random"] = f"{wr[i]:.1f}%" if inc else "--"
+            cells["weight_common"] = self.weight(wc[i]) if inc else "--"
+            cells["weight_random"] = self.weight(wr[i]) if inc else "--"
             rows.append(ForestRow("study" if inc else "excluded", cells, est=est[i] * self.factor,
                                   lo=lo[i] * self.factor, hi=hi[i] * self.factor,
                                   weight=float(wc[i] if self.square == "common" else wr[i]) if inc else np.nan))
@@ -785,7 +790,7 @@ class _Formatter:
             cells.update(self.effect_ci(est, lo, hi))
             totals_w = weights if weights is not None else {"common": 100.0, "random": 100.0}
             for wm in ("common", "random"):
-                cells[f"weight_{wm}"] = f"{totals_w[wm]:.1f}%" if wm == model else "--"
+                cells[f"weight_{wm}"] = self.weight(totals_w[wm]) if wm == model else "--"
             if totals and j == 0:
                 inc = self.r.included
                 for key, arr in self.r.data.items():

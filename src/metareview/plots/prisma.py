@@ -74,31 +74,34 @@ _NBSP = "\u00a0"
 
 # --------------------------------------------------------------------------- counts
 
+def _error(message: str, key: str, rule: str) -> DataError:
+    # The message names the key itself; ``column`` is kept for structured reporting.
+    exc = DataError(message, rule=rule)
+    exc.column = key
+    return exc
+
+
 def _check_count(key: str, value: Any, where: str | None = None) -> int:
     label = key if where is None else f"{key}[{where!r}]"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DataError(f"{label} must be a non-negative whole number, got {value!r}",
-                        column=key, rule="integer")
+        raise _error(f"{label} must be a non-negative whole number, got {value!r}", key, "integer")
     if isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
-            raise DataError(f"{label} must be a non-negative whole number, got {value!r}",
-                            column=key, rule="integer")
+            raise _error(f"{label} must be a non-negative whole number, got {value!r}", key, "integer")
         value = int(value)
     if value < 0:
-        raise DataError(f"{label} must not be negative, got {value}", column=key,
-                        rule="non-negative")
+        raise _error(f"{label} must not be negative, got {value}", key, "non-negative")
     return int(value)
 
 
 def _check_table(key: str, value: Any) -> dict[str, int] | None:
     if not isinstance(value, Mapping):
-        raise DataError(f"{key} must be a table of name -> count "
-                        f"(e.g. {{\"PubMed\": 120}}), got {value!r}", column=key, rule="table")
+        raise _error(f"{key} must be a table of name -> count "
+                     f"(e.g. {{\"PubMed\": 120}}), got {value!r}", key, "table")
     table: dict[str, int] = {}
     for name, count in value.items():
         if not isinstance(name, str) or not name.strip():
-            raise DataError(f"{key} has an empty or non-text name {name!r}", column=key,
-                            rule="table")
+            raise _error(f"{key} has an empty or non-text name {name!r}", key, "table")
         table[name.strip()] = _check_count(key, count, where=name)
     return table or None
 
@@ -178,8 +181,8 @@ class PrismaCounts:
             if key not in known:
                 close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise DataError(f"unknown key {key!r}{hint} Valid keys: {', '.join(known)}",
-                                column=str(key), rule="known key")
+                raise _error(f"unknown key {key!r}{hint} Valid keys: {', '.join(known)}",
+                             str(key), "known key")
             if value is None:
                 continue
             values[key] = (_check_table(key, value) if key in _TABLE_KEYS
@@ -208,7 +211,7 @@ class PrismaCounts:
         try:
             return cls.from_dict(data)
         except DataError as exc:
-            raise DataError(f"{path}: {exc}", column=exc.column, rule=exc.rule) from exc
+            raise _error(f"{path}: {exc}", exc.column, exc.rule) from exc
 
     def to_dict(self) -> dict[str, Any]:
         """The given counts as a dict in the exchange format (keys left out when None)."""
@@ -349,7 +352,7 @@ class PrismaCounts:
             first = problems[0]
             message = "PRISMA counts do not add up: " + "; ".join(p.message for p in problems)
             message += " (use allow_inconsistent / --allow-inconsistent to draw them anyway)"
-            raise DataError(message, column=first.box, rule=first.rule)
+            raise _error(message, first.box, first.rule)
         for problem in problems:
             warnings.warn(f"PRISMA counts do not add up: {problem.message}",
                           MetaReviewWarning, stacklevel=3)

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 class Heading:
     text: str
     level: int = 2
+    anchor: str | None = None      # HTML id, for links and a table of contents
 
     def to_text(self) -> str:
         return self.text if self.level > 1 else self.text + "\n" + "=" * len(self.text)
 
     def to_html(self) -> str:
         lv = min(max(self.level, 1), 6)
-        return f"<h{lv}>{html.escape(self.text)}</h{lv}>"
+        ident = f' id="{html.escape(self.anchor)}"' if self.anchor else ""
+        return f"<h{lv}{ident}>{html.escape(self.text)}</h{lv}>"
 
     def to_markdown(self) -> str:
         return "#" * self.level + " " + self.text
@@ -102,6 +104,52 @@ class Table:
             lines.insert(0, f"**{self.title}**\n")
         lines += [""] + list(self.notes) if self.notes else []
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class BulletList:
+    """A list of short items."""
+
+    items: list[str]
+
+    def to_text(self) -> str:
+        return "\n".join("- " + i for i in self.items)
+
+    def to_html(self) -> str:
+        return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in self.items) + "</ul>"
+
+    def to_markdown(self) -> str:
+        return self.to_text()
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure given as an inline ``<svg>`` element (trusted markup made by metareview's plots),
+    with a title, a caption and the files it was also saved as (relative links)."""
+
+    svg: str
+    title: str = ""
+    caption: str = ""
+    files: tuple[str, ...] = ()
+
+    def _label(self) -> str:
+        return (self.title + ". " if self.title else "") + self.caption
+
+    def to_text(self) -> str:
+        files = f" ({', '.join(self.files)})" if self.files else ""
+        return f"[Figure] {self._label()}{files}"
+
+    def to_html(self) -> str:
+        links = " ".join(f'<a href="{html.escape(f)}">{html.escape(f.rsplit(".", 1)[-1].upper())}</a>'
+                         for f in self.files)
+        title = f"<b>{html.escape(self.title)}.</b> " if self.title else ""
+        cap = f"<figcaption>{title}{html.escape(self.caption)}{' ' + links if links else ''}</figcaption>"
+        return f'<figure class="metareview">{self.svg}{cap}</figure>'
+
+    def to_markdown(self) -> str:
+        first = next((f for f in self.files if f.endswith(".svg") or f.endswith(".png")), None)
+        img = f"![{self.title}]({first})\n\n" if first else ""
+        return f"{img}*{self._label()}*"
 
 
 @dataclass

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from ..exceptions import DataError
 from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
 from .store import Store
@@ -94,19 +96,19 @@ def prepare(rec: dict[str, Any]) -> _Key:
                 doi=clean_doi(rec.get("doi")), pmid=rec.get("pmid") or None)
 
 
-def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings()) -> tuple[str, float, str]:
-    """Verdict on one pair: ``("same" | "queue" | "different", title similarity, reason)``."""
-    from rapidfuzz import fuzz
+def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(), *,
+                    similarity: float | None = None) -> tuple[str, float, str]:
+    """Verdict on one pair: ``("same" | "queue" | "different", title similarity, reason)``.
 
+    ``similarity`` is the title similarity if already computed (in bulk, by the caller).
+    """
     if a.doi and b.doi and a.doi != b.doi:
         return "different", 0.0, "different DOIs"
     if a.pmid and b.pmid and a.pmid != b.pmid:
         return "different", 0.0, "different PMIDs"
     if not a.title or not b.title:
         return "different", 0.0, "no title to compare"
-    sim = fuzz.ratio(a.title, b.title, score_cutoff=settings.queue)
-    if sim < settings.link:  # word order differs between some databases' titles
-        sim = max(sim, fuzz.token_sort_ratio(a.title, b.title, score_cutoff=settings.queue))
+    sim = similarity if similarity is not None else _title_similarity(a.title, b.title, settings.queue)
     if sim < settings.queue:
         return "different", sim, "titles differ"
     conflicts = []
@@ -149,6 +151,24 @@ def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(
     if agree or sim >= settings.link_supported:
         return "queue", sim, reason
     return "different", sim, reason
+
+
+def _title_similarity(a: str, b: str, cutoff: float) -> float:
+    sim = fuzz.ratio(a, b, score_cutoff=cutoff)
+    if sim < 100:  # word order differs between some databases' titles
+        sim = max(sim, fuzz.token_sort_ratio(a, b, score_cutoff=cutoff))
+    return sim
+
+
+def _bulk_similarity(keys: dict[int, "_Key"], pairs: list[tuple[int, int]], cutoff: float) -> list[float]:
+    """Title similarity of many pairs at once (rapidfuzz's element-wise ``cpdist`` runs in C)."""
+    if not pairs:
+        return []
+    left = [keys[a].title for a, _ in pairs]
+    right = [keys[b].title for _, b in pairs]
+    plain = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
+    order = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, score_cutoff=cutoff, workers=1)
+    return [max(x, y) for x, y in zip(plain.tolist(), order.tolist())]
 
 
 class _UnionFind:
@@ -241,6 +261,8 @@ class DedupeReport:
 def _blocks(keys: list[_Key]) -> Iterable[list[_Key]]:
     index: dict[tuple, list[_Key]] = defaultdict(list)
     for k in keys:
+        if not k.title:
+            continue  # nothing to compare fuzzily; identifiers were matched already
         compact = k.title.replace(" ", "")
         if len(compact) >= 12:
             index[("start", compact[:28])].append(k)
@@ -355,22 +377,32 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
                                                       f"these clusters"))
     # 2. fuzzy matching within blocks
     pairs = _candidate_pairs(list(keys.values()), settings, progress)
-    ordered = sorted(pairs)
+    ordered = list(pairs)
+    del pairs
     total = len(ordered)
-    for n, (a, b) in enumerate(ordered, start=1):
-        if progress and n % 20000 == 0:
-            progress("comparing", n, total)
-        if uf.find(a) == uf.find(b) or not fresh(a, b):
-            continue
-        verdict, score, reason = compare_records(keys[a], keys[b], settings)
-        if verdict == "same":
-            if try_link(a, b):
-                links.append((a, b, True, "fuzzy", score, None, None, reason))
-                counts["fuzzy"] += 1
-            else:
-                queue.append((a, b, score, reason + "; a person separated these clusters"))
-        elif verdict == "queue":
-            queue.append((a, b, score, reason))
+    chunk = 200_000
+    doi = {i: k.doi for i, k in keys.items() if k.doi}
+    for begin in range(0, total, chunk):
+        part = ordered[begin:begin + chunk]
+        if decided or queued:
+            part = [p for p in part if p not in decided and p not in queued]
+        if doi:  # two different DOIs are two articles: no need to compare titles
+            part = [(a, b) for a, b in part if not (a in doi and b in doi and doi[a] != doi[b])]
+        sims = _bulk_similarity(keys, part, settings.queue)
+        for (a, b), sim in zip(part, sims):
+            if sim < settings.queue or uf.find(a) == uf.find(b):
+                continue
+            verdict, score, reason = compare_records(keys[a], keys[b], settings, similarity=sim)
+            if verdict == "same":
+                if try_link(a, b):
+                    links.append((a, b, True, "fuzzy", score, None, None, reason))
+                    counts["fuzzy"] += 1
+                else:
+                    queue.append((a, b, score, reason + "; a person separated these clusters"))
+            elif verdict == "queue":
+                queue.append((a, b, score, reason))
+        if progress:
+            progress("comparing", min(begin + chunk, total), total)
     if progress:
         progress("comparing", total, total)
     # a queued pair whose records ended up linked anyway needs no one's attention

@@ -50,9 +50,11 @@ def norm_text(value: str | None) -> str:
     """Lower case ASCII words separated by single spaces (accents and markup removed)."""
     if not value:
         return ""
-    text = _TAGS.sub(" ", value)
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    text = _TAGS.sub(" ", value) if "<" in value else value
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
     return _NON_ALNUM.sub(" ", text).strip()
 
 
