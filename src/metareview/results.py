@@ -314,3 +314,8 @@ class MetaResult:
         """Draw a forest plot (see :func:`metareview.plots.forest.forest`)."""
         from .plots.forest import forest
         return forest(self, ax=ax, **kwargs)
+
+    def funnel(self, ax=None, **kwargs):
+        """Draw a funnel plot (see :func:`metareview.plots.funnel.funnel`)."""
+        from .plots.funnel import funnel
+        return funnel(self, ax=ax, **kwargs)
