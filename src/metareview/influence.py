@@ -1,0 +1,171 @@
+"""Influence diagnostics for a pooled result (Viechtbauer & Cheung 2010) and Baujat coordinates.
+
+For each pooled study i the model is fitted again without it (all deletions in ONE
+batched call of the kernel), giving the case-deletion quantities of metafor's
+``influence.rma.uni``:
+
+* ``rstudent``: externally studentised residual (y_i - mu_(-i)) / sqrt(v_i + tau²_(-i) + Var(mu_(-i)))
+  (with the Knapp-Hartung scale factor of the deletion fit when the result uses it);
+* ``dffits``: (mu - mu_(-i)) / sqrt(h_i (tau²_(-i) + v_i));
+* ``cook_d``: Cook's distance (mu - mu_(-i))² / Var(mu);
+* ``cov_r``: covariance ratio Var(mu_(-i)) / Var(mu);
+* ``tau2_del``, ``qe_del``: tau² and Cochran's Q without the study;
+* ``hat``: leverage w_i / sum w; ``weight``: weight in percent;
+* ``dfbetas``: (mu - mu_(-i)) / sqrt(1 / sum_j 1/(v_j + tau²_(-i))).
+
+Influential studies are flagged with metafor's rules (|DFFITS| > 3 sqrt(p/(k-p)), the
+chi² (1 df) CDF of Cook's distance > 0.5, hat > 3p/k, |DFBETAS| > 1).  Baujat et al.
+(2002, Stat Med 21:2641) plot each study's contribution to the heterogeneity,
+(y_i - mu)² / (v_i + tau²), against its influence on the pooled estimate,
+(mu_(-i) - mu)² / Var(mu_(-i)), as metafor's ``baujat()``.
+
+Viechtbauer W, Cheung MW-L (2010). Outlier and influence diagnostics for meta-analysis.
+Research Synthesis Methods 1:112-125.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _dist
+from .exceptions import DataError, SettingsError
+from .sensitivity import pool_masks
+
+__all__ = ["influence", "baujat", "Influence"]
+
+COLUMNS = ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "qe_del", "hat", "weight", "dfbetas",
+           "influential", "baujat_x", "baujat_y")
+
+
+def _num(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _f(x, d=4):
+    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+@dataclass(frozen=True)
+class Influence:
+    """Case-deletion diagnostics of each pooled study."""
+
+    result: Any
+    model: str                 # "random" | "common"
+    test: str                  # "z" | "knha"
+    studlab: np.ndarray
+    values: dict               # column -> array over the pooled studies
+
+    def summary(self):
+        import pandas as pd
+        return pd.DataFrame({"study": self.studlab, **self.values}).set_index("study")
+
+    def baujat(self):
+        """Baujat coordinates (x: contribution to heterogeneity, y: influence on the estimate)."""
+        import pandas as pd
+        return pd.DataFrame({"study": self.studlab, "x": self.values["baujat_x"],
+                             "y": self.values["baujat_y"]}).set_index("study")
+
+    def to_dict(self) -> dict:
+        """The JSON ``influence`` block: one row per pooled study."""
+        rows = []
+        for i, s in enumerate(self.studlab):
+            row = {"study": str(s)}
+            for c in COLUMNS:
+                v = self.values[c][i]
+                row[c] = bool(v) if c == "influential" else _num(v)
+            rows.append(row)
+        return {"model": self.model, "test": self.test, "method_tau2": self.result.settings.method_tau2
+                if self.model == "random" else "FE", "rows": rows}
+
+    def report(self):
+        from .report import Heading, Paragraph, Report, Table
+        rep = Report()
+        rep.add(Heading(f"Influence diagnostics ({self.model} effects model)", 2))
+        rows = []
+        for i, s in enumerate(self.studlab):
+            v = {c: self.values[c][i] for c in COLUMNS}
+            rows.append([str(s), _f(v["rstudent"], 3), _f(v["dffits"], 3), _f(v["cook_d"], 3), _f(v["cov_r"], 3),
+                         _f(v["tau2_del"]), _f(v["qe_del"], 2), _f(v["hat"], 3), _f(v["weight"], 2),
+                         _f(v["dfbetas"], 3), "*" if v["influential"] else ""])
+        rep.add(Table(["Study", "rstudent", "dffits", "cook.d", "cov.r", "tau2.del", "QE.del", "hat", "weight",
+                       "dfbetas", "inf"], rows))
+        rep.add(Paragraph("* influential by metafor's criteria (Viechtbauer & Cheung 2010)"))
+        return rep
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
+
+
+def influence(result, *, model: str | None = None) -> Influence:
+    """Influence diagnostics of every pooled study (metafor's ``influence()``; Viechtbauer & Cheung 2010).
+
+    ``model``: ``"random"`` (the result's tau² estimator; Knapp-Hartung scaling when the
+    result uses Hartung-Knapp) or ``"common"``; default random when the result shows the
+    random effects model.
+    """
+    model = model or ("random" if result.settings.random else "common")
+    if model not in ("random", "common"):
+        raise SettingsError(f"unknown model {model!r}; valid: random, common")
+    inc_idx = np.flatnonzero(result.included)
+    k = inc_idx.size
+    if k < 2:
+        raise DataError(f"influence diagnostics need at least two pooled studies, not {k}", rule="k >= 2")
+    y = np.asarray(result.yi, float)[inc_idx]
+    v = np.asarray(result.vi, float)[inc_idx]
+    knha = model == "random" and result.settings.random_ci == "hk"
+    masks = np.tile(result.included.astype(float), (k, 1))
+    masks[np.arange(k), inc_idx] = 0.0
+    dele = pool_masks(result, masks)
+    p = result.pooled
+    if model == "random":
+        tau2 = float(p["tau2"])
+        mu, vb = float(p["random_estimate"]), float(p["random_se"]) ** 2
+        mu_d, vb_d = dele.random_estimate, dele.random_se ** 2
+        tau2_d = dele.tau2
+    else:
+        tau2 = 0.0
+        mu, vb = float(p["common_estimate"]), float(p["common_se"]) ** 2
+        mu_d, vb_d = dele.common_estimate, dele.common_se ** 2
+        tau2_d = np.zeros(k)
+    # the deletion fits' own weights (study i left out) give the scale factor s²_w of Knapp-Hartung
+    w_del = 1 / (v[None, :] + tau2_d[:, None])
+    np.fill_diagonal(w_del, 0.0)
+    s2w = vb_d * w_del.sum(1) if knha else np.ones(k)
+    w = 1 / (v + tau2)
+    hat = w / w.sum()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resid = y - mu_d
+        resid = np.where(np.abs(resid) < 100 * np.finfo(float).eps, 0.0, resid)
+        rstudent = resid / np.sqrt(v * s2w + vb_d + tau2_d * s2w)
+        dffits = (mu - mu_d) / np.sqrt(s2w * hat * (tau2_d + v))
+        vb_all = 1 / np.sum(1 / (v[None, :] + tau2_d[:, None]), axis=1)
+        dfbetas = (mu - mu_d) / np.sqrt(s2w * vb_all)
+        cook = (mu - mu_d) ** 2 / vb
+        cov_r = vb_d / vb
+        bx = (y - mu) ** 2 / (tau2 + v)
+        by = (mu_d - mu) ** 2 / vb_d
+    weight = 100 * hat
+    pp = 1
+    infl = ((np.abs(dffits) > 3 * np.sqrt(pp / (k - pp))) | (_dist.chi2_sf(cook, 1) < 0.5)
+            | (hat > 3 * pp / k) | (np.abs(dfbetas) > 1))
+    vals = {"rstudent": rstudent, "dffits": dffits, "cook_d": cook, "cov_r": cov_r, "tau2_del": tau2_d,
+            "qe_del": dele.q, "hat": hat, "weight": weight, "dfbetas": dfbetas, "influential": infl,
+            "baujat_x": bx, "baujat_y": by}
+    return Influence(result=result, model=model, test="knha" if knha else "z",
+                     studlab=np.asarray(result.studlab)[inc_idx], values=vals)
+
+
+def baujat(result, *, model: str = "common"):
+    """Baujat et al. (2002) coordinates as a DataFrame (x: heterogeneity contribution, y: influence).
+
+    Baujat's plot uses the common-effect model (the default); ``model="random"`` uses the
+    random-effects fit, as metafor's ``baujat()`` on a random-effects model.
+    """
+    return influence(result, model=model).baujat()
