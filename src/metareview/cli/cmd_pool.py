@@ -27,34 +27,78 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     return metaanalysis(table, measure, columns=parse_col_maps(col), **kwargs)
 
 
+#: The pooling options of ``metareview pool``, shared by every command that pools a table
+#: (forest, funnel): name -> (type, declaration).
+POOL_OPTIONS = {
+    "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...).")),
+    "method_tau2": (str, typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB.")),
+    "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
+    "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),
+    "prediction": (str, typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none.")),
+    "level": (float, typer.Option(0.95, "--level", help="Confidence level.")),
+    "exclude": (Optional[List[str]], typer.Option(None, "--exclude", help="Study to show but not pool (repeatable).")),
+    "col": (Optional[List[str]], typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable).")),
+    "i2_method": (str, typer.Option("q", "--i2", help="I² and H: q (from Q, R meta) or tau2 (from tau², metafor).")),
+    "study_ci": (Optional[str], typer.Option(None, "--study-ci", help="Study CIs for proportions: CP, WS, WSCC, AC, SA, SACC, NAsm.")),
+    "incr": (float, typer.Option(0.5, "--incr", help="Continuity correction increment.")),
+    "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),
+    "incr_style": (str, typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor.")),
+    "exact_smd": (bool, typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation.")),
+}
+
+
+def with_pool_options(command):
+    """Give ``command`` the options of :data:`POOL_OPTIONS` after its arguments.
+
+    The command receives them together as one keyword argument ``pool`` (a dict by
+    option name), ready for :func:`analyse_options`.
+    """
+    import functools
+    import inspect
+
+    sig = inspect.signature(command, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "pool"]
+    arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
+    options = [p for p in own if p not in arguments]
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)
+             for name, (kind, info) in POOL_OPTIONS.items()]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in arguments] + added + \
+        [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in options]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        pool = {name: kwargs.pop(name) for name in POOL_OPTIONS}
+        return command(pool=pool, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__
+    return wrapper
+
+
+def analyse_options(data: Path, pool: dict):
+    """Pool ``data`` with the options collected by :func:`with_pool_options`."""
+    import warnings
+
+    opts = dict(pool)
+    col = opts.pop("col")
+    kwargs = pool_options_to_kwargs(**opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # warnings are kept in the result's notes
+        return analyse_file(data, opts["measure"], col, **kwargs)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("pool")
+    @with_pool_options
     def pool(
         data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
-        measure: Optional[str] = typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...)."),
-        method_tau2: str = typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB."),
-        random_ci: str = typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp)."),
-        adhoc_hakn: str = typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci."),
-        prediction: str = typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none."),
-        level: float = typer.Option(0.95, "--level", help="Confidence level."),
-        exclude: Optional[List[str]] = typer.Option(None, "--exclude", help="Study to show but not pool (repeatable)."),
-        col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
-        i2_method: str = typer.Option("q", "--i2", help="I² and H: q (from Q, R meta) or tau2 (from tau², metafor)."),
-        study_ci: Optional[str] = typer.Option(None, "--study-ci", help="Study CIs for proportions: CP, WS, WSCC, AC, SA, SACC, NAsm."),
-        incr: float = typer.Option(0.5, "--incr", help="Continuity correction increment."),
-        method_incr: str = typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none."),
-        incr_style: str = typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor."),
-        exact_smd: bool = typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+        *,
+        pool: dict,
     ) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
-        kwargs = pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude,
-                                        adhoc_hakn, i2_method, study_ci, incr, method_incr, incr_style,
-                                        exact_smd)
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # warnings are kept in the result's notes
-            result = analyse_file(data, measure, col, **kwargs)
+        result = analyse_options(data, pool)
         if as_json:
             from .output import print_json
             print_json(result.to_dict())
