@@ -259,7 +259,7 @@ def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, fill
         null = m.null if contour_null is None else float(contour_null)
         if null is None:
             raise SettingsError(f"measure {m.code} has no null value to draw significance contours around; "
-                                "give contour_null= on the analysis scale")
+                                "give contour_null= (--contour-null) on the analysis scale")
     log_axis = m.scale == "log"
     if xlabel is None:
         xlabel = m.label.split(" (")[0] + " (log scale)" if log_axis else m.label

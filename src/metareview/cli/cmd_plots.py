@@ -1,0 +1,73 @@
+"""``metareview forest`` and ``metareview funnel``: figures of one meta-analysis, written to a file.
+
+The table is pooled with the same options as ``metareview pool``; the figure's format
+(PNG at 300 dpi, SVG or PDF) follows the suffix of ``-o``.  matplotlib is imported inside
+the commands, with the Agg backend, so that the command line starts quickly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cmd_pool import analyse_options, with_pool_options
+
+
+def _agg() -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+
+
+def _close(display) -> None:
+    import matplotlib.pyplot as plt
+    plt.close(display.figure_)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("forest")
+    @with_pool_options
+    def forest_cmd(
+        data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
+        output: Path = typer.Option(..., "--output", "-o", help="Figure to write: .png (300 dpi), .svg or .pdf."),
+        layout: str = typer.Option("meta", "--layout", help="Layout: meta, revman5 or jama."),
+        sort: Optional[str] = typer.Option(None, "--sort", help="Order studies by a column (e.g. effect, weight_random, year); prefix - for descending."),
+        percent: bool = typer.Option(False, "--percent", help="Proportions in %."),
+        width: Optional[float] = typer.Option(None, "--width", help="Figure width in inches (default: as wide as the table needs)."),
+        dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output."),
+        *,
+        pool: dict,
+    ) -> None:
+        """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
+        result = analyse_options(data, pool)
+        _agg()
+        from ..plots.forest import forest
+
+        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
+        display.savefig(output, dpi=dpi)
+        _close(display)
+        typer.echo(f"wrote {output}")
+
+    @app.command("funnel")
+    @with_pool_options
+    def funnel_cmd(
+        data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
+        output: Path = typer.Option(..., "--output", "-o", help="Figure to write: .png (300 dpi), .svg or .pdf."),
+        contour: bool = typer.Option(False, "--contour", help="Shade the p < 0.10, 0.05 and 0.01 regions around the null."),
+        contour_null: Optional[float] = typer.Option(None, "--contour-null", help="Null of the contours on the analysis scale (for measures without one, e.g. logit proportions)."),
+        labels: bool = typer.Option(False, "--labels", help="Label each study."),
+        pooled: Optional[str] = typer.Option(None, "--pooled", help="Centre of the pseudo CI: common (default) or random."),
+        dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output."),
+        *,
+        pool: dict,
+    ) -> None:
+        """Funnel plot of DATA: estimates against standard errors with a pseudo 95% CI region."""
+        result = analyse_options(data, pool)
+        _agg()
+        from ..plots.funnel import funnel
+
+        display = funnel(result, contour=contour, labels=labels, pooled=pooled, contour_null=contour_null)
+        display.savefig(output, dpi=dpi)
+        _close(display)
+        typer.echo(f"wrote {output}")
