@@ -546,9 +546,9 @@ def compute_layout(counts: PrismaCounts, *, fontsize: float = 7.0, max_width: fl
     indent = _NBSP * 2
 
     def measure(text: str, font: FontProperties) -> tuple[float, float]:
-        # Room for Agg's hinting, which draws wider (and a little taller) than the outlines.
+        # Room for Agg's hinting, which draws wider and, line by line, taller than the outlines.
         w, h = measure_text(text, font)
-        return float(w) * HINTING_SLACK, float(h) * 1.04
+        return float(w) * HINTING_SLACK, float(h) * HINTING_SLACK
 
     contents = _box_contents(counts)
     if not contents:
@@ -569,18 +569,25 @@ def compute_layout(counts: PrismaCounts, *, fontsize: float = 7.0, max_width: fl
     cap = _waterfill(list(naturals.values()), max_width * 72.0 - fixed)
     cap = max(cap, min_width)
 
-    texts: dict[str, str] = {}
-    for key, (lines, align) in contents.items():
-        limit = cap - 2 * pad_x
+    def wrapped(key: str, width: float) -> str:
+        lines, align = contents[key]
         hanging = indent if align == "left" else ""
-        wrapped: list[str] = []
+        out: list[str] = []
         for line, lvl in lines:
-            wrapped += wrap_text(line, limit, prop, indent=indent * lvl, hanging=hanging)
-        texts[key] = "\n".join(wrapped)
+            out += wrap_text(line, width - 2 * pad_x, prop, indent=indent * lvl, hanging=hanging)
+        return "\n".join(out)
+
+    texts = {key: wrapped(key, cap) for key in contents}
     sizes = {k: measure(t, prop) for k, t in texts.items()}
     col_width = {col: max(min(naturals[col], cap), min_width,
                           max(sizes[k][0] + 2 * pad_x for k in texts if _PLACES[k][1] == col))
                  for col in columns}
+    # A word too long to wrap widens its column: the column's other lines may use the room.
+    for key in contents:
+        width = col_width[_PLACES[key][1]]
+        if width > cap:
+            texts[key] = wrapped(key, width)
+            sizes[key] = measure(texts[key], prop)
 
     x = margin + (label_width + arrow_gap * 0.6 if phase_labels else 0.0)
     col_x: dict[int, float] = {}
