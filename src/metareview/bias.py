@@ -459,7 +459,7 @@ def trimfill(result, *, estimator: str = "L0", side: str | None = None, iterate:
                       - 18 * k * est + 6 * k ** 2 * est) / 24
             se_k0 = 4 * np.sqrt(var_sr) / (2 * k - 1) if var_sr >= 0 else float("nan")
         k0 = int(min(max(0, np.round(est)), k - 1))
-        se_k0 = max(0.0, se_k0)
+        se_k0 = max(0.0, se_k0) if np.isfinite(se_k0) else float("nan")  # R: max(0, NaN) is NaN
     p_k0 = None
     if estimator == "R0":
         m = np.arange(-1, k0)

@@ -355,11 +355,12 @@ class Term:
     levels: tuple = ()        # factor levels, first is the reference
     label: str = ""           # R's prefix of the coefficient names
     numeric_levels: bool = False
+    full: bool = False        # one column per level (the first factor of a model without intercept, as R)
 
     def names(self) -> list[str]:
         if self.kind == "numeric":
             return [self.column]
-        return [f"{self.label}{_fmt_level(lv)}" for lv in self.levels[1:]]
+        return [f"{self.label}{_fmt_level(lv)}" for lv in self.levels[(0 if self.full else 1):]]
 
     def encode(self, values, labels=None) -> np.ndarray:
         vals = list(values)
@@ -373,7 +374,8 @@ class Term:
                                     column=self.column, rule="numeric moderator")
                 out[i, 0] = num
             return out
-        out = np.zeros((len(vals), len(self.levels) - 1))
+        first = 0 if self.full else 1
+        out = np.zeros((len(vals), len(self.levels) - first))
         keys = [_level_key(lv, self.numeric_levels) for lv in self.levels]
         for i, x in enumerate(vals):
             key = _level_key(x, self.numeric_levels)
@@ -382,8 +384,8 @@ class Term:
                                 f"{', '.join(map(_fmt_level, self.levels))}", column=self.column,
                                 rule="known factor level")
             j = keys.index(key)
-            if j > 0:
-                out[i, j - 1] = 1.0
+            if j >= first:
+                out[i, j - first] = 1.0
         return out
 
 
@@ -443,6 +445,8 @@ def design_matrix(columns: Mapping[str, Any], terms, intercept: bool, labels) ->
         names.append("intrcpt")
     for col, forced in terms:
         term = _term_for(col, columns[col], forced, labels)
+        if not intercept and term.kind == "factor" and not any(t.kind == "factor" for t in coded):
+            term = Term(term.column, term.kind, term.levels, term.label, term.numeric_levels, full=True)
         parts.append(term.encode(columns[col], labels))
         names.extend(term.names())
         coded.append(term)

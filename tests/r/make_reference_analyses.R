@@ -141,7 +141,7 @@ for (ds in c("seed_plo", "bcg_rr")) {
       l1o_cases[[length(l1o_cases) + 1]] <- list(
         case = paste(ds, method, test), dataset = ds, method = method, test = test,
         r_call = paste0(call, "; leave1out(fit)"),
-        estimate = arr(l$estimate), se = arr(l$se), statistic = arr(l$zval), p = arr(l$pval),
+        estimate = arr(l$estimate), se = arr(l$se), statistic = arr(if (is.null(l$zval)) l$tval else l$zval), p = arr(l$pval),
         ci_low = arr(l$ci.lb), ci_high = arr(l$ci.ub), q = arr(l$Q), q_p = arr(l$Qp), tau2 = arr(l$tau2),
         i2 = arr(l$I2), h2 = arr(l$H2))
       ord <- if (ds == "bcg_rr") bcg$year else seed$n
@@ -150,8 +150,8 @@ for (ds in c("seed_plo", "bcg_rr")) {
       cum_cases[[length(cum_cases) + 1]] <- list(
         case = paste(ds, method, test), dataset = ds, method = method, test = test, order_by = order_by,
         r_call = paste0(call, sprintf("; cumul(fit, order = dat$%s)", order_by)),
-        study = I(as.character(cm$slab)),
-        estimate = arr(cm$estimate), se = arr(cm$se), statistic = arr(cm$zval), p = arr(cm$pval),
+        study = I(as.character(d$study[order(ord)])),
+        estimate = arr(cm$estimate), se = arr(cm$se), statistic = arr(if (is.null(cm$zval)) cm$tval else cm$zval), p = arr(cm$pval),
         ci_low = arr(cm$ci.lb), ci_high = arr(cm$ci.ub), q = arr(cm$Q), q_p = arr(cm$Qp), tau2 = arr(cm$tau2),
         i2 = arr(cm$I2), h2 = arr(cm$H2))
       inf <- influence(f)
