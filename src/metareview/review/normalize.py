@@ -20,6 +20,7 @@ _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|doi\s+)", re.
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _TAGS = re.compile(r"<[^>]{1,40}>")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "a"})
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
 
 
@@ -117,23 +118,18 @@ def journals_match(a: str, b: str) -> bool:
     """True if two normalised journal names are equal or one abbreviates the other.
 
     PubMed writes ``N Engl J Med`` where Embase writes ``New England Journal of
-    Medicine``: each word of the abbreviation must start a word of the full name, in
-    order, with short function words of the full name allowed to be skipped.
+    Medicine``: each word of the full name, short function words aside, must be
+    abbreviated by the word in the same place (so ``Radiology`` does not match
+    ``European Radiology``).
     """
     if not a or not b:
         return False
     if a == b:
         return True
     short, full = (a, b) if len(a) <= len(b) else (b, a)
-    words = [w for w in full.split() if w not in {"of", "the", "and", "for", "in", "on", "de", "la"}]
-    abbrev = short.split()
-    if len(abbrev) > len(words):
-        return False
-    i = 0
-    for word in words:
-        if i < len(abbrev) and word.startswith(abbrev[i]):
-            i += 1
-    return i == len(abbrev)
+    words = [w for w in full.split() if w not in _FUNCTION_WORDS]
+    abbrev = [w for w in short.split() if w not in _FUNCTION_WORDS]
+    return len(abbrev) == len(words) and all(w.startswith(x) for x, w in zip(abbrev, words))
 
 
 def parse_year(value: str | None) -> int | None:

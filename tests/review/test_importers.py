@@ -1,0 +1,161 @@
+"""Importers: the sample exports' quirks, encodings, malformed records, column mappings, re-import."""
+
+from __future__ import annotations
+
+import pytest
+
+from metareview.exceptions import DataError, SettingsError
+from metareview.review.importers import parse_bytes, parse_file
+from metareview.review.normalize import clean_doi, expand_pages, first_author_key, journals_match, norm_title
+
+from .conftest import EXPORTS
+
+
+def test_pubmed_medline_fields_and_quirks():
+    result = parse_file(EXPORTS / "pubmed.nbib")
+    assert (result.format, result.encoding, len(result.records)) == ("medline", "utf-8", 10)
+    first = result.records[0]
+    assert first.pmid == "31012345"
+    assert first.title.startswith("Magnetic resonance-guided") and first.title.endswith("multicenter study.")
+    assert "  " not in first.title  # continuation lines joined
+    assert first.doi == "10.1186/s40349-019-0132-4"  # from LID ... [doi], not the [pii]
+    assert first.pages == "12-19"  # MEDLINE's abbreviated range written out
+    assert first.authors == ["Namba, Hiroshi", "Kawasaki, Motohiro"]
+    assert (first.year, first.volume, first.issue) == (2019, "7", "1")
+    assert first.journal == "Journal of therapeutic ultrasound"
+    assert result.records[1].pages == "1021-1029"
+    assert result.records[2].authors[2] == "Müller, Anja"
+    assert result.records[4].title.startswith("[Focused ultrasound")  # translated title kept as printed
+    assert result.records[0].raw.splitlines()[0] == "PMID- 31012345"
+
+
+def test_pubmed_record_without_pmid_is_kept_as_malformed_with_its_line():
+    result = parse_file(EXPORTS / "pubmed.nbib")
+    bad = result.malformed
+    assert len(bad) == 1
+    assert bad[0].line == 165 and "no PMID" in bad[0].problem
+    assert "Record cut off" in bad[0].raw
+    assert result.records[9].pmid == "33300002"  # the record after it is read normally
+
+
+def test_embase_ris_crlf_link_to_lines_and_doi_sources():
+    result = parse_file(EXPORTS / "embase.ris")
+    assert result.format == "ris" and len(result.records) == 9
+    recs = result.records
+    assert recs[0].doi == "10.1186/s40349-019-0132-4"  # https://doi.org/ prefix removed
+    assert recs[0].abstract.startswith("BACKGROUND")  # N2
+    assert recs[0].year == 2019 and recs[0].pages == "12-19"
+    assert recs[0].journal == "Journal of Therapeutic Ultrasound"
+    # the untagged "Link to the Ovid Full Text" lines continue the UR field instead of breaking the record
+    assert recs[1].status == "ok"
+    assert any("ovidsp" in u for u in _as_list(recs[1].extra["urls"]))
+    assert recs[1].doi == "10.1016/j.acra.2018.11.014"
+    assert recs[2].type == "CONF" and recs[2].pages == "S45"
+    assert recs[5].doi == "10.1186/s40349-020-0151-x"  # upper-case X lower-cased
+    assert recs[7].doi == "10.1016/j.ijrobp.2020.02.010"  # only in the L2 link
+    assert recs[8].status == "malformed" and recs[8].line == 142 and "TY" in recs[8].problem
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_scopus_ris_bom_pmid_in_c2_and_truncated_last_record():
+    result = parse_file(EXPORTS / "scopus.ris")
+    assert result.encoding == "utf-8-sig" and len(result.records) == 8
+    recs = result.records
+    assert recs[0].pmid == "31012345" and recs[0].pages == "12"  # article number in C7
+    assert recs[0].authors == ["Namba, H.", "Kawasaki, M."]
+    assert "Export Date" in recs[0].extra["notes"]
+    assert recs[1].authors[2] == "Müller, A."
+    assert recs[7].status == "malformed" and "ER" in recs[7].problem and recs[7].line == 115
+
+
+def test_latin1_table_with_multiline_field_and_extra_cells():
+    result = parse_file(EXPORTS / "table_latin1.csv")
+    assert result.format == "csv" and result.encoding == "cp1252"
+    recs = result.records
+    assert len(recs) == 5
+    assert recs[0].authors == ["Wang B", "Zhang L", "Müller A"]
+    assert recs[0].doi == "10.1148/radiol.2019182301"
+    assert recs[0].abstract == "A randomized trial of 30 patients\ncomparing MRgFUS with external beam radiotherapy."
+    assert recs[1].line == 4  # the quoted abstract above spans two lines
+    assert recs[1].pages == "880-887"
+    assert recs[2].pmid == "34567890"
+    assert recs[3].status == "malformed" and recs[3].line == 6 and "12 fields" in recs[3].problem
+    assert recs[4].authors == ["Gonçalves R"] and "\u2013" in recs[4].title
+
+
+def test_latin1_bytes_outside_cp1252_still_decode():
+    data = "Title,Year\n\"Caf\xe9 \x81 study\",2020\n".encode("latin-1")
+    result = parse_bytes(data, filename="x.csv")
+    assert result.encoding == "latin-1" and result.records[0].title == "Café \x81 study"
+
+
+def test_csv_column_mapping():
+    data = b"Article Name;Yr;Writers\nA trial of things;2019;Smith J; Doe K\n"
+    with pytest.raises(DataError, match="no title or DOI column"):
+        parse_bytes(data, filename="x.csv")
+    result = parse_bytes(data, filename="x.csv", mapping={"title": "Article Name", "year": "Yr"})
+    assert result.records[0].title == "A trial of things" and result.records[0].year == 2019
+    assert result.records[0].status == "malformed"  # the authors' ';' made extra cells: flagged, kept
+    with pytest.raises(DataError, match="no such column"):
+        parse_bytes(data, filename="x.csv", mapping={"title": "Name"})
+    with pytest.raises(SettingsError, match="unknown field"):
+        parse_bytes(data, filename="x.csv", mapping={"colour": "Yr"})
+    with pytest.raises(SettingsError, match="CSV files only"):
+        parse_bytes((EXPORTS / "scopus.ris").read_bytes(), mapping={"title": "TI"})
+
+
+def test_unrecognised_and_empty_input_raise_data_errors():
+    with pytest.raises(DataError, match="cannot tell the format"):
+        parse_bytes(b"just a sentence", filename="notes.txt")
+    with pytest.raises(DataError, match="no ris records"):
+        parse_bytes(b"", filename="x.ris", format="ris")
+    with pytest.raises(DataError, match="UTF-16"):
+        parse_bytes("TY  - JOUR".encode("utf-16"), filename="x.ris")
+    with pytest.raises(SettingsError, match="unknown format"):
+        parse_bytes(b"TY  - JOUR\nER  - \n", format="bibtex")
+
+
+def test_reimport_is_detected(project):
+    first = project.import_file(EXPORTS / "pubmed.nbib", source="PubMed")
+    assert first.n_records == 10 and first.n_malformed == 1
+    with pytest.raises(DataError, match="already imported.*batch 1"):
+        project.import_file(EXPORTS / "pubmed.nbib", source="PubMed")
+    again = project.import_file(EXPORTS / "pubmed.nbib", source="PubMed", allow_reimport=True)
+    assert again.batch_id == 2 and project.store.count_records() == 20
+
+
+def test_records_keep_raw_text_source_and_batch(imported):
+    batches = imported.store.batches()
+    assert [(b["source"], b["n_records"], b["n_malformed"]) for b in batches] == [
+        ("PubMed", 10, 1), ("Embase", 9, 1), ("Scopus", 8, 1), ("Web of Science", 5, 1)]
+    rec = imported.store.record(27)
+    assert rec["source"] == "Scopus" and rec["batch_id"] == 3 and rec["status"] == "malformed"
+    assert rec["raw"].startswith("TY  - JOUR") and "Ferrer" in rec["raw"]
+
+
+def test_source_kind_is_fixed_once_registered(project):
+    project.import_file(EXPORTS / "pubmed.nbib", source="PubMed")
+    with pytest.raises(SettingsError, match="registered as a database"):
+        project.import_file(EXPORTS / "embase.ris", source="PubMed", kind="other")
+    with pytest.raises(SettingsError, match="unknown source kind"):
+        project.import_file(EXPORTS / "embase.ris", source="Embase", kind="website")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("https://doi.org/10.1000/ABC.1", "10.1000/abc.1"), ("doi:10.1000/x.", "10.1000/x"),
+    ("http://dx.doi.org/10.1016/j.x.2020.01.001", "10.1016/j.x.2020.01.001"), ("no doi here", None), (None, None)])
+def test_clean_doi(raw, expected):
+    assert clean_doi(raw) == expected
+
+
+def test_normalisers():
+    assert expand_pages("1021-9") == "1021-1029" and expand_pages("e123") == "e123"
+    assert norm_title("[Focused <i>ultrasound</i> surgery: initial experience].") == \
+        "focused ultrasound surgery initial experience"
+    assert first_author_key(["Smith JA"]) == first_author_key(["Smith, J.A."]) == first_author_key(["J. Smith"])
+    assert first_author_key(["Müller A"]) == "muller"
+    assert journals_match("n engl j med", "new england journal of medicine")
+    assert not journals_match("radiology", "european radiology journal of x")
