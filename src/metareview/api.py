@@ -128,8 +128,6 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             excl = excl | nonif
     if excl.all():
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
-    if settings.method != "Inverse":
-        raise SettingsError(f"method {settings.method!r} is not available for this analysis; valid: Inverse")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
     es = escalc("GEN" if "yi" in arrays else m, arrays, incr=settings.incr, method_incr=settings.method_incr,
                 incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels)
@@ -148,6 +146,13 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
+    if settings.method != "Inverse":
+        # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
+        from .glmm import pooled_for_analysis as glmm_pooled
+        from .mh import pooled_for_analysis as fixed_cell_pooled
+        adapter = glmm_pooled if settings.method == "GLMM" else fixed_cell_pooled
+        pooled, method_notes = adapter(settings, m, arrays, excl, pooled)
+        notes.extend(method_notes)
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
     notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl
@@ -211,7 +216,8 @@ def _run(func, roles: dict, studlab, data, measure, kwargs):
 
 
 def metaprop(event, n, studlab=None, *, data=None, measure: str = "PLO", **kwargs) -> MetaResult:
-    """Pool single proportions (R meta's ``metaprop``; inverse variance, logit by default).
+    """Pool single proportions (R meta's ``metaprop``; inverse variance, logit by default;
+    ``method="GLMM"`` fits the random-intercept logistic model, ``n_agq`` quadrature points).
 
     >>> r = metaprop([8, 26, 26], [10, 31, 30], ["A", "B", "C"])
     >>> round(float(r.backtransform(r.pooled["random_estimate"])), 4)
@@ -256,7 +262,8 @@ def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None
 
 def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
             **kwargs) -> MetaResult:
-    """Pool two-group binary outcomes by inverse variance (R meta's ``metabin``: OR, RR, RD)."""
+    """Pool two-group binary outcomes (R meta's ``metabin``: OR, RR, RD) by inverse variance,
+    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect."""
     if get_measure(measure).design != "bin2":
         raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}

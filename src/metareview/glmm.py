@@ -42,7 +42,8 @@ from scipy import special
 
 from .exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
 
-__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "fit_glmm", "gauss_hermite"]
+__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "fit_glmm", "gauss_hermite",
+           "pooled_for_analysis"]
 
 _EPS = np.finfo(float).eps
 # log tau below which tau² (< 1e-13) is on the boundary for every practical purpose
@@ -600,3 +601,72 @@ def glmm_rate(events, time, *, model: str = "random", n_agq: int = 7,
     """
     return fit_glmm(events, time, family="poisson", model=model, n_agq=n_agq, level=level,
                     null=null)
+
+
+# ---------------------------------------------------------------------------------------
+# adapter for metareview.api (metaprop(..., method="GLMM"), metareview pool --method GLMM)
+# ---------------------------------------------------------------------------------------
+
+def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
+                        pooled: dict) -> tuple[dict, list[str]]:
+    """The pooled quantities of a GLMM analysis in the layout of the inverse-variance
+    kernel's ``pooled`` dictionary (so that results, printouts and the JSON contract
+    are shared).
+
+    Common effect: fixed-intercept logistic regression; random effects: the
+    binomial-normal GLMM by ML (``settings.n_agq`` quadrature points); Q is the
+    Wald-type test, the likelihood-ratio test is in ``method_details``; I² and H as
+    meta reports them for GLMMs (``i2_method="tau2"``, the default with GLMM) or from
+    the Wald-type Q (``i2_method="q"``).  No study weights (as meta).  The prediction
+    interval follows ``settings.prediction`` (``"z"`` is meta 4.9-6's and metafor's
+    ``predict`` for GLMMs; ``"t"`` uses k - 2 df).
+    """
+    if measure.code != "PLO" or "events" not in arrays or "n" not in arrays:
+        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure "
+                            f"PLO), not {measure.code}; valid methods for {measure.code}: Inverse")
+    inc = ~np.asarray(excluded, bool)
+    x, n = arrays["events"][inc], arrays["n"][inc]
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ce = fit_glmm(x, n, model="common", n_agq=settings.n_agq, level=settings.level)
+        re = fit_glmm(x, n, model="random", n_agq=settings.n_agq, level=settings.level)
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=3)
+    out = dict(pooled)
+    test = measure.null is not None
+    for prefix, r in (("common", ce), ("random", re)):
+        out.update({f"{prefix}_estimate": r.estimate, f"{prefix}_se": r.se,
+                    f"{prefix}_ci_low": r.ci_low, f"{prefix}_ci_high": r.ci_high,
+                    f"{prefix}_statistic": r.statistic if test else math.nan,
+                    f"{prefix}_p": r.p if test else math.nan})
+    out["random_df"] = math.nan
+    k = re.k
+    if settings.prediction == "z":
+        crit = float(special.ndtri(0.5 + settings.level / 2))
+    elif settings.prediction == "t" and k > 2:
+        crit = float(special.stdtrit(k - 2, 0.5 + settings.level / 2))
+    else:
+        crit = math.nan
+    half = crit * math.sqrt(re.se**2 + re.tau2)
+    out.update(prediction_low=re.estimate - half, prediction_high=re.estimate + half,
+               q=re.q, q_df=re.q_df, q_p=re.q_p, tau2=re.tau2, tau=re.tau,
+               tau2_ci_low=math.nan, tau2_ci_high=math.nan,
+               tau2_iterations=re.iterations, tau2_converged=re.converged)
+    if settings.i2_method == "tau2" or k < 2:
+        out.update(i2=re.i2, h=math.sqrt(re.h2), i2_ci_low=math.nan, i2_ci_high=math.nan,
+                   h_ci_low=math.nan, h_ci_high=math.nan)
+    else:
+        from .heterogeneity import h_test_based
+        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([re.q]), np.array([k]), settings.level))
+        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
+        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+    nan_w = np.full(np.asarray(excluded).shape, np.nan)
+    out.update(weight_common=nan_w, weight_random=nan_w.copy())
+    out["method_details"] = {
+        "method": "GLMM", "model": "binomial-normal (random-intercept logistic regression)",
+        "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
+        "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
+        "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
+    return out, notes

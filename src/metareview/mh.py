@@ -33,6 +33,7 @@ differ for RR and RD with zero cells).  I² = max(0, (Q - df)/Q) in percent.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,7 +41,7 @@ from scipy import special
 
 from .exceptions import DataError, SettingsError
 
-__all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two"]
+__all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
 
 _MEASURES = ("OR", "RR", "RD")
 _CONVENTIONS = ("meta", "metafor")
@@ -288,3 +289,99 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
         statistic=z, p=float(2 * special.ndtr(-abs(z))), q=q, q_df=q_df, q_p=q_p, i2=i2,
         h=h, level=level, correction=float(correction), yi=yi, vi=vi,
         weights=100 * w / np.nansum(w))
+
+
+# ---------------------------------------------------------------------------------------
+# adapter for metareview.api (metabin(..., method="MH" | "Peto"), pool --method MH | Peto)
+# ---------------------------------------------------------------------------------------
+
+def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
+                        pooled: dict) -> tuple[dict, list[str]]:
+    """Mantel-Haenszel or Peto pooled quantities in the layout of the inverse-variance
+    kernel's ``pooled`` dictionary (results, printouts and the JSON contract are shared).
+
+    ``MH``: the common-effect model is Mantel-Haenszel (``settings.incr_style`` chooses
+    meta's or metafor's convention, ``settings.incr`` the increment for tables with a
+    zero cell), Q is taken about the MH estimate (as meta and metafor print it) and I²
+    and H follow from it as ``settings.i2_method`` says; the random-effects model is
+    the inverse-variance model of the study estimates.  ``Peto``: every pooled quantity
+    comes from Peto's study log odds ratios ``(O - E)/V`` with variances ``1/V`` (their
+    inverse-variance common effect is Peto's estimate), as meta pools them.
+    """
+    roles = ("events_e", "n_e", "events_c", "n_c")
+    method = settings.method
+    if measure.design != "bin2" or not all(r in arrays for r in roles):
+        raise SettingsError(f"method {method} pools two-group binary data (events_e, n_e, "
+                            f"events_c, n_c), not a {measure.design} design")
+    if method == "Peto" and measure.code != "OR":
+        raise SettingsError(f"Peto's method estimates odds ratios (measure OR), not {measure.code}")
+    if method == "MH" and measure.code not in _MEASURES:
+        raise SettingsError(f"Mantel-Haenszel pools OR, RR or RD, not {measure.code}")
+    if method == "MH" and settings.method_incr != "only0":
+        raise SettingsError("the Mantel-Haenszel correction is added only to tables with a zero "
+                            "cell (method_incr='only0'); use incr=0 for none")
+    inc = ~np.asarray(excluded, bool)
+    a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
+    out = dict(pooled)
+    if method == "Peto":
+        from .peto import peto
+        from .pooling import pool_arrays
+        r = peto(a, n1, c, n2, convention=settings.incr_style, level=settings.level)
+        yi, vi = _peto_study(a, n1, c, n2, inc)
+        # Peto's study log odds ratios pooled with the analysis's settings (as meta does);
+        # the caller has already reported the kernel's warnings for these data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = pool_arrays(yi, vi, np.isfinite(yi).astype(float),
+                            method_tau2=settings.method_tau2, level=settings.level,
+                            random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
+                            prediction=settings.prediction, i2_method=settings.i2_method,
+                            null=measure.null).row(0)
+        out.update(p)
+        out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
+                   common_ci_high=r.ci_high, common_statistic=r.statistic, common_p=r.p,
+                   q=r.q, q_df=r.q_df, q_p=r.q_p)
+        details = {"method": "Peto", "k": r.k,
+                   "study_estimates": "(O - E)/V with variance 1/V"}
+        return out, _with_details(out, details)
+    r = mantel_haenszel(a, n1, c, n2, measure=measure.code, convention=settings.incr_style,
+                        correction=settings.incr if settings.incr_style == "meta" else 0.0,
+                        study_correction=settings.incr, level=settings.level)
+    test = measure.null is not None
+    out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
+               common_ci_high=r.ci_high,
+               common_statistic=r.statistic if test else math.nan,
+               common_p=r.p if test else math.nan,
+               q=r.q, q_df=r.q_df, q_p=r.q_p, weight_common=_expand(r.weights, inc))
+    if settings.i2_method == "q":
+        from .heterogeneity import h_test_based
+        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
+                                                     settings.level))
+        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
+        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+    details = {"method": "MH", "convention": r.convention, "correction": r.correction, "k": r.k,
+               "variance": {"OR": "Robins-Breslow-Greenland", "RR": "Greenland-Robins",
+                            "RD": "Greenland-Robins" if r.convention == "meta"
+                            else "Sato-Greenland-Robins"}[r.measure],
+               "random_effects": "inverse variance, study estimates with continuity correction"}
+    return out, _with_details(out, details)
+
+
+def _expand(values: np.ndarray, inc: np.ndarray) -> np.ndarray:
+    full = np.full(inc.shape, np.nan)
+    full[inc] = values
+    return full
+
+
+def _with_details(out: dict, details: dict) -> list[str]:
+    out["method_details"] = details
+    return []
+
+
+def _peto_study(a, n1, c, n2, inc):
+    """Peto's study log odds ratios (O - E)/V and variances 1/V over all studies."""
+    from .peto import _o_e_v
+    oe, V = _o_e_v(a, n1 - a, c, n2 - c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (_expand(np.where(V > 0, oe / V, np.nan), inc),
+                _expand(np.where(V > 0, 1.0 / V, np.nan), inc))

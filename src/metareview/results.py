@@ -15,6 +15,13 @@ import numpy as np
 from .measures import Measure, backtransform, get_measure
 from .settings import Settings
 
+METHOD_NAMES = {
+    "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
+            "Gauss-Hermite quadrature with {n_agq} point(s)); Wald-type and likelihood-ratio "
+            "tests of heterogeneity",
+    "MH": "Mantel-Haenszel method (common effect model); inverse variance random effects model",
+    "Peto": "Peto method",
+}
 TAU2_NAMES = {
     "DL": "DerSimonian-Laird", "PM": "Paule-Mandel", "REML": "Restricted maximum-likelihood",
     "ML": "Maximum-likelihood", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "HE": "Hedges",
@@ -179,6 +186,7 @@ class MetaResult:
             "studies": [],
             "notes": list(self.notes),
             "version": self.version,
+            "method_details": p.get("method_details"),
         }
         if m.transformed:
             bt = self.backtransform
@@ -254,8 +262,13 @@ class MetaResult:
                    f"tau = {_f(p['tau'])}; I^2 = {_f(p['i2'], 1)}% {_ci(p['i2_ci_low'], p['i2_ci_high'], 1)}; "
                    f"H = {_f(p['h'], 2)} {_ci(p['h_ci_low'], p['h_ci_high'], 2)}")
             rep.add(Paragraph(het))
-            rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"],
-                          [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]))
+            het_rows = [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
+            md = p.get("method_details") or {}
+            if "q_lrt" in md:  # GLMM: Wald-type and likelihood-ratio tests, as meta prints them
+                het_rows = [["Wald-type"] + het_rows[0][1:],
+                            ["Likelihood-Ratio", _f(md["q_lrt"], 2), str(int(md["q_lrt_df"])),
+                             _p(md["q_lrt_p"])]]
+            rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"], het_rows))
         rep.add(Paragraph("Details on meta-analytical method:\n" + "\n".join("- " + d for d in self.methods())))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
@@ -264,10 +277,11 @@ class MetaResult:
     def methods(self) -> list[str]:
         """The method lines of the printout (also used by reports' methods paragraphs)."""
         m, s = self.measure, self.settings
-        out = ["Inverse variance method"]
+        out = [METHOD_NAMES.get(s.method, "Inverse variance method").format(n_agq=s.n_agq)]
         if s.random:
             out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for tau^2")
-            out.append("Q-profile method for confidence interval of tau^2 and tau")
+            if s.method != "GLMM":
+                out.append("Q-profile method for confidence interval of tau^2 and tau")
             if s.random_ci == "hk":
                 adhoc = {"se": " (ad hoc variance correction: Knapp-Hartung se >= classic se)",
                          "ci": " (ad hoc correction: wider of Hartung-Knapp and Wald intervals)"}.get(s.adhoc_hakn, "")

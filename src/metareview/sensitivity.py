@@ -33,6 +33,10 @@ __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative
 def pool_masks(result, masks: np.ndarray, *, warn: bool = False, yi=None, vi=None) -> PooledArrays:
     """Pool ``result``'s effect sizes once per row of ``masks`` with the result's settings."""
     s = result.settings
+    if s.method != "Inverse" and yi is None:
+        # re-pooling is inverse variance; a GLMM, MH or Peto result must not silently change method
+        raise SettingsError(f"this analysis re-pools by inverse variance; it is not available for "
+                            f"method {s.method} (refit with method='Inverse')")
     masks = np.atleast_2d(np.asarray(masks, float))
     y = np.broadcast_to(np.asarray(result.yi if yi is None else yi, float), masks.shape)
     v = np.broadcast_to(np.asarray(result.vi if vi is None else vi, float), masks.shape)

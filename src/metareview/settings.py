@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from .exceptions import SettingsError
 from .measures import get_measure
 
-METHODS = ("Inverse",)
+METHODS = ("Inverse", "GLMM", "MH", "Peto")  # GLMM: glmm.py; MH: mh.py; Peto: peto.py
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Settings:
     study_ci: str = "CP"
     common: bool = True
     random: bool = True
+    n_agq: int = 7          # quadrature points of method GLMM (1 = Laplace)
 
     def __post_init__(self):
         object.__setattr__(self, "measure", get_measure(self.measure).code)
@@ -44,6 +45,8 @@ class Settings:
         if self.adhoc_hakn in ("", "false"):
             object.__setattr__(self, "adhoc_hakn", "none")
         object.__setattr__(self, "level", float(self.level))
+        object.__setattr__(self, "method", {m.lower(): m for m in METHODS}.get(
+            str(self.method).lower(), self.method))
         self._check()
 
     def _check(self) -> None:
@@ -67,6 +70,13 @@ class Settings:
             raise SettingsError(f"the confidence level must lie between 0 and 1, not {self.level!r}")
         if self.method not in METHODS:
             raise SettingsError(f"unknown method {self.method!r}; valid methods are: {', '.join(METHODS)}")
+        if self.method == "GLMM" and self.method_tau2 != "ML":
+            raise SettingsError(f"method GLMM estimates tau² by maximum likelihood (method_tau2='ML'), "
+                                f"not {self.method_tau2}")
+        if not isinstance(self.n_agq, int) or isinstance(self.n_agq, bool) or self.n_agq < 1:
+            raise SettingsError(f"n_agq must be a whole number >= 1, not {self.n_agq!r}")
+        if self.n_agq != 7 and self.method != "GLMM":
+            raise SettingsError("n_agq (quadrature points) applies only to method GLMM")
 
     def replace(self, **changes) -> "Settings":
         unknown = set(changes) - {f.name for f in fields(self)}
@@ -82,6 +92,9 @@ class Settings:
     def split(cls, kwargs: dict) -> tuple["Settings", dict]:
         """Separate settings from other keyword arguments (unknown ones are an error)."""
         names = {f.name for f in fields(cls)}
+        if str(kwargs.get("method", "")).lower() == "glmm":
+            # meta's defaults for GLMMs: ML tau², I² from tau² and the typical variance
+            kwargs = {"method_tau2": "ML", "i2_method": "tau2", **kwargs}
         unknown = set(kwargs) - names
         if unknown:
             raise SettingsError(f"unknown argument(s) {', '.join(sorted(unknown))}; valid settings are: "

@@ -9,12 +9,16 @@ import typer
 
 
 def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
-                           i2_method, study_ci, incr, method_incr, incr_style, exact_smd):
-    kw = {"method_tau2": method_tau2, "random_ci": random_ci, "prediction": prediction, "level": level,
-          "exclude": exclude or None, "adhoc_hakn": adhoc_hakn, "i2_method": i2_method,
+                           i2_method, study_ci, incr, method_incr, incr_style, exact_smd,
+                           method="Inverse", n_agq=None):
+    kw = {"method": method, "random_ci": random_ci, "prediction": prediction, "level": level,
+          "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
           "incr": incr, "method_incr": method_incr, "incr_style": incr_style, "exact_smd": exact_smd}
-    if study_ci is not None:
-        kw["study_ci"] = study_ci
+    # unset: the method's defaults (DL, I² from Q; with GLMM: ML, I² from tau², as meta)
+    for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
+                        ("n_agq", n_agq)):
+        if value is not None:
+            kw[name] = value
     return kw
 
 
@@ -31,14 +35,16 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...).")),
-    "method_tau2": (str, typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB.")),
+    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit), MH or Peto (two-group binary).")),
+    "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator: DL (default), PM, REML, ML, HS, SJ, HE, EB (ML with GLMM).")),
+    "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
     "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),
     "prediction": (str, typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none.")),
     "level": (float, typer.Option(0.95, "--level", help="Confidence level.")),
     "exclude": (Optional[List[str]], typer.Option(None, "--exclude", help="Study to show but not pool (repeatable).")),
     "col": (Optional[List[str]], typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable).")),
-    "i2_method": (str, typer.Option("q", "--i2", help="I² and H: q (from Q, R meta) or tau2 (from tau², metafor).")),
+    "i2_method": (Optional[str], typer.Option(None, "--i2", help="I² and H: q (from Q, R meta; default) or tau2 (from tau², metafor; default with GLMM).")),
     "study_ci": (Optional[str], typer.Option(None, "--study-ci", help="Study CIs for proportions: CP, WS, WSCC, AC, SA, SACC, NAsm.")),
     "incr": (float, typer.Option(0.5, "--incr", help="Continuity correction increment.")),
     "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),

@@ -1,0 +1,150 @@
+"""GLMM, Mantel-Haenszel and Peto through the API, the result type and the CLI's JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metareview.api import metabin, metaprop
+from metareview.cli import main
+from metareview.exceptions import SettingsError
+from metareview.glmm import glmm_proportion
+from metareview.mh import mantel_haenszel
+from metareview.peto import peto
+from metareview.results import MetaResult
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
+X = [8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11]
+N = [10, 31, 30, 9, 140, 17, 18, 21, 6, 23, 11, 112, 22, 32, 72, 11, 18, 17, 25, 11]
+
+
+def _expit(v):
+    return 1 / (1 + math.exp(-v))
+
+
+def test_metaprop_glmm_gives_meta_default_result():
+    """meta 4.9-6 ``metaprop(event, n)`` (GLMM): 0.8189 (0.7604-0.8656); metafor's values."""
+    r = metaprop(X, N, method="GLMM")
+    assert isinstance(r, MetaResult)
+    d = r.to_dict()
+    assert d["method"] == "GLMM" and d["method_tau2"] == "ML" and d["settings"]["n_agq"] == 7
+    bt = d["backtransformed"]["random"]
+    assert [round(bt[k], 4) for k in ("estimate", "ci_low", "ci_high")] == [0.8189, 0.7604, 0.8656]
+    ref = json.loads((FIX / "glmm_plo.json").read_text())["datasets"]["seed_tr"]["fits"]
+    assert d["random"]["estimate"] == pytest.approx(ref["ML_nAGQ7_default"]["beta"], rel=1e-5)
+    assert d["common"]["estimate"] == pytest.approx(ref["CE"]["beta"], rel=1e-8)
+    assert d["common"]["se"] == pytest.approx(ref["CE"]["se"], rel=1e-8)
+    het = d["heterogeneity"]
+    assert het["q"] == pytest.approx(ref["CE"]["QE_Wld"], rel=2e-5)
+    assert het["i2"] == pytest.approx(ref["ML_nAGQ7_default"]["I2"], rel=5e-5)
+    assert het["tau2"] == pytest.approx(ref["ML_nAGQ7_default"]["tau2"], rel=5e-5)
+    md = d["method_details"]
+    assert md["q_lrt"] == pytest.approx(ref["CE"]["QE_LRT"], rel=1e-8) and md["converged"]
+    # single proportions: no test of the pooled value, no study weights (as meta)
+    assert d["random"]["p"] is None and all(s["weight_random"] is None for s in d["studies"])
+    # metafor/meta 4.9-6 prediction interval for GLMMs is z-based
+    rz = metaprop(X, N, method="GLMM", prediction="z").to_dict()
+    assert rz["prediction"]["low"] == pytest.approx(ref["ML_nAGQ7_default"]["pi_lb"], rel=5e-5)
+    text = str(r)
+    assert "Wald-type" in text and "Likelihood-Ratio" in text and "Gauss-Hermite" in text
+
+
+def test_metaprop_glmm_options():
+    r1 = metaprop(X, N, method="glmm", n_agq=1)
+    assert r1.settings.method == "GLMM" and r1.settings.n_agq == 1
+    assert r1.pooled["random_estimate"] == pytest.approx(glmm_proportion(X, N, n_agq=1).estimate)
+    rq = metaprop(X, N, method="GLMM", i2_method="q")
+    q = rq.pooled["q"]
+    assert rq.pooled["i2"] == pytest.approx(100 * (q - 19) / q, rel=1e-12)
+    with pytest.raises(SettingsError):
+        metaprop(X, N, method="GLMM", method_tau2="DL")
+    with pytest.raises(SettingsError):
+        metaprop(X, N, method="GLMM", measure="PFT")
+    with pytest.raises(SettingsError):
+        metaprop(X, N, n_agq=3)  # quadrature points mean nothing for inverse variance
+    with pytest.raises(SettingsError):
+        metaprop(X, N, method="MH")
+    with pytest.raises(SettingsError):
+        metaprop(X, N, method="REML")
+
+
+def test_glmm_result_refuses_inverse_variance_repooling():
+    from metareview.sensitivity import leave1out
+    with pytest.raises(SettingsError):
+        leave1out(metaprop(X, N, method="GLMM"))
+
+
+@pytest.mark.parametrize("name", ["bcg", "nielweise2007", "li2007"])
+def test_metabin_mh_and_peto_match_r(name):
+    d = json.loads((FIX / "mh.json").read_text())["datasets"][name]
+    args = (d["ai"], d["n1i"], d["ci"], d["n2i"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for m in ("OR", "RR", "RD"):
+            for style in ("meta", "metafor"):
+                r = metabin(*args, measure=m, method="MH", incr_style=style).to_dict()
+                ref = d["fits"][f"{m}_{style}"]
+                assert r["common"]["estimate"] == pytest.approx(ref["beta"], rel=1e-8)
+                assert r["common"]["se"] == pytest.approx(ref["se"], rel=1e-8)
+                assert r["heterogeneity"]["q"] == pytest.approx(ref["QE"], rel=1e-8)
+                assert r["method_details"]["method"] == "MH"
+        r = metabin(*args, method="Peto").to_dict()
+    ref = json.loads((FIX / "peto.json").read_text())["datasets"][name]["fit"]
+    assert r["common"]["estimate"] == pytest.approx(ref["beta"], rel=1e-8)
+    assert r["common"]["se"] == pytest.approx(ref["se"], rel=1e-8)
+    assert r["heterogeneity"]["q"] == pytest.approx(ref["QE"], rel=1e-8)
+    assert r["heterogeneity"]["df"] == ref["k_yi"] - 1
+    assert sum(s["weight_common"] for s in r["studies"] if s["weight_common"]) == pytest.approx(100)
+
+
+def test_metabin_mh_weights_and_random_effects():
+    d = json.loads((FIX / "mh.json").read_text())["datasets"]["bcg"]
+    args = (d["ai"], d["n1i"], d["ci"], d["n2i"])
+    r = metabin(*args, method="MH")
+    iv = metabin(*args)
+    direct = mantel_haenszel(*args)
+    np.testing.assert_allclose(r.pooled["weight_common"], direct.weights, rtol=1e-12)
+    # random effects: the inverse-variance model of the same study estimates
+    assert r.pooled["random_estimate"] == pytest.approx(iv.pooled["random_estimate"], rel=1e-12)
+    assert r.pooled["common_estimate"] != pytest.approx(iv.pooled["common_estimate"], rel=1e-6)
+    p = metabin(*args, method="Peto")
+    assert p.pooled["common_estimate"] == pytest.approx(peto(*args).estimate, rel=1e-12)
+    with pytest.raises(SettingsError):
+        metabin(*args, method="Peto", measure="RR")
+    with pytest.raises(SettingsError):
+        metabin(*args, method="MH", method_incr="all")
+    with pytest.raises(SettingsError):
+        metabin(*args, method="GLMM")
+
+
+def test_cli_pool_methods(tmp_path, capsys):
+    csv = tmp_path / "tr.csv"
+    csv.write_text("study,events,n\n" + "".join(f"S{i},{a},{b}\n" for i, (a, b) in enumerate(zip(X, N))))
+    assert main(["pool", str(csv), "--method", "GLMM", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("k", "measure", "method_tau2", "level", "common", "random", "prediction",
+                "heterogeneity", "backtransformed", "studies"):
+        assert key in d
+    assert d["method"] == "GLMM" and round(d["backtransformed"]["random"]["estimate"], 4) == 0.8189
+    assert main(["pool", str(csv), "--method", "GLMM", "--n-agq", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["method_details"]["n_agq"] == 1
+    assert main(["pool", str(csv), "--method", "GLMM", "--method-tau2", "DL"]) == 2
+    assert "maximum likelihood" in capsys.readouterr().err
+    bin_csv = tmp_path / "bcg.csv"
+    d = json.loads((FIX / "mh.json").read_text())["datasets"]["bcg"]
+    bin_csv.write_text("study,events_e,n_e,events_c,n_c\n" + "".join(
+        f"T{i},{a},{n1},{c},{n2}\n" for i, (a, n1, c, n2) in
+        enumerate(zip(d["ai"], d["n1i"], d["ci"], d["n2i"]))))
+    for method, key in (("MH", "OR_meta"), ("Peto", None)):
+        assert main(["pool", str(bin_csv), "--method", method, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["method"] == method
+        if key:
+            assert out["common"]["estimate"] == pytest.approx(d["fits"][key]["beta"], rel=1e-8)
+    assert main(["pool", str(bin_csv), "--method", "MH"]) == 0
+    assert "Mantel-Haenszel" in capsys.readouterr().out
