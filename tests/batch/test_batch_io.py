@@ -1,0 +1,226 @@
+"""Batch input and output: bad input messages, CSV/Parquet files (streamed), the command
+line in-process, the Dask path on a two-worker cluster, and memory bounded by the chunk."""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from metareview import DataError, SettingsError
+from metareview import batch as batch_module
+from metareview.batch import batch, iter_batch
+from metareview.cli import main
+
+from .conftest import random_table
+
+
+def quiet(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return batch(*args, **kwargs)
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(analysis=frame["analysis"].astype(str)).sort_values("analysis").reset_index(drop=True)
+
+
+# ----- bad input ---------------------------------------------------------------------
+
+def small():
+    return pd.DataFrame({"analysis": ["x", "x", "y", "y", "y"], "study": ["S1", "S2", "S1", "S2", "S3"],
+                         "events": [3, 4, 5, 6, 7], "n": [10, 10, 10, 10, 10]})
+
+
+def test_rule_broken_names_analysis_study_column_and_rule():
+    t = small()
+    t.loc[4, "events"] = 12
+    with pytest.raises(DataError) as err:
+        batch(t)
+    msg = str(err.value)
+    assert "analysis 'y'" in msg and "study 'S3'" in msg and "column 'events'" in msg and "larger than n" in msg
+    assert err.value.rule == "events <= n" and err.value.column == "events" and err.value.study == "S3"
+
+
+def test_rule_broken_in_a_later_chunk_and_without_study_labels():
+    t = small().drop(columns="study")
+    t.loc[3, "n"] = 0
+    with pytest.raises(DataError, match=r"study '2', column 'n': analysis 'y': must be greater than 0"):
+        batch(t, chunk_size=1)
+
+
+def test_non_numeric_and_missing_cells():
+    t = small().astype({"n": object})
+    t.loc[1, "n"] = "ten"
+    with pytest.raises(DataError, match=r"study 'S2', column 'n': analysis 'x': non-numeric value 'ten'"):
+        batch(t)
+    t.loc[1, "n"] = None
+    with pytest.raises(DataError, match=r"study 'S2', column 'n': analysis 'x': missing or non-numeric"):
+        batch(t)
+
+
+def test_effect_size_that_cannot_be_computed():
+    t = small()
+    t.loc[2, "events"] = 0
+    with pytest.raises(DataError, match=r"study 'S1', column 'PLO': analysis 'y': the effect size cannot"):
+        batch(t, method_incr="none")
+
+
+def test_missing_id_and_missing_columns():
+    t = small()
+    t.loc[2, "analysis"] = None
+    with pytest.raises(DataError, match="row 3 has no analysis id"):
+        batch(t)
+    with pytest.raises(DataError, match="analysis id column 'outcome' is not in the data"):
+        batch(small(), by="outcome")
+    with pytest.raises(DataError, match="cannot tell the study design"):
+        batch(small().drop(columns="n"))
+
+
+def test_settings_errors():
+    with pytest.raises(SettingsError, match="valid measures"):
+        batch(small(), measure="XYZ")
+    with pytest.raises(SettingsError, match="valid estimators"):
+        batch(small(), method_tau2="FOO")
+    with pytest.raises(SettingsError, match="needs a cont2 design"):
+        batch(small(), measure="SMD")
+    for bad in ({"exclude": ["S1"]}, {"study_ci": "WS"}, {"random": False}):
+        with pytest.raises(SettingsError, match="batch does not take"):
+            batch(small(), **bad)
+    with pytest.raises(SettingsError, match="unknown argument"):
+        batch(small(), colour="red")
+    with pytest.raises(SettingsError, match="chunk_size"):
+        batch(small(), chunk_size=0)
+    with pytest.raises(SettingsError, match="client= is for Dask"):
+        batch(small(), client=object())
+
+
+# ----- files -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_files_are_streamed_without_splitting_analyses(tmp_path, monkeypatch, suffix):
+    table = random_table("bin2", n_analyses=60, seed=21).sort_values("analysis", kind="stable")
+    path = tmp_path / f"t{suffix}"
+    table.to_csv(path, index=False) if suffix == ".csv" else table.to_parquet(path, index=False, row_group_size=37)
+    monkeypatch.setattr(batch_module, "FILE_ROWS", 37)  # pieces end inside analyses
+    expected = quiet(table, measure="RR", method_tau2="REML")
+    got = quiet(path, measure="RR", method_tau2="REML")
+    pd.testing.assert_frame_equal(by_id(got), by_id(expected), rtol=1e-12, atol=1e-12)
+
+
+def test_file_with_scattered_analysis_is_refused(tmp_path, monkeypatch):
+    table = random_table("proportion", n_analyses=30, seed=2)  # interleaved rows
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    monkeypatch.setattr(batch_module, "FILE_ROWS", 20)
+    with pytest.raises(DataError, match="rows are not consecutive"):
+        quiet(path)
+
+
+# ----- command line ------------------------------------------------------------------
+
+def test_cli_parquet_and_csv_output(tmp_path, capsys):
+    table = random_table("cont2", n_analyses=40, seed=5).sort_values("analysis", kind="stable")
+    data = tmp_path / "long.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "res.parquet"
+    code = main(["batch", str(data), "-o", str(out), "--measure", "SMD", "--method-tau2", "REML",
+                 "--random-ci", "hk", "--prediction", "z", "--chunk-size", "7", "--no-progress"])
+    assert code == 0
+    assert "40 analyses pooled" in capsys.readouterr().err
+    expected = quiet(table, measure="SMD", method_tau2="REML", random_ci="hk", prediction="z")
+    pd.testing.assert_frame_equal(by_id(pd.read_parquet(out)), by_id(expected), rtol=1e-12, atol=1e-12)
+    out_csv = tmp_path / "res.csv"
+    assert main(["batch", str(data), "-o", str(out_csv), "-m", "SMD", "--no-progress"]) == 0
+    back = pd.read_csv(out_csv, dtype={"analysis": str})
+    np.testing.assert_allclose(back.sort_values("analysis")["random_estimate"],
+                               by_id(quiet(table, measure="SMD"))["random_estimate"], rtol=1e-15)
+
+
+def test_cli_bad_input_is_a_message_and_no_file(tmp_path, capsys):
+    t = small()
+    t.loc[4, "events"] = 12
+    data = tmp_path / "bad.csv"
+    t.to_csv(data, index=False)
+    out = tmp_path / "res.parquet"
+    assert main(["batch", str(data), "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "analysis 'y'" in err and "study 'S3'" in err and "Traceback" not in err
+    assert not out.exists() and not list(tmp_path.glob("*.part"))
+    assert main(["batch", str(data), "-o", str(tmp_path / "res.json"), "--no-progress"]) == 2
+
+
+def test_cli_progress_bar_and_empty_table(tmp_path, capsys):
+    data = tmp_path / "empty.csv"
+    small().iloc[:0].to_csv(data, index=False)
+    out = tmp_path / "res.parquet"
+    assert main(["batch", str(data), "-o", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 0 and "bt_random_estimate" in pd.read_parquet(out).columns
+    data = tmp_path / "small.parquet"
+    small().to_parquet(data)
+    assert main(["batch", str(data), "-o", str(out), "--progress"]) == 0
+    assert "5/5" in capsys.readouterr().err
+
+
+# ----- Dask --------------------------------------------------------------------------
+
+def test_dask_two_workers_same_as_pandas(dask_client):
+    import dask.dataframe as dd
+
+    table = random_table("proportion", n_analyses=60, seed=31)  # interleaved: analyses straddle partitions
+    ddf = dd.from_pandas(table, npartitions=4)
+    got = batch(ddf, measure="PFT", method_tau2="REML", client=dask_client)
+    expected = quiet(table, measure="PFT", method_tau2="REML")
+    assert len(got) == 60
+    pd.testing.assert_frame_equal(by_id(got), by_id(expected), rtol=1e-12, atol=1e-12)
+
+
+def test_dask_grouped_partitions_and_current_client(dask_client):
+    import dask.dataframe as dd
+
+    table = random_table("generic", n_analyses=30, seed=32)
+    ddf = dd.from_pandas(table.set_index("analysis").sort_index(), npartitions=3).reset_index()
+    with dask_client.as_current():
+        got = batch(ddf, method_tau2="DL")
+    pd.testing.assert_frame_equal(by_id(got), by_id(quiet(table)), rtol=1e-12, atol=1e-12)
+
+
+def test_dask_bad_input_reaches_the_caller(dask_client):
+    import dask.dataframe as dd
+
+    t = small()
+    t.loc[4, "events"] = 12
+    with pytest.raises(DataError, match="analysis 'y'"):
+        batch(dd.from_pandas(t, npartitions=2), client=dask_client)
+
+
+# ----- memory ------------------------------------------------------------------------
+
+def test_memory_is_bounded_by_the_chunk_not_the_table(tmp_path, monkeypatch):
+    """2e5 analyses (1e6 study rows) streamed from Parquet: the arrays alive at any time
+    stay a small fraction of what the whole table would take."""
+    m, k = 200_000, 5
+    rng = np.random.default_rng(0)
+    vi = rng.uniform(0.02, 0.2, m * k)
+    table = pd.DataFrame({"analysis": np.repeat(np.arange(m), k), "yi": rng.normal(0, np.sqrt(vi + 0.05)),
+                          "vi": vi})
+    path = tmp_path / "big.parquet"
+    table.to_parquet(path, index=False, row_group_size=100_000)
+    whole = table.memory_usage(deep=True).sum()  # 24 MB
+    del table
+    monkeypatch.setattr(batch_module, "FILE_ROWS", 20_000)
+    n = 0
+    tracemalloc.start()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a few simulated analyses do not converge
+            for part in iter_batch(path, chunk_size=1_000):
+                n += len(part)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert n == m
+    assert peak < whole / 3, (peak, whole)
