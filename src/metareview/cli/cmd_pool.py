@@ -94,19 +94,66 @@ def analyse_options(data: Path, pool: dict):
         return analyse_file(data, opts["measure"], col, **kwargs)
 
 
+def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=False, cumulative=None,
+                     influence=False, metareg=None, bias=False, method_tau2=None) -> dict:
+    """The analyses asked for beyond the pooled estimate, by their JSON key (in printing order)."""
+    import warnings
+
+    from ..exceptions import SettingsError
+
+    if tau_common and not subgroup:
+        raise SettingsError("--tau-common needs --subgroup COLUMN")
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the analyses keep their warnings as notes
+        if subgroup:
+            from ..subgroups import subgroup as run_subgroup
+            out["subgroups"] = run_subgroup(result, subgroup, tau_common=tau_common)
+        if leave_one_out:
+            from ..sensitivity import leave1out
+            out["leave_one_out"] = leave1out(result)
+        if cumulative:
+            from ..sensitivity import cumul
+            out["cumulative"] = cumul(result, cumulative)
+        if influence:
+            from ..influence import influence as run_influence
+            out["influence"] = run_influence(result)
+        if metareg:
+            from ..metareg import metareg as run_metareg
+            out["metareg"] = run_metareg(result, metareg, method_tau2=method_tau2 or "REML")
+        if bias:
+            from ..bias import metabias
+            out["bias"] = metabias(result)
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command("pool")
     @with_pool_options
     def pool(
         data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+        subgroup: Optional[str] = typer.Option(None, "--subgroup", help="Subgroup analysis by this column, with the test for subgroup differences (JSON key subgroups)."),
+        tau_common: bool = typer.Option(False, "--tau-common", help="With --subgroup: one tau² for all subgroups (R meta's tau.common)."),
+        leave_one_out: bool = typer.Option(False, "--leave-one-out", help="Leave-one-out sensitivity analysis (JSON key leave_one_out)."),
+        cumulative: Optional[str] = typer.Option(None, "--cumulative", help="Cumulative meta-analysis in the order of this column, e.g. year (JSON key cumulative)."),
+        influence: bool = typer.Option(False, "--influence", help="Influence diagnostics as metafor's influence(), with Baujat coordinates (JSON key influence)."),
+        metareg: Optional[str] = typer.Option(None, "--metareg", help="Meta-regression formula, e.g. '~ year + factor(design)'; tau² by --method-tau2 if given, else REML (JSON key metareg)."),
+        bias: bool = typer.Option(False, "--bias", help="Tests for small-study effects and trim-and-fill (JSON key bias)."),
         *,
         pool: dict,
     ) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
         result = analyse_options(data, pool)
+        extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
+                                 cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
+                                 method_tau2=pool.get("method_tau2"))
         if as_json:
             from .output import print_json
-            print_json(result.to_dict())
+            doc = result.to_dict()
+            doc.update({key: analysis.to_dict() for key, analysis in extra.items()})
+            print_json(doc)
         else:
             typer.echo(str(result), nl=False)
+            for analysis in extra.values():
+                typer.echo("\n" + str(analysis), nl=False)
