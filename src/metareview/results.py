@@ -333,3 +333,39 @@ class MetaResult:
         """Draw a funnel plot (see :func:`metareview.plots.funnel.funnel`)."""
         from .plots.funnel import funnel
         return funnel(self, ax=ax, **kwargs)
+
+    # ----- analyses beyond the pooled estimate (R meta / metafor names) -------------------
+    def subgroup(self, by, *, tau_common: bool = False):
+        """Subgroup analysis (see :func:`metareview.subgroups.subgroup`)."""
+        from .subgroups import subgroup
+        return subgroup(self, by, tau_common=tau_common)
+
+    def leave1out(self):
+        """Leave-one-out analysis (see :func:`metareview.sensitivity.leave1out`)."""
+        from .sensitivity import leave1out
+        return leave1out(self)
+
+    def cumul(self, order=None, *, decreasing: bool = False):
+        """Cumulative meta-analysis (see :func:`metareview.sensitivity.cumul`)."""
+        from .sensitivity import cumul
+        return cumul(self, order, decreasing=decreasing)
+
+    def influence(self, *, model: str | None = None):
+        """Influence diagnostics (see :func:`metareview.influence.influence`)."""
+        from .influence import influence
+        return influence(self, model=model)
+
+    def metareg(self, mods, **kwargs):
+        """Meta-regression (see :func:`metareview.metareg.metareg`)."""
+        from .metareg import metareg
+        return metareg(self, mods, **kwargs)
+
+    def metabias(self, **kwargs):
+        """Tests for small-study effects and trim-and-fill (see :func:`metareview.bias.metabias`)."""
+        from .bias import metabias
+        return metabias(self, **kwargs)
+
+    def trimfill(self, **kwargs):
+        """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
+        from .bias import trimfill
+        return trimfill(self, **kwargs)
