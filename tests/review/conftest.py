@@ -35,3 +35,37 @@ def labels() -> dict[tuple[str, int], str]:
     import csv
     with open(EXPORTS / "labels.csv", newline="", encoding="utf-8") as fh:
         return {(row["file"], int(row["position"])): row["article"] for row in csv.DictReader(fh)}
+
+
+def screen_all(project: Project) -> None:
+    """Dual-screen every record of the sample project to the end of full text.
+
+    Title/abstract: six clusters included (one after a resolved conflict), the rest
+    excluded.  Full text: one report not retrieved, one excluded, four included, two
+    of which are reports of one study.
+    """
+    from metareview.review.dedupe import clusters
+    from metareview.review.screening import assign_study, decide, resolve, set_retrieval
+
+    keep = {1, 2, 3, 6, 8, 10}
+    for unit in sorted(clusters(project.store).members):
+        for who in ("ann", "bob"):
+            if unit in keep:
+                decision = "exclude" if (unit, who) == (2, "bob") else "include"
+                decide(project, unit, stage="ta", reviewer=who, decision=decision)
+            else:
+                decide(project, unit, stage="ta", reviewer=who, decision="exclude")
+    resolve(project, 2, stage="ta", by="cat", decision="include", note="adult cohort after all")
+    set_retrieval(project, 10, retrieved=False, by="ann", note="not held by any library")
+    for unit in (1, 2, 3, 6):
+        for who in ("ann", "bob"):
+            decide(project, unit, stage="ft", reviewer=who, decision="include")
+    for who in ("ann", "bob"):
+        decide(project, 8, stage="ft", reviewer=who, decision="exclude", reason="wrong study design")
+    assign_study(project, 6, "Namba 2019", by="cat")
+
+
+@pytest.fixture
+def screened(deduped: Project) -> Project:
+    screen_all(deduped)
+    return deduped

@@ -227,7 +227,8 @@ def study_labels(project: Project) -> dict[int, str]:
     """Study label of each report included at full text (several reports may share a study).
 
     A report's label is the one assigned with :func:`assign_study`, else "Surname Year"
-    with a letter added when two studies would share it.
+    with a letter added when two included reports would share it.  Assigning a report
+    the label another report shows makes both reports of one study.
     """
     cl = clusters(project.store)
     ft = states(project, "full_text", cl=cl)
@@ -245,11 +246,15 @@ def study_labels(project: Project) -> dict[int, str]:
         base[_default_label(recs[u])].append(u)
     taken = set(labels.values())
     for label, units in base.items():
-        if len(units) == 1 and label not in taken:
-            labels[units[0]] = label
+        if len(units) == 1:
+            labels[units[0]] = label  # a report assigned this label joins this study
             continue
-        for i, u in enumerate(units):
-            labels[u] = f"{label}{chr(ord('a') + i) if i < 26 else i}"
+        suffixes = (f"{chr(ord('a') + i)}" if i < 26 else str(i) for i in range(10 ** 6))
+        for u in units:
+            name = f"{label}{next(suffixes)}"
+            while name in taken:
+                name = f"{label}{next(suffixes)}"
+            labels[u] = name
     return labels
 
 
@@ -280,21 +285,23 @@ def export_decisions(project: Project, *, stage: str | None = None) -> str:
 def screening_sheet(project: Project, *, stage: str, reviewer: str | None = None) -> str:
     """A spreadsheet for screening outside metareview: one row per record still to screen.
 
-    With ``reviewer`` the sheet lists what that reviewer has not decided yet; fill in
+    A record that could not be parsed comes with its problem and raw text, so it can be
+    screened like the others.  With ``reviewer`` the sheet lists what that reviewer has not decided yet; fill in
     the ``decision`` (and ``reason``) columns and import it with :func:`import_decisions`.
     """
     stage = parse_stage(stage)
     st = states(project, stage)
     todo = [u for u, s in st.items() if not s.decided and (reviewer is None or reviewer not in s.votes)]
     buf = io.StringIO()
-    columns = ["record_id", "stage", "title", "abstract", "authors", "year", "journal", "doi", "decision", "reason",
-               "note"]
+    columns = ["record_id", "stage", "title", "abstract", "authors", "year", "journal", "doi", "problem", "raw",
+               "decision", "reason", "note"]
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for rec in project.store.iter_records(("id", "title", "abstract", "authors", "year", "journal", "doi", "raw",
-                                           "status"), ids=todo):
-        writer.writerow({"record_id": rec["id"], "stage": stage,
-                         "title": rec["title"] or ("[unparsed record] " + rec["raw"][:200]),
+                                           "status", "problem"), ids=todo):
+        malformed = rec["status"] == "malformed"
+        writer.writerow({"record_id": rec["id"], "stage": stage, "title": rec["title"] or "",
+                         "problem": rec["problem"] or "", "raw": rec["raw"] if malformed else "",
                          "abstract": rec["abstract"] or "", "authors": "; ".join(rec["authors"]),
                          "year": rec["year"] or "", "journal": rec["journal"] or "", "doi": rec["doi"] or "",
                          "decision": "", "reason": "", "note": ""})
