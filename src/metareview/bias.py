@@ -385,7 +385,7 @@ class TrimFill:
     def funnel(self, ax=None, **kwargs):
         """Funnel plot with the filled studies (see :func:`metareview.plots.funnel.funnel`)."""
         from .plots.funnel import funnel
-        return funnel(self.result, ax=ax, filled=self, **kwargs)
+        return funnel(self.result, ax=ax, filled=(self.yi[self.filled], self.vi[self.filled]), **kwargs)
 
 
 def trimfill(result, *, estimator: str = "L0", side: str | None = None, iterate: str = "common",

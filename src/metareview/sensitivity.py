@@ -168,6 +168,26 @@ def _model_rows(labels, pooled: PooledArrays, result, model: str):
     return rows
 
 
+def _forest_rows(obj, header: str, ax, kwargs):
+    """Draw a leave-one-out or cumulative analysis with the plots' ``forest_table``."""
+    from .plots.forest import forest_table
+    r = obj.result
+    model = kwargs.pop("model", "random" if r.settings.random else "common")
+    bt = r.backtransform if r.measure.transformed else (lambda x: x)
+    p = obj.pooled
+    est = bt(getattr(p, f"{model}_estimate"))
+    lo = bt(getattr(p, f"{model}_ci_low"))
+    hi = bt(getattr(p, f"{model}_ci_high"))
+    full = r.pooled
+    overall = (bt(full[f"{model}_estimate"]), bt(full[f"{model}_ci_low"]), bt(full[f"{model}_ci_high"]))
+    columns = {"tau²": [_f(t) for t in p.tau2], "I²": [f"{_f(i, 1)}%" for i in p.i2]}
+    kwargs.setdefault("columns", columns)
+    kwargs.setdefault("header", header)
+    kwargs.setdefault("overall", overall)
+    kwargs.setdefault("overall_label", f"All studies ({'random' if model == 'random' else 'common'} effect)")
+    return forest_table(list(map(str, obj.studlab)), est, lo, hi, measure=r.measure, ax=ax, **kwargs)
+
+
 # ---------------------------------------------------------------------------------------
 # leave-one-out
 # ---------------------------------------------------------------------------------------
@@ -215,8 +235,8 @@ class LeaveOneOut:
         return self.report().to_html()
 
     def forest(self, ax=None, **kwargs):
-        from .plots.forest import forest_table
-        return forest_table(self, ax=ax, **kwargs)
+        """Forest plot of the estimates without each study (``model=`` common or random)."""
+        return _forest_rows(self, "Omitting", ax, kwargs)
 
 
 def leave1out(result) -> LeaveOneOut:
@@ -288,8 +308,8 @@ class Cumulative:
         return self.report().to_html()
 
     def forest(self, ax=None, **kwargs):
-        from .plots.forest import forest_table
-        return forest_table(self, ax=ax, **kwargs)
+        """Forest plot of the cumulative estimates (``model=`` common or random)."""
+        return _forest_rows(self, "Adding", ax, kwargs)
 
 
 def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:

@@ -208,9 +208,9 @@ class SubgroupResult:
         return self.report().to_html()
 
     def forest(self, ax=None, **kwargs):
-        """Forest plot with subgroup diamonds (see :func:`metareview.plots.forest.forest_table`)."""
-        from .plots.forest import forest_table
-        return forest_table(self, ax=ax, **kwargs)
+        """Forest plot with subgroup diamonds and the test for subgroup differences (see :func:`metareview.plots.forest.forest`)."""
+        from .plots.forest import forest
+        return forest(self, ax=ax, **kwargs)
 
 
 def _f(x, d=4):
