@@ -365,6 +365,17 @@ def test_reports_included_exceeding_assessed_without_reasons():
         PrismaCounts.from_dict(counts).validate()
 
 
+def test_included_is_not_compared_with_one_column_when_the_other_is_unknown():
+    # 30 reports included may come from the databases column, whose assessed count is not given.
+    counts = {"records_databases": {"PubMed": 300}, "other_records": {"Websites": 6},
+              "other_reports_sought": 6, "other_reports_not_retrieved": 1, "other_reports_assessed": 5,
+              "reports_included": 30}
+    assert PrismaCounts.from_dict(counts).inconsistencies() == []
+    counts["reports_assessed"] = 20
+    (problem,) = PrismaCounts.from_dict(counts).inconsistencies()
+    assert (problem.box, problem.expected, problem.observed) == ("reports_included", 25, 30)
+
+
 def test_allow_inconsistent_warns_and_draws():
     bad = with_changes(FULL, records_screened=990, records_excluded=864)
     with pytest.warns(MetaReviewWarning, match=r"records_screened: expected 997.*got 990"):

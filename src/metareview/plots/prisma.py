@@ -239,6 +239,14 @@ class PrismaCounts:
         return sum(p or 0 for p in parts)
 
     @property
+    def has_database_column(self) -> bool:
+        """Whether any count of the databases-and-registers column is given."""
+        return any(getattr(self, k) is not None for k in
+                   ("records_databases", "records_registers", "duplicates_removed",
+                    "automation_removed", "other_removed", "records_screened", "records_excluded",
+                    "reports_sought", "reports_not_retrieved", "reports_assessed", "reports_excluded"))
+
+    @property
     def has_other_methods(self) -> bool:
         """Whether any count of the "other methods" column is given."""
         return any(getattr(self, k) is not None for k in
@@ -300,8 +308,10 @@ class PrismaCounts:
             included, included_key = self.reports_included, "reports_included"
         else:
             included, included_key = self.studies_included, "studies_included"
+        # Reports assessed in every column that is present (a column without its
+        # assessed count leaves the total unknown).
         assessed_parts = []
-        if self.reports_assessed is not None or self.reports_excluded is not None or not self.has_other_methods:
+        if self.has_database_column or not self.has_other_methods:
             assessed_parts.append(self.reports_assessed)
         if self.has_other_methods:
             assessed_parts.append(self.other_reports_assessed)
