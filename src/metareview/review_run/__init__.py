@@ -126,7 +126,7 @@ def _analysis_figures(run: AnalysisRun, plan) -> list:
     jobs = []
     for fit in run.fits():
         if ("forest" if fit.sensitivity is None else "sensitivity") in a.figures:
-            title = a.title if fit.sensitivity is None else f"{a.title}, {fit.sensitivity.title.lower()}"
+            title = a.title if fit.sensitivity is None else f"{a.title}: {fit.sensitivity.title}"
             cap = f"Forest plot: {a.outcome or a.title}." + (
                 f" {', '.join(fit.sensitivity.exclude)} shown but not pooled." if fit.sensitivity else "")
             jobs.append((fit.result, f"{fit.name}_forest", title, cap))
@@ -188,7 +188,9 @@ def _tables(loaded, runs, table1, comparison) -> dict[str, bytes]:
     import pandas as pd
 
     files = {}
-    files["tables/comparison.csv"] = _csv(pd.DataFrame([v.to_dict() for v in comparison]).drop(columns="values"))
+    cols = ["label", "source", "paper", "ours_full", "ours_printed", "verdict", "why"]
+    files["tables/comparison.csv"] = _csv(pd.DataFrame([{k: v.to_dict()[k] for k in cols} for v in comparison],
+                                                       columns=cols))
     if table1:
         files["tables/table1.csv"] = _csv(pd.DataFrame(
             [{"key": v.row.key, "characteristic": v.row.label, "ours": v.text, "paper": v.row.paper or ""}

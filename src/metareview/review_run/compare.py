@@ -69,7 +69,12 @@ def _render(text: str, spans, values, full: bool) -> str:
     for (s, e, _, d), v in zip(spans, values):
         out.append(text[pos:s])
         neg = text[s] == "\u2212"
-        tok = f"{v:.10g}" if full else _round_half_up(v, d)
+        if full:
+            tok = f"{v:.10g}"
+            if d and "." not in tok and "e" not in tok:
+                tok += "." + "0" * d          # 60 printed as 60.0 reads as 60.0
+        else:
+            tok = _round_half_up(v, d)
         if tok.startswith("-") and neg:
             tok = "\u2212" + tok[1:]
         if re.fullmatch(r"-0(\.0+)?", tok):

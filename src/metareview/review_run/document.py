@@ -34,6 +34,29 @@ def methods_sentence(fit, title: str) -> str:
     return text
 
 
+def _ci(fmt, b) -> str:
+    return f"{fmt(b['estimate'])} [{fmt(b['ci_low'])}; {fmt(b['ci_high'])}]"
+
+
+def overview_row(fit, label: str, percent: bool) -> list[str]:
+    """One row of the overview table for a fit."""
+    d = fit.result.to_dict()
+    bt = d["backtransformed"]
+    fmt = (lambda x: _pct(x)) if percent else (lambda x: _f(x, 2))
+    n_pat = fit.result.n[fit.result.included].sum() if fit.result.n is not None else None
+    kn = f"{d['k']}" + (f" / {n_pat:.0f}" if n_pat is not None else "")
+    cells = []
+    for model in ("common", "random"):
+        cells.append(_ci(fmt, bt[model] if bt else d[model]) if d["settings"][model] else "")
+    het = d["heterogeneity"]
+    other = []
+    for key, name in (("crude", "crude"), ("glmm", "GLMM")):
+        if key in fit.additional:
+            a = fit.additional[key]
+            other.append(f"{name} {_pct(a['estimate'], 2)} [{_pct(a['ci_low'], 2)}; {_pct(a['ci_high'], 2)}]")
+    return [label, kn, *cells, _f(het["tau2"], 4), _f(het["i2"], 1) + "%", "; ".join(other)]
+
+
 def summary_rows(fit, label: str, percent: bool) -> list[list[str]]:
     """Rows of the pooled-estimates table for one fit (common, random, prediction, extras)."""
     d = fit.result.to_dict()
@@ -47,7 +70,7 @@ def summary_rows(fit, label: str, percent: bool) -> list[list[str]]:
         if not d["settings"][model]:
             continue
         b = bt[model] if bt else d[model]
-        extra = [_f(het["tau2"], 4), _f(het["i2"], 1) + "%", _f(het["q"], 2) + f" (p = {_p(het['p'])})"] \
+        extra = [_f(het["tau2"], 4), _f(het["i2"], 1) + "%", _f(het["q"], 2) + f" (p {_p(het['p'])})"] \
             if model == "random" else ["", "", ""]
         rows.append([label, name, kn, f"{fmt(b['estimate'])} [{fmt(b['ci_low'])}; {fmt(b['ci_high'])}]", *extra])
     if d["settings"]["random"] and d["settings"]["prediction"] != "none":
@@ -68,7 +91,7 @@ def summary_rows(fit, label: str, percent: bool) -> list[list[str]]:
 def _p(p) -> str:
     if p is None:
         return "—"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+    return "< 0.0001" if p < 1e-4 else f"= {p:.4f}"
 
 
 def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> Report:
@@ -87,18 +110,31 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> R
                   [[v.label, v.source, v.paper, v.ours_full, v.ours_printed, v.verdict, v.why] for v in comparison],
                   align="lllllll", row_classes=[_verdict_class(v.verdict) for v in comparison]))
 
+    figs = {f.name: f for f in figures}
+    if "prisma" in figs:
+        f = figs["prisma"]
+        rep.add(Heading("Study selection", 2, anchor="prisma"))
+        rep.add(Figure(f.inline_svg(), f.title, f.caption, _links(f)))
+    if "table1" in plan.tables and table1:
+        rep.add(Heading("Table 1: characteristics of the pooled population", 2, anchor="table1"))
+        rep.add(Table(["Characteristic", "Ours (from the data)", "Paper"],
+                      [[v.row.label, v.text, v.row.paper or ""] for v in table1], align="lll",
+                      notes=["Medians and ranges are over the studies that give a value; percentages are events "
+                             "over the patients of those studies."]))
+
     # -- analyses ----------------------------------------------------------------------
     rep.add(Heading("Analyses", 2, anchor="analyses"))
     rows = []
     for run in runs.values():
         pct = run.main.result.measure.design == "proportion"
         for fit in run.fits():
-            label = run.analysis.title if fit.sensitivity is None else f"{run.analysis.title}, {fit.sensitivity.title.lower()}"
-            rows.extend(summary_rows(fit, label, pct))
-    rep.add(Table(["Analysis", "Model", "k / N", "Estimate [95% CI]", "tau²", "I²", "Q (p)"], rows, align="lllrrrr",
-                  notes=["Proportions on the natural scale (back-transformed from the analysis scale); "
-                         "mean differences in points of the 0–10 pain scale."]))
-    figs = {f.name: f for f in figures}
+            label = run.analysis.title if fit.sensitivity is None else f"↳ {fit.sensitivity.title}"
+            rows.append(overview_row(fit, label, pct))
+    rep.add(Table(["Analysis", "k / N", "Common effect [95% CI]", "Random effects [95% CI]", "tau²", "I²",
+                   "Other estimates"], rows, align="lrrrrrl",
+                  notes=["Proportions on the natural scale (back-transformed from the logit scale); mean "
+                         "differences in points of the 0–10 pain scale. Crude: events / patients; GLMM: "
+                         "random-intercept logistic regression."]))
     for run in runs.values():
         a = run.analysis
         rep.add(Heading(a.title, 3, anchor=f"analysis-{a.name}"))
@@ -144,18 +180,19 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> R
                               "have none."))
         for col, sub in run.subgroups.items():
             rep.add(Heading(f"Subgroups by {col}", 4))
-            rep.add(Paragraph(str(sub)))
-        rep.add(Heading("Full printout", 4))
-        for block in run.main.result.report().blocks:
+            gfig = figs.get(f"{a.name}_subgroups_{col}")
+            if gfig is not None:
+                rep.add(Figure(gfig.inline_svg(), gfig.title, gfig.caption, _links(gfig)))
+            for block in sub.report().blocks:
+                if not isinstance(block, Heading):
+                    rep.add(block)
+        rep.add(Heading("Pooled result, as R meta prints it", 4))
+        blocks = run.main.result.report().blocks
+        # the study table is the forest plot's and tables/<name>_studies.csv's
+        for block in blocks[1:] if blocks and isinstance(blocks[0], Table) else blocks:
             rep.add(block)
 
     # -- Table 1, data, checks ---------------------------------------------------------
-    if "table1" in plan.tables and table1:
-        rep.add(Heading("Table 1: characteristics of the pooled population", 2, anchor="table1"))
-        rep.add(Table(["Characteristic", "Ours (from Table 2)", "Paper"],
-                      [[v.row.label, v.text, v.row.paper or ""] for v in table1], align="lll",
-                      notes=["Medians and ranges are over the studies that give a value; percentages are events "
-                             "over the patients of those studies."]))
     if "checks" in plan.tables:
         for name, ld in loaded.items():
             if ld.checks is None:
@@ -180,10 +217,6 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> R
     if plan.not_reproducible:
         rep.add(Heading("Not reproducible from the published data", 2, anchor="not-reproducible"))
         rep.add(BulletList([f"{x.label}: paper {x.paper}. {x.reason}" for x in plan.not_reproducible]))
-    if "prisma" in figs:
-        f = figs["prisma"]
-        rep.add(Heading("Study selection", 2, anchor="prisma"))
-        rep.add(Figure(f.inline_svg(), f.title, f.caption, _links(f)))
 
     # -- methods -----------------------------------------------------------------------
     rep.add(Heading("Methods", 2, anchor="methods"))

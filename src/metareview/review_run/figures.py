@@ -58,9 +58,14 @@ def inline_svg(svg: str, prefix: str) -> str:
                      else m.group(0), svg)
         svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"' if m.group(1) in ids
                      else m.group(0), svg)
-    # scale with the page: keep the viewBox, drop fixed sizes
+    # shrink with the page, never grow past the figure's own size: keep the viewBox,
+    # turn the fixed width into a maximum width
+    m = re.search(r'<svg[^>]*?\swidth="([^"]*)"', svg)
+    width = m.group(1) if m else None
     svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"', r"\1", svg, count=1)
     svg = re.sub(r'(<svg[^>]*?)\sheight="[^"]*"', r"\1", svg, count=1)
+    if width:
+        svg = svg.replace("<svg", f'<svg style="width:100%;max-width:{width};height:auto"', 1)
     return svg.strip()
 
 

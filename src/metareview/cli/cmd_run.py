@@ -1,0 +1,47 @@
+"""``metareview run DIR``: run a review from its analysis plan (review.toml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run(
+        directory: Optional[Path] = typer.Argument(
+            None, help="Folder holding review.toml (or the plan file itself)."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o", help="Output folder. Default: DIR/output (with --example: ./<example>-output)."),
+        force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
+        example: Optional[str] = typer.Option(
+            None, "--example", help="Run a bundled example review instead of DIR: mrgfus."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+    ) -> None:
+        """Run every analysis of the plan and write report.html, results.json, figures and tables."""
+        from rich.console import Console
+
+        from ..plan import PlanError
+        from ..review_run import EXAMPLES, example_path, run_review
+        from ..review_run.progress import Steps
+
+        if (directory is None) == (example is None):
+            raise PlanError("give a review folder (metareview run DIR) or a bundled example "
+                            f"(metareview run --example {'|'.join(EXAMPLES)}), not both or neither")
+        if example is not None:
+            directory = example_path(example)
+            if out is None:
+                out = Path.cwd() / f"{EXAMPLES[example]}-output"
+        console = Console(stderr=True, highlight=False)
+        steps = Steps(console, enabled=not quiet)
+        result = run_review(directory, out, force=force, steps=steps)
+        if quiet:
+            return
+        counts: dict[str, int] = {}
+        for v in result.comparison:
+            counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        if counts:
+            console.print("Paper vs reproduction: " + "; ".join(f"{n} {k}" for k, n in counts.items()))
+        console.print(f"Report: {result.out / 'report.html'}")
