@@ -10,7 +10,7 @@ test of moderators (QM), the test of residual heterogeneity (QE), metafor's I² 
 for the residual heterogeneity and the pseudo R² (proportional reduction of tau²
 against the intercept-only model) are reported as metafor does.
 
-Moderators are columns of the result (``result.covariates``), given as a formula string
+Moderators are columns of the result (its covariates, or data columns such as ``n``), given as a formula string
 (``"~ year + design"``, ``"~ factor(alloc) + ablat"``, ``"~ ablat - 1"`` without intercept),
 a list of column names or a mapping of names to arrays.  A column whose values are all
 numbers is numeric; any other column, or one wrapped in ``factor()``, is categorical with
@@ -408,9 +408,16 @@ def _term_for(column: str, values, forced: bool, labels) -> Term:
     return Term(column, "factor", tuple(levels), label, numeric_levels)
 
 
+def study_columns(result) -> dict:
+    """The columns of a result that analyses may use: its data roles (``n``, ``events``, ...) and covariates."""
+    cols = {c: np.asarray(v, dtype=object) for c, v in (getattr(result, "data", {}) or {}).items()}
+    cols.update({c: np.asarray(v, dtype=object) for c, v in (getattr(result, "covariates", {}) or {}).items()})
+    return cols
+
+
 def _resolve_mods(result, mods) -> tuple[dict, list[tuple[str, bool]], bool, str]:
     """Columns (name -> values over all studies), terms, intercept flag, formula text."""
-    cov = dict(getattr(result, "covariates", {}) or {})
+    cov = study_columns(result)
     if isinstance(mods, str):
         terms, intercept = _parse_formula(mods)
         text = mods.strip() if mods.strip().startswith("~") else "~ " + mods.strip()

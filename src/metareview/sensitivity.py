@@ -325,11 +325,13 @@ def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
     if order is None:
         keys = np.arange(result.k_all)
     elif isinstance(order, str):
-        if order not in result.covariates:
+        from .metareg import study_columns
+        cols = study_columns(result)
+        if order not in cols:
             raise DataError(f"cannot order by {order!r}: it is not a column of the data; columns are: "
-                            f"{', '.join(result.covariates) or '(none)'}", column=order, rule="missing column")
+                            f"{', '.join(cols) or '(none)'}", column=order, rule="missing column")
         name = order
-        keys = np.asarray(result.covariates[order], dtype=object)
+        keys = cols[order]
     else:
         keys = np.asarray(order, dtype=object).ravel()
         if keys.size != result.k_all:

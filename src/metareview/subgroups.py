@@ -237,10 +237,12 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     """
     labels = result.studlab
     if isinstance(by, str):
-        if by not in result.covariates:
+        from .metareg import study_columns
+        cols = study_columns(result)
+        if by not in cols:
             raise DataError(f"subgroup column {by!r} is not in the data; columns are: "
-                            f"{', '.join(result.covariates) or '(none)'}", column=by, rule="missing column")
-        name, values = by, np.asarray(result.covariates[by], dtype=object)
+                            f"{', '.join(cols) or '(none)'}", column=by, rule="missing column")
+        name, values = by, cols[by]
     else:
         name = getattr(by, "name", None) or "subgroup"
         values = np.asarray(by, dtype=object).ravel()
