@@ -1,0 +1,156 @@
+"""The command line, in-process: from a PubMed and an Embase export to the analysis table and PRISMA counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from metareview.cli import main
+
+from .conftest import EXPORTS
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ok(capsys, *args: str):
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    return json.loads(out) if out.strip().startswith(("{", "[")) else out
+
+
+def _fill(sheet: str, decide) -> str:
+    rows = list(csv.DictReader(io.StringIO(sheet)))
+    for row in rows:
+        row["decision"], row["reason"] = decide(row)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
+    project = tmp_path / "mrgfus.mrv"
+    p = ("-p", project)
+    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == 4
+    assert ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
+    embase = ok(capsys, "review", "import", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
+    assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
+    report = ok(capsys, "review", "dedupe", *p, "--no-progress")
+    assert report["duplicates"] == 5 and report["clusters"] == 14
+    queue = ok(capsys, "review", "duplicates", *p, "--queue")
+    assert {(q["record_a"], q["record_b"]) for q in queue} >= {(13, 14)}
+    ok(capsys, "review", "pair", "13", "14", *p, "--different", "--by", "ann", "--note", "two abstracts")
+
+    keep = {"Magnetic resonance-guided", "Pain relief", "Focused ultrasound ablation versus", "Retreatment"}
+    include = lambda row: ("include", "") if any(row["title"].startswith(k) for k in keep) and \
+        "2018" != row["year"] else ("exclude", "")  # noqa: E731
+    for reviewer in ("ann", "bob"):
+        sheet = ok(capsys, "review", "decisions", "export", *p, "--sheet", "--stage", "ta", "--reviewer", reviewer)
+        filled = tmp_path / f"{reviewer}.csv"
+        filled.write_text(_fill(sheet, include), encoding="utf-8")
+        assert ok(capsys, "review", "decisions", "import", filled, *p, "--reviewer", reviewer)["written"] == 14
+    assert ok(capsys, "review", "conflicts", *p) == []
+    (kappa,) = ok(capsys, "review", "agreement", *p)
+    assert kappa["percent_agreement"] == 100.0 and kappa["kappa"] == pytest.approx(1.0)
+
+    for reviewer, reason in (("ann", "wrong study design"), ("bob", "wrong population")):
+        ok(capsys, "review", "decide", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude", "--reason", reason)
+    assert [c["record"] for c in ok(capsys, "review", "conflicts", *p, "--stage", "ft")] == [6]
+    assert ok(capsys, "review", "resolve", "6", *p, "-s", "ft", "-d", "exclude", "--by", "cat", "--reason",
+              "wrong study design", "--note", "re-treatment series")["state"] == "excluded"
+    for record in (1, 2, 3):
+        for reviewer in ("ann", "bob"):
+            ok(capsys, "review", "decide", str(record), *p, "-r", reviewer, "-s", "ft", "-d", "include")
+    counts_path = tmp_path / "counts.json"
+    ok(capsys, "review", "prisma", *p, "-o", counts_path)
+    counts = json.loads(counts_path.read_text())
+    assert counts == {"records_databases": {"Embase": 9, "PubMed": 10}, "duplicates_removed": 5,
+                      "records_screened": 14, "records_excluded": 10, "reports_sought": 4,
+                      "reports_not_retrieved": 0, "reports_assessed": 4,
+                      "reports_excluded": {"wrong study design": 1}, "studies_included": 3, "reports_included": 3}
+
+    ok(capsys, "review", "extract", "form", EXPORTS / "extraction_form.toml", *p)
+    template = ok(capsys, "review", "extract", "template", *p)
+    studies = [r["study"] for r in csv.DictReader(io.StringIO(template))]
+    assert studies == ["Namba 2019", "Tsai 2019", "Wang 2019"]
+    values = {"Namba 2019": "10,6.0,3,prospective cohort,no,InSightec",
+              "Tsai 2019": "31,5.6,,retrospective cohort,no,InSightec",
+              "Wang 2019": "30,6.6,3.4,RCT,yes,InSightec"}
+    header = template.splitlines()[0]
+    for extractor, change in (("ann", {}), ("bob", {"Tsai 2019": "31,5.8,,retrospective cohort,no,InSightec"})):
+        sheet = tmp_path / f"extract-{extractor}.csv"
+        sheet.write_text("\n".join([header, *(f"{s},{change.get(s, v)}" for s, v in values.items())]) + "\n")
+        assert ok(capsys, "review", "extract", "import", sheet, *p, "-e", extractor)["values"] == 18
+    (open_item,) = ok(capsys, "review", "discrepancies", *p)
+    assert (open_item["study"], open_item["field"], open_item["values"]) == \
+        ("Tsai 2019", "baseline_mean", {"ann": "5.6", "bob": "5.8"})
+    code, _, err = run(capsys, "review", "export", *p, "-o", tmp_path / "analysis.csv")
+    assert code == 2 and "not settled" in err
+    ok(capsys, "review", "adjudicate", *p, "--study", "Tsai 2019", "--field", "baseline_mean", "--value", "5.6",
+       "--by", "cat", "--reason", "Table 2")
+    ok(capsys, "review", "export", *p, "-o", tmp_path / "analysis.csv")
+    table = list(csv.DictReader(open(tmp_path / "analysis.csv", encoding="utf-8")))
+    assert [r["study"] for r in table] == studies and table[1]["baseline_mean"] == "5.6"
+    provenance = (tmp_path / "analysis.provenance.csv").read_text(encoding="utf-8")
+    assert "Tsai 2019,baseline_mean,5.6,NRS 0-10,adjudicated,ann=5.6; bob=5.8,cat,Table 2,2" in provenance
+
+    status = ok(capsys, "review", "status", *p)
+    assert status["records"] == 19 and status["title_abstract"] == {"included": 4, "excluded": 10}
+    toml_path = tmp_path / "counts.toml"
+    ok(capsys, "review", "prisma", *p, "-o", toml_path)
+    import tomllib
+    assert tomllib.loads(toml_path.read_text()) == counts
+
+
+def test_duplicate_management_commands(tmp_path, capsys):
+    project = tmp_path / "p.mrv"
+    p = ("-p", project)
+    ok(capsys, "review", "init", project, "--single-screening")
+    ok(capsys, "review", "import", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
+    ok(capsys, "review", "import", EXPORTS / "table_latin1.csv", *p, "--source", "WoS", "--map", "title=Title")
+    ok(capsys, "review", "dedupe", *p)
+    assert ok(capsys, "review", "merge", "6", "12", *p, "--by", "ann") == {"primary": 6, "members": [6, 12]}
+    assert ok(capsys, "review", "primary", "12", *p, "--by", "ann")["primary"] == 12
+    assert ok(capsys, "review", "split", "6", *p, "--by", "ann")["primary"] == 6
+    clusters = ok(capsys, "review", "duplicates", *p)
+    assert all(6 not in c["members"] for c in clusters)
+    assert ok(capsys, "review", "reasons", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")["reasons"] \
+        == ["no comparator", "animals"]
+    assert ok(capsys, "review", "keywords", *p, "--include", "random*", "--exclude", "rat")["include"] == ["random*"]
+    records = ok(capsys, "review", "export-records", *p, "--primaries")
+    assert len(list(csv.DictReader(io.StringIO(records)))) == ok(capsys, "review", "status", *p)["clusters"]
+    log = ok(capsys, "review", "decisions", "export", *p)
+    assert log.splitlines()[0].startswith("id,record_id,stage,reviewer")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("review", "import", "missing.ris", "--source", "X"), "cannot read"),
+    (("review", "import", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
+    (("review", "decide", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
+    (("review", "decide", "1", "-r", "ann", "-d", "perhaps"), "decision must be one of"),
+    (("review", "import", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
+    (("review", "prisma"), "not finished"),
+    (("review", "extract", "template"), "no extraction form"),
+])
+def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
+    project = tmp_path / "p.mrv"
+    ok(capsys, "review", "init", project)
+    ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    code, out, err = run(capsys, *args[:2], *args[2:], "-p", project)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_project_and_existing_file(tmp_path, capsys):
+    code, _, err = run(capsys, "review", "status", "-p", tmp_path / "none.mrv")
+    assert code == 2 and "review init" in err
+    ok(capsys, "review", "init", tmp_path / "p.mrv")
+    code, _, err = run(capsys, "review", "init", tmp_path / "p.mrv")
+    assert code == 2 and "already exists" in err
