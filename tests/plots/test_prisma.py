@@ -454,6 +454,8 @@ def test_settings_are_checked():
         PrismaDiagram(FULL, fontsize=0)
     with pytest.raises(SettingsError, match="max_width"):
         PrismaDiagram(FULL, max_width="wide")
+    with pytest.raises(SettingsError, match="vector format"):
+        PrismaDiagram(FULL).save("unused.svg", dpi=100)
     assert resolve_format("a.PDF") == "pdf"
     assert resolve_format("a", "svg") == "svg"
     with pytest.raises(SettingsError, match="does not match"):

@@ -887,17 +887,20 @@ class PrismaDiagram:
         self.figure_, self.ax_ = fig, ax
         return fig
 
-    def save(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def save(self, path: str | Path, *, format: str | None = None, dpi: float | None = None) -> Path:
         """Write the diagram as PNG (at ``dpi``, 300 by default), SVG or PDF.
 
-        The format is taken from ``format`` or else from the file's suffix.  Fonts are
-        embedded as TrueType in PDF, and no creation date is written, so that the same
-        counts give the same file.
+        The format is taken from ``format`` or else from the file's suffix; ``dpi`` is for
+        PNG only (vector formats have no resolution).  Fonts are embedded as TrueType in
+        PDF, and no creation date is written, so that the same counts give the same file.
         """
         import matplotlib
 
         path = Path(path)
         fmt = resolve_format(path, format)
+        if fmt != "png" and dpi is not None:
+            raise SettingsError(f"dpi sets the resolution of PNG files; {fmt.upper()} is a vector format")
+        dpi = 300 if dpi is None else dpi
         if self.figure_ is None:
             self.plot()
         metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
