@@ -18,6 +18,7 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
+pdf(NULL)  # baujat() draws; keep its plot off disk
 OUT_DIR <- file.path("tests", "fixtures", "analyses")
 dir.create(OUT_DIR, recursive = TRUE, showWarnings = FALSE)
 
@@ -169,7 +170,6 @@ for (ds in c("seed_plo", "bcg_rr")) {
     }
   }
 }
-pdf(NULL)
 write_fixture(l1o_cases, "leave1out", "metafor leave1out() on seed PLO and dat.bcg log RR")
 write_fixture(cum_cases, "cumul", "metafor cumul() ordered by a column (stable order, ties kept in data order)")
 write_fixture(inf_cases, "influence", "metafor influence(): rstudent, dffits, cook.d, cov.r, tau2.del, QE.del, hat, weight, dfbetas")
