@@ -473,6 +473,17 @@ def test_font_size_and_width_change_the_layout():
     assert narrow.size[1] > PrismaDiagram(FULL).size[1]  # more wrapping
 
 
+def test_phase_labels_and_headers_can_be_left_out():
+    plain = PrismaDiagram(FULL, phase_labels=False, headers=False)
+    assert plain.layout.phases == () and plain.layout.headers == ()
+    plain.plot()
+    assert plain.phase_texts_ == {} and plain.header_texts_ == {}
+    full = PrismaDiagram(FULL)
+    assert plain.size[1] < full.size[1]
+    assert min(b.x for b in plain.layout.boxes.values()) < min(b.x for b in full.layout.boxes.values())
+    assert_no_text_overlap(plain.figure_)
+
+
 # --------------------------------------------------------------------------- command line
 
 def test_cli_writes_png_svg_pdf(tmp_path, capsys):
@@ -491,6 +502,16 @@ def test_cli_png_is_300_dpi(tmp_path):
     assert main(["prisma", str(SEED_TOML), "-o", str(out)]) == 0
     w, h = PrismaDiagram(SEED_TOML).size
     assert plt.imread(out).shape[:2] == (pytest.approx(h * 300, abs=1), pytest.approx(w * 300, abs=1))
+
+
+def test_cli_font_size_and_width(tmp_path):
+    counts = tmp_path / "full.json"
+    counts.write_text(json.dumps(FULL), encoding="utf-8")
+    wide, narrow = tmp_path / "wide.png", tmp_path / "narrow.png"
+    assert main(["prisma", str(counts), "-o", str(wide)]) == 0
+    assert main(["prisma", str(counts), "-o", str(narrow), "--max-width", "5.5", "--font-size", "6"]) == 0
+    assert plt.imread(narrow).shape[1] < plt.imread(wide).shape[1]
+    assert plt.imread(wide).shape[1] == pytest.approx(7.2 * 300, abs=1)
 
 
 def test_cli_inconsistent_counts(tmp_path, capsys):
