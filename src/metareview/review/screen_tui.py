@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .dedupe import clusters
 from .project import Project, parse_stage
 from .screening import decide, pending_for
 
@@ -87,6 +88,7 @@ def run_screen(project: Project, *, stage: str, reviewer: str, console: Any = No
     include, exclude = kw.get("include", []), kw.get("exclude", [])
     reasons = project.reasons(stage)
     queue = pending_for(project, stage, reviewer)
+    cl = clusters(project.store)  # duplicates do not change while screening
     done = {"include": 0, "exclude": 0, "maybe": 0, "skipped": 0}
     history: list[int] = []
     position = 0
@@ -123,7 +125,7 @@ def run_screen(project: Project, *, stage: str, reviewer: str, console: Any = No
                 reason = reasons[int(pick) - 1]
             elif not (optional and pick == "0"):
                 continue
-        decide(project, record_id, stage=stage, reviewer=reviewer, decision=decision, reason=reason)
+        decide(project, record_id, stage=stage, reviewer=reviewer, decision=decision, reason=reason, cl=cl)
         done[decision] += 1
         history.append(position)
         position += 1

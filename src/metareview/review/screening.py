@@ -54,12 +54,14 @@ def _sources(project: Project) -> dict[int, str]:
     return {r["id"]: r["source_kind"] for r in project.store.iter_records(("id",))}
 
 
-def _units(project: Project, cl: Clusters, stage: str, ta: dict[int, UnitState] | None) -> list[int]:
+def _units(project: Project, cl: Clusters, stage: str, ta: dict[int, UnitState] | None,
+           only: set[int] | None = None) -> list[int]:
     kinds = _sources(project)
-    main = [p for p, members in cl.members.items() if any(kinds[m] != "other" for m in members)]
+    candidates = cl.members if only is None else {p: cl.members[p] for p in only if p in cl.members}
+    main = [p for p, members in candidates.items() if any(kinds[m] != "other" for m in members)]
     if stage == "title_abstract":
         return sorted(main)
-    other = [p for p, members in cl.members.items() if all(kinds[m] == "other" for m in members)]
+    other = [p for p, members in candidates.items() if all(kinds[m] == "other" for m in members)]
     assert ta is not None
     retrieved = {r["record_id"]: bool(r["retrieved"]) for r in project.store.retrievals()}
     sought = [p for p in main if ta[p].state == "included"] + other
@@ -73,12 +75,14 @@ def _units(project: Project, cl: Clusters, stage: str, ta: dict[int, UnitState] 
     return sorted(out)
 
 
-def states(project: Project, stage: str, *, cl: Clusters | None = None) -> dict[int, UnitState]:
-    """State of every cluster (keyed by primary record) eligible for ``stage``."""
+def states(project: Project, stage: str, *, cl: Clusters | None = None,
+           only: set[int] | None = None) -> dict[int, UnitState]:
+    """State of every cluster (keyed by primary record) eligible for ``stage``, or of the
+    clusters in ``only`` (primary record ids) when given."""
     stage = parse_stage(stage)
     cl = cl or clusters(project.store)
-    ta = states(project, "title_abstract", cl=cl) if stage == "full_text" else None
-    units = _units(project, cl, stage, ta)
+    ta = states(project, "title_abstract", cl=cl, only=only) if stage == "full_text" else None
+    units = _units(project, cl, stage, ta, only)
     log = project.store.decision_log(stage)
     votes: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     resolutions: dict[int, dict[str, Any]] = {}
@@ -135,26 +139,29 @@ def _check_eligible(project: Project, record_id: int, stage: str, cl: Clusters) 
     if record_id not in cl.primary:
         raise DataError(f"there is no record {record_id} in this project", study=str(record_id), rule="record-id")
     unit = cl.primary[record_id]
-    if stage == "full_text" and unit not in states(project, "full_text", cl=cl):
+    if stage == "full_text" and unit not in states(project, "full_text", cl=cl, only={unit}):
         raise DataError(f"record {record_id} is not at the full-text stage (not included at title/abstract, "
                         f"or its report was not retrieved)", study=str(record_id), rule="stage")
     return unit
 
 
 def decide(project: Project, record_id: int, *, stage: str, reviewer: str, decision: str,
-           reason: str | None = None, note: str | None = None) -> UnitState:
-    """Append one reviewer's decision on a record; returns the cluster's new state."""
+           reason: str | None = None, note: str | None = None, cl: Clusters | None = None) -> UnitState:
+    """Append one reviewer's decision on a record; returns the cluster's new state.
+
+    ``cl`` (the current clusters) saves recomputing them when deciding many records in a row.
+    """
     stage = parse_stage(stage)
     reviewer = (reviewer or "").strip()
     if not reviewer:
         raise DataError("a decision needs a named reviewer", column="reviewer", rule="reviewer")
     reason = reason.strip() if reason and reason.strip() else None
     _check_decision(project, stage, decision, reason, resolution=False)
-    cl = clusters(project.store)
+    cl = cl or clusters(project.store)
     unit = _check_eligible(project, record_id, stage, cl)
     project.store.add_decisions([{"record_id": unit, "stage": stage, "reviewer": reviewer, "decision": decision,
                                   "reason": reason, "note": note}])
-    return states(project, stage, cl=cl)[unit]
+    return states(project, stage, cl=cl, only={unit})[unit]
 
 
 def resolve(project: Project, record_id: int, *, stage: str, by: str, decision: str, reason: str | None = None,
@@ -169,7 +176,7 @@ def resolve(project: Project, record_id: int, *, stage: str, by: str, decision: 
     unit = _check_eligible(project, record_id, stage, cl)
     project.store.add_decisions([{"record_id": unit, "stage": stage, "reviewer": by.strip(), "decision": decision,
                                   "reason": reason, "note": note, "is_resolution": True}])
-    return states(project, stage, cl=cl)[unit]
+    return states(project, stage, cl=cl, only={unit})[unit]
 
 
 def conflicts(project: Project, stage: str) -> list[UnitState]:
