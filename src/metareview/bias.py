@@ -516,13 +516,16 @@ def metabias(result, *, methods=None, trim_fill: bool = True, estimator: str = "
              iterate: str = "common") -> SmallStudyEffects:
     """Run the tests for small-study effects that apply to ``result`` (and trim-and-fill).
 
-    ``methods``: any of ``"egger"``, ``"egger_rma"``, ``"thompson_sharp"``, ``"begg"``,
+    ``methods``: any of ``"egger"`` (R meta's ``"linreg"``), ``"egger_rma"`` (metafor's
+    ``regtest``), ``"thompson_sharp"`` (``"mm"``), ``"begg"`` (``"rank"``, metafor's ``ranktest``),
     ``"peters"``; default all that apply (Peters only for binary outcomes).  With fewer
     than 10 studies one :class:`SmallSampleWarning` is given and every test carries the note.
     """
     default = ["egger", "egger_rma", "thompson_sharp", "begg"] + (["peters"] if result.measure.design == "bin2"
                                                                    else [])
-    methods = default if methods is None else [str(m).lower() for m in methods]
+    aliases = {"linreg": "egger", "rank": "begg", "mm": "thompson_sharp", "thompson": "thompson_sharp",
+               "regtest": "egger_rma", "ranktest": "begg"}  # R meta's and metafor's names
+    methods = default if methods is None else [aliases.get(str(m).lower(), str(m).lower()) for m in methods]
     funcs = {"egger": egger_test, "egger_rma": regtest, "thompson_sharp": thompson_sharp, "begg": begg_test,
              "peters": peters_test}
     unknown = [m for m in methods if m not in funcs]

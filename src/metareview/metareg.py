@@ -653,6 +653,9 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     >>> round(float(metareg(r, "~ lat").fit.beta[1]), 4)
     -0.0308
     """
+    if getattr(result.settings, "method", "Inverse") == "GLMM":
+        raise SettingsError("meta-regression here is the inverse-variance mixed-effects model (rma.uni); "
+                            "refit the result with method='Inverse' (a GLMM meta-regression is rma.glmm's)")
     if test is None:
         test = "knha" if getattr(result.settings, "random_ci", "wald") == "hk" else "z"
     test = str(test).lower()
