@@ -11,7 +11,9 @@ Two groups of helpers:
   :func:`wrap_text` (greedy word wrapping to a width in points, measured, not counted);
 * checks: :func:`drawn_text_extents` (every text artist that a draw of the figure paints,
   with its bounding box in pixels), :func:`find_text_overlaps`,
-  :func:`find_text_outside` and :func:`assert_no_text_overlap`.
+  :func:`find_text_outside` (text leaving a region, by default the figure),
+  :func:`find_text_outside_artists` (each label inside its own box, one draw) and
+  :func:`assert_no_text_overlap` (for tests: overlaps and cut-off text in one message).
 
 Strings are never split at non-breaking spaces (U+00A0), so ``"(n\\u00a0=\\u00a012)"``
 stays on one line.
