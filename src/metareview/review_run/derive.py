@@ -63,9 +63,12 @@ def derive_table(analysis: Analysis, data: LoadedData, plan: ReviewPlan) -> Anal
     for role, col in needed.items():
         s = frame[col]
         if not pd.api.types.is_numeric_dtype(s):
-            raise PlanError(f"role {role!r}: column {col!r} is not numeric; use the parsed column (e.g. "
-                            f"tr_events for tr_printed)", path=plan.path, line=analysis.line,
-                            where=f"{where} columns")
+            stem = col[:-len("_printed")] if col.endswith("_printed") else col
+            parsed = [str(c) for c in frame.columns if str(c).startswith(stem + "_") and
+                      pd.api.types.is_numeric_dtype(frame[c])]
+            hint = f"; its numbers are in {', '.join(parsed)}" if parsed else ""
+            raise PlanError(f"role {role!r}: column {col!r} holds printed text, not numbers{hint}",
+                            path=plan.path, line=analysis.line, where=f"{where} columns")
         numeric[role] = s.to_numpy(dtype=float, na_value=np.nan)
     present = np.all([~np.isnan(v) for v in numeric.values()], axis=0)
     labels = frame[data.study].astype(str).to_numpy()

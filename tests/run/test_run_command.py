@@ -1,0 +1,150 @@
+"""``metareview run`` and ``metareview init``: determinism, --force, bundled example, plan errors."""
+
+from __future__ import annotations
+
+import filecmp
+import json
+from pathlib import Path
+
+import pytest
+
+from metareview.cli import main
+from metareview.plan import PlanError, load_plan
+
+from .conftest import EXAMPLE
+
+
+def test_same_bytes_twice(example_run, tmp_path):
+    out, _ = example_run
+    again = tmp_path / "again"
+    assert main(["run", str(EXAMPLE), "-o", str(again), "-q"]) == 0
+    assert (again / "results.json").read_bytes() == (out / "results.json").read_bytes()
+    assert (again / "report.html").read_bytes() == (out / "report.html").read_bytes()
+    assert b"CreationDate" not in (again / "figures" / "prisma.pdf").read_bytes()
+
+
+def test_bundled_example_is_the_repository_example():
+    from metareview.review_run import example_path
+
+    bundled = example_path("mrgfus")
+    names = ["review.toml", "table2.csv", "table2.columns.toml", "prisma.toml", "README.md"]
+    match, mismatch, errors = filecmp.cmpfiles(EXAMPLE, bundled, names, shallow=False)
+    assert (mismatch, errors) == ([], []), "copy examples/mrgfus-bone-metastases to src/metareview/data/examples"
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    review = tmp_path / "review"
+    assert main(["init", str(review)]) == 0
+    out = tmp_path / "out"
+    assert main(["run", str(review), "-o", str(out), "-q"]) == 0
+    first = json.loads((out / "results.json").read_text())
+    (out / "stale.txt").write_text("from an earlier run")
+    capsys.readouterr()
+    assert main(["run", str(review), "-o", str(out), "-q"]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (out / "stale.txt").exists()                  # nothing touched
+    assert main(["run", str(review), "-o", str(out), "-q", "--force"]) == 0
+    assert not (out / "stale.txt").exists()              # replaced as a whole
+    assert json.loads((out / "results.json").read_text()) == first
+    assert first["response"]["k"] == 8 and first["response_without_largest"]["k"] == 7
+
+
+def test_force_never_deletes_a_folder_that_is_not_an_output(tmp_path, capsys):
+    review = tmp_path / "review"
+    main(["init", str(review)])
+    keep = tmp_path / "papers"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("mine")
+    assert main(["run", str(review), "-o", str(keep), "-q", "--force"]) == 2
+    assert "refusing" in capsys.readouterr().err
+    assert (keep / "notes.txt").read_text() == "mine"
+
+
+def test_init_refuses_to_overwrite(tmp_path, capsys):
+    assert main(["init", str(tmp_path)]) == 0
+    assert main(["init", str(tmp_path)]) == 2
+    assert "review.toml already exists" in capsys.readouterr().err
+    assert load_plan(tmp_path).analyses[0].name == "response"
+
+
+def test_run_needs_a_folder_or_an_example(capsys):
+    assert main(["run", "-q"]) == 2
+    assert "--example" in capsys.readouterr().err
+    assert main(["run", "--example", "nope", "-q"]) == 2
+    assert "bundled examples: mrgfus" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- plan errors
+
+def _plan(tmp_path: Path, text: str) -> Path:
+    main(["init", str(tmp_path)])
+    (tmp_path / "review.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "review.toml"
+
+
+def _template(tmp_path: Path) -> str:
+    from importlib import resources
+    return (resources.files("metareview") / "data" / "templates" / "review.toml").read_text(encoding="utf-8")
+
+
+def test_syntax_error_names_file_and_line(tmp_path, capsys):
+    text = _template(tmp_path).replace('measure = "MD"', 'measure = "MD', 1)
+    path = _plan(tmp_path, text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith('measure = "MD'))
+    assert main(["run", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"review.toml:{line}" in err and "TOML syntax error" in err
+    assert not (tmp_path / "output").exists()
+    assert path.exists()
+
+
+def test_unknown_measure_names_table_key_and_line(tmp_path):
+    text = _template(tmp_path).replace('measure = "MD"', 'measure = "XYZ"')
+    _plan(tmp_path, text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith('measure = "XYZ"'))
+    with pytest.raises(PlanError) as exc:
+        load_plan(tmp_path)
+    msg = str(exc.value)
+    assert f"review.toml:{line}: [analysis.pain] measure" in msg and "XYZ" in msg
+
+
+def test_unknown_key_and_unknown_reference(tmp_path):
+    text = _template(tmp_path).replace('title = "Pain at follow-up"', 'title = "Pain at follow-up"\nmethd_tau2 = "REML"')
+    _plan(tmp_path, text)
+    with pytest.raises(PlanError, match=r"\[analysis.pain\] methd_tau2: unknown key 'methd_tau2'"):
+        load_plan(tmp_path)
+    text = _template(tmp_path).replace('sensitivity = ["without_largest"]', 'sensitivity = ["without_smallest"]')
+    _plan(tmp_path, text)
+    with pytest.raises(PlanError, match=r"\[analysis.response\] sensitivity: unknown sensitivity analysis "
+                                        r"'without_smallest'"):
+        load_plan(tmp_path)
+
+
+def test_unknown_study_and_column_are_named(tmp_path, capsys):
+    text = _template(tmp_path).replace('exclude = ["Hurwitz, 2014"]', 'exclude = ["Hurwits, 2014"]')
+    _plan(tmp_path, text)
+    assert main(["run", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "[sensitivity.without_largest] exclude" in err and "'Hurwits, 2014'" in err
+    text = _template(tmp_path).replace('events = "responders_events"', 'events = "responders"')
+    _plan(tmp_path, text)
+    assert main(["run", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "[analysis.response] columns" in err and "responders_events" in err
+
+
+def test_data_error_names_the_study(tmp_path, capsys):
+    _plan(tmp_path, _template(tmp_path))
+    csv = tmp_path / "studies.csv"
+    csv.write_text(csv.read_text().replace("Giles,2019,9,6 (67)", "Giles,2019,9,12 (67)"))
+    assert main(["run", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "studies.csv" in err and "Giles, 2019" in err
+
+
+def test_example_plan_reads():
+    plan = load_plan(EXAMPLE)
+    assert [a.name for a in plan.analyses] == ["treatment_response", "pain_3mo", "pain_1mo", "ae_high_grade",
+                                               "ae_low_grade"]
+    assert plan.analysis("pain_1mo").impute[0].source == "baseline_sd"
+    assert plan.sensitivity["without_paediatric"].exclude == ("Wang B., 2019",)
