@@ -137,7 +137,7 @@ def test_duplicate_management_commands(tmp_path, capsys):
     (("review", "decide", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
     (("review", "decide", "1", "-r", "ann", "-d", "perhaps"), "decision must be one of"),
     (("review", "import", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
-    (("review", "prisma"), "not finished"),
+    (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
 ])
 def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):

@@ -159,3 +159,18 @@ def test_normalisers():
     assert first_author_key(["Müller A"]) == "muller"
     assert journals_match("n engl j med", "new england journal of medicine")
     assert not journals_match("radiology", "european radiology journal of x")
+
+
+def test_web_of_science_and_endnote_ris_quirks():
+    wos = ("TY  - JOUR\nAU  - Napoli, A\nTI  - Safety of focused ultrasound in spinal metastases near the cord\n"
+           "T2  - RADIOLOGY\nPY  - 2021\nDA  - JAN\nVL  - 298\nSP  - 102\nEP  - 110\nDO  - 10.1148/radiol.2020201234\n"
+           "AN  - WOS:000601234500012\nER  -\n")
+    endnote = ("TY  - JOUR\nT1  - Cost-effectiveness of focused ultrasound\nA1  - Bitton, R. R.\n"
+               "Y1  - 2020/04/01/\nJO  - Int J Radiat Oncol Biol Phys\nSP  - 410-8\nM3  - doi: 10.1016/j.ijrobp.2020.02.010\n"
+               "N1  - PMID: 32200001\nID  - 57\nER  - \n")
+    (w,) = parse_bytes(wos.encode(), filename="wos.ris").records
+    assert w.status == "ok" and w.pmid is None and w.extra["accession_number"] == "WOS:000601234500012"
+    assert (w.year, w.pages, w.doi) == (2021, "102-110", "10.1148/radiol.2020201234")
+    (e,) = parse_bytes(endnote.encode(), filename="endnote.ris").records
+    assert (e.year, e.pages, e.doi, e.pmid) == (2020, "410-418", "10.1016/j.ijrobp.2020.02.010", "32200001")
+    assert e.journal == "Int J Radiat Oncol Biol Phys" and e.authors == ["Bitton, R. R."]

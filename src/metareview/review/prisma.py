@@ -31,6 +31,12 @@ def prisma_counts(project: Project, *, partial: bool = False) -> dict[str, Any]:
     """The counts document.  Screening must be complete unless ``partial``, in which case the
     boxes after an unfinished stage are left out (the diagram then omits them)."""
     store = project.store
+    runs = store.dedupe_runs()
+    n_records = store.count_records()
+    if not partial and (not runs or runs[-1]["n_records"] != n_records):
+        since = n_records - (runs[-1]["n_records"] if runs else 0)
+        raise DataError(f"{since} record(s) were imported after the last de-duplication, so the duplicates box "
+                        f"would be wrong; run 'metareview review dedupe' first", rule="incomplete")
     cl = clusters(store)
     kinds: dict[int, str] = {}
     per_source: dict[str, Counter] = {"database": Counter(), "register": Counter(), "other": Counter()}
