@@ -154,3 +154,28 @@ def test_missing_project_and_existing_file(tmp_path, capsys):
     ok(capsys, "review", "init", tmp_path / "p.mrv")
     code, _, err = run(capsys, "review", "init", tmp_path / "p.mrv")
     assert code == 2 and "already exists" in err
+
+
+def test_interactive_commands(tmp_path, capsys, monkeypatch):
+    import sys
+
+    import click
+
+    from .conftest import SOURCES, screen_all
+    from metareview.review import Project, run_dedupe
+
+    project = tmp_path / "p.mrv"
+    with Project.init(project) as p:
+        for name, source in SOURCES:
+            p.import_file(EXPORTS / name, source=source)
+        run_dedupe(p.store)
+    keys = iter("iemmq")
+    monkeypatch.setattr(click, "getchar", lambda: next(keys))
+    code, out, _ = run(capsys, "review", "screen", "-p", project, "-r", "dan")
+    assert code == 0 and "screened: 1 included, 0 excluded, 1 maybe" in out  # 'e' then 'm' cancels the reason
+    with Project.open(project) as p:
+        screen_all(p)
+    ok(capsys, "review", "extract", "form", EXPORTS / "extraction_form.toml", "-p", project)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("twelve\n12\n6.5\n\ncase series\nno\nExAblate\n"))
+    code, out, _ = run(capsys, "review", "extract", "enter", "-p", project, "-e", "ann", "--study", "Wang 2019")
+    assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from metareview.exceptions import DataError
+from metareview.exceptions import DataError, SettingsError
 from metareview.review import DedupeSettings, Project, choose_primary, clusters, merge, resolve_pair, \
     review_queue, run_dedupe, split
 from metareview.review.dedupe import compare_records, prepare
@@ -111,7 +111,7 @@ def test_compare_records_rules():
     short = {**base, "title": "Editorial"}
     assert compare_records(prepare(short), prepare({**short, "id": 2, "authors": ["Doe K"], "volume": None,
                                                     "pages": None}))[0] == "queue"
-    with pytest.raises(DataError):
+    with pytest.raises(SettingsError, match="thresholds"):
         DedupeSettings(link=80, queue=90)
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from ..exceptions import DataError
+from ..exceptions import DataError, SettingsError
 from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
 from .store import Store
 
@@ -69,8 +69,8 @@ class DedupeSettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.queue <= self.link_supported <= self.link <= 100:
-            raise DataError("thresholds must satisfy 0 <= queue <= link_supported <= link <= 100",
-                            rule="dedupe-settings")
+            raise SettingsError(f"thresholds must satisfy 0 <= queue ({self.queue}) <= link_supported "
+                                f"({self.link_supported}) <= link ({self.link}) <= 100")
 
 
 @dataclass(frozen=True)

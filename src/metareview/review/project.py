@@ -148,6 +148,14 @@ class Project:
                                  mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by,
                                  _parse=parse_bytes)
 
+    def _check_reimport(self, sha: str, filename: str, allow: bool) -> None:
+        earlier = self.store.batches_with_hash(sha)
+        if earlier and not allow:
+            first = earlier[0]
+            raise DataError(f"{filename} was already imported (batch {first['id']}, from {first['source']}, "
+                            f"on {first['imported_at'][:10]}, as {first['filename']}); pass --allow-reimport "
+                            f"to import it again", rule="reimport")
+
     def import_bytes(self, data: bytes, *, filename: str, source: str, kind: str = "database",
                      format: str | None = None, mapping: dict[str, str] | None = None,
                      allow_reimport: bool = False, imported_by: str | None = None, _parse=None) -> ImportReport:
@@ -158,14 +166,11 @@ class Project:
         if not source.strip():
             raise SettingsError("the source needs a name (e.g. --source PubMed)")
         sha = hashlib.sha256(data).hexdigest()
-        earlier = self.store.batches_with_hash(sha)
-        if earlier and not allow_reimport:
-            first = earlier[0]
-            raise DataError(f"{filename} was already imported (batch {first['id']}, from {first['source']}, "
-                            f"on {first['imported_at'][:10]}, as {first['filename']}); pass --allow-reimport "
-                            f"to import it again", rule="reimport")
+        self._check_reimport(sha, filename, allow_reimport)
         result = _parse(data, filename=filename, format=format, mapping=mapping)
         with self.store.transaction():
+            # checked again inside the write lock: another process may have imported it meanwhile
+            self._check_reimport(sha, filename, allow_reimport)
             existing = self.store.source(source)
             if existing is None:
                 source_id = self.store.add_source(source, kind)
