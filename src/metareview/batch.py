@@ -252,7 +252,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
                         rule="finite effect size")
     p = pool_arrays(es.yi, es.vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                    null=plan.escalc_measure.null, tau2_ci=plan.tau2_ci, warn=False)
+                    null=plan.escalc_measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False)
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name == "measure":
@@ -274,11 +274,10 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
 def _frame_of(out: dict, plan: _Plan):
     import pandas as pd
 
-    df = pd.DataFrame(out)
     for c in _INT_COLUMNS:
-        df[c] = df[c].astype("int64")
-    df["tau2_converged"] = df["tau2_converged"].astype(bool)
-    return df
+        out[c] = np.asarray(out[c], dtype=np.int64)
+    out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
+    return pd.DataFrame(out, copy=False)
 
 
 def _empty(plan: _Plan, id_dtype=object):
@@ -552,7 +551,7 @@ def _batch_dask(ddf, *, by, measure, columns, studlab, chunk_size, tau2_ci, clie
             from distributed import get_client
             client = get_client()
         except ValueError:
-            own = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            own = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
             client = Client(own)
     try:
         if ddf.npartitions > 1 and _straddles(ddf, by, client):

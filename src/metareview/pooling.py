@@ -71,7 +71,11 @@ class PooledArrays:
         """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
         out = {}
         for f in fields(self):
-            val = getattr(self, f.name)[i]
+            col = getattr(self, f.name)
+            if col is None:  # weights left out
+                out[f.name] = None
+                continue
+            val = col[i]
             out[f.name] = val if np.ndim(val) else val.item()
         return out
 
@@ -84,7 +88,8 @@ def _check_option(name, value, valid):
 def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
-                tau2_maxiter: int = 1000, tau2_ci: bool = True, warn: bool = True) -> PooledArrays:
+                tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
+                warn: bool = True) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -92,6 +97,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     means no test (single proportions and means, as R meta).  ``tau2_ci=False`` skips the
     iterative Q-profile interval of tau² (its bounds, and the I² and H bounds derived from
     them under ``i2_method="tau2"``, are then NaN): the batch engine offers it for speed.
+    ``weights=False`` leaves out the study weights (``weight_common``/``weight_random`` are
+    None), which a batch does not report.
     """
     _check_option("random-effects CI method", random_ci, RANDOM_CI)
     _check_option("prediction interval", prediction, PREDICTION)
@@ -179,8 +186,11 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             tau2_lo = tau2_hi = np.full(m, np.nan)
         het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
 
-        wc = 100 * w / sw[:, None]
-        wr = 100 * ws / sws[:, None]
+        if weights:
+            wc = np.where(mk > 0, 100 * w / sw[:, None], np.nan)
+            wr = np.where(mk > 0, 100 * ws / sws[:, None], np.nan)
+        else:
+            wc = wr = None
 
     # one study: Q = 0, p = 1, I² = 0 and H = 1, as metafor reports them
     single = k <= 1
@@ -197,6 +207,6 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=np.where(mk > 0, wc, np.nan), weight_random=np.where(mk > 0, wr, np.nan),
+        weight_common=wc, weight_random=wr,
         **het,
     )

@@ -46,12 +46,13 @@ def _mu_w(y, v, mask, tau2):
     return w, sw, mu
 
 
-def q_generalised(y, v, mask, tau2):
-    """Generalised Q: sum of w_i (y_i - mu_w)² with w_i = 1/(v_i + tau²), and its derivative."""
+def q_generalised(y, v, mask, tau2, derivative: bool = True):
+    """Generalised Q: sum of w_i (y_i - mu_w)² with w_i = 1/(v_i + tau²), and its derivative
+    (None when ``derivative`` is False)."""
     w, sw, mu = _mu_w(y, v, mask, tau2)
     r = y - mu[:, None]
     q = (w * r * r).sum(-1)
-    dq = -(w * w * r * r).sum(-1)
+    dq = -(w * w * r * r).sum(-1) if derivative else None
     return q, dq
 
 
@@ -65,7 +66,7 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     """
     m = y.shape[0]
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    q0, _ = q_generalised(y, v, mask, np.zeros(m))
+    q0, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
     active = q0 > target
     tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
@@ -82,7 +83,7 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     grow = np.ones(idx.size, dtype=bool)
     for _ in range(200):
         g = np.flatnonzero(grow)
-        qh, _ = q_generalised(y[g], v[g], mask[g], hi[g])
+        qh, _ = q_generalised(y[g], v[g], mask[g], hi[g], derivative=False)
         grow[g] = qh > target[g]
         if not grow.any():
             break
@@ -189,12 +190,13 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ybar = (mask * y).sum(-1) / k
-        ss_unw = (mask * (y - ybar[:, None]) ** 2).sum(-1)
+        if method not in ("DL", "HS", "PM"):  # the unweighted spread: HE, SJ and the start of the others
+            ybar = (mask * y).sum(-1) / k
+            ss_unw = (mask * (y - ybar[:, None]) ** 2).sum(-1)
         if method in ("DL", "HS"):
             w = mask / v
             sw = w.sum(-1)
-            q, _ = q_generalised(y, v, mask, np.zeros(m))
+            q, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
             if method == "DL":
                 tau2 = (q - (k - 1)) / (sw - (w * w).sum(-1) / sw)
             else:
@@ -203,7 +205,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
             tau2 = ss_unw / (k - 1) - (mask * v).sum(-1) / k
         elif method == "SJ":
             tau0 = ss_unw / k
-            q, _ = q_generalised(y, v, mask, tau0)
+            q, _ = q_generalised(y, v, mask, tau0, derivative=False)
             tau2 = tau0 * q / (k - 1)
         elif method == "PM":
             tau2, it, conv = _solve_q(y, v, mask, k - 1, tol=tol, maxiter=maxiter)

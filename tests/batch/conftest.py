@@ -138,8 +138,8 @@ def assert_same_as_single(result: pd.DataFrame, table: pd.DataFrame, measure, se
 def dask_client():
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
-    client = Client(cluster)
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0")
+    client = Client(cluster, set_as_default=False)
     yield client
     client.close()
     cluster.close()

@@ -224,3 +224,22 @@ def test_memory_is_bounded_by_the_chunk_not_the_table(tmp_path, monkeypatch):
         tracemalloc.stop()
     assert n == m
     assert peak < whole / 3, (peak, whole)
+
+
+def test_dask_without_a_client_starts_a_local_cluster(monkeypatch):
+    import dask.dataframe as dd
+    import distributed
+
+    started = []
+    real = distributed.LocalCluster
+
+    def spy(**kwargs):
+        started.append(kwargs)
+        return real(**kwargs)
+    monkeypatch.setattr(distributed, "LocalCluster", spy)
+    table = random_table("mean", n_analyses=10, seed=33)
+    got = batch(dd.from_pandas(table, npartitions=2), measure="MN")
+    assert started and started[0]["n_workers"] == 2
+    pd.testing.assert_frame_equal(by_id(got), by_id(quiet(table, measure="MN")), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError):
+        distributed.get_client()  # the cluster started for the call is gone
