@@ -25,6 +25,7 @@ Research Synthesis Methods 1:112-125.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,14 +55,26 @@ class Influence:
     """Case-deletion diagnostics of each pooled study."""
 
     result: Any
-    model: str                 # "random" | "common"
+    model: str                 # "random" | "common" | "metareg"
     test: str                  # "z" | "knha"
     studlab: np.ndarray
-    values: dict               # column -> array over the pooled studies
+    values: dict               # column -> array over the pooled studies (dfbetas: studies x coefficients
+                               # for a meta-regression)
+    coef_names: tuple = ("intrcpt",)
+    method_tau2: str | None = None
+
+    def _columns(self) -> dict:
+        cols = {c: v for c, v in self.values.items() if c != "dfbetas"}
+        dfb = np.asarray(self.values["dfbetas"])
+        if dfb.ndim == 1:
+            cols["dfbetas"] = dfb
+        else:
+            cols.update({f"dfbetas_{n}": dfb[:, j] for j, n in enumerate(self.coef_names)})
+        return cols
 
     def summary(self):
         import pandas as pd
-        return pd.DataFrame({"study": self.studlab, **self.values}).set_index("study")
+        return pd.DataFrame({"study": self.studlab, **self._columns()}).set_index("study")
 
     def baujat(self):
         """Baujat coordinates (x: contribution to heterogeneity, y: influence on the estimate)."""
@@ -76,23 +89,32 @@ class Influence:
             row = {"study": str(s)}
             for c in COLUMNS:
                 v = self.values[c][i]
-                row[c] = bool(v) if c == "influential" else _num(v)
+                if c == "influential":
+                    row[c] = bool(v)
+                elif np.ndim(v):
+                    row[c] = {n: _num(x) for n, x in zip(self.coef_names, v)}
+                else:
+                    row[c] = _num(v)
             rows.append(row)
-        return {"model": self.model, "test": self.test, "method_tau2": self.result.settings.method_tau2
-                if self.model == "random" else "FE", "rows": rows}
+        method = self.method_tau2 or (self.result.settings.method_tau2 if self.model == "random" else "FE")
+        return {"model": self.model, "test": self.test, "method_tau2": method, "rows": rows}
 
     def report(self):
         from .report import Heading, Paragraph, Report, Table
         rep = Report()
-        rep.add(Heading(f"Influence diagnostics ({self.model} effects model)", 2))
+        what = "meta-regression" if self.model == "metareg" else f"{self.model} effects model"
+        rep.add(Heading(f"Influence diagnostics ({what})", 2))
         rows = []
         for i, s in enumerate(self.studlab):
             v = {c: self.values[c][i] for c in COLUMNS}
+            dfb = np.atleast_1d(v["dfbetas"])
             rows.append([str(s), _f(v["rstudent"], 3), _f(v["dffits"], 3), _f(v["cook_d"], 3), _f(v["cov_r"], 3),
-                         _f(v["tau2_del"]), _f(v["qe_del"], 2), _f(v["hat"], 3), _f(v["weight"], 2),
-                         _f(v["dfbetas"], 3), "*" if v["influential"] else ""])
-        rep.add(Table(["Study", "rstudent", "dffits", "cook.d", "cov.r", "tau2.del", "QE.del", "hat", "weight",
-                       "dfbetas", "inf"], rows))
+                         _f(v["tau2_del"]), _f(v["qe_del"], 2), _f(v["hat"], 3), _f(v["weight"], 2)]
+                        + [_f(x, 3) for x in dfb] + ["*" if v["influential"] else ""])
+        dfb_heads = (["dfbetas"] if np.ndim(self.values["dfbetas"]) == 1
+                     else [f"dfbetas {n}" for n in self.coef_names])
+        rep.add(Table(["Study", "rstudent", "dffits", "cook.d", "cov.r", "tau2.del", "QE.del", "hat", "weight"]
+                      + dfb_heads + ["inf"], rows))
         rep.add(Paragraph("* influential by metafor's criteria (Viechtbauer & Cheung 2010)"))
         return rep
 
@@ -103,13 +125,72 @@ class Influence:
         return self.report().to_html()
 
 
+def _influence_metareg(reg) -> Influence:
+    """Case deletion for a meta-regression (metafor's ``influence.rma.uni`` with moderators).
+
+    The deletion fits are k separate fits (each with its own design), as metafor's.
+    """
+    from .metareg import rma_fit
+    f = reg.fit
+    y, v, X = np.asarray(reg.yi, float), np.asarray(reg.vi, float), np.asarray(reg.X, float)
+    k, p = X.shape
+    w = f.weights
+    WX = X * w[:, None]
+    hat = np.einsum("ij,jk,ik->i", X, np.linalg.inv(X.T @ WX), WX)
+    hat = np.where(hat > 1 - 10 * np.finfo(float).eps, 1.0, hat)
+    pred_full = X @ f.beta
+    svb = np.linalg.inv(f.vb)
+    det_full = np.linalg.det(f.vb)
+    out = {c: np.full(k, np.nan) for c in ("tau2_del", "qe_del", "delpred", "vdelpred", "s2w", "dffits",
+                                           "cook_d", "cov_r")}
+    dfbetas = np.full((k, p), np.nan)
+    for i in range(k):  # each deletion has its own design matrix: k small fits
+        keep = np.arange(k) != i
+        if np.linalg.matrix_rank(X[keep]) < p or keep.sum() <= p:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            d = rma_fit(y[keep], v[keep], X[keep], method=f.method, test=f.test, level=f.level,
+                        intercept=reg.intercept)
+        xi = X[i]
+        out["tau2_del"][i], out["qe_del"][i], out["s2w"][i] = d.tau2, d.qe, d.s2w
+        out["delpred"][i] = xi @ d.beta
+        out["vdelpred"][i] = xi @ d.vb @ xi
+        out["dffits"][i] = (pred_full[i] - out["delpred"][i]) / np.sqrt(d.s2w * hat[i] * (d.tau2 + v[i]))
+        vb_del = np.linalg.inv(X.T @ (X / (v + d.tau2)[:, None]))
+        dfb = f.beta - d.beta
+        dfbetas[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
+        out["cook_d"][i] = dfb @ svb @ dfb
+        out["cov_r"][i] = np.linalg.det(d.vb) / det_full
+    resid = y - out["delpred"]
+    resid = np.where(np.abs(resid) < 100 * np.finfo(float).eps, 0.0, resid)
+    s2w = out["s2w"]
+    rstudent = resid / np.sqrt(v * s2w + out["vdelpred"] + out["tau2_del"] * s2w)
+    with np.errstate(invalid="ignore"):
+        infl = ((np.abs(out["dffits"]) > 3 * np.sqrt(p / (k - p))) | (_dist.chi2_sf(out["cook_d"], p) < 0.5)
+                | (hat > 3 * p / k) | (np.abs(dfbetas) > 1).any(axis=1))
+    vals = {"rstudent": rstudent, "dffits": out["dffits"], "cook_d": out["cook_d"], "cov_r": out["cov_r"],
+            "tau2_del": out["tau2_del"], "qe_del": out["qe_del"], "hat": hat, "weight": 100 * w / w.sum(),
+            "dfbetas": dfbetas, "influential": infl,
+            "baujat_x": (y - pred_full) ** 2 / (f.tau2 + v),
+            "baujat_y": (out["delpred"] - pred_full) ** 2 / out["vdelpred"]}
+    return Influence(result=reg.result, model="metareg", test=f.test, studlab=np.asarray(reg.studlab), values=vals,
+                     coef_names=tuple(f.names), method_tau2=f.method)
+
+
 def influence(result, *, model: str | None = None) -> Influence:
     """Influence diagnostics of every pooled study (metafor's ``influence()``; Viechtbauer & Cheung 2010).
 
+    ``result``: a pooled result, or a :class:`~metareview.metareg.MetaRegression` (then
+    the deletion fits are meta-regressions and ``dfbetas`` has one column per coefficient).
     ``model``: ``"random"`` (the result's tau² estimator; Knapp-Hartung scaling when the
     result uses Hartung-Knapp) or ``"common"``; default random when the result shows the
     random effects model.
     """
+    if hasattr(result, "fit") and hasattr(result, "X"):
+        if model is not None:
+            raise SettingsError("model= is for pooled results; a meta-regression is diagnosed under its own model")
+        return _influence_metareg(result)
     model = model or ("random" if result.settings.random else "common")
     if model not in ("random", "common"):
         raise SettingsError(f"unknown model {model!r}; valid: random, common")

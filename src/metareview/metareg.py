@@ -631,6 +631,11 @@ class MetaRegression:
     def _repr_html_(self) -> str:
         return self.report().to_html()
 
+    def influence(self):
+        """Case-deletion diagnostics of the meta-regression (see :func:`metareview.influence.influence`)."""
+        from .influence import influence
+        return influence(self)
+
     def bubble(self, ax=None, **kwargs):
         """Bubble plot of the effects against one moderator (see :func:`metareview.plots.bubble.bubble`)."""
         from .plots.bubble import bubble

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from metareview.influence import influence
+from metareview.metareg import metareg
 from metareview.sensitivity import compare_exclusion, cumul, leave1out
 
 from ._reference import DATASETS, cases, close, result, tol
@@ -61,10 +62,18 @@ def test_cumul_matches_metafor(case):
 
 @pytest.mark.parametrize("case", INF, ids=[c["case"] for c in INF])
 def test_influence_matches_metafor(case):
+    """Pooled results, and meta-regressions (``influence(rma(yi, vi, mods = ...))``, dfbetas per coefficient)."""
     r = result(case["dataset"], case["method"], case["test"])
-    inf = influence(r, model=_model(case))
+    if "formula" in case:
+        reg = metareg(r, case["formula"], method_tau2=case["method"], test=case["test"])
+        inf = influence(reg)
+        assert list(inf.coef_names) == case["dfbetas_names"]
+        close(np.asarray(inf.values["dfbetas"]).T, np.array(case["dfbetas"], float), tol(case["method"]), "dfbetas")
+    else:
+        inf = influence(r, model=_model(case))
+        close(inf.values["dfbetas"], case["dfbetas"], tol(case["method"]), "dfbetas")
     t = tol(case["method"])
-    for key in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "qe_del", "hat", "weight", "dfbetas"):
+    for key in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "qe_del", "hat", "weight"):
         close(inf.values[key], case[key], t, key)
     assert list(inf.values["influential"]) == case["influential"]
 

@@ -170,6 +170,26 @@ for (ds in c("seed_plo", "bcg_rr")) {
     }
   }
 }
+# influence() of meta-regressions (dfbetas: one column per coefficient)
+for (fm in c("~ ablat", "~ ablat + factor(alloc)")) {
+  for (method in c("DL", "REML")) {
+    for (test in c("z", "knha")) {
+      d <- datasets$bcg_rr
+      df <- data.frame(yi = d$yi, vi = d$vi, ablat = bcg$ablat, alloc = bcg$alloc)
+      f <- rma(yi, vi, mods = as.formula(fm), data = df, method = method, test = test, control = CTL)
+      inf <- influence(f)
+      inf_cases[[length(inf_cases) + 1]] <- list(
+        case = paste("bcg_rr", fm, method, test), dataset = "bcg_rr", formula = fm, method = method, test = test,
+        r_call = sprintf('influence(rma(yi, vi, mods = %s, data = dat, method = "%s", test = "%s", control = %s))',
+                         fm, method, test, CTL_TEXT),
+        rstudent = arr(inf$inf$rstudent), dffits = arr(inf$inf$dffits), cook_d = arr(inf$inf$cook.d),
+        cov_r = arr(inf$inf$cov.r), tau2_del = arr(inf$inf$tau2.del), qe_del = arr(inf$inf$QE.del),
+        hat = arr(inf$inf$hat), weight = arr(inf$inf$weight),
+        dfbetas = lapply(seq_len(f$p), function(j) arr(unclass(inf$dfbs)[[j]])), dfbetas_names = I(rownames(f$beta)),
+        influential = I(as.logical(inf$is.infl)))
+    }
+  }
+}
 write_fixture(l1o_cases, "leave1out", "metafor leave1out() on seed PLO and dat.bcg log RR")
 write_fixture(cum_cases, "cumul", "metafor cumul() ordered by a column (stable order, ties kept in data order)")
 write_fixture(inf_cases, "influence", "metafor influence(): rstudent, dffits, cook.d, cov.r, tau2.del, QE.del, hat, weight, dfbetas")
