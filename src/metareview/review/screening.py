@@ -63,13 +63,13 @@ def _units(project: Project, cl: Clusters, stage: str, ta: dict[int, UnitState] 
         return sorted(main)
     other = [p for p, members in candidates.items() if all(kinds[m] == "other" for m in members)]
     assert ta is not None
-    retrieved = {r["record_id"]: bool(r["retrieved"]) for r in project.store.retrievals()}
+    retrieved = {r["record_id"]: (r["id"], bool(r["retrieved"])) for r in project.store.retrievals()}
     sought = [p for p in main if ta[p].state == "included"] + other
     out = []
     for p in sought:
-        members = cl.members[p]
-        status = [retrieved[m] for m in members if m in retrieved]
-        if status and not status[-1]:
+        # the latest word on any report in the cluster counts (clusters can change after it was recorded)
+        status = max((retrieved[m] for m in cl.members[p] if m in retrieved), default=(0, True))
+        if not status[1]:
             continue
         out.append(p)
     return sorted(out)
