@@ -58,10 +58,10 @@ def inline_svg(svg: str, prefix: str) -> str:
                      else m.group(0), svg)
         svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"' if m.group(1) in ids
                      else m.group(0), svg)
-    # shrink with the page, never grow past the figure's own size: keep the viewBox,
-    # turn the fixed width into a maximum width
-    m = re.search(r'<svg[^>]*?\swidth="([^"]*)"', svg)
-    width = m.group(1) if m else None
+    # shrink with the page, and grow to at most 1.6 times the figure's print size (7-point
+    # text is small on a screen): keep the viewBox, turn the fixed width into a maximum width
+    m = re.search(r'<svg[^>]*?\swidth="([\d.]+)(pt|px)?"', svg)
+    width = f"{1.6 * float(m.group(1)):.0f}{m.group(2) or 'px'}" if m else None
     svg = re.sub(r'(<svg[^>]*?)\swidth="[^"]*"', r"\1", svg, count=1)
     svg = re.sub(r'(<svg[^>]*?)\sheight="[^"]*"', r"\1", svg, count=1)
     if width:
