@@ -49,6 +49,12 @@ def _f(x, d=4):
     return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
+def _peq(p):
+    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
+    t = _p(p)
+    return t if t.startswith("<") else f"= {t}"
+
+
 def _p(p):
     return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
 
@@ -109,9 +115,9 @@ class BiasTest:
         bias = f", bias = {_f(self.bias)} (SE {_f(self.se_bias)})" if self.bias is not None else ""
         if self.method == "begg":
             return (f"{self.label}: Kendall's tau = {_f(self.extra.get('tau'))}, z = {_f(self.statistic, 2)}, "
-                    f"p = {_p(self.p)}" + (f" (exact p = {_p(self.extra['p_exact'])})"
+                    f"p {_peq(self.p)}" + (f" (exact p {_peq(self.extra['p_exact'])})"
                                            if self.extra.get("p_exact") is not None else ""))
-        return f"{self.label}: {stat} = {_f(self.statistic, 2)}{df}, p = {_p(self.p)}{bias}"
+        return f"{self.label}: {stat} = {_f(self.statistic, 2)}{df}, p {_peq(self.p)}{bias}"
 
     def __str__(self) -> str:
         return self.line() + ("\n" + "\n".join("- " + n for n in self.notes) if self.notes else "") + "\n"

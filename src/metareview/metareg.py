@@ -495,6 +495,12 @@ def _f(x, d=4):
     return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
 
 
+def _peq(p):
+    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
+    t = _p(p)
+    return t if t.startswith("<") else f"= {t}"
+
+
 def _p(p):
     return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
 
@@ -610,10 +616,10 @@ class MetaRegression:
                           f"I^2 (residual) = {_f(f.i2, 2)}%; H^2 = {_f(f.h2, 2)}"
                           + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
                              if self.r2 is not None else "")))
-        rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p = {_p(f.qe_p)}\n"
-                          + (f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p = {_p(f.qm_p)}"
+        rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}\n"
+                          + (f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p {_peq(f.qm_p)}"
                              if f.ddf is not None else
-                             f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p = {_p(f.qm_p)}")))
+                             f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p {_peq(f.qm_p)}")))
         pct = int(round(f.level * 100))
         rows = [[n, _f(f.beta[j]), _f(f.se[j]), _f(f.statistic[j], 3), _p(f.p[j]),
                  f"[{_f(f.ci_low[j])}; {_f(f.ci_high[j])}]"] for j, n in enumerate(f.names)]

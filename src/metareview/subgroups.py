@@ -185,11 +185,11 @@ class SubgroupResult:
         for mo in models:
             t = self.test[mo]
             lines.append(f" {'Common' if mo == 'common' else 'Random'} effects model: Q = {_f(t['q'], 2)}, "
-                         f"df = {t['df']}, p = {_p(t['p'])}")
+                         f"df = {t['df']}, p {_peq(t['p'])}")
         if self.within:
             w = self.within
             lines.append(f" Within subgroups (common effect): Q = {_f(w['q'], 2)}, df = {w['df']}, "
-                         f"p = {_p(w['p'])}")
+                         f"p {_peq(w['p'])}")
         rep.add(Paragraph("\n".join(lines)))
         if self.tau_common:
             rep.add(Paragraph(f"Common tau^2 across subgroups (residual tau^2 of the meta-regression on "
@@ -215,6 +215,12 @@ class SubgroupResult:
 
 def _f(x, d=4):
     return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _peq(p):
+    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
+    t = _p(p)
+    return t if t.startswith("<") else f"= {t}"
 
 
 def _p(p):
