@@ -655,7 +655,7 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     ``mods``: a formula string such as ``"~ ablat + factor(alloc)"`` (``- 1`` drops the
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
     values.  ``method_tau2``: DL, HE, HS, SJ, PM, ML, REML (default), EB, or FE (no
-    residual heterogeneity).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    residual heterogeneity; then no pseudo R², which metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
     default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
