@@ -158,7 +158,13 @@ class _Frame:
 
         self.plan = plan
         ids = frame[plan.by].to_numpy()
-        codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
+        if ids.dtype.kind in "iu" and ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
+            # sorted integer ids (the usual simulation layout): analyses are the runs of equal ids
+            new_run = np.concatenate(([True], ids[1:] != ids[:-1]))
+            codes = np.cumsum(new_run) - 1
+            uniques = ids[new_run]
+        else:
+            codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
         if (codes < 0).any():
             i = int(np.argmax(codes < 0))
             raise DataError(f"row {i + 1} has no analysis id", column=plan.by, rule="analysis id required")
@@ -226,18 +232,23 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
         validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
     except DataError as exc:
         _reraise(exc, frame, rows)
-    # cell of each row in the padded (analyses, kmax) layout
-    local = np.repeat(np.arange(na), counts)
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    cell = local * kmax + (np.arange(n_rows) - np.repeat(first, counts))
-    mask = np.zeros(na * kmax)
-    mask[cell] = 1.0
-    mask = mask.reshape(na, kmax)
-    padded = {}
-    for role, vals in flat_cols.items():
-        arr = np.full(na * kmax, _PAD[role])
-        arr[cell] = vals
-        padded[role] = arr.reshape(na, kmax)
+    if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
+        cell = np.arange(n_rows)
+        mask = np.ones((na, kmax))
+        padded = {role: vals.reshape(na, kmax) for role, vals in flat_cols.items()}
+    else:
+        # cell of each row in the padded (analyses, kmax) layout
+        local = np.repeat(np.arange(na), counts)
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        cell = local * kmax + (np.arange(n_rows) - np.repeat(first, counts))
+        mask = np.zeros(na * kmax)
+        mask[cell] = 1.0
+        mask = mask.reshape(na, kmax)
+        padded = {}
+        for role, vals in flat_cols.items():
+            arr = np.full(na * kmax, _PAD[role])
+            arr[cell] = vals
+            padded[role] = arr.reshape(na, kmax)
     es = escalc(plan.escalc_measure, padded, incr=s.incr, method_incr=s.method_incr,
                 incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
     real = mask > 0
@@ -387,7 +398,7 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 # ----- public API --------------------------------------------------------------------
 
 def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
-               columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int = 10_000,
+               columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int = 2_000,
                tau2_ci: bool = True, progress: bool = False, **settings) -> Iterator:
     """Pool ``table`` chunk by chunk, yielding one DataFrame of results per chunk.
 
@@ -476,7 +487,7 @@ def _progress(show: bool, total: int | None):
 
 
 def batch(table, *, by: str = "analysis", measure: str | None = None, columns: Mapping[str, str] | None = None,
-          studlab: str = "study", chunk_size: int = 10_000, tau2_ci: bool = True, progress: bool = False,
+          studlab: str = "study", chunk_size: int = 2_000, tau2_ci: bool = True, progress: bool = False,
           client=None, **settings):
     """Pool every analysis of a long table; one row of pooled results per analysis.
 
