@@ -207,6 +207,7 @@ class ForestDisplay:
         self.pooled_lines = [v for v in pooled_lines if np.isfinite(v)]
         self.user_xlim = xlim is not None
         self.xlim = self._limits(xlim, proportion, percent)
+        self.axis_limits = self._outer_limits()
         self.geometry = self._layout(fontsize, width)
         self.figure_ = None
         self.ax_ = None
@@ -252,27 +253,36 @@ class ForestDisplay:
             return float(np.exp(lo)), float(np.exp(hi))
         return lo, hi
 
-    def _ticks(self, lo: float, hi: float, nbins: int) -> list[float]:
+    def _outer_limits(self) -> tuple[float, float]:
+        """Automatic limits widened to round values (1-2-5 on a log axis); given limits are kept."""
+        lo, hi = self.xlim
+        if self.user_xlim:
+            return lo, hi
         if self.ratio:
-            # 0.1 0.2 0.5 1 2 5 10, else decades, else every other decade (always through 1)
+            cands = sorted(m * 10.0 ** e for e in range(-12, 13) for m in (1, 2, 5))
+            below = [c for c in cands if c <= lo * (1 + 1e-9)]
+            above = [c for c in cands if c >= hi * (1 - 1e-9)]
+            return (below[-1] if below else lo), (above[0] if above else hi)
+        from matplotlib.ticker import MaxNLocator
+        ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        eps = 1e-9 * (hi - lo)
+        return float(max([t for t in ticks if t <= lo + eps], default=lo)), \
+            float(min([t for t in ticks if t >= hi - eps], default=hi))
+
+    def _ticks(self, lo: float, hi: float, nbins: int) -> list[float]:
+        """At most about ``nbins`` + 1 round ticks inside the axis limits ``lo``-``hi``."""
+        if self.ratio:
+            # 0.1 0.2 0.5 1 2 5 10, else decades, else every other or third decade
             for mantissas, step in (((1, 2, 5), 1), ((1,), 1), ((1,), 2), ((1,), 3)):
                 cands = sorted(m * 10.0 ** e for e in range(-12, 13) if e % step == 0 for m in mantissas)
-                below = [c for c in cands if c <= lo * (1 + 1e-9)]
-                above = [c for c in cands if c >= hi * (1 - 1e-9)]
-                a = below[-1] if below else cands[0]
-                b = above[0] if above else cands[-1]
-                ticks = [c for c in cands if a <= c <= b]
+                ticks = [c for c in cands if lo * (1 - 1e-9) <= c <= hi * (1 + 1e-9)]
                 if len(ticks) <= nbins + 1:
                     return ticks
             return ticks
         from matplotlib.ticker import MaxNLocator
-        loc = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10])
-        ticks = [float(t) for t in loc.tick_values(lo, hi)]
-        # the outer ticks become the axis limits
-        inner = [t for t in ticks if lo - 1e-9 * (hi - lo) <= t <= hi + 1e-9 * (hi - lo)]
-        below = [t for t in ticks if t < lo - 1e-9 * (hi - lo)]
-        above = [t for t in ticks if t > hi + 1e-9 * (hi - lo)]
-        return ([below[-1]] if below else []) + inner + ([above[0]] if above else [])
+        eps = 1e-9 * (hi - lo)
+        ticks = MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        return [float(t) for t in ticks if lo - eps <= t <= hi + eps]
 
     @staticmethod
     def _tick_label(t: float) -> str:
@@ -361,11 +371,11 @@ class ForestDisplay:
             total = 2 * margin + extra_lo + extra_hi + left_w + plot_w + right_w
             # ticks: as many as fit without touching
             for nbins in (8, 6, 5, 4, 3, 2, 1):
-                ticks = self._ticks(lo, hi, nbins)
+                ticks = self._ticks(*self.axis_limits, nbins)
                 labels = [self._tick_label(t) for t in ticks]
                 lws = [w(t) for t in labels]
                 pos = self._tick_positions(ticks, plot_x)
-                if all(pos[i + 1] - pos[i] >= (lws[i] + lws[i + 1]) / 2 + 0.8 * f for i in range(len(ticks) - 1)):
+                if all(pos[i + 1] - pos[i] >= (lws[i] + lws[i + 1]) / 2 + 0.5 * f for i in range(len(ticks) - 1)):
                     break
             # what is drawn under the axis may reach past the plot column, but not off the page
             # squares and arrows at the ends of the axis reach half a row past it
@@ -421,12 +431,9 @@ class ForestDisplay:
     def _tick_positions(self, ticks, plot_x) -> list[float]:
         return self._positions(ticks, plot_x, self._axis_limits(ticks))
 
-    def _axis_limits(self, ticks) -> tuple[float, float]:
-        """The drawn x range: automatic limits widen to the outer ticks; given limits are kept."""
-        lo, hi = self.xlim
-        if self.user_xlim or not ticks:
-            return lo, hi
-        return min(lo, ticks[0]), max(hi, ticks[-1])
+    def _axis_limits(self, ticks=None) -> tuple[float, float]:
+        """The drawn x range (see :meth:`_outer_limits`)."""
+        return self.axis_limits
 
     def _null_x(self, plot_x, ticks) -> float:
         """Where the favours labels meet: the null value, or the middle without one on the axis."""
@@ -995,7 +1002,7 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
         if sk not in known:
             raise SettingsError(f"cannot sort by {sort_by!r}; available columns: {', '.join(sorted(known))}")
     arm = _groups(m.design)
-    cols = [ForestColumn(k, headers.get(k, k), "right" if k in RIGHT_KEYS[layout] else "left",
+    cols = [ForestColumn(k, headers.get(k, k[:1].upper() + k[1:]), "right" if k in RIGHT_KEYS[layout] else "left",
                          "left" if k == "study" or k in overall.covariates and not _numeric(overall.covariates[k])
                          else "right", arm.get(k)) for k in keys]
     labels = dict(MODEL_LABELS[layout])
