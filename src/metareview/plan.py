@@ -480,11 +480,12 @@ def _settings(r: _Reader, values: Mapping[str, Any], header: str) -> dict:
     try:
         Settings.split(kw)
     except (MetaReviewError, TypeError, ValueError) as exc:
-        key = next(iter(kw), None)
-        for k in kw:  # point at the key the message names, if any
-            if k in str(exc) or repr(str(kw[k])) in str(exc):
-                key = k
-                break
+        msg = str(exc)
+        # point at the key whose value or name the message quotes (longest names first:
+        # "method_tau2" before "method")
+        names = sorted(kw, key=len, reverse=True)
+        key = next((k for k in names if repr(str(kw[k])) in msg), None) or \
+            next((k for k in names if re.search(rf"\b{re.escape(k)}\b", msg)), None) or next(iter(kw), None)
         raise r.error(str(exc), header, key) from None
     return kw
 

@@ -148,3 +148,11 @@ def test_example_plan_reads():
                                                "ae_low_grade"]
     assert plan.analysis("pain_1mo").impute[0].source == "baseline_sd"
     assert plan.sensitivity["without_paediatric"].exclude == ("Wang B., 2019",)
+
+
+def test_bad_setting_in_defaults_names_its_key(tmp_path):
+    text = _template(tmp_path).replace('method_tau2 = "DL"', 'method_tau2 = "XYZ"')
+    _plan(tmp_path, text)
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith('method_tau2 = "XYZ"'))
+    with pytest.raises(PlanError, match=rf"review.toml:{line}: \[defaults\] method_tau2: .*'XYZ'"):
+        load_plan(tmp_path)
