@@ -49,8 +49,9 @@ class FunnelDisplay:
         The dashed lines of the pseudo confidence region and the pooled estimate's line.
     contours_
         The filled bands of the contour-enhanced plot (empty list without contours).
-    labels_
-        The study labels (empty list without labels).
+    labels_, leaders_
+        The study labels (empty list without labels) and the lines to labels that had to
+        move off their point's line.
     legend_
         The legend (None when there is nothing to explain).
     """
@@ -173,7 +174,7 @@ class FunnelDisplay:
                                              edgecolors="black", linewidths=0.7, zorder=3,
                                              label="Filled (imputed)")
             handles.append(self.filled_points_)
-        self.labels_ = []
+        self.labels_, self.leaders_ = [], []
         if self.labels:
             mid = (lo + hi) / 2
             for x, y, lab in zip(self.yi, self.se, self.studlab):
@@ -206,7 +207,54 @@ class FunnelDisplay:
             else:
                 self.legend_ = ax.legend(handles=handles, loc="lower right", frameon=False, prop=font)
         self.figure_, self.ax_ = fig, ax
+        if self.labels_:
+            self._spread_labels()
         return self
+
+    def _spread_labels(self) -> None:
+        """Move labels that would cover each other up or down a line, or to the point's other side."""
+        from ._text import get_renderer
+
+        fig = self.figure_
+        fig.draw_without_rendering()       # settle the layout before measuring
+        renderer = get_renderer(fig)
+        step = 1.05 * self.fontsize
+        ax = self.ax_
+        frame = ax.get_window_extent(renderer)
+        # the axes' own texts are obstacles too
+        placed = [t.get_window_extent(renderer) for t in
+                  ax.get_xticklabels() + ax.get_yticklabels() + [ax.xaxis.label, ax.yaxis.label]
+                  if t.get_visible() and t.get_text()]
+        # and so are the points (a label may not hide a study)
+        from matplotlib.transforms import Bbox
+        r = 2.5 * fig.dpi / 72.0
+        pts = ax.transData.transform(np.column_stack([self._x(self.yi), self.se]))
+        placed += [Bbox([[px - r, py - r], [px + r, py + r]]) for px, py in pts]
+        order = np.argsort([t.xy[1] for t in self.labels_], kind="stable")
+        for i in order:
+            t = self.labels_[i]
+            dx0 = t.xyann[0]
+            for dy in (0, 1, -1, 2, -2, 3, -3):
+                for dx in (dx0, -dx0):
+                    t.xyann = (dx, dy * step)
+                    t.set_horizontalalignment("left" if dx > 0 else "right")
+                    box = t.get_window_extent(renderer)
+                    inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+                    if inside and not any(box.overlaps(other) for other in placed):
+                        break
+                else:
+                    continue
+                break
+            else:                           # nowhere free: back to the first place
+                t.xyann = (dx0, 0.0)
+                t.set_horizontalalignment("left" if dx0 > 0 else "right")
+                box = t.get_window_extent(renderer)
+            placed.append(box)
+            if t.xyann[1] != 0.0:           # moved off its line: a leader line to its point
+                self.leaders_.append(ax.annotate(
+                    "", t.xy, xytext=t.xyann, textcoords="offset points",
+                    arrowprops={"arrowstyle": "-", "color": "#7f7f7f", "lw": 0.4, "shrinkA": 0.5,
+                                "shrinkB": 2.5}))
 
     def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
         """Write the plot as PNG (``dpi``, 300 by default), SVG or PDF (format from the suffix)."""
