@@ -165,3 +165,10 @@ def test_bad_rates_and_settings():
         fit_glmm(X, N, family="gamma")
     with pytest.raises(SettingsError):
         fit_glmm(X, N, model="fixed")
+
+
+def test_non_convergence_is_reported_with_diagnostics():
+    from metareview.exceptions import ConvergenceWarning
+    with pytest.warns(ConvergenceWarning, match="did not converge after 1 Newton steps"):
+        r = fit_glmm(X, N, maxiter=1)
+    assert not r.converged and r.iterations == 1 and r.gradient_norm > 1e-8

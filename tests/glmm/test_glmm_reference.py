@@ -37,7 +37,6 @@ import math
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from metareview.glmm import fit_glmm, glmm_proportion
