@@ -87,6 +87,12 @@ class MetaResult:
         return get_measure(self.settings.measure)
 
     @property
+    def design(self) -> str:
+        """The study design of the data (``prepost`` for MD on follow-up and baseline columns)."""
+        from .effects import design_of
+        return "generic" if "yi" in self.data else design_of(self.measure, self.data)
+
+    @property
     def k(self) -> int:
         return int(self.pooled["k"])
 
