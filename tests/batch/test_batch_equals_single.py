@@ -171,3 +171,9 @@ def test_empty_table_gives_the_columns():
     table = random_table("proportion", n_analyses=4, seed=1).iloc[:0]
     res = run(table)
     assert len(res) == 0 and "bt_random_estimate" in res.columns
+
+
+def test_docstring_example():
+    import doctest
+
+    assert doctest.testmod(batch_module).failed == 0
