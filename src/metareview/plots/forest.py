@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -108,8 +108,10 @@ def _p(p: float, style: str) -> str:
         text = f"{name} < 0.001"
     elif p < 0.01:
         text = f"{name} = {p:.3f}"
+    elif p < 0.995:
+        text = f"{name} = {p:.2f}"
     else:
-        text = f"{name} = {min(p, 0.99) if p < 0.995 else 1:.2f}" if p < 0.995 else f"{name} > 0.99"
+        text = f"{name} > 0.99"
     if style == "jama":
         text = text.replace(" 0.", " .")
     return text
@@ -156,11 +158,9 @@ class _Geometry:
     col_x: dict            # key -> (x0, x1)
     plot_x: tuple
     header_lines: int
-    group_line: bool
     text_rows: dict        # row index -> list of lines (wrapped span texts)
     ticks: list
     tick_labels: list
-    axis_block: float
 
 
 # ----------------------------------------------------------------------------------------------
@@ -362,7 +362,6 @@ class ForestDisplay:
             axis_block += 1.35 * f
         if self.favours:
             axis_block += 1.35 * f
-        lo, hi = self.xlim
         extra_lo = extra_hi = 0.0
         for _ in range(4):
             if plot_w < min_plot or heading_w > left_w + plot_w:
@@ -374,7 +373,7 @@ class ForestDisplay:
                 ticks = self._ticks(*self.axis_limits, nbins)
                 labels = [self._tick_label(t) for t in ticks]
                 lws = [w(t) for t in labels]
-                pos = self._tick_positions(ticks, plot_x)
+                pos = self._positions(ticks, plot_x, self.axis_limits)
                 if all(pos[i + 1] - pos[i] >= (lws[i] + lws[i + 1]) / 2 + 0.5 * f for i in range(len(ticks) - 1)):
                     break
             # what is drawn under the axis may reach past the plot column, but not off the page
@@ -383,7 +382,7 @@ class ForestDisplay:
             if pos:
                 ext_lo, ext_hi = min(ext_lo, pos[0] - lws[0] / 2), max(ext_hi, pos[-1] + lws[-1] / 2)
             if self.favours:
-                nx = self._null_x(plot_x, ticks)
+                nx = self._null_x(plot_x)
                 ext_lo = min(ext_lo, nx - 0.5 * f - w(self.favours[0]))
                 ext_hi = max(ext_hi, nx + 0.5 * f + w(self.favours[1]))
             if self.xlabel:
@@ -401,8 +400,6 @@ class ForestDisplay:
         else:
             return None
         avail = total - 2 * margin
-        if width is not None and span_w > avail and avail < 20 * f:
-            return None
         text_rows = {i: (wrap_text(r.text, avail, reg) if w(r.text) > avail else [r.text])
                      for i, r in enumerate(self.rows) if r.kind == "text"}
         col_x = {}
@@ -418,8 +415,8 @@ class ForestDisplay:
         header_h = (header_lines + (1 if groups else 0)) * 1.2 * f + 0.5 * f
         height = margin + header_h + n_rows * row_h + axis_block + margin
         return _Geometry(fontsize=f, width=total, height=height, row_h=row_h, top=height - margin - header_h,
-                         col_x=col_x, plot_x=plot_x, header_lines=header_lines, group_line=bool(groups),
-                         text_rows=text_rows, ticks=ticks, tick_labels=labels, axis_block=axis_block)
+                         col_x=col_x, plot_x=plot_x, header_lines=header_lines, text_rows=text_rows,
+                         ticks=ticks, tick_labels=labels)
 
     def _positions(self, values, plot_x, limits) -> list[float]:
         """x in points of ``values`` in a plot column at ``plot_x`` showing ``limits``."""
@@ -428,16 +425,9 @@ class ForestDisplay:
             return [x0 + (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo)) * (x1 - x0) for v in values]
         return [x0 + (v - lo) / (hi - lo) * (x1 - x0) for v in values]
 
-    def _tick_positions(self, ticks, plot_x) -> list[float]:
-        return self._positions(ticks, plot_x, self._axis_limits(ticks))
-
-    def _axis_limits(self, ticks=None) -> tuple[float, float]:
-        """The drawn x range (see :meth:`_outer_limits`)."""
-        return self.axis_limits
-
-    def _null_x(self, plot_x, ticks) -> float:
+    def _null_x(self, plot_x) -> float:
         """Where the favours labels meet: the null value, or the middle without one on the axis."""
-        lo, hi = self._axis_limits(ticks)
+        lo, hi = self.axis_limits
         if self.null is None or not lo < self.null < hi:
             return (plot_x[0] + plot_x[1]) / 2
         return self._positions([self.null], plot_x, (lo, hi))[0]
@@ -553,7 +543,7 @@ class ForestDisplay:
         pax.spines["bottom"].set_linewidth(lw)
         if self.ratio:
             pax.set_xscale("log")
-        lo, hi = self._axis_limits(g.ticks)
+        lo, hi = self.axis_limits
         pax.set_xlim(lo, hi)
         n_units = (g.top - rows_bottom) / g.row_h
         pax.set_ylim(n_units, 0.0)
@@ -598,11 +588,9 @@ class ForestDisplay:
         wmax = np.nanmax(weights) if weights.size and np.isfinite(weights).any() else 1.0
         max_side = 0.8 * g.row_h * s
         for i, r in enumerate(self.rows):
-            if r.kind not in ("study", "excluded", "prediction"):
+            if r.kind not in ("study", "excluded"):
                 continue
             colour = _GREY if r.kind == "excluded" else st["whisker"]
-            if r.kind == "prediction":
-                continue
             if not (np.isfinite(r.lo) and np.isfinite(r.hi)):
                 continue
             a, b = max(r.lo, lo), min(r.hi, hi)
@@ -667,7 +655,7 @@ class ForestDisplay:
         below = g.top - (g.top - rows_bottom) - 3.0 - 2.0 - 1.25 * g.fontsize - 0.4 * g.fontsize
         mid = (x0 + x1) / 2
         if self.favours:
-            nx = self._null_x(g.plot_x, g.ticks)
+            nx = self._null_x(g.plot_x)
             y_f = below - 0.7 * g.fontsize
             t1 = ax.text(nx - 0.5 * g.fontsize, y_f, self.favours[0], ha="right", va="center_baseline",
                          fontproperties=reg)
@@ -726,11 +714,27 @@ def _is_subgroup(obj) -> bool:
     return all(hasattr(obj, a) for a in ("overall", "groups", "test", "variable"))
 
 
+def _effect_ci(layout: str, digits: int, est: float, lo: float, hi: float) -> dict:
+    """The cells ``effect``, ``ci`` and ``effect_ci`` (both in the layout's style)."""
+    e, a, b = _num(est, digits), _num(lo, digits), _num(hi, digits)
+    if not e:
+        return {}
+    if layout == "meta":
+        combined = f"{e} [{a}; {b}]"
+    elif layout == "revman5":
+        combined = f"{e} [{a}, {b}]"
+    else:
+        sep = " to " if (lo < 0 or hi < 0) else "\u2013"
+        combined = f"{e} ({a}{sep}{b})"
+    return {"effect": e, "ci": f"[{a}; {b}]", "effect_ci": combined}
+
+
 class _Formatter:
     """Cells of one analysis: its studies' data, estimates, intervals and weights as text."""
 
-    def __init__(self, result, layout: str, digits: int, percent: bool):
+    def __init__(self, result, layout: str, digits: int, percent: bool, square: str):
         self.r = result
+        self.square = square
         self.m = result.measure
         self.layout = layout
         self.digits = digits
@@ -744,21 +748,13 @@ class _Formatter:
         return v * self.factor
 
     def effect_ci(self, est, lo, hi) -> dict:
-        d = self.digits
-        e, a, b = _num(est, d), _num(lo, d), _num(hi, d)
-        if not e:
-            return {}
-        if self.layout == "meta":
-            combined = f"{e} [{a}; {b}]"
-        elif self.layout == "revman5":
-            combined = f"{e} [{a}, {b}]"
-        else:
-            sep = " to " if (lo < 0 or hi < 0) else "\u2013"
-            combined = f"{e} ({a}{sep}{b})"
-        return {"effect": e, "ci": f"[{a}; {b}]", "effect_ci": combined}
+        return _effect_ci(self.layout, self.digits, est, lo, hi)
 
     def weight(self, w: float) -> str:
-        """A weight in percent (JAMA: the header says %)."""
+        """A weight in percent (JAMA: the header says %); ``--`` where a method has no
+        study weights (GLMM, as meta)."""
+        if not np.isfinite(w):
+            return "--"
         return f"{w:.1f}" if self.layout == "jama" else f"{w:.1f}%"
 
     def study_rows(self, weights_from=None) -> list[ForestRow]:
@@ -1008,9 +1004,7 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     labels = dict(MODEL_LABELS[layout])
 
     def fmt(res):
-        f = _Formatter(res, layout, digits, percent)
-        f.square = square
-        return f
+        return _Formatter(res, layout, digits, percent, square)
 
     rows: list[ForestRow] = []
     if not subgroup:
@@ -1115,8 +1109,8 @@ def _subgroup_rows(sg, fmt, models, show_prediction, labels, layout, sort_by, pe
     rows += [ForestRow("text", text=t) for t in fo.overall_tests(models)]
     for mod in models:
         t = sg.test.get(mod) if isinstance(sg.test, dict) else None
-        if not t:
-            continue
+        if not t or t.get("q") is None or t.get("p") is None:
+            continue                        # fewer than two subgroups with an estimate: no test
         q, df, p = float(t["q"]), int(t["df"]), float(t["p"])
         if layout == "meta":
             rows.append(ForestRow("text", text=f"Test for subgroup differences ({names[mod]}): "
@@ -1165,19 +1159,17 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
     factor = 100.0 if percent else 1.0
     headers = _headers(m, layout, ["random"], percent, 95)
     headers["study"] = header
-    f = _Formatter.__new__(_Formatter)
-    f.layout, f.digits, f.factor = layout, digits, factor
     est_keys = ["effect", "ci"] if layout == "meta" else ["effect_ci"]
     rows = []
     for i, lab in enumerate(labels):
-        cells = {"study": lab, **f.effect_ci(est[i] * factor, lo[i] * factor, hi[i] * factor)}
+        cells = {"study": lab, **_effect_ci(layout, digits, est[i] * factor, lo[i] * factor, hi[i] * factor)}
         for j, (head, vals) in enumerate(extra.items()):
             cells[f"extra{j}"] = str(vals[i])
         rows.append(ForestRow("study", cells, est=est[i] * factor, lo=lo[i] * factor, hi=hi[i] * factor))
     if overall is not None:
         e, a, b = (float(v) * factor for v in overall)
-        rows.append(ForestRow("random", {"study": overall_label, **f.effect_ci(e, a, b)}, est=e, lo=a, hi=b,
-                              bold=True))
+        rows.append(ForestRow("random", {"study": overall_label, **_effect_ci(layout, digits, e, a, b)},
+                              est=e, lo=a, hi=b, bold=True))
     rows += [ForestRow("text", text=str(t)) for t in notes]
     right = RIGHT_KEYS[layout] | {f"extra{j}" for j in range(len(extra))}
     if layout == "jama":
