@@ -20,6 +20,7 @@ _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|doi\s+)", re.
 _DOI_SHAPE = re.compile(r"10\.\d{4,9}/\S+")
 _TAGS = re.compile(r"<[^>]{1,40}>")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_FIRST_PAGE = re.compile(r"\s*([A-Za-z]*\d+)")
 _FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "a"})
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
 
@@ -106,7 +107,7 @@ def first_page(value: str | None) -> str:
     """First page as a comparable key (``e123``, ``100``), empty if unknown."""
     if not value:
         return ""
-    match = re.match(r"\s*([A-Za-z]*\d+)", value)
+    match = _FIRST_PAGE.match(value)
     return match.group(1).lower().lstrip("0") if match else ""
 
 
