@@ -183,3 +183,36 @@ def test_every_sample_line_belongs_to_a_record(name):
     for line in lines:
         if line.strip():
             assert line.lstrip("\ufeff").rstrip("\r") in text
+
+
+_SHEET = st.sampled_from(["record_id", "decision", "reason", "stage", "reviewer", "title", "include", "exclude",
+                          "maybe", "ta", "ft", "1", "2", "x", ",", "\n", '"', "\x00", "\r", "wrong outcome", " "])
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(parts=st.lists(_SHEET, max_size=60))
+def test_decision_and_extraction_sheets_never_crash(screened, parts):
+    from metareview.review.extraction import import_values, load_form, set_form
+    from metareview.review.screening import import_decisions
+
+    text = "".join(parts)
+    for call in (lambda: import_decisions(screened, text, reviewer="ann", stage="ta"),
+                 lambda: import_decisions(screened, "record_id,decision\n" + text),
+                 lambda: import_values(screened, "study,n\n" + text, extractor="ann")):
+        if screened.store.get_setting("extraction_form") is None:
+            set_form(screened, load_form("[[field]]\nname = 'n'\ntype = 'integer'\n"))
+        try:
+            call()
+        except MetaReviewError as exc:
+            assert str(exc)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(text=st.text(max_size=200))
+def test_forms_from_random_text_get_a_clear_error(text):
+    from metareview.review.extraction import load_form
+    try:
+        load_form(text)
+    except MetaReviewError as exc:
+        assert str(exc)

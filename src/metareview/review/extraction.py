@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..exceptions import DataError, SettingsError
+from ._csv import dict_rows
 from .project import Project
 from .screening import study_labels
 
@@ -221,8 +222,7 @@ def import_values(project: Project, text: str, *, extractor: str) -> int:
         raise DataError("name the extractor (--extractor)", column="extractor", rule="extractor")
     form = get_form(project)
     studies = set(_studies(project))
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    header = reader.fieldnames or []
+    header, rows_in = dict_rows(text, "extraction file")
     if "study" not in header:
         raise DataError("the extraction file has no 'study' column", column="study", rule="columns")
     unknown = [h for h in header if h != "study" and h not in {f.name for f in form.fields}]
@@ -231,15 +231,15 @@ def import_values(project: Project, text: str, *, extractor: str) -> int:
                         column=unknown[0], rule="columns")
     rows = []
     seen = set()
-    for row in reader:
+    for line, row in rows_in:
         study = (row.get("study") or "").strip()
         if not study:
-            raise DataError(f"line {reader.line_num}: the study is empty", column="study", rule="study")
+            raise DataError(f"line {line}: the study is empty", column="study", rule="study")
         if study not in studies:
-            raise DataError(f"line {reader.line_num}: {study!r} is not an included study; included studies are "
+            raise DataError(f"line {line}: {study!r} is not an included study; included studies are "
                             f"{sorted(studies)}", study=study, column="study", rule="study")
         if study in seen:
-            raise DataError(f"line {reader.line_num}: the study appears twice in the file", study=study,
+            raise DataError(f"line {line}: the study appears twice in the file", study=study,
                             column="study", rule="study")
         seen.add(study)
         for f in form.fields:

@@ -20,6 +20,7 @@ from itertools import combinations
 from typing import Any
 
 from ..exceptions import DataError
+from ._csv import dict_rows
 from .agreement import Agreement, cohen_kappa
 from .dedupe import Clusters, clusters
 from .project import Project, parse_stage
@@ -324,8 +325,8 @@ def import_decisions(project: Project, text: str, *, reviewer: str | None = None
     twice, so importing the same file again changes nothing.  All rows are checked first
     and then written in one transaction: a bad row rejects the file with its line number.
     """
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
-    fields = set(reader.fieldnames or [])
+    header, rows_in = dict_rows(text, "decisions file")
+    fields = set(header)
     missing = {"record_id", "decision"} - fields
     if missing:
         raise DataError(f"the decisions file lacks column(s) {sorted(missing)}", column=sorted(missing)[0],
@@ -343,8 +344,7 @@ def import_decisions(project: Project, text: str, *, reviewer: str | None = None
     skipped = duplicates = 0
     eligible_ft: set[int] | None = None
     stamp = now()
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows_in:
         where = f"line {line}: "
         decision = (row.get("decision") or "").strip().lower()
         if not decision:
