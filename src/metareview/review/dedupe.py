@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from ..exceptions import DataError, SettingsError
@@ -169,8 +170,6 @@ def _bulk_similarity(left: Sequence[str], right: Sequence[str], left_sorted: Seq
     The second score compares titles with their words sorted (the token-sort ratio),
     precomputed once per record instead of once per pair.
     """
-    import numpy as np
-
     plain = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
     order = process.cpdist(left_sorted, right_sorted, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
     return np.maximum(plain, order)
@@ -290,8 +289,6 @@ def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: P
     neighbours in title order, the sorted-neighbourhood method of Hernandez and Stolfo
     (1995, "The merge/purge problem for large databases", SIGMOD Rec 24:127-38).
     """
-    import numpy as np
-
     n = len(keys)
     blocks = _blocks(keys)
     triangles: dict[int, tuple] = {}
@@ -329,8 +326,6 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
     second run only adds links for new records.  Everything found is written in one
     transaction with the run's settings, so a run is all or nothing.
     """
-    from rapidfuzz import fuzz
-
     records = list(store.iter_records(("id", "status", "title", "authors", "year", "journal", "volume",
                                        "pages", "doi", "pmid", "abstract")))
     keys = {r["id"]: prepare(r) for r in records}
@@ -397,8 +392,6 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
                     queue.append((head, other, 100.0, f"same {field.upper()} {value}, but a person separated "
                                                       f"these clusters"))
     # 2. fuzzy matching within blocks
-    import numpy as np
-
     order = list(keys.values())
     ids = np.asarray([k.id for k in order], dtype=np.int64)
     left_pos, right_pos = _candidate_pairs(order, settings, progress)
