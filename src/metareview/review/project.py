@@ -137,16 +137,13 @@ class Project:
         ``allow_reimport``; a second copy would then be linked as duplicates by
         de-duplication, never silently merged.
         """
-        from .importers import parse_bytes
-
         path = Path(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
         return self.import_bytes(data, filename=path.name, source=source, kind=kind, format=format,
-                                 mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by,
-                                 _parse=parse_bytes)
+                                 mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by)
 
     def _check_reimport(self, sha: str, filename: str, allow: bool) -> None:
         earlier = self.store.batches_with_hash(sha)
@@ -158,16 +155,16 @@ class Project:
 
     def import_bytes(self, data: bytes, *, filename: str, source: str, kind: str = "database",
                      format: str | None = None, mapping: dict[str, str] | None = None,
-                     allow_reimport: bool = False, imported_by: str | None = None, _parse=None) -> ImportReport:
-        if _parse is None:
-            from .importers import parse_bytes as _parse
+                     allow_reimport: bool = False, imported_by: str | None = None) -> ImportReport:
+        """Import an export held in memory; ``filename`` names it in messages and the batch."""
+        from .importers import parse_bytes
         if kind not in SOURCE_KINDS:
             raise SettingsError(f"unknown source kind {kind!r}; kinds are {list(SOURCE_KINDS)}")
         if not source.strip():
             raise SettingsError("the source needs a name (e.g. --source PubMed)")
         sha = hashlib.sha256(data).hexdigest()
         self._check_reimport(sha, filename, allow_reimport)
-        result = _parse(data, filename=filename, format=format, mapping=mapping)
+        result = parse_bytes(data, filename=filename, format=format, mapping=mapping)
         with self.store.transaction():
             # checked again inside the write lock: another process may have imported it meanwhile
             self._check_reimport(sha, filename, allow_reimport)
