@@ -41,12 +41,12 @@ def _write(text: str, output: Optional[Path]) -> None:
 
 def _read(path: Path) -> str:
     from ..exceptions import DataError
-    from ..review.importers import _text
+    from ..review.importers import decode
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
-    return _text.decode(data, name=path.name)[0]
+    return decode(data, name=path.name)[0]
 
 
 def _mapping(items: List[str]) -> dict:

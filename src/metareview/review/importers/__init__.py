@@ -18,7 +18,7 @@ from .medline import looks_like_medline, parse_medline
 from .ris import looks_like_ris, parse_ris
 from .tabular import TABLE_FIELDS, parse_table
 
-__all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "TABLE_FIELDS"]
+__all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
 
 FORMATS = ("medline", "ris", "csv")
 _ALIASES = {"nbib": "medline", "pubmed": "medline", "txt": "medline", "tsv": "csv", "table": "csv"}
