@@ -548,3 +548,13 @@ def test_cli_start_up_does_not_import_matplotlib():
     code = "import sys, metareview.cli; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_method_without_study_weights_draws_equal_squares_and_no_weight_columns():
+    r = mr.metaanalysis(read_table(SEED_TR), method="GLMM")
+    d = r.forest()
+    assert not [c for c in d.columns if c.key.startswith("weight")]
+    sizes = d.squares_.get_sizes()
+    assert len(sizes) == 20 and np.allclose(sizes, sizes[0])
+    assert (d.squares_.get_facecolors()[:, 3] > 0).all()
+    assert_clean(d.figure_)

@@ -369,7 +369,7 @@ class ForestDisplay:
             plot_x = (margin + extra_lo + left_w, margin + extra_lo + left_w + plot_w)
             total = 2 * margin + extra_lo + extra_hi + left_w + plot_w + right_w
             # ticks: as many as fit without touching
-            for nbins in (8, 6, 5, 4, 3, 2, 1):
+            for nbins in ((8, 6, 5, 4, 3, 2, 1) if self.ratio else (6, 5, 4, 3, 2, 1)):
                 ticks = self._ticks(*self.axis_limits, nbins)
                 labels = [self._tick_label(t) for t in ticks]
                 lws = [w(t) for t in labels]
@@ -604,6 +604,9 @@ class ForestDisplay:
             if np.isfinite(r.est) and lo <= r.est <= hi:
                 if r.kind == "study" and np.isfinite(r.weight) and wmax > 0:
                     side = max(1.6 * s, max_side * math.sqrt(max(r.weight, 0.0) / wmax))
+                    sq_c.append(st["square"])
+                elif r.kind == "study":     # a method without study weights (GLMM): one size for all
+                    side = 0.5 * max_side
                     sq_c.append(st["square"])
                 else:
                     side = 0.35 * max_side
@@ -971,7 +974,9 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
         if mod not in fitted:
             raise SettingsError(f"model {mod!r} is not in this result; fitted models: {', '.join(fitted)}")
     if show_weights is None:
-        show_weights = list(models)
+        # a method without study weights (GLMM) gets no weight columns
+        has_weights = np.isfinite(np.asarray(overall.pooled["weight_common"], float)).any()
+        show_weights = list(models) if has_weights else []
     show_weights = [str(x).lower() for x in ([show_weights] if isinstance(show_weights, str) else show_weights)]
     for wm in show_weights:
         if wm not in fitted:
