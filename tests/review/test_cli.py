@@ -179,3 +179,13 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("twelve\n12\n6.5\n\ncase series\nno\nExAblate\n"))
     code, out, _ = run(capsys, "review", "extract", "enter", "-p", project, "-e", "ann", "--study", "Wang 2019")
     assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out
+
+
+def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsys):
+    project = tmp_path / "p.mrv"
+    ok(capsys, "review", "init", project)
+    ok(capsys, "review", "import", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
+    (bad,) = ok(capsys, "review", "records", "-p", project, "--malformed", "--raw")
+    assert (bad["id"], bad["line"], bad["source"]) == (8, 115, "Scopus") and "Ferrer" in bad["raw"]
+    (one,) = ok(capsys, "review", "records", "-p", project, "--id", "2")
+    assert one["pmid"] == "31234567" and "raw" not in one

@@ -113,6 +113,29 @@ def status(project: Path = _PROJECT) -> None:
                     "full_text": dict(Counter(s.state for s in ft.values()))})
 
 
+@review_app.command("records")
+def records(project: Path = _PROJECT,
+            malformed: bool = typer.Option(False, "--malformed", help="Only records that could not be parsed."),
+            raw: bool = typer.Option(False, "--raw", help="Include each record's raw text as exported."),
+            ids: List[int] = typer.Option([], "--id", help="Only these record ids (repeatable).")) -> None:
+    """List records with their source, batch, line in the export and status."""
+    from ..review.dedupe import clusters
+    from .output import print_json
+    with _open(project) as p:
+        primary = clusters(p.store).primary
+        rows = []
+        for rec in p.store.iter_records(ids=ids or None):
+            if malformed and rec["status"] != "malformed":
+                continue
+            row = {"id": rec["id"], "source": rec["source"], "batch": rec["batch_id"], "line": rec["line"],
+                   "status": rec["status"], "problem": rec["problem"], "title": rec["title"], "year": rec["year"],
+                   "doi": rec["doi"], "pmid": rec["pmid"], "primary": primary[rec["id"]]}
+            if raw:
+                row["raw"] = rec["raw"]
+            rows.append(row)
+    print_json(rows)
+
+
 # -- duplicates -----------------------------------------------------------------------------------------------
 @review_app.command("dedupe")
 def dedupe(project: Path = _PROJECT,
