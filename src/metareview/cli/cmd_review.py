@@ -416,7 +416,10 @@ def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "
 
     def ask(field, previous):
         label = field.label or field.name
-        return Prompt.ask(f"{label} [dim]({field.describe()})[/]", default=previous or "", console=console)
+        question = f"{label} [dim]({field.describe()})[/]"
+        if previous:
+            return Prompt.ask(question, default=previous, console=console)
+        return Prompt.ask(question, console=console)
 
     with _open(project) as p:
         n = enter_values(p, extractor=extractor, study=study, ask=ask,
@@ -477,7 +480,10 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
     prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
     output.write_text(table, encoding="utf-8")
     prov_path.write_text(prov, encoding="utf-8")
-    print_json({"analysis": str(output), "provenance": str(prov_path), "studies": table.count("\n") - 1})
+    import csv
+    import io
+    n_studies = sum(1 for _ in csv.DictReader(io.StringIO(table)))
+    print_json({"analysis": str(output), "provenance": str(prov_path), "studies": n_studies})
 
 
 @review_app.command("export-records")
