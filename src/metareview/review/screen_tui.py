@@ -21,6 +21,8 @@ from .screening import decide, pending_for
 
 __all__ = ["run_screen", "highlight", "keyword_pattern"]
 
+_STAGE_NAMES = {"title_abstract": "title/abstract", "full_text": "full text"}
+
 
 def keyword_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
     """One case-insensitive pattern for the keywords; ``*`` at the end of a word matches any ending."""
@@ -54,7 +56,7 @@ def _show(console: Any, rec: dict[str, Any], *, index: int, total: int, stage: s
     from rich.text import Text
 
     console.clear()
-    head = Text(f"record {rec['id']} · {index} of {total} to screen · {stage.replace('_', '/')} · {reviewer}",
+    head = Text(f"record {rec['id']} · {index} of {total} to screen · {_STAGE_NAMES[stage]} · {reviewer}",
                 style="dim")
     body = Text()
     if rec["status"] == "malformed":
