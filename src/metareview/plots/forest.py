@@ -18,7 +18,8 @@ Three layouts: ``"meta"`` (R meta's default: data left, estimate, CI and weights
 >>> import metareview as mr
 >>> r = mr.metaprop([8, 26, 26], [10, 31, 30], ["A", "B", "C"])
 >>> d = r.forest()
->>> d.figure_.get_size_inches().round(2).tolist()  # doctest: +SKIP
+>>> [row.kind for row in d.rows][:4], len(d.diamonds_)
+(['study', 'study', 'study', 'common'], 2)
 """
 
 from __future__ import annotations
@@ -885,7 +886,7 @@ def _headers(m, layout: str, models, percent: bool, pct: int, settings=None) -> 
                   "weight_common": "Weight" if models == ["common"] else "Weight\n(common)",
                   "weight_random": "Weight" if models == ["random"] else "Weight\n(random)"})
     else:
-        h.update({"study": "Source", "effect_ci": f"{short}{unit} ({pct}% CI)",
+        h.update({"study": "Source", "effect_ci": f"{short}{', %' if percent else ''} ({pct}% CI)",
                   "weight_common": "Weight, %" if models == ["common"] else "Weight, %\n(common)",
                   "weight_random": "Weight, %" if models == ["random"] else "Weight, %\n(random)"})
     for key, head, _ in DESIGN_COLUMNS.get(m.design, ()):

@@ -14,8 +14,8 @@ missing studies in areas of non-significance apart from other causes of asymmetr
 >>> import metareview as mr
 >>> r = mr.metabin([4, 6, 3, 12], [40, 50, 30, 90], [8, 9, 7, 20], [40, 50, 30, 90])
 >>> d = r.funnel(contour=True)
->>> d.ax_.yaxis_inverted()
-True
+>>> bool(d.ax_.yaxis_inverted()), len(d.contours_)
+(True, 6)
 """
 
 from __future__ import annotations
