@@ -61,7 +61,10 @@ _PAD = {"events": 1.0, "n": 4.0, "events_e": 1.0, "n_e": 4.0, "events_c": 1.0, "
         "mean": 1.0, "sd": 1.0, "mean_pre": 1.0, "sd_pre": 1.0, "mean_post": 1.0, "sd_post": 1.0,
         "mean_e": 1.0, "sd_e": 1.0, "mean_c": 1.0, "sd_c": 1.0, "r": 0.0, "yi": 0.0, "vi": 1.0,
         "sei": 1.0, "time": 1.0}
-#: Largest padded array of one chunk (analyses x largest k), in cells.
+#: Padded cells (analyses x largest k) of a chunk by default: small enough for the
+#: arrays of a chunk to stay in the processor's caches, large enough to amortise the calls.
+CHUNK_CELLS = 50_000
+#: Largest padded array of one chunk when ``chunk_size`` is given, in cells.
 MAX_CELLS = 2_000_000
 #: Rows read at a time from a file.
 FILE_ROWS = 1_000_000
@@ -188,14 +191,18 @@ class _Frame:
         code = self.codes[row]
         return str(int(np.count_nonzero(self.codes[:row] == code)) + 1)
 
-    def chunks(self, chunk_size: int):
-        """(first, last) analysis of each chunk: ``chunk_size`` analyses at most, and no more
-        than :data:`MAX_CELLS` padded cells (a chunk with one large analysis gets fewer)."""
+    def chunks(self, chunk_size: int | None):
+        """(first, last) analysis of each chunk.  By default a chunk holds about
+        :data:`CHUNK_CELLS` padded cells (many small analyses or few large ones); with
+        ``chunk_size`` it holds that many analyses, fewer when padding them would exceed
+        :data:`MAX_CELLS` cells."""
         n = self.counts.size
+        budget = CHUNK_CELLS if chunk_size is None else MAX_CELLS
         a = 0
         while a < n:
-            b = min(a + chunk_size, n)
-            while b - a > 1 and (b - a) * int(self.counts[a:b].max()) > MAX_CELLS:
+            size = chunk_size if chunk_size is not None else max(1, CHUNK_CELLS // int(self.counts[a]))
+            b = min(a + size, n)
+            while b - a > 1 and (b - a) * int(self.counts[a:b].max()) > budget:
                 b = a + (b - a) // 2
             yield a, b
             a = b
@@ -397,19 +404,13 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 
 # ----- public API --------------------------------------------------------------------
 
-def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
-               columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int = 2_000,
-               tau2_ci: bool = True, progress: bool = False, **settings) -> Iterator:
-    """Pool ``table`` chunk by chunk, yielding one DataFrame of results per chunk.
-
-    Arguments are those of :func:`batch` (pandas DataFrames and files only).  Warnings about
-    one-study analyses and estimators that did not converge are given once, at the end.
-    """
+def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings):
+    """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays."""
     import pandas as pd
 
-    if isinstance(chunk_size, bool) or int(chunk_size) < 1:
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
         raise SettingsError(f"chunk_size must be a positive number of analyses, not {chunk_size!r}")
-    chunk_size = int(chunk_size)
+    chunk_size = None if chunk_size is None else int(chunk_size)
     path = None
     if isinstance(table, (str, Path)):
         path = Path(table)
@@ -423,29 +424,45 @@ def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
                             f"not {type(table).__name__}")
     plan = _make_plan(names, by=by, measure=measure, columns=columns, studlab=studlab, tau2_ci=tau2_ci,
                       settings=settings)
-    if path is None:
-        frames: Iterator = iter([table])
-        total = len(table)
-    else:
-        frames = _stream_complete(_read_pieces(path, plan.columns_read, by), by, path)
-        total = _file_rows(path)
-    tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
-    bar = _progress(progress, total)
-    try:
-        for frame in frames:
-            fr = _Frame(frame, plan)
-            if fr.counts.size == 0:
-                continue
-            for a, b in fr.chunks(chunk_size):
-                out = _pool_chunk(fr, a, b)
-                _tally(tally, out, plan.by)
-                if bar is not None:
-                    bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
-                yield _frame_of(out, plan)
-    finally:
-        if bar is not None:
-            bar[0].stop()
-    _warn(tally, plan)
+
+    def run():
+        if path is None:
+            frames: Iterator = iter([table])
+            total = len(table)
+        else:
+            frames = _stream_complete(_read_pieces(path, plan.columns_read, by), by, path)
+            total = _file_rows(path)
+        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
+        bar = _progress(progress, total)
+        try:
+            for frame in frames:
+                fr = _Frame(frame, plan)
+                for a, b in fr.chunks(chunk_size):
+                    out = _pool_chunk(fr, a, b)
+                    _tally(tally, out, plan.by)
+                    if bar is not None:
+                        bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
+                    yield out
+        finally:
+            if bar is not None:
+                bar[0].stop()
+        _warn(tally, plan)
+
+    return plan, run()
+
+
+def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
+               columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int | None = None,
+               tau2_ci: bool = True, progress: bool = False, **settings) -> Iterator:
+    """Pool ``table`` chunk by chunk, yielding one DataFrame of results per chunk.
+
+    Arguments are those of :func:`batch` (pandas DataFrames and files only).  Warnings about
+    one-study analyses and estimators that did not converge are given once, at the end.
+    """
+    plan, chunks = _pooled_chunks(table, by=by, measure=measure, columns=columns, studlab=studlab,
+                                  chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
+    for out in chunks:
+        yield _frame_of(out, plan)
 
 
 def _tally(tally: dict, out: dict, by: str) -> None:
@@ -487,7 +504,7 @@ def _progress(show: bool, total: int | None):
 
 
 def batch(table, *, by: str = "analysis", measure: str | None = None, columns: Mapping[str, str] | None = None,
-          studlab: str = "study", chunk_size: int = 2_000, tau2_ci: bool = True, progress: bool = False,
+          studlab: str = "study", chunk_size: int | None = None, tau2_ci: bool = True, progress: bool = False,
           client=None, **settings):
     """Pool every analysis of a long table; one row of pooled results per analysis.
 
@@ -507,8 +524,9 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
     appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (about half
     the time of a DerSimonian-Laird batch); its columns are then NaN.
 
-    ``chunk_size`` analyses are pooled at a time (fewer when one is large), which bounds
-    memory; files are streamed and need each analysis' rows to be consecutive.  A Dask
+    Analyses are pooled a chunk at a time, which bounds memory: by default chunks of about
+    :data:`CHUNK_CELLS` padded cells, or ``chunk_size`` analyses (fewer when one is large);
+    files are streamed and need each analysis' rows to be consecutive.  A Dask
     DataFrame is pooled partition by partition on ``client`` (a ``distributed.Client``;
     default: the current client, or a local cluster started for the call); an analysis
     split between partitions is first brought together by a shuffle on ``by``.
@@ -526,16 +544,14 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
         raise SettingsError("client= is for Dask DataFrames; this table is pooled in this process")
     import pandas as pd
 
-    parts = list(iter_batch(table, by=by, measure=measure, columns=columns, studlab=studlab,
-                            chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, **settings))
-    if parts:
-        out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    else:
-        names = list(table.columns) if isinstance(table, pd.DataFrame) else _file_columns(Path(table), by)
-        plan = _make_plan(names, by=by, measure=measure, columns=columns, studlab=studlab, tau2_ci=tau2_ci,
-                          settings=settings)
-        out = _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
-    if isinstance(table, pd.DataFrame) and len(out):
+    plan, chunks = _pooled_chunks(table, by=by, measure=measure, columns=columns, studlab=studlab,
+                                  chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
+    parts = list(chunks)
+    if not parts:
+        return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
+    # one table at the end rather than one per chunk
+    out = _frame_of({c: np.concatenate([p[c] for p in parts]) for c in parts[0]}, plan)
+    if isinstance(table, pd.DataFrame):
         out[by] = out[by].astype(table[by].dtype)
     return out
 

@@ -97,10 +97,15 @@ def test_cell_budget_splits_a_chunk(monkeypatch):
     def spy(yi, vi, mask, **kw):
         calls.append(np.shape(yi))
         return real(yi, vi, mask, **kw)
-    monkeypatch.setattr(batch_module, "MAX_CELLS", 120)
     monkeypatch.setattr(batch_module, "pool_arrays", spy)
-    split = run(table, method_tau2="PM")
+    monkeypatch.setattr(batch_module, "MAX_CELLS", 120)  # with chunk_size: the memory guard
+    split = run(table, method_tau2="PM", chunk_size=1000)
     assert all(a * k <= 120 or a == 1 for a, k in calls) and len(calls) > 1
+    pd.testing.assert_frame_equal(expected, split, rtol=1e-12, atol=1e-12)
+    calls.clear()
+    monkeypatch.setattr(batch_module, "CHUNK_CELLS", 100)  # without: the default chunk budget
+    split = run(table, method_tau2="PM")
+    assert all(a * k <= 100 or a == 1 for a, k in calls) and len(calls) > 1
     pd.testing.assert_frame_equal(expected, split, rtol=1e-12, atol=1e-12)
 
 

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         tau2_ci: bool = typer.Option(True, "--tau2-ci/--no-tau2-ci", help="Q-profile CI of tau² (iterative; skip it for speed)."),
         col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
         study: str = typer.Option("study", "--study", help="Column with study labels (named in error messages)."),
-        chunk_size: int = typer.Option(2_000, "--chunk-size", help="Analyses pooled at a time (bounds memory)."),
+        chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Analyses pooled at a time (default: about 50,000 padded cells' worth)."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on standard error."),
     ) -> None:
         """Pool every analysis of DATA and write one row of pooled results per analysis."""
