@@ -1,0 +1,181 @@
+"""Run the code of documentation pages: every ```python block and every `metareview` command.
+
+A page is executed top to bottom in one fresh working directory that holds copies of the files
+the pages read (the sample search exports, the bundled MRgFUS example, ``docs/tutorial/``):
+
+* ```python blocks run in order in one namespace, as in a notebook;
+* ```console blocks: each line starting with ``$ metareview`` is a command (a trailing ``\\``
+  continues it); the lines after it are its output as shown on the page, and each shown line
+  that is not ``...`` must appear in the real output (spaces collapsed);
+* ```bash blocks: each line starting with ``metareview`` is a command (output not shown);
+* a command ends with ``# exit N`` when it is meant to exit with code N (default 0).
+
+Commands run in-process through ``metareview.cli.main``; other shell commands (``pip``, ``cd``)
+are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+
+FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ ]*$",
+                   re.MULTILINE | re.DOTALL)
+EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
+
+# What a page may read, copied into its working directory (relative paths as in a clone).
+WORKSPACE = ["tests/data/exports", "examples/mrgfus-bone-metastases", "docs/tutorial",
+             "src/metareview/data/mrgfus_treatment_response.csv"]
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    expected_exit: int
+    shown_output: list[str] = field(default_factory=list)
+    line: int = 0
+
+
+@dataclass
+class Block:
+    lang: str
+    code: str
+    line: int
+    commands: list[Command] = field(default_factory=list)
+
+
+def _commands(lang: str, body: str, line: int) -> list[Command]:
+    out: list[Command] = []
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        text = lines[i]
+        stripped = text.strip()
+        if lang == "console":
+            is_cmd = stripped.startswith("$ ")
+            cmd = stripped[2:] if is_cmd else ""
+        else:
+            is_cmd = bool(stripped) and not stripped.startswith("#")
+            cmd = stripped
+        start = i
+        i += 1
+        if not is_cmd:
+            if lang == "console" and out and stripped:
+                out[-1].shown_output.append(stripped)
+            continue
+        while cmd.endswith("\\") and i < len(lines):
+            cmd = cmd[:-1] + " " + lines[i].strip()
+            i += 1
+        m = EXIT.search(cmd)
+        expected = int(m.group(1)) if m else 0
+        argv = shlex.split(cmd, comments=True)
+        if argv and argv[0] == "metareview":
+            out.append(Command(argv, expected, line=line + start + 1))
+        elif lang == "console":
+            out.append(Command(argv, -1, line=line + start + 1))   # shown, not run (pip, cd, ...)
+    return out
+
+
+def parse_blocks(path: Path) -> list[Block]:
+    """The runnable blocks of a Markdown page, in order."""
+    text = path.read_text(encoding="utf-8")
+    blocks = []
+    for m in FENCE.finditer(text):
+        lang = m.group("lang").lower()
+        indent = len(m.group("indent"))
+        body = "\n".join(line[indent:] for line in m.group("body").splitlines())
+        line = text.count("\n", 0, m.start()) + 1
+        if lang in ("python", "py"):
+            blocks.append(Block("python", body, line))
+        elif lang in ("console", "bash", "sh", "shell"):
+            kind = "console" if lang == "console" else "bash"
+            blocks.append(Block(kind, body, line, _commands(kind, body, line)))
+    return blocks
+
+
+def _normalise(s: str) -> str:
+    return " ".join(s.split())
+
+
+class PageRunner:
+    """Runs the blocks of one page in a working directory; ``run()`` returns the namespace."""
+
+    def __init__(self, workdir: Path, capsys):
+        self.workdir = workdir
+        self.capsys = capsys
+
+    def run(self, page: str | Path) -> dict:
+        path = DOCS / page
+        namespace: dict = {"__name__": "__docs__"}
+        for block in parse_blocks(path):
+            where = f"{path.relative_to(ROOT)}:{block.line}"
+            if block.lang == "python":
+                try:
+                    exec(compile(block.code, where, "exec"), namespace)
+                except Exception as exc:  # pragma: no cover - reported with the block's place
+                    raise AssertionError(f"python block at {where} failed: {exc!r}\n{block.code}") from exc
+                finally:
+                    self._close_figures()
+                continue
+            for cmd in block.commands:
+                if cmd.expected_exit < 0:
+                    continue
+                self.check_command(cmd, f"{path.relative_to(ROOT)}:{cmd.line}")
+        self.capsys.readouterr()
+        return namespace
+
+    def check_command(self, cmd: Command, where: str) -> None:
+        from metareview.cli import main
+
+        self.capsys.readouterr()
+        code = main(cmd.argv[1:])
+        out, err = self.capsys.readouterr()
+        code = 0 if code is None else code
+        self._close_figures()
+        assert code == cmd.expected_exit, (f"{where}: `{shlex.join(cmd.argv)}` exited {code}, expected "
+                                           f"{cmd.expected_exit}\n{out}\n{err}")
+        if cmd.shown_output:
+            real = _normalise(out + "\n" + err)
+            for shown in cmd.shown_output:
+                if shown in ("...", "…"):
+                    continue
+                assert _normalise(shown) in real, (f"{where}: `{shlex.join(cmd.argv)}` no longer prints "
+                                                   f"{shown!r}; it printed:\n{out}\n{err}")
+
+    @staticmethod
+    def _close_figures() -> None:
+        if "matplotlib.pyplot" in sys.modules:
+            sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture
+def page_runner(tmp_path, monkeypatch, capsys):
+    """A :class:`PageRunner` in a fresh working directory holding the files pages read."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("METAREVIEW_PROJECT", raising=False)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for rel in WORKSPACE:
+        src = ROOT / rel
+        dst = tmp_path / rel
+        if not src.exists():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("output", "__pycache__"))
+        else:
+            shutil.copy2(src, dst)
+    monkeypatch.chdir(tmp_path)
+    return PageRunner(tmp_path, capsys)
