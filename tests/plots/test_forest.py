@@ -558,3 +558,34 @@ def test_a_method_without_study_weights_draws_equal_squares_and_no_weight_column
     assert len(sizes) == 20 and np.allclose(sizes, sizes[0])
     assert (d.squares_.get_facecolors()[:, 3] > 0).all()
     assert_clean(d.figure_)
+
+
+def test_spanning_lines_wrap_when_the_width_is_fixed():
+    note = ("Estimates re-pooled with each study omitted in turn, random effects model with the "
+            "DerSimonian-Laird estimator; intervals are Wald intervals at the 95% level")
+    d = forest_table(["A", "B", "C"], [0.6, 0.7, 0.5], [0.4, 0.5, 0.3], [0.9, 1.0, 0.8], measure="OR",
+                     notes=[note], width=3.5)
+    (lines,) = d.geometry.text_rows.values()
+    assert len(lines) > 1 and " ".join(lines) == note
+    assert d.figure_.get_size_inches()[0] == pytest.approx(3.5)
+    assert_clean(d.figure_)
+    # without a width the figure grows to take the line instead
+    d = forest_table(["A", "B", "C"], [0.6, 0.7, 0.5], [0.4, 0.5, 0.3], [0.9, 1.0, 0.8], measure="OR",
+                     notes=[note])
+    assert [len(v) for v in d.geometry.text_rows.values()] == [1]
+    assert_clean(d.figure_)
+
+
+def test_sorting_within_subgroup_sections():
+    sg = _standin()
+    d = forest(sg, sort_by="-effect")
+    sections, current = [], None
+    for row in d.rows:
+        if row.kind == "heading":
+            current = []
+            sections.append(current)
+        elif row.kind in ("study", "excluded"):
+            current.append(row.est)
+    assert len(sections) == 2
+    for ests in sections:
+        assert ests == sorted(ests, reverse=True)

@@ -218,3 +218,11 @@ def test_cli_funnel_options(tmp_path):
     assert main(["funnel", str(SEED_TR), "-o", str(out), "--contour", "--contour-null", "0",
                  "--pooled", "random", "--method-tau2", "REML", "--dpi", "60"]) == 0
     assert out.exists()
+
+
+def test_size_is_for_a_new_figure_only():
+    d = bcg("OR").funnel(size=(5, 4))
+    assert tuple(d.figure_.get_size_inches()) == (5, 4)
+    fig, ax = plt.subplots()
+    with pytest.raises(SettingsError, match="size"):
+        bcg("OR").funnel(ax=ax, size=(5, 4))

@@ -414,7 +414,7 @@ class ForestDisplay:
             x += col_w[c.key] + gap
         n_rows = len(self.rows) + sum(len(v) - 1 for v in text_rows.values())
         header_h = (header_lines + (1 if groups else 0)) * 1.2 * f + 0.5 * f
-        height = margin + header_h + n_rows * row_h + axis_block + margin
+        height = margin + header_h + n_rows * row_h + 0.3 * f + axis_block + margin
         return _Geometry(fontsize=f, width=total, height=height, row_h=row_h, top=height - margin - header_h,
                          col_x=col_x, plot_x=plot_x, header_lines=header_lines, text_rows=text_rows,
                          ticks=ticks, tick_labels=labels)
@@ -487,7 +487,7 @@ class ForestDisplay:
         for i, r in enumerate(self.rows):
             row_top.append(y)
             y -= g.row_h * len(g.text_rows.get(i, [None]))
-        rows_bottom = y
+        rows_bottom = y - 0.3 * g.fontsize    # a little air between the last row and the axis
 
         def cx(key, align):
             a, b = g.col_x[key]
@@ -570,7 +570,7 @@ class ForestDisplay:
                 yield start, len(self.rows) - 1
         self.reference_line_ = []
         spans = [((g.top - row_top[a]) / g.row_h, (g.top - row_top[b]) / g.row_h + 1.0) for a, b in blocks()]
-        if self.null is not None and lo < self.null < hi:
+        if self.null is not None and lo <= self.null <= hi:
             for a, b in spans:
                 self.reference_line_.append(pax.vlines(self.null, a, b, color=st["reference"], lw=lw,
                                                        zorder=1))
@@ -656,7 +656,7 @@ class ForestDisplay:
                                                      color=st["prediction"], clip_on=False, zorder=4))
 
         # axis labels below the ticks
-        below = g.top - (g.top - rows_bottom) - 3.0 - 2.0 - 1.25 * g.fontsize - 0.4 * g.fontsize
+        below = rows_bottom - 3.0 - 2.0 - 1.25 * g.fontsize - 0.4 * g.fontsize
         mid = (x0 + x1) / 2
         if self.favours:
             nx = self._null_x(g.plot_x)

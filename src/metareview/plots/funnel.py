@@ -265,7 +265,7 @@ class FunnelDisplay:
 
 def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, filled=None,
            pooled: str | None = None, contour_null: float | None = None, xlim: Sequence[float] | None = None,
-           xlabel: str | None = None, fontsize: float = 7.0, size: tuple[float, float] = (3.5, 3.2)
+           xlabel: str | None = None, fontsize: float = 7.0, size: tuple[float, float] | None = None
            ) -> FunnelDisplay:
     """Funnel plot of a pooled result, drawn and returned as a :class:`FunnelDisplay`.
 
@@ -293,7 +293,12 @@ def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, fill
         Limits on the axis' scale (natural values on a log axis).
     xlabel
         Axis label (default: the measure's name and scale).
+    fontsize, size
+        Font size in points; size in inches of the new figure (default 3.5 x 3.2, one
+        journal column; not with ``ax``, whose size is the axes').
     """
+    if size is not None and ax is not None:
+        raise SettingsError("size= sets the size of a new figure; with ax= the plot takes the axes' size")
     m = result.measure
     s = result.settings
     fitted = [mod for mod in ("common", "random") if getattr(s, mod)]
@@ -317,4 +322,4 @@ def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, fill
                          labels=labels, filled=filled, xlabel=xlabel, xlim=xlim,
                          centre_label="Random effects estimate"
                          if pooled == "random" else "Common effect estimate",
-                         fontsize=fontsize, size=size).plot(ax)
+                         fontsize=fontsize, size=size or (3.5, 3.2)).plot(ax)
