@@ -137,6 +137,11 @@ def _make_plan(names, *, by, measure, columns, studlab, tau2_ci, settings) -> _P
 
 # ----- one table of complete analyses ------------------------------------------------
 
+def _id(value):
+    """An analysis id as Python shows it (7, not np.int64(7))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _numeric(series, column: str, ids, studies) -> np.ndarray:
     """Float values of a column; a cell that is not a number names its analysis and study."""
     import pandas as pd
@@ -148,7 +153,7 @@ def _numeric(series, column: str, ids, studies) -> np.ndarray:
     bad = (num.isna() & ~blank).to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"analysis {ids(i)!r}: non-numeric value {series.iloc[i]!r}", study=studies(i),
+        raise DataError(f"analysis {_id(ids(i))!r}: non-numeric value {series.iloc[i]!r}", study=studies(i),
                         column=column, rule="numeric value required")
     return num.to_numpy(dtype=float, na_value=np.nan)
 
@@ -161,26 +166,35 @@ class _Frame:
 
         self.plan = plan
         ids = frame[plan.by].to_numpy()
+        self.labels = frame[plan.studlab].to_numpy() if plan.studlab else None
+        self._codes = None
         if ids.dtype.kind in "iu" and ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal ids
-            new_run = np.concatenate(([True], ids[1:] != ids[:-1]))
-            codes = np.cumsum(new_run) - 1
-            uniques = ids[new_run]
+            first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+            self.ids = ids[first]
+            self.counts = np.diff(np.append(first, ids.size))
+            self.order = None
         else:
             codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
-        if (codes < 0).any():
-            i = int(np.argmax(codes < 0))
-            raise DataError(f"row {i + 1} has no analysis id", column=plan.by, rule="analysis id required")
-        self.ids = np.asarray(uniques)
-        self.labels = frame[plan.studlab].to_numpy() if plan.studlab else None
-        self.codes = codes
-        # rows in analysis order; a table already grouped by analysis needs no index
-        grouped = codes.size < 2 or bool((np.diff(codes) >= 0).all())
-        self.order = None if grouped else np.argsort(codes, kind="stable")
-        self.counts = np.bincount(codes, minlength=len(uniques))
+            if (codes < 0).any():
+                i = int(np.argmax(codes < 0))
+                raise DataError(f"row {i + 1} has no analysis id", column=plan.by, rule="analysis id required")
+            self.ids = np.asarray(uniques)
+            self._codes = codes
+            # rows in analysis order; a table already grouped by analysis needs no index
+            grouped = codes.size < 2 or bool((np.diff(codes) >= 0).all())
+            self.order = None if grouped else np.argsort(codes, kind="stable")
+            self.counts = np.bincount(codes, minlength=len(uniques))
         self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
         self.values = {role: _numeric(frame[col], col, self._row_id, self._row_study)
                        for role, col in plan.roles.items()}
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The analysis (0, 1, ...) of each row; built when an error needs it."""
+        if self._codes is None:
+            self._codes = np.repeat(np.arange(self.counts.size), self.counts)
+        return self._codes
 
     def _row_id(self, row: int):
         return self.ids[self.codes[row]]
@@ -222,7 +236,7 @@ def _reraise(exc: DataError, frame: _Frame, rows) -> None:
     where = ", ".join([f"study {exc.study!r}"] + ([f"column {exc.column!r}"] if exc.column is not None else [])) + ": "
     text = str(exc)
     message = text[len(where):] if text.startswith(where) else text
-    raise DataError(f"analysis {frame.ids[frame.codes[row]]!r}: {message}", study=frame._row_study(row),
+    raise DataError(f"analysis {_id(frame.ids[frame.codes[row]])!r}: {message}", study=frame._row_study(row),
                     column=exc.column, rule=exc.rule) from None
 
 
@@ -264,7 +278,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
         i, j = (int(x) for x in np.argwhere(bad)[0])
         row = np.flatnonzero(cell == i * kmax + j)[0]
         orig = (rows.start + row) if isinstance(rows, slice) else int(rows[row])
-        raise DataError(f"analysis {frame.ids[a + i]!r}: the effect size cannot be computed "
+        raise DataError(f"analysis {_id(frame.ids[a + i])!r}: the effect size cannot be computed "
                         f"(yi = {es.yi[i, j]}, vi = {es.vi[i, j]}); check its data or use a continuity "
                         "correction", study=frame._row_study(orig), column=plan.escalc_measure.code,
                         rule="finite effect size")
@@ -394,7 +408,7 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
         pos = np.minimum(np.searchsorted(seen, hashes), seen.size - 1)
         again = seen[pos] == hashes
         if again.any():
-            raise DataError(f"analysis {uniq[int(np.argmax(again))]!r}: its rows are not consecutive in {path}; "
+            raise DataError(f"analysis {_id(uniq[int(np.argmax(again))])!r}: its rows are not consecutive in {path}; "
                             f"a file is read piece by piece, so sort it by {by!r} (or pass a DataFrame)",
                             column=by, rule="rows of an analysis together")
     merged = np.concatenate([seen, hashes])
@@ -404,7 +418,8 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 
 # ----- public API --------------------------------------------------------------------
 
-def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings):
+def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
+                   warn: bool = True):
     """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays."""
     import pandas as pd
 
@@ -446,7 +461,8 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
         finally:
             if bar is not None:
                 bar[0].stop()
-        _warn(tally, plan)
+        if warn:
+            _warn(tally, plan)
 
     return plan, run()
 
@@ -473,7 +489,7 @@ def _tally(tally: dict, out: dict, by: str) -> None:
     for key, sel in (("single", single), ("unconverged", unconv)):
         room = 5 - len(tally[key])
         if room > 0 and sel.any():
-            tally[key].extend(out[by][sel][:room].tolist())
+            tally[key].extend(_id(x) for x in out[by][sel][:room])
 
 
 def _warn(tally: dict, plan: _Plan) -> None:
@@ -542,10 +558,15 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
                            chunk_size=chunk_size, tau2_ci=tau2_ci, client=client, settings=settings)
     if client is not None:
         raise SettingsError("client= is for Dask DataFrames; this table is pooled in this process")
+    return _batch_frame(table, by=by, measure=measure, columns=columns, studlab=studlab, chunk_size=chunk_size,
+                        tau2_ci=tau2_ci, progress=progress, settings=settings)
+
+
+def _batch_frame(table, *, warn: bool = True, **kwargs):
     import pandas as pd
 
-    plan, chunks = _pooled_chunks(table, by=by, measure=measure, columns=columns, studlab=studlab,
-                                  chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
+    by = kwargs["by"]
+    plan, chunks = _pooled_chunks(table, warn=warn, **kwargs)
     parts = list(chunks)
     if not parts:
         return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
@@ -559,9 +580,8 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
 # ----- Dask --------------------------------------------------------------------------
 
 def _pool_partition(part, kwargs: dict):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the flags are in the columns; workers have no one to tell
-        return batch(part, **kwargs)
+    # no warnings from workers (they have no one to tell): the flags are in the columns
+    return _batch_frame(part, warn=False, progress=False, **kwargs)
 
 
 def _batch_dask(ddf, *, by, measure, columns, studlab, chunk_size, tau2_ci, client, settings):
@@ -569,7 +589,7 @@ def _batch_dask(ddf, *, by, measure, columns, studlab, chunk_size, tau2_ci, clie
     plan = _make_plan(names, by=by, measure=measure, columns=columns, studlab=studlab, tau2_ci=tau2_ci,
                       settings=settings)
     kwargs = dict(by=by, measure=measure, columns=columns, studlab=studlab, chunk_size=chunk_size,
-                  tau2_ci=tau2_ci, **settings)
+                  tau2_ci=tau2_ci, settings=settings)
     meta = _empty(plan, ddf[by].dtype)
     own = None
     if client is None:

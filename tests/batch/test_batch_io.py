@@ -243,3 +243,10 @@ def test_dask_without_a_client_starts_a_local_cluster(monkeypatch):
     pd.testing.assert_frame_equal(by_id(got), by_id(quiet(table, measure="MN")), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError):
         distributed.get_client()  # the cluster started for the call is gone
+
+
+def test_rule_broken_with_sorted_integer_ids():
+    t = small().assign(analysis=[7, 7, 9, 9, 9]).drop(columns="study")
+    t.loc[3, "events"] = -1
+    with pytest.raises(DataError, match=r"study '2', column 'events': analysis 9: must not be negative"):
+        batch(t)
