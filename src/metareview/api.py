@@ -24,18 +24,18 @@ from .results import MetaResult
 from .settings import Settings
 from .study_ci import study_ci
 
-__all__ = ["metaprop", "metamean", "metacont", "metaprepost", "metabin", "metagen",
+__all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metagen",
            "metaanalysis", "detect_design", "DEFAULT_MEASURE"]
 
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
-                   "bin2": "OR", "generic": "GEN"}
+                   "bin2": "OR", "generic": "GEN", "rate": "IRLN"}
 ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "vi", "sei"})
 
 
 def detect_design(columns: Sequence[str]) -> str:
     """The study design given by a table's column names (metareview's role names)."""
     cols = set(columns)
-    for design in ("bin2", "cont2", "prepost", "proportion", "mean"):
+    for design in ("bin2", "cont2", "prepost", "rate", "proportion", "mean"):
         if set(DESIGNS[design]) <= cols:
             return design
     if "yi" in cols and ({"vi", "sei"} & cols):
@@ -43,7 +43,8 @@ def detect_design(columns: Sequence[str]) -> str:
     raise DataError("cannot tell the study design from the columns "
                     f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
                     "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
-                    "events_e,n_e,events_c,n_c | yi,vi | yi,sei (map other names with --col ROLE=COLUMN)",
+                    "events_e,n_e,events_c,n_c | events,time | yi,vi | yi,sei "
+                    "(map other names with --col ROLE=COLUMN)",
                     rule="unknown design")
 
 
@@ -100,9 +101,12 @@ def _select(spec, labels: np.ndarray, what: str) -> np.ndarray:
 
 def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
          settings: Settings, exclude=None, subset=None) -> MetaResult:
-    k = len(next(iter(data.values())))
+    sizes = [np.size(v) for v in data.values() if v is not None and np.ndim(v) > 0]
+    k = max(sizes) if sizes else 1
     labels = _labels(studlab, k)
-    arrays = {c: _as_float(v, c, labels) for c, v in data.items() if v is not None}
+    # a single number (e.g. an assumed pre/post correlation r) applies to every study
+    arrays = {c: _as_float(np.repeat(v, k) if np.ndim(v) == 0 else v, c, labels)
+              for c, v in data.items() if v is not None}
     covs = {c: np.asarray(v, dtype=object) for c, v in (covariates or {}).items()}
     keep = ~_select(subset, labels, "subset") if subset is not None else np.ones(k, bool)
     if subset is not None:
@@ -226,6 +230,14 @@ def metaprop(event, n, studlab=None, *, data=None, measure: str = "PLO", **kwarg
     if get_measure(measure).design != "proportion":
         raise SettingsError(f"metaprop takes a proportion measure (PR, PLO, PLN, PAS, PFT), not {measure!r}")
     return _run("metaprop", {"events": event, "n": n}, studlab, data, measure, kwargs)
+
+
+def metarate(event, time, studlab=None, *, data=None, measure: str = "IRLN", **kwargs) -> MetaResult:
+    """Pool single incidence rates, events over person-time (R meta's ``metarate``: IR, IRLN,
+    IRS, IRFT; ``method="GLMM"`` fits the Poisson-normal model for IRLN)."""
+    if get_measure(measure).design != "rate":
+        raise SettingsError(f"metarate takes a rate measure (IR, IRLN, IRS, IRFT), not {measure!r}")
+    return _run("metarate", {"events": event, "time": time}, studlab, data, measure, kwargs)
 
 
 def metamean(n, mean, sd, studlab=None, *, data=None, measure: str = "MN", **kwargs) -> MetaResult:

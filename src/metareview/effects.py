@@ -203,6 +203,16 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
         yi, vi, a = _binary(m, g("events_e"), g("n_e"), g("events_c"), g("n_c"),
                             incr, method_incr, incr_style)
         n_tot = g("n_e") + g("n_c")
+    elif d == "rate":
+        from .rates import rate_yi_vi
+        # as R meta's metarate and metafor's escalc: the increment goes to zero-event
+        # studies for IR and IRLN; IRS and IRFT are defined at zero events
+        add = incr if m.code in ("IR", "IRLN") else 0.0
+        to = "none" if method_incr == "none" else method_incr
+        events = g("events")
+        yi, vi = rate_yi_vi(m.code, events, g("time"), add=add, to=to)
+        a = _incr_for(events == 0, add, method_incr) if add > 0 else np.zeros(events.shape)
+        n_tot = g("time")
     elif d == "generic":
         yi = g("yi")
         vi = g("vi") if g("vi") is not None else g("sei") ** 2

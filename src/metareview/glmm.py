@@ -621,16 +621,21 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     interval follows ``settings.prediction`` (``"z"`` is meta 4.9-6's and metafor's
     ``predict`` for GLMMs; ``"t"`` uses k - 2 df).
     """
-    if measure.code != "PLO" or "events" not in arrays or "n" not in arrays:
-        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure "
-                            f"PLO), not {measure.code}; valid methods for {measure.code}: Inverse")
+    if measure.code == "PLO" and "n" in arrays:
+        family, size = "binomial", "n"
+    elif measure.code == "IRLN" and "time" in arrays:
+        family, size = "poisson", "time"
+    else:
+        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure PLO) or "
+                            f"single incidence rates on the log scale (IRLN), not {measure.code}; "
+                            f"valid methods for {measure.code}: Inverse")
     inc = ~np.asarray(excluded, bool)
-    x, n = arrays["events"][inc], arrays["n"][inc]
+    x, n = arrays["events"][inc], arrays[size][inc]
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ce = fit_glmm(x, n, model="common", n_agq=settings.n_agq, level=settings.level)
-        re = fit_glmm(x, n, model="random", n_agq=settings.n_agq, level=settings.level)
+        ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
+        re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)

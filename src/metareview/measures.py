@@ -83,6 +83,10 @@ MEASURES: dict[str, Measure] = {m.code: m for m in (
     _m("OR", "bin2", "Odds ratio", "log", 0.0),
     _m("RR", "bin2", "Risk ratio", "log", 0.0),
     _m("RD", "bin2", "Risk difference", "identity", 0.0),
+    _m("IR", "rate", "Incidence rate", "identity", None),
+    _m("IRLN", "rate", "Incidence rate (log)", "log", None),
+    _m("IRS", "rate", "Incidence rate (square root)", "sqrt", None),
+    _m("IRFT", "rate", "Incidence rate (Freeman-Tukey)", "freeman-tukey-rate", None),
     _m("GEN", "generic", "Estimate", "identity", 0.0),
 )}
 
@@ -134,14 +138,17 @@ def ipft(x, n):
 def backtransform(measure: Measure | str, x, n=None):
     """Return ``x`` (analysis scale) on the natural scale of ``measure``.
 
-    ``n`` is needed for the Freeman-Tukey measure: a study's own sample size, or for
-    pooled values the harmonic mean of the sample sizes (pass it already averaged).
+    ``n`` is needed for the Freeman-Tukey measures: a study's own sample size (person-time
+    for IRFT), or for pooled values their harmonic mean (pass it already averaged).
     Infinite bounds (e.g. a Clopper-Pearson limit of 0 on the logit scale) map to 0 or 1.
     """
     m = get_measure(measure)
     x = np.asarray(x, dtype=float)
     if m.code in _CUSTOM_BACK:
         return _CUSTOM_BACK[m.code](x, n)
+    if m.design == "rate":
+        from .rates import backtransform_rate
+        return backtransform_rate(m.code, x, n)
     if m.scale == "identity":
         return x
     if m.scale == "logit":

@@ -224,7 +224,7 @@ class MetaResult:
 
         m, s, p = self.measure, self.settings, self.pooled
         nat = m.transformed
-        label = {"proportion": "Proportion", "mean": "Mean"}.get(m.design, m.code)
+        label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, m.code)
         pct = int(round(s.level * 100))
         sa = self.study_arrays()
         rows, classes = [], []
@@ -247,6 +247,10 @@ class MetaResult:
             inc = self.included
             counts.append(f"Number of observations: o = {int(self.data['n'][inc].sum())}")
             counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
+        if m.design == "rate":
+            inc = self.included
+            counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
+            counts.append(f"Person-time: {self.data['time'][inc].sum():g}")
         rep.add(Paragraph("\n".join(counts)))
         bt = self.backtransform if nat else (lambda x: x)
         pooled_rows = []

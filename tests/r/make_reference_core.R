@@ -202,6 +202,25 @@ run_all <- function(dataset, measure, d, escalc_text, input_cols, variant = NULL
 }
 
 # ---------------------------------------------------------------------------
+# Single incidence rates
+# ---------------------------------------------------------------------------
+
+hart <- with(dat.hart1999, data.frame(study = paste0(trial, " ", study), events = x1i, time = t1i,
+                                      stringsAsFactors = FALSE))
+local({
+  cases <- list()
+  for (m in c("IR", "IRLN", "IRS", "IRFT")) {
+    txt <- sprintf('escalc("%s", xi = events, ti = time, data = d)', m)
+    cases <- c(cases, run_all("hart1999", m, hart, txt, c("events", "time"),
+                              bt = if (m == "IRLN") list(transf = "exp") else NULL))
+  }
+  write_fixture(c(list(dataset = "hart1999",
+                       description = "Single incidence rates: metadat::dat.hart1999 (x1i -> events, t1i -> time; treatment arm).",
+                       source = "metadat::dat.hart1999", design = "rate"), META,
+                  list(cases = cases)), "hart1999")
+})
+
+# ---------------------------------------------------------------------------
 # Proportions
 # ---------------------------------------------------------------------------
 
