@@ -43,7 +43,8 @@ FONT_FAMILY = "DejaVu Sans"
 #: Short names of the measures in column headers.
 SHORT = {"PR": "Proportion", "PLO": "Proportion", "PLN": "Proportion", "PAS": "Proportion",
          "PFT": "Proportion", "MN": "Mean", "MNLN": "Mean", "MD": "MD", "SMD": "SMD", "ROM": "ROM",
-         "MC": "MC", "SMCC": "SMC", "SMCR": "SMC", "OR": "OR", "RR": "RR", "RD": "RD", "GEN": "Estimate"}
+         "MC": "MC", "SMCC": "SMC", "SMCR": "SMC", "OR": "OR", "RR": "RR", "RD": "RD", "GEN": "Estimate",
+         "IR": "Rate", "IRLN": "Rate", "IRS": "Rate", "IRFT": "Rate"}
 
 #: Data columns by design, as (key, header, arm group).
 DESIGN_COLUMNS = {
@@ -870,9 +871,9 @@ def _default_columns(design: str, layout: str, weights: Sequence[str]) -> list[s
     return out + [f"weight_{w}" for w in weights]
 
 
-def _headers(m, layout: str, models, percent: bool, pct: int, settings=None) -> dict:
+def _headers(m, layout: str, models, percent: bool, pct: int, design: str) -> dict:
     short = SHORT.get(m.code, m.code)
-    if m.design == "generic":
+    if design == "generic":
         short = SHORT.get(m.code, "Estimate") if m.code != "GEN" else "Estimate"
     unit = " (%)" if percent else ""
     h = {"study": "Study", "effect": short + unit, "ci": f"{pct}%-CI",
@@ -889,12 +890,10 @@ def _headers(m, layout: str, models, percent: bool, pct: int, settings=None) -> 
         h.update({"study": "Source", "effect_ci": f"{short}{', %' if percent else ''} ({pct}% CI)",
                   "weight_common": "Weight, %" if models == ["common"] else "Weight, %\n(common)",
                   "weight_random": "Weight, %" if models == ["random"] else "Weight, %\n(random)"})
-    for key, head, _ in DESIGN_COLUMNS.get(m.design, ()):
+    for key, head, _ in DESIGN_COLUMNS.get(design, ()):
         h[key] = head
-    if m.design == "generic":
+    if design == "generic":
         h["yi"] = "Estimate" if not m.transformed else f"log({m.code})" if m.scale == "log" else "Estimate"
-    if m.design == "prepost" and m.code == "MD":
-        h["n"] = "Total"
     return h
 
 
@@ -990,8 +989,9 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     if digits is None:
         digits = 1 if percent else 2
     pct = int(round(s.level * 100))
-    headers = _headers(m, layout, models, percent, pct)
-    keys = list(columns) if columns is not None else _default_columns(m.design, layout, show_weights)
+    design = overall.design
+    headers = _headers(m, layout, models, percent, pct, design)
+    keys = list(columns) if columns is not None else _default_columns(design, layout, show_weights)
     known = set(headers) | set(overall.data) | set(overall.covariates) | {"yi", "se"}
     for k in keys:
         if k not in known:
@@ -1003,7 +1003,7 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
         sk = sort_by.lstrip("-")
         if sk not in known:
             raise SettingsError(f"cannot sort by {sort_by!r}; available columns: {', '.join(sorted(known))}")
-    arm = _groups(m.design)
+    arm = _groups(design)
     cols = [ForestColumn(k, headers.get(k, k[:1].upper() + k[1:]), "right" if k in RIGHT_KEYS[layout] else "left",
                          "left" if k == "study" or k in overall.covariates and not _numeric(overall.covariates[k])
                          else "right", arm.get(k)) for k in keys]
@@ -1163,7 +1163,7 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
     if digits is None:
         digits = 1 if percent else 2
     factor = 100.0 if percent else 1.0
-    headers = _headers(m, layout, ["random"], percent, 95)
+    headers = _headers(m, layout, ["random"], percent, 95, m.design)
     headers["study"] = header
     est_keys = ["effect", "ci"] if layout == "meta" else ["effect_ci"]
     rows = []
