@@ -125,15 +125,15 @@ def test_every_design_renders_without_text_collisions(name, layout, tmp_path):
     assert len(d.diamonds_) == (2 if layout == "meta" else 1)
     # the data columns of the design are in the table
     heads = texts(d)
-    if r.measure.design in ("proportion", "bin2"):
+    if r.design in ("proportion", "bin2"):
         assert "Events" in heads and "Total" in heads
-    if r.measure.design == "cont2":
+    if r.design == "cont2":
         assert {"Experimental", "Control", "Mean", "SD"} <= set(heads)
-    if r.measure.design == "mean":
+    if r.design == "mean":
         assert {"Mean", "SD", "Total"} <= set(heads)
-    if r.measure.design == "prepost":
+    if r.design == "prepost":
         assert {"Baseline", "Follow-up"} <= set(heads)
-    if r.measure.design == "generic":
+    if r.design == "generic":
         assert "SE" in heads
     d.savefig(tmp_path / "f.png", dpi=50)
     assert (tmp_path / "f.png").stat().st_size > 1000
