@@ -10,7 +10,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
-PAGES = ["coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
+PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
          "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
