@@ -174,3 +174,29 @@ def test_web_of_science_and_endnote_ris_quirks():
     (e,) = parse_bytes(endnote.encode(), filename="endnote.ris").records
     assert (e.year, e.pages, e.doi, e.pmid) == (2020, "410-418", "10.1016/j.ijrobp.2020.02.010", "32200001")
     assert e.journal == "Int J Radiat Oncol Biol Phys" and e.authors == ["Bitton, R. R."]
+
+
+def test_web_of_science_plain_text_export():
+    result = parse_file(EXPORTS / "wos.txt")
+    assert result.format == "wos" and len(result.records) == 3
+    first, second, cut = result.records
+    assert first.authors == ["Napoli, Alessandro", "Bazzocchi, Alberto"]  # AF, one author per line
+    assert (first.year, first.volume, first.pages, first.pmid) == (2021, "298", "102-110", "33300002")
+    assert first.keywords == ["focused ultrasound", "spinal metastases", "pain"]
+    assert first.abstract == "Twenty patients with spinal metastases were treated. No cord injury occurred."
+    assert first.extra["accession_number"] == "WOS:000601234500012"
+    assert second.title.endswith("a qualitative study") and second.pages == "44"  # article number
+    assert cut.status == "malformed" and cut.line == 42 and "ER" in cut.problem
+
+
+def test_wos_record_joins_its_pubmed_and_scopus_copies(project):
+    from metareview.review import clusters, run_dedupe
+    for name, source in (("pubmed.nbib", "PubMed"), ("scopus.ris", "Scopus"), ("wos.txt", "Web of Science"),
+                         ("table_latin1.csv", "Table")):
+        project.import_file(EXPORTS / name, source=source)
+    run_dedupe(project.store)
+    members = sorted(m for m in clusters(project.store).members.values() if len(m) > 1)
+    # ids: PubMed 1-10, Scopus 11-18, WoS 19-21, table 22-26
+    assert [10, 17, 19] in members  # Napoli in PubMed, Scopus and WoS (the WoS record is the most complete)
+    assert [20, 26] in members  # Gonçalves: WoS and the Latin-1 table
+    assert [21, 24] in members  # the cut-off WoS record still finds its copy

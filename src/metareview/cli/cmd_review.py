@@ -75,11 +75,12 @@ def init(path: Path = typer.Argument(..., help="The project file to create."),
 
 
 @review_app.command("import")
-def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS or CSV export."),
+def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science or CSV export."),
             project: Path = _PROJECT,
             source: str = typer.Option(..., "--source", help="Where the records come from (PubMed, Embase, ...)."),
             kind: str = typer.Option("database", "--kind", help="database, register or other (other methods)."),
-            format: Optional[str] = typer.Option(None, "--format", help="medline, ris or csv (default: detected)."),
+            format: Optional[str] = typer.Option(None, "--format",
+                                                 help="medline, ris, wos or csv (default: detected)."),
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),

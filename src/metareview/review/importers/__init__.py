@@ -17,19 +17,23 @@ from ._text import decode, split_lines
 from .medline import looks_like_medline, parse_medline
 from .ris import looks_like_ris, parse_ris
 from .tabular import TABLE_FIELDS, parse_table
+from .wos import looks_like_wos, parse_wos
 
 __all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
 
-FORMATS = ("medline", "ris", "csv")
-_ALIASES = {"nbib": "medline", "pubmed": "medline", "txt": "medline", "tsv": "csv", "table": "csv"}
+FORMATS = ("medline", "ris", "wos", "csv")
+_ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv", "ciw": "wos", "isi": "wos",
+            "webofscience": "wos"}
 
 
 def detect_format(lines: list[str], filename: str = "") -> str:
-    """``medline``, ``ris`` or ``csv``, from the first non-blank line, else the file's extension."""
+    """``medline``, ``ris``, ``wos`` or ``csv``, from the first non-blank line, else the file's extension."""
     if looks_like_medline(lines):
         return "medline"
     if looks_like_ris(lines):
         return "ris"
+    if looks_like_wos(lines):
+        return "wos"
     suffix = Path(filename).suffix.lower().lstrip(".")
     if suffix in {"csv", "tsv"}:
         return "csv"
@@ -37,7 +41,8 @@ def detect_format(lines: list[str], filename: str = "") -> str:
     if first.count(",") + first.count(";") + first.count("\t") >= 2:
         return "csv"
     raise DataError(f"cannot tell the format of {filename or 'the input'}: it is not MEDLINE (starts with "
-                    f"'PMID- '), RIS (starts with 'TY  - ') or a table with a header row; pass --format",
+                    f"'PMID- '), RIS (starts with 'TY  - '), Web of Science plain text (starts with 'FN ' or "
+                    f"'PT ') or a table with a header row; pass --format",
                     rule="format")
 
 
@@ -59,6 +64,8 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
             records = parse_medline(lines)
         elif fmt == "ris":
             records = parse_ris(lines)
+        elif fmt == "wos":
+            records = parse_wos(lines)
         else:
             records = parse_table(text, lines, mapping)
     except RecursionError:  # pragma: no cover - defensive: parsers are iterative
