@@ -59,65 +59,37 @@ def q_generalised(y, v, mask, tau2, derivative: bool = True):
 def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     """tau² >= 0 with Q_gen(tau²) = target (Q_gen decreases in tau²); 0 where Q_gen(0) <= target.
 
-    Newton steps kept inside a bracket that is found by doubling, with bisection when a
-    step leaves it: robust for every analysis of a batch at once.  Each iteration works
-    on the analyses still iterating only (their rows are gathered), so a few slow
-    analyses do not make a large batch slow; every row's arithmetic is its own.
+    Newton's method from tau² = 0: Q_gen is decreasing and convex in tau², so the iterates
+    increase monotonically to the root (DerSimonian & Kacker 2007, Contemp Clin Trials
+    28:105).  A bracket is kept all the same, and a step that leaves it is replaced by
+    bisection, so every analysis of a batch converges.
     """
     m = y.shape[0]
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    q0, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
-    active = q0 > target
-    tau2 = np.zeros(m)
+    x = np.zeros(m)
+    q, dq = q_generalised(y, v, mask, x)
+    active = q > target
     it = np.zeros(m, dtype=int)
-    conv = np.ones(m, dtype=bool)
-    idx = np.flatnonzero(active)
-    if idx.size == 0:
-        return tau2, it, conv
-    y, v, mask, target = y[idx], v[idx], mask[idx], target[idx]
-    # starting upper bound from the spread of the analysis' own studies (padding excluded)
-    k = mask.sum(-1)
-    ybar = (mask * y).sum(-1) / k
-    spread = (mask * (y - ybar[:, None]) ** 2).sum(-1) / k
-    hi = np.maximum(1.0, spread * 4)
-    grow = np.ones(idx.size, dtype=bool)
-    for _ in range(200):
-        g = np.flatnonzero(grow)
-        qh, _ = q_generalised(y[g], v[g], mask[g], hi[g], derivative=False)
-        grow[g] = qh > target[g]
-        if not grow.any():
+    conv = ~active
+    lo = np.zeros(m)
+    hi = np.full(m, np.inf)
+    for _ in range(maxiter):
+        if conv.all():
             break
-        hi = np.where(grow, hi * 4, hi)
-    lo = np.zeros(idx.size)
-    x = np.zeros(idx.size)
-    n_it = np.zeros(idx.size, dtype=int)
-    done_all = np.zeros(idx.size, dtype=bool)
-    rows = np.arange(idx.size)  # rows (of the active set) still iterating
-    for i in range(maxiter):
-        xs, los, his = x[rows], lo[rows], hi[rows]
-        q, dq = q_generalised(y, v, mask, xs)
         f = q - target
-        los = np.where(f > 0, xs, los)
-        his = np.where(f < 0, xs, his)
+        lo = np.where(f > 0, x, lo)
+        hi = np.where(f < 0, x, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(dq != 0, -f / dq, 0.0)
-        new = xs + step
-        outside = (new <= los) | (new >= his) | ~np.isfinite(new)
-        new = np.where(outside, 0.5 * (los + his), new)
-        done = (np.abs(new - xs) <= tol * (1 + np.abs(xs))) | (his - los <= tol * (1 + his))
-        n_it[rows] += 1
-        x[rows], lo[rows], hi[rows] = new, los, his
-        done_all[rows] = done
-        if done.all():
-            break
-        if done.any():
-            keep = ~done
-            rows = rows[keep]
-            y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
-    tau2[idx] = x
-    it[idx] = n_it
-    conv[idx] = done_all
-    return tau2, it, conv
+            new = x - f / dq
+        bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+        new = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2 * lo + 1), new)
+        new = np.where(conv, x, new)
+        step = np.abs(new - x)
+        it = np.where(conv, it, it + 1)
+        conv = conv | (step <= tol * (1 + np.abs(x)))
+        x = new
+        q, dq = q_generalised(y, v, mask, x)
+    return np.where(active, x, 0.0), it, conv
 
 
 def _loglik(y, v, mask, tau2, reml):
@@ -231,16 +203,19 @@ def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
     """Q-profile confidence interval for tau² (Viechtbauer 2007, Stat Med 26:37).
 
     Bounds solve Q_gen(tau²) = the chi² quantiles with k - 1 df; a bound below zero is 0.
+    Both bounds of every analysis are found in one vectorised solve.
     """
     from . import _dist
 
+    y = np.asarray(y, float)
     k = np.asarray(mask, float).sum(-1)
     alpha = 1 - level
     df = np.maximum(k - 1, 1)
-    crit_hi = _dist.chi2_ppf(1 - alpha / 2, df)
-    crit_lo = _dist.chi2_ppf(alpha / 2, df)
-    low, _, _ = _solve_q(y, v, mask, crit_hi, tol=tol)
-    high, _, _ = _solve_q(y, v, mask, crit_lo, tol=tol)
+    targets = np.concatenate([_dist.chi2_ppf(1 - alpha / 2, df), _dist.chi2_ppf(alpha / 2, df)])
+    both, _, _ = _solve_q(np.concatenate([y, y]), np.concatenate([v, v]), np.concatenate([mask, mask]),
+                          targets, tol=tol)
+    m = y.shape[0]
+    low, high = both[:m], both[m:]
     low = np.where(k < 2, np.nan, low)
     high = np.where(k < 2, np.nan, high)
     return low, high
