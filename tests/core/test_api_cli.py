@@ -178,3 +178,16 @@ def test_imputed_and_estimated_values_are_shown():
     assert "sd_post imputed in 1 study: A (same study: sd_pre)" in r.notes
     assert "sd_pre estimated in the source in 1 study: C" in r.notes
     assert "sd_post imputed" in str(r) and "sd_post imputed" in r.to_dict()["notes"][0]
+
+
+def test_pool_runs_the_data_checks_when_the_table_is_declared(tmp_path, capsys):
+    f = tmp_path / "d.csv"
+    f.write_text("study,events,n,pct\nA,4,10,4 (12.9)\nB,5,12,5 (41.7)\nC,7,9,7 (77.8)\n")
+    (tmp_path / "d.columns.toml").write_text('[columns.pct]\nkind = "count_percent"\ndenominator = "n"\n')
+    d = run_json(capsys, f)
+    assert any("percent_matches_count" in n and "12.9" in n for n in d["notes"])
+    (tmp_path / "d.columns.toml").write_text('[scales]\npain = [0, 10]\n[columns.n]\nkind = "count"\n'
+                                             '[columns.events]\nkind = "count"\n')
+    f.write_text("study,events,n\nA,4,10\nB,5,-12\n")
+    assert main(["pool", str(f)]) == 2
+    assert "study 'B'" in capsys.readouterr().err

@@ -23,12 +23,27 @@ def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, e
 
 
 def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], **kwargs):
-    """Read ``data`` and pool it (shared by pool, forest and funnel commands)."""
+    """Read ``data`` and pool it (shared by pool, forest and funnel commands).
+
+    When the table has declarations (``<name>.columns.toml`` beside it), the data checks
+    of ``metareview check`` run first: an error stops the analysis, warnings are kept in
+    the result's notes.  Without declarations the core's own rules still apply.
+    """
     from ..api import metaanalysis
     from ..io import parse_col_maps, read_table
+    from ..parse import sidecar_path
 
+    warnings_found: list[str] = []
+    if sidecar_path(data).exists():
+        from ..checks import check_table
+        report = check_table(data).raise_for_errors()
+        warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
     table = read_table(data)
-    return metaanalysis(table, measure, columns=parse_col_maps(col), **kwargs)
+    result = metaanalysis(table, measure, columns=parse_col_maps(col), **kwargs)
+    if warnings_found:
+        from dataclasses import replace
+        result = replace(result, notes=tuple(result.notes) + tuple(warnings_found))
+    return result
 
 
 #: The pooling options of ``metareview pool``, shared by every command that pools a table
