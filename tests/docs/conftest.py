@@ -113,6 +113,8 @@ class PageRunner:
     def __init__(self, workdir: Path, capsys):
         self.workdir = workdir
         self.capsys = capsys
+        self.python_blocks = 0      # counted, so that a test can tell a page ran more than nothing
+        self.commands = 0
 
     def run(self, page: str | Path) -> dict:
         path = DOCS / page
@@ -126,11 +128,13 @@ class PageRunner:
                     raise AssertionError(f"python block at {where} failed: {exc!r}\n{block.code}") from exc
                 finally:
                     self._close_figures()
+                self.python_blocks += 1
                 continue
             for cmd in block.commands:
                 if cmd.expected_exit < 0:
                     continue
                 self.check_command(cmd, f"{path.relative_to(ROOT)}:{cmd.line}")
+                self.commands += 1
         self.capsys.readouterr()
         return namespace
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 def test_tutorial_runs(page_runner):
     ns = page_runner.run("tutorial.md")
+    assert page_runner.python_blocks >= 10 and page_runner.commands >= 45
     # the numbers the page states
     assert round(ns["random"]["estimate"], 4) == 0.7863
     assert ns["res3"].k == 18
