@@ -37,33 +37,13 @@ import numpy as np
 from . import _dist
 from .exceptions import DataError, SettingsError, SmallSampleWarning
 from .metareg import rma_fit, tau2_mods
+from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 
 __all__ = ["egger_test", "regtest", "thompson_sharp", "begg_test", "peters_test", "trimfill", "metabias",
            "BiasTest", "TrimFill", "SmallStudyEffects", "K_MIN"]
 
 #: Fewest studies for which R meta runs a test for small-study effects (``k.min``).
 K_MIN = 10
-
-
-def _f(x, d=4):
-    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
-
-
-def _peq(p):
-    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
-    t = _p(p)
-    return t if t.startswith("<") else f"= {t}"
-
-
-def _p(p):
-    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def _data(result):
@@ -324,7 +304,7 @@ def _rank_first(a):
 
 
 @dataclass(frozen=True)
-class TrimFill:
+class TrimFill(Reportable):
     """Trim-and-fill: the estimated number of missing studies and the analysis with them filled in."""
 
     result: Any
@@ -382,17 +362,10 @@ class TrimFill:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     def funnel(self, ax=None, **kwargs):
         """Funnel plot with the filled studies (see :func:`metareview.plots.funnel.funnel`)."""
         from .plots.funnel import funnel
         return funnel(self.result, ax=ax, filled=(self.yi[self.filled], self.vi[self.filled]), **kwargs)
-
 
 def trimfill(result, *, estimator: str = "L0", side: str | None = None, iterate: str = "common",
              maxiter: int = 100) -> TrimFill:
@@ -488,7 +461,7 @@ def trimfill(result, *, estimator: str = "L0", side: str | None = None, iterate:
 # --- all together --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SmallStudyEffects:
+class SmallStudyEffects(Reportable):
     """Every test for small-study effects that applies to the result, and trim-and-fill."""
 
     result: Any
@@ -510,13 +483,6 @@ class SmallStudyEffects:
         if self.trimfill is not None:
             rep.blocks.extend(self.trimfill.report().blocks)
         return rep
-
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
 
 def metabias(result, *, methods=None, trim_fill: bool = True, estimator: str = "L0",
              iterate: str = "common") -> SmallStudyEffects:

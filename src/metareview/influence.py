@@ -34,6 +34,7 @@ import numpy as np
 from . import _dist
 from .exceptions import DataError, SettingsError
 from .sensitivity import pool_masks
+from ._format import Reportable, fmt as _f, num as _num
 
 __all__ = ["influence", "baujat", "Influence"]
 
@@ -41,17 +42,8 @@ COLUMNS = ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "qe_del", "hat",
            "influential", "baujat_x", "baujat_y")
 
 
-def _num(x):
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
-def _f(x, d=4):
-    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
-
-
 @dataclass(frozen=True)
-class Influence:
+class Influence(Reportable):
     """Case-deletion diagnostics of each pooled study."""
 
     result: Any
@@ -117,13 +109,6 @@ class Influence:
                       + dfb_heads + ["inf"], rows))
         rep.add(Paragraph("* influential by metafor's criteria (Viechtbauer & Cheung 2010)"))
         return rep
-
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
 
 def _influence_metareg(reg) -> Influence:
     """Case deletion for a meta-regression (metafor's ``influence.rma.uni`` with moderators).

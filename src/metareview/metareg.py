@@ -31,6 +31,7 @@ from scipy import special
 
 from . import _dist
 from .exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
+from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 
 __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix",
            "METAREG_TAU2", "METAREG_TESTS"]
@@ -484,29 +485,8 @@ def _check_rank(X, names, k, terms):
 # the user-facing result
 # ---------------------------------------------------------------------------------------
 
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
-def _f(x, d=4):
-    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
-
-
-def _peq(p):
-    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
-    t = _p(p)
-    return t if t.startswith("<") else f"= {t}"
-
-
-def _p(p):
-    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
-
-
 @dataclass(frozen=True)
-class MetaRegression:
+class MetaRegression(Reportable):
     """A mixed-effects meta-regression of a pooled result on moderators."""
 
     result: Any
@@ -628,15 +608,6 @@ class MetaRegression:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def print_summary(self) -> None:
-        print(str(self), end="")
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     def influence(self):
         """Case-deletion diagnostics of the meta-regression (see :func:`metareview.influence.influence`)."""
         from .influence import influence
@@ -646,7 +617,6 @@ class MetaRegression:
         """Bubble plot of the effects against one moderator (see :func:`metareview.plots.bubble.bubble`)."""
         from .plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
-
 
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:

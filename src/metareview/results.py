@@ -14,6 +14,7 @@ import numpy as np
 
 from .measures import Measure, backtransform, get_measure
 from .settings import Settings
+from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num, fmt_ci as _ci
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -34,32 +35,8 @@ STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
 
 
-def _f(x, digits=4):
-    if x is None or not np.isfinite(x):
-        return "--"
-    return f"{x:.{digits}f}"
-
-
-def _ci(lo, hi, digits=4):
-    return f"[{_f(lo, digits)}; {_f(hi, digits)}]"
-
-
-def _p(p):
-    if p is None or not np.isfinite(p):
-        return "--"
-    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
-
-
-def _num(x):
-    """A JSON-safe float (None for NaN or infinity)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
 @dataclass(frozen=True)
-class MetaResult:
+class MetaResult(Reportable):
     """A pooled analysis (inverse variance, common and random effects)."""
 
     func: str
@@ -172,38 +149,12 @@ class MetaResult:
             "method_tau2": s.method_tau2,
             "level": s.level,
             "settings": s.to_dict(),
-            "common": {"estimate": _num(p["common_estimate"]), "se": _num(p["common_se"]),
-                       "ci_low": _num(p["common_ci_low"]), "ci_high": _num(p["common_ci_high"]),
-                       "statistic": _num(p["common_statistic"]), "p": _num(p["common_p"])},
-            "random": {"estimate": _num(p["random_estimate"]), "se": _num(p["random_se"]),
-                       "ci_low": _num(p["random_ci_low"]), "ci_high": _num(p["random_ci_high"]),
-                       "statistic": _num(p["random_statistic"]), "p": _num(p["random_p"]),
-                       "df": _num(p["random_df"])},
-            "prediction": {"low": _num(p["prediction_low"]), "high": _num(p["prediction_high"])},
-            "heterogeneity": {
-                "q": _num(p["q"]), "df": int(p["q_df"]), "p": _num(p["q_p"]),
-                "tau2": _num(p["tau2"]), "tau2_ci_low": _num(p["tau2_ci_low"]),
-                "tau2_ci_high": _num(p["tau2_ci_high"]), "tau": _num(p["tau"]),
-                "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]), "i2_ci_high": _num(p["i2_ci_high"]),
-                "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]), "h_ci_high": _num(p["h_ci_high"]),
-                "tau2_converged": bool(p["tau2_converged"]), "tau2_iterations": int(p["tau2_iterations"]),
-            },
-            "backtransformed": None,
+            **pooled_block(p, self),
             "studies": [],
             "notes": list(self.notes),
             "version": self.version,
             "method_details": p.get("method_details"),
         }
-        if m.transformed:
-            bt = self.backtransform
-            doc["backtransformed"] = {
-                "scale": "natural",
-                "common": {"estimate": _num(bt(p["common_estimate"])), "ci_low": _num(bt(p["common_ci_low"])),
-                           "ci_high": _num(bt(p["common_ci_high"]))},
-                "random": {"estimate": _num(bt(p["random_estimate"])), "ci_low": _num(bt(p["random_ci_low"])),
-                           "ci_high": _num(bt(p["random_ci_high"]))},
-                "prediction": {"low": _num(bt(p["prediction_low"])), "high": _num(bt(p["prediction_high"]))},
-            }
         sa = self.study_arrays()
         for i in range(self.k_all):
             row = {"study": str(sa["study"][i]), "yi": _num(sa["yi"][i]), "vi": _num(sa["vi"][i]),
@@ -319,15 +270,6 @@ class MetaResult:
             out.append("No test of the pooled estimate (no natural null value), as R meta")
         return out
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def print_summary(self) -> None:
-        print(str(self), end="")
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     # ----- refit and plot -----------------------------------------------------------
     def update(self, **changes) -> "MetaResult":
         """Refit with some settings (or ``exclude``/``subset``) changed."""
@@ -379,3 +321,38 @@ class MetaResult:
         """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
         from .bias import trimfill
         return trimfill(self, **kwargs)
+
+
+def pooled_block(p: dict, result: "MetaResult") -> dict:
+    """One pooled analysis (``p``: a row of the kernel's output) in the shape of the
+    ``pool`` JSON document: common, random, prediction, heterogeneity, backtransformed.
+    Shared by the full analysis and every derived one (leave-one-out, subgroups, ...)."""
+    block = {
+        "k": int(p["k"]),
+        "common": {"estimate": _num(p["common_estimate"]), "se": _num(p["common_se"]),
+                   "ci_low": _num(p["common_ci_low"]), "ci_high": _num(p["common_ci_high"]),
+                   "statistic": _num(p["common_statistic"]), "p": _num(p["common_p"])},
+        "random": {"estimate": _num(p["random_estimate"]), "se": _num(p["random_se"]),
+                   "ci_low": _num(p["random_ci_low"]), "ci_high": _num(p["random_ci_high"]),
+                   "statistic": _num(p["random_statistic"]), "p": _num(p["random_p"]),
+                   "df": _num(p["random_df"])},
+        "prediction": {"low": _num(p["prediction_low"]), "high": _num(p["prediction_high"])},
+        "heterogeneity": {
+            "q": _num(p["q"]), "df": int(p["q_df"]), "p": _num(p["q_p"]),
+            "tau2": _num(p["tau2"]), "tau2_ci_low": _num(p["tau2_ci_low"]),
+            "tau2_ci_high": _num(p["tau2_ci_high"]), "tau": _num(p["tau"]),
+            "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]), "i2_ci_high": _num(p["i2_ci_high"]),
+            "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]), "h_ci_high": _num(p["h_ci_high"]),
+            "tau2_converged": bool(p["tau2_converged"]), "tau2_iterations": int(p["tau2_iterations"]),
+        },
+        "backtransformed": None,
+    }
+    if result.measure.transformed:
+        bt = result.backtransform
+        block["backtransformed"] = {
+            "scale": "natural",
+            "common": {k: _num(bt(p[f"common_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
+            "random": {k: _num(bt(p[f"random_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
+            "prediction": {"low": _num(bt(p["prediction_low"])), "high": _num(bt(p["prediction_high"]))},
+        }
+    return block

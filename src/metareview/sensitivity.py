@@ -21,6 +21,8 @@ import numpy as np
 
 from .exceptions import DataError, SettingsError, SmallSampleWarning
 from .pooling import PooledArrays, pool_arrays
+from .results import pooled_block
+from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num
 
 __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
            "pooled_block", "pool_masks", "restrict"]
@@ -46,44 +48,6 @@ def pool_masks(result, masks: np.ndarray, *, warn: bool = False, yi=None, vi=Non
         return pool_arrays(y, v, masks, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                            adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
                            null=result.measure.null)
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
-def pooled_block(row: dict, result) -> dict:
-    """One pooled analysis in the shape of the ``pool`` JSON document (without the study list)."""
-    p = row
-    block = {
-        "k": int(p["k"]),
-        "common": {"estimate": _num(p["common_estimate"]), "se": _num(p["common_se"]),
-                   "ci_low": _num(p["common_ci_low"]), "ci_high": _num(p["common_ci_high"]),
-                   "statistic": _num(p["common_statistic"]), "p": _num(p["common_p"])},
-        "random": {"estimate": _num(p["random_estimate"]), "se": _num(p["random_se"]),
-                   "ci_low": _num(p["random_ci_low"]), "ci_high": _num(p["random_ci_high"]),
-                   "statistic": _num(p["random_statistic"]), "p": _num(p["random_p"]),
-                   "df": _num(p["random_df"])},
-        "prediction": {"low": _num(p["prediction_low"]), "high": _num(p["prediction_high"])},
-        "heterogeneity": {
-            "q": _num(p["q"]), "df": int(p["q_df"]), "p": _num(p["q_p"]), "tau2": _num(p["tau2"]),
-            "tau2_ci_low": _num(p["tau2_ci_low"]), "tau2_ci_high": _num(p["tau2_ci_high"]),
-            "tau": _num(p["tau"]), "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]),
-            "i2_ci_high": _num(p["i2_ci_high"]), "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]),
-            "h_ci_high": _num(p["h_ci_high"])},
-        "backtransformed": None,
-    }
-    if result.measure.transformed:
-        bt = result.backtransform
-        block["backtransformed"] = {
-            "common": {k: _num(bt(p[f"common_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
-            "random": {k: _num(bt(p[f"random_{k}"])) for k in ("estimate", "ci_low", "ci_high")},
-            "prediction": {"low": _num(bt(p["prediction_low"])), "high": _num(bt(p["prediction_high"]))},
-        }
-    return block
 
 
 def _original_keep(result) -> np.ndarray:
@@ -130,14 +94,6 @@ def _trim_weights(pooled: dict, keep) -> dict:
         if np.ndim(out.get(w)) and np.size(out[w]) == keep.size:
             out[w] = np.asarray(out[w])[keep]
     return out
-
-
-def _f(x, d=4):
-    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
-
-
-def _p(p):
-    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
 
 
 def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
@@ -193,7 +149,7 @@ def _forest_rows(obj, header: str, ax, kwargs):
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class LeaveOneOut:
+class LeaveOneOut(Reportable):
     """The result re-pooled with each included study omitted in turn."""
 
     result: Any
@@ -228,16 +184,9 @@ class LeaveOneOut:
                       _model_rows(self.studlab, self.pooled, r, model)))
         return rep
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     def forest(self, ax=None, **kwargs):
         """Forest plot of the estimates without each study (``model=`` common or random)."""
         return _forest_rows(self, "Omitting", ax, kwargs)
-
 
 def leave1out(result) -> LeaveOneOut:
     """Leave-one-out sensitivity analysis: pool again without each study in turn.
@@ -262,7 +211,7 @@ def leave1out(result) -> LeaveOneOut:
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Cumulative:
+class Cumulative(Reportable):
     """The result pooled cumulatively, adding studies in a chosen order."""
 
     result: Any
@@ -301,16 +250,9 @@ class Cumulative:
                       _model_rows(self.studlab, self.pooled, r, model)))
         return rep
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     def forest(self, ax=None, **kwargs):
         """Forest plot of the cumulative estimates (``model=`` common or random)."""
         return _forest_rows(self, "Adding", ax, kwargs)
-
 
 def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
     """Cumulative meta-analysis in the order of ``order`` (Lau et al. 1992).
@@ -369,7 +311,7 @@ def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class ExclusionComparison:
+class ExclusionComparison(Reportable):
     """The full analysis beside the analysis without some studies."""
 
     full: Any
@@ -413,13 +355,6 @@ class ExclusionComparison:
                              _f(p["tau2"]), _f(p["i2"], 1)])
         rep.add(Table(["Analysis", "Model", "k", "Estimate", f"{pct}%-CI", "tau^2", "I^2 (%)"], rows))
         return rep
-
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
 
 def compare_exclusion(result, studies: Sequence[str] | None = None, *,
                       rule: Callable[[dict], bool] | str | None = None) -> ExclusionComparison:

@@ -26,6 +26,7 @@ from . import _dist
 from .exceptions import DataError, SmallSampleWarning
 from .heterogeneity import heterogeneity
 from .sensitivity import pool_masks, pooled_block, restrict
+from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq
 
 __all__ = ["subgroup", "SubgroupResult"]
 
@@ -110,7 +111,7 @@ def _random_with_tau2(result, masks, tau2: float, pooled) -> dict:
 
 
 @dataclass(frozen=True)
-class SubgroupResult:
+class SubgroupResult(Reportable):
     """Pooled results per subgroup with the test for subgroup differences.
 
     ``overall`` is the pooled result of all studies, ``groups`` maps each level to its
@@ -198,34 +199,10 @@ class SubgroupResult:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep
 
-    def __str__(self) -> str:
-        return self.report().to_text()
-
-    def print_summary(self) -> None:
-        print(str(self), end="")
-
-    def _repr_html_(self) -> str:
-        return self.report().to_html()
-
     def forest(self, ax=None, **kwargs):
         """Forest plot with subgroup diamonds and the test for subgroup differences (see :func:`metareview.plots.forest.forest`)."""
         from .plots.forest import forest
         return forest(self, ax=ax, **kwargs)
-
-
-def _f(x, d=4):
-    return "--" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
-
-
-def _peq(p):
-    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
-    t = _p(p)
-    return t if t.startswith("<") else f"= {t}"
-
-
-def _p(p):
-    return "--" if p is None or not np.isfinite(p) else ("< 0.0001" if p < 1e-4 else f"{p:.4f}")
-
 
 def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     """Pool ``result`` within the levels of ``by`` and test for subgroup differences.

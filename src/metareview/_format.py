@@ -1,0 +1,54 @@
+"""Formatting shared by every result: numbers for printouts, JSON-safe values, and the
+printing methods that all results derive from their ``report()``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def num(x):
+    """A JSON-safe float: None for a missing, NaN or infinite value."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def fmt(x, digits: int = 4) -> str:
+    """A number with ``digits`` decimals, ``--`` where there is none."""
+    if x is None or not np.isfinite(x):
+        return "--"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ci(lo, hi, digits: int = 4) -> str:
+    return f"[{fmt(lo, digits)}; {fmt(hi, digits)}]"
+
+
+def fmt_p(p) -> str:
+    """A p-value as R meta prints it: four decimals, ``< 0.0001`` below that."""
+    if p is None or not np.isfinite(p):
+        return "--"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def fmt_peq(p) -> str:
+    """'= 0.0123' or '< 0.0001', to follow a 'p'."""
+    t = fmt_p(p)
+    return t if t.startswith("<") else f"= {t}"
+
+
+class Reportable:
+    """``str()``, ``print_summary()`` and notebook HTML from the class's ``report()``."""
+
+    def report(self):  # pragma: no cover - every subclass defines it
+        raise TypeError(f"{type(self).__name__} has no report")
+
+    def __str__(self) -> str:
+        return self.report().to_text()
+
+    def print_summary(self) -> None:
+        print(str(self), end="")
+
+    def _repr_html_(self) -> str:
+        return self.report().to_html()
