@@ -10,8 +10,11 @@ analysis.  The definitions are metafor's ``rma.uni`` for an intercept-only model
 * SJ  Sidik & Jonkman (2005), Stat Med 26:1964 (one step from the HE-type start var(y)(k-1)/k)
 * PM  Paule & Mandel (1982): root of the generalised Q statistic at k - 1
 * ML, REML  Fisher scoring (Harville 1977; Viechtbauer 2005, JEBS 30:261) from the HE
-  estimate, with step halving at the boundary and a check of the likelihood at zero
-* EB  Morris (1983) empirical Bayes
+  estimate, then Newton steps, with step halving at the boundary and a check of the
+  likelihood at zero
+* EB  Morris (1983) empirical Bayes, by metafor's scoring steps and then Newton steps
+  (without moderators its root is the Paule-Mandel estimate; it is solved as metafor
+  does so that studies with zero sampling variance remain legal)
 
 Iterative estimators run on all analyses at once, each with its own convergence flag.
 They converge to a relative change below ``tol`` (default 1e-12), tighter than metafor's
@@ -62,20 +65,26 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     Newton's method from tau² = 0: Q_gen is decreasing and convex in tau², so the iterates
     increase monotonically to the root (DerSimonian & Kacker 2007, Contemp Clin Trials
     28:105).  A bracket is kept all the same, and a step that leaves it is replaced by
-    bisection, so every analysis of a batch converges.
+    bisection, so every analysis of a batch converges.  Each iteration works only on the
+    analyses still iterating (their rows are gathered), so a few slow analyses do not
+    make a large batch slow.
     """
     m = y.shape[0]
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    x = np.zeros(m)
-    q, dq = q_generalised(y, v, mask, x)
-    active = q > target
+    q0, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
+    tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
-    conv = ~active
-    lo = np.zeros(m)
-    hi = np.full(m, np.inf)
+    conv = np.ones(m, dtype=bool)
+    rows = np.flatnonzero(q0 > target)
+    if rows.size == 0:
+        return tau2, it, conv
+    conv[rows] = False
+    y, v, mask, target = y[rows], v[rows], mask[rows], target[rows]
+    x = np.zeros(rows.size)
+    lo = np.zeros(rows.size)
+    hi = np.full(rows.size, np.inf)
     for _ in range(maxiter):
-        if conv.all():
-            break
+        q, dq = q_generalised(y, v, mask, x)
         f = q - target
         lo = np.where(f > 0, x, lo)
         hi = np.where(f < 0, x, hi)
@@ -83,13 +92,16 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
             new = x - f / dq
         bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
         new = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2 * lo + 1), new)
-        new = np.where(conv, x, new)
-        step = np.abs(new - x)
-        it = np.where(conv, it, it + 1)
-        conv = conv | (step <= tol * (1 + np.abs(x)))
-        x = new
-        q, dq = q_generalised(y, v, mask, x)
-    return np.where(active, x, 0.0), it, conv
+        done = np.abs(new - x) <= tol * (1 + np.abs(x))
+        it[rows] += 1
+        tau2[rows] = new
+        conv[rows] = done
+        if done.all():
+            break
+        keep = ~done
+        rows, x, lo, hi = rows[keep], new[keep], lo[keep], hi[keep]
+        y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
+    return tau2, it, conv
 
 
 def _loglik(y, v, mask, tau2, reml):
@@ -102,29 +114,51 @@ def _loglik(y, v, mask, tau2, reml):
     return ll - 0.5 * k * np.log(2 * np.pi)
 
 
-def _fisher_scoring(y, v, mask, method, start, tol, maxiter):
-    """Fisher scoring on the analyses still iterating (rows gathered as they converge)."""
+def _fisher_scoring(y, v, mask, method, start, tol, maxiter, fisher_steps=2):
+    """Fisher scoring for ML, REML (and Morris' scoring for EB) on the analyses still iterating (rows gathered as
+    they converge), as metafor; after ``fisher_steps`` steps, Newton steps with the
+    observed information where it is positive, which converge quadratically to the same
+    root (Fisher scoring alone needs dozens of steps to reach a tolerance of 1e-12).
+
+    With w = 1/(v + tau²) and r = P y = w (y - mu): the REML score is
+    (r'r - tr P)/2 with expected information tr(PP)/2 and observed information
+    r'P r - tr(PP)/2; the ML score is (r'r - sum w)/2 with expected information
+    sum(w²)/2 and observed information r'P r - sum(w²)/2 (Harville 1977).
+    """
     k = mask.sum(-1)
     tau2 = start.copy()
     it = np.zeros(tau2.shape, dtype=int)
     conv = np.zeros(tau2.shape, dtype=bool)
     rows = np.arange(tau2.shape[0])
-    for _ in range(maxiter):
+    for step in range(maxiter):
         if rows.size == 0:
             break
         t = tau2[rows]
         w, sw, mu = _mu_w(y, v, mask, t)
         r = w * (y - mu[:, None])  # P y for an intercept-only model
-        if method == "ML":
-            adj = ((r * r).sum(-1) - sw) / (w * w).sum(-1)
-        elif method == "REML":
-            s2, s3 = (w * w).sum(-1), (w ** 3).sum(-1)
-            tr_p = sw - s2 / sw
-            tr_pp = s2 - 2 * s3 / sw + s2 ** 2 / sw ** 2
-            adj = ((r * r).sum(-1) - tr_p) / tr_pp
-        else:  # EB
+        rr = (r * r).sum(-1)
+        s2 = (w * w).sum(-1)
+        if method == "EB":
+            # Morris: (Q k/(k-1) - k)/sum(w); Newton on the same equation, dQ/dtau² = -r'r
             q = (r * (y - mu[:, None])).sum(-1)
             adj = (q * k / (k - 1) - k) / sw
+            if step >= fisher_steps:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    newton = (q - (k - 1)) / rr
+                adj = np.where(rr > 0, newton, adj)
+        elif method == "ML":
+            score, expected = rr - sw, s2
+        else:
+            s3 = (w ** 3).sum(-1)
+            tr_p = sw - s2 / sw
+            score, expected = rr - tr_p, s2 - 2 * s3 / sw + s2 ** 2 / sw ** 2
+        if method != "EB":
+            adj = score / expected
+        if method != "EB" and step >= fisher_steps:
+            r_p_r = (w * r * r).sum(-1) - (w * r).sum(-1) ** 2 / sw  # r' P r
+            observed = 2 * r_p_r - expected
+            with np.errstate(divide="ignore", invalid="ignore"):
+                adj = np.where(observed > 0, score / observed, adj)
         adj = np.where(np.isfinite(adj), adj, 0.0)
         for _ in range(60):  # step halving at the boundary, as metafor
             neg = t + adj < 0
@@ -192,6 +226,10 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
                 tau2 = np.where(conv & better0, 0.0, tau2)
     tau2 = np.where(k <= 1, 0.0, tau2)
     tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
+    # an iterate within the solver's tolerance of zero (relative to the largest sampling
+    # variance) is zero: rounding should not turn a boundary estimate into 1e-15
+    vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1) if v.size else np.zeros(m)
+    tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
     if warn and not conv.all():
         warnings.warn(f"the {method} estimator of tau² did not converge in {maxiter} iterations "
                       f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
