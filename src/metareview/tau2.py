@@ -62,10 +62,11 @@ def q_generalised(y, v, mask, tau2, derivative: bool = True):
 def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     """tau² >= 0 with Q_gen(tau²) = target (Q_gen decreases in tau²); 0 where Q_gen(0) <= target.
 
-    Newton's method from tau² = 0: Q_gen is decreasing and convex in tau², so the iterates
-    increase monotonically to the root (DerSimonian & Kacker 2007, Contemp Clin Trials
-    28:105).  A bracket is kept all the same, and a step that leaves it is replaced by
-    bisection, so every analysis of a batch converges.  Each iteration works only on the
+    Newton's method on 1/Q_gen from tau² = 0 (Q_gen is decreasing in tau²; 1/Q_gen is
+    nearly linear in it, so few steps are needed; DerSimonian & Kacker 2007, Contemp Clin
+    Trials 28:105, for the monotone Newton iteration on Q_gen itself).  A bracket is kept,
+    and a step that leaves it is replaced by bisection, so every analysis of a batch
+    converges.  Each iteration works only on the
     analyses still iterating (their rows are gathered), so a few slow analyses do not
     make a large batch slow.
     """
@@ -89,7 +90,9 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
         lo = np.where(f > 0, x, lo)
         hi = np.where(f < 0, x, hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            new = x - f / dq
+            # Newton on 1/Q_gen, which is close to linear in tau² (exactly so for one
+            # study): the plain Newton step on Q_gen, lengthened by Q_gen/target
+            new = x - (q / target) * f / dq
         bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
         new = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2 * lo + 1), new)
         done = np.abs(new - x) <= tol * (1 + np.abs(x))
