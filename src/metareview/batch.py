@@ -53,6 +53,7 @@ _BT_SOURCE = dict(zip(BACKTRANSFORMED_COLUMNS, (
     "common_estimate", "common_ci_low", "common_ci_high", "random_estimate", "random_ci_low",
     "random_ci_high", "prediction_low", "prediction_high")))
 _INT_COLUMNS = ("k", "q_df", "tau2_iterations")
+_CONSTANT_COLUMNS = ("measure", "method_tau2")
 
 #: Settings that change the numbers of a batch; the others only change how one result prints.
 _DISPLAY_ONLY = ("study_ci", "common", "random")
@@ -287,11 +288,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
                     null=plan.escalc_measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False)
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
-        if name == "measure":
-            out[name] = np.full(na, plan.measure.code, dtype=object)
-        elif name == "method_tau2":
-            out[name] = np.full(na, s.method_tau2, dtype=object)
-        else:
+        if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
     if plan.measure.transformed:
         n_harmonic = None
@@ -309,7 +306,11 @@ def _frame_of(out: dict, plan: _Plan):
     for c in _INT_COLUMNS:
         out[c] = np.asarray(out[c], dtype=np.int64)
     out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
-    return pd.DataFrame(out, copy=False)
+    df = pd.DataFrame(out, copy=False)
+    order = result_columns(plan.measure, plan.by)
+    for name, value in (("measure", plan.measure.code), ("method_tau2", plan.settings.method_tau2)):
+        df.insert(order.index(name), name, value)
+    return df
 
 
 def _empty(plan: _Plan, id_dtype=object):
