@@ -15,6 +15,8 @@ simulated analyses (n_i uniform 20..200, v_i = 4/n_i, tau² = 0.05), this times:
 * ``single API``  ``metareview.metagen`` called once per analysis (a sample of analyses);
 * ``statsmodels`` ``statsmodels.stats.meta_analysis.combine_effects`` once per analysis
   (DL only: statsmodels has no REML);
+* ``PyMARE``      PyMARE's estimators on all analyses at once (its data sets as columns;
+  tau², estimate and its covariance only), when ``pymare`` can be imported;
 * ``metafor``     an R loop over ``metafor::rma()`` in one ``Rscript`` (a sample of
   analyses, inside ``system.time``, so R's start-up is not counted), when Rscript is found.
 
@@ -152,6 +154,22 @@ def statsmodels_loop(y, v, n):
     return n / (time.perf_counter() - t0)
 
 
+def pymare_rate(y, v, method, repeat):
+    try:
+        from pymare import estimators
+    except ImportError:
+        return None
+    X = np.ones((y.shape[1], 1))
+    yt, vt = np.ascontiguousarray(y.T), np.ascontiguousarray(v.T)  # PyMARE: studies x data sets
+
+    def fit():
+        if method == "DL":
+            estimators.DerSimonianLaird().fit(y=yt, v=vt, X=X)
+        else:
+            estimators.VarianceBasedLikelihoodEstimator(method="REML").fit(y=yt, v=vt, X=X)
+    return y.shape[0] / best_of(fit, repeat)
+
+
 def run(args) -> list[dict]:
     rows = []
     for k in args.k:
@@ -171,6 +189,7 @@ def run(args) -> list[dict]:
             row["not_converged"] = int((~res["tau2_converged"]).sum())
             row["single_api"] = single_loop(y, v, method, args.single)
             row["statsmodels"] = statsmodels_loop(y, v, args.statsmodels) if method == "DL" else None
+            row["pymare"] = pymare_rate(y, v, method, args.repeat)
             r = r_loop(y, v, method, args.r_fits) if args.r_fits else None
             row["metafor"] = r["analyses"] / r["seconds"] if r else None
             row["metafor_failed"] = r["failed"] if r else None
@@ -191,14 +210,20 @@ def ratio(a, b):
 
 def markdown(rows) -> str:
     head = ("| k | tau² | bare numpy | kernel | batch | batch + tau² CI | single API loop | statsmodels loop "
-            "| metafor loop | batch / bare | batch / metafor | batch + CI / metafor | batch / single | batch / statsmodels |")
-    lines = [head, "|" + "---|" * 14]
+            "| PyMARE | metafor loop |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         lines.append(f"| {r['k']} | {r['method']} | {fmt(r['bare_numpy'])} | {fmt(r['kernel'])} | {fmt(r['batch'])} | "
                      f"{fmt(r['batch_tau2_ci'])} | {fmt(r['single_api'])} | {fmt(r['statsmodels'])} | "
-                     f"{fmt(r['metafor'])} | {ratio(r['batch'], r['bare_numpy'])} | {ratio(r['batch'], r['metafor'])} | "
-                     f"{ratio(r['batch_tau2_ci'], r['metafor'])} | {ratio(r['batch'], r['single_api'])} | "
-                     f"{ratio(r['batch'], r['statsmodels'])} |")
+                     f"{fmt(r.get('pymare'))} | {fmt(r['metafor'])} |")
+    lines += ["", "Ratios (batch without the tau² CI unless said):", "",
+              "| k | tau² | batch / bare numpy | batch / metafor | batch + tau² CI / metafor | batch / single API "
+              "| batch / statsmodels | batch / PyMARE |", "|" + "---|" * 8]
+    for r in rows:
+        lines.append(f"| {r['k']} | {r['method']} | {ratio(r['batch'], r['bare_numpy'])} | "
+                     f"{ratio(r['batch'], r['metafor'])} | {ratio(r['batch_tau2_ci'], r['metafor'])} | "
+                     f"{ratio(r['batch'], r['single_api'])} | {ratio(r['batch'], r['statsmodels'])} | "
+                     f"{ratio(r['batch'], r.get('pymare'))} |")
     return "\n".join(lines)
 
 
