@@ -245,8 +245,8 @@ def correlation_from_change_sd(sd_baseline, sd_followup, sd_change):
 
 # ----------------------------------------------------------------------------- quantiles
 
-MEAN_METHODS = ("luo", "wan", "hozo")
-SD_METHODS = ("shi", "wan", "hozo")
+MEAN_METHODS = ("luo", "wan", "hozo", "hozo_by_n")
+SD_METHODS = ("shi", "wan", "hozo", "hozo_by_n")
 
 
 @dataclass(frozen=True)
@@ -295,17 +295,26 @@ def mean_sd_from_quantiles(n, median, *, q1=None, q3=None, minimum=None, maximum
         w2 = 0.7 - 0.72 / n^0.55;
       - ``"wan"`` (Wan et al. 2014): S1 (a + 2m + b) / 4; S2 (q1 + m + q3) / 3;
         S3 (a + 2 q1 + 2 m + 2 q3 + b) / 8;
-      - ``"hozo"`` (Hozo et al. 2005, S1 only): (a + 2m + b) / 4 + (a - 2m + b) / (4n).
+      - ``"hozo"`` (Hozo et al. 2005, S1 only): (a + 2m + b) / 4 + (a - 2m + b) / (4n), at every n;
+      - ``"hozo_by_n"`` (Hozo et al. 2005, S1 only): the paper's recommendation by sample size,
+        (a + 2m + b) / 4 for n <= 25 and the median for n > 25 (as metafor's ``conv.fivenum``,
+        method "hozo2005").
 
     SD (``sd_method``):
       - ``"shi"`` (default; Shi et al. 2020): S1 (b - a) / xi(n); S2 (q3 - q1) / eta(n) (both
         as Wan 2014); S3 w (b - a) / xi(n) + (1 - w) (q3 - q1) / eta(n), w = 1 / (1 + 0.07 n^0.6);
       - ``"wan"`` (Wan et al. 2014): S1 and S2 as above; S3 the plain average of both;
-      - ``"hozo"`` (Hozo et al. 2005, S1 only): sqrt(((a - 2m + b)² / 4 + (b - a)²) / 12).
+      - ``"hozo"`` (Hozo et al. 2005, S1 only): sqrt(((a - 2m + b)² / 4 + (b - a)²) / 12), at every n;
+      - ``"hozo_by_n"`` (Hozo et al. 2005, S1 only): the paper's recommendation by sample size,
+        the formula above for n <= 15, (b - a) / 4 for 15 < n <= 70 and (b - a) / 6 for n > 70
+        (as metafor's ``conv.fivenum``, method "hozo2005").
 
     with xi(n) = 2 Phi^-1((n - 0.375) / (n + 0.25)) and eta(n) = 2 Phi^-1((0.75 n - 0.125) / (n + 0.25)).
-    These estimators assume roughly normal data; a median reported with an IQR often signals
-    skew, which they do not correct.
+    Hozo et al. give the formulas and, from their simulations, rules by n that switch to the
+    median and to range / 4 or range / 6; ``"hozo"`` applies the formulas at every n,
+    ``"hozo_by_n"`` the rules.  The defaults are ``"luo"`` and ``"shi"``.  These estimators
+    assume roughly normal data; a median reported with an IQR often signals skew, which they
+    do not correct.
 
     >>> e = mean_sd_from_quantiles(50, 10.0, q1=8.0, q3=12.0)
     >>> e.scenario, round(e.mean, 4), round(e.sd, 4)
@@ -345,7 +354,7 @@ def mean_sd_from_quantiles(n, median, *, q1=None, q3=None, minimum=None, maximum
     s1 = has_range & ~has_iqr
     s2 = has_iqr & ~has_range
     s3 = has_range & has_iqr
-    if (mean_method == "hozo" or sd_method == "hozo") and np.any(~s1):
+    if (mean_method.startswith("hozo") or sd_method.startswith("hozo")) and np.any(~s1):
         raise DataError("Hozo et al. (2005) estimate from the median and range only (scenario S1); "
                         "use mean_method='luo' or 'wan' and sd_method='shi' or 'wan' with quartiles",
                         column="quantiles", rule="scenario")
@@ -363,11 +372,15 @@ def mean_sd_from_quantiles(n, median, *, q1=None, q3=None, minimum=None, maximum
         elif mean_method == "wan":
             mean = np.where(s1, (a + 2 * m + b) / 4,
                             np.where(s2, (lo + m + hi) / 3, (a + 2 * lo + 2 * m + 2 * hi + b) / 8))
-        else:
+        elif mean_method == "hozo":
             mean = (a + 2 * m + b) / 4 + (a - 2 * m + b) / (4 * n)
+        else:
+            mean = np.where(n <= 25, (a + 2 * m + b) / 4, m)
 
-        if sd_method == "hozo":
+        if sd_method in ("hozo", "hozo_by_n"):
             sd = np.sqrt(((a - 2 * m + b) ** 2 / 4 + (b - a) ** 2) / 12)
+            if sd_method == "hozo_by_n":
+                sd = np.where(n <= 15, sd, np.where(n <= 70, (b - a) / 4, (b - a) / 6))
         else:
             by_range = (b - a) / _xi(n)
             by_iqr = (hi - lo) / _eta(n)
