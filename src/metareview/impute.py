@@ -151,7 +151,7 @@ def impute_sd(data, column: str, method: str, *, source: str | Sequence[str] | N
 
 
 _QUANTILE_REFS = {"luo": "Luo et al. 2018", "wan": "Wan et al. 2014", "hozo": "Hozo et al. 2005",
-                  "shi": "Shi et al. 2020"}
+                  "hozo_by_n": "Hozo et al. 2005 (rules by sample size)", "shi": "Shi et al. 2020"}
 
 
 def fill_from_quantiles(data, *, mean: str, sd: str, n: str = "n", median: str = "median",

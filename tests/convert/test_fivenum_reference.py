@@ -142,3 +142,19 @@ def test_hozo_rules_switch_at_the_published_sample_sizes():
     est = mean_sd_from_quantiles(10, m, minimum=a, maximum=b, mean_method="hozo", sd_method="hozo")
     assert est.sd == pytest.approx(small["sd"], rel=RTOL)
     assert est.mean - small["mean"] == pytest.approx((a - 2 * m + b) / (4 * 10), rel=1e-12)
+
+
+def test_fill_from_quantiles_names_every_method():
+    """Each mean/SD method has a source recorded with the values it fills."""
+    import pandas as pd
+
+    from metareview.convert import MEAN_METHODS, SD_METHODS
+    from metareview.impute import fill_from_quantiles
+
+    frame = pd.DataFrame({"n": [20.0], "median": [10.0], "minimum": [2.0], "maximum": [25.0],
+                          "mean": [float("nan")], "sd": [float("nan")]})
+    for mean_method in MEAN_METHODS:
+        for sd_method in SD_METHODS:
+            out = fill_from_quantiles(frame, mean="mean", sd="sd", minimum="minimum", maximum="maximum",
+                                      mean_method=mean_method, sd_method=sd_method)
+            assert bool(out["mean_imputed"].iloc[0]) and bool(out["sd_imputed"].iloc[0])

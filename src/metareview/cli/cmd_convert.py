@@ -122,8 +122,8 @@ def quantiles_cmd(
     q3: Optional[float] = typer.Option(None, "--q3"),
     minimum: Optional[float] = typer.Option(None, "--min"),
     maximum: Optional[float] = typer.Option(None, "--max"),
-    mean_method: str = typer.Option("luo", "--mean-method", help="luo (2018), wan (2014) or hozo (2005)."),
-    sd_method: str = typer.Option("shi", "--sd-method", help="shi (2020), wan (2014) or hozo (2005)."),
+    mean_method: str = typer.Option("luo", "--mean-method", help="luo (2018), wan (2014), hozo (2005, formulas) or hozo_by_n (2005, rules by n)."),
+    sd_method: str = typer.Option("shi", "--sd-method", help="shi (2020), wan (2014), hozo (2005, formulas) or hozo_by_n (2005, rules by n)."),
     as_json: bool = _JSON,
 ) -> None:
     """Mean and SD from a median with IQR and/or range (scenario chosen from what is given)."""
