@@ -228,11 +228,12 @@ class _Frame:
         return slice(r0, r1) if self.order is None else self.order[r0:r1]
 
 
-def _reraise(exc: DataError, frame: _Frame, rows) -> None:
-    """A validation error on the rows of a chunk, re-raised naming the analysis and study."""
+def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:
+    """A validation error on the rows of a chunk (its study is the position ``pos`` among
+    them, by default the one the error names), re-raised naming the analysis and study."""
     if exc.study is None:
         raise exc
-    pos = int(exc.study)
+    pos = int(exc.study) if pos is None else pos
     row = (rows.start + pos) if isinstance(rows, slice) else int(rows[pos])
     where = ", ".join([f"study {exc.study!r}"] + ([f"column {exc.column!r}"] if exc.column is not None else [])) + ": "
     text = str(exc)
@@ -256,48 +257,101 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
         _reraise(exc, frame, rows)
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
         cell = np.arange(n_rows)
-        mask = np.ones((na, kmax))
-        padded = {role: vals.reshape(na, kmax) for role, vals in flat_cols.items()}
+        real = np.ones((na, kmax), dtype=bool)
+
+        def pad(vals, fill):
+            return vals.reshape(na, kmax)
     else:
         # cell of each row in the padded (analyses, kmax) layout
         local = np.repeat(np.arange(na), counts)
         first = np.concatenate(([0], np.cumsum(counts)[:-1]))
         cell = local * kmax + (np.arange(n_rows) - np.repeat(first, counts))
-        mask = np.zeros(na * kmax)
-        mask[cell] = 1.0
-        mask = mask.reshape(na, kmax)
-        padded = {}
-        for role, vals in flat_cols.items():
-            arr = np.full(na * kmax, _PAD[role])
+        real = np.zeros(na * kmax, dtype=bool)
+        real[cell] = True
+        real = real.reshape(na, kmax)
+
+        def pad(vals, fill):
+            arr = np.full(na * kmax, fill)
             arr[cell] = vals
-            padded[role] = arr.reshape(na, kmax)
-    es = escalc(plan.escalc_measure, padded, incr=s.incr, method_incr=s.method_incr,
-                incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
-    real = mask > 0
-    bad = real & ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0))
+            return arr.reshape(na, kmax)
+    m_es = plan.escalc_measure
+    if m_es.design == "rate":
+        yi, vi, n_tot = _rate_effects(m_es, flat_cols, counts, s, frame, rows)
+        yi, vi, n_tot = pad(yi, 0.0), pad(vi, 1.0), pad(n_tot, 1.0)
+    else:
+        es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
+                    method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
+        yi, vi, n_tot = es.yi, es.vi, es.n
+    pooled = real
+    if plan.measure.code in ("OR", "RR") and m_es.design == "bin2" and not s.allstudies:
+        # as the single-analysis API (R meta, allstudies = FALSE): studies without events in
+        # both arms (for the odds ratio also with only events) are not pooled
+        e1, n1 = pad(flat_cols["events_e"], 1.0), pad(flat_cols["n_e"], 4.0)
+        e2, n2 = pad(flat_cols["events_c"], 1.0), pad(flat_cols["n_c"], 4.0)
+        uninformative = (e1 == 0) & (e2 == 0)
+        if plan.measure.code == "OR":
+            uninformative |= (e1 == n1) & (e2 == n2)
+        pooled = real & ~uninformative
+        empty = real.any(-1) & ~pooled.any(-1)
+        if empty.any():
+            i = int(np.argmax(empty))
+            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded (no events in both "
+                            "groups, or only events; allstudies = False as R meta): no studies left to pool",
+                            rule="no studies")
+    bad = pooled & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
         row = np.flatnonzero(cell == i * kmax + j)[0]
         orig = (rows.start + row) if isinstance(rows, slice) else int(rows[row])
         raise DataError(f"analysis {_id(frame.ids[a + i])!r}: the effect size cannot be computed "
-                        f"(yi = {es.yi[i, j]}, vi = {es.vi[i, j]}); check its data or use a continuity "
-                        "correction", study=frame._row_study(orig), column=plan.escalc_measure.code,
+                        f"(yi = {yi[i, j]}, vi = {vi[i, j]}); check its data or use a continuity "
+                        "correction", study=frame._row_study(orig), column=plan.measure.code,
                         rule="finite effect size")
-    p = pool_arrays(es.yi, es.vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
+    mask = pooled.astype(float)
+    p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                    null=plan.escalc_measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False)
+                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False)
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
     if plan.measure.transformed:
         n_harmonic = None
-        if es.n is not None:
+        if n_tot is not None:
             with np.errstate(divide="ignore"):
-                n_harmonic = mask.sum(-1) / (mask / es.n).sum(-1)
+                n_harmonic = mask.sum(-1) / (mask / n_tot).sum(-1)
         for name, source in _BT_SOURCE.items():
             out[name] = backtransform(plan.measure, out[source], n_harmonic)
     return out
+
+
+def _rate_effects(m: Measure, flat: dict, counts: np.ndarray, s: Settings, frame: _Frame, rows):
+    """Incidence-rate effect sizes of a chunk's real cells.  The rate formulas take one
+    analysis' studies (one-dimensional arrays), so they run on the chunk's rows in a
+    line; their continuity rules are study by study except ``if0all``, whose "any study
+    with zero events" is decided per analysis here."""
+    n_rows = int(counts.sum())
+
+    def effects(sel, method_incr):
+        part = {role: vals[sel] for role, vals in flat.items()}
+        try:
+            es = escalc(m, part, incr=s.incr, method_incr=method_incr, incr_style=s.incr_style,
+                        exact_smd=s.exact_smd, validate=False)
+        except DataError as exc:
+            if exc.study is None:
+                raise
+            _reraise(exc, frame, rows, pos=int(np.arange(n_rows)[sel][int(exc.study)]))
+        return es.yi, es.vi, es.n
+
+    if s.method_incr != "if0all":
+        return effects(slice(None), s.method_incr)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    any_zero = np.repeat(np.add.reduceat((flat["events"] == 0).astype(np.int64), first) > 0, counts)
+    yi, vi, n_tot = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    for sel, rule in ((any_zero, "all"), (~any_zero, "none")):
+        if sel.any():
+            yi[sel], vi[sel], n_tot[sel] = effects(sel, rule)
+    return yi, vi, n_tot
 
 
 def _frame_of(out: dict, plan: _Plan):

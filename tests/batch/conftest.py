@@ -48,7 +48,17 @@ def random_table(design: str, n_analyses: int = 30, seed: int = 1, kmax: int = 1
         pe = 1 / (1 + np.exp(-(np.log(pc / (1 - pc)) + 0.5 * theta)))
         ee, ec = rng.binomial(size, pe), rng.binomial(n2, pc)
         ee[::13] = 0
+        big = np.repeat(k, k) >= 3  # analyses that keep studies when these are set aside
+        zero2 = big & (np.arange(n_rows) % 26 == 0)
+        ec[zero2] = 0  # studies without events in both arms (not pooled for OR and RR)
+        full2 = big & (np.arange(n_rows) % 29 == 5)
+        ee[full2], ec[full2] = size[full2], n2[full2]  # and some with only events
         cols = {"events_e": ee, "n_e": size, "events_c": ec, "n_c": n2}
+    elif design == "rate":
+        time = rng.uniform(50, 2000, n_rows)
+        ev = rng.poisson(time * np.exp(theta - 4))
+        ev[::11] = 0  # continuity corrections
+        cols = {"events": ev, "time": time}
     elif design in ("generic", "generic_sei"):
         v = rng.uniform(0.02, 0.3, n_rows)
         cols = {"yi": theta + rng.normal(0, np.sqrt(v)), ("vi" if design == "generic" else "sei"):

@@ -21,7 +21,8 @@ MEASURES = [
     ("prepost", m) for m in ("MD", "MC", "SMCC", "SMCR")
 ] + [("cont2", m) for m in ("MD", "SMD", "ROM")] + [
     ("bin2", m) for m in ("OR", "RR", "RD")
-] + [("generic", "GEN"), ("generic_sei", "GEN"), ("generic", "OR")]
+] + [("rate", m) for m in ("IR", "IRLN", "IRS", "IRFT")] + [
+    ("generic", "GEN"), ("generic_sei", "GEN"), ("generic", "OR"), ("generic", "MNLN")]
 
 
 def run(table, measure=None, **settings):
@@ -56,6 +57,7 @@ SETTINGS = [
     {"method_incr": "if0all"},
     {"method_incr": "all", "incr": 0.25},
     {"incr_style": "metafor"},
+    {"allstudies": True},
 ]
 
 
@@ -64,6 +66,23 @@ SETTINGS = [
 def test_interval_and_correction_options(settings, design, measure):
     table = random_table(design, n_analyses=20, seed=11)
     assert_same_as_single(run(table, measure, **settings), table, measure, settings)
+
+
+RATE_CASES = [("IR", "only0"), ("IR", "if0all"), ("IR", "all"), ("IRLN", "if0all"), ("IRFT", "none")]
+
+
+@pytest.mark.parametrize("measure,method_incr", RATE_CASES)
+def test_rates_and_their_continuity_rules(measure, method_incr):
+    table = random_table("rate", n_analyses=20, seed=13)
+    settings = {"method_incr": method_incr, "method_tau2": "REML"}
+    assert_same_as_single(run(table, measure, **settings), table, measure, settings)
+
+
+def test_double_zero_studies_are_not_pooled_unless_allstudies():
+    table = random_table("bin2", n_analyses=20, seed=11)
+    default = run(table, "OR").set_index("analysis")
+    every = run(table, "OR", allstudies=True).set_index("analysis")
+    assert (default["k"] < every["k"]).any() and (default["k"] <= every["k"]).all()
 
 
 def test_approximate_smd_correction():

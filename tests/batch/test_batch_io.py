@@ -69,6 +69,22 @@ def test_effect_size_that_cannot_be_computed():
         batch(t, method_incr="none")
 
 
+def test_analysis_left_without_studies():
+    t = pd.DataFrame({"analysis": ["x", "x", "y"], "events_e": [0, 2, 3], "n_e": [10, 10, 10],
+                      "events_c": [0, 1, 4], "n_c": [10, 10, 10]})
+    t.loc[1, ["events_e", "events_c"]] = 0
+    with pytest.raises(DataError, match=r"analysis 'x': every study is excluded"):
+        batch(t, measure="RR")
+    assert quiet(t, measure="RR", allstudies=True)["k"].tolist() == [2, 1]
+
+
+def test_rate_error_names_analysis_and_study():
+    t = pd.DataFrame({"analysis": ["x", "x", "y", "y"], "study": ["S1", "S2", "S1", "S2"],
+                      "events": [3, 4, 0, 6], "time": [100.0, 80.0, 90.0, 50.0]})
+    with pytest.raises(DataError, match=r"study 'S1', column 'events': analysis 'y': zero events"):
+        batch(t, measure="IRLN", incr=0)
+
+
 def test_missing_id_and_missing_columns():
     t = small()
     t.loc[2, "analysis"] = None
