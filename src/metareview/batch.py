@@ -586,7 +586,7 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
     messages), ``measure`` defaults as there, and ``settings`` are the settings of the
     single-analysis API that change numbers (``method_tau2``, ``level``, ``random_ci``,
     ``adhoc_hakn``, ``prediction``, ``i2_method``, ``incr``, ``method_incr``,
-    ``incr_style``, ``exact_smd``).
+    ``incr_style``, ``exact_smd``, ``allstudies``); the method is inverse variance.
 
     Columns: the analysis id, then :data:`POOLED_COLUMNS` (the pooled fields of the
     ``pool --json`` contract, flattened: ``common_estimate`` is ``common.estimate``, ``q``

@@ -149,6 +149,12 @@ def test_cli_parquet_and_csv_output(tmp_path, capsys):
     assert "40 analyses pooled" in capsys.readouterr().err
     expected = quiet(table, measure="SMD", method_tau2="REML", random_ci="hk", prediction="z")
     pd.testing.assert_frame_equal(by_id(pd.read_parquet(out)), by_id(expected), rtol=1e-12, atol=1e-12)
+    bin_data = tmp_path / "bin.csv"
+    random_table("bin2", n_analyses=10, seed=3).to_csv(bin_data, index=False)
+    for flag, expected_all in (("--allstudies", True), ("--no-allstudies", False)):
+        assert main(["batch", str(bin_data), "-o", str(out), "--no-progress", flag]) == 0
+        got = pd.read_parquet(out)["k"].sum()
+        assert got == quiet(pd.read_csv(bin_data, dtype={"analysis": str}), allstudies=expected_all)["k"].sum()
     out_csv = tmp_path / "res.csv"
     assert main(["batch", str(data), "-o", str(out_csv), "-m", "SMD", "--no-progress"]) == 0
     back = pd.read_csv(out_csv, dtype={"analysis": str})

@@ -69,6 +69,7 @@ def register(app: typer.Typer) -> None:
         method_incr: str = typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none."),
         incr_style: str = typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor."),
         exact_smd: bool = typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation."),
+        allstudies: bool = typer.Option(False, "--allstudies/--no-allstudies", help="OR and RR: also pool studies without events (or with only events) in both groups."),
         tau2_ci: bool = typer.Option(True, "--tau2-ci/--no-tau2-ci", help="Q-profile CI of tau² (iterative; skip it for speed)."),
         col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
         study: str = typer.Option("study", "--study", help="Column with study labels (named in error messages)."),
@@ -89,7 +90,7 @@ def register(app: typer.Typer) -> None:
         kwargs = dict(by=by, measure=measure, columns=parse_col_maps(col), studlab=study, chunk_size=chunk_size,
                       tau2_ci=tau2_ci, method_tau2=method_tau2, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
                       prediction=prediction, level=level, i2_method=i2_method, incr=incr,
-                      method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd)
+                      method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd, allstudies=allstudies)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             n = _write(iter_batch(data, progress=progress, **kwargs), output, lambda: batch(data, **kwargs))
