@@ -429,29 +429,37 @@ def _file_rows(path: Path) -> int | None:
 
 def _stream_complete(pieces: Iterator, by: str, path: Path) -> Iterator:
     """Regroup file pieces so that no analysis is split: the last analysis of a piece waits
-    for the next.  An analysis whose rows are not consecutive in the file is an error
+    for the next.  Within the last piece (a small file is one piece) rows may come in any
+    order; an analysis whose rows straddle pieces without being consecutive is an error
     (found from 64-bit hashes of the ids already pooled: 8 bytes per analysis)."""
     import pandas as pd
 
+    pieces = iter(pieces)
     held = None
     seen = np.empty(0, dtype=np.uint64)
-    for piece in pieces:
+    piece = next(pieces, None)
+    while piece is not None:
+        following = next(pieces, None)
         if held is not None:
             piece = pd.concat([held, piece], ignore_index=True)
-        if len(piece) == 0:
-            continue
-        ids = piece[by].to_numpy()
-        last = ids[-1]
-        tail = len(ids)
-        while tail > 0 and ids[tail - 1] == last:
-            tail -= 1
-        ready, held = piece.iloc[:tail], piece.iloc[tail:]
-        if len(ready):
-            seen = _check_new(ready[by], seen, by, path)
-            yield ready
-    if held is not None and len(held):
-        _check_new(held[by], seen, by, path)
-        yield held
+            held = None
+        if following is None:  # the rest of the file: every analysis in it is complete
+            if len(piece):
+                if seen.size:
+                    _check_new(piece[by], seen, by, path)
+                yield piece
+            break
+        if len(piece):
+            ids = piece[by].to_numpy()
+            last = ids[-1]
+            tail = len(ids)
+            while tail > 0 and ids[tail - 1] == last:
+                tail -= 1
+            ready, held = piece.iloc[:tail], piece.iloc[tail:]
+            if len(ready):
+                seen = _check_new(ready[by], seen, by, path)
+                yield ready
+        piece = following
 
 
 def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
@@ -597,7 +605,8 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
 
     Analyses are pooled a chunk at a time, which bounds memory: by default chunks of about
     :data:`CHUNK_CELLS` padded cells, or ``chunk_size`` analyses (fewer when one is large);
-    files are streamed and need each analysis' rows to be consecutive.  A Dask
+    files are streamed a million rows at a time (``FILE_ROWS``), so in a larger file the
+    rows of each analysis must be consecutive.  A Dask
     DataFrame is pooled partition by partition on ``client`` (a ``distributed.Client``;
     default: the current client, or a local cluster started for the call); an analysis
     split between partitions is first brought together by a shuffle on ``by``.

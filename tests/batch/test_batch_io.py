@@ -127,6 +127,13 @@ def test_files_are_streamed_without_splitting_analyses(tmp_path, monkeypatch, su
     pd.testing.assert_frame_equal(by_id(got), by_id(expected), rtol=1e-12, atol=1e-12)
 
 
+def test_small_file_in_any_order(tmp_path):
+    table = random_table("proportion", n_analyses=30, seed=2)  # interleaved rows, one piece
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    pd.testing.assert_frame_equal(by_id(quiet(path)), by_id(quiet(table)), rtol=1e-12, atol=1e-12)
+
+
 def test_file_with_scattered_analysis_is_refused(tmp_path, monkeypatch):
     table = random_table("proportion", n_analyses=30, seed=2)  # interleaved rows
     path = tmp_path / "t.csv"
