@@ -70,14 +70,18 @@ class PooledArrays:
     def row(self, i: int = 0) -> dict:
         """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
         out = {}
-        for f in fields(self):
-            col = getattr(self, f.name)
+        for name in _FIELD_NAMES:
+            col = getattr(self, name)
             if col is None:  # weights left out
-                out[f.name] = None
-                continue
-            val = col[i]
-            out[f.name] = val if np.ndim(val) else val.item()
+                out[name] = None
+            elif col.ndim > 1:
+                out[name] = col[i]
+            else:
+                out[name] = col[i].item()
         return out
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
 
 
 def _check_option(name, value, valid):

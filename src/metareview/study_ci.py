@@ -75,7 +75,7 @@ def study_ci(measure: Measure, yi, vi, level=0.95, method="CP", data=None):
     Returns ``(low, high, natural_low, natural_high)``; the natural bounds are None for
     untransformed measures.
     """
-    if measure.design == "proportion" and method != "NAsm":
+    if measure.design == "proportion" and method != "NAsm" and data is not None and "events" in data:
         if method not in PROPORTION_CI:
             raise SettingsError(f"unknown study CI method {method!r}; valid: {', '.join(PROPORTION_CI)}")
         x, n = np.asarray(data["events"], float), np.asarray(data["n"], float)

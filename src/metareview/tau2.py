@@ -42,10 +42,13 @@ class Tau2Fit:
     converged: np.ndarray
 
 
+_sum = np.add.reduce  # row sums without the method-call overhead of ndarray.sum
+
+
 def _mu_w(y, v, mask, tau2):
     w = mask / (v + tau2[:, None])
-    sw = w.sum(-1)
-    mu = (w * y).sum(-1) / sw
+    sw = _sum(w, -1)
+    mu = _sum(w * y, -1) / sw
     return w, sw, mu
 
 
@@ -54,8 +57,9 @@ def q_generalised(y, v, mask, tau2, derivative: bool = True):
     (None when ``derivative`` is False)."""
     w, sw, mu = _mu_w(y, v, mask, tau2)
     r = y - mu[:, None]
-    q = (w * r * r).sum(-1)
-    dq = -(w * w * r * r).sum(-1) if derivative else None
+    wrr = w * r * r
+    q = _sum(wrr, -1)
+    dq = -_sum(w * wrr, -1) if derivative else None
     return q, dq
 
 
@@ -66,9 +70,8 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     nearly linear in it, so few steps are needed; DerSimonian & Kacker 2007, Contemp Clin
     Trials 28:105, for the monotone Newton iteration on Q_gen itself).  A bracket is kept,
     and a step that leaves it is replaced by bisection, so every analysis of a batch
-    converges.  Each iteration works only on the
-    analyses still iterating (their rows are gathered), so a few slow analyses do not
-    make a large batch slow.
+    converges.  Each iteration works only on the analyses still iterating (their rows
+    are gathered), so a few slow analyses do not make a large batch slow.
     """
     m = y.shape[0]
     target = np.broadcast_to(np.asarray(target, float), (m,))
@@ -84,26 +87,31 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     x = np.zeros(rows.size)
     lo = np.zeros(rows.size)
     hi = np.full(rows.size, np.inf)
-    for _ in range(maxiter):
-        q, dq = q_generalised(y, v, mask, x)
-        f = q - target
-        lo = np.where(f > 0, x, lo)
-        hi = np.where(f < 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for n_it in range(1, maxiter + 1):
+            q, dq = q_generalised(y, v, mask, x)
+            f = q - target
+            lo = np.where(f > 0, x, lo)
+            hi = np.where(f < 0, x, hi)
             # Newton on 1/Q_gen, which is close to linear in tau² (exactly so for one
             # study): the plain Newton step on Q_gen, lengthened by Q_gen/target
             new = x - (q / target) * f / dq
-        bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
-        new = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2 * lo + 1), new)
-        done = np.abs(new - x) <= tol * (1 + np.abs(x))
-        it[rows] += 1
-        tau2[rows] = new
-        conv[rows] = done
-        if done.all():
-            break
-        keep = ~done
-        rows, x, lo, hi = rows[keep], new[keep], lo[keep], hi[keep]
-        y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
+            bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
+            if bad.any():
+                new = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2 * lo + 1), new)
+            done = np.abs(new - x) <= tol * (1 + np.abs(x))
+            x = new
+            if done.any():
+                # finished analyses leave; the others go on with their rows gathered
+                fin = rows[done]
+                tau2[fin], it[fin], conv[fin] = x[done], n_it, True
+                if done.all():
+                    break
+                keep = ~done
+                rows, x, lo, hi = rows[keep], x[keep], lo[keep], hi[keep]
+                y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
+        else:
+            tau2[rows], it[rows] = x, maxiter
     return tau2, it, conv
 
 

@@ -191,3 +191,12 @@ def test_pool_runs_the_data_checks_when_the_table_is_declared(tmp_path, capsys):
     f.write_text("study,events,n\nA,4,10\nB,5,-12\n")
     assert main(["pool", str(f)]) == 2
     assert "study 'B'" in capsys.readouterr().err
+
+
+def test_generic_estimates_on_a_proportion_scale():
+    """Logits with variances (no counts): normal study intervals, back-transformed results."""
+    r = mr.metaanalysis({"study": ["A", "B", "C"], "yi": [1.2, 0.8, 1.5], "vi": [0.1, 0.2, 0.15]}, "PLO")
+    d = r.to_dict()
+    assert d["measure"] == "PLO" and d["studies"][0]["ci_low"] == pytest.approx(1.2 - 1.959963984540054 * 0.1 ** 0.5)
+    assert d["backtransformed"]["random"]["estimate"] == pytest.approx(
+        1 / (1 + np.exp(-d["random"]["estimate"])), rel=1e-12)
