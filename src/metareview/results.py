@@ -100,7 +100,7 @@ class MetaResult(Reportable):
                "weight_common": self.pooled["weight_common"], "weight_random": self.pooled["weight_random"],
                "excluded": self.excluded}
         if m.transformed:
-            if m.design == "proportion":
+            if m.design == "proportion" and "events" in self.data:
                 est = self.data["events"] / self.data["n"]
             else:
                 est = backtransform(m, self.yi, self.n)
@@ -194,12 +194,11 @@ class MetaResult(Reportable):
                             notes=["Excluded studies (--) are shown but not pooled."] if self.excluded.any() else [])
         rep.add(study_table)
         counts = [f"Number of studies: k = {self.k}"]
-        if m.design == "proportion":
-            inc = self.included
+        inc = self.included
+        if self.design == "proportion":
             counts.append(f"Number of observations: o = {int(self.data['n'][inc].sum())}")
             counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
-        if m.design == "rate":
-            inc = self.included
+        if self.design == "rate":
             counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
             counts.append(f"Person-time: {self.data['time'][inc].sum():g}")
         rep.add(Paragraph("\n".join(counts)))
