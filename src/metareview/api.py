@@ -11,6 +11,7 @@ result (shown, not pooled); ``subset`` drops them (R meta's distinction).
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ from .effects import escalc
 from .exceptions import DataError, MetaReviewWarning, SettingsError
 from .measures import DESIGNS, get_measure
 from .pooling import pool_arrays
-from .results import MetaResult
+from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
 
@@ -50,6 +51,10 @@ def detect_design(columns: Sequence[str]) -> str:
 
 def _as_float(values, column: str, labels) -> np.ndarray:
     """Numbers from a column; a non-numeric cell is an error naming the study and column."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(float).ravel()
+    if isinstance(values, (list, tuple)) and all(type(v) in (int, float) for v in values):
+        return np.array(values, dtype=float)
     arr = np.asarray(values, dtype=object).ravel()
     out = np.empty(arr.shape, dtype=float)
     for i, v in enumerate(arr):
@@ -141,12 +146,18 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
+    mask = (~excl).astype(float)
+    lazy_ci = settings.method == "Inverse"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pooled = pool_arrays(es.yi, es.vi, (~excl).astype(float), method_tau2=settings.method_tau2,
+        pooled = pool_arrays(es.yi, es.vi, mask, method_tau2=settings.method_tau2,
                              level=settings.level, random_ci=settings.random_ci,
                              adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
-                             i2_method=settings.i2_method, null=m.null).row(0)
+                             i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci).row(0)
+    if lazy_ci:
+        # the Q-profile interval of tau² is computed when first used (PooledValues)
+        pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
+                                              pooled["q"], settings))
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
@@ -168,6 +179,12 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
                       nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
                       notes=tuple(notes), version=__version__)
+
+
+def _tau2_interval(yi, vi, mask, tau2, q, settings) -> dict:
+    from .pooling import tau2_interval
+    ci = tau2_interval(yi, vi, mask, tau2, q, level=settings.level, i2_method=settings.i2_method)
+    return {key: value[0].item() for key, value in ci.items()}
 
 
 def _flag_notes(labels, covs) -> list[str]:

@@ -20,7 +20,7 @@ from . import _dist
 
 from .exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
-from .tau2 import estimate_tau2, q_generalised, q_profile
+from .tau2 import _sum, estimate_tau2, q_generalised, q_profile
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
@@ -84,6 +84,40 @@ class PooledArrays:
 _FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
 
 
+def _single_study(het: dict, k) -> dict:
+    """One study: I² = 0 and H = 1, as metafor reports them."""
+    single = np.asarray(k) <= 1
+    if single.any():
+        het = dict(het, i2=np.where(single, 0.0, het["i2"]), h=np.where(single, 1.0, het["h"]))
+    return het
+
+
+#: The quantities that depend on the Q-profile interval of tau².
+TAU2_CI_FIELDS = ("tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high", "h_ci_low", "h_ci_high")
+
+
+def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str = "q",
+                  tau2_tol: float = 1e-12) -> dict:
+    """The Q-profile interval of tau² and what depends on it (I² and H bounds under
+    ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
+    ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
+    y = np.atleast_2d(np.asarray(yi, float))
+    v = np.atleast_2d(np.asarray(vi, float))
+    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    mk = mk * np.isfinite(y) * np.isfinite(v)
+    y = np.where(mk > 0, y, 0.0)
+    v = np.where(mk > 0, v, 1.0)
+    k = mk.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        het = _single_study(heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
+                                          i2_method, (lo, hi)), k)
+    out = {"tau2_ci_low": lo, "tau2_ci_high": hi}
+    if i2_method == "tau2":
+        out.update({key: het[key] for key in TAU2_CI_FIELDS[2:]})
+    return out
+
+
 def _check_option(name, value, valid):
     if value not in valid:
         raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
@@ -115,7 +149,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     mk = mk * np.isfinite(y) * np.isfinite(v)
     y = np.where(mk > 0, y, 0.0)
     v = np.where(mk > 0, v, 1.0)
-    k = mk.sum(-1)
+    k = _sum(mk, -1)
     m = y.shape[0]
     z = _dist.norm_ppf(1 - (1 - level) / 2)
     if warn and (k == 1).any():
@@ -126,8 +160,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     with np.errstate(divide="ignore", invalid="ignore"):
         # common effect
         w = mk / v
-        sw = w.sum(-1)
-        mu_c = (w * y).sum(-1) / sw
+        sw = _sum(w, -1)
+        mu_c = _sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
         q = (w * (y - mu_c[:, None]) ** 2).sum(-1)
         q_df = k - 1
@@ -136,8 +170,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn)
         tau2 = fit.tau2
         ws = mk / (v + tau2[:, None])
-        sws = ws.sum(-1)
-        mu_r = (ws * y).sum(-1) / sws
+        sws = _sum(ws, -1)
+        mu_r = _sum(ws * y, -1) / sws
         se_wald = 1 / np.sqrt(sws)
 
         if random_ci == "hk":
@@ -189,6 +223,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         else:
             tau2_lo = tau2_hi = np.full(m, np.nan)
         het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+        het = _single_study(het, k)
 
         if weights:
             wc = np.where(mk > 0, 100 * w / sw[:, None], np.nan)
@@ -196,12 +231,10 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         else:
             wc = wr = None
 
-    # one study: Q = 0, p = 1, I² = 0 and H = 1, as metafor reports them
+    # one study: Q = 0 and p = 1, as metafor reports them (I² and H: _single_study)
     single = k <= 1
     q = np.where(single, 0.0, q)
     q_p = np.where(single, 1.0, q_p)
-    for key, value in (("i2", 0.0), ("h", 1.0)):
-        het[key] = np.where(single, value, het[key])
     return PooledArrays(
         k=k.astype(int), common_estimate=mu_c, common_se=se_c,
         common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,

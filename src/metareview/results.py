@@ -35,6 +35,62 @@ STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
 
 
+class PooledValues(dict):
+    """The pooled quantities of one analysis, as a dict.
+
+    The Q-profile interval of tau² (an iterative solve, what metafor computes in a
+    separate ``confint()``) and the bounds that depend on it are computed on first use of
+    one of their keys, or of the whole dict (iteration, copies, pickling); every other key
+    is there from the start.  Values are the same as when computed at once.
+    """
+
+    LAZY = frozenset(("tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high", "h_ci_low", "h_ci_high"))
+
+    def __init__(self, values, fill=None):
+        super().__init__(values)
+        self._fill = fill
+
+    def _complete(self) -> None:
+        fill, self._fill = self._fill, None
+        if fill is not None:
+            dict.update(self, fill())
+
+    def __getitem__(self, key):
+        if self._fill is not None and key in self.LAZY:
+            self._complete()
+        return dict.__getitem__(self, key)
+
+    def get(self, key, default=None):
+        if self._fill is not None and key in self.LAZY:
+            self._complete()
+        return dict.get(self, key, default)
+
+    def __iter__(self):
+        self._complete()
+        return dict.__iter__(self)
+
+    def items(self):
+        self._complete()
+        return dict.items(self)
+
+    def values(self):
+        self._complete()
+        return dict.values(self)
+
+    def copy(self) -> dict:
+        self._complete()
+        return dict(dict.items(self))
+
+    def __eq__(self, other):
+        self._complete()
+        return dict.__eq__(self, other)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return (dict, (self.copy(),))
+
+
 @dataclass(frozen=True)
 class MetaResult(Reportable):
     """A pooled analysis (inverse variance, common and random effects)."""

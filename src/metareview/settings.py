@@ -8,11 +8,28 @@ Defaults are R meta's (the seed paper's software); each differs from metafor's w
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from functools import lru_cache
 
 from .exceptions import SettingsError
 from .measures import get_measure
 
 METHODS = ("Inverse", "GLMM", "MH", "Peto")  # GLMM: glmm.py; MH: mh.py; Peto: peto.py
+
+
+@lru_cache(maxsize=1)
+def _choices() -> dict:
+    """Each validated setting: what it is called in messages and its valid values."""
+    from .effects import INCR_METHODS
+    from .heterogeneity import I2_METHODS
+    from .pooling import ADHOC_HAKN, PREDICTION, RANDOM_CI
+    from .study_ci import PROPORTION_CI
+    from .tau2 import TAU2_METHODS
+
+    return {"method_tau2": ("tau² estimator", TAU2_METHODS), "random_ci": ("random-effects CI", RANDOM_CI),
+            "prediction": ("prediction interval", PREDICTION), "adhoc_hakn": ("ad hoc correction", ADHOC_HAKN),
+            "i2_method": ("I² method", I2_METHODS), "method_incr": ("continuity rule", INCR_METHODS),
+            "incr_style": ("continuity convention", ("meta", "metafor")),
+            "study_ci": ("study CI", PROPORTION_CI)}
 
 
 @dataclass(frozen=True)
@@ -50,17 +67,7 @@ class Settings:
         self._check()
 
     def _check(self) -> None:
-        from .effects import INCR_METHODS
-        from .heterogeneity import I2_METHODS
-        from .pooling import ADHOC_HAKN, PREDICTION, RANDOM_CI
-        from .study_ci import PROPORTION_CI
-        from .tau2 import TAU2_METHODS
-
-        choices = {"method_tau2": ("tau² estimator", TAU2_METHODS), "random_ci": ("random-effects CI", RANDOM_CI),
-                   "prediction": ("prediction interval", PREDICTION), "adhoc_hakn": ("ad hoc correction", ADHOC_HAKN),
-                   "i2_method": ("I² method", I2_METHODS), "method_incr": ("continuity rule", INCR_METHODS),
-                   "incr_style": ("continuity convention", ("meta", "metafor")),
-                   "study_ci": ("study CI", PROPORTION_CI)}
+        choices = _choices()
         for name, (what, valid) in choices.items():
             if getattr(self, name) not in valid:
                 kind = "estimators" if name == "method_tau2" else "values"
