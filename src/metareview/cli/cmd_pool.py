@@ -31,10 +31,9 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     """
     from ..api import metaanalysis
     from ..io import parse_col_maps, read_table
-    from ..parse import sidecar_path
 
     warnings_found: list[str] = []
-    if sidecar_path(data).exists():
+    if Path(data).with_name(Path(data).stem + ".columns.toml").exists():  # parse.sidecar_path
         from ..checks import check_table
         report = check_table(data).raise_for_errors()
         warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
