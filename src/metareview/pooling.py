@@ -84,6 +84,16 @@ class PooledArrays:
 _FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
 
 
+def _prepare(yi, vi, mask):
+    """2-D arrays with the mask of the studies that take part (finite yi and vi); other
+    cells hold harmless values (y = 0, v = 1) so that no NaN reaches a row's sums."""
+    y = np.atleast_2d(np.asarray(yi, float))
+    v = np.atleast_2d(np.asarray(vi, float))
+    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    mk = mk * np.isfinite(y) * np.isfinite(v)
+    return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk
+
+
 def _single_study(het: dict, k) -> dict:
     """One study: I² = 0 and H = 1, as metafor reports them."""
     single = np.asarray(k) <= 1
@@ -101,12 +111,7 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     """The Q-profile interval of tau² and what depends on it (I² and H bounds under
     ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
     ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
-    y = np.atleast_2d(np.asarray(yi, float))
-    v = np.atleast_2d(np.asarray(vi, float))
-    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
-    mk = mk * np.isfinite(y) * np.isfinite(v)
-    y = np.where(mk > 0, y, 0.0)
-    v = np.where(mk > 0, v, 1.0)
+    y, v, mk = _prepare(yi, vi, mask)
     k = mk.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
@@ -143,12 +148,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
     if not 0 < level < 1:
         raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
-    y = np.atleast_2d(np.asarray(yi, float))
-    v = np.atleast_2d(np.asarray(vi, float))
-    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
-    mk = mk * np.isfinite(y) * np.isfinite(v)
-    y = np.where(mk > 0, y, 0.0)
-    v = np.where(mk > 0, v, 1.0)
+    y, v, mk = _prepare(yi, vi, mask)
     k = _sum(mk, -1)
     m = y.shape[0]
     z = _dist.norm_ppf(1 - (1 - level) / 2)

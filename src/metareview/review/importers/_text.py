@@ -39,3 +39,21 @@ def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
 def split_lines(text: str) -> list[str]:
     """Lines without their endings (``\\r\\n``, ``\\r`` and ``\\n`` all end a line)."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+class TagValues(dict):
+    """The values of a tagged record (MEDLINE, RIS, Web of Science) by tag, in file order;
+    empty values and the tags in ``skip`` (such as RIS's end-of-record ``ER``) are left out."""
+
+    def __init__(self, fields, skip=()):
+        super().__init__()
+        for tag, value in fields:
+            if value and tag not in skip:
+                self.setdefault(tag, []).append(value)
+
+    def first(self, *tags: str) -> str | None:
+        """The first value of the first of ``tags`` that has one."""
+        for tag in tags:
+            if self.get(tag):
+                return self[tag][0]
+        return None

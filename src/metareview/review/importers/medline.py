@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 
@@ -64,13 +65,8 @@ def _record(start: int, block: list[str]) -> Record:
         else:
             rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
                                f"{line[:60]!r}")
-    values: dict[str, list[str]] = {}
-    for tag, value in fields:
-        values.setdefault(tag, []).append(value)
-
-    def one(tag: str) -> str | None:
-        got = values.get(tag)
-        return got[0] if got and got[0] else None
+    values = TagValues(fields)
+    one = values.first
 
     rec.pmid = clean_pmid(one("PMID"))
     title = one("TI") or one("BTI")

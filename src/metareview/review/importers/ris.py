@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 
+from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 
@@ -54,18 +55,8 @@ def _record(start: int, block: list[str], *, terminated: bool) -> Record:
         elif line.strip() and fields:
             tag, value = fields[-1]
             fields[-1] = (tag, f"{value} {line.strip()}".strip())
-    values: dict[str, list[str]] = {}
-    for tag, value in fields:
-        if tag == "ER":
-            continue
-        if value:
-            values.setdefault(tag, []).append(value)
-
-    def one(*tags: str) -> str | None:
-        for tag in tags:
-            if values.get(tag):
-                return values[tag][0]
-        return None
+    values = TagValues(fields, skip=("ER",))
+    one = values.first
 
     if not fields or fields[0][0] != "TY":
         rec.mark_malformed(f"record on line {start} does not start with a 'TY  - ' line")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 
@@ -50,16 +51,8 @@ def _record(start: int, block: list[str], *, terminated: bool) -> Record:
         else:
             rec.mark_malformed(f"line {start + offset} is neither a Web of Science field nor a continuation: "
                                f"{line[:60]!r}")
-    values: dict[str, list[str]] = {}
-    for tag, value in fields:
-        if value:
-            values.setdefault(tag, []).append(value)
-
-    def one(*tags: str) -> str | None:
-        for tag in tags:
-            if values.get(tag):
-                return values[tag][0]
-        return None
+    values = TagValues(fields)
+    one = values.first
 
     if not fields or fields[0][0] != "PT":
         rec.mark_malformed(f"record on line {start} does not start with a 'PT' line")
