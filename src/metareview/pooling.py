@@ -167,7 +167,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         q_df = k - 1
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 
-        fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn)
+        fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
+                            common=(w, sw, q))
         tau2 = fit.tau2
         ws = mk / (v + tau2[:, None])
         sws = _sum(ws, -1)

@@ -189,11 +189,13 @@ def _fisher_scoring(y, v, mask, method, start, tol, maxiter, fisher_steps=2):
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True) -> Tau2Fit:
+                  maxiter: int = 1000, warn: bool = True, common=None) -> Tau2Fit:
     """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
 
     Analyses with one study get tau² = 0, as metafor.  Non-convergence leaves the last
-    iterate with ``converged = False`` and a :class:`ConvergenceWarning`.
+    iterate with ``converged = False`` and a :class:`ConvergenceWarning`.  ``common`` may
+    pass the common-effect weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the
+    caller already has, so that DL and HS do not compute them again.
     """
     method = str(method).upper()
     if method not in TAU2_METHODS:
@@ -211,11 +213,14 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
             ybar = (mask * y).sum(-1) / k
             ss_unw = (mask * (y - ybar[:, None]) ** 2).sum(-1)
         if method in ("DL", "HS"):
-            w = mask / v
-            sw = w.sum(-1)
-            q, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
+            if common is None:
+                w = mask / v
+                sw = _sum(w, -1)
+                q, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
+            else:
+                w, sw, q = common
             if method == "DL":
-                tau2 = (q - (k - 1)) / (sw - (w * w).sum(-1) / sw)
+                tau2 = (q - (k - 1)) / (sw - _sum(w * w, -1) / sw)
             else:
                 tau2 = (q - k) / sw
         elif method == "HE":
