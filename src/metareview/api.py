@@ -25,18 +25,20 @@ from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
 
-__all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metagen",
+__all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
+           "metagen",
            "metaanalysis", "detect_design", "DEFAULT_MEASURE"]
 
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
-                   "bin2": "OR", "generic": "GEN", "rate": "IRLN"}
-ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "vi", "sei"})
+                   "bin2": "OR", "generic": "GEN", "rate": "IRLN", "rate2": "IRR", "cor": "ZCOR",
+                   "pcor": "ZPCOR"}
+ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei"})
 
 
 def detect_design(columns: Sequence[str]) -> str:
     """The study design given by a table's column names (metareview's role names)."""
     cols = set(columns)
-    for design in ("bin2", "cont2", "prepost", "rate", "proportion", "mean"):
+    for design in ("bin2", "cont2", "prepost", "rate2", "rate", "proportion", "mean", "pcor", "cor"):
         if set(DESIGNS[design]) <= cols:
             return design
     if "yi" in cols and ({"vi", "sei"} & cols):
@@ -44,7 +46,8 @@ def detect_design(columns: Sequence[str]) -> str:
     raise DataError("cannot tell the study design from the columns "
                     f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
                     "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
-                    "events_e,n_e,events_c,n_c | events,time | yi,vi | yi,sei "
+                    "events_e,n_e,events_c,n_c | events,time | events_e,time_e,events_c,time_c | cor,n | "
+                    "tstat,n,predictors[,r2] | yi,vi | yi,sei "
                     "(map other names with --col ROLE=COLUMN)",
                     rule="unknown design")
 
@@ -297,6 +300,37 @@ def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str
         raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}
     return _run("metabin", roles, studlab, data, measure, kwargs)
+
+
+def metainc(event_e, time_e, event_c, time_c, studlab=None, *, data=None, measure: str = "IRR",
+            **kwargs) -> MetaResult:
+    """Pool two-group incidence rates, events over person-time in each group (R meta's
+    ``metainc``: IRR, IRD; and metafor's IRSD, the difference of square-root rates).
+
+    The common effect is pooled by inverse variance; R meta's default ``method = "MH"``
+    is ``method="MH"`` here.
+
+    >>> r = metainc([9, 8, 3], [413, 263, 487], [19, 19, 13], [398, 245, 435])
+    >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
+    0.3749
+    """
+    if get_measure(measure).design != "rate2":
+        raise SettingsError(f"metainc takes IRR, IRD or IRSD, not {measure!r}")
+    roles = {"events_e": event_e, "time_e": time_e, "events_c": event_c, "time_c": time_c}
+    return _run("metainc", roles, studlab, data, measure, kwargs)
+
+
+def metacor(cor, n, studlab=None, *, data=None, measure: str = "ZCOR", **kwargs) -> MetaResult:
+    """Pool correlations (R meta's ``metacor``: Fisher's z by default, back-transformed to
+    correlations; COR for raw and UCOR for bias-corrected correlations as metafor).
+
+    >>> r = metacor([0.187, 0.162, 0.34], [109, 749, 55])
+    >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
+    0.1756
+    """
+    if get_measure(measure).design != "cor":
+        raise SettingsError(f"metacor takes COR, UCOR or ZCOR, not {measure!r}")
+    return _run("metacor", {"cor": cor, "n": n}, studlab, data, measure, kwargs)
 
 
 def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "GEN", **kwargs) -> MetaResult:

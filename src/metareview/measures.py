@@ -1,13 +1,14 @@
 """Effect measures: codes, designs, scales and back-transformations.
 
-Measure codes are metafor's (``escalc``), case-insensitive, with R meta's aliases
+Measure codes are metafor's (``escalc``, version 3.8-1), case-insensitive, with R meta's aliases
 (``PLOGIT`` for ``PLO``, ``PRAW`` for ``PR``, ``MRAW`` for ``MN``, ``MLN`` for ``MNLN``).
 Each measure knows the study design it needs, the scale it is analysed on, its null
 value on that scale (None where there is no natural null, as for single proportions
 and means: R meta then reports no test of the pooled estimate) and how to return to
 the natural scale.  The Freeman-Tukey back-transformation is the inverse of Miller
 (1978, The American Statistician 32:138), with the harmonic mean of the sample sizes
-for pooled values as in R meta and metafor's ``transf.ipft.hm``.
+for pooled values as in R meta and metafor's ``transf.ipft.hm``; Fisher's z goes back to a
+correlation by tanh (metafor's ``transf.ztor``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ DESIGNS: dict[str, tuple[str, ...]] = {
     "bin2": ("events_e", "n_e", "events_c", "n_c"),
     "generic": ("yi",),
     "rate": ("events", "time"),
+    "rate2": ("events_e", "time_e", "events_c", "time_c"),
+    "cor": ("cor", "n"),
+    "pcor": ("tstat", "n", "predictors"),
 }
 
 
@@ -53,7 +57,7 @@ class Measure:
     @property
     def ratio(self) -> bool:
         """Whether the natural scale is a ratio (drawn on a log axis)."""
-        return self.code in {"OR", "RR", "ROM", "IRR"}
+        return self.code in {"OR", "RR", "ROM", "IRR", "ROMC", "CVR", "VR"}
 
     @property
     def natural_null(self) -> float | None:
@@ -87,6 +91,20 @@ MEASURES: dict[str, Measure] = {m.code: m for m in (
     _m("IRLN", "rate", "Incidence rate (log)", "log", None),
     _m("IRS", "rate", "Incidence rate (square root)", "sqrt", None),
     _m("IRFT", "rate", "Incidence rate (Freeman-Tukey)", "freeman-tukey-rate", None),
+    _m("SMDH", "cont2", "Standardised mean difference (heteroscedastic SDs)", "identity", 0.0),
+    _m("CVR", "cont2", "Coefficient of variation ratio", "log", 0.0),
+    _m("VR", "cont2", "Variability ratio (ratio of SDs)", "log", 0.0),
+    _m("ROMC", "prepost", "Ratio of means (paired)", "log", 0.0),
+    _m("SMCRH", "prepost", "Standardised mean change (baseline SD, heteroscedastic)", "identity", 0.0),
+    _m("IRR", "rate2", "Incidence rate ratio", "log", 0.0),
+    _m("IRD", "rate2", "Incidence rate difference", "identity", 0.0),
+    _m("IRSD", "rate2", "Incidence rate difference (square root)", "identity", 0.0),
+    _m("COR", "cor", "Correlation", "identity", 0.0),
+    _m("UCOR", "cor", "Correlation (bias-corrected)", "identity", 0.0),
+    _m("ZCOR", "cor", "Correlation (Fisher's z)", "fisher-z", 0.0),
+    _m("PCOR", "pcor", "Partial correlation", "identity", 0.0),
+    _m("ZPCOR", "pcor", "Partial correlation (Fisher's z)", "fisher-z", 0.0),
+    _m("SPCOR", "pcor", "Semi-partial correlation", "identity", 0.0),
     _m("GEN", "generic", "Estimate", "identity", 0.0),
 )}
 
@@ -157,6 +175,8 @@ def backtransform(measure: Measure | str, x, n=None):
     if m.scale == "log":
         with np.errstate(over="ignore"):
             return np.exp(x)
+    if m.scale == "fisher-z":
+        return np.tanh(x)
     if m.scale == "arcsine":
         return np.where(x < 0, 0.0, np.where(x > np.pi / 2, 1.0, np.sin(np.clip(x, 0, np.pi / 2)) ** 2))
     if m.scale == "freeman-tukey":

@@ -29,7 +29,10 @@ TAU2_NAMES = {
     "EB": "Empirical Bayes",
 }
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
-               "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation"}
+               "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",
+               "fisher-z": "Fisher's z transformation of correlations"}
+#: What a back-transformed measure is called in the printout.
+NATURAL_LABELS = {"ZCOR": "COR", "ZPCOR": "PCOR"}
 STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson score with continuity correction",
                   "AC": "Agresti-Coull", "SA": "Simple asymptotic (Wald)",
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
@@ -231,7 +234,8 @@ class MetaResult(Reportable):
 
         m, s, p = self.measure, self.settings, self.pooled
         nat = m.transformed
-        label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, m.code)
+        label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, NATURAL_LABELS.get(m.code,
+                                                                                                       m.code))
         pct = int(round(s.level * 100))
         sa = self.study_arrays()
         rows, classes = [], []
@@ -254,6 +258,10 @@ class MetaResult(Reportable):
         if self.design == "proportion":
             counts.append(f"Number of observations: o = {int(self.data['n'][inc].sum())}")
             counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
+        if self.design in ("cor", "pcor"):
+            counts.append(f"Number of observations: o = {int(self.data['n'][inc].sum())}")
+        if self.design == "rate2":
+            counts.append(f"Number of events: e = {int((self.data['events_e'] + self.data['events_c'])[inc].sum())}")
         if self.design == "rate":
             counts.append(f"Number of events: e = {int(self.data['events'][inc].sum())}")
             counts.append(f"Person-time: {self.data['time'][inc].sum():g}")

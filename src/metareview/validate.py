@@ -54,9 +54,12 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         if bad.any():
             _fail(bad, labels, c, "missing or non-numeric value", "value required")
     g = arr.get
-    for c in ("n", "n_e", "n_c", "time"):
+    for c in ("n", "n_e", "n_c", "time", "time_e", "time_c"):
         if c in needed and (g(c) <= 0).any():
             _fail(g(c) <= 0, labels, c, "must be greater than 0", f"{c} > 0", g(c))
+    for ev in ("events_e", "events_c"):
+        if ev in needed and measure.design == "rate2" and (g(ev) < 0).any():
+            _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
     for ev, n in (("events", "n"), ("events_e", "n_e"), ("events_c", "n_c")):
         if ev in needed:
             if (g(ev) < 0).any():
@@ -66,10 +69,29 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     for c in ("sd", "sd_pre", "sd_post", "sd_e", "sd_c"):
         if c in needed and (g(c) <= 0).any():
             _fail(g(c) <= 0, labels, c, "standard deviation must be greater than 0", "SD > 0", g(c))
-    if measure.code in ("MNLN", "ROM"):
-        for c in ("mean", "mean_e", "mean_c"):
+    if measure.code in ("MNLN", "ROM", "CVR", "ROMC"):
+        for c in ("mean", "mean_e", "mean_c", "mean_pre", "mean_post"):
             if c in needed and (g(c) <= 0).any():
                 _fail(g(c) <= 0, labels, c, f"{measure.code} needs positive means", "mean > 0", g(c))
+    if "cor" in needed:
+        if (np.abs(g("cor")) > 1).any():
+            _fail(np.abs(g("cor")) > 1, labels, "cor", "a correlation must lie in [-1, 1]", "-1 <= cor <= 1",
+                  g("cor"))
+        # escalc gives no sampling variance for n <= 3, and no bias-corrected r for n <= 4
+        least = 5 if measure.code == "UCOR" else 4
+        if (g("n") < least).any():
+            _fail(g("n") < least, labels, "n", f"{measure.code} needs at least {least} observations",
+                  f"n >= {least}", g("n"))
+    if "predictors" in needed:
+        if (g("predictors") < 0).any():
+            _fail(g("predictors") < 0, labels, "predictors", "the number of predictors must not be negative",
+                  "predictors >= 0", g("predictors"))
+        df = g("n") - g("predictors") - 1
+        if (df <= 0).any():
+            _fail(df <= 0, labels, "n", "the regression has no residual degrees of freedom",
+                  "n - predictors - 1 > 0", g("n"))
+    if "r2" in needed and ((g("r2") < 0) | (g("r2") > 1)).any():
+        _fail((g("r2") < 0) | (g("r2") > 1), labels, "r2", "an R² must lie in [0, 1]", "0 <= r2 <= 1", g("r2"))
     if "r" in needed and (np.abs(g("r")) > 1).any():
         _fail(np.abs(g("r")) > 1, labels, "r", "a correlation must lie in [-1, 1]", "-1 <= r <= 1", g("r"))
     for c in ("vi", "sei"):

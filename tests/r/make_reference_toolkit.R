@@ -51,7 +51,7 @@ fit_summary <- function(fit) {
 # ---------------------------------------------------------------------------
 
 molloy <- with(dat.molloy2014, data.frame(study = paste(authors, year), cor = ri, n = ni))
-aloe <- with(dat.aloe2013, data.frame(study = as.character(study), t = tval, n = n, predictors = preds, r2 = R2))
+aloe <- with(dat.aloe2013, data.frame(study = as.character(study), tstat = tval, n = n, predictors = preds, r2 = R2))
 normand <- with(dat.normand1999, data.frame(study = as.character(source), mean_e = m1i, sd_e = sd1i, n_e = n1i,
                                             mean_c = m2i, sd_c = sd2i, n_c = n2i))
 seed <- read.csv(file.path("tests", "fixtures", "seed_pain3.csv"))
@@ -72,7 +72,7 @@ ratezero <- data.frame(study = c("A", "B", "C", "D"), events_e = c(0, 3, 5, 12),
 
 ESC <- list(
   cor = 'escalc("%s", ri = cor, ni = n, data = d)',
-  pcor = 'escalc("%s", ti = t, ni = n, mi = predictors, r2i = r2, data = d)',
+  pcor = 'escalc("%s", ti = tstat, ni = n, mi = predictors, r2i = r2, data = d)',
   cont2 = 'escalc("%s", m1i = mean_e, sd1i = sd_e, n1i = n_e, m2i = mean_c, sd2i = sd_c, n2i = n_c, data = d)',
   romc = 'escalc("%s", m1i = mean_post, sd1i = sd_post, m2i = mean_pre, sd2i = sd_pre, ni = n, ri = r, data = d)',
   smcrh = 'escalc("%s", m1i = mean_post, m2i = mean_pre, sd1i = sd_pre, sd2i = sd_post, ni = n, ri = r, data = d)',
@@ -94,6 +94,13 @@ measure_case <- function(dataset, d, measure, esc_key) {
   for (method in c("DL", "REML")) {
     fit_text <- sprintf('rma(yi, vi, data = es, method = "%s", control = %s)', method, CONTROL_TEXT)
     fit <- ev(fit_text, env)
+    if (method == "REML" && fit$tau2 > 0 && fit$tau2 < 1e-3) {
+      # threshold is an absolute change in tau²: tighten it for a small tau²
+      assign("fit0", fit, envir = env)
+      fit_text <- paste0("fit0 <- ", fit_text, "; ", sprintf(
+        'rma(yi, vi, data = es, method = "REML", control = list(threshold = 1e-12 * fit0$tau2, maxiter = 10000))'))
+      fit <- ev('rma(yi, vi, data = es, method = "REML", control = list(threshold = 1e-12 * fit0$tau2, maxiter = 10000))', env)
+    }
     assign("fit", fit, envir = env)
     s <- fit_summary(fit)
     s$r_call <- fit_text
