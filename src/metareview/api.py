@@ -32,7 +32,7 @@ __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metab
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
                    "bin2": "OR", "generic": "GEN", "rate": "IRLN", "rate2": "IRR", "cor": "ZCOR",
                    "pcor": "ZPCOR"}
-ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei"})
+ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei", "genq_weights"})
 
 
 def detect_design(columns: Sequence[str]) -> str:
@@ -150,13 +150,15 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
     mask = (~excl).astype(float)
+    genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     lazy_ci = settings.method == "Inverse"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pooled = pool_arrays(es.yi, es.vi, mask, method_tau2=settings.method_tau2,
                              level=settings.level, random_ci=settings.random_ci,
                              adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
-                             i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci).row(0)
+                             i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci,
+                             tau2_weights=genq).row(0)
     if lazy_ci:
         # the Q-profile interval of tau² is computed when first used (PooledValues)
         pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
@@ -182,6 +184,24 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
                       nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
                       notes=tuple(notes), version=__version__)
+
+
+def _genq_weights(weights, settings: Settings, labels, excl):
+    """The GENQ estimator's user weights (column ``genq_weights``): required by it, refused
+    otherwise, positive and finite in every pooled study."""
+    if weights is None:
+        if settings.method_tau2 == "GENQ":
+            raise SettingsError("the GENQ estimator of tau² needs user weights: give genq_weights= "
+                                "(or a column genq_weights, --col genq_weights=COLUMN)")
+        return None
+    if settings.method_tau2 != "GENQ":
+        raise SettingsError(f"genq_weights apply only to the GENQ estimator of tau², not to {settings.method_tau2}")
+    bad = ~(np.isfinite(weights) & (weights > 0)) & ~excl
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"a GENQ weight must be a positive number (value {weights[i]:g})", study=str(labels[i]),
+                        column="genq_weights", rule="genq_weights > 0")
+    return weights
 
 
 def _tau2_interval(yi, vi, mask, tau2, q, settings) -> dict:
@@ -233,6 +253,7 @@ def _run(func, roles: dict, studlab, data, measure, kwargs):
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
     covariates = kwargs.pop("covariates", None)
+    roles = {**roles, "genq_weights": kwargs.pop("genq_weights", None)}
     resolved = {role: _column(data, v, role) for role, v in roles.items() if v is not None}
     studlab = _column(data, studlab, "studlab")
     settings, _ = Settings.split({"measure": measure, **kwargs})
@@ -367,7 +388,15 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
         raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
                             f"design")
     labels = cols.pop(studlab, None) if studlab in cols else None
+    genq = kwargs.pop("genq_weights", None)
+    if isinstance(genq, str):
+        if genq not in cols:
+            raise DataError(f"column {genq!r} (given as genq_weights) is not in the data", column=genq,
+                            rule="missing column")
+        genq = cols[genq]
     roles = {c: cols.pop(c) for c in list(cols) if c in ROLE_COLUMNS}
+    if genq is not None:
+        roles["genq_weights"] = genq
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
     if design == "generic":

@@ -132,7 +132,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True) -> PooledArrays:
+                warn: bool = True, tau2_weights=None) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -141,7 +141,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     iterative Q-profile interval of tau² (its bounds, and the I² and H bounds derived from
     them under ``i2_method="tau2"``, are then NaN): the batch engine offers it for speed.
     ``weights=False`` leaves out the study weights (``weight_common``/``weight_random`` are
-    None), which a batch does not report.
+    None), which a batch does not report.  ``tau2_weights`` are the user weights of the
+    GENQ estimator of tau² (used for tau² only; the random-effects estimate is weighted by
+    1/(v + tau²) as with every other estimator).
     """
     _check_option("random-effects CI method", random_ci, RANDOM_CI)
     _check_option("prediction interval", prediction, PREDICTION)
@@ -168,7 +170,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q))
+                            common=(w, sw, q),
+                            weights=None if tau2_weights is None else
+                            np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0))
         tau2 = fit.tau2
         ws = mk / (v + tau2[:, None])
         sws = _sum(ws, -1)

@@ -26,7 +26,9 @@ METHOD_NAMES = {
 TAU2_NAMES = {
     "DL": "DerSimonian-Laird", "PM": "Paule-Mandel", "REML": "Restricted maximum-likelihood",
     "ML": "Maximum-likelihood", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "HE": "Hedges",
-    "EB": "Empirical Bayes",
+    "EB": "Empirical Bayes", "PMM": "Median-unbiased Paule-Mandel",
+    "HSk": "Hunter-Schmidt (small-sample corrected)", "DLIT": "Iterated DerSimonian-Laird",
+    "SJIT": "Iterated Sidik-Jonkman", "GENQ": "Generalised Q (user weights genq_weights)",
 }
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
                "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",

@@ -54,7 +54,9 @@ class Settings:
 
     def __post_init__(self):
         object.__setattr__(self, "measure", get_measure(self.measure).code)
-        object.__setattr__(self, "method_tau2", str(self.method_tau2).upper())
+        from .tau2 import TAU2_METHODS
+        code = {c.upper(): c for c in TAU2_METHODS}.get(str(self.method_tau2).upper(), str(self.method_tau2).upper())
+        object.__setattr__(self, "method_tau2", code)
         if str(self.study_ci).upper() in ("CP", "WS", "WSCC", "AC", "SA", "SACC"):
             object.__setattr__(self, "study_ci", str(self.study_ci).upper())
         for name in ("random_ci", "prediction", "adhoc_hakn", "i2_method", "incr_style", "method_incr"):

@@ -15,6 +15,19 @@ analysis.  The definitions are metafor's ``rma.uni`` for an intercept-only model
 * EB  Morris (1983) empirical Bayes, by metafor's scoring steps and then Newton steps
   (without moderators its root is the Paule-Mandel estimate; it is solved as metafor
   does so that studies with zero sampling variance remain legal)
+* PMM median-unbiased Paule-Mandel (Viechtbauer 2021, in metafor): root of the generalised
+  Q statistic at the median of the chi² distribution with k - 1 df
+* HSk Hunter-Schmidt with the small-sample correction k/(k - 1) of Q (Viechtbauer 2021)
+* DLIT iterated DerSimonian-Laird (DerSimonian & Kacker 2007, Contemp Clin Trials 28:105):
+  the DL formula with weights 1/(v + tau²) from the previous step, from tau² = 0, each
+  step truncated at 0
+* SJIT iterated Sidik-Jonkman (Sidik & Jonkman 2007): tau² <- tau² Q_gen(tau²)/(k - 1) from
+  the SJ start, until the change is below ``tol``
+* GENQ generalised Q with user weights a_i (DerSimonian & Kacker 2007):
+  (Q_a - tr(P V))/tr(P), P = A - a a'/sum(a); the weights are required
+
+DLIT and SJIT are the fixed points of metafor's steps, reached by Steffensen's acceleration
+of those steps (their iteration counts are rounds of it, not metafor's steps).
 
 Iterative estimators run on all analyses at once, each with its own convergence flag.
 They converge to a relative change below ``tol`` (default 1e-12), tighter than metafor's
@@ -30,9 +43,18 @@ import numpy as np
 
 from .exceptions import ConvergenceWarning, SettingsError
 
-__all__ = ["TAU2_METHODS", "Tau2Fit", "estimate_tau2", "q_generalised", "q_profile"]
+__all__ = ["TAU2_METHODS", "Tau2Fit", "estimate_tau2", "q_generalised", "q_profile", "tau2_code"]
 
-TAU2_METHODS = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB")
+TAU2_METHODS = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
+_CODES = {code.upper(): code for code in TAU2_METHODS}
+
+
+def tau2_code(method: str) -> str:
+    """metafor's spelling of a tau² estimator code given in any case (``hsk`` -> ``HSk``)."""
+    code = _CODES.get(str(method).strip().upper())
+    if code is None:
+        raise SettingsError(f"unknown tau² estimator {method!r}; valid estimators are: {', '.join(TAU2_METHODS)}")
+    return code
 
 
 @dataclass(frozen=True)
@@ -188,19 +210,80 @@ def _fisher_scoring(y, v, mask, method, start, tol, maxiter, fisher_steps=2):
     return tau2, it, conv
 
 
+def _fixed_point(y, v, mask, method, start, tol, maxiter):
+    """The iterated estimators DLIT and SJIT: the fixed point of metafor's step
+    tau² <- f(tau²), on every analysis still iterating.
+
+    metafor takes plain steps until the change is below its threshold; they converge
+    linearly, slowly when tau² is large against the sampling variances (hundreds of steps,
+    more than metafor's default of 100).  Here each round takes two plain steps and
+    Aitken's delta-squared extrapolation of them (Steffensen's method), which reaches the
+    same fixed point in a few rounds; a round ends the iteration when a plain step moves
+    tau² by at most ``tol`` (absolute, as metafor's threshold).
+    """
+    k = mask.sum(-1)
+    tau2 = start.copy()
+    it = np.zeros(tau2.shape, dtype=int)
+    conv = np.zeros(tau2.shape, dtype=bool)
+    rows = np.flatnonzero(k > 1)
+    conv[k <= 1] = True
+    yy, vv, mm, kk = y[rows], v[rows], mask[rows], k[rows]
+
+    def step(t):
+        q, _ = q_generalised(yy, vv, mm, t, derivative=False)
+        if method == "DLIT":
+            w = mm / (vv + t[:, None])
+            sw = _sum(w, -1)
+            new = np.maximum(0.0, (q - (kk - 1)) / (sw - _sum(w * w, -1) / sw))
+        else:
+            new = t * q / (kk - 1)
+        return np.where(np.isfinite(new), new, 0.0)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(maxiter):
+            if rows.size == 0:
+                break
+            t0 = tau2[rows]
+            t1 = step(t0)
+            done = np.abs(t1 - t0) <= tol
+            t2 = step(t1)
+            denom = t2 - 2 * t1 + t0
+            acc = t0 - (t1 - t0) ** 2 / denom
+            ok = np.isfinite(acc) & (acc >= 0) & (np.abs(denom) > 0)
+            tau2[rows] = np.where(done, t1, np.where(ok, acc, t2))
+            it[rows] += 1
+            conv[rows] = done
+            keep = ~done
+            rows, yy, vv, mm, kk = rows[keep], yy[keep], vv[keep], mm[keep], kk[keep]
+    return tau2, it, conv
+
+
+def _genq(y, v, mask, a):
+    """Generalised Q estimator with weights ``a``: (Q_a - tr(PV))/tr(P)."""
+    a = mask * a
+    sa = _sum(a, -1)
+    mu = _sum(a * y, -1) / sa
+    q_a = _sum(a * (y - mu[:, None]) ** 2, -1)
+    tr_p = sa - _sum(a * a, -1) / sa
+    tr_pv = _sum(a * v, -1) - _sum(a * a * v, -1) / sa
+    return (q_a - tr_pv) / tr_p
+
+
 def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True, common=None) -> Tau2Fit:
+                  maxiter: int = 1000, warn: bool = True, common=None, weights=None) -> Tau2Fit:
     """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
 
     Analyses with one study get tau² = 0, as metafor.  Non-convergence leaves the last
     iterate with ``converged = False`` and a :class:`ConvergenceWarning`.  ``common`` may
     pass the common-effect weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the
-    caller already has, so that DL and HS do not compute them again.
+    caller already has, so that DL and HS do not compute them again.  ``weights`` are the
+    user weights of the GENQ estimator (same shape as ``y``), required by it and refused
+    by every other estimator.
     """
-    method = str(method).upper()
-    if method not in TAU2_METHODS:
-        raise SettingsError(f"unknown tau² estimator {method!r}; valid estimators are: "
-                            f"{', '.join(TAU2_METHODS)}")
+    method = tau2_code(method)
+    if (weights is None) == (method == "GENQ"):
+        raise SettingsError("the GENQ estimator of tau² needs weights (genq_weights)" if weights is None else
+                            f"weights for tau² apply only to the GENQ estimator, not to {method}")
     y = np.asarray(y, float)
     v = np.asarray(v, float)
     mask = np.asarray(mask, float)
@@ -209,10 +292,11 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method not in ("DL", "HS", "PM"):  # the unweighted spread: HE, SJ and the start of the others
+        if method not in ("DL", "HS", "HSk", "PM", "PMM", "DLIT", "GENQ"):
+            # the unweighted spread: HE, SJ and the start of the others
             ybar = (mask * y).sum(-1) / k
             ss_unw = (mask * (y - ybar[:, None]) ** 2).sum(-1)
-        if method in ("DL", "HS"):
+        if method in ("DL", "HS", "HSk"):
             if common is None:
                 w = mask / v
                 sw = _sum(w, -1)
@@ -221,8 +305,10 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
                 w, sw, q = common
             if method == "DL":
                 tau2 = (q - (k - 1)) / (sw - _sum(w * w, -1) / sw)
-            else:
+            elif method == "HS":
                 tau2 = (q - k) / sw
+            else:
+                tau2 = (k / (k - 1) * q - k) / sw
         elif method == "HE":
             tau2 = ss_unw / (k - 1) - (mask * v).sum(-1) / k
         elif method == "SJ":
@@ -231,6 +317,17 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
             tau2 = tau0 * q / (k - 1)
         elif method == "PM":
             tau2, it, conv = _solve_q(y, v, mask, k - 1, tol=tol, maxiter=maxiter)
+        elif method == "PMM":
+            from . import _dist
+            target = _dist.chi2_ppf(0.5, np.maximum(k - 1, 1))
+            tau2, it, conv = _solve_q(y, v, mask, target, tol=tol, maxiter=maxiter)
+        elif method == "DLIT":
+            tau2, it, conv = _fixed_point(y, v, mask, method, np.zeros(m), tol, maxiter)
+        elif method == "SJIT":
+            start = np.where(np.isfinite(ss_unw / k), ss_unw / k, 0.0)
+            tau2, it, conv = _fixed_point(y, v, mask, method, start, tol, maxiter)
+        elif method == "GENQ":
+            tau2 = _genq(y, v, mask, np.broadcast_to(np.asarray(weights, float), y.shape))
         else:
             start = np.maximum(0.0, ss_unw / (k - 1) - (mask * v).sum(-1) / k)
             start = np.where(np.isfinite(start), start, 0.0)

@@ -48,9 +48,9 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: The pooling options of ``metareview pool``, shared by every command that pools a table
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
-    "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...).")),
+    "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, SMDH, OR, IRR, ZCOR, ...).")),
     "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit), MH or Peto (two-group binary).")),
-    "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator: DL (default), PM, REML, ML, HS, SJ, HE, EB (ML with GLMM).")),
+    "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
     "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),
