@@ -24,6 +24,7 @@ from .pooling import pool_arrays
 from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
+from .tau2 import se_tau2
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen",
@@ -173,6 +174,11 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         adapter = glmm_pooled if settings.method == "GLMM" else fixed_cell_pooled
         pooled, method_notes = adapter(settings, m, arrays, excl, pooled)
         notes.extend(method_notes)
+    # metafor's se.tau2 of the inverse-variance random-effects model (Peto and GLMM fit
+    # their own tau²)
+    pooled["se_tau2"] = (float(se_tau2(es.yi[None], es.vi[None], mask[None], np.array([pooled["tau2"]]),
+                                       settings.method_tau2, weights=None if genq is None else genq[None])[0])
+                         if settings.method in ("Inverse", "MH") else None)
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
     notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl

@@ -287,6 +287,8 @@ class MetaResult(Reportable):
             het = (f"Quantifying heterogeneity:\n tau^2 = {_f(p['tau2'])} {_ci(p['tau2_ci_low'], p['tau2_ci_high'])}; "
                    f"tau = {_f(p['tau'])}; I^2 = {_f(p['i2'], 1)}% {_ci(p['i2_ci_low'], p['i2_ci_high'], 1)}; "
                    f"H = {_f(p['h'], 2)} {_ci(p['h_ci_low'], p['h_ci_high'], 2)}")
+            if p.get("se_tau2") is not None and s.random:
+                het += f"\n SE(tau^2) = {_f(p['se_tau2'])}"
             rep.add(Paragraph(het))
             het_rows = [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
             md = p.get("method_details") or {}
@@ -382,6 +384,26 @@ class MetaResult(Reportable):
         from .bias import metabias
         return metabias(self, **kwargs)
 
+    def fitstats(self, **kwargs):
+        """Log likelihood, deviance, AIC, BIC, AICc (see :func:`metareview.likelihood.fitstats`)."""
+        from .likelihood import fitstats
+        return fitstats(self, **kwargs)
+
+    def tau2_ci(self, type: str = "PL", *, level: float | None = None):
+        """A confidence interval for tau²: PL, Wald or QP (see :func:`metareview.likelihood.tau2_interval`)."""
+        from .likelihood import tau2_interval
+        return tau2_interval(self, type, level=level)
+
+    def blup(self):
+        """Best linear unbiased predictions of the study effects (see :func:`metareview.blup.blup`)."""
+        from .blup import blup
+        return blup(self)
+
+    def ranef(self):
+        """Predicted random effects of the studies (see :func:`metareview.blup.ranef`)."""
+        from .blup import ranef
+        return ranef(self)
+
     def trimfill(self, **kwargs):
         """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
         from .bias import trimfill
@@ -409,6 +431,7 @@ def pooled_block(p: dict, result: "MetaResult") -> dict:
             "i2": _num(p["i2"]), "i2_ci_low": _num(p["i2_ci_low"]), "i2_ci_high": _num(p["i2_ci_high"]),
             "h": _num(p["h"]), "h_ci_low": _num(p["h_ci_low"]), "h_ci_high": _num(p["h_ci_high"]),
             "tau2_converged": bool(p["tau2_converged"]), "tau2_iterations": int(p["tau2_iterations"]),
+            "se_tau2": _num(p.get("se_tau2")),
         },
         "backtransformed": None,
     }

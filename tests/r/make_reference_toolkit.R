@@ -196,12 +196,13 @@ for (nm in c("bcg_rr", "normand1999_smd", "molloy2014_zcor", "homogeneous")) {
     fs_text <- "fitstats(fit)"
     pl_text <- "confint(fit, type = \"PL\", control = list(tol = 1e-12, maxiter = 10000))"
     pl <- tryCatch(eval(parse(text = pl_text)), error = function(e) NULL)
+    wald <- confint(fit, type = "Wald")
     b <- blup(fit)
     r <- ranef(fit)
     statistics[[length(statistics) + 1]] <- list(
       case = paste(nm, method, sep = "_"), dataset = nm, method = method,
       r_call = paste0("d <- ", EST_DATA[[nm]]$make, "; fit <- ", fit_text, "; ", fs_text, "; fit$se.tau2; ",
-                      pl_text, "; blup(fit); ranef(fit)"),
+                      pl_text, "; confint(fit, type = \"Wald\"); blup(fit); ranef(fit)"),
       input = list(yi = arr(d$yi), vi = arr(d$vi)),
       fit = fit_summary(fit),
       fitstats = list(loglik = num(fs[1]), deviance = num(fs[2]), aic = num(fs[3]), bic = num(fs[4]),
@@ -209,6 +210,7 @@ for (nm in c("bcg_rr", "normand1999_smd", "molloy2014_zcor", "homogeneous")) {
       pl = if (is.null(pl)) NA else list(tau2_ci_low = num(pl$random["tau^2", "ci.lb"]),
                                          tau2_ci_high = num(pl$random["tau^2", "ci.ub"]),
                                          lb_sign = pl$lb.sign, ub_sign = pl$ub.sign),
+      wald = list(tau2_ci_low = num(wald$random["tau^2", "ci.lb"]), tau2_ci_high = num(wald$random["tau^2", "ci.ub"])),
       blup = list(pred = arr(b$pred), se = arr(b$se), pi_low = arr(b$pi.lb), pi_high = arr(b$pi.ub)),
       ranef = list(pred = arr(r$pred), se = arr(r$se), pi_low = arr(r$pi.lb), pi_high = arr(r$pi.ub)))
   }
