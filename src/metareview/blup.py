@@ -84,8 +84,10 @@ class StudyPredictions(Reportable):
                 est, lo, hi = nat["estimate"][i], nat["ci_low"][i], nat["ci_high"][i]
             else:
                 est, lo, hi = self.pred[i], self.pi_low[i], self.pi_high[i]
-            rows.append([str(s), _f(est), _f(self.se[i]) if not nat else "", _ci(lo, hi)])
-        return Report().add(Heading(title, 2)).add(Table(["Study", "pred", "se", f"{pct}%-PI"], rows))
+            rows.append([str(s), _f(est), _ci(lo, hi)] if nat else [str(s), _f(est), _f(self.se[i]), _ci(lo, hi)])
+        head = ["Study", f"pred ({self.result.measure.code})", f"{pct}%-PI"] if nat else \
+            ["Study", "pred", "se", f"{pct}%-PI"]
+        return Report().add(Heading(title, 2)).add(Table(head, rows))
 
 
 def _predict(result, kind: str) -> StudyPredictions:

@@ -109,7 +109,8 @@ def analyse_options(data: Path, pool: dict):
 
 
 def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=False, cumulative=None,
-                     influence=False, metareg=None, bias=False, method_tau2=None) -> dict:
+                     influence=False, metareg=None, bias=False, method_tau2=None, fitstats=False, tau2_ci=None,
+                     blup=False, ranef=False, fsn=None) -> dict:
     """The analyses asked for beyond the pooled estimate, by their JSON key (in printing order)."""
     import warnings
 
@@ -120,6 +121,14 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the analyses keep their warnings as notes
+        if fitstats:
+            out["fitstats"] = result.fitstats()
+        if tau2_ci:
+            out["tau2_ci"] = result.tau2_ci(tau2_ci)
+        if blup:
+            out["blup"] = result.blup()
+        if ranef:
+            out["ranef"] = result.ranef()
         if subgroup:
             from ..subgroups import subgroup as run_subgroup
             out["subgroups"] = run_subgroup(result, subgroup, tau_common=tau_common)
@@ -154,6 +163,10 @@ def register(app: typer.Typer) -> None:
         influence: bool = typer.Option(False, "--influence", help="Influence diagnostics as metafor's influence(), with Baujat coordinates (JSON key influence)."),
         metareg: Optional[str] = typer.Option(None, "--metareg", help="Meta-regression formula, e.g. '~ year + factor(design)'; tau² by --method-tau2 if given, else REML (JSON key metareg)."),
         bias: bool = typer.Option(False, "--bias", help="Tests for small-study effects and trim-and-fill (JSON key bias)."),
+        fitstats: bool = typer.Option(False, "--fitstats", help="Log likelihood, deviance, AIC, BIC, AICc as metafor's fitstats() (JSON key fitstats)."),
+        tau2_ci: Optional[str] = typer.Option(None, "--tau2-ci", help="Another interval for tau²: PL (profile likelihood, ML/REML fits) or Wald (JSON key tau2_ci)."),
+        blup: bool = typer.Option(False, "--blup", help="Best linear unbiased predictions of the study effects (JSON key blup)."),
+        ranef: bool = typer.Option(False, "--ranef", help="Predicted random effects, each study's deviation (JSON key ranef)."),
         *,
         pool: dict,
     ) -> None:
@@ -161,7 +174,8 @@ def register(app: typer.Typer) -> None:
         result = analyse_options(data, pool)
         extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
                                  cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
-                                 method_tau2=pool.get("method_tau2"))
+                                 method_tau2=pool.get("method_tau2"), fitstats=fitstats, tau2_ci=tau2_ci,
+                                 blup=blup, ranef=ranef)
         if as_json:
             from .output import print_json
             doc = result.to_dict()
