@@ -404,6 +404,11 @@ class MetaResult(Reportable):
         from .blup import ranef
         return ranef(self)
 
+    def fsn(self, type: str = "Rosenthal", **kwargs):
+        """Fail-safe N (see :func:`metareview.failsafe.fsn`)."""
+        from .failsafe import fsn
+        return fsn(self, type=type, **kwargs)
+
     def trimfill(self, **kwargs):
         """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
         from .bias import trimfill

@@ -224,11 +224,20 @@ write_fixture(statistics, "statistics", "fitstats(), se.tau2, confint(type = 'PL
 fsn_cases <- list()
 for (nm in c("bcg_rr", "normand1999_smd", "molloy2014_zcor")) {
   d <- EST_DATA[[nm]]$d
-  for (type in c("Rosenthal", "Orwin", "Rosenberg")) {
-    txt <- sprintf('fsn(yi, vi, data = d, type = "%s")', type)
+  variants <- list(Rosenthal = 'fsn(yi, vi, data = d, type = "Rosenthal")',
+                   Orwin = 'fsn(yi, vi, data = d, type = "Orwin")',
+                   Rosenberg = 'fsn(yi, vi, data = d, type = "Rosenberg")',
+                   Rosenthal_alpha01 = 'fsn(yi, vi, data = d, type = "Rosenthal", alpha = 0.01)',
+                   Rosenberg_alpha01 = 'fsn(yi, vi, data = d, type = "Rosenberg", alpha = 0.01)',
+                   Orwin_weighted_target = 'fsn(yi, vi, data = d, type = "Orwin", weighted = TRUE, target = 0.05)')
+  for (variant in names(variants)) {
+    txt <- variants[[variant]]
+    type <- sub("_.*", "", variant)
     f <- eval(parse(text = txt))
     fsn_cases[[length(fsn_cases) + 1]] <- list(
-      case = paste(nm, type, sep = "_"), dataset = nm, type = type,
+      case = paste(nm, variant, sep = "_"), dataset = nm, type = type,
+      options = list(alpha = if (grepl("alpha01", variant)) 0.01 else 0.05,
+                     weighted = grepl("weighted", variant), target = if (grepl("target", variant)) 0.05 else NA),
       r_call = paste0("d <- ", EST_DATA[[nm]]$make, "; ", txt),
       input = list(yi = arr(d$yi), vi = arr(d$vi)),
       fsnum = num(f$fsnum), alpha = num(f$alpha), pval = num(f$pval), meanes = num(f$meanes),

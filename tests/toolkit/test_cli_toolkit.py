@@ -79,3 +79,12 @@ def test_genq_weights_from_a_column(capsys, tmp_path):
     assert doc["method_tau2"] == "GENQ"
     close(doc["heterogeneity"]["tau2"], case["fit"]["tau2"], 1e-8)
     close(doc["heterogeneity"]["se_tau2"], case["fit"]["se_tau2"], 1e-8)
+
+
+def test_fsn_option(capsys, molloy):
+    ref = next(c for c in cases("fsn") if c["case"] == "molloy2014_zcor_Rosenberg")
+    assert main(["pool", str(molloy), "--json", "--fsn", "Rosenberg"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fsn"]["fsnum"] == ref["fsnum"] and doc["fsn"]["type"] == "Rosenberg"
+    assert main(["pool", str(molloy), "--fsn", "Fisher"]) == 2
+    assert "valid types are: Rosenthal, Orwin, Rosenberg" in capsys.readouterr().err

@@ -129,6 +129,8 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
             out["blup"] = result.blup()
         if ranef:
             out["ranef"] = result.ranef()
+        if fsn:
+            out["fsn"] = result.fsn(fsn)
         if subgroup:
             from ..subgroups import subgroup as run_subgroup
             out["subgroups"] = run_subgroup(result, subgroup, tau_common=tau_common)
@@ -167,6 +169,7 @@ def register(app: typer.Typer) -> None:
         tau2_ci: Optional[str] = typer.Option(None, "--tau2-ci", help="Another interval for tau²: PL (profile likelihood, ML/REML fits) or Wald (JSON key tau2_ci)."),
         blup: bool = typer.Option(False, "--blup", help="Best linear unbiased predictions of the study effects (JSON key blup)."),
         ranef: bool = typer.Option(False, "--ranef", help="Predicted random effects, each study's deviation (JSON key ranef)."),
+        fsn: Optional[str] = typer.Option(None, "--fsn", help="Fail-safe N: Rosenthal, Orwin or Rosenberg, as metafor's fsn() (JSON key fsn)."),
         *,
         pool: dict,
     ) -> None:
@@ -175,7 +178,7 @@ def register(app: typer.Typer) -> None:
         extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
                                  cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
                                  method_tau2=pool.get("method_tau2"), fitstats=fitstats, tau2_ci=tau2_ci,
-                                 blup=blup, ranef=ranef)
+                                 blup=blup, ranef=ranef, fsn=fsn)
         if as_json:
             from .output import print_json
             doc = result.to_dict()
