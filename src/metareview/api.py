@@ -170,10 +170,16 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if settings.method != "Inverse":
         # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
         from .glmm import pooled_for_analysis as glmm_pooled
-        from .mh import pooled_for_analysis as fixed_cell_pooled
-        adapter = glmm_pooled if settings.method == "GLMM" else fixed_cell_pooled
+        from .mh import pooled_for_analysis as fixed_cell_pooled, pooled_rates_for_analysis
+        adapter = (glmm_pooled if settings.method == "GLMM" else
+                   pooled_rates_for_analysis if m.design == "rate2" and settings.method == "MH" else fixed_cell_pooled)
         pooled, method_notes = adapter(settings, m, arrays, excl, pooled)
         notes.extend(method_notes)
+        if settings.method == "MH" and m.code == "OR":
+            # the Cochran-Mantel-Haenszel and Tarone tests, as rma.mh prints them
+            from .mh import cmh_tarone
+            pooled["method_details"] = {**pooled["method_details"], **cmh_tarone(
+                *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))}
     # metafor's se.tau2 of the inverse-variance random-effects model (Peto and GLMM fit
     # their own tau²)
     pooled["se_tau2"] = (float(se_tau2(es.yi[None], es.vi[None], mask[None], np.array([pooled["tau2"]]),

@@ -385,3 +385,158 @@ def _peto_study(a, n1, c, n2, inc):
     with np.errstate(invalid="ignore", divide="ignore"):
         return (_expand(np.where(V > 0, oe / V, np.nan), inc),
                 _expand(np.where(V > 0, 1.0 / V, np.nan), inc))
+
+
+# ---------------------------------------------------------------------------------------
+# Incidence rates and the tests rma.mh prints (metafor 3.8-1)
+# ---------------------------------------------------------------------------------------
+
+_RATE_MEASURES = ("IRR", "IRD")
+
+
+def _rate_arrays(events_e, time_e, events_c, time_c):
+    names = ("events_e", "time_e", "events_c", "time_c")
+    arrs = [np.asarray(v, dtype=float).ravel() for v in (events_e, time_e, events_c, time_c)]
+    if len({a.size for a in arrs}) != 1 or arrs[0].size == 0:
+        raise DataError("events_e, time_e, events_c and time_c must be non-empty and of the same length",
+                        rule="shape")
+    for name, a in zip(names, arrs):
+        bad = np.flatnonzero(~np.isfinite(a) | (a < 0) | ((a <= 0) if name.startswith("time") else False))
+        if bad.size:
+            raise DataError("must be a finite number, >= 0 for counts and > 0 for person-time",
+                            study=str(bad[0]), column=name, rule="finite, events >= 0, time > 0")
+    return arrs
+
+
+def mantel_haenszel_rates(events_e, time_e, events_c, time_c, *, measure: str = "IRR",
+                          study_correction: float = 0.5, level: float = 0.95,
+                          correct: bool = True) -> FixedCellResult:
+    """Mantel-Haenszel pooled incidence rate ratio or difference (common-effect model), as
+    metafor's ``rma.mh(x1i, x2i, t1i, t2i, measure = "IRR" | "IRD")``.
+
+    IRR: sum(x1 t2/T)/sum(x2 t1/T) with the variance of Greenland & Robins (1985, Biometrics
+    41:55) sum(t1 t2 (x1 + x2)/T²)/(R S); IRD: the weighted difference with weights t1 t2/T
+    and its Poisson variance (Rothman, Greenland & Lash 2008).  No increment enters the
+    estimate; Q uses the study estimates with ``study_correction`` added to both groups of a
+    study with a zero count, and leaves out studies without events.  For the IRR, the
+    Mantel-Haenszel test of no effect (with continuity correction when ``correct``) is in
+    :func:`mh_rate_test`.
+    """
+    code = str(measure).upper()
+    if code not in _RATE_MEASURES:
+        raise SettingsError(f"unknown measure {measure!r} for Mantel-Haenszel rates; valid: IRR, IRD")
+    zcrit = _z(level)
+    x1, t1, x2, t2 = _rate_arrays(events_e, time_e, events_c, time_c)
+    T = t1 + t2
+    if code == "IRR":
+        R, S = float(np.sum(x1 * t2 / T)), float(np.sum(x2 * t1 / T))
+        if x1.sum() == 0 or x2.sum() == 0:
+            raise DataError("the Mantel-Haenszel rate ratio is 0 or infinite (no events in one group of every "
+                            "study): pool the rate difference or use a continuity correction",
+                            column="events_e" if x1.sum() == 0 else "events_c", rule="MH rate ratio finite")
+        est = math.log(R / S)
+        se = math.sqrt(float(np.sum(t1 / T * t2 / T * (x1 + x2))) / (R * S))
+        w = x2 * t1 / T
+    else:
+        w = t1 / T * t2
+        est = float(np.sum((x1 * t2 - x2 * t1) / T) / np.sum(w))
+        se = math.sqrt(float(np.sum(w ** 2 * (x1 / t1 ** 2 + x2 / t2 ** 2)))) / float(np.sum(w))
+    informative = ~((x1 == 0) & (x2 == 0))
+    zero = (x1 == 0) | (x2 == 0)
+    a1, a2 = x1 + np.where(zero, study_correction, 0.0), x2 + np.where(zero, study_correction, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if code == "IRR":
+            yi, vi = np.log(a1 / t1) - np.log(a2 / t2), 1 / a1 + 1 / a2
+        else:
+            yi, vi = a1 / t1 - a2 / t2, a1 / t1 ** 2 + a2 / t2 ** 2
+    yi, vi = np.where(informative, yi, np.nan), np.where(informative, vi, np.nan)
+    q, q_df, q_p, i2, h = _heterogeneity(yi, vi, est)
+    z = est / se
+    return FixedCellResult(
+        method="MH", measure=code, convention="metafor", k=int(x1.size), estimate=est, se=se,
+        ci_low=est - zcrit * se, ci_high=est + zcrit * se, statistic=z, p=float(2 * special.ndtr(-abs(z))),
+        q=q, q_df=q_df, q_p=q_p, i2=i2, h=h, level=level, correction=0.0, yi=yi, vi=vi,
+        weights=100 * w / np.sum(w))
+
+
+def mh_rate_test(events_e, time_e, events_c, time_c, *, correct: bool = True) -> dict:
+    """Mantel-Haenszel test of a common rate ratio of 1 (chi² with 1 df), as ``rma.mh``
+    prints it for the IRR: (|sum(x1 - (x1 + x2) t1/T)| - 0.5)² / sum((x1 + x2) t1 t2/T²)."""
+    x1, t1, x2, t2 = _rate_arrays(events_e, time_e, events_c, time_c)
+    T, xt = t1 + t2, x1 + x2
+    if xt.sum() == 0:
+        return {"mh": None, "mh_df": 1, "mh_p": None}
+    mh = (abs(float(np.sum(x1 - xt * t1 / T))) - (0.5 if correct else 0.0)) ** 2 / float(np.sum(xt * t1 / T * t2 / T))
+    return {"mh": mh, "mh_df": 1, "mh_p": float(special.chdtrc(1, mh))}
+
+
+def cmh_tarone(events_e, n_e, events_c, n_c, *, correct: bool = True) -> dict:
+    """The Cochran-Mantel-Haenszel test of a common odds ratio of 1 (Mantel & Haenszel 1959;
+    continuity correction when ``correct``) and Tarone's (1985, Biometrika 72:91) test of
+    homogeneity of the odds ratios, from the raw 2x2 tables, as ``rma.mh`` prints them.
+
+    Tarone's statistic is the Breslow-Day statistic at the Mantel-Haenszel odds ratio
+    minus its correction; tables whose expected cell is not positive, or without events or
+    non-events, are left out (df = their number - 1).
+    """
+    a, b, c, d = two_by_two(events_e, n_e, events_c, n_c)
+    n1, n2 = a + b, c + d
+    N = n1 + n2
+    xt, yt = a + c, b + d
+    out = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None, "tarone_p": None}
+    if xt.sum() > 0 and yt.sum() > 0:
+        cmh = ((abs(float(np.sum(a - n1 / N * xt))) - (0.5 if correct else 0.0)) ** 2
+               / float(np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1))))))
+        out.update(cmh=cmh, cmh_p=float(special.chdtrc(1, cmh)))
+    R, S = float(np.sum(a / N * d)), float(np.sum(b / N * c))
+    if R == 0 or S == 0:
+        return out
+    psi = R / S
+    if psi == 1:
+        n11 = n1 / N * xt
+    else:
+        big_a = psi * (n1 + xt) + (n2 - xt)
+        n11 = (big_a - np.sqrt(big_a ** 2 - 4 * n1 * xt * psi * (psi - 1))) / (2 * (psi - 1))
+    pos = (n11 > 0) & (xt > 0) & (yt > 0)
+    e11 = n11[pos]
+    e12, e21 = n1[pos] - e11, xt[pos] - e11
+    e22 = e11 - n1[pos] - xt[pos] + N[pos]
+    inv = 1 / (1 / e11 + 1 / e12 + 1 / e21 + 1 / e22)
+    bd = max(0.0, float(np.sum((a[pos] - e11) ** 2 / inv)))
+    ta = max(0.0, bd - float(np.sum(a[pos] - e11)) ** 2 / float(np.sum(inv)))
+    k_pos = int(pos.sum())
+    out.update(tarone=ta, tarone_df=k_pos - 1, tarone_p=float(special.chdtrc(k_pos - 1, ta)) if k_pos > 1 else None)
+    return out
+
+
+def pooled_rates_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
+                              pooled: dict) -> tuple[dict, list[str]]:
+    """``method="MH"`` for two-group incidence rates: the Mantel-Haenszel common effect
+    (:func:`mantel_haenszel_rates`), Q about it, and the inverse-variance random-effects
+    model of the study estimates, in the layout of the kernel's ``pooled`` dictionary."""
+    roles = ("events_e", "time_e", "events_c", "time_c")
+    if measure.code not in _RATE_MEASURES:
+        raise SettingsError(f"Mantel-Haenszel pools incidence rates as IRR or IRD, not {measure.code}")
+    if settings.method_incr != "only0":
+        raise SettingsError("the Mantel-Haenszel study estimates for Q take the increment only in studies with a "
+                            "zero count (method_incr='only0'); use incr=0 for none")
+    inc = ~np.asarray(excluded, bool)
+    x1, t1, x2, t2 = (np.asarray(arrays[r], float)[inc] for r in roles)
+    r = mantel_haenszel_rates(x1, t1, x2, t2, measure=measure.code, study_correction=settings.incr,
+                              level=settings.level)
+    out = dict(pooled)
+    out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low, common_ci_high=r.ci_high,
+               common_statistic=r.statistic, common_p=r.p, q=r.q, q_df=r.q_df, q_p=r.q_p,
+               weight_common=_expand(r.weights, inc))
+    if settings.i2_method == "q":
+        from .heterogeneity import h_test_based
+        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
+                                                                 settings.level))
+        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
+        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+    details = {"method": "MH", "convention": "metafor", "correction": 0.0, "k": r.k,
+               "variance": "Greenland-Robins" if measure.code == "IRR" else "Poisson",
+               "random_effects": "inverse variance, study estimates with continuity correction"}
+    if measure.code == "IRR":
+        details.update(mh_rate_test(x1, t1, x2, t2))
+    return out, _with_details(out, details)

@@ -297,6 +297,13 @@ class MetaResult(Reportable):
                             ["Likelihood-Ratio", _f(md["q_lrt"], 2), str(int(md["q_lrt_df"])),
                              _p(md["q_lrt_p"])]]
             rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"], het_rows))
+        md = p.get("method_details") or {}
+        tests = [(name, md[key], md[f"{key}_df"], md[f"{key}_p"]) for key, name in
+                 (("cmh", "Cochran-Mantel-Haenszel test"), ("tarone", "Tarone's test for heterogeneity"),
+                  ("mh", "Mantel-Haenszel test")) if md.get(key) is not None]
+        if tests:
+            rep.add(Table(["Mantel-Haenszel tests:", "Statistic", "d.f.", "p-value"],
+                          [[name, _f(stat, 2), str(int(df)), _p(pv)] for name, stat, df, pv in tests]))
         rep.add(Paragraph("Details on meta-analytical method:\n" + "\n".join("- " + d for d in self.methods())))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
