@@ -278,3 +278,60 @@ for (measure in c("OR", "RR", "RD")) {
     cmh = num(m$MH), cmh_p = num(m$MHp), tarone = num(m$TA), tarone_p = num(m$TAp), k = m$k)
 }
 write_fixture(mh_cases, "mh", "rma.mh(): incidence-rate ratios and differences; the Cochran-Mantel-Haenszel and Tarone tests for odds ratios.")
+
+# ---------------------------------------------------------------------------
+# Model comparison: anova() likelihood-ratio tests and Wald tests of coefficient subsets
+# ---------------------------------------------------------------------------
+
+fs_list <- function(fit) {
+  f <- fitstats(fit)
+  list(loglik = num(f[1]), deviance = num(f[2]), aic = num(f[3]), bic = num(f[4]), aicc = num(f[5]),
+       parms = fit$parms, tau2 = num(fit$tau2), qe = num(fit$QE))
+}
+bcgm <- bcg
+bcgm$alloc <- as.character(dat.bcg$alloc)
+anova_cases <- list()
+LRT <- list(
+  list(name = "ML_ablat_year_vs_ablat", method = "ML", full = "~ ablat + year", reduced = "~ ablat"),
+  list(name = "ML_ablat_vs_intercept", method = "ML", full = "~ ablat", reduced = "~ 1"),
+  list(name = "ML_alloc_ablat_vs_intercept", method = "ML", full = "~ factor(alloc) + ablat", reduced = "~ 1"),
+  list(name = "REML_ablat_vs_intercept", method = "REML", full = "~ ablat", reduced = "~ 1"))
+for (cs in LRT) {
+  full_text <- sprintf('rma(yi, vi, mods = %s, data = bcgm, method = "%s", control = %s)', cs$full, cs$method,
+                       CONTROL_TEXT)
+  red_text <- sprintf('rma(yi, vi, mods = %s, data = bcgm, method = "%s", control = %s)', cs$reduced, cs$method,
+                      CONTROL_TEXT)
+  full <- eval(parse(text = full_text))
+  red <- eval(parse(text = red_text))
+  a <- suppressWarnings(anova(full, red))
+  anova_cases[[length(anova_cases) + 1]] <- list(
+    case = paste("bcg_lrt", cs$name, sep = "_"), kind = "LRT", method = cs$method, full = cs$full,
+    reduced = cs$reduced,
+    r_call = paste0("bcgm <- escalc(\"RR\", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg); ",
+                    "full <- ", full_text, "; reduced <- ", red_text, "; anova(full, reduced)"),
+    input = list(study = I(paste(dat.bcg$author, dat.bcg$year)), yi = arr(bcgm$yi), vi = arr(bcgm$vi),
+                 ablat = arr(bcgm$ablat), year = arr(bcgm$year), alloc = I(bcgm$alloc)),
+    lrt = num(a$LRT), df = num(a$parms.f - a$parms.r), p = num(a$pval), r2 = num(a$R2),
+    fit_full = fs_list(full), fit_reduced = fs_list(red))
+}
+WALD <- list(
+  list(name = "z_year_of_ablat_year", test = "z", mods = "~ ablat + year", btt = "3"),
+  list(name = "z_both_of_ablat_year", test = "z", mods = "~ ablat + year", btt = "2:3"),
+  list(name = "z_alloc_of_alloc_ablat", test = "z", mods = "~ factor(alloc) + ablat", btt = "2:3"),
+  list(name = "knha_alloc_of_alloc_ablat", test = "knha", mods = "~ factor(alloc) + ablat", btt = "2:3"))
+for (cs in WALD) {
+  fit_text <- sprintf('rma(yi, vi, mods = %s, data = bcgm, method = "REML", test = "%s", control = %s)', cs$mods,
+                      cs$test, CONTROL_TEXT)
+  fit <- eval(parse(text = fit_text))
+  a_text <- sprintf("anova(fit, btt = %s)", cs$btt)
+  a <- eval(parse(text = a_text))
+  anova_cases[[length(anova_cases) + 1]] <- list(
+    case = paste("bcg_wald", cs$name, sep = "_"), kind = "Wald", method = "REML", test = cs$test, mods = cs$mods,
+    btt = I(eval(parse(text = cs$btt))),
+    r_call = paste0("bcgm <- escalc(\"RR\", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = dat.bcg); fit <- ",
+                    fit_text, "; ", a_text),
+    input = list(study = I(paste(dat.bcg$author, dat.bcg$year)), yi = arr(bcgm$yi), vi = arr(bcgm$vi),
+                 ablat = arr(bcgm$ablat), year = arr(bcgm$year), alloc = I(bcgm$alloc)),
+    qm = num(a$QM), qm_df = num(a$QMdf[1]), qm_df2 = num(a$QMdf[2]), p = num(a$QMp), coef_names = I(names(coef(fit))))
+}
+write_fixture(anova_cases, "anova", "anova(): likelihood-ratio tests of nested fits and Wald tests of coefficient subsets (btt).")

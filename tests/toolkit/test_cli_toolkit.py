@@ -88,3 +88,21 @@ def test_fsn_option(capsys, molloy):
     assert doc["fsn"]["fsnum"] == ref["fsnum"] and doc["fsn"]["type"] == "Rosenberg"
     assert main(["pool", str(molloy), "--fsn", "Fisher"]) == 2
     assert "valid types are: Rosenthal, Orwin, Rosenberg" in capsys.readouterr().err
+
+
+def test_lrt_and_btt_options(capsys, tmp_path):
+    case = next(c for c in cases("anova") if c["case"] == "bcg_lrt_ML_ablat_vs_intercept")
+    wald = next(c for c in cases("anova") if c["case"] == "bcg_wald_z_both_of_ablat_year")
+    i = case["input"]
+    path = tmp_path / "bcg.csv"
+    path.write_text("study,yi,vi,ablat,year\n" + "".join(
+        f"{s},{y!r},{v!r},{a!r},{yr!r}\n" for s, y, v, a, yr in zip(i["study"], i["yi"], i["vi"], i["ablat"], i["year"])))
+    assert main(["pool", str(path), "--json", "--metareg", "~ ablat", "--lrt"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    close(doc["anova"]["lrt"], case["lrt"], 1e-6)
+    assert doc["anova"]["likelihood"] == "ML" and doc["metareg"]["method_tau2"] == "REML"
+    assert main(["pool", str(path), "--json", "--metareg", "~ ablat + year", "--btt", "ablat", "--btt", "year"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    close(doc["wald"]["statistic"], wald["qm"], 1e-6)
+    assert main(["pool", str(path), "--lrt"]) == 2
+    assert "need --metareg" in capsys.readouterr().err

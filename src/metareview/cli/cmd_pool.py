@@ -110,7 +110,7 @@ def analyse_options(data: Path, pool: dict):
 
 def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=False, cumulative=None,
                      influence=False, metareg=None, bias=False, method_tau2=None, fitstats=False, tau2_ci=None,
-                     blup=False, ranef=False, fsn=None) -> dict:
+                     blup=False, ranef=False, fsn=None, lrt=False, btt=None) -> dict:
     """The analyses asked for beyond the pooled estimate, by their JSON key (in printing order)."""
     import warnings
 
@@ -118,6 +118,8 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
 
     if tau_common and not subgroup:
         raise SettingsError("--tau-common needs --subgroup COLUMN")
+    if (lrt or btt) and not metareg:
+        raise SettingsError("--lrt and --btt test moderators: they need --metareg FORMULA")
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the analyses keep their warnings as notes
@@ -146,6 +148,15 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
         if metareg:
             from ..metareg import metareg as run_metareg
             out["metareg"] = run_metareg(result, metareg, method_tau2=method_tau2 or "REML")
+            if btt:
+                from ..anova import anova
+                out["wald"] = anova(out["metareg"], btt=list(btt))
+            if lrt:
+                from ..anova import anova
+                # both models by maximum likelihood unless another likelihood is asked for
+                method = method_tau2 or "ML"
+                out["anova"] = anova(run_metareg(result, metareg, method_tau2=method),
+                                     result.update(method_tau2=method))
         if bias:
             from ..bias import metabias
             out["bias"] = metabias(result)
@@ -169,6 +180,8 @@ def register(app: typer.Typer) -> None:
         tau2_ci: Optional[str] = typer.Option(None, "--tau2-ci", help="Another interval for tau²: PL (profile likelihood, ML/REML fits) or Wald (JSON key tau2_ci)."),
         blup: bool = typer.Option(False, "--blup", help="Best linear unbiased predictions of the study effects (JSON key blup)."),
         ranef: bool = typer.Option(False, "--ranef", help="Predicted random effects, each study's deviation (JSON key ranef)."),
+        lrt: bool = typer.Option(False, "--lrt", help="With --metareg: likelihood-ratio test against the model without moderators, both by ML unless --method-tau2 says REML (JSON key anova)."),
+        btt: Optional[List[str]] = typer.Option(None, "--btt", help="With --metareg: Wald test that these coefficients (names, repeatable) are zero (JSON key wald)."),
         fsn: Optional[str] = typer.Option(None, "--fsn", help="Fail-safe N: Rosenthal, Orwin or Rosenberg, as metafor's fsn() (JSON key fsn)."),
         *,
         pool: dict,
@@ -178,7 +191,7 @@ def register(app: typer.Typer) -> None:
         extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
                                  cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
                                  method_tau2=pool.get("method_tau2"), fitstats=fitstats, tau2_ci=tau2_ci,
-                                 blup=blup, ranef=ranef, fsn=fsn)
+                                 blup=blup, ranef=ranef, fsn=fsn, lrt=lrt, btt=btt)
         if as_json:
             from .output import print_json
             doc = result.to_dict()
