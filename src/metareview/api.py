@@ -24,7 +24,6 @@ from .pooling import pool_arrays
 from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
-from .tau2 import se_tau2
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen",
@@ -144,15 +143,18 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     # generic data (yi with vi or sei) are already on the measure's analysis scale
     es = escalc("GEN" if "yi" in arrays else m, arrays, incr=settings.incr, method_incr=settings.method_incr,
                 incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels)
-    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi > 0)) & ~excl
+    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi >= 0)) & ~excl
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
+    zero_vi = (es.vi == 0) & ~excl
+    if zero_vi.any():
+        _check_zero_variances(zero_vi, labels, settings, notes)
     mask = (~excl).astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
-    lazy_ci = settings.method == "Inverse"
+    lazy_ci = settings.method == "Inverse" and not zero_vi.any()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pooled = pool_arrays(es.yi, es.vi, mask, method_tau2=settings.method_tau2,
@@ -167,6 +169,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
+    if zero_vi.any():
+        pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
     if settings.method != "Inverse":
         # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
         from .glmm import pooled_for_analysis as glmm_pooled
@@ -180,11 +184,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             from .mh import cmh_tarone
             pooled["method_details"] = {**pooled["method_details"], **cmh_tarone(
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))}
-    # metafor's se.tau2 of the inverse-variance random-effects model (Peto and GLMM fit
-    # their own tau²)
-    pooled["se_tau2"] = (float(se_tau2(es.yi[None], es.vi[None], mask[None], np.array([pooled["tau2"]]),
-                                       settings.method_tau2, weights=None if genq is None else genq[None])[0])
-                         if settings.method in ("Inverse", "MH") else None)
+    if settings.method == "GLMM":  # the kernel's se.tau2 is the inverse-variance model's
+        pooled["se_tau2"] = None
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
     notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl
@@ -196,6 +197,42 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
                       nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
                       notes=tuple(notes), version=__version__)
+
+
+#: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them)
+ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
+#: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)
+_NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+                     "common_p", "q", "q_p", "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
+                     "tau2_ci_low", "tau2_ci_high")
+
+
+def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> None:
+    """Studies with sampling variance 0 (an estimate without sampling error): legal for the
+    random-effects model with the estimators metafor allows them for, with a warning."""
+    who = ", ".join(labels[zero_vi])
+    if settings.method != "Inverse" or settings.method_tau2 not in ZERO_VARIANCE_ESTIMATORS:
+        i = int(np.argmax(zero_vi))
+        what = (f"the {settings.method_tau2} estimator of tau²" if settings.method == "Inverse"
+                else f"method {settings.method}")
+        raise DataError(f"sampling variance 0: {what} divides by the sampling variances; estimators that allow "
+                        f"zero variances (as metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}",
+                        study=str(labels[i]), column="vi", rule="vi > 0")
+    msg = (f"sampling variance 0 in {who}: the common-effect model, Q, I², H and the Q-profile interval of tau² "
+           "are not defined (as metafor)")
+    warnings.warn(msg, MetaReviewWarning, stacklevel=4)
+    notes.append(msg)
+
+
+def _without_inverse_variance_quantities(pooled, zero_vi, labels, method_tau2) -> dict:
+    if not pooled["tau2"] > 0:
+        i = int(np.argmax(zero_vi))
+        raise DataError(f"sampling variance 0 and tau² estimated as 0 ({method_tau2}): the random-effects "
+                        "weights are infinite", study=str(labels[i]), column="vi", rule="vi > 0 or tau² > 0")
+    out = dict(pooled)
+    out.update({key: float("nan") for key in _NEEDS_POSITIVE_V})
+    out["weight_common"] = np.full(np.shape(pooled["weight_common"]), np.nan)
+    return out
 
 
 def _genq_weights(weights, settings: Settings, labels, excl):

@@ -41,7 +41,7 @@ POOLED_COLUMNS = (
     "random_df", "prediction_low", "prediction_high",
     "q", "q_df", "q_p", "tau2", "tau2_ci_low", "tau2_ci_high", "tau",
     "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
-    "tau2_converged", "tau2_iterations",
+    "tau2_converged", "tau2_iterations", "se_tau2",
 )
 #: ``backtransformed.{common,random,prediction}`` of the contract, for transformed measures.
 BACKTRANSFORMED_COLUMNS = (
@@ -61,7 +61,8 @@ _DISPLAY_ONLY = ("study_ci", "common", "random")
 _PAD = {"events": 1.0, "n": 4.0, "events_e": 1.0, "n_e": 4.0, "events_c": 1.0, "n_c": 4.0,
         "mean": 1.0, "sd": 1.0, "mean_pre": 1.0, "sd_pre": 1.0, "mean_post": 1.0, "sd_post": 1.0,
         "mean_e": 1.0, "sd_e": 1.0, "mean_c": 1.0, "sd_c": 1.0, "r": 0.0, "yi": 0.0, "vi": 1.0,
-        "sei": 1.0, "time": 1.0}
+        "sei": 1.0, "time": 1.0, "time_e": 1.0, "time_c": 1.0, "cor": 0.0, "tstat": 0.0, "predictors": 0.0,
+        "r2": 0.0, "genq_weights": 1.0}
 #: Padded cells (analyses x largest k) of a chunk by default: small enough for the
 #: arrays of a chunk to stay in the processor's caches, large enough to amortise the calls.
 CHUNK_CELLS = 50_000
@@ -128,6 +129,11 @@ def _make_plan(names, *, by, measure, columns, studlab, tau2_ci, settings) -> _P
                             "columns rather than yi,vi")
     present = {r: c for r, c in as_roles.items() if r in ROLE_COLUMNS}
     needed = required_columns(escalc_m, present)
+    if stg.method_tau2 == "GENQ" or "genq_weights" in present:
+        # the GENQ estimator's user weights, as in the single-analysis API
+        if stg.method_tau2 != "GENQ":
+            raise SettingsError(f"genq_weights apply only to the GENQ estimator of tau², not to {stg.method_tau2}")
+        needed = needed + ("genq_weights",)
     roles = {r: present[r] for r in needed if r in present}
     missing = [r for r in needed if r not in present]
     if missing:
@@ -308,9 +314,16 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
                         "correction", study=frame._row_study(orig), column=plan.measure.code,
                         rule="finite effect size")
     mask = pooled.astype(float)
+    genq = None
+    if "genq_weights" in flat_cols:
+        bad_w = ~(np.isfinite(flat_cols["genq_weights"]) & (flat_cols["genq_weights"] > 0))
+        if bad_w.any():
+            _reraise(DataError("a GENQ weight must be a positive number", study=str(int(np.argmax(bad_w))),
+                               column="genq_weights", rule="genq_weights > 0"), frame, rows)
+        genq = pad(flat_cols["genq_weights"], 1.0)
     p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False)
+                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq)
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once

@@ -6,7 +6,8 @@ estimate, tau², the random-effects estimate with Wald or Hartung-Knapp interval
 (Hartung & Knapp 2001, Stat Med 20:3875; Knapp & Hartung 2003 for the ad hoc variance
 correction "se"; Jackson et al. 2017 for "ci"), the prediction interval (Higgins,
 Thompson & Spiegelhalter 2009, t with k - 2 df as R meta; or metafor's z, t with k - 1
-df under Hartung-Knapp), Cochran's Q, the Q-profile interval of tau², I² and H.
+df under Hartung-Knapp), Cochran's Q, the Q-profile interval of tau², the standard error
+of tau² (metafor's ``se.tau2``), I² and H.
 The single-analysis API (:mod:`metareview.api`) is the batch of one.
 """
 
@@ -20,7 +21,7 @@ from . import _dist
 
 from .exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
-from .tau2 import _sum, estimate_tau2, q_generalised, q_profile
+from .tau2 import _sum, estimate_tau2, q_generalised, q_profile, se_tau2
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
@@ -66,6 +67,7 @@ class PooledArrays:
     tau2_converged: np.ndarray
     weight_common: np.ndarray
     weight_random: np.ndarray
+    se_tau2: np.ndarray
 
     def row(self, i: int = 0) -> dict:
         """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
@@ -169,11 +171,11 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         q_df = k - 1
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 
+        genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q),
-                            weights=None if tau2_weights is None else
-                            np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0))
+                            common=(w, sw, q), weights=genq)
         tau2 = fit.tau2
+        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq)
         ws = mk / (v + tau2[:, None])
         sws = _sum(ws, -1)
         mu_r = _sum(ws * y, -1) / sws
@@ -249,6 +251,6 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2,
         **het,
     )

@@ -95,6 +95,7 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     if "r" in needed and (np.abs(g("r")) > 1).any():
         _fail(np.abs(g("r")) > 1, labels, "r", "a correlation must lie in [-1, 1]", "-1 <= r <= 1", g("r"))
     for c in ("vi", "sei"):
-        if c in needed and (g(c) <= 0).any():
-            _fail(g(c) <= 0, labels, c, "a sampling variance or standard error must be greater than 0",
-                  f"{c} > 0", g(c))
+        # 0 is legal for some tau² estimators (as metafor); the analysis decides
+        if c in needed and (g(c) < 0).any():
+            _fail(g(c) < 0, labels, c, "a sampling variance or standard error must not be negative",
+                  f"{c} >= 0", g(c))

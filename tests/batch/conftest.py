@@ -59,6 +59,16 @@ def random_table(design: str, n_analyses: int = 30, seed: int = 1, kmax: int = 1
         ev = rng.poisson(time * np.exp(theta - 4))
         ev[::11] = 0  # continuity corrections
         cols = {"events": ev, "time": time}
+    elif design == "rate2":
+        t1, t2 = rng.uniform(50, 2000, n_rows), rng.uniform(50, 2000, n_rows)
+        e1, e2 = rng.poisson(t1 * np.exp(theta - 4)), rng.poisson(t2 * np.exp(-4.2))
+        e1[::11] = 0  # continuity corrections
+        cols = {"events_e": e1, "time_e": t1, "events_c": e2, "time_c": t2}
+    elif design == "cor":
+        cols = {"cor": np.tanh(0.3 * theta), "n": size}
+    elif design == "pcor":
+        cols = {"tstat": 2 * theta, "n": size + 30, "predictors": rng.integers(1, 4, n_rows),
+                "r2": rng.uniform(0.1, 0.6, n_rows)}
     elif design in ("generic", "generic_sei"):
         v = rng.uniform(0.02, 0.3, n_rows)
         cols = {"yi": theta + rng.normal(0, np.sqrt(v)), ("vi" if design == "generic" else "sei"):

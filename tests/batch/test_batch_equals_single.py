@@ -22,7 +22,10 @@ MEASURES = [
 ] + [("cont2", m) for m in ("MD", "SMD", "ROM")] + [
     ("bin2", m) for m in ("OR", "RR", "RD")
 ] + [("rate", m) for m in ("IR", "IRLN", "IRS", "IRFT")] + [
-    ("generic", "GEN"), ("generic_sei", "GEN"), ("generic", "OR"), ("generic", "MNLN")]
+    ("generic", "GEN"), ("generic_sei", "GEN"), ("generic", "OR"), ("generic", "MNLN")] + [
+    ("cont2", m) for m in ("SMDH", "CVR", "VR")] + [("prepost", m) for m in ("ROMC", "SMCRH")] + [
+    ("rate2", m) for m in ("IRR", "IRD", "IRSD")] + [("cor", m) for m in ("COR", "UCOR", "ZCOR")] + [
+    ("pcor", m) for m in ("PCOR", "ZPCOR", "SPCOR")]
 
 
 def run(table, measure=None, **settings):
@@ -37,12 +40,23 @@ def test_every_measure(design, measure):
     assert_same_as_single(run(table, measure), table, measure, {})
 
 
-@pytest.mark.parametrize("method", TAU2_METHODS)
+@pytest.mark.parametrize("method", [m for m in TAU2_METHODS if m != "GENQ"])
 @pytest.mark.parametrize("design,measure", [("proportion", "PFT"), ("cont2", "SMD"), ("bin2", "OR"),
                                             ("generic", "GEN")])
 def test_every_estimator(method, design, measure):
     table = random_table(design, n_analyses=25, seed=7)
     assert_same_as_single(run(table, measure, method_tau2=method), table, measure, {"method_tau2": method})
+
+
+@pytest.mark.parametrize("design,measure", [("cont2", "SMD"), ("generic", "GEN")])
+def test_genq_with_weights_from_a_column(design, measure):
+    """GENQ takes its user weights from the column genq_weights, in a batch as in one analysis."""
+    table = random_table(design, n_analyses=25, seed=7)
+    table["genq_weights"] = np.random.default_rng(3).uniform(5, 50, len(table))
+    assert_same_as_single(run(table, measure, method_tau2="GENQ"), table, measure, {"method_tau2": "GENQ"})
+    from metareview.exceptions import MetaReviewError
+    with pytest.raises(MetaReviewError, match="genq_weights"):
+        run(table.drop(columns="genq_weights"), measure, method_tau2="GENQ")
 
 
 SETTINGS = [
