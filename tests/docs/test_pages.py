@@ -15,7 +15,7 @@ PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",
-               "leave1out"]
+               "leave1out", "metainc", "metacor", "fitstats", "blup", "ranef", "fsn", "anova"]
 R_ARGUMENTS = ["sm", "method.tau", "hakn", "prediction", "level", "incr", "method.incr", "exclude", "subset",
                "byvar", "subgroup", "tau.common"]
 
