@@ -111,3 +111,14 @@ def test_bad_input_names_study_column_and_rule(table, measure, column, rule):
     assert err.value.column == column and err.value.rule == rule
     if rule != "missing column":
         assert err.value.study == "B"
+
+
+def test_forest_plot_names_the_natural_scale():
+    import matplotlib
+    matplotlib.use("Agg")
+    res = mr.metacor([0.187, 0.162, 0.34], [109, 749, 55], ["A", "B", "C"])
+    texts = [t.get_text() for t in res.forest().figure_.findobj(matplotlib.text.Text)]
+    assert "COR" in texts and "ZCOR" not in texts
+    res = mr.metainc([9, 8, 3], [413, 263, 487], [19, 19, 13], [398, 245, 435], ["A", "B", "C"])
+    disp = res.forest()
+    assert disp.plot_ax_.get_xscale() == "log"

@@ -60,3 +60,16 @@ def test_negative_variances_are_still_an_error():
     with pytest.raises(mr.DataError) as err:
         mr.metagen([0.1, 0.2, 0.5], vi=[0.1, -0.1, 0.2], studlab=["A", "B", "C"], method_tau2="REML")
     assert err.value.study == "B" and err.value.rule == "vi >= 0"
+
+
+def test_forest_plot_draws_the_random_effects_model_only(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    c = CASES["REML"]
+    with pytest.warns(mr.MetaReviewWarning):
+        r = mr.metagen(c["escalc"]["yi"], vi=c["escalc"]["vi"], studlab=c["input"]["study"], method_tau2="REML")
+    disp = r.forest()
+    texts = [t.get_text() for t in disp.figure_.findobj(matplotlib.text.Text)]
+    assert "Random effects model" in texts and "Common effect model" not in texts
+    assert any("not defined: a sampling variance is 0" in t for t in texts)
+    assert not any("nan" in t for t in texts)

@@ -44,7 +44,9 @@ FONT_FAMILY = "DejaVu Sans"
 SHORT = {"PR": "Proportion", "PLO": "Proportion", "PLN": "Proportion", "PAS": "Proportion",
          "PFT": "Proportion", "MN": "Mean", "MNLN": "Mean", "MD": "MD", "SMD": "SMD", "ROM": "ROM",
          "MC": "MC", "SMCC": "SMC", "SMCR": "SMC", "OR": "OR", "RR": "RR", "RD": "RD", "GEN": "Estimate",
-         "IR": "Rate", "IRLN": "Rate", "IRS": "Rate", "IRFT": "Rate"}
+         "IR": "Rate", "IRLN": "Rate", "IRS": "Rate", "IRFT": "Rate", "SMDH": "SMD", "VR": "VR", "CVR": "CVR",
+         "ROMC": "ROM", "SMCRH": "SMC", "IRR": "IRR", "IRD": "IRD", "IRSD": "IRSD", "COR": "COR", "UCOR": "COR",
+         "ZCOR": "COR", "PCOR": "PCOR", "ZPCOR": "PCOR", "SPCOR": "SPCOR"}
 
 #: Data columns by design, as (key, header, arm group).
 DESIGN_COLUMNS = {
@@ -827,6 +829,8 @@ class _Formatter:
             tau2_s = _num(tau2, 4)
         else:
             tau2_s = f"{tau2:.1e}".replace("-", MINUS)
+        if not np.isfinite(q):
+            return f"Heterogeneity: \u03c4\u00b2 = {tau2_s} (Q and I\u00b2 not defined: a sampling variance is 0)"
         if self.layout == "meta":
             return f"Heterogeneity: I\u00b2 = {i2:.0f}%, \u03c4\u00b2 = {tau2_s}, {_p(qp, 'meta')}"
         if self.layout == "revman5":
@@ -966,7 +970,9 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     overall = result.overall if subgroup else result
     m = overall.measure
     s = overall.settings
-    fitted = [mod for mod in ("common", "random") if getattr(s, mod)]
+    # a model the data do not define (the common effect with a zero sampling variance) is not drawn
+    fitted = [mod for mod in ("common", "random")
+              if getattr(s, mod) and np.isfinite(float(overall.pooled[f"{mod}_estimate"]))]
     if models is None:
         models = fitted if layout == "meta" else (["random"] if "random" in fitted else ["common"])
     models = [str(x).lower() for x in ([models] if isinstance(models, str) else models)]
@@ -975,8 +981,8 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
             raise SettingsError(f"model {mod!r} is not in this result; fitted models: {', '.join(fitted)}")
     if show_weights is None:
         # a method without study weights (GLMM) gets no weight columns
-        has_weights = np.isfinite(np.asarray(overall.pooled["weight_common"], float)).any()
-        show_weights = list(models) if has_weights else []
+        show_weights = [mod for mod in models
+                        if np.isfinite(np.asarray(overall.pooled[f"weight_{mod}"], float)).any()]
     show_weights = [str(x).lower() for x in ([show_weights] if isinstance(show_weights, str) else show_weights)]
     for wm in show_weights:
         if wm not in fitted:
