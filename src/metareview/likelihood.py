@@ -132,39 +132,37 @@ class Tau2Interval(Reportable):
             f"[{_f(np.sqrt(self.low))}; {_f(np.sqrt(self.high))}]"))
 
 
+def _bisect(f, inside, outside, tol, maxiter):
+    """The point between ``inside`` (f >= 0) and ``outside`` (f < 0) where f changes sign,
+    by bisection of every analysis at once."""
+    for _ in range(maxiter):
+        mid = 0.5 * (inside + outside)
+        ok = f(mid) >= 0
+        inside, outside = np.where(ok, mid, inside), np.where(ok, outside, mid)
+        if np.all(np.abs(outside - inside) <= tol * (1 + np.abs(outside))):
+            break
+    return 0.5 * (inside + outside)
+
+
 def _profile_bounds(y, v, mask, tau2, reml, level, tol=1e-12, maxiter=400):
-    """Both profile-likelihood bounds by bisection, vectorised over analyses."""
+    """Both profile-likelihood bounds, vectorised over analyses."""
     crit = _dist.chi2_ppf(level, 1) / 2
     target = loglik(y, v, mask, tau2, reml) - crit
 
     def f(t):
-        return loglik(y, v, mask, t, reml) - target   # > 0 inside the interval
+        return loglik(y, v, mask, t, reml) - target   # >= 0 inside the interval
 
     # lower bound in [0, tau2]; 0 when the likelihood at 0 is inside
-    lo, hi = np.zeros_like(tau2), tau2.copy()
-    at_zero = f(lo) >= 0
-    for _ in range(maxiter):
-        mid = 0.5 * (lo + hi)
-        inside = f(mid) >= 0
-        hi, lo = np.where(inside, mid, hi), np.where(inside, lo, mid)
-        if np.all(hi - lo <= tol * (1 + hi)):
-            break
-    lower = np.where(at_zero, 0.0, 0.5 * (lo + hi))
+    zero = np.zeros_like(tau2)
+    lower = np.where(f(zero) >= 0, 0.0, _bisect(f, tau2, zero, tol, maxiter))
     # upper bound: bracket by doubling above tau2, then bisect
-    a = tau2.copy()
     b = np.maximum(2 * tau2, np.max(v * mask, -1))
     for _ in range(200):
         out = f(b) < 0
         if out.all():
             break
-        a, b = np.where(out, a, b), np.where(out, b, 2 * b)
-    for _ in range(maxiter):
-        mid = 0.5 * (a + b)
-        inside = f(mid) >= 0
-        a, b = np.where(inside, mid, a), np.where(inside, b, mid)
-        if np.all(b - a <= tol * (1 + b)):
-            break
-    return lower, 0.5 * (a + b)
+        b = np.where(out, b, 2 * b)
+    return lower, _bisect(f, tau2, b, tol, maxiter)
 
 
 def tau2_interval(result, type: str = "PL", *, level: float | None = None) -> Tau2Interval:
