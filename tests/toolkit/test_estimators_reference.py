@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.pooling import pool_arrays
 from metareview.tau2 import TAU2_METHODS, estimate_tau2
 
 from ._reference import arr, cases, close

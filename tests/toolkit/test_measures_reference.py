@@ -9,7 +9,7 @@ import metareview as mr
 from metareview.effects import escalc
 from metareview.measures import backtransform
 
-from ._reference import arr, cases, close
+from ._reference import cases, close
 
 CASES = cases("measures")
 
