@@ -160,8 +160,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         pooled = pool_arrays(es.yi, es.vi, mask, method_tau2=settings.method_tau2,
                              level=settings.level, random_ci=settings.random_ci,
                              adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
-                             i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci,
-                             tau2_weights=genq).row(0)
+                             i2_method=settings.i2_method, null=m.null,
+                             tau2_ci=not lazy_ci and not zero_vi.any(), tau2_weights=genq).row(0)
     if lazy_ci:
         # the Q-profile interval of tau² is computed when first used (PooledValues)
         pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],

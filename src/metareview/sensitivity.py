@@ -42,12 +42,15 @@ def pool_masks(result, masks: np.ndarray, *, warn: bool = False, yi=None, vi=Non
     masks = np.atleast_2d(np.asarray(masks, float))
     y = np.broadcast_to(np.asarray(result.yi if yi is None else yi, float), masks.shape)
     v = np.broadcast_to(np.asarray(result.vi if vi is None else vi, float), masks.shape)
+    genq = (result.data or {}).get("genq_weights") if yi is None else None  # the GENQ estimator's weights
     with warnings.catch_warnings():
         if not warn:
             warnings.simplefilter("ignore")
         return pool_arrays(y, v, masks, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                            adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                           null=result.measure.null)
+                           null=result.measure.null,
+                           tau2_weights=None if genq is None else np.broadcast_to(np.asarray(genq, float),
+                                                                                  masks.shape))
 
 
 def _original_keep(result) -> np.ndarray:

@@ -83,3 +83,13 @@ def test_genq_weights_from_a_table_column():
     res = mr.metaanalysis(table, method_tau2="GENQ", genq_weights="size")
     close(res.pooled["tau2"], case["fit"]["tau2"], 1e-8)
     assert res.update(method_tau2="GENQ").pooled["tau2"] == res.pooled["tau2"]
+
+
+def test_genq_leave_one_out_uses_the_weights():
+    """Leave-one-out with GENQ: each deletion fit is the GENQ fit of the remaining studies."""
+    case = next(c for c in CASES if c["case"] == "bcg_rr_GENQ")
+    i = case["input"]
+    res = mr.metagen(i["yi"], vi=i["vi"], method_tau2="GENQ", genq_weights=i["n"])
+    loo = res.leave1out()
+    first = mr.metagen(i["yi"][1:], vi=i["vi"][1:], method_tau2="GENQ", genq_weights=i["n"][1:])
+    close(loo.to_dict()["rows"][0]["heterogeneity"]["tau2"], first.pooled["tau2"], 1e-12)
