@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "metaprop": "api", "metarate": "api", "metamean": "api", "metacont": "api", "metaprepost": "api", "metabin": "api",
-    "metainc": "api", "metacor": "api", "anova": "anova", "fsn": "failsafe",
+    "metainc": "api", "metacor": "api", "anova": "comparison", "fsn": "failsafe",
     "metagen": "api", "metaanalysis": "api", "escalc": "effects", "pool_arrays": "pooling",
     "get_measure": "measures", "MetaResult": "results", "Settings": "settings",
     "MetaReviewError": "exceptions", "DataError": "exceptions", "SettingsError": "exceptions",

@@ -5,7 +5,7 @@ Wald tests of coefficient subsets (btt) under z and Knapp-Hartung tests.  Iterat
 import pytest
 
 import metareview as mr
-from metareview.anova import anova
+from metareview.comparison import anova
 
 from ._reference import cases, close
 
@@ -76,3 +76,10 @@ def test_comparisons_that_make_no_sense_are_refused():
         anova(ml, btt="latitude")
     with pytest.raises(mr.SettingsError, match="second model"):
         anova(ml)
+
+
+def test_the_exported_function_is_not_shadowed_by_its_module():
+    import importlib
+
+    importlib.import_module("metareview.comparison")
+    assert callable(mr.anova) and callable(mr.fsn)

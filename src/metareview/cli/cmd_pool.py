@@ -149,10 +149,10 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
             from ..metareg import metareg as run_metareg
             out["metareg"] = run_metareg(result, metareg, method_tau2=method_tau2 or "REML")
             if btt:
-                from ..anova import anova
+                from ..comparison import anova
                 out["wald"] = anova(out["metareg"], btt=list(btt))
             if lrt:
-                from ..anova import anova
+                from ..comparison import anova
                 # both models by maximum likelihood unless another likelihood is asked for
                 method = method_tau2 or "ML"
                 out["anova"] = anova(run_metareg(result, metareg, method_tau2=method),
