@@ -187,10 +187,13 @@ write_fixture(estimators, "estimators", "rma.uni with the tau² estimators PMM, 
 # ---------------------------------------------------------------------------
 
 statistics <- list()
+STAT_FITS <- list(ML = 'method = "ML"', REML = 'method = "REML"', REML_knha = 'method = "REML", test = "knha"')
 for (nm in c("bcg_rr", "normand1999_smd", "molloy2014_zcor", "homogeneous")) {
   d <- EST_DATA[[nm]]$d
-  for (method in c("ML", "REML")) {
-    fit_text <- sprintf('rma(yi, vi, data = d, method = "%s", control = %s)', method, CONTROL_TEXT)
+  for (variant in names(STAT_FITS)) {
+    if (variant == "REML_knha" && nm != "bcg_rr") next
+    method <- sub("_.*", "", variant)
+    fit_text <- sprintf('rma(yi, vi, data = d, %s, control = %s)', STAT_FITS[[variant]], CONTROL_TEXT)
     fit <- eval(parse(text = fit_text))
     fs <- fitstats(fit)
     fs_text <- "fitstats(fit)"
@@ -200,7 +203,8 @@ for (nm in c("bcg_rr", "normand1999_smd", "molloy2014_zcor", "homogeneous")) {
     b <- blup(fit)
     r <- ranef(fit)
     statistics[[length(statistics) + 1]] <- list(
-      case = paste(nm, method, sep = "_"), dataset = nm, method = method,
+      case = paste(nm, variant, sep = "_"), dataset = nm, method = method,
+      test = if (grepl("knha", variant)) "knha" else "z",
       r_call = paste0("d <- ", EST_DATA[[nm]]$make, "; fit <- ", fit_text, "; ", fs_text, "; fit$se.tau2; ",
                       pl_text, "; confint(fit, type = \"Wald\"); blup(fit); ranef(fit)"),
       input = list(yi = arr(d$yi), vi = arr(d$vi)),

@@ -21,7 +21,8 @@ CASES = cases("statistics")
 
 def _fit(case, **kw):
     i = case["input"]
-    return mr.metagen(i["yi"], vi=i["vi"], method_tau2=case["method"], **kw)
+    return mr.metagen(i["yi"], vi=i["vi"], method_tau2=case["method"],
+                      random_ci="hk" if case["test"] == "knha" else "wald", **kw)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c["case"])
