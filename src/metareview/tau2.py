@@ -372,18 +372,20 @@ def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
     return low, high
 
 
-def _p_traces(d, v, mask):
-    """Traces with P = D - d d'/sum(d) (D = diag(d), d masked) and V = diag(v):
-    tr(P), tr(PP), tr(PVP) and tr(PVPV), the pieces of metafor's standard errors of tau²."""
-    d = mask * d
-    s = _sum(d, -1)
-    d2, d3 = d * d, d * d * d
-    s2, s3 = _sum(d2, -1), _sum(d3, -1)
+def _p_traces(d, v, s, full: bool):
+    """Traces with P = D - d d'/s (D = diag(d), d zero outside the mask, s = sum d) and
+    V = diag(v): tr(P) and tr(PP), and with ``full`` also tr(PVP) and tr(PVPV), the pieces
+    of metafor's standard errors of tau²."""
+    d2 = d * d
+    s2, s3 = _sum(d2, -1), _sum(d2 * d, -1)
     tr_p = s - s2 / s
     tr_pp = s2 - 2 * s3 / s + s2 ** 2 / s ** 2
-    sv2 = _sum(v * d2, -1)
-    tr_pvp = sv2 - 2 * _sum(v * d3, -1) / s + sv2 * s2 / s ** 2
-    tr_pvpv = _sum((d2 - 2 * d3 / s[:, None]) * v * v, -1) + sv2 ** 2 / s ** 2
+    if not full:
+        return tr_p, tr_pp, None, None
+    vd2 = v * d2
+    sv2 = _sum(vd2, -1)
+    tr_pvp = sv2 - 2 * _sum(vd2 * d, -1) / s + sv2 * s2 / s ** 2
+    tr_pvpv = _sum(vd2 * v * (1 - 2 * d / s[:, None]), -1) + sv2 ** 2 / s ** 2
     return tr_p, tr_pp, tr_pvp, tr_pvpv
 
 
@@ -402,38 +404,39 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
     v = np.asarray(v, float)
     mask = np.asarray(mask, float)
     t = np.maximum(np.asarray(tau2, float), 0.0)
-    k = mask.sum(-1)
+    k = _sum(mask, -1)
     with np.errstate(divide="ignore", invalid="ignore"):
         if method in ("ML", "REML", "PM", "PMM", "EB", "SJIT", "DLIT"):
             w = mask / (v + t[:, None])
         elif method == "SJ":
-            ybar = (mask * y).sum(-1) / k
-            t0 = (mask * (y - ybar[:, None]) ** 2).sum(-1) / k
+            ybar = _sum(mask * y, -1) / k
+            t0 = _sum(mask * (y - ybar[:, None]) ** 2, -1) / k
             w = mask / (v + t0[:, None])
         elif method == "HE":
-            w = mask.copy()
+            w = mask
         elif method == "GENQ":
             w = mask * np.broadcast_to(np.asarray(weights, float), y.shape)
         else:
             w = mask / v
         sw = _sum(w, -1)
-        tr_p, tr_pp, tr_pvp, tr_pvpv = _p_traces(w, v, mask)
         if method == "ML":
             se = np.sqrt(2 / _sum(w * w, -1))
-        elif method == "REML":
-            se = np.sqrt(2 / tr_pp)
         elif method in ("PM", "PMM", "EB", "SJIT"):
             se = np.sqrt(2 * k ** 2 / (k - 1) / sw ** 2)
-        elif method in ("HS", "HSk"):
-            se = np.sqrt((2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / sw ** 2)
-            if method == "HSk":
-                se = k / (k - 1) * se
-        elif method in ("DL", "DLIT"):
-            se = np.sqrt((2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p ** 2)
-        elif method == "HE":
-            se = np.sqrt((2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * (k - 1)) / (k - 1) ** 2)
-        elif method == "SJ":
-            se = np.sqrt(t0 ** 2 / (k - 1) ** 2 * (2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp))
-        else:  # GENQ
-            se = np.sqrt((2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / tr_p ** 2)
+        else:
+            tr_p, tr_pp, tr_pvp, tr_pvpv = _p_traces(w, v, sw, full=method in ("HE", "SJ", "GENQ"))
+            if method == "REML":
+                se = np.sqrt(2 / tr_pp)
+            elif method in ("HS", "HSk"):
+                se = np.sqrt((2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / sw ** 2)
+                if method == "HSk":
+                    se = k / (k - 1) * se
+            elif method in ("DL", "DLIT"):
+                se = np.sqrt(2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p
+            elif method == "HE":
+                se = np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * (k - 1)) / (k - 1)
+            elif method == "SJ":
+                se = t0 / (k - 1) * np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp)
+            else:  # GENQ
+                se = np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / tr_p
     return np.where(k > 1, se, np.nan)
