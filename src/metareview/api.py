@@ -339,9 +339,9 @@ def metamean(n, mean, sd, studlab=None, *, data=None, measure: str = "MN", **kwa
 
 def metacont(n_e, mean_e, sd_e, n_c, mean_c, sd_c, studlab=None, *, data=None, measure: str = "MD",
              **kwargs) -> MetaResult:
-    """Pool two-group continuous outcomes (R meta's ``metacont``: MD, SMD, ROM)."""
+    """Pool two-group continuous outcomes (R meta's ``metacont``: MD, SMD, ROM; metafor's SMDH, VR, CVR)."""
     if get_measure(measure).design != "cont2":
-        raise SettingsError(f"metacont takes MD, SMD or ROM, not {measure!r}")
+        raise SettingsError(f"metacont takes MD, SMD, SMDH, ROM, VR or CVR, not {measure!r}")
     roles = {"n_e": n_e, "mean_e": mean_e, "sd_e": sd_e, "n_c": n_c, "mean_c": mean_c, "sd_c": sd_c}
     return _run("metacont", roles, studlab, data, measure, kwargs)
 
@@ -352,11 +352,11 @@ def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None
 
     ``MD`` treats follow-up and baseline as two independent groups (what R meta's
     ``metacont(n, mean_post, sd_post, n, mean_pre, sd_pre)`` does, and the seed paper did);
-    ``MC``, ``SMCC`` and ``SMCR`` use the pre/post correlation ``r`` (required).
+    ``MC``, ``SMCC``, ``SMCR``, ``SMCRH`` and ``ROMC`` use the pre/post correlation ``r`` (required).
     """
     code = get_measure(measure).code
-    if code not in ("MD", "MC", "SMCC", "SMCR"):
-        raise SettingsError(f"metaprepost takes MD, MC, SMCC or SMCR, not {measure!r}")
+    if code not in ("MD", "MC", "SMCC", "SMCR", "SMCRH", "ROMC"):
+        raise SettingsError(f"metaprepost takes MD, MC, SMCC, SMCR, SMCRH or ROMC, not {measure!r}")
     roles = {"n": n, "mean_pre": mean_pre, "sd_pre": sd_pre, "mean_post": mean_post, "sd_post": sd_post,
              "r": r}
     return _run("metaprepost", roles, studlab, data, measure, kwargs)

@@ -122,3 +122,20 @@ def test_forest_plot_names_the_natural_scale():
     res = mr.metainc([9, 8, 3], [413, 263, 487], [19, 19, 13], [398, 245, 435], ["A", "B", "C"])
     disp = res.forest()
     assert disp.plot_ax_.get_xscale() == "log"
+
+
+def test_named_functions_take_the_new_measures_of_their_design():
+    """metacont(..., measure="SMDH" | "VR" | "CVR") and metaprepost(..., measure="ROMC" | "SMCRH")
+    give what the table interface gives."""
+    for case in CASES:
+        i = case["input"]
+        if case["dataset"] == "normand1999":
+            res = mr.metacont(i["n_e"], i["mean_e"], i["sd_e"], i["n_c"], i["mean_c"], i["sd_c"], i["study"],
+                              measure=case["measure"])
+        elif case["dataset"] == "seed_pain3_r05":
+            res = mr.metaprepost(i["n"], i["mean_pre"], i["sd_pre"], i["mean_post"], i["sd_post"], i["study"],
+                                 r=i["r"], measure=case["measure"])
+        else:
+            continue
+        close(res.yi, case["escalc"]["yi"], 1e-8)
+        close(res.vi, case["escalc"]["vi"], 1e-8)
