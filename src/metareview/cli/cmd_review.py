@@ -75,12 +75,14 @@ def init(path: Path = typer.Argument(..., help="The project file to create."),
 
 
 @review_app.command("import")
-def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science or CSV export."),
+def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science, BibTeX, EndNote XML, CSL-JSON or CSV export "
+                                                "(UTF-8, UTF-16 with a byte-order mark, or Latin-1)."),
             project: Path = _PROJECT,
             source: str = typer.Option(..., "--source", help="Where the records come from (PubMed, Embase, ...)."),
             kind: str = typer.Option("database", "--kind", help="database, register or other (other methods)."),
             format: Optional[str] = typer.Option(None, "--format",
-                                                 help="medline, ris, wos or csv (default: detected)."),
+                                                 help="medline, ris, wos, bibtex, endnote, csljson or csv "
+                                                      "(default: detected)."),
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),
