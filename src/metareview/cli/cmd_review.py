@@ -490,12 +490,40 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
 
 
 @review_app.command("export-records")
-def export_records(project: Path = _PROJECT, output: Optional[Path] = typer.Option(None, "-o", "--output"),
+def export_records(project: Path = _PROJECT,
+                   output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                         help="The file to write (default: standard output)."),
+                   format: Optional[str] = typer.Option(None, "--format", "-f",
+                                                        help="csv, ris or bibtex (default: from the output's "
+                                                             "extension .csv/.ris/.bib, else csv)."),
+                   included: Optional[str] = typer.Option(None, "--included",
+                                                          help="Only the records included at this stage: "
+                                                               "title_abstract (ta) or full_text (ft)."),
                    primaries: bool = typer.Option(False, "--primaries", help="One record per cluster.")) -> None:
-    """All records as CSV (importable again with 'review import')."""
+    """Records as CSV (importable again with 'review import'), RIS or BibTeX (for a reference manager)."""
+    import sys
+
+    from ..exceptions import SettingsError
     from ..review.exchange import export_records as export
+    if included is not None and primaries:
+        raise SettingsError("--included already gives one record per included cluster; drop --primaries")
+    fmt = format or {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex"}.get(
+        output.suffix.lower() if output is not None else "", "csv")
+    if output is not None and str(output) != "-":
+        from .._paths import refuse_input_as_output
+        refuse_input_as_output(output, [project])
     with _open(project) as p:
-        _write(export(p, primaries_only=primaries), output)
+        text = export(p, format=fmt, included=included, primaries_only=primaries)
+        if fmt != "csv":
+            from ..review.exchange import select_records
+            chosen = select_records(p, included=included, primaries_only=primaries)
+            left_out = sum(r["status"] != "ok" for r in chosen)
+            if left_out:
+                sys.stderr.write(f"{left_out} record(s) that could not be parsed are left out of the {fmt} file "
+                                 f"(export them with --format csv)\n")
+    _write(text, output)
+    if output is not None and str(output) != "-":
+        sys.stderr.write(f"wrote {output}\n")
 
 
 @review_app.command("prisma")
