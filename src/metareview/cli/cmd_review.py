@@ -49,15 +49,20 @@ def _read(path: Path) -> str:
     return decode(data, name=path.name)[0]
 
 
-def _mapping(items: List[str]) -> dict:
+def _pairs(items: List[str], option: str, form: str) -> dict:
+    """``KEY=VALUE`` option values as a dict."""
     from ..exceptions import SettingsError
     out = {}
     for item in items:
         if "=" not in item:
-            raise SettingsError(f"--map takes FIELD=COLUMN, not {item!r}")
+            raise SettingsError(f"{option} takes {form}, not {item!r}")
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def _mapping(items: List[str]) -> dict:
+    return _pairs(items, "--map", "FIELD=COLUMN")
 
 
 # -- project ------------------------------------------------------------------------------------------------
@@ -368,12 +373,38 @@ def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
                      reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
                                                             help="Whose decisions (if the file has no reviewer column)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s",
-                                                         help="The stage (if the file has no stage column).")) -> None:
-    """Import decisions from CSV (a filled-in sheet or an exported log); repeats are not logged twice."""
-    from ..review.screening import import_decisions
+                                                         help="The stage (if the file has no stage column; "
+                                                              "required with --from)."),
+                     from_: Optional[str] = typer.Option(None, "--from",
+                                                         help="The file is a screening tool's export: rayyan "
+                                                              "(its CSV) or covidence (its CSV of votes)."),
+                     name_map: List[str] = typer.Option([], "--name-map",
+                                                        help="With --from: the tool's reviewer name and the "
+                                                             "project's, NAME=REVIEWER (repeatable)."),
+                     reason_map: List[str] = typer.Option([], "--reason-map",
+                                                          help="With --from: the tool's exclusion reason and the "
+                                                               "project's, TOOL=PROJECT (repeatable).")) -> None:
+    """Import decisions from CSV (a filled-in sheet, an exported log, or a Rayyan or Covidence export);
+    repeats are not logged twice."""
+    from ..exceptions import SettingsError
     from .output import print_json
+    if from_ is None:
+        if name_map or reason_map:
+            raise SettingsError("--name-map and --reason-map go with --from rayyan|covidence")
+        from ..review.screening import import_decisions
+        with _open(project) as p:
+            print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+        return
+    if stage is None:
+        raise SettingsError(f"say which stage the {from_} decisions are for (--stage ta or --stage ft)")
+    if reviewer is not None:
+        raise SettingsError("--reviewer is for sheets; a tool's export names its reviewers (map them with "
+                            "--name-map NAME=REVIEWER)")
+    from ..review.tool_decisions import import_tool_decisions
     with _open(project) as p:
-        print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+        print_json(import_tool_decisions(p, _read(file), tool=from_, stage=stage,
+                                         names=_pairs(name_map, "--name-map", "NAME=REVIEWER"),
+                                         reasons=_pairs(reason_map, "--reason-map", "TOOL=PROJECT")))
 
 
 # -- extraction ----------------------------------------------------------------------------------------------

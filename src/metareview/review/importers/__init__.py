@@ -15,14 +15,16 @@ from ...exceptions import DataError, SettingsError
 from ..records import ParseResult
 from ._text import decode, split_lines
 from .bibtex import looks_like_bibtex, parse_bibtex
+from .covidence import parse_covidence
 from .csljson import looks_like_csljson, parse_csljson
 from .endnote_xml import looks_like_endnote_xml, parse_endnote_xml
 from .medline import looks_like_medline, parse_medline
+from .rayyan import parse_rayyan
 from .ris import looks_like_ris, parse_ris
 from .tabular import TABLE_FIELDS, parse_table
 from .wos import looks_like_wos, parse_wos
 
-__all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
+__all__ = ["FORMATS", "TOOL_READERS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
 
 FORMATS = ("medline", "ris", "wos", "bibtex", "endnote", "csljson", "csv")
 _ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv", "ciw": "wos", "isi": "wos",
@@ -35,6 +37,8 @@ _PARSERS = {"medline": lambda text, lines, mapping: parse_medline(lines),
             "endnote": lambda text, lines, mapping: parse_endnote_xml(text, lines),
             "csljson": lambda text, lines, mapping: parse_csljson(text, lines),
             "csv": parse_table}
+#: Screening tools whose exports of decisions are read (see :mod:`metareview.review.tool_decisions`).
+TOOL_READERS = {"rayyan": parse_rayyan, "covidence": parse_covidence}
 
 
 def detect_format(lines: list[str], filename: str = "") -> str:
