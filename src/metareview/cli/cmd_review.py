@@ -559,12 +559,27 @@ def export_records(project: Path = _PROJECT,
 
 @review_app.command("prisma")
 def prisma(project: Path = _PROJECT,
-           output: Optional[Path] = typer.Option(None, "-o", "--output", help="counts.json or counts.toml."),
+           output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                 help="counts.json, counts.toml or prisma2020.csv."),
+           format: Optional[str] = typer.Option(None, "--format", "-f",
+                                                help="json, toml or prisma2020 (the PRISMA2020 app's CSV template); "
+                                                     "default: from the output's extension, else json."),
            partial: bool = typer.Option(False, "--partial", help="Write the boxes known so far if screening is unfinished.")
            ) -> None:
-    """PRISMA 2020 counts derived from the project, for 'metareview prisma'."""
-    from ..review.prisma import prisma_counts, to_json, to_toml
+    """PRISMA 2020 counts derived from the project, for 'metareview prisma' or the PRISMA2020 app."""
+    from ..exceptions import SettingsError
+    from ..review.prisma import prisma_counts, to_json, to_prisma2020_csv, to_toml
+    suffix = output.suffix.lower() if output is not None else ""
+    fmt = (format or {".toml": "toml", ".csv": "prisma2020"}.get(suffix, "json")).lower()
+    writers = {"json": to_json, "toml": to_toml, "prisma2020": to_prisma2020_csv}
+    if fmt not in writers:
+        raise SettingsError(f"unknown counts format {format!r}; formats are {list(writers)}")
+    if fmt == "prisma2020" and partial:
+        raise SettingsError("the PRISMA2020 template needs every box; finish screening or write json/toml with "
+                            "--partial")
+    if output is not None and str(output) != "-":
+        from .._paths import refuse_input_as_output
+        refuse_input_as_output(output, [project])
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
-    text = to_toml(doc) if output is not None and output.suffix.lower() == ".toml" else to_json(doc)
-    _write(text, output)
+    _write(writers[fmt](doc), output)
