@@ -31,12 +31,16 @@ def _open(path: Path):
     return Project.open(path)
 
 
-def _write(text: str, output: Optional[Path]) -> None:
+def _write(text: str, output: Optional[Path], project: Path) -> None:
+    """Print ``text``, or write it to ``output`` (never onto the project file) and say so on stderr."""
     import sys
     if output is None or str(output) == "-":
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+        return
+    from .._paths import refuse_input_as_output
+    refuse_input_as_output(output, [project])
+    output.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {output}\n")
 
 
 def _read(path: Path) -> str:
@@ -365,7 +369,7 @@ def decisions_export(project: Path = _PROJECT,
             if reviewer:
                 raise SettingsError("--reviewer goes with --sheet; the log export holds every reviewer")
             text = export_decisions(p, stage=stage)
-    _write(text, output)
+    _write(text, output, project)
 
 
 @decisions_app.command("import")
@@ -425,7 +429,7 @@ def extract_template(project: Path = _PROJECT,
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
     with _open(project) as p:
-        _write(template(p), output)
+        _write(template(p), output, project)
 
 
 @extract_app.command("import")
@@ -485,7 +489,7 @@ def discrepancies(project: Path = _PROJECT,
     for r in rows:
         writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
                          r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
-    _write(buf.getvalue(), output)
+    _write(buf.getvalue(), output, project)
 
 
 @review_app.command("adjudicate")
@@ -540,9 +544,6 @@ def export_records(project: Path = _PROJECT,
         raise SettingsError("--included already gives one record per included cluster; drop --primaries")
     fmt = format or {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex"}.get(
         output.suffix.lower() if output is not None else "", "csv")
-    if output is not None and str(output) != "-":
-        from .._paths import refuse_input_as_output
-        refuse_input_as_output(output, [project])
     with _open(project) as p:
         text = export(p, format=fmt, included=included, primaries_only=primaries)
         if fmt != "csv":
@@ -552,9 +553,7 @@ def export_records(project: Path = _PROJECT,
             if left_out:
                 sys.stderr.write(f"{left_out} record(s) that could not be parsed are left out of the {fmt} file "
                                  f"(export them with --format csv)\n")
-    _write(text, output)
-    if output is not None and str(output) != "-":
-        sys.stderr.write(f"wrote {output}\n")
+    _write(text, output, project)
 
 
 @review_app.command("prisma")
@@ -577,9 +576,6 @@ def prisma(project: Path = _PROJECT,
     if fmt == "prisma2020" and partial:
         raise SettingsError("the PRISMA2020 template needs every box; finish screening or write json/toml with "
                             "--partial")
-    if output is not None and str(output) != "-":
-        from .._paths import refuse_input_as_output
-        refuse_input_as_output(output, [project])
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
-    _write(writers[fmt](doc), output)
+    _write(writers[fmt](doc), output, project)
