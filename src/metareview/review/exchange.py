@@ -215,7 +215,7 @@ def records_to_bibtex(records: Iterable[dict[str, Any]]) -> str:
             entry_type = rec["type"]  # the entry type the record came with
         fields: list[tuple[str, str]] = []
 
-        def put(name: str, value: Any) -> None:
+        def put(name: str, value: Any, fields: list[tuple[str, str]] = fields) -> None:
             if value not in (None, "", []):
                 fields.append((name, text_to_latex(str(value))))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from ...exceptions import DataError
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
@@ -121,10 +122,10 @@ _KNOWN = {"author", "title", "abstract", "year", "date", "journal", "journaltitl
           "issue", "pages", "doi", "pmid", "keywords"}
 
 
-def _record(entry, problem: str | None = None) -> Record:
-    line = entry.start_line + 1
-    rec = Record(line=line, raw=entry.raw)
-    raw_fields = {}
+def _record(entry: Any, problem: str | None = None) -> Record:
+    line = (entry.start_line or 0) + 1
+    rec = Record(line=line, raw=entry.raw or "")
+    raw_fields: dict[str, str] = {}
     for name, fld in entry.fields_dict.items():
         value = fld.value if isinstance(fld.value, str) else str(fld.value)
         raw_fields.setdefault(name.lower(), value)
@@ -181,19 +182,20 @@ def parse_bibtex(text: str, lines: list[str]) -> list[Record]:
         log.disabled = was_disabled
     found: list[tuple[int, Record]] = []
     for entry in library.entries:
-        found.append((entry.start_line, _record(entry)))
+        found.append((entry.start_line or 0, _record(entry)))
     for block in library.failed_blocks:
-        if isinstance(block, DuplicateBlockKeyBlock):
-            entry = block.ignore_error_block
-            found.append((entry.start_line, _record(entry, f"entry on line {entry.start_line + 1} repeats the "
-                                                           f"citation key {entry.key!r}")))
+        start = block.start_line or 0
+        if isinstance(block, DuplicateBlockKeyBlock) and block.ignore_error_block is not None:
+            duplicate = block.ignore_error_block
+            found.append((start, _record(duplicate, f"entry on line {start + 1} repeats the citation key "
+                                                    f"{getattr(duplicate, 'key', '')!r}")))
             continue
-        line = block.start_line + 1
-        rec = Record(line=line, raw=block.raw.rstrip())
+        line = start + 1
+        rec = Record(line=line, raw=(block.raw or "").rstrip())
         reason = str(getattr(block.error, "abort_reason", "") or block.error or "").strip().splitlines()
         why = reason[0].strip() if reason else ""
         if "found `@" in why:
             why += " (the entry is not closed before the next one starts)"
         rec.mark_malformed(f"entry on line {line} cannot be read as BibTeX" + (f": {why}" if why else ""))
-        found.append((block.start_line, rec))
+        found.append((start, rec))
     return [rec for _, rec in sorted(found, key=lambda item: item[0])]
