@@ -4,7 +4,8 @@ An example is a whole review to work through from an installed package, without 
 clone of the repository: the analysis plan with the paper's data table and PRISMA
 counts (what ``metareview run --example`` runs), and the tutorial's material, the
 search exports, the two reviewers' screening and extraction sheets and the
-extraction form.  Everything is package data; :data:`EXAMPLE_FILES` lists where each
+extraction form, with the reference-manager and screening-tool exports of the
+how-to guides (Zotero, EndNote, Rayyan, Covidence).  Everything is package data; :data:`EXAMPLE_FILES` lists where each
 file lands in the folder and where it lives in the package.
 """
 
@@ -29,6 +30,12 @@ EXAMPLE_FILES: dict[str, dict[str, str]] = {
         "treatment_response.csv": "mrgfus_treatment_response.csv",
         "exports/pubmed.nbib": "tutorial/pubmed.nbib",
         "exports/embase.ris": "tutorial/embase.ris",
+        "exports/zotero.bib": "tutorial/zotero.bib",
+        "exports/endnote.xml": "tutorial/endnote.xml",
+        "exports/zotero-csl.json": "tutorial/zotero-csl.json",
+        "exports/endnote-unicode.ris": "tutorial/endnote-unicode.ris",
+        "exports/rayyan.csv": "tutorial/rayyan.csv",
+        "exports/covidence.csv": "tutorial/covidence.csv",
         "sheets/screening-ann.csv": "tutorial/screening-ann.csv",
         "sheets/screening-bob.csv": "tutorial/screening-bob.csv",
         "sheets/extraction_form.toml": "tutorial/extraction_form.toml",

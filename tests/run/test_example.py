@@ -24,6 +24,12 @@ SOURCES = {
     "mrgfus_treatment_response.csv": "src/metareview/data/mrgfus_treatment_response.csv",
     "tutorial/pubmed.nbib": "tests/data/exports/pubmed.nbib",
     "tutorial/embase.ris": "tests/data/exports/embase.ris",
+    "tutorial/zotero.bib": "tests/data/exports/zotero.bib",
+    "tutorial/endnote.xml": "tests/data/exports/endnote.xml",
+    "tutorial/zotero-csl.json": "tests/data/exports/zotero-csl.json",
+    "tutorial/endnote-unicode.ris": "tests/data/exports/endnote-unicode.ris",
+    "tutorial/rayyan.csv": "tests/data/exports/rayyan.csv",
+    "tutorial/covidence.csv": "tests/data/exports/covidence.csv",
     "tutorial/screening-ann.csv": "docs/tutorial/screening-ann.csv",
     "tutorial/screening-bob.csv": "docs/tutorial/screening-bob.csv",
     "tutorial/extraction_form.toml": "docs/tutorial/extraction_form.toml",
@@ -51,7 +57,7 @@ def test_example_command_copies_and_refuses_to_overwrite(tmp_path, capsys):
     target = tmp_path / "mrgfus"
     assert main(["example", "mrgfus", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "Wrote 13 files" in out and "exports/pubmed.nbib" in out
+    assert f"Wrote {len(EXAMPLE_FILES['mrgfus'])} files" in out and "exports/pubmed.nbib" in out
     for rel, source in EXAMPLE_FILES["mrgfus"].items():
         assert (target / rel).read_bytes() == (DATA / source).read_bytes(), rel
     (target / "table2.csv").write_text("edited by the user")
