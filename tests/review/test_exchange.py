@@ -41,6 +41,14 @@ def test_sample_project_round_trip(imported, tmp_path, fmt):
         assert "Export Date" in scopus.extra["notes"]
 
 
+def test_ris_keeps_a_second_accession_number():
+    row = {"id": 1, "status": "ok", "type": "JOUR", "title": "A trial", "authors": [], "year": 2021,
+           "journal": None, "volume": None, "issue": None, "pages": None, "doi": None, "pmid": "33300002",
+           "abstract": None, "keywords": [], "extra": {"accession_number": "WOS:000601234500012"}}
+    (back,) = parse_bytes(records_to_ris([row]).encode(), filename="x.ris").records
+    assert back.pmid == "33300002" and back.extra["accession_number"] == ["33300002", "WOS:000601234500012"]
+
+
 def test_bibtex_file_round_trip_keeps_keys_types_and_fields():
     first = parse_bytes((EXPORTS / "zotero.bib").read_bytes(), filename="zotero.bib").records
     rows = [{**{k: getattr(r, k) for k in (*FIELDS, "abstract", "type", "extra", "status")}, "id": i}

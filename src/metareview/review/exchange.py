@@ -159,7 +159,7 @@ def records_to_ris(records: Iterable[dict[str, Any]]) -> str:
         put("AB", rec["abstract"])
         for keyword in rec["keywords"]:
             put("KW", keyword)
-        written = {"TY", "TI", "AU", "PY", "T2", "VL", "IS", "SP", "EP", "DO", "AN", "AB", "KW", "ID", "M3", "ER"}
+        written = {"TY", "TI", "AU", "PY", "T2", "VL", "IS", "SP", "EP", "DO", "AB", "KW", "ID", "M3", "ER"}
         if not known:
             put("M3", rec["type"])
         for name, value in (rec.get("extra") or {}).items():
@@ -167,6 +167,8 @@ def records_to_ris(records: Iterable[dict[str, Any]]) -> str:
             if tag is None or tag in written:
                 continue
             for item in value if isinstance(value, list) else [value]:
+                if tag == "AN" and str(item) == (rec["pmid"] or ""):
+                    continue  # written above; another accession number (WOS:...) follows the PMID
                 put(tag, item)
         put("ID", rec["id"])
         lines.append("ER  - ")
