@@ -3,15 +3,17 @@
 A page is executed top to bottom in one fresh working directory that holds copies of the files
 the pages read (the sample search exports, the bundled MRgFUS example, ``docs/tutorial/``):
 
-* ```python blocks run in order in one namespace, as in a notebook;
+* ```python blocks run in order in one namespace, as in a notebook; a ```text block titled
+  "Output" (```text title="Output") right after one is what it prints, checked as console output is;
 * ```console blocks: each line starting with ``$ metareview`` is a command (a trailing ``\\``
   continues it); the lines after it are its output as shown on the page, and each shown line
-  that is not ``...`` must appear in the real output (spaces collapsed);
+  that is not ``...`` must appear in the real output (spaces collapsed; a line ending in ``...``
+  shows the beginning of a longer line);
 * ```bash blocks: each line starting with ``metareview`` is a command (output not shown);
 * a command ends with ``# exit N`` when it is meant to exit with code N (default 0).
 
-Commands run in-process through ``metareview.cli.main``; other shell commands (``pip``, ``cd``)
-are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
+Commands run in-process through ``metareview.cli.main``; ``$ cd DIR`` in a console block changes
+the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 
-FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ ]*$",
+FENCE = re.compile(r"^(?P<indent>[ ]*)```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)```[ ]*$",
                    re.MULTILINE | re.DOTALL)
+OUTPUT_INFO = re.compile(r'title="Output"')
 EXIT = re.compile(r"#\s*exit\s+(\d+)\s*$")
 
 # What a page may read, copied into its working directory (relative paths as in a clone).
@@ -52,6 +55,7 @@ class Block:
     code: str
     line: int
     commands: list[Command] = field(default_factory=list)
+    shown_output: list[str] = field(default_factory=list)   # python blocks: the "Output" block after them
 
 
 def _commands(lang: str, body: str, line: int) -> list[Command]:
@@ -89,13 +93,19 @@ def _commands(lang: str, body: str, line: int) -> list[Command]:
 def parse_blocks(path: Path) -> list[Block]:
     """The runnable blocks of a Markdown page, in order."""
     text = path.read_text(encoding="utf-8")
-    blocks = []
+    blocks: list[Block] = []
+    previous_end = -1
     for m in FENCE.finditer(text):
         lang = m.group("lang").lower()
         indent = len(m.group("indent"))
         body = "\n".join(line[indent:] for line in m.group("body").splitlines())
         line = text.count("\n", 0, m.start()) + 1
-        if lang in ("python", "py"):
+        follows = blocks and blocks[-1].lang == "python" and not text[previous_end:m.start()].strip()
+        previous_end = m.end()
+        if lang == "text" and OUTPUT_INFO.search(m.group("info")):
+            assert follows, f"{path.name}:{line}: an Output block must follow a python block directly"
+            blocks[-1].shown_output = [s.strip() for s in body.splitlines() if s.strip()]
+        elif lang in ("python", "py"):
             blocks.append(Block("python", body, line))
         elif lang in ("console", "bash", "sh", "shell"):
             kind = "console" if lang == "console" else "bash"
@@ -105,6 +115,16 @@ def parse_blocks(path: Path) -> list[Block]:
 
 def _normalise(s: str) -> str:
     return " ".join(s.split())
+
+
+def check_shown(shown_lines: list[str], printed: str, what: str) -> None:
+    """Each line shown on the page, other than ``...``, appears in what was printed (spaces collapsed)."""
+    real = _normalise(printed)
+    for shown in shown_lines:
+        if shown in ("...", "…"):
+            continue
+        shown = shown.removesuffix("...").rstrip()   # a line cut short shows its beginning
+        assert _normalise(shown) in real, f"{what} no longer prints {shown!r}; it printed:\n{printed}"
 
 
 class PageRunner:
@@ -122,15 +142,21 @@ class PageRunner:
         for block in parse_blocks(path):
             where = f"{path.relative_to(ROOT)}:{block.line}"
             if block.lang == "python":
+                self.capsys.readouterr()
                 try:
                     exec(compile(block.code, where, "exec"), namespace)
                 except Exception as exc:  # pragma: no cover - reported with the block's place
                     raise AssertionError(f"python block at {where} failed: {exc!r}\n{block.code}") from exc
                 finally:
                     self._close_figures()
+                printed = self.capsys.readouterr().out
+                check_shown(block.shown_output, printed, f"python block at {where}")
                 self.python_blocks += 1
                 continue
             for cmd in block.commands:
+                if cmd.argv[:1] == ["cd"] and len(cmd.argv) == 2:
+                    os.chdir(cmd.argv[1])
+                    continue
                 if cmd.expected_exit < 0:
                     continue
                 self.check_command(cmd, f"{path.relative_to(ROOT)}:{cmd.line}")
@@ -148,13 +174,7 @@ class PageRunner:
         self._close_figures()
         assert code == cmd.expected_exit, (f"{where}: `{shlex.join(cmd.argv)}` exited {code}, expected "
                                            f"{cmd.expected_exit}\n{out}\n{err}")
-        if cmd.shown_output:
-            real = _normalise(out + "\n" + err)
-            for shown in cmd.shown_output:
-                if shown in ("...", "…"):
-                    continue
-                assert _normalise(shown) in real, (f"{where}: `{shlex.join(cmd.argv)}` no longer prints "
-                                                   f"{shown!r}; it printed:\n{out}\n{err}")
+        check_shown(cmd.shown_output, out + "\n" + err, f"{where}: `{shlex.join(cmd.argv)}`")
 
     @staticmethod
     def _close_figures() -> None:
@@ -183,3 +203,11 @@ def page_runner(tmp_path, monkeypatch, capsys):
             shutil.copy2(src, dst)
     monkeypatch.chdir(tmp_path)
     return PageRunner(tmp_path, capsys)
+
+
+@pytest.fixture(scope="session")
+def page_parts():
+    """The page parser and the output check, for tests that run a page's commands another way."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(parse_blocks=parse_blocks, check_shown=check_shown, docs=DOCS, root=ROOT)

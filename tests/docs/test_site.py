@@ -38,6 +38,15 @@ def test_site_builds_strict(tmp_path):
         assert (site / page).is_file(), page
     # the API reference is generated from the docstrings
     assert "metaprop" in (site / "reference/api/index.html").read_text(encoding="utf-8")
+    # MathJax is served by the site (copied in by the build's hook), and no page loads anything from elsewhere
+    assert (site / "javascripts/mathjax/tex-mml-chtml.js").stat().st_size > 100_000
+    assert any((site / "javascripts/mathjax/output/chtml/fonts").rglob("*.woff"))
+    import re
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
+        assert not remote, f"{page.relative_to(site)} loads {remote}"
+    assert not list(ROOT.joinpath("docs").rglob("tex-mml-chtml.js")), "MathJax's files are not kept in docs/"
 
 
 def test_every_page_is_in_the_nav():

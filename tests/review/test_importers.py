@@ -112,10 +112,10 @@ def test_unrecognised_and_empty_input_raise_data_errors():
         parse_bytes(b"just a sentence", filename="notes.txt")
     with pytest.raises(DataError, match="no ris records"):
         parse_bytes(b"", filename="x.ris", format="ris")
-    with pytest.raises(DataError, match="UTF-16"):
-        parse_bytes("TY  - JOUR".encode("utf-16"), filename="x.ris")
+    with pytest.raises(DataError, match="UTF-16 byte-order mark but its bytes"):
+        parse_bytes(b"\xff\xfeT\x00Y\x00\x00\xd8", filename="x.ris")   # a lone surrogate
     with pytest.raises(SettingsError, match="unknown format"):
-        parse_bytes(b"TY  - JOUR\nER  - \n", format="bibtex")
+        parse_bytes(b"TY  - JOUR\nER  - \n", format="refworks")
 
 
 def test_reimport_is_detected(project):
@@ -200,3 +200,67 @@ def test_wos_record_joins_its_pubmed_and_scopus_copies(project):
     assert [10, 17, 19] in members  # Napoli in PubMed, Scopus and WoS (the WoS record is the most complete)
     assert [20, 26] in members  # Gonçalves: WoS and the Latin-1 table
     assert [21, 24] in members  # the cut-off WoS record still finds its copy
+
+
+def test_zotero_bibtex_fields_latex_and_broken_entry():
+    result = parse_file(EXPORTS / "zotero.bib")
+    assert (result.format, len(result.records)) == ("bibtex", 5)
+    namba, wang, napoli, broken, goncalves = result.records
+    assert (namba.line, namba.type, namba.pmid, namba.pages, namba.issue) == (2, "article", "31012345", "12-19", "1")
+    assert namba.abstract.endswith("treated with MRgFUS.")          # protective braces removed
+    assert namba.keywords == ["bone metastases", "focused ultrasound"] and namba.extra["key"] == "namba_magnetic_2019"
+    assert wang.authors == ["Wang, Bin", "Zhang, Li", "Müller, Anja"]  # {\"u} decoded
+    assert napoli.title == "Safety of MR-guided focused ultrasound near the spinal cord: 50% dose reduction & outcomes"
+    assert napoli.journal.startswith("Proceedings of the International Society")  # booktitle of a paper
+    assert napoli.authors == ["Napoli, Alessandro", "Focused Ultrasound Foundation"]  # braced name not split
+    assert broken.status == "malformed" and broken.line == 39 and "not closed" in broken.problem
+    assert broken.raw.startswith("@article{harding_retreatment_2020")
+    assert goncalves.authors == ["Gonçalves, Rita"] and "\u2013" in goncalves.title
+
+
+def test_endnote_xml_fields_and_cut_off_record():
+    result = parse_file(EXPORTS / "endnote.xml")
+    assert (result.format, len(result.records)) == ("endnote", 5)
+    tsai, giles, no_title, harding, cut = result.records
+    assert (tsai.pmid, tsai.doi, tsai.pages, tsai.journal) == ("30987654", "10.1016/j.acra.2018.11.014",
+                                                               "1021-1029", "Academic Radiology")
+    assert tsai.authors == ["Tsai, Yu-Chen", "Lee, Jo-Ting"] and tsai.type == "Journal Article"
+    assert tsai.keywords[1] == "High-Intensity Focused Ultrasound Ablation" and tsai.extra["isbn"] == "1076-6332"
+    assert giles.doi == "10.1007/s00330-019-06201-x" and giles.line == 2  # DOI from the URL
+    assert no_title.status == "malformed" and "neither a title nor a DOI" in no_title.problem
+    assert harding.status == "ok" and harding.year == 2020
+    assert cut.status == "malformed" and cut.line == 5 and "XML is broken" in cut.problem
+    assert cut.raw.startswith("<record><rec-number>5")
+
+
+def test_csl_json_items_with_their_lines():
+    result = parse_file(EXPORTS / "zotero-csl.json")
+    assert (result.format, len(result.records)) == ("csljson", 3)
+    namba, lee, empty = result.records
+    assert (namba.line, namba.year, namba.pmid, namba.authors) == (2, 2019, "31012345", ["Namba, Hiroshi",
+                                                                                           "Kawasaki, Motohiro"])
+    assert lee.authors == ["Lee, Hye Lim", "MRgFUS Bone Study Group"] and lee.year == 2017
+    assert lee.pages == "1402-1411" and lee.keywords == ["bone metastases", "pain palliation"]
+    assert empty.status == "malformed" and empty.line == 56 and empty.extra["URL"] == "https://example.org/no-title"
+    assert '"id": "EMPTY"' in empty.raw
+    with pytest.raises(DataError, match="line 2, column 1: not valid JSON"):
+        parse_bytes(b'[{"title": "x"},\n]', filename="x.json")
+    (one,) = parse_bytes(b'{"items": [{"title": "Only", "DOI": "10.1000/x"}]}', filename="x.json").records
+    assert one.title == "Only" and one.doi == "10.1000/x"
+
+
+def test_utf16_endnote_unicode_export():
+    result = parse_file(EXPORTS / "endnote-unicode.ris")
+    assert (result.format, result.encoding, len(result.records)) == ("ris", "utf-16", 2)
+    chan, goncalves = result.records
+    assert chan.pmid == "27440000" and chan.journal == "Technology in Cancer Research & Treatment"
+    assert "Sørensen" in chan.extra["notes"] and goncalves.authors == ["Gonçalves, Rita"]
+    big_endian = "\ufeffTitle,Year\nA study,2020\n".encode("utf-16-be")
+    assert parse_bytes(big_endian, filename="x.csv").records[0].title == "A study"
+
+
+def test_latex_text_round_trip():
+    from metareview.review.importers.bibtex import latex_to_text, text_to_latex
+    assert latex_to_text(r"M{\"u}ller \'{e} \v{s} \c c \ss{} \o{} 5\% \& {DNA} a~b") == "Müller é š ç ß ø 5% & DNA a b"
+    for text in ("a\\b{c}%$&#_~^ é", "x\\", "{}}{", r"\textbackslash", "α β"):
+        assert latex_to_text(text_to_latex(text)) == text

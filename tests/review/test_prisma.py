@@ -74,3 +74,50 @@ def test_other_methods_go_to_the_right_hand_column(screened, tmp_path):
     assert (doc["other_reports_sought"], doc["other_reports_not_retrieved"], doc["other_reports_assessed"]) == (1, 0, 1)
     assert doc["other_reports_excluded"] == {}
     assert (doc["studies_included"], doc["reports_included"]) == (4, 5)
+
+
+def _prisma2020(text: str) -> dict:
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return {r["data"]: r["n"] for r in rows if r["data"] != "NA"}
+
+
+def test_prisma2020_app_template(screened):
+    from metareview.review.prisma import PRISMA2020_ROWS, to_prisma2020_csv
+
+    text = to_prisma2020_csv(prisma_counts(screened))
+    assert text.splitlines()[0] == "data,node,box,description,boxtext,tooltips,url,n"
+    assert len(text.splitlines()) == 1 + len(PRISMA2020_ROWS) == 33
+    n = _prisma2020(text)
+    assert n["database_results"] == "32" and n["database_specific_results"] == \
+        "Embase, 9; PubMed, 10; Scopus, 8; Web of Science, 5"
+    assert (n["duplicates"], n["records_screened"], n["records_excluded"]) == ("13", "19", "13")
+    assert (n["dbr_sought_reports"], n["dbr_notretrieved_reports"], n["dbr_assessed"]) == ("6", "1", "5")
+    assert n["dbr_excluded"] == "wrong study design, 1"
+    assert (n["new_studies"], n["new_reports"], n["total_studies"], n["total_reports"]) == ("3", "4", "3", "4")
+    assert n["previous_studies"] == "0" and n["register_results"] == "0" and n["citations_results"] == "0"
+
+
+def test_prisma2020_other_methods_by_name():
+    from metareview.review.prisma import to_prisma2020_csv
+
+    doc = {"records_databases": {"PubMed": 5}, "other_records": {"Citation searching": 3, "Websites": 2,
+                                                                 "WHO organisation pages": 1},
+           "other_reports_excluded": {"wrong population; adults, only": 1}}
+    n = _prisma2020(to_prisma2020_csv(doc))
+    assert (n["citations_results"], n["website_results"], n["organisation_results"]) == ("3", "2", "1")
+    assert n["other_excluded"] == "wrong population - adults - only, 1"
+    with pytest.raises(DataError, match="name the source 'Hand search'"):
+        to_prisma2020_csv({"other_records": {"Hand search": 4}})
+
+
+def test_prisma_command_writes_the_template(screened, tmp_path, capsys):
+    from metareview.cli import main
+
+    path = str(screened.store.path)
+    assert main(["review", "prisma", "-p", path, "-o", str(tmp_path / "prisma2020.csv")]) == 0
+    assert _prisma2020((tmp_path / "prisma2020.csv").read_text())["records_screened"] == "19"
+    assert main(["review", "prisma", "-p", path, "-f", "prisma2020", "--partial"]) == 2
+    assert main(["review", "prisma", "-p", path, "-o", path]) == 2
+    assert "input of this command" in capsys.readouterr().err

@@ -108,8 +108,9 @@ def test_two_writer_processes_do_not_corrupt_the_project(tmp_path):
         assert {r["reviewer"] for r in log if r["record_id"] == 1} == {"ann", "bob", "cat"}
 
 
-SAMPLES = [(EXPORTS / name).read_bytes() for name in [n for n, _ in SOURCES] + ["wos.txt"]]
-FORMATS = [None, "medline", "ris", "wos", "csv"]
+SAMPLES = [(EXPORTS / name).read_bytes() for name in [n for n, _ in SOURCES] + ["wos.txt", "zotero.bib", "endnote.xml",
+                                                                              "zotero-csl.json", "endnote-unicode.ris"]]
+FORMATS = [None, "medline", "ris", "wos", "csv", "bibtex", "endnote", "csljson"]
 
 
 def _parse_or_clear_error(data: bytes, fmt: str | None) -> None:
@@ -132,7 +133,12 @@ def test_parsers_on_random_bytes(data, fmt):
 
 _ALPHABET = st.sampled_from(list("TYERAUPMIDLN -\n\r,;\"\t\ufeff0123456789abc") + ["TY  - ", "ER  - ", "PMID- ",
                                                                                     "      ", "AU  - ", "\n\n",
-                                                                                    "PT J\n", "\nER\n", "FN ", "EF"])
+                                                                                    "PT J\n", "\nER\n", "FN ", "EF",
+                                                                                    "@article{", "@string{", "}", "{",
+                                                                                    " = ", "title", "\\\"", "\\",
+                                                                                    "<record>", "</record>", "<title>",
+                                                                                    "<xml><records>", "[", "]", "{\"",
+                                                                                    "\":", "\\u00e9", "\xff\xfe"])
 
 
 @settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

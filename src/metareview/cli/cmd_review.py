@@ -31,12 +31,16 @@ def _open(path: Path):
     return Project.open(path)
 
 
-def _write(text: str, output: Optional[Path]) -> None:
+def _write(text: str, output: Optional[Path], project: Path) -> None:
+    """Print ``text``, or write it to ``output`` (never onto the project file) and say so on stderr."""
     import sys
     if output is None or str(output) == "-":
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+        return
+    from .._paths import refuse_input_as_output
+    refuse_input_as_output(output, [project])
+    output.write_text(text, encoding="utf-8")
+    sys.stderr.write(f"wrote {output}\n")
 
 
 def _read(path: Path) -> str:
@@ -49,15 +53,20 @@ def _read(path: Path) -> str:
     return decode(data, name=path.name)[0]
 
 
-def _mapping(items: List[str]) -> dict:
+def _pairs(items: List[str], option: str, form: str) -> dict:
+    """``KEY=VALUE`` option values as a dict."""
     from ..exceptions import SettingsError
     out = {}
     for item in items:
         if "=" not in item:
-            raise SettingsError(f"--map takes FIELD=COLUMN, not {item!r}")
+            raise SettingsError(f"{option} takes {form}, not {item!r}")
         key, value = item.split("=", 1)
         out[key.strip()] = value.strip()
     return out
+
+
+def _mapping(items: List[str]) -> dict:
+    return _pairs(items, "--map", "FIELD=COLUMN")
 
 
 # -- project ------------------------------------------------------------------------------------------------
@@ -75,12 +84,14 @@ def init(path: Path = typer.Argument(..., help="The project file to create."),
 
 
 @review_app.command("import")
-def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science or CSV export."),
+def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science, BibTeX, EndNote XML, CSL-JSON or CSV export "
+                                                "(UTF-8, UTF-16 with a byte-order mark, or Latin-1)."),
             project: Path = _PROJECT,
             source: str = typer.Option(..., "--source", help="Where the records come from (PubMed, Embase, ...)."),
             kind: str = typer.Option("database", "--kind", help="database, register or other (other methods)."),
             format: Optional[str] = typer.Option(None, "--format",
-                                                 help="medline, ris, wos or csv (default: detected)."),
+                                                 help="medline, ris, wos, bibtex, endnote, csljson or csv "
+                                                      "(default: detected)."),
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),
@@ -358,7 +369,7 @@ def decisions_export(project: Path = _PROJECT,
             if reviewer:
                 raise SettingsError("--reviewer goes with --sheet; the log export holds every reviewer")
             text = export_decisions(p, stage=stage)
-    _write(text, output)
+    _write(text, output, project)
 
 
 @decisions_app.command("import")
@@ -366,12 +377,38 @@ def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
                      reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
                                                             help="Whose decisions (if the file has no reviewer column)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s",
-                                                         help="The stage (if the file has no stage column).")) -> None:
-    """Import decisions from CSV (a filled-in sheet or an exported log); repeats are not logged twice."""
-    from ..review.screening import import_decisions
+                                                         help="The stage (if the file has no stage column; "
+                                                              "required with --from)."),
+                     from_: Optional[str] = typer.Option(None, "--from",
+                                                         help="The file is a screening tool's export: rayyan "
+                                                              "(its CSV) or covidence (its CSV of votes)."),
+                     name_map: List[str] = typer.Option([], "--name-map",
+                                                        help="With --from: the tool's reviewer name and the "
+                                                             "project's, NAME=REVIEWER (repeatable)."),
+                     reason_map: List[str] = typer.Option([], "--reason-map",
+                                                          help="With --from: the tool's exclusion reason and the "
+                                                               "project's, TOOL=PROJECT (repeatable).")) -> None:
+    """Import decisions from CSV (a filled-in sheet, an exported log, or a Rayyan or Covidence export);
+    repeats are not logged twice."""
+    from ..exceptions import SettingsError
     from .output import print_json
+    if from_ is None:
+        if name_map or reason_map:
+            raise SettingsError("--name-map and --reason-map go with --from rayyan|covidence")
+        from ..review.screening import import_decisions
+        with _open(project) as p:
+            print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+        return
+    if stage is None:
+        raise SettingsError(f"say which stage the {from_} decisions are for (--stage ta or --stage ft)")
+    if reviewer is not None:
+        raise SettingsError("--reviewer is for sheets; a tool's export names its reviewers (map them with "
+                            "--name-map NAME=REVIEWER)")
+    from ..review.tool_decisions import import_tool_decisions
     with _open(project) as p:
-        print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+        print_json(import_tool_decisions(p, _read(file), tool=from_, stage=stage,
+                                         names=_pairs(name_map, "--name-map", "NAME=REVIEWER"),
+                                         reasons=_pairs(reason_map, "--reason-map", "TOOL=PROJECT")))
 
 
 # -- extraction ----------------------------------------------------------------------------------------------
@@ -392,7 +429,7 @@ def extract_template(project: Path = _PROJECT,
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
     with _open(project) as p:
-        _write(template(p), output)
+        _write(template(p), output, project)
 
 
 @extract_app.command("import")
@@ -452,7 +489,7 @@ def discrepancies(project: Path = _PROJECT,
     for r in rows:
         writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
                          r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
-    _write(buf.getvalue(), output)
+    _write(buf.getvalue(), output, project)
 
 
 @review_app.command("adjudicate")
@@ -488,22 +525,57 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
 
 
 @review_app.command("export-records")
-def export_records(project: Path = _PROJECT, output: Optional[Path] = typer.Option(None, "-o", "--output"),
+def export_records(project: Path = _PROJECT,
+                   output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                         help="The file to write (default: standard output)."),
+                   format: Optional[str] = typer.Option(None, "--format", "-f",
+                                                        help="csv, ris or bibtex (default: from the output's "
+                                                             "extension .csv/.ris/.bib, else csv)."),
+                   included: Optional[str] = typer.Option(None, "--included",
+                                                          help="Only the records included at this stage: "
+                                                               "title_abstract (ta) or full_text (ft)."),
                    primaries: bool = typer.Option(False, "--primaries", help="One record per cluster.")) -> None:
-    """All records as CSV (importable again with 'review import')."""
+    """Records as CSV (importable again with 'review import'), RIS or BibTeX (for a reference manager)."""
+    import sys
+
+    from ..exceptions import SettingsError
     from ..review.exchange import export_records as export
+    if included is not None and primaries:
+        raise SettingsError("--included already gives one record per included cluster; drop --primaries")
+    fmt = format or {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex"}.get(
+        output.suffix.lower() if output is not None else "", "csv")
     with _open(project) as p:
-        _write(export(p, primaries_only=primaries), output)
+        text = export(p, format=fmt, included=included, primaries_only=primaries)
+        if fmt != "csv":
+            from ..review.exchange import select_records
+            chosen = select_records(p, included=included, primaries_only=primaries)
+            left_out = sum(r["status"] != "ok" for r in chosen)
+            if left_out:
+                sys.stderr.write(f"{left_out} record(s) that could not be parsed are left out of the {fmt} file "
+                                 f"(export them with --format csv)\n")
+    _write(text, output, project)
 
 
 @review_app.command("prisma")
 def prisma(project: Path = _PROJECT,
-           output: Optional[Path] = typer.Option(None, "-o", "--output", help="counts.json or counts.toml."),
+           output: Optional[Path] = typer.Option(None, "-o", "--output",
+                                                 help="counts.json, counts.toml or prisma2020.csv."),
+           format: Optional[str] = typer.Option(None, "--format", "-f",
+                                                help="json, toml or prisma2020 (the PRISMA2020 app's CSV template); "
+                                                     "default: from the output's extension, else json."),
            partial: bool = typer.Option(False, "--partial", help="Write the boxes known so far if screening is unfinished.")
            ) -> None:
-    """PRISMA 2020 counts derived from the project, for 'metareview prisma'."""
-    from ..review.prisma import prisma_counts, to_json, to_toml
+    """PRISMA 2020 counts derived from the project, for 'metareview prisma' or the PRISMA2020 app."""
+    from ..exceptions import SettingsError
+    from ..review.prisma import prisma_counts, to_json, to_prisma2020_csv, to_toml
+    suffix = output.suffix.lower() if output is not None else ""
+    fmt = (format or {".toml": "toml", ".csv": "prisma2020"}.get(suffix, "json")).lower()
+    writers = {"json": to_json, "toml": to_toml, "prisma2020": to_prisma2020_csv}
+    if fmt not in writers:
+        raise SettingsError(f"unknown counts format {format!r}; formats are {list(writers)}")
+    if fmt == "prisma2020" and partial:
+        raise SettingsError("the PRISMA2020 template needs every box; finish screening or write json/toml with "
+                            "--partial")
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
-    text = to_toml(doc) if output is not None and output.suffix.lower() == ".toml" else to_json(doc)
-    _write(text, output)
+    _write(writers[fmt](doc), output, project)

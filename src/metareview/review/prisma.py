@@ -20,7 +20,7 @@ from .dedupe import clusters
 from .project import Project
 from .screening import states, study_labels
 
-__all__ = ["prisma_counts", "to_toml", "to_json", "check_arithmetic"]
+__all__ = ["prisma_counts", "to_toml", "to_json", "to_prisma2020_csv", "check_arithmetic", "PRISMA2020_ROWS"]
 
 
 def _state_counts(st: dict) -> Counter:
@@ -132,3 +132,96 @@ def to_toml(doc: dict[str, Any]) -> str:
             lines.append(f"[{_toml_key(key)}]")
             lines.extend(f"{_toml_key(name)} = {int(n)}" for name, n in table.items())
     return "\n".join(lines) + "\n"
+
+
+# -- the PRISMA2020 app's CSV template -------------------------------------------------------------------------
+#: Rows of the CSV template of the PRISMA2020 R package and Shiny app (Haddaway et al., Campbell Systematic
+#: Reviews 2022;18:e1230), in its order: (data, node, box, box text).  The app reads ``data`` and ``n``.
+PRISMA2020_ROWS = [
+    ("NA", "node4", "prevstud", "Previous studies"),
+    ("previous_studies", "node5", "box1", "Studies included in previous version of review"),
+    ("previous_reports", "NA", "box1", "Reports of studies included in previous version of review"),
+    ("NA", "node6", "newstud", "Identification of new studies via databases and registers"),
+    ("database_results", "node7", "box2", "Databases"),
+    ("database_specific_results", "NA", "box2", "Specific Databases"),
+    ("register_results", "NA", "box2", "Registers"),
+    ("register_specific_results", "NA", "box2", "Specific Registers"),
+    ("NA", "node16", "othstud", "Identification of new studies via other methods"),
+    ("website_results", "node17", "box11", "Websites"),
+    ("organisation_results", "NA", "box11", "Organisations"),
+    ("citations_results", "NA", "box11", "Citation searching"),
+    ("duplicates", "node8", "box3", "Duplicate records"),
+    ("excluded_automatic", "NA", "box3", "Records marked as ineligible by automation tools"),
+    ("excluded_other", "NA", "box3", "Records removed for other reasons"),
+    ("records_screened", "node9", "box4", "Records screened"),
+    ("records_excluded", "node10", "box5", "Records excluded"),
+    ("dbr_sought_reports", "node11", "box6", "Reports sought for retrieval"),
+    ("dbr_notretrieved_reports", "node12", "box7", "Reports not retrieved"),
+    ("other_sought_reports", "node18", "box12", "Reports sought for retrieval"),
+    ("other_notretrieved_reports", "node19", "box13", "Reports not retrieved"),
+    ("dbr_assessed", "node13", "box8", "Reports assessed for eligibility"),
+    ("dbr_excluded", "node14", "box9", "Reports excluded"),
+    ("other_assessed", "node20", "box14", "Reports assessed for eligibility"),
+    ("other_excluded", "node21", "box15", "Reports excluded"),
+    ("new_studies", "node15", "box10", "New studies included in review"),
+    ("new_reports", "NA", "box10", "Reports of new included studies"),
+    ("total_studies", "node22", "box16", "Total studies included in review"),
+    ("total_reports", "NA", "box16", "Reports of total included studies"),
+    ("identification", "node1", "identification", "Identification"),
+    ("screening", "node2", "screening", "Screening"),
+    ("included", "node3", "included", "Included"),
+]
+# other methods, by a word in the source's name
+_OTHER_KINDS = (("website_results", ("website", "web site", "web search")), ("organisation_results",
+                ("organisation", "organization")), ("citations_results", ("citation",)))
+
+
+def _named_counts(table: dict[str, int]) -> str:
+    """The app's ``Name, n; Name, n`` lists; commas and semicolons inside a name would split it."""
+    return "; ".join(f"{name.replace(';', ' -').replace(',', ' -')}, {int(n)}" for name, n in table.items())
+
+
+def to_prisma2020_csv(doc: dict[str, Any]) -> str:
+    """The counts in the PRISMA2020 app's CSV template (``data``/``n`` rows), for its flow diagram.
+
+    The mapping is documented in docs/prisma-counts.md.  Boxes metareview does not count
+    (a previous version of the review) are 0, as in the app's template; counts of an
+    unfinished stage are refused by :func:`prisma_counts` before this is called.
+    """
+    import csv
+    import io
+
+    others = {key: 0 for key, _ in _OTHER_KINDS}
+    for name, n in doc.get("other_records", {}).items():
+        kind = next((key for key, words in _OTHER_KINDS if any(w in name.lower() for w in words)), None)
+        if kind is None:
+            raise DataError(f"the PRISMA2020 template counts other methods as websites, organisations or citation "
+                            f"searching; name the source {name!r} so that it says which (e.g. 'citation "
+                            f"searching')", column="source", rule="prisma2020")
+        others[kind] += int(n)
+    databases, registers = doc.get("records_databases", {}), doc.get("records_registers", {})
+    n = {
+        "previous_studies": 0, "previous_reports": 0,
+        "database_results": sum(databases.values()), "database_specific_results": _named_counts(databases),
+        "register_results": sum(registers.values()), "register_specific_results": _named_counts(registers),
+        **others,
+        "duplicates": doc.get("duplicates_removed", 0), "excluded_automatic": doc.get("automation_removed", 0),
+        "excluded_other": doc.get("other_removed", 0),
+        "records_screened": doc.get("records_screened", 0), "records_excluded": doc.get("records_excluded", 0),
+        "dbr_sought_reports": doc.get("reports_sought", 0),
+        "dbr_notretrieved_reports": doc.get("reports_not_retrieved", 0),
+        "other_sought_reports": doc.get("other_reports_sought", 0),
+        "other_notretrieved_reports": doc.get("other_reports_not_retrieved", 0),
+        "dbr_assessed": doc.get("reports_assessed", 0), "dbr_excluded": _named_counts(doc.get("reports_excluded", {})),
+        "other_assessed": doc.get("other_reports_assessed", 0),
+        "other_excluded": _named_counts(doc.get("other_reports_excluded", {})),
+        "new_studies": doc.get("studies_included", 0), "new_reports": doc.get("reports_included", 0),
+        "total_studies": doc.get("studies_included", 0), "total_reports": doc.get("reports_included", 0),
+    }
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["data", "node", "box", "description", "boxtext", "tooltips", "url", "n"])
+    for data, node, box, text in PRISMA2020_ROWS:
+        url = f"{data if data != 'NA' else box}.html"
+        writer.writerow([data, node, box, text, text, text if node != "NA" else "NA", url, n.get(data, 0)])
+    return buf.getvalue()

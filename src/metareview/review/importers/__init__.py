@@ -14,26 +14,47 @@ from pathlib import Path
 from ...exceptions import DataError, SettingsError
 from ..records import ParseResult
 from ._text import decode, split_lines
+from .bibtex import looks_like_bibtex, parse_bibtex
+from .covidence import parse_covidence
+from .csljson import looks_like_csljson, parse_csljson
+from .endnote_xml import looks_like_endnote_xml, parse_endnote_xml
 from .medline import looks_like_medline, parse_medline
+from .rayyan import parse_rayyan
 from .ris import looks_like_ris, parse_ris
 from .tabular import TABLE_FIELDS, parse_table
 from .wos import looks_like_wos, parse_wos
 
-__all__ = ["FORMATS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
+__all__ = ["FORMATS", "TOOL_READERS", "parse_bytes", "parse_file", "detect_format", "decode", "TABLE_FIELDS"]
 
-FORMATS = ("medline", "ris", "wos", "csv")
+FORMATS = ("medline", "ris", "wos", "bibtex", "endnote", "csljson", "csv")
 _ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv", "ciw": "wos", "isi": "wos",
-            "webofscience": "wos"}
+            "webofscience": "wos", "bib": "bibtex", "biblatex": "bibtex", "xml": "endnote", "endnotexml": "endnote",
+            "endnote-xml": "endnote", "csl": "csljson", "csl-json": "csljson", "json": "csljson"}
+_PARSERS = {"medline": lambda text, lines, mapping: parse_medline(lines),
+            "ris": lambda text, lines, mapping: parse_ris(lines),
+            "wos": lambda text, lines, mapping: parse_wos(lines),
+            "bibtex": lambda text, lines, mapping: parse_bibtex(text, lines),
+            "endnote": lambda text, lines, mapping: parse_endnote_xml(text, lines),
+            "csljson": lambda text, lines, mapping: parse_csljson(text, lines),
+            "csv": parse_table}
+#: Screening tools whose exports of decisions are read (see :mod:`metareview.review.tool_decisions`).
+TOOL_READERS = {"rayyan": parse_rayyan, "covidence": parse_covidence}
 
 
 def detect_format(lines: list[str], filename: str = "") -> str:
-    """``medline``, ``ris``, ``wos`` or ``csv``, from the first non-blank line, else the file's extension."""
+    """One of :data:`FORMATS`, from the first non-blank line, else the file's extension."""
     if looks_like_medline(lines):
         return "medline"
     if looks_like_ris(lines):
         return "ris"
     if looks_like_wos(lines):
         return "wos"
+    if looks_like_bibtex(lines):
+        return "bibtex"
+    if looks_like_endnote_xml(lines):
+        return "endnote"
+    if looks_like_csljson(lines):
+        return "csljson"
     suffix = Path(filename).suffix.lower().lstrip(".")
     if suffix in {"csv", "tsv"}:
         return "csv"
@@ -42,7 +63,8 @@ def detect_format(lines: list[str], filename: str = "") -> str:
         return "csv"
     raise DataError(f"cannot tell the format of {filename or 'the input'}: it is not MEDLINE (starts with "
                     f"'PMID- '), RIS (starts with 'TY  - '), Web of Science plain text (starts with 'FN ' or "
-                    f"'PT ') or a table with a header row; pass --format",
+                    f"'PT '), BibTeX (starts with '@'), EndNote XML, CSL-JSON or a table with a header row; "
+                    f"pass --format",
                     rule="format")
 
 
@@ -60,14 +82,7 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
     if mapping and fmt != "csv":
         raise SettingsError(f"a column mapping applies to CSV files only, but this file is {fmt}")
     try:
-        if fmt == "medline":
-            records = parse_medline(lines)
-        elif fmt == "ris":
-            records = parse_ris(lines)
-        elif fmt == "wos":
-            records = parse_wos(lines)
-        else:
-            records = parse_table(text, lines, mapping)
+        records = _PARSERS[fmt](text, lines, mapping)
     except RecursionError:  # pragma: no cover - defensive: parsers are iterative
         raise DataError(f"{filename or 'the input'} is too deeply nested to read", rule="format") from None
     except csv.Error as exc:

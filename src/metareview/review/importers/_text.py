@@ -1,7 +1,8 @@
-"""Decoding export files: UTF-8, UTF-8 with a byte-order mark, or Latin-1.
+"""Decoding export files: UTF-8, UTF-8 with a byte-order mark, UTF-16 with a byte-order mark, or Latin-1.
 
 Databases disagree on encodings: Scopus and Embase write UTF-8 with a BOM, PubMed
-plain UTF-8, and reference managers on Windows still write Windows-1252/Latin-1.
+plain UTF-8, EndNote and Excel write UTF-16 with a byte-order mark when asked for "Unicode",
+and reference managers on Windows still write Windows-1252/Latin-1.
 Bytes that are not valid UTF-8 are read as Windows-1252 where it defines the byte
 and Latin-1 otherwise, so no file is refused for its encoding and the choice is
 recorded with the batch.
@@ -16,9 +17,15 @@ __all__ = ["decode", "split_lines"]
 
 def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
     """Return ``(text, encoding)``; line endings are left to :func:`split_lines`."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") and not data.startswith(b"\xff\xfe\x00\x00"):
+        # what EndNote and Excel write when asked for "Unicode"
+        encoding = "utf-16-le" if data[:2] == b"\xff\xfe" else "utf-16-be"
+        try:
+            return data[2:].decode(encoding), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{name} starts with a UTF-16 byte-order mark but its bytes {exc.start + 2}-"
+                            f"{exc.end + 1} are not UTF-16 ({exc.reason})", rule="encoding") from None
     if b"\x00" in data[:4096]:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise DataError(f"{name} is UTF-16; save it as UTF-8 and import again", rule="encoding")
         raise DataError(f"{name} looks binary (it contains NUL bytes), not a text export", rule="encoding")
     if data.startswith(b"\xef\xbb\xbf"):
         try:
