@@ -1,0 +1,97 @@
+"""Traffic-light and summary plots: no text overlaps at 5, 30 and 100 studies, every format, CLI."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from metareview.cli import main  # noqa: E402
+from metareview.plots._text import drawn_text_extents  # noqa: E402
+from metareview.plots.rob import ROB_COLOURS, rob_summary, traffic_light  # noqa: E402
+from metareview.rob import load_tool, read_robvis  # noqa: E402
+
+
+def _table(k: int, tool: str = "rob2", seed: int = 3):
+    rng = np.random.default_rng(seed)
+    t = load_tool(tool)
+    names = [j.name for j in t.judgments if j.level >= 1]
+    rows = []
+    for i in range(k):
+        d = [str(rng.choice(names)) for _ in t.domains]
+        overall = t.overall_judgment(d) if t.overall == "worst" else str(rng.choice(names))
+        rows.append([f"García-Fernández {1990 + i % 30}{'abcd'[i // 30]}", *d, overall, float(rng.uniform(1, 30))])
+    return read_robvis(pd.DataFrame(rows, columns=["Study", *[d.id for d in t.domains], "Overall", "Weight"]), t)
+
+
+def _assert_clean(fig):
+    ext = drawn_text_extents(fig)
+    assert ext
+    b = np.array([[e.bbox.x0, e.bbox.y0, e.bbox.x1, e.bbox.y1] for e in ext])
+    w = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
+    h = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
+    over = np.triu((w > 0) & (h > 0), 1)
+    pairs = [(ext[i].text, ext[j].text) for i, j in np.argwhere(over)]
+    assert not pairs, f"overlapping texts: {pairs[:10]}"
+    fb = fig.bbox
+    out = [e.text for e in ext if e.bbox.x0 < fb.x0 - 0.5 or e.bbox.x1 > fb.x1 + 0.5
+           or e.bbox.y0 < fb.y0 - 0.5 or e.bbox.y1 > fb.y1 + 0.5]
+    assert not out, f"texts leaving the figure: {out}"
+
+
+@pytest.mark.parametrize("k", [5, 30, 100])
+@pytest.mark.parametrize("tool", ["rob2", "robins-i", "jbi-case-series"])
+def test_traffic_light_without_overlapping_text(k, tool):
+    table = _table(k, tool)
+    d = traffic_light(table)
+    _assert_clean(d.figure_)
+    n_cols = len(table.domains) + 1
+    assert len(d.circles_) == k * n_cols
+    # the circles carry each study's judgments, overall last
+    i, j, circle = d.circles_[n_cols - 1]
+    assert matplotlib.colors.to_hex(circle.get_facecolor()).upper() == ROB_COLOURS[table.level(table.overall[0])]
+    drawn = {t.get_text() for t in d.texts_}
+    assert set(table.studies) <= drawn
+
+
+@pytest.mark.parametrize("k", [5, 30, 100])
+def test_summary_without_overlapping_text_and_weighted_shares(k):
+    table = _table(k)
+    d = rob_summary(table)
+    _assert_clean(d.figure_)
+    w = np.array(table.weights)
+    high = sum(wi for wi, o in zip(w, table.overall) if o == "High") / w.sum() * 100
+    assert d.shares_["Overall risk of bias"].get("High", 0.0) == pytest.approx(high)
+    counted = rob_summary(table, weighted=False)
+    n_high = sum(o == "High" for o in table.overall) / k * 100
+    assert counted.shares_["Overall risk of bias"].get("High", 0.0) == pytest.approx(n_high)
+    for shares in d.shares_.values():
+        assert sum(shares.values()) == pytest.approx(100)
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg", "pdf"])
+@pytest.mark.parametrize("kind", ["traffic-light", "summary"])
+def test_cli_writes_each_format(tmp_path, suffix, kind):
+    data = tmp_path / "rob.csv"
+    _table(6).to_frame().to_csv(data, index=False)
+    out = tmp_path / f"fig.{suffix}"
+    assert main(["rob", "plot", str(data), "-o", str(out), "--type", kind, "--tool", "rob2"]) == 0
+    head = out.read_bytes()[:8]
+    assert {"png": b"\x89PNG", "svg": b"<?xml", "pdf": b"%PDF"}[suffix] in head
+
+
+def test_cli_refuses_to_write_onto_its_input_and_bad_tables(tmp_path, capsys):
+    data = tmp_path / "rob.csv"
+    text = "Study,D1,D2,D3,D4,D5,Overall\nA,Low,Low,Low,Low,Low,Low\n"
+    data.write_text(text, encoding="utf-8")
+    assert main(["rob", "plot", str(data), "-o", str(data)]) == 2
+    assert data.read_text(encoding="utf-8") == text
+    assert "is an input" in capsys.readouterr().err
+    data.write_text(text.replace("A,Low,Low", "A,Lo,Low"), encoding="utf-8")
+    assert main(["rob", "plot", str(data), "-o", str(tmp_path / "x.png")]) == 2
+    assert "study 'A', column 'D1'" in capsys.readouterr().err
+    assert main(["rob", "plot", str(data), "-o", str(tmp_path / "x.png"), "--type", "pie"]) == 2
