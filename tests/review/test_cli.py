@@ -9,6 +9,7 @@ import json
 import pytest
 
 from metareview.cli import main
+from metareview.review.schema import LATEST_VERSION
 
 from .conftest import EXPORTS
 
@@ -39,7 +40,7 @@ def _fill(sheet: str, decide) -> str:
 def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     project = tmp_path / "mrgfus.mrv"
     p = ("-p", project)
-    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == 4
+    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
     assert ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
     embase = ok(capsys, "review", "import", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
