@@ -88,6 +88,8 @@ class DataSource:
     check: bool = True
     title: str = ""
     fill: tuple[Fill, ...] = ()
+    rob: Path | None = None          # risk-of-bias judgments in robvis's layout, matched by study
+    rob_tool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class Sensitivity:
     title: str
     exclude: tuple[str, ...]
     reason: str = ""
+    exclude_rob: str | None = None   # "high" or "some": the studies are chosen by their judgment
 
 
 @dataclass(frozen=True)
@@ -305,9 +308,9 @@ class _Reader:
 
 _TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible"}
 _REVIEW = {"title", "citation", "prisma", "tables"}
-_DATA = {"file", "columns", "check", "title", "fill"}
+_DATA = {"file", "columns", "check", "title", "fill", "rob", "rob_tool"}
 _FILL = {"column", "value", "rows_with", "reason"}
-_SENS = {"title", "exclude", "reason"}
+_SENS = {"title", "exclude", "exclude_rob", "reason"}
 _ANALYSIS = {"title", "outcome", "data", "columns", "impute", "sensitivity", "subgroups", "figures", "additional",
              "note", "forest", *_SETTINGS}
 _IMPUTE = {"column", "method", "source", "value", "where", "n", "level"}
@@ -382,8 +385,18 @@ def load_plan(target: str | Path) -> ReviewPlan:
                               "outcome", hf, "rows_with", i)
             fills.append(Fill(column=fl["column"], value=float(v), rows_with=rw,
                               reason=r.string(fl, "reason", hf, default="") or ""))
+        rob = r.file(r.string(d, "rob", h), h, "rob") if "rob" in d else None
+        rob_tool = r.string(d, "rob_tool", h)
+        if rob_tool is not None:
+            from .rob import tool_names
+            if rob is None:
+                raise r.error("rob_tool needs rob = \"judgments.csv\"", h, "rob_tool")
+            if rob_tool not in tool_names() and not (r.path.parent / rob_tool).is_file():
+                raise r.error(f"unknown risk-of-bias tool {rob_tool!r}; tools: {', '.join(tool_names())}", h,
+                              "rob_tool")
         data[name] = DataSource(name=name, file=f, columns=cpath, check=check,
-                                title=r.string(d, "title", h, default="") or "", fill=tuple(fills))
+                                title=r.string(d, "title", h, default="") or "", fill=tuple(fills), rob=rob,
+                                rob_tool=rob_tool)
     if not data:
         raise r.error("declare at least one data file: [data.NAME] file = \"table.csv\"", "data")
 
@@ -399,10 +412,18 @@ def load_plan(target: str | Path) -> ReviewPlan:
         r.keys(s, _SENS, h)
         _check_name(r, name, h)
         excl = r.strings(s, "exclude", h)
-        if not excl:
+        by_rob = r.string(s, "exclude_rob", h)
+        if by_rob is not None:
+            from .rob import EXCLUDE_ROB
+            if excl:
+                raise r.error("give exclude (studies by name) or exclude_rob (by risk of bias), not both", h,
+                              "exclude_rob")
+            if by_rob not in EXCLUDE_ROB:
+                raise r.error(f"exclude_rob takes {' or '.join(EXCLUDE_ROB)}, not {by_rob!r}", h, "exclude_rob")
+        elif not excl:
             raise r.error("exclude must name at least one study", h, "exclude")
         sens[name] = Sensitivity(name=name, title=r.string(s, "title", h, default=name) or name, exclude=excl,
-                                 reason=r.string(s, "reason", h, default="") or "")
+                                 reason=r.string(s, "reason", h, default="") or "", exclude_rob=by_rob)
 
     analyses = []
     for name, a in r.table(doc, "analysis", None, required=True).items():

@@ -47,7 +47,11 @@ from typing import Any
 from .exceptions import DataError, SettingsError
 
 __all__ = ["Judgment", "Question", "Rule", "Domain", "Tool", "load_tool", "tool_names", "RobTable",
-           "read_robvis", "EXCLUDE_ROB", "rob_exclusions"]
+           "read_robvis", "EXCLUDE_ROB", "rob_exclusions", "attach_rob", "ROB_COLUMN"]
+
+#: The column that carries each study's overall judgment into an analysis (``rob_<domain>``
+#: carry the domains), so that ``subgroup(result, "rob")`` pools by judgment.
+ROB_COLUMN = "rob"
 
 #: ``--exclude-rob`` choices: which overall judgments a sensitivity analysis leaves out.
 EXCLUDE_ROB = {
@@ -418,4 +422,27 @@ def rob_exclusions(overall: Mapping[str, str], tool: Tool, studies: Sequence[str
         level = tool.level(overall[s])
         if (which == "high" and level >= 3) or (which == "some" and level != 1):
             out.append(s)
+    return out
+
+
+def attach_rob(table: Mapping[str, Sequence[Any]], rob: RobTable, *, study: str = "study") -> dict[str, list]:
+    """``table`` (columns by name) with the overall judgment of each study in :data:`ROB_COLUMN` and
+    each domain's in ``rob_<domain>``, matched by study label; every study needs a judgment."""
+    if study not in table:
+        raise DataError(f"the data have no {study!r} column to match the risk-of-bias table by", column=study,
+                        rule="study labels")
+    clash = [c for c in [ROB_COLUMN, *(f"rob_{d}" for d in rob.domains)] if c in table]
+    if clash:
+        raise DataError(f"the data already have a column {clash[0]!r}; rename it to attach the risk-of-bias table",
+                        column=clash[0], rule="columns")
+    index = {s: i for i, s in enumerate(rob.studies)}
+    labels = [str(x).strip() for x in table[study]]
+    missing = [s for s in labels if s not in index]
+    if missing:
+        raise DataError(f"no row in the risk-of-bias table (its studies: {', '.join(rob.studies)})",
+                        study=missing[0], column=study, rule="risk of bias")
+    out = {k: list(v) for k, v in table.items()}
+    out[ROB_COLUMN] = [rob.overall[index[s]] for s in labels]
+    for j, d in enumerate(rob.domains):
+        out[f"rob_{d}"] = [rob.judgments[index[s]][j] for s in labels]
     return out
