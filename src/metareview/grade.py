@@ -107,7 +107,7 @@ class DomainRating:
 
     def explanation(self) -> str:
         if self.overridden:
-            return self.reason + (f" (numbers: {self.basis})" if self.basis else "")
+            return self.reason + (f" (suggested {self.suggested}: {self.basis})" if self.suggested else "")
         return self.basis
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,7 +154,8 @@ class GradeAssessment:
     def certainty_text(self) -> str:
         symbols = "\u2295" * self.level + "\u25ef" * (4 - self.level)
         name = self.certainty.capitalize()
-        return f"{symbols} {'At most ' + self.certainty if self.upper_bound else name}"
+        # "at most very low" says no more than "very low"
+        return f"{symbols} {'At most ' + self.certainty if self.upper_bound and self.level > 1 else name}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "design": self.design, "start": CERTAINTY[DESIGNS[self.design]],

@@ -1,4 +1,4 @@
-"""``metareview review rob``: dual risk-of-bias assessment in the review project.
+"""``metareview review rob`` and ``review grade``: dual risk-of-bias assessment and GRADE ratings in the project.
 
 The commands call :mod:`metareview.review.assessment`; they add ``rob`` to the ``review``
 command group.
@@ -13,7 +13,9 @@ from .cmd_review import _PROJECT, _open, _read, review_app
 
 rob_review_app = typer.Typer(no_args_is_help=True,
                              help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.")
+grade_review_app = typer.Typer(no_args_is_help=True, help="GRADE ratings of the outcomes, with reasons.")
 review_app.add_typer(rob_review_app, name="rob")
+review_app.add_typer(grade_review_app, name="grade")
 
 _OUTCOME = typer.Option("", "--outcome", help="Assess per outcome (RoB 2 assesses a result); default one per study.")
 
@@ -151,3 +153,25 @@ def export(project: Path = _PROJECT, outcome: str = _OUTCOME,
     from ..review.assessment import export_robvis
     with _open(project) as p:
         _emit(export_robvis(p, outcome), output, project)
+
+
+@grade_review_app.command("rate")
+def grade_rate(project: Path = _PROJECT, outcome: str = typer.Option(..., "--outcome"),
+               domain: str = typer.Option(..., "--domain", help="risk_of_bias, inconsistency, indirectness, "
+                                                                 "imprecision or publication_bias."),
+               rating: str = typer.Option(..., "--rating", help="not serious, serious or very serious."),
+               reason: str = typer.Option(..., "--reason"), by: str = typer.Option(..., "--by")) -> None:
+    """Rate one GRADE domain of an outcome, with the reason (used by 'metareview grade --project')."""
+    from ..review.certainty import rate
+    from .output import print_json
+    with _open(project) as p:
+        print_json(rate(p, outcome=outcome, domain=domain, rating=rating, reason=reason, by=by))
+
+
+@grade_review_app.command("ratings")
+def grade_ratings(project: Path = _PROJECT, outcome: Optional[str] = typer.Option(None, "--outcome")) -> None:
+    """The current GRADE ratings of the outcomes."""
+    from ..review.certainty import ratings
+    from .output import print_json
+    with _open(project) as p:
+        print_json(ratings(p, outcome))
