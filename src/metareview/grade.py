@@ -417,8 +417,9 @@ def grade(result, *, outcome: str, design: str = "randomised", thresholds: Seque
     if not_assessed:
         for key, d in domains.items():
             if d.rating is None and d.suggested is None:
-                domains[key] = replace(d, basis=f"{not_assessed}" + (f" ({d.basis})" if key != "indirectness"
-                                                                     and d.basis else ""))
+                # the numbers' own reason stays where they had one (too few studies, no threshold)
+                own = d.basis if key in ("imprecision", "publication_bias") else ""
+                domains[key] = replace(d, basis=not_assessed + (f" ({own})" if own else ""))
     return GradeAssessment(outcome=outcome, design=design, domains=tuple(domains[d] for d in DOMAINS),
                            k=int(result.k), participants=participants(result),
                            effect=effects(result, baseline_risk), thresholds=tuple(float(t) for t in thresholds),

@@ -21,7 +21,7 @@ from .exceptions import MetaReviewError
 from .settings import Settings
 
 __all__ = ["PlanError", "ReviewPlan", "DataSource", "Fill", "Analysis", "Imputation", "Sensitivity",
-           "Table1Row", "Comparison", "NotReproducible", "load_plan", "find_plan", "PLAN_FILE",
+           "Table1Row", "Comparison", "NotReproducible", "GradeSpec", "load_plan", "find_plan", "PLAN_FILE",
            "ADDITIONAL", "FIGURES", "TABLE1_STATISTICS", "RESERVED_NAMES"]
 
 PLAN_FILE = "review.toml"
@@ -44,7 +44,8 @@ TABLE1_STATISTICS = {
     "not_in_data": "a characteristic the data do not give per study (shown with the paper's value)",
 }
 #: Top-level keys of results.json that are not analyses.
-RESERVED_NAMES = ("review", "software", "checks", "table1", "comparison", "not_reproducible", "figures")
+RESERVED_NAMES = ("review", "software", "checks", "table1", "comparison", "not_reproducible", "figures", "grade",
+                  "risk_of_bias")
 _ROLES = ("events", "n", "mean", "sd", "mean_pre", "sd_pre", "mean_post", "sd_post", "r", "mean_e", "sd_e",
           "n_e", "mean_c", "sd_c", "n_c", "events_e", "events_c", "yi", "vi", "sei")
 _SETTINGS = tuple(f.name for f in fields(Settings))
@@ -174,6 +175,22 @@ class NotReproducible:
 
 
 @dataclass(frozen=True)
+class GradeSpec:
+    """GRADE of one analysis' outcome (:func:`metareview.grade.grade`): where the certainty starts,
+    the reviewer's decision thresholds, and the domains the reviewer rates, with reasons."""
+
+    analysis: str
+    outcome: str
+    design: str = "randomised"
+    thresholds: tuple[float, ...] = ()
+    threshold_reason: str = ""
+    ois: float | None = None
+    baseline_risk: float | None = None
+    not_assessed: str = ""
+    rate: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ReviewPlan:
     path: Path
     title: str
@@ -187,6 +204,7 @@ class ReviewPlan:
     not_reproducible: tuple[NotReproducible, ...] = ()
     prisma: Path | None = None
     tables: tuple[str, ...] = ()
+    grade: tuple[GradeSpec, ...] = ()
     text: str = field(default="", repr=False)
 
     @property
@@ -306,7 +324,8 @@ class _Reader:
         return p
 
 
-_TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible"}
+_TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible", "grade"}
+_GRADE = {"outcome", "design", "thresholds", "threshold_reason", "ois", "baseline_risk", "not_assessed", "rate"}
 _REVIEW = {"title", "citation", "prisma", "tables"}
 _DATA = {"file", "columns", "check", "title", "fill", "rob", "rob_tool"}
 _FILL = {"column", "value", "rows_with", "reason"}
@@ -476,9 +495,53 @@ def load_plan(target: str | Path) -> ReviewPlan:
         notrep.append(NotReproducible(label=c["label"], paper=c["paper"], reason=c["reason"],
                                       source=c.get("source", "")))
 
+    grades = tuple(_grade(r, name, g, analyses) for name, g in r.table(doc, "grade", None).items())
+
     return ReviewPlan(path=path, title=title, citation=citation, data=data, analyses=tuple(analyses),
                       sensitivity=sens, table1_data=t1_data, table1=tuple(rows), comparisons=tuple(comparisons),
-                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, text=text)
+                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, grade=grades, text=text)
+
+
+def _grade(r: _Reader, name: str, g: Any, analyses) -> GradeSpec:
+    """A ``[grade.ANALYSIS]`` table: checked here so that a wrong rating stops the run before it starts."""
+    from .grade import DESIGNS, DOMAINS, RATINGS
+
+    h = f"grade.{name}"
+    if not isinstance(g, dict):
+        raise r.error("each GRADE entry is a table: [grade.ANALYSIS]", h)
+    r.keys(g, _GRADE, h)
+    titles = {a.name: a.title for a in analyses}
+    if name not in titles:
+        raise r.error(f"no analysis {name!r} to grade; analyses: {', '.join(titles)}", h)
+    design = r.string(g, "design", h, default="randomised")
+    if design not in DESIGNS:
+        raise r.error(f"design must be one of {', '.join(DESIGNS)}, not {design!r}", h, "design")
+    th = g.get("thresholds", [])
+    if not isinstance(th, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in th):
+        raise r.error(f"thresholds must be a list of numbers, got {th!r}", h, "thresholds")
+    if th and not (r.string(g, "threshold_reason", h) or "").strip():
+        raise r.error("say why these thresholds (threshold_reason = \"...\")", h, "thresholds")
+    numbers = {}
+    for key in ("ois", "baseline_risk"):
+        v = g.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 or
+                              (key == "baseline_risk" and v >= 1)):
+            raise r.error(f"{key} must be a positive number{' below 1' if key == 'baseline_risk' else ''}, "
+                          f"got {v!r}", h, key)
+        numbers[key] = None if v is None else float(v)
+    rate = {}
+    raw = r.table(g, "rate", h)
+    for domain, v in raw.items():
+        if domain not in DOMAINS:
+            raise r.error(f"unknown GRADE domain {domain!r}; domains: {', '.join(DOMAINS)}", h, "rate")
+        if not isinstance(v, dict) or v.get("rating") not in RATINGS or not str(v.get("reason", "")).strip():
+            raise r.error(f"rate.{domain} needs rating (one of {', '.join(RATINGS)}) and a reason", h, "rate")
+        rate[domain] = (str(v["rating"]), str(v["reason"]))
+    return GradeSpec(analysis=name, outcome=r.string(g, "outcome", h, default=titles[name]) or titles[name],
+                     design=design, thresholds=tuple(float(t) for t in th),
+                     threshold_reason=r.string(g, "threshold_reason", h, default="") or "",
+                     ois=numbers["ois"], baseline_risk=numbers["baseline_risk"],
+                     not_assessed=r.string(g, "not_assessed", h, default="") or "", rate=rate)
 
 
 def _check_name(r: _Reader, name: str, header: str) -> None:
