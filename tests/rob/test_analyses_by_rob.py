@@ -92,6 +92,12 @@ measure = "PLO"
 sensitivity = ["low_risk"]
 subgroups = ["rob"]
 figures = []
+
+[grade.tr]
+design = "randomised"
+thresholds = [0.5]
+threshold_reason = "half of the patients"
+rate = { indirectness = { rating = "not serious", reason = "the question's population" } }
 """
 
 
@@ -103,8 +109,34 @@ def test_plan_sensitivity_and_subgroups_by_risk_of_bias(files):
     assert sens["analysis"]["exclude"] == ["Tsai", "Bertrand"]
     assert sens["k"] == 4
     assert set(run.results["tr"]["subgroups"]["rob"]["levels"]) == {"Low", "High", "Some concerns"}
+    # GRADE weighs the judgments by the studies' weights in the analysis
+    g = {d["domain"]: d for d in run.results["grade"][0]["domains"]}
+    w = {st["study"]: st["weight_random"] for st in run.results["tr"]["studies"]}
+    high = (w["Tsai"] + w["Bertrand"]) / sum(w.values())
+    assert 0.25 <= high < 0.5
+    assert g["risk_of_bias"]["rating"] == "serious"
+    assert g["risk_of_bias"]["basis"].startswith(f"studies at high risk of bias carry {100 * high:.0f}% of the weight")
+    assert g["indirectness"]["rating"] == "not serious" and g["indirectness"]["reason"] == "the question's population"
+    for kind in ("traffic_light", "summary"):
+        assert (files / "out" / "figures" / f"rob_t_{kind}.png").exists()
+    html = (files / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Risk of bias (RoB 2)" in html and "Summary of findings" in html
     (files / "review.toml").write_text(PLAN.replace('exclude_rob = "high"', 'exclude_rob = "worst"'),
                                        encoding="utf-8")
     from metareview.plan import PlanError
     with pytest.raises(PlanError, match="exclude_rob takes high or some"):
         run_review(files, files / "out2")
+
+
+@pytest.mark.parametrize("change,message", [
+    ('design = "randomised"', 'design = "rct"'),
+    ('thresholds = [0.5]', 'thresholds = ["half"]'),
+    ('threshold_reason = "half of the patients"', 'threshold_reason = ""'),
+    ('rating = "not serious", reason', 'rating = "fine", reason'),
+    ('[grade.tr]', '[grade.nothing]'),
+])
+def test_plan_grade_errors_name_the_key(files, change, message):
+    from metareview.plan import PlanError, load_plan
+    (files / "review.toml").write_text(PLAN.replace(change, message), encoding="utf-8")
+    with pytest.raises(PlanError, match=r"review.toml:\d+: \[grade\."):
+        load_plan(files)
