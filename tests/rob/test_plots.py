@@ -95,3 +95,49 @@ def test_cli_refuses_to_write_onto_its_input_and_bad_tables(tmp_path, capsys):
     assert main(["rob", "plot", str(data), "-o", str(tmp_path / "x.png")]) == 2
     assert "study 'A', column 'D1'" in capsys.readouterr().err
     assert main(["rob", "plot", str(data), "-o", str(tmp_path / "x.png"), "--type", "pie"]) == 2
+
+
+@pytest.mark.parametrize("k", [5, 30, 100])
+@pytest.mark.parametrize("layout", ["meta", "revman5"])
+def test_forest_with_risk_of_bias_columns(k, layout):
+    import metareview as mr
+    table = _table(k)
+    rng = np.random.default_rng(k)
+    n = rng.integers(10, 200, k)
+    res = mr.metaprop(rng.binomial(n, 0.7), n, list(table.studies))
+    d = res.forest(layout=layout, rob=table)
+    _assert_clean(d.figure_)
+    assert len(d.rob_marks_) == k * 6
+    first = [(key, disc) for i, key, disc in d.rob_marks_ if d.rows[i].cells["study"] == table.studies[0]]
+    assert [key for key, _ in first] == ["rob:D1", "rob:D2", "rob:D3", "rob:D4", "rob:D5", "rob:Overall"]
+    expected = [ROB_COLOURS[table.level(j)] for j in (*table.judgments[0], table.overall[0])]
+    assert [matplotlib.colors.to_hex(disc.get_facecolor()).upper() for _, disc in first] == expected
+    drawn = [t.get_text() for _, key, t in d.texts_]
+    assert "D5: Bias in selection of the reported result" in drawn
+
+
+def test_forest_rob_by_subgroup_and_missing_study():
+    import metareview as mr
+    from metareview.exceptions import DataError
+    from metareview.subgroups import subgroup
+    table = _table(6)
+    res = mr.metaprop([5, 6, 7, 8, 9, 10], [10] * 6, list(table.studies),
+                      covariates={"site": ["a", "a", "b", "b", "a", "b"]})
+    from metareview.plots.forest import forest
+    d = forest(subgroup(res, "site"), rob=table)
+    assert len(d.rob_marks_) == 6 * 6
+    _assert_clean(d.figure_)
+    other = mr.metaprop([5, 6], [10, 10], ["Somebody 2001", table.studies[0]])
+    with pytest.raises(DataError, match="study 'Somebody 2001'"):
+        forest(other, rob=table)
+
+
+def test_forest_cli_with_rob(tmp_path):
+    data = tmp_path / "d.csv"
+    rob = tmp_path / "rob.csv"
+    table = _table(5)
+    rob.write_text(table.to_csv(), encoding="utf-8")
+    data.write_text("study,events,n\n" + "".join(f"{s},{5 + i},{20}\n" for i, s in enumerate(table.studies)),
+                    encoding="utf-8")
+    assert main(["forest", str(data), "-o", str(tmp_path / "f.png"), "--rob", str(rob), "--rob-tool", "rob2"]) == 0
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"

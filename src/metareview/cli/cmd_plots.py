@@ -44,7 +44,11 @@ def register(app: typer.Typer) -> None:
         _agg()
         from ..plots.forest import forest
 
-        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
+        rob = None
+        if pool.get("rob") is not None:   # judgments as columns, as R meta's rob()
+            from ..rob import read_robvis
+            rob = read_robvis(pool["rob"], pool.get("rob_tool"))
+        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
         display.savefig(output, dpi=dpi)
         _close(display)
         typer.echo(f"wrote {output}")
