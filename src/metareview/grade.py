@@ -187,9 +187,10 @@ def _natural(result) -> dict[str, Any]:
     model = "random" if d["settings"]["random"] else "common"
     est = bt[model] if bt else d[model]
     pi = (bt["prediction"] if bt else d["prediction"]) if model == "random" else None
-    pi_ok = pi is not None and pi.get("low") is not None
+    pi_low = pi.get("low") if pi is not None else None
+    pi_high = pi.get("high") if pi is not None and pi_low is not None else None
     return {"model": model, "estimate": est["estimate"], "ci_low": est["ci_low"], "ci_high": est["ci_high"],
-            "pi_low": pi["low"] if pi_ok else None, "pi_high": pi["high"] if pi_ok else None,
+            "pi_low": pi_low, "pi_high": pi_high,
             "i2": d["heterogeneity"]["i2"], "tau2": d["heterogeneity"]["tau2"], "level": d["settings"]["level"]}
 
 

@@ -404,7 +404,7 @@ def load_plan(target: str | Path) -> ReviewPlan:
                               "outcome", hf, "rows_with", i)
             fills.append(Fill(column=fl["column"], value=float(v), rows_with=rw,
                               reason=r.string(fl, "reason", hf, default="") or ""))
-        rob = r.file(r.string(d, "rob", h), h, "rob") if "rob" in d else None
+        rob = r.file(r.string(d, "rob", h, required=True) or "", h, "rob") if "rob" in d else None
         rob_tool = r.string(d, "rob_tool", h)
         if rob_tool is not None:
             from .rob import tool_names

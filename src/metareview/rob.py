@@ -266,7 +266,7 @@ def _parse(text: str, path: Path) -> Tool:
                           for q in d.get("question", []))
         qids = {q.id for q in questions}
 
-        def rules_of(items, where):
+        def rules_of(items, where, questions=questions, qids=qids):
             out = []
             for r in items:
                 if r.get("judgment") not in names:

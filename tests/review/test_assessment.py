@@ -8,8 +8,17 @@ import io
 import pytest
 
 from metareview.exceptions import DataError, SettingsError
-from metareview.review.assessment import (adjudicate, discrepancies, enter_answers, export_robvis, final_table,
-                                          get_tool, import_answers, set_tool, template)
+from metareview.review.assessment import (
+    adjudicate,
+    discrepancies,
+    enter_answers,
+    export_robvis,
+    final_table,
+    get_tool,
+    import_answers,
+    set_tool,
+    template,
+)
 from metareview.review.screening import study_labels
 from metareview.rob import read_robvis
 

@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from metareview.cli import main  # noqa: E402
-from metareview.plots._text import drawn_text_extents  # noqa: E402
+from metareview.plots._text import assert_no_text_overlap, drawn_text_extents  # noqa: E402
 from metareview.plots.rob import ROB_COLOURS, rob_summary, traffic_light  # noqa: E402
 from metareview.rob import load_tool, read_robvis  # noqa: E402
 
@@ -29,18 +29,8 @@ def _table(k: int, tool: str = "rob2", seed: int = 3):
 
 
 def _assert_clean(fig):
-    ext = drawn_text_extents(fig)
-    assert ext
-    b = np.array([[e.bbox.x0, e.bbox.y0, e.bbox.x1, e.bbox.y1] for e in ext])
-    w = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
-    h = np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1])
-    over = np.triu((w > 0) & (h > 0), 1)
-    pairs = [(ext[i].text, ext[j].text) for i, j in np.argwhere(over)]
-    assert not pairs, f"overlapping texts: {pairs[:10]}"
-    fb = fig.bbox
-    out = [e.text for e in ext if e.bbox.x0 < fb.x0 - 0.5 or e.bbox.x1 > fb.x1 + 0.5
-           or e.bbox.y0 < fb.y0 - 0.5 or e.bbox.y1 > fb.y1 + 0.5]
-    assert not out, f"texts leaving the figure: {out}"
+    assert drawn_text_extents(fig)
+    assert_no_text_overlap(fig)
 
 
 @pytest.mark.parametrize("k", [5, 30, 100])
@@ -52,7 +42,7 @@ def test_traffic_light_without_overlapping_text(k, tool):
     n_cols = len(table.domains) + 1
     assert len(d.circles_) == k * n_cols
     # the circles carry each study's judgments, overall last
-    i, j, circle = d.circles_[n_cols - 1]
+    _, _, circle = d.circles_[n_cols - 1]
     assert matplotlib.colors.to_hex(circle.get_facecolor()).upper() == ROB_COLOURS[table.level(table.overall[0])]
     drawn = {t.get_text() for t in d.texts_}
     assert set(table.studies) <= drawn

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from .cmd_review import _PROJECT, _open, _read, review_app
+from .cmd_review import _PROJECT, _open, _read, open_items, review_app
 
 rob_review_app = typer.Typer(no_args_is_help=True,
                              help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.")
@@ -74,7 +74,13 @@ def enter(project: Path = _PROJECT, assessor: str = typer.Option(..., "--assesso
     from rich.prompt import Prompt
 
     from ..exceptions import DataError
-    from ..review.assessment import OVERALL, canonical_entry, enter_answers, get_tool, items
+    from ..review.assessment import (
+        OVERALL,
+        canonical_entry,
+        enter_answers,
+        get_tool,
+        items,
+    )
     console = Console()
     with _open(project) as p:
         t = get_tool(p)
@@ -106,27 +112,18 @@ def discrepancies(project: Path = _PROJECT, outcome: str = _OUTCOME,
                   output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of JSON.")
                   ) -> None:
     """Question-by-question and domain-by-domain comparison of the assessors."""
-    import csv
-    import io
-
     from ..review.assessment import discrepancies as report
-    from .output import print_json
     with _open(project) as p:
         rows = report(p, outcome)
-    if not all_:
-        rows = [r for r in rows if r["status"] in ("differ", "incomplete")]
-    if output is None:
-        print_json(rows)
-        return
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["study", "domain", "item", "status", "values", "final", "support", "adjudicator", "reason"])
-    for r in rows:
+
+    def cells(r):
         support = "; ".join(f"{who}: {s['quote'] or ''} ({s['page'] or ''})" for who, s in r["support"].items())
-        writer.writerow([r["study"], r["domain"], r["item"], r["status"],
-                         "; ".join(f"{k}={'' if v is None else v}" for k, v in r["values"].items()), r["final"] or "",
-                         support, r["adjudicator"] or "", r["reason"] or ""])
-    _emit(buf.getvalue(), output, project)
+        return [r["study"], r["domain"], r["item"], r["status"],
+                "; ".join(f"{k}={'' if v is None else v}" for k, v in r["values"].items()), r["final"] or "",
+                support, r["adjudicator"] or "", r["reason"] or ""]
+
+    open_items(rows, all_, output, ["study", "domain", "item", "status", "values", "final", "support", "adjudicator",
+                                    "reason"], cells, write=lambda text, out: _emit(text, out, project))
 
 
 @rob_review_app.command("adjudicate")

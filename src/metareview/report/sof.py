@@ -85,7 +85,8 @@ def _effect_cells(effect: dict) -> tuple[str, str, str]:
 
 def sof_rows(assessments: Sequence) -> tuple[list[SofRow], list[str]]:
     """The rows and the footnotes (``"a: ..."``) of the table."""
-    rows, notes = [], []
+    rows: list[SofRow] = []
+    notes: list[str] = []
     letters = "abcdefghijklmnopqrstuvwxyz"
     from ..grade import DOMAIN_LABELS
     for g in assessments:
