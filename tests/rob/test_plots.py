@@ -131,3 +131,16 @@ def test_forest_cli_with_rob(tmp_path):
                     encoding="utf-8")
     assert main(["forest", str(data), "-o", str(tmp_path / "f.png"), "--rob", str(rob), "--rob-tool", "rob2"]) == 0
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_forest_and_funnel_refuse_to_write_onto_their_inputs(tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    rob = tmp_path / "rob.csv"
+    table = _table(4)
+    rob.write_text(table.to_csv(), encoding="utf-8")
+    text = "study,events,n\n" + "".join(f"{s},{5 + i},{20}\n" for i, s in enumerate(table.studies))
+    data.write_text(text, encoding="utf-8")
+    for command, target in (("forest", rob), ("forest", data), ("funnel", data)):
+        assert main([command, str(data), "-o", str(target), "--rob", str(rob)]) == 2
+        assert "is an input" in capsys.readouterr().err
+    assert data.read_text(encoding="utf-8") == text and rob.read_text(encoding="utf-8") == table.to_csv()

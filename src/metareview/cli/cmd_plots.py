@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
+        from ._files import refuse_inputs
+        refuse_inputs(output, data, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
         from ..plots.forest import forest
@@ -67,6 +69,8 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Funnel plot of DATA: estimates against standard errors with a pseudo 95% CI region."""
+        from ._files import refuse_inputs
+        refuse_inputs(output, data, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
         from ..plots.funnel import funnel
