@@ -172,3 +172,28 @@ def test_cli_round_trip(screened, tmp_path, capsys):
     assert read_robvis(out, "rob2").overall == ("Low",) * len(studies)
     assert main(["review", "rob", "export", "-p", path, "-o", path]) == 2     # never onto the project
     assert "is an input" in capsys.readouterr().err
+
+
+def test_cli_enter_at_the_terminal(screened, monkeypatch, capsys):
+    import sys
+
+    from metareview.cli import main
+    from metareview.review.assessment import items
+    path = str(screened.store.path)
+    assert main(["review", "rob", "tool", "rob2", "-p", path]) == 0
+    study = sorted(set(study_labels(screened).values()))[0]
+    typed = []
+    for _, item, _ in items(get_tool(screened)):
+        if item == "1.1":
+            typed += ["maybe", "Y", "computer-generated list", "4"]      # a wrong answer is asked again
+        elif item in LOW_ANSWERS:
+            typed += [LOW_ANSWERS[item], "", ""]
+        else:
+            typed.append("")                                           # not asked / the algorithm's proposal
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(typed) + "\n"))
+    assert main(["review", "rob", "enter", "-p", path, "-a", "ann", "--study", study]) == 0
+    out = capsys.readouterr().out
+    assert "'maybe' is not an answer to question 1.1" in out and "13 entries saved" in out
+    rows = {(r["study"], r["item"]): r for r in discrepancies(screened)}
+    assert rows[(study, "1.1")]["support"] == {"ann": {"quote": "computer-generated list", "page": "4"}}
+    assert rows[(study, "D1")]["values"] == {"ann": "Low"}
