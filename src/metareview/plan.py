@@ -21,7 +21,7 @@ from .exceptions import MetaReviewError
 from .settings import Settings
 
 __all__ = ["PlanError", "ReviewPlan", "DataSource", "Fill", "Analysis", "Imputation", "Sensitivity",
-           "Table1Row", "Comparison", "NotReproducible", "load_plan", "find_plan", "PLAN_FILE",
+           "Table1Row", "Comparison", "NotReproducible", "GradeSpec", "load_plan", "find_plan", "PLAN_FILE",
            "ADDITIONAL", "FIGURES", "TABLE1_STATISTICS", "RESERVED_NAMES"]
 
 PLAN_FILE = "review.toml"
@@ -44,7 +44,8 @@ TABLE1_STATISTICS = {
     "not_in_data": "a characteristic the data do not give per study (shown with the paper's value)",
 }
 #: Top-level keys of results.json that are not analyses.
-RESERVED_NAMES = ("review", "software", "checks", "table1", "comparison", "not_reproducible", "figures")
+RESERVED_NAMES = ("review", "software", "checks", "table1", "comparison", "not_reproducible", "figures", "grade",
+                  "risk_of_bias")
 _ROLES = ("events", "n", "mean", "sd", "mean_pre", "sd_pre", "mean_post", "sd_post", "r", "mean_e", "sd_e",
           "n_e", "mean_c", "sd_c", "n_c", "events_e", "events_c", "yi", "vi", "sei")
 _SETTINGS = tuple(f.name for f in fields(Settings))
@@ -88,6 +89,8 @@ class DataSource:
     check: bool = True
     title: str = ""
     fill: tuple[Fill, ...] = ()
+    rob: Path | None = None          # risk-of-bias judgments in robvis's layout, matched by study
+    rob_tool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class Sensitivity:
     title: str
     exclude: tuple[str, ...]
     reason: str = ""
+    exclude_rob: str | None = None   # "high" or "some": the studies are chosen by their judgment
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,22 @@ class NotReproducible:
 
 
 @dataclass(frozen=True)
+class GradeSpec:
+    """GRADE of one analysis' outcome (:func:`metareview.grade.grade`): where the certainty starts,
+    the reviewer's decision thresholds, and the domains the reviewer rates, with reasons."""
+
+    analysis: str
+    outcome: str
+    design: str = "randomised"
+    thresholds: tuple[float, ...] = ()
+    threshold_reason: str = ""
+    ois: float | None = None
+    baseline_risk: float | None = None
+    not_assessed: str = ""
+    rate: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ReviewPlan:
     path: Path
     title: str
@@ -184,6 +204,7 @@ class ReviewPlan:
     not_reproducible: tuple[NotReproducible, ...] = ()
     prisma: Path | None = None
     tables: tuple[str, ...] = ()
+    grade: tuple[GradeSpec, ...] = ()
     text: str = field(default="", repr=False)
 
     @property
@@ -303,11 +324,12 @@ class _Reader:
         return p
 
 
-_TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible"}
+_TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible", "grade"}
+_GRADE = {"outcome", "design", "thresholds", "threshold_reason", "ois", "baseline_risk", "not_assessed", "rate"}
 _REVIEW = {"title", "citation", "prisma", "tables"}
-_DATA = {"file", "columns", "check", "title", "fill"}
+_DATA = {"file", "columns", "check", "title", "fill", "rob", "rob_tool"}
 _FILL = {"column", "value", "rows_with", "reason"}
-_SENS = {"title", "exclude", "reason"}
+_SENS = {"title", "exclude", "exclude_rob", "reason"}
 _ANALYSIS = {"title", "outcome", "data", "columns", "impute", "sensitivity", "subgroups", "figures", "additional",
              "note", "forest", *_SETTINGS}
 _IMPUTE = {"column", "method", "source", "value", "where", "n", "level"}
@@ -382,8 +404,18 @@ def load_plan(target: str | Path) -> ReviewPlan:
                               "outcome", hf, "rows_with", i)
             fills.append(Fill(column=fl["column"], value=float(v), rows_with=rw,
                               reason=r.string(fl, "reason", hf, default="") or ""))
+        rob = r.file(r.string(d, "rob", h, required=True) or "", h, "rob") if "rob" in d else None
+        rob_tool = r.string(d, "rob_tool", h)
+        if rob_tool is not None:
+            from .rob import tool_names
+            if rob is None:
+                raise r.error("rob_tool needs rob = \"judgments.csv\"", h, "rob_tool")
+            if rob_tool not in tool_names() and not (r.path.parent / rob_tool).is_file():
+                raise r.error(f"unknown risk-of-bias tool {rob_tool!r}; tools: {', '.join(tool_names())}", h,
+                              "rob_tool")
         data[name] = DataSource(name=name, file=f, columns=cpath, check=check,
-                                title=r.string(d, "title", h, default="") or "", fill=tuple(fills))
+                                title=r.string(d, "title", h, default="") or "", fill=tuple(fills), rob=rob,
+                                rob_tool=rob_tool)
     if not data:
         raise r.error("declare at least one data file: [data.NAME] file = \"table.csv\"", "data")
 
@@ -399,10 +431,18 @@ def load_plan(target: str | Path) -> ReviewPlan:
         r.keys(s, _SENS, h)
         _check_name(r, name, h)
         excl = r.strings(s, "exclude", h)
-        if not excl:
+        by_rob = r.string(s, "exclude_rob", h)
+        if by_rob is not None:
+            from .rob import EXCLUDE_ROB
+            if excl:
+                raise r.error("give exclude (studies by name) or exclude_rob (by risk of bias), not both", h,
+                              "exclude_rob")
+            if by_rob not in EXCLUDE_ROB:
+                raise r.error(f"exclude_rob takes {' or '.join(EXCLUDE_ROB)}, not {by_rob!r}", h, "exclude_rob")
+        elif not excl:
             raise r.error("exclude must name at least one study", h, "exclude")
         sens[name] = Sensitivity(name=name, title=r.string(s, "title", h, default=name) or name, exclude=excl,
-                                 reason=r.string(s, "reason", h, default="") or "")
+                                 reason=r.string(s, "reason", h, default="") or "", exclude_rob=by_rob)
 
     analyses = []
     for name, a in r.table(doc, "analysis", None, required=True).items():
@@ -455,9 +495,53 @@ def load_plan(target: str | Path) -> ReviewPlan:
         notrep.append(NotReproducible(label=c["label"], paper=c["paper"], reason=c["reason"],
                                       source=c.get("source", "")))
 
+    grades = tuple(_grade(r, name, g, analyses) for name, g in r.table(doc, "grade", None).items())
+
     return ReviewPlan(path=path, title=title, citation=citation, data=data, analyses=tuple(analyses),
                       sensitivity=sens, table1_data=t1_data, table1=tuple(rows), comparisons=tuple(comparisons),
-                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, text=text)
+                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, grade=grades, text=text)
+
+
+def _grade(r: _Reader, name: str, g: Any, analyses) -> GradeSpec:
+    """A ``[grade.ANALYSIS]`` table: checked here so that a wrong rating stops the run before it starts."""
+    from .grade import DESIGNS, DOMAINS, RATINGS
+
+    h = f"grade.{name}"
+    if not isinstance(g, dict):
+        raise r.error("each GRADE entry is a table: [grade.ANALYSIS]", h)
+    r.keys(g, _GRADE, h)
+    titles = {a.name: a.title for a in analyses}
+    if name not in titles:
+        raise r.error(f"no analysis {name!r} to grade; analyses: {', '.join(titles)}", h)
+    design = r.string(g, "design", h, default="randomised")
+    if design not in DESIGNS:
+        raise r.error(f"design must be one of {', '.join(DESIGNS)}, not {design!r}", h, "design")
+    th = g.get("thresholds", [])
+    if not isinstance(th, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in th):
+        raise r.error(f"thresholds must be a list of numbers, got {th!r}", h, "thresholds")
+    if th and not (r.string(g, "threshold_reason", h) or "").strip():
+        raise r.error("say why these thresholds (threshold_reason = \"...\")", h, "thresholds")
+    numbers = {}
+    for key in ("ois", "baseline_risk"):
+        v = g.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0 or
+                              (key == "baseline_risk" and v >= 1)):
+            raise r.error(f"{key} must be a positive number{' below 1' if key == 'baseline_risk' else ''}, "
+                          f"got {v!r}", h, key)
+        numbers[key] = None if v is None else float(v)
+    rate = {}
+    raw = r.table(g, "rate", h)
+    for domain, v in raw.items():
+        if domain not in DOMAINS:
+            raise r.error(f"unknown GRADE domain {domain!r}; domains: {', '.join(DOMAINS)}", h, "rate")
+        if not isinstance(v, dict) or v.get("rating") not in RATINGS or not str(v.get("reason", "")).strip():
+            raise r.error(f"rate.{domain} needs rating (one of {', '.join(RATINGS)}) and a reason", h, "rate")
+        rate[domain] = (str(v["rating"]), str(v["reason"]))
+    return GradeSpec(analysis=name, outcome=r.string(g, "outcome", h, default=titles[name]) or titles[name],
+                     design=design, thresholds=tuple(float(t) for t in th),
+                     threshold_reason=r.string(g, "threshold_reason", h, default="") or "",
+                     ois=numbers["ois"], baseline_risk=numbers["baseline_risk"],
+                     not_assessed=r.string(g, "not_assessed", h, default="") or "", rate=rate)
 
 
 def _check_name(r: _Reader, name: str, header: str) -> None:

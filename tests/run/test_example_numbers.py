@@ -137,3 +137,28 @@ def test_output_files(example_run):
     for package in ("metareview", "numpy", "scipy", "Python"):
         assert package in res["software"]
     assert sorted(res["figures"]) == res["figures"]
+
+
+def test_grade_from_the_numbers_and_nothing_invented(example_run):
+    """The paper assesses no risk of bias: no judgment is invented; the other domains come from the numbers."""
+    out, res = example_run
+    grades = {g["outcome"]: g for g in res["grade"]}
+    assert len(grades) == 5
+    for g in grades.values():
+        domains = {d["domain"]: d for d in g["domains"]}
+        assert domains["risk_of_bias"]["rating"] is None and domains["indirectness"]["rating"] is None
+        assert domains["risk_of_bias"]["basis"] == "not assessed in the paper"
+        assert g["upper_bound"] and g["design"] == "observational"
+        for key in ("inconsistency", "imprecision", "publication_bias"):
+            assert domains[key]["rating"] == domains[key]["suggested"] is not None   # 18+ studies each
+    tr = {d["domain"]: d for d in grades["Pain response (complete or partial)"]["domains"]}
+    i2 = res["treatment_response"]["heterogeneity"]["i2"]
+    assert tr["inconsistency"]["basis"].startswith(f"I² = {i2:.0f}%")
+    assert "Egger's test p = " in tr["publication_bias"]["basis"]
+    assert grades["Pain response (complete or partial)"]["effect"]["per_1000"][0] == \
+        pytest.approx(1000 * res["treatment_response"]["backtransformed"]["random"]["estimate"])
+    rows = (out / "tables" / "summary_of_findings.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 6 and rows[1].startswith("Pain response (complete or partial),636 (20 studies)")
+    assert (out / "tables" / "summary_of_findings.docx").stat().st_size > 5000
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Certainty of the evidence (GRADE)" in html and "Summary of findings" in html

@@ -40,11 +40,17 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
+        from ._files import refuse_inputs
+        refuse_inputs(output, data, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
         from ..plots.forest import forest
 
-        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
+        rob = None
+        if pool.get("rob") is not None:   # judgments as columns, as R meta's rob()
+            from ..rob import read_robvis
+            rob = read_robvis(pool["rob"], pool.get("rob_tool"))
+        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
         display.savefig(output, dpi=dpi)
         _close(display)
         typer.echo(f"wrote {output}")
@@ -63,6 +69,8 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Funnel plot of DATA: estimates against standard errors with a pseudo 95% CI region."""
+        from ._files import refuse_inputs
+        refuse_inputs(output, data, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
         from ..plots.funnel import funnel

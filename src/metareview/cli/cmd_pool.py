@@ -22,7 +22,37 @@ def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, e
     return kw
 
 
-def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], **kwargs):
+def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optional[str],
+              exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
+    """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
+    their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
+    from ..exceptions import SettingsError
+    from ..rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
+
+    study = columns.get("study", "study")
+    tool = load_tool(rob_tool or "generic")
+    if rob is not None:
+        table = attach_rob(table, read_robvis(rob, tool), study=study)
+    elif rob_tool is not None:
+        raise SettingsError("--rob-tool needs --rob FILE")
+    if exclude_rob is None:
+        return table, []
+    if exclude_rob not in EXCLUDE_ROB:
+        raise SettingsError(f"--exclude-rob takes {' or '.join(EXCLUDE_ROB)}, not {exclude_rob!r}")
+    if ROB_COLUMN not in table:
+        raise SettingsError("--exclude-rob needs the judgments: --rob FILE (robvis layout) or a 'rob' column "
+                            "with each study's overall judgment")
+    labels = [str(x).strip() for x in table[study]]
+    overall = {s: tool.judgment(j, study=s, column=ROB_COLUMN) for s, j in zip(labels, table[ROB_COLUMN])}
+    dropped = rob_exclusions(overall, tool, labels, exclude_rob)
+    kwargs["exclude"] = list(dict.fromkeys([*(kwargs.get("exclude") or []), *dropped])) or None
+    note = (f"--exclude-rob {exclude_rob}: {EXCLUDE_ROB[exclude_rob]} shown but not pooled: "
+            f"{', '.join(dropped) if dropped else 'none'}")
+    return table, [note]
+
+
+def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *, rob: Optional[Path] = None,
+                 rob_tool: Optional[str] = None, exclude_rob: Optional[str] = None, **kwargs):
     """Read ``data`` and pool it (shared by pool, forest and funnel commands).
 
     When the table has declarations (``<name>.columns.toml`` beside it), the data checks
@@ -38,7 +68,10 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
         report = check_table(data).raise_for_errors()
         warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
     table = read_table(data)
-    result = metaanalysis(table, measure, columns=parse_col_maps(col), **kwargs)
+    columns = parse_col_maps(col)
+    table, rob_notes = _with_rob(table, columns, rob, rob_tool, exclude_rob, kwargs)
+    warnings_found += rob_notes
+    result = metaanalysis(table, measure, columns=columns, **kwargs)
     if warnings_found:
         from dataclasses import replace
         result = replace(result, notes=tuple(result.notes) + tuple(warnings_found))
@@ -60,6 +93,9 @@ POOL_OPTIONS = {
     "col": (Optional[List[str]], typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable).")),
     "i2_method": (Optional[str], typer.Option(None, "--i2", help="I² and H: q (from Q, R meta; default) or tau2 (from tau², metafor; default with GLMM).")),
     "study_ci": (Optional[str], typer.Option(None, "--study-ci", help="Study CIs for proportions: CP, WS, WSCC, AC, SA, SACC, NAsm.")),
+    "rob": (Optional[Path], typer.Option(None, "--rob", help="Risk-of-bias judgments in robvis's layout (Study, D1..Dn, Overall[, Weight]), matched by study: adds the column 'rob' (overall) for --subgroup rob and --exclude-rob.")),
+    "rob_tool": (Optional[str], typer.Option(None, "--rob-tool", help="The tool of --rob: rob2, robins-i, quadas-2, jbi-case-series (default: generic).")),
+    "exclude_rob": (Optional[str], typer.Option(None, "--exclude-rob", help="Sensitivity analysis by risk of bias: high (leave out studies at high, serious or critical risk) or some (keep only studies at low risk); shown, not pooled.")),
     "incr": (float, typer.Option(0.5, "--incr", help="Continuity correction increment.")),
     "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),
     "incr_style": (str, typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor.")),
@@ -102,10 +138,11 @@ def analyse_options(data: Path, pool: dict):
 
     opts = dict(pool)
     col = opts.pop("col")
+    rob = {k: opts.pop(k) for k in ("rob", "rob_tool", "exclude_rob")}
     kwargs = pool_options_to_kwargs(**opts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # warnings are kept in the result's notes
-        return analyse_file(data, opts["measure"], col, **kwargs)
+        return analyse_file(data, opts["measure"], col, **rob, **kwargs)
 
 
 def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=False, cumulative=None,

@@ -471,13 +471,22 @@ def discrepancies(project: Path = _PROJECT,
                   output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of JSON.")
                   ) -> None:
     """Field-by-field comparison of the extractors' values."""
+    from ..review.extraction import discrepancies as report
+    with _open(project) as p:
+        rows = report(p)
+    open_items(rows, all_, output, ["study", "field", "status", "values", "final", "adjudicator", "reason"],
+               lambda r: [r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
+                          r["final"] or "", r["adjudicator"] or "", r["reason"] or ""],
+               write=lambda text, out: _write(text, out, project))
+
+
+def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cells, write) -> None:
+    """Discrepancy rows, only those needing a decision unless ``all_``: JSON on the screen, or CSV
+    with ``header`` and ``cells(row)`` written by ``write(text, output)``."""
     import csv
     import io
 
-    from ..review.extraction import discrepancies as report
     from .output import print_json
-    with _open(project) as p:
-        rows = report(p)
     if not all_:
         rows = [r for r in rows if r["status"] in ("differ", "incomplete")]
     if output is None:
@@ -485,11 +494,10 @@ def discrepancies(project: Path = _PROJECT,
         return
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["study", "field", "status", "values", "final", "adjudicator", "reason"])
+    writer.writerow(header)
     for r in rows:
-        writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
-                         r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
-    _write(buf.getvalue(), output, project)
+        writer.writerow(cells(r))
+    write(buf.getvalue(), output)
 
 
 @review_app.command("adjudicate")

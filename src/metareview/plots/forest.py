@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..exceptions import SettingsError
+from ..exceptions import DataError, SettingsError
 
 __all__ = ["forest", "forest_table", "ForestDisplay", "LAYOUTS", "SAVE_FORMATS", "save_figure"]
 
@@ -141,6 +141,7 @@ class ForestRow:
     weight: float = float("nan")
     text: str = ""
     bold: bool = False
+    marks: dict = field(default_factory=dict)     # column key -> fill colour of a disc behind the cell
 
 
 @dataclass
@@ -483,6 +484,7 @@ class ForestDisplay:
         st = self.style
         lw = 0.6 * s
         self.texts_ = []
+        self.rob_marks_ = []
 
         # vertical positions: a spanning line wrapped over n lines takes n rows
         row_top = []
@@ -531,11 +533,19 @@ class ForestDisplay:
                 continue
             for c in self.columns:
                 cell = r.cells.get(c.key, "")
+                fill = r.marks.get(c.key)
+                if fill is not None:   # a risk-of-bias judgment: a disc with its symbol (R meta's rob())
+                    from matplotlib.patches import Circle
+                    disc = Circle((cx(c.key, "center"), yc), 0.62 * g.fontsize * s, facecolor=fill,
+                                  edgecolor="black", linewidth=0.4 * s)
+                    ax.add_patch(disc)
+                    self.rob_marks_.append((i, c.key, disc))
                 if not cell:
                     continue
                 align = "left" if (r.kind == "heading" and c.key == first_key) else c.align
                 t = ax.text(cx(c.key, align), yc, cell, ha=align, va="center_baseline",
-                            fontproperties=bold if r.bold else reg, color=colour)
+                            fontproperties=bold if r.bold else reg,
+                            color=colour if fill is None else _ink(fill))
                 self.texts_.append((i, c.key, t))
 
         # the plot column
@@ -715,6 +725,40 @@ SUBTOTAL_LABELS = {"revman5": "Subtotal ({pct}% CI)"}
 RIGHT_KEYS = {"meta": {"effect", "ci", "effect_ci", "weight_common", "weight_random"},
               "revman5": set(),
               "jama": {"weight_common", "weight_random"}}
+
+
+def _ink(fill: str) -> str:
+    """Black on light discs, white on dark ones."""
+    from matplotlib.colors import to_rgb
+    r, g, b = to_rgb(fill)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.45 else "white"
+
+
+def _rob_columns(rows: list[ForestRow], rob) -> tuple[list[ForestColumn], list[ForestRow]]:
+    """Risk-of-bias columns at the right of the table (as R meta's ``rob()``): one disc per domain and
+    overall for each study, coloured and marked as robvis does, and a legend of the domains."""
+    from .rob import ROB_COLOURS, ROB_SYMBOLS
+
+    ids = [d.id for d in rob.tool.domains] if rob.tool.domains else [f"D{i + 1}" for i in range(len(rob.domains))]
+    index = {st: i for i, st in enumerate(rob.studies)}
+    for r in rows:
+        if r.kind not in ("study", "excluded"):
+            continue
+        label = r.cells.get("study", "")
+        if label not in index:
+            raise DataError(f"no row in the risk-of-bias table (its studies: {', '.join(rob.studies)})",
+                            study=label, column="Study", rule="risk of bias")
+        i = index[label]
+        for key, judgment in zip([*ids, "Overall"], [*rob.judgments[i], rob.overall[i]]):
+            level = rob.level(judgment)
+            r.cells[f"rob:{key}"] = ROB_SYMBOLS[level]
+            r.marks[f"rob:{key}"] = ROB_COLOURS[level]
+    cols = [ForestColumn(f"rob:{key}", key if key != "Overall" else "All", "right", "center", "Risk of bias")
+            for key in [*ids, "Overall"]]
+    # one short line per domain, so that the legend never widens the figure
+    legend = [ForestRow("text", text=f"Risk of bias ({rob.tool.name}), All: overall")]
+    legend += [ForestRow("text", text=f"{i}: {n}") for i, n in zip(ids, rob.names)]
+    return cols, legend
 
 
 def _is_subgroup(obj) -> bool:
@@ -909,8 +953,8 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
            sort_by: str | None = None, xlim: Sequence[float] | None = None, xlabel: str | None = None,
            percent: bool = False, show_prediction: bool = True, show_weights: Sequence[str] | None = None,
            models: Sequence[str] | None = None, favours: Sequence[str] | None = None, digits: int | None = None,
-           fontsize: float = 7.0, width: float | None = None, square_weights: str | None = None
-           ) -> ForestDisplay:
+           fontsize: float = 7.0, width: float | None = None, square_weights: str | None = None,
+           rob=None) -> ForestDisplay:
     """Forest plot of a pooled result (or of a subgroup analysis), drawn and returned as a display.
 
     Parameters
@@ -958,6 +1002,10 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     square_weights
         Which weights the squares' areas follow (default the common-effect weights when
         that model is drawn).
+    rob
+        A :class:`~metareview.rob.RobTable`: its judgments as coloured discs in columns at
+        the right, one per domain and overall, as R meta's ``rob()`` adds them, with the
+        domains named under the plot.  Every study needs a row in it.
 
     Returns
     -------
@@ -1031,6 +1079,10 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     else:
         rows, pooled_lines = _subgroup_rows(result, fmt, models, show_prediction, labels, layout, sort_by,
                                             percent, pct)
+    if rob is not None:
+        rob_cols, legend = _rob_columns(rows, rob)
+        cols += rob_cols
+        rows += legend
     return ForestDisplay(rows, cols, ratio=m.ratio or (m.scale == "log" and m.design != "proportion"),
                          null=(m.natural_null if m.null is not None else None), xlim=xlim,
                          xlabel=_xlabel(m, percent) if xlabel is None else xlabel, favours=favours,

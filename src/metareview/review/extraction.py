@@ -39,7 +39,7 @@ from .project import Project
 from .screening import study_labels
 
 __all__ = ["Field", "Form", "load_form", "set_form", "get_form", "import_values", "enter_values",
-           "discrepancies", "adjudicate", "final_table", "export_analysis", "template"]
+           "discrepancies", "settle", "adjudicate", "final_table", "export_analysis", "template"]
 
 TYPES = ("integer", "number", "text", "choice", "boolean")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -193,10 +193,11 @@ def get_form(project: Project) -> Form:
     return _form_from_dict(doc)
 
 
-def _studies(project: Project) -> list[str]:
+def _studies(project: Project, what: str = "extract") -> list[str]:
+    """The labels of the studies included at full text; an error if there are none yet."""
     labels = sorted(set(study_labels(project).values()))
     if not labels:
-        raise DataError("no study is included at full text yet, so there is nothing to extract", rule="stage")
+        raise DataError(f"no study is included at full text yet, so there is nothing to {what}", rule="stage")
     return labels
 
 
@@ -276,6 +277,22 @@ def enter_values(project: Project, *, extractor: str, study: str, ask: Callable[
     return project.store.add_values(rows)
 
 
+def settle(entered: dict[str, Any], adjudication: dict[str, Any] | None, needed: int) -> tuple[str, Any]:
+    """The status and final value of one item entered by ``needed`` people independently.
+
+    ``adjudicated`` (the adjudication's value), ``incomplete`` (fewer entries than needed),
+    ``agree`` (their common value) or ``differ``.  Shared by dual extraction and dual
+    risk-of-bias assessment.
+    """
+    if adjudication is not None:
+        return "adjudicated", adjudication["value"]
+    if len(entered) < needed:
+        return "incomplete", None
+    if len(set(entered.values())) == 1:
+        return "agree", next(iter(entered.values()))
+    return "differ", None
+
+
 def discrepancies(project: Project) -> list[dict[str, Any]]:
     """One row per study and field: each extractor's value, and whether they agree.
 
@@ -293,14 +310,7 @@ def discrepancies(project: Project) -> list[dict[str, Any]]:
         for f in form.fields:
             entered = values.get((study, f.name), {})
             adj = adjudicated.get((study, f.name))
-            if adj is not None:
-                status, final = "adjudicated", adj["value"]
-            elif len(entered) < form.extractors:
-                status, final = "incomplete", None
-            elif len(set(entered.values())) == 1:
-                status, final = "agree", next(iter(entered.values()))
-            else:
-                status, final = "differ", None
+            status, final = settle(entered, adj, form.extractors)
             out.append({"study": study, "field": f.name, "status": status, "values": dict(sorted(entered.items())),
                         "final": final, "adjudicator": adj["adjudicator"] if adj else None,
                         "reason": adj["reason"] if adj else None})

@@ -196,5 +196,48 @@ _V5 = [
     "ALTER TABLE extraction_values ADD COLUMN location TEXT",
 ]
 
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
+# 6: risk-of-bias assessments (each assessor's answers to signalling questions and their own
+# domain and overall judgments, with the quote and page that support them), adjudications
+# with a reason, and GRADE ratings of each outcome's domains with a reason; all append-only.
+_V6 = [
+    """CREATE TABLE rob_answers (
+        id INTEGER PRIMARY KEY,
+        tool TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '',
+        study TEXT NOT NULL,
+        item TEXT NOT NULL,
+        assessor TEXT NOT NULL,
+        value TEXT,
+        support TEXT,
+        location TEXT,
+        entered_via TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX rob_answers_key ON rob_answers(tool, outcome, study, item)",
+    """CREATE TABLE rob_adjudications (
+        id INTEGER PRIMARY KEY,
+        tool TEXT NOT NULL,
+        outcome TEXT NOT NULL DEFAULT '',
+        study TEXT NOT NULL,
+        item TEXT NOT NULL,
+        value TEXT,
+        adjudicator TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        support TEXT,
+        location TEXT,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE grade_ratings (
+        id INTEGER PRIMARY KEY,
+        outcome TEXT NOT NULL,
+        domain TEXT NOT NULL CHECK (domain IN ('risk_of_bias', 'inconsistency', 'indirectness', 'imprecision',
+                                               'publication_bias')),
+        rating TEXT NOT NULL CHECK (rating IN ('not serious', 'serious', 'very serious')),
+        reason TEXT NOT NULL,
+        rated_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
+]
+
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 LATEST_VERSION = len(MIGRATIONS)

@@ -382,3 +382,49 @@ class Store:
     def current_adjudications(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM adjudications WHERE id IN (SELECT max(id) FROM adjudications "
                          "GROUP BY study, field) ORDER BY study, field")
+
+    # -- risk of bias and GRADE --------------------------------------------------------------------------
+    def add_rob_answers(self, rows: Iterable[tuple[str, str, str, str, str, str | None, str | None, str | None,
+                                                   str]]) -> int:
+        """Append assessors' entries (tool, outcome, study, item, assessor, value, support, location,
+        entered via); an item is a signalling question, a domain or ``Overall``."""
+        stamp = now()
+        rows = list(rows)
+        with self.transaction():
+            self._writemany("INSERT INTO rob_answers (tool, outcome, study, item, assessor, value, support, location, "
+                            "entered_via, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            ((*r, stamp) for r in rows))
+        return len(rows)
+
+    def current_rob_answers(self, tool: str, outcome: str) -> list[dict[str, Any]]:
+        """The latest entry of each assessor for each study and item."""
+        return self._all("SELECT * FROM rob_answers WHERE id IN (SELECT max(id) FROM rob_answers "
+                         "WHERE tool = ? AND outcome = ? GROUP BY study, item, assessor) ORDER BY study, item, assessor",
+                         (tool, outcome))
+
+    def add_rob_adjudication(self, *, tool: str, outcome: str, study: str, item: str, value: str | None,
+                             adjudicator: str, reason: str, support: str | None, location: str | None) -> None:
+        with self.transaction():
+            self._write("INSERT INTO rob_adjudications (tool, outcome, study, item, value, adjudicator, reason, support, "
+                        "location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (tool, outcome, study, item, value, adjudicator, reason, support, location, now()))
+
+    def current_rob_adjudications(self, tool: str, outcome: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM rob_adjudications WHERE id IN (SELECT max(id) FROM rob_adjudications "
+                         "WHERE tool = ? AND outcome = ? GROUP BY study, item) ORDER BY study, item", (tool, outcome))
+
+    def rob_outcomes(self, tool: str) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT outcome FROM rob_answers WHERE tool = ? "
+                                                 "ORDER BY outcome", (tool,))]
+
+    def add_grade_rating(self, outcome: str, domain: str, rating: str, reason: str, rated_by: str) -> None:
+        with self.transaction():
+            self._write("INSERT INTO grade_ratings (outcome, domain, rating, reason, rated_by, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", (outcome, domain, rating, reason, rated_by, now()))
+
+    def current_grade_ratings(self, outcome: str | None = None) -> list[dict[str, Any]]:
+        """The latest rating of each outcome's domains (the log itself is kept whole)."""
+        sql = "SELECT * FROM grade_ratings WHERE id IN (SELECT max(id) FROM grade_ratings GROUP BY outcome, domain)"
+        if outcome is None:
+            return self._all(sql + " ORDER BY outcome, domain")
+        return self._all(sql + " AND outcome = ? ORDER BY domain", (outcome,))

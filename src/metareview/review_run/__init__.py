@@ -68,6 +68,7 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
     from ..plan import load_plan
     from ..report.html import render_html
     from .analyses import run_analysis
+    from .certainty import grade_all, rob_figures
     from .compare import compare_all
     from .data import load_data
     from .derive import derive_table
@@ -91,21 +92,30 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
     with steps("Table 1 and the comparison with the paper"):
         table1 = compute_table1(plan, loaded[plan.table1_data]) if plan.table1_data else []
         comparison = compare_all(plan, runs, table1)
+    with steps("Risk of bias and GRADE"):
+        grades = grade_all(plan, runs)
     figures = []
     with steps("Figures"):
         for run in runs.values():
             figures.extend(_analysis_figures(run, plan))
         if plan.prisma is not None:
             figures.append(prisma_figure(plan.prisma))
+        figures.extend(rob_figures(plan))
     versions = software_versions()
     with steps("Report, results.json and tables"):
         results = _results(plan, loaded, runs, table1, comparison, figures, versions)
-        report = build_report(plan, loaded, runs, table1, comparison, figures, versions)
+        if grades:
+            results["grade"] = [g.to_dict() for g in grades]
+        report = build_report(plan, loaded, runs, table1, comparison, figures, versions, grades)
         page = render_html(report, title=plan.title, subtitle=plan.citation,
                            footer=f"Made by metareview {versions['metareview']} from {plan.path.name}; "
                                   f"every number is computed from the data at run time.")
         files = {"results.json": (dumps(results) + "\n").encode("utf-8"), "report.html": page.encode("utf-8")}
         files.update(_tables(loaded, runs, table1, comparison))
+        if grades:
+            from ..report.sof import sof_csv, sof_docx
+            files["tables/summary_of_findings.csv"] = sof_csv(grades).encode("utf-8")
+            files["tables/summary_of_findings.docx"] = sof_docx(grades, f"Summary of findings: {plan.title}")
         for f in figures:
             for ext, data in f.files.items():
                 files[f"figures/{f.name}.{ext}"] = data

@@ -63,6 +63,8 @@ def run_analysis(table: AnalysisTable, plan: ReviewPlan) -> AnalysisRun:
     fits = []
     for sname in a.sensitivity:
         s = plan.sensitivity[sname]
+        if s.exclude_rob is not None:
+            s = _by_rob(s, table, plan, a)
         present = [x for x in s.exclude if x in table.studies]
         unknown = [x for x in s.exclude if x not in table.all_studies]
         if unknown:
@@ -71,6 +73,8 @@ def run_analysis(table: AnalysisTable, plan: ReviewPlan) -> AnalysisRun:
                             line=plan.text and _line(plan, f"sensitivity.{sname}"),
                             where=f"[sensitivity.{sname}] exclude")
         notes = []
+        if s.exclude_rob is not None and not s.exclude:
+            notes.append(f"no study of this analysis is excluded by exclude_rob = {s.exclude_rob!r}")
         absent = [x for x in s.exclude if x not in present]
         if absent:
             notes.append(f"{', '.join(absent)} not in this analysis (missing data): nothing to exclude")
@@ -89,6 +93,27 @@ def run_analysis(table: AnalysisTable, plan: ReviewPlan) -> AnalysisRun:
     if a.subgroups:
         subgroups = _subgroups(a, result, plan)
     return AnalysisRun(analysis=a, table=table, main=main, sensitivity=tuple(fits), subgroups=subgroups)
+
+
+def _by_rob(s: Sensitivity, table: AnalysisTable, plan: ReviewPlan, a: Analysis) -> Sensitivity:
+    """A sensitivity analysis by risk of bias, with the studies its judgments leave out named."""
+    from dataclasses import replace
+
+    from ..exceptions import MetaReviewError
+    from ..rob import load_tool, rob_exclusions
+
+    where = f"[sensitivity.{s.name}] exclude_rob"
+    if "rob" not in table.frame.columns:
+        raise PlanError(f"analysis {a.name!r} uses data {a.data!r}, which has no risk-of-bias table: add "
+                        f"rob = \"judgments.csv\" to [data.{a.data}]", path=plan.path, where=where)
+    source = plan.data[a.data]
+    try:
+        tool = load_tool(source.rob_tool or "generic")
+        overall = dict(zip(table.studies, (str(x) for x in table.frame["rob"])))
+        dropped = rob_exclusions(overall, tool, table.studies, s.exclude_rob or "")
+    except MetaReviewError as exc:
+        raise PlanError(str(exc), path=plan.path, where=where) from None
+    return replace(s, exclude=tuple(dropped))
 
 
 def _line(plan: ReviewPlan, header: str) -> int | None:

@@ -48,6 +48,8 @@ def load_data(plan: ReviewPlan) -> dict[str, LoadedData]:
             raise DataError(f"{rel}: no study label column (declare [table] study = ... in its columns file)",
                             rule="declaration")
         parsed, filled = _fill(parsed, printed, src, study, rel)
+        if src.rob is not None:
+            parsed = _attach_rob(parsed, src, study, plan)
         out[name] = LoadedData(source=src, printed=printed, parsed=parsed, study=study, checks=checks,
                                filled=filled)
     return out
@@ -86,3 +88,20 @@ def _relative(path, plan: ReviewPlan) -> str:
         return str(path.relative_to(plan.root))
     except ValueError:
         return str(path)
+
+
+def _attach_rob(parsed, src: DataSource, study: str, plan: ReviewPlan):
+    """The source's risk-of-bias judgments as columns ``rob`` (overall) and ``rob_<domain>``."""
+    import pandas as pd
+
+    from ..exceptions import DataError
+    from ..plan import PlanError
+    from ..rob import attach_rob, read_robvis
+
+    try:
+        table = read_robvis(src.rob, src.rob_tool)
+        cols = attach_rob({c: parsed[c].tolist() for c in parsed.columns}, table, study=study)
+    except DataError as exc:
+        raise PlanError(f"{_relative(src.rob, plan)}: {exc}", path=plan.path, where=f"[data.{src.name}] rob") \
+            from None
+    return pd.DataFrame(cols, index=parsed.index).astype({c: parsed[c].dtype for c in parsed.columns})

@@ -84,6 +84,8 @@ def derive_table(analysis: Analysis, data: LoadedData, plan: ReviewPlan) -> Anal
         table[role] = v[present]
     for col in analysis.subgroups:
         table[col] = frame[col].to_numpy()[present]
+    if "rob" in frame.columns and "rob" not in table.columns:   # risk of bias: sensitivity and GRADE use it
+        table["rob"] = frame["rob"].to_numpy()[present]
     flags = flagged_values(frame.loc[present], study=data.study)
     used_cols = set(needed.values())
     used_labels = set(labels[present])

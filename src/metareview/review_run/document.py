@@ -94,7 +94,7 @@ def _p(p) -> str:
     return "< 0.0001" if p < 1e-4 else f"= {p:.4f}"
 
 
-def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> Report:
+def build_report(plan, loaded, runs, table1, comparison, figures, versions, grades=()) -> Report:
     rep = Report()
     src = plan.data
     # -- summary -----------------------------------------------------------------------
@@ -190,6 +190,19 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions) -> R
         blocks = run.main.result.report().blocks
         # the study table is the forest plot's and tables/<name>_studies.csv's
         for block in blocks[1:] if blocks and isinstance(blocks[0], Table) else blocks:
+            rep.add(block)
+
+    # -- risk of bias and GRADE ----------------------------------------------------------
+    rob_names = {f"rob_{n}_{kind}" for n, src in plan.data.items() if src.rob is not None
+                 for kind in ("traffic_light", "summary")}
+    rob_figs = [f for f in figures if f.name in rob_names]
+    if rob_figs:
+        rep.add(Heading("Risk of bias", 2, anchor="risk-of-bias"))
+        for f in rob_figs:
+            rep.add(Figure(f.inline_svg(), f.title, f.caption, _links(f)))
+    if grades:
+        from .certainty import grade_blocks
+        for block in grade_blocks(plan, list(grades)):
             rep.add(block)
 
     # -- Table 1, data, checks ---------------------------------------------------------
