@@ -39,7 +39,7 @@ def _fill(sheet: str, decide) -> str:
 def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     project = tmp_path / "mrgfus.mrv"
     p = ("-p", project)
-    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == 4
+    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == 5
     assert ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
     embase = ok(capsys, "review", "import", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)

@@ -360,13 +360,13 @@ class Store:
                          "(SELECT max(id) FROM study_assignments GROUP BY record_id)")
         return {r["record_id"]: r["study"] for r in rows}
 
-    def add_values(self, rows: Iterable[tuple[str, str, str, str | None, str]]) -> int:
-        """Append extracted values (study, field, extractor, value, entered via)."""
+    def add_values(self, rows: Iterable[Sequence[str | None]]) -> int:
+        """Append extracted values (study, field, extractor, value, entered via[, location])."""
         stamp = now()
-        rows = list(rows)
+        rows = [(*r, None) if len(r) == 5 else tuple(r) for r in rows]
         with self.transaction():
-            self._writemany("INSERT INTO extraction_values (study, field, extractor, value, entered_via, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", ((*r, stamp) for r in rows))
+            self._writemany("INSERT INTO extraction_values (study, field, extractor, value, entered_via, location, "
+                            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", ((*r, stamp) for r in rows))
         return len(rows)
 
     def current_values(self) -> list[dict[str, Any]]:
@@ -382,3 +382,21 @@ class Store:
     def current_adjudications(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM adjudications WHERE id IN (SELECT max(id) FROM adjudications "
                          "GROUP BY study, field) ORDER BY study, field")
+
+    # -- full texts ------------------------------------------------------------------------------------------
+    def add_fulltext(self, *, record_id: int, stored_name: str, original_name: str, size: int, sha256: str,
+                     uploaded_by: str) -> int:
+        with self.transaction():
+            return int(self._write(
+                "INSERT INTO fulltexts (record_id, stored_name, original_name, size, sha256, uploaded_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record_id, stored_name, original_name, size, sha256, uploaded_by, now())).lastrowid)
+
+    def fulltext(self, fulltext_id: int) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM fulltexts WHERE id = ?", (fulltext_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def fulltexts(self) -> list[dict[str, Any]]:
+        """Every uploaded file, oldest first (a newer upload for a record replaces the older one on screen)."""
+        return self._all("SELECT * FROM fulltexts ORDER BY id")
+
