@@ -83,3 +83,17 @@ def test_a_tampered_or_missing_file_is_an_error_not_a_path(deduped):
     fulltext_path(deduped, second["id"])[0].unlink()
     with pytest.raises(DataError, match="missing"):
         fulltext_path(deduped, second["id"])
+
+
+def test_reports_sought_say_retrieval_file_state_and_study(screened):
+    from metareview.review.fulltext import reports_sought
+    entry = attach_pdf(screened, 6, PDF, filename="namba.pdf", by="ann")
+    rows = {r["record_id"]: r for r in reports_sought(screened)}
+    assert sorted(rows) == [1, 2, 3, 6, 8, 10]
+    assert rows[10]["retrieved"] is False and rows[10]["state"] is None
+    assert rows[10]["retrieval"]["note"] == "not held by any library"
+    assert rows[1]["retrieved"] is None and rows[1]["state"].state == "included"
+    assert rows[8]["state"].state == "excluded" and rows[8]["state"].reason == "wrong study design"
+    assert rows[8]["study"] is None
+    assert rows[6]["file"]["id"] == entry["id"] and rows[6]["study"] == "Namba 2019"
+    assert rows[1]["file"] is None

@@ -22,9 +22,10 @@ from typing import Any
 from ..exceptions import DataError
 from .dedupe import clusters
 from .project import Project
+from .screening import UnitState, states, study_labels
 
 __all__ = ["MAX_PDF_BYTES", "PDF_MAGIC", "files_folder", "check_pdf", "attach_pdf", "fulltexts", "latest_fulltexts",
-           "fulltext_path"]
+           "fulltext_path", "reports_sought"]
 
 #: Largest PDF accepted (50 MB: a scanned article with figures stays well below it).
 MAX_PDF_BYTES = 50 * 1024 * 1024
@@ -117,3 +118,31 @@ def fulltext_path(project: Project, fulltext_id: int) -> tuple[Path, dict[str, A
         raise DataError(f"the file of upload {fulltext_id} ({entry['original_name']}) is missing from "
                         f"{files_folder(project)}", column="file", rule="missing")
     return path, entry
+
+
+def reports_sought(project: Project) -> list[dict[str, Any]]:
+    """Every report sought for retrieval, in PRISMA's sense, with where it stands.
+
+    A report is sought when its cluster was included at title/abstract, or when it was found
+    by other methods (which skip that stage).  Each entry gives the primary ``record_id``,
+    ``retrieved`` (True, False, or None while nobody has said), the latest uploaded ``file``,
+    the full-text ``state`` (a :class:`~metareview.review.screening.UnitState`, None when the
+    report was not retrieved) and the ``study`` label of an included report.
+    """
+    cl = clusters(project.store)
+    ta = states(project, "title_abstract", cl=cl)
+    ft = states(project, "full_text", cl=cl)
+    kinds = {r["id"]: r["source_kind"] for r in project.store.iter_records(("id",))}
+    other = [p for p, members in cl.members.items() if all(kinds[m] == "other" for m in members)]
+    sought = sorted([u for u, s in ta.items() if s.state == "included"] + other)
+    said = {r["record_id"]: (r["id"], bool(r["retrieved"]), r) for r in project.store.retrievals()}
+    files = latest_fulltexts(project)
+    labels = study_labels(project) if any(s.state == "included" for s in ft.values()) else {}
+    out = []
+    for unit in sorted(set(sought)):
+        latest = max((said[m] for m in cl.members[unit] if m in said), default=None, key=lambda x: x[0])
+        state: UnitState | None = ft.get(unit)
+        out.append({"record_id": unit, "retrieved": None if latest is None else latest[1],
+                    "retrieval": None if latest is None else latest[2], "file": files.get(unit),
+                    "state": state, "study": labels.get(unit), "other_methods": unit in other})
+    return out
