@@ -28,7 +28,7 @@ from .store import now
 
 __all__ = ["DECISIONS", "UnitState", "decide", "resolve", "states", "conflicts", "agreement",
            "export_decisions", "import_decisions", "screening_sheet", "set_retrieval", "study_labels",
-           "assign_study", "pending_for", "LOG_COLUMNS"]
+           "assign_study", "pending_for", "progress", "LOG_COLUMNS"]
 
 DECISIONS = ("include", "exclude", "maybe")
 LOG_COLUMNS = ("id", "record_id", "stage", "reviewer", "decision", "reason", "note", "is_resolution", "created_at",
@@ -393,3 +393,18 @@ def pending_for(project: Project, stage: str, reviewer: str) -> list[int]:
     """Clusters at ``stage`` that ``reviewer`` has not decided and that are not settled."""
     st = states(project, stage)
     return [u for u, s in st.items() if not s.decided and s.state != "conflict" and reviewer not in s.votes]
+
+
+def progress(project: Project, stage: str, *, st: dict[int, UnitState] | None = None) -> dict[str, Any]:
+    """How far a stage is: the number of clusters to screen, how many are in each state, and how many each
+    reviewer has decided (their own votes, not resolutions)."""
+    st = states(project, parse_stage(stage)) if st is None else st
+    by_reviewer: dict[str, int] = defaultdict(int)
+    for s in st.values():
+        for reviewer in s.votes:
+            by_reviewer[reviewer] += 1
+    counts = {k: 0 for k in ("pending", "conflict", "included", "excluded")}
+    for s in st.values():
+        counts[s.state] += 1
+    return {"units": len(st), "states": counts, "by_reviewer": dict(sorted(by_reviewer.items())),
+            "reviewers_per_record": project.reviewers_per_record}

@@ -400,3 +400,20 @@ class Store:
         """Every uploaded file, oldest first (a newer upload for a record replaces the older one on screen)."""
         return self._all("SELECT * FROM fulltexts ORDER BY id")
 
+    # -- accounts -------------------------------------------------------------------------------------------
+    def add_user(self, name: str, role: str, password_hash: str, created_by: str | None) -> int:
+        with self.transaction():
+            return int(self._write("INSERT INTO users (name, role, password_hash, created_at, created_by) "
+                                   "VALUES (?, ?, ?, ?, ?)", (name, role, password_hash, now(), created_by)).lastrowid)
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(row)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM users ORDER BY id")
+
+    def mark_user_removed(self, name: str) -> None:
+        """Accounts are never deleted: the decision log keeps naming the people who made its entries."""
+        with self.transaction():
+            self._write("UPDATE users SET removed_at = ? WHERE name = ? AND removed_at IS NULL", (now(), name))
