@@ -335,10 +335,27 @@ class Store:
                 n += 1
         return n
 
-    def decision_log(self, stage: str | None = None) -> list[dict[str, Any]]:
-        if stage is None:
-            return self._all("SELECT * FROM decisions ORDER BY id")
-        return self._all("SELECT * FROM decisions WHERE stage = ? ORDER BY id", (stage,))
+    def decision_log(self, stage: str | None = None, *, active: bool = False,
+                     record_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Decisions in the order they were made; ``active``: without those their authors took back;
+        ``record_ids``: on these records only."""
+        where, params = [], []
+        if stage is not None:
+            where.append("stage = ?")
+            params.append(stage)
+        if active:
+            where.append("NOT EXISTS (SELECT 1 FROM decision_retractions x WHERE x.decision_id = decisions.id)")
+        if record_ids is not None:
+            ids = sorted({int(i) for i in record_ids})
+            where.append(f"record_id IN ({','.join('?' * len(ids)) or 'NULL'})")
+            params.extend(ids)
+        sql = "SELECT * FROM decisions" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        return self._all(sql, params)
+
+    def retract_decision(self, decision_id: int, by: str) -> None:
+        with self.transaction():
+            self._write("INSERT INTO decision_retractions (decision_id, retracted_by, created_at) VALUES (?, ?, ?)",
+                        (decision_id, by, now()))
 
     def add_retrieval(self, record_id: int, retrieved: bool, recorded_by: str, note: str | None) -> None:
         with self.transaction():
