@@ -65,4 +65,24 @@
     var focus = next.querySelector("[autofocus]") || next;
     focus.focus();
   }
+
+  // Inline checks: a form with data-check="URL" sends its values there when a field changes, and shows the
+  // server's message for that field beside it (the same checks the server applies when the form is saved).
+  document.addEventListener("change", function (ev) {
+    var form = ev.target.form;
+    var box = ev.target.closest("[data-field]");
+    if (!form || !box || !form.hasAttribute("data-check") || !window.fetch) return;
+    var name = box.getAttribute("data-field");
+    fetch(form.getAttribute("data-check"), {method: "POST", body: new FormData(form), credentials: "same-origin",
+                                             headers: {"X-CSRF-Token": token(), "Accept": "application/json"}})
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (doc) {
+        if (!doc) return;
+        var message = (doc.errors || {})[name];
+        var out = form.querySelector('[data-error-for="' + CSS.escape(name) + '"]');
+        if (out) { out.textContent = message || ""; out.hidden = !message; }
+        box.classList.toggle("invalid", !!message);
+      })
+      .catch(function () {});
+  });
 })();
