@@ -19,6 +19,7 @@ from ...review.dedupe import clusters
 from ...review.prisma import prisma_counts
 from ...review.project import STAGES
 from ...review.screening import agreement, progress, states
+from ..permissions import allowed
 from ..render import render
 from ..responses import wants_json
 from ..routing import page, project
@@ -50,8 +51,12 @@ def prisma_svg(counts_json: str) -> str:
     return re.sub(r"<svg ", '<svg role="img" aria-label="PRISMA 2020 flow diagram" ', svg, count=1)
 
 
-def _summary(request: Request) -> dict[str, Any]:
+def _summary(request: Request, user: User) -> dict[str, Any]:
+    """What the dashboard shows ``user``.  While screening is blinded, only those who settle conflicts see the
+    states and agreement of a stage: watching them change after one's own decision would reveal the other
+    reviewer's vote on that record."""
     proj = project(request)
+    outcomes = not proj.blinded or allowed(user, "resolve")
     store = proj.store
     cl = clusters(store)
     runs = store.dedupe_runs()
@@ -62,8 +67,12 @@ def _summary(request: Request) -> dict[str, Any]:
     for stage in STAGES:
         st = states(proj, stage, cl=cl)
         prog = progress(proj, stage, st=st)
-        stages.append({"stage": stage, "label": STAGE_LABELS[stage], **prog,
-                       "agreement": [_agreement(a.to_dict()) for a in agreement(proj, stage)]})
+        entry = {"stage": stage, "label": STAGE_LABELS[stage], **prog}
+        if outcomes:
+            entry["agreement"] = [_agreement(a.to_dict()) for a in agreement(proj, stage)]
+        else:
+            del entry["states"]
+        stages.append(entry)
     return {"records": n_records, "not_deduplicated": stale, "counts": counts, "stages": stages,
             "blinded": proj.blinded}
 
@@ -74,7 +83,8 @@ def _agreement(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def dashboard(request: Request, user: User | None, form: FormData | None) -> Response:
-    summary = _summary(request)
+    assert user is not None
+    summary = _summary(request, user)
     if wants_json(request):
         return JSONResponse(summary)
     svg = prisma_svg(json.dumps(summary["counts"], sort_keys=True)) if summary["records"] else None
