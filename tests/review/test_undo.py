@@ -9,7 +9,7 @@ from metareview.review.screening import decide, export_decisions, states, undo
 
 
 def test_undo_restores_the_earlier_decision_and_keeps_the_log(deduped):
-    unit = sorted(states(deduped, "ta"))[0]
+    unit = min(states(deduped, "ta"))
     decide(deduped, unit, stage="ta", reviewer="ann", decision="exclude")
     decide(deduped, unit, stage="ta", reviewer="ann", decision="include")
     decide(deduped, unit, stage="ta", reviewer="bob", decision="include")

@@ -90,7 +90,7 @@ class Client:
         self.remember_token(resp.text)
         return resp
 
-    def login(self, name: str, password: str = PASSWORD) -> "Client":
+    def login(self, name: str, password: str = PASSWORD) -> Client:
         self.get("/login")
         resp = self.post("/login", {"username": name, "password": password}, follow_redirects=False)
         assert resp.status_code == 303, resp.text

@@ -7,7 +7,6 @@ import json
 from metareview.cli import main
 from metareview.review import Project
 from metareview.review.dedupe import review_queue
-from metareview.review.prisma import prisma_counts
 from metareview.review.screening import decide, states
 
 from .conftest import EXPORTS
@@ -34,7 +33,7 @@ def test_dashboard_counts_equal_the_command_lines(signed_in, project_path, capsy
 
 def test_dashboard_hides_outcomes_from_blinded_reviewers(signed_in, project_path):
     with Project.open(project_path) as p:
-        unit = sorted(states(p, "ta"))[0]
+        unit = min(states(p, "ta"))
         decide(p, unit, stage="ta", reviewer="ann", decision="include")
         decide(p, unit, stage="ta", reviewer="bob", decision="exclude")
     bob = signed_in("bob").get("/", headers=JSON).json()["stages"][0]
@@ -94,7 +93,7 @@ def test_duplicates_queue_side_by_side_and_decisions_link(signed_in, project_pat
 
 def test_conflicts_are_resolved_by_an_adjudicator_with_a_reason(signed_in, project_path):
     with Project.open(project_path) as p:
-        unit = sorted(states(p, "ta"))[0]
+        unit = min(states(p, "ta"))
         decide(p, unit, stage="ta", reviewer="ann", decision="include", note="ann's note")
         decide(p, unit, stage="ta", reviewer="bob", decision="exclude", reason="wrong population")
     cat = signed_in("cat")
