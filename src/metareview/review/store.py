@@ -50,6 +50,7 @@ class Store:
         self.path = path
         self._conn = conn
         self._depth = 0
+        self.memo: dict[str, Any] = {}  # derived state, keyed by what it was derived from; cleared on rollback
 
     # -- opening -------------------------------------------------------------------------------
     @staticmethod
@@ -148,6 +149,7 @@ class Store:
             yield self
         except BaseException:
             self._depth = 0
+            self.memo.clear()  # ids seen inside the rolled-back transaction may be given again
             self._conn.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -254,6 +256,13 @@ class Store:
             return
         for row in self._conn.execute(f"{sql} ORDER BY r.id"):
             yield _row_dict(row)
+
+    def links_version(self) -> tuple[int, int, int]:
+        """Last ids of records, pair decisions and primary choices: rows are only ever added, so the clusters
+        derived from them are unchanged while this is."""
+        row = self._conn.execute("SELECT (SELECT max(id) FROM records), (SELECT max(id) FROM pair_decisions), "
+                                 "(SELECT max(id) FROM primary_choices)").fetchone()
+        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
     def record_ids(self) -> list[int]:
         return [r[0] for r in self._conn.execute("SELECT id FROM records ORDER BY id")]
