@@ -200,3 +200,15 @@ def test_form_entries_refuse_unknown_fields_and_studies(extracting):
         save_entries(extracting, extractor="ann", study="Nobody 2020", values={})
     with pytest.raises(DataError, match="name the extractor"):
         save_entries(extracting, extractor=" ", study="Tsai 2019", values={})
+
+
+def test_the_analysis_table_declares_its_columns_from_the_form(extracting, tmp_path):
+    from metareview.parse import load_spec
+    from metareview.review.extraction import analysis_columns
+    path = tmp_path / "analysis.columns.toml"
+    path.write_text(analysis_columns(extracting), encoding="utf-8")
+    spec = load_spec(path)
+    kinds = {name: col.kind for name, col in spec.columns.items()}
+    assert kinds == {"n": "count", "baseline_mean": "number", "pain_3mo_mean": "number", "design": "text",
+                     "blinded": "text", "fus_system": "text"}
+    assert spec.study == "study"

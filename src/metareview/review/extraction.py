@@ -40,7 +40,7 @@ from .screening import study_labels
 
 __all__ = ["Field", "Form", "load_form", "set_form", "get_form", "import_values", "enter_values",
            "parse_location", "check_entries", "save_entries", "discrepancies", "adjudicate", "final_table",
-           "export_analysis", "template"]
+           "export_analysis", "analysis_columns", "template"]
 
 TYPES = ("integer", "number", "text", "choice", "boolean")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -453,3 +453,22 @@ def export_analysis(project: Project) -> tuple[str, str]:
     for row in provenance:
         pw.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return out.getvalue(), prov.getvalue()
+
+
+_KINDS = {"integer": "count", "number": "number", "text": "text", "choice": "text", "boolean": "text"}
+
+
+def analysis_columns(project: Project) -> str:
+    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar, :func:`metareview.parse.load_spec`),
+    from the form's field types: integers are counts, numbers are numbers, the rest text.  Written beside the
+    analysis CSV, they let an analysis plan read the table without declaring its columns again."""
+    import json
+
+    form = get_form(project)
+    lines = ["# Declarations of the adjudicated analysis table, written from the project's extraction form.",
+             "[table]", 'study = "study"', "", "[columns]"]
+    for f in form.fields:
+        desc = ", ".join(bit for bit in (f.label, f.unit) if bit)
+        extra = f", description = {json.dumps(desc, ensure_ascii=False)}" if desc else ""
+        lines.append(f"{json.dumps(f.name)} = {{ kind = \"{_KINDS[f.type]}\"{extra} }}")
+    return "\n".join(lines) + "\n"

@@ -51,7 +51,7 @@ def check_pdf(data: bytes, *, filename: str, max_bytes: int = MAX_PDF_BYTES) -> 
     if not data:
         raise DataError(f"{filename} is empty", column="file", rule="empty")
     if len(data) > max_bytes:
-        raise DataError(f"{filename} is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB",
+        raise DataError(f"{filename} is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB",
                         column="file", rule="size")
     if not data.startswith(PDF_MAGIC):
         raise DataError(f"{filename} is not a PDF (it does not start with %PDF-)", column="file", rule="pdf")

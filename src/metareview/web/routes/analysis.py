@@ -3,9 +3,9 @@
 The plan is the ``review.toml`` beside the project file (or the one given with
 ``metareview serve --plan``), run exactly as ``metareview run`` runs it
 (:func:`metareview.review_run.run_review`).  Before each run the adjudicated analysis
-table and its provenance are written to ``<project>.files/analysis.csv`` and
-``analysis.provenance.csv``, so that a plan beside the project reads the team's table with
-``file = "<project file name>.files/analysis.csv"``.  The output (report, figures,
+table, its provenance and its column declarations (from the form's field types) are written to
+``<project>.files/analysis.csv``, ``analysis.provenance.csv`` and ``analysis.columns.toml``, so that
+a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.  The output (report, figures,
 ``results.json``) goes to ``<project>.files/analysis/``, replaced by each run, never into
 the plan's folder; the page shows each analysis's numbers and forest plot from there.
 """
@@ -26,7 +26,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...exceptions import MetaReviewError, SettingsError
 from ...review.accounts import User
-from ...review.extraction import export_analysis, get_form
+from ...review.extraction import analysis_columns, export_analysis, get_form
 from ...review.fulltext import files_folder
 from ...review.project import Project
 from ..permissions import allowed
@@ -77,6 +77,7 @@ def export_table(proj: Project) -> str | None:
     folder.mkdir(exist_ok=True)
     _write_atomic(folder / "analysis.csv", table)
     _write_atomic(folder / "analysis.provenance.csv", provenance)
+    _write_atomic(folder / "analysis.columns.toml", analysis_columns(proj))
     return None
 
 

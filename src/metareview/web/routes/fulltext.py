@@ -83,7 +83,7 @@ def report(request: Request, user: User | None, form: FormData | None, *, error:
     return render(request, "fulltext_report.html", user=user, row=row, record=_record_summary(rec),
                   status_text=_status(row), votes=blinded_votes(proj, user, st) if st is not None else {},
                   mine=st.votes.get(user.name) if st is not None else None,
-                  reasons=proj.reasons(_STAGE), uploads=uploads, error=error, max_mb=MAX_PDF_BYTES // 10**6,
+                  reasons=proj.reasons(_STAGE), uploads=uploads, error=error, max_mb=MAX_PDF_BYTES // 2**20,
                   can_resolve=allowed(user, "resolve"), notice=request.session.pop("notice", None),
                   status=status)
 
@@ -110,7 +110,7 @@ def upload(request: Request, user: User | None, form: FormData | None) -> Respon
         entry = attach_pdf(project(request), record_id, data, filename=file.filename, by=user.name)
     except DataError as exc:
         return _again(request, user, exc)
-    return _back(request, record_id, f"{entry['original_name']} uploaded ({entry['size'] / 1e6:.1f} MB)")
+    return _back(request, record_id, f"{entry['original_name']} uploaded")
 
 
 def retrieval(request: Request, user: User | None, form: FormData | None) -> Response:
