@@ -112,12 +112,12 @@ def summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
         svg = f"figures/{key}_forest.svg"
         out.append({"key": key, "title": info.get("title") or key, "outcome": info.get("outcome"),
                     "sensitivity": info.get("sensitivity"), "reason": info.get("reason"),
-                    "k": doc.get("k"), "measure": doc.get("measure"), "scale": scale or "analysis scale",
+                    "k": doc.get("k"), "measure": doc.get("measure"), "scale": "back-transformed to the natural scale" if scale else "analysis scale",
                     "common": _interval(common) if doc["settings"].get("common", True) else "",
                     "random": _interval(random) if doc["settings"].get("random", True) else "",
                     "prediction": f"[{_number(pred.get('low'))}; {_number(pred.get('high'))}]"
                     if pred.get("low") is not None else "",
-                    "i2": _number(het.get("i2")), "tau2": _number(het.get("tau2")), "q_p": _number(het.get("p")),
+                    "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")), "q_p": _number(het.get("p")),
                     "method": f"{doc.get('method')}, tau² {doc.get('method_tau2')}",
                     "figure": svg if svg in figures else None})
     return out
