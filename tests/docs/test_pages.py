@@ -11,7 +11,7 @@ import pytest
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
-         "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md"]
+         "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md", "howto/workspace.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",
