@@ -71,6 +71,8 @@ def test_anonymous_requests_are_refused(world, method, path, action):
     send = client.http.get if method == "GET" else (lambda u, **k: client.http.post(u, data={"csrf_token": client.token}, **k))
     page = send(url(path), follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+    if method == "POST":
+        assert page.headers["location"] == "/login?next=%2F"
     assert send(url(path), headers=JSON, follow_redirects=False).status_code == 401
     assert send(url(path), headers={"X-CSRF-Token": client.token}, follow_redirects=False).status_code == 401
 

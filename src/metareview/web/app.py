@@ -137,7 +137,9 @@ async def _refused(request: Request, exc: Exception) -> Response:
     if wants_json(request) or (exc.status == 401 and is_script(request)):
         return JSONResponse({"error": exc.message}, status_code=exc.status)
     if exc.status == 401:
+        # back to the page after signing in; a form's target cannot be opened with GET, so writes go home
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = target if request.method in ("GET", "HEAD") else "/"
         from urllib.parse import urlencode
         return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
     return await _error_page(request, exc.status, exc.message)

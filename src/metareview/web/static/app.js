@@ -9,8 +9,10 @@
 
   // Single-key shortcuts: an element with data-key="i" is clicked (or focused, for inputs) when i is pressed
   // outside a text field.  "?" lists the page's shortcuts.
-  function typing(el) {
-    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  function typing(el) {  // a field that takes text (radio buttons and checkboxes are pressed, not typed in)
+    if (!el) return false;
+    if (el.tagName === "INPUT") return !/^(radio|checkbox|button|submit|reset)$/.test(el.type);
+    return el.isContentEditable || /^(TEXTAREA|SELECT)$/.test(el.tagName);
   }
   document.addEventListener("keydown", function (ev) {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
