@@ -67,6 +67,14 @@ def test_uploads_larger_than_the_limit_are_refused(project_path):
     small = Client(create_app(project_path, secret_key=b"k" * 32, max_body=4096)).login("olivia")
     resp = small.post("/import", {"source": "Scopus"}, files={"file": ("big.ris", b"x" * 10_000, "text/plain")})
     assert resp.status_code == 413 and "larger than this server accepts" in resp.text
+
+    def chunks():  # no Content-Length: the body is counted as it arrives
+        for _ in range(10):
+            yield b"x" * 1000
+
+    streamed = small.http.post("/import", content=chunks(), headers={"X-CSRF-Token": small.token,
+                                                                      "Content-Type": "multipart/form-data; boundary=b"})
+    assert streamed.status_code == 413
     small.close()
 
 
