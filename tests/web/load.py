@@ -139,6 +139,7 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
     stopped = threading.Event()
     clients = {name: sign_in(url, name) for name in reviewers}
     start = threading.Barrier(len(reviewers))
+    stopper: list[threading.Thread] = []
 
     def work(name: str) -> None:
         client, token = clients[name]
@@ -169,13 +170,14 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
                     load.errors.append(f"{name} {rid}: {resp.status_code} {resp.text[:100]}")
                 if stop_after is not None and not stopped.is_set() and len(load.acknowledged) >= stop_after:
                     stopped.set()
-                    threading.Thread(target=on_stop).start()
+                    stopper.append(threading.Thread(target=on_stop))
+                    stopper[0].start()
 
     threads = [threading.Thread(target=work, args=(name,)) for name in reviewers]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
-    for t in threads:
+    for t in threads + stopper:
         t.join()
     load.elapsed += time.perf_counter() - t0
     for client, _ in clients.values():
