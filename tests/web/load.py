@@ -177,7 +177,9 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
     t0 = time.perf_counter()
     for t in threads:
         t.start()
-    for t in threads + stopper:
+    for t in threads:
+        t.join()
+    for t in stopper:  # started by a reviewer thread, so known only once they are done
         t.join()
     load.elapsed += time.perf_counter() - t0
     for client, _ in clients.values():
