@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import re
 from pathlib import Path
@@ -13,48 +12,25 @@ import pytest
 from metareview.review import Project
 from metareview.review.extraction import load_form, set_form
 
+from ._review import review_helpers
 from .conftest import EXPORTS
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def _screen_all(project: Project) -> None:
-    """The review tests' dual screening of the sample project to the end of full text (tests/review/conftest.py)."""
-    spec = importlib.util.spec_from_file_location("review_conftest",
-                                                  Path(__file__).resolve().parents[1] / "review" / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.screen_all(project)
 
 
 @pytest.fixture
 def screened_path(project_path: Path) -> Path:
     """The sample project screened to the end (studies Namba 2019, Tsai 2019, Wang 2019 included)."""
     with Project.open(project_path) as p:
-        _screen_all(p)
+        review_helpers().screen_all(p)
     return project_path
 
 
 @pytest.fixture
-def screened_app(screened_path: Path):
+def app(screened_path: Path):
+    """The workspace on the screened project (``signed_in`` of conftest.py signs in to this one)."""
     from metareview.web import create_app
     return create_app(screened_path, secret_key=b"test secret key, not for production")
-
-
-@pytest.fixture
-def as_user(screened_app):
-    from .conftest import Client
-    clients = []
-
-    def make(name: str):
-        c = Client(screened_app).login(name)
-        clients.append(c)
-        return c
-
-    yield make
-    for c in clients:
-        c.close()
 
 
 def _upload(client, record_id: int, data: bytes, name: str = "paper.pdf"):
@@ -65,15 +41,15 @@ def _upload(client, record_id: int, data: bytes, name: str = "paper.pdf"):
 
 
 # -- full text ---------------------------------------------------------------------------------------------
-def test_fulltext_lists_the_reports_sought_with_their_status(as_user):
-    html = as_user("ann").get("/fulltext").text
+def test_fulltext_lists_the_reports_sought_with_their_status(signed_in):
+    html = signed_in("ann").get("/fulltext").text
     for record_id in (1, 2, 3, 6, 8, 10):
         assert f'href="/fulltext/{record_id}"' in html
     assert "not retrieved" in html and "excluded" in html and "Namba 2019" in html
 
 
-def test_a_pdf_upload_is_shown_inline_from_a_generated_name(as_user, screened_path):
-    ann = as_user("ann")
+def test_a_pdf_upload_is_shown_inline_from_a_generated_name(signed_in, screened_path):
+    ann = signed_in("ann")
     resp = _upload(ann, 1, PDF, name="../../../escape.pdf")
     assert resp.status_code == 200 and "escape.pdf uploaded" in resp.text
     file_id = int(re.search(r'<iframe src="/fulltext/file/(\d+)"', resp.text).group(1))
@@ -87,8 +63,8 @@ def test_a_pdf_upload_is_shown_inline_from_a_generated_name(as_user, screened_pa
 
 
 @pytest.mark.parametrize("data, message", [(b"<script>alert(1)</script>", "not a PDF"), (b"", "paper.pdf is empty")])
-def test_what_is_not_a_pdf_is_refused_with_a_message(as_user, screened_path, data, message):
-    resp = _upload(as_user("ann"), 1, data)
+def test_what_is_not_a_pdf_is_refused_with_a_message(signed_in, screened_path, data, message):
+    resp = _upload(signed_in("ann"), 1, data)
     assert resp.status_code == 400 and message in resp.text
     assert "<script>alert(1)</script>" not in resp.text
     folder = screened_path.parent / "review.mrv.files"
@@ -106,8 +82,8 @@ def test_an_upload_over_the_server_limit_is_refused(screened_path):
     c.close()
 
 
-def test_fulltext_decisions_are_blinded_until_settled(as_user):
-    ann, bob = as_user("ann"), as_user("bob")
+def test_fulltext_decisions_are_blinded_until_settled(signed_in):
+    ann, bob = signed_in("ann"), signed_in("bob")
     # both included record 3; ann changes her mind, which makes it a conflict again
     resp = ann.post("/fulltext/3/decision", {"decision": "exclude", "reason": "wrong population",
                                              "note": "secret-note-of-ann"}, follow_redirects=True)
@@ -118,8 +94,8 @@ def test_fulltext_decisions_are_blinded_until_settled(as_user):
     assert "secret-note-of-ann" in ann.get("/fulltext/3").text
 
 
-def test_fulltext_exclusion_needs_a_prisma_reason_and_study_labels_are_escaped(as_user):
-    ann = as_user("ann")
+def test_fulltext_exclusion_needs_a_prisma_reason_and_study_labels_are_escaped(signed_in):
+    ann = signed_in("ann")
     resp = ann.post("/fulltext/3/decision", {"decision": "exclude"})
     assert resp.status_code == 400 and "needs a reason" in resp.text
     resp = ann.post("/fulltext/3/study", {"study": "<script>alert(1)</script>"}, follow_redirects=True)
@@ -127,8 +103,8 @@ def test_fulltext_exclusion_needs_a_prisma_reason_and_study_labels_are_escaped(a
     assert "<script>alert(1)</script>" not in resp.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in resp.text
 
 
-def test_not_retrieved_and_unknown_reports(as_user):
-    ann = as_user("ann")
+def test_not_retrieved_and_unknown_reports(signed_in):
+    ann = signed_in("ann")
     assert ann.get("/fulltext/9999").status_code == 404
     resp = ann.post("/fulltext/1/retrieval", {"retrieved": "no", "note": "library says no"}, follow_redirects=True)
     assert "recorded as not retrieved" in resp.text and "library says no" in resp.text
@@ -147,8 +123,8 @@ def _entry(study: str, values: dict[str, str], where: dict[str, str] | None = No
     return data
 
 
-def test_the_owner_sets_the_form_and_a_reviewer_may_not(as_user):
-    ann, olivia = as_user("ann"), as_user("olivia")
+def test_the_owner_sets_the_form_and_a_reviewer_may_not(signed_in):
+    ann, olivia = signed_in("ann"), signed_in("olivia")
     assert "no extraction form yet" in ann.get("/extract").text
     assert ann.post("/extract/form", {"form_text": FORM}).status_code == 403
     bad = olivia.post("/extract/form", {"form_text": "[[field]]\nname = 'x'\ntype = 'date'"})
@@ -164,8 +140,8 @@ def with_form(screened_path):
     return screened_path
 
 
-def test_entries_are_checked_field_by_field_and_nothing_is_saved_on_error(with_form, as_user):
-    ann = as_user("ann")
+def test_entries_are_checked_field_by_field_and_nothing_is_saved_on_error(with_form, signed_in):
+    ann = signed_in("ann")
     page = ann.get("/extract/entry?study=Tsai%202019")
     assert page.status_code == 200 and 'name="value:baseline_mean"' in page.text and "NRS 0-10" in page.text
     resp = ann.post("/extract/entry", _entry("Tsai 2019", {**VALUES, "n": "0", "baseline_mean": "eleven"},
@@ -180,8 +156,8 @@ def test_entries_are_checked_field_by_field_and_nothing_is_saved_on_error(with_f
     assert check.status_code == 200 and set(check.json()["errors"]) == {"n"}
 
 
-def test_two_extractors_are_blinded_and_the_adjudicator_settles_their_discrepancies(with_form, as_user):
-    ann, bob, cat = as_user("ann"), as_user("bob"), as_user("cat")
+def test_two_extractors_are_blinded_and_the_adjudicator_settles_their_discrepancies(with_form, signed_in):
+    ann, bob, cat = signed_in("ann"), signed_in("bob"), signed_in("cat")
     for who, base in ((ann, "5.6"), (bob, "5.8")):
         for study in ("Namba 2019", "Tsai 2019", "Wang 2019"):
             resp = who.post("/extract/entry", _entry(study, {**VALUES, "baseline_mean": base if study == "Tsai 2019"
@@ -232,12 +208,12 @@ figures = ["forest"]
 """
 
 
-def test_analysis_without_a_plan_says_where_to_put_one(as_user):
-    assert "There is no analysis plan yet" in as_user("ann").get("/analysis").text
-    assert as_user("cat").post("/analysis/run").status_code == 409
+def test_analysis_without_a_plan_says_where_to_put_one(signed_in):
+    assert "There is no analysis plan yet" in signed_in("ann").get("/analysis").text
+    assert signed_in("cat").post("/analysis/run").status_code == 409
 
 
-def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plot(with_form, as_user):
+def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plot(with_form, signed_in):
     form = FORM.replace('[[field]]\nname = "pain_3mo_mean"', '[[field]]\nname = "sd"\ntype = "number"\nmin = 0\n'
                         '\n[[field]]\nname = "pain_3mo_mean"')
     with Project.open(with_form) as p:
@@ -251,7 +227,7 @@ def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plo
                 rows += [(study, name, who, None, "web") for name in ("pain_3mo_mean", "blinded", "fus_system")]
         p.store.add_values(rows)
     (with_form.parent / "review.toml").write_text(PLAN, encoding="utf-8")
-    ann, cat = as_user("ann"), as_user("cat")
+    ann, cat = signed_in("ann"), signed_in("cat")
     assert "has not been run yet" in ann.get("/analysis").text
     assert ann.post("/analysis/run").status_code == 403
     resp = cat.post("/analysis/run", follow_redirects=True)

@@ -13,7 +13,6 @@ and phone size (``METAREVIEW_SCREENSHOTS=DIR`` keeps the pictures).
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -246,8 +245,11 @@ def test_a_team_takes_the_tutorial_review_from_exports_to_analysis_in_the_browse
                         page.fill(selector, value)
                 page.fill("[name='where:responders']", "Table 2")
                 if study == "Tsai 2019" and page is ann:
-                    page.fill("[name='value:baseline_sd']", "12")  # out of range: refused beside the field
-                    page.click("form.extraction button.primary")
+                    page.fill("[name='value:baseline_sd']", "12")  # out of range: said beside the field at once
+                    page.press("[name='value:baseline_sd']", "Tab")
+                    expect(page.locator("[data-error-for=baseline_sd]")).to_contain_text("above the maximum 10")
+                    expect(page.locator("[data-error-for=n]")).to_be_hidden()
+                    page.click("form.extraction button.primary")  # and refused by the server when saved
                     page.wait_for_load_state()
                     assert "above the maximum 10 NRS 0-10" in page.inner_text("[data-field=baseline_sd]")
                     camera(page, "extraction-entry")
