@@ -184,6 +184,8 @@ def create_app(project: str | os.PathLike, *, secret_key: bytes | str | None = N
     from .routes import routes
     path = Path(project)
     Project.open(path).close()  # refuse a missing or foreign file now, with the store's message
+    if isinstance(secret_key, bytes):
+        secret_key = secret_key.hex()
     secret = secret_key if secret_key is not None else _session_secret(path)
     pool = ProjectPool(path)
     static = StaticFiles(packages=[("metareview.web", "static")])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -24,7 +26,7 @@ def _page(request: Request, user: User, *, error: str | None = None, failed: int
     items = open_conflicts(proj, stage)
     recs = {r["id"]: r for r in proj.store.iter_records(("id", "title", "authors", "year", "journal", "abstract"),
                                                         ids=[s.record_id for s in items])}
-    rows = [{"record": recs[s.record_id], "votes": sorted(s.votes.values(), key=lambda v: v["reviewer"])}
+    rows: list[dict[str, Any]] = [{"record": recs[s.record_id], "votes": sorted(s.votes.values(), key=lambda v: v["reviewer"])}
             for s in items]
     if wants_json(request):
         return JSONResponse({"stage": stage, "conflicts": [

@@ -46,11 +46,15 @@ def _page(request: Request, user: User, *, error: str | None = None, status: int
     queue = review_queue(store)
     shown = queue[:PAGE_SIZE]
     ids = {i for c in shown for i in (c["record_a"], c["record_b"])}
-    recs = {i: store.record(i) for i in ids}
+    recs: dict[int, dict[str, Any]] = {}
+    for i in ids:
+        rec = store.record(i)
+        assert rec is not None  # records are never deleted
+        recs[i] = rec
     pairs = []
     for c in shown:
         a, b = recs[c["record_a"]], recs[c["record_b"]]
-        rows = [{"field": f, "a": _shown(a, f), "b": _shown(b, f)} for f in FIELDS]
+        rows: list[dict[str, Any]] = [{"field": f, "a": _shown(a, f), "b": _shown(b, f)} for f in FIELDS]
         for row in rows:
             row["differs"] = _differs(row["field"], row["a"], row["b"])
         pairs.append({"a": c["record_a"], "b": c["record_b"], "score": c["score"], "reason": c["reason"],

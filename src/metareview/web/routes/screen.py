@@ -78,7 +78,7 @@ def _screen(request: Request, user: User, *, error: str | None = None, status: i
     others = {k: v for k, v in votes.items() if k != user.name}
     visible_resolution = state.resolution if state is not None and (state.decided or not proj.blinded) else None
     duplicates = len(cl.members.get(current, [])) - 1 if current is not None else 0
-    context = {"stage": stage, "filters": filters, "record": rec, "mine": mine, "others": others,
+    context: dict[str, Any] = {"stage": stage, "filters": filters, "record": rec, "mine": mine, "others": others,
                "resolution": visible_resolution, "remaining": todo_total, "matching": len(queue),
                "position": (queue.index(current) + 1) if current in queue else None, "duplicates": duplicates}
     if wants_json(request):
