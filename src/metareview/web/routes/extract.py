@@ -42,11 +42,14 @@ def _form_or_none(request: Request):
 
 
 def _studies(request: Request) -> dict[str, list[int]]:
-    """Included studies and their reports (primary record ids)."""
-    out: dict[str, list[int]] = defaultdict(list)
-    for unit, label in sorted(study_labels(project(request)).items()):
-        out[label].append(unit)
-    return dict(sorted(out.items()))
+    """Included studies and their reports (primary record ids), derived once per request."""
+    cached = getattr(request.state, "studies", None)
+    if cached is None:
+        out: dict[str, list[int]] = defaultdict(list)
+        for unit, label in sorted(study_labels(project(request)).items()):
+            out[label].append(unit)
+        cached = request.state.studies = dict(sorted(out.items()))
+    return cached
 
 
 def extract(request: Request, user: User | None, form: FormData | None, *, error: str | None = None,
