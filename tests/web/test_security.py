@@ -89,7 +89,7 @@ def test_each_role_gets_what_the_table_allows(world, role, method, path, action)
     if allowed(user, action):  # type: ignore[arg-type]
         assert resp.status_code not in (401, 403) and resp.status_code < 500, (resp.status_code, resp.text[:300])
     else:
-        assert resp.status_code == 403 and "may not do this" in resp.text
+        assert resp.status_code == 403 and "may not do this" in resp.text and "<h1>Not allowed</h1>" in resp.text
 
 
 def test_reviewers_are_kept_off_adjudication_and_account_pages(world):

@@ -161,7 +161,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _error_page(request: Request, status: int, message: str) -> Response:
     from starlette.concurrency import run_in_threadpool
     user = await run_in_threadpool(current_user, request)
-    return render(request, "error.html", user=user, status=status, message=message)
+    return render(request, "error.html", user=user, status=status, code=status, message=message)
 
 
 def _lifespan(pool: ProjectPool):
