@@ -89,9 +89,11 @@ def test_fulltext_decisions_are_blinded_until_settled(signed_in):
                                              "note": "secret-note-of-ann"}, follow_redirects=True)
     assert resp.status_code == 200 and "your decision is recorded" in resp.text
     page = bob.get("/fulltext/3").text
-    assert "conflict" in page  # ann now excludes what bob included
     assert "secret-note-of-ann" not in page and "wrong population</li>" not in page
+    assert "conflict" not in page and "awaiting decisions" in page  # a conflict would tell him ann's vote
+    assert "conflict" not in bob.get("/fulltext").text
     assert "secret-note-of-ann" in ann.get("/fulltext/3").text
+    assert "conflict" in signed_in("cat").get("/fulltext/3").text  # who settles conflicts sees them
 
 
 def test_fulltext_exclusion_needs_a_prisma_reason_and_study_labels_are_escaped(signed_in):

@@ -37,11 +37,18 @@ def _record_summary(rec: dict[str, Any]) -> dict[str, Any]:
             "doi_url": f"https://doi.org/{quote(rec['doi'], safe='/:;()._-')}" if rec.get("doi") else None}
 
 
-def _status(row: dict[str, Any]) -> str:
+def _status(row: dict[str, Any], user: User, proj: Any) -> str:
+    """Where a report stands, as ``user`` may know it: while screening is blinded, a conflict looks like any
+    unsettled report to those who do not settle conflicts (it would tell them how the other reviewer voted)."""
     if row["retrieved"] is False:
         return "not retrieved"
     st = row["state"]
-    return st.state if st is not None else "awaiting retrieval"
+    if st is None:
+        return "awaiting retrieval"
+    if st.state in ("pending", "conflict"):
+        hide = proj.blinded and not allowed(user, "resolve")
+        return "awaiting decisions" if hide or st.state == "pending" else "conflict"
+    return str(st.state)
 
 
 def fulltext(request: Request, user: User | None, form: FormData | None) -> Response:
@@ -53,12 +60,13 @@ def fulltext(request: Request, user: User | None, form: FormData | None) -> Resp
     items = []
     for row in rows:
         mine = row["state"].votes.get(user.name) if row["state"] is not None and user else None
-        status = _status(row)
+        status = _status(row, user, proj)
         if show == "todo" and (mine is not None or status in ("included", "excluded", "not retrieved")):
             continue
         items.append({**row, "record": _record_summary(records[row["record_id"]]), "status": status,
                       "mine": mine})
     return render(request, "fulltext.html", user=user, items=items, show=show, total=len(rows),
+                  can_resolve=allowed(user, "resolve"),
                   notice=request.session.pop("notice", None))
 
 
@@ -81,7 +89,7 @@ def report(request: Request, user: User | None, form: FormData | None, *, error:
     st = row["state"]
     uploads = [f for f in proj.store.fulltexts() if f["record_id"] == record_id]
     return render(request, "fulltext_report.html", user=user, row=row, record=_record_summary(rec),
-                  status_text=_status(row), votes=blinded_votes(proj, user, st) if st is not None else {},
+                  status_text=_status(row, user, proj), votes=blinded_votes(proj, user, st) if st is not None else {},
                   mine=st.votes.get(user.name) if st is not None else None,
                   reasons=proj.reasons(_STAGE), uploads=uploads, error=error, max_mb=MAX_PDF_BYTES // 2**20,
                   can_resolve=allowed(user, "resolve"), notice=request.session.pop("notice", None),
