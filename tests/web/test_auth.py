@@ -90,6 +90,19 @@ def test_failed_logins_are_throttled_per_account(client):
     assert resp.status_code == 429 and "too many failed sign-ins" in resp.text
 
 
+def test_one_address_may_fail_more_often_than_one_account(client):
+    for i in range(5):
+        client.post("/login", {"username": f"nobody{i}", "password": "nope nope"})
+    # five different names from one address: ann, from the same address, can still sign in
+    assert client.post("/login", {"username": "ann", "password": PASSWORD}, follow_redirects=False).status_code == 303
+    t = Throttle(limit=2, address_limit=3, clock=lambda: 0.0)
+    t.fail("name:a", "addr:x")
+    t.fail("name:a", "addr:x")
+    assert t.wait("name:c", "addr:x") == 0 and t.wait("name:a") > 0
+    t.fail("name:c", "addr:x")
+    assert t.wait("name:d", "addr:x") > 0
+
+
 def test_throttle_forgets_after_its_window():
     now = [0.0]
     t = Throttle(limit=3, window=60, clock=lambda: now[0])

@@ -7,8 +7,10 @@ session is Starlette's signed cookie, holding the account name and the CSRF toke
 the account is looked up on every request, so removing it signs its holder out at once.
 
 Failed sign-ins are throttled per account name and per client address, as OWASP's
-Authentication Cheat Sheet advises: after :attr:`Throttle.limit` failures within
-:attr:`Throttle.window` seconds, further attempts are refused until the oldest ages out.
+Authentication Cheat Sheet advises: after :attr:`Throttle.limit` failures for one name (or
+:attr:`Throttle.address_limit` from one address, which is higher because a team behind one
+proxy or network address shares it) within :attr:`Throttle.window` seconds, further attempts
+are refused until the oldest ages out.
 """
 
 from __future__ import annotations
@@ -55,8 +57,10 @@ def verify_password(stored: str | None, password: str) -> bool:
 class Throttle:
     """Failed sign-ins remembered per key (an account name, a client address) in this process."""
 
-    def __init__(self, limit: int = 5, window: float = 900.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limit: int = 5, window: float = 900.0, *, address_limit: int = 20,
+                 clock: Callable[[], float] = time.monotonic):
         self.limit = limit
+        self.address_limit = address_limit
         self.window = window
         self.clock = clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
@@ -73,8 +77,11 @@ class Throttle:
         now = self.clock()
         with self._lock:
             waits = [self.window - (now - times[0]) for key in keys
-                     if len(times := self._prune(key, now)) >= self.limit]
+                     if len(times := self._prune(key, now)) >= self._limit(key)]
         return max(waits, default=0.0)
+
+    def _limit(self, key: str) -> int:
+        return self.address_limit if key.startswith("addr:") else self.limit
 
     def fail(self, *keys: str) -> None:
         now = self.clock()
