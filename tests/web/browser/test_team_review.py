@@ -135,8 +135,14 @@ def test_a_team_takes_the_tutorial_review_from_exports_to_analysis_in_the_browse
 
     with serve(project) as url:
         # -- the owner imports the exports and settles the duplicates queue ------------------------------------
+        visitor = new_context().new_page()
+        visitor.goto(url)  # anyone not signed in is sent to the sign-in page
+        assert "/login" in visitor.url
+        camera(visitor, "login")
         olivia = sign_in(new_context(), url, "olivia")
         camera(olivia, "dashboard-empty")
+        olivia.goto(url + "users")
+        camera(olivia, "team")
         for name, source in (("pubmed.nbib", "PubMed"), ("embase.ris", "Embase")):
             olivia.goto(url + "import")
             olivia.set_input_files("#file", str(EXPORTS / name))
@@ -262,6 +268,8 @@ def test_a_team_takes_the_tutorial_review_from_exports_to_analysis_in_the_browse
                 page.click("form.extraction button.primary")
                 page.wait_for_load_state()
                 assert f"{study}: 7 value(s) saved" in page.inner_text("main")
+        ann.goto(url + "extract")
+        camera(ann, "extraction")
         bob.goto(url + "extract/entry?study=Tsai%202019")
         assert bob.input_value("[name='value:responders']") == "28"  # his own value, never ann's
         cat.goto(url + "extract/adjudicate")
