@@ -248,3 +248,21 @@ def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plo
     assert ann.get("/analysis/figures/..%2Fresults.json").status_code == 404
     assert (with_form.parent / "review.mrv.files" / "analysis.provenance.csv").is_file()
     assert not (with_form.parent / "output").exists()  # nothing written into the plan's folder
+
+
+def test_a_plan_given_to_the_server_is_the_one_the_page_runs(screened_path, tmp_path, capsys):
+    from metareview.cli import main
+    from metareview.web import create_app
+
+    from .conftest import Client
+    elsewhere = tmp_path / "plans" / "mine.toml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(PLAN.replace('file = "review.mrv.files/analysis.csv"', 'file = "missing.csv"'),
+                         encoding="utf-8")
+    c = Client(create_app(screened_path, secret_key=b"k" * 32, plan=elsewhere)).login("cat")
+    assert "<code>mine.toml</code>" in c.get("/analysis").text
+    resp = c.post("/analysis/run")
+    assert resp.status_code == 400 and "missing.csv" in resp.text and "does not exist" in resp.text
+    c.close()
+    assert main(["serve", str(screened_path), "--plan", str(tmp_path / "nowhere.toml")]) == 2
+    assert "nowhere.toml: no such file" in capsys.readouterr().err
