@@ -13,7 +13,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
          "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md",
          "howto/reference-managers.md", "installation.md",
-         "howto/risk-of-bias-and-grade.md"]
+         "howto/risk-of-bias-and-grade.md", "howto/workspace.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",

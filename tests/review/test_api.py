@@ -14,7 +14,8 @@ def test_public_api_is_pinned():
         "agreement", "cohen_kappa", "Agreement", "export_decisions", "import_decisions", "screening_sheet",
         "set_retrieval", "assign_study", "study_labels", "run_screen", "Form", "Field", "load_form", "set_form",
         "get_form", "import_values", "enter_values", "discrepancies", "adjudicate", "export_analysis",
-        "prisma_counts", "select_records", "import_tool_decisions"])
+        "prisma_counts", "select_records", "import_tool_decisions", "check_entries", "save_entries",
+        "parse_location", "attach_pdf", "fulltext_path", "reports_sought"])
     for name in review.__all__:
         assert getattr(review, name) is not None
 

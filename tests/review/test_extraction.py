@@ -138,3 +138,77 @@ def test_terminal_entry_asks_again_until_the_value_fits(extracting):
 def test_no_form_no_extraction(screened):
     with pytest.raises(SettingsError, match="no extraction form"):
         get_form(screened)
+
+
+# -- where each value was found, and entry from a form (the browser's) -------------------------------------
+@pytest.mark.parametrize("text, canonical", [
+    ("p. 4", "page 4"), ("pp 4-5", "page 4-5"), ("Table 2", "table 2"), ("Fig. 3b", "figure 3b"),
+    ("page 5; Table S1", "page 5; table S1"), ("tab 2, fig 1", "table 2; figure 1"), ("  ", None), (None, None),
+])
+def test_locations_are_read_to_one_spelling(text, canonical):
+    from metareview.review.extraction import parse_location
+    assert parse_location(text) == canonical
+
+
+@pytest.mark.parametrize("text", ["somewhere", "chapter 2", "Table", "p. four", "page 4; abstract"])
+def test_a_location_that_names_no_page_table_or_figure_is_refused(text):
+    from metareview.review.extraction import parse_location
+    with pytest.raises(DataError, match="not a page, table or figure") as info:
+        parse_location(text, study="Tsai 2019", field="n")
+    assert info.value.rule == "location" and "Tsai 2019" in str(info.value)
+
+
+def test_form_entries_report_every_problem_and_write_nothing_until_all_are_valid(extracting):
+    from metareview.review.extraction import check_entries, save_entries
+    values = {"n": "0", "baseline_mean": "abc", "pain_3mo_mean": "3", "design": "RCT", "blinded": "maybe",
+              "fus_system": "InSightec"}
+    parsed, errors = check_entries(extracting, study="Tsai 2019", values=values, locations={"design": "chapter 1"})
+    assert set(errors) == {"n", "baseline_mean", "blinded", "design"}
+    assert errors["n"].rule == "range" and errors["baseline_mean"].rule == "type"
+    assert errors["design"].rule == "location"
+    assert parsed["pain_3mo_mean"] == ("3.0", None)
+    with pytest.raises(DataError, match="below the minimum"):
+        save_entries(extracting, extractor="ann", study="Tsai 2019", values=values)
+    assert extracting.store.current_values() == []
+
+
+def test_form_entries_keep_their_location_through_adjudication_and_provenance(extracting):
+    from metareview.review.extraction import save_entries
+    for who, base, where in (("ann", "5.6", "Table 2"), ("bob", "5.8", "p. 3")):
+        for study in ("Namba 2019", "Tsai 2019", "Wang 2019"):
+            values = {"n": "31", "baseline_mean": base if study == "Tsai 2019" else "6", "pain_3mo_mean": "",
+                      "design": "RCT", "blinded": "no", "fus_system": "InSightec"}
+            assert save_entries(extracting, extractor=who, study=study, values=values,
+                                locations={"baseline_mean": where}) == 6
+    stored = {(v["study"], v["field"], v["extractor"]): v for v in extracting.store.current_values()}
+    assert stored[("Tsai 2019", "baseline_mean", "ann")]["location"] == "table 2"
+    assert stored[("Tsai 2019", "baseline_mean", "bob")]["entered_via"] == "web"
+    row = next(r for r in discrepancies(extracting) if (r["study"], r["field"]) == ("Tsai 2019", "baseline_mean"))
+    assert row["status"] == "differ" and row["locations"] == {"ann": "table 2", "bob": "page 3"}
+    adjudicate(extracting, study="Tsai 2019", field="baseline_mean", value="5.6", by="cat", reason="Table 2")
+    _, provenance = export_analysis(extracting)
+    prov = {(r["study"], r["field"]): r for r in csv.DictReader(io.StringIO(provenance))}
+    assert prov[("Tsai 2019", "baseline_mean")]["locations"] == "ann=table 2 | bob=page 3"
+    assert prov[("Tsai 2019", "n")]["locations"] == ""
+
+
+def test_form_entries_refuse_unknown_fields_and_studies(extracting):
+    from metareview.review.extraction import save_entries
+    with pytest.raises(DataError, match="not fields of the form"):
+        save_entries(extracting, extractor="ann", study="Tsai 2019", values={"weight": "3"})
+    with pytest.raises(DataError, match="not an included study"):
+        save_entries(extracting, extractor="ann", study="Nobody 2020", values={})
+    with pytest.raises(DataError, match="name the extractor"):
+        save_entries(extracting, extractor=" ", study="Tsai 2019", values={})
+
+
+def test_the_analysis_table_declares_its_columns_from_the_form(extracting, tmp_path):
+    from metareview.parse import load_spec
+    from metareview.review.extraction import analysis_columns
+    path = tmp_path / "analysis.columns.toml"
+    path.write_text(analysis_columns(extracting), encoding="utf-8")
+    spec = load_spec(path)
+    kinds = {name: col.kind for name, col in spec.columns.items()}
+    assert kinds == {"n": "count", "baseline_mean": "number", "pain_3mo_mean": "number", "design": "text",
+                     "blinded": "text", "fus_system": "text"}
+    assert spec.study == "study"

@@ -16,6 +16,8 @@ decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as C
 extract_app = typer.Typer(no_args_is_help=True, help="The extraction form and extractors' values.")
 review_app.add_typer(decisions_app, name="decisions")
 review_app.add_typer(extract_app, name="extract")
+user_app = typer.Typer(no_args_is_help=True, help="Accounts of the review team for 'metareview serve'.")
+review_app.add_typer(user_app, name="user")
 
 _PROJECT = typer.Option(..., "--project", "-p", envvar="METAREVIEW_PROJECT",
                         help="The project file (or set METAREVIEW_PROJECT).")
@@ -587,3 +589,52 @@ def prisma(project: Path = _PROJECT,
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
     _write(writers[fmt](doc), output, project)
+
+
+# -- accounts -------------------------------------------------------------------------------------------------
+def _read_password(stdin: bool) -> str:
+    import sys
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from ..exceptions import DataError
+    first = typer.prompt("Password", hide_input=True)
+    if typer.prompt("Repeat it", hide_input=True) != first:
+        raise DataError("the two passwords differ", column="password", rule="password")
+    return str(first)
+
+
+@user_app.command("add")
+def user_add(name: str = typer.Argument(..., help="Account name, as the decision log will record it."),
+             role: str = typer.Option(..., "--role", help="owner, reviewer or adjudicator."),
+             project: Path = _PROJECT,
+             password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                 help="Read the password from the first line of standard input "
+                                                      "instead of prompting.")) -> None:
+    """Create an account (the password is asked for, or read with --password-stdin; only its hash is kept)."""
+    from ..review.accounts import add_user, check_name, check_role
+    from ..web.auth import hash_password
+    from .output import print_json
+    check_name(name)
+    check_role(role)
+    digest = hash_password(_read_password(password_stdin))
+    with _open(project) as p:
+        user = add_user(p, name, role=role, password_hash=digest)
+        print_json(user.to_dict())
+
+
+@user_app.command("list")
+def user_list(project: Path = _PROJECT) -> None:
+    """The accounts, including removed ones (with when they were removed)."""
+    from ..review.accounts import list_users
+    from .output import print_json
+    with _open(project) as p:
+        print_json([u.to_dict() for u in list_users(p)])
+
+
+@user_app.command("remove")
+def user_remove(name: str = typer.Argument(..., help="The account to remove."), project: Path = _PROJECT) -> None:
+    """Stop an account from signing in; its decisions stay in the log under its name."""
+    from ..review.accounts import remove_user
+    from .output import print_json
+    with _open(project) as p:
+        print_json(remove_user(p, name).to_dict())

@@ -18,8 +18,9 @@ from .agreement import Agreement, cohen_kappa
 from .dedupe import Clusters, DedupeReport, DedupeSettings, choose_primary, clusters, merge, resolve_pair, \
     review_queue, run_dedupe, split
 from .exchange import export_records, select_records
-from .extraction import Field, Form, adjudicate, discrepancies, enter_values, export_analysis, get_form, \
-    import_values, load_form, set_form
+from .extraction import Field, Form, adjudicate, check_entries, discrepancies, enter_values, export_analysis, \
+    get_form, import_values, load_form, parse_location, save_entries, set_form
+from .fulltext import attach_pdf, fulltext_path, reports_sought
 from .prisma import prisma_counts
 from .project import DEFAULT_REASONS, STAGES, ImportReport, Project, parse_stage
 from .records import ParseResult, Record
@@ -42,7 +43,9 @@ __all__ = [
     "run_screen", "import_tool_decisions",
     # extraction
     "Form", "Field", "load_form", "set_form", "get_form", "import_values", "enter_values", "discrepancies",
-    "adjudicate", "export_analysis",
+    "adjudicate", "export_analysis", "check_entries", "save_entries", "parse_location",
+    # full texts
+    "attach_pdf", "fulltext_path", "reports_sought",
     # reporting
     "prisma_counts",
 ]

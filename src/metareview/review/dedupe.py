@@ -219,7 +219,22 @@ def _rank(rec: dict[str, Any]) -> tuple:
 
 
 def clusters(store: Store, records: Sequence[dict[str, Any]] | None = None) -> Clusters:
-    """Clusters derived from the decision log (latest decision on each pair wins)."""
+    """Clusters derived from the decision log (latest decision on each pair wins).
+
+    Computed once per state of the links (:meth:`Store.links_version`) and kept on the
+    store, since screening asks for them at every decision; each caller gets its own copy.
+    """
+    if records is None:
+        version = store.links_version()
+        cached = store.memo.get("clusters")
+        if cached is None or cached[0] != version:
+            cached = store.memo["clusters"] = (version, _clusters(store, None))
+        found: Clusters = cached[1]
+        return Clusters(primary=dict(found.primary), members={k: list(v) for k, v in found.members.items()})
+    return _clusters(store, records)
+
+
+def _clusters(store: Store, records: Sequence[dict[str, Any]] | None) -> Clusters:
     uf = _UnionFind()
     for row in store.pair_decisions():
         if row["same"]:

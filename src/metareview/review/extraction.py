@@ -39,12 +39,17 @@ from .project import Project
 from .screening import study_labels
 
 __all__ = ["Field", "Form", "load_form", "set_form", "get_form", "import_values", "enter_values",
-           "discrepancies", "settle", "adjudicate", "final_table", "export_analysis", "template"]
+           "parse_location", "check_entries", "save_entries", "discrepancies", "settle", "adjudicate", "final_table",
+           "export_analysis", "analysis_columns", "template"]
 
 TYPES = ("integer", "number", "text", "choice", "boolean")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
+# where in a report a value was found: "p. 4", "pages 4-5", "Table 2", "Fig. 3b", "table S1"
+_LOCATION_KINDS = {"p": "page", "pp": "page", "page": "page", "pages": "page", "tab": "table", "table": "table",
+                   "fig": "figure", "figure": "figure"}
+_LOCATION_PART = re.compile(r"^(?P<kind>[A-Za-z]+)\.?\s*(?P<ref>[A-Za-z]?\d+[A-Za-z]?(?:\s*[-\u2013]\s*\d+[A-Za-z]?)?)$")
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,30 @@ def _studies(project: Project, what: str = "extract") -> list[str]:
     return labels
 
 
+def parse_location(text: str | None, *, study: str | None = None, field: str | None = None) -> str | None:
+    """Canonical text of where a value was found (``page 4; table 2``), or ``None`` if empty.
+
+    Parts are separated by commas or semicolons, each a page, table or figure with its
+    number (``p. 4``, ``pp 4-5``, ``Table S1``, ``Fig. 3b``).
+    """
+    value = (text or "").strip()
+    if not value:
+        return None
+    parts = []
+    for bit in re.split(r"[;,]", value):
+        bit = bit.strip()
+        if not bit:
+            continue
+        m = _LOCATION_PART.match(bit)
+        kind = _LOCATION_KINDS.get(m.group("kind").lower()) if m else None
+        if m is None or kind is None:
+            raise DataError(f"location {bit!r} is not a page, table or figure with its number "
+                            f"(e.g. 'p. 4', 'Table 2', 'Fig. 3')", study=study, column=field, rule="location")
+        ref = re.sub(r"\s*[-\u2013]\s*", "-", m.group("ref"))
+        parts.append(f"{kind} {ref}")
+    return "; ".join(parts) or None
+
+
 def template(project: Project) -> str:
     """An empty extraction sheet: one row per included study, one column per field."""
     form = get_form(project)
@@ -293,6 +322,51 @@ def settle(entered: dict[str, Any], adjudication: dict[str, Any] | None, needed:
     return "differ", None
 
 
+def check_entries(project: Project, *, study: str, values: dict[str, str | None],
+                  locations: dict[str, str | None] | None = None) -> tuple[dict[str, tuple[str | None, str | None]],
+                                                                          dict[str, DataError]]:
+    """Check one study's values (and where each was found) against the form, without writing.
+
+    Returns the canonical (value, location) of every field of the form and, for each field
+    that breaks the form, the error saying why, so that a form can show every problem at once.
+    """
+    form = get_form(project)
+    if study not in _studies(project):
+        raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
+    unknown = sorted(set(values) - {f.name for f in form.fields})
+    if unknown:
+        raise DataError(f"{unknown} are not fields of the form {[f.name for f in form.fields]}", study=study,
+                        column=unknown[0], rule="field")
+    locations = locations or {}
+    parsed: dict[str, tuple[str | None, str | None]] = {}
+    errors: dict[str, DataError] = {}
+    for f in form.fields:
+        try:
+            value = f.parse(values.get(f.name), study=study)
+            where = parse_location(locations.get(f.name), study=study, field=f.name)
+        except DataError as exc:
+            errors[f.name] = exc
+            continue
+        parsed[f.name] = (value, where)
+    return parsed, errors
+
+
+def save_entries(project: Project, *, extractor: str, study: str, values: dict[str, str | None],
+                 locations: dict[str, str | None] | None = None, via: str = "web") -> int:
+    """Append one extractor's values for one study (every field of the form, in one transaction).
+
+    Nothing is written if any value breaks the form: the first problem is raised.
+    """
+    extractor = (extractor or "").strip()
+    if not extractor:
+        raise DataError("name the extractor", column="extractor", rule="extractor")
+    parsed, errors = check_entries(project, study=study, values=values, locations=locations)
+    if errors:
+        raise next(iter(errors.values()))
+    return project.store.add_values([(study, name, extractor, value, via, where)
+                                     for name, (value, where) in parsed.items()])
+
+
 def discrepancies(project: Project) -> list[dict[str, Any]]:
     """One row per study and field: each extractor's value, and whether they agree.
 
@@ -302,8 +376,10 @@ def discrepancies(project: Project) -> list[dict[str, Any]]:
     form = get_form(project)
     studies = _studies(project)
     values: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
+    locations: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
     for v in project.store.current_values():
         values[(v["study"], v["field"])][v["extractor"]] = v["value"]
+        locations[(v["study"], v["field"])][v["extractor"]] = v["location"]
     adjudicated = {(a["study"], a["field"]): a for a in project.store.current_adjudications()}
     out = []
     for study in studies:
@@ -312,7 +388,8 @@ def discrepancies(project: Project) -> list[dict[str, Any]]:
             adj = adjudicated.get((study, f.name))
             status, final = settle(entered, adj, form.extractors)
             out.append({"study": study, "field": f.name, "status": status, "values": dict(sorted(entered.items())),
-                        "final": final, "adjudicator": adj["adjudicator"] if adj else None,
+                        "locations": dict(sorted(locations.get((study, f.name), {}).items())), "final": final,
+                        "adjudicator": adj["adjudicator"] if adj else None,
                         "reason": adj["reason"] if adj else None})
     return out
 
@@ -366,7 +443,8 @@ def final_table(project: Project) -> tuple[list[dict[str, Any]], list[dict[str, 
                            "how": "adjudicated" if r["status"] == "adjudicated" else "agreed",
                            "extractor_values": "; ".join(f"{k}={'' if v is None else v}" for k, v in r["values"].items()),
                            "adjudicator": r["adjudicator"] or "", "reason": r["reason"] or "",
-                           "records": " ".join(str(i) for i in sorted(reports[r["study"]]))})
+                           "records": " ".join(str(i) for i in sorted(reports[r["study"]])),
+                           "locations": " | ".join(f"{k}={v}" for k, v in r["locations"].items() if v)})
     return list(rows.values()), provenance
 
 
@@ -381,8 +459,27 @@ def export_analysis(project: Project) -> tuple[str, str]:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
     prov = io.StringIO()
     pw = csv.DictWriter(prov, fieldnames=["study", "field", "value", "unit", "how", "extractor_values", "adjudicator",
-                                          "reason", "records"], lineterminator="\n")
+                                          "reason", "records", "locations"], lineterminator="\n")
     pw.writeheader()
     for row in provenance:
         pw.writerow({k: ("" if v is None else v) for k, v in row.items()})
     return out.getvalue(), prov.getvalue()
+
+
+_KINDS = {"integer": "count", "number": "number", "text": "text", "choice": "text", "boolean": "text"}
+
+
+def analysis_columns(project: Project) -> str:
+    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar, :func:`metareview.parse.load_spec`),
+    from the form's field types: integers are counts, numbers are numbers, the rest text.  Written beside the
+    analysis CSV, they let an analysis plan read the table without declaring its columns again."""
+    import json
+
+    form = get_form(project)
+    lines = ["# Declarations of the adjudicated analysis table, written from the project's extraction form.",
+             "[table]", 'study = "study"', "", "[columns]"]
+    for f in form.fields:
+        desc = ", ".join(bit for bit in (f.label, f.unit) if bit)
+        extra = f", description = {json.dumps(desc, ensure_ascii=False)}" if desc else ""
+        lines.append(f"{json.dumps(f.name)} = {{ kind = \"{_KINDS[f.type]}\"{extra} }}")
+    return "\n".join(lines) + "\n"

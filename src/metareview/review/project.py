@@ -127,6 +127,15 @@ class Project:
         self.store.set_setting("keywords", {"include": [k for k in include if k.strip()],
                                             "exclude": [k for k in exclude if k.strip()]})
 
+    @property
+    def blinded(self) -> bool:
+        """Whether a screener sees other reviewers' decisions on a record before it is settled (not when True,
+        the default for dual screening; the owner may switch it off, as Rayyan allows)."""
+        return bool(self.store.get_setting("blinded", True))
+
+    def set_blinded(self, blinded: bool) -> None:
+        self.store.set_setting("blinded", bool(blinded))
+
     # -- import ---------------------------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike, *, source: str, kind: str = "database",
                     format: str | None = None, mapping: dict[str, str] | None = None,

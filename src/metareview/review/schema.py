@@ -170,8 +170,8 @@ _V4 = [
 ]
 
 # 5: the team's workspace: accounts (never deleted, only marked removed, so the decision log
-# keeps naming real people), full-text files stored under generated names, and where in a
-# report each extracted value was found.
+# keeps naming real people), full-text files stored under generated names, where in a
+# report each extracted value was found, and screening decisions taken back (undo).
 _V5 = [
     """CREATE TABLE users (
         id INTEGER PRIMARY KEY,
@@ -194,6 +194,13 @@ _V5 = [
     )""",
     "CREATE INDEX fulltexts_record ON fulltexts(record_id)",
     "ALTER TABLE extraction_values ADD COLUMN location TEXT",
+    # a screener's "undo": the decision stays in the log, marked as taken back by its author
+    """CREATE TABLE decision_retractions (
+        id INTEGER PRIMARY KEY,
+        decision_id INTEGER NOT NULL UNIQUE REFERENCES decisions(id),
+        retracted_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""",
 ]
 
 # 6: risk-of-bias assessments (each assessor's answers to signalling questions and their own

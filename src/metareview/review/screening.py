@@ -28,7 +28,7 @@ from .store import now
 
 __all__ = ["DECISIONS", "UnitState", "decide", "resolve", "states", "conflicts", "agreement",
            "export_decisions", "import_decisions", "screening_sheet", "set_retrieval", "study_labels",
-           "assign_study", "pending_for", "LOG_COLUMNS"]
+           "assign_study", "pending_for", "progress", "undo", "LOG_COLUMNS"]
 
 DECISIONS = ("include", "exclude", "maybe")
 LOG_COLUMNS = ("id", "record_id", "stage", "reviewer", "decision", "reason", "note", "is_resolution", "created_at",
@@ -51,14 +51,14 @@ class UnitState:
         return self.state in ("included", "excluded")
 
 
-def _sources(project: Project) -> dict[int, str]:
-    return {r["id"]: r["source_kind"] for r in project.store.iter_records(("id",))}
+def _sources(project: Project, ids: list[int] | None = None) -> dict[int, str]:
+    return {r["id"]: r["source_kind"] for r in project.store.iter_records(("id",), ids=ids)}
 
 
 def _units(project: Project, cl: Clusters, stage: str, ta: dict[int, UnitState] | None,
            only: set[int] | None = None) -> list[int]:
-    kinds = _sources(project)
     candidates = cl.members if only is None else {p: cl.members[p] for p in only if p in cl.members}
+    kinds = _sources(project, None if only is None else [m for ms in candidates.values() for m in ms])
     main = [p for p, members in candidates.items() if any(kinds[m] != "other" for m in members)]
     if stage == "title_abstract":
         return sorted(main)
@@ -84,7 +84,8 @@ def states(project: Project, stage: str, *, cl: Clusters | None = None,
     cl = cl or clusters(project.store)
     ta = states(project, "title_abstract", cl=cl, only=only) if stage == "full_text" else None
     units = _units(project, cl, stage, ta, only)
-    log = project.store.decision_log(stage)
+    members = None if only is None else [m for u in only if u in cl.members for m in cl.members[u]]
+    log = project.store.decision_log(stage, active=True, record_ids=members)
     votes: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
     resolutions: dict[int, dict[str, Any]] = {}
     for row in log:  # in id order: later rows replace earlier ones
@@ -163,6 +164,22 @@ def decide(project: Project, record_id: int, *, stage: str, reviewer: str, decis
     project.store.add_decisions([{"record_id": unit, "stage": stage, "reviewer": reviewer, "decision": decision,
                                   "reason": reason, "note": note}])
     return states(project, stage, cl=cl, only={unit})[unit]
+
+
+def undo(project: Project, *, stage: str, reviewer: str) -> dict[str, Any]:
+    """Take back ``reviewer``'s latest decision at ``stage`` that is not taken back yet, and return it.
+
+    The decision stays in the log, marked as retracted by its author; the reviewer's
+    earlier decision on that record, if any, counts again.
+    """
+    stage = parse_stage(stage)
+    with project.store.transaction():
+        mine = [r for r in project.store.decision_log(stage, active=True)
+                if r["reviewer"] == reviewer and not r["is_resolution"]]
+        if not mine:
+            raise DataError(f"{reviewer} has no decision at {stage} left to undo", column="reviewer", rule="undo")
+        project.store.retract_decision(mine[-1]["id"], reviewer)
+    return mine[-1]
 
 
 def resolve(project: Project, record_id: int, *, stage: str, by: str, decision: str, reason: str | None = None,
@@ -278,8 +295,12 @@ def assign_study(project: Project, record_id: int, study: str, *, by: str | None
 
 # -- CSV exchange ------------------------------------------------------------------------------------------
 def export_decisions(project: Project, *, stage: str | None = None) -> str:
-    """The whole decision log (or one stage's) as CSV, with each record's title for context."""
-    log = project.store.decision_log(parse_stage(stage) if stage else None)
+    """The decision log (or one stage's) as CSV, with each record's title for context.
+
+    Decisions their authors took back (:func:`undo`) stay in the project's log but are left
+    out here, so that importing the file gives the same state.
+    """
+    log = project.store.decision_log(parse_stage(stage) if stage else None, active=True)
     titles = {r["id"]: r["title"] for r in project.store.iter_records(("id", "title"),
                                                                        ids=[r["record_id"] for r in log])}
     buf = io.StringIO()
@@ -393,3 +414,18 @@ def pending_for(project: Project, stage: str, reviewer: str) -> list[int]:
     """Clusters at ``stage`` that ``reviewer`` has not decided and that are not settled."""
     st = states(project, stage)
     return [u for u, s in st.items() if not s.decided and s.state != "conflict" and reviewer not in s.votes]
+
+
+def progress(project: Project, stage: str, *, st: dict[int, UnitState] | None = None) -> dict[str, Any]:
+    """How far a stage is: the number of clusters to screen, how many are in each state, and how many each
+    reviewer has decided (their own votes, not resolutions)."""
+    st = states(project, parse_stage(stage)) if st is None else st
+    by_reviewer: dict[str, int] = defaultdict(int)
+    for s in st.values():
+        for reviewer in s.votes:
+            by_reviewer[reviewer] += 1
+    counts = {k: 0 for k in ("pending", "conflict", "included", "excluded")}
+    for s in st.values():
+        counts[s.state] += 1
+    return {"units": len(st), "states": counts, "by_reviewer": dict(sorted(by_reviewer.items())),
+            "reviewers_per_record": project.reviewers_per_record}

@@ -50,6 +50,7 @@ class Store:
         self.path = path
         self._conn = conn
         self._depth = 0
+        self.memo: dict[str, Any] = {}  # derived state, keyed by what it was derived from; cleared on rollback
 
     # -- opening -------------------------------------------------------------------------------
     @staticmethod
@@ -148,6 +149,7 @@ class Store:
             yield self
         except BaseException:
             self._depth = 0
+            self.memo.clear()  # ids seen inside the rolled-back transaction may be given again
             self._conn.execute("ROLLBACK")
             raise
         self._depth = 0
@@ -255,6 +257,13 @@ class Store:
         for row in self._conn.execute(f"{sql} ORDER BY r.id"):
             yield _row_dict(row)
 
+    def links_version(self) -> tuple[int, int, int]:
+        """Last ids of records, pair decisions and primary choices: rows are only ever added, so the clusters
+        derived from them are unchanged while this is."""
+        row = self._conn.execute("SELECT (SELECT max(id) FROM records), (SELECT max(id) FROM pair_decisions), "
+                                 "(SELECT max(id) FROM primary_choices)").fetchone()
+        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
     def record_ids(self) -> list[int]:
         return [r[0] for r in self._conn.execute("SELECT id FROM records ORDER BY id")]
 
@@ -335,10 +344,27 @@ class Store:
                 n += 1
         return n
 
-    def decision_log(self, stage: str | None = None) -> list[dict[str, Any]]:
-        if stage is None:
-            return self._all("SELECT * FROM decisions ORDER BY id")
-        return self._all("SELECT * FROM decisions WHERE stage = ? ORDER BY id", (stage,))
+    def decision_log(self, stage: str | None = None, *, active: bool = False,
+                     record_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Decisions in the order they were made; ``active``: without those their authors took back;
+        ``record_ids``: on these records only."""
+        where, params = [], []
+        if stage is not None:
+            where.append("stage = ?")
+            params.append(stage)
+        if active:
+            where.append("NOT EXISTS (SELECT 1 FROM decision_retractions x WHERE x.decision_id = decisions.id)")
+        if record_ids is not None:
+            ids = sorted({int(i) for i in record_ids})
+            where.append(f"record_id IN ({','.join('?' * len(ids)) or 'NULL'})")
+            params.extend(ids)
+        sql = "SELECT * FROM decisions" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        return self._all(sql, params)
+
+    def retract_decision(self, decision_id: int, by: str) -> None:
+        with self.transaction():
+            self._write("INSERT INTO decision_retractions (decision_id, retracted_by, created_at) VALUES (?, ?, ?)",
+                        (decision_id, by, now()))
 
     def add_retrieval(self, record_id: int, retrieved: bool, recorded_by: str, note: str | None) -> None:
         with self.transaction():
@@ -360,13 +386,13 @@ class Store:
                          "(SELECT max(id) FROM study_assignments GROUP BY record_id)")
         return {r["record_id"]: r["study"] for r in rows}
 
-    def add_values(self, rows: Iterable[tuple[str, str, str, str | None, str]]) -> int:
-        """Append extracted values (study, field, extractor, value, entered via)."""
+    def add_values(self, rows: Iterable[Sequence[str | None]]) -> int:
+        """Append extracted values (study, field, extractor, value, entered via[, location])."""
         stamp = now()
-        rows = list(rows)
+        rows = [(*r, None) if len(r) == 5 else tuple(r) for r in rows]
         with self.transaction():
-            self._writemany("INSERT INTO extraction_values (study, field, extractor, value, entered_via, created_at) "
-                            "VALUES (?, ?, ?, ?, ?, ?)", ((*r, stamp) for r in rows))
+            self._writemany("INSERT INTO extraction_values (study, field, extractor, value, entered_via, location, "
+                            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)", ((*r, stamp) for r in rows))
         return len(rows)
 
     def current_values(self) -> list[dict[str, Any]]:
@@ -428,3 +454,38 @@ class Store:
         if outcome is None:
             return self._all(sql + " ORDER BY outcome, domain")
         return self._all(sql + " AND outcome = ? ORDER BY domain", (outcome,))
+
+    # -- full texts ------------------------------------------------------------------------------------------
+    def add_fulltext(self, *, record_id: int, stored_name: str, original_name: str, size: int, sha256: str,
+                     uploaded_by: str) -> int:
+        with self.transaction():
+            return int(self._write(
+                "INSERT INTO fulltexts (record_id, stored_name, original_name, size, sha256, uploaded_by, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record_id, stored_name, original_name, size, sha256, uploaded_by, now())).lastrowid)
+
+    def fulltext(self, fulltext_id: int) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM fulltexts WHERE id = ?", (fulltext_id,)).fetchone()
+        return None if row is None else dict(row)
+
+    def fulltexts(self) -> list[dict[str, Any]]:
+        """Every uploaded file, oldest first (a newer upload for a record replaces the older one on screen)."""
+        return self._all("SELECT * FROM fulltexts ORDER BY id")
+
+    # -- accounts -------------------------------------------------------------------------------------------
+    def add_user(self, name: str, role: str, password_hash: str, created_by: str | None) -> int:
+        with self.transaction():
+            return int(self._write("INSERT INTO users (name, role, password_hash, created_at, created_by) "
+                                   "VALUES (?, ?, ?, ?, ?)", (name, role, password_hash, now(), created_by)).lastrowid)
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else dict(row)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM users ORDER BY id")
+
+    def mark_user_removed(self, name: str) -> None:
+        """Accounts are never deleted: the decision log keeps naming the people who made its entries."""
+        with self.transaction():
+            self._write("UPDATE users SET removed_at = ? WHERE name = ? AND removed_at IS NULL", (now(), name))

@@ -1,0 +1,89 @@
+"""How a URL becomes a call: each page is a plain function run in a worker thread.
+
+:func:`page` wraps a handler ``handler(request, user, form) -> Response`` into a
+Starlette route that, in this order, checks that the user may perform the route's
+action (:func:`~metareview.web.auth.require`), reads the form of a write, checks its
+CSRF token, and runs the handler in the thread pool, because the store is synchronous
+and a write may wait for another writer's lock.  Each worker thread keeps its own open
+project (SQLite connections are not shared between threads).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..review.accounts import User
+from ..review.project import Project
+from .auth import current_user, require
+from .csrf import check_csrf
+
+__all__ = ["page", "project", "Handler", "ProjectPool"]
+
+Handler = Callable[[Request, "User | None", "FormData | None"], Response]
+
+
+class ProjectPool:
+    """One open :class:`Project` per worker thread, all closed together at shutdown."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        self._open: list[Project] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> Project:
+        proj = getattr(self._local, "project", None)
+        if proj is None:
+            proj = self._local.project = Project.open(self.path)
+            with self._lock:
+                self._open.append(proj)
+        return proj
+
+    def close(self) -> None:
+        with self._lock:
+            for proj in self._open:
+                proj.close()
+            self._open.clear()
+        self._local = threading.local()
+
+
+def project(request: Request) -> Project:
+    """The project this server works on, opened for the calling thread."""
+    pool: ProjectPool = request.app.state.projects
+    return pool.get()
+
+
+def page(path: str, handler: Handler, *, action: str | None, methods: Sequence[str] = ("GET",),
+         name: str | None = None) -> Route:
+    """A route running ``handler`` for users allowed ``action`` (None: open to everyone, e.g. the login page).
+
+    The route keeps its action as ``route.action``, which the security tests read.
+    """
+    methods = tuple(m.upper() for m in methods)
+
+    async def endpoint(request: Request) -> Response:
+        if action is None:
+            user = await run_in_threadpool(current_user, request)
+        else:
+            user = await run_in_threadpool(require, request, action)
+        form = None
+        if request.method not in ("GET", "HEAD"):
+            form = await request.form(max_files=20, max_fields=2000)
+            check_csrf(request, form)
+        try:
+            return await run_in_threadpool(handler, request, user, form)
+        finally:
+            if form is not None:
+                await form.close()
+
+    route = Route(path, endpoint, methods=list(methods), name=name or handler.__name__)
+    route.action = action  # type: ignore[attr-defined]
+    return route

@@ -1,0 +1,194 @@
+"""Load and faults against a real ``metareview serve``: reviewers posting screening decisions at once.
+
+Used by ``tests/web/test_load.py`` (a bounded run) and ``benchmarks/web_load.py`` (5
+reviewers x 2,000 decisions).  Everything runs on 127.0.0.1: the server is a subprocess
+started as a user starts it, each reviewer a thread with its own HTTP client, signed in
+through the login form and posting as ``app.js`` does (CSRF token in the header, JSON
+answer).  A decision counts as acknowledged when the server answered 200.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from metareview.review import Project
+from metareview.review.accounts import add_user
+from metareview.web.auth import hash_password
+
+PASSWORD = "load test password"
+_MAIN = "import sys; from metareview.cli import main; sys.exit(main())"
+
+
+def make_project(path: Path, n_records: int, reviewers: list[str]) -> Path:
+    """A project of ``n_records`` distinct records (one CSV batch) and an account per reviewer."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["title", "abstract", "authors", "year", "journal", "doi"])
+    for k in range(n_records):
+        writer.writerow([f"Trial {k} of treatment {k * 7919 % 1000} in condition {k % 37}",
+                         "Background. " + "Pain after treatment was measured at four weeks. " * 12,
+                         "Smith A; Jones B", 2000 + k % 20, "J Test", f"10.1000/load.{k}"])
+    digest = hash_password(PASSWORD)
+    with Project.init(path, name="load") as project:
+        project.import_bytes(buf.getvalue().encode(), filename="load.csv", source="Load")
+        for name in reviewers:
+            add_user(project, name, role="reviewer", password_hash=digest)
+    return path
+
+
+class Server:
+    """``metareview serve PROJECT --port 0`` in a subprocess, which can be killed and started again."""
+
+    def __init__(self, project: Path):
+        self.project = project
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def start(self, timeout: float = 60.0) -> str:
+        self.proc = subprocess.Popen([sys.executable, "-c", _MAIN, "serve", str(self.project), "--port", "0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        found = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        if not found:
+            self.proc.kill()
+            raise RuntimeError(f"metareview serve did not say where it listens: {line!r}")
+        self.url = found.group(0).rstrip("/")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/login", timeout=5).status_code == 200:
+                    return self.url
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"metareview serve does not answer at {self.url}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handler runs, as when the machine loses power."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def sign_in(url: str, name: str) -> tuple[httpx.Client, str]:
+    """A client signed in as ``name`` through the login form, and its CSRF token."""
+    client = httpx.Client(base_url=url, timeout=120, follow_redirects=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text)
+    assert token is not None
+    resp = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)})
+    assert resp.status_code == 200, resp.text[:200]  # redirected to the dashboard
+    token = re.search(r'name="csrf-token" content="([^"]+)"', resp.text)
+    assert token is not None
+    return client, token.group(1)
+
+
+def decision_for(reviewer: str, record_id: int) -> str:
+    return ("include", "exclude", "maybe")[(record_id * 31 + sum(map(ord, reviewer))) % 3]
+
+
+@dataclass
+class Load:
+    """What the reviewers sent and what the server acknowledged."""
+
+    latencies: list[float] = field(default_factory=list)
+    acknowledged: list[tuple[str, int, str]] = field(default_factory=list)
+    in_flight: list[tuple[str, int, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        return {"decisions": len(self.acknowledged), "elapsed_s": round(self.elapsed, 2),
+                "per_second": round(len(self.acknowledged) / self.elapsed, 1) if self.elapsed else None,
+                "median_ms": round(1000 * statistics.median(lat), 1) if lat else None,
+                "p95_ms": round(1000 * lat[int(0.95 * (len(lat) - 1))], 1) if lat else None,
+                "max_ms": round(1000 * lat[-1], 1) if lat else None, "errors": len(self.errors)}
+
+
+def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | None = None, *,
+           stop_after: int | None = None, on_stop: Any = None) -> Load:
+    """Every reviewer decides every record in ``record_ids`` at once, each in their own thread.
+
+    With ``stop_after``, ``on_stop()`` is called (e.g. to kill the server) once that many
+    decisions were acknowledged; reviewers then stop at their first failed request.
+    """
+    load = load or Load()
+    done = {(r, i) for r, i, _ in load.acknowledged}
+    stopped = threading.Event()
+    clients = {name: sign_in(url, name) for name in reviewers}
+    start = threading.Barrier(len(reviewers))
+    stopper: list[threading.Thread] = []
+
+    def work(name: str) -> None:
+        client, token = clients[name]
+        start.wait()
+        for rid in record_ids:
+            if (name, rid) in done:
+                continue
+            decision = decision_for(name, rid)
+            with load.lock:
+                load.in_flight.append((name, rid, decision))
+            t0 = time.perf_counter()
+            try:
+                resp = client.post("/screen/title_abstract/decide", data={"record_id": rid, "decision": decision},
+                                   headers={"X-CSRF-Token": token, "Accept": "application/json"})
+            except httpx.HTTPError as exc:
+                with load.lock:
+                    load.errors.append(f"{name} {rid}: {type(exc).__name__}")
+                if stopped.is_set():
+                    return
+                continue
+            took = time.perf_counter() - t0
+            with load.lock:
+                load.in_flight.remove((name, rid, decision))
+                if resp.status_code == 200 and resp.json().get("recorded"):
+                    load.acknowledged.append((name, rid, decision))
+                    load.latencies.append(took)
+                else:
+                    load.errors.append(f"{name} {rid}: {resp.status_code} {resp.text[:100]}")
+                if stop_after is not None and not stopped.is_set() and len(load.acknowledged) >= stop_after:
+                    stopped.set()
+                    stopper.append(threading.Thread(target=on_stop))
+                    stopper[0].start()
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in reviewers]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for t in stopper:  # started by a reviewer thread, so known only once they are done
+        t.join()
+    load.elapsed += time.perf_counter() - t0
+    for client, _ in clients.values():
+        client.close()
+    return load
+
+
+def logged(project: Path) -> list[tuple[str, int, str]]:
+    """The decisions in the project's log, read from the file as the command line reads it."""
+    with Project.open(project) as p:
+        assert p.store.integrity() == "ok"
+        return [(r["reviewer"], r["record_id"], r["decision"]) for r in p.store.decision_log(active=True)]
