@@ -17,7 +17,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "metaprop": "api", "metarate": "api", "metamean": "api", "metacont": "api", "metaprepost": "api", "metabin": "api",
-    "metagen": "api", "metaanalysis": "api", "escalc": "effects", "pool_arrays": "pooling",
+    "metagen": "api", "metaanalysis": "api", "metamv": "multilevel", "vcalc": "multilevel",
+    "MultilevelResult": "multilevel", "escalc": "effects", "pool_arrays": "pooling",
     "get_measure": "measures", "MetaResult": "results", "Settings": "settings",
     "MetaReviewError": "exceptions", "DataError": "exceptions", "SettingsError": "exceptions",
     "MetaReviewWarning": "exceptions", "ConvergenceWarning": "exceptions", "SmallSampleWarning": "exceptions",

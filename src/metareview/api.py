@@ -312,12 +312,21 @@ def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "
 
 
 def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
-                 **kwargs) -> MetaResult:
+                 cluster: str | None = None, **kwargs):
     """Pool a table (DataFrame or dict of columns) whose design is read from its column names.
 
     ``columns`` maps metareview's roles to other column names (``{"events": "resp"}``).
     Columns that are not roles are kept as covariates (subgroups, moderators).
+
+    ``cluster`` names a column that groups rows (several estimates of one study, e.g. time
+    points): the rows are then pooled with the three-level model
+    ``rma.mv(yi, vi, random = ~ 1 | cluster/estimate)``, as R meta's ``cluster`` argument,
+    and a :class:`~metareview.multilevel.MultilevelResult` is returned.  Its variance
+    components are estimated by ``method_tau2`` REML (default) or ML; ``random_ci="hk"``
+    gives t tests on k - p df (``rma.mv(test = "t")``).
     """
+    if cluster is not None:
+        return _three_level(table, measure, studlab, columns, cluster, kwargs)
     cols = {str(c): table[c] for c in (table.columns if hasattr(table, "columns") else table.keys())}
     for role, name in (columns or {}).items():
         if role not in ROLE_COLUMNS and role != "study":
@@ -341,3 +350,22 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
         return _fit("metagen", roles, labels, cols, settings, exclude, subset)
     settings, _ = Settings.split({"measure": m.code, **kwargs})
     return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)
+
+
+def _three_level(table, measure, studlab, columns, cluster, kwargs):
+    """metaanalysis(..., cluster=): effect sizes as for one analysis, pooled by the three-level model."""
+    from .multilevel import MV_METHODS, multilevel
+
+    method = str(kwargs.get("method_tau2", "REML")).upper()
+    if method not in MV_METHODS:
+        raise SettingsError(f"with cluster, tau² is estimated by {' or '.join(MV_METHODS)} (the three-level "
+                            f"model), not {method}")
+    if kwargs.get("method", "Inverse") != "Inverse":
+        raise SettingsError("with cluster, the estimates are pooled by inverse variance (the three-level model); "
+                            f"method {kwargs['method']!r} is not offered")
+    test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
+    result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
+    if cluster == studlab and cluster not in result.covariates:
+        # the study label column (popped as labels) groups the rows
+        return multilevel(result, result.studlab, method=method, test=test, cluster_name=cluster)
+    return multilevel(result, cluster, method=method, test=test)

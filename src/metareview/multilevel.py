@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -440,3 +440,402 @@ def robust_cr2(fit: MVFit, X: np.ndarray, cluster, cluster_name: str = "cluster"
     crit = special.stdtrit(df, 1 - (1 - fit.level) / 2)
     return RobustTest(cluster=cluster_name, n_clusters=J, vb=vcr, se=se, statistic=stat, df=df, p=pv,
                       ci_low=fit.beta - crit * se, ci_high=fit.beta + crit * se)
+
+
+# ---------------------------------------------------------------------------------------
+# the user-facing result
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MultilevelResult(Reportable):
+    """A multilevel / multivariate meta-analysis (metafor's ``rma.mv``), with its data and settings.
+
+    ``summary()`` is the coefficient table, ``variance_components()`` the sigma² table
+    with likelihood-ratio tests, ``to_dict()`` the JSON ``multilevel`` block,
+    ``print_summary()``/``str()`` the printout laid out as metafor's, ``forest()`` the
+    estimates grouped by cluster.
+    """
+
+    fit: MVFit
+    measure: Any                 # metareview.measures.Measure
+    studlab: np.ndarray          # one label per estimate used
+    yi: np.ndarray
+    V: np.ndarray
+    X: np.ndarray
+    random: tuple                # the random-effects formulas
+    groups: dict                 # grouping column -> values of the estimates used
+    formula: str | None          # moderators, None for the intercept-only model
+    cluster: str                 # outermost grouping (V's correlation, robust tests, forest groups)
+    rho: float | None
+    lrt: tuple                   # per component: {"component", "lrt", "df", "p", "loglik_reduced"} or None
+    robust: RobustTest | None
+    prediction: tuple | None     # (low, high) for the intercept-only model
+    backtransform_fn: Any = None
+    covariates: dict = field(default_factory=dict)   # other columns of the estimates used (labels, plots)
+    dropped: tuple = ()
+    notes: tuple = field(default=())
+
+    @property
+    def k(self) -> int:
+        return self.fit.k
+
+    @property
+    def vi(self) -> np.ndarray:
+        return np.diag(self.V).copy()
+
+    def backtransform(self, x):
+        """Values on the natural scale (proportions, ratios, ...) from the analysis scale."""
+        if self.backtransform_fn is not None:
+            return self.backtransform_fn(x)
+        from .measures import backtransform
+        return backtransform(self.measure, x)
+
+    # ---- tables ---------------------------------------------------------------------
+    def summary(self):
+        """The coefficient table as a DataFrame (estimate, se, statistic, p, ci_low, ci_high; with
+        ``robust_*`` columns when cluster-robust tests were asked for)."""
+        import pandas as pd
+        f = self.fit
+        out = pd.DataFrame({"estimate": f.beta, "se": f.se, "statistic": f.statistic, "p": f.p,
+                            "ci_low": f.ci_low, "ci_high": f.ci_high}, index=list(f.names))
+        if self.robust is not None:
+            rb = self.robust
+            out = out.assign(robust_se=rb.se, robust_statistic=rb.statistic, robust_df=rb.df, robust_p=rb.p,
+                             robust_ci_low=rb.ci_low, robust_ci_high=rb.ci_high)
+        return out
+
+    coefficients = summary
+
+    def variance_components(self):
+        """sigma² of each random effect with its number of levels and likelihood-ratio test."""
+        import pandas as pd
+        f = self.fit
+        rows = []
+        for j, name in enumerate(f.components):
+            t = self.lrt[j] or {}
+            rows.append({"component": name, "sigma2": f.sigma2[j], "sigma": math.sqrt(f.sigma2[j]),
+                         "nlevels": f.nlevels[j], "lrt": t.get("lrt", math.nan), "lrt_p": t.get("p", math.nan)})
+        return pd.DataFrame(rows).set_index("component")
+
+    # ---- JSON, printing -------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The JSON ``multilevel`` block (see docs/json-contract.md)."""
+        f = self.fit
+        coefs = [{"name": n, "estimate": _num(f.beta[j]), "se": _num(f.se[j]), "statistic": _num(f.statistic[j]),
+                  "p": _num(f.p[j]), "ci_low": _num(f.ci_low[j]), "ci_high": _num(f.ci_high[j])}
+                 for j, n in enumerate(f.names)]
+        if self.robust is not None:
+            rb = self.robust
+            for j, c in enumerate(coefs):
+                c["robust"] = {"se": _num(rb.se[j]), "statistic": _num(rb.statistic[j]), "df": _num(rb.df[j]),
+                               "p": _num(rb.p[j]), "ci_low": _num(rb.ci_low[j]), "ci_high": _num(rb.ci_high[j])}
+        comps = []
+        for j, name in enumerate(f.components):
+            t = self.lrt[j]
+            comps.append({"component": name, "sigma2": _num(f.sigma2[j]), "sigma": _num(math.sqrt(f.sigma2[j])),
+                          "nlevels": f.nlevels[j],
+                          "lrt": None if t is None else {"statistic": _num(t["lrt"]), "df": t["df"],
+                                                         "p": _num(t["p"]),
+                                                         "loglik_reduced": _num(t["loglik_reduced"])}})
+        out = {
+            "model": "rma.mv", "k": f.k, "method": f.method, "test": f.test, "level": f.level,
+            "random": list(self.random), "mods": self.formula, "cluster": self.cluster, "rho": self.rho,
+            "measure": self.measure.code, "coefficients": coefs, "variance_components": comps,
+            "qm": {"statistic": _num(f.qm), "df": f.qm_df[0], "df2": f.qm_df[1], "p": _num(f.qm_p),
+                   "distribution": "F" if f.ddf is not None else "chi2"},
+            "qe": {"q": _num(f.qe), "df": int(f.qe_df), "p": _num(f.qe_p)},
+            "fit": {"loglik": _num(f.loglik), "deviance": _num(f.deviance), "aic": _num(f.aic), "bic": _num(f.bic),
+                    "aicc": _num(f.aicc), "parameters": f.parms},
+            "prediction": None if self.prediction is None else {"low": _num(self.prediction[0]),
+                                                                 "high": _num(self.prediction[1])},
+            "robust": None if self.robust is None else {"type": "CR2", "cluster": self.robust.cluster,
+                                                        "n_clusters": self.robust.n_clusters,
+                                                        "df": "Satterthwaite"},
+            "backtransformed": None, "converged": f.converged, "iterations": f.iterations,
+            "estimates": [{"study": str(s), "yi": _num(self.yi[i]), "vi": _num(self.V[i, i]),
+                           **{g: str(v[i]) for g, v in self.groups.items()}}
+                          for i, s in enumerate(self.studlab)],
+            "studies_dropped": list(self.dropped), "notes": list(self.notes),
+        }
+        if self.measure.transformed and self.formula is None:
+            bt = self.backtransform
+            out["backtransformed"] = {"estimate": _num(bt(f.beta[0])), "ci_low": _num(bt(f.ci_low[0])),
+                                      "ci_high": _num(bt(f.ci_high[0])),
+                                      "prediction": None if self.prediction is None else
+                                      {"low": _num(bt(self.prediction[0])), "high": _num(bt(self.prediction[1]))}}
+        return out
+
+    def report(self):
+        """The printout as a report model, in the order metafor prints an ``rma.mv`` fit."""
+        from .report import Paragraph, Report, Table
+        f = self.fit
+        rep = Report()
+        rep.add(Paragraph(f"Multivariate Meta-Analysis Model (k = {f.k}; method: {f.method})"))
+        rep.add(Table(["logLik", "Deviance", "AIC", "BIC", "AICc"],
+                      [[_f(f.loglik), _f(f.deviance), _f(f.aic), _f(f.bic), _f(f.aicc)]]))
+        rows = []
+        for j, name in enumerate(f.components):
+            t = self.lrt[j]
+            rows.append([f"sigma^2.{j + 1}", _f(f.sigma2[j]), _f(math.sqrt(f.sigma2[j])), str(f.nlevels[j]), name,
+                         "--" if t is None else _f(t["lrt"], 2), "--" if t is None else _p(t["p"])])
+        rep.add(Paragraph("Variance components:"))
+        rep.add(Table(["", "estimate", "sqrt", "levels", "factor", "LRT", "p-value"], rows,
+                      notes=["LRT: likelihood-ratio test of the model without the component (sigma^2 = 0), "
+                             "1 df, as metafor's anova(full, reduced)."]))
+        if self.rho is not None:
+            rep.add(Paragraph(f"Sampling covariances: correlation rho = {self.rho:g} between the estimates of "
+                              f"a {self.cluster} (constant correlation, as metafor's vcalc)"))
+        rep.add(Paragraph(f"Test for {'residual ' if self.formula else ''}heterogeneity: "
+                          f"Q(df = {f.qe_df}) = {_f(f.qe)}, p {_peq(f.qe_p)}"))
+        if self.formula is not None:
+            rep.add(Paragraph(f"Test of moderators ({self.formula}): "
+                              + (f"F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm)}, p {_peq(f.qm_p)}"
+                                 if f.ddf is not None else
+                                 f"QM(df = {f.qm_df[0]}) = {_f(f.qm)}, p {_peq(f.qm_p)}")))
+        pct = int(round(f.level * 100))
+        stat = "t" if f.ddf is not None else "z"
+        rows = [[n, _f(f.beta[j]), _f(f.se[j]), _f(f.statistic[j], 3), _p(f.p[j]),
+                 f"[{_f(f.ci_low[j])}; {_f(f.ci_high[j])}]"] for j, n in enumerate(f.names)]
+        rep.add(Paragraph("Model results:" + (f" (t tests, df = {f.ddf})" if f.ddf is not None else "")))
+        rep.add(Table(["", "estimate", "se", stat, "p-value", f"{pct}%-CI"], rows))
+        if self.robust is not None:
+            rb = self.robust
+            rows = [[n, _f(f.beta[j]), _f(rb.se[j]), _f(rb.statistic[j], 3), _f(rb.df[j], 2), _p(rb.p[j]),
+                     f"[{_f(rb.ci_low[j])}; {_f(rb.ci_high[j])}]"] for j, n in enumerate(f.names)]
+            rep.add(Paragraph(f"Cluster-robust tests (CR2, Satterthwaite df; {rb.n_clusters} clusters by "
+                              f"{rb.cluster}):"))
+            rep.add(Table(["", "estimate", "se", "t", "df", "p-value", f"{pct}%-CI"], rows))
+        if self.prediction is not None:
+            line = f"Prediction interval: [{_f(self.prediction[0])}; {_f(self.prediction[1])}]"
+            if self.measure.transformed:
+                bt = self.backtransform
+                line += (f"\nOn the natural scale: estimate {_f(float(bt(f.beta[0])))} "
+                         f"[{_f(float(bt(f.ci_low[0])))}; {_f(float(bt(f.ci_high[0])))}]; prediction interval "
+                         f"[{_f(float(bt(self.prediction[0])))}; {_f(float(bt(self.prediction[1])))}]")
+            rep.add(Paragraph(line))
+        if self.notes:
+            rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
+        return rep
+
+    def forest(self, ax=None, **kwargs):
+        """Forest plot of the estimates grouped by cluster, with the pooled estimate
+        (see :func:`metareview.plots.forest_clusters.forest_clusters`)."""
+        from .plots.forest_clusters import forest_clusters
+        return forest_clusters(self, ax=ax, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# building a model from a table
+# ---------------------------------------------------------------------------------------
+
+def _column_values(data, value, name: str, k: int | None):
+    if isinstance(value, str):
+        if data is None:
+            raise SettingsError(f"{name}={value!r} names a column, but no data= was given")
+        if value not in data:
+            raise DataError(f"column {value!r} (given as {name}) is not in the data", column=value,
+                            rule="missing column")
+        return np.asarray(data[value]).ravel()
+    arr = np.asarray(value).ravel()
+    if k is not None and arr.size != k:
+        raise DataError(f"{name} has {arr.size} values for {k} estimates", column=name, rule="one value per estimate")
+    return arr
+
+
+def _missing(x) -> bool:
+    if x is None:
+        return True
+    if isinstance(x, str):
+        return x.strip() == "" or x.strip().upper() in ("NA", "NAN")
+    try:
+        return bool(np.isnan(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _design(columns: dict, mods, labels: np.ndarray):
+    """Design matrix, coefficient names and formula text of ``mods``, read by the
+    meta-regression's parser (one seam: metareview.metareg reads every moderator formula)."""
+    from types import SimpleNamespace
+
+    from . import metareg
+    holder = SimpleNamespace(data={}, covariates=columns, k_all=labels.size)
+    cols, terms, intercept, text = metareg._resolve_mods(holder, mods)
+    X, names, coded = metareg.design_matrix(cols, terms, intercept, labels)
+    metareg._check_rank(X, names, labels.size, coded)
+    return X, names, intercept, text, list(cols)
+
+
+def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1 | study",
+           rho: float | None = None, cluster: str | None = None, mods=None, method: str = "REML",
+           test: str = "z", level: float = 0.95, measure: str = "GEN", studlab=None, robust: bool = False,
+           sigma2: Sequence[float | None] | None = None, backtransform=None) -> MultilevelResult:
+    """Multilevel / multivariate random-effects meta-analysis, as metafor's ``rma.mv``.
+
+    ``yi`` and ``vi`` are estimates and sampling variances (column names of ``data``, or
+    arrays); ``V`` a known sampling covariance matrix instead of ``vi``; ``rho`` an assumed
+    correlation between the estimates of a cluster (``V`` built as metafor's ``vcalc``).
+    ``random``: random-intercept formulas over columns of ``data`` (``"~ 1 | study/outcome"``
+    nests outcomes in studies).  ``cluster``: the grouping for ``rho`` and for the
+    cluster-robust tests (default the outermost grouping of the first formula).  ``mods``:
+    moderators, as :func:`metareview.metareg.metareg` reads them.  ``method``: REML or ML;
+    ``test``: ``"z"`` or ``"t"`` (k - p df); ``robust=True`` adds CR2 tests with
+    Satterthwaite df (clubSandwich).  ``sigma2`` fixes components (numbers; ``None`` = free).
+
+    >>> import metareview as mr
+    >>> r = mr.metamv([0.2, 0.3, 0.1, 0.5, 0.4, 0.6], [0.01, 0.02, 0.01, 0.02, 0.01, 0.02],
+    ...               data={"study": [1, 1, 2, 2, 3, 3], "es": [1, 2, 1, 2, 1, 2]},
+    ...               random="~ 1 | study/es")
+    >>> r.fit.components
+    ('study', 'study/es')
+    """
+    from .measures import get_measure
+
+    m = get_measure(measure)
+    components = parse_random(random)
+    y_raw = _column_values(data, yi, "yi", None)
+    k = y_raw.size
+    labels = (np.array([str(i + 1) for i in range(k)], dtype=object) if studlab is None
+              else np.array([str(s) for s in _column_values(data, studlab, "studlab", k)], dtype=object))
+    yv = np.array([math.nan if _missing(x) else _as_float(x, "yi", labels[i]) for i, x in enumerate(y_raw)])
+    if (V is None) == (vi is None):
+        raise SettingsError("give the sampling variances vi or the sampling covariance matrix V (one of them)")
+    if V is not None:
+        if rho is not None:
+            raise SettingsError("rho builds V from vi: give rho with vi, not with V")
+        Vm = np.asarray(V, float)
+        if Vm.shape != (k, k):
+            raise DataError(f"V is {Vm.shape[0]} x {Vm.shape[1] if Vm.ndim > 1 else 1} for {k} estimates",
+                            column="V", rule="k x k matrix")
+        if not np.allclose(Vm, Vm.T, rtol=1e-12, atol=0):
+            raise DataError("V is not symmetric", column="V", rule="symmetric V")
+        vv = np.diag(Vm).copy()
+    else:
+        v_raw = _column_values(data, vi, "vi", k)
+        vv = np.array([math.nan if _missing(x) else _as_float(x, "vi", labels[i]) for i, x in enumerate(v_raw)])
+    for i in range(k):
+        if not np.isfinite(yv[i]):
+            raise DataError("missing or non-finite estimate", study=str(labels[i]), column="yi", rule="finite yi")
+        if not (np.isfinite(vv[i]) and vv[i] > 0):
+            raise DataError(f"sampling variance {vv[i]} is not a positive number", study=str(labels[i]),
+                            column="vi", rule="vi > 0")
+    group_cols = list(dict.fromkeys(c for _, cols in components for c in cols))
+    cluster = cluster or components[0][1][0]
+    groups = {}
+    for col in dict.fromkeys(group_cols + [cluster]):
+        vals = _column_values(data, col, col, k)
+        for i, x in enumerate(vals):
+            if _missing(x):
+                raise DataError("missing grouping value", study=str(labels[i]), column=col,
+                                rule="grouping value required")
+        groups[col] = np.asarray(vals, dtype=object)
+    keep = np.ones(k, bool)
+    notes, dropped = [], []
+    X = np.ones((k, 1))
+    names, intercept, text = ["intrcpt"], True, None
+    if mods is not None:
+        mod_cols = {}
+        if isinstance(mods, str) or (isinstance(mods, Sequence) and all(isinstance(c, str) for c in mods)):
+            from .metareg import _parse_formula
+            wanted = [c for c, _ in _parse_formula(mods if isinstance(mods, str) else "~ " + " + ".join(mods))[0]]
+            mod_cols = {c: np.asarray(_column_values(data, c, c, k), dtype=object) for c in wanted}
+        else:
+            raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")
+        for name, col in mod_cols.items():
+            miss = np.array([_missing(x) for x in col]) & keep
+            if miss.any():
+                who = [str(s) for s in labels[miss]]
+                msg = (f"{len(who)} estimate{'' if len(who) == 1 else 's'} dropped for a missing value of "
+                       f"moderator {name!r}: {', '.join(who)}")
+                warnings.warn(msg, MetaReviewWarning, stacklevel=2)
+                notes.append(msg)
+                dropped.extend(who)
+                keep &= ~miss
+    if V is None:
+        Vm = vcalc(vv, groups[cluster], rho) if rho is not None else np.diag(vv)
+    idx = np.flatnonzero(keep)
+    labels, yv, Vm = labels[idx], yv[idx], Vm[np.ix_(idx, idx)]
+    groups = {c: v[idx] for c, v in groups.items()}
+    if mods is not None:
+        X, names, intercept, text, _ = _design({c: v[idx] for c, v in mod_cols.items()}, mods, labels)
+    levels = []
+    for name, cols in components:
+        li, n = _level_index([groups[c] for c in cols])
+        levels.append((name, li, n))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = rma_mv(yv, Vm, X, levels, method=method, test=test, level=level, names=names, intercept=intercept,
+                     sigma2=sigma2)
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=2)
+    lrt = []
+    fixed = list(sigma2) if sigma2 is not None else [None] * len(levels)
+    for j in range(len(levels)):
+        if fixed[j] is not None or levels[j][2] == 1:
+            lrt.append(None)
+            continue
+        reduced = list(fixed)
+        reduced[j] = 0.0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            red = rma_mv(yv, Vm, X, levels, method=method, test=test, level=level, names=names,
+                         intercept=intercept, sigma2=reduced)
+        stat = 2.0 * (fit.loglik - red.loglik)
+        lrt.append({"component": levels[j][0], "lrt": stat, "df": fit.parms - red.parms,
+                    "p": float(_dist.chi2_sf(max(stat, 0.0), fit.parms - red.parms)),
+                    "loglik_reduced": red.loglik})
+    prediction = None
+    if X.shape[1] == 1 and intercept:
+        crit = (float(_dist.t_ppf(1 - (1 - level) / 2, fit.ddf)) if fit.ddf is not None
+                else float(_dist.norm_ppf(1 - (1 - level) / 2)))
+        half = crit * math.sqrt(fit.se[0] ** 2 + float(np.sum(fit.sigma2)))
+        prediction = (float(fit.beta[0] - half), float(fit.beta[0] + half))
+    rb = robust_cr2(fit, X, groups[cluster], cluster) if robust else None
+    return MultilevelResult(fit=fit, measure=m, studlab=labels, yi=yv, V=Vm, X=X,
+                            random=tuple([random] if isinstance(random, str) else random), groups=groups,
+                            formula=text, cluster=cluster, rho=None if rho is None else float(rho), lrt=tuple(lrt),
+                            robust=rb, prediction=prediction, backtransform_fn=backtransform,
+                            dropped=tuple(dropped), notes=tuple(notes))
+
+
+def _as_float(x, column: str, study: str) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        raise DataError(f"non-numeric value {x!r}", study=study, column=column, rule="numeric value required") from None
+
+
+def multilevel(result, cluster, *, method: str = "REML", test: str = "z", rho: float | None = None,
+               robust: bool = False, cluster_name: str | None = None) -> MultilevelResult:
+    """The three-level model of a pooled result whose rows share clusters, as R meta's
+    ``cluster`` argument: ``rma.mv(yi, vi, random = ~ 1 | cluster/estimate)``.
+
+    ``result`` is a :class:`~metareview.results.MetaResult` (its estimates, sampling
+    variances, measure and back-transformation are used; excluded rows stay out); each of
+    its rows is one estimate.  ``cluster`` is a column of its data or covariates, or one
+    value per row (then named ``cluster_name``, default ``"cluster"``).
+    """
+    cols = {**{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "data", {}) or {}).items()},
+            **{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "covariates", {}) or {}).items()}}
+    if isinstance(cluster, str):
+        if cluster not in cols:
+            raise DataError(f"cluster column {cluster!r} is not in the data; columns are: "
+                            f"{', '.join(cols) or '(none)'}", column=cluster, rule="missing column")
+        name, values = cluster, cols[cluster]
+    else:
+        name, values = cluster_name or "cluster", np.asarray(cluster, dtype=object).ravel()
+        if values.size != result.k_all:
+            raise DataError(f"cluster has {values.size} values for {result.k_all} rows", column=name,
+                            rule="one value per row")
+    if name == "estimate":
+        raise SettingsError("the cluster column may not be called 'estimate' (the name of the estimate level)")
+    inc = np.asarray(result.included, bool)
+    table = {name: values[inc], "estimate": np.arange(1, int(inc.sum()) + 1)}
+    res = metamv(np.asarray(result.yi, float)[inc], np.asarray(result.vi, float)[inc], data=table,
+                 random=f"~ 1 | {name}/estimate", cluster=name, rho=rho, method=method, test=test,
+                 level=result.settings.level, measure=result.measure.code,
+                 studlab=np.asarray(result.studlab, dtype=object)[inc], robust=robust,
+                 backtransform=result.backtransform)
+    others = {c: v[inc] for c, v in cols.items() if c != name}
+    return replace(res, covariates=others, notes=tuple(result.notes) + res.notes)

@@ -141,6 +141,32 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
     return out
 
 
+def _three_level(result, pool: dict, cluster, robust: bool, **others):
+    """The three-level model of ``pool --cluster COL`` (one analysis of all rows, so not combined
+    with the analyses that take one estimate per study)."""
+    import warnings
+
+    from ..exceptions import SettingsError
+    from ..multilevel import MV_METHODS, multilevel
+
+    if not cluster:
+        raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")
+    asked = [f"--{name.replace('_', '-')}" for name, value in others.items() if value]
+    if asked:
+        raise SettingsError(f"--cluster pools every row in one three-level model; it is not combined with "
+                            f"{', '.join(asked)}")
+    method = (pool.get("method_tau2") or "REML").upper()
+    if method not in MV_METHODS:
+        raise SettingsError(f"with --cluster, tau² is estimated by {' or '.join(MV_METHODS)}, not {method}")
+    if pool.get("method", "Inverse") != "Inverse":
+        raise SettingsError(f"with --cluster the rows are pooled by inverse variance; --method {pool['method']} "
+                            "is not offered")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kept in the result's notes
+        return multilevel(result, cluster, method=method, test="t" if pool.get("random_ci") == "hk" else "z",
+                          robust=robust)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("pool")
     @with_pool_options
@@ -154,11 +180,22 @@ def register(app: typer.Typer) -> None:
         influence: bool = typer.Option(False, "--influence", help="Influence diagnostics as metafor's influence(), with Baujat coordinates (JSON key influence)."),
         metareg: Optional[str] = typer.Option(None, "--metareg", help="Meta-regression formula, e.g. '~ year + factor(design)'; tau² by --method-tau2 if given, else REML (JSON key metareg)."),
         bias: bool = typer.Option(False, "--bias", help="Tests for small-study effects and trim-and-fill (JSON key bias)."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Column grouping the rows (several estimates per study): three-level model as R meta's cluster, rma.mv(random = ~ 1 | cluster/estimate); tau² by REML (default) or ML (JSON key multilevel)."),
+        robust: bool = typer.Option(False, "--robust", help="With --cluster: cluster-robust CR2 tests with Satterthwaite df (clubSandwich)."),
         *,
         pool: dict,
     ) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
         result = analyse_options(data, pool)
+        if cluster or robust:
+            multilevel = _three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
+                                      cumulative=cumulative, influence=influence, metareg=metareg, bias=bias)
+            if as_json:
+                from .output import print_json
+                print_json({**result.to_dict(), "multilevel": multilevel.to_dict()})
+            else:
+                typer.echo(str(multilevel), nl=False)
+            return
         extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
                                  cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
                                  method_tau2=pool.get("method_tau2"))
