@@ -365,7 +365,7 @@ def _three_level(table, measure, studlab, columns, cluster, kwargs):
                             f"method {kwargs['method']!r} is not offered")
     test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
     result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
-    if cluster == studlab and cluster not in result.covariates:
+    if cluster == studlab and cluster not in result.covariates and cluster not in result.data:
         # the study label column (popped as labels) groups the rows
         return multilevel(result, result.studlab, method=method, test=test, cluster_name=cluster)
     return multilevel(result, cluster, method=method, test=test)

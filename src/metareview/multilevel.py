@@ -813,11 +813,14 @@ def multilevel(result, cluster, *, method: str = "REML", test: str = "z", rho: f
 
     ``result`` is a :class:`~metareview.results.MetaResult` (its estimates, sampling
     variances, measure and back-transformation are used; excluded rows stay out); each of
-    its rows is one estimate.  ``cluster`` is a column of its data or covariates, or one
-    value per row (then named ``cluster_name``, default ``"cluster"``).
+    its rows is one estimate.  ``cluster`` is a column of its data or covariates (``"study"``,
+    when no column has that name, is the study labels: the rows of one study form a cluster),
+    or one value per row (then named ``cluster_name``, default ``"cluster"``).
     """
     cols = {**{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "data", {}) or {}).items()},
             **{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "covariates", {}) or {}).items()}}
+    if isinstance(cluster, str) and cluster == "study" and cluster not in cols:
+        cluster, cluster_name = np.asarray(result.studlab, dtype=object), "study"
     if isinstance(cluster, str):
         if cluster not in cols:
             raise DataError(f"cluster column {cluster!r} is not in the data; columns are: "
