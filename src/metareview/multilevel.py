@@ -127,6 +127,9 @@ class _Model:
         self.D = [Z @ Z.T for Z in self.Z]
         self.logdet_xx = float(np.linalg.slogdet(X.T @ X)[1])
 
+    def marginal(self, sigma2) -> np.ndarray:
+        return self.at(sigma2)["M"]
+
     def at(self, sigma2: np.ndarray) -> dict:
         M = self.V.copy()
         for s, D in zip(sigma2, self.D):
@@ -175,6 +178,170 @@ class _Model:
                     val = 0.5 * tr
                 info[a, b] = info[b, a] = val
         return score, info
+
+
+class _BlockModel:
+    """The same model when M is block diagonal (estimates of different clusters independent).
+
+    Every quantity is a sum over blocks, computed for all blocks of one size at once
+    (batched Cholesky and products of small matrices), so that the cost grows with the
+    number of estimates, not with its cube, and no large BLAS call is needed.
+    """
+
+    def __init__(self, y, V, X, levels: Sequence[tuple[np.ndarray, int]], blocks: list[np.ndarray]):
+        self.y, self.V, self.X = y, V, X
+        self.k, self.p = X.shape
+        self.q = len(levels)
+        self.logdet_xx = float(np.linalg.slogdet(X.T @ X)[1])
+        # blocks padded to a common size (a power of two, or the largest block when that costs
+        # little): padded rows have variance 1 and no data, so they add nothing to any sum
+        sizes = np.array([b.size for b in blocks])
+        smax = int(sizes.max())
+        if len(blocks) * smax**3 <= 4 * int(np.sum(sizes.astype(float) ** 3)) + 200_000:
+            buckets = {smax: blocks}
+        else:
+            buckets = {}
+            for b in blocks:
+                buckets.setdefault(1 << int(math.ceil(math.log2(b.size))), []).append(b)
+        self.groups = []
+        for size, bl in buckets.items():
+            n = len(bl)
+            idx = np.full((n, size), -1, dtype=np.intp)
+            for i, b in enumerate(bl):
+                idx[i, : b.size] = b
+            real = idx >= 0
+            safe = np.where(real, idx, 0)
+            Xg = np.where(real[:, :, None], X[safe], 0.0)
+            yg = np.where(real, y[safe], 0.0)
+            Vg = np.where(real[:, :, None] & real[:, None, :], V[safe[:, :, None], safe[:, None, :]], 0.0)
+            Vg[~real] = 0.0
+            eye = np.broadcast_to(np.eye(size, dtype=bool), Vg.shape)
+            Vg = np.where(eye & ~real[:, :, None], 1.0, Vg)
+            D = np.stack([((li[safe][:, :, None] == li[safe][:, None, :]) & real[:, :, None] & real[:, None, :])
+                          .astype(float) for li, _ in levels])
+            self.groups.append({"idx": idx, "real": real, "flat": idx[real], "X": Xg, "y": yg, "V": Vg, "D": D})
+
+    @staticmethod
+    def _block_m(g, sigma2) -> np.ndarray:
+        M = g["V"].copy()
+        for s2, D in zip(sigma2, g["D"]):
+            if s2 > 0:
+                M += s2 * D
+        return M
+
+    def marginal(self, sigma2) -> np.ndarray:
+        M = self.V.copy()
+        for g in self.groups:
+            Mg = self._block_m(g, sigma2)
+            for i, b in enumerate(g["idx"]):
+                b = b[b >= 0]
+                M[np.ix_(b, b)] = Mg[i, : b.size, : b.size]
+        return M
+
+    def at(self, sigma2: np.ndarray) -> dict:
+        p = self.p
+        XWX = np.zeros((p, p))
+        XWy = np.zeros(p)
+        logdet_m = 0.0
+        parts = []
+        for g in self.groups:
+            M = self._block_m(g, sigma2)
+            try:
+                L = np.linalg.cholesky(M)
+            except np.linalg.LinAlgError:
+                return {"ok": False}
+            logdet_m += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            W = np.linalg.inv(M)
+            W = 0.5 * (W + np.swapaxes(W, 1, 2))
+            WX = W @ g["X"]
+            XWX += np.tensordot(g["X"], WX, axes=([0, 1], [0, 1]))
+            XWy += np.tensordot(WX, g["y"], axes=([0, 1], [0, 1]))
+            parts.append((W, WX))
+        vb = np.linalg.inv(XWX)
+        beta = vb @ XWy
+        r = self.y - self.X @ beta
+        Wr = np.empty(self.k)
+        for g, (W, _) in zip(self.groups, parts):
+            rg = np.zeros(g["real"].shape)
+            rg[g["real"]] = r[g["flat"]]
+            Wr[g["flat"]] = (W @ rg[:, :, None])[:, :, 0][g["real"]]
+        rss = float(r @ Wr)
+        k = self.k
+        ll_ml = -0.5 * k * _LOG2PI - 0.5 * logdet_m - 0.5 * rss
+        ll_reml = (-0.5 * (k - p) * _LOG2PI + 0.5 * self.logdet_xx - 0.5 * logdet_m
+                   - 0.5 * float(np.linalg.slogdet(XWX)[1]) - 0.5 * rss)
+        return {"ok": True, "parts": parts, "vb": vb, "beta": beta, "r": r, "Wr": Wr, "ll_ml": ll_ml,
+                "ll_reml": ll_reml}
+
+    def score_info(self, fit: dict, reml: bool, observed: bool):
+        """As :meth:`_Model.score_info`, summed over blocks (P = W - WX vb X'W is not block
+        diagonal, so its terms are expanded: tr(P D_a P D_b) = tr(W D_a W D_b)
+        - 2 tr(vb X'W D_a W D_b WX) + tr(vb A_a vb A_b) with A_a = X'W D_a WX)."""
+        q, p = self.q, self.p
+        vb, u = fit["vb"], fit["Wr"]
+        trWD = np.zeros(q)
+        uDu = np.zeros(q)
+        A = np.zeros((q, p, p))
+        T = np.zeros((q, q))
+        B = np.zeros((q, q, p, p))
+        C = np.zeros((q, q))          # (D_a u)' W (D_b u)
+        F = np.zeros((q, p))          # X'W D_a u, summed
+        for g, (W, WX) in zip(self.groups, fit["parts"]):
+            D = g["D"]                                            # (q, n, s, s)
+            ug = np.zeros(g["real"].shape)
+            ug[g["real"]] = u[g["flat"]]
+            Du = (D @ ug[None, :, :, None])[..., 0]               # D_a u
+            WDa = W[None] @ D                                     # W D_a
+            DWX = D @ WX[None]                                    # D_a W X
+            WDWX = W[None] @ DWX                                  # W D_b W X
+            WDu = (W[None] @ Du[..., None])[..., 0]               # W D_b u
+            trWD += np.einsum("anss->a", WDa)
+            uDu += (Du * ug[None]).sum(axis=(1, 2))
+            A += np.tensordot(WX, DWX, axes=([0, 1], [1, 2])).transpose(1, 0, 2)
+            T += WDa.reshape(q, -1) @ WDa.transpose(0, 1, 3, 2).reshape(q, -1).T
+            B += np.tensordot(DWX, WDWX, axes=([1, 2], [1, 2])).transpose(0, 2, 1, 3)
+            C += np.tensordot(Du, WDu, axes=([1, 2], [1, 2]))
+            F += np.tensordot(Du, WX, axes=([1, 2], [0, 1]))
+        if reml:
+            tr = trWD - np.einsum("pq,aqp->a", vb, A)
+        else:
+            tr = trWD
+        score = -0.5 * tr + 0.5 * uDu
+        if reml:
+            vA = np.einsum("pq,aqr->apr", vb, A)
+            tr2 = T - 2.0 * np.einsum("pq,abqp->ab", vb, B) + np.einsum("apq,bqp->ab", vA, vA)
+        else:
+            tr2 = T
+        if observed:
+            quad = C - F @ vb @ F.T if reml else C
+            info = quad - 0.5 * tr2
+        else:
+            info = 0.5 * tr2
+        return score, 0.5 * (info + info.T)
+
+
+def _blocks(V: np.ndarray, levels: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Sets of estimates connected by a sampling covariance or a shared random-effect level
+    (the diagonal blocks of M), each in increasing row order."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    k = V.shape[0]
+    rows, cols = np.nonzero(V)
+    offset = k
+    r_parts, c_parts = [rows], [cols]
+    for li, n in levels:
+        r_parts.append(np.arange(k))
+        c_parts.append(offset + li)
+        offset += n
+    r = np.concatenate(r_parts)
+    c = np.concatenate(c_parts)
+    graph = coo_matrix((np.ones(r.size), (r, c)), shape=(offset, offset))
+    n_comp, label = connected_components(graph, directed=False)
+    lab = label[:k]
+    order = np.argsort(lab, kind="stable")
+    cuts = np.flatnonzero(np.diff(lab[order])) + 1
+    return [np.sort(b) for b in np.split(order, cuts)]
 
 
 def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, tol: float,
@@ -313,7 +480,10 @@ def rma_mv(y, V, X, random_levels: Sequence[tuple[str, np.ndarray, int]], *, met
             warnings.warn(f"the random effect {name!r} has a single level: its sigma² is fixed at 0 (as rma.mv)",
                           MetaReviewWarning, stacklevel=2)
             fixed[j] = True
-    model = _Model(y, V, X, [(idx, n) for _, idx, n in random_levels])
+    lv = [(idx, n) for _, idx, n in random_levels]
+    # components fixed at 0 do not tie estimates together
+    blocks = _blocks(V, [lv[j] for j in range(q) if not (fixed[j] and start[j] == 0)])
+    model = _BlockModel(y, V, X, lv, blocks) if len(blocks) > 1 else _Model(y, V, X, lv)
     fe = model.at(np.zeros(q))
     if not fe["ok"]:
         raise DataError("the sampling covariance matrix V is not positive definite", column="V",
@@ -381,7 +551,7 @@ def rma_mv(y, V, X, random_levels: Sequence[tuple[str, np.ndarray, int]], *, met
                  nlevels=tuple(int(n) for _, _, n in random_levels), qm=qm, qm_df=qm_df, qm_p=qm_p,
                  qe=qe, qe_df=qe_df, qe_p=qe_p, loglik=ll, deviance=dev, aic=aic, bic=bic, aicc=aicc,
                  parms=parms, k=k, method=method, test=test, level=level, converged=bool(conv),
-                 iterations=int(its), btt=btt, M=fit["M"], residuals=fit["r"])
+                 iterations=int(its), btt=btt, M=model.marginal(s2), residuals=fit["r"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -467,7 +637,7 @@ class MultilevelResult(Reportable):
     formula: str | None          # moderators, None for the intercept-only model
     cluster: str                 # outermost grouping (V's correlation, robust tests, forest groups)
     rho: float | None
-    lrt: tuple                   # per component: {"component", "lrt", "df", "p", "loglik_reduced"} or None
+    lrt_fn: Any                  # computes the likelihood-ratio tests of the components (see ``lrt``)
     robust: RobustTest | None
     prediction: tuple | None     # (low, high) for the intercept-only model
     backtransform_fn: Any = None
@@ -478,6 +648,17 @@ class MultilevelResult(Reportable):
     @property
     def k(self) -> int:
         return self.fit.k
+
+    @property
+    def lrt(self) -> tuple:
+        """Per variance component: ``{"component", "lrt", "df", "p", "loglik_reduced"}`` (the model
+        refitted with that sigma² fixed at 0, as metafor's ``anova(full, reduced)``), or ``None``
+        for a fixed component.  Computed on first use (one refit per component)."""
+        cached = self.__dict__.get("_lrt")
+        if cached is None:
+            cached = tuple(self.lrt_fn())
+            object.__setattr__(self, "_lrt", cached)
+        return cached
 
     @property
     def vi(self) -> np.ndarray:
@@ -769,22 +950,25 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=2)
-    lrt = []
-    fixed = list(sigma2) if sigma2 is not None else [None] * len(levels)
-    for j in range(len(levels)):
-        if fixed[j] is not None or levels[j][2] == 1:
-            lrt.append(None)
-            continue
-        reduced = list(fixed)
-        reduced[j] = 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            red = rma_mv(yv, Vm, X, levels, method=method, test=test, level=level, names=names,
-                         intercept=intercept, sigma2=reduced)
-        stat = 2.0 * (fit.loglik - red.loglik)
-        lrt.append({"component": levels[j][0], "lrt": stat, "df": fit.parms - red.parms,
-                    "p": float(_dist.chi2_sf(max(stat, 0.0), fit.parms - red.parms)),
-                    "loglik_reduced": red.loglik})
+    def lrt() -> list:
+        out = []
+        fixed = list(sigma2) if sigma2 is not None else [None] * len(levels)
+        for j in range(len(levels)):
+            if fixed[j] is not None or levels[j][2] == 1:
+                out.append(None)
+                continue
+            reduced = list(fixed)
+            reduced[j] = 0.0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                red = rma_mv(yv, Vm, X, levels, method=method, test=test, level=level, names=names,
+                             intercept=intercept, sigma2=reduced)
+            stat = 2.0 * (fit.loglik - red.loglik)
+            out.append({"component": levels[j][0], "lrt": stat, "df": fit.parms - red.parms,
+                        "p": float(_dist.chi2_sf(max(stat, 0.0), fit.parms - red.parms)),
+                        "loglik_reduced": red.loglik})
+        return out
+
     prediction = None
     if X.shape[1] == 1 and intercept:
         crit = (float(_dist.t_ppf(1 - (1 - level) / 2, fit.ddf)) if fit.ddf is not None
@@ -794,7 +978,7 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
     rb = robust_cr2(fit, X, groups[cluster], cluster) if robust else None
     return MultilevelResult(fit=fit, measure=m, studlab=labels, yi=yv, V=Vm, X=X,
                             random=tuple([random] if isinstance(random, str) else random), groups=groups,
-                            formula=text, cluster=cluster, rho=None if rho is None else float(rho), lrt=tuple(lrt),
+                            formula=text, cluster=cluster, rho=None if rho is None else float(rho), lrt_fn=lrt,
                             robust=rb, prediction=prediction, backtransform_fn=backtransform,
                             dropped=tuple(dropped), notes=tuple(notes))
 
