@@ -86,9 +86,13 @@ def parse_random(random: str | Sequence[str]) -> list[tuple[str, tuple[str, ...]
 
 def _level_index(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
     """Integer level of each row for the combination of ``columns`` (R's interaction factor)."""
-    keys = [tuple(str(c[i]) for c in columns) for i in range(len(columns[0]))]
-    levels = {key: j for j, key in enumerate(dict.fromkeys(keys))}
-    return np.array([levels[key] for key in keys], dtype=np.intp), len(levels)
+    code = np.zeros(len(columns[0]), dtype=np.int64)
+    for col in columns:
+        _, inner = np.unique(np.asarray(col, dtype=object).astype(str), return_inverse=True)
+        code = code * (int(inner.max()) + 1) + inner.ravel()
+        _, code = np.unique(code, return_inverse=True)
+    code = code.ravel().astype(np.intp)
+    return code, int(code.max()) + 1 if code.size else 0
 
 
 def vcalc(vi, cluster, rho: float) -> np.ndarray:
@@ -254,8 +258,8 @@ class _BlockModel:
             W = np.linalg.inv(M)
             W = 0.5 * (W + np.swapaxes(W, 1, 2))
             WX = W @ g["X"]
-            XWX += np.tensordot(g["X"], WX, axes=([0, 1], [0, 1]))
-            XWy += np.tensordot(WX, g["y"], axes=([0, 1], [0, 1]))
+            XWX += g["X"].reshape(-1, p).T @ WX.reshape(-1, p)
+            XWy += WX.reshape(-1, p).T @ g["y"].ravel()
             parts.append((W, WX))
         vb = np.linalg.inv(XWX)
         beta = vb @ XWy
@@ -297,11 +301,14 @@ class _BlockModel:
             WDu = (W[None] @ Du[..., None])[..., 0]               # W D_b u
             trWD += np.einsum("anss->a", WDa)
             uDu += (Du * ug[None]).sum(axis=(1, 2))
-            A += np.tensordot(WX, DWX, axes=([0, 1], [1, 2])).transpose(1, 0, 2)
+            WXf = WX.reshape(-1, p)
+            DWXf = DWX.reshape(q, -1, p)
+            A += WXf.T[None] @ DWXf
             T += WDa.reshape(q, -1) @ WDa.transpose(0, 1, 3, 2).reshape(q, -1).T
-            B += np.tensordot(DWX, WDWX, axes=([1, 2], [1, 2])).transpose(0, 2, 1, 3)
-            C += np.tensordot(Du, WDu, axes=([1, 2], [1, 2]))
-            F += np.tensordot(Du, WX, axes=([1, 2], [0, 1]))
+            B += (DWXf.transpose(0, 2, 1).reshape(q * p, -1) @ WDWX.reshape(q, -1, p).transpose(1, 0, 2)
+                  .reshape(-1, q * p)).reshape(q, p, q, p).transpose(0, 2, 1, 3)
+            C += Du.reshape(q, -1) @ WDu.reshape(q, -1).T
+            F += Du.reshape(q, -1) @ WXf
         if reml:
             tr = trWD - np.einsum("pq,aqp->a", vb, A)
         else:
@@ -357,7 +364,7 @@ def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, t
                         rule="positive definite V")
     it, converged = 0, False
     for it in range(1, maxiter + 1):
-        score, info = model.score_info(fit, reml, observed=it > 3)
+        score, info = model.score_info(fit, reml, observed=it > 1)
         active = free & ~((s2 <= 0) & (score <= 0))
         step = np.zeros_like(s2)
         if active.any():
@@ -366,7 +373,7 @@ def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, t
                 step[active] = np.linalg.solve(info[A], score[active])
             except np.linalg.LinAlgError:
                 step[active] = score[active] / np.maximum(np.diag(info)[active], 1e-300)
-            if it > 3 and (np.any(np.linalg.eigvalsh(info[A]) <= 0) or float(score[active] @ step[active]) <= 0):
+            if it > 1 and (np.any(np.linalg.eigvalsh(info[A]) <= 0) or float(score[active] @ step[active]) <= 0):
                 _, fisher = model.score_info(fit, reml, observed=False)
                 step[active] = np.linalg.solve(fisher[A], score[active])
         t = 1.0
@@ -878,7 +885,7 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
     k = y_raw.size
     labels = (np.array([str(i + 1) for i in range(k)], dtype=object) if studlab is None
               else np.array([str(s) for s in _column_values(data, studlab, "studlab", k)], dtype=object))
-    yv = np.array([math.nan if _missing(x) else _as_float(x, "yi", labels[i]) for i, x in enumerate(y_raw)])
+    yv = _numbers(y_raw, "yi", labels)
     if (V is None) == (vi is None):
         raise SettingsError("give the sampling variances vi or the sampling covariance matrix V (one of them)")
     if V is not None:
@@ -893,22 +900,25 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
         vv = np.diag(Vm).copy()
     else:
         v_raw = _column_values(data, vi, "vi", k)
-        vv = np.array([math.nan if _missing(x) else _as_float(x, "vi", labels[i]) for i, x in enumerate(v_raw)])
-    for i in range(k):
-        if not np.isfinite(yv[i]):
-            raise DataError("missing or non-finite estimate", study=str(labels[i]), column="yi", rule="finite yi")
-        if not (np.isfinite(vv[i]) and vv[i] > 0):
-            raise DataError(f"sampling variance {vv[i]} is not a positive number", study=str(labels[i]),
-                            column="vi", rule="vi > 0")
+        vv = _numbers(v_raw, "vi", labels)
+    bad_y = ~np.isfinite(yv)
+    if bad_y.any():
+        i = int(np.argmax(bad_y))
+        raise DataError("missing or non-finite estimate", study=str(labels[i]), column="yi", rule="finite yi")
+    bad_v = ~(np.isfinite(vv) & (vv > 0))
+    if bad_v.any():
+        i = int(np.argmax(bad_v))
+        raise DataError(f"sampling variance {vv[i]} is not a positive number", study=str(labels[i]),
+                        column="vi", rule="vi > 0")
     group_cols = list(dict.fromkeys(c for _, cols in components for c in cols))
     cluster = cluster or components[0][1][0]
     groups = {}
     for col in dict.fromkeys(group_cols + [cluster]):
         vals = _column_values(data, col, col, k)
-        for i, x in enumerate(vals):
-            if _missing(x):
-                raise DataError("missing grouping value", study=str(labels[i]), column=col,
-                                rule="grouping value required")
+        miss = _missing_mask(vals)
+        if miss.any():
+            raise DataError("missing grouping value", study=str(labels[int(np.argmax(miss))]), column=col,
+                            rule="grouping value required")
         groups[col] = np.asarray(vals, dtype=object)
     keep = np.ones(k, bool)
     notes, dropped = [], []
@@ -923,7 +933,7 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
         else:
             raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")
         for name, col in mod_cols.items():
-            miss = np.array([_missing(x) for x in col]) & keep
+            miss = _missing_mask(col) & keep
             if miss.any():
                 who = [str(s) for s in labels[miss]]
                 msg = (f"{len(who)} estimate{'' if len(who) == 1 else 's'} dropped for a missing value of "
@@ -981,6 +991,21 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
                             formula=text, cluster=cluster, rho=None if rho is None else float(rho), lrt_fn=lrt,
                             robust=rb, prediction=prediction, backtransform_fn=backtransform,
                             dropped=tuple(dropped), notes=tuple(notes))
+
+
+def _missing_mask(values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return np.isnan(arr.astype(float))
+    return np.array([_missing(x) for x in arr.ravel()], dtype=bool)
+
+
+def _numbers(values, column: str, labels) -> np.ndarray:
+    """Floats of a column (NaN where missing); a non-numeric cell is an error naming the row."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiub":
+        return arr.astype(float).ravel()
+    return np.array([math.nan if _missing(x) else _as_float(x, column, labels[i]) for i, x in enumerate(arr.ravel())])
 
 
 def _as_float(x, column: str, study: str) -> float:

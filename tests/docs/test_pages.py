@@ -11,13 +11,14 @@ import pytest
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
-         "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md"]
+         "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md",
+         "howto/multilevel.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",
-               "leave1out"]
+               "leave1out", "rma.mv", "vcalc", "robust"]
 R_ARGUMENTS = ["sm", "method.tau", "hakn", "prediction", "level", "incr", "method.incr", "exclude", "subset",
-               "byvar", "subgroup", "tau.common"]
+               "byvar", "subgroup", "tau.common", "cluster", "random"]
 
 
 @pytest.mark.parametrize("page", PAGES)
