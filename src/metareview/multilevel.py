@@ -256,7 +256,6 @@ class _BlockModel:
                 return {"ok": False}
             logdet_m += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
             W = np.linalg.inv(M)
-            W = 0.5 * (W + np.swapaxes(W, 1, 2))
             WX = W @ g["X"]
             XWX += g["X"].reshape(-1, p).T @ WX.reshape(-1, p)
             XWy += WX.reshape(-1, p).T @ g["y"].ravel()
@@ -330,11 +329,19 @@ class _BlockModel:
 def _blocks(V: np.ndarray, levels: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
     """Sets of estimates connected by a sampling covariance or a shared random-effect level
     (the diagonal blocks of M), each in increasing row order."""
+    k = V.shape[0]
+    rows, cols = np.nonzero(V)
+    if levels:
+        # the usual case: every component nested in the first, V within its levels
+        first, n_first = levels[0]
+        nested = all(np.unique(li.astype(np.int64) * n_first + first).size == n for li, n in levels[1:])
+        if nested and np.all(first[rows] == first[cols]):
+            order = np.argsort(first, kind="stable")
+            cuts = np.flatnonzero(np.diff(first[order])) + 1
+            return np.split(order, cuts)
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    k = V.shape[0]
-    rows, cols = np.nonzero(V)
     offset = k
     r_parts, c_parts = [rows], [cols]
     for li, n in levels:

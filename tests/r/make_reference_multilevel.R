@@ -139,6 +139,11 @@ write_case("assink_vcalc_ml",
            "V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6); rma.mv(yi, V, random = ~ 1 | study/esid, data = dat.assink2016, method = 'ML')",
            adata, res, list(rho = 0.6))
 
+# crossed random effects (study, and the type of delinquency across studies): M has no blocks
+res <- rma.mv(yi, vi, random = list(~ 1 | study, ~ 1 | deltype), data = da)
+write_case("assink_crossed", "rma.mv(yi, vi, random = list(~ 1 | study, ~ 1 | deltype), data = dat.assink2016)",
+           adata, res)
+
 # ---------------------------------------------------------------------------
 # Multivariate model with known sampling covariances (Berkey et al. 1998)
 # ---------------------------------------------------------------------------
