@@ -36,14 +36,19 @@ import math
 import re
 import warnings
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import linalg, special
 
 from . import _dist
-from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
+from ._format import Reportable
+from ._format import fmt as _f
+from ._format import fmt_p as _p
+from ._format import fmt_peq as _peq
+from ._format import num as _num
 from .exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
+from .metareg import _missing
 
 __all__ = ["metamv", "rma_mv", "multilevel", "vcalc", "MultilevelResult", "MVFit", "RobustTest",
            "parse_random", "MV_METHODS", "MV_TESTS"]
@@ -351,14 +356,14 @@ def _blocks(V: np.ndarray, levels: Sequence[tuple[np.ndarray, int]]) -> list[np.
     r = np.concatenate(r_parts)
     c = np.concatenate(c_parts)
     graph = coo_matrix((np.ones(r.size), (r, c)), shape=(offset, offset))
-    n_comp, label = connected_components(graph, directed=False)
+    _, label = connected_components(graph, directed=False)
     lab = label[:k]
     order = np.argsort(lab, kind="stable")
     cuts = np.flatnonzero(np.diff(lab[order])) + 1
     return [np.sort(b) for b in np.split(order, cuts)]
 
 
-def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, tol: float,
+def _maximise(model: _Model | _BlockModel, reml: bool, fixed: np.ndarray, start: np.ndarray, tol: float,
               maxiter: int):
     """sigma² maximising the (restricted) likelihood; ``fixed`` marks components held at ``start``."""
     s2 = np.where(fixed, start, np.maximum(start, 0.0))
@@ -374,6 +379,7 @@ def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, t
         score, info = model.score_info(fit, reml, observed=it > 1)
         active = free & ~((s2 <= 0) & (score <= 0))
         step = np.zeros_like(s2)
+        newton = it > 1
         if active.any():
             A = np.ix_(active, active)
             try:
@@ -383,6 +389,7 @@ def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, t
             if it > 1 and (np.any(np.linalg.eigvalsh(info[A]) <= 0) or float(score[active] @ step[active]) <= 0):
                 _, fisher = model.score_info(fit, reml, observed=False)
                 step[active] = np.linalg.solve(fisher[A], score[active])
+                newton = False
         t = 1.0
         while True:
             new = np.where(active, np.maximum(s2 + t * step, 0.0), s2)
@@ -394,8 +401,11 @@ def _maximise(model: _Model, reml: bool, fixed: np.ndarray, start: np.ndarray, t
                 new, nfit = s2, fit
                 break
         change = float(np.max(np.abs(new - s2))) if s2.size else 0.0
+        full_newton = newton and t == 1.0 and bool(np.all(new[active] > 0))
         s2, fit = new, nfit
-        if change <= tol * (1.0 + float(np.max(np.abs(s2)))):
+        scale = 1.0 + float(np.max(np.abs(s2)))
+        # a full Newton step of size d leaves an error of order d² (quadratic convergence)
+        if change <= tol * scale or (full_newton and change <= math.sqrt(tol) * scale):
             converged = True
             break
     return s2, fit, it, converged
@@ -837,17 +847,6 @@ def _column_values(data, value, name: str, k: int | None):
     return arr
 
 
-def _missing(x) -> bool:
-    if x is None:
-        return True
-    if isinstance(x, str):
-        return x.strip() == "" or x.strip().upper() in ("NA", "NAN")
-    try:
-        return bool(np.isnan(x))
-    except (TypeError, ValueError):
-        return False
-
-
 def _design(columns: dict, mods, labels: np.ndarray):
     """Design matrix, coefficient names and formula text of ``mods``, read by the
     meta-regression's parser (one seam: metareview.metareg reads every moderator formula)."""
@@ -968,7 +967,7 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=2)
     def lrt() -> list:
-        out = []
+        out: list[dict | None] = []
         fixed = list(sigma2) if sigma2 is not None else [None] * len(levels)
         for j in range(len(levels)):
             if fixed[j] is not None or levels[j][2] == 1:
@@ -1036,7 +1035,8 @@ def multilevel(result, cluster, *, method: str = "REML", test: str = "z", rho: f
     cols = {**{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "data", {}) or {}).items()},
             **{c: np.asarray(v, dtype=object) for c, v in (getattr(result, "covariates", {}) or {}).items()}}
     if isinstance(cluster, str) and cluster == "study" and cluster not in cols:
-        cluster, cluster_name = np.asarray(result.studlab, dtype=object), "study"
+        return multilevel(result, np.asarray(result.studlab, dtype=object), method=method, test=test, rho=rho,
+                          robust=robust, cluster_name="study")
     if isinstance(cluster, str):
         if cluster not in cols:
             raise DataError(f"cluster column {cluster!r} is not in the data; columns are: "

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._dist import norm_ppf
 from ..exceptions import SettingsError
-from .forest import ForestColumn, ForestDisplay, ForestRow, SHORT, _effect_ci, _xlabel
+from .forest import SHORT, ForestColumn, ForestDisplay, ForestRow, _effect_ci, _xlabel
 
 __all__ = ["forest_clusters"]
 
