@@ -171,3 +171,15 @@ def test_forest_grouped_by_cluster(pain_csv, tmp_path):
                                              "month": res.covariates["month"]},
                        random="~ 1 | study/es", mods="~ factor(month)").forest()
     assert not any(r.kind == "random" for r in d2.rows)   # with moderators: no single pooled estimate
+
+
+def test_forest_command_with_cluster(pain_csv, tmp_path, capsys):
+    out = tmp_path / "f.png"
+    assert main(["forest", str(pain_csv), "--measure", "MD", "--cluster", "study", "--row-labels", "month",
+                 "-o", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    capsys.readouterr()
+    for argv, message in ((["--row-labels", "month"], "--row-labels needs --cluster"),
+                          (["--cluster", "study", "--layout", "jama"], "one layout")):
+        assert main(["forest", str(pain_csv), "--measure", "MD", *argv, "-o", str(out)]) == 2
+        assert message in capsys.readouterr().err

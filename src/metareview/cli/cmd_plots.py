@@ -36,15 +36,28 @@ def register(app: typer.Typer) -> None:
         percent: bool = typer.Option(False, "--percent", help="Proportions in %."),
         width: Optional[float] = typer.Option(None, "--width", help="Figure width in inches (default: as wide as the table needs)."),
         dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Column grouping the rows: the three-level model's forest plot, rows grouped by cluster (as metareview pool --cluster)."),
+        row_labels: Optional[str] = typer.Option(None, "--row-labels", help="With --cluster: the column that labels the rows (e.g. the time point)."),
         *,
         pool: dict,
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
         result = analyse_options(data, pool)
         _agg()
-        from ..plots.forest import forest
+        if cluster or row_labels:
+            from ..exceptions import SettingsError
+            from .cmd_pool import _three_level
 
-        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
+            if not cluster:
+                raise SettingsError("--row-labels needs --cluster COLUMN")
+            if layout != "meta" or sort or percent:
+                raise SettingsError("with --cluster the forest plot has one layout: --layout, --sort and --percent "
+                                    "are not offered")
+            display = _three_level(result, pool, cluster, False).forest(labels=row_labels, width=width)
+        else:
+            from ..plots.forest import forest
+
+            display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
         display.savefig(output, dpi=dpi)
         _close(display)
         typer.echo(f"wrote {output}")
