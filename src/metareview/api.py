@@ -363,6 +363,11 @@ def _three_level(table, measure, studlab, columns, cluster, kwargs):
     if kwargs.get("method", "Inverse") != "Inverse":
         raise SettingsError("with cluster, the estimates are pooled by inverse variance (the three-level model); "
                             f"method {kwargs['method']!r} is not offered")
+    unused = [key for key in ("adhoc_hakn", "prediction", "i2_method", "study_ci", "common", "random") if key in kwargs]
+    if unused:
+        raise SettingsError(f"with cluster, {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not offered "
+                            "(the three-level model reports metafor's Wald intervals, prediction interval and "
+                            "variance components)")
     test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
     result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
     if cluster == studlab and cluster not in result.covariates and cluster not in result.data:

@@ -363,6 +363,15 @@ def _blocks(V: np.ndarray, levels: Sequence[tuple[np.ndarray, int]]) -> list[np.
     return [np.sort(b) for b in np.split(order, cuts)]
 
 
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A⁻¹b, or the minimum-norm least-squares step when A is singular (components that the
+    data cannot tell apart: the step then moves them alike, as rma.mv's optimiser does)."""
+    try:
+        return np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:
+        return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
 def _maximise(model: _Model | _BlockModel, reml: bool, fixed: np.ndarray, start: np.ndarray, tol: float,
               maxiter: int):
     """sigma² maximising the (restricted) likelihood; ``fixed`` marks components held at ``start``."""
@@ -382,13 +391,10 @@ def _maximise(model: _Model | _BlockModel, reml: bool, fixed: np.ndarray, start:
         newton = it > 1
         if active.any():
             A = np.ix_(active, active)
-            try:
-                step[active] = np.linalg.solve(info[A], score[active])
-            except np.linalg.LinAlgError:
-                step[active] = score[active] / np.maximum(np.diag(info)[active], 1e-300)
+            step[active] = _solve(info[A], score[active])
             if it > 1 and (np.any(np.linalg.eigvalsh(info[A]) <= 0) or float(score[active] @ step[active]) <= 0):
                 _, fisher = model.score_info(fit, reml, observed=False)
-                step[active] = np.linalg.solve(fisher[A], score[active])
+                step[active] = _solve(fisher[A], score[active])
                 newton = False
         t = 1.0
         while True:
@@ -499,6 +505,16 @@ def rma_mv(y, V, X, random_levels: Sequence[tuple[str, np.ndarray, int]], *, met
             if not (np.isfinite(value) and value >= 0):
                 raise SettingsError(f"a fixed sigma² must be a number >= 0, not {value!r}")
             fixed[j], start[j] = True, float(value)
+    for a in range(q):
+        for b in range(a + 1, q):
+            same = random_levels[a][2] == random_levels[b][2] and np.unique(
+                random_levels[a][1].astype(np.int64) * random_levels[b][2] + random_levels[b][1]).size == \
+                random_levels[a][2]
+            if same and not (fixed[a] or fixed[b]) and random_levels[a][2] > 1:
+                warnings.warn(f"the random effects {random_levels[a][0]!r} and {random_levels[b][0]!r} have the same "
+                              "levels (e.g. one estimate per cluster): their variances cannot be told apart, only "
+                              "their sum is estimated (shared as the optimiser finds it, as rma.mv)",
+                              MetaReviewWarning, stacklevel=2)
     for j, (name, _, n) in enumerate(random_levels):
         if n == 1 and not fixed[j]:
             warnings.warn(f"the random effect {name!r} has a single level: its sigma² is fixed at 0 (as rma.mv)",

@@ -127,6 +127,8 @@ def test_metaanalysis_cluster_is_the_three_level_model(pain_csv):
         mr.metaanalysis(table, "MD", cluster="study", method_tau2="DL")
     with pytest.raises(DataError, match="cluster column 'trial'"):
         mr.metaanalysis(table, "MD", cluster="trial")
+    with pytest.raises(SettingsError, match="prediction is not offered"):
+        mr.metaanalysis(table, "MD", cluster="study", prediction="z")
 
 
 def test_pool_cluster_json_adds_a_block(pain_csv, capsys):
@@ -148,6 +150,7 @@ def test_pool_cluster_text_and_errors(pain_csv, capsys):
     for argv, message in ((["--robust"], "--robust needs --cluster"),
                           (["--cluster", "study", "--method-tau2", "DL"], "REML or ML"),
                           (["--cluster", "study", "--leave-one-out"], "--leave-one-out"),
+                          (["--cluster", "study", "--prediction", "z"], "--prediction is not offered"),
                           (["--cluster", "trial"], "cluster column 'trial'")):
         assert main(["pool", str(pain_csv), "--measure", "MD", *argv]) == 2
         err = capsys.readouterr().err

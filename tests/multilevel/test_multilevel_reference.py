@@ -193,3 +193,16 @@ def test_block_and_dense_likelihoods_agree():
             sb, ib = block.score_info(b, reml, observed)
             np.testing.assert_allclose(sb, sa, rtol=1e-9, atol=1e-10)
             np.testing.assert_allclose(ib, ia, rtol=1e-9, atol=1e-10)
+
+
+def test_components_with_the_same_levels_warn_and_share_their_sum():
+    """rma.mv(yi, vi, random = ~ 1 | s/e, data = dd) with one estimate per s: only the sum of the
+    two variances is identified; it, the coefficient and the likelihood agree with rma.mv."""
+    d = load("one_per_cluster")
+    with pytest.warns(mr.MetaReviewWarning, match="cannot be told apart"):
+        res = mr.metamv("yi", "vi", data=d["data"], random="~ 1 | s/e")
+    R = d["fit"]
+    close(np.sum(res.fit.sigma2), np.sum(R["sigma2"]))
+    close(res.fit.beta, R["beta"])
+    close(res.fit.se, R["se"])
+    close(res.fit.loglik, R["logLik"], rtol=1e-8)

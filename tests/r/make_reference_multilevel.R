@@ -155,4 +155,10 @@ write_case("berkey_known_v",
            "V <- bldiag(lapply(split(dat.berkey1998[, c('v1i', 'v2i')], dat.berkey1998$trial), as.matrix)); rma.mv(yi, V, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = dat.berkey1998)",
            bdata, res, list(V = unname(Vb)))
 
+# degenerate: one estimate per cluster, so the two components have the same levels and only
+# their sum is identified (metafor fits it without a warning and splits it between them)
+dd <- data.frame(s = 1:5, e = 1, yi = c(0.1, 0.5, 0.3, 0.9, 0.2), vi = c(0.01, 0.02, 0.01, 0.02, 0.03))
+res <- rma.mv(yi, vi, random = ~ 1 | s/e, data = dd)
+write_case("one_per_cluster", "rma.mv(yi, vi, random = ~ 1 | s/e, data = dd) with one estimate per s", dd, res)
+
 cat("wrote", length(list.files(OUT_DIR)), "fixtures to", OUT_DIR, "\n")
