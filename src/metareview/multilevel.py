@@ -792,8 +792,8 @@ class MultilevelResult(Reportable):
         f = self.fit
         rep = Report()
         rep.add(Paragraph(f"Multivariate Meta-Analysis Model (k = {f.k}; method: {f.method})"))
-        rep.add(Table(["logLik", "Deviance", "AIC", "BIC", "AICc"],
-                      [[_f(f.loglik), _f(f.deviance), _f(f.aic), _f(f.bic), _f(f.aicc)]]))
+        rep.add(Table(["", "logLik", "Deviance", "AIC", "BIC", "AICc"],
+                      [[f.method, _f(f.loglik), _f(f.deviance), _f(f.aic), _f(f.bic), _f(f.aicc)]]))
         rows = []
         for j, name in enumerate(f.components):
             t = self.lrt[j]
