@@ -773,8 +773,8 @@ class MultilevelResult(Reportable):
                                                         "n_clusters": self.robust.n_clusters,
                                                         "df": "Satterthwaite"},
             "backtransformed": None, "converged": f.converged, "iterations": f.iterations,
-            "estimates": [{"study": str(s), "yi": _num(self.yi[i]), "vi": _num(self.V[i, i]),
-                           **{g: str(v[i]) for g, v in self.groups.items()}}
+            "estimates": [{"label": str(s), "yi": _num(self.yi[i]), "vi": _num(self.V[i, i]),
+                           "groups": {g: str(v[i]) for g, v in self.groups.items()}}
                           for i, s in enumerate(self.studlab)],
             "studies_dropped": list(self.dropped), "notes": list(self.notes),
         }

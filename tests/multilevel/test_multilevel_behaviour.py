@@ -186,3 +186,10 @@ def test_forest_command_with_cluster(pain_csv, tmp_path, capsys):
                           (["--cluster", "study", "--layout", "jama"], "one layout")):
         assert main(["forest", str(pain_csv), "--measure", "MD", *argv, "-o", str(out)]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_json_estimates_keep_label_and_groups(pain_csv, capsys):
+    assert main(["pool", str(pain_csv), "--measure", "MD", "--cluster", "study", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)["multilevel"]["estimates"][0]
+    assert first == {"label": "S0", "yi": pytest.approx(first["yi"]), "vi": pytest.approx(first["vi"]),
+                     "groups": {"study": "S0", "estimate": "1"}}
