@@ -1056,7 +1056,8 @@ def multilevel(result, cluster, *, method: str = "REML", test: str = "z", rho: f
     if isinstance(cluster, str):
         if cluster not in cols:
             raise DataError(f"cluster column {cluster!r} is not in the data; columns are: "
-                            f"{', '.join(cols) or '(none)'}", column=cluster, rule="missing column")
+                            f"{', '.join(cols) or '(none)'} and study (the study labels)", column=cluster,
+                            rule="missing column")
         name, values = cluster, cols[cluster]
     else:
         name, values = cluster_name or "cluster", np.asarray(cluster, dtype=object).ravel()
