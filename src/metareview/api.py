@@ -292,7 +292,9 @@ def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None
 def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
             **kwargs) -> MetaResult:
     """Pool two-group binary outcomes (R meta's ``metabin``: OR, RR, RD) by inverse variance,
-    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect."""
+    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect;
+    ``method="GLMM"`` (OR) fits the conditional logistic-normal model with the approximate
+    likelihood (metafor's ``rma.glmm(model = "CM.AL")``; meta's default model UM.FS is not offered)."""
     if get_measure(measure).design != "bin2":
         raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}

@@ -49,7 +49,7 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...).")),
-    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit), MH or Peto (two-group binary).")),
+    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, conditional model CM.AL), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator: DL (default), PM, REML, ML, HS, SJ, HE, EB (ML with GLMM).")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
     "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
