@@ -19,6 +19,7 @@ _EXPORTS = {
     "metaprop": "api", "metarate": "api", "metamean": "api", "metacont": "api", "metaprepost": "api", "metabin": "api",
     "metainc": "api", "metacor": "api", "anova": "comparison", "fsn": "failsafe",
     "metagen": "api", "metaanalysis": "api", "escalc": "effects", "pool_arrays": "pooling",
+    "metamv": "multilevel", "vcalc": "multilevel", "MultilevelResult": "multilevel",
     "get_measure": "measures", "MetaResult": "results", "Settings": "settings",
     "MetaReviewError": "exceptions", "DataError": "exceptions", "SettingsError": "exceptions",
     "MetaReviewWarning": "exceptions", "ConvergenceWarning": "exceptions", "SmallSampleWarning": "exceptions",

@@ -365,7 +365,9 @@ def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None
 def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
             **kwargs) -> MetaResult:
     """Pool two-group binary outcomes (R meta's ``metabin``: OR, RR, RD) by inverse variance,
-    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect."""
+    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect;
+    ``method="GLMM"`` (OR) fits the conditional logistic-normal model with the approximate
+    likelihood (metafor's ``rma.glmm(model = "CM.AL")``; meta's default model UM.FS is not offered)."""
     if get_measure(measure).design != "bin2":
         raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}
@@ -416,12 +418,21 @@ def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "
 
 
 def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
-                 **kwargs) -> MetaResult:
+                 cluster: str | None = None, **kwargs):
     """Pool a table (DataFrame or dict of columns) whose design is read from its column names.
 
     ``columns`` maps metareview's roles to other column names (``{"events": "resp"}``).
     Columns that are not roles are kept as covariates (subgroups, moderators).
+
+    ``cluster`` names a column that groups rows (several estimates of one study, e.g. time
+    points): the rows are then pooled with the three-level model
+    ``rma.mv(yi, vi, random = ~ 1 | cluster/estimate)``, as R meta's ``cluster`` argument,
+    and a :class:`~metareview.multilevel.MultilevelResult` is returned.  Its variance
+    components are estimated by ``method_tau2`` REML (default) or ML; ``random_ci="hk"``
+    gives t tests on k - p df (``rma.mv(test = "t")``).
     """
+    if cluster is not None:
+        return _three_level(table, measure, studlab, columns, cluster, kwargs)
     cols = {str(c): table[c] for c in (table.columns if hasattr(table, "columns") else table.keys())}
     for role, name in (columns or {}).items():
         if role not in ROLE_COLUMNS and role != "study":
@@ -453,3 +464,27 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
         return _fit("metagen", roles, labels, cols, settings, exclude, subset)
     settings, _ = Settings.split({"measure": m.code, **kwargs})
     return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)
+
+
+def _three_level(table, measure, studlab, columns, cluster, kwargs):
+    """metaanalysis(..., cluster=): effect sizes as for one analysis, pooled by the three-level model."""
+    from .multilevel import MV_METHODS, multilevel
+
+    method = str(kwargs.get("method_tau2", "REML")).upper()
+    if method not in MV_METHODS:
+        raise SettingsError(f"with cluster, tau² is estimated by {' or '.join(MV_METHODS)} (the three-level "
+                            f"model), not {method}")
+    if kwargs.get("method", "Inverse") != "Inverse":
+        raise SettingsError("with cluster, the estimates are pooled by inverse variance (the three-level model); "
+                            f"method {kwargs['method']!r} is not offered")
+    unused = [key for key in ("adhoc_hakn", "prediction", "i2_method", "study_ci", "common", "random") if key in kwargs]
+    if unused:
+        raise SettingsError(f"with cluster, {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not offered "
+                            "(the three-level model reports metafor's Wald intervals, prediction interval and "
+                            "variance components)")
+    test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
+    result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
+    if cluster == studlab and cluster not in result.covariates and cluster not in result.data:
+        # the study label column (popped as labels) groups the rows
+        return multilevel(result, result.studlab, method=method, test=test, cluster_name=cluster)
+    return multilevel(result, cluster, method=method, test=test)

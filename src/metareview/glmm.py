@@ -42,8 +42,8 @@ from scipy import special
 
 from .exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
 
-__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "fit_glmm", "gauss_hermite",
-           "pooled_for_analysis"]
+__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "glmm_or", "fit_glmm", "gauss_hermite",
+           "pooled_for_analysis", "GLMM_OR_MODELS"]
 
 _EPS = np.finfo(float).eps
 # log tau below which tau² (< 1e-13) is on the boundary for every practical purpose
@@ -111,16 +111,22 @@ class GLMMResult:
 class _Binomial:
     name = "binomial"
 
-    def __init__(self, y: np.ndarray, n: np.ndarray):
+    def __init__(self, y: np.ndarray, n: np.ndarray, offset: np.ndarray | None = None):
         self.y, self.size = y, n
+        self.off = np.zeros_like(y) if offset is None else np.asarray(offset, float)
         self.const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+
+    def _offset(self, size):
+        # the offset laid out as the sample sizes it comes with ((k,), (1, k) or (1, k, 1))
+        return self.off.reshape(np.shape(size))
 
     def loglik(self, eta, y, size):
         # y*eta - n*log(1 + exp(eta)), without the binomial coefficient
+        eta = eta + self._offset(size)
         return y * eta - size * np.logaddexp(0.0, eta)
 
     def moments(self, eta, size):
-        p = special.expit(eta)
+        p = special.expit(eta + self._offset(size))
         m = size * p
         v = m * (1.0 - p)
         return m, v, v * (1.0 - 2.0 * p)
@@ -277,7 +283,7 @@ class _Marginal:
 # ---------------------------------------------------------------------------------------
 
 def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit: int = 25,
-              epsilon: float = 1e-8):
+              epsilon: float = 1e-8, offset=0.0):
     """Intercept-only or saturated GLM by iteratively reweighted least squares, as R's
     ``glm.fit`` computes it.
 
@@ -288,10 +294,11 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
     ``rma.glmm``) to rounding.  In the saturated model a study with zero (or all) events
     has no finite estimate; like ``glm`` the iteration stops where its contribution has
     become negligible, and the same small contribution enters the Wald statistic.
+    ``offset`` (binomial) enters the linear predictor as in ``glm(offset = )``.
     Returns (coefficients, weights, fitted means, converged, iterations).
     """
     if family == "binomial":
-        yy, wt, off = x / s, s, 0.0
+        yy, wt, off = x / s, s, offset
         mu = (wt * yy + 0.5) / (wt + 1.0)
         eta = np.log(mu / (1.0 - mu))
     else:
@@ -330,19 +337,19 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
     return beta, w2, mu, conv, it
 
 
-def _glm_tests(family: str, x: np.ndarray, s: np.ndarray):
+def _glm_tests(family: str, x: np.ndarray, s: np.ndarray, offset=0.0):
     """Common-effect fit, its log-likelihood, and the saturated model's Wald statistic
     and log-likelihood.
 
     The Wald statistic of the saturated model's study contrasts equals the weighted sum
     of squares of its study estimates around their weighted mean.
     """
-    b_fe, w_fe, mu_fe, conv, it = _glm_irls(family, x, s, saturated=False)
+    b_fe, w_fe, mu_fe, conv, it = _glm_irls(family, x, s, saturated=False, offset=offset)
     est, se = float(b_fe[0]), 1.0 / math.sqrt(float(np.sum(w_fe)))
     ll_fe = _loglik_at_mean(family, x, s, mu_fe)
     if x.size < 2:
         return est, se, conv, it, ll_fe, math.nan, math.nan
-    b, w, mu, _, _ = _glm_irls(family, x, s, saturated=True)
+    b, w, mu, _, _ = _glm_irls(family, x, s, saturated=True, offset=offset)
     q_wald = max(0.0, float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2)))
     return est, se, conv, it, ll_fe, _loglik_at_mean(family, x, s, mu), q_wald
 
@@ -414,13 +421,13 @@ def _escalc_vi(family: str, x: np.ndarray, s: np.ndarray) -> np.ndarray:
     return 1.0 / np.where(x == 0, x + 0.5, x)
 
 
-def _dl_start(family: str, x: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+def _dl_start(family: str, x: np.ndarray, s: np.ndarray, offset=0.0) -> tuple[float, float]:
     """DerSimonian-Laird estimate on the logit / log-rate scale (starting values)."""
     vi = _escalc_vi(family, x, s)
     if family == "binomial":
         m = s - x
         zero = (x == 0) | (m == 0)
-        yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m))
+        yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m)) - offset
     else:
         yi = np.log(np.where(x == 0, 0.5, x) / s)
     w = 1.0 / vi
@@ -445,7 +452,8 @@ def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMR
 
 def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
              n_agq: int = 7, level: float = 0.95, null: float = 0.0,
-             tol: float = 1e-10, maxiter: int = 100) -> GLMMResult:
+             tol: float = 1e-10, maxiter: int = 100, offset=None, i2_vi=None,
+             measure: str | None = None) -> GLMMResult:
     """Fit the binomial-normal (``family="binomial"``, ``size`` = sample sizes) or
     Poisson-normal (``family="poisson"``, ``size`` = person-times) meta-analysis model.
 
@@ -457,6 +465,10 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     within ``maxiter`` Newton steps gives a :class:`ConvergenceWarning` and
     ``converged=False``.  ``tol`` bounds the Newton decrement sqrt(g' (-H)^-1 g) of the
     score g and Hessian H in (mu, log tau) at the solution.
+
+    ``offset`` (binomial only) is added to every study's linear predictor (``glm(offset = )``);
+    ``i2_vi`` replaces the within-study variances behind I² and H² (default: those of the
+    study estimates on the model's own scale); ``measure`` labels the result.
     """
     if family not in ("binomial", "poisson"):
         raise SettingsError(f"unknown family {family!r}; valid: binomial, poisson")
@@ -466,19 +478,22 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
         raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
     if not 0 < level < 1:
         raise SettingsError("level must be between 0 and 1 (e.g. 0.95)")
-    measure = "PLO" if family == "binomial" else "IRLN"
+    if offset is not None and family != "binomial":
+        raise SettingsError("an offset is offered for the binomial family only")
+    measure = measure or ("PLO" if family == "binomial" else "IRLN")
     x, s = _check_counts(events, size, family)
     k = x.size
+    off = np.zeros(k) if offset is None else np.asarray(offset, float).ravel()
 
     # common-effect GLM and the heterogeneity tests (saturated GLM)
-    mu_glm, se_glm, conv_glm, it_glm, ll_fe, ll_sat, q_wald = _glm_tests(family, x, s)
+    mu_glm, se_glm, conv_glm, it_glm, ll_fe, ll_sat, q_wald = _glm_tests(family, x, s, offset=off)
     if k > 1:
         q_lrt = max(0.0, -2.0 * (ll_fe - ll_sat))
         het = dict(q=q_wald, q_df=k - 1, q_p=float(special.chdtrc(k - 1, q_wald)),
                    q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
     else:
         het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
-    vi = _escalc_vi(family, x, s)
+    vi = _escalc_vi(family, x, s) if i2_vi is None else np.asarray(i2_vi, float)
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
 
@@ -502,7 +517,7 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
                         "grows without bound with tau², so the random-effects model has "
                         "no ML estimate (use the common-effect model or report the counts)",
                         column="events", rule="some study with 0 < events < n")
-    fam = _Binomial(x, s) if family == "binomial" else _Poisson(x, s)
+    fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
     lik = _Marginal(fam, int(n_agq))
 
     # score for tau² at 0 (exact, since the integral is then trivial): if it is not
@@ -515,7 +530,7 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
                      converged=True, boundary=True)
         return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
-    mu_dl, tau2_dl = _dl_start(family, x, s)
+    mu_dl, tau2_dl = _dl_start(family, x, s, off)
     if tau2_dl <= 0:
         tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
     xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
@@ -603,6 +618,58 @@ def glmm_rate(events, time, *, model: str = "random", n_agq: int = 7,
                     null=null)
 
 
+GLMM_OR_MODELS = ("CM.AL",)
+
+
+def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "CM.AL", random: bool = True, n_agq: int = 7,
+            level: float = 0.95) -> GLMMResult:
+    """Log odds ratio of two-group binary data by the conditional logistic-normal model with the
+    approximate likelihood (metafor's ``rma.glmm(measure = "OR", model = "CM.AL")``).
+
+    Given the total events ``t_i = a_i + c_i`` of a study, the events of the experimental group
+    are ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i) + theta_i))`` with ``theta_i ~ N(mu, tau²)``:
+    the binomial approximation of the non-central hypergeometric conditional likelihood, exact
+    when events are rare (Stijnen, Hamza & Özdemir 2010, Stat Med 29:3046-3067, section 2.3;
+    Jackson et al. 2018, Stat Med 37:1059-1085, model 6).  It is the binomial-normal GLMM of
+    :func:`fit_glmm` with offset ``log(n1_i/n2_i)``.  Studies without events in either group
+    carry no information and are left out (metafor drops them too).  I² and H² use the
+    ``escalc`` variances of the log odds ratios (0.5 added to the cells of tables with a zero),
+    as ``rma.glmm``.  ``random=False`` fits the common-effect (fixed-intercept) model.
+
+    Only ``model="CM.AL"`` is offered (metafor's UM.FS, UM.RS and CM.EL are not).
+
+    >>> r = glmm_or([4, 6, 3, 12], [50, 60, 40, 100], [9, 12, 8, 20], [50, 60, 40, 100])
+    >>> r.measure, r.k
+    ('OR', 4)
+    """
+    if str(model).upper() not in GLMM_OR_MODELS:
+        raise SettingsError(f"unknown GLMM model {model!r} for odds ratios; offered: {', '.join(GLMM_OR_MODELS)}")
+    a, n1, c, n2 = (np.asarray(v, dtype=float).ravel() for v in (event_e, n_e, event_c, n_c))
+    if not (a.shape == n1.shape == c.shape == n2.shape):
+        raise DataError("event_e, n_e, event_c and n_c must have one value per study", rule="shape")
+    for name, arr, n in (("events_e", a, n1), ("events_c", c, n2)):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (arr > n))
+        if bad.size:
+            raise DataError("events must be whole numbers between 0 and the group size", study=str(bad[0]),
+                            column=name, rule="0 <= events <= n")
+    for name, n in (("n_e", n1), ("n_c", n2)):
+        bad = np.flatnonzero(~np.isfinite(n) | (n <= 0) | (n != np.round(n)))
+        if bad.size:
+            raise DataError("group size must be a positive whole number", study=str(bad[0]), column=name,
+                            rule="n integer > 0")
+    keep = (a + c) > 0
+    if not keep.any():
+        raise DataError("no study has an event in either group: the odds ratio cannot be estimated",
+                        column="events_e", rule="some events")
+    a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
+    b, d = n1 - a, n2 - c
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    add = np.where(zero, 0.5, 0.0)
+    vi = 1 / (a + add) + 1 / (b + add) + 1 / (c + add) + 1 / (d + add)
+    return fit_glmm(a, a + c, family="binomial", model="random" if random else "common", n_agq=n_agq,
+                    level=level, offset=np.log(n1 / n2), i2_vi=vi, measure="OR")
+
+
 # ---------------------------------------------------------------------------------------
 # adapter for metareview.api (metaprop(..., method="GLMM"), metareview pool --method GLMM)
 # ---------------------------------------------------------------------------------------
@@ -621,21 +688,27 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     interval follows ``settings.prediction`` (``"z"`` is meta 4.9-6's and metafor's
     ``predict`` for GLMMs; ``"t"`` uses k - 2 df).
     """
+    two_group = measure.code == "OR" and "events_e" in arrays
     if measure.code == "PLO" and "n" in arrays:
         family, size = "binomial", "n"
     elif measure.code == "IRLN" and "time" in arrays:
         family, size = "poisson", "time"
-    else:
-        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure PLO) or "
-                            f"single incidence rates on the log scale (IRLN), not {measure.code}; "
-                            f"valid methods for {measure.code}: Inverse")
+    elif not two_group:
+        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure PLO), "
+                            f"single incidence rates on the log scale (IRLN) or odds ratios of two groups "
+                            f"(OR), not {measure.code}; valid methods for {measure.code}: Inverse")
     inc = ~np.asarray(excluded, bool)
-    x, n = arrays["events"][inc], arrays[size][inc]
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
-        re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
+        if two_group:
+            tables = [arrays[c][inc] for c in ("events_e", "n_e", "events_c", "n_c")]
+            ce = glmm_or(*tables, random=False, n_agq=settings.n_agq, level=settings.level)
+            re = glmm_or(*tables, random=True, n_agq=settings.n_agq, level=settings.level)
+        else:
+            x, n = arrays["events"][inc], arrays[size][inc]
+            ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
+            re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
@@ -670,7 +743,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     nan_w = np.full(np.asarray(excluded).shape, np.nan)
     out.update(weight_common=nan_w, weight_random=nan_w.copy())
     out["method_details"] = {
-        "method": "GLMM", "model": "binomial-normal (random-intercept logistic regression)",
+        "method": "GLMM",
+        "model": ("conditional logistic-normal, approximate likelihood (rma.glmm model CM.AL)" if two_group
+                  else "binomial-normal (random-intercept logistic regression)"),
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
         "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}

@@ -313,6 +313,10 @@ class MetaResult(Reportable):
         """The method lines of the printout (also used by reports' methods paragraphs)."""
         m, s = self.measure, self.settings
         out = [METHOD_NAMES.get(s.method, "Inverse variance method").format(n_agq=s.n_agq)]
+        if s.method == "GLMM" and m.code == "OR":
+            out[0] = (f"Conditional logistic-normal model with the approximate (binomial) likelihood (GLMM, CM.AL; "
+                      f"maximum likelihood, adaptive Gauss-Hermite quadrature with {s.n_agq} point(s)); Wald-type "
+                      "and likelihood-ratio tests of heterogeneity")
         if s.random:
             out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for tau^2")
             if s.method != "GLMM":

@@ -28,7 +28,8 @@ def run_json(capsys, *args):
 
 def test_public_api_is_pinned():
     assert set(mr.__all__) >= {"metaprop", "metamean", "metacont", "metaprepost", "metabin", "metagen",
-                               "metaanalysis", "escalc", "MetaResult", "DataError", "SettingsError"}
+                               "metaanalysis", "escalc", "MetaResult", "DataError", "SettingsError", "metamv",
+                               "vcalc", "MultilevelResult"}
     for name in mr.__all__:
         assert hasattr(mr, name)
 

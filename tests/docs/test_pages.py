@@ -13,13 +13,15 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "howto/missing-sds.md",
          "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md",
          "howto/reference-managers.md", "installation.md",
-         "howto/risk-of-bias-and-grade.md", "howto/workspace.md"]
+         "howto/risk-of-bias-and-grade.md", "howto/workspace.md",
+         "howto/multilevel.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",
-               "leave1out", "metainc", "metacor", "fitstats", "blup", "ranef", "fsn", "anova"]
+               "leave1out", "metainc", "metacor", "fitstats", "blup", "ranef", "fsn", "anova",
+               "rma.mv", "vcalc", "robust"]
 R_ARGUMENTS = ["sm", "method.tau", "hakn", "prediction", "level", "incr", "method.incr", "exclude", "subset",
-               "byvar", "subgroup", "tau.common"]
+               "byvar", "subgroup", "tau.common", "cluster", "random"]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -118,8 +118,8 @@ def test_metabin_mh_weights_and_random_effects():
         metabin(*args, method="Peto", measure="RR")
     with pytest.raises(SettingsError):
         metabin(*args, method="MH", method_incr="all")
-    with pytest.raises(SettingsError):
-        metabin(*args, method="GLMM")
+    with pytest.raises(SettingsError):       # odds ratios only (conditional model CM.AL)
+        metabin(*args, method="GLMM", measure="RR")
 
 
 def test_cli_pool_methods(tmp_path, capsys):

@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
         percent: bool = typer.Option(False, "--percent", help="Proportions in %."),
         width: Optional[float] = typer.Option(None, "--width", help="Figure width in inches (default: as wide as the table needs)."),
         dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Column grouping the rows: the three-level model's forest plot, rows grouped by cluster (as metareview pool --cluster)."),
+        row_labels: Optional[str] = typer.Option(None, "--row-labels", help="With --cluster: the column that labels the rows (e.g. the time point)."),
         *,
         pool: dict,
     ) -> None:
@@ -44,13 +46,24 @@ def register(app: typer.Typer) -> None:
         refuse_inputs(output, data, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
-        from ..plots.forest import forest
+        if cluster or row_labels:
+            from ..exceptions import SettingsError
+            from .cmd_pool import _three_level
 
-        rob = None
-        if pool.get("rob") is not None:   # judgments as columns, as R meta's rob()
-            from ..rob import read_robvis
-            rob = read_robvis(pool["rob"], pool.get("rob_tool"))
-        display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
+            if not cluster:
+                raise SettingsError("--row-labels needs --cluster COLUMN")
+            if layout != "meta" or sort or percent or pool.get("rob") is not None:
+                raise SettingsError("with --cluster the forest plot has one layout: --layout, --sort, --percent "
+                                    "and --rob are not offered")
+            display = _three_level(result, pool, cluster, False).forest(labels=row_labels, width=width)
+        else:
+            from ..plots.forest import forest
+
+            rob = None
+            if pool.get("rob") is not None:   # judgments as columns, as R meta's rob()
+                from ..rob import read_robvis
+                rob = read_robvis(pool["rob"], pool.get("rob_tool"))
+            display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
         display.savefig(output, dpi=dpi)
         _close(display)
         typer.echo(f"wrote {output}")

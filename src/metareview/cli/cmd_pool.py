@@ -82,7 +82,7 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, SMDH, OR, IRR, ZCOR, ...).")),
-    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit), MH or Peto (two-group binary).")),
+    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, conditional model CM.AL), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
     "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
@@ -200,6 +200,38 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
     return out
 
 
+def _three_level(result, pool: dict, cluster, robust: bool, **others):
+    """The three-level model of ``pool --cluster COL`` (one analysis of all rows, so not combined
+    with the analyses that take one estimate per study)."""
+    import warnings
+
+    from ..exceptions import SettingsError
+    from ..multilevel import MV_METHODS, multilevel
+
+    if not cluster:
+        raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")
+    asked = [f"--{name.replace('_', '-')}" for name, value in others.items() if value]
+    if asked:
+        raise SettingsError(f"--cluster pools every row in one three-level model; it is not combined with "
+                            f"{', '.join(asked)}")
+    method = (pool.get("method_tau2") or "REML").upper()
+    if method not in MV_METHODS:
+        raise SettingsError(f"with --cluster, tau² is estimated by {' or '.join(MV_METHODS)}, not {method}")
+    if pool.get("method", "Inverse") != "Inverse":
+        raise SettingsError(f"with --cluster the rows are pooled by inverse variance; --method {pool['method']} "
+                            "is not offered")
+    changed = [flag for flag, key, default in (("--adhoc-hakn", "adhoc_hakn", "none"), ("--prediction", "prediction", "t"),
+                                               ("--i2", "i2_method", None), ("--study-ci", "study_ci", None))
+               if pool.get(key, default) != default]
+    if changed:
+        raise SettingsError(f"with --cluster, {', '.join(changed)} {'is' if len(changed) == 1 else 'are'} not "
+                            "offered (the three-level model reports metafor's intervals)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kept in the result's notes
+        return multilevel(result, cluster, method=method, test="t" if pool.get("random_ci") == "hk" else "z",
+                          robust=robust)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("pool")
     @with_pool_options
@@ -220,11 +252,22 @@ def register(app: typer.Typer) -> None:
         lrt: bool = typer.Option(False, "--lrt", help="With --metareg: likelihood-ratio test against the model without moderators, both by ML unless --method-tau2 says REML (JSON key anova)."),
         btt: Optional[List[str]] = typer.Option(None, "--btt", help="With --metareg: Wald test that these coefficients (names, repeatable) are zero (JSON key wald)."),
         fsn: Optional[str] = typer.Option(None, "--fsn", help="Fail-safe N: Rosenthal, Orwin or Rosenberg, as metafor's fsn() (JSON key fsn)."),
+        cluster: Optional[str] = typer.Option(None, "--cluster", help="Column grouping the rows (several estimates per study): three-level model as R meta's cluster, rma.mv(random = ~ 1 | cluster/estimate); tau² by REML (default) or ML (JSON key multilevel)."),
+        robust: bool = typer.Option(False, "--robust", help="With --cluster: cluster-robust CR2 tests with Satterthwaite df (clubSandwich)."),
         *,
         pool: dict,
     ) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
         result = analyse_options(data, pool)
+        if cluster or robust:
+            multilevel = _three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
+                                      cumulative=cumulative, influence=influence, metareg=metareg, bias=bias)
+            if as_json:
+                from .output import print_json
+                print_json({**result.to_dict(), "multilevel": multilevel.to_dict()})
+            else:
+                typer.echo(str(multilevel), nl=False)
+            return
         extra = further_analyses(result, subgroup=subgroup, tau_common=tau_common, leave_one_out=leave_one_out,
                                  cumulative=cumulative, influence=influence, metareg=metareg, bias=bias,
                                  method_tau2=pool.get("method_tau2"), fitstats=fitstats, tau2_ci=tau2_ci,
