@@ -20,6 +20,18 @@ def _agg() -> None:
     matplotlib.use("Agg")
 
 
+def _before_work(data: Path, output: Path, dpi: float) -> list[Path]:
+    """Check the output and the resolution before the table is read: return the command's inputs."""
+    from ..outputs import check_output
+    from ..parse import sidecar_path
+    from ..plots.forest import check_dpi
+
+    check_dpi(dpi)
+    inputs = [data, sidecar_path(data)]
+    check_output(output, inputs)
+    return inputs
+
+
 def _close(display) -> None:
     import matplotlib.pyplot as plt
     plt.close(display.figure_)
@@ -40,12 +52,13 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
+        inputs = _before_work(data, output, dpi)
         result = analyse_options(data, pool)
         _agg()
         from ..plots.forest import forest
 
         display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width)
-        display.savefig(output, dpi=dpi)
+        display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
         typer.echo(f"wrote {output}")
 
@@ -63,11 +76,12 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Funnel plot of DATA: estimates against standard errors with a pseudo 95% CI region."""
+        inputs = _before_work(data, output, dpi)
         result = analyse_options(data, pool)
         _agg()
         from ..plots.funnel import funnel
 
         display = funnel(result, contour=contour, labels=labels, pooled=pooled, contour_null=contour_null)
-        display.savefig(output, dpi=dpi)
+        display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
         typer.echo(f"wrote {output}")

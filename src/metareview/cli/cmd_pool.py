@@ -168,6 +168,7 @@ def register(app: typer.Typer) -> None:
             doc.update({key: analysis.to_dict() for key, analysis in extra.items()})
             print_json(doc)
         else:
-            typer.echo(str(result), nl=False)
+            from .output import echo
+            echo(str(result), nl=False)
             for analysis in extra.values():
-                typer.echo("\n" + str(analysis), nl=False)
+                echo("\n" + str(analysis), nl=False)

@@ -5,6 +5,7 @@ variable ``METAREVIEW_PROJECT``), except ``init`` which creates it.  Heavy impor
 happen inside the commands so that the command line starts quickly.
 """
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -31,12 +32,21 @@ def _open(path: Path):
     return Project.open(path)
 
 
-def _write(text: str, output: Optional[Path]) -> None:
+def _check(output: Optional[Path], project: Path) -> None:
+    """Refuse an output that is the project file (or otherwise unwritable) before any work."""
+    from ..outputs import check_output
+    if output is not None and str(output) != "-":
+        check_output(output, inputs=[project])
+
+
+def _write(text: str, output: Optional[Path], project: Path) -> None:
     import sys
+
+    from ..outputs import write_file
     if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
+        write_file(output, text, inputs=[project])
 
 
 def _read(path: Path) -> str:
@@ -351,6 +361,7 @@ def decisions_export(project: Path = _PROJECT,
     """Export the decision log, or a screening sheet, as CSV."""
     from ..exceptions import SettingsError
     from ..review.screening import export_decisions, screening_sheet
+    _check(output, project)
     with _open(project) as p:
         if sheet:
             text = screening_sheet(p, stage=stage or "title_abstract", reviewer=reviewer)
@@ -358,7 +369,7 @@ def decisions_export(project: Path = _PROJECT,
             if reviewer:
                 raise SettingsError("--reviewer goes with --sheet; the log export holds every reviewer")
             text = export_decisions(p, stage=stage)
-    _write(text, output)
+    _write(text, output, project)
 
 
 @decisions_app.command("import")
@@ -391,8 +402,9 @@ def extract_template(project: Path = _PROJECT,
                      output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
+    _check(output, project)
     with _open(project) as p:
-        _write(template(p), output)
+        _write(template(p), output, project)
 
 
 @extract_app.command("import")
@@ -439,6 +451,7 @@ def discrepancies(project: Path = _PROJECT,
 
     from ..review.extraction import discrepancies as report
     from .output import print_json
+    _check(output, project)
     with _open(project) as p:
         rows = report(p)
     if not all_:
@@ -452,7 +465,7 @@ def discrepancies(project: Path = _PROJECT,
     for r in rows:
         writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
                          r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
-    _write(buf.getvalue(), output)
+    _write(buf.getvalue(), output, project)
 
 
 @review_app.command("adjudicate")
@@ -474,13 +487,19 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
                                                      help="Provenance CSV (default: OUTPUT with .provenance.csv).")
            ) -> None:
     """Write the adjudicated table as the analysis CSV, with a provenance table beside it."""
+    from ..exceptions import OutputError
+    from ..outputs import check_output, write_file
     from ..review.extraction import export_analysis
     from .output import print_json
+    prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
+    if Path(os.path.realpath(prov_path)) == Path(os.path.realpath(output)):
+        raise OutputError(f"--provenance {prov_path} is the analysis CSV itself; give it another name")
+    for target in (output, prov_path):
+        check_output(target, inputs=[project])
     with _open(project) as p:
         table, prov = export_analysis(p)
-    prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
-    output.write_text(table, encoding="utf-8")
-    prov_path.write_text(prov, encoding="utf-8")
+    write_file(output, table, inputs=[project])
+    write_file(prov_path, prov, inputs=[project])
     import csv
     import io
     n_studies = sum(1 for _ in csv.DictReader(io.StringIO(table)))
@@ -492,8 +511,9 @@ def export_records(project: Path = _PROJECT, output: Optional[Path] = typer.Opti
                    primaries: bool = typer.Option(False, "--primaries", help="One record per cluster.")) -> None:
     """All records as CSV (importable again with 'review import')."""
     from ..review.exchange import export_records as export
+    _check(output, project)
     with _open(project) as p:
-        _write(export(p, primaries_only=primaries), output)
+        _write(export(p, primaries_only=primaries), output, project)
 
 
 @review_app.command("prisma")
@@ -503,7 +523,8 @@ def prisma(project: Path = _PROJECT,
            ) -> None:
     """PRISMA 2020 counts derived from the project, for 'metareview prisma'."""
     from ..review.prisma import prisma_counts, to_json, to_toml
+    _check(output, project)
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
     text = to_toml(doc) if output is not None and output.suffix.lower() == ".toml" else to_json(doc)
-    _write(text, output)
+    _write(text, output, project)

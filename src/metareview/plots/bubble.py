@@ -105,11 +105,12 @@ class BubbleDisplay:
         self.figure_, self.ax_ = fig, ax
         return self
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
         """Write the plot as PNG (``dpi``), SVG or PDF (format from the suffix)."""
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
 
 def bubble(reg, ax=None, *, mod: str | None = None, prediction: bool = False, labels: bool = False,

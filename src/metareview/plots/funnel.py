@@ -256,11 +256,12 @@ class FunnelDisplay:
                     arrowprops={"arrowstyle": "-", "color": "#7f7f7f", "lw": 0.4, "shrinkA": 0.5,
                                 "shrinkB": 2.5}))
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
         """Write the plot as PNG (``dpi``, 300 by default), SVG or PDF (format from the suffix)."""
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
 
 def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, filled=None,
