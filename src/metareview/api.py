@@ -19,34 +19,102 @@ import numpy as np
 from . import __version__
 from .effects import escalc
 from .exceptions import DataError, MetaReviewWarning, SettingsError
-from .measures import DESIGNS, get_measure
+from .measures import DESIGNS, MEASURES, get_measure
 from .pooling import pool_arrays
 from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metagen",
-           "metaanalysis", "detect_design", "DEFAULT_MEASURE"]
+           "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
 
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
                    "bin2": "OR", "generic": "GEN", "rate": "IRLN"}
 ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "vi", "sei"})
 
 
-def detect_design(columns: Sequence[str]) -> str:
-    """The study design given by a table's column names (metareview's role names)."""
-    cols = set(columns)
-    for design in ("bin2", "cont2", "prepost", "rate", "proportion", "mean"):
-        if set(DESIGNS[design]) <= cols:
-            return design
+#: The order in which designs are listed (and tried).
+_DESIGN_ORDER = ("bin2", "cont2", "prepost", "rate", "proportion", "mean")
+
+
+def _fitting_designs(cols: set) -> list[str]:
+    fits = [d for d in _DESIGN_ORDER if set(DESIGNS[d]) <= cols]
     if "yi" in cols and ({"vi", "sei"} & cols):
-        return "generic"
-    raise DataError("cannot tell the study design from the columns "
-                    f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
-                    "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
-                    "events_e,n_e,events_c,n_c | events,time | yi,vi | yi,sei "
-                    "(map other names with --col ROLE=COLUMN)",
-                    rule="unknown design")
+        fits.append("generic")
+    return fits
+
+
+def _design_columns(design: str, cols: set) -> set:
+    """The role columns a design uses, of those present."""
+    if design == "generic":
+        return {"yi", "vi", "sei"} & cols
+    used = set(DESIGNS[design])
+    if design == "prepost":
+        used.add("r")
+    return used & cols
+
+
+def _reading(design: str, cols: set) -> str:
+    codes = [c for c, m in MEASURES.items() if m.design == design and c != "GEN"] if design != "generic" \
+        else ["GEN"]
+    return f"{design} ({', '.join(sorted(_design_columns(design, cols)))}; --measure {'/'.join(codes)})"
+
+
+def resolve_design(columns: Sequence[str], measure: str | None = None) -> tuple[str, list[str]]:
+    """The design a table's columns give, and the notes that explain the choice.
+
+    The rule (no silent guessing): when the role columns fit exactly one design and every
+    role column is used by it, that design.  When they fit several (``events,n,time`` is a
+    proportion or a rate; ``events,n,yi,vi`` a proportion or generic estimates), or role
+    columns would go unused (``events,n,mean``), :class:`DataError` lists the readings,
+    unless ``measure`` chooses one: then the unused role columns are named in the notes and
+    kept as covariates.  ``yi`` with both ``vi`` and ``sei`` is refused (one would be ignored).
+    """
+    cols = {str(c) for c in columns}
+    fits = _fitting_designs(cols)
+    if not fits:
+        raise DataError("cannot tell the study design from the columns "
+                        f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
+                        "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
+                        "events_e,n_e,events_c,n_c | events,time | yi,vi | yi,sei "
+                        "(map other names with --col ROLE=COLUMN)",
+                        rule="unknown design")
+    notes: list[str] = []
+    if measure is None:
+        design = fits[0]
+        if len(fits) > 1:
+            raise DataError("the columns fit more than one design: " + " or ".join(_reading(d, cols) for d in fits)
+                            + "; choose one with --measure (measure=), or rename the columns of the other "
+                              "(--col ROLE=COLUMN maps a role to another column)", rule="ambiguous design")
+    else:
+        m = get_measure(measure)
+        wanted = [d for d in fits if d == m.design or (m.code == "MD" and d == "prepost")]
+        if m.code == "GEN" or not wanted:
+            wanted = ["generic"] if "generic" in fits else wanted
+        if not wanted:
+            raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a "
+                                f"{' or '.join(fits)} design")
+        design = wanted[0]
+    if design == "generic" and {"vi", "sei"} <= cols:
+        raise DataError("the table has both vi and sei; give one of them (the other would be ignored), or "
+                        "rename one with --col", column="sei", rule="ambiguous design")
+    role_cols = cols & set(ROLE_COLUMNS)
+    unused = sorted(role_cols - _design_columns(design, cols))
+    if unused:
+        if measure is None:
+            raise DataError(f"the columns give a {design} design, which does not use the column(s) "
+                            f"{', '.join(unused)}; remove or rename them, or name the measure with --measure "
+                            f"to pool as {design} and keep them as covariates", column=unused[0],
+                            rule="unused role column")
+        notes.append(f"column(s) {', '.join(unused)} not used: the {design} design was chosen by measure "
+                     f"{get_measure(measure).code}; they are kept as covariates")
+    return design, notes
+
+
+def detect_design(columns: Sequence[str]) -> str:
+    """The study design given by a table's column names (metareview's role names); see
+    :func:`resolve_design` for the rule."""
+    return resolve_design(columns)[0]
 
 
 def _as_float(values, column: str, labels) -> np.ndarray:
@@ -326,18 +394,21 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
             raise DataError(f"column {name!r} (mapped to {role}) is not in the data", column=name,
                             rule="missing column")
         cols[role] = cols.pop(name)
-    design = detect_design(list(cols))
+    design, design_notes = resolve_design([c for c in cols if c != studlab], measure)
     code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
     m = get_measure(code)
     if m.design != design and not (m.code == "MD" and design == "prepost") and design != "generic":
         raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
                             f"design")
     labels = cols.pop(studlab, None) if studlab in cols else None
-    roles = {c: cols.pop(c) for c in list(cols) if c in ROLE_COLUMNS}
+    used = _design_columns(design, set(cols))
+    roles = {c: cols.pop(c) for c in list(cols) if c in used}
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
-    if design == "generic":
-        settings, _ = Settings.split({"measure": m.code, **kwargs})
-        return _fit("metagen", roles, labels, cols, settings, exclude, subset)
     settings, _ = Settings.split({"measure": m.code, **kwargs})
-    return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)
+    result = _fit("metagen" if design == "generic" else f"meta{design}", roles, labels, cols, settings,
+                  exclude, subset)
+    if design_notes:
+        from dataclasses import replace
+        result = replace(result, notes=tuple(design_notes) + tuple(result.notes))
+    return result
