@@ -168,8 +168,25 @@ def _select(spec, labels: np.ndarray, what: str) -> np.ndarray:
         hits = labels == str(item)
         if not hits.any():
             raise SettingsError(f"{what}: no study is labelled {item!r}; studies are: {', '.join(labels)}")
+        if hits.sum() > 1:
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(hits))
+            raise SettingsError(f"{what}: {int(hits.sum())} studies are labelled {item!r} (rows {rows} of the "
+                                f"data); give them distinct labels (e.g. {item} 2019a), or in Python select by "
+                                f"row index")
         mask |= hits
     return mask
+
+
+def _duplicate_labels(labels: np.ndarray) -> str | None:
+    """A note naming the study labels that occur more than once (and their rows), or None."""
+    seen: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        seen.setdefault(str(lab), []).append(i + 1)
+    dup = {lab: rows for lab, rows in seen.items() if len(rows) > 1}
+    if not dup:
+        return None
+    listed = "; ".join(f"{lab!r} (rows {', '.join(map(str, rows))})" for lab, rows in list(dup.items())[:5])
+    return f"duplicate study labels: {listed}; each row is pooled as its own study"
 
 
 def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
@@ -192,6 +209,10 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     excl = _select(exclude, labels, "exclude")
     m = get_measure(settings.measure)
     notes = []
+    duplicated = _duplicate_labels(labels)
+    if duplicated:
+        notes.append(duplicated)
+        warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
     if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
         # R meta (allstudies = FALSE): studies without events in both arms (and, for the
         # odds ratio, with only events in both arms) carry no information and are not pooled

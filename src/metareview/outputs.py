@@ -40,7 +40,7 @@ from typing import IO, Iterable, Iterator, Mapping
 from .exceptions import OutputError
 
 __all__ = ["MARKER", "check_output", "write_file", "open_output", "check_folder", "write_folder",
-           "os_error_message"]
+           "os_error_message", "spreadsheet_safe", "from_spreadsheet"]
 
 #: The file that marks a folder as written by metareview (and so replaceable with ``--force``).
 MARKER = ".metareview-output"
@@ -66,6 +66,36 @@ def os_error_message(exc: OSError, path: PathLike, action: str) -> str:
     if exc.errno == errno.EISDIR:
         return f"cannot {action} {path}: it is a folder, not a file"
     return f"cannot {action} {path}: {exc.strerror or exc}"
+
+
+# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
+# ("CSV injection", e.g. a title "=HYPERLINK(...)" from a search export).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def spreadsheet_safe(value):
+    """A cell for a CSV or XLSX file that people open: text that a spreadsheet would run as a
+    formula gets a leading apostrophe (shown as text, never run); numbers such as ``-3.2``
+    and everything else are left alone.  :func:`from_spreadsheet` undoes it on import."""
+    if isinstance(value, str) and len(value) > 1 and value.startswith(_FORMULA_START) and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def from_spreadsheet(value):
+    """Undo :func:`spreadsheet_safe` on a cell read back from a file metareview wrote."""
+    if isinstance(value, str) and value.startswith("'") and len(value) > 2 and \
+            value[1:].startswith(_FORMULA_START) and not _is_number(value[1:]):
+        return value[1:]
+    return value
 
 
 def _stat(path: Path):

@@ -59,6 +59,12 @@ def _read(path: Path) -> str:
     return decode(data, name=path.name)[0]
 
 
+def _interactive() -> bool:
+    """Whether standard input and output are a terminal (the screening screen needs one)."""
+    import sys
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _mapping(items: List[str]) -> dict:
     from ..exceptions import SettingsError
     out = {}
@@ -271,7 +277,12 @@ def keywords(project: Path = _PROJECT,
 def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r"),
            stage: str = _STAGE) -> None:
     """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
+    from ..exceptions import SettingsError
     from ..review.screen_tui import run_screen
+    if not _interactive():
+        raise SettingsError("review screen needs an interactive terminal (its input or output is not one); "
+                            "without a terminal, screen in a spreadsheet: 'review decisions export --sheet -o "
+                            "sheet.csv', fill it in, then 'review decisions import sheet.csv'")
     with _open(project) as p:
         run_screen(p, stage=stage, reviewer=reviewer)
 
@@ -462,9 +473,11 @@ def discrepancies(project: Path = _PROJECT,
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["study", "field", "status", "values", "final", "adjudicator", "reason"])
+    from ..outputs import spreadsheet_safe
     for r in rows:
-        writer.writerow([r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
-                         r["final"] or "", r["adjudicator"] or "", r["reason"] or ""])
+        writer.writerow([spreadsheet_safe(v) for v in (
+            r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
+            r["final"] or "", r["adjudicator"] or "", r["reason"] or "")])
     _write(buf.getvalue(), output, project)
 
 

@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import SettingsError
+from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
 from .forest import FONT_FAMILY, MINUS, save_figure
 
 __all__ = ["bubble", "BubbleDisplay"]
@@ -54,7 +55,7 @@ class BubbleDisplay:
         self.ci_low, self.ci_high = np.asarray(ci_low, float), np.asarray(ci_high, float)
         self.pi_low = None if pi_low is None else np.asarray(pi_low, float)
         self.pi_high = None if pi_high is None else np.asarray(pi_high, float)
-        self.studlab = [str(s) for s in studlab]
+        self.studlab = [shorten(str(s), POINT_LABEL_LIMIT) for s in studlab]
         self.labels = labels
         self.xlabel, self.ylabel = xlabel, ylabel
         self.log_axis = log_axis
@@ -62,6 +63,7 @@ class BubbleDisplay:
         self.size = size
         self.figure_ = self.ax_ = None
 
+    @literal_text
     def plot(self, ax=None) -> "BubbleDisplay":
         import matplotlib.pyplot as plt
         from matplotlib.font_manager import FontProperties

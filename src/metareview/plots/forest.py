@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import SettingsError
+from ._labels import literal_text, shorten
 
 __all__ = ["forest", "forest_table", "ForestDisplay", "LAYOUTS", "SAVE_FORMATS", "save_figure"]
 
@@ -445,6 +446,7 @@ class ForestDisplay:
         k = sum(r.kind in ("study", "excluded") for r in self.rows)
         return f"<ForestDisplay {self.layout}: {k} studies, {len(self.rows)} rows, {w:.2f} x {h:.2f} in>"
 
+    @literal_text
     def plot(self, ax=None):
         """Draw the plot and return ``self``.
 
@@ -813,13 +815,13 @@ class _Formatter:
         rows = []
         for i in range(r.k_all):
             inc = bool(r.included[i])
-            cells = {"study": str(r.studlab[i])}
+            cells = {"study": shorten(str(r.studlab[i]))}
             for key, arr in r.data.items():
                 cells[key] = _data_cell(arr[i])
             cells["yi"] = _num(sa["yi"][i], max(self.digits, 2) + 1)
             cells["se"] = _num(sa["se"][i], max(self.digits, 2) + 1)
             for key, arr in r.covariates.items():
-                cells[key] = _data_cell(arr[i])
+                cells[key] = shorten(_data_cell(arr[i]))
             cells.update(self.effect_ci(est[i] * self.factor, lo[i] * self.factor, hi[i] * self.factor))
             cells["weight_common"] = self.weight(wc[i]) if inc else "--"
             cells["weight_random"] = self.weight(wr[i]) if inc else "--"

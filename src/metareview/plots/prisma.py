@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.font_manager import FontProperties
 
 from ..exceptions import DataError, MetaReviewWarning, SettingsError
+from ._labels import literal_text
 from ._text import HINTING_SLACK, measure_text, wrap_text
 
 if TYPE_CHECKING:
@@ -799,6 +800,7 @@ class PrismaDiagram:
         w, h = self.size
         return f"<PrismaDiagram {len(self.layout.boxes)} boxes, {w:.2f} x {h:.2f} in>"
 
+    @literal_text
     def plot(self, ax: Axes | None = None) -> Figure:
         """Draw the diagram and return its Figure.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
+from ..outputs import spreadsheet_safe
 from .dedupe import clusters
 from .project import Project
 
@@ -30,12 +31,12 @@ def export_records(project: Project, *, primaries_only: bool = False) -> str:
     for rec in project.store.iter_records():
         if primaries_only and cl.primary[rec["id"]] != rec["id"]:
             continue
-        writer.writerow({
+        writer.writerow({key: spreadsheet_safe(value) for key, value in {
             "title": rec["title"] or "", "authors": "; ".join(rec["authors"]), "year": rec["year"] or "",
             "journal": rec["journal"] or "", "volume": rec["volume"] or "", "issue": rec["issue"] or "",
             "pages": rec["pages"] or "", "doi": rec["doi"] or "", "pmid": rec["pmid"] or "",
             "abstract": rec["abstract"] or "", "keywords": "; ".join(rec["keywords"]), "type": rec["type"] or "",
             "record_id": rec["id"], "source": rec["source"], "batch": rec["batch_id"], "status": rec["status"],
             "problem": rec["problem"] or "", "primary_id": cl.primary[rec["id"]],
-            "raw": rec["raw"] if rec["status"] == "malformed" else ""})
+            "raw": rec["raw"] if rec["status"] == "malformed" else ""}.items()})
     return buf.getvalue()
