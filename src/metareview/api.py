@@ -177,6 +177,12 @@ def _select(spec, labels: np.ndarray, what: str) -> np.ndarray:
     return mask
 
 
+# Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
+# such values are data errors (units, a misplaced exponent), never effects to pool.
+_MAX_EFFECT = 1e100
+_MAX_VARIANCE = 1e200
+
+
 def _duplicate_labels(labels: np.ndarray) -> str | None:
     """A note naming the study labels that occur more than once (and their rows), or None."""
     seen: dict[str, list[int]] = {}
@@ -235,6 +241,13 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
+    with np.errstate(invalid="ignore"):
+        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE) | (es.vi < 1 / _MAX_VARIANCE)) & ~excl
+    if absurd.any():
+        i = int(np.argmax(absurd))
+        raise DataError(f"the effect size (yi = {es.yi[i]:.6g}, vi = {es.vi[i]:.6g}) is beyond what can be pooled "
+                        f"in double precision; check the data's units and magnitudes", study=str(labels[i]),
+                        column=m.code, rule="magnitude")
     mask = (~excl).astype(float)
     lazy_ci = settings.method == "Inverse"
     with warnings.catch_warnings(record=True) as caught:
