@@ -56,6 +56,11 @@ class TableFile:
 
 
 def _read_bytes(path: Path) -> bytes:
+    return _check_readable(path, read=True)
+
+
+def _check_readable(path: Path, *, read: bool = False) -> bytes | None:
+    """Refuse a missing, folder or unreadable path with one line; with ``read``, its bytes."""
     from .outputs import os_error_message
 
     if not path.exists():
@@ -63,22 +68,11 @@ def _read_bytes(path: Path) -> bytes:
     if path.is_dir():
         raise DataError(f"{path} is a folder; give the table file", rule="file exists")
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise DataError(os_error_message(exc, path, "read"), rule="readable file") from None
-
-
-def _check_readable(path: Path) -> None:
-    """The checks of :func:`_read_bytes` without reading (for readers that open the file themselves)."""
-    from .outputs import os_error_message
-
-    if not path.exists():
-        raise DataError(f"file not found: {path}", rule="file exists")
-    if path.is_dir():
-        raise DataError(f"{path} is a folder; give the table file", rule="file exists")
-    try:
+        if read:
+            return path.read_bytes()
         with open(path, "rb") as fh:
             fh.read(1)
+        return None
     except OSError as exc:
         raise DataError(os_error_message(exc, path, "read"), rule="readable file") from None
 

@@ -171,7 +171,7 @@ def open_output(path: PathLike, mode: str = "w", *, inputs: Iterable[PathLike | 
     except OSError as exc:
         raise OutputError(os_error_message(exc, path, "write")) from None
     tmp = Path(tmp_name)
-    try:
+    with _removed_on_failure(tmp, path):
         kwargs = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
@@ -183,9 +183,16 @@ def open_output(path: PathLike, mode: str = "w", *, inputs: Iterable[PathLike | 
         else:
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(tmp: Path, target: Path) -> Iterator[None]:
+    """Remove the temporary ``tmp`` if the block fails; an OS error becomes one line about ``target``."""
+    try:
+        yield
     except OSError as exc:
         _remove(tmp)
-        raise OutputError(os_error_message(exc, path, "write")) from None
+        raise OutputError(os_error_message(exc, target, "write")) from None
     except BaseException:
         _remove(tmp)
         raise
@@ -284,7 +291,7 @@ def write_folder(out: PathLike, files: Mapping[str, bytes], *, inputs: Iterable[
     except OSError as exc:
         raise OutputError(os_error_message(exc, out, "write")) from None
     old: Path | None = None
-    try:
+    with _removed_on_failure(tmp, out):
         for rel, data in sorted(files.items()):
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -303,12 +310,6 @@ def write_folder(out: PathLike, files: Mapping[str, bytes], *, inputs: Iterable[
                 _remove(old)
                 old = None
             raise
-    except OSError as exc:
-        _remove(tmp)
-        raise OutputError(os_error_message(exc, out, "write")) from None
-    except BaseException:
-        _remove(tmp)
-        raise
     if old is not None:
         _remove(old)
     return [out / rel for rel in sorted(files)]

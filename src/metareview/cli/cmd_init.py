@@ -26,12 +26,13 @@ def register(app: typer.Typer) -> None:
             raise PlanError(f"{directory / existing[0]} already exists; use --force to overwrite the template "
                             f"files ({', '.join(TEMPLATE_FILES)})", path=directory / existing[0])
         if directory.exists() and not directory.is_dir():
-            raise PlanError(f"{directory} is a file; give a folder for the new review", path=directory)
+            raise PlanError("it is a file, not a folder; give a folder for the new review", path=directory)
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            from ..exceptions import OutputError
             from ..outputs import os_error_message
-            raise PlanError(os_error_message(exc, directory, "create"), path=directory) from None
+            raise OutputError(os_error_message(exc, directory, "create")) from None
         for name in TEMPLATE_FILES:
             check_output(directory / name)
         src = resources.files("metareview") / "data" / "templates"

@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
         inputs = _before_work(data, output, dpi)
+        if width is not None and not (1 <= width <= 100):
+            from ..exceptions import SettingsError
+            raise SettingsError(f"--width must be between 1 and 100 inches, not {width:g}")
         result = analyse_options(data, pool)
         _agg()
         from ..plots.forest import forest
