@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
             spec = sidecar_path(data)
         scales = dict(_parse_scale(s) for s in (scale or []))
         report = check_table(data, spec, scales=scales or None, source=str(data))
+        if data.suffix.lower() in (".csv", ".tsv", ".txt"):
+            from ..io import read_table_file
+            from .output import warn
+            note = read_table_file(data).note  # the encoding decision, as pool reports it
+            if note:
+                warn(note)
         if as_json:
             doc = report.to_dict()
             doc["columns"] = None if spec is None else str(spec)

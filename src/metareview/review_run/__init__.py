@@ -154,7 +154,8 @@ def _analysis_figures(run: AnalysisRun, plan) -> list:
 
 def _results(plan, loaded, runs, table1, comparison, figures, versions) -> dict:
     doc: dict = {"review": {"title": plan.title, "citation": plan.citation, "plan": plan.path.name,
-                            "data": {n: {"file": ld.source.file.name, "rows": int(len(ld.printed))}
+                            "data": {n: {"file": ld.source.file.name, "rows": int(len(ld.printed)),
+                                         "encoding": ld.printed.attrs.get("encoding", "utf-8")}
                                      for n, ld in loaded.items()}},
                  "software": versions}
     for run in runs.values():
