@@ -247,6 +247,17 @@ def test_foreign_and_empty_files_are_not_turned_into_projects(tmp_path, cli):
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+def test_a_damaged_project_file_is_a_message_not_a_traceback(tmp_path, cli, project):
+    with sqlite3.connect(project) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(project.read_bytes())
+    data[8192:24576] = b"Z" * (24576 - 8192)
+    project.write_bytes(bytes(data))
+    cli("review", "status", "-p", project, code=2, says="review project file is damaged",
+        changes=("review.mrv-wal", "review.mrv-shm"))
+
+
 def test_spreadsheets_for_people_carry_no_formulas(tmp_path, cli):
     data = "Title,Year\n\"=HYPERLINK(\"\"http://x\"\",\"\"click\"\")\",2020\n\"-3.5 degrees\",2021\n"
     export = _write(tmp_path, "export.csv", data)
