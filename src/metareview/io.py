@@ -21,7 +21,6 @@ XLSX with pandas/openpyxl and Parquet with pyarrow, imported only when needed.
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence

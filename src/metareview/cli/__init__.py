@@ -57,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     code 2, usage errors as click reports them (2).  Anything else is a bug: one line naming
     the error and the file its traceback was saved to, exit code 3.  Never a raw traceback.
     """
+    import typer.core
+
     from .output import error
 
     # the click that typer runs on (typer may vendor its own copy)
-    import typer.core
     click = getattr(typer.core, "_click", None) or importlib.import_module("click")
     exits = tuple({typer.Exit, getattr(click.exceptions, "Exit", typer.Exit)})
     aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})

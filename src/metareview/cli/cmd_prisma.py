@@ -23,10 +23,9 @@ def register(app: typer.Typer) -> None:
         import warnings
 
         from ..exceptions import MetaReviewWarning
+        from ..outputs import check_output
         from ..plots.prisma import PrismaDiagram, resolve_format
         from .output import warn
-
-        from ..outputs import check_output
 
         resolved = resolve_format(output, fmt)  # fail on a bad name before any drawing
         check_output(output, [counts])
