@@ -310,12 +310,12 @@ def iter_pieces(path: str | Path, rows_per_piece: int, *, columns: Sequence[str]
     for start, header, rows in _text_pieces(p, rows_per_piece, notes):
         names = keep if keep is not None else header
         index = {h: i for i, h in enumerate(header)}
+        by_column = list(zip(*rows)) if rows else [()] * len(header)
         data = {}
         for name in names:
-            i = index[name]
-            cells = [r[i].strip() for r in rows]
+            cells = by_column[index[name]]
             if name in text_columns:
-                data[name] = pd.Series(cells, dtype=object)
+                data[name] = pd.Series([c.strip() for c in cells], dtype=object)
             else:
                 data[name] = _numbers(cells)
         frame = pd.DataFrame(data)
@@ -324,12 +324,17 @@ def iter_pieces(path: str | Path, rows_per_piece: int, *, columns: Sequence[str]
         yield frame
 
 
-def _numbers(cells: list[str]):
+def _numbers(cells: Sequence[str]):
     """A text column as floats (empty cells missing); a column of text is kept as text, for
     the pooling code to report the first cell that is not a number with its study."""
     import numpy as np
     import pandas as pd
 
+    try:
+        return np.array(cells, dtype=float)  # numpy parses the text itself: the fast path
+    except ValueError:
+        pass
+    cells = [c.strip() for c in cells]
     try:
         return np.array([float(c) if c else np.nan for c in cells], dtype=float)
     except ValueError:
