@@ -19,15 +19,14 @@ import numpy as np
 from . import __version__
 from .effects import escalc
 from .exceptions import DataError, MetaReviewWarning, SettingsError
-from .measures import DESIGNS, get_measure
+from .measures import DESIGNS, MEASURES, get_measure
 from .pooling import pool_arrays
 from .results import MetaResult, PooledValues
 from .settings import Settings
 from .study_ci import study_ci
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
-           "metagen",
-           "metaanalysis", "detect_design", "DEFAULT_MEASURE"]
+           "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
 
 DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
                    "bin2": "OR", "generic": "GEN", "rate": "IRLN", "rate2": "IRR", "cor": "ZCOR",
@@ -35,21 +34,88 @@ DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": 
 ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei", "genq_weights"})
 
 
-def detect_design(columns: Sequence[str]) -> str:
-    """The study design given by a table's column names (metareview's role names)."""
-    cols = set(columns)
-    for design in ("bin2", "cont2", "prepost", "rate2", "rate", "proportion", "mean", "pcor", "cor"):
-        if set(DESIGNS[design]) <= cols:
-            return design
+#: The order in which designs are listed (and tried).
+_DESIGN_ORDER = ("bin2", "cont2", "prepost", "rate2", "rate", "proportion", "mean", "pcor", "cor")
+
+
+def _fitting_designs(cols: set) -> list[str]:
+    fits = [d for d in _DESIGN_ORDER if set(DESIGNS[d]) <= cols]
     if "yi" in cols and ({"vi", "sei"} & cols):
-        return "generic"
-    raise DataError("cannot tell the study design from the columns "
-                    f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
-                    "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
-                    "events_e,n_e,events_c,n_c | events,time | events_e,time_e,events_c,time_c | cor,n | "
-                    "tstat,n,predictors[,r2] | yi,vi | yi,sei "
-                    "(map other names with --col ROLE=COLUMN)",
-                    rule="unknown design")
+        fits.append("generic")
+    return fits
+
+
+def _design_columns(design: str, cols: set) -> set:
+    """The role columns a design uses, of those present."""
+    if design == "generic":
+        used = {"yi", "vi", "sei"}
+    else:
+        used = set(DESIGNS[design]) | {"prepost": {"r"}, "pcor": {"r2"}}.get(design, set())
+    return (used | {"genq_weights"}) & cols
+
+
+def _reading(design: str, cols: set) -> str:
+    codes = [c for c, m in MEASURES.items() if m.design == design and c != "GEN"] if design != "generic" \
+        else ["GEN"]
+    return f"{design} ({', '.join(sorted(_design_columns(design, cols)))}; --measure {'/'.join(codes)})"
+
+
+def resolve_design(columns: Sequence[str], measure: str | None = None) -> tuple[str, list[str]]:
+    """The design a table's columns give, and the notes that explain the choice.
+
+    The rule (no silent guessing): when the role columns fit exactly one design and every
+    role column is used by it, that design.  When they fit several (``events,n,time`` is a
+    proportion or a rate; ``events,n,yi,vi`` a proportion or generic estimates), or role
+    columns would go unused (``events,n,mean``), :class:`DataError` lists the readings,
+    unless ``measure`` chooses one: then the unused role columns are named in the notes and
+    kept as covariates.  ``yi`` with both ``vi`` and ``sei`` is refused (one would be ignored).
+    """
+    cols = {str(c) for c in columns}
+    fits = _fitting_designs(cols)
+    if not fits:
+        raise DataError("cannot tell the study design from the columns "
+                        f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
+                        "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
+                        "events_e,n_e,events_c,n_c | events,time | events_e,time_e,events_c,time_c | cor,n | "
+                        "tstat,n,predictors[,r2] | yi,vi | yi,sei "
+                        "(map other names with --col ROLE=COLUMN)",
+                        rule="unknown design")
+    notes: list[str] = []
+    if measure is None:
+        design = fits[0]
+        if len(fits) > 1:
+            raise DataError("the columns fit more than one design: " + " or ".join(_reading(d, cols) for d in fits)
+                            + "; choose one with --measure (measure=), or rename the columns of the other "
+                              "(--col ROLE=COLUMN maps a role to another column)", rule="ambiguous design")
+    else:
+        m = get_measure(measure)
+        wanted = [d for d in fits if d == m.design or (m.code == "MD" and d == "prepost")]
+        if m.code == "GEN" or not wanted:
+            wanted = ["generic"] if "generic" in fits else wanted
+        if not wanted:
+            raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a "
+                                f"{' or '.join(fits)} design")
+        design = wanted[0]
+    if design == "generic" and {"vi", "sei"} <= cols:
+        raise DataError("the table has both vi and sei; give one of them (the other would be ignored), or "
+                        "rename one with --col", column="sei", rule="ambiguous design")
+    role_cols = cols & set(ROLE_COLUMNS)
+    unused = sorted(role_cols - _design_columns(design, cols))
+    if unused:
+        if measure is None:
+            raise DataError(f"the columns give a {design} design, which does not use the column(s) "
+                            f"{', '.join(unused)}; remove or rename them, or name the measure with --measure "
+                            f"to pool as {design} and keep them as covariates", column=unused[0],
+                            rule="unused role column")
+        notes.append(f"column(s) {', '.join(unused)} not used: the {design} design was chosen by measure "
+                     f"{get_measure(measure).code}; they are kept as covariates")
+    return design, notes
+
+
+def detect_design(columns: Sequence[str]) -> str:
+    """The study design given by a table's column names (metareview's role names); see
+    :func:`resolve_design` for the rule."""
+    return resolve_design(columns)[0]
 
 
 def _as_float(values, column: str, labels) -> np.ndarray:
@@ -103,8 +169,31 @@ def _select(spec, labels: np.ndarray, what: str) -> np.ndarray:
         hits = labels == str(item)
         if not hits.any():
             raise SettingsError(f"{what}: no study is labelled {item!r}; studies are: {', '.join(labels)}")
+        if hits.sum() > 1:
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(hits))
+            raise SettingsError(f"{what}: {int(hits.sum())} studies are labelled {item!r} (rows {rows} of the "
+                                f"data); give them distinct labels (e.g. {item} 2019a), or in Python select by "
+                                f"row index")
         mask |= hits
     return mask
+
+
+# Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
+# such values are data errors (units, a misplaced exponent), never effects to pool.
+_MAX_EFFECT = 1e100
+_MAX_VARIANCE = 1e200
+
+
+def _duplicate_labels(labels: np.ndarray) -> str | None:
+    """A note naming the study labels that occur more than once (and their rows), or None."""
+    seen: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        seen.setdefault(str(lab), []).append(i + 1)
+    dup = {lab: rows for lab, rows in seen.items() if len(rows) > 1}
+    if not dup:
+        return None
+    listed = "; ".join(f"{lab!r} (rows {', '.join(map(str, rows))})" for lab, rows in list(dup.items())[:5])
+    return f"duplicate study labels: {listed}; each row is pooled as its own study"
 
 
 def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
@@ -127,6 +216,10 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     excl = _select(exclude, labels, "exclude")
     m = get_measure(settings.measure)
     notes = []
+    duplicated = _duplicate_labels(labels)
+    if duplicated:
+        notes.append(duplicated)
+        warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
     if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
         # R meta (allstudies = FALSE): studies without events in both arms (and, for the
         # odds ratio, with only events in both arms) carry no information and are not pooled
@@ -149,6 +242,13 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
+    with np.errstate(invalid="ignore"):
+        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE) | ((es.vi > 0) & (es.vi < 1 / _MAX_VARIANCE))) & ~excl
+    if absurd.any():
+        i = int(np.argmax(absurd))
+        raise DataError(f"the effect size (yi = {es.yi[i]:.6g}, vi = {es.vi[i]:.6g}) is beyond what can be pooled "
+                        f"in double precision; check the data's units and magnitudes", study=str(labels[i]),
+                        column=m.code, rule="magnitude")
     zero_vi = (es.vi == 0) & ~excl
     if zero_vi.any():
         _check_zero_variances(zero_vi, labels, settings, notes)
@@ -441,7 +541,7 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
             raise DataError(f"column {name!r} (mapped to {role}) is not in the data", column=name,
                             rule="missing column")
         cols[role] = cols.pop(name)
-    design = detect_design(list(cols))
+    design, design_notes = resolve_design([c for c in cols if c != studlab], measure)
     code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
     m = get_measure(code)
     if m.design != design and not (m.code == "MD" and design == "prepost") and design != "generic":
@@ -454,16 +554,19 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
             raise DataError(f"column {genq!r} (given as genq_weights) is not in the data", column=genq,
                             rule="missing column")
         genq = cols[genq]
-    roles = {c: cols.pop(c) for c in list(cols) if c in ROLE_COLUMNS}
+    used = _design_columns(design, set(cols))
+    roles = {c: cols.pop(c) for c in list(cols) if c in used}
     if genq is not None:
         roles["genq_weights"] = genq
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
-    if design == "generic":
-        settings, _ = Settings.split({"measure": m.code, **kwargs})
-        return _fit("metagen", roles, labels, cols, settings, exclude, subset)
     settings, _ = Settings.split({"measure": m.code, **kwargs})
-    return _fit(f"meta{design}", roles, labels, cols, settings, exclude, subset)
+    result = _fit("metagen" if design == "generic" else f"meta{design}", roles, labels, cols, settings,
+                  exclude, subset)
+    if design_notes:
+        from dataclasses import replace
+        result = replace(result, notes=tuple(design_notes) + tuple(result.notes))
+    return result
 
 
 def _three_level(table, measure, studlab, columns, cluster, kwargs):

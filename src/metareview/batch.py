@@ -23,9 +23,9 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .api import DEFAULT_MEASURE, ROLE_COLUMNS, detect_design
+from .api import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
 from .effects import escalc, required_columns
-from .exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
+from .exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
 from .measures import Measure, backtransform, get_measure
 from .pooling import pool_arrays
 from .settings import Settings
@@ -85,6 +85,12 @@ class _Plan:
     tau2_ci: bool
 
     @property
+    def count_columns(self) -> list[str]:
+        """The columns holding counts (whole numbers only)."""
+        from .io import COUNT_ROLES
+        return [c for r, c in self.roles.items() if r in COUNT_ROLES]
+
+    @property
     def columns_read(self) -> list[str]:
         cols = [self.by, *self.roles.values()]
         return cols + [self.studlab] if self.studlab else cols
@@ -110,7 +116,9 @@ def _make_plan(names, *, by, measure, columns, studlab, tau2_ci, settings) -> _P
                             rule="missing column")
         rename[name] = role
     as_roles = {rename.get(c, c): c for c in names if c not in (by, studlab)}
-    design = detect_design(list(as_roles))
+    design, notes = resolve_design(list(as_roles), measure)
+    for note in notes:
+        warnings.warn(note, MetaReviewWarning, stacklevel=3)
     code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
     m = get_measure(code)
     if design != "generic" and m.design != design and not (m.code == "MD" and design == "prepost"):
@@ -396,48 +404,26 @@ def _empty(plan: _Plan, id_dtype=object):
 
 # ----- sources: DataFrame, CSV, Parquet ----------------------------------------------
 
-def _read_pieces(path: Path, plan_columns=None, by: str = "analysis") -> Iterator:
-    """Pieces of a CSV/TSV or Parquet file as DataFrames (``FILE_ROWS`` rows at a time)."""
-    import pandas as pd
+def _read_pieces(path: Path, plan_columns=None, by: str = "analysis", studlab: str = "",
+                 counts=()) -> Iterator:
+    """Pieces of a CSV/TSV, Parquet or XLSX file as DataFrames (``FILE_ROWS`` rows at a time),
+    read by :func:`metareview.io.iter_pieces` (the rules every command reads tables by)."""
+    from .io import iter_pieces
 
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        pf = pq.ParquetFile(path)
-        for rb in pf.iter_batches(batch_size=FILE_ROWS, columns=plan_columns):
-            yield rb.to_pandas()
-    elif suffix in (".csv", ".tsv", ".txt"):
-        sep = "\t" if suffix == ".tsv" else ","
-        reader = pd.read_csv(path, sep=sep, chunksize=FILE_ROWS, usecols=plan_columns,
-                             dtype={by: str}, encoding="utf-8-sig", skipinitialspace=True)
-        yield from reader
-    elif suffix in (".xlsx", ".xls"):
-        frame = pd.read_excel(path)
-        yield frame[plan_columns] if plan_columns else frame
-    else:
-        raise DataError(f"{path}: unknown table format {suffix!r}; use .csv, .tsv, .parquet or .xlsx",
-                        rule="table format")
+    yield from iter_pieces(path, FILE_ROWS, columns=plan_columns, text_columns=(by, studlab),
+                           counts=counts, study=studlab or None)
 
 
 def _file_columns(path: Path, by: str) -> list[str]:
-    import pandas as pd
+    from .io import table_columns
 
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-        return list(pq.ParquetFile(path).schema_arrow.names)
-    if suffix in (".xlsx", ".xls"):
-        return [str(c) for c in pd.read_excel(path, nrows=0).columns]
-    sep = "\t" if suffix == ".tsv" else ","
-    return [str(c).strip() for c in pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig").columns]
+    return table_columns(path)
 
 
 def _file_rows(path: Path) -> int | None:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    return None
+    from .io import table_rows
+
+    return table_rows(path)
 
 
 def _stream_complete(pieces: Iterator, by: str, path: Path) -> Iterator:
@@ -521,7 +507,8 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
             frames: Iterator = iter([table])
             total = len(table)
         else:
-            frames = _stream_complete(_read_pieces(path, plan.columns_read, by), by, path)
+            frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
+                                                   plan.count_columns), by, path)
             total = _file_rows(path)
         tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
         bar = _progress(progress, total)

@@ -51,13 +51,15 @@ def copy_example(name: str, directory: str | os.PathLike, *, force: bool = False
     Files that exist are left alone and the copy refused unless ``force``; nothing is
     written until every source has been read.
     """
-    from ._paths import refuse_input_as_output
+    from .outputs import check_output, write_file
 
     if name not in EXAMPLE_FILES:
         raise SettingsError(f"unknown example {name!r}; bundled examples: {', '.join(EXAMPLE_FILES)}")
     directory = Path(directory)
     data = resources.files("metareview") / "data"
-    refuse_input_as_output(directory, [Path(str(data))])
+    source = Path(str(data))
+    if Path(os.path.realpath(directory)).is_relative_to(os.path.realpath(source)):
+        raise SettingsError(f"{directory} lies inside metareview's own data folder; choose another folder")
     if directory.exists() and not directory.is_dir():
         raise SettingsError(f"{directory} exists and is not a folder; choose another folder")
     files = EXAMPLE_FILES[name]
@@ -65,11 +67,12 @@ def copy_example(name: str, directory: str | os.PathLike, *, force: bool = False
     if existing and not force:
         raise SettingsError(f"{directory / existing[0]} already exists ({len(existing)} of the example's files "
                             f"do); use --force to overwrite them, or choose an empty folder")
-    contents = {rel: (data / source).read_bytes() for rel, source in files.items()}
+    contents = {rel: (data / name).read_bytes() for rel, name in files.items()}
     written = []
     for rel, content in contents.items():
         path = directory / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        check_output(path, [source])
+        write_file(path, content, inputs=[source])
         written.append(path)
     return written

@@ -12,6 +12,7 @@ __all__ = [
     "MetaReviewError",
     "DataError",
     "SettingsError",
+    "OutputError",
     "MetaReviewWarning",
     "ConvergenceWarning",
     "SmallSampleWarning",
@@ -45,6 +46,11 @@ class DataError(MetaReviewError):
 
 class SettingsError(MetaReviewError):
     """An option has a value that is not offered (unknown measure, estimator, ...)."""
+
+
+class OutputError(MetaReviewError):
+    """An output cannot be written where asked: it is an input, a folder metareview did not
+    make, in a missing or read-only folder, or the disk is full (see :mod:`metareview.outputs`)."""
 
 
 class MetaReviewWarning(UserWarning):

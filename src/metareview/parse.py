@@ -690,26 +690,8 @@ def infer_spec(data) -> TableSpec:
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None):
-    """Read a CSV, TSV or XLSX extraction table with every cell as printed text."""
-    import pandas as pd
+    """Read a CSV, TSV or XLSX extraction table with every cell as printed text
+    (by :func:`metareview.io.read_text_frame`, the reader every command shares)."""
+    from .io import read_text_frame
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"file {str(path)!r} does not exist", rule="file")
-    suffix = path.suffix.lower()
-    if sheet is not None and suffix not in (".xlsx", ".xlsm", ".xls"):
-        raise DataError(f"{path.name}: sheet= applies to Excel workbooks only", rule="option")
-    if suffix in (".xlsx", ".xlsm", ".xls"):
-        # keep_default_na=False: "N/A" or "NA" printed in a cell is text, as in the CSV reader
-        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,
-                             keep_default_na=False).fillna("")
-    if suffix in (".tsv", ".tab"):
-        sep = "\t"
-    elif suffix == ".csv":
-        sep = ","
-    else:
-        raise DataError(f"{path.name}: unsupported file type {suffix!r}; use .csv, .tsv or .xlsx", rule="file")
-    try:
-        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path.name}: cannot read the table: {exc}", rule="file") from None
+    return read_text_frame(path, sheet=sheet)

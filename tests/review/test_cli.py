@@ -170,8 +170,11 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
         for name, source in SOURCES:
             p.import_file(EXPORTS / name, source=source)
         run_dedupe(p.store)
+    code, _, err = run(capsys, "review", "screen", "-p", project, "-r", "dan")
+    assert code == 2 and "needs an interactive terminal" in err and "Traceback" not in err  # pytest: no tty
     keys = iter("iemmq")
     monkeypatch.setattr(click, "getchar", lambda: next(keys))
+    monkeypatch.setattr("metareview.cli.cmd_review._interactive", lambda: True)
     code, out, _ = run(capsys, "review", "screen", "-p", project, "-r", "dan")
     assert code == 0 and "screened: 1 included, 0 excluded, 1 maybe" in out  # 'e' then 'm' cancels the reason
     with Project.open(project) as p:

@@ -89,7 +89,18 @@ def test_latin1_table_with_multiline_field_and_extra_cells():
 def test_latin1_bytes_outside_cp1252_still_decode():
     data = "Title,Year\n\"Caf\xe9 \x81 study\",2020\n".encode("latin-1")
     result = parse_bytes(data, filename="x.csv")
-    assert result.encoding == "latin-1" and result.records[0].title == "Café \x81 study"
+    # the file is Windows-1252; its bytes that Windows-1252 leaves undefined are read as Latin-1
+    assert result.encoding == "cp1252" and result.records[0].title == "Café \x81 study"
+
+
+def test_utf16_and_stray_latin1_bytes_decode_as_the_analysis_tables_do():
+    ris = "TY  - JOUR\nTI  - Ablación focal\nER  - \n"
+    result = parse_bytes(ris.encode("utf-16"), filename="x.ris")
+    assert result.encoding == "utf-16" and result.records[0].title == "Ablación focal"
+    # one Latin-1 byte in a UTF-8 file: that byte is repaired, the UTF-8 around it is kept
+    data = "TY  - JOUR\nTI  - Ablación focal à\nER  - \n".encode("utf-8").replace("à".encode(), b"\xe0")
+    result = parse_bytes(data, filename="x.ris")
+    assert result.encoding == "utf-8+cp1252" and result.records[0].title == "Ablación focal à"
 
 
 def test_csv_column_mapping():
@@ -112,8 +123,8 @@ def test_unrecognised_and_empty_input_raise_data_errors():
         parse_bytes(b"just a sentence", filename="notes.txt")
     with pytest.raises(DataError, match="no ris records"):
         parse_bytes(b"", filename="x.ris", format="ris")
-    with pytest.raises(DataError, match="UTF-16 byte-order mark but its bytes"):
-        parse_bytes(b"\xff\xfeT\x00Y\x00\x00\xd8", filename="x.ris")   # a lone surrogate
+    with pytest.raises(DataError, match="looks binary"):
+        parse_bytes(b"TY  - JOUR\x00\x01", filename="x.ris")
     with pytest.raises(SettingsError, match="unknown format"):
         parse_bytes(b"TY  - JOUR\nER  - \n", format="refworks")
 

@@ -35,26 +35,130 @@ def _register_commands() -> None:
 _register_commands()
 
 
+#: Exit codes of every command (docs/exit-codes.md).
+EXIT_OK = 0
+EXIT_FINDINGS = 1      # metareview check: the data have errors
+EXIT_USER_ERROR = 2    # bad input, a bad option, a path that cannot be read or written
+EXIT_INTERNAL = 3      # anything unexpected: a bug; the traceback is saved to a file
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the data); 2 bad input, "
+                   "option or path (one-line message); 3 unexpected internal error (one line and the path "
+                   "of a saved traceback); 130 interrupted.")
+
+app.info.help = f"{app.info.help}\n\n{EXIT_CODES_HELP}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
-    Errors caused by input (:class:`~metareview.exceptions.MetaReviewError`) are printed
-    as one message on standard error with exit code 2, never as a traceback; usage errors
-    are reported by click with its own exit code (2).
+    Errors caused by input (:class:`~metareview.exceptions.MetaReviewError`, an OS error on
+    a path the user gave, a full disk) are printed as one line on standard error with exit
+    code 2, usage errors as click reports them (2).  Anything else is a bug: one line naming
+    the error and the file its traceback was saved to, exit code 3.  Never a raw traceback.
     """
+    import typer.core
+
+    from .output import error
+
+    # the click that typer runs on (typer may vendor its own copy)
+    click = getattr(typer.core, "_click", None) or importlib.import_module("click")
+    exits = tuple({typer.Exit, getattr(click.exceptions, "Exit", typer.Exit)})
+    aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
+
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="metareview", standalone_mode=True)
+        app(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
-        from .output import error
         error(str(exc))
-        return 2
-    except SystemExit as exc:  # click's standalone mode ends every run with SystemExit
+        return EXIT_USER_ERROR
+    except exits as exc:
+        return exc.exit_code
+    except aborts:
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except SystemExit as exc:  # metareview check raises SystemExit(1) on findings
         code = exc.code
         if code is None:
-            return 0
-        return code if isinstance(code, int) else 1
-    return 0
+            return EXIT_OK
+        return code if isinstance(code, int) else EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        message = _os_error(exc)
+        if message is None:
+            return _internal(exc, error)
+        error(message)
+        return EXIT_USER_ERROR
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
+        import sqlite3
+        if isinstance(exc, sqlite3.DatabaseError):
+            message = _database_error(exc)
+            if message is not None:
+                error(message)
+                return EXIT_USER_ERROR
+        return _internal(exc, error)
+    return EXIT_OK
+
+
+def _os_error(exc: OSError) -> str | None:
+    """The one-line message of an OS error on a user's path, or None when it is not one."""
+    import errno
+
+    from ..outputs import os_error_message
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = exc.filename or "the output"
+        return f"the disk holding {where} is full; free some space and try again"
+    if exc.filename is not None and exc.errno is not None:
+        return os_error_message(exc, exc.filename, "use")
+    if isinstance(exc, (BrokenPipeError,)):
+        return "the output pipe was closed"
+    return None
+
+
+def _database_error(exc) -> str | None:
+    """SQLite's errors that the store passes up unchanged: a full disk, a damaged file."""
+    text = str(exc)
+    if "disk is full" in text:
+        return "the disk holding the review project is full (database or disk is full); nothing was saved " \
+               "by the interrupted command; free some space and try again"
+    if "malformed" in text or "not a database" in text or "disk I/O error" in text:
+        return f"the review project file is damaged ({text}); restore it from a backup copy"
+    return None
+
+
+def _internal(exc: BaseException, error) -> int:
+    """Save the traceback of an unexpected error to a file and say where, in one line."""
+    import datetime
+    import os
+    import tempfile
+    import traceback
+    from pathlib import Path
+
+    from .. import __version__
+
+    text = "".join(traceback.format_exception(exc))
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    saved = None
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    for folder in (Path(cache) / "metareview" / "crashes", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"metareview-crash-{stamp}-{os.getpid()}.txt"
+            path.write_text(f"metareview {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8")
+            saved = path
+            break
+        except OSError:
+            continue
+    where = f"the traceback was saved to {saved}" if saved else "the traceback could not be saved"
+    summary = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    error(f"unexpected internal error ({summary}); this is a bug in metareview, please report it; {where}")
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

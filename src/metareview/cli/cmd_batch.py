@@ -10,44 +10,42 @@ import typer
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-def _write(parts, out: Path, empty) -> int:
-    """Write result chunks as they come (Parquet or CSV by suffix) to a temporary file that
-    replaces ``out`` only when every chunk is written; return the number of analyses.
+def _write(parts, out: Path, empty, inputs) -> int:
+    """Write result chunks as they come (Parquet or CSV by suffix) through
+    :func:`metareview.outputs.open_output` (a temporary file beside ``out`` that replaces it
+    only when every chunk is written); return the number of analyses.
     ``empty()`` gives the (column-only) result of a table without rows."""
     import itertools
 
-    tmp = out.with_name(out.name + ".part")
+    from ..outputs import open_output
+
     parts = iter(parts)
     first = next(parts, None)
     parts = itertools.chain([empty() if first is None else first], parts)
     n = 0
-    try:
-        if out.suffix.lower() == ".csv":
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                for i, df in enumerate(parts):
-                    df.to_csv(fh, header=i == 0, index=False, float_format="%.17g")
-                    n += len(df)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    if out.suffix.lower() == ".csv":
+        with open_output(out, "w", inputs=inputs, newline="") as fh:
+            for i, df in enumerate(parts):
+                df.to_csv(fh, header=i == 0, index=False, float_format="%.17g")
+                n += len(df)
+        return n
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-            writer = None
-            try:
-                for df in parts:
-                    if writer is None:
-                        table = pa.Table.from_pandas(df, preserve_index=False)
-                        writer = pq.ParquetWriter(tmp, table.schema)
-                    else:
-                        table = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
-                    writer.write_table(table)
-                    n += len(df)
-            finally:
-                if writer is not None:
-                    writer.close()
-        tmp.replace(out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with open_output(out, "wb", inputs=inputs) as fh:
+        writer = None
+        try:
+            for df in parts:
+                if writer is None:
+                    table = pa.Table.from_pandas(df, preserve_index=False)
+                    writer = pq.ParquetWriter(fh, table.schema)
+                else:
+                    table = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
+                writer.write_table(table)
+                n += len(df)
+        finally:
+            if writer is not None:
+                writer.close()
     return n
 
 
@@ -82,18 +80,20 @@ def register(app: typer.Typer) -> None:
         from ..batch import batch, iter_batch
         from ..exceptions import SettingsError
         from ..io import parse_col_maps
+        from ..outputs import check_output
 
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise SettingsError(f"--output must end in {', '.join(OUTPUT_SUFFIXES)}, not {output.name!r}")
-        if output.resolve() == data.resolve():
-            raise SettingsError("--output would overwrite the input table")
+        check_output(output, [data])
         kwargs = dict(by=by, measure=measure, columns=parse_col_maps(col), studlab=study, chunk_size=chunk_size,
                       tau2_ci=tau2_ci, method_tau2=method_tau2, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
                       prediction=prediction, level=level, i2_method=i2_method, incr=incr,
                       method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd, allstudies=allstudies)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            n = _write(iter_batch(data, progress=progress, **kwargs), output, lambda: batch(data, **kwargs))
+            n = _write(iter_batch(data, progress=progress, **kwargs), output, lambda: batch(data, **kwargs),
+                       [data])
+        from .output import warn
         for w in caught:
-            typer.echo(f"warning: {w.message}", err=True)
+            warn(str(w.message))
         typer.echo(f"{n} analyses pooled -> {output}", err=True)

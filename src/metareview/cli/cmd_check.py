@@ -51,6 +51,12 @@ def register(app: typer.Typer) -> None:
             spec = sidecar_path(data)
         scales = dict(_parse_scale(s) for s in (scale or []))
         report = check_table(data, spec, scales=scales or None, source=str(data))
+        if data.suffix.lower() in (".csv", ".tsv", ".txt"):
+            from ..io import read_table_file
+            from .output import warn
+            note = read_table_file(data).note  # the encoding decision, as pool reports it
+            if note:
+                warn(note)
         if as_json:
             doc = report.to_dict()
             doc["columns"] = None if spec is None else str(spec)
@@ -65,11 +71,15 @@ def register(app: typer.Typer) -> None:
 
 def _print_report(report, spec) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
+
+    from .output import printable
 
     console = Console(highlight=False, soft_wrap=True)
     declared = f" (declarations: {spec})" if spec else " (declarations inferred from column names)"
-    console.print(f"[bold]Data check[/] of {report.source}{declared}: {report.n_rows} rows, "
+    console.print(f"[bold]Data check[/] of {escape(printable(str(report.source)))}{escape(declared)}: {report.n_rows} rows, "
                   f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]")
     if not report.findings:
         console.print("No findings.")
@@ -79,8 +89,8 @@ def _print_report(report, spec) -> None:
         table.add_column(name, overflow="fold", no_wrap=name in ("severity", "rule", "value", "expected"))
     for f in report.findings:
         colour = "red" if f.severity == "error" else "yellow"
-        table.add_row(f"[{colour}]{f.severity}[/]", f.rule, f.study or "", f.column or "", f.value or "",
-                      f.expected or "")
+        table.add_row(f"[{colour}]{f.severity}[/]", *(Text(printable(v or "")) for v in
+                                                      (f.rule, f.study, f.column, f.value, f.expected)))
     console.print(table)
     for f in report.findings:
-        console.print(f"- {f.study + ': ' if f.study else ''}{f.message}", markup=False)
+        console.print(printable(f"- {f.study + ': ' if f.study else ''}{f.message}"), markup=False)

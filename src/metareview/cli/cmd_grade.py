@@ -47,12 +47,12 @@ def register(app: typer.Typer) -> None:
         from ..exceptions import SettingsError
         from ..grade import grade
         from ..rob import load_tool
-        from ._files import refuse_inputs
+        from ..outputs import check_output
 
         if output is not None and output.suffix.lower() not in SOF_SUFFIXES:
             raise SettingsError(f"name the output {', '.join(SOF_SUFFIXES)}, not {output.name!r}")
         if output is not None:
-            refuse_inputs(output, data, pool.get("rob"), project)
+            check_output(output, [data, pool.get("rob"), project])
         result = analyse_options(data, pool)
         overrides: dict = {}
         if project is not None:
@@ -77,16 +77,16 @@ def register(app: typer.Typer) -> None:
 def write_sof(assessments, output: Path, title: str) -> None:
     """Write the summary of findings as CSV, Word, a standalone HTML page or JSON, by suffix."""
     from ..report.sof import sof_csv, sof_docx, sof_table
-    from ._files import write_bytes, write_text
+    from ..outputs import write_file
     suffix = output.suffix.lower()
     if suffix == ".csv":
-        write_text(output, sof_csv(assessments))
+        write_file(output, sof_csv(assessments))
     elif suffix == ".docx":
-        write_bytes(output, sof_docx(assessments, title))
+        write_file(output, sof_docx(assessments, title))
     elif suffix == ".json":
         from .output import dumps
-        write_text(output, dumps([g.to_dict() for g in assessments]) + "\n")
+        write_file(output, dumps([g.to_dict() for g in assessments]) + "\n")
     else:
         from ..report.html import render_html
         from ..report.model import Report
-        write_text(output, render_html(Report([sof_table(assessments, title)]), title=title))
+        write_file(output, render_html(Report([sof_table(assessments, title)]), title=title))

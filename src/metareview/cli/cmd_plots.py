@@ -20,6 +20,19 @@ def _agg() -> None:
     matplotlib.use("Agg")
 
 
+def _before_work(data: Path, output: Path, dpi: float, *more: Optional[Path]) -> list[Path]:
+    """Check the output and the resolution before the table is read: return the command's inputs
+    (the table, its declarations and ``more``, e.g. a risk-of-bias table)."""
+    from ..outputs import check_output
+    from ..parse import sidecar_path
+    from ..plots.forest import check_dpi
+
+    check_dpi(dpi)
+    inputs = [data, sidecar_path(data), *(m for m in more if m is not None)]
+    check_output(output, inputs)
+    return inputs
+
+
 def _close(display) -> None:
     import matplotlib.pyplot as plt
     plt.close(display.figure_)
@@ -42,8 +55,10 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
-        from ._files import refuse_inputs
-        refuse_inputs(output, data, pool.get("rob"))
+        inputs = _before_work(data, output, dpi, pool.get("rob"))
+        if width is not None and not (1 <= width <= 100):
+            from ..exceptions import SettingsError
+            raise SettingsError(f"--width must be between 1 and 100 inches, not {width:g}")
         result = analyse_options(data, pool)
         _agg()
         if cluster or row_labels:
@@ -64,7 +79,7 @@ def register(app: typer.Typer) -> None:
                 from ..rob import read_robvis
                 rob = read_robvis(pool["rob"], pool.get("rob_tool"))
             display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
-        display.savefig(output, dpi=dpi)
+        display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
         typer.echo(f"wrote {output}")
 
@@ -82,13 +97,12 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """Funnel plot of DATA: estimates against standard errors with a pseudo 95% CI region."""
-        from ._files import refuse_inputs
-        refuse_inputs(output, data, pool.get("rob"))
+        inputs = _before_work(data, output, dpi, pool.get("rob"))
         result = analyse_options(data, pool)
         _agg()
         from ..plots.funnel import funnel
 
         display = funnel(result, contour=contour, labels=labels, pooled=pooled, contour_null=contour_null)
-        display.savefig(output, dpi=dpi)
+        display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
         typer.echo(f"wrote {output}")

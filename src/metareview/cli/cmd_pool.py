@@ -60,18 +60,23 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     the result's notes.  Without declarations the core's own rules still apply.
     """
     from ..api import metaanalysis
-    from ..io import parse_col_maps, read_table
+    from ..io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
 
     warnings_found: list[str] = []
     if Path(data).with_name(Path(data).stem + ".columns.toml").exists():  # parse.sidecar_path
         from ..checks import check_table
         report = check_table(data).raise_for_errors()
         warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
-    table = read_table(data)
+    table = read_table_file(data)
     columns = parse_col_maps(col)
-    table, rob_notes = _with_rob(table, columns, rob, rob_tool, exclude_rob, kwargs)
+    mapped = {columns.get(role, role): role for role in COUNT_ROLES}
+    check_counts({role: table.columns[name] for name, role in mapped.items() if name in table.columns},
+                 table.columns.get(columns.get("study", "study")), data)
+    cols, rob_notes = _with_rob(table.columns, columns, rob, rob_tool, exclude_rob, kwargs)
     warnings_found += rob_notes
-    result = metaanalysis(table, measure, columns=columns, **kwargs)
+    result = metaanalysis(cols, measure, columns=columns, **kwargs)
+    if table.note:
+        warnings_found.insert(0, table.note)
     if warnings_found:
         from dataclasses import replace
         result = replace(result, notes=tuple(result.notes) + tuple(warnings_found))
@@ -278,6 +283,7 @@ def register(app: typer.Typer) -> None:
             doc.update({key: analysis.to_dict() for key, analysis in extra.items()})
             print_json(doc)
         else:
-            typer.echo(str(result), nl=False)
+            from .output import echo
+            echo(str(result), nl=False)
             for analysis in extra.values():
-                typer.echo("\n" + str(analysis), nl=False)
+                echo("\n" + str(analysis), nl=False)

@@ -8,13 +8,6 @@ from typing import Optional
 import typer
 
 
-def _warn(message: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-    Console(stderr=True, highlight=False).print(f"[bold yellow]warning:[/] {escape(message)}",
-                                                markup=True, soft_wrap=True)
-
-
 def register(app: typer.Typer) -> None:
     @app.command("prisma")
     def prisma(
@@ -30,9 +23,12 @@ def register(app: typer.Typer) -> None:
         import warnings
 
         from ..exceptions import MetaReviewWarning
+        from ..outputs import check_output
         from ..plots.prisma import PrismaDiagram, resolve_format
+        from .output import warn
 
         resolved = resolve_format(output, fmt)  # fail on a bad name before any drawing
+        check_output(output, [counts])
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -42,12 +38,12 @@ def register(app: typer.Typer) -> None:
                                               fontsize=font_size, max_width=max_width)
         for item in caught:
             if issubclass(item.category, MetaReviewWarning):
-                _warn(str(item.message))
+                warn(str(item.message))
             else:
                 warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
         # An Agg canvas of its own: no pyplot, no change to the process's backend.
         figure = Figure(figsize=diagram.size)
         FigureCanvasAgg(figure)
         diagram.plot(ax=figure.add_axes((0.0, 0.0, 1.0, 1.0)))
-        diagram.save(output, format=resolved)
+        diagram.save(output, format=resolved, inputs=[counts])
         typer.echo(f"wrote {output}")

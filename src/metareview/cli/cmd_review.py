@@ -5,6 +5,7 @@ variable ``METAREVIEW_PROJECT``), except ``init`` which creates it.  Heavy impor
 happen inside the commands so that the command line starts quickly.
 """
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -33,16 +34,22 @@ def _open(path: Path):
     return Project.open(path)
 
 
+def _check(output: Optional[Path], project: Path) -> None:
+    """Refuse an output that is the project file (or otherwise unwritable) before any work."""
+    from ..outputs import check_output
+    if output is not None and str(output) != "-":
+        check_output(output, inputs=[project])
+
+
 def _write(text: str, output: Optional[Path], project: Path) -> None:
-    """Print ``text``, or write it to ``output`` (never onto the project file) and say so on stderr."""
     import sys
+
+    from ..outputs import write_file
     if output is None or str(output) == "-":
         sys.stdout.write(text)
-        return
-    from .._paths import refuse_input_as_output
-    refuse_input_as_output(output, [project])
-    output.write_text(text, encoding="utf-8")
-    sys.stderr.write(f"wrote {output}\n")
+    else:
+        write_file(output, text, inputs=[project])
+        sys.stderr.write(f"wrote {output}\n")
 
 
 def _read(path: Path) -> str:
@@ -53,6 +60,12 @@ def _read(path: Path) -> str:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
     return decode(data, name=path.name)[0]
+
+
+def _interactive() -> bool:
+    """Whether standard input and output are a terminal (the screening screen needs one)."""
+    import sys
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _pairs(items: List[str], option: str, form: str) -> dict:
@@ -274,7 +287,12 @@ def keywords(project: Path = _PROJECT,
 def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r"),
            stage: str = _STAGE) -> None:
     """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
+    from ..exceptions import SettingsError
     from ..review.screen_tui import run_screen
+    if not _interactive():
+        raise SettingsError("review screen needs an interactive terminal (its input or output is not one); "
+                            "without a terminal, screen in a spreadsheet: 'review decisions export --sheet -o "
+                            "sheet.csv', fill it in, then 'review decisions import sheet.csv'")
     with _open(project) as p:
         run_screen(p, stage=stage, reviewer=reviewer)
 
@@ -364,6 +382,7 @@ def decisions_export(project: Path = _PROJECT,
     """Export the decision log, or a screening sheet, as CSV."""
     from ..exceptions import SettingsError
     from ..review.screening import export_decisions, screening_sheet
+    _check(output, project)
     with _open(project) as p:
         if sheet:
             text = screening_sheet(p, stage=stage or "title_abstract", reviewer=reviewer)
@@ -430,6 +449,7 @@ def extract_template(project: Path = _PROJECT,
                      output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
+    _check(output, project)
     with _open(project) as p:
         _write(template(p), output, project)
 
@@ -474,6 +494,7 @@ def discrepancies(project: Path = _PROJECT,
                   ) -> None:
     """Field-by-field comparison of the extractors' values."""
     from ..review.extraction import discrepancies as report
+    _check(output, project)
     with _open(project) as p:
         rows = report(p)
     open_items(rows, all_, output, ["study", "field", "status", "values", "final", "adjudicator", "reason"],
@@ -497,8 +518,9 @@ def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cell
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
+    from ..outputs import spreadsheet_safe
     for r in rows:
-        writer.writerow(cells(r))
+        writer.writerow([spreadsheet_safe(v) for v in cells(r)])
     write(buf.getvalue(), output)
 
 
@@ -521,13 +543,19 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
                                                      help="Provenance CSV (default: OUTPUT with .provenance.csv).")
            ) -> None:
     """Write the adjudicated table as the analysis CSV, with a provenance table beside it."""
+    from ..exceptions import OutputError
+    from ..outputs import check_output, write_file
     from ..review.extraction import export_analysis
     from .output import print_json
+    prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
+    if Path(os.path.realpath(prov_path)) == Path(os.path.realpath(output)):
+        raise OutputError(f"--provenance {prov_path} is the analysis CSV itself; give it another name")
+    for target in (output, prov_path):
+        check_output(target, inputs=[project])
     with _open(project) as p:
         table, prov = export_analysis(p)
-    prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
-    output.write_text(table, encoding="utf-8")
-    prov_path.write_text(prov, encoding="utf-8")
+    write_file(output, table, inputs=[project])
+    write_file(prov_path, prov, inputs=[project])
     import csv
     import io
     n_studies = sum(1 for _ in csv.DictReader(io.StringIO(table)))
@@ -552,6 +580,7 @@ def export_records(project: Path = _PROJECT,
     from ..review.exchange import export_records as export
     if included is not None and primaries:
         raise SettingsError("--included already gives one record per included cluster; drop --primaries")
+    _check(output, project)
     fmt = format or {".ris": "ris", ".bib": "bibtex", ".bibtex": "bibtex"}.get(
         output.suffix.lower() if output is not None else "", "csv")
     with _open(project) as p:
@@ -586,6 +615,7 @@ def prisma(project: Path = _PROJECT,
     if fmt == "prisma2020" and partial:
         raise SettingsError("the PRISMA2020 template needs every box; finish screening or write json/toml with "
                             "--partial")
+    _check(output, project)
     with _open(project) as p:
         doc = prisma_counts(p, partial=partial)
     _write(writers[fmt](doc), output, project)

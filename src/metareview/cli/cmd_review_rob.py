@@ -27,11 +27,12 @@ def register(app: typer.Typer) -> None:  # the group hangs under 'review', added
 def _emit(text: str, output: Optional[Path], *inputs) -> None:
     import sys
 
-    from ._files import write_text
+    from ..outputs import write_file
     if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
-        write_text(output, text, *inputs)
+        write_file(output, text, inputs=inputs)
+        sys.stderr.write(f"wrote {output}\n")
 
 
 @rob_review_app.command("tool")

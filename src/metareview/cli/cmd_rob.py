@@ -26,17 +26,19 @@ def plot(data: Path = typer.Argument(..., help="Judgments in robvis's layout: St
     from ..exceptions import SettingsError
     from ..plots.rob import PLOT_TYPES
     from ..rob import read_robvis
-    from ._files import refuse_inputs
+    from ..outputs import check_output
+    from ..plots.forest import check_dpi
 
     if type_ not in PLOT_TYPES:
         raise SettingsError(f"--type takes {' or '.join(PLOT_TYPES)}, not {type_!r}")
+    check_dpi(dpi)
+    check_output(output, [data])
     table = read_robvis(data, tool)
-    refuse_inputs(output, data)
     import matplotlib
     matplotlib.use("Agg")
     from ..plots.rob import rob_summary, traffic_light
     display = traffic_light(table) if type_ == "traffic-light" else rob_summary(table, weighted=False if unweighted else None)
-    display.savefig(output, dpi=dpi)
+    display.savefig(output, dpi=dpi, inputs=[data])
     typer.echo(f"wrote {output}")
 
 

@@ -81,7 +81,7 @@ def measure_text(text: str, fontproperties: FontProperties, *, rotation: float =
         return 0.0, 0.0
     fig, renderer = _scratch(MEASURE_DPI)
     artist = Text(0.0, 0.0, text, fontproperties=fontproperties, rotation=rotation,
-                  linespacing=linespacing)
+                  linespacing=linespacing, parse_math=False)
     artist.set_figure(fig)
     with rc_context({"text.hinting": "none"}):
         bbox = artist.get_window_extent(renderer)

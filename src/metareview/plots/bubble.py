@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import SettingsError
+from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
 from .forest import FONT_FAMILY, MINUS, save_figure
 
 __all__ = ["bubble", "BubbleDisplay"]
@@ -54,7 +55,7 @@ class BubbleDisplay:
         self.ci_low, self.ci_high = np.asarray(ci_low, float), np.asarray(ci_high, float)
         self.pi_low = None if pi_low is None else np.asarray(pi_low, float)
         self.pi_high = None if pi_high is None else np.asarray(pi_high, float)
-        self.studlab = [str(s) for s in studlab]
+        self.studlab = [shorten(str(s), POINT_LABEL_LIMIT) for s in studlab]
         self.labels = labels
         self.xlabel, self.ylabel = xlabel, ylabel
         self.log_axis = log_axis
@@ -62,6 +63,7 @@ class BubbleDisplay:
         self.size = size
         self.figure_ = self.ax_ = None
 
+    @literal_text
     def plot(self, ax=None) -> "BubbleDisplay":
         import matplotlib.pyplot as plt
         from matplotlib.font_manager import FontProperties
@@ -105,11 +107,12 @@ class BubbleDisplay:
         self.figure_, self.ax_ = fig, ax
         return self
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
         """Write the plot as PNG (``dpi``), SVG or PDF (format from the suffix)."""
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
 
 def bubble(reg, ax=None, *, mod: str | None = None, prediction: bool = False, labels: bool = False,

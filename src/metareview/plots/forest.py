@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import DataError, SettingsError
+from ._labels import literal_text, shorten
 
 __all__ = ["forest", "forest_table", "ForestDisplay", "LAYOUTS", "SAVE_FORMATS", "save_figure"]
 
@@ -448,6 +449,7 @@ class ForestDisplay:
         k = sum(r.kind in ("study", "excluded") for r in self.rows)
         return f"<ForestDisplay {self.layout}: {k} studies, {len(self.rows)} rows, {w:.2f} x {h:.2f} in>"
 
+    @literal_text
     def plot(self, ax=None):
         """Draw the plot and return ``self``.
 
@@ -687,16 +689,53 @@ class ForestDisplay:
         self.figure_, self.ax_, self.plot_ax_ = fig, ax, pax
         return self
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
         """Write the plot as PNG (``dpi``, 300 by default), SVG or PDF (format from the suffix)."""
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
 
-def save_figure(fig, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
-    """Save ``fig`` as PNG, SVG or PDF with embedded TrueType fonts and no creation date."""
+#: Resolutions a figure may be saved at: below 10 dpi no text is legible; above 2400 a PNG
+#: of a long forest plot runs into gigabytes.
+DPI_RANGE = (10.0, 2400.0)
+#: The largest PNG side in pixels that Agg can draw (2**16 - 1).
+MAX_PIXELS = 65535
+
+
+def check_dpi(dpi: float) -> float:
+    """Refuse a resolution outside :data:`DPI_RANGE` (0, negative, NaN, absurd) with one message."""
+    low, high = DPI_RANGE
+    try:
+        value = float(dpi)
+    except (TypeError, ValueError):
+        raise SettingsError(f"dpi must be a number between {low:g} and {high:g}, not {dpi!r}") from None
+    if not (math.isfinite(value) and low <= value <= high):
+        raise SettingsError(f"dpi must be between {low:g} and {high:g}, not {dpi!r}")
+    return value
+
+
+def check_figure_size(fig, fmt: str, dpi: float) -> None:
+    """Refuse a PNG larger than Agg can draw, naming the size and what to change."""
+    width, height = fig.get_size_inches()
+    if not (math.isfinite(width) and math.isfinite(height) and width > 0 and height > 0):
+        raise SettingsError(f"the figure size {width:g} x {height:g} inches is not drawable")
+    if fmt == "png" and max(width, height) * dpi > MAX_PIXELS:
+        raise SettingsError(f"the figure would be {width * dpi:.0f} x {height * dpi:.0f} pixels, more than a PNG "
+                            f"can hold ({MAX_PIXELS}); lower the dpi or save as .svg or .pdf")
+
+
+def save_figure(fig, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
+    """Save ``fig`` as PNG, SVG or PDF with embedded TrueType fonts and no creation date.
+
+    The file is written through :func:`metareview.outputs.open_output`: never onto one of
+    ``inputs``, and complete or not at all.
+    """
     import matplotlib
+
+    from ..outputs import open_output
 
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
@@ -706,8 +745,11 @@ def save_figure(fig, path: str | Path, *, format: str | None = None, dpi: float 
     if format is not None and suffix and suffix != fmt:
         raise SettingsError(f"format {fmt!r} does not match the file suffix .{suffix} of {path}")
     metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
-    with matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "path", "svg.hashsalt": "metareview"}):
-        fig.savefig(path, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
+    dpi = check_dpi(dpi)
+    check_figure_size(fig, fmt, dpi)
+    with matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "path", "svg.hashsalt": "metareview"}), \
+            open_output(path, "wb", inputs=inputs) as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
     return path
 
 
@@ -819,13 +861,13 @@ class _Formatter:
         rows = []
         for i in range(r.k_all):
             inc = bool(r.included[i])
-            cells = {"study": str(r.studlab[i])}
+            cells = {"study": shorten(str(r.studlab[i]))}
             for key, arr in r.data.items():
                 cells[key] = _data_cell(arr[i])
             cells["yi"] = _num(sa["yi"][i], max(self.digits, 2) + 1)
             cells["se"] = _num(sa["se"][i], max(self.digits, 2) + 1)
             for key, arr in r.covariates.items():
-                cells[key] = _data_cell(arr[i])
+                cells[key] = shorten(_data_cell(arr[i]))
             cells.update(self.effect_ci(est[i] * self.factor, lo[i] * self.factor, hi[i] * self.factor))
             cells["weight_common"] = self.weight(wc[i]) if inc else "--"
             cells["weight_random"] = self.weight(wr[i]) if inc else "--"

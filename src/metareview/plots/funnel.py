@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from ..exceptions import SettingsError
+from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
 from .forest import FONT_FAMILY, MINUS, save_figure
 
 __all__ = ["funnel", "FunnelDisplay", "CONTOUR_LEVELS"]
@@ -63,7 +64,7 @@ class FunnelDisplay:
                  size: tuple[float, float] = (3.5, 3.2)):
         self.yi = np.asarray(yi, float)
         self.se = np.asarray(se, float)
-        self.studlab = [str(s) for s in studlab]
+        self.studlab = [shorten(str(s), POINT_LABEL_LIMIT) for s in studlab]
         self.excluded = np.zeros(self.yi.size, bool) if excluded is None else np.asarray(excluded, bool)
         self.centre = float(centre)
         self.level = float(level)
@@ -114,6 +115,7 @@ class FunnelDisplay:
         """Analysis-scale values to axis coordinates."""
         return np.exp(v) if self.log_axis else v
 
+    @literal_text
     def plot(self, ax=None):
         """Draw the funnel and return ``self`` (a new figure of :attr:`size` without ``ax``)."""
         from matplotlib.font_manager import FontProperties
@@ -256,11 +258,12 @@ class FunnelDisplay:
                     arrowprops={"arrowstyle": "-", "color": "#7f7f7f", "lw": 0.4, "shrinkA": 0.5,
                                 "shrinkB": 2.5}))
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs: Sequence[str | Path] = ()) -> Path:
         """Write the plot as PNG (``dpi``, 300 by default), SVG or PDF (format from the suffix)."""
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
 
 def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, filled=None,

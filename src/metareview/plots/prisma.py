@@ -32,7 +32,7 @@ import json
 import math
 import tomllib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.font_manager import FontProperties
 
 from ..exceptions import DataError, MetaReviewWarning, SettingsError
+from ._labels import literal_text
 from ._text import HINTING_SLACK, measure_text, wrap_text
 
 if TYPE_CHECKING:
@@ -799,6 +800,7 @@ class PrismaDiagram:
         w, h = self.size
         return f"<PrismaDiagram {len(self.layout.boxes)} boxes, {w:.2f} x {h:.2f} in>"
 
+    @literal_text
     def plot(self, ax: Axes | None = None) -> Figure:
         """Draw the diagram and return its Figure.
 
@@ -887,8 +889,12 @@ class PrismaDiagram:
         self.figure_, self.ax_ = fig, ax
         return fig
 
-    def save(self, path: str | Path, *, format: str | None = None, dpi: float | None = None) -> Path:
+    def save(self, path: str | Path, *, format: str | None = None, dpi: float | None = None,
+             inputs: Sequence[str | Path] = ()) -> Path:
         """Write the diagram as PNG (at ``dpi``, 300 by default), SVG or PDF.
+
+        The file is written through :func:`metareview.outputs.open_output` (never onto one of
+        ``inputs``; whole or not at all).
 
         The format is taken from ``format`` or else from the file's suffix; ``dpi`` is for
         PNG only (vector formats have no resolution).  Fonts are embedded as TrueType in
@@ -903,10 +909,16 @@ class PrismaDiagram:
         dpi = 300 if dpi is None else dpi
         if self.figure_ is None:
             self.plot()
+        from ..outputs import open_output
+        from .forest import check_dpi, check_figure_size
+
+        dpi = check_dpi(dpi)
+        check_figure_size(self.figure_, fmt, dpi)
         metadata = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}[fmt]
         with matplotlib.rc_context({"pdf.fonttype": 42, "svg.fonttype": "path",
-                                    "svg.hashsalt": "metareview"}):
-            self.figure_.savefig(path, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
+                                    "svg.hashsalt": "metareview"}), \
+                open_output(path, "wb", inputs=inputs) as fh:
+            self.figure_.savefig(fh, format=fmt, dpi=dpi, facecolor="white", metadata=metadata)
         return path
 
 

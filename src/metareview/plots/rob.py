@@ -42,11 +42,13 @@ def _font(size: float, weight: str = "normal"):
 class _Display:
     figure_: Any = None
 
-    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300) -> Path:
+    def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
+                inputs=()) -> Path:
+        """Write the plot as PNG, SVG or PDF (never onto one of ``inputs``)."""
         from .forest import save_figure
         if self.figure_ is None:
             self.plot()
-        return save_figure(self.figure_, path, format=format, dpi=dpi)
+        return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
     def plot(self):  # pragma: no cover - overridden
         raise NotImplementedError

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator
 
 from ..exceptions import DataError
+from ..outputs import from_spreadsheet
 
 __all__ = ["dict_rows"]
 
@@ -28,6 +29,7 @@ def dict_rows(text: str, what: str) -> tuple[list[str], Iterator[tuple[int, dict
                 return
             except csv.Error as exc:
                 raise DataError(f"line {reader.line_num} of the {what}: {exc}", rule="format") from None
-            yield reader.line_num, row
+            # cells metareview protected from spreadsheets ('=...) are read back as written
+            yield reader.line_num, {k: from_spreadsheet(v) for k, v in row.items()}
 
     return fields, rows()

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..exceptions import SettingsError
+from ..outputs import spreadsheet_safe
 from .dedupe import clusters
 from .project import Project, parse_stage
 
@@ -106,14 +107,14 @@ def records_to_csv(records: Iterable[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for rec in records:
-        writer.writerow({
+        writer.writerow({key: spreadsheet_safe(value) for key, value in {
             "title": rec["title"] or "", "authors": "; ".join(rec["authors"]), "year": rec["year"] or "",
             "journal": rec["journal"] or "", "volume": rec["volume"] or "", "issue": rec["issue"] or "",
             "pages": rec["pages"] or "", "doi": rec["doi"] or "", "pmid": rec["pmid"] or "",
             "abstract": rec["abstract"] or "", "keywords": "; ".join(rec["keywords"]), "type": rec["type"] or "",
             "record_id": rec["id"], "source": rec["source"], "batch": rec["batch_id"], "status": rec["status"],
             "problem": rec["problem"] or "", "primary_id": rec.get("primary_id", rec["id"]),
-            "raw": rec["raw"] if rec["status"] == "malformed" else ""})
+            "raw": rec["raw"] if rec["status"] == "malformed" else ""}.items()})
     return buf.getvalue()
 
 

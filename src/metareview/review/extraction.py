@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..exceptions import DataError, SettingsError
+from ..outputs import spreadsheet_safe
 from ._csv import dict_rows
 from .project import Project
 from .screening import study_labels
@@ -237,7 +238,7 @@ def template(project: Project) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["study", *(f.name for f in form.fields)])
     for study in _studies(project):
-        writer.writerow([study, *([""] * len(form.fields))])
+        writer.writerow([spreadsheet_safe(study), *([""] * len(form.fields))])
     return buf.getvalue()
 
 

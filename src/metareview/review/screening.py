@@ -20,6 +20,7 @@ from itertools import combinations
 from typing import Any
 
 from ..exceptions import DataError
+from ..outputs import spreadsheet_safe
 from ._csv import dict_rows
 from .agreement import Agreement, cohen_kappa
 from .dedupe import Clusters, clusters
@@ -307,7 +308,7 @@ def export_decisions(project: Project, *, stage: str | None = None) -> str:
     writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in log:
-        writer.writerow({**row, "title": titles.get(row["record_id"]) or ""})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in {**row, "title": titles.get(row["record_id"]) or ""}.items()})
     return buf.getvalue()
 
 
@@ -329,11 +330,12 @@ def screening_sheet(project: Project, *, stage: str, reviewer: str | None = None
     for rec in project.store.iter_records(("id", "title", "abstract", "authors", "year", "journal", "doi", "raw",
                                            "status", "problem"), ids=todo):
         malformed = rec["status"] == "malformed"
-        writer.writerow({"record_id": rec["id"], "stage": stage, "title": rec["title"] or "",
-                         "problem": rec["problem"] or "", "raw": rec["raw"] if malformed else "",
-                         "abstract": rec["abstract"] or "", "authors": "; ".join(rec["authors"]),
-                         "year": rec["year"] or "", "journal": rec["journal"] or "", "doi": rec["doi"] or "",
-                         "decision": "", "reason": "", "note": ""})
+        row = {"record_id": rec["id"], "stage": stage, "title": rec["title"] or "",
+               "problem": rec["problem"] or "", "raw": rec["raw"] if malformed else "",
+               "abstract": rec["abstract"] or "", "authors": "; ".join(rec["authors"]),
+               "year": rec["year"] or "", "journal": rec["journal"] or "", "doi": rec["doi"] or "",
+               "decision": "", "reason": "", "note": ""}
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return buf.getvalue()
 
 

@@ -87,18 +87,34 @@ class Store:
             raise SettingsError(f"{path} is not a review project (no such file); create one with "
                                 f"'metareview review init {path}'")
         try:
-            conn = cls._connect(path, timeout)
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            with open(path, "rb") as fh:
+                header = fh.read(16)
+        except OSError as exc:
+            raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
+        if not header:
+            raise SettingsError(f"{path} is empty, not a review project; create one with "
+                                f"'metareview review init NEW_FILE'")
+        if header != b"SQLite format 3\x00":
+            raise SettingsError(f"{path} is not a review project (not a SQLite file)")
+        # look before changing anything: a foreign or newer file is left exactly as it was
+        try:
+            probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+            try:
+                version = probe.execute("PRAGMA user_version").fetchone()[0]
+                names = {r[0] for r in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                probe.close()
         except sqlite3.DatabaseError as exc:
             raise SettingsError(f"{path} is not a review project: {exc}") from None
         if version == 0 or "records" not in names:
-            conn.close()
             raise SettingsError(f"{path} is not a review project (no metareview schema in it)")
         if version > LATEST_VERSION:
-            conn.close()
             raise SettingsError(f"{path} has schema version {version}, newer than this metareview "
                                 f"understands ({LATEST_VERSION}); upgrade metareview")
+        try:
+            conn = cls._connect(path, timeout)
+        except sqlite3.DatabaseError as exc:
+            raise SettingsError(f"{path} is not a review project: {exc}") from None
         store = cls(path, conn)
         if upgrade and version < LATEST_VERSION:
             store.migrate()
@@ -150,7 +166,10 @@ class Store:
         except BaseException:
             self._depth = 0
             self.memo.clear()  # ids seen inside the rolled-back transaction may be given again
-            self._conn.execute("ROLLBACK")
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite already rolled back (a full disk, say): the original error is the one to tell
             raise
         self._depth = 0
         self._conn.execute("COMMIT")

@@ -81,7 +81,8 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
     with steps("Reading the analysis plan"):
         plan = load_plan(target)
     out = Path(out) if out is not None else plan.root / "output"
-    check_target(out, force)
+    inputs = _inputs(plan)
+    check_target(out, force, inputs)
     with steps(f"Reading and checking {', '.join(s.file.name for s in plan.data.values())}"):
         loaded = load_data(plan)
     runs: dict[str, AnalysisRun] = {}
@@ -120,9 +121,17 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
             for ext, data in f.files.items():
                 files[f"figures/{f.name}.{ext}"] = data
     with steps(f"Writing {out}"):
-        paths = write_output(out, files, force)
+        paths = write_output(out, files, force, inputs)
     steps.done(f"Wrote {len(paths)} files to {out}")
     return ReviewRun(out=out, files=paths, results=results, comparison=comparison)
+
+
+def _inputs(plan) -> list[Path]:
+    """Every file the run reads: no output may hold or replace one of them."""
+    files = [plan.path, plan.prisma]
+    for src in plan.data.values():
+        files += [src.file, src.columns]
+    return [f for f in files if f is not None]
 
 
 def _analysis_figures(run: AnalysisRun, plan) -> list:
@@ -155,7 +164,8 @@ def _analysis_figures(run: AnalysisRun, plan) -> list:
 
 def _results(plan, loaded, runs, table1, comparison, figures, versions) -> dict:
     doc: dict = {"review": {"title": plan.title, "citation": plan.citation, "plan": plan.path.name,
-                            "data": {n: {"file": ld.source.file.name, "rows": int(len(ld.printed))}
+                            "data": {n: {"file": ld.source.file.name, "rows": int(len(ld.printed)),
+                                         "encoding": ld.printed.attrs.get("encoding", "utf-8")}
                                      for n, ld in loaded.items()}},
                  "software": versions}
     for run in runs.values():

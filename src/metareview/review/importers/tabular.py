@@ -15,6 +15,7 @@ import io
 import re
 
 from ...exceptions import DataError, SettingsError
+from ...outputs import from_spreadsheet
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 
@@ -120,7 +121,7 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
             i = columns.get(fieldname)
             if i is None or i >= len(row):
                 return None
-            value = row[i].strip()
+            value = from_spreadsheet(row[i].strip())
             return value or None
 
         rec.title = cell("title")
