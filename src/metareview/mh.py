@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from .exceptions import DataError, SettingsError
+from .exceptions import DataError, MetaReviewWarning, SettingsError
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
 
@@ -140,12 +140,10 @@ def _z(level: float) -> float:
 
 def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
     """Q, df, p, I² (%) and H of the study estimates around ``est`` (as metafor: a single
-    table gives Q = 0 with p = 1)."""
+    table, or none, gives Q = 0 with p = 1)."""
     ok = np.isfinite(yi) & np.isfinite(vi)
     k = int(ok.sum())
-    if k == 0:
-        return math.nan, 0, math.nan, math.nan, math.nan
-    if k == 1:
+    if k <= 1:  # no informative table either: metafor's rma.mh reports Q = 0, p = 1
         return 0.0, 0, 1.0, 0.0, 1.0
     q = max(0.0, float(np.sum((yi[ok] - est) ** 2 / vi[ok])))
     df = k - 1
@@ -180,6 +178,19 @@ def _study_values(measure, convention, a, b, c, d, incr, informative):
     yi = np.where(informative, yi, np.nan)
     vi = np.where(informative, vi, np.nan)
     return yi, vi
+
+
+def _check_ratio(name: str, num: float, den: float, undefined: str) -> None:
+    """A Mantel-Haenszel ratio sum(R)/sum(S) that is 0/0, 0 or infinite is an error."""
+    rule = f"MH {name} finite"
+    if num == 0 and den == 0:
+        raise DataError(f"the Mantel-Haenszel {name} is undefined (0/0): {undefined}; pool "
+                        "the risk difference or add a continuity correction", column="events_e",
+                        rule=rule)
+    if num == 0 or den == 0:
+        raise DataError(f"the Mantel-Haenszel {name} is 0 or infinite (no events in one group of "
+                        "every table): pool with a continuity correction or another measure",
+                        column="events_e" if num == 0 else "events_c", rule=rule)
 
 
 def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
@@ -238,11 +249,8 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
         R, S = A * D / N, B * C / N
         P, Q = (A + D) / N, (B + C) / N
         sR, sS = R.sum(), S.sum()
-        if sR == 0 or sS == 0:
-            raise DataError("the Mantel-Haenszel odds ratio is 0 or infinite (no events in one "
-                            "group of every table): pool with a continuity correction or "
-                            "another measure", column="events_e" if sR == 0 else "events_c",
-                            rule="MH odds ratio finite")
+        _check_ratio("odds ratio", sR, sS, "no table has events in one group and non-events "
+                     "in the other (metafor's rma.mh returns NA)")
         est = math.log(sR / sS)
         var = (np.sum(P * R) / (2 * sR**2) + np.sum(P * S + Q * R) / (2 * sR * sS)
                + np.sum(Q * S) / (2 * sS**2))
@@ -250,11 +258,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
     elif code == "RR":
         R, S = A * N2 / N, C * N1 / N
         sR, sS = R.sum(), S.sum()
-        if sR == 0 or sS == 0:
-            raise DataError("the Mantel-Haenszel risk ratio is 0 or infinite (no events in "
-                            "one group of every table)",
-                            column="events_e" if sR == 0 else "events_c",
-                            rule="MH risk ratio finite")
+        _check_ratio("risk ratio", sR, sS, "no table has events (metafor's rma.mh returns NA)")
         est = math.log(sR / sS)
         var = float(np.sum(N1 * N2 * (A + C) / N**2 - A * C / N)) / (sR * sS)
         w = S
@@ -278,15 +282,25 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
             Pi = (N1**2 * C - N2**2 * A + N1 * N2 * (N2 - N1) / 2) / N**2
             Qi = (A * (N2 - C) + C * (N1 - A)) / (2 * N)
             var = (est * float(Pi.sum()) + float(Qi.sum())) / sw**2
-    se = math.sqrt(var)
+    se = math.sqrt(max(var, 0.0))
+    if se > 0:
+        z = est / se
+        p = float(2 * special.ndtr(-abs(z)))
+    else:
+        # no events in any table (or events only): rma.mh's result, the estimate with a
+        # zero standard error, an interval of zero width and no finite z statistic
+        warnings.warn("the Mantel-Haenszel variance is zero (no events, or only events, in "
+                      "every table): the estimate has a confidence interval of zero width and "
+                      "no test, as metafor's rma.mh reports it", MetaReviewWarning, stacklevel=2)
+        z = math.copysign(math.inf, est) if est != 0 else math.nan
+        p = 0.0 if est != 0 else math.nan
     yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative)
     q, q_df, q_p, i2, h = _heterogeneity(yi, vi, est)
     w = np.where(pooled, w, np.nan)
-    z = est / se
     return FixedCellResult(
         method="MH", measure=code, convention=convention, k=int(pooled.sum()),
         estimate=est, se=se, ci_low=est - zcrit * se, ci_high=est + zcrit * se,
-        statistic=z, p=float(2 * special.ndtr(-abs(z))), q=q, q_df=q_df, q_p=q_p, i2=i2,
+        statistic=z, p=p, q=q, q_df=q_df, q_p=q_p, i2=i2,
         h=h, level=level, correction=float(correction), yi=yi, vi=vi,
         weights=100 * w / np.nansum(w))
 
@@ -296,7 +310,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: dict) -> tuple[dict, list[str]]:
+                        pooled: dict, effects: tuple) -> tuple[dict, list[str]]:
     """Mantel-Haenszel or Peto pooled quantities in the layout of the inverse-variance
     kernel's ``pooled`` dictionary (results, printouts and the JSON contract are shared).
 
@@ -304,7 +318,11 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     meta's or metafor's convention, ``settings.incr`` the increment for tables with a
     zero cell), Q is taken about the MH estimate (as meta and metafor print it) and I²
     and H follow from it as ``settings.i2_method`` says; the random-effects model is
-    the inverse-variance model of the study estimates.  ``Peto``: every pooled quantity
+    the inverse-variance model of the study estimates ``effects`` (``yi``, ``vi`` and the
+    kernel's 0/1 mask) whose DerSimonian-Laird tau² comes from that Q about the MH
+    estimate, as RevMan 5 and R meta (``Q.Cochrane = TRUE``, its default) compute it;
+    the other tau² estimators use the study estimates alone (meta only moves the centre
+    of Q for DL).  ``Peto``: every pooled quantity
     comes from Peto's study log odds ratios ``(O - E)/V`` with variances ``1/V`` (their
     inverse-variance common effect is Peto's estimate), as meta pools them.
     """
@@ -353,6 +371,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                common_statistic=r.statistic if test else math.nan,
                common_p=r.p if test else math.nan,
                q=r.q, q_df=r.q_df, q_p=r.q_p, weight_common=_expand(r.weights, inc))
+    if settings.method_tau2 == "DL" and settings.random:
+        out.update(_random_about_mh(settings, measure, effects, r.estimate))
     if settings.i2_method == "q":
         from .heterogeneity import h_test_based
         h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
@@ -363,8 +383,33 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                "variance": {"OR": "Robins-Breslow-Greenland", "RR": "Greenland-Robins",
                             "RD": "Greenland-Robins" if r.convention == "meta"
                             else "Sato-Greenland-Robins"}[r.measure],
-               "random_effects": "inverse variance, study estimates with continuity correction"}
+               "random_effects": "inverse variance, study estimates with continuity correction"
+               + ("; DerSimonian-Laird tau² from Q about the Mantel-Haenszel estimate (RevMan 5, R meta)"
+                  if settings.method_tau2 == "DL" else "")}
     return out, _with_details(out, details)
+
+
+#: what the random-effects model about the MH estimate replaces in the kernel's output
+_RANDOM_KEYS = ("random_estimate", "random_se", "random_ci_low", "random_ci_high", "random_statistic",
+                "random_p", "random_df", "prediction_low", "prediction_high", "tau2", "tau",
+                "tau2_iterations", "tau2_converged", "weight_random")
+
+
+def _random_about_mh(settings, measure, effects: tuple, estimate: float) -> dict:
+    """The inverse-variance random-effects model whose DerSimonian-Laird tau² is taken from
+    Q about the Mantel-Haenszel estimate (Deeks, Higgins & Altman, Cochrane Handbook ch. 10;
+    RevMan 5; R meta 4.9-6 ``metabin(method = "MH")``)."""
+    from .pooling import pool_arrays
+    yi, vi, mask = effects
+    with warnings.catch_warnings():
+        # the caller has already reported the kernel's warnings for these data
+        warnings.simplefilter("ignore")
+        p = pool_arrays(yi, vi, mask, method_tau2="DL", level=settings.level,
+                        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
+                        prediction=settings.prediction, i2_method=settings.i2_method,
+                        null=measure.null, tau2_ci=False, tau2_center=estimate).row(0)
+    keys = _RANDOM_KEYS + (("i2", "h") if settings.i2_method == "tau2" else ())
+    return {key: p[key] for key in keys}
 
 
 def _expand(values: np.ndarray, inc: np.ndarray) -> np.ndarray:

@@ -132,7 +132,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True) -> PooledArrays:
+                warn: bool = True, tau2_center=None) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -141,13 +141,19 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     iterative Q-profile interval of tau² (its bounds, and the I² and H bounds derived from
     them under ``i2_method="tau2"``, are then NaN): the batch engine offers it for speed.
     ``weights=False`` leaves out the study weights (``weight_common``/``weight_random`` are
-    None), which a batch does not report.
+    None), which a batch does not report.  ``tau2_center`` (one value per analysis, DL
+    only) is the estimate around which the Q behind the DerSimonian-Laird tau² is taken,
+    instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
+    RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
     """
     _check_option("random-effects CI method", random_ci, RANDOM_CI)
     _check_option("prediction interval", prediction, PREDICTION)
     _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
     if not 0 < level < 1:
         raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
+    if tau2_center is not None and str(method_tau2).upper() != "DL":
+        raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
+                            f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
     y, v, mk = _prepare(yi, vi, mask)
     k = _sum(mk, -1)
     m = y.shape[0]
@@ -167,8 +173,12 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         q_df = k - 1
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 
+        q_tau2 = q
+        if tau2_center is not None:
+            centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
+            q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q))
+                            common=(w, sw, q_tau2))
         tau2 = fit.tau2
         ws = mk / (v + tau2[:, None])
         sws = _sum(ws, -1)
