@@ -314,7 +314,8 @@ def _missing(x) -> bool:
     if x is None:
         return True
     if isinstance(x, str):
-        return x.strip() == "" or x.strip().upper() in ("NA", "NAN")
+        # what spreadsheets and R write for an empty cell ("N/A" is no subgroup level)
+        return x.strip() == "" or x.strip().upper() in ("NA", "N/A", "NAN", "NULL")
     try:
         return bool(np.isnan(x))
     except (TypeError, ValueError):
@@ -590,10 +591,10 @@ class MetaRegression(Reportable):
         f = self.fit
         rep = Report()
         rep.add(Heading(f"Meta-regression {self.formula}", 2))
-        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; tau^2 estimator: {f.method}; "
+        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; τ² estimator: {f.method}; "
                           f"{'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'})\n"
-                          f"tau^2 (residual) = {_f(f.tau2)}; tau = {_f(np.sqrt(f.tau2))}; "
-                          f"I^2 (residual) = {_f(f.i2, 2)}%; H^2 = {_f(f.h2, 2)}"
+                          f"τ² (residual) = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; "
+                          f"I² (residual) = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
                           + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
                              if self.r2 is not None else "")))
         rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}\n"

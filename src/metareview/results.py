@@ -14,7 +14,7 @@ import numpy as np
 
 from .measures import Measure, backtransform, get_measure
 from .settings import Settings
-from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num, fmt_ci as _ci
+from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num, fmt_ci as _ci, fmt_labelled
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -274,17 +274,18 @@ class MetaResult(Reportable):
             pooled_rows.append(r + (["", ""] if has_test else []))
         rep.add(Table(cols, pooled_rows))
         if self.k > 1:
-            het = (f"Quantifying heterogeneity:\n tau^2 = {_f(p['tau2'])} {_ci(p['tau2_ci_low'], p['tau2_ci_high'])}; "
-                   f"tau = {_f(p['tau'])}; I^2 = {_f(p['i2'], 1)}% {_ci(p['i2_ci_low'], p['i2_ci_high'], 1)}; "
-                   f"H = {_f(p['h'], 2)} {_ci(p['h_ci_low'], p['h_ci_high'], 2)}")
-            rep.add(Paragraph(het))
-            het_rows = [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
+            rep.add(Paragraph(heterogeneity_text(p, self.k, s.level)))
+            het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
             md = p.get("method_details") or {}
             if "q_lrt" in md:  # GLMM: Wald-type and likelihood-ratio tests, as meta prints them
-                het_rows = [["Wald-type"] + het_rows[0][1:],
-                            ["Likelihood-Ratio", _f(md["q_lrt"], 2), str(int(md["q_lrt_df"])),
-                             _p(md["q_lrt_p"])]]
-            rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"], het_rows))
+                het_rows = [het_rows[0] + ["Wald-type"],
+                            [_f(md["q_lrt"], 2), str(int(md["q_lrt_df"])), _p(md["q_lrt_p"]),
+                             "Likelihood-Ratio"]]
+                rep.add(Table(["Q", "d.f.", "p-value", "Test"], het_rows, title="Test of heterogeneity:",
+                              align="rrrl"))
+            else:
+                rep.add(Table(["Q", "d.f.", "p-value"], het_rows, title="Test of heterogeneity:",
+                              align="rrr"))
         rep.add(Paragraph("Details on meta-analytical method:\n" + "\n".join("- " + d for d in self.methods())))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
@@ -295,9 +296,9 @@ class MetaResult(Reportable):
         m, s = self.measure, self.settings
         out = [METHOD_NAMES.get(s.method, "Inverse variance method").format(n_agq=s.n_agq)]
         if s.random:
-            out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for tau^2")
+            out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for τ²")
             if s.method != "GLMM":
-                out.append("Q-profile method for confidence interval of tau^2 and tau")
+                out.append("Q-profile method for confidence interval of τ² and τ")
             if s.random_ci == "hk":
                 adhoc = {"se": " (ad hoc variance correction: Knapp-Hartung se >= classic se)",
                          "ci": " (ad hoc correction: wider of Hartung-Knapp and Wald intervals)"}.get(s.adhoc_hakn, "")
@@ -307,8 +308,8 @@ class MetaResult(Reportable):
             elif s.prediction == "z":
                 out.append("Prediction interval as metafor's predict(): normal quantile "
                            "(t with k - 1 df under Hartung-Knapp)")
-        out.append("I^2 and H from Q with test-based intervals (Higgins & Thompson 2002)" if s.i2_method == "q"
-                   else "I^2 and H from tau^2 and the typical within-study variance (metafor)")
+        out.append("I² and H from Q with test-based intervals (Higgins & Thompson 2002)" if s.i2_method == "q"
+                   else "I² and H from τ² and the typical within-study variance (metafor)")
         if m.scale in SCALE_NAMES:
             out.append(SCALE_NAMES[m.scale] + (" (harmonic mean of sample sizes for back-transformation)"
                                                if m.scale == "freeman-tukey" else ""))
@@ -319,8 +320,13 @@ class MetaResult(Reportable):
                        else "Hedges' g with approximate correction (R meta: exact.smd = FALSE)")
         if (self.incr > 0).any():
             nz = int((self.incr > 0).sum())
+            zero = "0 or all events" if m.design == "proportion" else (
+                "no events" if m.design == "rate" else "a zero cell")
+            which = {"only0": f"with {zero}", "if0all": f"(all studies, as one has {zero})",
+                     "all": "(all studies)"}.get(s.method_incr, "")
+            how = "R meta's way" if s.incr_style == "meta" else "metafor's way"
             out.append(f"Continuity correction of {_f(float(self.incr.max()), 2).rstrip('0').rstrip('.')} "
-                       f"in {nz} stud{'y' if nz == 1 else 'ies'} ({s.method_incr}, {s.incr_style} convention)")
+                       f"in {nz} stud{'y' if nz == 1 else 'ies'} {which}, applied {how}")
         if m.null is None:
             out.append("No test of the pooled estimate (no natural null value), as R meta")
         return out
@@ -376,6 +382,29 @@ class MetaResult(Reportable):
         """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
         from .bias import trimfill
         return trimfill(self, **kwargs)
+
+
+def heterogeneity_text(p: dict, k: int, level: float) -> str:
+    """The "Quantifying heterogeneity" block as R meta prints it: τ² and τ with their
+    Q-profile intervals on one line, I² and H with theirs on the next; ``--`` for what
+    cannot be estimated, an interval only where there is one (R meta's rule for I²: not
+    for two studies with Q <= 2)."""
+    def ci(lo, hi, digits, unit=""):
+        ok = lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi)
+        return f" {_ci(lo, hi, digits, unit)}" if ok else ""
+
+    tau_lo, tau_hi = (np.sqrt(v) if v is not None and np.isfinite(v) else np.nan
+                      for v in (p.get("tau2_ci_low"), p.get("tau2_ci_high")))
+    show_i2_ci = not (k == 2 and p["q"] is not None and p["q"] <= 2)
+    i2 = p["i2"]
+    i2_text = f"I² = {_f(i2, 1)}%" if i2 is not None and np.isfinite(i2) else "I² = --"
+    h_text = f"H = {_f(p['h'], 2)}"
+    lines = [f" {fmt_labelled('τ²', p['tau2'])}{ci(p.get('tau2_ci_low'), p.get('tau2_ci_high'), 4)}; "
+             f"{fmt_labelled('τ', p['tau'])}{ci(tau_lo, tau_hi, 4)}",
+             f" {i2_text}{ci(p.get('i2_ci_low'), p.get('i2_ci_high'), 1, '%') if show_i2_ci else ''}; "
+             f"{h_text}{ci(p.get('h_ci_low'), p.get('h_ci_high'), 2) if show_i2_ci else ''}"]
+    pct = int(round(level * 100))
+    return f"Quantifying heterogeneity (with {pct}% CIs):\n" + "\n".join(lines)
 
 
 def pooled_block(p: dict, result: "MetaResult") -> dict:

@@ -176,12 +176,15 @@ class SubgroupResult(Reportable):
             for lv, g in self.groups.items():
                 p = g.pooled
                 bt_g = g.backtransform if m.transformed else (lambda x: x)
+                # one study: τ² and I² cannot be estimated ("--", as R meta prints them)
+                single = g.k <= 1
                 rows.append([f"{self.variable} = {lv}", str(g.k), _f(bt_g(p[f"{mo}_estimate"])),
                              f"[{_f(bt_g(p[f'{mo}_ci_low']))}; {_f(bt_g(p[f'{mo}_ci_high']))}]",
-                             _f(p["tau2"]), _f(p["i2"], 1), _f(p["q"], 2)])
+                             "--" if single and not self.tau_common else _f(p["tau2"]),
+                             "--" if single else _f(p["i2"], 1), _f(p["q"], 2)])
             title = "Results for subgroups (common effect model)" if mo == "common" else \
                 "Results for subgroups (random effects model)"
-            rep.add(Table(["", "k", "Estimate", f"{pct}%-CI", "tau^2", "I^2 (%)", "Q"], rows, title=title))
+            rep.add(Table(["", "k", "Estimate", f"{pct}%-CI", "τ²", "I² (%)", "Q"], rows, title=title))
         lines = ["Test for subgroup differences:"]
         for mo in models:
             t = self.test[mo]
@@ -193,7 +196,7 @@ class SubgroupResult(Reportable):
                          f"p {_peq(w['p'])}")
         rep.add(Paragraph("\n".join(lines)))
         if self.tau_common:
-            rep.add(Paragraph(f"Common tau^2 across subgroups (residual tau^2 of the meta-regression on "
+            rep.add(Paragraph(f"Common τ² across subgroups (residual τ² of the meta-regression on "
                               f"{self.variable}, {s.method_tau2}): {_f(self.tau2_common)}"))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
@@ -236,8 +239,9 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     miss = np.array([_missing(x) for x in values])
     if miss.any():
         who = ", ".join(map(str, labels[miss]))
-        raise DataError(f"missing subgroup value for {who}: give every study a subgroup (or drop it with "
-                        "subset=)", study=str(labels[miss][0]), column=name, rule="subgroup value required")
+        raise DataError(f"missing subgroup value for {who}: give every study a value in column {name!r}, "
+                        "or leave those studies out of the analysis (subset)", study=str(labels[miss][0]),
+                        column=name, rule="subgroup value required")
     keys = np.array([str(x) for x in values], dtype=object)
     levels = _levels_in_order(keys)
     if len(levels) < 2:
@@ -254,7 +258,7 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
         if kk == 1:
             study = str(labels[(keys == lv) & inc][0])
             msg = (f"subgroup {name} = {lv} has one study ({study}): its pooled estimate is that study, "
-                   "and tau², Q and I² are not estimable")
+                   "and τ², Q and I² are not estimable")
             warnings.warn(msg, SmallSampleWarning, stacklevel=2)
             notes.append(msg)
     pooled = pool_masks(result, masks)
