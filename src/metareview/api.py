@@ -233,7 +233,8 @@ def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, set
     complete = ~missing
     part = {c: v[complete] for c, v in arrays.items()}
     es = escalc(measure, part, incr=settings.incr, method_incr=settings.method_incr,
-                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels[complete])
+                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels[complete],
+                rr_cochrane=settings.rr_cochrane)
     if not missing.any():
         return es
 

@@ -151,7 +151,7 @@ def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
     return q, df, float(special.chdtrc(df, q)), i2, math.sqrt(q / df)
 
 
-def _study_values(measure, convention, a, b, c, d, incr, informative):
+def _study_values(measure, convention, a, b, c, d, incr, informative, rr_cochrane=False):
     """Study estimates and variances entering Q (nan for tables left out)."""
     n1, n2 = a + b, c + d
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
@@ -160,12 +160,12 @@ def _study_values(measure, convention, a, b, c, d, incr, informative):
         if measure == "OR":
             yi = np.log((a + i) * (d + i) / ((b + i) * (c + i)))
             vi = 1 / (a + i) + 1 / (b + i) + 1 / (c + i) + 1 / (d + i)
-        elif measure == "RR" and convention == "meta":
+        elif measure == "RR" and convention == "meta" and not rr_cochrane:
             # meta 4.9-6 (RR.cochrane = FALSE): n + incr; Hartung & Knapp (2001) variance
             allev = (a == n1) & (c == n2)
             yi = np.log((a + i) / (n1 + i)) - np.log((c + i) / (n2 + i))
             vi = (1 / (a + i * ~allev) - 1 / (n1 + i) + 1 / (c + i * ~allev) - 1 / (n2 + i))
-        elif measure == "RR":
+        elif measure == "RR":  # metafor; R meta with RR.Cochrane = TRUE
             yi = np.log((a + i) / (n1 + 2 * i)) - np.log((c + i) / (n2 + 2 * i))
             vi = 1 / (a + i) - 1 / (n1 + 2 * i) + 1 / (c + i) - 1 / (n2 + 2 * i)
         elif convention == "meta":  # RD
@@ -195,7 +195,8 @@ def _check_ratio(name: str, num: float, den: float, undefined: str) -> None:
 
 def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
                     convention: str = "meta", correction: float | None = None,
-                    study_correction: float = 0.5, level: float = 0.95) -> FixedCellResult:
+                    study_correction: float = 0.5, level: float = 0.95,
+                    rr_cochrane: bool = False) -> FixedCellResult:
     """Mantel-Haenszel pooled OR, RR or RD (common-effect model).
 
     Mantel & Haenszel (1959); variances: Robins, Breslow & Greenland (1986) for the OR,
@@ -203,7 +204,9 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
     Greenland & Robins (1989) for the RD with ``convention="metafor"``.  See the module
     documentation for the two conventions and the role of ``correction`` (increment for
     tables with a zero cell in the pooled estimate; default 0.5 for meta, 0 for
-    metafor) and ``study_correction`` (increment for the study estimates in Q).
+    metafor) and ``study_correction`` (increment for the study estimates in Q);
+    ``rr_cochrane`` computes a zero-cell study's risk ratio with n + 2 increments (R meta's
+    ``RR.Cochrane = TRUE``, RevMan 5).
 
     >>> r = mantel_haenszel([4, 6], [100, 90], [10, 12], [100, 95])
     >>> round(math.exp(r.estimate), 4)
@@ -294,7 +297,8 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
                       "no test, as metafor's rma.mh reports it", MetaReviewWarning, stacklevel=2)
         z = math.copysign(math.inf, est) if est != 0 else math.nan
         p = 0.0 if est != 0 else math.nan
-    yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative)
+    yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative,
+                           rr_cochrane)
     q, q_df, q_p, i2, h = _heterogeneity(yi, vi, est)
     w = np.where(pooled, w, np.nan)
     return FixedCellResult(
@@ -364,7 +368,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         return out, _with_details(out, details)
     r = mantel_haenszel(a, n1, c, n2, measure=measure.code, convention=settings.incr_style,
                         correction=settings.incr if settings.incr_style == "meta" else 0.0,
-                        study_correction=settings.incr, level=settings.level)
+                        study_correction=settings.incr, level=settings.level,
+                        rr_cochrane=settings.rr_cochrane)
     test = measure.null is not None
     out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
                common_ci_high=r.ci_high,

@@ -25,7 +25,9 @@ from .tau2 import _sum, estimate_tau2, q_generalised, q_profile
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
 RANDOM_CI = ("wald", "hk")
-PREDICTION = ("t", "z", "none")
+#: t: k - 2 df (Higgins et al. 2009; R meta before 8.0, "HTS"); v: k - 1 df (Veroniki et al.
+#: 2019, Res Synth Methods 10:23; R meta 8's default "V"); z: metafor's predict(); none
+PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
 
 
@@ -123,6 +125,22 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     return out
 
 
+def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald") -> np.ndarray:
+    """The quantile of a prediction interval mu ± q sqrt(se² + tau²) for ``k`` studies (an
+    array over analyses; NaN where there are too few studies): ``t`` with k - 2 df, ``v``
+    with k - 1 df, ``z`` the normal quantile (t with k - 1 df under Hartung-Knapp)."""
+    k = np.atleast_1d(np.asarray(k, float))
+    p = 1 - (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        if prediction == "t":
+            return np.where(k - 2 > 0, _dist.t_ppf(p, np.maximum(k - 2, 1)), np.nan)
+        if prediction == "v" or (prediction == "z" and random_ci == "hk"):
+            return np.where(k - 1 > 0, _dist.t_ppf(p, np.maximum(k - 1, 1)), np.nan)
+        if prediction == "z":
+            return np.full(k.shape, _dist.norm_ppf(p))
+    return np.full(k.shape, np.nan)
+
+
 def _check_option(name, value, valid):
     if value not in valid:
         raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
@@ -216,16 +234,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             else:
                 p_r = 2 * _dist.norm_sf(np.abs(stat_r))
 
-        if prediction == "t":
-            df_p = k - 2
-            crit_p = np.where(df_p > 0, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(df_p, 1)), np.nan)
-        elif prediction == "z":
-            if random_ci == "hk":
-                crit_p = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(k - 1, 1)), np.nan)
-            else:
-                crit_p = np.full(m, z)
-        else:
-            crit_p = np.full(m, np.nan)
+        crit_p = prediction_quantile(prediction, k, level, random_ci)
         se_p = np.sqrt(se_r ** 2 + tau2)
         pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
 

@@ -229,7 +229,9 @@ class MetaResult(Reportable):
         """The printout as a report model (text, HTML and Markdown renderings)."""
         from .report import Paragraph, Report, Table
 
+        from .presets import print_style
         m, s, p = self.measure, self.settings, self.pooled
+        st = print_style(s.preset)
         nat = m.transformed
         label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, m.code)
         pct = int(round(s.level * 100))
@@ -240,7 +242,7 @@ class MetaResult(Reportable):
             lo = sa["bt_ci_low"][i] if nat else sa["ci_low"][i]
             hi = sa["bt_ci_high"][i] if nat else sa["ci_high"][i]
             inc = self.included[i]
-            rows.append([str(self.studlab[i]), _f(est), _ci(lo, hi),
+            rows.append([str(self.studlab[i]), st.num(est), st.ci(lo, hi),
                          _f(sa["weight_common"][i], 1) if inc else "--",
                          _f(sa["weight_random"][i], 1) if inc else "--"])
             classes.append("" if inc else "excluded")
@@ -262,24 +264,25 @@ class MetaResult(Reportable):
         pooled_rows = []
         has_test = m.null is not None
         cols = ["", label, f"{pct}%-CI"] + (["z/t", "p-value"] if has_test else [])
-        for model, name in (("common", "Common effect model"), ("random", "Random effects model")):
+        for model, name in (("common", st.common_label), ("random", "Random effects model")):
             if not getattr(s, model):
                 continue
-            r = [name, _f(bt(p[f"{model}_estimate"])), _ci(bt(p[f"{model}_ci_low"]), bt(p[f"{model}_ci_high"]))]
+            r = [name, st.num(bt(p[f"{model}_estimate"])),
+                 st.ci(bt(p[f"{model}_ci_low"]), bt(p[f"{model}_ci_high"]))]
             if has_test:
-                r += [_f(p[f"{model}_statistic"], 2), _p(p[f"{model}_p"])]
+                r += [_f(p[f"{model}_statistic"], 2), st.p(p[f"{model}_p"])]
             pooled_rows.append(r)
         if s.random and s.prediction != "none":
-            r = ["Prediction interval", "", _ci(bt(p["prediction_low"]), bt(p["prediction_high"]))]
+            r = ["Prediction interval", "", st.ci(bt(p["prediction_low"]), bt(p["prediction_high"]))]
             pooled_rows.append(r + (["", ""] if has_test else []))
         rep.add(Table(cols, pooled_rows))
         if self.k > 1:
-            rep.add(Paragraph(heterogeneity_text(p, self.k, s.level)))
-            het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
+            rep.add(Paragraph(heterogeneity_text(p, self.k, s.level, st)))
+            het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), st.p(p["q_p"])]]
             md = p.get("method_details") or {}
             if "q_lrt" in md:  # GLMM: Wald-type and likelihood-ratio tests, as meta prints them
                 het_rows = [het_rows[0] + ["Wald-type"],
-                            [_f(md["q_lrt"], 2), str(int(md["q_lrt_df"])), _p(md["q_lrt_p"]),
+                            [_f(md["q_lrt"], 2), str(int(md["q_lrt_df"])), st.p(md["q_lrt_p"]),
                              "Likelihood-Ratio"]]
                 rep.add(Table(["Q", "d.f.", "p-value", "Test"], het_rows, title="Test of heterogeneity:",
                               align="rrrl"))
@@ -305,6 +308,8 @@ class MetaResult(Reportable):
                 out.append("Hartung-Knapp adjustment for random effects model" + adhoc)
             if s.prediction == "t":
                 out.append("Prediction interval based on t-distribution with k - 2 df (Higgins et al. 2009)")
+            elif s.prediction == "v":
+                out.append("Prediction interval based on t-distribution with k - 1 df (Veroniki et al. 2019)")
             elif s.prediction == "z":
                 out.append("Prediction interval as metafor's predict(): normal quantile "
                            "(t with k - 1 df under Hartung-Knapp)")
@@ -327,8 +332,14 @@ class MetaResult(Reportable):
             how = "R meta's way" if s.incr_style == "meta" else "metafor's way"
             out.append(f"Continuity correction of {_f(float(self.incr.max()), 2).rstrip('0').rstrip('.')} "
                        f"in {nz} stud{'y' if nz == 1 else 'ies'} {which}, applied {how}")
+        if s.rr_cochrane and m.code == "RR" and (self.incr > 0).any():
+            out.append("Risk ratios of studies with a zero cell with twice the increment added to the "
+                       "group sizes (RevMan 5; R meta's RR.Cochrane = TRUE)")
         if m.null is None:
             out.append("No test of the pooled estimate (no natural null value), as R meta")
+        if s.preset is not None:
+            from .presets import get_preset
+            out.append(f"Settings of R meta's {get_preset(s.preset).r_call}")
         return out
 
     # ----- refit and plot -----------------------------------------------------------
@@ -384,24 +395,28 @@ class MetaResult(Reportable):
         return trimfill(self, **kwargs)
 
 
-def heterogeneity_text(p: dict, k: int, level: float) -> str:
+def heterogeneity_text(p: dict, k: int, level: float, style=None) -> str:
     """The "Quantifying heterogeneity" block as R meta prints it: τ² and τ with their
     Q-profile intervals on one line, I² and H with theirs on the next; ``--`` for what
     cannot be estimated, an interval only where there is one (R meta's rule for I²: not
-    for two studies with Q <= 2)."""
+    for two studies with Q <= 2); ``style`` is a preset's :class:`~metareview.presets.PrintStyle`."""
+    from .presets import print_style
+    st = style or print_style(None)
+
     def ci(lo, hi, digits, unit=""):
         ok = lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi)
-        return f" {_ci(lo, hi, digits, unit)}" if ok else ""
+        return f" {st.ci(lo, hi, digits, unit)}" if ok else ""
 
     tau_lo, tau_hi = (np.sqrt(v) if v is not None and np.isfinite(v) else np.nan
                       for v in (p.get("tau2_ci_low"), p.get("tau2_ci_high")))
     show_i2_ci = not (k == 2 and p["q"] is not None and p["q"] <= 2)
     i2 = p["i2"]
-    i2_text = f"I² = {_f(i2, 1)}%" if i2 is not None and np.isfinite(i2) else "I² = --"
+    i2_text = f"I² = {_f(i2, st.digits_i2)}%" if i2 is not None and np.isfinite(i2) else "I² = --"
     h_text = f"H = {_f(p['h'], 2)}"
-    lines = [f" {fmt_labelled('τ²', p['tau2'])}{ci(p.get('tau2_ci_low'), p.get('tau2_ci_high'), 4)}; "
-             f"{fmt_labelled('τ', p['tau'])}{ci(tau_lo, tau_hi, 4)}",
-             f" {i2_text}{ci(p.get('i2_ci_low'), p.get('i2_ci_high'), 1, '%') if show_i2_ci else ''}; "
+    lines = [f" {fmt_labelled('τ²', p['tau2'], st.digits_tau2)}"
+             f"{ci(p.get('tau2_ci_low'), p.get('tau2_ci_high'), st.digits_tau2)}; "
+             f"{fmt_labelled('τ', p['tau'], st.digits_tau)}{ci(tau_lo, tau_hi, st.digits_tau)}",
+             f" {i2_text}{ci(p.get('i2_ci_low'), p.get('i2_ci_high'), st.digits_i2, '%') if show_i2_ci else ''}; "
              f"{h_text}{ci(p.get('h_ci_low'), p.get('h_ci_high'), 2) if show_i2_ci else ''}"]
     pct = int(round(level * 100))
     return f"Quantifying heterogeneity (with {pct}% CIs):\n" + "\n".join(lines)

@@ -25,6 +25,7 @@ import numpy as np
 from . import _dist
 from .exceptions import DataError, SmallSampleWarning
 from .heterogeneity import heterogeneity
+from .pooling import prediction_quantile
 from .sensitivity import pool_masks, pooled_block, restrict
 from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq
 
@@ -88,13 +89,7 @@ def _random_with_tau2(result, masks, tau2: float, pooled) -> dict:
             stat = (mu - null) / se
             pv = (np.where(df > 0, 2 * _dist.t_sf(np.abs(stat), np.maximum(df, 1)), np.nan)
                   if s.random_ci == "hk" else 2 * _dist.norm_sf(np.abs(stat)))
-        if s.prediction == "t":
-            crit_p = np.where(k - 2 > 0, _dist.t_ppf(1 - (1 - s.level) / 2, np.maximum(k - 2, 1)), np.nan)
-        elif s.prediction == "z":
-            crit_p = (np.where(k > 1, _dist.t_ppf(1 - (1 - s.level) / 2, np.maximum(k - 1, 1)), np.nan)
-                      if s.random_ci == "hk" else np.full(k.shape, z))
-        else:
-            crit_p = np.full(k.shape, np.nan)
+        crit_p = prediction_quantile(s.prediction, k, s.level, s.random_ci)
         sp = np.sqrt(se ** 2 + tau2)
         t2 = np.full(k.shape, tau2)
         het = heterogeneity(pooled.q, k, t2, v, masks, s.level, s.i2_method,

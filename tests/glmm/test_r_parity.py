@@ -13,8 +13,8 @@ that printed them).  The data are metadat's, in ``tests/fixtures/glmm/mh.json``:
 Zero MH variance and missing cells against metafor 3.8-1, fixtures written by
 ``Rscript tests/r/make_reference_glmm.R`` (``mh_degenerate.json``: ``rma.mh(measure, ai,
 n1i, ci, n2i)`` on tables without events, with events only, and with every event in one
-group; ``missing.json``: ``rma(yi, vi, method = "DL", na.action = "na.omit")`` and
-``rma.mh(..., na.action = "na.omit")`` with one cell set to NA).  Closed forms: 1e-8.
+group; ``missing.json``: ``rma(yi, vi, method = "DL")`` under ``options(na.action = "na.omit")`` and
+``rma.mh(...)``, which omits studies with NAs, with one cell set to NA).  Closed forms: 1e-8.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def test_missing_cell_kept_in_table_not_pooled_as_metafor_na_omit():
     assert any(miss in n and "events_e" in n for n in r.notes)
     text = str(r)
     assert miss in text
-    # Mantel-Haenszel leaves the study out in the same way (rma.mh, na.action = "na.omit")
+    # Mantel-Haenszel leaves the study out in the same way (rma.mh omits studies with NAs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mh = mr.metabin(ai, d["n1i"], d["ci"], d["n2i"], studlab=d["study"], method="MH")
