@@ -12,6 +12,10 @@ inverse-variance weighted mean, Q_b = sum_g w_g (theta_g - theta_w)² with w_g =
 on G - 1 degrees of freedom, computed with the common-effect subgroup estimates (common
 model) and with the random-effects ones (random model, using the subgroups' random-effects
 standard errors, so the Hartung-Knapp ones when the result uses Hartung-Knapp).
+
+Studies without a value in the subgroup column (empty, NA, N/A) form the explicit subgroup
+``(missing)``, with a warning and a note naming them (R meta stops instead; a published
+table's "N/A" should neither vanish nor pass for a level of its own).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from typing import Any
 import numpy as np
 
 from . import _dist
-from .exceptions import DataError, SmallSampleWarning
+from .exceptions import DataError, MetaReviewWarning, SmallSampleWarning
 from .heterogeneity import heterogeneity
 from .pooling import prediction_quantile
 from .sensitivity import pool_masks, pooled_block, restrict
 from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq
 
-__all__ = ["subgroup", "SubgroupResult"]
+__all__ = ["subgroup", "SubgroupResult", "MISSING_LEVEL"]
+
+#: the subgroup of studies without a value in the subgroup column
+MISSING_LEVEL = "(missing)"
 
 
 def _levels_in_order(values) -> list:
@@ -232,19 +239,21 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
                             rule="one value per study")
     from .metareg import _missing
     miss = np.array([_missing(x) for x in values])
+    notes = []
     if miss.any():
+        # an explicit level of its own, never a silent "N/A" or "nan" group (R meta stops)
         who = ", ".join(map(str, labels[miss]))
-        raise DataError(f"missing subgroup value for {who}: give every study a value in column {name!r}, "
-                        "or leave those studies out of the analysis (subset)", study=str(labels[miss][0]),
-                        column=name, rule="subgroup value required")
-    keys = np.array([str(x) for x in values], dtype=object)
+        msg = (f"no value in column {name!r} for {who}: pooled as the subgroup {MISSING_LEVEL}; give "
+               "them a value, or leave them out of the analysis (subset), to change that")
+        warnings.warn(msg, MetaReviewWarning, stacklevel=2)
+        notes.append(msg)
+    keys = np.array([MISSING_LEVEL if gap else str(x) for x, gap in zip(values, miss)], dtype=object)
     levels = _levels_in_order(keys)
     if len(levels) < 2:
         raise DataError(f"subgroup column {name!r} has a single level ({levels[0]}): nothing to compare",
                         column=name, rule="at least two subgroups")
     inc = result.included
     masks = np.array([(keys == lv) & inc for lv in levels], float)
-    notes = []
     for lv, mk in zip(levels, masks):
         kk = int(mk.sum())
         if kk == 0:

@@ -1,5 +1,5 @@
 """Printouts laid out as R meta prints them: one-study subgroups, the leave-one-out and
-cumulative tables with the all-studies row, missing subgroup values."""
+cumulative tables with the all-studies row, missing subgroup values (an explicit level)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 import metareview as mr
-from metareview.exceptions import DataError
+from metareview.exceptions import MetaReviewWarning
 
 EV, N = [8, 20, 26, 6, 9], [10, 31, 30, 9, 12]
 LAB = ["A", "B", "C", "D", "E"]
@@ -42,9 +42,12 @@ def test_leave_one_out_and_cumulative_end_with_all_studies():
     assert first.split()[-3:] == ["--", "--", "--"]  # one study: τ², τ, I² not estimable
 
 
-@pytest.mark.parametrize("blank", ["", "N/A", "NA", None])
-def test_missing_subgroup_value_is_an_error_naming_the_studies(blank):
+@pytest.mark.parametrize("blank", ["", "N/A", "NA", None, float("nan")])
+def test_missing_subgroup_values_form_an_explicit_level_with_a_warning(blank):
     r = _fit(["small", blank, "large", "small", blank])
-    with pytest.raises(DataError, match="missing subgroup value for B, E") as err:
-        r.subgroup("size")
-    assert err.value.column == "size" and err.value.study == "B"
+    with pytest.warns(MetaReviewWarning, match="no value in column 'size' for B, E"):
+        sg = r.subgroup("size")
+    assert sg.levels == ["small", "(missing)", "large"]
+    assert list(sg.groups["(missing)"].studlab) == ["B", "E"]
+    assert any("B, E" in n for n in sg.notes)
+    assert "size = (missing)" in str(sg) and "N/A" not in str(sg)
