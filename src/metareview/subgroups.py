@@ -271,7 +271,7 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     if tau_common:
         from .metareg import rma_fit, design_matrix
         idx = np.flatnonzero(inc)
-        X, _, _ = design_matrix({name: keys[idx]}, [(name, True)], True, labels[idx])
+        X = design_matrix({"subgroup": keys[idx]}, "~ factor(subgroup)", labels[idx]).X
         s = result.settings
         tau2_c = float(rma_fit(result.yi[idx], result.vi[idx], X, method=s.method_tau2, test="z",
                                level=s.level).tau2)
