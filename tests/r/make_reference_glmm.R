@@ -284,10 +284,9 @@ write_fixture(list(datasets = zero_var), "mh_degenerate.json")
 # ---------------------------------------------------------------------------
 
 rma_record <- function(fit, call) {
-  list(call = call, beta = num(fit$beta), se = num(fit$se), ci_lb = num(fit$ci.lb),
-       ci_ub = num(fit$ci.ub), zval = num(fit$zval), pval = num(fit$pval),
-       tau2 = num(fit$tau2), QE = num(fit$QE), QEp = num(fit$QEp), I2 = num(fit$I2),
-       k = fit$k, k_all = fit$k.all, not_na = as.logical(fit$not.na))
+  rec <- mh_record(fit, call)
+  rec$k_yi <- NULL
+  c(rec, list(tau2 = num(fit$tau2), k_all = fit$k.all, not_na = as.logical(fit$not.na)))
 }
 missing <- list()
 # metafor's fitting functions take na.action from options() (no argument): na.omit
