@@ -14,7 +14,7 @@ import numpy as np
 
 from .measures import Measure, backtransform, get_measure
 from .settings import Settings
-from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num, fmt_ci as _ci, fmt_labelled
+from ._format import Reportable, fmt as _f, num as _num, fmt_labelled
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "

@@ -191,7 +191,7 @@ class LeaveOneOut(Reportable):
         return {"model": "both", "rows": self.rows()}
 
     def report(self):
-        from .report import Heading, Report, Table
+        from .report import Heading, Report
         r = self.result
         model = "random" if r.settings.random else "common"
         rep = Report()
@@ -254,7 +254,7 @@ class Cumulative(Reportable):
         return {"order_by": self.order_by, "decreasing": self.decreasing, "rows": rows}
 
     def report(self):
-        from .report import Heading, Report, Table
+        from .report import Heading, Report
         r = self.result
         model = "random" if r.settings.random else "common"
         rep = Report()
