@@ -340,8 +340,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     if method == "MH" and measure.code not in _MEASURES:
         raise SettingsError(f"Mantel-Haenszel pools OR, RR or RD, not {measure.code}")
     if method == "MH" and settings.method_incr != "only0":
-        raise SettingsError("the Mantel-Haenszel correction is added only to tables with a zero "
-                            "cell (method_incr='only0'); use incr=0 for none")
+        raise SettingsError("Mantel-Haenszel adds the continuity correction only to tables with a "
+                            "zero cell (continuity rule only0: --method-incr only0); for no "
+                            "correction set the increment to 0 (--incr 0)")
     inc = ~np.asarray(excluded, bool)
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     out = dict(pooled)
