@@ -7,6 +7,7 @@ an output, and an existing folder is replaced only when asked (``force``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,12 +38,22 @@ def check_target(out: Path, force: bool) -> None:
                                 f"report.html); refusing to replace it even with --force")
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_output(out: Path, files: dict[str, bytes], force: bool) -> list[Path]:
     """Write ``files`` (relative path -> bytes) as the folder ``out``; return the paths written."""
     check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
+        # mkdtemp makes the folder readable by its owner only; the output folder gets the
+        # permissions of any folder the user makes (0o777 less the umask)
+        tmp.chmod(0o777 & ~_umask())
         for rel, data in sorted(files.items()):
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
