@@ -21,8 +21,20 @@ def fmt(x, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
-def fmt_ci(lo, hi, digits: int = 4) -> str:
-    return f"[{fmt(lo, digits)}; {fmt(hi, digits)}]"
+def fmt_ci(lo, hi, digits: int = 4, unit: str = "") -> str:
+    return f"[{fmt(lo, digits)}{unit}; {fmt(hi, digits)}{unit}]"
+
+
+def fmt_labelled(label: str, x, digits: int = 4) -> str:
+    """``label = value`` as R meta prints a variance: ``= 0`` when it is zero, ``< 0.0001``
+    when it rounds to zero, ``= --`` when it cannot be estimated."""
+    if x is None or not np.isfinite(x):
+        return f"{label} = --"
+    if x == 0:
+        return f"{label} = 0"
+    if 0 < x < 0.5 * 10.0 ** -digits:
+        return f"{label} < {10.0 ** -digits:.{digits}f}"
+    return f"{label} = {fmt(x, digits)}"
 
 
 def fmt_p(p) -> str:

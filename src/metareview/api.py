@@ -11,6 +11,7 @@ result (shown, not pooled); ``subset`` drops them (R meta's distinction).
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from functools import partial
 from typing import Any, Mapping, Sequence
 
@@ -220,6 +221,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if duplicated:
         notes.append(duplicated)
         warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
+    missing = _missing_cells(m, arrays, labels, notes)
+    excl = excl | missing
     if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
         # R meta (allstudies = FALSE): studies without events in both arms (and, for the
         # odds ratio, with only events in both arms) carry no information and are not pooled
@@ -231,11 +234,15 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             notes.append("not pooled (no events in both groups, or only events; allstudies = False as R meta): "
                          + ", ".join(labels[nonif & ~excl]))
             excl = excl | nonif
+            if excl.all():
+                raise DataError("no study has events in one group and not in the other (R meta's "
+                                "allstudies = False leaves such studies out): no studies left to "
+                                "pool; pool the risk difference (RD) instead",
+                                column="events_e", rule="no studies")
     if excl.all():
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
-    es = escalc("GEN" if "yi" in arrays else m, arrays, incr=settings.incr, method_incr=settings.method_incr,
-                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels)
+    es = _effects_of_complete(missing, "GEN" if "yi" in arrays else m, arrays, labels, settings)
     bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi >= 0)) & ~excl
     if bad.any():
         i = int(np.argmax(bad))
@@ -255,29 +262,29 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     mask = (~excl).astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     lazy_ci = settings.method == "Inverse" and not zero_vi.any()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        pooled = pool_arrays(es.yi, es.vi, mask, method_tau2=settings.method_tau2,
-                             level=settings.level, random_ci=settings.random_ci,
-                             adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
-                             i2_method=settings.i2_method, null=m.null,
-                             tau2_ci=not lazy_ci and not zero_vi.any(), tau2_weights=genq).row(0)
+    pooled = _noted(notes, lambda: pool_arrays(
+        es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
+        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
+        i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not zero_vi.any(),
+        tau2_weights=genq).row(0))
     if lazy_ci:
         # the Q-profile interval of tau² is computed when first used (PooledValues)
         pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
                                               pooled["q"], settings))
-    for w in caught:
-        notes.append(str(w.message))
-        warnings.warn(w.message, w.category, stacklevel=3)
     if zero_vi.any():
         pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
     if settings.method != "Inverse":
         # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
-        from .glmm import pooled_for_analysis as glmm_pooled
-        from .mh import pooled_for_analysis as fixed_cell_pooled, pooled_rates_for_analysis
-        adapter = (glmm_pooled if settings.method == "GLMM" else
-                   pooled_rates_for_analysis if m.design == "rate2" and settings.method == "MH" else fixed_cell_pooled)
-        pooled, method_notes = adapter(settings, m, arrays, excl, pooled)
+        if settings.method == "GLMM":
+            from .glmm import pooled_for_analysis as glmm_pooled
+            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled)
+        elif m.design == "rate2" and settings.method == "MH":
+            from .mh import pooled_rates_for_analysis
+            pooled, method_notes = _noted(notes, lambda: pooled_rates_for_analysis(settings, m, arrays, excl, pooled))
+        else:
+            from .mh import pooled_for_analysis as fixed_cell_pooled
+            pooled, method_notes = _noted(notes, lambda: fixed_cell_pooled(
+                settings, m, arrays, excl, pooled, effects=(es.yi, es.vi, mask)))
         notes.extend(method_notes)
         if settings.method == "MH" and m.code == "OR":
             # the Cochran-Mantel-Haenszel and Tarone tests, as rma.mh prints them
@@ -287,6 +294,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if settings.method == "GLMM":  # the kernel's se.tau2 is the inverse-variance model's
         pooled["se_tau2"] = None
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
+    if missing.any():  # no interval for a study without its data
+        lo, hi, nlo, nhi = (None if a is None else np.where(missing, np.nan, a) for a in (lo, hi, nlo, nhi))
     notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl
     if corrected.any() and m.design in ("proportion", "bin2"):
@@ -351,6 +360,65 @@ def _genq_weights(weights, settings: Settings, labels, excl):
         raise DataError(f"a GENQ weight must be a positive number (value {weights[i]:g})", study=str(labels[i]),
                         column="genq_weights", rule="genq_weights > 0")
     return weights
+
+
+def _noted(notes: list, compute):
+    """Run ``compute()``; each warning it gives is added to ``notes`` and passed on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = compute()
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=4)
+    return value
+
+
+def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarray:
+    """Studies with an empty cell in a column the measure needs: kept in the study table and
+    left out of the pooling, with a note and a warning naming study and column (what
+    metafor does with ``na.action = "na.omit"`` and R meta with missing values)."""
+    from .effects import required_columns
+    needed = required_columns("GEN" if "yi" in arrays else m, arrays)
+    missing = np.zeros(labels.size, dtype=bool)
+    where = {}
+    for col in needed:
+        if col not in arrays:
+            continue  # escalc names the missing column
+        gap = np.isnan(arrays[col]) & ~missing
+        for i in np.flatnonzero(gap):
+            where[int(i)] = col
+        missing |= gap
+    if not missing.any():
+        return missing
+    if missing.all():
+        raise DataError("no study has complete data: every study has an empty cell "
+                        f"(e.g. column {where[0]!r})", study=str(labels[0]), column=where[0],
+                        rule="value required")
+    detail = ", ".join(f"{labels[i]} (column '{where[i]}')" for i in sorted(where))
+    msg = (f"not pooled, value missing: {detail}; kept in the study table "
+           "(as metafor's na.action = \"na.omit\")")
+    notes.append(msg)
+    warnings.warn(msg, MetaReviewWarning, stacklevel=4)
+    return missing
+
+
+def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, settings):
+    """Effect sizes of the studies with complete data; ``nan`` for the others."""
+    complete = ~missing
+    part = {c: v[complete] for c, v in arrays.items()}
+    es = escalc(measure, part, incr=settings.incr, method_incr=settings.method_incr,
+                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels[complete],
+                rr_cochrane=settings.rr_cochrane)
+    if not missing.any():
+        return es
+
+    def full(values, fill=np.nan):
+        if values is None:
+            return None
+        out = np.full(missing.shape, fill)
+        out[complete] = values
+        return out
+    return replace(es, yi=full(es.yi), vi=full(es.vi), incr=full(es.incr, 0.0), n=full(es.n))
 
 
 def _tau2_interval(yi, vi, mask, tau2, q, settings) -> dict:

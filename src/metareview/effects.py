@@ -109,7 +109,7 @@ def _proportion(m: Measure, x, n, incr, method_incr, incr_style):
                 1 / (4 * n + 2), a)
 
 
-def _binary(m: Measure, a1, n1, c1, n2, incr, method_incr, incr_style):
+def _binary(m: Measure, a1, n1, c1, n2, incr, method_incr, incr_style, rr_cochrane=False):
     b1, d1 = n1 - a1, n2 - c1
     sel = (a1 == 0) | (b1 == 0) | (c1 == 0) | (d1 == 0)
     a = _incr_for(sel, incr, method_incr)
@@ -118,11 +118,11 @@ def _binary(m: Measure, a1, n1, c1, n2, incr, method_incr, incr_style):
             yi = np.log((a1 + a) * (d1 + a) / ((b1 + a) * (c1 + a)))
             vi = 1 / (a1 + a) + 1 / (b1 + a) + 1 / (c1 + a) + 1 / (d1 + a)
         elif m.code == "RR":
-            if incr_style == "meta":
+            if incr_style == "meta" and not rr_cochrane:
                 allev = (a1 == n1) & (c1 == n2)
                 yi = np.log((a1 + a) / (n1 + a)) - np.log((c1 + a) / (n2 + a))
                 vi = (1 / (a1 + a * ~allev) - 1 / (n1 + a) + 1 / (c1 + a * ~allev) - 1 / (n2 + a))
-            else:
+            else:  # metafor, and R meta's RR.Cochrane = TRUE (RevMan): n + 2 incr
                 yi = np.log((a1 + a) / (n1 + 2 * a)) - np.log((c1 + a) / (n2 + 2 * a))
                 vi = 1 / (a1 + a) - 1 / (n1 + 2 * a) + 1 / (c1 + a) - 1 / (n2 + 2 * a)
         else:  # RD
@@ -250,13 +250,15 @@ def _partial_correlation(code, t, n, predictors, r2):
 
 def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 0.5,
            method_incr: str = "only0", incr_style: str = "meta", exact_smd: bool = True,
-           studlab=None, validate: bool = True) -> EffectSizes:
+           studlab=None, validate: bool = True, rr_cochrane: bool = False) -> EffectSizes:
     """Compute study effect sizes ``yi`` and sampling variances ``vi``.
 
     ``data`` maps metareview's column roles (see :data:`metareview.measures.DESIGNS`) to
     arrays.  ``incr``/``method_incr`` are R meta's ``incr``/``method.incr``;
     ``incr_style`` chooses meta's (default) or metafor's way of applying it;
-    ``exact_smd`` chooses the exact Hedges correction (metafor) or meta's approximation.
+    ``exact_smd`` chooses the exact Hedges correction (metafor) or meta's approximation;
+    ``rr_cochrane`` adds twice the increment to the group sizes of a zero-cell study's
+    risk ratio under meta's convention (R meta's ``RR.Cochrane = TRUE``, RevMan 5).
 
     >>> es = escalc("PLO", {"events": [8, 26], "n": [10, 31]})
     >>> [round(v, 4) for v in es.yi]
@@ -328,7 +330,7 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
                 vi = big_n / (n1 * n2) + yi ** 2 / (2 * (big_n - 3.94))
     elif d == "bin2":
         yi, vi, a = _binary(m, g("events_e"), g("n_e"), g("events_c"), g("n_c"),
-                            incr, method_incr, incr_style)
+                            incr, method_incr, incr_style, rr_cochrane)
         n_tot = g("n_e") + g("n_c")
     elif d == "rate":
         from .rates import rate_yi_vi

@@ -721,12 +721,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                     f"{prefix}_p": r.p if test else math.nan})
     out["random_df"] = math.nan
     k = re.k
-    if settings.prediction == "z":
-        crit = float(special.ndtri(0.5 + settings.level / 2))
-    elif settings.prediction == "t" and k > 2:
-        crit = float(special.stdtrit(k - 2, 0.5 + settings.level / 2))
-    else:
-        crit = math.nan
+    from .pooling import prediction_quantile
+    crit = float(prediction_quantile(settings.prediction, k, settings.level)[0])
     half = crit * math.sqrt(re.se**2 + re.tau2)
     out.update(prediction_low=re.estimate - half, prediction_high=re.estimate + half,
                q=re.q, q_df=re.q_df, q_p=re.q_p, tau2=re.tau2, tau=re.tau,

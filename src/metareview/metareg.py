@@ -10,12 +10,16 @@ test of moderators (QM), the test of residual heterogeneity (QE), metafor's I² 
 for the residual heterogeneity and the pseudo R² (proportional reduction of tau²
 against the intercept-only model) are reported as metafor does.
 
-Moderators are columns of the result (its covariates, or data columns such as ``n``), given as a formula string
-(``"~ year + design"``, ``"~ factor(alloc) + ablat"``, ``"~ ablat - 1"`` without intercept),
-a list of column names or a mapping of names to arrays.  A column whose values are all
-numbers is numeric; any other column, or one wrapped in ``factor()``, is categorical with
-treatment contrasts against its first level (sorted as R's ``factor()`` does).  Studies
-with a missing moderator are dropped with a warning that names them and the column.
+Moderators are columns of the result (its covariates, or data columns such as ``n``), given as an R
+formula string read by formulaic (``"~ year + design"``, ``"~ factor(alloc) + ablat"``,
+``"~ ablat * year"`` and ``"~ ablat:year"`` for interactions, ``"~ I(ablat^2)"``,
+``"~ relevel(factor(alloc), ref = \"random\")"`` for another reference level, ``log()``,
+``"~ ablat - 1"`` without intercept), a list of column names or a mapping of names to
+arrays.  A column whose values are all numbers is numeric; any other column, or one
+wrapped in ``factor()``, is categorical with treatment contrasts against its first level
+(sorted as R's ``factor()`` does).  Coefficients are named as metafor names them
+(``intrcpt``, ``factor(alloc)random``, ``ablat:year``).  Studies with a missing moderator
+are dropped with a warning that names them and the column.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from . import _dist
 from .exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
 from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 
-__all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix",
+__all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix", "Design",
            "METAREG_TAU2", "METAREG_TESTS"]
 
 METAREG_TAU2 = ("DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB", "FE")
@@ -280,41 +284,228 @@ def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.
 # moderators: formula, coding, missing values
 # ---------------------------------------------------------------------------------------
 
-_TERM = re.compile(r"^(factor\((?P<f>[^()]+)\)|(?P<n>[^()+\-~\s][^()+~]*?))$")
+# R formula syntax read by formulaic (https://matthewwardrop.github.io/formulaic/): R's
+# ``factor(x)`` and ``relevel(factor(x), ref = "B")`` become formulaic's ``C()`` with
+# treatment contrasts, ``I(x^2)`` its ``I(x**2)``; interactions (``a:b``, ``a*b``), ``- 1``
+# and ``+ 0`` are the same in both.  Coefficient names are then written as R (and metafor)
+# write them: ``intrcpt``, ``ablat``, ``factor(alloc)random``, ``ablat:year``, ``I(ablat^2)``.
+_RELEVEL = re.compile(r"""relevel\(\s*(?:factor\(\s*(?P<a>[^()]+?)\s*\)|(?P<b>[^(),]+?))\s*,\s*ref\s*=\s*
+                          (?:"(?P<r1>[^"]*)"|'(?P<r2>[^']*)'|(?P<r3>[^)\s]+))\s*\)""", re.X)
+_FACTOR = re.compile(r"\bfactor\(\s*([^()]+?)\s*\)")
+_I_TERM = re.compile(r"\bI\(")
+#: functions of a column a formula may use, as R names them
+_FUNCTIONS = {"log": np.log, "log2": np.log2, "log10": np.log10, "exp": np.exp, "sqrt": np.sqrt}
 
 
-def _parse_formula(formula: str) -> tuple[list[tuple[str, bool]], bool]:
-    """Terms ``[(column, forced_factor)]`` and whether the model has an intercept."""
+def _python_formula(formula: str) -> tuple[str, dict[str, str]]:
+    """The formulaic spelling of an R formula, and the R name of each categorical factor."""
     text = formula.strip()
     if text.startswith("~"):
         text = text[1:]
-    intercept = True
-    terms: list[tuple[str, bool]] = []
-    tokens = re.split(r"\s*([+-])\s*", " + " + text.strip())
-    for i in range(1, len(tokens), 2):
-        sign, tok = tokens[i], tokens[i + 1].strip()
-        if tok == "":
-            raise SettingsError(f"cannot read the formula {formula!r}: an empty term")
-        if tok in ("0", "1"):
-            intercept = (sign == "+") == (tok == "1")
-            continue
-        if sign == "-":
-            raise SettingsError(f"cannot read the formula {formula!r}: only '- 1' may be subtracted")
-        mt = _TERM.match(tok)
-        if mt is None or any(c in tok for c in "*:^/|"):
-            raise SettingsError(f"cannot read the term {tok!r} of {formula!r}: moderators are column names "
-                                "or factor(column), joined by '+' (interactions: add a product column)")
-        terms.append((mt.group("f").strip(), True) if mt.group("f") else (mt.group("n").strip(), False))
-    if not terms and intercept is False:
+    if not text.strip():
         raise SettingsError(f"the formula {formula!r} has no terms")
-    return terms, intercept
+    prefixes: dict[str, str] = {}
+
+    def relevel(m):
+        col = (m.group("a") or m.group("b")).strip()
+        ref = next(g for g in (m.group("r1"), m.group("r2"), m.group("r3")) if g is not None)
+        expr = f"C({col}, contr.treatment({ref!r}))"
+        prefixes[expr] = f'relevel(factor({col}), ref = "{ref}")'
+        return expr
+
+    def factor(m):
+        col = m.group(1).strip()
+        prefixes[f"C({col})"] = f"factor({col})"
+        return f"C({col})"
+
+    text = _FACTOR.sub(factor, _RELEVEL.sub(relevel, text))
+    # R's power operator inside I(): x^2 is x**2 in Python (outside I() ^ has no meaning here)
+    out, i = [], 0
+    for m in _I_TERM.finditer(text):
+        depth, j = 1, m.end()
+        while j < len(text) and depth:
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+        out.append(text[i:m.end()] + text[m.end():j].replace("^", "**"))
+        i = j
+    out.append(text[i:])
+    return "".join(out), prefixes
+
+
+def _r_expression(expr: str) -> str:
+    """formulaic's text of an ``I()`` or function term as R deparses it (``I(ablat^2)``,
+    ``I(ablat/10)``, ``I(year - 1900)``)."""
+    return re.sub(r"\s*\*\*\s*", "^", re.sub(r"\s*/\s*", "/", expr))
+
+
+def _r_names(spec, prefixes: dict[str, str]) -> list[str]:
+    """metafor's coefficient names for the columns of a formulaic model matrix."""
+    names = list(spec.column_names)
+    for term, idx in spec.term_indices.items():
+        factors = [str(f.expr) for f in term.factors]
+        for j in idx:
+            col = str(spec.column_names[j])
+            if factors == ["1"]:
+                names[j] = "intrcpt"
+                continue
+            parts, rest = [], col
+            for n, fx in enumerate(factors):
+                if not rest.startswith(fx):  # pragma: no cover - formulaic writes its own factor names
+                    raise SettingsError(f"cannot name the coefficient {col!r}")
+                rest = rest[len(fx):]
+                level = ""
+                if rest.startswith("["):
+                    end = rest.index("]:") if n < len(factors) - 1 else len(rest) - 1
+                    level = rest[1:end]
+                    rest = rest[end + 1:]
+                    level = level[2:] if level.startswith("T.") else level
+                    num = _as_number(level)
+                    level = _fmt_level(num) if num is not None else level
+                rest = rest[1:] if rest.startswith(":") else rest
+                if fx in prefixes:            # factor(x), relevel(factor(x), ref = ...)
+                    prefix = prefixes[fx]
+                elif "(" in fx:               # I(...), log(...)
+                    prefix = _r_expression(fx)
+                else:                         # a column (categorical ones get their levels)
+                    prefix = fx
+                parts.append(prefix + level)
+            names[j] = ":".join(parts)
+    return names
+
+
+@dataclass(frozen=True)
+class Term:
+    """A column a model uses: numeric, or categorical with its levels (the first is the
+    reference of treatment contrasts, sorted as R's ``factor()`` sorts them)."""
+
+    column: str
+    kind: str                 # "numeric" | "factor"
+    levels: tuple = ()
+
+
+def _variable(column: str, values, in_factor: bool, labels) -> tuple[Term, Any]:
+    """How a column enters formulaic: numbers, or an ordered categorical (R's level order)."""
+    import pandas as pd
+
+    vals = list(values)
+    nums = [_as_number(x) for x in vals]
+    if all(n is not None for n in nums):
+        return Term(column, "numeric", tuple(sorted(set(nums)))), np.array(nums, float)
+    if not in_factor and any(n is not None for n in nums) and sum(n is not None for n in nums) >= len(nums) / 2:
+        bad = [str(labels[i]) for i, n in enumerate(nums) if n is None]
+        raise DataError(f"moderator {column!r} is mostly numeric but has non-numeric values in "
+                        f"{', '.join(bad)}; correct them, or use factor({column}) for a categorical moderator",
+                        study=bad[0], column=column, rule="numeric moderator")
+    levels = _levels(vals)
+    if len(levels) < 2:
+        raise DataError(f"moderator {column!r} has a single level ({_fmt_level(levels[0])}) among the studies "
+                        "used: it cannot be estimated", column=column, rule="at least two levels")
+    text = [str(x) for x in vals]
+    return Term(column, "factor", tuple(levels)), pd.Categorical(text, categories=[str(lv) for lv in levels])
+
+
+def formula_variables(formula: str) -> list[str]:
+    """The data columns an R-style moderator formula uses, in order of appearance."""
+    from formulaic import Formula
+
+    text, _ = _python_formula(formula)
+    try:
+        found = Formula(text).required_variables
+    except Exception as exc:  # formulaic's parser errors are not ours
+        raise SettingsError(f"cannot read the formula {formula!r}: {exc}") from None
+    names = {str(v) for v in found} - set(_FUNCTIONS) - {"C", "contr", "I", "np"}
+
+    def first(name):
+        m = re.search(rf"(?<![\w.`]){re.escape(name)}(?![\w`])", text)
+        return m.start() if m else len(text)
+    return sorted(names, key=lambda n: (first(n), n))
+
+
+@dataclass(frozen=True)
+class Design:
+    """A model matrix with metafor's coefficient names and what is needed to build it again
+    for new moderator values (``predict``)."""
+
+    X: np.ndarray
+    names: list
+    terms: tuple
+    intercept: bool
+    spec: Any = field(repr=False, default=None)
+
+    def matrix(self, columns: Mapping[str, Any], labels=None) -> np.ndarray:
+        """The model matrix of other moderator values (levels as in the fitted data)."""
+        import pandas as pd
+
+        data = {}
+        for t in self.terms:
+            vals = list(columns[t.column])
+            if t.kind == "numeric" and not all(_as_number(x) is not None for x in vals):
+                bad = next(x for x in vals if _as_number(x) is None)
+                raise DataError(f"moderator {t.column!r} needs a number, not {bad!r}", column=t.column,
+                                rule="numeric moderator")
+            if t.kind == "factor":
+                known = {str(lv) for lv in t.levels}
+                bad = [x for x in vals if str(x) not in known]
+                if bad:
+                    raise DataError(f"unknown level {bad[0]!r} of moderator {t.column!r}; levels are: "
+                                    f"{', '.join(map(_fmt_level, t.levels))}", column=t.column,
+                                    rule="known factor level")
+                data[t.column] = pd.Categorical([str(x) for x in vals], categories=[str(lv) for lv in t.levels])
+            else:
+                data[t.column] = np.array([_as_number(x) for x in vals], float)
+        mm = self.spec.get_model_matrix(pd.DataFrame(data), context=_FUNCTIONS)
+        return np.asarray(mm, float)
+
+
+def design_matrix(columns: Mapping[str, Any], formula: str, labels) -> Design:
+    """The model matrix of an R-style formula over ``columns`` (name -> values), through
+    formulaic, with metafor's coefficient names."""
+    import pandas as pd
+    from formulaic import model_matrix
+
+    text, prefixes = _python_formula(formula)
+    used = formula_variables(formula)
+    in_factor = {c for c in used if re.search(rf"C\(\s*{re.escape(c)}\s*[,)]", text)}
+    terms, data = [], {}
+    for col in used:
+        term, values = _variable(col, columns[col], col in in_factor, labels)
+        terms.append(term)
+        data[col] = values
+    try:
+        mm = model_matrix(text, pd.DataFrame(data), context=_FUNCTIONS, ensure_full_rank=True)
+    except Exception as exc:  # formulaic's evaluation errors are not ours
+        raise SettingsError(f"cannot build the model {formula!r}: {exc}") from None
+    spec = mm.model_spec
+    X = np.asarray(mm, float)
+    if X.shape[1] == 0:
+        raise SettingsError("the model has no coefficients")
+    names = _r_names(spec, prefixes)
+    intercept = any(str(t) == "1" for t in spec.terms)
+    return Design(X, names, tuple(terms), intercept, spec)
+
+
+def _check_rank(X, names, k):
+    p = X.shape[1]
+    if p >= k:
+        raise DataError(f"the model has {p} coefficients ({', '.join(names)}) but only {k} studies: at least "
+                        f"{p + 1} studies are needed (fewer moderators or more studies)",
+                        rule="more studies than coefficients")
+    rank = 0
+    for j in range(p):
+        r = np.linalg.matrix_rank(X[:, : j + 1])
+        if r == rank:
+            raise DataError(f"coefficient {names[j]!r} is collinear with the ones before it (a linear "
+                            f"combination of {', '.join(names[:j]) or 'nothing'}): drop its moderator or one "
+                            "of them", column=names[j], rule="collinear moderators")
+        rank = r
 
 
 def _missing(x) -> bool:
     if x is None:
         return True
     if isinstance(x, str):
-        return x.strip() == "" or x.strip().upper() in ("NA", "NAN")
+        # what spreadsheets and R write for an empty cell ("N/A" is no subgroup level)
+        return x.strip() == "" or x.strip().upper() in ("NA", "N/A", "NAN", "NULL")
     try:
         return bool(np.isnan(x))
     except (TypeError, ValueError):
@@ -337,76 +528,10 @@ def _levels(values) -> list:
     return sorted({str(x) for x in values})
 
 
-def _level_key(x, numeric_levels: bool):
-    return _as_number(x) if numeric_levels else str(x)
-
-
 def _fmt_level(lv) -> str:
     if isinstance(lv, float) and lv.is_integer():
         return str(int(lv))
     return str(lv)
-
-
-@dataclass(frozen=True)
-class Term:
-    """How one moderator is coded in the design matrix."""
-
-    column: str
-    kind: str                 # "numeric" | "factor"
-    levels: tuple = ()        # factor levels, first is the reference
-    label: str = ""           # R's prefix of the coefficient names
-    numeric_levels: bool = False
-    full: bool = False        # one column per level (the first factor of a model without intercept, as R)
-
-    def names(self) -> list[str]:
-        if self.kind == "numeric":
-            return [self.column]
-        return [f"{self.label}{_fmt_level(lv)}" for lv in self.levels[(0 if self.full else 1):]]
-
-    def encode(self, values, labels=None) -> np.ndarray:
-        vals = list(values)
-        if self.kind == "numeric":
-            out = np.empty((len(vals), 1))
-            for i, x in enumerate(vals):
-                num = _as_number(x)
-                if num is None or not np.isfinite(num):
-                    who = f"study {labels[i]!r}" if labels is not None else f"value {x!r}"
-                    raise DataError(f"{who}: moderator {self.column!r} needs a number, not {x!r}",
-                                    column=self.column, rule="numeric moderator")
-                out[i, 0] = num
-            return out
-        first = 0 if self.full else 1
-        out = np.zeros((len(vals), len(self.levels) - first))
-        keys = [_level_key(lv, self.numeric_levels) for lv in self.levels]
-        for i, x in enumerate(vals):
-            key = _level_key(x, self.numeric_levels)
-            if key not in keys:
-                raise DataError(f"unknown level {x!r} of moderator {self.column!r}; levels are: "
-                                f"{', '.join(map(_fmt_level, self.levels))}", column=self.column,
-                                rule="known factor level")
-            j = keys.index(key)
-            if j >= first:
-                out[i, j - first] = 1.0
-        return out
-
-
-def _term_for(column: str, values, forced: bool, labels) -> Term:
-    vals = list(values)
-    nums = [_as_number(x) for x in vals]
-    if not forced and all(n is not None for n in nums):
-        return Term(column, "numeric")
-    if not forced and any(n is not None for n in nums) and sum(n is not None for n in nums) >= len(nums) / 2:
-        bad = [str(labels[i]) for i, n in enumerate(nums) if n is None]
-        raise DataError(f"moderator {column!r} is mostly numeric but has non-numeric values in "
-                        f"{', '.join(bad)}; correct them, or use factor({column}) for a categorical moderator",
-                        study=bad[0], column=column, rule="numeric moderator")
-    levels = _levels(vals)
-    numeric_levels = all(n is not None for n in nums)
-    if len(levels) < 2:
-        raise DataError(f"moderator {column!r} has a single level ({_fmt_level(levels[0])}) among the studies "
-                        "used: it cannot be estimated", column=column, rule="at least two levels")
-    label = f"factor({column})" if forced else column
-    return Term(column, "factor", tuple(levels), label, numeric_levels)
 
 
 def study_columns(result) -> dict:
@@ -416,19 +541,18 @@ def study_columns(result) -> dict:
     return cols
 
 
-def _resolve_mods(result, mods) -> tuple[dict, list[tuple[str, bool]], bool, str]:
-    """Columns (name -> values over all studies), terms, intercept flag, formula text."""
+def _resolve_mods(result, mods) -> tuple[dict, str]:
+    """The moderator columns a model uses (name -> values over all studies) and its formula."""
     cov = study_columns(result)
     if isinstance(mods, str):
-        terms, intercept = _parse_formula(mods)
         text = mods.strip() if mods.strip().startswith("~") else "~ " + mods.strip()
         columns = {}
-        for name, _ in terms:
+        for name in formula_variables(text):
             if name not in cov:
                 raise DataError(f"moderator {name!r} is not a column of the data; columns are: "
                                 f"{', '.join(cov) or '(none)'}", column=name, rule="missing column")
             columns[name] = np.asarray(cov[name], dtype=object)
-        return columns, terms, intercept, text
+        return columns, text
     if isinstance(mods, Mapping) or hasattr(mods, "columns"):
         names = list(mods.columns) if hasattr(mods, "columns") else list(mods.keys())
         columns = {str(n): np.asarray(mods[n], dtype=object).ravel() for n in names}
@@ -436,49 +560,16 @@ def _resolve_mods(result, mods) -> tuple[dict, list[tuple[str, bool]], bool, str
             if c.size != result.k_all:
                 raise DataError(f"moderator {n!r} has {c.size} values for {result.k_all} studies", column=n,
                                 rule="one value per study")
-        terms = [(n, False) for n in columns]
-        return columns, terms, True, "~ " + " + ".join(columns)
+        return columns, "~ " + " + ".join(_quoted(n) for n in columns)
     if isinstance(mods, Sequence):
-        return _resolve_mods(result, "~ " + " + ".join(map(str, mods)))
+        return _resolve_mods(result, "~ " + " + ".join(_quoted(str(m)) for m in mods))
     raise SettingsError("mods must be a formula string ('~ year + design'), a list of column names or a "
                         "mapping of names to values")
 
 
-def design_matrix(columns: Mapping[str, Any], terms, intercept: bool, labels) -> tuple[np.ndarray, list, list]:
-    """The design matrix, its column names and the terms' codings."""
-    parts, names, coded = [], [], []
-    k = len(labels)
-    if intercept:
-        parts.append(np.ones((k, 1)))
-        names.append("intrcpt")
-    for col, forced in terms:
-        term = _term_for(col, columns[col], forced, labels)
-        if not intercept and term.kind == "factor" and not any(t.kind == "factor" for t in coded):
-            term = Term(term.column, term.kind, term.levels, term.label, term.numeric_levels, full=True)
-        parts.append(term.encode(columns[col], labels))
-        names.extend(term.names())
-        coded.append(term)
-    if not parts:
-        raise SettingsError("the model has no coefficients")
-    return np.hstack(parts), names, coded
-
-
-def _check_rank(X, names, k, terms):
-    p = X.shape[1]
-    if p >= k:
-        raise DataError(f"the model has {p} coefficients ({', '.join(names)}) but only {k} studies: at least "
-                        f"{p + 1} studies are needed (fewer moderators or more studies)",
-                        rule="more studies than coefficients")
-    rank = 0
-    for j in range(p):
-        r = np.linalg.matrix_rank(X[:, : j + 1])
-        if r == rank:
-            col = names[j]
-            owner = next((t.column for t in terms if col in t.names()), col)
-            raise DataError(f"moderator {owner!r} is collinear with the moderators before it (coefficient "
-                            f"{col!r} is a linear combination of {', '.join(names[:j]) or 'nothing'}): "
-                            "drop it or one of them", column=owner, rule="collinear moderators")
-        rank = r
+def _quoted(name: str) -> str:
+    """A column name as a formula term (backticks around one that is not an identifier)."""
+    return name if name.isidentifier() else f"`{name}`"
 
 
 # ---------------------------------------------------------------------------------------
@@ -503,6 +594,7 @@ class MetaRegression(Reportable):
     r2: float | None
     tau2_null: float | None      # tau² of the intercept-only model (for R²)
     notes: tuple = field(default=())
+    design: Any = field(default=None, repr=False)   # the formulaic model, for predict()
 
     # ---- tables ---------------------------------------------------------------------
     @property
@@ -539,9 +631,9 @@ class MetaRegression(Reportable):
             n = len(vals) if n is None else n
             if len(vals) != n:
                 raise SettingsError("every moderator in newmods needs the same number of values")
-        parts = [np.ones((n, 1))] if self.intercept else []
-        parts += [t.encode(cols[t.column]) for t in self.terms]
-        return np.hstack(parts)
+        if not self.terms:  # intercept only
+            return np.ones((1, 1))
+        return self.design.matrix(cols)
 
     def predict(self, newmods=None):
         """Predicted effects (analysis scale) with CI and prediction interval, as metafor's ``predict``.
@@ -590,10 +682,10 @@ class MetaRegression(Reportable):
         f = self.fit
         rep = Report()
         rep.add(Heading(f"Meta-regression {self.formula}", 2))
-        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; tau^2 estimator: {f.method}; "
+        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; τ² estimator: {f.method}; "
                           f"{'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'})\n"
-                          f"tau^2 (residual) = {_f(f.tau2)}; tau = {_f(np.sqrt(f.tau2))}; "
-                          f"I^2 (residual) = {_f(f.i2, 2)}%; H^2 = {_f(f.h2, 2)}"
+                          f"τ² (residual) = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; "
+                          f"I² (residual) = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
                           + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
                              if self.r2 is not None else "")))
         rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}\n"
@@ -644,7 +736,7 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
         test = "knha"
     level = result.settings.level if level is None else float(level)
     ctl = {"tol": 1e-12, "maxiter": 10000, **(control or {})}
-    columns, term_spec, intercept, text = _resolve_mods(result, mods)
+    columns, text = _resolve_mods(result, mods)
     labels_all = np.asarray(result.studlab, dtype=object)
     use = np.asarray(result.included, bool).copy()
     notes = []
@@ -665,8 +757,9 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     if labels.size < 2:
         raise DataError(f"only {labels.size} stud{'y' if labels.size == 1 else 'ies'} with all moderators "
                         f"({', '.join(columns)}): a meta-regression needs more", rule="enough studies")
-    X, names, terms = design_matrix(cols_used, term_spec, intercept, labels)
-    _check_rank(X, names, labels.size, terms)
+    design = design_matrix(cols_used, text, labels)
+    X, names, terms, intercept = design.X, design.names, design.terms, design.intercept
+    _check_rank(X, names, labels.size)
     fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
                   tol=ctl["tol"], maxiter=int(ctl["maxiter"]))
     r2 = tau2_null = None
@@ -678,4 +771,4 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
         notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")
     return MetaRegression(result=result, formula=text, fit=fit, terms=tuple(terms), intercept=intercept,
                           studlab=labels, yi=y, vi=v, X=X, columns=cols_used, dropped=tuple(dropped),
-                          r2=r2, tau2_null=tau2_null, notes=tuple(notes))
+                          r2=r2, tau2_null=tau2_null, notes=tuple(notes), design=design)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
-from .exceptions import DataError, SettingsError
+from .exceptions import DataError, MetaReviewWarning, SettingsError
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
 
@@ -140,12 +140,10 @@ def _z(level: float) -> float:
 
 def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
     """Q, df, p, I² (%) and H of the study estimates around ``est`` (as metafor: a single
-    table gives Q = 0 with p = 1)."""
+    table, or none, gives Q = 0 with p = 1)."""
     ok = np.isfinite(yi) & np.isfinite(vi)
     k = int(ok.sum())
-    if k == 0:
-        return math.nan, 0, math.nan, math.nan, math.nan
-    if k == 1:
+    if k <= 1:  # no informative table either: metafor's rma.mh reports Q = 0, p = 1
         return 0.0, 0, 1.0, 0.0, 1.0
     q = max(0.0, float(np.sum((yi[ok] - est) ** 2 / vi[ok])))
     df = k - 1
@@ -153,7 +151,7 @@ def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
     return q, df, float(special.chdtrc(df, q)), i2, math.sqrt(q / df)
 
 
-def _study_values(measure, convention, a, b, c, d, incr, informative):
+def _study_values(measure, convention, a, b, c, d, incr, informative, rr_cochrane=False):
     """Study estimates and variances entering Q (nan for tables left out)."""
     n1, n2 = a + b, c + d
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
@@ -162,12 +160,12 @@ def _study_values(measure, convention, a, b, c, d, incr, informative):
         if measure == "OR":
             yi = np.log((a + i) * (d + i) / ((b + i) * (c + i)))
             vi = 1 / (a + i) + 1 / (b + i) + 1 / (c + i) + 1 / (d + i)
-        elif measure == "RR" and convention == "meta":
+        elif measure == "RR" and convention == "meta" and not rr_cochrane:
             # meta 4.9-6 (RR.cochrane = FALSE): n + incr; Hartung & Knapp (2001) variance
             allev = (a == n1) & (c == n2)
             yi = np.log((a + i) / (n1 + i)) - np.log((c + i) / (n2 + i))
             vi = (1 / (a + i * ~allev) - 1 / (n1 + i) + 1 / (c + i * ~allev) - 1 / (n2 + i))
-        elif measure == "RR":
+        elif measure == "RR":  # metafor; R meta with RR.Cochrane = TRUE
             yi = np.log((a + i) / (n1 + 2 * i)) - np.log((c + i) / (n2 + 2 * i))
             vi = 1 / (a + i) - 1 / (n1 + 2 * i) + 1 / (c + i) - 1 / (n2 + 2 * i)
         elif convention == "meta":  # RD
@@ -182,9 +180,23 @@ def _study_values(measure, convention, a, b, c, d, incr, informative):
     return yi, vi
 
 
+def _check_ratio(name: str, num: float, den: float, undefined: str) -> None:
+    """A Mantel-Haenszel ratio sum(R)/sum(S) that is 0/0, 0 or infinite is an error."""
+    rule = f"MH {name} finite"
+    if num == 0 and den == 0:
+        raise DataError(f"the Mantel-Haenszel {name} is undefined (0/0): {undefined}; pool "
+                        "the risk difference or add a continuity correction", column="events_e",
+                        rule=rule)
+    if num == 0 or den == 0:
+        raise DataError(f"the Mantel-Haenszel {name} is 0 or infinite (no events in one group of "
+                        "every table): pool with a continuity correction or another measure",
+                        column="events_e" if num == 0 else "events_c", rule=rule)
+
+
 def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
                     convention: str = "meta", correction: float | None = None,
-                    study_correction: float = 0.5, level: float = 0.95) -> FixedCellResult:
+                    study_correction: float = 0.5, level: float = 0.95,
+                    rr_cochrane: bool = False) -> FixedCellResult:
     """Mantel-Haenszel pooled OR, RR or RD (common-effect model).
 
     Mantel & Haenszel (1959); variances: Robins, Breslow & Greenland (1986) for the OR,
@@ -192,7 +204,9 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
     Greenland & Robins (1989) for the RD with ``convention="metafor"``.  See the module
     documentation for the two conventions and the role of ``correction`` (increment for
     tables with a zero cell in the pooled estimate; default 0.5 for meta, 0 for
-    metafor) and ``study_correction`` (increment for the study estimates in Q).
+    metafor) and ``study_correction`` (increment for the study estimates in Q);
+    ``rr_cochrane`` computes a zero-cell study's risk ratio with n + 2 increments (R meta's
+    ``RR.Cochrane = TRUE``, RevMan 5).
 
     >>> r = mantel_haenszel([4, 6], [100, 90], [10, 12], [100, 95])
     >>> round(math.exp(r.estimate), 4)
@@ -238,11 +252,8 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
         R, S = A * D / N, B * C / N
         P, Q = (A + D) / N, (B + C) / N
         sR, sS = R.sum(), S.sum()
-        if sR == 0 or sS == 0:
-            raise DataError("the Mantel-Haenszel odds ratio is 0 or infinite (no events in one "
-                            "group of every table): pool with a continuity correction or "
-                            "another measure", column="events_e" if sR == 0 else "events_c",
-                            rule="MH odds ratio finite")
+        _check_ratio("odds ratio", sR, sS, "no table has events in one group and non-events "
+                     "in the other (metafor's rma.mh returns NA)")
         est = math.log(sR / sS)
         var = (np.sum(P * R) / (2 * sR**2) + np.sum(P * S + Q * R) / (2 * sR * sS)
                + np.sum(Q * S) / (2 * sS**2))
@@ -250,11 +261,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
     elif code == "RR":
         R, S = A * N2 / N, C * N1 / N
         sR, sS = R.sum(), S.sum()
-        if sR == 0 or sS == 0:
-            raise DataError("the Mantel-Haenszel risk ratio is 0 or infinite (no events in "
-                            "one group of every table)",
-                            column="events_e" if sR == 0 else "events_c",
-                            rule="MH risk ratio finite")
+        _check_ratio("risk ratio", sR, sS, "no table has events (metafor's rma.mh returns NA)")
         est = math.log(sR / sS)
         var = float(np.sum(N1 * N2 * (A + C) / N**2 - A * C / N)) / (sR * sS)
         w = S
@@ -278,15 +285,26 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
             Pi = (N1**2 * C - N2**2 * A + N1 * N2 * (N2 - N1) / 2) / N**2
             Qi = (A * (N2 - C) + C * (N1 - A)) / (2 * N)
             var = (est * float(Pi.sum()) + float(Qi.sum())) / sw**2
-    se = math.sqrt(var)
-    yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative)
+    se = math.sqrt(max(var, 0.0))
+    if se > 0:
+        z = est / se
+        p = float(2 * special.ndtr(-abs(z)))
+    else:
+        # no events in any table (or events only): rma.mh's result, the estimate with a
+        # zero standard error, an interval of zero width and no finite z statistic
+        warnings.warn("the Mantel-Haenszel variance is zero (no events, or only events, in "
+                      "every table): the estimate has a confidence interval of zero width and "
+                      "no test, as metafor's rma.mh reports it", MetaReviewWarning, stacklevel=2)
+        z = math.copysign(math.inf, est) if est != 0 else math.nan
+        p = 0.0 if est != 0 else math.nan
+    yi, vi = _study_values(code, convention, a, b, c, d, float(study_correction), informative,
+                           rr_cochrane)
     q, q_df, q_p, i2, h = _heterogeneity(yi, vi, est)
     w = np.where(pooled, w, np.nan)
-    z = est / se
     return FixedCellResult(
         method="MH", measure=code, convention=convention, k=int(pooled.sum()),
         estimate=est, se=se, ci_low=est - zcrit * se, ci_high=est + zcrit * se,
-        statistic=z, p=float(2 * special.ndtr(-abs(z))), q=q, q_df=q_df, q_p=q_p, i2=i2,
+        statistic=z, p=p, q=q, q_df=q_df, q_p=q_p, i2=i2,
         h=h, level=level, correction=float(correction), yi=yi, vi=vi,
         weights=100 * w / np.nansum(w))
 
@@ -296,7 +314,7 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: dict) -> tuple[dict, list[str]]:
+                        pooled: dict, effects: tuple) -> tuple[dict, list[str]]:
     """Mantel-Haenszel or Peto pooled quantities in the layout of the inverse-variance
     kernel's ``pooled`` dictionary (results, printouts and the JSON contract are shared).
 
@@ -304,7 +322,11 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     meta's or metafor's convention, ``settings.incr`` the increment for tables with a
     zero cell), Q is taken about the MH estimate (as meta and metafor print it) and I²
     and H follow from it as ``settings.i2_method`` says; the random-effects model is
-    the inverse-variance model of the study estimates.  ``Peto``: every pooled quantity
+    the inverse-variance model of the study estimates ``effects`` (``yi``, ``vi`` and the
+    kernel's 0/1 mask) whose DerSimonian-Laird tau² comes from that Q about the MH
+    estimate, as RevMan 5 and R meta (``Q.Cochrane = TRUE``, its default) compute it;
+    the other tau² estimators use the study estimates alone (meta only moves the centre
+    of Q for DL).  ``Peto``: every pooled quantity
     comes from Peto's study log odds ratios ``(O - E)/V`` with variances ``1/V`` (their
     inverse-variance common effect is Peto's estimate), as meta pools them.
     """
@@ -318,8 +340,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     if method == "MH" and measure.code not in _MEASURES:
         raise SettingsError(f"Mantel-Haenszel pools OR, RR or RD, not {measure.code}")
     if method == "MH" and settings.method_incr != "only0":
-        raise SettingsError("the Mantel-Haenszel correction is added only to tables with a zero "
-                            "cell (method_incr='only0'); use incr=0 for none")
+        raise SettingsError("Mantel-Haenszel adds the continuity correction only to tables with a "
+                            "zero cell (continuity rule only0: --method-incr only0); for no "
+                            "correction set the increment to 0 (--incr 0)")
     inc = ~np.asarray(excluded, bool)
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     out = dict(pooled)
@@ -346,13 +369,16 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         return out, _with_details(out, details)
     r = mantel_haenszel(a, n1, c, n2, measure=measure.code, convention=settings.incr_style,
                         correction=settings.incr if settings.incr_style == "meta" else 0.0,
-                        study_correction=settings.incr, level=settings.level)
+                        study_correction=settings.incr, level=settings.level,
+                        rr_cochrane=settings.rr_cochrane)
     test = measure.null is not None
     out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
                common_ci_high=r.ci_high,
                common_statistic=r.statistic if test else math.nan,
                common_p=r.p if test else math.nan,
                q=r.q, q_df=r.q_df, q_p=r.q_p, weight_common=_expand(r.weights, inc))
+    if settings.method_tau2 == "DL" and settings.random:
+        out.update(_random_about_mh(settings, measure, effects, r.estimate))
     if settings.i2_method == "q":
         from .heterogeneity import h_test_based
         h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
@@ -363,8 +389,33 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                "variance": {"OR": "Robins-Breslow-Greenland", "RR": "Greenland-Robins",
                             "RD": "Greenland-Robins" if r.convention == "meta"
                             else "Sato-Greenland-Robins"}[r.measure],
-               "random_effects": "inverse variance, study estimates with continuity correction"}
+               "random_effects": "inverse variance, study estimates with continuity correction"
+               + ("; DerSimonian-Laird tau² from Q about the Mantel-Haenszel estimate (RevMan 5, R meta)"
+                  if settings.method_tau2 == "DL" else "")}
     return out, _with_details(out, details)
+
+
+#: what the random-effects model about the MH estimate replaces in the kernel's output
+_RANDOM_KEYS = ("random_estimate", "random_se", "random_ci_low", "random_ci_high", "random_statistic",
+                "random_p", "random_df", "prediction_low", "prediction_high", "tau2", "tau",
+                "tau2_iterations", "tau2_converged", "weight_random")
+
+
+def _random_about_mh(settings, measure, effects: tuple, estimate: float) -> dict:
+    """The inverse-variance random-effects model whose DerSimonian-Laird tau² is taken from
+    Q about the Mantel-Haenszel estimate (Deeks, Higgins & Altman, Cochrane Handbook ch. 10;
+    RevMan 5; R meta 4.9-6 ``metabin(method = "MH")``)."""
+    from .pooling import pool_arrays
+    yi, vi, mask = effects
+    with warnings.catch_warnings():
+        # the caller has already reported the kernel's warnings for these data
+        warnings.simplefilter("ignore")
+        p = pool_arrays(yi, vi, mask, method_tau2="DL", level=settings.level,
+                        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
+                        prediction=settings.prediction, i2_method=settings.i2_method,
+                        null=measure.null, tau2_ci=False, tau2_center=estimate).row(0)
+    keys = _RANDOM_KEYS + (("i2", "h") if settings.i2_method == "tau2" else ())
+    return {key: p[key] for key in keys}
 
 
 def _expand(values: np.ndarray, inc: np.ndarray) -> np.ndarray:

@@ -205,6 +205,7 @@ class ReviewPlan:
     prisma: Path | None = None
     tables: tuple[str, ...] = ()
     grade: tuple[GradeSpec, ...] = ()
+    dpi: int = 300                     # resolution of the PNG figures
     text: str = field(default="", repr=False)
 
     @property
@@ -326,8 +327,10 @@ class _Reader:
 
 _TOP = {"review", "data", "defaults", "sensitivity", "analysis", "table1", "compare", "not_reproducible", "grade"}
 _GRADE = {"outcome", "design", "thresholds", "threshold_reason", "ois", "baseline_risk", "not_assessed", "rate"}
-_REVIEW = {"title", "citation", "prisma", "tables"}
+_REVIEW = {"title", "citation", "prisma", "tables", "dpi"}
 _DATA = {"file", "columns", "check", "title", "fill", "rob", "rob_tool"}
+#: PNG resolutions offered: screen (72) to print line art (1200)
+DPI_RANGE = (72, 1200)
 _FILL = {"column", "value", "rows_with", "reason"}
 _SENS = {"title", "exclude", "exclude_rob", "reason"}
 _ANALYSIS = {"title", "outcome", "data", "columns", "impute", "sensitivity", "subgroups", "figures", "additional",
@@ -366,6 +369,10 @@ def load_plan(target: str | Path) -> ReviewPlan:
     citation = r.string(review, "citation", "review", default="") or ""
     prisma = r.file(review["prisma"], "review", "prisma") if "prisma" in review else None
     tables = r.strings(review, "tables", "review")
+    dpi = review.get("dpi", 300)
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
+        raise r.error(f"dpi is the resolution of the PNG figures: a whole number from {DPI_RANGE[0]} to "
+                      f"{DPI_RANGE[1]}, not {dpi!r}", "review", "dpi")
     for t in tables:
         if t not in _TABLES:
             raise r.error(f"unknown table {t!r}; valid: {', '.join(_TABLES)}", "review", "tables")
@@ -499,7 +506,7 @@ def load_plan(target: str | Path) -> ReviewPlan:
 
     return ReviewPlan(path=path, title=title, citation=citation, data=data, analyses=tuple(analyses),
                       sensitivity=sens, table1_data=t1_data, table1=tuple(rows), comparisons=tuple(comparisons),
-                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, grade=grades, text=text)
+                      not_reproducible=tuple(notrep), prisma=prisma, tables=tables, grade=grades, dpi=dpi, text=text)
 
 
 def _grade(r: _Reader, name: str, g: Any, analyses) -> GradeSpec:

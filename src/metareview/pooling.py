@@ -26,7 +26,9 @@ from .tau2 import _sum, estimate_tau2, q_generalised, q_profile, se_tau2
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
 RANDOM_CI = ("wald", "hk")
-PREDICTION = ("t", "z", "none")
+#: t: k - 2 df (Higgins et al. 2009; R meta before 8.0, "HTS"); v: k - 1 df (Veroniki et al.
+#: 2019, Res Synth Methods 10:23; R meta 8's default "V"); z: metafor's predict(); none
+PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
 
 
@@ -125,6 +127,22 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     return out
 
 
+def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald") -> np.ndarray:
+    """The quantile of a prediction interval mu ± q sqrt(se² + tau²) for ``k`` studies (an
+    array over analyses; NaN where there are too few studies): ``t`` with k - 2 df, ``v``
+    with k - 1 df, ``z`` the normal quantile (t with k - 1 df under Hartung-Knapp)."""
+    k = np.atleast_1d(np.asarray(k, float))
+    p = 1 - (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        if prediction == "t":
+            return np.where(k - 2 > 0, _dist.t_ppf(p, np.maximum(k - 2, 1)), np.nan)
+        if prediction == "v" or (prediction == "z" and random_ci == "hk"):
+            return np.where(k - 1 > 0, _dist.t_ppf(p, np.maximum(k - 1, 1)), np.nan)
+        if prediction == "z":
+            return np.full(k.shape, _dist.norm_ppf(p))
+    return np.full(k.shape, np.nan)
+
+
 def _check_option(name, value, valid):
     if value not in valid:
         raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
@@ -134,7 +152,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True, tau2_weights=None) -> PooledArrays:
+                warn: bool = True, tau2_weights=None, tau2_center=None) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -145,13 +163,19 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     ``weights=False`` leaves out the study weights (``weight_common``/``weight_random`` are
     None), which a batch does not report.  ``tau2_weights`` are the user weights of the
     GENQ estimator of tau² (used for tau² only; the random-effects estimate is weighted by
-    1/(v + tau²) as with every other estimator).
+    1/(v + tau²) as with every other estimator).  ``tau2_center`` (one value per analysis, DL
+    only) is the estimate around which the Q behind the DerSimonian-Laird tau² is taken,
+    instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
+    RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
     """
     _check_option("random-effects CI method", random_ci, RANDOM_CI)
     _check_option("prediction interval", prediction, PREDICTION)
     _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
     if not 0 < level < 1:
         raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
+    if tau2_center is not None and str(method_tau2).upper() != "DL":
+        raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
+                            f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
     y, v, mk = _prepare(yi, vi, mask)
     k = _sum(mk, -1)
     m = y.shape[0]
@@ -172,8 +196,12 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 
         genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
+        q_tau2 = q
+        if tau2_center is not None:
+            centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
+            q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q), weights=genq)
+                            common=(w, sw, q_tau2), weights=genq)
         tau2 = fit.tau2
         se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq)
         ws = mk / (v + tau2[:, None])
@@ -212,16 +240,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             else:
                 p_r = 2 * _dist.norm_sf(np.abs(stat_r))
 
-        if prediction == "t":
-            df_p = k - 2
-            crit_p = np.where(df_p > 0, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(df_p, 1)), np.nan)
-        elif prediction == "z":
-            if random_ci == "hk":
-                crit_p = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.maximum(k - 1, 1)), np.nan)
-            else:
-                crit_p = np.full(m, z)
-        else:
-            crit_p = np.full(m, np.nan)
+        crit_p = prediction_quantile(prediction, k, level, random_ci)
         se_p = np.sqrt(se_r ** 2 + tau2)
         pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
 

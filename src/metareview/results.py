@@ -14,7 +14,7 @@ import numpy as np
 
 from .measures import Measure, backtransform, get_measure
 from .settings import Settings
-from ._format import Reportable, fmt as _f, fmt_p as _p, num as _num, fmt_ci as _ci
+from ._format import Reportable, fmt as _f, num as _num, fmt_labelled
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -234,7 +234,9 @@ class MetaResult(Reportable):
         """The printout as a report model (text, HTML and Markdown renderings)."""
         from .report import Paragraph, Report, Table
 
+        from .presets import print_style
         m, s, p = self.measure, self.settings, self.pooled
+        st = print_style(s.preset)
         nat = m.transformed
         label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, NATURAL_LABELS.get(m.code,
                                                                                                        m.code))
@@ -246,7 +248,7 @@ class MetaResult(Reportable):
             lo = sa["bt_ci_low"][i] if nat else sa["ci_low"][i]
             hi = sa["bt_ci_high"][i] if nat else sa["ci_high"][i]
             inc = self.included[i]
-            rows.append([str(self.studlab[i]), _f(est), _ci(lo, hi),
+            rows.append([str(self.studlab[i]), st.num(est), st.ci(lo, hi),
                          _f(sa["weight_common"][i], 1) if inc else "--",
                          _f(sa["weight_random"][i], 1) if inc else "--"])
             classes.append("" if inc else "excluded")
@@ -272,38 +274,42 @@ class MetaResult(Reportable):
         pooled_rows = []
         has_test = m.null is not None
         cols = ["", label, f"{pct}%-CI"] + (["z/t", "p-value"] if has_test else [])
-        for model, name in (("common", "Common effect model"), ("random", "Random effects model")):
+        for model, name in (("common", st.common_label), ("random", "Random effects model")):
             if not getattr(s, model):
                 continue
-            r = [name, _f(bt(p[f"{model}_estimate"])), _ci(bt(p[f"{model}_ci_low"]), bt(p[f"{model}_ci_high"]))]
+            r = [name, st.num(bt(p[f"{model}_estimate"])),
+                 st.ci(bt(p[f"{model}_ci_low"]), bt(p[f"{model}_ci_high"]))]
             if has_test:
-                r += [_f(p[f"{model}_statistic"], 2), _p(p[f"{model}_p"])]
+                r += [_f(p[f"{model}_statistic"], 2), st.p(p[f"{model}_p"])]
             pooled_rows.append(r)
         if s.random and s.prediction != "none":
-            r = ["Prediction interval", "", _ci(bt(p["prediction_low"]), bt(p["prediction_high"]))]
+            r = ["Prediction interval", "", st.ci(bt(p["prediction_low"]), bt(p["prediction_high"]))]
             pooled_rows.append(r + (["", ""] if has_test else []))
         rep.add(Table(cols, pooled_rows))
         if self.k > 1:
-            het = (f"Quantifying heterogeneity:\n tau^2 = {_f(p['tau2'])} {_ci(p['tau2_ci_low'], p['tau2_ci_high'])}; "
-                   f"tau = {_f(p['tau'])}; I^2 = {_f(p['i2'], 1)}% {_ci(p['i2_ci_low'], p['i2_ci_high'], 1)}; "
-                   f"H = {_f(p['h'], 2)} {_ci(p['h_ci_low'], p['h_ci_high'], 2)}")
+            het = heterogeneity_text(p, self.k, s.level, st)
             if p.get("se_tau2") is not None and s.random:
-                het += f"\n SE(tau^2) = {_f(p['se_tau2'])}"
+                het += f"\n SE(τ²) = {_f(p['se_tau2'])}"
             rep.add(Paragraph(het))
-            het_rows = [["", _f(p["q"], 2), str(int(p["q_df"])), _p(p["q_p"])]]
+            het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), st.p(p["q_p"])]]
             md = p.get("method_details") or {}
             if "q_lrt" in md:  # GLMM: Wald-type and likelihood-ratio tests, as meta prints them
-                het_rows = [["Wald-type"] + het_rows[0][1:],
-                            ["Likelihood-Ratio", _f(md["q_lrt"], 2), str(int(md["q_lrt_df"])),
-                             _p(md["q_lrt_p"])]]
-            rep.add(Table(["Test of heterogeneity:", "Q", "d.f.", "p-value"], het_rows))
+                het_rows = [het_rows[0] + ["Wald-type"],
+                            [_f(md["q_lrt"], 2), str(int(md["q_lrt_df"])), st.p(md["q_lrt_p"]),
+                             "Likelihood-Ratio"]]
+                rep.add(Table(["Q", "d.f.", "p-value", "Test"], het_rows, title="Test of heterogeneity:",
+                              align="rrrl"))
+            else:
+                rep.add(Table(["Q", "d.f.", "p-value"], het_rows, title="Test of heterogeneity:",
+                              align="rrr"))
         md = p.get("method_details") or {}
         tests = [(name, md[key], md[f"{key}_df"], md[f"{key}_p"]) for key, name in
                  (("cmh", "Cochran-Mantel-Haenszel test"), ("tarone", "Tarone's test for heterogeneity"),
                   ("mh", "Mantel-Haenszel test")) if md.get(key) is not None]
         if tests:
-            rep.add(Table(["Mantel-Haenszel tests:", "Statistic", "d.f.", "p-value"],
-                          [[name, _f(stat, 2), str(int(df)), _p(pv)] for name, stat, df, pv in tests]))
+            rep.add(Table(["Test", "Statistic", "d.f.", "p-value"],
+                          [[name, _f(stat, 2), str(int(df)), st.p(pv)] for name, stat, df, pv in tests],
+                          title="Mantel-Haenszel tests:", align="lrrr"))
         rep.add(Paragraph("Details on meta-analytical method:\n" + "\n".join("- " + d for d in self.methods())))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
@@ -318,20 +324,22 @@ class MetaResult(Reportable):
                       f"maximum likelihood, adaptive Gauss-Hermite quadrature with {s.n_agq} point(s)); Wald-type "
                       "and likelihood-ratio tests of heterogeneity")
         if s.random:
-            out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for tau^2")
+            out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for τ²")
             if s.method != "GLMM":
-                out.append("Q-profile method for confidence interval of tau^2 and tau")
+                out.append("Q-profile method for confidence interval of τ² and τ")
             if s.random_ci == "hk":
                 adhoc = {"se": " (ad hoc variance correction: Knapp-Hartung se >= classic se)",
                          "ci": " (ad hoc correction: wider of Hartung-Knapp and Wald intervals)"}.get(s.adhoc_hakn, "")
                 out.append("Hartung-Knapp adjustment for random effects model" + adhoc)
             if s.prediction == "t":
                 out.append("Prediction interval based on t-distribution with k - 2 df (Higgins et al. 2009)")
+            elif s.prediction == "v":
+                out.append("Prediction interval based on t-distribution with k - 1 df (Veroniki et al. 2019)")
             elif s.prediction == "z":
                 out.append("Prediction interval as metafor's predict(): normal quantile "
                            "(t with k - 1 df under Hartung-Knapp)")
-        out.append("I^2 and H from Q with test-based intervals (Higgins & Thompson 2002)" if s.i2_method == "q"
-                   else "I^2 and H from tau^2 and the typical within-study variance (metafor)")
+        out.append("I² and H from Q with test-based intervals (Higgins & Thompson 2002)" if s.i2_method == "q"
+                   else "I² and H from τ² and the typical within-study variance (metafor)")
         if m.scale in SCALE_NAMES:
             out.append(SCALE_NAMES[m.scale] + (" (harmonic mean of sample sizes for back-transformation)"
                                                if m.scale == "freeman-tukey" else ""))
@@ -342,10 +350,21 @@ class MetaResult(Reportable):
                        else "Hedges' g with approximate correction (R meta: exact.smd = FALSE)")
         if (self.incr > 0).any():
             nz = int((self.incr > 0).sum())
+            zero = "0 or all events" if m.design == "proportion" else (
+                "no events" if m.design == "rate" else "a zero cell")
+            which = {"only0": f"with {zero}", "if0all": f"(all studies, as one has {zero})",
+                     "all": "(all studies)"}.get(s.method_incr, "")
+            how = "R meta's way" if s.incr_style == "meta" else "metafor's way"
             out.append(f"Continuity correction of {_f(float(self.incr.max()), 2).rstrip('0').rstrip('.')} "
-                       f"in {nz} stud{'y' if nz == 1 else 'ies'} ({s.method_incr}, {s.incr_style} convention)")
+                       f"in {nz} stud{'y' if nz == 1 else 'ies'} {which}, applied {how}")
+        if s.rr_cochrane and m.code == "RR" and (self.incr > 0).any():
+            out.append("Risk ratios of studies with a zero cell with twice the increment added to the "
+                       "group sizes (RevMan 5; R meta's RR.Cochrane = TRUE)")
         if m.null is None:
             out.append("No test of the pooled estimate (no natural null value), as R meta")
+        if s.preset is not None:
+            from .presets import get_preset
+            out.append(f"Settings of R meta's {get_preset(s.preset).r_call}")
         return out
 
     # ----- refit and plot -----------------------------------------------------------
@@ -424,6 +443,33 @@ class MetaResult(Reportable):
         """Trim-and-fill (see :func:`metareview.bias.trimfill`)."""
         from .bias import trimfill
         return trimfill(self, **kwargs)
+
+
+def heterogeneity_text(p: dict, k: int, level: float, style=None) -> str:
+    """The "Quantifying heterogeneity" block as R meta prints it: τ² and τ with their
+    Q-profile intervals on one line, I² and H with theirs on the next; ``--`` for what
+    cannot be estimated, an interval only where there is one (R meta's rule for I²: not
+    for two studies with Q <= 2); ``style`` is a preset's :class:`~metareview.presets.PrintStyle`."""
+    from .presets import print_style
+    st = style or print_style(None)
+
+    def ci(lo, hi, digits, unit=""):
+        ok = lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi)
+        return f" {st.ci(lo, hi, digits, unit)}" if ok else ""
+
+    tau_lo, tau_hi = (np.sqrt(v) if v is not None and np.isfinite(v) else np.nan
+                      for v in (p.get("tau2_ci_low"), p.get("tau2_ci_high")))
+    show_i2_ci = not (k == 2 and p["q"] is not None and p["q"] <= 2)
+    i2 = p["i2"]
+    i2_text = f"I² = {_f(i2, st.digits_i2)}%" if i2 is not None and np.isfinite(i2) else "I² = --"
+    h_text = f"H = {_f(p['h'], 2)}"
+    lines = [f" {fmt_labelled('τ²', p['tau2'], st.digits_tau2)}"
+             f"{ci(p.get('tau2_ci_low'), p.get('tau2_ci_high'), st.digits_tau2)}; "
+             f"{fmt_labelled('τ', p['tau'], st.digits_tau)}{ci(tau_lo, tau_hi, st.digits_tau)}",
+             f" {i2_text}{ci(p.get('i2_ci_low'), p.get('i2_ci_high'), st.digits_i2, '%') if show_i2_ci else ''}; "
+             f"{h_text}{ci(p.get('h_ci_low'), p.get('h_ci_high'), 2) if show_i2_ci else ''}"]
+    pct = int(round(level * 100))
+    return f"Quantifying heterogeneity (with {pct}% CIs):\n" + "\n".join(lines)
 
 
 def pooled_block(p: dict, result: "MetaResult") -> dict:

@@ -115,16 +115,33 @@ def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
     return pd.DataFrame(d)
 
 
-def _model_rows(labels, pooled: PooledArrays, result, model: str):
+#: columns of the leave-one-out and cumulative tables (R meta's metainf/metacum print)
+_ROW_COLUMNS = ("k", "Estimate", "CI", "p-value", "τ²", "τ", "I²")
+
+
+def _model_row(label: str, p: dict, result, model: str) -> list[str]:
+    """One analysis as a table row; τ², τ and I² are ``--`` for one study (not estimable)."""
     bt = result.backtransform if result.measure.transformed else (lambda x: x)
-    rows = []
-    for i, lab in enumerate(labels):
-        est = getattr(pooled, f"{model}_estimate")[i]
-        lo = getattr(pooled, f"{model}_ci_low")[i]
-        hi = getattr(pooled, f"{model}_ci_high")[i]
-        rows.append([str(lab), str(int(pooled.k[i])), _f(bt(est)), f"[{_f(bt(lo))}; {_f(bt(hi))}]",
-                     _p(getattr(pooled, f"{model}_p")[i]), _f(pooled.tau2[i]), _f(pooled.i2[i], 1)])
+    single = int(p["k"]) <= 1
+    het = ["--"] * 3 if single else [_f(p["tau2"]), _f(p["tau"]), f"{_f(p['i2'], 1)}%"]
+    return [label, str(int(p["k"])), _f(bt(p[f"{model}_estimate"])),
+            f"[{_f(bt(p[f'{model}_ci_low']))}; {_f(bt(p[f'{model}_ci_high']))}]",
+            _p(p[f"{model}_p"]), *het]
+
+
+def _model_rows(labels, pooled: PooledArrays, result, model: str, prefix: str = ""):
+    """One row per analysis, then the all-studies row (R meta's "Pooled estimate")."""
+    rows = [_model_row(f"{prefix}{lab}", pooled.row(i), result, model) for i, lab in enumerate(labels)]
+    rows.append(_model_row("Pooled estimate (all studies)", result.pooled, result, model))
     return rows
+
+
+def _model_table(labels, pooled: PooledArrays, result, model: str, prefix: str):
+    from .report import Table
+    pct = int(round(result.settings.level * 100))
+    cols = ["", *_ROW_COLUMNS]
+    cols[3] = f"{pct}%-CI"
+    return Table(cols, _model_rows(labels, pooled, result, model, prefix))
 
 
 def _forest_rows(obj, header: str, ax, kwargs):
@@ -177,14 +194,12 @@ class LeaveOneOut(Reportable):
         return {"model": "both", "rows": self.rows()}
 
     def report(self):
-        from .report import Heading, Report, Table
+        from .report import Heading, Report
         r = self.result
         model = "random" if r.settings.random else "common"
         rep = Report()
         rep.add(Heading(f"Leave-one-out analysis ({model} effects model)", 2))
-        pct = int(round(r.settings.level * 100))
-        rep.add(Table(["Omitted", "k", "Estimate", f"{pct}%-CI", "p-value", "tau^2", "I^2 (%)"],
-                      _model_rows(self.studlab, self.pooled, r, model)))
+        rep.add(_model_table(self.studlab, self.pooled, r, model, "Omitting "))
         return rep
 
     def forest(self, ax=None, **kwargs):
@@ -242,15 +257,13 @@ class Cumulative(Reportable):
         return {"order_by": self.order_by, "decreasing": self.decreasing, "rows": rows}
 
     def report(self):
-        from .report import Heading, Report, Table
+        from .report import Heading, Report
         r = self.result
         model = "random" if r.settings.random else "common"
         rep = Report()
         by = f" ordered by {self.order_by}" if self.order_by else ""
         rep.add(Heading(f"Cumulative meta-analysis{by} ({model} effects model)", 2))
-        pct = int(round(r.settings.level * 100))
-        rep.add(Table(["Adding", "k", "Estimate", f"{pct}%-CI", "p-value", "tau^2", "I^2 (%)"],
-                      _model_rows(self.studlab, self.pooled, r, model)))
+        rep.add(_model_table(self.studlab, self.pooled, r, model, "Adding "))
         return rep
 
     def forest(self, ax=None, **kwargs):
@@ -356,7 +369,7 @@ class ExclusionComparison(Reportable):
                 rows.append([name, model, str(r.k), _f(bt(p[f"{model}_estimate"])),
                              f"[{_f(bt(p[f'{model}_ci_low']))}; {_f(bt(p[f'{model}_ci_high']))}]",
                              _f(p["tau2"]), _f(p["i2"], 1)])
-        rep.add(Table(["Analysis", "Model", "k", "Estimate", f"{pct}%-CI", "tau^2", "I^2 (%)"], rows))
+        rep.add(Table(["Analysis", "Model", "k", "Estimate", f"{pct}%-CI", "τ²", "I² (%)"], rows))
         return rep
 
 def compare_exclusion(result, studies: Sequence[str] | None = None, *,

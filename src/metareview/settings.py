@@ -51,6 +51,8 @@ class Settings:
     common: bool = True
     random: bool = True
     n_agq: int = 7          # quadrature points of method GLMM (1 = Laplace)
+    rr_cochrane: bool = False  # RR of a zero-cell study with n + 2 incr (R meta's RR.Cochrane, RevMan)
+    preset: str | None = None  # R meta's settings.meta() general setting (presets.py)
 
     def __post_init__(self):
         object.__setattr__(self, "measure", get_measure(self.measure).code)
@@ -64,6 +66,9 @@ class Settings:
         if self.adhoc_hakn in ("", "false"):
             object.__setattr__(self, "adhoc_hakn", "none")
         object.__setattr__(self, "level", float(self.level))
+        if self.preset is not None:
+            from .presets import get_preset
+            object.__setattr__(self, "preset", get_preset(self.preset).name)
         object.__setattr__(self, "method", {m.lower(): m for m in METHODS}.get(
             str(self.method).lower(), self.method))
         self._check()
@@ -92,6 +97,8 @@ class Settings:
         if unknown:
             valid = ", ".join(f.name for f in fields(self))
             raise SettingsError(f"unknown setting(s) {', '.join(sorted(unknown))}; valid settings are: {valid}")
+        if changes.get("preset") is not None:
+            changes = _with_preset(changes, self.method)
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -101,11 +108,25 @@ class Settings:
     def split(cls, kwargs: dict) -> tuple["Settings", dict]:
         """Separate settings from other keyword arguments (unknown ones are an error)."""
         names = {f.name for f in fields(cls)}
+        if kwargs.get("preset") is not None:
+            kwargs = _with_preset(kwargs, kwargs.get("method", "Inverse"))
         if str(kwargs.get("method", "")).lower() == "glmm":
             # meta's defaults for GLMMs: ML tau², I² from tau² and the typical variance
-            kwargs = {"method_tau2": "ML", "i2_method": "tau2", **kwargs}
+            kwargs = {**kwargs, "method_tau2": kwargs.get("method_tau2", "ML"),
+                      "i2_method": kwargs.get("i2_method", "tau2")}
         unknown = set(kwargs) - names
         if unknown:
             raise SettingsError(f"unknown argument(s) {', '.join(sorted(unknown))}; valid settings are: "
                                 f"{', '.join(sorted(names))}")
         return cls(**kwargs), {}
+
+
+def _with_preset(kwargs: dict, method) -> dict:
+    """``kwargs`` with the settings of its preset filled in where the caller gave none
+    (a GLMM keeps its maximum-likelihood tau² and I² from tau², as in R meta)."""
+    from .presets import get_preset
+    values = dict(get_preset(kwargs["preset"]).settings)
+    if str(method).lower() == "glmm":
+        values.pop("method_tau2", None)
+        values.pop("i2_method", None)
+    return {**values, **kwargs}

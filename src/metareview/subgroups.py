@@ -12,6 +12,10 @@ inverse-variance weighted mean, Q_b = sum_g w_g (theta_g - theta_w)² with w_g =
 on G - 1 degrees of freedom, computed with the common-effect subgroup estimates (common
 model) and with the random-effects ones (random model, using the subgroups' random-effects
 standard errors, so the Hartung-Knapp ones when the result uses Hartung-Knapp).
+
+Studies without a value in the subgroup column (empty, NA, N/A) form the explicit subgroup
+``(missing)``, with a warning and a note naming them (R meta stops instead; a published
+table's "N/A" should neither vanish nor pass for a level of its own).
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ from typing import Any
 import numpy as np
 
 from . import _dist
-from .exceptions import DataError, SmallSampleWarning
+from .exceptions import DataError, MetaReviewWarning, SmallSampleWarning
 from .heterogeneity import heterogeneity
+from .pooling import prediction_quantile
 from .sensitivity import pool_masks, pooled_block, restrict
 from ._format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq
 
-__all__ = ["subgroup", "SubgroupResult"]
+__all__ = ["subgroup", "SubgroupResult", "MISSING_LEVEL"]
+
+#: the subgroup of studies without a value in the subgroup column
+MISSING_LEVEL = "(missing)"
 
 
 def _levels_in_order(values) -> list:
@@ -88,13 +96,7 @@ def _random_with_tau2(result, masks, tau2: float, pooled) -> dict:
             stat = (mu - null) / se
             pv = (np.where(df > 0, 2 * _dist.t_sf(np.abs(stat), np.maximum(df, 1)), np.nan)
                   if s.random_ci == "hk" else 2 * _dist.norm_sf(np.abs(stat)))
-        if s.prediction == "t":
-            crit_p = np.where(k - 2 > 0, _dist.t_ppf(1 - (1 - s.level) / 2, np.maximum(k - 2, 1)), np.nan)
-        elif s.prediction == "z":
-            crit_p = (np.where(k > 1, _dist.t_ppf(1 - (1 - s.level) / 2, np.maximum(k - 1, 1)), np.nan)
-                      if s.random_ci == "hk" else np.full(k.shape, z))
-        else:
-            crit_p = np.full(k.shape, np.nan)
+        crit_p = prediction_quantile(s.prediction, k, s.level, s.random_ci)
         sp = np.sqrt(se ** 2 + tau2)
         t2 = np.full(k.shape, tau2)
         het = heterogeneity(pooled.q, k, t2, v, masks, s.level, s.i2_method,
@@ -176,12 +178,15 @@ class SubgroupResult(Reportable):
             for lv, g in self.groups.items():
                 p = g.pooled
                 bt_g = g.backtransform if m.transformed else (lambda x: x)
+                # one study: τ² and I² cannot be estimated ("--", as R meta prints them)
+                single = g.k <= 1
                 rows.append([f"{self.variable} = {lv}", str(g.k), _f(bt_g(p[f"{mo}_estimate"])),
                              f"[{_f(bt_g(p[f'{mo}_ci_low']))}; {_f(bt_g(p[f'{mo}_ci_high']))}]",
-                             _f(p["tau2"]), _f(p["i2"], 1), _f(p["q"], 2)])
+                             "--" if single and not self.tau_common else _f(p["tau2"]),
+                             "--" if single else _f(p["i2"], 1), _f(p["q"], 2)])
             title = "Results for subgroups (common effect model)" if mo == "common" else \
                 "Results for subgroups (random effects model)"
-            rep.add(Table(["", "k", "Estimate", f"{pct}%-CI", "tau^2", "I^2 (%)", "Q"], rows, title=title))
+            rep.add(Table(["", "k", "Estimate", f"{pct}%-CI", "τ²", "I² (%)", "Q"], rows, title=title))
         lines = ["Test for subgroup differences:"]
         for mo in models:
             t = self.test[mo]
@@ -193,7 +198,7 @@ class SubgroupResult(Reportable):
                          f"p {_peq(w['p'])}")
         rep.add(Paragraph("\n".join(lines)))
         if self.tau_common:
-            rep.add(Paragraph(f"Common tau^2 across subgroups (residual tau^2 of the meta-regression on "
+            rep.add(Paragraph(f"Common τ² across subgroups (residual τ² of the meta-regression on "
                               f"{self.variable}, {s.method_tau2}): {_f(self.tau2_common)}"))
         if self.notes:
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
@@ -234,18 +239,21 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
                             rule="one value per study")
     from .metareg import _missing
     miss = np.array([_missing(x) for x in values])
+    notes = []
     if miss.any():
+        # an explicit level of its own, never a silent "N/A" or "nan" group (R meta stops)
         who = ", ".join(map(str, labels[miss]))
-        raise DataError(f"missing subgroup value for {who}: give every study a subgroup (or drop it with "
-                        "subset=)", study=str(labels[miss][0]), column=name, rule="subgroup value required")
-    keys = np.array([str(x) for x in values], dtype=object)
+        msg = (f"no value in column {name!r} for {who}: pooled as the subgroup {MISSING_LEVEL}; give "
+               "them a value, or leave them out of the analysis (subset), to change that")
+        warnings.warn(msg, MetaReviewWarning, stacklevel=2)
+        notes.append(msg)
+    keys = np.array([MISSING_LEVEL if gap else str(x) for x, gap in zip(values, miss)], dtype=object)
     levels = _levels_in_order(keys)
     if len(levels) < 2:
         raise DataError(f"subgroup column {name!r} has a single level ({levels[0]}): nothing to compare",
                         column=name, rule="at least two subgroups")
     inc = result.included
     masks = np.array([(keys == lv) & inc for lv in levels], float)
-    notes = []
     for lv, mk in zip(levels, masks):
         kk = int(mk.sum())
         if kk == 0:
@@ -254,7 +262,7 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
         if kk == 1:
             study = str(labels[(keys == lv) & inc][0])
             msg = (f"subgroup {name} = {lv} has one study ({study}): its pooled estimate is that study, "
-                   "and tau², Q and I² are not estimable")
+                   "and τ², Q and I² are not estimable")
             warnings.warn(msg, SmallSampleWarning, stacklevel=2)
             notes.append(msg)
     pooled = pool_masks(result, masks)
@@ -263,7 +271,7 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     if tau_common:
         from .metareg import rma_fit, design_matrix
         idx = np.flatnonzero(inc)
-        X, _, _ = design_matrix({name: keys[idx]}, [(name, True)], True, labels[idx])
+        X = design_matrix({"subgroup": keys[idx]}, "~ factor(subgroup)", labels[idx]).X
         s = result.settings
         tau2_c = float(rma_fit(result.yi[idx], result.vi[idx], X, method=s.method_tau2, test="z",
                                level=s.level).tau2)

@@ -82,8 +82,12 @@ def test_metareg_without_intercept_and_formula_errors():
     m = metareg(r, "~ factor(alloc) - 1", method_tau2="DL")
     assert m.names == ("factor(alloc)alternate", "factor(alloc)random", "factor(alloc)systematic")
     assert m.r2 is None
-    with pytest.raises(SettingsError, match="interactions"):
-        metareg(r, "~ ablat * year")
+    # interactions are read (formulaic); a broken formula is a one-line error
+    assert metareg(r, "~ ablat * year").names[-1] == "ablat:year"
+    with pytest.raises(SettingsError, match="cannot read the formula"):
+        metareg(r, "~ ablat +* year")
+    with pytest.raises(DataError, match="'latitude' is not a column"):
+        metareg(r, "~ I(latitude^2)")
     with pytest.raises(SettingsError, match="test"):
         metareg(r, "~ ablat", test="wald")
     pr = metareg(r, "~ ablat").predict({"ablat": 20})

@@ -41,7 +41,7 @@ def test_pool_prints_sections(seed_csv, capsys):
     rc = main(["pool", str(seed_csv), "--subgroup", "size", "--tau-common", "--leave-one-out", "--bias"])
     assert rc == 0
     out = capsys.readouterr().out
-    for text in ("Subgroup analysis by size", "Test for subgroup differences", "Common tau^2 across subgroups",
+    for text in ("Subgroup analysis by size", "Test for subgroup differences", "Common τ² across subgroups",
                  "Leave-one-out analysis", "Egger's regression test", "Trim-and-fill"):
         assert text in out
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.exceptions import DataError, SmallSampleWarning
+from metareview.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
 from metareview.subgroups import subgroup
 
 from ._reference import cases, close, result, tol
@@ -83,8 +83,9 @@ def test_bad_subgroup_input():
     from dataclasses import replace
     vals = np.array(r.covariates["alloc"], dtype=object)
     vals[2] = None
-    with pytest.raises(DataError, match="missing subgroup value.*Rosenthal"):
-        subgroup(replace(r, covariates={**r.covariates, "alloc": vals}), "alloc")
+    with pytest.warns(MetaReviewWarning, match="no value in column 'alloc' for Rosenthal"):
+        sg = subgroup(replace(r, covariates={**r.covariates, "alloc": vals}), "alloc")
+    assert "(missing)" in sg.levels and sg.groups["(missing)"].k == 1
     with pytest.raises(DataError, match="not in the data"):
         subgroup(r, "design")
     one = np.array(["a"] * 12 + ["b"], dtype=object)

@@ -87,7 +87,29 @@ def test_printed_summary(capsys):
     assert main(["pool", str(SEED_TR)]) == 0
     out = capsys.readouterr().out
     assert "Random effects model      0.7863  [0.7327; 0.8315]" in out
-    assert "DerSimonian-Laird estimator for tau^2" in out and "Clopper-Pearson" in out
+    assert "DerSimonian-Laird estimator for τ²" in out and "Clopper-Pearson" in out
+    # heterogeneity as R meta prints it: τ² and τ with their CIs, then I² and H, then the Q test
+    # (tau2 0.1396, tau 0.3737, I2 38.7% [0.0%; 64.1%]: ../shared/reference/seed-analyses.md)
+    assert ("Quantifying heterogeneity (with 95% CIs):\n"
+            " τ² = 0.1396 [0.0000; 0.8702]; τ = 0.3737 [0.0000; 0.9329]\n"
+            " I² = 38.7% [0.0%; 64.1%]; H = 1.28 [1.00; 1.67]\n") in out
+    assert "Test of heterogeneity:\n    Q  d.f.  p-value\n30.98    19   0.0405" in out
+    assert "Continuity correction of 0.5 in 3 studies with 0 or all events, applied R meta's way" in out
+    assert "only0" not in out and "tau^2" not in out
+
+
+def test_heterogeneity_text_edge_cases():
+    from metareview.results import heterogeneity_text
+    base = {"tau2": 0.0, "tau": 0.0, "tau2_ci_low": 0.0, "tau2_ci_high": 0.25, "i2": 0.0,
+            "i2_ci_low": np.nan, "i2_ci_high": np.nan, "h": 1.0, "h_ci_low": np.nan,
+            "h_ci_high": np.nan, "q": 0.4}
+    text = heterogeneity_text(base, 2, 0.95)
+    # zero printed as R meta prints it; no I² interval for two studies with Q <= 2
+    assert " τ² = 0 [0.0000; 0.2500]; τ = 0 [0.0000; 0.5000]\n I² = 0.0%; H = 1.00" in text
+    tiny = dict(base, tau2=3e-6, tau=np.sqrt(3e-6), tau2_ci_low=np.nan, tau2_ci_high=np.nan)
+    assert " τ² < 0.0001; τ = 0.0017\n" in heterogeneity_text(tiny, 3, 0.95)
+    assert "τ² = --" in heterogeneity_text(dict(base, tau2=np.nan, tau=np.nan), 3, 0.9)
+    assert "(with 90% CIs)" in heterogeneity_text(base, 3, 0.9)
 
 
 def test_result_vocabulary():

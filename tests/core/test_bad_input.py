@@ -5,7 +5,7 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, SettingsError
+from metareview.exceptions import DataError, MetaReviewWarning, SettingsError
 
 
 def test_events_larger_than_n():
@@ -34,8 +34,13 @@ def test_variance_not_positive():
 def test_non_numeric_and_missing_cells():
     with pytest.raises(DataError, match="study 'B', column 'events': non-numeric value 'x'"):
         mr.metaprop([1, "x"], [10, 10], ["A", "B"])
-    with pytest.raises(DataError, match="study 'A', column 'n': missing"):
-        mr.metaprop([1, 2], [None, 10], ["A", "B"])
+    # an empty cell is not an error: the study is kept in the table and not pooled, as
+    # metafor's na.action = "na.omit" (tests/glmm/test_r_parity.py has the R values)
+    with pytest.warns(MetaReviewWarning, match=r"not pooled, value missing: A \(column 'n'\)"):
+        r = mr.metaprop([1, 2, 3], [None, 10, 12], ["A", "B", "C"])
+    assert r.k == 2 and r.k_all == 3 and bool(r.excluded[0])
+    with pytest.raises(DataError, match="study 'A', column 'n': no study has complete data"):
+        mr.metaprop([1, 2], [None, None], ["A", "B"])
 
 
 def test_missing_column_and_unknown_design():

@@ -109,8 +109,14 @@ def test_metabin_mh_weights_and_random_effects():
     iv = metabin(*args)
     direct = mantel_haenszel(*args)
     np.testing.assert_allclose(r.pooled["weight_common"], direct.weights, rtol=1e-12)
-    # random effects: the inverse-variance model of the same study estimates
-    assert r.pooled["random_estimate"] == pytest.approx(iv.pooled["random_estimate"], rel=1e-12)
+    # random effects: the inverse-variance model of the same study estimates; the DL tau²
+    # comes from Q about the MH estimate (RevMan, R meta), other estimators use the
+    # study estimates alone
+    assert r.pooled["tau2"] != pytest.approx(iv.pooled["tau2"], rel=1e-6)
+    assert r.pooled["q"] == pytest.approx(direct.q, rel=1e-12)
+    reml = metabin(*args, method="MH", method_tau2="REML")
+    iv_reml = metabin(*args, method_tau2="REML")
+    assert reml.pooled["random_estimate"] == pytest.approx(iv_reml.pooled["random_estimate"], rel=1e-12)
     assert r.pooled["common_estimate"] != pytest.approx(iv.pooled["common_estimate"], rel=1e-6)
     p = metabin(*args, method="Peto")
     assert p.pooled["common_estimate"] == pytest.approx(peto(*args).estimate, rel=1e-12)

@@ -7,6 +7,7 @@ look at it before committing it.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from statistics import NormalDist
 
@@ -21,7 +22,7 @@ from matplotlib.testing.compare import compare_images  # noqa: E402
 
 import metareview as mr  # noqa: E402
 from metareview.cli import main  # noqa: E402
-from metareview.exceptions import SettingsError  # noqa: E402
+from metareview.exceptions import MetaReviewWarning, SettingsError  # noqa: E402
 from metareview.io import read_table  # noqa: E402
 from metareview.plots._text import find_text_overlaps  # noqa: E402
 from metareview.plots.funnel import FunnelDisplay, funnel  # noqa: E402
@@ -151,12 +152,62 @@ def test_excluded_studies_are_marked_apart():
     assert "Excluded (not pooled)" in [t.get_text() for t in d.legend_.get_texts()]
 
 
+def _leader_crossings(d) -> list:
+    """Leader lines that pass through a label other than their own (display pixels)."""
+    from metareview.plots._text import get_renderer
+    from metareview.plots.funnel import _segment_hits
+
+    renderer = get_renderer(d.figure_)
+    boxes = [t.get_window_extent(renderer) for t in d.labels_]
+    out = []
+    for line in d.leaders_:
+        a, b = line.get_transform().transform(np.column_stack(line.get_data()))
+        for t, box in zip(d.labels_, boxes):
+            own = np.allclose(np.clip(b, box.min, box.max), b)      # the leader ends on its label
+            if not own and _segment_hits(a, b, box, shrink=3):
+                out.append((line, t.get_text()))
+    return out
+
+
 def test_study_labels_do_not_cover_each_other():
     r = bcg("OR")
     d = r.funnel(labels=True)
     assert [t.get_text() for t in d.labels_] == BCG["study"]
     assert not find_text_overlaps(d.figure_)
+    assert not _leader_crossings(d)
     assert r.funnel().labels_ == []
+
+
+def test_dense_labels_placed_by_adjusttext_without_overlaps_or_crossing_leaders(tmp_path):
+    # 25 studies in a tight cluster (the PNG was looked at: labels clear, leaders short)
+    rng = np.random.default_rng(1)
+    n = rng.integers(30, 120, 25)
+    r = mr.metabin(rng.binomial(n, 0.3), n, rng.binomial(n, 0.4), n,
+                   [f"Study {chr(65 + i % 26)}{i} {2000 + i % 20}" for i in range(25)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetaReviewWarning)   # every label found a free place
+        d = r.funnel(labels=True)
+    d.figure_.draw_without_rendering()
+    assert not find_text_overlaps(d.figure_)
+    assert not _leader_crossings(d)
+    assert d.leaders_                               # some labels had to move away from their points
+    # each leader joins its point to its label
+    pts = {(round(float(x), 9), round(float(y), 9)) for x, y in d.points_.get_offsets()}
+    for line in d.leaders_:
+        x, y = line.get_data()
+        assert (round(float(x[0]), 9), round(float(y[0]), 9)) in pts
+    d.savefig(tmp_path / "dense.png")
+
+
+def test_labels_that_find_no_place_are_a_warning():
+    rng = np.random.default_rng(3)
+    n = rng.integers(30, 120, 30)
+    r = mr.metabin(rng.binomial(n, 0.3), n, rng.binomial(n, 0.4), n,
+                   [f"A rather long study label number {i}" for i in range(30)])
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(2.0, 1.6))      # the caller's axes cannot grow
+    with pytest.warns(MetaReviewWarning, match="no free place"):
+        r.funnel(ax=ax, labels=True)
 
 
 def test_filled_studies_are_open_markers():

@@ -88,22 +88,29 @@ coef_block <- function(f) {
        p = arr(f$pval), ci_low = arr(f$ci.lb), ci_high = arr(f$ci.ub))
 }
 
+mr_case <- function(fm, method, test) {
+  d <- datasets$bcg_rr
+  df <- data.frame(yi = d$yi, vi = d$vi, ablat = bcg$ablat, year = bcg$year, alloc = bcg$alloc)
+  f <- rma(yi, vi, mods = as.formula(fm), data = df, method = method, test = test, control = CTL)
+  case <- list(case = paste("bcg_rr", fm, method, test), dataset = "bcg_rr", formula = fm,
+               method = method, test = test,
+               r_call = sprintf('rma(yi, vi, mods = %s, data = dat, method = "%s", test = "%s", control = %s)',
+                                fm, method, test, CTL_TEXT),
+               coefficients = coef_block(f), tau2 = num(f$tau2), qm = num(f$QM), qm_p = num(f$QMp),
+               qm_df = arr(f$QMdf), qe = num(f$QE), qe_p = num(f$QEp), i2 = num(f$I2), h2 = num(f$H2),
+               r2 = num(f$R2), k = f$k, p = f$p)
+  list(fit = f, case = case)
+}
+
 mr_cases <- list()
 formulas <- list("~ ablat", "~ ablat + factor(alloc)", "~ year + ablat", "~ factor(alloc)",
                  "~ factor(alloc) - 1")
 for (fm in formulas) {
   for (method in c("DL", "HE", "HS", "SJ", "PM", "ML", "REML", "EB")) {
     for (test in c("z", "knha")) {
-      d <- datasets$bcg_rr
-      df <- data.frame(yi = d$yi, vi = d$vi, ablat = bcg$ablat, year = bcg$year, alloc = bcg$alloc)
-      f <- rma(yi, vi, mods = as.formula(fm), data = df, method = method, test = test, control = CTL)
-      case <- list(case = paste("bcg_rr", fm, method, test), dataset = "bcg_rr", formula = fm,
-                   method = method, test = test,
-                   r_call = sprintf('rma(yi, vi, mods = %s, data = dat, method = "%s", test = "%s", control = %s)',
-                                    fm, method, test, CTL_TEXT),
-                   coefficients = coef_block(f), tau2 = num(f$tau2), qm = num(f$QM), qm_p = num(f$QMp),
-                   qm_df = arr(f$QMdf), qe = num(f$QE), qe_p = num(f$QEp), i2 = num(f$I2), h2 = num(f$H2),
-                   r2 = num(f$R2), k = f$k, p = f$p)
+      one <- mr_case(fm, method, test)
+      f <- one$fit
+      case <- one$case
       if (fm == "~ ablat") {
         pr <- predict(f, newmods = c(10, 30, 50))
         case$predict <- list(newmods = list(ablat = I(c(10, 30, 50))), pred = arr(pr$pred), se = arr(pr$se),
@@ -120,8 +127,29 @@ for (fm in formulas) {
     }
   }
 }
+# formulas beyond main effects (read through formulaic): interactions, I(), another
+# reference level, a character column, metafor's coefficient names
+formulas2 <- list("~ ablat * year", "~ ablat:year", "~ ablat * factor(alloc)", "~ I(ablat^2) + ablat",
+                  "~ I(year - 1900)", '~ relevel(factor(alloc), ref = "random") + ablat', "~ alloc",
+                  "~ factor(alloc):ablat", "~ I(ablat/10)*year", "~ ablat + I(ablat^2) - 1")
+for (fm in formulas2) {
+  for (method in c("DL", "PM", "REML")) {
+    for (test in c("z", "knha")) {
+      one <- mr_case(fm, method, test)
+      f <- one$fit
+      case <- one$case
+      if (fm == "~ ablat * factor(alloc)") {
+        pr <- predict(f, newmods = rbind(c(20, 1, 0, 20, 0), c(40, 0, 1, 0, 40), c(33, 0, 0, 0, 0)))
+        case$predict <- list(newmods = list(ablat = I(c(20, 40, 33)), alloc = I(c("random", "systematic", "alternate"))),
+                             pred = arr(pr$pred), se = arr(pr$se), ci_low = arr(pr$ci.lb), ci_high = arr(pr$ci.ub),
+                             pi_low = arr(pr$pi.lb), pi_high = arr(pr$pi.ub))
+      }
+      mr_cases[[length(mr_cases) + 1]] <- case
+    }
+  }
+}
 write_fixture(list(data = data_json, cases = mr_cases)$cases, "metareg",
-              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha")
+              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha; interactions, I(), relevel() and a character column with DL, PM and REML")
 # the data sets are written once, beside the cases
 writeLines(toJSON(c(META, list(datasets = data_json)), digits = NA, auto_unbox = TRUE, na = "null",
                   null = "null", pretty = TRUE), file.path(OUT_DIR, "datasets.json"))

@@ -4,7 +4,7 @@
 # Run from the repository root:
 #     Rscript tests/r/make_reference_glmm.R
 #
-# Writes tests/fixtures/glmm/{glmm_plo,glmm_irln,rates,mh,peto}.json.  Every number is
+# Writes tests/fixtures/glmm/{glmm_plo,glmm_irln,rates,mh,peto,mh_degenerate,missing,presets}.json.  Every number is
 # written at full precision (jsonlite digits = NA); NA becomes null.
 #
 # GLMM fits are recorded twice: with rma.glmm's default optimiser settings (what meta
@@ -80,7 +80,9 @@ TABLES <- list(
   nielweise2007 = with(dat.nielweise2007, list(ai = ai, n1i = n1i, ci = ci, n2i = n2i,
                                                source = "metadat::dat.nielweise2007 (zero cells, one double-zero table)")),
   li2007 = with(dat.li2007, list(ai = ai, n1i = n1i, ci = ci, n2i = n2i,
-                                 source = "metadat::dat.li2007 (zero cells)"))
+                                 source = "metadat::dat.li2007 (zero cells)")),
+  egger2001 = with(dat.egger2001, list(ai = ai, n1i = n1i, ci = ci, n2i = n2i, study = study,
+                                       source = "metadat::dat.egger2001 (magnesium trials, one zero cell)"))
 )
 
 # ---------------------------------------------------------------------------
@@ -250,5 +252,93 @@ for (name in names(TABLES)) {
 }
 write_fixture(list(datasets = mh), "mh.json")
 write_fixture(list(datasets = peto), "peto.json")
+
+# ---------------------------------------------------------------------------
+# Mantel-Haenszel with zero variance: no events in any table (or events only)
+# ---------------------------------------------------------------------------
+
+# rma.mh returns the estimate with se = 0 (z and p NaN, the interval collapsed onto the
+# estimate) where the MH variance is zero, and NA where the MH ratio is 0/0
+ZERO_VAR <- list(
+  no_events = list(ai = c(0, 0, 0), n1i = c(10, 20, 15), ci = c(0, 0, 0), n2i = c(10, 22, 14)),
+  all_events = list(ai = c(10, 20, 15), n1i = c(10, 20, 15), ci = c(10, 22, 14), n2i = c(10, 22, 14)),
+  sure_thing = list(ai = c(10, 20), n1i = c(10, 20), ci = c(0, 0), n2i = c(12, 9))
+)
+zero_var <- list()
+for (name in names(ZERO_VAR)) {
+  d <- ZERO_VAR[[name]]
+  fits <- list()
+  for (measure in c("OR", "RR", "RD")) {
+    f <- suppressWarnings(rma.mh(measure = measure, ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i))
+    rec <- mh_record(f, sprintf('rma.mh(measure = "%s", ai, n1i, ci, n2i)', measure))
+    rec$se_is_zero <- isTRUE(num(f$se) == 0)
+    rec$beta_is_na <- is.na(f$beta[1])
+    fits[[measure]] <- rec
+  }
+  zero_var[[name]] <- c(d, list(fits = fits))
+}
+write_fixture(list(datasets = zero_var), "mh_degenerate.json")
+
+# ---------------------------------------------------------------------------
+# A study with a missing cell: kept (yi = NA), not pooled (na.action = "na.omit")
+# ---------------------------------------------------------------------------
+
+rma_record <- function(fit, call) {
+  rec <- mh_record(fit, call)
+  rec$k_yi <- NULL
+  c(rec, list(tau2 = num(fit$tau2), k_all = fit$k.all, not_na = as.logical(fit$not.na)))
+}
+missing <- list()
+# metafor's fitting functions take na.action from options() (no argument): na.omit
+# leaves a study with a missing value out of the fit and keeps it in escalc's table
+options(na.action = "na.omit")
+d <- dat.bcg
+d$tpos[3] <- NA                       # Rosenthal et al.: events in the vaccinated group missing
+es <- escalc(measure = "OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = d)
+f <- rma(yi, vi, data = es, method = "DL")
+missing$bcg_or <- list(
+  study = paste(d$author, d$year), ai = d$tpos, n1i = d$tpos + d$tneg, ci = d$cpos,
+  n2i = d$cpos + d$cneg, yi = as.numeric(es$yi), vi = as.numeric(es$vi),
+  missing_study = 3, missing_column = "events_e",
+  fit = rma_record(f, 'rma(yi, vi, data = escalc("OR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = d), method = "DL") with options(na.action = "na.omit")'))
+fm <- suppressWarnings(rma.mh(measure = "OR", ai = d$tpos, n1i = d$tpos + d$tneg, ci = d$cpos,
+                              n2i = d$cpos + d$cneg))
+missing$bcg_or$fit_mh <- mh_record(fm, 'rma.mh(measure = "OR", ai, n1i, ci, n2i) (studies with NAs omitted)')
+p <- PROPS$seed_tr
+n <- p$n
+n[5] <- NA                            # a proportion study without its sample size
+es <- escalc(measure = "PLO", xi = p$x, ni = n)
+f <- rma(yi, vi, data = es, method = "DL")
+missing$seed_plo <- list(x = p$x, n = n, yi = as.numeric(es$yi), vi = as.numeric(es$vi),
+                         missing_study = 5, missing_column = "n",
+                         fit = rma_record(f, 'rma(yi, vi, data = escalc("PLO", xi = x, ni = n), method = "DL") with options(na.action = "na.omit")'))
+write_fixture(list(datasets = missing), "missing.json")
+
+# ---------------------------------------------------------------------------
+# Settings presets: R meta 8's prediction interval (t with k - 1 df) and RR.Cochrane
+# ---------------------------------------------------------------------------
+
+# meta 8 (method.predict = "V") predicts with t on k - 1 df and the Wald standard error:
+# metafor's predict() of a model fitted with test = "t" (which changes the quantile only)
+p <- PROPS$seed_tr
+es <- escalc(measure = "PLO", xi = p$x, ni = p$n)
+TIGHT_RMA <- list(threshold = 1e-12, maxiter = 10000)
+fit_reml <- rma(yi, vi, data = es, method = "REML", test = "t", control = TIGHT_RMA)
+pr <- predict(fit_reml)
+fit_z <- rma(yi, vi, data = es, method = "REML", control = TIGHT_RMA)
+# RR.Cochrane = TRUE (RevMan 5): zero-cell studies' RR with n + 2 incr, as escalc does
+d <- TABLES$nielweise2007
+rr <- escalc(measure = "RR", ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i, add = 1/2, to = "only0",
+             drop00 = TRUE)
+presets <- list(
+  seed_tr_meta8 = list(x = p$x, n = p$n,
+                       call = 'predict(rma(yi, vi, data = escalc("PLO", xi = x, ni = n), method = "REML", test = "t", control = list(threshold = 1e-12)))',
+                       beta = num(fit_z$beta), se = num(fit_z$se), tau2 = num(fit_z$tau2),
+                       pi_lb = num(pr$pi.lb), pi_ub = num(pr$pi.ub)),
+  nielweise2007_rr_cochrane = list(
+    call = 'escalc(measure = "RR", ai, n1i, ci, n2i, add = 1/2, to = "only0", drop00 = TRUE)',
+    ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i, yi = as.numeric(rr$yi), vi = as.numeric(rr$vi))
+)
+write_fixture(list(datasets = presets), "presets.json")
 
 cat("fixtures written to", OUT_DIR, "\n")

@@ -136,7 +136,7 @@ def test_duplicate_management_commands(tmp_path, capsys):
     (("review", "import", "missing.ris", "--source", "X"), "cannot read"),
     (("review", "import", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
     (("review", "decide", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
-    (("review", "decide", "1", "-r", "ann", "-d", "perhaps"), "decision must be one of"),
+    (("review", "decide", "1", "-r", "ann", "-d", "perhaps"), "is not a decision; use include, exclude or maybe"),
     (("review", "import", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),

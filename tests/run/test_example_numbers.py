@@ -133,7 +133,7 @@ def test_output_files(example_run):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.count("<svg") >= 8                      # figures inline: the page needs no other file
     assert "<img" not in html and "<script" not in html
-    assert "Paper vs reproduction" in html and "DerSimonian-Laird estimator for tau^2" in html
+    assert "Paper vs reproduction" in html and "DerSimonian-Laird estimator for τ²" in html
     for package in ("metareview", "numpy", "scipy", "Python"):
         assert package in res["software"]
     assert sorted(res["figures"]) == res["figures"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import re
 import json
 from pathlib import Path
 
@@ -156,3 +157,67 @@ def test_bad_setting_in_defaults_names_its_key(tmp_path):
     line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith('method_tau2 = "XYZ"'))
     with pytest.raises(PlanError, match=rf"review.toml:{line}: \[defaults\] method_tau2: .*'XYZ'"):
         load_plan(tmp_path)
+
+
+def test_png_resolution_from_the_plan_and_folder_permissions(tmp_path):
+    import os
+    import re
+    import struct
+
+    review = tmp_path / "review"
+    assert main(["init", str(review)]) == 0
+    plan = review / "review.toml"
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        assert main(["run", str(review), "-o", str(out), "-q"]) == 0
+    finally:
+        os.umask(old)
+    # the folder as the user's umask makes folders, not owner-only (mkdtemp's 0o700)
+    assert out.stat().st_mode & 0o777 == 0o755
+
+    def ppm(png: Path) -> int:
+        data = png.read_bytes()
+        i = data.index(b"pHYs")
+        return struct.unpack(">I", data[i + 4:i + 8])[0]
+
+    pngs = sorted((out / "figures").glob("*.png"))
+    assert pngs and all(round(ppm(p) * 0.0254) == 300 for p in pngs)  # the default
+    text = plan.read_text()
+    plan.write_text(re.sub(r"^\[review\]\n", "[review]\ndpi = 150\n", text, count=1, flags=re.M))
+    assert main(["run", str(review), "-o", str(out), "-q", "--force"]) == 0
+    assert all(round(ppm(p) * 0.0254) == 150 for p in sorted((out / "figures").glob("*.png")))
+    plan.write_text(re.sub(r"^\[review\]\n", "[review]\ndpi = 10\n", text, count=1, flags=re.M))
+    with pytest.raises(PlanError, match="dpi is the resolution of the PNG figures"):
+        load_plan(review)
+
+
+def test_full_precision_has_four_to_six_significant_digits():
+    from metareview.review_run.compare import _full, verdict
+
+    assert _full(0.786342519, 2) == "0.786343"
+    assert _full(78.634251, 1) == "78.6343"
+    assert _full(60.0000001, 1) == "60.00"      # one decimal more than printed, no more zeros
+    assert _full(1234567.891, 0) == "1234567.9"  # never an exponent
+    v = verdict("x", "-3.8 (-4.3; -3.3)", (-3.840431, -4.299462, -3.381401))
+    assert v.ours_full == "-3.84043 (-4.29946; -3.3814)"      # results.json: as the paper writes it
+    assert v.ours_printed == "-3.8 (-4.3; -3.4)"
+    for text in (v.ours_full, v.ours_printed):
+        digits = [len(re.sub(r"\D", "", t).lstrip("0")) for t in re.findall(r"[\d.]+", text)]
+        assert all(d <= 6 for d in digits)
+
+
+def test_report_uses_one_notation_and_true_minus_signs(example_run):
+    import html
+    import re
+
+    out, _ = example_run
+    page = (out / "report.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<svg.*?</svg>|<style.*?</style>", "", page, flags=re.S)))
+    assert "tau^2" not in text and "I^2" not in text and "tau²" not in text
+    assert "τ²" in text and "I²" in text
+    # every hyphen-minus before a number is inside the paper's own text, quoted verbatim
+    ours = text.split("Not reproducible from the published data")[0]
+    rows = [line for line in ours.splitlines() if re.search(r"(?<![\w.\-])-\d", line)]
+    assert all("paper" in r.lower() or "Abstract" in r or "Results" in r for r in rows), rows[:3]
+    assert "\u22123.84043 (\u22124.29946" in text              # the report typesets the minus

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     def forest_cmd(
         data: Path = typer.Argument(..., help="Study table: CSV, TSV or XLSX; design read from column names."),
         output: Path = typer.Option(..., "--output", "-o", help="Figure to write: .png (300 dpi), .svg or .pdf."),
-        layout: str = typer.Option("meta", "--layout", help="Layout: meta, revman5 or jama."),
+        layout: Optional[str] = typer.Option(None, "--layout", help="Layout: meta, revman5 or jama (default: the --preset's, else meta)."),
         sort: Optional[str] = typer.Option(None, "--sort", help="Order studies by a column (e.g. effect, weight_random, year); prefix - for descending."),
         percent: bool = typer.Option(False, "--percent", help="Proportions in %."),
         width: Optional[float] = typer.Option(None, "--width", help="Figure width in inches (default: as wide as the table needs)."),

@@ -10,13 +10,14 @@ import typer
 
 def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
                            i2_method, study_ci, incr, method_incr, incr_style, exact_smd,
-                           method="Inverse", n_agq=None):
-    kw = {"method": method, "random_ci": random_ci, "prediction": prediction, "level": level,
-          "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
-          "incr": incr, "method_incr": method_incr, "incr_style": incr_style, "exact_smd": exact_smd}
-    # unset: the method's defaults (DL, I² from Q; with GLMM: ML, I² from tau², as meta)
+                           method="Inverse", n_agq=None, preset=None):
+    kw = {"method": method, "level": level, "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
+          "incr": incr, "method_incr": method_incr, "incr_style": incr_style}
+    # unset: the preset's or the method's defaults (DL, I² from Q; with GLMM: ML, I² from
+    # tau², as meta)
     for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
-                        ("n_agq", n_agq)):
+                        ("n_agq", n_agq), ("random_ci", random_ci), ("prediction", prediction),
+                        ("exact_smd", exact_smd), ("preset", preset)):
         if value is not None:
             kw[name] = value
     return kw
@@ -90,9 +91,10 @@ POOL_OPTIONS = {
     "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, conditional model CM.AL), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
-    "random_ci": (str, typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp).")),
+    "preset": (Optional[str], typer.Option(None, "--preset", help="R meta's settings.meta() preset: revman5, jama, meta4 or meta8 (its settings unless given here; named in the methods).")),
+    "random_ci": (Optional[str], typer.Option(None, "--random-ci", help="Random-effects CI: wald (default) or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),
-    "prediction": (str, typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none.")),
+    "prediction": (Optional[str], typer.Option(None, "--prediction", help="Prediction interval: t (k-2 df, R meta before 8; default), v (k-1 df, R meta 8), z (metafor), none.")),
     "level": (float, typer.Option(0.95, "--level", help="Confidence level.")),
     "exclude": (Optional[List[str]], typer.Option(None, "--exclude", help="Study to show but not pool (repeatable).")),
     "col": (Optional[List[str]], typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable).")),
@@ -104,7 +106,7 @@ POOL_OPTIONS = {
     "incr": (float, typer.Option(0.5, "--incr", help="Continuity correction increment.")),
     "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),
     "incr_style": (str, typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor.")),
-    "exact_smd": (bool, typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation.")),
+    "exact_smd": (Optional[bool], typer.Option(None, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor; default) or meta's approximation.")),
 }
 
 

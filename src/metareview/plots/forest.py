@@ -991,7 +991,7 @@ def _groups(design: str) -> dict:
     return {k: g for k, _, g in DESIGN_COLUMNS.get(design, ()) if g}
 
 
-def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | None = None,
+def forest(result, ax=None, *, layout: str | None = None, columns: Sequence[str] | None = None,
            sort_by: str | None = None, xlim: Sequence[float] | None = None, xlabel: str | None = None,
            percent: bool = False, show_prediction: bool = True, show_weights: Sequence[str] | None = None,
            models: Sequence[str] | None = None, favours: Sequence[str] | None = None, digits: int | None = None,
@@ -1009,7 +1009,8 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
         Axes to draw into (the plot is scaled to fit); by default a new figure whose
         height grows with the number of rows.
     layout
-        ``"meta"`` (R meta's default), ``"revman5"`` or ``"jama"``.
+        ``"meta"`` (R meta's default), ``"revman5"`` or ``"jama"``; by default the layout of
+        the result's settings preset (``revman5``, ``jama``), otherwise ``"meta"``.
     columns
         Column keys in order: ``study``, the data columns of the design (``events``, ``n``,
         ``mean``, ``sd``, ``events_e``, ``n_e``, ..., ``yi``, ``se``), any covariate of the
@@ -1054,10 +1055,13 @@ def forest(result, ax=None, *, layout: str = "meta", columns: Sequence[str] | No
     ForestDisplay
         Already drawn: ``.figure_``, ``.ax_``, ``.plot_ax_``; ``.savefig(path)``.
     """
-    if layout not in LAYOUTS:
-        raise SettingsError(f"unknown layout {layout!r}; valid layouts are: {', '.join(LAYOUTS)}")
     subgroup = _is_subgroup(result)
     overall = result.overall if subgroup else result
+    if layout is None:
+        from ..presets import print_style
+        layout = print_style(getattr(overall.settings, "preset", None)).forest_layout
+    if layout not in LAYOUTS:
+        raise SettingsError(f"unknown layout {layout!r}; valid layouts are: {', '.join(LAYOUTS)}")
     m = overall.measure
     s = overall.settings
     # a model the data do not define (the common effect with a zero sampling variance) is not drawn

@@ -51,8 +51,8 @@ class FunnelDisplay:
     contours_
         The filled bands of the contour-enhanced plot (empty list without contours).
     labels_, leaders_
-        The study labels (empty list without labels) and the lines to labels that had to
-        move off their point's line.
+        The study labels (empty list without labels), placed by adjustText, and the grey
+        leader lines to the points of labels that had to move away from them.
     legend_
         The legend (None when there is nothing to explain).
     """
@@ -178,12 +178,9 @@ class FunnelDisplay:
             handles.append(self.filled_points_)
         self.labels_, self.leaders_ = [], []
         if self.labels:
-            mid = (lo + hi) / 2
             for x, y, lab in zip(self.yi, self.se, self.studlab):
-                right_side = x <= mid
-                self.labels_.append(ax.annotate(lab, (self._x(x), y), xytext=(3 if right_side else -3, 0),
-                                                textcoords="offset points", ha="left" if right_side else "right",
-                                                va="center", fontproperties=font, zorder=4))
+                self.labels_.append(ax.text(self._x(x), y, lab, ha="center", va="center", fontproperties=font,
+                                            zorder=4))
         if self.log_axis:
             ax.set_xscale("log")
             ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -210,53 +207,118 @@ class FunnelDisplay:
                 self.legend_ = ax.legend(handles=handles, loc="lower right", frameon=False, prop=font)
         self.figure_, self.ax_ = fig, ax
         if self.labels_:
-            self._spread_labels()
+            self._place_labels(own)
         return self
 
-    def _spread_labels(self) -> None:
-        """Move labels that would cover each other up or down a line, or to the point's other side."""
+    def _place_labels(self, own: bool) -> None:
+        """Place the labels; a figure of our own grows (by a fifth, up to four times) until
+        every label has a free place.  Labels that still have none stay beside their points,
+        with a warning."""
+        import warnings
+        from ..exceptions import MetaReviewWarning
+
+        start = [t.get_position() for t in self.labels_]
+        for attempt in range(5):
+            crowded = self._spread_labels()
+            if not crowded or not own or attempt == 4:
+                break
+            for line in self.leaders_:
+                line.remove()
+            self.leaders_ = []
+            for t, xy in zip(self.labels_, start):
+                t.set_position(xy)
+            w, h = self.figure_.get_size_inches()
+            self.figure_.set_size_inches(1.2 * w, 1.2 * h)
+        if crowded:
+            warnings.warn(f"{crowded} study label(s) found no free place and may cover other text: give the "
+                          "funnel plot more room (size=, or a larger axes)", MetaReviewWarning, stacklevel=3)
+
+    def _spread_labels(self) -> int:
+        """Place the labels: adjustText (Flyamer et al., github.com/Phlya/adjustText) finds
+        where each label would like to go, repelled from the other labels, the points and
+        the axes' texts; each label then takes, in order from the top of the funnel, the first
+        free place beside its point, at adjustText's place or further out, a free place being one
+        inside the axes where it covers no text, no point and no leader line, and where its
+        own leader line (drawn when it is away from its point) crosses no label.  Returns the
+        number of labels that found no free place."""
+        from adjustText import adjust_text
+        from matplotlib.transforms import Bbox
         from ._text import get_renderer
 
-        fig = self.figure_
+        fig, ax = self.figure_, self.ax_
         fig.draw_without_rendering()       # settle the layout before measuring
         renderer = get_renderer(fig)
-        step = 1.05 * self.fontsize
-        ax = self.ax_
-        frame = ax.get_window_extent(renderer)
-        # the axes' own texts are obstacles too
-        placed = [t.get_window_extent(renderer) for t in
+        xs, ys = self._x(self.yi), self.se
+        static = [t.get_window_extent(renderer) for t in
                   ax.get_xticklabels() + ax.get_yticklabels() + [ax.xaxis.label, ax.yaxis.label]
                   if t.get_visible() and t.get_text()]
-        # and so are the points (a label may not hide a study)
-        from matplotlib.transforms import Bbox
-        r = 2.5 * fig.dpi / 72.0
-        pts = ax.transData.transform(np.column_stack([self._x(self.yi), self.se]))
-        placed += [Bbox([[px - r, py - r], [px + r, py + r]]) for px, py in pts]
-        order = np.argsort([t.xy[1] for t in self.labels_], kind="stable")
+        adjust_text(self.labels_, x=xs, y=ys, objects=static, ax=ax, expand=(1.15, 1.4),
+                    ensure_inside_axes=True, iter_lim=60)
+        pts = ax.transData.transform(np.column_stack([xs, ys]))
+        wanted = [ax.transData.transform(t.get_position()) for t in self.labels_]
+        sizes = [(b.width, b.height) for b in (t.get_window_extent(renderer) for t in self.labels_)]
+        frame = ax.get_window_extent(renderer)
+        dot = 2.5 * fig.dpi / 72.0
+        gap = 0.25 * self.fontsize * fig.dpi / 72.0
+        obstacles = static + [Bbox([[px - dot, py - dot], [px + dot, py + dot]]) for px, py in pts]
+        placed: list[Bbox] = []
+        leaders: list[tuple[np.ndarray, np.ndarray]] = []
+
+        def box_at(c, wh):
+            return Bbox([[c[0] - wh[0] / 2, c[1] - wh[1] / 2], [c[0] + wh[0] / 2, c[1] + wh[1] / 2]])
+
+        def leader_of(p, box):
+            q = np.clip(p, box.min, box.max)
+            return None if np.hypot(*(q - p)) <= 2 * gap + dot else (p, q)
+
+        fixed = np.array([o.extents for o in obstacles])        # x0, y0, x1, y1
+
+        def hits(box, arr):
+            return bool(arr.size) and bool(np.any((arr[:, 0] < box.x1) & (box.x0 < arr[:, 2])
+                                                  & (arr[:, 1] < box.y1) & (box.y0 < arr[:, 3])))
+
+        def free(p, box, own):
+            if not (frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1):
+                return None
+            others = np.delete(fixed, len(static) + own, axis=0)
+            if hits(box, others) or hits(box, np.array([o.extents for o in placed]).reshape(-1, 4)):
+                return None
+            if any(_segment_hits(a, b, box) for a, b in leaders):
+                return None
+            line = leader_of(p, box)
+            if line is not None and any(_segment_hits(line[0], line[1], o, shrink=dot) for o in placed):
+                return None
+            return line or ()
+
+        crowded = 0
+        order = np.argsort(ys, kind="stable")
         for i in order:
-            t = self.labels_[i]
-            dx0 = t.xyann[0]
-            for dy in (0, 1, -1, 2, -2, 3, -3):
-                for dx in (dx0, -dx0):
-                    t.xyann = (dx, dy * step)
-                    t.set_horizontalalignment("left" if dx > 0 else "right")
-                    box = t.get_window_extent(renderer)
-                    inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
-                    if inside and not any(box.overlaps(other) for other in placed):
-                        break
-                else:
-                    continue
-                break
-            else:                           # nowhere free: back to the first place
-                t.xyann = (dx0, 0.0)
-                t.set_horizontalalignment("left" if dx0 > 0 else "right")
-                box = t.get_window_extent(renderer)
+            p, (w, h) = pts[i], sizes[i]
+            side = w / 2 + gap + dot
+            # beside the point first (no leader), then where adjustText put it, then further out
+            candidates = [p + (side, 0), p - (side, 0), wanted[i]]
+            # then on rings around the point, nearest first, the label's near edge towards it
+            for ring in range(1, 40):
+                r = ring * 1.2 * h
+                for angle in np.radians((0, 180, 30, 150, -30, -150, 60, 120, -60, -120, 90, -90)):
+                    c, sn = np.cos(angle), np.sin(angle)
+                    candidates.append(p + (r * c + np.sign(round(c, 9)) * side, r * sn))
+            for c in candidates:
+                box = box_at(c, (w, h))
+                line = free(p, box, i)
+                if line is not None:
+                    break
+            else:                           # nowhere free: beside the point
+                box, line = box_at(p + (side, 0), (w, h)), ()
+                crowded += 1
             placed.append(box)
-            if t.xyann[1] != 0.0:           # moved off its line: a leader line to its point
-                self.leaders_.append(ax.annotate(
-                    "", t.xy, xytext=t.xyann, textcoords="offset points",
-                    arrowprops={"arrowstyle": "-", "color": "#7f7f7f", "lw": 0.4, "shrinkA": 0.5,
-                                "shrinkB": 2.5}))
+            self.labels_[i].set_position(ax.transData.inverted().transform(box.get_points().mean(0)))
+            if line:
+                leaders.append(line)
+                a, b = ax.transData.inverted().transform(np.array(line))
+                self.leaders_.append(ax.plot([a[0], b[0]], [a[1], b[1]], color="#7f7f7f", lw=0.4,
+                                             zorder=3, solid_capstyle="butt")[0])
+        return crowded
 
     def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
                 inputs: Sequence[str | Path] = ()) -> Path:
@@ -264,6 +326,30 @@ class FunnelDisplay:
         if self.figure_ is None:
             self.plot()
         return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
+
+
+def _segment_hits(a, b, box, shrink: float = 0.0) -> bool:
+    """Whether the segment from ``a`` to ``b`` (display pixels; ``shrink`` pixels left off
+    at ``a``) passes through ``box`` (Liang-Barsky clipping)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    d = b - a
+    n = np.hypot(*d)
+    if n == 0:
+        return False
+    t0, t1 = min(shrink / n, 1.0), 1.0
+    for p, q in ((-d[0], a[0] - box.x0), (d[0], box.x1 - a[0]), (-d[1], a[1] - box.y0), (d[1], box.y1 - a[1])):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+        if t0 > t1:
+            return False
+    return t1 - t0 > 1e-9
 
 
 def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, filled=None,

@@ -7,7 +7,28 @@ blocks, so a table is laid out once and looks the same everywhere.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+
+#: a hyphen-minus that is a minus sign: before a number, not inside a word, range or date
+_MINUS = re.compile(r"(?<![\w.\-\u2212])-(?=\.?\d)")
+
+
+def true_minus(text: str) -> str:
+    """``text`` with the minus signs of its numbers as U+2212 (typeset minus), not hyphens."""
+    return _MINUS.sub("\u2212", text)
+
+
+def with_true_minus(block, keep_columns: tuple[int, ...] = ()):
+    """A copy of a :class:`Table` or :class:`Paragraph` with true minus signs; the columns in
+    ``keep_columns`` (text quoted from a source, such as a paper's numbers) stay as they are.
+    Other blocks are returned unchanged."""
+    if isinstance(block, Paragraph):
+        return replace(block, text=true_minus(block.text))
+    if isinstance(block, Table):
+        rows = [[c if j in keep_columns else true_minus(str(c)) for j, c in enumerate(r)] for r in block.rows]
+        return replace(block, rows=rows)
+    return block
 
 
 @dataclass(frozen=True)

@@ -122,8 +122,8 @@ def states(project: Project, stage: str, *, cl: Clusters | None = None,
 def _check_decision(project: Project, stage: str, decision: str, reason: str | None, *,
                     resolution: bool, where: str = "") -> None:
     if decision not in DECISIONS:
-        raise DataError(f"{where}decision must be one of {list(DECISIONS)}, not {decision!r}", column="decision",
-                        rule="decision")
+        raise DataError(f"{where}{decision!r} is not a decision; use {', '.join(DECISIONS[:-1])} or "
+                        f"{DECISIONS[-1]}", column="decision", rule="decision")
     if resolution and decision == "maybe":
         raise DataError(f"{where}a resolution must include or exclude, not 'maybe'", column="decision",
                         rule="decision")

@@ -100,7 +100,7 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
         for run in runs.values():
             figures.extend(_analysis_figures(run, plan))
         if plan.prisma is not None:
-            figures.append(prisma_figure(plan.prisma))
+            figures.append(prisma_figure(plan.prisma, dpi=plan.dpi))
         figures.extend(rob_figures(plan))
     versions = software_versions()
     with steps("Report, results.json and tables"):
@@ -155,7 +155,7 @@ def _analysis_figures(run: AnalysisRun, plan) -> list:
                          f"Forest plot by subgroup ({col}), with the test for subgroup differences."))
     for result, name, title, cap in jobs:
         try:
-            out.append(forest_figure(result, name, title, cap, a.forest))
+            out.append(forest_figure(result, name, title, cap, a.forest, plan.dpi))
         except MetaReviewError as exc:
             raise PlanError(f"forest plot: {exc}", path=plan.path, line=a.line,
                             where=f"[analysis.{a.name}] forest") from None

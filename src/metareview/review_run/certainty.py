@@ -45,11 +45,11 @@ def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
         tool = table.tool.name
         out.append(save_figure(traffic_light(table).figure_, f"rob_{name}_traffic_light",
                                f"Risk of bias ({tool}): {src.rob.name}",
-                               "Each study's judgment in each domain and overall (robvis layout)."))
+                               "Each study's judgment in each domain and overall (robvis layout).", dpi=plan.dpi))
         out.append(save_figure(rob_summary(table).figure_, f"rob_{name}_summary",
                                f"Risk of bias ({tool}): summary",
                                "Share of " + ("the weight" if table.weights is not None else "studies") +
-                               " at each judgment, per domain and overall."))
+                               " at each judgment, per domain and overall.", dpi=plan.dpi))
     return out
 
 

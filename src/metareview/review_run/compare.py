@@ -7,6 +7,7 @@ agree at printed precision when the rounded form reads exactly as the paper does
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -63,22 +64,36 @@ def _round_half_up(v: float, d: int) -> str:
     return str(Decimal(repr(float(v))).quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP))
 
 
+#: significant digits of "ours, full precision": enough to see how a printed number rounds
+FULL_DIGITS = 6
+
+
+def _full(v: float, d: int) -> str:
+    """``v`` with :data:`FULL_DIGITS` significant digits, and at least one decimal more than
+    the paper prints (so that the rounding shows), never in exponent notation."""
+    if not math.isfinite(v):
+        return str(v)
+    exponent = math.floor(math.log10(abs(v))) if v != 0 else 0
+    decimals = max(d + 1, FULL_DIGITS - 1 - exponent)
+    tok = f"{v:.{decimals}f}"
+    # trailing zeros say nothing; keep one decimal more than printed
+    keep = len(tok) - (decimals - (d + 1))
+    return tok[:keep] + tok[keep:].rstrip("0")
+
+
 def _render(text: str, spans, values, full: bool) -> str:
-    """``text`` with its numbers replaced by ``values``: at the printed decimals, or in full."""
+    """``text`` with its numbers replaced by ``values``: at the printed decimals, or with
+    :data:`FULL_DIGITS` significant digits (minus signs as the paper writes them; the
+    report typesets them)."""
     out, pos = [], 0
     for (s, e, _, d), v in zip(spans, values):
         out.append(text[pos:s])
         neg = text[s] == "\u2212"
-        if full:
-            tok = f"{v:.10g}"
-            if d and "." not in tok and "e" not in tok:
-                tok += "." + "0" * d          # 60 printed as 60.0 reads as 60.0
-        else:
-            tok = _round_half_up(v, d)
-        if tok.startswith("-") and neg:
-            tok = "\u2212" + tok[1:]
+        tok = _full(v, d) if full else _round_half_up(v, d)
         if re.fullmatch(r"-0(\.0+)?", tok):
             tok = tok[1:]                     # "-0.0" prints as "0.0"
+        if tok.startswith("-") and neg:
+            tok = "\u2212" + tok[1:]
         out.append(tok)
         pos = e
     out.append(text[pos:])

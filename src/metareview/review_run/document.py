@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from ..report import BulletList, Figure, Heading, Paragraph, Report, Table
+from ..report.model import with_true_minus
 from .compare import AGREES, DIFFERS
 
 
@@ -105,10 +106,12 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
     for v in comparison:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
     rep.add(Paragraph("; ".join(f"{n} {k}" for k, n in counts.items()) + "."))
-    rep.add(Table(["Result", "Paper (source)", "Paper", "Ours, full precision", "Ours, printed precision",
-                   "Verdict", "Why"],
-                  [[v.label, v.source, v.paper, v.ours_full, v.ours_printed, v.verdict, v.why] for v in comparison],
-                  align="lllllll", row_classes=[_verdict_class(v.verdict) for v in comparison]))
+    rep.add(with_true_minus(Table(["Result", "Paper (source)", "Paper", "Ours, full precision",
+                                   "Ours, printed precision", "Verdict", "Why"],
+                                  [[v.label, v.source, v.paper, v.ours_full, v.ours_printed, v.verdict, v.why]
+                                   for v in comparison],
+                                  align="lllllll", row_classes=[_verdict_class(v.verdict) for v in comparison]),
+                            keep_columns=(0, 1, 2, 6)))
 
     figs = {f.name: f for f in figures}
     if "prisma" in figs:
@@ -117,10 +120,10 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
         rep.add(Figure(f.inline_svg(), f.title, f.caption, _links(f)))
     if "table1" in plan.tables and table1:
         rep.add(Heading("Table 1: characteristics of the pooled population", 2, anchor="table1"))
-        rep.add(Table(["Characteristic", "Ours (from the data)", "Paper"],
+        rep.add(with_true_minus(Table(["Characteristic", "Ours (from the data)", "Paper"],
                       [[v.row.label, v.text, v.row.paper or ""] for v in table1], align="lll",
                       notes=["Medians and ranges are over the studies that give a value; percentages are events "
-                             "over the patients of those studies."]))
+                             "over the patients of those studies."]), keep_columns=(2,)))
 
     # -- analyses ----------------------------------------------------------------------
     rep.add(Heading("Analyses", 2, anchor="analyses"))
@@ -130,11 +133,11 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
         for fit in run.fits():
             label = run.analysis.title if fit.sensitivity is None else f"↳ {fit.sensitivity.title}"
             rows.append(overview_row(fit, label, pct))
-    rep.add(Table(["Analysis", "k / N", "Common effect [95% CI]", "Random effects [95% CI]", "tau²", "I²",
-                   "Other estimates"], rows, align="lrrrrrl",
-                  notes=["Proportions on the natural scale (back-transformed from the logit scale); mean "
-                         "differences in points of the 0–10 pain scale. Crude: events / patients; GLMM: "
-                         "random-intercept logistic regression."]))
+    rep.add(with_true_minus(Table(["Analysis", "k / N", "Common effect [95% CI]", "Random effects [95% CI]", "τ²",
+                                   "I²", "Other estimates"], rows, align="lrrrrrl",
+                                  notes=["Proportions on the natural scale (back-transformed from the logit "
+                                         "scale); mean differences in points of the 0–10 pain scale. Crude: "
+                                         "events / patients; GLMM: random-intercept logistic regression."])))
     for run in runs.values():
         a = run.analysis
         rep.add(Heading(a.title, 3, anchor=f"analysis-{a.name}"))
@@ -163,7 +166,8 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
         for fit in run.fits():
             label = "All studies" if fit.sensitivity is None else fit.sensitivity.title
             srows.extend(summary_rows(fit, label, pct))
-        rep.add(Table(["", "Model", "k / N", "Estimate [95% CI]", "tau²", "I²", "Q (p)"], srows, align="lllrrrr"))
+        rep.add(with_true_minus(Table(["", "Model", "k / N", "Estimate [95% CI]", "τ²", "I²", "Q (p)"], srows,
+                                      align="lllrrrr")))
         for fit in run.sensitivity:
             s = fit.sensitivity
             rep.add(Paragraph(f"{s.title}: {', '.join(s.exclude)} shown, not pooled. {s.reason}"
@@ -185,12 +189,12 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
                 rep.add(Figure(gfig.inline_svg(), gfig.title, gfig.caption, _links(gfig)))
             for block in sub.report().blocks:
                 if not isinstance(block, Heading):
-                    rep.add(block)
+                    rep.add(with_true_minus(block))
         rep.add(Heading("Pooled result, as R meta prints it", 4))
         blocks = run.main.result.report().blocks
         # the study table is the forest plot's and tables/<name>_studies.csv's
         for block in blocks[1:] if blocks and isinstance(blocks[0], Table) else blocks:
-            rep.add(block)
+            rep.add(with_true_minus(block))
 
     # -- risk of bias and GRADE ----------------------------------------------------------
     rob_names = {f"rob_{n}_{kind}" for n, src in plan.data.items() if src.rob is not None
@@ -234,7 +238,7 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
     # -- methods -----------------------------------------------------------------------
     rep.add(Heading("Methods", 2, anchor="methods"))
     for run in runs.values():
-        rep.add(Paragraph(methods_sentence(run.main, run.analysis.title)))
+        rep.add(with_true_minus(Paragraph(methods_sentence(run.main, run.analysis.title))))
         for imp in run.analysis.impute:
             rep.add(Paragraph(f"{run.analysis.title}: missing values of {imp.column} imputed "
                               f"({imp.method.replace('_', ' ')}"

@@ -25,8 +25,9 @@ class FigureFile:
         return inline_svg(self.files["svg"].decode("utf-8"), self.name)
 
 
-def save_figure(fig, name: str, title: str, caption: str, dpi: int = 200) -> FigureFile:
-    """PNG, SVG and PDF of a matplotlib figure, with no dates in them (same input, same bytes)."""
+def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> FigureFile:
+    """PNG (at ``dpi``, the plan's ``[review] dpi``), SVG and PDF of a matplotlib figure, with
+    no dates in them (same input, same bytes)."""
     import matplotlib
     import matplotlib.pyplot as plt
 
@@ -69,15 +70,16 @@ def inline_svg(svg: str, prefix: str) -> str:
     return svg.strip()
 
 
-def forest_figure(result, name: str, title: str, caption: str, options: dict | None = None) -> FigureFile:
+def forest_figure(result, name: str, title: str, caption: str, options: dict | None = None,
+                  dpi: int = 300) -> FigureFile:
     """The forest plot of a pooled result or a subgroup analysis (:mod:`metareview.plots.forest`)."""
     from ..plots.forest import forest
 
     display = forest(result, **(options or {}))
-    return save_figure(display.figure_, name, title, caption)
+    return save_figure(display.figure_, name, title, caption, dpi)
 
 
-def prisma_figure(path, name: str = "prisma") -> FigureFile:
+def prisma_figure(path, name: str = "prisma", dpi: int = 300) -> FigureFile:
     """The PRISMA 2020 flow diagram of a counts file."""
     from ..plots.prisma import PrismaDiagram
 
@@ -85,4 +87,4 @@ def prisma_figure(path, name: str = "prisma") -> FigureFile:
     fig = diagram.plot()
     return save_figure(fig, name, "PRISMA 2020 flow diagram",
                        "Flow of records and studies (Page et al. 2021, BMJ 372:n71); boxes whose counts "
-                       "the source does not give are left out.")
+                       "the source does not give are left out.", dpi)
