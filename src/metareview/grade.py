@@ -271,7 +271,7 @@ def suggest_inconsistency(result, thresholds: Sequence[float] = ()) -> DomainRat
     i2 = nat["i2"]
     th, th_name = _thresholds(result, thresholds)
     pi_lo, pi_hi = nat["pi_low"], nat["pi_high"]
-    basis = f"I² = {i2:.0f}%, tau² = {_g(nat['tau2'])}"
+    basis = f"I² = {i2:.0f}%, τ² = {_g(nat['tau2'])}"
     if pi_lo is not None:
         basis += f", prediction interval {_g(pi_lo)} to {_g(pi_hi)}"
     spanned = [t for t in th if pi_lo is not None and pi_lo < t < pi_hi]

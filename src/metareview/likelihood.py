@@ -127,8 +127,8 @@ class Tau2Interval(Reportable):
         from .report import Paragraph, Report
         name = {"QP": "Q-profile", "PL": "profile-likelihood", "Wald": "Wald-type"}[self.type]
         return Report().add(Paragraph(
-            f"{int(round(self.level * 100))}% {name} confidence interval for tau^2: {_f(self.estimate)} "
-            f"[{_f(self.low)}; {_f(self.high)}]; tau: {_f(np.sqrt(self.estimate))} "
+            f"{int(round(self.level * 100))}% {name} confidence interval for τ²: {_f(self.estimate)} "
+            f"[{_f(self.low)}; {_f(self.high)}]; τ: {_f(np.sqrt(self.estimate))} "
             f"[{_f(np.sqrt(self.low))}; {_f(np.sqrt(self.high))}]"))
 
 

@@ -870,10 +870,10 @@ def _design(columns: dict, mods, labels: np.ndarray):
 
     from . import metareg
     holder = SimpleNamespace(data={}, covariates=columns, k_all=labels.size)
-    cols, terms, intercept, text = metareg._resolve_mods(holder, mods)
-    X, names, coded = metareg.design_matrix(cols, terms, intercept, labels)
-    metareg._check_rank(X, names, labels.size, coded)
-    return X, names, intercept, text, list(cols)
+    cols, text = metareg._resolve_mods(holder, mods)
+    design = metareg.design_matrix(cols, text, labels)
+    metareg._check_rank(design.X, design.names, labels.size)
+    return design.X, design.names, design.intercept, text, list(cols)
 
 
 def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1 | study",
@@ -949,8 +949,9 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
     if mods is not None:
         mod_cols = {}
         if isinstance(mods, str) or (isinstance(mods, Sequence) and all(isinstance(c, str) for c in mods)):
-            from .metareg import _parse_formula
-            wanted = [c for c, _ in _parse_formula(mods if isinstance(mods, str) else "~ " + " + ".join(mods))[0]]
+            from .metareg import formula_variables
+            text = mods if isinstance(mods, str) else "~ " + " + ".join(mods)
+            wanted = formula_variables(text if text.strip().startswith("~") else "~ " + text)
             mod_cols = {c: np.asarray(_column_values(data, c, c, k), dtype=object) for c in wanted}
         else:
             raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")

@@ -57,7 +57,7 @@ def test_estimator_and_statistics_options(capsys, molloy):
     assert doc["blup"]["kind"] == "blup" and "backtransformed" in doc["blup"]["rows"][0]
     assert main(["pool", str(molloy), "--method-tau2", "hsk", "--fitstats", "--tau2-ci", "wald"]) == 0
     out = capsys.readouterr().out
-    assert "Hunter-Schmidt (small-sample corrected) estimator for tau^2" in out
+    assert "Hunter-Schmidt (small-sample corrected) estimator for τ²" in out
     assert "Fit statistics (random effects, ML)" in out and "Wald-type confidence interval" in out
 
 

@@ -62,7 +62,7 @@ def test_codes_are_metafors_and_case_insensitive():
     assert {"PMM", "HSk", "DLIT", "SJIT", "GENQ"} <= set(TAU2_METHODS)
     res = mr.metagen([0.1, 0.5, 0.9], vi=[0.02, 0.03, 0.04], method_tau2="hsk")
     assert res.settings.method_tau2 == "HSk"
-    assert "Hunter-Schmidt (small-sample corrected) estimator for tau^2" in str(res)
+    assert "Hunter-Schmidt (small-sample corrected) estimator for τ²" in str(res)
 
 
 def test_genq_weights_are_required_and_only_for_genq():

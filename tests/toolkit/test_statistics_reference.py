@@ -102,7 +102,7 @@ def test_profile_bound_at_zero_when_the_likelihood_at_zero_is_inside():
     case = next(c for c in CASES if c["case"] == "homogeneous_REML")
     pl = _fit(case).tau2_ci("PL")
     assert pl.low == 0.0 and case["pl"]["tau2_ci_low"] == 0.0
-    assert "profile-likelihood confidence interval for tau^2" in str(pl)
+    assert "profile-likelihood confidence interval for τ²" in str(pl)
 
 
 def test_blup_of_a_ratio_measure_is_back_transformed_and_excluded_studies_get_none():

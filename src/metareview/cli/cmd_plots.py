@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
 
             if not cluster:
                 raise SettingsError("--row-labels needs --cluster COLUMN")
-            if layout != "meta" or sort or percent or pool.get("rob") is not None:
+            if layout not in (None, "meta") or sort or percent or pool.get("rob") is not None:
                 raise SettingsError("with --cluster the forest plot has one layout: --layout, --sort, --percent "
                                     "and --rob are not offered")
             display = _three_level(result, pool, cluster, False).forest(labels=row_labels, width=width)

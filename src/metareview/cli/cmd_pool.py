@@ -227,8 +227,9 @@ def _three_level(result, pool: dict, cluster, robust: bool, **others):
     if pool.get("method", "Inverse") != "Inverse":
         raise SettingsError(f"with --cluster the rows are pooled by inverse variance; --method {pool['method']} "
                             "is not offered")
-    changed = [flag for flag, key, default in (("--adhoc-hakn", "adhoc_hakn", "none"), ("--prediction", "prediction", "t"),
-                                               ("--i2", "i2_method", None), ("--study-ci", "study_ci", None))
+    changed = [flag for flag, key, default in (("--adhoc-hakn", "adhoc_hakn", "none"), ("--prediction", "prediction", None),
+                                               ("--i2", "i2_method", None), ("--study-ci", "study_ci", None),
+                                               ("--preset", "preset", None))
                if pool.get(key, default) != default]
     if changed:
         raise SettingsError(f"with --cluster, {', '.join(changed)} {'is' if len(changed) == 1 else 'are'} not "

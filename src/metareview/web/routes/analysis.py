@@ -118,7 +118,7 @@ def summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
                     "prediction": f"[{_number(pred.get('low'))}; {_number(pred.get('high'))}]"
                     if pred.get("low") is not None else "",
                     "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")), "q_p": _number(het.get("p")),
-                    "method": f"{doc.get('method')}, tau² {doc.get('method_tau2')}",
+                    "method": f"{doc.get('method')}, τ² {doc.get('method_tau2')}",
                     "figure": svg if svg in figures else None})
     return out
 
