@@ -143,3 +143,25 @@ def test_settings_round_trip(tmp_path):
     store.set_setting("reasons", {"full_text": ["wrong population", "ünïcode"]})
     assert store.get_setting("reasons") == {"full_text": ["wrong population", "ünïcode"]}
     assert store.get_setting("missing", 7) == 7
+
+
+def test_opening_a_project_again_keeps_other_processes_seeing_the_writes(tmp_path):
+    """A server opens the project once per worker thread while the command line opens and closes
+    it in other processes: no open may drop this process's locks on the file, or another
+    process takes the file for unused and deletes the WAL the server is still writing to."""
+    import subprocess
+    import sys
+
+    from metareview.review.project import Project
+
+    path = tmp_path / "team.mrv"
+    server = Project.init(path, name="team")
+    again = Project.open(path)   # a second worker thread of the same server
+    script = "import sys; from metareview.review.project import Project; p = Project.open(sys.argv[1]); "
+    subprocess.run([sys.executable, "-c", script + "p.close()", str(path)], check=True, timeout=120)
+    server.store.set_setting("marker", "written after the other process closed")
+    seen = subprocess.run([sys.executable, "-c", script + "print(p.store.get_setting('marker'))", str(path)],
+                          check=True, capture_output=True, text=True, timeout=120).stdout.strip()
+    again.close()
+    server.close()
+    assert seen == "written after the other process closed"

@@ -86,17 +86,19 @@ class Store:
         if not path.is_file():
             raise SettingsError(f"{path} is not a review project (no such file); create one with "
                                 f"'metareview review init {path}'")
+        # The file is never opened outside SQLite: closing any descriptor of a database file
+        # drops the POSIX locks SQLite holds on it in this process (a server with the project
+        # open), after which another process may take the file for unused and delete its WAL.
         try:
-            with open(path, "rb") as fh:
-                header = fh.read(16)
+            size = path.stat().st_size
         except OSError as exc:
             raise SettingsError(f"cannot read {path}: {exc.strerror}") from None
-        if not header:
+        if size == 0:
             raise SettingsError(f"{path} is empty, not a review project; create one with "
                                 f"'metareview review init NEW_FILE'")
-        if header != b"SQLite format 3\x00":
-            raise SettingsError(f"{path} is not a review project (not a SQLite file)")
-        # look before changing anything: a foreign or newer file is left exactly as it was
+        if not os.access(path, os.R_OK):
+            raise SettingsError(f"cannot read {path}: permission denied")
+        # look before changing anything (read-only): a foreign or newer file is left exactly as it was
         try:
             probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
             try:
