@@ -35,7 +35,7 @@ from .extraction import _studies, settle
 from .project import Project
 
 __all__ = ["set_tool", "get_tool", "items", "template", "import_answers", "enter_answers", "discrepancies",
-           "adjudicate", "final_table", "export_robvis", "canonical_entry", "OVERALL", "SHEET_COLUMNS"]
+           "adjudicate", "final_table", "export_robvis", "canonical_entry", "proposed", "OVERALL", "SHEET_COLUMNS"]
 
 OVERALL = "Overall"
 #: Columns of an assessment sheet (one row per study and item).
@@ -197,6 +197,17 @@ def _judge(tool: Tool, study: str, answers: dict[str, str | None]) -> dict[str, 
     else:
         out[OVERALL] = None
     return out
+
+
+def proposed(tool: Tool, study: str, answers: dict[str, str | None]) -> dict[str, str | None]:
+    """What the tool proposes from one assessor's entries: each domain's judgment by its algorithm
+    from the signalling answers alone (None where the assessor judges or the answers do not yet
+    suffice), and the overall judgment by the tool's rule from the domains as the assessor judged
+    them (their own judgment where they gave one).  This is what an assessor sees beside the answers."""
+    questions = {q.id for d in tool.domains for q in d.questions}
+    algorithm = _judge(tool, study, {k: v for k, v in answers.items() if k in questions})
+    effective = _judge(tool, study, {k: v for k, v in answers.items() if k != OVERALL})
+    return {**{d.id: algorithm[d.id] for d in tool.domains}, OVERALL: effective[OVERALL]}
 
 
 def discrepancies(project: Project, outcome: str = "") -> list[dict[str, Any]]:
