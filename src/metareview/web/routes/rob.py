@@ -227,7 +227,11 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
         kind = "question" if r["item"] not in (r["domain"], OVERALL) else "judgment"
         choices = ([j.name for j in tool.judgments] if kind == "judgment"
                    else list(tool.question(r["item"])[1].answers))
-        rows.append({**r, "kind": kind, "choices": [(c, labels.get(c, c)) for c in choices],
+        label = r["text"] if kind == "question" else \
+            ("Overall risk of bias" if r["item"] == OVERALL else tool.domain(r["item"]).name)
+        follows = kind == "judgment" and (tool.domain(r["item"]).algorithmic if r["item"] != OVERALL
+                                          else tool.overall == "worst")
+        rows.append({**r, "kind": kind, "label": label, "follows": follows, "choices": [(c, labels.get(c, c)) for c in choices],
                      "conditional": kind == "question" and tool.question(r["item"])[1].conditional})
     counts = {s: sum(r["status"] == s for r in report) for s in ("differ", "incomplete", "agree", "adjudicated",
                                                                  "derived")}
