@@ -168,3 +168,28 @@ def test_study_labels_and_quotes_are_escaped_in_every_rob_page(signed_in, screen
     for client, path in ((ann, "/rob"), (ann, f"/rob/assess?study={XSS}"), (cat, "/rob/adjudicate")):
         html = client.get(path).text
         assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+
+
+def test_assessments_per_outcome_are_kept_apart_and_exported_as_the_cli_does(signed_in, screened_path, tmp_path):
+    with Project.open(screened_path) as p:
+        set_tool(p, "rob2")
+    pain = "Pain at 3 months"
+    ann, bob, cat = signed_in("ann"), signed_in("bob"), signed_in("cat")
+    for who in (ann, bob):
+        for s in STUDIES:
+            resp = answer(who, s, {**LOW, "4.1": "Y"} if who is bob and s == "Tsai 2019" else LOW, outcome=pain)
+            assert resp.status_code == 200 and "Pain at 3 months" in resp.text
+    with Project.open(screened_path) as p:
+        assert p.store.rob_outcomes("rob2") == [pain]
+    assert "not started" in ann.get("/rob").text and f'href="/rob?outcome=Pain%20at%203%20months"' in ann.get("/rob").text
+    page = cat.get("/rob/adjudicate?outcome=Pain%20at%203%20months").text
+    assert page.count('<tr class="differ') == 3  # 4.1, D4 and Overall of Tsai
+    assert '<tr class="differ' not in cat.get("/rob/adjudicate").text  # the per-study assessment has none
+    resp = cat.post("/rob/adjudicate", {"study": "Tsai 2019", "item": "4.1", "value": "N", "reason": "blinded outcome",
+                                        "outcome": pain}, follow_redirects=True)
+    assert "Tsai 2019, 4.1: settled" in resp.text and "outcome=Pain%20at%203%20months" in str(resp.url)
+    web = ann.get("/rob/robvis.csv?outcome=Pain%20at%203%20months")
+    assert web.status_code == 200 and ann.get("/rob/robvis.csv").status_code == 409
+    out = tmp_path / "pain.csv"
+    assert cli_main(["review", "rob", "export", "-p", str(screened_path), "--outcome", pain, "-o", str(out)]) == 0
+    assert web.text == out.read_text(encoding="utf-8")

@@ -55,10 +55,22 @@ def _studies(request: Request) -> list[str]:
     return sorted(set(study_labels(project(request)).values()))
 
 
-def _mine(request: Request, tool: Tool, user: User, study: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def _outcome(request: Request, form: FormData | None = None) -> str:
+    """The outcome assessed (RoB 2 assesses a result); ``""`` for one assessment per study."""
+    if form is not None:
+        return text(form, "outcome") or ""
+    return request.query_params.get("outcome", "").strip()
+
+
+def _suffix(outcome: str) -> str:
+    return f"&outcome={quote(outcome)}" if outcome else ""
+
+
+def _mine(request: Request, tool: Tool, user: User, outcome: str,
+          study: str | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """The signed-in assessor's latest entries, by study and item (blinded: nobody else's)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    for row in project(request).store.current_rob_answers(tool.id, ""):
+    for row in project(request).store.current_rob_answers(tool.id, outcome):
         if row["assessor"] == user.name and (study is None or row["study"] == study):
             out.setdefault(row["study"], {})[row["item"]] = row
     return out
@@ -85,24 +97,26 @@ def overview(request: Request, user: User | None, form: FormData | None, *, erro
     assert user is not None
     tool = _tool_or_none(request)
     studies = _studies(request)
-    rows, open_items, settled, figures, unsettled = [], 0, None, {}, None
+    outcome = _outcome(request)
+    rows, open_items, settled, figures, unsettled, outcomes = [], 0, None, {}, None, [""]
     if tool is not None:
-        mine = _mine(request, tool, user)
+        outcomes = sorted({"", outcome, *project(request).store.rob_outcomes(tool.id)})
+        mine = _mine(request, tool, user, outcome)
         questions = sum(len(d.questions) for d in tool.domains)
         for s in studies:
             answered = sum(1 for d in tool.domains for q in d.questions if q.id in mine.get(s, {}))
             rows.append({"study": s, "answered": answered, "questions": questions})
         if studies:
-            report = discrepancies(project(request))
+            report = discrepancies(project(request), outcome)
             open_items = sum(r["status"] in OPEN for r in report)
             try:
-                settled = final_table(project(request))
+                settled = final_table(project(request), outcome)
             except DataError as exc:
                 unsettled = str(exc)
             else:
                 figures = _figures(settled)
     return render(request, "rob.html", user=user, tool=tool, tools=_choices(), rows=rows, error=error,
-                  status=status, open_items=open_items, settled=settled, figures=figures, unsettled=unsettled,
+                  status=status, outcome=outcome, outcomes=outcomes, suffix=_suffix(outcome), open_items=open_items, settled=settled, figures=figures, unsettled=unsettled,
                   can_adjudicate=allowed(user, "adjudicate"), can_manage=allowed(user, "manage"),
                   notice=request.session.pop("notice", None))
 
@@ -156,18 +170,20 @@ def assess(request: Request, user: User | None, form: FormData | None) -> Respon
     assert user is not None
     tool = _need_tool(request)
     study = _study_param(request)
-    rows = _mine(request, tool, user, study).get(study, {})
+    outcome = _outcome(request)
+    rows = _mine(request, tool, user, outcome, study).get(study, {})
     entries = {item: (r["value"], r["support"], r["location"]) for item, r in rows.items()}
-    return _assess_page(request, user, tool, study, entries)
+    return _assess_page(request, user, tool, study, outcome, entries)
 
 
-def _assess_page(request: Request, user: User, tool: Tool, study: str,
+def _assess_page(request: Request, user: User, tool: Tool, study: str, outcome: str,
                  entries: dict[str, tuple[str | None, str | None, str | None]], *, error: str | None = None,
                  status: int = 200) -> Response:
     suggestions = proposed(tool, study, {k: v[0] for k, v in entries.items() if v[0]})
     studies = _studies(request)
     later = studies[studies.index(study) + 1:]
-    return render(request, "rob_assess.html", user=user, tool=tool, study=study,
+    return render(request, "rob_assess.html", user=user, tool=tool, study=study, outcome=outcome,
+                  suffix=_suffix(outcome),
                   domains=_domains(tool, entries, suggestions), overall=entries.get(OVERALL, (None, None, None)),
                   overall_proposed=suggestions[OVERALL], next_study=later[0] if later else None, error=error,
                   status=status, notice=request.session.pop("notice", None))
@@ -177,20 +193,22 @@ def save(request: Request, user: User | None, form: FormData | None) -> Response
     assert user is not None and form is not None
     tool = _need_tool(request)
     study = _study_param(request, form)
+    outcome = _outcome(request, form)
     typed = _entered(form)
     current = {item: (r["value"], r["support"], r["location"])
-               for item, r in _mine(request, tool, user, study).get(study, {}).items()}
+               for item, r in _mine(request, tool, user, outcome, study).get(study, {}).items()}
     # only what changed is logged; a blank answer is not an entry (the log keeps the last one given)
     changed = [(item, *entry) for item, entry in typed.items() if entry[0] and entry != current.get(item)]
     try:
-        n = enter_answers(project(request), assessor=user.name, study=study, entries=changed, via="web")
+        n = enter_answers(project(request), assessor=user.name, study=study, entries=changed, via="web",
+                          outcome=outcome)
     except DataError as exc:
-        return _assess_page(request, user, tool, study, {**current, **typed}, error=str(exc), status=422)
+        return _assess_page(request, user, tool, study, outcome, {**current, **typed}, error=str(exc), status=422)
     request.session["notice"] = f"{study}: {n} entr{'y' if n == 1 else 'ies'} saved"
     after = text(form, "next")
     if after and after in _studies(request):
-        return RedirectResponse(f"/rob/assess?study={quote(after)}", status_code=303)
-    return RedirectResponse(f"/rob/assess?study={quote(study)}", status_code=303)
+        return RedirectResponse(f"/rob/assess?study={quote(after)}{_suffix(outcome)}", status_code=303)
+    return RedirectResponse(f"/rob/assess?study={quote(study)}{_suffix(outcome)}", status_code=303)
 
 
 def propose(request: Request, user: User | None, form: FormData | None) -> Response:
@@ -209,11 +227,12 @@ def propose(request: Request, user: User | None, form: FormData | None) -> Respo
 
 
 def adjudication(request: Request, user: User | None, form: FormData | None, *, error: str | None = None,
-                 status: int = 200) -> Response:
+                 status: int = 200, outcome: str | None = None) -> Response:
     assert user is not None
     tool = _need_tool(request)
     show = request.query_params.get("show", "open")
-    report = discrepancies(project(request)) if _studies(request) else []
+    outcome = _outcome(request) if outcome is None else outcome
+    report = discrepancies(project(request), outcome) if _studies(request) else []
     # questions of a domain whose judgment was adjudicated no longer decide anything
     settled_domains = {(r["study"], r["item"]) for r in report if r["item"] == r["domain"]
                        and r["status"] == "adjudicated"}
@@ -236,6 +255,7 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
     counts = {s: sum(r["status"] == s for r in report) for s in ("differ", "incomplete", "agree", "adjudicated",
                                                                  "derived")}
     return render(request, "rob_adjudicate.html", user=user, tool=tool, rows=rows, assessors=assessors, show=show,
+                  outcome=outcome, suffix=_suffix(outcome),
                   counts=counts, error=error, status=status, notice=request.session.pop("notice", None))
 
 
@@ -244,19 +264,22 @@ def settle(request: Request, user: User | None, form: FormData | None) -> Respon
     _need_tool(request)
     study = _study_param(request, form)
     item = text(form, "item") or ""
+    outcome = _outcome(request, form)
     try:
         adjudicate(project(request), study=study, item=item, value=text(form, "value"), by=user.name,
-                   reason=text(form, "reason") or "", quote=text(form, "quote"), page=text(form, "page"))
+                   reason=text(form, "reason") or "", quote=text(form, "quote"), page=text(form, "page"),
+                   outcome=outcome)
     except DataError as exc:
-        return adjudication(request, user, None, error=str(exc), status=400)
+        return adjudication(request, user, None, error=str(exc), status=400, outcome=outcome)
     request.session["notice"] = f"{study}, {item}: settled"
-    return RedirectResponse(f"/rob/adjudicate?show={quote(text(form, 'show') or 'open')}", status_code=303)
+    return RedirectResponse(f"/rob/adjudicate?show={quote(text(form, 'show') or 'open')}{_suffix(outcome)}",
+                            status_code=303)
 
 
 def robvis(request: Request, user: User | None, form: FormData | None) -> Response:
     _need_tool(request)
     try:
-        table = export_robvis(project(request))
+        table = export_robvis(project(request), _outcome(request))
     except MetaReviewError as exc:
         raise Refusal(409, str(exc)) from None
     return Response(table, media_type="text/csv; charset=utf-8",
