@@ -11,10 +11,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from metareview.review import Project, run_dedupe
-
-from .._review import review_helpers
-from .conftest import PASSWORD, PHONE, metareview, serve, sign_in
+from .conftest import PHONE, metareview, screened_project, serve, sign_in
 from .test_team_review import camera  # noqa: F401  (the fixture)
 
 #: RoB 2 answers the guidance's algorithms judge "Low" in every domain.
@@ -36,16 +33,8 @@ def _assess(page: Any, url: str, study: str, answers: dict[str, str], quote: str
 
 
 def test_two_assessors_an_adjudicator_and_the_settled_figures(tmp_path, new_context, camera):  # noqa: F811
-    helpers = review_helpers()
-    project = tmp_path / "review.mrv"
-    with Project.init(project, name="MRgFUS bone metastases") as p:
-        for name, source in helpers.SOURCES:
-            p.import_file(helpers.EXPORTS / name, source=source)
-        run_dedupe(p.store)
-        helpers.screen_all(p)
-    for name, role in (("olivia", "owner"), ("ann", "reviewer"), ("bob", "reviewer"), ("cat", "adjudicator")):
-        metareview("review", "user", "add", name, "--role", role, "--password-stdin", "-p", project,
-                   input=PASSWORD + "\n")
+    project = screened_project(tmp_path / "review.mrv", {"olivia": "owner", "ann": "reviewer", "bob": "reviewer",
+                                                         "cat": "adjudicator"})
     with serve(project) as url:
         olivia = sign_in(new_context(), url, "olivia")
         olivia.click("nav >> text=Risk of bias")

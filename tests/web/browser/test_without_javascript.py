@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from metareview.review import Project, run_dedupe
+from metareview.review import Project
 from metareview.review.extraction import load_form, set_form
 
 from .._review import review_helpers
-from .conftest import PASSWORD, metareview, serve, sign_in
+from .conftest import screened_project, serve, sign_in
 
 
 def test_full_text_extraction_and_adjudication_without_javascript(tmp_path, new_context):
-    helpers = review_helpers()
-    project = tmp_path / "review.mrv"
-    with Project.init(project, name="no script") as p:
-        for name, source in helpers.SOURCES:
-            p.import_file(helpers.EXPORTS / name, source=source)
-        run_dedupe(p.store)
-        helpers.screen_all(p)
-        set_form(p, load_form((helpers.EXPORTS / "extraction_form.toml").read_text(encoding="utf-8")))
-    for name, role in (("ann", "reviewer"), ("cat", "adjudicator")):
-        metareview("review", "user", "add", name, "--role", role, "--password-stdin", "-p", project,
-                   input=PASSWORD + "\n")
+    project = screened_project(tmp_path / "review.mrv", {"ann": "reviewer", "cat": "adjudicator"}, name="no script")
+    with Project.open(project) as p:
+        set_form(p, load_form((review_helpers().EXPORTS / "extraction_form.toml").read_text(encoding="utf-8")))
     pdf = tmp_path / "paper.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
     with serve(project) as url:

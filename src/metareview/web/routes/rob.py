@@ -198,7 +198,8 @@ def save(request: Request, user: User | None, form: FormData | None) -> Response
     current = {item: (r["value"], r["support"], r["location"])
                for item, r in _mine(request, tool, user, outcome, study).get(study, {}).items()}
     # only what changed is logged; a blank answer is not an entry (the log keeps the last one given)
-    changed = [(item, *entry) for item, entry in typed.items() if entry[0] and entry != current.get(item)]
+    changed = [(item, answer, support, where) for item, (answer, support, where) in typed.items()
+               if answer and (answer, support, where) != current.get(item)]
     try:
         n = enter_answers(project(request), assessor=user.name, study=study, entries=changed, via="web",
                           outcome=outcome)

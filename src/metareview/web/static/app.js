@@ -103,8 +103,7 @@
         if (!doc || mine !== asked) return;
         form.querySelectorAll("output[data-proposed-for]").forEach(function (out) {
           var value = doc.proposed[out.getAttribute("data-proposed-for")];
-          out.textContent = value || (out.getAttribute("data-proposed-for") === "Overall" ? "judge every domain"
-                                                                                          : "answer the questions");
+          out.textContent = value || out.getAttribute("data-pending");
         });
       })
       .catch(function () {});
