@@ -7,8 +7,8 @@ import re
 
 from metareview.cli import main as cli_main
 from metareview.review import Project
-from metareview.review.assessment import discrepancies, set_tool
-from metareview.review.screening import assign_study
+from metareview.review.assessment import discrepancies, enter_answers, set_tool
+from metareview.review.screening import assign_study, study_labels
 
 from .test_content_pages import app, screened_path  # noqa: F401  (the screened project and its workspace)
 
@@ -147,6 +147,10 @@ def test_study_labels_and_quotes_are_escaped_in_every_rob_page(signed_in, screen
     with Project.open(screened_path) as p:
         set_tool(p, "rob2")
         assign_study(p, 3, XSS)
+        others = [s for s in study_labels(p).values() if s != XSS]
+        for who in ("ann", "bob"):
+            for s in others:
+                enter_answers(p, assessor=who, study=s, entries=[(k, v, None, None) for k, v in LOW.items()])
     ann, bob, cat = signed_in("ann"), signed_in("bob"), signed_in("cat")
     for who, val in ((ann, "Y"), (bob, "N")):
         resp = answer(who, XSS, {**LOW, "1.1": val}, **{"quote:1.1": XSS, "page:1.1": XSS})
@@ -154,6 +158,13 @@ def test_study_labels_and_quotes_are_escaped_in_every_rob_page(signed_in, screen
     for client, path in ((ann, "/rob"), (ann, f"/rob/assess?study={XSS}"), (cat, "/rob/adjudicate")):
         html = client.get(path).text
         assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+    resp = cat.post("/rob/adjudicate", {"study": XSS, "item": "1.1", "value": "Y", "reason": XSS},
+                    follow_redirects=True)
+    assert f"{XSS}, 1.1: settled" not in resp.text and "1.1: settled" in resp.text
+    html = ann.get("/rob").text  # the label in the figures, whose text is kept as text
+    assert html.count("<svg") == 2 and XSS not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html[html.index("<svg"):]
+    assert XSS not in cat.get("/rob/adjudicate?show=all").text
 
 
 def test_assessments_per_outcome_are_kept_apart_and_exported_as_the_cli_does(signed_in, screened_path, tmp_path):

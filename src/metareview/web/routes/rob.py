@@ -15,7 +15,6 @@ Every write goes through :mod:`metareview.review.assessment`.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from urllib.parse import quote
 
@@ -34,7 +33,7 @@ from ..permissions import allowed
 from ..render import render
 from ..responses import Refusal
 from ..routing import page, project
-from ._shared import text
+from ._shared import inline_svg, text
 
 OPEN = ("differ", "incomplete")
 
@@ -77,19 +76,11 @@ def _mine(request: Request, tool: Tool, user: User, outcome: str,
 
 
 def _figures(table: RobTable) -> dict[str, Markup]:
-    """The traffic-light and summary plots as inline SVG (matplotlib escapes the labels it writes)."""
-    import matplotlib.pyplot as plt
-
+    """The traffic-light and summary plots as inline SVG."""
     from ...plots.rob import rob_summary, traffic_light
 
-    out = {}
-    for key, display in (("traffic_light", traffic_light(table)), ("summary", rob_summary(table))):
-        buf = io.StringIO()
-        display.figure_.savefig(buf, format="svg")
-        plt.close(display.figure_)
-        svg = buf.getvalue()
-        out[key] = Markup(svg[svg.index("<svg"):])
-    return out
+    return {"traffic_light": Markup(inline_svg(traffic_light(table).figure_, "Traffic-light plot", "rob")),
+            "summary": Markup(inline_svg(rob_summary(table).figure_, "Summary plot", "rob"))}
 
 
 def overview(request: Request, user: User | None, form: FormData | None, *, error: str | None = None,
