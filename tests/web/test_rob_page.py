@@ -72,6 +72,15 @@ def test_the_form_groups_questions_by_domain_and_shows_the_algorithms_proposal(s
     resp = answer(ann, "Tsai 2019", {"D1": "Some concerns"})
     assert re.search(r'data-proposed-for="Overall"[^>]*>Some concerns<', resp.text)
     assert "<option selected>Some concerns</option>" in resp.text
+    # withdrawn, the proposal stands again; so does a conditional question's "not asked"
+    resp = answer(ann, "Tsai 2019", {"D1": "", "2.3": "PN"})
+    assert re.search(r'data-proposed-for="Overall"[^>]*>High<', resp.text) and "2 entries saved" in resp.text
+    resp = answer(ann, "Tsai 2019", {"2.3": ""})
+    assert "1 entry saved" in resp.text and '<option value="PN" selected>' not in resp.text.split('name="answer:2.3"')[1][:600]
+    resp = answer(ann, "Tsai 2019", {"1.1": ""})
+    assert resp.status_code == 422 and "an entry needs an answer" in resp.text
+    resp = answer(ann, "Tsai 2019", {"D2": ""}, **{"quote:D2": "why not"})
+    assert resp.status_code == 422 and "a quote or page without an answer" in resp.text
 
 
 def test_a_wrong_answer_is_refused_naming_the_question_and_nothing_is_saved(signed_in, screened_path):

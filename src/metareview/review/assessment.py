@@ -152,7 +152,12 @@ def import_answers(project: Project, text: str, *, assessor: str, outcome: str =
 def enter_answers(project: Project, *, assessor: str, study: str, entries: Iterable[tuple[str, str, str | None,
                                                                                           str | None]],
                   outcome: str = "", via: str = "terminal") -> int:
-    """Log ``(item, answer, quote, page)`` entries of one assessor for one study (all or none)."""
+    """Log ``(item, answer, quote, page)`` entries of one assessor for one study (all or none).
+
+    A blank answer withdraws the assessor's earlier entry where blank has a meaning: their own
+    judgment of a domain or overall (the tool's proposal stands again) and a conditional
+    question (not asked).  A question that is always asked needs an answer.
+    """
     assessor = _who(assessor, "assessor (--assessor)")
     tool = get_tool(project)
     if study not in _studies(project, "assess"):
@@ -163,8 +168,11 @@ def enter_answers(project: Project, *, assessor: str, study: str, entries: Itera
         if item not in known:
             raise DataError(f"{item!r} is not an item of {tool.name}", study=study, column="item", rule="item")
         value = canonical_entry(tool, item, answer, study)
-        if value is None:
+        judgment = item == OVERALL or any(d.id == item for d in tool.domains)
+        if value is None and not (judgment or tool.question(item)[1].conditional):
             raise DataError("an entry needs an answer", study=study, column=item, rule="answer")
+        if value is None and (quote or page):
+            raise DataError("a quote or page without an answer", study=study, column=item, rule="support")
         rows.append((tool.id, outcome, study, item, assessor, value, quote or None, page or None, via))
     return project.store.add_rob_answers(rows)
 

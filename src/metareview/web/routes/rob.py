@@ -170,7 +170,10 @@ def assess(request: Request, user: User | None, form: FormData | None) -> Respon
 def _assess_page(request: Request, user: User, tool: Tool, study: str, outcome: str,
                  entries: dict[str, tuple[str | None, str | None, str | None]], *, error: str | None = None,
                  status: int = 200) -> Response:
-    suggestions = proposed(tool, study, {k: v[0] for k, v in entries.items() if v[0]})
+    try:
+        suggestions = proposed(tool, study, {k: v[0] for k, v in entries.items() if v[0]})
+    except DataError:  # what was typed is not valid (the error says so): propose nothing from it
+        suggestions = {OVERALL: None}
     studies = _studies(request)
     later = studies[studies.index(study) + 1:]
     return render(request, "rob_assess.html", user=user, tool=tool, study=study, outcome=outcome,
@@ -188,9 +191,10 @@ def save(request: Request, user: User | None, form: FormData | None) -> Response
     typed = _entered(form)
     current = {item: (r["value"], r["support"], r["location"])
                for item, r in _mine(request, tool, user, outcome, study).get(study, {}).items()}
-    # only what changed is logged; a blank answer is not an entry (the log keeps the last one given)
+    # only what changed is logged; a blank where there was an entry withdraws it (a judgment of one's own, the
+    # answer to a conditional question), and is refused, naming the question, where an answer is required
     changed = [(item, answer, support, where) for item, (answer, support, where) in typed.items()
-               if answer and (answer, support, where) != current.get(item)]
+               if (answer, support, where) != current.get(item, (None, None, None))]
     try:
         n = enter_answers(project(request), assessor=user.name, study=study, entries=changed, via="web",
                           outcome=outcome)
