@@ -128,6 +128,25 @@ def test_entries_are_appended_never_overwritten(assessed):
     assert assessed.store._all("SELECT count(*) AS n FROM rob_answers")[0]["n"] == 2
 
 
+def test_a_blank_withdraws_a_judgment_or_a_conditional_answer_and_nothing_else(assessed):
+    study = sorted(set(study_labels(assessed).values()))[0]
+    low = [(k, v, None, None) for k, v in LOW_ANSWERS.items()]
+    for who in ("ann", "bob"):
+        enter_answers(assessed, assessor=who, study=study, entries=low)
+    enter_answers(assessed, assessor="ann", study=study, entries=[("D1", "High", "baseline imbalance", "3"),
+                                                                  ("2.3", "N", None, None)])
+    rows = {r["item"]: r for r in discrepancies(assessed) if r["study"] == study}
+    assert rows["D1"]["values"] == {"ann": "High", "bob": "Low"} and rows["2.3"]["status"] == "differ"
+    enter_answers(assessed, assessor="ann", study=study, entries=[("D1", "", None, None), ("2.3", None, None, None)])
+    rows = {r["item"]: r for r in discrepancies(assessed) if r["study"] == study}
+    assert rows["D1"]["status"] == rows["2.3"]["status"] == rows["Overall"]["status"] == "agree"
+    assert rows["D1"]["final"] == "Low"
+    with pytest.raises(DataError, match="an entry needs an answer"):
+        enter_answers(assessed, assessor="ann", study=study, entries=[("1.1", "", None, None)])
+    with pytest.raises(DataError, match="a quote or page without an answer"):
+        enter_answers(assessed, assessor="ann", study=study, entries=[("D2", "", "why", None)])
+
+
 def test_tools_without_an_algorithm_take_the_assessors_judgments(screened):
     set_tool(screened, "robins-i", assessors=1)
     assert get_tool(screened).name == "ROBINS-I"

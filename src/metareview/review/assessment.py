@@ -35,7 +35,7 @@ from .extraction import _studies, settle
 from .project import Project
 
 __all__ = ["set_tool", "get_tool", "items", "template", "import_answers", "enter_answers", "discrepancies",
-           "adjudicate", "final_table", "export_robvis", "canonical_entry", "OVERALL", "SHEET_COLUMNS"]
+           "adjudicate", "final_table", "export_robvis", "canonical_entry", "proposed", "OVERALL", "SHEET_COLUMNS"]
 
 OVERALL = "Overall"
 #: Columns of an assessment sheet (one row per study and item).
@@ -152,7 +152,12 @@ def import_answers(project: Project, text: str, *, assessor: str, outcome: str =
 def enter_answers(project: Project, *, assessor: str, study: str, entries: Iterable[tuple[str, str, str | None,
                                                                                           str | None]],
                   outcome: str = "", via: str = "terminal") -> int:
-    """Log ``(item, answer, quote, page)`` entries of one assessor for one study (all or none)."""
+    """Log ``(item, answer, quote, page)`` entries of one assessor for one study (all or none).
+
+    A blank answer withdraws the assessor's earlier entry where blank has a meaning: their own
+    judgment of a domain or overall (the tool's proposal stands again) and a conditional
+    question (not asked).  A question that is always asked needs an answer.
+    """
     assessor = _who(assessor, "assessor (--assessor)")
     tool = get_tool(project)
     if study not in _studies(project, "assess"):
@@ -163,8 +168,11 @@ def enter_answers(project: Project, *, assessor: str, study: str, entries: Itera
         if item not in known:
             raise DataError(f"{item!r} is not an item of {tool.name}", study=study, column="item", rule="item")
         value = canonical_entry(tool, item, answer, study)
-        if value is None:
+        judgment = item == OVERALL or any(d.id == item for d in tool.domains)
+        if value is None and not (judgment or tool.question(item)[1].conditional):
             raise DataError("an entry needs an answer", study=study, column=item, rule="answer")
+        if value is None and (quote or page):
+            raise DataError("a quote or page without an answer", study=study, column=item, rule="support")
         rows.append((tool.id, outcome, study, item, assessor, value, quote or None, page or None, via))
     return project.store.add_rob_answers(rows)
 
@@ -197,6 +205,17 @@ def _judge(tool: Tool, study: str, answers: dict[str, str | None]) -> dict[str, 
     else:
         out[OVERALL] = None
     return out
+
+
+def proposed(tool: Tool, study: str, answers: dict[str, str | None]) -> dict[str, str | None]:
+    """What the tool proposes from one assessor's entries: each domain's judgment by its algorithm
+    from the signalling answers alone (None where the assessor judges or the answers do not yet
+    suffice), and the overall judgment by the tool's rule from the domains as the assessor judged
+    them (their own judgment where they gave one).  This is what an assessor sees beside the answers."""
+    questions = {q.id for d in tool.domains for q in d.questions}
+    algorithm = _judge(tool, study, {k: v for k, v in answers.items() if k in questions})
+    effective = _judge(tool, study, {k: v for k, v in answers.items() if k != OVERALL})
+    return {**{d.id: algorithm[d.id] for d in tool.domains}, OVERALL: effective[OVERALL]}
 
 
 def discrepancies(project: Project, outcome: str = "") -> list[dict[str, Any]]:

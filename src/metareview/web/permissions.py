@@ -3,7 +3,7 @@
 Every route names the action it needs and asks :func:`allowed`; nothing else in the
 web layer decides permissions, so the table below is the whole policy (and the
 security tests walk it route by route).  The roles follow the division of work in a
-Cochrane review team: reviewers screen and extract, an adjudicator settles what two
+Cochrane review team: reviewers screen, extract and assess risk of bias, an adjudicator settles what two
 reviewers disagree on, the owner sets the project up and manages the team.
 """
 
@@ -18,8 +18,9 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "screen": ("owner", "reviewer", "adjudicator"),      # one's own screening decisions
     "fulltext": ("owner", "reviewer", "adjudicator"),    # upload reports, retrieval status
     "extract": ("owner", "reviewer", "adjudicator"),     # one's own extracted values
+    "assess": ("owner", "reviewer", "adjudicator"),      # one's own risk-of-bias answers
     "resolve": ("owner", "adjudicator"),                 # screening conflicts
-    "adjudicate": ("owner", "adjudicator"),              # extraction discrepancies
+    "adjudicate": ("owner", "adjudicator"),              # extraction and risk-of-bias discrepancies
     "dedupe": ("owner", "adjudicator"),                  # the queue of uncertain duplicates
     "import": ("owner",),                                # search exports
     "manage": ("owner",),                                # accounts, blinding, keywords, reasons

@@ -32,6 +32,7 @@ NAV: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("Conflicts", "conflicts", "resolve", {"stage": "title_abstract"}),
     ("Full text", "fulltext", "fulltext", {}),
     ("Extraction", "extract", "extract", {}),
+    ("Risk of bias", "rob", "assess", {}),
     ("Analysis", "analysis", "view", {}),
     ("Team", "users", "manage", {}),
 )

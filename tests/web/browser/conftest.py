@@ -74,6 +74,25 @@ def serve(project: Path, *extra: Any) -> Iterator[str]:
                 proc.wait()
 
 
+def screened_project(path: Path, team: dict[str, str], name: str = "MRgFUS bone metastases") -> Path:
+    """The sample exports imported, de-duplicated and screened to the end (studies Namba 2019, Tsai 2019 and
+    Wang 2019 included), with ``team`` (name -> role) added on the command line."""
+    from metareview.review import Project, run_dedupe
+
+    from .._review import review_helpers
+
+    helpers = review_helpers()
+    with Project.init(path, name=name) as p:
+        for export, source in helpers.SOURCES:
+            p.import_file(helpers.EXPORTS / export, source=source)
+        run_dedupe(p.store)
+        helpers.screen_all(p)
+    for user, role in team.items():
+        metareview("review", "user", "add", user, "--role", role, "--password-stdin", "-p", path,
+                   input=PASSWORD + "\n")
+    return path
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from metareview.review import Project, run_dedupe
+from metareview.review import Project
 from metareview.review.extraction import load_form, set_form
 
 from .._review import review_helpers
-from .conftest import PASSWORD, metareview, serve, sign_in
+from .conftest import screened_project, serve, sign_in
 
 
 def test_full_text_extraction_and_adjudication_without_javascript(tmp_path, new_context):
-    helpers = review_helpers()
-    project = tmp_path / "review.mrv"
-    with Project.init(project, name="no script") as p:
-        for name, source in helpers.SOURCES:
-            p.import_file(helpers.EXPORTS / name, source=source)
-        run_dedupe(p.store)
-        helpers.screen_all(p)
-        set_form(p, load_form((helpers.EXPORTS / "extraction_form.toml").read_text(encoding="utf-8")))
-    for name, role in (("ann", "reviewer"), ("cat", "adjudicator")):
-        metareview("review", "user", "add", name, "--role", role, "--password-stdin", "-p", project,
-                   input=PASSWORD + "\n")
+    project = screened_project(tmp_path / "review.mrv", {"ann": "reviewer", "cat": "adjudicator"}, name="no script")
+    with Project.open(project) as p:
+        set_form(p, load_form((review_helpers().EXPORTS / "extraction_form.toml").read_text(encoding="utf-8")))
     pdf = tmp_path / "paper.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
     with serve(project) as url:
@@ -50,3 +42,31 @@ def test_full_text_extraction_and_adjudication_without_javascript(tmp_path, new_
         row.locator("input[name=reason]").fill("Methods, p. 2")
         row.locator("button").click()
         assert "Tsai 2019, n: settled" in cat.inner_text("main")
+
+
+def test_risk_of_bias_without_javascript(tmp_path, new_context):
+    project = screened_project(tmp_path / "review.mrv", {"olivia": "owner", "ann": "reviewer", "cat": "adjudicator"},
+                               name="no script")
+    with serve(project) as url:
+        olivia = sign_in(new_context(java_script_enabled=False), url, "olivia")
+        olivia.goto(url + "rob")
+        olivia.check("input[name=tool][value=jbi-case-series]")
+        olivia.click("form[action='/rob/tool'] button")
+        assert "risk-of-bias tool is JBI" in olivia.inner_text("main")
+        ann = sign_in(new_context(java_script_enabled=False), url, "ann")
+        ann.goto(url + "rob/assess?study=Tsai%202019")
+        ann.select_option("[name='answer:1']", "Unclear")
+        ann.fill("[name='quote:1']", "inclusion criteria not stated")
+        ann.select_option("[name='answer:Overall']", "High")
+        ann.click("form.rob-form button.primary")
+        main = ann.inner_text("main")
+        assert "Tsai 2019: 2 entries saved" in main and "leaves the overall judgment to the assessor" in main
+        assert ann.input_value("[name='quote:1']") == "inclusion criteria not stated"
+        cat = sign_in(new_context(java_script_enabled=False), url, "cat")
+        cat.goto(url + "rob/adjudicate")
+        row = cat.locator("tr", has_text="Tsai 2019").filter(has_text="Overall risk of bias")
+        assert "High" in row.inner_text()
+        row.locator("select[name=value]").select_option("High")
+        row.locator("input[name=reason]").fill("only one assessor in this test")
+        row.locator("button").click()
+        assert "Tsai 2019, Overall: settled" in cat.inner_text("main")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import re
 from typing import Any
 
+from markupsafe import escape
 from starlette.datastructures import FormData
 
 from ...review.accounts import User
 from ...review.project import Project
 from ...review.screening import UnitState
 
-__all__ = ["text", "blinded_votes"]
+__all__ = ["text", "blinded_votes", "inline_svg"]
 
 
 def text(form: FormData, name: str) -> str | None:
@@ -26,3 +29,16 @@ def blinded_votes(project: Project, user: User, state: UnitState) -> dict[str, d
     if state.decided or not project.blinded:
         return dict(state.votes)
     return {name: vote for name, vote in state.votes.items() if name == user.name}
+
+
+def inline_svg(figure: Any, label: str, salt: str) -> str:
+    """A matplotlib figure as an ``<svg>`` element to put inside a page: text kept as text (which
+    matplotlib's SVG writer escapes), ids stable from one rendering to the next, no XML prolog."""
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
+        figure.savefig(buf, format="svg")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    return re.sub(r"<svg ", f'<svg role="img" aria-label="{escape(label)}" ', svg, count=1)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import re
 import warnings
 from functools import lru_cache
 from typing import Any
@@ -23,6 +21,7 @@ from ..permissions import allowed
 from ..render import render
 from ..responses import wants_json
 from ..routing import page, project
+from ._shared import inline_svg
 
 STAGE_LABELS = {"title_abstract": "Title and abstract", "full_text": "Full text"}
 
@@ -30,7 +29,6 @@ STAGE_LABELS = {"title_abstract": "Title and abstract", "full_text": "Full text"
 @lru_cache(maxsize=16)
 def prisma_svg(counts_json: str) -> str:
     """The PRISMA 2020 diagram of these counts as an inline ``<svg>`` element (text kept as text)."""
-    import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -43,12 +41,7 @@ def prisma_svg(counts_json: str) -> str:
     figure = Figure(figsize=diagram.size)
     FigureCanvasAgg(figure)
     diagram.plot(ax=figure.add_axes((0.0, 0.0, 1.0, 1.0)))
-    buf = io.StringIO()
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "prisma"}):
-        figure.savefig(buf, format="svg")
-    svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: the element goes inside the page
-    return re.sub(r"<svg ", '<svg role="img" aria-label="PRISMA 2020 flow diagram" ', svg, count=1)
+    return inline_svg(figure, "PRISMA 2020 flow diagram", "prisma")
 
 
 def _summary(request: Request, user: User) -> dict[str, Any]:

@@ -87,4 +87,25 @@
       })
       .catch(function () {});
   });
+
+  // Proposed judgments: a form with data-propose="URL" sends its answers there when one changes, and shows
+  // the judgments the tool proposes in its <output data-proposed-for="..."> elements (saving shows the same);
+  // an answer that arrives after a later one's is dropped.
+  var asked = 0;
+  document.addEventListener("change", function (ev) {
+    var form = ev.target.form;
+    if (!form || !form.hasAttribute("data-propose") || !window.fetch) return;
+    var mine = ++asked;
+    fetch(form.getAttribute("data-propose"), {method: "POST", body: new FormData(form), credentials: "same-origin",
+                                               headers: {"X-CSRF-Token": token(), "Accept": "application/json"}})
+      .then(function (resp) { return resp.ok ? resp.json() : null; })
+      .then(function (doc) {
+        if (!doc || mine !== asked) return;
+        form.querySelectorAll("output[data-proposed-for]").forEach(function (out) {
+          var value = doc.proposed[out.getAttribute("data-proposed-for")];
+          out.textContent = value || out.getAttribute("data-pending");
+        });
+      })
+      .catch(function () {});
+  });
 })();
