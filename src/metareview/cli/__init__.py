@@ -35,6 +35,21 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        typer.echo(f"metareview {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version of metareview and exit."),
+) -> None:
+    """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
+
+
 #: Exit codes of every command (docs/exit-codes.md).
 EXIT_OK = 0
 EXIT_FINDINGS = 1      # metareview check: the data have errors
