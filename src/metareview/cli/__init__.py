@@ -64,6 +64,14 @@ EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the
 app.info.help = f"{app.info.help}\n\n{EXIT_CODES_HELP}"
 
 
+def command():
+    """The click command tree of ``metareview``, with conventional metavars and choices (``_help``)."""
+    import typer.main
+
+    from ._help import dress
+    return dress(typer.main.get_command(app))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
@@ -83,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="metareview", standalone_mode=False)
+        command().main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
         error(str(exc))
         return EXIT_USER_ERROR
