@@ -51,8 +51,11 @@ def _names(param) -> str:
 def _value(param) -> str:
     kind = getattr(param, "type", None)
     parts = []
+    metavar = getattr(param, "metavar", None) or ""
     if hasattr(kind, "choices"):
         parts.append("one of " + ", ".join(f"`{c}`" for c in kind.choices))
+    elif metavar.startswith("[") and "|" in metavar:  # the values metareview.cli._help lists
+        parts.append("one of " + ", ".join(f"`{c}`" for c in metavar[1:-1].split("|")))
     if param.required:
         parts.append("required")
     elif getattr(param, "is_flag", False) and not getattr(param, "secondary_opts", None):
@@ -85,11 +88,9 @@ def _commands(group, path: list[str]):
 
 
 def render() -> str:
-    import typer.main
+    from metareview.cli import command
 
-    from metareview.cli import app
-
-    root = typer.main.get_command(app)
+    root = command()
     out = [INTRO]
     for path, command in _commands(root, ["metareview"]):
         title = " ".join(path)

@@ -20,7 +20,7 @@ app = typer.Typer(
     name="metareview",
     help="Systematic reviews and meta-analysis, with numbers that match R meta and metafor.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

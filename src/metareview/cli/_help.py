@@ -153,5 +153,5 @@ def dress(command) -> Any:
     return command
 
 
-_WIDTH = 24  # longer value lists are given in the help text
+_WIDTH = 20  # longer value lists are given in the help text
 _LONG_LISTS = {"method_tau2": "CODE"}

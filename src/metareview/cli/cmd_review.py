@@ -212,10 +212,10 @@ def duplicates(project: Path = _PROJECT,
 
 
 @review_app.command("pair")
-def pair(a: int = typer.Argument(...), b: int = typer.Argument(...), project: Path = _PROJECT,
+def pair(a: int = typer.Argument(..., help="Record id (as review records lists it)."), b: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT,
          same: bool = typer.Option(..., "--same/--different", help="Whether the two records are one article."),
          by: str = typer.Option(..., "--by", help="Who decided."),
-         note: Optional[str] = typer.Option(None, "--note")) -> None:
+         note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry.")) -> None:
     """Decide a pair from the review queue (or any pair)."""
     from ..review.dedupe import clusters, resolve_pair
     from .output import print_json
@@ -227,7 +227,7 @@ def pair(a: int = typer.Argument(...), b: int = typer.Argument(...), project: Pa
 
 @review_app.command("merge")
 def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), project: Path = _PROJECT,
-          by: str = typer.Option(..., "--by"), note: Optional[str] = typer.Option(None, "--note")) -> None:
+          by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry.")) -> None:
     """Link records as one article (their clusters merge)."""
     from ..review.dedupe import clusters, merge as merge_records
     from .output import print_json
@@ -237,8 +237,8 @@ def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), 
 
 
 @review_app.command("split")
-def split(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
-          note: Optional[str] = typer.Option(None, "--note")) -> None:
+def split(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+          note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry.")) -> None:
     """Take a record out of its cluster of duplicates."""
     from ..review.dedupe import clusters, split as split_record
     from .output import print_json
@@ -248,7 +248,7 @@ def split(record: int = typer.Argument(...), project: Path = _PROJECT, by: str =
 
 
 @review_app.command("primary")
-def primary(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by")) -> None:
+def primary(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log).")) -> None:
     """Make a record the primary (screened) record of its cluster."""
     from ..review.dedupe import choose_primary, clusters
     from .output import print_json
@@ -284,7 +284,7 @@ def keywords(project: Path = _PROJECT,
 
 
 @review_app.command("screen")
-def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r"),
+def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."),
            stage: str = _STAGE) -> None:
     """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
     from ..exceptions import SettingsError
@@ -298,10 +298,10 @@ def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--review
 
 
 @review_app.command("decide")
-def decide(record: int = typer.Argument(...), project: Path = _PROJECT,
-           reviewer: str = typer.Option(..., "--reviewer", "-r"), stage: str = _STAGE,
+def decide(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT,
+           reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."), stage: str = _STAGE,
            decision: str = typer.Option(..., "--decision", "-d", help="include, exclude or maybe."),
-           reason: Optional[str] = typer.Option(None, "--reason"), note: Optional[str] = typer.Option(None, "--note")
+           reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry.")
            ) -> None:
     """Record one reviewer's decision on a record."""
     from ..review.screening import decide as decide_record
@@ -328,9 +328,9 @@ def conflicts(project: Path = _PROJECT, stage: str = _STAGE) -> None:
 
 
 @review_app.command("resolve")
-def resolve(record: int = typer.Argument(...), project: Path = _PROJECT, stage: str = _STAGE,
+def resolve(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, stage: str = _STAGE,
             decision: str = typer.Option(..., "--decision", "-d", help="include or exclude."),
-            by: str = typer.Option(..., "--by"), reason: Optional[str] = typer.Option(None, "--reason"),
+            by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."),
             note: Optional[str] = typer.Option(None, "--note", help="Why it was settled this way.")) -> None:
     """Settle a conflict: the final decision, who made it and why."""
     from ..review.screening import resolve as resolve_record
@@ -350,9 +350,9 @@ def agreement(project: Path = _PROJECT, stage: str = _STAGE) -> None:
 
 
 @review_app.command("retrieval")
-def retrieval(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
-              retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved"),
-              note: Optional[str] = typer.Option(None, "--note")) -> None:
+def retrieval(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+              retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved", help="Whether the full text was obtained."),
+              note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry.")) -> None:
     """Record whether the full text of a record could be obtained."""
     from ..review.screening import set_retrieval
     from .output import print_json
@@ -362,8 +362,8 @@ def retrieval(record: int = typer.Argument(...), project: Path = _PROJECT, by: s
 
 
 @review_app.command("study")
-def study(record: int = typer.Argument(...), label: str = typer.Argument(..., help="Study label."),
-          project: Path = _PROJECT, by: Optional[str] = typer.Option(None, "--by")) -> None:
+def study(record: int = typer.Argument(..., help="Record id (as review records lists it)."), label: str = typer.Argument(..., help="Study label."),
+          project: Path = _PROJECT, by: Optional[str] = typer.Option(None, "--by", help="Who makes this change (kept with it in the log).")) -> None:
     """Assign an included report to a study (reports with one label are one study)."""
     from ..review.screening import assign_study, study_labels
     from .output import print_json
@@ -394,7 +394,7 @@ def decisions_export(project: Path = _PROJECT,
 
 
 @decisions_app.command("import")
-def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
+def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = _PROJECT,
                      reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
                                                             help="Whose decisions (if the file has no reviewer column)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s",
@@ -446,7 +446,7 @@ def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), pr
 
 @extract_app.command("template")
 def extract_template(project: Path = _PROJECT,
-                     output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
+                     output: Optional[Path] = typer.Option(None, "-o", "--output", help="The file to write (default: standard output).")) -> None:
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
     _check(output, project)
@@ -455,8 +455,8 @@ def extract_template(project: Path = _PROJECT,
 
 
 @extract_app.command("import")
-def extract_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
-                   extractor: str = typer.Option(..., "--extractor", "-e")) -> None:
+def extract_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = _PROJECT,
+                   extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value).")) -> None:
     """Import one extractor's values from a filled-in sheet."""
     from ..review.extraction import import_values
     from .output import print_json
@@ -465,8 +465,8 @@ def extract_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
 
 
 @extract_app.command("enter")
-def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "--extractor", "-e"),
-                  study: str = typer.Option(..., "--study")) -> None:
+def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."),
+                  study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet.")) -> None:
     """Enter one study's values at the terminal, field by field."""
     from rich.console import Console
     from rich.prompt import Prompt
@@ -525,10 +525,10 @@ def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cell
 
 
 @review_app.command("adjudicate")
-def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study"),
-               field: str = typer.Option(..., "--field"),
+def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
+               field: str = typer.Option(..., "--field", help="The extracted field to settle."),
                value: str = typer.Option(..., "--value", help="The agreed value ('' for not reported)."),
-               by: str = typer.Option(..., "--by"), reason: str = typer.Option(..., "--reason")) -> None:
+               by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason).")) -> None:
     """Record the agreed value of a field, who decided and why."""
     from ..review.extraction import adjudicate as record
     from .output import print_json

@@ -49,7 +49,7 @@ def tool(name: str = typer.Argument(..., help="rob2, robins-i, quadas-2, jbi-cas
 
 @rob_review_app.command("template")
 def template(project: Path = _PROJECT, outcome: str = _OUTCOME,
-             output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
+             output: Optional[Path] = typer.Option(None, "-o", "--output", help="The file to write (default: standard output).")) -> None:
     """An empty assessment sheet: one row per included study and item, with quote and page columns."""
     from ..review.assessment import template as sheet
     with _open(project) as p:
@@ -58,7 +58,7 @@ def template(project: Path = _PROJECT, outcome: str = _OUTCOME,
 
 @rob_review_app.command("import")
 def import_(file: Path = typer.Argument(..., help="A filled-in assessment sheet (CSV)."), project: Path = _PROJECT,
-            assessor: str = typer.Option(..., "--assessor", "-a"), outcome: str = _OUTCOME) -> None:
+            assessor: str = typer.Option(..., "--assessor", "-a", help="The person who assessed risk of bias (kept with each judgment)."), outcome: str = _OUTCOME) -> None:
     """Import one assessor's answers, judgments and their support."""
     from ..review.assessment import import_answers
     from .output import print_json
@@ -68,8 +68,8 @@ def import_(file: Path = typer.Argument(..., help="A filled-in assessment sheet 
 
 
 @rob_review_app.command("enter")
-def enter(project: Path = _PROJECT, assessor: str = typer.Option(..., "--assessor", "-a"),
-          study: str = typer.Option(..., "--study"), outcome: str = _OUTCOME) -> None:
+def enter(project: Path = _PROJECT, assessor: str = typer.Option(..., "--assessor", "-a", help="The person who assessed risk of bias (kept with each judgment)."),
+          study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."), outcome: str = _OUTCOME) -> None:
     """Answer one study's questions at the terminal (blank: not asked or left to the algorithm)."""
     from rich.console import Console
     from rich.prompt import Prompt
@@ -128,12 +128,12 @@ def discrepancies(project: Path = _PROJECT, outcome: str = _OUTCOME,
 
 
 @rob_review_app.command("adjudicate")
-def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study"),
+def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
                item: str = typer.Option(..., "--item", help="A question (1.2), a domain (D1) or Overall."),
                value: str = typer.Option(..., "--value", help="The settled answer or judgment ('' for not asked)."),
-               by: str = typer.Option(..., "--by"), reason: str = typer.Option(..., "--reason"),
+               by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."),
                quote: Optional[str] = typer.Option(None, "--quote", help="The text that supports it."),
-               page: Optional[str] = typer.Option(None, "--page"), outcome: str = _OUTCOME) -> None:
+               page: Optional[str] = typer.Option(None, "--page", help="Where in the report the support is (page, table or figure)."), outcome: str = _OUTCOME) -> None:
     """Settle one question, domain or overall judgment, with who decided, why and the support."""
     from ..review.assessment import adjudicate as record
     from .output import print_json
@@ -154,11 +154,11 @@ def export(project: Path = _PROJECT, outcome: str = _OUTCOME,
 
 
 @grade_review_app.command("rate")
-def grade_rate(project: Path = _PROJECT, outcome: str = typer.Option(..., "--outcome"),
+def grade_rate(project: Path = _PROJECT, outcome: str = typer.Option(..., "--outcome", help="The outcome, as named in the plan."),
                domain: str = typer.Option(..., "--domain", help="risk_of_bias, inconsistency, indirectness, "
                                                                  "imprecision or publication_bias."),
                rating: str = typer.Option(..., "--rating", help="not serious, serious or very serious."),
-               reason: str = typer.Option(..., "--reason"), by: str = typer.Option(..., "--by")) -> None:
+               reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log).")) -> None:
     """Rate one GRADE domain of an outcome, with the reason (used by 'metareview grade --project')."""
     from ..review.certainty import rate
     from .output import print_json
@@ -167,7 +167,7 @@ def grade_rate(project: Path = _PROJECT, outcome: str = typer.Option(..., "--out
 
 
 @grade_review_app.command("ratings")
-def grade_ratings(project: Path = _PROJECT, outcome: Optional[str] = typer.Option(None, "--outcome")) -> None:
+def grade_ratings(project: Path = _PROJECT, outcome: Optional[str] = typer.Option(None, "--outcome", help="The outcome, as named in the plan.")) -> None:
     """The current GRADE ratings of the outcomes."""
     from ..review.certainty import ratings
     from .output import print_json
