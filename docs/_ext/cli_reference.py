@@ -17,7 +17,24 @@ INTRO = """# Command-line reference
 Every `metareview` command with its arguments and options, generated from the commands themselves
 (`docs/_ext/cli_reference.py`; a test fails when this page is out of date). `metareview COMMAND
 --help` prints the same at the terminal. Errors caused by the input are printed as one line and end
-the command with exit code 2.
+the command with exit code 2. `metareview --version` prints the version; `python -m metareview`
+runs the same command line.
+
+## Shell completion
+
+Options with a fixed set of values (`--method-tau2`, `--measure`, `--stage`, `--layout`, ...) list
+them in `--help` and complete them in the shell, as do commands and option names.
+`metareview --install-completion` installs completion for the current shell (bash, zsh, fish or
+PowerShell; open a new shell afterwards); `metareview --show-completion` prints the script instead,
+to put where you keep such scripts. For bash, the same script comes from the environment variable
+click reads:
+
+```bash
+_METAREVIEW_COMPLETE=source_bash metareview > ~/.metareview-complete.bash
+echo 'source ~/.metareview-complete.bash' >> ~/.bashrc
+```
+
+(`source_zsh` and `source_fish` for the other shells.)
 """
 
 

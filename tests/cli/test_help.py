@@ -104,3 +104,10 @@ def test_shell_completion_lists_the_choices(words, cword, expected):
     script = os.path.join(os.path.dirname(sys.executable), "metareview")
     out = subprocess.run([script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == expected
+
+
+def test_completion_script_as_documented():
+    env = {**os.environ, "_METAREVIEW_COMPLETE": "source_bash"}
+    script = os.path.join(os.path.dirname(sys.executable), "metareview")
+    out = subprocess.run([script], env=env, capture_output=True, text=True, check=True).stdout
+    assert "_metareview_completion" in out and "complete_bash" in out
