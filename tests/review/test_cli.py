@@ -44,7 +44,7 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     assert ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
     embase = ok(capsys, "review", "import", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
-    report = ok(capsys, "review", "dedupe", *p, "--no-progress")
+    report = ok(capsys, "review", "dedupe", *p, "--quiet")
     assert report["duplicates"] == 5 and report["clusters"] == 14
     queue = ok(capsys, "review", "duplicates", *p, "--queue")
     assert {(q["record_a"], q["record_b"]) for q in queue} >= {(13, 14)}

@@ -61,7 +61,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 #: Parameter name -> metavar, for values that are not codes.
 METAVARS = {
-    "data": "DATA", "project": "PROJECT", "directory": "DIR", "out": "DIR", "dest": "DIR",
+    "data": "DATA", "project": "PROJECT", "directory": "DIR", "out": "DIR", "out_alias": "DIR", "dest": "DIR",
     "col": "ROLE=COLUMN", "map_": "FIELD=COLUMN", "set_": "NAME=VALUE",
 }
 _BY_TYPE = {"path": "FILE", "str": "TEXT", "int": "N", "float": "NUMBER"}

@@ -11,6 +11,8 @@ from typing import List, Optional
 
 import typer
 
+from .output import QUIET_HELP
+
 review_app = typer.Typer(name="review", no_args_is_help=True, add_completion=False,
                          help="The review project: import, de-duplicate, screen, extract, adjudicate, count.")
 decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as CSV, for spreadsheets.")
@@ -49,7 +51,8 @@ def _write(text: str, output: Optional[Path], project: Path) -> None:
         sys.stdout.write(text)
     else:
         write_file(output, text, inputs=[project])
-        sys.stderr.write(f"wrote {output}\n")
+        from .output import wrote
+        wrote(output)
 
 
 def _read(path: Path) -> str:
@@ -169,13 +172,15 @@ def dedupe(project: Path = _PROJECT,
            link: float = typer.Option(97.0, help="Title similarity (0-100) that links a pair without conflicts."),
            link_supported: float = typer.Option(90.0, help="Similarity that links when 2+ other fields agree."),
            queue: float = typer.Option(80.0, help="Similarity from which a pair goes to the review queue."),
-           progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")) -> None:
+           quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+           progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True,
+                                         help="Older spelling of --quiet (--no-progress).")) -> None:
     """Link duplicate records (DOI, PMID, then fuzzy matching); uncertain pairs go to the review queue."""
     from ..review.dedupe import DedupeSettings, run_dedupe
     from .output import print_json
     settings = DedupeSettings(link=link, link_supported=link_supported, queue=queue)
     with _open(project) as p:
-        if progress:
+        if progress and not quiet:
             from rich.console import Console
             from rich.progress import Progress
             with Progress(console=Console(stderr=True), transient=True) as bar:
@@ -556,6 +561,9 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
         table, prov = export_analysis(p)
     write_file(output, table, inputs=[project])
     write_file(prov_path, prov, inputs=[project])
+    from .output import wrote
+    wrote(output)
+    wrote(prov_path)
     import csv
     import io
     n_studies = sum(1 for _ in csv.DictReader(io.StringIO(table)))

@@ -32,7 +32,8 @@ def _emit(text: str, output: Optional[Path], *inputs) -> None:
         sys.stdout.write(text)
     else:
         write_file(output, text, inputs=inputs)
-        sys.stderr.write(f"wrote {output}\n")
+        from .output import wrote
+        wrote(output)
 
 
 @rob_review_app.command("tool")

@@ -68,6 +68,15 @@ def warn(message: str) -> None:
                                                 soft_wrap=True)
 
 
+def wrote(path) -> None:
+    """Announce a file (or folder) a command wrote: ``wrote PATH`` on standard error."""
+    sys.stderr.write(f"wrote {printable(str(path))}\n")
+
+
+#: ``--quiet``: the one name for "no progress lines or bars" (``--no-progress`` kept as a hidden alias).
+QUIET_HELP = "No progress lines or bars on standard error."
+
+
 def echo(text: str, *, err: bool = False, nl: bool = True) -> None:
     """Print text that may hold data (study labels, titles) with control characters removed."""
     stream = sys.stderr if err else sys.stdout
