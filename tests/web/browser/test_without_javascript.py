@@ -19,7 +19,7 @@ def test_full_text_extraction_and_adjudication_without_javascript(tmp_path, new_
         helpers.screen_all(p)
         set_form(p, load_form((helpers.EXPORTS / "extraction_form.toml").read_text(encoding="utf-8")))
     for name, role in (("ann", "reviewer"), ("cat", "adjudicator")):
-        metareview("review", "user", "add", name, "--role", role, "--password-stdin", "-p", project,
+        metareview("review", "user", "add", "--json", name, "--role", role, "--password-stdin", "-p", project,
                    input=PASSWORD + "\n")
     pdf = tmp_path / "paper.pdf"
     pdf.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
