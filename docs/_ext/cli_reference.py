@@ -17,7 +17,24 @@ INTRO = """# Command-line reference
 Every `metareview` command with its arguments and options, generated from the commands themselves
 (`docs/_ext/cli_reference.py`; a test fails when this page is out of date). `metareview COMMAND
 --help` prints the same at the terminal. Errors caused by the input are printed as one line and end
-the command with exit code 2.
+the command with exit code 2. `metareview --version` prints the version; `python -m metareview`
+runs the same command line.
+
+## Shell completion
+
+Options with a fixed set of values (`--method-tau2`, `--measure`, `--stage`, `--layout`, ...) list
+them in `--help` and complete them in the shell, as do commands and option names.
+`metareview --install-completion` installs completion for the current shell (bash, zsh, fish or
+PowerShell; open a new shell afterwards); `metareview --show-completion` prints the script instead,
+to put where you keep such scripts. For bash, the same script comes from the environment variable
+click reads:
+
+```bash
+_METAREVIEW_COMPLETE=source_bash metareview > ~/.metareview-complete.bash
+echo 'source ~/.metareview-complete.bash' >> ~/.bashrc
+```
+
+(`source_zsh` and `source_fish` for the other shells.)
 """
 
 
@@ -51,8 +68,11 @@ def _names(param) -> str:
 def _value(param) -> str:
     kind = getattr(param, "type", None)
     parts = []
+    metavar = getattr(param, "metavar", None) or ""
     if hasattr(kind, "choices"):
         parts.append("one of " + ", ".join(f"`{c}`" for c in kind.choices))
+    elif metavar.startswith("[") and "|" in metavar:  # the values metareview.cli._help lists
+        parts.append("one of " + ", ".join(f"`{c}`" for c in metavar[1:-1].split("|")))
     if param.required:
         parts.append("required")
     elif getattr(param, "is_flag", False) and not getattr(param, "secondary_opts", None):
@@ -85,11 +105,9 @@ def _commands(group, path: list[str]):
 
 
 def render() -> str:
-    import typer.main
+    from metareview.cli import command
 
-    from metareview.cli import app
-
-    root = typer.main.get_command(app)
+    root = command()
     out = [INTRO]
     for path, command in _commands(root, ["metareview"]):
         title = " ".join(path)

@@ -153,7 +153,8 @@ def test_cli_parquet_and_csv_output(tmp_path, capsys):
     code = main(["batch", str(data), "-o", str(out), "--measure", "SMD", "--method-tau2", "REML",
                  "--random-ci", "hk", "--prediction", "z", "--chunk-size", "7", "--no-progress"])
     assert code == 0
-    assert "40 analyses pooled" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "40 analyses pooled" in err and f"wrote {out}" in err
     expected = quiet(table, measure="SMD", method_tau2="REML", random_ci="hk", prediction="z")
     pd.testing.assert_frame_equal(by_id(pd.read_parquet(out)), by_id(expected), rtol=1e-12, atol=1e-12)
     bin_data = tmp_path / "bin.csv"
@@ -163,7 +164,7 @@ def test_cli_parquet_and_csv_output(tmp_path, capsys):
         got = pd.read_parquet(out)["k"].sum()
         assert got == quiet(pd.read_csv(bin_data, dtype={"analysis": str}), allstudies=expected_all)["k"].sum()
     out_csv = tmp_path / "res.csv"
-    assert main(["batch", str(data), "-o", str(out_csv), "-m", "SMD", "--no-progress"]) == 0
+    assert main(["batch", str(data), "-o", str(out_csv), "-m", "SMD", "--quiet"]) == 0
     back = pd.read_csv(out_csv, dtype={"analysis": str})
     np.testing.assert_allclose(back.sort_values("analysis")["random_estimate"],
                                by_id(quiet(table, measure="SMD"))["random_estimate"], rtol=1e-15)

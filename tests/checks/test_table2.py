@@ -232,3 +232,21 @@ def test_tsv_and_xlsx_copies_give_the_same_findings(tmp_path, suffix):
     assert read_table(path).equals(raw)
     got = {(f.rule, f.study, f.column, f.value, f.expected) for f in check_table(path)}
     assert got == EXPECTED
+
+
+def test_cli_check_fits_80_columns_and_lists_each_finding_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")   # a wide terminal still gets 80 columns
+    copy = tmp_path / "table2.csv"
+    shutil.copy(CSV, copy)
+    assert main(["check", str(copy), "--scale", "pain=0:10"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, out
+    report = check_table(copy, scales={"pain": (0.0, 10.0)})
+    flat = " ".join(out.split())
+    for f in report.findings:
+        # each finding once, its study label whole on one line
+        assert flat.count(f"{f.study}: {' '.join(f.message.split())} ({f.rule})") == 1, f.message
+        assert any(f"- {f.study}:" in line for line in lines), f.study
+    assert flat.count(f"{report.findings[0].study}: ") == sum(r.study == report.findings[0].study
+                                                             for r in report.findings)

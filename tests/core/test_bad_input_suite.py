@@ -205,21 +205,21 @@ def test_outputs_that_would_destroy_an_input_or_cannot_be_written(tmp_path, cli)
 @pytest.fixture
 def project(tmp_path, capsys):
     p = tmp_path / "review.mrv"
-    assert main(["review", "init", str(p)]) == 0
-    assert main(["review", "import", str(EXPORTS / "pubmed.nbib"), "-p", str(p), "--source", "PubMed"]) == 0
+    assert main(["review", "init", "--json", str(p)]) == 0
+    assert main(["review", "import", "--json", str(EXPORTS / "pubmed.nbib"), "-p", str(p), "--source", "PubMed"]) == 0
     capsys.readouterr()
     return p
 
 
 @pytest.mark.parametrize("args", [
-    ("review", "export", "-o", "{p}"),
-    ("review", "export", "-o", "{dir}/a.csv", "--provenance", "{p}"),
+    ("review", "export", "--json", "-o", "{p}"),
+    ("review", "export", "--json", "-o", "{dir}/a.csv", "--provenance", "{p}"),
     ("review", "decisions", "export", "-o", "{p}"),
     ("review", "decisions", "export", "--sheet", "-o", "{p}"),
     ("review", "prisma", "-o", "{p}"),
     ("review", "export-records", "-o", "{p}"),
     ("review", "extract", "template", "-o", "{p}"),
-    ("review", "discrepancies", "-o", "{p}"),
+    ("review", "discrepancies", "--json", "-o", "{p}"),
 ])
 def test_no_review_command_writes_onto_the_project_file(tmp_path, cli, project, args):
     argv = [a.format(p=project, dir=tmp_path) for a in args] + ["-p", str(project)]
@@ -240,8 +240,8 @@ def test_foreign_and_empty_files_are_not_turned_into_projects(tmp_path, cli):
         conn.execute("CREATE TABLE t (x)")
     conn.close()
     empty = _write(tmp_path, "empty.mrv", b"")
-    cli("review", "status", "-p", foreign, code=2, says="not a review project")
-    cli("review", "status", "-p", empty, code=2, says="is empty, not a review project")
+    cli("review", "status", "--json", "-p", foreign, code=2, says="not a review project")
+    cli("review", "status", "--json", "-p", empty, code=2, says="is empty, not a review project")
     assert empty.stat().st_size == 0
     with sqlite3.connect(foreign) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -254,7 +254,7 @@ def test_a_damaged_project_file_is_a_message_not_a_traceback(tmp_path, cli, proj
     data = bytearray(project.read_bytes())
     data[8192:24576] = b"Z" * (24576 - 8192)
     project.write_bytes(bytes(data))
-    cli("review", "status", "-p", project, code=2, says="review project file is damaged",
+    cli("review", "status", "--json", "-p", project, code=2, says="review project file is damaged",
         changes=("review.mrv-wal", "review.mrv-shm"))
 
 
@@ -262,9 +262,9 @@ def test_spreadsheets_for_people_carry_no_formulas(tmp_path, cli):
     data = "Title,Year\n\"=HYPERLINK(\"\"http://x\"\",\"\"click\"\")\",2020\n\"-3.5 degrees\",2021\n"
     export = _write(tmp_path, "export.csv", data)
     p = tmp_path / "p.mrv"
-    cli("review", "init", p, code=0, creates=("p.mrv",))
+    cli("review", "init", "--json", p, code=0, creates=("p.mrv",))
     created = ("p.mrv-wal", "p.mrv-shm")
-    cli("review", "import", export, "-p", p, "--source", "WoS", "--map", "title=Title", code=0, creates=created,
+    cli("review", "import", "--json", export, "-p", p, "--source", "WoS", "--map", "title=Title", code=0, creates=created,
         changes=("p.mrv",))
     out, _ = cli("review", "export-records", "-p", p, code=0, changes=created)
     assert "'=HYPERLINK" in out and "\n=" not in out and ",=" not in out
@@ -273,8 +273,8 @@ def test_spreadsheets_for_people_carry_no_formulas(tmp_path, cli):
     sheet = tmp_path / "records.csv"
     cli("review", "export-records", "-p", p, "-o", sheet, code=0, creates=("records.csv",), changes=created)
     q = tmp_path / "q.mrv"
-    cli("review", "init", q, code=0, creates=("q.mrv", "q.mrv-wal", "q.mrv-shm"), changes=created)
-    cli("review", "import", sheet, "-p", q, "--source", "again", code=0,
+    cli("review", "init", "--json", q, code=0, creates=("q.mrv", "q.mrv-wal", "q.mrv-shm"), changes=created)
+    cli("review", "import", "--json", sheet, "-p", q, "--source", "again", code=0,
         changes=created + ("q.mrv", "q.mrv-wal", "q.mrv-shm"))
     with sqlite3.connect(q) as conn:
         titles = {r[0] for r in conn.execute("SELECT title FROM records")}

@@ -14,7 +14,7 @@ PAGES = ["index.md", "coming-from-r.md", "methods.md", "howto/rare-events.md", "
          "howto/median-iqr.md", "howto/figures.md", "howto/batch.md", "howto/two-reviewers.md",
          "howto/reference-managers.md", "installation.md",
          "howto/risk-of-bias-and-grade.md", "howto/workspace.md",
-         "howto/multilevel.md"]
+         "howto/multilevel.md", "json-contract.md"]
 
 R_FUNCTIONS = ["metaprop", "metacont", "metagen", "metabin", "update", "forest", "funnel", "metabias",
                "trimfill", "metainf", "metacum", "metareg", "rma", "escalc", "confint", "predict", "influence",

@@ -527,7 +527,7 @@ def test_cli_forest_writes_each_format(tmp_path, suffix, capsys):
     out = tmp_path / f"tr.{suffix}"
     assert main(["forest", str(SEED_TR), "-o", str(out)]) == 0
     assert out.exists() and out.stat().st_size > 5000
-    assert f"wrote {out}" in capsys.readouterr().out
+    assert f"wrote {out}" in capsys.readouterr().err
 
 
 def test_cli_forest_options(tmp_path):

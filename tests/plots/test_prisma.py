@@ -494,7 +494,7 @@ def test_cli_writes_png_svg_pdf(tmp_path, capsys):
     out = tmp_path / "figure"
     assert main(["prisma", str(SEED_TOML), "-o", str(out), "--format", "pdf"]) == 0
     assert out.read_bytes()[:4] == b"%PDF"
-    assert "wrote" in capsys.readouterr().out
+    assert f"wrote {out}" in capsys.readouterr().err
 
 
 def test_cli_png_is_300_dpi(tmp_path):

@@ -163,7 +163,7 @@ def test_cli_round_trip(screened, tmp_path, capsys):
 
     from metareview.cli import main
     path = str(screened.store.path)
-    assert main(["review", "rob", "tool", "rob2", "-p", path]) == 0
+    assert main(["review", "rob", "tool", "--json", "rob2", "-p", path]) == 0
     sheet = tmp_path / "sheet.csv"
     assert main(["review", "rob", "template", "-p", path, "-o", str(sheet)]) == 0
     studies = sorted(set(study_labels(screened).values()))
@@ -176,16 +176,16 @@ def test_cli_round_trip(screened, tmp_path, capsys):
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(rows)
-        assert main(["review", "rob", "import", str(filled), "-p", path, "-a", who]) == 0
+        assert main(["review", "rob", "import", "--json", str(filled), "-p", path, "-a", who]) == 0
     capsys.readouterr()
-    assert main(["review", "rob", "discrepancies", "-p", path]) == 0
+    assert main(["review", "rob", "discrepancies", "--json", "-p", path]) == 0
     open_items = json.loads(capsys.readouterr().out)
     assert {(r["study"], r["item"]) for r in open_items} == {(studies[0], "5.1"), (studies[0], "D5"),
                                                              (studies[0], "Overall")}
     out = tmp_path / "rob.csv"
     assert main(["review", "rob", "export", "-p", path, "-o", str(out)]) == 2
     assert "not settled" in capsys.readouterr().err and not out.exists()
-    assert main(["review", "rob", "adjudicate", "-p", path, "--study", studies[0], "--item", "5.1", "--value", "Y",
+    assert main(["review", "rob", "adjudicate", "--json", "-p", path, "--study", studies[0], "--item", "5.1", "--value", "Y",
                  "--by", "cat", "--reason", "protocol registered before enrolment", "--page", "2"]) == 0
     assert main(["review", "rob", "export", "-p", path, "-o", str(out)]) == 0
     assert read_robvis(out, "rob2").overall == ("Low",) * len(studies)
@@ -199,7 +199,7 @@ def test_cli_enter_at_the_terminal(screened, monkeypatch, capsys):
     from metareview.cli import main
     from metareview.review.assessment import items
     path = str(screened.store.path)
-    assert main(["review", "rob", "tool", "rob2", "-p", path]) == 0
+    assert main(["review", "rob", "tool", "--json", "rob2", "-p", path]) == 0
     study = sorted(set(study_labels(screened).values()))[0]
     typed = []
     for _, item, _ in items(get_tool(screened)):

@@ -40,15 +40,15 @@ def _fill(sheet: str, decide) -> str:
 def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     project = tmp_path / "mrgfus.mrv"
     p = ("-p", project)
-    assert ok(capsys, "review", "init", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
-    assert ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
-    embase = ok(capsys, "review", "import", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
+    assert ok(capsys, "review", "init", "--json", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
+    assert ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
+    embase = ok(capsys, "review", "import", "--json", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
-    report = ok(capsys, "review", "dedupe", *p, "--no-progress")
+    report = ok(capsys, "review", "dedupe", "--json", *p, "--quiet")
     assert report["duplicates"] == 5 and report["clusters"] == 14
-    queue = ok(capsys, "review", "duplicates", *p, "--queue")
+    queue = ok(capsys, "review", "duplicates", "--json", *p, "--queue")
     assert {(q["record_a"], q["record_b"]) for q in queue} >= {(13, 14)}
-    ok(capsys, "review", "pair", "13", "14", *p, "--different", "--by", "ann", "--note", "two abstracts")
+    ok(capsys, "review", "pair", "--json", "13", "14", *p, "--different", "--by", "ann", "--note", "two abstracts")
 
     keep = {"Magnetic resonance-guided", "Pain relief", "Focused ultrasound ablation versus", "Retreatment"}
     include = lambda row: ("include", "") if any(row["title"].startswith(k) for k in keep) and \
@@ -57,19 +57,19 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
         sheet = ok(capsys, "review", "decisions", "export", *p, "--sheet", "--stage", "ta", "--reviewer", reviewer)
         filled = tmp_path / f"{reviewer}.csv"
         filled.write_text(_fill(sheet, include), encoding="utf-8")
-        assert ok(capsys, "review", "decisions", "import", filled, *p, "--reviewer", reviewer)["written"] == 14
-    assert ok(capsys, "review", "conflicts", *p) == []
-    (kappa,) = ok(capsys, "review", "agreement", *p)
+        assert ok(capsys, "review", "decisions", "import", "--json", filled, *p, "--reviewer", reviewer)["written"] == 14
+    assert ok(capsys, "review", "conflicts", "--json", *p) == []
+    (kappa,) = ok(capsys, "review", "agreement", "--json", *p)
     assert kappa["percent_agreement"] == 100.0 and kappa["kappa"] == pytest.approx(1.0)
 
     for reviewer, reason in (("ann", "wrong study design"), ("bob", "wrong population")):
-        ok(capsys, "review", "decide", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude", "--reason", reason)
-    assert [c["record"] for c in ok(capsys, "review", "conflicts", *p, "--stage", "ft")] == [6]
-    assert ok(capsys, "review", "resolve", "6", *p, "-s", "ft", "-d", "exclude", "--by", "cat", "--reason",
+        ok(capsys, "review", "decide", "--json", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude", "--reason", reason)
+    assert [c["record"] for c in ok(capsys, "review", "conflicts", "--json", *p, "--stage", "ft")] == [6]
+    assert ok(capsys, "review", "resolve", "--json", "6", *p, "-s", "ft", "-d", "exclude", "--by", "cat", "--reason",
               "wrong study design", "--note", "re-treatment series")["state"] == "excluded"
     for record in (1, 2, 3):
         for reviewer in ("ann", "bob"):
-            ok(capsys, "review", "decide", str(record), *p, "-r", reviewer, "-s", "ft", "-d", "include")
+            ok(capsys, "review", "decide", "--json", str(record), *p, "-r", reviewer, "-s", "ft", "-d", "include")
     counts_path = tmp_path / "counts.json"
     ok(capsys, "review", "prisma", *p, "-o", counts_path)
     counts = json.loads(counts_path.read_text())
@@ -78,7 +78,7 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
                       "reports_not_retrieved": 0, "reports_assessed": 4,
                       "reports_excluded": {"wrong study design": 1}, "studies_included": 3, "reports_included": 3}
 
-    ok(capsys, "review", "extract", "form", EXPORTS / "extraction_form.toml", *p)
+    ok(capsys, "review", "extract", "form", "--json", EXPORTS / "extraction_form.toml", *p)
     template = ok(capsys, "review", "extract", "template", *p)
     studies = [r["study"] for r in csv.DictReader(io.StringIO(template))]
     assert studies == ["Namba 2019", "Tsai 2019", "Wang 2019"]
@@ -89,21 +89,21 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     for extractor, change in (("ann", {}), ("bob", {"Tsai 2019": "31,5.8,,retrospective cohort,no,InSightec"})):
         sheet = tmp_path / f"extract-{extractor}.csv"
         sheet.write_text("\n".join([header, *(f"{s},{change.get(s, v)}" for s, v in values.items())]) + "\n")
-        assert ok(capsys, "review", "extract", "import", sheet, *p, "-e", extractor)["values"] == 18
-    (open_item,) = ok(capsys, "review", "discrepancies", *p)
+        assert ok(capsys, "review", "extract", "import", "--json", sheet, *p, "-e", extractor)["values"] == 18
+    (open_item,) = ok(capsys, "review", "discrepancies", "--json", *p)
     assert (open_item["study"], open_item["field"], open_item["values"]) == \
         ("Tsai 2019", "baseline_mean", {"ann": "5.6", "bob": "5.8"})
-    code, _, err = run(capsys, "review", "export", *p, "-o", tmp_path / "analysis.csv")
+    code, _, err = run(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     assert code == 2 and "not settled" in err
-    ok(capsys, "review", "adjudicate", *p, "--study", "Tsai 2019", "--field", "baseline_mean", "--value", "5.6",
+    ok(capsys, "review", "adjudicate", "--json", *p, "--study", "Tsai 2019", "--field", "baseline_mean", "--value", "5.6",
        "--by", "cat", "--reason", "Table 2")
-    ok(capsys, "review", "export", *p, "-o", tmp_path / "analysis.csv")
+    ok(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     table = list(csv.DictReader(open(tmp_path / "analysis.csv", encoding="utf-8")))
     assert [r["study"] for r in table] == studies and table[1]["baseline_mean"] == "5.6"
     provenance = (tmp_path / "analysis.provenance.csv").read_text(encoding="utf-8")
     assert "Tsai 2019,baseline_mean,5.6,NRS 0-10,adjudicated,ann=5.6; bob=5.8,cat,Table 2,2" in provenance
 
-    status = ok(capsys, "review", "status", *p)
+    status = ok(capsys, "review", "status", "--json", *p)
     assert status["records"] == 19 and status["title_abstract"] == {"included": 4, "excluded": 10}
     toml_path = tmp_path / "counts.toml"
     ok(capsys, "review", "prisma", *p, "-o", toml_path)
@@ -114,46 +114,46 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
 def test_duplicate_management_commands(tmp_path, capsys):
     project = tmp_path / "p.mrv"
     p = ("-p", project)
-    ok(capsys, "review", "init", project, "--single-screening")
-    ok(capsys, "review", "import", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
-    ok(capsys, "review", "import", EXPORTS / "table_latin1.csv", *p, "--source", "WoS", "--map", "title=Title")
-    ok(capsys, "review", "dedupe", *p)
-    assert ok(capsys, "review", "merge", "6", "12", *p, "--by", "ann") == {"primary": 6, "members": [6, 12]}
-    assert ok(capsys, "review", "primary", "12", *p, "--by", "ann")["primary"] == 12
-    assert ok(capsys, "review", "split", "6", *p, "--by", "ann")["primary"] == 6
-    clusters = ok(capsys, "review", "duplicates", *p)
+    ok(capsys, "review", "init", "--json", project, "--single-screening")
+    ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
+    ok(capsys, "review", "import", "--json", EXPORTS / "table_latin1.csv", *p, "--source", "WoS", "--map", "title=Title")
+    ok(capsys, "review", "dedupe", "--json", *p)
+    assert ok(capsys, "review", "merge", "--json", "6", "12", *p, "--by", "ann") == {"primary": 6, "members": [6, 12]}
+    assert ok(capsys, "review", "primary", "--json", "12", *p, "--by", "ann")["primary"] == 12
+    assert ok(capsys, "review", "split", "--json", "6", *p, "--by", "ann")["primary"] == 6
+    clusters = ok(capsys, "review", "duplicates", "--json", *p)
     assert all(6 not in c["members"] for c in clusters)
-    assert ok(capsys, "review", "reasons", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")["reasons"] \
+    assert ok(capsys, "review", "reasons", "--json", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")["reasons"] \
         == ["no comparator", "animals"]
-    assert ok(capsys, "review", "keywords", *p, "--include", "random*", "--exclude", "rat")["include"] == ["random*"]
+    assert ok(capsys, "review", "keywords", "--json", *p, "--include", "random*", "--exclude", "rat")["include"] == ["random*"]
     records = ok(capsys, "review", "export-records", *p, "--primaries")
-    assert len(list(csv.DictReader(io.StringIO(records)))) == ok(capsys, "review", "status", *p)["clusters"]
+    assert len(list(csv.DictReader(io.StringIO(records)))) == ok(capsys, "review", "status", "--json", *p)["clusters"]
     log = ok(capsys, "review", "decisions", "export", *p)
     assert log.splitlines()[0].startswith("id,record_id,stage,reviewer")
 
 
 @pytest.mark.parametrize("args, message", [
-    (("review", "import", "missing.ris", "--source", "X"), "cannot read"),
-    (("review", "import", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
-    (("review", "decide", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
-    (("review", "decide", "1", "-r", "ann", "-d", "perhaps"), "is not a decision; use include, exclude or maybe"),
-    (("review", "import", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
+    (("review", "import", "--json", "missing.ris", "--source", "X"), "cannot read"),
+    (("review", "import", "--json", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
+    (("review", "decide", "--json", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
+    (("review", "decide", "--json", "1", "-r", "ann", "-d", "perhaps"), "is not a decision; use include, exclude or maybe"),
+    (("review", "import", "--json", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
 ])
 def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
     project = tmp_path / "p.mrv"
-    ok(capsys, "review", "init", project)
-    ok(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    ok(capsys, "review", "init", "--json", project)
+    ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
     code, out, err = run(capsys, *args[:2], *args[2:], "-p", project)
     assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_missing_project_and_existing_file(tmp_path, capsys):
-    code, _, err = run(capsys, "review", "status", "-p", tmp_path / "none.mrv")
+    code, _, err = run(capsys, "review", "status", "--json", "-p", tmp_path / "none.mrv")
     assert code == 2 and "review init" in err
-    ok(capsys, "review", "init", tmp_path / "p.mrv")
-    code, _, err = run(capsys, "review", "init", tmp_path / "p.mrv")
+    ok(capsys, "review", "init", "--json", tmp_path / "p.mrv")
+    code, _, err = run(capsys, "review", "init", "--json", tmp_path / "p.mrv")
     assert code == 2 and "already exists" in err
 
 
@@ -179,7 +179,7 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     assert code == 0 and "screened: 1 included, 0 excluded, 1 maybe" in out  # 'e' then 'm' cancels the reason
     with Project.open(project) as p:
         screen_all(p)
-    ok(capsys, "review", "extract", "form", EXPORTS / "extraction_form.toml", "-p", project)
+    ok(capsys, "review", "extract", "form", "--json", EXPORTS / "extraction_form.toml", "-p", project)
     monkeypatch.setattr(sys, "stdin", io.StringIO("twelve\n12\n6.5\n\ncase series\nno\nExAblate\n"))
     code, out, _ = run(capsys, "review", "extract", "enter", "-p", project, "-e", "ann", "--study", "Wang 2019")
     assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out
@@ -187,9 +187,9 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
 
 def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsys):
     project = tmp_path / "p.mrv"
-    ok(capsys, "review", "init", project)
-    ok(capsys, "review", "import", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
-    (bad,) = ok(capsys, "review", "records", "-p", project, "--malformed", "--raw")
+    ok(capsys, "review", "init", "--json", project)
+    ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
+    (bad,) = ok(capsys, "review", "records", "--json", "-p", project, "--malformed", "--raw")
     assert (bad["id"], bad["line"], bad["source"]) == (8, 115, "Scopus") and "Ferrer" in bad["raw"]
-    (one,) = ok(capsys, "review", "records", "-p", project, "--id", "2")
+    (one,) = ok(capsys, "review", "records", "--json", "-p", project, "--id", "2")
     assert one["pmid"] == "31234567" and "raw" not in one

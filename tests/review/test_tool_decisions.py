@@ -111,7 +111,7 @@ def test_cli_import_from_a_tool(sample, capsys):
 
     path = str(sample.store.path)
     sample.close()
-    args = ["review", "decisions", "import", str(EXPORTS / "rayyan.csv"), "-p", path, "--from", "rayyan"]
+    args = ["review", "decisions", "import", "--json", str(EXPORTS / "rayyan.csv"), "-p", path, "--from", "rayyan"]
     assert main(args) == 2 and "--stage" in capsys.readouterr().err
     assert main(args + ["--stage", "ta", "--name-map", "Ann Smith"]) == 2
     assert "NAME=REVIEWER" in capsys.readouterr().err

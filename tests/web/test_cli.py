@@ -22,26 +22,26 @@ def _run(capsys, monkeypatch, *args: str, stdin: str | None = None) -> tuple[int
 def test_accounts_from_the_command_line(tmp_path: Path, capsys, monkeypatch):
     path = tmp_path / "r.mrv"
     Project.init(path).close()
-    code, out, _ = _run(capsys, monkeypatch, "review", "user", "add", "olivia", "--role", "owner", "-p", str(path),
+    code, out, _ = _run(capsys, monkeypatch, "review", "user", "add", "--json", "olivia", "--role", "owner", "-p", str(path),
                         "--password-stdin", stdin="a long passphrase\n")
     assert code == 0 and json.loads(out)["role"] == "owner"
     with Project.open(path) as p:
         stored = p.store.user("olivia")["password_hash"]
         assert stored.startswith("$argon2id$") and verify_password(stored, "a long passphrase")
         assert "a long passphrase" not in path.read_bytes().decode("latin-1")
-    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "ann", "--role", "boss", "-p", str(path),
+    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "boss", "-p", str(path),
                         "--password-stdin", stdin="a long passphrase\n")
     assert code == 2 and "unknown role 'boss'" in err and "Traceback" not in err
-    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "ann", "--role", "reviewer", "-p", str(path),
+    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "reviewer", "-p", str(path),
                         "--password-stdin", stdin="short\n")
     assert code == 2 and "at least 8 characters" in err
-    _run(capsys, monkeypatch, "review", "user", "add", "ann", "--role", "reviewer", "-p", str(path),
+    _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "reviewer", "-p", str(path),
          "--password-stdin", stdin="another passphrase\n")
-    code, out, _ = _run(capsys, monkeypatch, "review", "user", "remove", "ann", "-p", str(path))
+    code, out, _ = _run(capsys, monkeypatch, "review", "user", "remove", "--json", "ann", "-p", str(path))
     assert code == 0 and json.loads(out)["removed_at"]
-    code, out, _ = _run(capsys, monkeypatch, "review", "user", "list", "-p", str(path))
+    code, out, _ = _run(capsys, monkeypatch, "review", "user", "list", "--json", "-p", str(path))
     assert [(u["name"], u["removed_at"] is None) for u in json.loads(out)] == [("olivia", True), ("ann", False)]
-    code, _, err = _run(capsys, monkeypatch, "review", "user", "remove", "olivia", "-p", str(path))
+    code, _, err = _run(capsys, monkeypatch, "review", "user", "remove", "--json", "olivia", "-p", str(path))
     assert code == 2 and "only owner" in err
 
 

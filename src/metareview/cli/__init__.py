@@ -20,7 +20,7 @@ app = typer.Typer(
     name="metareview",
     help="Systematic reviews and meta-analysis, with numbers that match R meta and metafor.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
@@ -35,6 +35,21 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        typer.echo(f"metareview {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version of metareview and exit."),
+) -> None:
+    """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
+
+
 #: Exit codes of every command (docs/exit-codes.md).
 EXIT_OK = 0
 EXIT_FINDINGS = 1      # metareview check: the data have errors
@@ -47,6 +62,14 @@ EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the
                    "of a saved traceback); 130 interrupted.")
 
 app.info.help = f"{app.info.help}\n\n{EXIT_CODES_HELP}"
+
+
+def command():
+    """The click command tree of ``metareview``, with conventional metavars and choices (``_help``)."""
+    import typer.main
+
+    from ._help import dress
+    return dress(typer.main.get_command(app))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else list(argv)
     try:
-        app(args=args, prog_name="metareview", standalone_mode=False)
+        command().main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
         error(str(exc))
         return EXIT_USER_ERROR

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from .output import QUIET_HELP
+
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
@@ -72,7 +74,9 @@ def register(app: typer.Typer) -> None:
         col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
         study: str = typer.Option("study", "--study", help="Column with study labels (named in error messages)."),
         chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Analyses pooled at a time (default: about 50,000 padded cells' worth)."),
-        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on standard error."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+        progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True,
+                                      help="Older spelling of --quiet (--no-progress)."),
     ) -> None:
         """Pool every analysis of DATA and write one row of pooled results per analysis."""
         import warnings
@@ -91,9 +95,10 @@ def register(app: typer.Typer) -> None:
                       method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd, allstudies=allstudies)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            n = _write(iter_batch(data, progress=progress, **kwargs), output, lambda: batch(data, **kwargs),
+            n = _write(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
                        [data])
-        from .output import warn
+        from .output import warn, wrote
         for w in caught:
             warn(str(w.message))
-        typer.echo(f"{n} analyses pooled -> {output}", err=True)
+        typer.echo(f"{n} analyses pooled", err=True)
+        wrote(output)

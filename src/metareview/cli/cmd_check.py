@@ -70,27 +70,37 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_report(report, spec) -> None:
+    """The findings for people: a headline, then each finding once, errors first, wrapped to fit
+    80 columns (or a narrower terminal) at spaces, so that study labels and column names stay whole."""
+    import shutil
+    import textwrap
+
     from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
 
     from .output import printable
 
+    width = min(80, shutil.get_terminal_size((80, 24)).columns)
     console = Console(highlight=False, soft_wrap=True)
-    declared = f" (declarations: {spec})" if spec else " (declarations inferred from column names)"
-    console.print(f"[bold]Data check[/] of {escape(printable(str(report.source)))}{escape(declared)}: {report.n_rows} rows, "
-                  f"[red]{len(report.errors)} error(s)[/], [yellow]{len(report.warnings)} warning(s)[/]")
+
+    def fill(text: str, first: str = "", rest: str = "") -> str:
+        return textwrap.fill(printable(text), width=width, initial_indent=first, subsequent_indent=rest,
+                             break_long_words=False, break_on_hyphens=False).replace(_KEEP, " ")
+
+    declared = f"declarations: {spec}" if spec else "declarations inferred from column names"
+    console.print(escape(fill(f"Data check of {report.source} ({declared}): {report.n_rows} rows, "
+                              f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)")))
     if not report.findings:
         console.print("No findings.")
         return
-    table = Table(show_lines=False)
-    for name in ("severity", "rule", "study", "column", "value", "expected"):
-        table.add_column(name, overflow="fold", no_wrap=name in ("severity", "rule", "value", "expected"))
-    for f in report.findings:
-        colour = "red" if f.severity == "error" else "yellow"
-        table.add_row(f"[{colour}]{f.severity}[/]", *(Text(printable(v or "")) for v in
-                                                      (f.rule, f.study, f.column, f.value, f.expected)))
-    console.print(table)
-    for f in report.findings:
-        console.print(printable(f"- {f.study + ': ' if f.study else ''}{f.message}"), markup=False)
+    for severity, colour, findings in (("Errors", "red", report.errors), ("Warnings", "yellow", report.warnings)):
+        if not findings:
+            continue
+        console.print(f"\n[bold {colour}]{severity}[/]")
+        for f in findings:
+            # a study label is never split over two lines (textwrap breaks only at ASCII spaces)
+            where = f"{printable(f.study).replace(' ', _KEEP)}: " if f.study else ""
+            console.print(escape(fill(f"{where}{f.message} ({f.rule})", "- ", "  ")))
+
+
+_KEEP = "\u00a0"  # a space that wrapping does not break at

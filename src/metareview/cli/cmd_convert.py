@@ -83,8 +83,8 @@ def sd_from_p_cmd(
 
 
 @convert_app.command("se-from-ratio-ci")
-def se_ratio_cmd(lower: float = typer.Option(..., "--lower"), upper: float = typer.Option(..., "--upper"),
-                 level: float = typer.Option(0.95, "--level"), as_json: bool = _JSON) -> None:
+def se_ratio_cmd(lower: float = typer.Option(..., "--lower", help="Lower limit of the ratio's confidence interval."), upper: float = typer.Option(..., "--upper", help="Upper limit of the ratio's confidence interval."),
+                 level: float = typer.Option(0.95, "--level", help="Confidence level of the interval."), as_json: bool = _JSON) -> None:
     """SE of log(ratio) from the CI of an odds, risk or hazard ratio."""
     import math
     from ..convert import se_from_ratio_ci
@@ -94,8 +94,8 @@ def se_ratio_cmd(lower: float = typer.Option(..., "--lower"), upper: float = typ
 
 
 @convert_app.command("change-sd")
-def change_sd_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline"),
-                  sd_followup: float = typer.Option(..., "--sd-followup"),
+def change_sd_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline", help="SD at baseline."),
+                  sd_followup: float = typer.Option(..., "--sd-followup", help="SD at follow-up."),
                   r: float = typer.Option(..., "--r", help="Baseline/follow-up correlation."),
                   as_json: bool = _JSON) -> None:
     """SD of the change from baseline given a correlation."""
@@ -105,9 +105,9 @@ def change_sd_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline"),
 
 
 @convert_app.command("correlation")
-def correlation_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline"),
-                    sd_followup: float = typer.Option(..., "--sd-followup"),
-                    sd_change: float = typer.Option(..., "--sd-change"), as_json: bool = _JSON) -> None:
+def correlation_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline", help="SD at baseline."),
+                    sd_followup: float = typer.Option(..., "--sd-followup", help="SD at follow-up."),
+                    sd_change: float = typer.Option(..., "--sd-change", help="SD of the change from baseline."), as_json: bool = _JSON) -> None:
     """Correlation implied by baseline, follow-up and change SDs."""
     from ..convert import correlation_from_change_sd
     _emit({"r": correlation_from_change_sd(sd_baseline, sd_followup, sd_change)}, as_json,
@@ -116,12 +116,12 @@ def correlation_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline"),
 
 @convert_app.command("quantiles")
 def quantiles_cmd(
-    n: float = typer.Option(..., "--n"),
-    median: float = typer.Option(..., "--median"),
-    q1: Optional[float] = typer.Option(None, "--q1"),
-    q3: Optional[float] = typer.Option(None, "--q3"),
-    minimum: Optional[float] = typer.Option(None, "--min"),
-    maximum: Optional[float] = typer.Option(None, "--max"),
+    n: float = typer.Option(..., "--n", help="Sample size."),
+    median: float = typer.Option(..., "--median", help="Median."),
+    q1: Optional[float] = typer.Option(None, "--q1", help="First quartile (lower end of the IQR)."),
+    q3: Optional[float] = typer.Option(None, "--q3", help="Third quartile (upper end of the IQR)."),
+    minimum: Optional[float] = typer.Option(None, "--min", help="Minimum."),
+    maximum: Optional[float] = typer.Option(None, "--max", help="Maximum."),
     mean_method: str = typer.Option("luo", "--mean-method", help="luo (2018), wan (2014), hozo (2005, formulas) or hozo_by_n (2005, rules by n)."),
     sd_method: str = typer.Option("shi", "--sd-method", help="shi (2020), wan (2014), hozo (2005, formulas) or hozo_by_n (2005, rules by n)."),
     as_json: bool = _JSON,
@@ -135,9 +135,9 @@ def quantiles_cmd(
 
 
 @convert_app.command("combine")
-def combine_cmd(n1: float = typer.Option(..., "--n1"), mean1: float = typer.Option(..., "--mean1"),
-                sd1: float = typer.Option(..., "--sd1"), n2: float = typer.Option(..., "--n2"),
-                mean2: float = typer.Option(..., "--mean2"), sd2: float = typer.Option(..., "--sd2"),
+def combine_cmd(n1: float = typer.Option(..., "--n1", help="Size of the first group."), mean1: float = typer.Option(..., "--mean1", help="Mean of the first group."),
+                sd1: float = typer.Option(..., "--sd1", help="SD of the first group."), n2: float = typer.Option(..., "--n2", help="Size of the second group."),
+                mean2: float = typer.Option(..., "--mean2", help="Mean of the second group."), sd2: float = typer.Option(..., "--sd2", help="SD of the second group."),
                 as_json: bool = _JSON) -> None:
     """Combine two subgroups into one group."""
     from ..convert import combine_groups

@@ -71,7 +71,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(g), nl=False)
             return
         write_sof([g], output, f"Summary of findings: {outcome}")
-        typer.echo(f"wrote {output}")
+        from .output import wrote
+        wrote(output)
 
 
 def write_sof(assessments, output: Path, title: str) -> None:

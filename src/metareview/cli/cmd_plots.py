@@ -81,7 +81,8 @@ def register(app: typer.Typer) -> None:
             display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
         display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
-        typer.echo(f"wrote {output}")
+        from .output import wrote
+        wrote(output)
 
     @app.command("funnel")
     @with_pool_options
@@ -105,4 +106,5 @@ def register(app: typer.Typer) -> None:
         display = funnel(result, contour=contour, labels=labels, pooled=pooled, contour_null=contour_null)
         display.savefig(output, dpi=dpi, inputs=inputs)
         _close(display)
-        typer.echo(f"wrote {output}")
+        from .output import wrote
+        wrote(output)

@@ -46,4 +46,5 @@ def register(app: typer.Typer) -> None:
         FigureCanvasAgg(figure)
         diagram.plot(ax=figure.add_axes((0.0, 0.0, 1.0, 1.0)))
         diagram.save(output, format=resolved, inputs=[counts])
-        typer.echo(f"wrote {output}")
+        from .output import wrote
+        wrote(output)

@@ -11,6 +11,8 @@ from typing import List, Optional
 
 import typer
 
+from .output import JSON_HELP, QUIET_HELP
+
 review_app = typer.Typer(name="review", no_args_is_help=True, add_completion=False,
                          help="The review project: import, de-duplicate, screen, extract, adjudicate, count.")
 decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as CSV, for spreadsheets.")
@@ -20,6 +22,7 @@ review_app.add_typer(extract_app, name="extract")
 user_app = typer.Typer(no_args_is_help=True, help="Accounts of the review team for 'metareview serve'.")
 review_app.add_typer(user_app, name="user")
 
+_JSON = typer.Option(False, "--json", help=JSON_HELP)
 _PROJECT = typer.Option(..., "--project", "-p", envvar="METAREVIEW_PROJECT",
                         help="The project file (or set METAREVIEW_PROJECT).")
 _STAGE = typer.Option("title_abstract", "--stage", "-s", help="title_abstract (ta) or full_text (ft).")
@@ -49,7 +52,8 @@ def _write(text: str, output: Optional[Path], project: Path) -> None:
         sys.stdout.write(text)
     else:
         write_file(output, text, inputs=[project])
-        sys.stderr.write(f"wrote {output}\n")
+        from .output import wrote
+        wrote(output)
 
 
 def _read(path: Path) -> str:
@@ -89,13 +93,13 @@ def _mapping(items: List[str]) -> dict:
 def init(path: Path = typer.Argument(..., help="The project file to create."),
          name: Optional[str] = typer.Option(None, help="The review's name (default: the file name)."),
          single: bool = typer.Option(False, "--single-screening",
-                                     help="One reviewer per record instead of two (dual screening).")) -> None:
+                                     help="One reviewer per record instead of two (dual screening)."), as_json: bool = _JSON) -> None:
     """Create a review project file."""
     from ..review.project import Project
-    from .output import print_json
+    from .output import show
     with Project.init(path, name=name, reviewers_per_record=1 if single else 2) as project:
-        print_json({"project": str(path), "name": project.name, "schema_version": project.store.version,
-                    "reviewers_per_record": project.reviewers_per_record})
+        show({"project": str(path), "name": project.name, "schema_version": project.store.version,
+                    "reviewers_per_record": project.reviewers_per_record}, as_json)
 
 
 @review_app.command("import")
@@ -110,44 +114,44 @@ def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS,
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),
-            by: Optional[str] = typer.Option(None, "--by", help="Who imported it.")) -> None:
+            by: Optional[str] = typer.Option(None, "--by", help="Who imported it."), as_json: bool = _JSON) -> None:
     """Import a search export as one batch; malformed records are kept and reported with their line."""
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         report = p.import_file(file, source=source, kind=kind, format=format, mapping=_mapping(map_) or None,
                                allow_reimport=allow_reimport, imported_by=by)
-    print_json(report.to_dict())
+    show(report.to_dict(), as_json)
 
 
 @review_app.command("status")
-def status(project: Path = _PROJECT) -> None:
+def status(project: Path = _PROJECT, as_json: bool = _JSON) -> None:
     """Records, batches, clusters and the state of each screening stage."""
     from collections import Counter
 
     from ..review.dedupe import clusters, review_queue
     from ..review.screening import states
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         cl = clusters(p.store)
         ta = states(p, "title_abstract", cl=cl)
         ft = states(p, "full_text", cl=cl)
-        print_json({"name": p.name, "schema_version": p.store.version, "records": p.store.count_records(),
+        show({"name": p.name, "schema_version": p.store.version, "records": p.store.count_records(),
                     "batches": [{k: b[k] for k in ("id", "source", "filename", "format", "encoding", "n_records",
                                                    "n_malformed", "imported_at")} for b in p.store.batches()],
                     "clusters": len(cl.members), "duplicates": cl.duplicates(),
                     "duplicate_pairs_to_review": len(review_queue(p.store)),
                     "title_abstract": dict(Counter(s.state for s in ta.values())),
-                    "full_text": dict(Counter(s.state for s in ft.values()))})
+                    "full_text": dict(Counter(s.state for s in ft.values()))}, as_json)
 
 
 @review_app.command("records")
 def records(project: Path = _PROJECT,
             malformed: bool = typer.Option(False, "--malformed", help="Only records that could not be parsed."),
             raw: bool = typer.Option(False, "--raw", help="Include each record's raw text as exported."),
-            ids: List[int] = typer.Option([], "--id", help="Only these record ids (repeatable).")) -> None:
+            ids: List[int] = typer.Option([], "--id", help="Only these record ids (repeatable)."), as_json: bool = _JSON) -> None:
     """List records with their source, batch, line in the export and status."""
     from ..review.dedupe import clusters
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         primary = clusters(p.store).primary
         rows = []
@@ -160,7 +164,7 @@ def records(project: Path = _PROJECT,
             if raw:
                 row["raw"] = rec["raw"]
             rows.append(row)
-    print_json(rows)
+    show(rows, as_json, columns=["id", "status", "year", "primary", "title"] + (["problem"] if malformed else []))
 
 
 # -- duplicates -----------------------------------------------------------------------------------------------
@@ -169,34 +173,36 @@ def dedupe(project: Path = _PROJECT,
            link: float = typer.Option(97.0, help="Title similarity (0-100) that links a pair without conflicts."),
            link_supported: float = typer.Option(90.0, help="Similarity that links when 2+ other fields agree."),
            queue: float = typer.Option(80.0, help="Similarity from which a pair goes to the review queue."),
-           progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")) -> None:
+           quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
+           progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True,
+                                         help="Older spelling of --quiet (--no-progress)."), as_json: bool = _JSON) -> None:
     """Link duplicate records (DOI, PMID, then fuzzy matching); uncertain pairs go to the review queue."""
     from ..review.dedupe import DedupeSettings, run_dedupe
-    from .output import print_json
+    from .output import show
     settings = DedupeSettings(link=link, link_supported=link_supported, queue=queue)
     with _open(project) as p:
-        if progress:
+        if progress and not quiet:
             from rich.console import Console
             from rich.progress import Progress
             with Progress(console=Console(stderr=True), transient=True) as bar:
                 tasks: dict = {}
 
-                def show(stage: str, done: int, total: int) -> None:
+                def advance(stage: str, done: int, total: int) -> None:
                     if stage not in tasks:
                         tasks[stage] = bar.add_task(stage, total=max(total, 1))
                     bar.update(tasks[stage], completed=done, total=max(total, 1))
-                report = run_dedupe(p.store, settings, progress=show)
+                report = run_dedupe(p.store, settings, progress=advance)
         else:
             report = run_dedupe(p.store, settings)
-    print_json(report.to_dict())
+    show(report.to_dict(), as_json)
 
 
 @review_app.command("duplicates")
 def duplicates(project: Path = _PROJECT,
-               queue: bool = typer.Option(False, "--queue", help="List the pairs waiting for a person instead.")) -> None:
+               queue: bool = typer.Option(False, "--queue", help="List the pairs waiting for a person instead."), as_json: bool = _JSON) -> None:
     """Clusters of duplicates (primary and members), or the queue of uncertain pairs."""
     from ..review.dedupe import clusters, review_queue
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         if queue:
             rows = []
@@ -205,86 +211,86 @@ def duplicates(project: Path = _PROJECT,
                 rows.append({"record_a": a["id"], "record_b": b["id"], "score": round(cand["score"], 1),
                              "reason": cand["reason"], "title_a": a["title"], "title_b": b["title"],
                              "source_a": a["source"], "source_b": b["source"]})
-            print_json(rows)
+            show(rows, as_json, columns=["record_a", "record_b", "score", "reason"])
         else:
             cl = clusters(p.store)
-            print_json([{"primary": k, "members": m} for k, m in sorted(cl.members.items()) if len(m) > 1])
+            show([{"primary": k, "members": m} for k, m in sorted(cl.members.items()) if len(m) > 1], as_json)
 
 
 @review_app.command("pair")
-def pair(a: int = typer.Argument(...), b: int = typer.Argument(...), project: Path = _PROJECT,
+def pair(a: int = typer.Argument(..., help="Record id (as review records lists it)."), b: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT,
          same: bool = typer.Option(..., "--same/--different", help="Whether the two records are one article."),
          by: str = typer.Option(..., "--by", help="Who decided."),
-         note: Optional[str] = typer.Option(None, "--note")) -> None:
+         note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = _JSON) -> None:
     """Decide a pair from the review queue (or any pair)."""
     from ..review.dedupe import clusters, resolve_pair
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         resolve_pair(p.store, a, b, same=same, by=by, note=note)
         cl = clusters(p.store)
-        print_json({"record_a": a, "record_b": b, "same": same, "primary_a": cl.primary[a], "primary_b": cl.primary[b]})
+        show({"record_a": a, "record_b": b, "same": same, "primary_a": cl.primary[a], "primary_b": cl.primary[b]}, as_json)
 
 
 @review_app.command("merge")
 def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), project: Path = _PROJECT,
-          by: str = typer.Option(..., "--by"), note: Optional[str] = typer.Option(None, "--note")) -> None:
+          by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = _JSON) -> None:
     """Link records as one article (their clusters merge)."""
     from ..review.dedupe import clusters, merge as merge_records
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         head = merge_records(p.store, ids, by=by, note=note)
-        print_json({"primary": head, "members": clusters(p.store).members[head]})
+        show({"primary": head, "members": clusters(p.store).members[head]}, as_json)
 
 
 @review_app.command("split")
-def split(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
-          note: Optional[str] = typer.Option(None, "--note")) -> None:
+def split(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+          note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = _JSON) -> None:
     """Take a record out of its cluster of duplicates."""
     from ..review.dedupe import clusters, split as split_record
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         split_record(p.store, record, by=by, note=note)
-        print_json({"record": record, "primary": clusters(p.store).primary[record]})
+        show({"record": record, "primary": clusters(p.store).primary[record]}, as_json)
 
 
 @review_app.command("primary")
-def primary(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by")) -> None:
+def primary(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = _JSON) -> None:
     """Make a record the primary (screened) record of its cluster."""
     from ..review.dedupe import choose_primary, clusters
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         choose_primary(p.store, record, by=by)
         cl = clusters(p.store)
-        print_json({"primary": cl.primary[record], "members": cl.members[cl.primary[record]]})
+        show({"primary": cl.primary[record], "members": cl.members[cl.primary[record]]}, as_json)
 
 
 # -- screening -----------------------------------------------------------------------------------------------
 @review_app.command("reasons")
 def reasons(project: Path = _PROJECT, stage: str = _STAGE,
-            set_: List[str] = typer.Option([], "--set", help="Replace the list with these reasons (repeatable).")) -> None:
+            set_: List[str] = typer.Option([], "--set", help="Replace the list with these reasons (repeatable)."), as_json: bool = _JSON) -> None:
     """Show, or set, the exclusion reasons offered at a stage."""
     from ..review.project import parse_stage
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         if set_:
             p.set_reasons(stage, set_)
-        print_json({"stage": parse_stage(stage), "reasons": p.reasons(stage)})
+        show({"stage": parse_stage(stage), "reasons": p.reasons(stage)}, as_json)
 
 
 @review_app.command("keywords")
 def keywords(project: Path = _PROJECT,
              include: List[str] = typer.Option([], "--include", help="Highlighted in green (word* for stems)."),
-             exclude: List[str] = typer.Option([], "--exclude", help="Highlighted in red.")) -> None:
+             exclude: List[str] = typer.Option([], "--exclude", help="Highlighted in red."), as_json: bool = _JSON) -> None:
     """Set the keywords highlighted on the screening screen (no options: show them)."""
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         if include or exclude:
             p.set_keywords(include, exclude)
-        print_json(p.keywords)
+        show(p.keywords, as_json)
 
 
 @review_app.command("screen")
-def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r"),
+def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."),
            stage: str = _STAGE) -> None:
     """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
     from ..exceptions import SettingsError
@@ -298,25 +304,24 @@ def screen(project: Path = _PROJECT, reviewer: str = typer.Option(..., "--review
 
 
 @review_app.command("decide")
-def decide(record: int = typer.Argument(...), project: Path = _PROJECT,
-           reviewer: str = typer.Option(..., "--reviewer", "-r"), stage: str = _STAGE,
+def decide(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT,
+           reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."), stage: str = _STAGE,
            decision: str = typer.Option(..., "--decision", "-d", help="include, exclude or maybe."),
-           reason: Optional[str] = typer.Option(None, "--reason"), note: Optional[str] = typer.Option(None, "--note")
-           ) -> None:
+           reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = _JSON) -> None:
     """Record one reviewer's decision on a record."""
     from ..review.screening import decide as decide_record
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         st = decide_record(p, record, stage=stage, reviewer=reviewer, decision=decision.lower(), reason=reason,
                            note=note)
-        print_json({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason})
+        show({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason}, as_json)
 
 
 @review_app.command("conflicts")
-def conflicts(project: Path = _PROJECT, stage: str = _STAGE) -> None:
+def conflicts(project: Path = _PROJECT, stage: str = _STAGE, as_json: bool = _JSON) -> None:
     """Records whose reviewers disagree (or said maybe) and that are not resolved."""
     from ..review.screening import conflicts as list_conflicts
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         rows = []
         for st in list_conflicts(p, stage):
@@ -324,52 +329,57 @@ def conflicts(project: Path = _PROJECT, stage: str = _STAGE) -> None:
             rows.append({"record": st.record_id, "title": rec["title"],
                          "votes": {r: {"decision": v["decision"], "reason": v["reason"], "note": v["note"]}
                                    for r, v in sorted(st.votes.items())}})
-        print_json(rows)
+        if not as_json:  # on the screen: who voted what, the title last (it is cut to fit)
+            rows = [{"record": r["record"],
+                     "votes": ", ".join(f"{who} {v['decision']}" for who, v in r["votes"].items()),
+                     "title": r["title"]} for r in rows]
+        show(rows, as_json)
 
 
 @review_app.command("resolve")
-def resolve(record: int = typer.Argument(...), project: Path = _PROJECT, stage: str = _STAGE,
+def resolve(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, stage: str = _STAGE,
             decision: str = typer.Option(..., "--decision", "-d", help="include or exclude."),
-            by: str = typer.Option(..., "--by"), reason: Optional[str] = typer.Option(None, "--reason"),
-            note: Optional[str] = typer.Option(None, "--note", help="Why it was settled this way.")) -> None:
+            by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."),
+            note: Optional[str] = typer.Option(None, "--note", help="Why it was settled this way."), as_json: bool = _JSON) -> None:
     """Settle a conflict: the final decision, who made it and why."""
     from ..review.screening import resolve as resolve_record
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         st = resolve_record(p, record, stage=stage, by=by, decision=decision.lower(), reason=reason, note=note)
-        print_json({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason})
+        show({"record": st.record_id, "stage": st.stage, "state": st.state, "reason": st.reason}, as_json)
 
 
 @review_app.command("agreement")
-def agreement(project: Path = _PROJECT, stage: str = _STAGE) -> None:
+def agreement(project: Path = _PROJECT, stage: str = _STAGE, as_json: bool = _JSON) -> None:
     """Percent agreement and Cohen's kappa between each pair of reviewers."""
     from ..review.screening import agreement as compute
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
-        print_json([a.to_dict() for a in compute(p, stage)])
+        show([a.to_dict() for a in compute(p, stage)], as_json,
+             columns=["rater_a", "rater_b", "n", "percent_agreement", "kappa"])
 
 
 @review_app.command("retrieval")
-def retrieval(record: int = typer.Argument(...), project: Path = _PROJECT, by: str = typer.Option(..., "--by"),
-              retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved"),
-              note: Optional[str] = typer.Option(None, "--note")) -> None:
+def retrieval(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = _PROJECT, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+              retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved", help="Whether the full text was obtained."),
+              note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = _JSON) -> None:
     """Record whether the full text of a record could be obtained."""
     from ..review.screening import set_retrieval
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         set_retrieval(p, record, retrieved=retrieved, by=by, note=note)
-        print_json({"record": record, "retrieved": retrieved})
+        show({"record": record, "retrieved": retrieved}, as_json)
 
 
 @review_app.command("study")
-def study(record: int = typer.Argument(...), label: str = typer.Argument(..., help="Study label."),
-          project: Path = _PROJECT, by: Optional[str] = typer.Option(None, "--by")) -> None:
+def study(record: int = typer.Argument(..., help="Record id (as review records lists it)."), label: str = typer.Argument(..., help="Study label."),
+          project: Path = _PROJECT, by: Optional[str] = typer.Option(None, "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = _JSON) -> None:
     """Assign an included report to a study (reports with one label are one study)."""
     from ..review.screening import assign_study, study_labels
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         assign_study(p, record, label, by=by)
-        print_json(study_labels(p))
+        show(study_labels(p), as_json)
 
 
 @decisions_app.command("export")
@@ -394,7 +404,7 @@ def decisions_export(project: Path = _PROJECT,
 
 
 @decisions_app.command("import")
-def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
+def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = _PROJECT,
                      reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
                                                             help="Whose decisions (if the file has no reviewer column)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s",
@@ -408,17 +418,17 @@ def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
                                                              "project's, NAME=REVIEWER (repeatable)."),
                      reason_map: List[str] = typer.Option([], "--reason-map",
                                                           help="With --from: the tool's exclusion reason and the "
-                                                               "project's, TOOL=PROJECT (repeatable).")) -> None:
+                                                               "project's, TOOL=PROJECT (repeatable)."), as_json: bool = _JSON) -> None:
     """Import decisions from CSV (a filled-in sheet, an exported log, or a Rayyan or Covidence export);
     repeats are not logged twice."""
     from ..exceptions import SettingsError
-    from .output import print_json
+    from .output import show
     if from_ is None:
         if name_map or reason_map:
             raise SettingsError("--name-map and --reason-map go with --from rayyan|covidence")
         from ..review.screening import import_decisions
         with _open(project) as p:
-            print_json(import_decisions(p, _read(file), reviewer=reviewer, stage=stage))
+            show(import_decisions(p, _read(file), reviewer=reviewer, stage=stage), as_json)
         return
     if stage is None:
         raise SettingsError(f"say which stage the {from_} decisions are for (--stage ta or --stage ft)")
@@ -427,26 +437,26 @@ def decisions_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
                             "--name-map NAME=REVIEWER)")
     from ..review.tool_decisions import import_tool_decisions
     with _open(project) as p:
-        print_json(import_tool_decisions(p, _read(file), tool=from_, stage=stage,
+        show(import_tool_decisions(p, _read(file), tool=from_, stage=stage,
                                          names=_pairs(name_map, "--name-map", "NAME=REVIEWER"),
-                                         reasons=_pairs(reason_map, "--reason-map", "TOOL=PROJECT")))
+                                         reasons=_pairs(reason_map, "--reason-map", "TOOL=PROJECT")), as_json)
 
 
 # -- extraction ----------------------------------------------------------------------------------------------
 @extract_app.command("form")
-def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), project: Path = _PROJECT) -> None:
+def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), project: Path = _PROJECT, as_json: bool = _JSON) -> None:
     """Set the extraction form."""
     from ..review.extraction import load_form, set_form
-    from .output import print_json
+    from .output import show
     parsed = load_form(_read(form))
     with _open(project) as p:
         set_form(p, parsed)
-    print_json(parsed.to_dict())
+    show(parsed.to_dict(), as_json)
 
 
 @extract_app.command("template")
 def extract_template(project: Path = _PROJECT,
-                     output: Optional[Path] = typer.Option(None, "-o", "--output")) -> None:
+                     output: Optional[Path] = typer.Option(None, "-o", "--output", help="The file to write (default: standard output).")) -> None:
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
     _check(output, project)
@@ -455,18 +465,18 @@ def extract_template(project: Path = _PROJECT,
 
 
 @extract_app.command("import")
-def extract_import(file: Path = typer.Argument(...), project: Path = _PROJECT,
-                   extractor: str = typer.Option(..., "--extractor", "-e")) -> None:
+def extract_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = _PROJECT,
+                   extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."), as_json: bool = _JSON) -> None:
     """Import one extractor's values from a filled-in sheet."""
     from ..review.extraction import import_values
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
-        print_json({"extractor": extractor, "values": import_values(p, _read(file), extractor=extractor)})
+        show({"extractor": extractor, "values": import_values(p, _read(file), extractor=extractor)}, as_json)
 
 
 @extract_app.command("enter")
-def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "--extractor", "-e"),
-                  study: str = typer.Option(..., "--study")) -> None:
+def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."),
+                  study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet.")) -> None:
     """Enter one study's values at the terminal, field by field."""
     from rich.console import Console
     from rich.prompt import Prompt
@@ -490,8 +500,7 @@ def extract_enter(project: Path = _PROJECT, extractor: str = typer.Option(..., "
 @review_app.command("discrepancies")
 def discrepancies(project: Path = _PROJECT,
                   all_: bool = typer.Option(False, "--all", help="Every field, not only those needing a decision."),
-                  output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of JSON.")
-                  ) -> None:
+                  output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of a table."), as_json: bool = _JSON) -> None:
     """Field-by-field comparison of the extractors' values."""
     from ..review.extraction import discrepancies as report
     _check(output, project)
@@ -500,20 +509,22 @@ def discrepancies(project: Path = _PROJECT,
     open_items(rows, all_, output, ["study", "field", "status", "values", "final", "adjudicator", "reason"],
                lambda r: [r["study"], r["field"], r["status"], "; ".join(f"{k}={v}" for k, v in r["values"].items()),
                           r["final"] or "", r["adjudicator"] or "", r["reason"] or ""],
-               write=lambda text, out: _write(text, out, project))
+               write=lambda text, out: _write(text, out, project), as_json=as_json)
 
 
-def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cells, write) -> None:
-    """Discrepancy rows, only those needing a decision unless ``all_``: JSON on the screen, or CSV
-    with ``header`` and ``cells(row)`` written by ``write(text, output)``."""
+def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cells, write,
+               as_json: bool = False) -> None:
+    """Discrepancy rows, only those needing a decision unless ``all_``: on the screen a table of the
+    CSV's columns (JSON with ``as_json``), or CSV with ``header`` and ``cells(row)`` written by
+    ``write(text, output)``."""
     import csv
     import io
 
-    from .output import print_json
+    from .output import show
     if not all_:
         rows = [r for r in rows if r["status"] in ("differ", "incomplete")]
     if output is None:
-        print_json(rows)
+        show(rows if as_json else [dict(zip(header, cells(r))) for r in rows], as_json)
         return
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -525,28 +536,27 @@ def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cell
 
 
 @review_app.command("adjudicate")
-def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study"),
-               field: str = typer.Option(..., "--field"),
+def adjudicate(project: Path = _PROJECT, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
+               field: str = typer.Option(..., "--field", help="The extracted field to settle."),
                value: str = typer.Option(..., "--value", help="The agreed value ('' for not reported)."),
-               by: str = typer.Option(..., "--by"), reason: str = typer.Option(..., "--reason")) -> None:
+               by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), as_json: bool = _JSON) -> None:
     """Record the agreed value of a field, who decided and why."""
     from ..review.extraction import adjudicate as record
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
         final = record(p, study=study, field=field, value=value, by=by, reason=reason)
-    print_json({"study": study, "field": field, "value": final, "adjudicator": by, "reason": reason})
+    show({"study": study, "field": field, "value": final, "adjudicator": by, "reason": reason}, as_json)
 
 
 @review_app.command("export")
 def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--output", help="The analysis CSV."),
            provenance: Optional[Path] = typer.Option(None, "--provenance",
-                                                     help="Provenance CSV (default: OUTPUT with .provenance.csv).")
-           ) -> None:
+                                                     help="Provenance CSV (default: OUTPUT with .provenance.csv)."), as_json: bool = _JSON) -> None:
     """Write the adjudicated table as the analysis CSV, with a provenance table beside it."""
     from ..exceptions import OutputError
     from ..outputs import check_output, write_file
     from ..review.extraction import export_analysis
-    from .output import print_json
+    from .output import show
     prov_path = provenance or output.with_name(output.stem + ".provenance.csv")
     if Path(os.path.realpath(prov_path)) == Path(os.path.realpath(output)):
         raise OutputError(f"--provenance {prov_path} is the analysis CSV itself; give it another name")
@@ -556,10 +566,13 @@ def export(project: Path = _PROJECT, output: Path = typer.Option(..., "-o", "--o
         table, prov = export_analysis(p)
     write_file(output, table, inputs=[project])
     write_file(prov_path, prov, inputs=[project])
+    from .output import wrote
+    wrote(output)
+    wrote(prov_path)
     import csv
     import io
     n_studies = sum(1 for _ in csv.DictReader(io.StringIO(table)))
-    print_json({"analysis": str(output), "provenance": str(prov_path), "studies": n_studies})
+    show({"analysis": str(output), "provenance": str(prov_path), "studies": n_studies}, as_json)
 
 
 @review_app.command("export-records")
@@ -639,32 +652,32 @@ def user_add(name: str = typer.Argument(..., help="Account name, as the decision
              project: Path = _PROJECT,
              password_stdin: bool = typer.Option(False, "--password-stdin",
                                                  help="Read the password from the first line of standard input "
-                                                      "instead of prompting.")) -> None:
+                                                      "instead of prompting."), as_json: bool = _JSON) -> None:
     """Create an account (the password is asked for, or read with --password-stdin; only its hash is kept)."""
     from ..review.accounts import add_user, check_name, check_role
     from ..web.auth import hash_password
-    from .output import print_json
+    from .output import show
     check_name(name)
     check_role(role)
     digest = hash_password(_read_password(password_stdin))
     with _open(project) as p:
         user = add_user(p, name, role=role, password_hash=digest)
-        print_json(user.to_dict())
+        show(user.to_dict(), as_json)
 
 
 @user_app.command("list")
-def user_list(project: Path = _PROJECT) -> None:
+def user_list(project: Path = _PROJECT, as_json: bool = _JSON) -> None:
     """The accounts, including removed ones (with when they were removed)."""
     from ..review.accounts import list_users
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
-        print_json([u.to_dict() for u in list_users(p)])
+        show([u.to_dict() for u in list_users(p)], as_json)
 
 
 @user_app.command("remove")
-def user_remove(name: str = typer.Argument(..., help="The account to remove."), project: Path = _PROJECT) -> None:
+def user_remove(name: str = typer.Argument(..., help="The account to remove."), project: Path = _PROJECT, as_json: bool = _JSON) -> None:
     """Stop an account from signing in; its decisions stay in the log under its name."""
     from ..review.accounts import remove_user
-    from .output import print_json
+    from .output import show
     with _open(project) as p:
-        print_json(remove_user(p, name).to_dict())
+        show(remove_user(p, name).to_dict(), as_json)

@@ -39,7 +39,8 @@ def plot(data: Path = typer.Argument(..., help="Judgments in robvis's layout: St
     from ..plots.rob import rob_summary, traffic_light
     display = traffic_light(table) if type_ == "traffic-light" else rob_summary(table, weighted=False if unweighted else None)
     display.savefig(output, dpi=dpi, inputs=[data])
-    typer.echo(f"wrote {output}")
+    from .output import wrote
+    wrote(output)
 
 
 @rob_app.command("tools")

@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from .output import QUIET_HELP
+
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
@@ -14,11 +16,12 @@ def register(app: typer.Typer) -> None:
         directory: Optional[Path] = typer.Argument(
             None, help="Folder holding review.toml (or the plan file itself)."),
         out: Optional[Path] = typer.Option(
-            None, "--out", "-o", help="Output folder. Default: DIR/output (with --example: ./<example>-output)."),
+            None, "--output", "-o", help="Output folder. Default: DIR/output (with --example: ./<example>-output)."),
+        out_alias: Optional[Path] = typer.Option(None, "--out", hidden=True, help="Older spelling of --output."),
         force: bool = typer.Option(False, "--force", help="Replace an existing output folder."),
         example: Optional[str] = typer.Option(
             None, "--example", help="Run a bundled example review instead of DIR: mrgfus."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     ) -> None:
         """Run every analysis of the plan and write report.html, results.json, figures and tables."""
         from rich.console import Console
@@ -26,7 +29,12 @@ def register(app: typer.Typer) -> None:
         from ..plan import PlanError
         from ..review_run import EXAMPLES, example_path, run_review
         from ..review_run.progress import Steps
+        from .output import wrote
 
+        if out_alias is not None:
+            if out is not None and out != out_alias:
+                raise PlanError(f"--out {out_alias} and --output {out} name two output folders; give one")
+            out = out_alias
         if (directory is None) == (example is None):
             raise PlanError("give a review folder (metareview run DIR) or a bundled example "
                             f"(metareview run --example {'|'.join(EXAMPLES)}), not both or neither")
@@ -37,6 +45,7 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True, highlight=False)
         steps = Steps(console, enabled=not quiet)
         result = run_review(directory, out, force=force, steps=steps)
+        wrote(result.out)  # announced with --quiet too: it is the result, not progress
         if quiet:
             return
         counts: dict[str, int] = {}

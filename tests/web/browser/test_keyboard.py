@@ -13,10 +13,10 @@ from .conftest import PASSWORD, metareview, serve, sign_in
 
 def _project(tmp_path: Path) -> Path:
     path = tmp_path / "review.mrv"
-    metareview("review", "init", path)
-    metareview("review", "import", EXPORTS / "pubmed.nbib", "--source", "PubMed", "-p", path)
-    metareview("review", "dedupe", "--no-progress", "-p", path)
-    metareview("review", "user", "add", "ann", "--role", "reviewer", "-p", path, "--password-stdin",
+    metareview("review", "init", "--json", path)
+    metareview("review", "import", "--json", EXPORTS / "pubmed.nbib", "--source", "PubMed", "-p", path)
+    metareview("review", "dedupe", "--json", "--no-progress", "-p", path)
+    metareview("review", "user", "add", "--json", "ann", "--role", "reviewer", "-p", path, "--password-stdin",
                input=PASSWORD + "\n")
     return path
 

@@ -126,9 +126,9 @@ def _screen_all(page: Any, url: str, decisions: dict[int, tuple[str, str]]) -> l
 
 def test_a_team_takes_the_tutorial_review_from_exports_to_analysis_in_the_browser(tmp_path, new_context, camera):
     project = tmp_path / "team.mrv"
-    metareview("review", "init", project, "--name", "MRgFUS bone metastases")
+    metareview("review", "init", "--json", project, "--name", "MRgFUS bone metastases")
     for name, role in TEAM.items():
-        metareview("review", "user", "add", name, "--role", role, "--password-stdin", "-p", project,
+        metareview("review", "user", "add", "--json", name, "--role", role, "--password-stdin", "-p", project,
                    input=PASSWORD + "\n")
     (tmp_path / "review.toml").write_text(PLAN, encoding="utf-8")
     pdf = _pdf(tmp_path / "namba-2019.pdf", "Namba et al. 2019: MRgFUS for painful bone metastases")
@@ -284,7 +284,7 @@ def test_a_team_takes_the_tutorial_review_from_exports_to_analysis_in_the_browse
             cat.wait_for_load_state()
         assert "Nothing left to adjudicate" in cat.inner_text("main")
         web_table = cat.request.get(url + "extract/analysis.csv").text()
-        metareview("review", "export", "-p", project, "-o", tmp_path / "cli-analysis.csv")
+        metareview("review", "export", "--json", "-p", project, "-o", tmp_path / "cli-analysis.csv")
         assert web_table == (tmp_path / "cli-analysis.csv").read_text(encoding="utf-8")
 
         # -- the adjudicator runs the plan; the analysis page shows the forest plot --------------------------------

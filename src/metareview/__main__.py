@@ -1,0 +1,7 @@
+"""``python -m metareview``: the command line, as the ``metareview`` script runs it."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

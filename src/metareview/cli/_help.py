@@ -1,0 +1,157 @@
+"""What ``--help`` and shell completion show: conventional metavars and the values an option takes.
+
+The commands declare their options with typer; this module dresses the command tree typer builds
+once, from two tables, so that every command shows the same words for the same idea: ``DATA``,
+``FILE``, ``DIR``, ``PROJECT``, ``TEXT``, ``N`` instead of Python types, and the fixed values of an
+option (``--method-tau2 DL|PM|REML|...``) in its help and in shell completion.
+
+The value lists are written here rather than imported from the registries (``tau2.TAU2_METHODS``,
+``measures.MEASURES``, ...) so that ``metareview --help`` and completion do not import numpy;
+``tests/cli/test_help.py`` fails when a list here and its registry differ.  Validation stays where
+it is (the core checks every code case-insensitively and names the valid ones in its message), so
+aliases accepted today (``ta`` for ``title_abstract``, ``cor`` for ``COR``) keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+TAU2 = ("DL", "PM", "PMM", "REML", "ML", "HS", "HSk", "SJ", "SJIT", "HE", "EB", "DLIT", "GENQ")
+MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH", "ROM", "MC", "SMCC", "SMCR",
+            "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
+            "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
+METHODS = ("Inverse", "GLMM", "MH", "Peto")
+RANDOM_CI = ("wald", "hk")
+PREDICTION = ("t", "v", "z", "none")
+ADHOC_HAKN = ("none", "se", "ci")
+I2 = ("q", "tau2")
+PRESETS = ("revman5", "jama", "meta4", "meta8")
+LAYOUTS = ("meta", "revman5", "jama")
+STAGES = ("title_abstract", "full_text")
+ROLES = ("owner", "reviewer", "adjudicator")
+DECISIONS = ("include", "exclude", "maybe")
+SOURCE_KINDS = ("database", "register", "other")
+
+#: Option -> the values it takes.  A key "COMMAND PATH --option" applies to that command only and
+#: wins over the bare "--option".
+CHOICES: dict[str, tuple[str, ...]] = {
+    "--method-tau2": TAU2,
+    "--measure": MEASURES,
+    "--method": METHODS,
+    "--random-ci": RANDOM_CI,
+    "--prediction": PREDICTION,
+    "--adhoc-hakn": ADHOC_HAKN,
+    "--i2": I2,
+    "--preset": PRESETS,
+    "--layout": LAYOUTS,
+    "--stage": STAGES,
+    "--included": STAGES,
+    "--role": ROLES,
+    "--decision": DECISIONS,
+    "--kind": SOURCE_KINDS,
+    # batch pools with the vectorised kernel, which has fewer estimators (its own help says which)
+    "batch --method-tau2": ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB"),
+    "batch --prediction": ("t", "z", "none"),
+    "rob plot --type": ("traffic-light", "summary"),
+    "prisma --format": ("png", "svg", "pdf"),
+    "review import --format": ("medline", "ris", "wos", "bibtex", "endnote", "csljson", "csv"),
+    "review export-records --format": ("csv", "ris", "bibtex"),
+    "review prisma --format": ("json", "toml", "prisma2020"),
+}
+
+#: Parameter name -> metavar, for values that are not codes.
+METAVARS = {
+    "data": "DATA", "project": "PROJECT", "directory": "DIR", "out": "DIR", "out_alias": "DIR", "dest": "DIR",
+    "col": "ROLE=COLUMN", "map_": "FIELD=COLUMN", "set_": "NAME=VALUE",
+}
+_BY_TYPE = {"path": "FILE", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+
+def _walk(command, path: list[str]) -> Iterator[tuple[list[str], Any]]:
+    yield path, command
+    if hasattr(command, "list_commands"):
+        ctx = command.context_class(command, info_name=path[-1])
+        for name in command.list_commands(ctx):
+            yield from _walk(command.get_command(ctx, name), [*path, name])
+
+
+def walk(command, name: str = "metareview") -> Iterator[tuple[list[str], Any]]:
+    """Every command of the tree below ``command`` (groups included) with its path of names."""
+    return _walk(command, [name])
+
+
+def choices_of(path: list[str], param) -> tuple[str, ...] | None:
+    """The fixed values of ``param`` in the command at ``path`` (names after the program's)."""
+    where = " ".join(path[1:])
+    for flag in param.opts:
+        if f"{where} {flag}" in CHOICES:
+            return CHOICES[f"{where} {flag}"]
+    for flag in param.opts:
+        if flag in CHOICES:
+            return CHOICES[flag]
+    return None
+
+
+def _metavar(param) -> str:
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""
+    if param.name in METAVARS:
+        return METAVARS[param.name]
+    if _is_argument(param):
+        return param.name.upper()
+    desc = getattr(param, "type_descriptor", None)
+    annotation = getattr(desc, "annotation", None)
+    name = getattr(annotation, "__name__", "") if annotation is not None else ""
+    if getattr(desc, "is_path", False):
+        return "FILE"
+    if getattr(desc, "is_list", False):
+        from typing import get_args
+        args = get_args(annotation)
+        name = getattr(args[0], "__name__", "") if args else "str"
+    return _BY_TYPE.get(name, "TEXT")
+
+
+def _is_argument(param) -> bool:
+    return getattr(param, "param_type_name", "") == "argument"
+
+
+def _usage_name(param):
+    # click's convention: NAME for a required argument, [NAME] for an optional one (typer writes {name})
+    def usage() -> str:
+        name = param.metavar if param.required else f"[{param.metavar}]"
+        return name + ("..." if param.nargs != 1 else "")
+    return usage
+
+
+def _completer(values: tuple[str, ...]):
+    def complete(ctx, param, incomplete: str) -> list[str]:
+        return [v for v in values if v.lower().startswith(incomplete.lower())]
+    return complete
+
+
+def dress(command) -> Any:
+    """Give every parameter of the tree a conventional metavar and its values in help and completion."""
+    for path, cmd in walk(command):
+        ctx = cmd.context_class(cmd, info_name=path[-1])
+        for param in cmd.get_params(ctx):
+            values = choices_of(path, param)
+            if values is not None:
+                param._custom_shell_complete = _completer(values)
+                if len("|".join(values)) > _WIDTH:
+                    # a long list goes into the help text, not the metavar column
+                    param.metavar = _LONG_LISTS.get(param.name, param.name.strip("_").upper())
+                    if not all(v in (param.help or "") for v in values):
+                        param.help = f"{param.help or ''} Values: {', '.join(values)}.".strip()
+                else:
+                    param.metavar = "[" + "|".join(values) + "]"
+            elif param.metavar is None:
+                param.metavar = _metavar(param)
+            if _is_argument(param):
+                # the name column already names an argument; its type column would repeat typer's <path>
+                param.display_type_rich = lambda ctx=None: None
+                param._usage_display_name = _usage_name(param)
+    return command
+
+
+_WIDTH = 20  # longer value lists are given in the help text
+_LONG_LISTS = {"method_tau2": "CODE"}

@@ -1,0 +1,113 @@
+"""The command line's habits: --version, python -m, conventional help, choices in help and completion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from metareview import __version__
+from metareview.cli import _help, command, main
+from metareview.cli._help import choices_of, walk
+
+
+def _params():
+    for path, cmd in walk(command()):
+        ctx = cmd.context_class(cmd, info_name=path[-1])
+        for param in cmd.get_params(ctx):
+            yield path, cmd, ctx, param
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"metareview {__version__}\n"
+
+
+def test_python_m_metareview_without_heavy_imports():
+    code = ("import sys, runpy; sys.argv = ['metareview', '--version']\n"
+            "try:\n    runpy.run_module('metareview', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "heavy = [m for m in ('numpy', 'scipy', 'pandas', 'matplotlib') if m in sys.modules]\n"
+            "print('heavy:', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == f"metareview {__version__}\nheavy: []\n"
+
+
+def test_every_option_has_help_and_a_conventional_metavar():
+    bad = []
+    for path, cmd, ctx, param in _params():
+        where = " ".join([*path, *param.opts])
+        if not (param.help or "").strip():
+            bad.append(f"{where}: no help")
+        metavar = param.metavar
+        if metavar is None or metavar.startswith(("<", "{")) or "list[" in metavar:
+            bad.append(f"{where}: metavar {metavar!r}")
+        shown = param.display_type_rich(ctx) if hasattr(param, "display_type_rich") else None
+        if shown and shown.startswith(("<", "{")):
+            bad.append(f"{where}: shows {shown!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_usage_lines_name_arguments_in_capitals():
+    for path, cmd, ctx, _param in _params():
+        usage = " ".join(cmd.collect_usage_pieces(ctx))
+        assert "{" not in usage and "<" not in usage, (path, usage)
+
+
+def test_help_lists_the_choices(capsys):
+    assert main(["pool", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for code in ("REML", "HSk", "GENQ", "wald|hk", "SMCRH", "ZPCOR", "revman5"):
+        assert code in out
+    assert "<str>" not in out and "<bool>" not in out and "{data}" not in out.lower()
+
+
+def test_choices_are_the_registries():
+    from metareview.measures import MEASURES
+    from metareview.pooling import ADHOC_HAKN, PREDICTION, RANDOM_CI
+    from metareview.presets import PRESETS
+    from metareview.review.project import SOURCE_KINDS, STAGES
+    from metareview.settings import METHODS
+    from metareview.tau2 import TAU2_METHODS
+
+    assert set(_help.TAU2) == set(TAU2_METHODS)
+    assert set(_help.MEASURES) == set(MEASURES)
+    assert _help.METHODS == METHODS
+    assert _help.RANDOM_CI == RANDOM_CI and _help.PREDICTION == PREDICTION and _help.ADHOC_HAKN == ADHOC_HAKN
+    assert set(_help.PRESETS) == set(PRESETS)
+    assert _help.STAGES == STAGES and set(_help.SOURCE_KINDS) == set(SOURCE_KINDS)
+
+
+def test_every_fixed_choice_option_is_dressed():
+    named = {"--method-tau2", "--method", "--random-ci", "--prediction", "--layout", "--measure", "--stage",
+             "--role", "--type", "--format", "--preset"}
+    seen = set()
+    for path, _cmd, _ctx, param in _params():
+        for flag in set(param.opts) & named:
+            if path[1:] == ["serve"] or (flag == "--type" and path[-1] != "plot"):
+                continue
+            assert choices_of(path, param), (path, flag)
+            seen.add(flag)
+    assert seen == named
+
+
+@pytest.mark.parametrize("words, cword, expected", [
+    ("metareview pool d.csv --method-tau2 RE", 4, ["REML"]),
+    ("metareview pool d.csv --method-tau2 hs", 4, ["HS", "HSk"]),
+    ("metareview review decide 1 --stage ", 5, ["title_abstract", "full_text"]),
+    ("metareview forest d.csv --layout ", 4, ["meta", "revman5", "jama"]),
+])
+def test_shell_completion_lists_the_choices(words, cword, expected):
+    env = {**os.environ, "_METAREVIEW_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)}
+    script = os.path.join(os.path.dirname(sys.executable), "metareview")
+    out = subprocess.run([script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == expected
+
+
+def test_completion_script_as_documented():
+    env = {**os.environ, "_METAREVIEW_COMPLETE": "source_bash"}
+    script = os.path.join(os.path.dirname(sys.executable), "metareview")
+    out = subprocess.run([script], env=env, capture_output=True, text=True, check=True).stdout
+    assert "_metareview_completion" in out and "complete_bash" in out
