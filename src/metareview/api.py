@@ -185,6 +185,9 @@ _MAX_EFFECT = 1e100
 _MAX_VARIANCE = 1e200
 
 
+_DUPLICATE_LABELS = "duplicate study labels"
+
+
 def _duplicate_labels(labels: np.ndarray) -> str | None:
     """A note naming the study labels that occur more than once (and their rows), or None."""
     seen: dict[str, list[int]] = {}
@@ -194,7 +197,7 @@ def _duplicate_labels(labels: np.ndarray) -> str | None:
     if not dup:
         return None
     listed = "; ".join(f"{lab!r} (rows {', '.join(map(str, rows))})" for lab, rows in list(dup.items())[:5])
-    return f"duplicate study labels: {listed}; each row is pooled as its own study"
+    return f"{_DUPLICATE_LABELS}: {listed}; each row is pooled as its own study"
 
 
 def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
@@ -654,7 +657,11 @@ def _three_level(table, measure, studlab, columns, cluster, kwargs):
                             "(the three-level model reports metafor's Wald intervals, prediction interval and "
                             "variance components)")
     test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
-    result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
+    with warnings.catch_warnings():
+        # several rows of one study are what a cluster means, not a mistake in the labels
+        warnings.filterwarnings("ignore", message=_DUPLICATE_LABELS, category=MetaReviewWarning)
+        result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
+    result = replace(result, notes=tuple(n for n in result.notes if not n.startswith(_DUPLICATE_LABELS)))
     if cluster == studlab and cluster not in result.covariates and cluster not in result.data:
         # the study label column (popped as labels) groups the rows
         return multilevel(result, result.studlab, method=method, test=test, cluster_name=cluster)
