@@ -5,7 +5,7 @@ Three promises, kept in one place so that no command can forget them:
 * **Never onto an input.**  A target that is one of the command's inputs (the same
   resolved path, or the same file by device and inode, e.g. a hard link), or that is a
   SQLite database such as a review project, is refused before anything is written.
-* **Whole or not at all.**  A file is written beside its target (``.NAME.XXXX.part``)
+* **Whole or not at all.**  A file is written beside its target (``.NAME.<random>.part``)
   and renamed over it when complete, so a failed or killed command leaves the old file
   (or none), never half of one.  A full disk is reported as such.
 * **Only what metareview made is replaced.**  A folder written by :func:`write_folder`

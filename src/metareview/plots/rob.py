@@ -18,6 +18,8 @@ number of studies.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,9 @@ def _font(size: float, weight: str = "normal"):
     return FontProperties(family="DejaVu Sans", size=size, weight=weight)
 
 
-class _Display:
+class _Display(ABC):
+    """What the risk-of-bias figures share: drawn on first use, saved in any format."""
+
     figure_: Any = None
 
     def savefig(self, path: str | Path, *, format: str | None = None, dpi: float = 300,
@@ -50,8 +54,9 @@ class _Display:
             self.plot()
         return save_figure(self.figure_, path, format=format, dpi=dpi, inputs=inputs)
 
-    def plot(self):  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def plot(self):
+        """Draw the figure (kept as ``figure_``) and return the display."""
 
 
 def _column_ids(table) -> list[str]:
