@@ -12,7 +12,7 @@ import pytest
 
 from metareview import DataError, SettingsError
 from metareview import batch as batch_module
-from metareview.batch import batch, iter_batch
+from metareview.api.batch import batch, iter_batch
 from metareview.cli import main
 
 from .conftest import random_table

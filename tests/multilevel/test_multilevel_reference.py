@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.multilevel import vcalc
+from metareview.analyses.multilevel import vcalc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "multilevel"
 TOL = 1e-6
