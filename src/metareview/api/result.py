@@ -34,8 +34,6 @@ TAU2_NAMES = {
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
                "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",
                "fisher-z": "Fisher's z transformation of correlations"}
-#: What a back-transformed measure is called in the printout.
-NATURAL_LABELS = {"ZCOR": "COR", "ZPCOR": "PCOR"}
 STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson score with continuity correction",
                   "AC": "Agresti-Coull", "SA": "Simple asymptotic (Wald)",
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
@@ -183,8 +181,7 @@ class MetaResult(Reportable):
         m, s, p = self.measure, self.settings, self.pooled
         st = print_style(s.preset)
         nat = m.transformed
-        label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, NATURAL_LABELS.get(m.code,
-                                                                                                       m.code))
+        label = m.result_label
         pct = int(round(s.level * 100))
         sa = self.study_arrays()
         rows, classes = [], []
