@@ -83,7 +83,7 @@ _SIZE_COLUMNS: dict[str, tuple[str, ...]] = {
 #: Continuity-correction behaviours: which studies receive the increment ``incr`` (spread over
 #: them by ``method_incr``, R meta's ``method.incr``).
 CONTINUITY: dict[str, str] = {
-    "zero cell": "studies with a zero cell (0 events, or all events)",
+    "zero cell": "studies with a zero count (of events, or of non-events)",
     "metafor only": "only with incr_style=\"metafor\" (studies with 0 or n events)",
     "none": "none",
 }
