@@ -24,8 +24,8 @@ The Freeman-Tukey back-transformation is the inverse of Miller (1978), with the 
 the sample sizes for pooled values as R meta and metafor's ``transf.ipft.hm``; Fisher's z goes
 back to a correlation by tanh (metafor's ``transf.ztor``).
 
-Adding a measure
-----------------
+**Adding a measure** is one unit in this file plus its reference test:
+
 1. In this file, write its formula: a function ``formula(m, design, x, options)`` taking the
    :class:`Measure`, the design the columns give, the columns (role -> float array, any shape:
    studies, or analyses x studies) and the :class:`EffectOptions`, and returning
