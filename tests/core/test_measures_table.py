@@ -11,7 +11,7 @@ import metareview as mr
 from metareview.effectsizes import measures
 from metareview.effectsizes.escalc import escalc
 from metareview.effectsizes.measures import (DEFAULT_MEASURE, DESIGNS, MEASURES, Measure, backtransform,
-                                             get_measure, register)
+                                             get_measure)
 from metareview.base.exceptions import DataError, SettingsError
 
 

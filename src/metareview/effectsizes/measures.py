@@ -8,8 +8,9 @@ natural scale, its null value on the analysis scale (None where there is no natu
 single proportions and means: R meta then reports no test of the pooled estimate), its
 continuity-correction behaviour and the labels that printouts and figures use.  The table
 :data:`MEASURES` is built by :func:`register`-ing each measure below its formula; escalc, the
-input rules, the analysis functions' messages, the command line's ``--measure`` values and the
-measures table of the documentation (``docs/_ext/measures_table.py``) are read from it.
+input rules, the analysis functions' messages and the measures table of the documentation
+(``docs/_ext/measures_table.py``) are read from it, and the command line's ``--measure`` values are
+checked against it.
 
 The formulas are metafor's ``escalc`` with its default ``vtype = "LS"``; their sources are cited
 at each family: single proportions, Freeman & Tukey (1950, Ann Math Stat 21:607), Miller (1978,
@@ -81,10 +82,11 @@ _SIZE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 #: Continuity-correction behaviours: which studies receive the increment ``incr`` (spread over
-#: them by ``method_incr``, R meta's ``method.incr``).
+#: them by ``method_incr``, R meta's ``method.incr``): those with a zero count (no events or, for
+#: proportions and two groups, no non-events), the same only with ``incr_style="metafor"``, or none.
 CONTINUITY: dict[str, str] = {
-    "zero cell": "studies with a zero count (of events, or of non-events)",
-    "metafor only": "only with incr_style=\"metafor\" (studies with 0 or n events)",
+    "zero cell": "zero counts",
+    "metafor only": "zero counts, metafor style only",
     "none": "none",
 }
 
@@ -331,7 +333,7 @@ def hedges_j(df, exact: bool = True):
     return 1 - 3 / (4 * df - 1)
 
 
-def incr_for(sel: np.ndarray, incr: float, method_incr: str) -> np.ndarray:
+def _incr_for(sel: np.ndarray, incr: float, method_incr: str) -> np.ndarray:
     """Per-study increment for the studies ``sel`` that need one: R meta's ``method.incr`` rules,
     applied row-wise in a batch."""
     if method_incr not in INCR_METHODS:
@@ -366,7 +368,7 @@ def _proportion(m: Measure, design, x, o: EffectOptions):
     if o.incr_style == "meta" and m.continuity == "metafor only":
         a = np.zeros(ev.shape)
     else:
-        a = incr_for(sel, o.incr, o.method_incr)
+        a = _incr_for(sel, o.incr, o.method_incr)
     with np.errstate(divide="ignore", invalid="ignore"):
         if o.incr_style == "metafor":
             xc, nc = ev + a, n + 2 * a
@@ -527,7 +529,7 @@ def _binary(m: Measure, design, x, o: EffectOptions):
     a1, n1, c1, n2 = x["events_e"], x["n_e"], x["events_c"], x["n_c"]
     b1, d1 = n1 - a1, n2 - c1
     sel = (a1 == 0) | (b1 == 0) | (c1 == 0) | (d1 == 0)
-    a = incr_for(sel, o.incr, o.method_incr)
+    a = _incr_for(sel, o.incr, o.method_incr)
     with np.errstate(divide="ignore", invalid="ignore"):
         if m.code == "OR":
             yi = np.log((a1 + a) * (d1 + a) / ((b1 + a) * (c1 + a)))
@@ -562,7 +564,7 @@ def _rate(m: Measure, design, x, o: EffectOptions):
     add = o.incr if m.continuity == "zero cell" else 0.0
     events = x["events"]
     yi, vi = rate_yi_vi(m.code, events, x["time"], add=add, to=o.method_incr)
-    return yi, vi, incr_for(events == 0, add, o.method_incr) if add > 0 else None
+    return yi, vi, _incr_for(events == 0, add, o.method_incr) if add > 0 else None
 
 
 _R = dict(formula=_rate, short_label="Rate", result_label="Rate")
@@ -581,7 +583,7 @@ def _rate2(m: Measure, design, x, o: EffectOptions):
     goes to both groups of a study with a zero count (``only0``), as metafor's ``add``/``to``."""
     x1, t1, x2, t2 = x["events_e"], x["time_e"], x["events_c"], x["time_c"]
     sel = (x1 == 0) | (x2 == 0)
-    a = incr_for(sel, o.incr, o.method_incr) if m.continuity == "zero cell" else np.zeros(np.shape(x1))
+    a = _incr_for(sel, o.incr, o.method_incr) if m.continuity == "zero cell" else np.zeros(np.shape(x1))
     x1a, x2a = x1 + a, x2 + a
     with np.errstate(divide="ignore", invalid="ignore"):
         if m.code == "IRR":
