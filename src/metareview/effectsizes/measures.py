@@ -318,8 +318,9 @@ def backtransform(measure: Measure | str, x, n=None):
     for IRFT), or for pooled values their harmonic mean (pass it already averaged).
     Infinite bounds (e.g. a Clopper-Pearson limit of 0 on the logit scale) map to 0 or 1.
     """
-    m = get_measure(measure)
-    return m.back(np.asarray(x, dtype=float), n)
+    back = get_measure(measure).back
+    assert back is not None  # Measure.__post_init__ sets it
+    return back(np.asarray(x, dtype=float), n)
 
 
 # ----- shared pieces of the formulas -------------------------------------------------------------
@@ -396,14 +397,17 @@ def _proportion(m: Measure, design, x, o: EffectOptions):
                 1 / (4 * n + 2), a)
 
 
-_P = dict(formula=_proportion, short_label="Proportion", result_label="Proportion", continuity="zero cell")
-register(Measure("PR", "proportion", "Proportion", "identity", None, aliases=("PRAW",), **_P))
-register(Measure("PLO", "proportion", "Proportion (logit)", "logit", None, aliases=("PLOGIT",),
-                 default_for=("proportion",), **_P))
-register(Measure("PLN", "proportion", "Proportion (log)", "log", None, **_P))
-register(Measure("PAS", "proportion", "Proportion (arcsine)", "arcsine", None, **{**_P, "continuity": "metafor only"}))
-register(Measure("PFT", "proportion", "Proportion (Freeman-Tukey)", "freeman-tukey", None,
-                 **{**_P, "continuity": "metafor only"}))
+register(Measure("PR", "proportion", "Proportion", "identity", None, _proportion, aliases=("PRAW",),
+                 short_label="Proportion", result_label="Proportion", continuity="zero cell"))
+register(Measure("PLO", "proportion", "Proportion (logit)", "logit", None, _proportion, aliases=("PLOGIT",),
+                 short_label="Proportion", result_label="Proportion", continuity="zero cell",
+                 default_for=("proportion",)))
+register(Measure("PLN", "proportion", "Proportion (log)", "log", None, _proportion,
+                 short_label="Proportion", result_label="Proportion", continuity="zero cell"))
+register(Measure("PAS", "proportion", "Proportion (arcsine)", "arcsine", None, _proportion,
+                 short_label="Proportion", result_label="Proportion", continuity="metafor only"))
+register(Measure("PFT", "proportion", "Proportion (Freeman-Tukey)", "freeman-tukey", None, _proportion,
+                 short_label="Proportion", result_label="Proportion", continuity="metafor only"))
 
 
 # ----- single means ------------------------------------------------------------------------------
@@ -416,9 +420,10 @@ def _mean(m: Measure, design, x, o):
     return np.log(mean), sd ** 2 / (n * mean ** 2), None
 
 
-_MN = dict(formula=_mean, short_label="Mean", result_label="Mean")
-register(Measure("MN", "mean", "Mean", "identity", None, aliases=("MRAW",), default_for=("mean",), **_MN))
-register(Measure("MNLN", "mean", "Mean (log)", "log", None, aliases=("MLN",), positive_means=True, **_MN))
+register(Measure("MN", "mean", "Mean", "identity", None, _mean, aliases=("MRAW",), short_label="Mean",
+                 result_label="Mean", default_for=("mean",)))
+register(Measure("MNLN", "mean", "Mean (log)", "log", None, _mean, aliases=("MLN",), short_label="Mean",
+                 result_label="Mean", positive_means=True))
 
 
 # ----- two independent groups, continuous outcomes -----------------------------------------------
@@ -504,16 +509,15 @@ def _prepost(m: Measure, design, x, o: EffectOptions):
     return yi, 2 * (1 - r) / n + yi ** 2 / (2 * n), None
 
 
-_PP = dict(formula=_prepost, requires=("r",))
-register(Measure("MC", "prepost", "Mean change", "identity", 0.0, **_PP))
-register(Measure("SMCC", "prepost", "Standardised mean change (change-score SD)", "identity", 0.0,
-                 short_label="SMC", **_PP))
-register(Measure("SMCR", "prepost", "Standardised mean change (baseline SD)", "identity", 0.0,
-                 short_label="SMC", **_PP))
+register(Measure("MC", "prepost", "Mean change", "identity", 0.0, _prepost, requires=("r",)))
+register(Measure("SMCC", "prepost", "Standardised mean change (change-score SD)", "identity", 0.0, _prepost,
+                 requires=("r",), short_label="SMC"))
+register(Measure("SMCR", "prepost", "Standardised mean change (baseline SD)", "identity", 0.0, _prepost,
+                 requires=("r",), short_label="SMC"))
 register(Measure("SMCRH", "prepost", "Standardised mean change (baseline SD, heteroscedastic)", "identity", 0.0,
-                 short_label="SMC", **_PP))
-register(Measure("ROMC", "prepost", "Ratio of means (paired)", "log", 0.0, short_label="ROM", ratio=True,
-                 positive_means=True, **_PP))
+                 _prepost, requires=("r",), short_label="SMC"))
+register(Measure("ROMC", "prepost", "Ratio of means (paired)", "log", 0.0, _prepost, requires=("r",),
+                 short_label="ROM", ratio=True, positive_means=True))
 register(Measure("CVR", "cont2", "Coefficient of variation ratio", "log", 0.0, _cont2_spread, ratio=True,
                  positive_means=True))
 register(Measure("VR", "cont2", "Variability ratio (ratio of SDs)", "log", 0.0, _cont2_spread, ratio=True))
@@ -549,10 +553,10 @@ def _binary(m: Measure, design, x, o: EffectOptions):
     return yi, vi, a
 
 
-_B = dict(formula=_binary, continuity="zero cell")
-register(Measure("OR", "bin2", "Odds ratio", "log", 0.0, ratio=True, default_for=("bin2",), **_B))
-register(Measure("RR", "bin2", "Risk ratio", "log", 0.0, ratio=True, **_B))
-register(Measure("RD", "bin2", "Risk difference", "identity", 0.0, **_B))
+register(Measure("OR", "bin2", "Odds ratio", "log", 0.0, _binary, continuity="zero cell", ratio=True,
+                 default_for=("bin2",)))
+register(Measure("RR", "bin2", "Risk ratio", "log", 0.0, _binary, continuity="zero cell", ratio=True))
+register(Measure("RD", "bin2", "Risk difference", "identity", 0.0, _binary, continuity="zero cell"))
 
 
 # ----- single incidence rates --------------------------------------------------------------------
@@ -567,12 +571,14 @@ def _rate(m: Measure, design, x, o: EffectOptions):
     return yi, vi, _incr_for(events == 0, add, o.method_incr) if add > 0 else None
 
 
-_R = dict(formula=_rate, short_label="Rate", result_label="Rate")
-register(Measure("IR", "rate", "Incidence rate", "identity", None, continuity="zero cell", **_R))
-register(Measure("IRLN", "rate", "Incidence rate (log)", "log", None, continuity="zero cell",
-                 default_for=("rate",), **_R))
-register(Measure("IRS", "rate", "Incidence rate (square root)", "sqrt", None, **_R))
-register(Measure("IRFT", "rate", "Incidence rate (Freeman-Tukey)", "freeman-tukey-rate", None, **_R))
+register(Measure("IR", "rate", "Incidence rate", "identity", None, _rate, short_label="Rate", result_label="Rate",
+                 continuity="zero cell"))
+register(Measure("IRLN", "rate", "Incidence rate (log)", "log", None, _rate, short_label="Rate", result_label="Rate",
+                 continuity="zero cell", default_for=("rate",)))
+register(Measure("IRS", "rate", "Incidence rate (square root)", "sqrt", None, _rate, short_label="Rate",
+                 result_label="Rate"))
+register(Measure("IRFT", "rate", "Incidence rate (Freeman-Tukey)", "freeman-tukey-rate", None, _rate,
+                 short_label="Rate", result_label="Rate"))
 
 
 # ----- two-group incidence rates -----------------------------------------------------------------
@@ -642,11 +648,11 @@ def _correlation(m: Measure, design, x, o):
     return yi, np.where(n <= 3, np.nan, vi), None
 
 
-_C = dict(formula=_correlation, short_label="COR", min_n=4)
-register(Measure("COR", "cor", "Correlation", "identity", 0.0, **_C))
-register(Measure("UCOR", "cor", "Correlation (bias-corrected)", "identity", 0.0, **{**_C, "min_n": 5}))
-register(Measure("ZCOR", "cor", "Correlation (Fisher's z)", "fisher-z", 0.0, result_label="COR",
-                 default_for=("cor",), **_C))
+register(Measure("COR", "cor", "Correlation", "identity", 0.0, _correlation, short_label="COR", min_n=4))
+register(Measure("UCOR", "cor", "Correlation (bias-corrected)", "identity", 0.0, _correlation, short_label="COR",
+                 min_n=5))
+register(Measure("ZCOR", "cor", "Correlation (Fisher's z)", "fisher-z", 0.0, _correlation, short_label="COR",
+                 result_label="COR", min_n=4, default_for=("cor",)))
 
 
 def _partial_correlation(m: Measure, design, x, o):
@@ -668,12 +674,11 @@ def _partial_correlation(m: Measure, design, x, o):
         return yi, (1 - yi ** 2) ** 2 / df, None
 
 
-_PC = dict(formula=_partial_correlation, short_label="PCOR")
-register(Measure("PCOR", "pcor", "Partial correlation", "identity", 0.0, **_PC))
-register(Measure("ZPCOR", "pcor", "Partial correlation (Fisher's z)", "fisher-z", 0.0, result_label="PCOR",
-                 default_for=("pcor",), **_PC))
-register(Measure("SPCOR", "pcor", "Semi-partial correlation", "identity", 0.0, requires=("r2",),
-                 **{**_PC, "short_label": "SPCOR"}))
+register(Measure("PCOR", "pcor", "Partial correlation", "identity", 0.0, _partial_correlation))
+register(Measure("ZPCOR", "pcor", "Partial correlation (Fisher's z)", "fisher-z", 0.0, _partial_correlation,
+                 short_label="PCOR", result_label="PCOR", default_for=("pcor",)))
+register(Measure("SPCOR", "pcor", "Semi-partial correlation", "identity", 0.0, _partial_correlation,
+                 requires=("r2",)))
 
 
 # ----- estimates given directly ------------------------------------------------------------------
