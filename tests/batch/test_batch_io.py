@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from metareview import DataError, SettingsError
-from metareview import batch as batch_module
+from metareview.api import batch as batch_module
 from metareview.api.batch import batch, iter_batch
 from metareview.cli import main
 
