@@ -280,7 +280,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
         if settings.method == "GLMM":
             from .glmm import pooled_for_analysis as glmm_pooled
-            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled)
+            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled, labels=labels)
         elif m.design == "rate2" and settings.method == "MH":
             from .mh import pooled_rates_for_analysis
             pooled, method_notes = _noted(notes, lambda: pooled_rates_for_analysis(settings, m, arrays, excl, pooled))

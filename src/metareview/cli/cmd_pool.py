@@ -10,13 +10,13 @@ import typer
 
 def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
                            i2_method, study_ci, incr, method_incr, incr_style, exact_smd,
-                           method="Inverse", n_agq=None, preset=None):
+                           method="Inverse", n_agq=None, model_glmm=None, preset=None):
     kw = {"method": method, "level": level, "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
           "incr": incr, "method_incr": method_incr, "incr_style": incr_style}
     # unset: the preset's or the method's defaults (DL, I² from Q; with GLMM: ML, I² from
     # tau², as meta)
     for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
-                        ("n_agq", n_agq), ("random_ci", random_ci), ("prediction", prediction),
+                        ("n_agq", n_agq), ("model_glmm", model_glmm), ("random_ci", random_ci), ("prediction", prediction),
                         ("exact_smd", exact_smd), ("preset", preset)):
         if value is not None:
             kw[name] = value
@@ -88,9 +88,10 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, SMDH, OR, IRR, ZCOR, ...).")),
-    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, conditional model CM.AL), MH or Peto (two-group binary).")),
+    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, the model of --model-glmm), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
+    "model_glmm": (Optional[str], typer.Option(None, "--model-glmm", help="GLMM of odds ratios (R meta's model.glmm): UM.FS (fixed study effects; default, as meta and rma.glmm) or CM.AL (conditional, approximate likelihood).")),
     "preset": (Optional[str], typer.Option(None, "--preset", help="R meta's settings.meta() preset: revman5, jama, meta4 or meta8 (its settings unless given here; named in the methods).")),
     "random_ci": (Optional[str], typer.Option(None, "--random-ci", help="Random-effects CI: wald (default) or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),
