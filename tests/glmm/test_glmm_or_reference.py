@@ -149,3 +149,13 @@ def test_bad_input(capsys, tmp_path):
     assert main(["pool", str(path), "--method", "GLMM", "--model-glmm", "UM.RS"]) == 2
     err = capsys.readouterr().err
     assert "UM.RS" in err and "Traceback" not in err
+
+
+def test_tables_left_out_are_named_when_allstudies_lets_them_through():
+    d = DATA["UM.FS"]["nielweise2007"]
+    labels = [f"S{i}" for i in range(18)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = mr.metabin(d["ai"], d["n1i"], d["ci"], d["n2i"], labels, method="GLMM", allstudies=True)
+    assert any("left out of the GLMM" in n and n.endswith(": S14") for n in res.notes)
+    close(res.pooled["random_estimate"], d["ML"]["beta"])
