@@ -887,10 +887,162 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     return out
 
 
-GLMM_OR_MODELS = ("UM.FS", "CM.AL")
+# ---------------------------------------------------------------------------------------
+# two-group odds ratios: the conditional model with the exact likelihood (CM.EL)
+# ---------------------------------------------------------------------------------------
+
+class _NoncentralHypergeometric:
+    """Fisher's non-central hypergeometric distribution of the experimental group's events
+    ``a_i`` given the margins of the table, as a family of :class:`_Marginal` in the log odds
+    ratio.
+
+    It is an exponential family with natural parameter ``theta`` (the log odds ratio) and
+    sufficient statistic ``a``: ``log f(a | theta) = log C(n1, a) + log C(n2, t - a) + a theta -
+    log Z(theta)`` with ``t = a + c``, so its mean, variance and third central moment are those of
+    ``u`` under the weights ``C(n1, u) C(n2, t - u) exp(u theta)`` over the support of ``u`` (the
+    derivatives of ``log Z``), computed exactly.  The supports are laid out padded, so that every
+    study is evaluated at once.
+    """
+
+    name = "noncentral hypergeometric"
+
+    def __init__(self, a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray):
+        t = a + c
+        self.y = a
+        self.lo, self.hi = np.maximum(0.0, t - n2), np.minimum(n1, t)
+        # the supports one after the other (a large trial does not widen every study's)
+        width = (self.hi - self.lo).astype(int) + 1
+        self.starts = np.concatenate([[0], np.cumsum(width)[:-1]])
+        self.study = np.repeat(np.arange(a.size), width)
+        u = self.lo[self.study] + np.arange(width.sum()) - self.starts[self.study]
+
+        def log_weight(u, i=slice(None)):
+            return (special.gammaln(n1[i] + 1) - special.gammaln(u + 1) - special.gammaln(n1[i] - u + 1)
+                    + special.gammaln(n2[i] + 1) - special.gammaln(t[i] - u + 1)
+                    - special.gammaln(n2[i] - t[i] + u + 1))
+
+        self.u, self.lw = u, log_weight(u, self.study)
+        self.const = log_weight(a)
+        self.size = np.ones_like(a)       # only its layout is read (see _cumulants)
+
+    def _cumulants(self, eta, size):
+        """log Z, mean, variance and third central moment at eta, whose study axis is laid out
+        as ``size``: (k,), (1, k) or (1, k, 1)."""
+        axis = len(np.shape(size)) - 1 - (len(np.shape(size)) == 3)
+        e = np.moveaxis(np.broadcast_to(eta, np.broadcast_shapes(np.shape(eta), np.shape(size))), axis, -1)
+        L = self.lw + self.u * e[..., self.study]
+        top = np.maximum.reduceat(L, self.starts, axis=-1)
+        p = np.exp(L - top[..., self.study])
+        z = np.add.reduceat(p, self.starts, axis=-1)
+        p /= z[..., self.study]
+        m = np.add.reduceat(p * self.u, self.starts, axis=-1)
+        d = self.u - m[..., self.study]
+        pd2 = p * d * d
+        v = np.add.reduceat(pd2, self.starts, axis=-1)
+        third = np.add.reduceat(pd2 * d, self.starts, axis=-1)
+        back = (lambda x: np.moveaxis(x, -1, axis))
+        return back(top + np.log(z)), back(m), back(v), back(third)
+
+    def loglik(self, eta, y, size):
+        return y * eta - self._cumulants(eta, size)[0]
+
+    def moments(self, eta, size):
+        return self._cumulants(eta, size)[1:]
+
+    def mode_bracket(self, mu, tau2):
+        return mu + tau2 * (self.y - self.hi), mu + tau2 * (self.y - self.lo)
+
+
+#: quadrature points of CM.EL, whose integrals rma.glmm takes with integrate() to full precision:
+#: 21 adaptive points reproduce 81 to rounding on dat.bcg, dat.nielweise2007 and dat.li2007
+CM_EL_POINTS = 21
+
+
+def _cm_el(a, n1, c, n2, *, random: bool):
+    """Conditional logistic-normal model with the exact likelihood (rma.glmm model CM.EL).
+
+    Given its margins, a table's ``a_i`` follows Fisher's non-central hypergeometric distribution
+    with log odds ratio ``theta_i ~ N(mu, tau²)`` (Van Houwelingen, Zwinderman & Stijnen 1993, Stat
+    Med 12:2273-2284; Stijnen, Hamza & Özdemir 2010, section 2.3; Jackson et al. 2018, model 7).
+    Each study's integral is taken by adaptive Gauss-Hermite quadrature with ``CM_EL_POINTS``
+    points, where the value no longer changes in the digits the reference keeps.  The
+    common-effect model is the conditional ML estimate of a common log odds ratio; the saturated
+    model gives each table its own (tables with ``a_i`` at an end of its support have none: their
+    conditional likelihood tends to 1, and they drop out of the Wald-type test, as in rma.glmm
+    where their Hessian vanishes).  Returns the pieces :func:`_or_result` puts together.
+    """
+    fam = _NoncentralHypergeometric(a, n1, c, n2)
+    k = a.size
+    # common effect: Newton on the concave conditional log-likelihood
+    mu = float(np.log(np.sum((a + 0.5) * (n2 - c + 0.5) / (n1 + n2 + 1)) / np.sum((c + 0.5) * (n1 - a + 0.5)
+                                                                                  / (n1 + n2 + 1))))
+    conv = False
+    for it in range(1, 101):
+        _, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+        step = float(np.sum(a - m) / np.sum(v))
+        mu += step
+        if abs(step) < 1e-13 * (1.0 + abs(mu)):
+            conv = True
+            break
+    logz, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+    ll_fe = float(np.sum(fam.const + a * mu - logz))
+    common = dict(estimate=mu, se=1.0 / math.sqrt(float(np.sum(v))), loglik=ll_fe, converged=conv,
+                  iterations=it, gradient_norm=abs(float(np.sum(a - m))), boundary=False, tau2=0.0)
+    # saturated model: each table's own conditional ML estimate
+    inner = (a > fam.lo) & (a < fam.hi)
+    theta = np.zeros(k)
+    for _ in range(200):
+        _, m, v, _ = fam._cumulants(theta, fam.size)
+        step = np.where(inner, (a - m) / v, 0.0)
+        theta += np.clip(step, -2.0, 2.0)
+        if np.all(np.abs(step) < 1e-13 * (1.0 + np.abs(theta))):
+            break
+    logz, m, v, _ = fam._cumulants(theta, fam.size)
+    ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
+    if k > 1 and inner.any():
+        w, th = v[inner], theta[inner]
+        q_wald = max(0.0, float(np.sum(w * (th - np.sum(w * th) / np.sum(w)) ** 2)))
+    else:
+        q_wald = 0.0 if k > 1 else math.nan
+    out = dict(common=common, q_wald=q_wald, ll_fe=ll_fe, ll_sat=ll_sat if k > 1 else math.nan)
+    if not random or k == 1:
+        return out
+    if np.all(~inner):
+        raise DataError("every table has its events at an end of what its margins allow: the exact "
+                        "conditional likelihood grows without bound with tau², so the random-effects model "
+                        "has no ML estimate", column="events_e", rule="some table inside its support")
+    lik = _Marginal(fam, CM_EL_POINTS)
+    _, m0, v0, _ = fam._cumulants(np.full(k, mu), fam.size)
+    score0 = 0.5 * float(np.sum((a - m0) ** 2 - v0))
+    if score0 <= 0:
+        out["random"] = dict(common, boundary=True, iterations=0)
+        return out
+
+    def fun(x):
+        f, g, H, eta = lik.newton_batch(x, central=True)
+        lik.eta = eta
+        return f, g, H
+
+    tau2_start = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-2)
+    x, f, g, H, it, converged, boundary = _newton_max(fun, np.array([mu, 0.5 * math.log(tau2_start)]))
+    if boundary:
+        out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+        return out
+    if not converged:
+        warnings.warn(f"GLMM (CM.EL) did not converge after {it} Newton steps (largest score "
+                      f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=3)
+    cov = np.linalg.inv(-H)
+    out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
+                         loglik=f, converged=converged, iterations=it,
+                         gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[1]))
+    return out
+
+
+GLMM_OR_MODELS = ("UM.FS", "CM.AL", "CM.EL")
 GLMM_OR_MODEL_NAMES = {
     "UM.FS": "unconditional logistic model with fixed study effects (rma.glmm model UM.FS)",
     "CM.AL": "conditional logistic-normal model, approximate likelihood (rma.glmm model CM.AL)",
+    "CM.EL": "conditional logistic-normal model, exact likelihood (rma.glmm model CM.EL)",
 }
 
 
@@ -914,11 +1066,19 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
     2010, Stat Med 29:3046-3067, section 2.3; Jackson et al. 2018, model 6); the binomial-normal
     GLMM of :func:`fit_glmm` with offset ``log(n1_i/n2_i)``.
 
+    ``model="CM.EL"``: the conditional model with the exact likelihood, ``a_i`` given the table's
+    margins following Fisher's non-central hypergeometric distribution with log odds ratio
+    ``theta_i ~ N(mu, tau²)`` (Van Houwelingen, Zwinderman & Stijnen 1993, Stat Med 12:2273-2284;
+    Jackson et al. 2018, model 7).  rma.glmm integrates it with ``integrate()``; here adaptive
+    Gauss-Hermite quadrature with ``CM_EL_POINTS`` (21) points does so to rounding, and ``n_agq``
+    does not apply.
+
     Tables without events in either group, or with events only, carry no information on the odds
     ratio and are left out, as ``rma.glmm``'s ``drop00 = TRUE`` does (a :class:`SmallSampleWarning`
     says how many).  I² and H² use the ``escalc`` variances of the log odds ratios (0.5 added to
     the cells of tables with a zero), as ``rma.glmm``.  ``random=False`` fits the common-effect
-    model (UM.FS: logistic regression with study intercepts; CM.AL: fixed intercept).
+    model (UM.FS: logistic regression with study intercepts; CM.AL: fixed intercept; CM.EL: the
+    conditional ML estimate of a common odds ratio).
 
     >>> r = glmm_or([4, 6, 3, 12], [50, 60, 40, 100], [9, 12, 8, 20], [50, 60, 40, 100])
     >>> r.measure, r.model, r.k
@@ -961,6 +1121,12 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
         r = fit_glmm(a, a + c, family="binomial", model="random" if random else "common", n_agq=n_agq,
                      level=level, offset=np.log(n1 / n2), i2_vi=vi, measure="OR")
         return GLMMResult(**{**r.to_dict(), "model_glmm": "CM.AL"})
+    if code == "CM.EL":
+        if n_agq != 7:
+            raise SettingsError(f"n_agq does not apply to model CM.EL, whose integrals are taken to full precision "
+                                f"({CM_EL_POINTS} adaptive points), as rma.glmm's integrate()")
+        return _or_result(_cm_el(a, n1, c, n2, random=random), vi, random=random, n_agq=CM_EL_POINTS,
+                          level=level, model_glmm=code)
     return _or_result(_um_fs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
                       n_agq=int(n_agq), level=level, model_glmm=code)
 

@@ -100,6 +100,9 @@ class Settings:
         if self.model_glmm != "UM.FS" and (self.method != "GLMM" or self.measure != "OR"):
             raise SettingsError("model_glmm (the two-group GLMM) applies only to method GLMM with odds "
                                 "ratios (measure OR)")
+        if self.model_glmm == "CM.EL" and self.n_agq != 7:
+            raise SettingsError("n_agq does not apply to model_glmm CM.EL, whose integrals are taken to full "
+                                "precision, as rma.glmm's integrate()")
 
     def replace(self, **changes) -> "Settings":
         unknown = set(changes) - {f.name for f in fields(self)}

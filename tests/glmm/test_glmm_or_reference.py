@@ -29,7 +29,7 @@ from metareview.glmm import GLMM_OR_MODELS, glmm_or
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 DATA = {model: json.loads((FIXTURES / f"or_{model.replace('.', '').lower()}.json").read_text())["datasets"]
-        for model in ("CM.AL", "UM.FS")}
+        for model in ("CM.AL", "UM.FS", "CM.EL")}
 TOL = 1e-5
 
 
@@ -80,8 +80,9 @@ def test_matches_rma_glmm(model, name, kind):
 def test_models_differ_and_are_offered():
     """The models are different fits (same data, different numbers), all listed."""
     d = DATA["UM.FS"]["bcg"]
-    assert GLMM_OR_MODELS == ("UM.FS", "CM.AL")
-    assert abs(fit(d, "UM.FS", True).estimate - fit(d, "CM.AL", True).estimate) > 1e-3
+    assert GLMM_OR_MODELS == ("UM.FS", "CM.AL", "CM.EL")
+    estimates = [fit(d, model, True).estimate for model in GLMM_OR_MODELS]
+    assert min(abs(x - y) for i, x in enumerate(estimates) for y in estimates[i + 1:]) > 1e-3
     assert fit(d, "um.fs", True).model_glmm == "UM.FS"   # codes are case-insensitive
 
 
@@ -115,7 +116,9 @@ def test_metabin_glmm(model, tmp_path, capsys):
     close(res.pooled["random_estimate"], d["ML"]["beta"])
     close(res.pooled["common_estimate"], d["CE"]["beta"])
     close(res.pooled["tau2"], d["ML"]["tau2"])
-    assert res.settings.model_glmm == model and f"GLMM, {model}" in str(res)
+    points = 21 if model == "CM.EL" else 7   # CM.EL integrates to full precision, as rma.glmm
+    assert res.settings.model_glmm == model and f"GLMM, {model}; maximum likelihood, adaptive Gauss-Hermite " \
+        f"quadrature with {points} point(s)" in str(res)
     path = tmp_path / "bcg.csv"
     rows = ["study,events_e,n_e,events_c,n_c"] + [f"S{i},{a},{n1},{c},{n2}" for i, (a, n1, c, n2) in
                                                   enumerate(zip(d["ai"], d["n1i"], d["ci"], d["n2i"]))]
@@ -130,7 +133,7 @@ def test_metabin_glmm(model, tmp_path, capsys):
 
 
 def test_bad_input(capsys, tmp_path):
-    with pytest.raises(SettingsError, match="UM.FS, CM.AL"):
+    with pytest.raises(SettingsError, match="UM.FS, CM.AL, CM.EL"):
         glmm_or([1, 2], [10, 10], [2, 3], [10, 10], model="UM.RS")
     with pytest.raises(DataError, match="study '1', column 'events_e'"):
         glmm_or([1, 12], [10, 10], [2, 3], [10, 10])
@@ -142,7 +145,11 @@ def test_bad_input(capsys, tmp_path):
         mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], model_glmm="CM.AL")
     with pytest.raises(SettingsError, match="model_glmm"):
         mr.metaprop([1, 2], [10, 10], method="GLMM", model_glmm="CM.AL")
-    with pytest.raises(SettingsError, match="valid values are: UM.FS, CM.AL"):
+    with pytest.raises(SettingsError, match="n_agq does not apply"):
+        glmm_or([1, 2], [10, 10], [2, 3], [10, 10], model="CM.EL", n_agq=9)
+    with pytest.raises(SettingsError, match="n_agq does not apply"):
+        mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], method="GLMM", model_glmm="CM.EL", n_agq=9)
+    with pytest.raises(SettingsError, match="valid values are: UM.FS, CM.AL, CM.EL"):
         mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], method="GLMM", model_glmm="XX")
     path = tmp_path / "t.csv"
     path.write_text("study,events_e,n_e,events_c,n_c\nA,1,10,2,10\nB,2,10,3,10\n")

@@ -6,16 +6,16 @@
 #   UM.FS  unconditional model with fixed study effects, through lme4 (rma.glmm's and meta's default):
 #          logit p_ij = alpha_i + group1_j * beta + group12_j * b_i, b_i ~ N(0, tau^2);
 #   CM.EL  conditional model, exact likelihood (non-central hypergeometric), metafor's own code:
-#          the random effect integrated with integrate(), maximised with nlminb, Hessian by numDeriv.
+#          the random effect integrated with integrate(), maximised with optim, Hessian by numDeriv.
 #
 # Run from the repository root:
 #     Rscript tests/r/make_reference_glmm_or.R
 #
 # Writes tests/fixtures/glmm/or_cmal.json, or_umfs.json and or_cmel.json.  lme4 fits are recorded
 # with a tight bobyqa tolerance (control = list(glmerCtrl = ...)), the maximum of lme4's own
-# approximation, as in make_reference_glmm.R; CM.EL with a tight nlminb tolerance and integrate()
-# tolerance, and the non-central hypergeometric density of metafor's own dnoncenhypergeom (exact,
-# needs no BiasedUrn); the common-effect models of CM.AL and UM.FS are glm's and need no control.
+# approximation, as in make_reference_glmm.R; CM.EL with the tight controls below and the
+# non-central hypergeometric density of metafor's own dnoncenhypergeom (exact, needs no BiasedUrn);
+# the common-effect models of CM.AL and UM.FS are glm's and need no control.
 
 suppressPackageStartupMessages({
   library(metafor)
@@ -31,10 +31,16 @@ TIGHT_TEXT <- 'list(glmerCtrl = list(optimizer = "bobyqa", optCtrl = list(rhoend
 # UM.FS has a coefficient per study: bobyqa with a small first step gets closest to the maximum
 FS_TIGHT <- list(glmerCtrl = list(optimizer = "bobyqa", optCtrl = list(rhobeg = 0.02, rhoend = 1e-12, maxfun = 1e6)))
 FS_TIGHT_TEXT <- 'list(glmerCtrl = list(optimizer = "bobyqa", optCtrl = list(rhobeg = 0.02, rhoend = 1e-12, maxfun = 1e6)))'
-EXACT <- list(optimizer = "nlminb", optCtrl = list(rel.tol = 1e-13, x.tol = 1e-12, eval.max = 1e4, iter.max = 1e4),
-              dnchgcalc = "dnoncenhypergeom", intCtrl = list(rel.tol = 1e-11, subdivisions = 1000L))
-EXACT_TEXT <- paste0('list(optimizer = "nlminb", optCtrl = list(rel.tol = 1e-13, x.tol = 1e-12, eval.max = 1e4, ',
-                     'iter.max = 1e4), dnchgcalc = "dnoncenhypergeom", intCtrl = list(rel.tol = 1e-11, subdivisions = 1000L))')
+# CM.EL: metafor's own likelihood.  BFGS with a tight relative tolerance (nlminb stops early on some
+# of these tables), the integrals to 1e-10, and numDeriv's Hessian from steps of 1% of each
+# parameter (its default Richardson steps, down to 1e-4 * 2^-15 of a parameter near 0, lose the
+# digits of a log odds ratio near 0 to rounding)
+EXACT <- list(optimizer = "optim", optmethod = "BFGS", optCtrl = list(reltol = 1e-14, maxit = 1e4),
+              dnchgcalc = "dnoncenhypergeom", intCtrl = list(rel.tol = 1e-10, subdivisions = 1000L),
+              hessianCtrl = list(d = 0.01, r = 6))
+EXACT_TEXT <- paste0('list(optimizer = "optim", optmethod = "BFGS", optCtrl = list(reltol = 1e-14, maxit = 1e4), ',
+                     'dnchgcalc = "dnoncenhypergeom", intCtrl = list(rel.tol = 1e-10, subdivisions = 1000L), ',
+                     'hessianCtrl = list(d = 0.01, r = 6))')
 num <- function(x) as.numeric(x)
 
 TABLES <- list(
@@ -72,7 +78,10 @@ se_devfun <- function(d, fit) {
 
 MODELS <- list(
   CM.AL = list(file = "or_cmal.json", ce = list(), ml = TIGHT, ml_text = TIGHT_TEXT),
-  UM.FS = list(file = "or_umfs.json", ce = list(), ml = FS_TIGHT, ml_text = FS_TIGHT_TEXT)
+  UM.FS = list(file = "or_umfs.json", ce = list(), ml = FS_TIGHT, ml_text = FS_TIGHT_TEXT),
+  # dat.li2007 is left out of CM.EL: its largest trial (ISIS-4, 4319 events) takes R hours
+  CM.EL = list(file = "or_cmel.json", ce = EXACT, ce_text = EXACT_TEXT, ml = EXACT, ml_text = EXACT_TEXT,
+               tables = c("bcg", "nielweise2007"))
 )
 
 META <- list(r_version = R.version.string, metafor_version = as.character(packageVersion("metafor")),
@@ -83,7 +92,7 @@ META <- list(r_version = R.version.string, metafor_version = as.character(packag
 for (model in names(MODELS)) {
   m <- MODELS[[model]]
   out <- list()
-  for (name in names(TABLES)) {
+  for (name in if (is.null(m$tables)) names(TABLES) else m$tables) {
     d <- TABLES[[name]]
     args <- list(measure = "OR", model = model, ai = d$ai, n1i = d$n1i, ci = d$ci, n2i = d$n2i)
     ce_args <- c(args, list(method = "FE"))

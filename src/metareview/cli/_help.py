@@ -21,7 +21,7 @@ MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH",
             "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
             "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
 METHODS = ("Inverse", "GLMM", "MH", "Peto")
-MODELS_GLMM = ("UM.FS", "CM.AL")
+MODELS_GLMM = ("UM.FS", "CM.AL", "CM.EL")
 RANDOM_CI = ("wald", "hk")
 PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
