@@ -24,8 +24,8 @@ from scipy import stats
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, SettingsError, SmallSampleWarning
-from metareview.glmm import GLMM_OR_MODELS, glmm_or
+from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
+from metareview.pooling.glmm import GLMM_OR_MODELS, glmm_or
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 DATA = {model: json.loads((FIXTURES / f"or_{model.replace('.', '').lower()}.json").read_text())["datasets"]
