@@ -23,7 +23,7 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .meta import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
+from .meta import DEFAULT_MEASURE, NEEDS_POSITIVE_V, ROLE_COLUMNS, ZERO_VARIANCE_ESTIMATORS, resolve_design
 from ..effectsizes.escalc import escalc
 from ..effectsizes.measures import required_columns
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
@@ -313,7 +313,17 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
             raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded (no events in both "
                             "groups, or only events; allstudies = False as R meta): no studies left to pool",
                             rule="no studies")
-    bad = pooled & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
+    # a sampling variance 0 is legal with the estimators metafor allows it for, as in one analysis
+    zero = pooled & (vi == 0) & np.isfinite(yi)
+    if zero.any() and s.method_tau2 not in ZERO_VARIANCE_ESTIMATORS:
+        i, j = (int(x) for x in np.argwhere(zero)[0])
+        row = np.flatnonzero(cell == i * kmax + j)[0]
+        orig = (rows.start + row) if isinstance(rows, slice) else int(rows[row])
+        raise DataError(f"analysis {_id(frame.ids[a + i])!r}: sampling variance 0: the {s.method_tau2} estimator "
+                        "of tau² divides by the sampling variances; estimators that allow zero variances (as "
+                        f"metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}", study=frame._row_study(orig),
+                        column="vi", rule="vi > 0")
+    bad = pooled & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0)) & ~zero
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
         row = np.flatnonzero(cell == i * kmax + j)[0]
@@ -330,13 +340,31 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
             _reraise(DataError("a GENQ weight must be a positive number", study=str(int(np.argmax(bad_w))),
                                column="genq_weights", rule="genq_weights > 0"), frame, rows)
         genq = pad(flat_cols["genq_weights"], 1.0)
-    p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
-                    adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq)
+    def pool(vi, tau2_ci):
+        return pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
+                           adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
+                           null=plan.measure.null, tau2_ci=tau2_ci, weights=False, warn=False, tau2_weights=genq)
+
+    with_zero = zero.any(-1)
+    p = pool(np.where(zero, 1.0, vi), plan.tau2_ci)   # analyses with a zero variance are replaced below
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
+    if with_zero.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pz = pool(vi, False)
+        flat_tau2 = with_zero & ~(np.asarray(pz.tau2) > 0)
+        if flat_tau2.any():
+            i = int(np.argmax(flat_tau2))
+            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: sampling variance 0 and tau² estimated as 0 "
+                            f"({s.method_tau2}): the random-effects weights are infinite", column="vi",
+                            rule="vi > 0 or tau² > 0")
+        for name in out:
+            if name in POOLED_COLUMNS and name not in _CONSTANT_COLUMNS:
+                value = np.nan if name in NEEDS_POSITIVE_V else getattr(pz, name)
+                out[name] = np.where(with_zero, value, out[name])
+    out["_zero_vi"] = with_zero      # for the warning at the end; not a column
     if plan.measure.transformed:
         n_harmonic = None
         if n_tot is not None:
@@ -382,7 +410,7 @@ def _frame_of(out: dict, plan: _Plan):
     for c in _INT_COLUMNS:
         out[c] = np.asarray(out[c], dtype=np.int64)
     out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
-    df = pd.DataFrame(out, copy=False)
+    df = pd.DataFrame({k: v for k, v in out.items() if k != "_zero_vi"}, copy=False)
     order = result_columns(plan.measure, plan.by)
     for name, value in (("measure", plan.measure.code), ("method_tau2", plan.settings.method_tau2)):
         df.insert(order.index(name), name, value)
@@ -511,7 +539,7 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
             frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
                                                    plan.count_columns), by, path)
             total = _file_rows(path)
-        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
+        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0, "zero_vi": [], "zero_vi_n": 0}
         bar = _progress(progress, total)
         try:
             for frame in frames:
@@ -548,9 +576,11 @@ def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
 def _tally(tally: dict, out: dict, by: str) -> None:
     single = out["k"] == 1
     unconv = ~out["tau2_converged"]
+    zero = out["_zero_vi"]
     tally["single_n"] += int(single.sum())
     tally["unconverged_n"] += int(unconv.sum())
-    for key, sel in (("single", single), ("unconverged", unconv)):
+    tally["zero_vi_n"] += int(zero.sum())
+    for key, sel in (("single", single), ("unconverged", unconv), ("zero_vi", zero)):
         room = 5 - len(tally[key])
         if room > 0 and sel.any():
             tally[key].extend(_id(x) for x in out[by][sel][:room])
@@ -563,6 +593,11 @@ def _warn(tally: dict, plan: _Plan) -> None:
     if tally["single_n"]:
         warnings.warn(f"{tally['single_n']} analysis(es) with one study ({some(tally['single'], tally['single_n'])}): "
                       "tau² = 0, Q = 0 and I² = 0 as metafor sets them", SmallSampleWarning, stacklevel=3)
+    if tally["zero_vi_n"]:
+        warnings.warn(f"{tally['zero_vi_n']} analysis(es) with a sampling variance 0 "
+                      f"({some(tally['zero_vi'], tally['zero_vi_n'])}): the common-effect model, Q, I², H and the "
+                      "Q-profile interval of tau² are not defined and left empty (as metafor)", MetaReviewWarning,
+                      stacklevel=3)
     if tally["unconverged_n"]:
         warnings.warn(f"the {plan.settings.method_tau2} estimator of tau² did not converge for "
                       f"{tally['unconverged_n']} analysis(es) ({some(tally['unconverged'], tally['unconverged_n'])}); "

@@ -276,7 +276,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
 #: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them)
 ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
 #: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)
-_NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
                      "common_p", "q", "q_p", "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
                      "tau2_ci_low", "tau2_ci_high")
 
@@ -304,7 +304,7 @@ def _without_inverse_variance_quantities(pooled, zero_vi, labels, method_tau2) -
         raise DataError(f"sampling variance 0 and tau² estimated as 0 ({method_tau2}): the random-effects "
                         "weights are infinite", study=str(labels[i]), column="vi", rule="vi > 0 or tau² > 0")
     out = dict(pooled)
-    out.update({key: float("nan") for key in _NEEDS_POSITIVE_V})
+    out.update({key: float("nan") for key in NEEDS_POSITIVE_V})
     out["weight_common"] = np.full(np.shape(pooled["weight_common"]), np.nan)
     return out
 
