@@ -535,40 +535,14 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     mu_dl, tau2_dl = _dl_start(family, x, s, off)
     if tau2_dl <= 0:
         tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
-    xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
-    f, g, H, lik.eta = lik.newton_batch(xk)
-    converged = False
-    it = 0
-    for it in range(1, maxiter + 1):
-        negH = -H
-        lam = 0.0
-        while True:
-            try:
-                L = np.linalg.cholesky(negH + lam * np.eye(2))
-                break
-            except np.linalg.LinAlgError:
-                lam = max(2 * lam, 1e-3 * (abs(negH[0, 0]) + abs(negH[1, 1]) + 1e-8))
-        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
-        decrement = float(g @ step)
-        if lam == 0.0 and decrement < tol * tol:
-            converged = True
-            break
-        t = 1.0
-        while True:
-            xn = xk + t * step
-            xn[1] = max(xn[1], _PSI_MIN)
-            fn, gn, Hn, eta_n = lik.newton_batch(xn)
-            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
-                break
-            t *= 0.5
-            if t < 1e-10:
-                break
-        if t < 1e-10:
-            converged = lam == 0.0 and decrement < 1e-14
-            break
-        xk, f, g, H, lik.eta = xn, fn, gn, Hn, eta_n
-        if xk[1] <= _PSI_MIN and g[1] < 0:
-            break
+
+    def newton_step_values(x):
+        f, g, H, eta = lik.newton_batch(x)
+        lik.eta = eta          # warm start of the conditional modes
+        return f, g, H
+
+    xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
+                                                tol=tol, maxiter=maxiter)
     if converged:
         f, g, H, _ = lik.newton_batch(xk, central=True)
     if not converged:
