@@ -139,6 +139,11 @@ def test_bad_input(capsys, tmp_path):
         glmm_or([1, 12], [10, 10], [2, 3], [10, 10])
     with pytest.raises(DataError, match="odds ratio cannot be estimated"):
         glmm_or([0, 0], [10, 10], [0, 0], [10, 10])
+    for model in GLMM_OR_MODELS:   # separation: no finite estimate in any model
+        with pytest.raises(DataError, match="column 'events_c'.*no events in the control group of any study"):
+            glmm_or([3, 5, 2], [50, 60, 40], [0, 0, 0], [50, 60, 40], model=model)
+        with pytest.raises(DataError, match="column 'events_e'.*only events in the experimental group"):
+            glmm_or([50, 60, 2], [50, 60, 2], [3, 5, 1], [50, 60, 4], model=model)
     with pytest.raises(SettingsError, match="GLMM"):
         mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], measure="RR", method="GLMM")
     with pytest.raises(SettingsError, match="model_glmm"):      # not accepted and ignored

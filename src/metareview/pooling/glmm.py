@@ -1088,6 +1088,16 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
                       "events only left out of the GLMM (as rma.glmm's drop00)", SmallSampleWarning, stacklevel=2)
     a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
     b, d = n1 - a, n2 - c
+    # one empty cell in every table: the likelihood increases without bound as the log odds
+    # ratio goes to +-infinity (separation), in every model
+    for cells, column, what, sign in ((a, "events_e", "no events in the experimental group", "-"),
+                                      (b, "events_e", "only events in the experimental group", "+"),
+                                      (c, "events_c", "no events in the control group", "+"),
+                                      (d, "events_c", "only events in the control group", "-")):
+        if np.all(cells == 0):
+            raise DataError(f"{what} of any study: the pooled log odds ratio is {sign}infinity and has no "
+                            "maximum-likelihood estimate (report the counts)", column=column,
+                            rule="a table with events and non-events in this group")
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
     add = np.where(zero, 0.5, 0.0)
     vi = 1 / (a + add) + 1 / (b + add) + 1 / (c + add) + 1 / (d + add)
