@@ -719,7 +719,8 @@ class _ArmsModel:
             Hs[:, :, j] = (loc[1 + 2 * j] - loc[2 + 2 * j]) / (2 * d)
         Hs = 0.5 * (Hs + np.swapaxes(Hs, 1, 2))
         H = np.empty((p + 1, p + 1))
-        H[:p, :p] = np.einsum("kmp,kmn,knq->pq", X, Hs[:, :m, :m], X)
+        Y = np.einsum("kmn,knq->kmq", Hs[:, :m, :m], X)      # each study's block, then one product
+        H[:p, :p] = X.reshape(k * m, p).T @ Y.reshape(k * m, p)
         H[:p, p] = H[p, :p] = np.einsum("kmp,km->p", X, Hs[:, :m, m])
         H[p, p] = Hs[:, m, m].sum()
         return float(ll[0].sum()), grad, H
