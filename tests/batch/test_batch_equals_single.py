@@ -11,7 +11,6 @@ import pytest
 
 import metareview as mr
 from metareview.api import batch as batch_module
-from metareview.base.exceptions import DataError
 from metareview.api.batch import POOLED_COLUMNS, batch
 from metareview.pooling.tau2 import TAU2_METHODS
 
@@ -232,9 +231,3 @@ def test_zero_sampling_variances_as_in_one_analysis(method):
     a = result.set_index("analysis").loc["a"]
     assert np.isnan(a["common_estimate"]) and np.isnan(a["q"]) and a["tau2"] > 0
 
-
-def test_zero_sampling_variance_refused_where_the_estimator_divides_by_it():
-    table = pd.DataFrame({"analysis": ["a"] * 3, "study": list("ABC"), "yi": [0.1, 0.9, -0.5],
-                          "vi": [0.04, 0.0, 0.02]})
-    with pytest.raises(DataError, match="study 'B', column 'vi': analysis 'a': sampling variance 0: the DL"):
-        batch(table)
