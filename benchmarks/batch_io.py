@@ -19,7 +19,6 @@ Run:  python benchmarks/batch_io.py [--analyses 100000] [--k 20] [--json FILE]
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
