@@ -93,13 +93,14 @@ class Settings:
             raise SettingsError(f"n_agq must be a whole number >= 1, not {self.n_agq!r}")
         if self.n_agq != 7 and self.method != "GLMM":
             raise SettingsError("n_agq (quadrature points) applies only to method GLMM")
-        from .glmm import GLMM_OR_MODELS
-        if self.model_glmm not in GLMM_OR_MODELS:
-            raise SettingsError(f"unknown GLMM model {self.model_glmm!r} (model_glmm); valid values are: "
-                                f"{', '.join(GLMM_OR_MODELS)}")
-        if self.model_glmm != "UM.FS" and (self.method != "GLMM" or self.measure != "OR"):
-            raise SettingsError("model_glmm (the two-group GLMM) applies only to method GLMM with odds "
-                                "ratios (measure OR)")
+        if self.model_glmm != "UM.FS":  # the default needs no look at the GLMM module (start-up)
+            from .glmm import GLMM_OR_MODELS
+            if self.model_glmm not in GLMM_OR_MODELS:
+                raise SettingsError(f"unknown GLMM model {self.model_glmm!r} (model_glmm); valid values are: "
+                                    f"{', '.join(GLMM_OR_MODELS)}")
+            if self.method != "GLMM" or self.measure != "OR":
+                raise SettingsError("model_glmm (the two-group GLMM) applies only to method GLMM with odds "
+                                    "ratios (measure OR)")
         if self.model_glmm == "CM.EL" and self.n_agq != 7:
             raise SettingsError("n_agq does not apply to model_glmm CM.EL, whose integrals are taken to full "
                                 "precision, as rma.glmm's integrate()")
