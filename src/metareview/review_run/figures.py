@@ -44,12 +44,15 @@ def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> Fig
 
     files = {}
     meta = {"png": {}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    # zlib level 3 rather than Pillow's 6: the same pixels, a third less time, and for these
+    # figures (text and flat colour) files a few per cent smaller
+    extra = {"png": {"pil_kwargs": {"compress_level": 3}}, "svg": {}, "pdf": {}}
     # Type 3 fonts in PDF: embedding TrueType subsets (fonttype 42) takes ~0.3 s per font and file,
     # which would put a review run far over its time budget.
     with matplotlib.rc_context({"pdf.fonttype": 3, "svg.fonttype": "path", "svg.hashsalt": name}):
         for fmt in FORMATS:
             buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta[fmt])
+            fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta[fmt], **extra[fmt])
             files[fmt] = buf.getvalue()
     plt.close(fig)
     return FigureFile(name=name, title=title, caption=caption, files=files)
