@@ -34,8 +34,8 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mrgfus-bone-metastases"
 
 #: The serial way: the same run, every figure drawn in the main process.
-SERIAL = ("import sys; from metareview.review_run import run_review; "
-          "from metareview.review_run.progress import Steps; "
+SERIAL = ("import sys; from metareview.run import run_review; "
+          "from metareview.run.progress import Steps; "
           "run_review(sys.argv[1], sys.argv[2], steps=Steps(), workers=1)")
 
 FIGURES_LINE = re.compile(r"(?:\d+ figures as PNG, SVG and PDF|Figures) \(([\d.]+) s\)")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from metareview.base.exceptions import MetaReviewWarning, SettingsError
 from metareview.cli import main
-from metareview.exceptions import MetaReviewWarning, SettingsError
-from metareview.plan import PlanError
-from metareview.review_run import run_review
-from metareview.review_run.figures import FORMATS, FigureFile, FigureJob, FigureRenderer
+from metareview.run import run_review
+from metareview.run.figures import FORMATS, FigureFile, FigureJob, FigureRenderer
+from metareview.run.plan import PlanError
 
 from .conftest import EXAMPLE
 
@@ -128,7 +128,7 @@ def test_a_drawing_error_reads_the_same_from_a_worker(tmp_path):
 def test_progress_per_figure_and_quiet(tmp_path, capsys):
     from rich.console import Console
 
-    from metareview.review_run.progress import Steps
+    from metareview.run.progress import Steps
 
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=200, highlight=False)
