@@ -326,3 +326,22 @@ def test_rule_broken_with_sorted_integer_ids():
     t.loc[3, "events"] = -1
     with pytest.raises(DataError, match=r"study '2', column 'events': analysis 9: must not be negative"):
         batch(t)
+
+
+def test_cli_csv_holds_exactly_the_computed_values(tmp_path):
+    """The CSV writer (pyarrow's) writes each double so that it reads back bit for bit, a missing
+    value as an empty field, in several chunks; an empty table gives the header alone."""
+    table = random_table("bin2", n_analyses=30, seed=11).sort_values("analysis", kind="stable")
+    data = tmp_path / "long.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "res.csv"
+    assert main(["batch", str(data), "-o", str(out), "--measure", "OR", "--chunk-size", "4", "--quiet"]) == 0
+    back = pd.read_csv(out, dtype={"analysis": str}, float_precision="round_trip")
+    expected = quiet(pd.read_csv(data, dtype={"analysis": str}), measure="OR", chunk_size=4)
+    pd.testing.assert_frame_equal(by_id(back), by_id(expected), check_exact=True)
+    text = out.read_text()
+    assert text.splitlines()[0].startswith("analysis,k,") and '"' not in text.splitlines()[0]
+    empty = tmp_path / "empty.csv"
+    small().iloc[:0].to_csv(empty, index=False)
+    assert main(["batch", str(empty), "-o", str(out), "--quiet"]) == 0
+    assert out.read_text().count("\n") == 1 and out.read_text().startswith("analysis,")

@@ -13,37 +13,50 @@ from .output import QUIET_HELP
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-def _write(parts, out: Path, empty, inputs) -> int:
+def write_results(parts, out: Path, empty, inputs) -> int:
     """Write result chunks as they come (Parquet or CSV by suffix) through
     :func:`metareview.base.outputs.open_output` (a temporary file beside ``out`` that replaces it
     only when every chunk is written); return the number of analyses.
-    ``empty()`` gives the (column-only) result of a table without rows."""
+    ``empty()`` gives the (column-only) result of a table without rows.
+
+    Both formats go through pyarrow's columnar writers: CSV with each number in the shortest
+    text that reads back to the same double (so the file holds exactly the computed values),
+    an empty field for a missing one, and quotes only where a field needs them."""
     import itertools
+
+    import pyarrow as pa
 
     from ..base.outputs import open_output
 
     parts = iter(parts)
     first = next(parts, None)
     parts = itertools.chain([empty() if first is None else first], parts)
-    n = 0
-    if out.suffix.lower() == ".csv":
-        with open_output(out, "w", inputs=inputs, newline="") as fh:
-            for i, df in enumerate(parts):
-                df.to_csv(fh, header=i == 0, index=False, float_format="%.17g")
-                n += len(df)
-        return n
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    csv = out.suffix.lower() == ".csv"
+    if csv:
+        import pyarrow.csv as pc
 
+        def open_writer(fh, schema):
+            # pyarrow quotes every column name unless told not to; a name needs quotes only
+            # when it holds the delimiter, a quote or a line break
+            plain = not any(set(name) & set(',"\r\n') for name in schema.names)
+            options = pc.WriteOptions(quoting_style="needed", quoting_header="none" if plain else "needed")
+            return pc.CSVWriter(fh, schema, write_options=options)
+    else:
+        import pyarrow.parquet as pq
+
+        def open_writer(fh, schema):
+            return pq.ParquetWriter(fh, schema)
+    n = 0
     with open_output(out, "wb", inputs=inputs) as fh:
-        writer = None
+        writer = schema = None
         try:
             for df in parts:
                 if writer is None:
                     table = pa.Table.from_pandas(df, preserve_index=False)
-                    writer = pq.ParquetWriter(fh, table.schema)
+                    schema = table.schema
+                    writer = open_writer(fh, schema)
                 else:
-                    table = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
+                    table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
                 writer.write_table(table)
                 n += len(df)
         finally:
@@ -86,7 +99,7 @@ def register(app: typer.Typer) -> None:
                       chunk_size=chunk_size, tau2_ci=tau2_ci, **pool_options_to_kwargs(**opts))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            n = _write(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
+            n = write_results(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
                        [data])
         from .output import warn, wrote
         for w in caught:
