@@ -53,7 +53,6 @@ import numpy as np
 from scipy import special
 
 from ..base.exceptions import DataError, SettingsError
-from .rates import backtransform_rate, rate_yi_vi
 
 __all__ = ["Measure", "EffectOptions", "get_measure", "register", "MEASURES", "DESIGNS", "CONTINUITY",
            "BACKTRANSFORMS", "INCR_METHODS", "DEFAULT_MEASURE", "backtransform", "design_of",
@@ -295,11 +294,15 @@ def _ipft(x, n=None):
     return ipft(x, n)
 
 
+# the rate functions are imported when a rate measure is used, so that pooling other measures
+# loads no more than it needs (tests/cli/test_startup.py)
 def _square(x, n=None):
+    from .rates import backtransform_rate
     return backtransform_rate("IRS", x)
 
 
 def _ipft_rate(x, n=None):
+    from .rates import backtransform_rate
     return backtransform_rate("IRFT", x, n)
 
 
@@ -565,6 +568,7 @@ def _rate(m: Measure, design, x, o: EffectOptions):
     """Events over person-time (:mod:`metareview.effectsizes.rates`); as R meta's metarate and
     metafor's escalc, the increment goes to zero-event studies for IR and IRLN, while IRS and
     IRFT are defined at zero events."""
+    from .rates import rate_yi_vi
     add = o.incr if m.continuity == "zero cell" else 0.0
     events = x["events"]
     yi, vi = rate_yi_vi(m.code, events, x["time"], add=add, to=o.method_incr)
