@@ -7,9 +7,9 @@ import pytest
 
 import metareview as mr
 from metareview.analyses.bias import _kendall_exact_cdf, begg_test, metabias, trimfill
-from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
 from metareview.analyses.metareg import metareg
 from metareview.analyses.sensitivity import cumul, leave1out
+from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
 
 from ._reference import DATASETS, close, result
 

@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview import DataError, SettingsError
-from metareview import batch as batch_module
+from metareview import DataError, SettingsError, batch as batch_module
 from metareview.api.batch import batch, iter_batch
 from metareview.cli import main
 

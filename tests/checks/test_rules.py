@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.tables.checks import RULES, CheckReport, Finding, check_arrays, check_table, sd_upper_bound
 from metareview.base.exceptions import DataError
+from metareview.tables.checks import RULES, CheckReport, Finding, check_arrays, check_table, sd_upper_bound
 from metareview.tables.parse import ColumnSpec, TableSpec, Total
 
 

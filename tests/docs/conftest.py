@@ -13,7 +13,8 @@ the pages read (the sample search exports, the bundled MRgFUS example, ``docs/tu
 * a command ends with ``# exit N`` when it is meant to exit with code N (default 0).
 
 Commands run in-process through ``metareview.cli.main``; ``$ cd DIR`` in a console block changes
-the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
+the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages
+(``text``, ``toml``, ``csv``, ``r``) are not run.
 """
 
 from __future__ import annotations

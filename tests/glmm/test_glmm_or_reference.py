@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.cli import main
 from metareview.base.exceptions import DataError, SettingsError
+from metareview.cli import main
 from metareview.pooling.glmm import glmm_or
 
 DATA = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "or_cmal.json").read_text())["datasets"]

@@ -36,8 +36,8 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
-from ..pooling.rma import rma_fit, tau2_mods
 from ..base.format import Reportable, fmt as _f, fmt_peq as _peq, num as _num
+from ..pooling.rma import rma_fit, tau2_mods
 
 __all__ = ["egger_test", "regtest", "thompson_sharp", "begg_test", "peters_test", "trimfill", "metabias",
            "BiasTest", "TrimFill", "SmallStudyEffects", "K_MIN"]

@@ -33,8 +33,8 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import DataError, SettingsError
-from .sensitivity import pool_masks
 from ..base.format import Reportable, fmt as _f, num as _num
+from .sensitivity import pool_masks
 
 __all__ = ["influence", "baujat", "Influence"]
 

@@ -42,12 +42,8 @@ import numpy as np
 from scipy import linalg, special
 
 from ..base import dist as _dist
-from ..base.format import Reportable
-from ..base.format import fmt as _f
-from ..base.format import fmt_p as _p
-from ..base.format import fmt_peq as _peq
-from ..base.format import num as _num
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
+from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 from .moderators import is_missing
 
 __all__ = ["metamv", "rma_mv", "multilevel", "vcalc", "MultilevelResult", "MVFit", "RobustTest",

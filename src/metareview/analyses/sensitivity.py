@@ -20,9 +20,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
+from ..base.format import Reportable, fmt as _f, fmt_p as _p
 from ..pooling.inverse_variance import PooledArrays, pool_arrays
 from ..pooling.summary import pooled_block
-from ..base.format import Reportable, fmt as _f, fmt_p as _p
 
 __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
            "pooled_block", "pool_masks", "restrict"]

@@ -23,14 +23,13 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .meta import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
-from ..effectsizes.escalc import escalc
-from ..effectsizes.measures import required_columns
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
-from ..effectsizes.measures import Measure, backtransform, get_measure
+from ..effectsizes.escalc import escalc
+from ..effectsizes.measures import Measure, backtransform, get_measure, required_columns
+from ..effectsizes.validate import validate_design
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
-from ..effectsizes.validate import validate_design
+from .meta import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
 
 __all__ = ["batch", "iter_batch", "result_columns", "POOLED_COLUMNS", "BACKTRANSFORMED_COLUMNS"]
 

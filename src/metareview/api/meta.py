@@ -17,16 +17,16 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.version import __version__
 from ..effectsizes.escalc import escalc
-from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
-from ..pooling.inverse_variance import pool_arrays
-from ..pooling.summary import PooledValues
-from .result import MetaResult
-from ..tables.selection import select_studies, study_labels
-from ..pooling.settings import Settings
 from ..effectsizes.study_ci import study_ci
+from ..pooling.inverse_variance import pool_arrays
+from ..pooling.settings import Settings
+from ..pooling.summary import PooledValues
+from ..tables.selection import select_studies, study_labels
+from .result import MetaResult
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
@@ -215,7 +215,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                         "check its data or use a continuity correction", study=str(labels[i]),
                         column=m.code, rule="finite effect size")
     with np.errstate(invalid="ignore"):
-        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE) | ((es.vi > 0) & (es.vi < 1 / _MAX_VARIANCE))) & ~excl
+        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE)
+                  | ((es.vi > 0) & (es.vi < 1 / _MAX_VARIANCE))) & ~excl
     if absurd.any():
         i = int(np.argmax(absurd))
         raise DataError(f"the effect size (yi = {es.yi[i]:.6g}, vi = {es.vi[i]:.6g}) is beyond what can be pooled "

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
-from ..base.format import Reportable, fmt as _f, num as _num
 from ..pooling.summary import heterogeneity_text, pooled_block
 
 METHOD_NAMES = {
@@ -177,9 +177,8 @@ class MetaResult(Reportable):
     # ----- printing -----------------------------------------------------------------
     def report(self):
         """The printout as a report model (text, HTML and Markdown renderings)."""
-        from ..base.report import Paragraph, Report, Table
-
         from ..base.presets import print_style
+        from ..base.report import Paragraph, Report, Table
         m, s, p = self.measure, self.settings, self.pooled
         st = print_style(s.preset)
         nat = m.transformed

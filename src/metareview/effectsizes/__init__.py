@@ -1,2 +1,3 @@
-"""Effect sizes: the measures (their formulas, transformations and labels), escalc, input validation and study confidence intervals.
+"""Effect sizes: the measures (their formulas, transformations and labels), escalc, input validation and study
+confidence intervals.
 """

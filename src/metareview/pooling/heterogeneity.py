@@ -13,8 +13,8 @@ Two conventions, vectorised over analyses:
 from __future__ import annotations
 
 import numpy as np
-from ..base import dist as _dist
 
+from ..base import dist as _dist
 from ..base.exceptions import SettingsError
 
 I2_METHODS = ("q", "tau2")

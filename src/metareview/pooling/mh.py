@@ -39,7 +39,6 @@ import numpy as np
 from scipy import special
 
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
-
 from .fixed_cell import FixedCellResult, two_by_two, z_quantile
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
@@ -257,8 +256,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     out = dict(pooled)
     if method == "Peto":
-        from .peto import peto
         from .inverse_variance import pool_arrays
+        from .peto import peto
         r = peto(a, n1, c, n2, convention=settings.incr_style, level=settings.level)
         yi, vi = _peto_study(a, n1, c, n2, inc)
         # Peto's study log odds ratios pooled with the analysis's settings (as meta does);

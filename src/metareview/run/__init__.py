@@ -65,7 +65,6 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
     comparison with the paper.
     """
     from ..base.jsondoc import dumps
-    from .plan import load_plan
     from ..report.html import render_html
     from .analyses import run_analysis
     from .certainty import grade_all, rob_figures
@@ -75,6 +74,7 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
     from .document import build_report
     from .figures import prisma_figure
     from .outputs import write_output
+    from .plan import load_plan
     from .table1 import compute_table1
 
     steps = steps or Steps(enabled=False)
@@ -137,8 +137,8 @@ def _inputs(plan) -> list[Path]:
 def _analysis_figures(run: AnalysisRun, plan) -> list:
     """Forest plots of an analysis, of its sensitivity analyses and of its subgroup analyses."""
     from ..base.exceptions import MetaReviewError
-    from .plan import PlanError
     from .figures import forest_figure
+    from .plan import PlanError
 
     a = run.analysis
     out = []

@@ -3,16 +3,16 @@ certainty of each graded outcome with its summary-of-findings table."""
 
 from __future__ import annotations
 
-from .plan import PlanError, ReviewPlan
 from .analyses import AnalysisRun
 from .figures import FigureFile, save_figure
+from .plan import PlanError, ReviewPlan
 
 
 def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
     """GRADE of every ``[grade.ANALYSIS]`` of the plan, from the analysis' pooled result."""
-    from ..base.exceptions import MetaReviewError
     from ..appraisal.grade import grade
     from ..appraisal.rob import load_tool
+    from ..base.exceptions import MetaReviewError
 
     out = []
     for spec in plan.grade:
@@ -34,8 +34,8 @@ def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
 
 def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
     """Traffic-light and summary plots of every data source that has a risk-of-bias table."""
-    from ..plots.rob import rob_summary, traffic_light
     from ..appraisal.rob import read_robvis
+    from ..plots.rob import rob_summary, traffic_light
 
     out = []
     for name, src in plan.data.items():

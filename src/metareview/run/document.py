@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..base.report import BulletList, Figure, Heading, Paragraph, Report, Table
-from ..base.report import with_true_minus
+from ..base.report import BulletList, Figure, Heading, Paragraph, Report, Table, with_true_minus
 from .compare import AGREES, DIFFERS
 
 

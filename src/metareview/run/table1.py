@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .plan import PlanError, ReviewPlan, Table1Row
 from .data import LoadedData
+from .plan import PlanError, ReviewPlan, Table1Row
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..base.exceptions import DataError
-from .parse import ColumnSpec, TableSpec, Total, is_missing_cell, parse_frame, as_spec, parse_number
+from .parse import ColumnSpec, TableSpec, Total, as_spec, is_missing_cell, parse_frame, parse_number
 
 __all__ = ["RULES", "Finding", "CheckReport", "check_arrays", "check_table", "sd_upper_bound"]
 
@@ -363,6 +363,7 @@ def check_table(data, spec: TableSpec | Mapping[str, Any] | str | None = None, *
     [('percent_matches_count', '12.9', '40.0')]
     """
     from pathlib import Path
+
     from .parse import read_table, sidecar_path
 
     if isinstance(data, (str, Path)):
