@@ -185,6 +185,7 @@ def thompson_sharp(result, *, method_tau2: str | None = None) -> BiasTest:
     X = np.column_stack([np.ones(y.size), np.sqrt(v)])
     fit = rma_fit(y, v, X, method=method_tau2 or s.method_tau2, test="t", level=s.level,
                   names=("intrcpt", "sei"))
+    assert fit.ddf is not None  # test="t" has residual degrees of freedom
     return BiasTest(method="thompson_sharp", label="Thompson-Sharp test (meta-regression on the standard "
                     "error, additive between-study variance)", k=y.size, statistic=float(fit.statistic[1]),
                     df=float(fit.ddf), p=float(fit.p[1]), bias=float(fit.beta[1]), se_bias=float(fit.se[1]),

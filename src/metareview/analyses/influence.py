@@ -78,7 +78,7 @@ class Influence(Reportable):
         """The JSON ``influence`` block: one row per pooled study."""
         rows = []
         for i, s in enumerate(self.studlab):
-            row = {"study": str(s)}
+            row: dict[str, Any] = {"study": str(s)}
             for c in COLUMNS:
                 v = self.values[c][i]
                 if c == "influential":

@@ -951,8 +951,8 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
             mod_cols = {c: np.asarray(_column_values(data, c, c, k), dtype=object) for c in wanted}
         else:
             raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")
-        for name, col in mod_cols.items():
-            miss = _missing_mask(col) & keep
+        for name, values in mod_cols.items():
+            miss = _missing_mask(values) & keep
             if miss.any():
                 who = [str(s) for s in labels[miss]]
                 msg = (f"{len(who)} estimate{'' if len(who) == 1 else 's'} dropped for a missing value of "

@@ -94,7 +94,7 @@ def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
 def _trim_weights(pooled: dict, keep) -> dict:
     out = dict(pooled)
     for w in ("weight_common", "weight_random"):
-        if np.ndim(out.get(w)) and np.size(out[w]) == keep.size:
+        if out.get(w) is not None and np.ndim(out[w]) and np.size(out[w]) == keep.size:
             out[w] = np.asarray(out[w])[keep]
     return out
 
@@ -402,6 +402,8 @@ def compare_exclusion(result, studies: Sequence[str] | None = None, *,
                              for x in col])
             rule_text = f"{rule} is true"
         else:
+            if not callable(rule):
+                raise SettingsError(f"rule must be a function of a study's row or a column name, not {rule!r}")
             drop = np.zeros(result.k_all, bool)
             for i in range(result.k_all):
                 row = {c: v[i] for c, v in result.covariates.items()}

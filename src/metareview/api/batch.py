@@ -271,7 +271,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
         _reraise(exc, frame, rows)
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
         cell = np.arange(n_rows)
-        real = np.ones((na, kmax), dtype=bool)
+        real: np.ndarray = np.ones((na, kmax), dtype=bool)
 
         def pad(vals, fill):
             return vals.reshape(na, kmax)
@@ -505,7 +505,7 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
     def run():
         if path is None:
             frames: Iterator = iter([table])
-            total = len(table)
+            total: int | None = len(table)
         else:
             frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
                                                    plan.count_columns), by, path)

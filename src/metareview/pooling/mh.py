@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -443,7 +444,8 @@ def cmh_tarone(events_e, n_e, events_c, n_c, *, correct: bool = True) -> dict:
     n1, n2 = a + b, c + d
     N = n1 + n2
     xt, yt = a + c, b + d
-    out = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None, "tarone_p": None}
+    out: dict[str, Any] = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None,
+                           "tarone_p": None}
     if xt.sum() > 0 and yt.sum() > 0:
         cmh = ((abs(float(np.sum(a - n1 / N * xt))) - (0.5 if correct else 0.0)) ** 2
                / float(np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1))))))
