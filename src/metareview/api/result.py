@@ -17,6 +17,8 @@ from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
 from ..pooling.summary import heterogeneity_text, pooled_block
 
+__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
+
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
             "Gauss-Hermite quadrature with {n_agq} point(s)); Wald-type and likelihood-ratio "

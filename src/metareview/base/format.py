@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["num", "fmt", "fmt_ci", "fmt_labelled", "fmt_p", "fmt_peq", "Reportable"]
+
 
 def num(x):
     """A JSON-safe float: None for a missing, NaN or infinite value."""

@@ -14,6 +14,8 @@ import numpy as np
 from ..base.exceptions import DataError
 from .measures import Measure
 
+__all__ = ["validate_design"]
+
 
 def _label_at(studlab, flat: int) -> str:
     """The label of the study at flat position ``flat``: built only for the study an error

@@ -17,6 +17,8 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError
 
+__all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
+
 I2_METHODS = ("q", "tau2")
 
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 from ..base.exceptions import SettingsError
 from ..effectsizes.measures import get_measure
 
+__all__ = ["METHODS", "Settings"]
+
 METHODS = ("Inverse", "GLMM", "MH", "Peto")  # GLMM: glmm.py; MH: mh.py; Peto: peto.py
 
 

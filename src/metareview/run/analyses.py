@@ -12,6 +12,8 @@ import numpy as np
 from .derive import AnalysisTable
 from .plan import ADDITIONAL, Analysis, PlanError, ReviewPlan, Sensitivity
 
+__all__ = ["Fit", "AnalysisRun", "run_analysis", "crude_proportion", "glmm_estimate"]
+
 
 @dataclass(frozen=True)
 class Fit:

@@ -7,6 +7,8 @@ from .analyses import AnalysisRun
 from .figures import FigureFile, save_figure
 from .plan import PlanError, ReviewPlan
 
+__all__ = ["grade_all", "rob_figures", "grade_blocks"]
+
 
 def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
     """GRADE of every ``[grade.ANALYSIS]`` of the plan, from the analysis' pooled result."""

@@ -7,6 +7,8 @@ from typing import Any
 
 from .plan import DataSource, ReviewPlan
 
+__all__ = ["LoadedData", "load_data"]
+
 
 @dataclass(frozen=True)
 class LoadedData:

@@ -16,6 +16,8 @@ import numpy as np
 from .data import LoadedData
 from .plan import Analysis, PlanError, ReviewPlan
 
+__all__ = ["AnalysisTable", "derive_table"]
+
 
 @dataclass(frozen=True)
 class AnalysisTable:

@@ -7,6 +7,8 @@ import math
 from ..base.report import BulletList, Figure, Heading, Paragraph, Report, Table, with_true_minus
 from .compare import AGREES, DIFFERS
 
+__all__ = ["methods_sentence", "overview_row", "summary_rows", "build_report"]
+
 
 def _f(x, d=2) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):

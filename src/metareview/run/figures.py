@@ -11,6 +11,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
+__all__ = ["FORMATS", "FigureFile", "save_figure", "inline_svg", "forest_figure", "prisma_figure"]
+
 FORMATS = ("png", "svg", "pdf")
 
 

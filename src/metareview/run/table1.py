@@ -13,6 +13,8 @@ import numpy as np
 from .data import LoadedData
 from .plan import PlanError, ReviewPlan, Table1Row
 
+__all__ = ["Table1Value", "compute_table1"]
+
 
 @dataclass(frozen=True)
 class Table1Value:
