@@ -178,6 +178,9 @@ class MetaRegression(Reportable):
         from ..plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
 
+    plot = bubble
+
+
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).

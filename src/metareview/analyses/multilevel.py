@@ -840,6 +840,8 @@ class MultilevelResult(Reportable):
         from ..plots.forest_clusters import forest_clusters
         return forest_clusters(self, ax=ax, **kwargs)
 
+    plot = forest
+
 
 # ---------------------------------------------------------------------------------------
 # building a model from a table

@@ -206,6 +206,9 @@ class LeaveOneOut(Reportable):
         """Forest plot of the estimates without each study (``model=`` common or random)."""
         return _forest_rows(self, "Omitting", ax, kwargs)
 
+    plot = forest
+
+
 def leave1out(result) -> LeaveOneOut:
     """Leave-one-out sensitivity analysis: pool again without each study in turn.
 
@@ -269,6 +272,9 @@ class Cumulative(Reportable):
     def forest(self, ax=None, **kwargs):
         """Forest plot of the cumulative estimates (``model=`` common or random)."""
         return _forest_rows(self, "Adding", ax, kwargs)
+
+    plot = forest
+
 
 def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
     """Cumulative meta-analysis in the order of ``order`` (Lau et al. 1992).

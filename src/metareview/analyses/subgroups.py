@@ -209,6 +209,9 @@ class SubgroupResult(Reportable):
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
 
+    plot = forest
+
+
 def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     """Pool ``result`` within the levels of ``by`` and test for subgroup differences.
 

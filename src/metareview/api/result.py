@@ -329,6 +329,8 @@ class MetaResult(Reportable):
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
 
+    plot = forest
+
     def funnel(self, ax=None, **kwargs):
         """Draw a funnel plot (see :func:`metareview.plots.funnel.funnel`)."""
         from ..plots.funnel import funnel
