@@ -134,3 +134,36 @@ def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
     assert report.queued < 0.1 * report.n_records
     assert seen[-1][0] == "comparing" and seen[-1][1] == seen[-1][2]
     assert elapsed < 10  # about 1 s on a quiet core; 100,000 records take under a minute
+
+
+def _decisions(store) -> dict:
+    return {"links": [[d["record_a"], d["record_b"], d["same"], d["method"], d["score"], d["note"]]
+                      for d in store.pair_decision_log()],
+            "queue": [[c["record_a"], c["record_b"], c["score"], c["reason"]] for c in store.candidates()]}
+
+
+def _report(report) -> dict:
+    return {k: v for k, v in report.to_dict().items() if k != "run_id"}
+
+
+def test_same_links_scores_and_reasons_as_the_first_release(imported, tmp_path):
+    """Every link, score, note and queued pair, in order, as the first release's de-duplication wrote them
+    (tests/data/dedupe_links.json, written by the code of commit a6130e6): the fast paths change nothing."""
+    import json
+
+    from .conftest import EXPORTS
+    golden = json.loads((EXPORTS.parent / "dedupe_links.json").read_text(encoding="utf-8"))
+    report = run_dedupe(imported.store)
+    assert {"report": _report(report), **_decisions(imported.store)} == golden["sample_exports"]
+    data = synthetic.generate(3000, seed=7)
+    with Project.init(tmp_path / "s.mrv") as project:
+        for db in ("pubmed", "embase", "scopus"):
+            source = project.store.add_source(db, "database")
+            project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
+                                    imported_by=None, records=[r for s, r in data if s == db])
+        report = run_dedupe(project.store)
+        found = {"report": _report(report), **_decisions(project.store)}
+    expected = golden["synthetic_3000_seed7"]
+    assert found["report"] == expected["report"]
+    assert found["links"] == expected["links"]
+    assert found["queue"] == expected["queue"]
