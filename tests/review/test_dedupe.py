@@ -132,7 +132,12 @@ def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
     assert report.n_records == len(data)
     assert metrics["precision"] >= 0.99 and metrics["recall"] >= 0.99
     assert report.queued < 0.1 * report.n_records
-    assert seen[-1][0] == "comparing" and seen[-1][1] == seen[-1][2]
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["reading records", "blocking", "comparing", "linking"]
+    for stage in stages:
+        last = [(done, total) for s, done, total in seen if s == stage][-1]
+        assert last[0] == last[1] > 0, stage
+    assert [done for s, done, _ in seen if s == "reading records"][-1] == len(data)
     assert elapsed < 10  # about 1 s on a quiet core; 100,000 records take under a minute
 
 
