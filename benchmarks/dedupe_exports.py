@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "review"))
 
-import synthetic  # noqa: E402  (from the tests' folder, put on the path above)
+import synthetic  # noqa: E402
 
 SENTENCES = [
     "We enrolled {n} patients between {y0} and {y1} at {c} centres.",
