@@ -54,18 +54,18 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
 
 def _record(start: int, block: list[str]) -> Record:
     rec = Record(line=start, raw="\n".join(block))
-    fields: list[tuple[str, str]] = []
+    # each field as its tag and its pieces (the first line's value, then each continuation line)
+    parts: list[tuple[str, list[str]]] = []
     for offset, line in enumerate(block):
-        match = _TAG.match(line)
+        match = None if line[:1] == " " else _TAG.match(line)
         if match:
-            fields.append((match.group(1), match.group(2).strip()))
-        elif _CONTINUATION.match(line) and fields:
-            tag, value = fields[-1]
-            fields[-1] = (tag, f"{value} {line.strip()}")
+            parts.append((match.group(1), [match.group(2).strip()]))
+        elif parts and _CONTINUATION.match(line):
+            parts[-1][1].append(line.strip())
         else:
             rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
                                f"{line[:60]!r}")
-    values = TagValues(fields)
+    values = TagValues((tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts)
     one = values.first
 
     rec.pmid = clean_pmid(one("PMID"))

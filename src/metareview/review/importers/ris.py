@@ -21,6 +21,7 @@ specification (Research Information Systems, "RIS Format Specifications", 2011).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
@@ -40,6 +41,7 @@ def looks_like_ris(lines: list[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=None)
 def _tag_name(tag: str) -> str:
     from rispy import TAG_KEY_MAPPING  # names other RIS tools use for the same tag
     return TAG_KEY_MAPPING.get(tag, tag)
@@ -47,14 +49,15 @@ def _tag_name(tag: str) -> str:
 
 def _record(start: int, block: list[str], *, terminated: bool) -> Record:
     rec = Record(line=start, raw="\n".join(block))
-    fields: list[tuple[str, str]] = []
+    # each field as its tag and its pieces (the tagged line's value, then each untagged line)
+    parts: list[tuple[str, list[str]]] = []
     for line in block:
         match = _TAG.match(line)
         if match:
-            fields.append((match.group(1), (match.group(2) or "").strip()))
-        elif line.strip() and fields:
-            tag, value = fields[-1]
-            fields[-1] = (tag, f"{value} {line.strip()}".strip())
+            parts.append((match.group(1), [(match.group(2) or "").strip()]))
+        elif parts and line.strip():
+            parts[-1][1].append(line.strip())
+    fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces).strip()) for tag, pieces in parts]
     values = TagValues(fields, skip=("ER",))
     one = values.first
 
@@ -112,7 +115,8 @@ def parse_ris(lines: list[str]) -> list[Record]:
     start = 0
     for number, raw_line in enumerate(lines, start=1):
         line = raw_line.lstrip("\ufeff")
-        match = _TAG.match(line)
+        # only the tags that open and close a record matter here
+        match = _TAG.match(line) if line[:2] in ("TY", "ER") else None
         tag = match.group(1) if match else None
         if tag == "TY":
             if block:
