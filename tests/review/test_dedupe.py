@@ -116,7 +116,8 @@ def test_compare_records_rules():
 
 
 def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
-    """About 5,500 records in three databases' styles; the 100,000-record case is benchmarks/dedupe_100k.py."""
+    """About 5,500 records in three databases' styles; 145,000 records from export files are
+    benchmarks/dedupe_exports.py."""
     data = synthetic.generate(3000, seed=7)
     with Project.init(tmp_path / "s.mrv") as project:
         for db in ("pubmed", "embase", "scopus"):
@@ -172,3 +173,19 @@ def test_same_links_scores_and_reasons_as_the_first_release(imported, tmp_path):
     assert found["report"] == expected["report"]
     assert found["links"] == expected["links"]
     assert found["queue"] == expected["queue"]
+
+
+def test_dedupe_reads_only_the_keys_it_compares(imported, monkeypatch):
+    """Records are read one at a time and only their comparison keys are kept: never the abstracts or the
+    raw text, which hold most of a project's bytes (memory stays bounded by the keys)."""
+    asked = []
+    original = imported.store.iter_records
+
+    def spy(columns, **kwargs):
+        asked.append(set(columns))
+        return original(columns, **kwargs)
+
+    monkeypatch.setattr(imported.store, "iter_records", spy)
+    report = run_dedupe(imported.store)
+    assert report.n_records == 32 and asked
+    assert all(not cols & {"abstract", "raw", "extra", "keywords"} for cols in asked)
