@@ -189,3 +189,26 @@ def test_dedupe_reads_only_the_keys_it_compares(imported, monkeypatch):
     report = run_dedupe(imported.store)
     assert report.n_records == 32 and asked
     assert all(not cols & {"abstract", "raw", "extra", "keywords"} for cols in asked)
+
+
+def test_array_verdicts_agree_with_compare_records():
+    """The rules judged on arrays (to skip pairs that are surely different) are compare_records's rules:
+    every candidate pair of a labelled set, similar titles or not, gets the same answer both ways."""
+    import numpy as np
+
+    from metareview.review.dedupe import _candidate_pairs, _Fields
+
+    settings = DedupeSettings()
+    data = synthetic.generate(800, seed=11)
+    keys = [prepare({"id": i, "title": r.title, "authors": r.authors, "year": r.year, "journal": r.journal,
+                     "volume": r.volume, "pages": r.pages, "doi": r.doi, "pmid": r.pmid})
+            for i, (_, r) in enumerate(data)]
+    keys.append(prepare({"id": len(keys), "title": "Erratum: " + data[0][1].title, "authors": data[0][1].authors}))
+    a, b = _candidate_pairs(keys, settings, None)
+    fields = _Fields(keys)
+    sims = fields.similarity(a, b, 0)
+    fast = fields.not_different(a, b, sims, settings)
+    slow = np.asarray([compare_records(keys[i], keys[j], settings, similarity=float(s))[0] != "different"
+                       for i, j, s in zip(a.tolist(), b.tolist(), sims.tolist())])
+    assert len(a) > 5000 and 100 < slow.sum() < len(a)
+    assert (fast == slow).all()
