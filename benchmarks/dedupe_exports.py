@@ -186,16 +186,18 @@ def write_exports(folder: Path, n_records: int, *, seed: int = 145) -> dict[str,
 FILES = [("pubmed.nbib", "PubMed"), ("embase.ris", "Embase"), ("scopus.csv", "Scopus")]
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (MB) of one command, from GNU time."""
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (user and system) and peak resident memory (MB) of one command,
+    from GNU time.  On a busy machine the CPU time is the steadier of the two."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as out:
         started = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *argv], env=env,
+        done = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name, *argv], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
         wall = time.perf_counter() - started
         if done.returncode:
             raise SystemExit(f"{' '.join(argv)} failed:\n{done.stderr}")
-        return wall, int(out.read().split()[-1]) // 1024
+        user, system, rss = out.read().split()[-3:]
+        return wall, float(user) + float(system), int(rss) // 1024
 
 
 def run(code: Path | None, folder: Path, label: str) -> dict:
@@ -214,9 +216,12 @@ def run(code: Path | None, folder: Path, label: str) -> dict:
                              env=env, capture_output=True, text=True, check=True)
     result = json.loads(measure.stdout)
     result["seconds"] = {k: round(v[0], 1) for k, v in steps.items()}
-    result["peak_rss_mb"] = {k: v[1] for k, v in steps.items()}
+    result["cpu_seconds"] = {k: round(v[1], 1) for k, v in steps.items()}
+    result["peak_rss_mb"] = {k: v[2] for k, v in steps.items()}
     result["import_and_dedupe_seconds"] = round(sum(v[0] for k, v in steps.items() if k != "init"), 1)
-    result["max_peak_rss_mb"] = max(v[1] for v in steps.values())
+    result["import_and_dedupe_cpu_seconds"] = round(sum(v[1] for k, v in steps.items() if k != "init"), 1)
+    result["max_peak_rss_mb"] = max(v[2] for v in steps.values())
+    result["load_average_after"] = round(os.getloadavg()[0], 1)
     return result
 
 
