@@ -30,6 +30,7 @@ from ..records import Record
 __all__ = ["parse_ris", "looks_like_ris"]
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_TAGS = re.compile(_TAG.pattern, re.MULTILINE)  # the tagged lines of a whole record, in one pass
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
 
 
@@ -49,14 +50,17 @@ def _tag_name(tag: str) -> str:
 
 def _record(start: int, block: list[str], *, terminated: bool) -> Record:
     rec = Record(line=start, raw="\n".join(block))
-    # each field as its tag and its pieces (the tagged line's value, then each untagged line)
+    # each field as its tag and its pieces (the tagged line's value, then each untagged line
+    # after it); lines before the first tag belong to no field
     parts: list[tuple[str, list[str]]] = []
-    for line in block:
-        match = _TAG.match(line)
-        if match:
-            parts.append((match.group(1), [(match.group(2) or "").strip()]))
-        elif parts and line.strip():
-            parts[-1][1].append(line.strip())
+    raw = rec.raw
+    matches = list(_TAGS.finditer(raw))
+    for match, after in zip(matches, matches[1:] + [None]):
+        pieces = [(match.group(2) or "").strip()]
+        between = raw[match.end():after.start() if after else len(raw)]
+        if between.strip():
+            pieces.extend(line.strip() for line in between.split("\n") if line.strip())
+        parts.append((match.group(1), pieces))
     fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces).strip()) for tag, pieces in parts]
     values = TagValues(fields, skip=("ER",))
     one = values.first
