@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review.assessment import (
     adjudicate,
     discrepancies,
@@ -20,7 +20,7 @@ from metareview.review.assessment import (
     template,
 )
 from metareview.review.screening import study_labels
-from metareview.rob import read_robvis
+from metareview.appraisal.rob import read_robvis
 
 LOW_ANSWERS = {"1.1": "Y", "1.2": "Y", "1.3": "N", "2.1": "N", "2.2": "N", "2.6": "Y", "3.1": "Y", "4.1": "N",
                "4.2": "N", "4.3": "N", "5.1": "Y", "5.2": "N", "5.3": "N"}

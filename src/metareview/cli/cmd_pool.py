@@ -8,16 +8,21 @@ from typing import List, Optional
 import typer
 
 
-def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
-                           i2_method, study_ci, incr, method_incr, incr_style, exact_smd,
-                           method="Inverse", n_agq=None, preset=None):
-    kw = {"method": method, "level": level, "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
-          "incr": incr, "method_incr": method_incr, "incr_style": incr_style}
+def pool_options_to_kwargs(measure=None, method_tau2=None, random_ci=None, prediction=None, level=0.95, exclude=None,
+                           adhoc_hakn="none", i2_method=None, study_ci=None, incr=0.5, method_incr="only0",
+                           incr_style="meta", exact_smd=None, method="Inverse", n_agq=None, preset=None,
+                           allstudies=None):
+    """The settings of the API (:class:`~metareview.pooling.settings.Settings`) from the
+    options of :data:`POOL_OPTIONS`; ``measure`` is passed on separately."""
+    kw = {"method": method, "level": level, "adhoc_hakn": adhoc_hakn, "incr": incr, "method_incr": method_incr,
+          "incr_style": incr_style}
+    if exclude:
+        kw["exclude"] = exclude
     # unset: the preset's or the method's defaults (DL, I² from Q; with GLMM: ML, I² from
     # tau², as meta)
     for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
                         ("n_agq", n_agq), ("random_ci", random_ci), ("prediction", prediction),
-                        ("exact_smd", exact_smd), ("preset", preset)):
+                        ("exact_smd", exact_smd), ("preset", preset), ("allstudies", allstudies)):
         if value is not None:
             kw[name] = value
     return kw
@@ -27,8 +32,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
-    from ..exceptions import SettingsError
-    from ..rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
+    from ..base.exceptions import SettingsError
+    from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
 
     study = columns.get("study", "study")
     tool = load_tool(rob_tool or "generic")
@@ -60,12 +65,12 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     of ``metareview check`` run first: an error stops the analysis, warnings are kept in
     the result's notes.  Without declarations the core's own rules still apply.
     """
-    from ..api import metaanalysis
-    from ..io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
+    from ..api.meta import metaanalysis
+    from ..tables.io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
 
     warnings_found: list[str] = []
     if Path(data).with_name(Path(data).stem + ".columns.toml").exists():  # parse.sidecar_path
-        from ..checks import check_table
+        from ..tables.checks import check_table
         report = check_table(data).raise_for_errors()
         warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
     table = read_table_file(data)
@@ -107,30 +112,44 @@ POOL_OPTIONS = {
     "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),
     "incr_style": (str, typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor.")),
     "exact_smd": (Optional[bool], typer.Option(None, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor; default) or meta's approximation.")),
+    "allstudies": (Optional[bool], typer.Option(None, "--allstudies/--no-allstudies", help="OR and RR: also pool studies without events (or, for OR, with only events) in both groups (R meta's allstudies; default: no).")),
 }
 
+#: The options of :data:`POOL_OPTIONS` that ``metareview batch`` takes.  The others are not
+#: offered there: batch pools every row by inverse variance (``--method``, ``--n-agq``) and
+#: writes no study table (``--exclude``, ``--study-ci``, the risk-of-bias options: filter
+#: the table first).
+BATCH_POOL_OPTIONS = ("measure", "method_tau2", "preset", "random_ci", "adhoc_hakn", "prediction", "level", "col",
+                      "i2_method", "incr", "method_incr", "incr_style", "exact_smd", "allstudies")
 
-def with_pool_options(command):
-    """Give ``command`` the options of :data:`POOL_OPTIONS` after its arguments.
+
+def with_pool_options(command=None, *, only: tuple[str, ...] | None = None):
+    """Give ``command`` the options of :data:`POOL_OPTIONS` (or the ones named in ``only``)
+    after its arguments: every command that pools declares them here, once, with the same
+    names, help and defaults.
 
     The command receives them together as one keyword argument ``pool`` (a dict by
-    option name), ready for :func:`analyse_options`.
+    option name), ready for :func:`analyse_options` or :func:`pool_options_to_kwargs`.
     """
+    if command is None:
+        return lambda cmd: with_pool_options(cmd, only=only)
     import functools
     import inspect
+
+    table = {name: POOL_OPTIONS[name] for name in (only or POOL_OPTIONS)}
 
     sig = inspect.signature(command, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name != "pool"]
     arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
     options = [p for p in own if p not in arguments]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)
-             for name, (kind, info) in POOL_OPTIONS.items()]
+             for name, (kind, info) in table.items()]
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in arguments] + added + \
         [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in options]
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        pool = {name: kwargs.pop(name) for name in POOL_OPTIONS}
+        pool = {name: kwargs.pop(name) for name in table}
         return command(pool=pool, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=params)
@@ -158,7 +177,7 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
     """The analyses asked for beyond the pooled estimate, by their JSON key (in printing order)."""
     import warnings
 
-    from ..exceptions import SettingsError
+    from ..base.exceptions import SettingsError
 
     if tau_common and not subgroup:
         raise SettingsError("--tau-common needs --subgroup COLUMN")
@@ -178,42 +197,42 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
         if fsn:
             out["fsn"] = result.fsn(fsn)
         if subgroup:
-            from ..subgroups import subgroup as run_subgroup
+            from ..analyses.subgroups import subgroup as run_subgroup
             out["subgroups"] = run_subgroup(result, subgroup, tau_common=tau_common)
         if leave_one_out:
-            from ..sensitivity import leave1out
+            from ..analyses.sensitivity import leave1out
             out["leave_one_out"] = leave1out(result)
         if cumulative:
-            from ..sensitivity import cumul
+            from ..analyses.sensitivity import cumul
             out["cumulative"] = cumul(result, cumulative)
         if influence:
-            from ..influence import influence as run_influence
+            from ..analyses.influence import influence as run_influence
             out["influence"] = run_influence(result)
         if metareg:
-            from ..metareg import metareg as run_metareg
+            from ..analyses.metareg import metareg as run_metareg
             out["metareg"] = run_metareg(result, metareg, method_tau2=method_tau2 or "REML")
             if btt:
-                from ..comparison import anova
+                from ..analyses.comparison import anova
                 out["wald"] = anova(out["metareg"], btt=list(btt))
             if lrt:
-                from ..comparison import anova
+                from ..analyses.comparison import anova
                 # both models by maximum likelihood unless another likelihood is asked for
                 method = method_tau2 or "ML"
                 out["anova"] = anova(run_metareg(result, metareg, method_tau2=method),
                                      result.update(method_tau2=method))
         if bias:
-            from ..bias import metabias
+            from ..analyses.bias import metabias
             out["bias"] = metabias(result)
     return out
 
 
-def _three_level(result, pool: dict, cluster, robust: bool, **others):
+def three_level(result, pool: dict, cluster, robust: bool, **others):
     """The three-level model of ``pool --cluster COL`` (one analysis of all rows, so not combined
     with the analyses that take one estimate per study)."""
     import warnings
 
-    from ..exceptions import SettingsError
-    from ..multilevel import MV_METHODS, multilevel
+    from ..base.exceptions import SettingsError
+    from ..analyses.multilevel import MV_METHODS, multilevel
 
     if not cluster:
         raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")
@@ -268,7 +287,7 @@ def register(app: typer.Typer) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
         result = analyse_options(data, pool)
         if cluster or robust:
-            multilevel = _three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
+            multilevel = three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
                                       cumulative=cumulative, influence=influence, metareg=metareg, bias=bias)
             if as_json:
                 from .output import print_json

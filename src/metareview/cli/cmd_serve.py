@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from ..exceptions import SettingsError
+        from ..base.exceptions import SettingsError
         from ..review import accounts
         from ..review.project import Project
         from ..web import create_app

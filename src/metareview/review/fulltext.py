@@ -19,7 +19,7 @@ import secrets
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ..exceptions import DataError
+from ..base.exceptions import DataError
 from .dedupe import clusters
 from .project import Project
 from .screening import UnitState, states, study_labels

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .store import Store
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
 from .records import Record
 from .schema import LATEST_VERSION, MIGRATIONS
 

@@ -10,9 +10,7 @@ project (SQLite connections are not shared between threads).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -21,44 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..review.accounts import User
-from ..review.project import Project
 from .auth import current_user, require
+from .projects import ProjectPool, project
 from .csrf import check_csrf
 
 __all__ = ["page", "project", "Handler", "ProjectPool"]
 
 Handler = Callable[[Request, "User | None", "FormData | None"], Response]
-
-
-class ProjectPool:
-    """One open :class:`Project` per worker thread, all closed together at shutdown."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._local = threading.local()
-        self._open: list[Project] = []
-        self._lock = threading.Lock()
-
-    def get(self) -> Project:
-        proj = getattr(self._local, "project", None)
-        if proj is None:
-            proj = self._local.project = Project.open(self.path)
-            with self._lock:
-                self._open.append(proj)
-        return proj
-
-    def close(self) -> None:
-        with self._lock:
-            for proj in self._open:
-                proj.close()
-            self._open.clear()
-        self._local = threading.local()
-
-
-def project(request: Request) -> Project:
-    """The project this server works on, opened for the calling thread."""
-    pool: ProjectPool = request.app.state.projects
-    return pool.get()
 
 
 def page(path: str, handler: Handler, *, action: str | None, methods: Sequence[str] = ("GET",),
