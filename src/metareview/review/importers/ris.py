@@ -21,7 +21,7 @@ specification (Research Information Systems, "RIS Format Specifications", 2011).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
@@ -42,7 +42,7 @@ def looks_like_ris(lines: list[str]) -> bool:
     return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tag_name(tag: str) -> str:
     from rispy import TAG_KEY_MAPPING  # names other RIS tools use for the same tag
     return TAG_KEY_MAPPING.get(tag, tag)
