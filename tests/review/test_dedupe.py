@@ -22,6 +22,16 @@ def _truth(project: Project) -> dict[int, str]:
             for r in project.store.iter_records(("id", "batch_id", "position"))}
 
 
+def _synthetic_project(path, data) -> Project:
+    """A project holding generated records, one batch per database."""
+    project = Project.init(path)
+    for db in ("pubmed", "embase", "scopus"):
+        source = project.store.add_source(db, "database")
+        project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
+                                imported_by=None, records=[r for s, r in data if s == db])
+    return project
+
+
 def test_sample_exports_are_clustered_exactly_as_labelled(deduped):
     truth = _truth(deduped)
     metrics = synthetic.pair_metrics(truth, clusters(deduped.store).primary)
@@ -119,11 +129,7 @@ def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
     """About 5,500 records in three databases' styles; 145,000 records from export files are
     benchmarks/dedupe_exports.py."""
     data = synthetic.generate(3000, seed=7)
-    with Project.init(tmp_path / "s.mrv") as project:
-        for db in ("pubmed", "embase", "scopus"):
-            source = project.store.add_source(db, "database")
-            project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
-                                    imported_by=None, records=[r for s, r in data if s == db])
+    with _synthetic_project(tmp_path / "s.mrv", data) as project:
         started = time.process_time()
         seen = []
         report = run_dedupe(project.store, progress=lambda stage, done, total: seen.append((stage, done, total)))
@@ -162,11 +168,7 @@ def test_same_links_scores_and_reasons_as_the_first_release(imported, tmp_path):
     report = run_dedupe(imported.store)
     assert {"report": _report(report), **_decisions(imported.store)} == golden["sample_exports"]
     data = synthetic.generate(3000, seed=7)
-    with Project.init(tmp_path / "s.mrv") as project:
-        for db in ("pubmed", "embase", "scopus"):
-            source = project.store.add_source(db, "database")
-            project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
-                                    imported_by=None, records=[r for s, r in data if s == db])
+    with _synthetic_project(tmp_path / "s.mrv", data) as project:
         report = run_dedupe(project.store)
         found = {"report": _report(report), **_decisions(project.store)}
     expected = golden["synthetic_3000_seed7"]
