@@ -494,9 +494,9 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
             value = getattr(k, field)
             if value:
                 groups[value].append(k.id)
-        for value, ids in groups.items():
-            head = ids[0]
-            for other in ids[1:]:
+        for value, sharing in groups.items():
+            head = sharing[0]
+            for other in sharing[1:]:
                 if not fresh(head, other) or uf.find(head) == uf.find(other):
                     continue
                 ka, kb = keys[head], keys[other]

@@ -55,12 +55,12 @@ def _record(start: int, block: list[str], *, terminated: bool) -> Record:
     parts: list[tuple[str, list[str]]] = []
     raw = rec.raw
     matches = list(_TAGS.finditer(raw))
-    for match, after in zip(matches, matches[1:] + [None]):
-        pieces = [(match.group(2) or "").strip()]
-        between = raw[match.end():after.start() if after else len(raw)]
+    for tagged, after in zip(matches, matches[1:] + [None]):
+        pieces = [(tagged.group(2) or "").strip()]
+        between = raw[tagged.end():after.start() if after else len(raw)]
         if between.strip():
             pieces.extend(line.strip() for line in between.split("\n") if line.strip())
-        parts.append((match.group(1), pieces))
+        parts.append((tagged.group(1), pieces))
     fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces).strip()) for tag, pieces in parts]
     values = TagValues(fields, skip=("ER",))
     one = values.first
