@@ -4,10 +4,10 @@ certainty of each graded outcome with its summary-of-findings table."""
 from __future__ import annotations
 
 from .analyses import AnalysisRun
-from .figures import FigureFile, save_figure
+from .figures import FigureFile, FigureJob, save_figure
 from .plan import PlanError, ReviewPlan
 
-__all__ = ["grade_all", "rob_figures", "grade_blocks"]
+__all__ = ["grade_all", "rob_figure_jobs", "rob_figure", "grade_blocks"]
 
 
 def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
@@ -34,10 +34,10 @@ def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
     return out
 
 
-def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
-    """Traffic-light and summary plots of every data source that has a risk-of-bias table."""
+def rob_figure_jobs(plan: ReviewPlan) -> list[FigureJob]:
+    """Traffic-light and summary plots of every data source that has a risk-of-bias table
+    (the tables are read and checked here; the drawing is left to :mod:`.figures`)."""
     from ..appraisal.rob import read_robvis
-    from ..plots.rob import rob_summary, traffic_light
 
     out = []
     for name, src in plan.data.items():
@@ -45,14 +45,25 @@ def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
             continue
         table = read_robvis(src.rob, src.rob_tool)
         tool = table.tool.name
-        out.append(save_figure(traffic_light(table).figure_, f"rob_{name}_traffic_light",
-                               f"Risk of bias ({tool}): {src.rob.name}",
-                               "Each study's judgment in each domain and overall (robvis layout).", dpi=plan.dpi))
-        out.append(save_figure(rob_summary(table).figure_, f"rob_{name}_summary",
-                               f"Risk of bias ({tool}): summary",
-                               "Share of " + ("the weight" if table.weights is not None else "studies") +
-                               " at each judgment, per domain and overall.", dpi=plan.dpi))
+        out.append(FigureJob(f"rob_{name}_traffic_light", rob_figure,
+                             ("traffic_light", table, f"rob_{name}_traffic_light",
+                              f"Risk of bias ({tool}): {src.rob.name}",
+                              "Each study's judgment in each domain and overall (robvis layout).", plan.dpi),
+                             cost=1.0 + len(table.studies) / 2))
+        out.append(FigureJob(f"rob_{name}_summary", rob_figure,
+                             ("summary", table, f"rob_{name}_summary", f"Risk of bias ({tool}): summary",
+                              "Share of " + ("the weight" if table.weights is not None else "studies") +
+                              " at each judgment, per domain and overall.", plan.dpi),
+                             cost=1.0 + len(table.domains) / 2))
     return out
+
+
+def rob_figure(kind: str, table, name: str, title: str, caption: str, dpi: int) -> FigureFile:
+    """A risk-of-bias figure of a read table: ``kind`` "traffic_light" or "summary"."""
+    from ..plots.rob import rob_summary, traffic_light
+
+    display = traffic_light(table) if kind == "traffic_light" else rob_summary(table)
+    return save_figure(display.figure_, name, title, caption, dpi=dpi)
 
 
 def grade_blocks(plan: ReviewPlan, assessments: list) -> list:
