@@ -5,14 +5,14 @@ Starlette route that, in this order, checks that the user may perform the route'
 action (:func:`~metareview.web.auth.require`), reads the form of a write, checks its
 CSRF token, and runs the handler in the thread pool, because the store is synchronous
 and a write may wait for another writer's lock.  Each worker thread keeps its own open
-project (SQLite connections are not shared between threads).
+project (neither SQLite nor PostgreSQL connections are shared between threads).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -33,8 +33,9 @@ Handler = Callable[[Request, "User | None", "FormData | None"], Response]
 class ProjectPool:
     """One open :class:`Project` per worker thread, all closed together at shutdown."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: str | os.PathLike, *, files: str | os.PathLike | None = None):
+        self.path = str(path)
+        self.files = files
         self._local = threading.local()
         self._open: list[Project] = []
         self._lock = threading.Lock()
@@ -42,7 +43,7 @@ class ProjectPool:
     def get(self) -> Project:
         proj = getattr(self._local, "project", None)
         if proj is None:
-            proj = self._local.project = Project.open(self.path)
+            proj = self._local.project = Project.open(self.path, files=self.files)
             with self._lock:
                 self._open.append(proj)
         return proj
