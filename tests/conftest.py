@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,13 +50,22 @@ _schemas = iter(range(1, 10**9))
 
 
 @pytest.fixture
-def pg_url(pg_cluster: Cluster) -> str:
-    """The URL of an empty schema of its own on the test server."""
+def pg_urls(pg_cluster: Cluster) -> Callable[[], str]:
+    """Makes empty schemas of their own on the test server; each call returns the URL of a new one."""
     import psycopg
-    name = f"t{next(_schemas)}"
-    with psycopg.connect(pg_cluster.url("tests"), autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    return f"{pg_cluster.url('tests')}?options=-csearch_path%3D{name}"
+
+    def new() -> str:
+        name = f"t{next(_schemas)}"
+        with psycopg.connect(pg_cluster.url("tests"), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {name}")
+        return f"{pg_cluster.url('tests')}?options=-csearch_path%3D{name}"
+    return new
+
+
+@pytest.fixture
+def pg_url(pg_urls: Callable[[], str]) -> str:
+    """The URL of an empty schema of its own on the test server."""
+    return pg_urls()
 
 
 @pytest.fixture(params=BACKENDS)

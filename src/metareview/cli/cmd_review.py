@@ -112,6 +112,24 @@ def init(path: str = typer.Argument(..., help="The project file to create, or th
                     "reviewers_per_record": project.reviewers_per_record}, as_json)
 
 
+@review_app.command("copy")
+def copy(source: str = typer.Argument(..., help="The project to copy: a file or a postgresql:// URL (only read)."),
+         destination: str = typer.Argument(..., help="The new project: a file that does not exist yet, or the "
+                                                     "postgresql:// URL of an empty database."),
+         as_json: bool = _JSON) -> None:
+    """Copy a project between SQLite and PostgreSQL, in one transaction, compared row by row before it commits."""
+    from ..review.copy import copy_project
+    from .output import show
+    report = copy_project(source, destination)
+    doc = report.to_dict()
+    if as_json:
+        show(doc, True)
+        return
+    show({"source": doc["source"], "destination": doc["destination"], "schema_version": doc["schema_version"],
+          "tables": len(doc["rows"]), "rows": doc["total_rows"],
+          "verified": "every table compared row by row with the source: identical"})
+
+
 @review_app.command("import")
 def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science, BibTeX, EndNote XML, CSL-JSON or CSV export "
                                                 "(UTF-8, UTF-16 with a byte-order mark, or Latin-1)."),

@@ -86,6 +86,10 @@ class Backend:
     def begin(self) -> None:
         raise NotImplementedError
 
+    def begin_read(self) -> None:
+        """A read-only transaction that sees one snapshot of the whole project until it ends."""
+        raise NotImplementedError
+
     def commit(self) -> None:
         self._run("COMMIT")
 
@@ -148,6 +152,10 @@ class SQLiteBackend(Backend):
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
+
+    def begin_read(self) -> None:
+        # deferred: the WAL snapshot is taken at the first read and kept until the end
+        self.conn.execute("BEGIN DEFERRED")
 
     def _run(self, sql: str) -> None:
         self.conn.execute(sql)
@@ -221,6 +229,9 @@ class PostgresBackend(Backend):
         except BaseException:
             self.rollback()
             raise
+
+    def begin_read(self) -> None:
+        self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def _run(self, sql: str) -> None:
         self.conn.execute(sql)

@@ -204,6 +204,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
         """One atomic write: everything inside commits together or not at all (nestable)."""
+        if self._depth < 0:
+            raise RuntimeError("a write inside a read-only snapshot")
         if self._depth:
             self._depth += 1
             try:
@@ -230,20 +232,34 @@ class Store:
             self.memo.clear()
             raise
 
+    @contextmanager
+    def snapshot(self) -> Iterator["Store"]:
+        """Reads inside see the project as it was when the first one ran, whatever others write meanwhile."""
+        if self._depth:
+            yield self
+            return
+        self._db.begin_read()
+        self._depth = -1  # no write may start inside (see _write)
+        try:
+            yield self
+        finally:
+            self._depth = 0
+            self._db.rollback()
+
     def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
-        if not self._depth:
+        if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
         for _ in self._db.execute(sql, params):
             pass
 
     def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one ``INSERT`` and return the id it gave the new row."""
-        if not self._depth:
+        if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
         return int(next(self._db.execute(sql + " RETURNING id", params))["id"])
 
     def _writemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        if not self._depth:
+        if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
         self._db.executemany(sql, rows)
 
