@@ -9,7 +9,7 @@ simulated analyses (n_i uniform 20..200, v_i = 4/n_i, tau² = 0.05), this times:
 * ``kernel``      ``pool_arrays`` on the same arrays, 10,000 analyses at a time, with the
   full set of outputs (common and random effects with CIs and tests, prediction interval,
   Q and its p-value, I², H and their CIs) but without the Q-profile CI of tau²;
-* ``batch``       ``metareview.batch.batch`` on the long DataFrame (analysis, yi, vi):
+* ``batch``       ``metareview.api.batch.batch`` on the long DataFrame (analysis, yi, vi):
   grouping, checks, padding and the result table included; without and with the Q-profile
   CI of tau² (``tau2_ci``);
 * ``single API``  ``metareview.metagen`` called once per analysis (a sample of analyses);
@@ -41,8 +41,8 @@ import numpy as np
 import pandas as pd
 
 import metareview
-from metareview.batch import batch
-from metareview.pooling import pool_arrays
+from metareview.api.batch import batch
+from metareview.pooling.inverse_variance import pool_arrays
 
 
 def simulate(m: int, k: int, seed: int = 2026):

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 
-from metareview.glmm import glmm_proportion
+from metareview.pooling.glmm import glmm_proportion
 
 EVENTS = [8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11]
 N = [10, 31, 30, 9, 140, 17, 18, 21, 6, 23, 11, 112, 22, 32, 72, 11, 18, 17, 25, 11]

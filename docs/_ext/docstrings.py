@@ -1,6 +1,6 @@
 """Griffe extension for the API reference: docstrings written for Sphinx and doctest, read as Markdown.
 
-metareview's docstrings use reStructuredText roles (``:func:`~metareview.api.metaprop```) and
+metareview's docstrings use reStructuredText roles (``:func:`~metareview.api.meta.metaprop```) and
 doctest examples (``>>> ...``) in running text.  Markdown would read a doctest's printed list
 (``[1.3863, 1.6487]``) as a link and the roles as plain text, so before rendering:
 

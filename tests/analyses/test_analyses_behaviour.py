@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.bias import _kendall_exact_cdf, begg_test, metabias, trimfill
-from metareview.exceptions import DataError, SettingsError, SmallSampleWarning
-from metareview.metareg import metareg
-from metareview.sensitivity import cumul, leave1out
+from metareview.analyses.bias import _kendall_exact_cdf, begg_test, metabias, trimfill
+from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
+from metareview.analyses.metareg import metareg
+from metareview.analyses.sensitivity import cumul, leave1out
 
 from ._reference import DATASETS, close, result
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.bias import begg_test, egger_test, metabias, peters_test, regtest, thompson_sharp, trimfill
-from metareview.exceptions import SmallSampleWarning
+from metareview.analyses.bias import begg_test, egger_test, metabias, peters_test, regtest, thompson_sharp, trimfill
+from metareview.base.exceptions import SmallSampleWarning
 
 from ._reference import DATASETS, cases, close, result, tol
 

@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 import pytest
 
-from metareview.exceptions import DataError, MetaReviewWarning
-from metareview.metareg import metareg
+from metareview.base.exceptions import DataError, MetaReviewWarning
+from metareview.analyses.metareg import metareg
 
 from ._reference import cases, close, result, tol
 

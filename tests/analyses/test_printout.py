@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 import metareview as mr
-from metareview.exceptions import MetaReviewWarning
+from metareview.base.exceptions import MetaReviewWarning
 
 EV, N = [8, 20, 26, 6, 9], [10, 31, 30, 9, 12]
 LAB = ["A", "B", "C", "D", "E"]

@@ -10,9 +10,9 @@ form), 1e-6 for REML and PM (iterative).
 import numpy as np
 import pytest
 
-from metareview.influence import influence
-from metareview.metareg import metareg
-from metareview.sensitivity import compare_exclusion, cumul, leave1out
+from metareview.analyses.influence import influence
+from metareview.analyses.metareg import metareg
+from metareview.analyses.sensitivity import compare_exclusion, cumul, leave1out
 
 from ._reference import DATASETS, cases, close, result, tol
 
@@ -89,7 +89,7 @@ def test_baujat_matches_metafor(case):
 
 def test_leave1out_is_one_batched_call(monkeypatch):
     """Leave-one-out and cumulative analyses call the pooling kernel once, whatever k."""
-    import metareview.sensitivity as sens
+    import metareview.analyses.sensitivity as sens
     calls = []
     real = sens.pool_arrays
 

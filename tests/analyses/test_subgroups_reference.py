@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
-from metareview.subgroups import subgroup
+from metareview.base.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
+from metareview.analyses.subgroups import subgroup
 
 from ._reference import cases, close, result, tol
 

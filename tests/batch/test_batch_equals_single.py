@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview import batch as batch_module
-from metareview.batch import POOLED_COLUMNS, batch
-from metareview.tau2 import TAU2_METHODS
+from metareview.api import batch as batch_module
+from metareview.api.batch import POOLED_COLUMNS, batch
+from metareview.pooling.tau2 import TAU2_METHODS
 
 from .conftest import assert_same_as_single, random_table
 
@@ -54,7 +54,7 @@ def test_genq_with_weights_from_a_column(design, measure):
     table = random_table(design, n_analyses=25, seed=7)
     table["genq_weights"] = np.random.default_rng(3).uniform(5, 50, len(table))
     assert_same_as_single(run(table, measure, method_tau2="GENQ"), table, measure, {"method_tau2": "GENQ"})
-    from metareview.exceptions import MetaReviewError
+    from metareview.base.exceptions import MetaReviewError
     with pytest.raises(MetaReviewError, match="genq_weights"):
         run(table.drop(columns="genq_weights"), measure, method_tau2="GENQ")
 

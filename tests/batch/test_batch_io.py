@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from metareview import DataError, SettingsError
-from metareview import batch as batch_module
-from metareview.batch import batch, iter_batch
+from metareview.api import batch as batch_module
+from metareview.api.batch import batch, iter_batch
 from metareview.cli import main
 
 from .conftest import random_table

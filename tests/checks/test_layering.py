@@ -6,12 +6,12 @@ import doctest
 import subprocess
 import sys
 
-import metareview.checks
-import metareview.parse
+import metareview.tables.checks
+import metareview.tables.parse
 
 
 def test_modules_import_without_heavy_or_upper_layers():
-    code = ("import sys, metareview.convert, metareview.parse, metareview.checks, metareview.impute; "
+    code = ("import sys, metareview.tables.convert, metareview.tables.parse, metareview.tables.checks, metareview.tables.impute; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'jinja2') or "
             "m.startswith(('metareview.plots', 'metareview.report', 'metareview.review', 'metareview.cli'))]; "
             "print(','.join(sorted(bad)))")
@@ -20,6 +20,6 @@ def test_modules_import_without_heavy_or_upper_layers():
 
 
 def test_docstring_examples_run():
-    for module in (metareview.parse, metareview.checks):
+    for module in (metareview.tables.parse, metareview.tables.checks):
         result = doctest.testmod(module)
         assert result.attempted >= 2 and result.failed == 0, module.__name__

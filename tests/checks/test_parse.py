@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.exceptions import DataError
-from metareview.parse import (ColumnSpec, TableSpec, infer_spec, load_spec, parse_cell, parse_number,
+from metareview.base.exceptions import DataError
+from metareview.tables.parse import (ColumnSpec, TableSpec, infer_spec, load_spec, parse_cell, parse_number,
                               parse_printed_table)
 
 

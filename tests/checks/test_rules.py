@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.checks import RULES, CheckReport, Finding, check_arrays, check_table, sd_upper_bound
-from metareview.exceptions import DataError
-from metareview.parse import ColumnSpec, TableSpec, Total
+from metareview.tables.checks import RULES, CheckReport, Finding, check_arrays, check_table, sd_upper_bound
+from metareview.base.exceptions import DataError
+from metareview.tables.parse import ColumnSpec, TableSpec, Total
 
 
 def table(**cols) -> pd.DataFrame:

@@ -65,12 +65,12 @@ def test_help_lists_the_choices(capsys):
 
 
 def test_choices_are_the_registries():
-    from metareview.measures import MEASURES
-    from metareview.pooling import ADHOC_HAKN, PREDICTION, RANDOM_CI
-    from metareview.presets import PRESETS
+    from metareview.effectsizes.measures import MEASURES
+    from metareview.pooling.inverse_variance import ADHOC_HAKN, PREDICTION, RANDOM_CI
+    from metareview.base.presets import PRESETS
     from metareview.review.project import SOURCE_KINDS, STAGES
-    from metareview.settings import METHODS
-    from metareview.tau2 import TAU2_METHODS
+    from metareview.pooling.settings import METHODS
+    from metareview.pooling.tau2 import TAU2_METHODS
 
     assert set(_help.TAU2) == set(TAU2_METHODS)
     assert set(_help.MEASURES) == set(MEASURES)

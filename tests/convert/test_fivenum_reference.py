@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.convert import mean_sd_from_quantiles
-from metareview.exceptions import DataError
-from metareview.impute import fill_from_quantiles
+from metareview.tables.convert import mean_sd_from_quantiles
+from metareview.base.exceptions import DataError
+from metareview.tables.impute import fill_from_quantiles
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "convert" / "fivenum.json"
 RTOL = 1e-8
@@ -148,8 +148,8 @@ def test_fill_from_quantiles_names_every_method():
     """Each mean/SD method has a source recorded with the values it fills."""
     import pandas as pd
 
-    from metareview.convert import MEAN_METHODS, SD_METHODS
-    from metareview.impute import fill_from_quantiles
+    from metareview.tables.convert import MEAN_METHODS, SD_METHODS
+    from metareview.tables.impute import fill_from_quantiles
 
     frame = pd.DataFrame({"n": [20.0], "median": [10.0], "minimum": [2.0], "maximum": [25.0],
                           "mean": [float("nan")], "sd": [float("nan")]})

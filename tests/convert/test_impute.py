@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import metareview.impute as impute_module
-from metareview.convert import sd_from_ci
-from metareview.exceptions import DataError
-from metareview.impute import flagged_values, impute_sd
-from metareview.parse import parse_printed_table
+import metareview.tables.impute as impute_module
+from metareview.tables.convert import sd_from_ci
+from metareview.base.exceptions import DataError
+from metareview.tables.impute import flagged_values, impute_sd
+from metareview.tables.parse import parse_printed_table
 
 CSV = Path(__file__).resolve().parents[2] / "examples" / "mrgfus-bone-metastases" / "table2.csv"
 nan = np.nan
@@ -122,8 +122,8 @@ def test_docstring_examples_run():
 
 
 def test_fill_from_quantiles_flags_mean_and_sd():
-    from metareview.convert import mean_sd_from_quantiles
-    from metareview.impute import fill_from_quantiles
+    from metareview.tables.convert import mean_sd_from_quantiles
+    from metareview.tables.impute import fill_from_quantiles
 
     t = pd.DataFrame({"study": ["A", "B", "C"], "n": [40, 25, 30], "mean": [nan, 5.0, nan], "sd": [nan, 1.0, nan],
                       "median": [6.0, 5.1, nan], "q1": [4.0, 4.0, nan], "q3": [9.0, 6.0, nan],

@@ -99,7 +99,7 @@ def test_printed_summary(capsys):
 
 
 def test_heterogeneity_text_edge_cases():
-    from metareview.results import heterogeneity_text
+    from metareview.pooling.summary import heterogeneity_text
     base = {"tau2": 0.0, "tau": 0.0, "tau2_ci_low": 0.0, "tau2_ci_high": 0.25, "i2": 0.0,
             "i2_ci_low": np.nan, "i2_ci_high": np.nan, "h": 1.0, "h_ci_low": np.nan,
             "h_ci_high": np.nan, "q": 0.4}
@@ -159,7 +159,7 @@ def test_smd_conventions():
 def test_backtransformation_pft_uses_harmonic_mean():
     ev, n = [8, 26, 26, 6], [10, 31, 30, 9]
     r = mr.metaprop(ev, n, measure="PFT")
-    from metareview.measures import ipft
+    from metareview.effectsizes.measures import ipft
     hm = 1 / np.mean(1 / np.array(n, float))
     assert r.to_dict()["backtransformed"]["random"]["estimate"] == pytest.approx(
         float(ipft(r.pooled["random_estimate"], hm)), rel=1e-12)
@@ -176,7 +176,7 @@ def test_hartung_knapp_ad_hoc_corrections():
     assert hk["random_se"] < wald["random_se"]
     assert hk_se["random_se"] == pytest.approx(wald["random_se"], rel=1e-14)
     assert hk_ci["random_ci_low"] == pytest.approx(min(hk["random_ci_low"], wald["random_ci_low"]), rel=1e-14)
-    from metareview import _dist
+    from metareview.base import dist as _dist
     t = float(_dist.t_ppf(0.975, 3))
     assert hk_se["random_ci_high"] == pytest.approx(hk_se["random_estimate"] + t * wald["random_se"], rel=1e-12)
 

@@ -5,7 +5,7 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, MetaReviewWarning, SettingsError
+from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError
 
 
 def test_events_larger_than_n():
@@ -102,7 +102,7 @@ def test_tau2_at_zero_boundary():
 
 
 def test_non_convergence_warns():
-    from metareview.tau2 import estimate_tau2
+    from metareview.pooling.tau2 import estimate_tau2
     y = np.array([[0.0, 1.0, 3.0, -2.0]])
     v = np.array([[0.01, 0.02, 0.5, 0.1]])
     with pytest.warns(mr.ConvergenceWarning):

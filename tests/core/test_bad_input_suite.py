@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from metareview.cli import EXIT_INTERNAL, main
-from metareview.exceptions import OutputError
-from metareview.outputs import (MARKER, check_folder, from_spreadsheet, open_output, spreadsheet_safe,
+from metareview.base.exceptions import OutputError
+from metareview.base.outputs import (MARKER, check_folder, from_spreadsheet, open_output, spreadsheet_safe,
                                 write_file, write_folder)
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"

@@ -20,9 +20,9 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import SettingsError
-from metareview.presets import PRESETS, print_style
-from metareview.settings import Settings
+from metareview.base.exceptions import SettingsError
+from metareview.base.presets import PRESETS, print_style
+from metareview.pooling.settings import Settings
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "presets.json"
 EV, N = [8, 26, 26, 6, 109], [10, 31, 30, 9, 140]

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metareview.effects import escalc
-from metareview.pooling import pool_arrays
-from metareview.study_ci import proportion_ci
+from metareview.effectsizes.escalc import escalc
+from metareview.pooling.inverse_variance import pool_arrays
+from metareview.effectsizes.study_ci import proportion_ci
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -131,7 +131,7 @@ def test_study_intervals(name):
                                   and c["method"] != "FE" and c["test"] == "z"], ids=lambda c: c["case"])
 def test_backtransformation(case):
     """transf.ilogit, transf.iarcsin, transf.ipft.hm (harmonic mean of n) and exp."""
-    from metareview.measures import backtransform
+    from metareview.effectsizes.measures import backtransform
 
     bt = case["backtransformed"]
     f = case["fit"]

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metareview.api import metabin, metaprop
+from metareview.api.meta import metabin, metaprop
 from metareview.cli import main
-from metareview.exceptions import SettingsError
-from metareview.glmm import glmm_proportion
-from metareview.mh import mantel_haenszel
-from metareview.peto import peto
-from metareview.results import MetaResult
+from metareview.base.exceptions import SettingsError
+from metareview.pooling.glmm import glmm_proportion
+from metareview.pooling.mh import mantel_haenszel
+from metareview.pooling.peto import peto
+from metareview.api.result import MetaResult
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 X = [8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11]
@@ -74,7 +74,7 @@ def test_metaprop_glmm_options():
 
 
 def test_glmm_result_refuses_inverse_variance_repooling():
-    from metareview.sensitivity import leave1out
+    from metareview.analyses.sensitivity import leave1out
     with pytest.raises(SettingsError):
         leave1out(metaprop(X, N, method="GLMM"))
 

@@ -16,8 +16,8 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, SettingsError
-from metareview.glmm import glmm_or
+from metareview.base.exceptions import DataError, SettingsError
+from metareview.pooling.glmm import glmm_or
 
 DATA = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "or_cmal.json").read_text())["datasets"]
 TOL = 1e-5

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import integrate, optimize, special, stats
 
-from metareview.exceptions import DataError, SettingsError, SmallSampleWarning
-from metareview.glmm import (_Binomial, _Marginal, _Poisson, fit_glmm, gauss_hermite,
+from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
+from metareview.pooling.glmm import (_Binomial, _Marginal, _Poisson, fit_glmm, gauss_hermite,
                              glmm_proportion, glmm_rate)
 
 X = np.array([8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11.0])
@@ -168,7 +168,7 @@ def test_bad_rates_and_settings():
 
 
 def test_non_convergence_is_reported_with_diagnostics():
-    from metareview.exceptions import ConvergenceWarning
+    from metareview.base.exceptions import ConvergenceWarning
     with pytest.warns(ConvergenceWarning, match="did not converge after 1 Newton steps"):
         r = fit_glmm(X, N, maxiter=1)
     assert not r.converged and r.iterations == 1 and r.gradient_norm > 1e-8

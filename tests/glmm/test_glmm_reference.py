@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from metareview.glmm import fit_glmm, glmm_proportion
+from metareview.pooling.glmm import fit_glmm, glmm_proportion
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
-from metareview.mh import mantel_haenszel
-from metareview.peto import peto
-from metareview.rates import backtransform_rate, harmonic_mean, rate_yi_vi
+from metareview.base.exceptions import DataError, SettingsError
+from metareview.pooling.mh import mantel_haenszel
+from metareview.pooling.peto import peto
+from metareview.effectsizes.rates import backtransform_rate, harmonic_mean, rate_yi_vi
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 RTOL = 1e-8

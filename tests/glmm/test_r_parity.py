@@ -29,8 +29,8 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, MetaReviewWarning
-from metareview.mh import mantel_haenszel
+from metareview.base.exceptions import DataError, MetaReviewWarning
+from metareview.pooling.mh import mantel_haenszel
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 RTOL = 1e-8
@@ -92,8 +92,8 @@ def test_mh_random_effects_differ_from_inverse_variance_tau2():
 
 
 def test_tau2_center_only_for_dl():
-    from metareview.exceptions import SettingsError
-    from metareview.pooling import pool_arrays
+    from metareview.base.exceptions import SettingsError
+    from metareview.pooling.inverse_variance import pool_arrays
     with pytest.raises(SettingsError, match="DerSimonian-Laird"):
         pool_arrays([0.1, 0.3], [0.1, 0.2], method_tau2="REML", tau2_center=0.0)
     # about the common estimate itself, the centre changes nothing

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.bias import egger_test
-from metareview.exceptions import DataError, SettingsError
-from metareview.grade import effects, grade
+from metareview.analyses.bias import egger_test
+from metareview.base.exceptions import DataError, SettingsError
+from metareview.appraisal.grade import effects, grade
 
-pytestmark = pytest.mark.filterwarnings("ignore::metareview.exceptions.MetaReviewWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::metareview.base.exceptions.MetaReviewWarning")
 
 
 def _gen(yi, sei, labels=None, measure="MD"):

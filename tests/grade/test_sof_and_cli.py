@@ -10,10 +10,10 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.grade import grade
+from metareview.appraisal.grade import grade
 from metareview.report.sof import SOF_COLUMNS, sof_csv, sof_docx, sof_table
 
-pytestmark = pytest.mark.filterwarnings("ignore::metareview.exceptions.MetaReviewWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::metareview.base.exceptions.MetaReviewWarning")
 
 
 @pytest.fixture

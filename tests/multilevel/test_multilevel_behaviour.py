@@ -11,8 +11,8 @@ import pytest
 
 import metareview as mr
 from metareview.cli import main
-from metareview.exceptions import DataError, MetaReviewWarning, SettingsError
-from metareview.multilevel import parse_random
+from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError
+from metareview.analyses.multilevel import parse_random
 
 from .test_multilevel_reference import load
 

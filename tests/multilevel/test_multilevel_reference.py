@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.multilevel import vcalc
+from metareview.analyses.multilevel import vcalc
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "multilevel"
 TOL = 1e-6
@@ -168,7 +168,7 @@ def test_crossed_random_effects():
 
 def test_block_and_dense_likelihoods_agree():
     """The block-diagonal computation (clusters apart) gives the dense computation's numbers."""
-    from metareview import multilevel as ml
+    from metareview.analyses import multilevel as ml
 
     d = load("assink_vcalc_deltype")
     data = d["data"]

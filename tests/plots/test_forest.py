@@ -21,8 +21,8 @@ from matplotlib.testing.compare import compare_images  # noqa: E402
 
 import metareview as mr  # noqa: E402
 from metareview.cli import main  # noqa: E402
-from metareview.exceptions import SettingsError  # noqa: E402
-from metareview.io import read_table  # noqa: E402
+from metareview.base.exceptions import SettingsError  # noqa: E402
+from metareview.tables.io import read_table  # noqa: E402
 from metareview.plots._text import drawn_text_extents  # noqa: E402
 from metareview.plots.forest import ForestDisplay, forest, forest_table  # noqa: E402
 
@@ -391,7 +391,7 @@ def test_unknown_layout():
 # --------------------------------------------------------------------------- subgroups
 
 def _standin():
-    """A subgroup result built from real pooled results, as metareview.subgroups returns them."""
+    """A subgroup result built from real pooled results, as metareview.analyses.subgroups returns them."""
     tab = read_table(SEED_TR)
     ev = np.array(tab["events"], float)
     n = np.array(tab["n"], float)
@@ -427,7 +427,7 @@ def test_subgroup_sections(layout):
 
 
 def test_subgroups_from_metareview_subgroups():
-    subgroups = pytest.importorskip("metareview.subgroups")
+    subgroups = pytest.importorskip("metareview.analyses.subgroups")
     tab = read_table(SEED_TR)
     rt = ["yes" if i % 3 == 0 else "no" for i in range(len(tab["study"]))]
     r = mr.metaprop(tab["events"], tab["n"], tab["study"], covariates={"radiotherapy": rt})

@@ -22,8 +22,8 @@ from matplotlib.testing.compare import compare_images  # noqa: E402
 
 import metareview as mr  # noqa: E402
 from metareview.cli import main  # noqa: E402
-from metareview.exceptions import MetaReviewWarning, SettingsError  # noqa: E402
-from metareview.io import read_table  # noqa: E402
+from metareview.base.exceptions import MetaReviewWarning, SettingsError  # noqa: E402
+from metareview.tables.io import read_table  # noqa: E402
 from metareview.plots._text import find_text_overlaps  # noqa: E402
 from metareview.plots.funnel import FunnelDisplay, funnel  # noqa: E402
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review.assessment import (
     adjudicate,
     discrepancies,
@@ -20,7 +20,7 @@ from metareview.review.assessment import (
     template,
 )
 from metareview.review.screening import study_labels
-from metareview.rob import read_robvis
+from metareview.appraisal.rob import read_robvis
 
 from .conftest import ONTO_PROJECT
 

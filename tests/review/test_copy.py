@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from metareview.cli import main
-from metareview.exceptions import SettingsError
+from metareview.base.exceptions import SettingsError
 from metareview.review import Project
 from metareview.review.copy import compare_projects, copy_project
 from metareview.review.screening import decide

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review import DedupeSettings, Project, choose_primary, clusters, merge, resolve_pair, \
     review_queue, run_dedupe, split
 from metareview.review.dedupe import compare_records, prepare

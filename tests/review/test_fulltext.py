@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from metareview.exceptions import DataError
+from metareview.base.exceptions import DataError
 from metareview.review.fulltext import attach_pdf, files_folder, fulltext_path, fulltexts, latest_fulltexts
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review.importers import parse_bytes, parse_file
 from metareview.review.normalize import clean_doi, expand_pages, first_author_key, journals_match, norm_title
 

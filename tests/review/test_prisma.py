@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from metareview.exceptions import DataError
+from metareview.base.exceptions import DataError
 from metareview.review import run_dedupe
 from metareview.review.prisma import check_arithmetic, prisma_counts, to_json, to_toml
 from metareview.review.screening import decide, states

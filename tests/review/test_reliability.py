@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from metareview.exceptions import MetaReviewError
+from metareview.base.exceptions import MetaReviewError
 from metareview.review import Project, run_dedupe
 from metareview.review.exchange import export_records
 from metareview.review.importers import parse_bytes

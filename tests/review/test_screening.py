@@ -7,7 +7,7 @@ import math
 import pytest
 from rich.console import Console
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review import Project, cohen_kappa
 from metareview.review.dedupe import clusters
 from metareview.review.screen_tui import highlight, keyword_pattern, run_screen

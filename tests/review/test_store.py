@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from metareview.exceptions import SettingsError
+from metareview.base.exceptions import SettingsError
 from metareview.review.records import Record
 from metareview.review.schema import LATEST_VERSION, MIGRATIONS
 from metareview.review.store import Store

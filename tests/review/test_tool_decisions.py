@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from metareview.exceptions import DataError, MetaReviewError, SettingsError
+from metareview.base.exceptions import DataError, MetaReviewError, SettingsError
 from metareview.review import Project, resolve_pair, run_dedupe
 from metareview.review.importers.covidence import parse_covidence
 from metareview.review.importers.rayyan import parse_rayyan

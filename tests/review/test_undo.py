@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metareview.exceptions import DataError
+from metareview.base.exceptions import DataError
 from metareview.review.screening import decide, export_decisions, states, undo
 
 

@@ -102,7 +102,7 @@ rate = { indirectness = { rating = "not serious", reason = "the question's popul
 
 
 def test_plan_sensitivity_and_subgroups_by_risk_of_bias(files):
-    from metareview.review_run import run_review
+    from metareview.run import run_review
     (files / "review.toml").write_text(PLAN, encoding="utf-8")
     run = run_review(files, files / "out")
     sens = run.results["tr_low_risk"]
@@ -123,7 +123,7 @@ def test_plan_sensitivity_and_subgroups_by_risk_of_bias(files):
     assert "Risk of bias (RoB 2)" in html and "Summary of findings" in html
     (files / "review.toml").write_text(PLAN.replace('exclude_rob = "high"', 'exclude_rob = "worst"'),
                                        encoding="utf-8")
-    from metareview.plan import PlanError
+    from metareview.run.plan import PlanError
     with pytest.raises(PlanError, match="exclude_rob takes high or some"):
         run_review(files, files / "out2")
 
@@ -136,7 +136,7 @@ def test_plan_sensitivity_and_subgroups_by_risk_of_bias(files):
     ('[grade.tr]', '[grade.nothing]'),
 ])
 def test_plan_grade_errors_name_the_key(files, change, message):
-    from metareview.plan import PlanError, load_plan
+    from metareview.run.plan import PlanError, load_plan
     (files / "review.toml").write_text(PLAN.replace(change, message), encoding="utf-8")
     with pytest.raises(PlanError, match=r"review.toml:\d+: \[grade\."):
         load_plan(files)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from metareview.cli import main
-from metareview.examples import EXAMPLE_FILES, copy_example
-from metareview.exceptions import SettingsError
+from metareview.run.examples import EXAMPLE_FILES, copy_example
+from metareview.base.exceptions import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "src" / "metareview" / "data"
@@ -80,7 +80,7 @@ def test_example_errors(tmp_path, capsys):
 
 def test_example_runs_as_copied(tmp_path):
     """The copied plan runs where it was copied (its data paths are relative to it)."""
-    from metareview.plan import load_plan
+    from metareview.run.plan import load_plan
 
     copy_example("mrgfus", tmp_path)
     plan = load_plan(tmp_path)

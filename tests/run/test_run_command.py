@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from metareview.cli import main
-from metareview.plan import PlanError, load_plan
+from metareview.run.plan import PlanError, load_plan
 
 from .conftest import EXAMPLE
 
@@ -25,7 +25,7 @@ def test_same_bytes_twice(example_run, tmp_path):
 
 
 def test_bundled_example_is_the_repository_example():
-    from metareview.review_run import example_path
+    from metareview.run import example_path
 
     bundled = example_path("mrgfus")
     names = ["review.toml", "table2.csv", "table2.columns.toml", "prisma.toml", "README.md"]
@@ -193,7 +193,7 @@ def test_png_resolution_from_the_plan_and_folder_permissions(tmp_path):
 
 
 def test_full_precision_has_four_to_six_significant_digits():
-    from metareview.review_run.compare import _full, verdict
+    from metareview.run.compare import _full, verdict
 
     assert _full(0.786342519, 2) == "0.786343"
     assert _full(78.634251, 1) == "78.6343"

@@ -5,7 +5,7 @@ Wald tests of coefficient subsets (btt) under z and Knapp-Hartung tests.  Iterat
 import pytest
 
 import metareview as mr
-from metareview.comparison import anova
+from metareview.analyses.comparison import anova
 
 from ._reference import cases, close
 
@@ -81,5 +81,5 @@ def test_comparisons_that_make_no_sense_are_refused():
 def test_the_exported_function_is_not_shadowed_by_its_module():
     import importlib
 
-    importlib.import_module("metareview.comparison")
+    importlib.import_module("metareview.analyses.comparison")
     assert callable(mr.anova) and callable(mr.fsn)

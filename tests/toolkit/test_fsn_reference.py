@@ -5,7 +5,7 @@ numbers at 1e-8 relative and the (rounded-up) N exactly."""
 import pytest
 
 import metareview as mr
-from metareview.failsafe import fsn
+from metareview.analyses.failsafe import fsn
 
 from ._reference import cases, close
 

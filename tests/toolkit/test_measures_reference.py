@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.effects import escalc
-from metareview.measures import backtransform
+from metareview.effectsizes.escalc import escalc
+from metareview.effectsizes.measures import backtransform
 
 from ._reference import cases, close
 

@@ -5,7 +5,7 @@ Cochran-Mantel-Haenszel and Tarone tests for odds ratios, against metafor 3.8-1'
 import pytest
 
 import metareview as mr
-from metareview.mh import cmh_tarone, mantel_haenszel_rates, mh_rate_test
+from metareview.pooling.mh import cmh_tarone, mantel_haenszel_rates, mh_rate_test
 
 from ._reference import cases, close
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.tau2 import se_tau2
+from metareview.pooling.tau2 import se_tau2
 
 from ._reference import arr, cases, close
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from metareview.exceptions import DataError, SettingsError
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.review import Project
 from metareview.review.accounts import add_user, get_user, list_users, remove_user
 from metareview.web.auth import Throttle, hash_password, verify_password

@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from ..exceptions import MetaReviewError
+from ..base.exceptions import MetaReviewError
 
 app = typer.Typer(
     name="metareview",
@@ -37,7 +37,7 @@ _register_commands()
 
 def _print_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from ..base.version import __version__
         typer.echo(f"metareview {__version__}")
         raise typer.Exit()
 
@@ -75,7 +75,7 @@ def command():
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
 
-    Errors caused by input (:class:`~metareview.exceptions.MetaReviewError`, an OS error on
+    Errors caused by input (:class:`~metareview.base.exceptions.MetaReviewError`, an OS error on
     a path the user gave, a full disk) are printed as one line on standard error with exit
     code 2, usage errors as click reports them (2).  Anything else is a bug: one line naming
     the error and the file its traceback was saved to, exit code 3.  Never a raw traceback.
@@ -136,7 +136,7 @@ def _os_error(exc: OSError) -> str | None:
     """The one-line message of an OS error on a user's path, or None when it is not one."""
     import errno
 
-    from ..outputs import os_error_message
+    from ..base.outputs import os_error_message
 
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         where = exc.filename or "the output"
@@ -183,7 +183,7 @@ def _internal(exc: BaseException, error) -> int:
     import traceback
     from pathlib import Path
 
-    from .. import __version__
+    from ..base.version import __version__
 
     text = "".join(traceback.format_exception(exc))
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -14,12 +14,12 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 def _write(parts, out: Path, empty, inputs) -> int:
     """Write result chunks as they come (Parquet or CSV by suffix) through
-    :func:`metareview.outputs.open_output` (a temporary file beside ``out`` that replaces it
+    :func:`metareview.base.outputs.open_output` (a temporary file beside ``out`` that replaces it
     only when every chunk is written); return the number of analyses.
     ``empty()`` gives the (column-only) result of a table without rows."""
     import itertools
 
-    from ..outputs import open_output
+    from ..base.outputs import open_output
 
     parts = iter(parts)
     first = next(parts, None)
@@ -81,10 +81,10 @@ def register(app: typer.Typer) -> None:
         """Pool every analysis of DATA and write one row of pooled results per analysis."""
         import warnings
 
-        from ..batch import batch, iter_batch
-        from ..exceptions import SettingsError
-        from ..io import parse_col_maps
-        from ..outputs import check_output
+        from ..api.batch import batch, iter_batch
+        from ..base.exceptions import SettingsError
+        from ..tables.io import parse_col_maps
+        from ..base.outputs import check_output
 
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise SettingsError(f"--output must end in {', '.join(OUTPUT_SUFFIXES)}, not {output.name!r}")

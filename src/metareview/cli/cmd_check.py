@@ -9,7 +9,7 @@ import typer
 
 
 def _parse_scale(text: str) -> tuple[str, tuple[float, float]]:
-    from ..exceptions import DataError
+    from ..base.exceptions import DataError
 
     name, sep, bounds = text.partition("=")
     low, colon, high = bounds.partition(":")
@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
 
         Exits with code 1 when an error is found (warnings alone exit 0).
         """
-        from ..checks import check_table
-        from ..exceptions import DataError
-        from ..parse import sidecar_path
+        from ..tables.checks import check_table
+        from ..base.exceptions import DataError
+        from ..tables.parse import sidecar_path
         from .output import print_json
 
         spec = columns
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         scales = dict(_parse_scale(s) for s in (scale or []))
         report = check_table(data, spec, scales=scales or None, source=str(data))
         if data.suffix.lower() in (".csv", ".tsv", ".txt"):
-            from ..io import read_table_file
+            from ..tables.io import read_table_file
             from .output import warn
             note = read_table_file(data).note  # the encoding decision, as pool reports it
             if note:

@@ -1,4 +1,4 @@
-"""``metareview convert ...``: the conversions of :mod:`metareview.convert` on the command line."""
+"""``metareview convert ...``: the conversions of :mod:`metareview.tables.convert` on the command line."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def sd_from_ci_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """SD of a group from the CI of its mean."""
-    from ..convert import sd_from_ci
+    from ..tables.convert import sd_from_ci
     sd = sd_from_ci(lower, upper, n, level=level, dist=dist)
     _emit({"sd": sd}, as_json, f"sqrt(n) (upper - lower) / (2 q), q = {dist} quantile"
                                f"{' with n-1 df' if dist == 't' else ''} (Cochrane Handbook 6.5.2.2)")
@@ -48,7 +48,7 @@ def sd_from_ci_cmd(
 def sd_from_se_cmd(se: float = typer.Option(..., "--se", help="Standard error of the mean."),
                    n: float = typer.Option(..., "--n", help="Sample size."), as_json: bool = _JSON) -> None:
     """SD of a group from the standard error of its mean."""
-    from ..convert import sd_from_se
+    from ..tables.convert import sd_from_se
     _emit({"sd": sd_from_se(se, n)}, as_json, "SE sqrt(n) (Cochrane Handbook 6.5.2.2)")
 
 
@@ -61,7 +61,7 @@ def sd_from_t_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Within-group SD from the t statistic of a mean difference."""
-    from ..convert import sd_from_t
+    from ..tables.convert import sd_from_t
     _emit({"sd": sd_from_t(md, t, n1, n2)}, as_json, "SE = MD / t; SD = SE / sqrt(1/n1 + 1/n2) "
                                                      "(Cochrane Handbook 6.5.2.3)")
 
@@ -77,7 +77,7 @@ def sd_from_p_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Within-group SD from the p-value of a t test of a mean difference."""
-    from ..convert import sd_from_p
+    from ..tables.convert import sd_from_p
     _emit({"sd": sd_from_p(md, p, n1, n2, sided=sided, dist=dist)}, as_json,
           "t from p, SE = MD / t, SD = SE / sqrt(1/n1 + 1/n2) (Cochrane Handbook 6.5.2.3)")
 
@@ -87,7 +87,7 @@ def se_ratio_cmd(lower: float = typer.Option(..., "--lower", help="Lower limit o
                  level: float = typer.Option(0.95, "--level", help="Confidence level of the interval."), as_json: bool = _JSON) -> None:
     """SE of log(ratio) from the CI of an odds, risk or hazard ratio."""
     import math
-    from ..convert import se_from_ratio_ci
+    from ..tables.convert import se_from_ratio_ci
     se = se_from_ratio_ci(lower, upper, level=level)
     _emit({"log_ratio": (math.log(lower) + math.log(upper)) / 2, "se": se}, as_json,
           "(ln upper - ln lower) / (2 z) (Cochrane Handbook 6.3.2)")
@@ -99,7 +99,7 @@ def change_sd_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline", help="
                   r: float = typer.Option(..., "--r", help="Baseline/follow-up correlation."),
                   as_json: bool = _JSON) -> None:
     """SD of the change from baseline given a correlation."""
-    from ..convert import change_sd
+    from ..tables.convert import change_sd
     _emit({"sd_change": change_sd(sd_baseline, sd_followup, r)}, as_json,
           "sqrt(SDb^2 + SDf^2 - 2 r SDb SDf) (Cochrane Handbook 6.5.2.8)")
 
@@ -109,7 +109,7 @@ def correlation_cmd(sd_baseline: float = typer.Option(..., "--sd-baseline", help
                     sd_followup: float = typer.Option(..., "--sd-followup", help="SD at follow-up."),
                     sd_change: float = typer.Option(..., "--sd-change", help="SD of the change from baseline."), as_json: bool = _JSON) -> None:
     """Correlation implied by baseline, follow-up and change SDs."""
-    from ..convert import correlation_from_change_sd
+    from ..tables.convert import correlation_from_change_sd
     _emit({"r": correlation_from_change_sd(sd_baseline, sd_followup, sd_change)}, as_json,
           "(SDb^2 + SDf^2 - SDchange^2) / (2 SDb SDf) (Cochrane Handbook 6.5.2.8)")
 
@@ -127,7 +127,7 @@ def quantiles_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Mean and SD from a median with IQR and/or range (scenario chosen from what is given)."""
-    from ..convert import mean_sd_from_quantiles
+    from ..tables.convert import mean_sd_from_quantiles
     est = mean_sd_from_quantiles(n, median, q1=q1, q3=q3, minimum=minimum, maximum=maximum,
                                  mean_method=mean_method, sd_method=sd_method)
     _emit({"mean": est.mean, "sd": est.sd, "scenario": est.scenario}, as_json,
@@ -140,7 +140,7 @@ def combine_cmd(n1: float = typer.Option(..., "--n1", help="Size of the first gr
                 mean2: float = typer.Option(..., "--mean2", help="Mean of the second group."), sd2: float = typer.Option(..., "--sd2", help="SD of the second group."),
                 as_json: bool = _JSON) -> None:
     """Combine two subgroups into one group."""
-    from ..convert import combine_groups
+    from ..tables.convert import combine_groups
     g = combine_groups(n1, mean1, sd1, n2, mean2, sd2)
     _emit({"n": g.n, "mean": g.mean, "sd": g.sd}, as_json, "Cochrane Handbook Table 6.5.a")
 

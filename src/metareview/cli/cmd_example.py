@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Copy an example review (plan, data table, PRISMA counts, search exports, screening and extraction
         sheets) into DIR, to follow the tutorial from any folder."""
-        from ..examples import copy_example
+        from ..run.examples import copy_example
 
         written = copy_example(name, directory, force=force)
         typer.echo(f"Wrote {len(written)} files to {directory}:")

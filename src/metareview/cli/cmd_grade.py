@@ -13,8 +13,8 @@ SOF_SUFFIXES = (".csv", ".docx", ".html", ".json")
 
 
 def parse_ratings(items: List[str]) -> dict[str, tuple[str, str]]:
-    """``--rate DOMAIN=RATING:REASON`` options as overrides for :func:`metareview.grade.grade`."""
-    from ..exceptions import SettingsError
+    """``--rate DOMAIN=RATING:REASON`` options as overrides for :func:`metareview.appraisal.grade.grade`."""
+    from ..base.exceptions import SettingsError
     out = {}
     for item in items:
         if "=" not in item or ":" not in item.split("=", 1)[1]:
@@ -44,10 +44,10 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """GRADE one outcome: the five domains (suggested from the numbers or rated by you) and the certainty."""
-        from ..exceptions import SettingsError
-        from ..grade import grade
-        from ..rob import load_tool
-        from ..outputs import check_output
+        from ..base.exceptions import SettingsError
+        from ..appraisal.grade import grade
+        from ..appraisal.rob import load_tool
+        from ..base.outputs import check_output
 
         if output is not None and output.suffix.lower() not in SOF_SUFFIXES:
             raise SettingsError(f"name the output {', '.join(SOF_SUFFIXES)}, not {output.name!r}")
@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
 def write_sof(assessments, output: Path, title: str) -> None:
     """Write the summary of findings as CSV, Word, a standalone HTML page or JSON, by suffix."""
     from ..report.sof import sof_csv, sof_docx, sof_table
-    from ..outputs import write_file
+    from ..base.outputs import write_file
     suffix = output.suffix.lower()
     if suffix == ".csv":
         write_file(output, sof_csv(assessments))
@@ -90,5 +90,5 @@ def write_sof(assessments, output: Path, title: str) -> None:
         write_file(output, dumps([g.to_dict() for g in assessments]) + "\n")
     else:
         from ..report.html import render_html
-        from ..report.model import Report
+        from ..base.report import Report
         write_file(output, render_html(Report([sof_table(assessments, title)]), title=title))

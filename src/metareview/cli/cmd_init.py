@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
         """Write a commented review.toml and an example data table to DIR; `metareview run DIR` runs them."""
         from importlib import resources
 
-        from ..outputs import check_output, write_file
-        from ..plan import PlanError
+        from ..base.outputs import check_output, write_file
+        from ..run.plan import PlanError
 
         existing = [f for f in TEMPLATE_FILES if (directory / f).exists()]
         if existing and not force:
@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from ..exceptions import OutputError
-            from ..outputs import os_error_message
+            from ..base.exceptions import OutputError
+            from ..base.outputs import os_error_message
             raise OutputError(os_error_message(exc, directory, "create")) from None
         for name in TEMPLATE_FILES:
             check_output(directory / name)

@@ -23,8 +23,8 @@ def _agg() -> None:
 def _before_work(data: Path, output: Path, dpi: float, *more: Optional[Path]) -> list[Path]:
     """Check the output and the resolution before the table is read: return the command's inputs
     (the table, its declarations and ``more``, e.g. a risk-of-bias table)."""
-    from ..outputs import check_output
-    from ..parse import sidecar_path
+    from ..base.outputs import check_output
+    from ..tables.parse import sidecar_path
     from ..plots.forest import check_dpi
 
     check_dpi(dpi)
@@ -57,26 +57,26 @@ def register(app: typer.Typer) -> None:
         """Forest plot of DATA: studies, weights, common and random effects, heterogeneity."""
         inputs = _before_work(data, output, dpi, pool.get("rob"))
         if width is not None and not (1 <= width <= 100):
-            from ..exceptions import SettingsError
+            from ..base.exceptions import SettingsError
             raise SettingsError(f"--width must be between 1 and 100 inches, not {width:g}")
         result = analyse_options(data, pool)
         _agg()
         if cluster or row_labels:
-            from ..exceptions import SettingsError
-            from .cmd_pool import _three_level
+            from ..base.exceptions import SettingsError
+            from .cmd_pool import three_level
 
             if not cluster:
                 raise SettingsError("--row-labels needs --cluster COLUMN")
             if layout not in (None, "meta") or sort or percent or pool.get("rob") is not None:
                 raise SettingsError("with --cluster the forest plot has one layout: --layout, --sort, --percent "
                                     "and --rob are not offered")
-            display = _three_level(result, pool, cluster, False).forest(labels=row_labels, width=width)
+            display = three_level(result, pool, cluster, False).forest(labels=row_labels, width=width)
         else:
             from ..plots.forest import forest
 
             rob = None
             if pool.get("rob") is not None:   # judgments as columns, as R meta's rob()
-                from ..rob import read_robvis
+                from ..appraisal.rob import read_robvis
                 rob = read_robvis(pool["rob"], pool.get("rob_tool"))
             display = forest(result, layout=layout, sort_by=sort, percent=percent, width=width, rob=rob)
         display.savefig(output, dpi=dpi, inputs=inputs)

@@ -27,8 +27,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
-    from ..exceptions import SettingsError
-    from ..rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
+    from ..base.exceptions import SettingsError
+    from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
 
     study = columns.get("study", "study")
     tool = load_tool(rob_tool or "generic")
@@ -60,12 +60,12 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     of ``metareview check`` run first: an error stops the analysis, warnings are kept in
     the result's notes.  Without declarations the core's own rules still apply.
     """
-    from ..api import metaanalysis
-    from ..io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
+    from ..api.meta import metaanalysis
+    from ..tables.io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
 
     warnings_found: list[str] = []
     if Path(data).with_name(Path(data).stem + ".columns.toml").exists():  # parse.sidecar_path
-        from ..checks import check_table
+        from ..tables.checks import check_table
         report = check_table(data).raise_for_errors()
         warnings_found = [f"data check ({f.rule}): {f.message}" for f in report.warnings]
     table = read_table_file(data)
@@ -158,7 +158,7 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
     """The analyses asked for beyond the pooled estimate, by their JSON key (in printing order)."""
     import warnings
 
-    from ..exceptions import SettingsError
+    from ..base.exceptions import SettingsError
 
     if tau_common and not subgroup:
         raise SettingsError("--tau-common needs --subgroup COLUMN")
@@ -178,42 +178,42 @@ def further_analyses(result, *, subgroup=None, tau_common=False, leave_one_out=F
         if fsn:
             out["fsn"] = result.fsn(fsn)
         if subgroup:
-            from ..subgroups import subgroup as run_subgroup
+            from ..analyses.subgroups import subgroup as run_subgroup
             out["subgroups"] = run_subgroup(result, subgroup, tau_common=tau_common)
         if leave_one_out:
-            from ..sensitivity import leave1out
+            from ..analyses.sensitivity import leave1out
             out["leave_one_out"] = leave1out(result)
         if cumulative:
-            from ..sensitivity import cumul
+            from ..analyses.sensitivity import cumul
             out["cumulative"] = cumul(result, cumulative)
         if influence:
-            from ..influence import influence as run_influence
+            from ..analyses.influence import influence as run_influence
             out["influence"] = run_influence(result)
         if metareg:
-            from ..metareg import metareg as run_metareg
+            from ..analyses.metareg import metareg as run_metareg
             out["metareg"] = run_metareg(result, metareg, method_tau2=method_tau2 or "REML")
             if btt:
-                from ..comparison import anova
+                from ..analyses.comparison import anova
                 out["wald"] = anova(out["metareg"], btt=list(btt))
             if lrt:
-                from ..comparison import anova
+                from ..analyses.comparison import anova
                 # both models by maximum likelihood unless another likelihood is asked for
                 method = method_tau2 or "ML"
                 out["anova"] = anova(run_metareg(result, metareg, method_tau2=method),
                                      result.update(method_tau2=method))
         if bias:
-            from ..bias import metabias
+            from ..analyses.bias import metabias
             out["bias"] = metabias(result)
     return out
 
 
-def _three_level(result, pool: dict, cluster, robust: bool, **others):
+def three_level(result, pool: dict, cluster, robust: bool, **others):
     """The three-level model of ``pool --cluster COL`` (one analysis of all rows, so not combined
     with the analyses that take one estimate per study)."""
     import warnings
 
-    from ..exceptions import SettingsError
-    from ..multilevel import MV_METHODS, multilevel
+    from ..base.exceptions import SettingsError
+    from ..analyses.multilevel import MV_METHODS, multilevel
 
     if not cluster:
         raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")
@@ -268,7 +268,7 @@ def register(app: typer.Typer) -> None:
         """Pool the studies of DATA: common and random effects, heterogeneity, study table."""
         result = analyse_options(data, pool)
         if cluster or robust:
-            multilevel = _three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
+            multilevel = three_level(result, pool, cluster, robust, subgroup=subgroup, leave_one_out=leave_one_out,
                                       cumulative=cumulative, influence=influence, metareg=metareg, bias=bias)
             if as_json:
                 from .output import print_json

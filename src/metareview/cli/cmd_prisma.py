@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
         """Draw the PRISMA 2020 flow diagram of COUNTS; boxes without counts are left out."""
         import warnings
 
-        from ..exceptions import MetaReviewWarning
-        from ..outputs import check_output
+        from ..base.exceptions import MetaReviewWarning
+        from ..base.outputs import check_output
         from ..plots.prisma import PrismaDiagram, resolve_format
         from .output import warn
 

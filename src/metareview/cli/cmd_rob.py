@@ -23,10 +23,10 @@ def plot(data: Path = typer.Argument(..., help="Judgments in robvis's layout: St
          unweighted: bool = typer.Option(False, "--unweighted", help="Summary plot: count studies even when the table has a Weight column."),
          dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output.")) -> None:
     """Traffic-light or summary plot of a risk-of-bias table, as robvis draws them."""
-    from ..exceptions import SettingsError
+    from ..base.exceptions import SettingsError
     from ..plots.rob import PLOT_TYPES
-    from ..rob import read_robvis
-    from ..outputs import check_output
+    from ..appraisal.rob import read_robvis
+    from ..base.outputs import check_output
     from ..plots.forest import check_dpi
 
     if type_ not in PLOT_TYPES:
@@ -46,7 +46,7 @@ def plot(data: Path = typer.Argument(..., help="Judgments in robvis's layout: St
 @rob_app.command("tools")
 def tools() -> None:
     """The assessment tools: id, name, domains and citation."""
-    from ..rob import load_tool, tool_names
+    from ..appraisal.rob import load_tool, tool_names
     for name in tool_names():
         t = load_tool(name)
         typer.echo(f"{t.id:16} {t.name} ({len(t.domains) or 'table-named'} domains): {t.citation}")
@@ -55,6 +55,6 @@ def tools() -> None:
 @rob_app.command("show")
 def show(tool: str = typer.Argument(..., help="A tool id or the path of a tool file.")) -> None:
     """A tool's domains, signalling questions and answers, as JSON."""
-    from ..rob import load_tool
+    from ..appraisal.rob import load_tool
     from .output import print_json
     print_json(load_tool(tool).to_dict())

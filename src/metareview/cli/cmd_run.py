@@ -26,9 +26,9 @@ def register(app: typer.Typer) -> None:
         """Run every analysis of the plan and write report.html, results.json, figures and tables."""
         from rich.console import Console
 
-        from ..plan import PlanError
-        from ..review_run import EXAMPLES, example_path, run_review
-        from ..review_run.progress import Steps
+        from ..run.plan import PlanError
+        from ..run import EXAMPLES, example_path, run_review
+        from ..run.progress import Steps
         from .output import wrote
 
         if out_alias is not None:

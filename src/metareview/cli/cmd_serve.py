@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from ..exceptions import SettingsError
+        from ..base.exceptions import SettingsError
         from ..review import accounts
         from ..review.backends import display
         from ..review.project import Project

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import sys
 from typing import Any
+
+from ..base.jsondoc import clean, dumps
 
 # Escape sequences (CSI ... final byte, OSC ... BEL/ST) and single control characters other
 # than tab and newline, C1 controls, and the bidirectional overrides that reorder what a
@@ -14,36 +14,11 @@ from typing import Any
 # terminal, or disguise itself.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b.?")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-# The same characters inside JSON strings are written as \\u escapes (json escapes only C0).
-_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
     """``text`` without terminal escape sequences and control characters (tab and newline kept)."""
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
-
-
-def _clean(value: Any) -> Any:
-    """Make ``value`` JSON-safe: NaN and infinities become null, numpy scalars become Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        try:
-            value = value.item()
-        except (ValueError, TypeError):
-            value = value.tolist()
-            return _clean(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def dumps(document: Any) -> str:
-    """Serialise a result document to JSON with full float precision and no NaN."""
-    text = json.dumps(_clean(document), indent=2, ensure_ascii=False, allow_nan=False)
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def print_json(document: Any) -> None:
@@ -56,7 +31,7 @@ JSON_HELP = "Print the machine-readable JSON instead of a table (keys are only e
 
 def _cell(value: Any) -> str:
     """One value as a person reads it: 4 significant digits, -- for nothing, lists joined."""
-    value = _clean(value)
+    value = clean(value)
     if value is None:
         return "--"
     if isinstance(value, bool):
@@ -116,7 +91,7 @@ def show(document: Any, as_json: bool = False, *, columns: list[str] | None = No
     from rich.text import Text
 
     console = Console(highlight=False, soft_wrap=False)
-    document = _clean(document)
+    document = clean(document)
     if isinstance(document, list):
         if not document:
             console.print("(none)")

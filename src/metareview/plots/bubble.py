@@ -8,7 +8,7 @@ the reference level (categorical), as metafor's ``regplot()``.  Effects are on t
 analysis scale unless ``transf=True`` back-transforms them (proportions, ratios).
 
 >>> import metareview as mr
->>> from metareview.metareg import metareg
+>>> from metareview.analyses.metareg import metareg
 >>> r = mr.metagen([-0.9, -1.6, -1.4, -1.5, -0.2, -0.5], [0.6, 0.4, 0.6, 0.1, 0.1, 0.3],
 ...                covariates={"lat": [44, 55, 42, 52, 13, 44]})
 >>> d = metareg(r, "~ lat").bubble()
@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
 from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
 from .forest import FONT_FAMILY, MINUS, save_figure
 
@@ -118,7 +118,7 @@ class BubbleDisplay:
 def bubble(reg, ax=None, *, mod: str | None = None, prediction: bool = False, labels: bool = False,
            transf: bool = False, points: int = 100, xlabel: str | None = None, ylabel: str | None = None,
            fontsize: float = 7.0, size: tuple[float, float] = (3.5, 3.0)) -> BubbleDisplay:
-    """Bubble plot of a :class:`~metareview.metareg.MetaRegression` against the numeric moderator ``mod``.
+    """Bubble plot of a :class:`~metareview.analyses.metareg.MetaRegression` against the numeric moderator ``mod``.
 
     ``mod`` defaults to the first numeric moderator.  ``prediction`` adds the prediction
     band; ``transf`` draws effects back-transformed to the natural scale.

@@ -7,7 +7,7 @@ that spans a row (heterogeneity, tests) gets the whole width of the figure.  Dra
 drawn again on other axes, restyled through its artists, or saved as PNG, SVG or PDF.
 
 Plots know results, not how they were computed: every number comes from a
-:class:`~metareview.results.MetaResult` (``study_arrays()``, ``pooled``, ``backtransform``)
+:class:`~metareview.api.result.MetaResult` (``study_arrays()``, ``pooled``, ``backtransform``)
 or, for subgroup analyses, from an object with ``overall``, ``groups``, ``test`` and
 ``variable``.  Studies excluded from pooling are shown in grey with weights ``--``.
 
@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from ._labels import literal_text, shorten
 
 __all__ = ["forest", "forest_table", "ForestDisplay", "LAYOUTS", "SAVE_FORMATS", "save_figure"]
@@ -730,12 +730,12 @@ def save_figure(fig, path: str | Path, *, format: str | None = None, dpi: float 
                 inputs: Sequence[str | Path] = ()) -> Path:
     """Save ``fig`` as PNG, SVG or PDF with embedded TrueType fonts and no creation date.
 
-    The file is written through :func:`metareview.outputs.open_output`: never onto one of
+    The file is written through :func:`metareview.base.outputs.open_output`: never onto one of
     ``inputs``, and complete or not at all.
     """
     import matplotlib
 
-    from ..outputs import open_output
+    from ..base.outputs import open_output
 
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
@@ -779,7 +779,7 @@ def _ink(fill: str) -> str:
 def _rob_columns(rows: list[ForestRow], rob) -> tuple[list[ForestColumn], list[ForestRow]]:
     """Risk-of-bias columns at the right of the table (as R meta's ``rob()``): one disc per domain and
     overall for each study, coloured and marked as robvis does, and a legend of the domains."""
-    from .rob import ROB_COLOURS, ROB_SYMBOLS
+    from .rob_style import ROB_COLOURS, ROB_SYMBOLS
 
     ids = [d.id for d in rob.tool.domains] if rob.tool.domains else [f"D{i + 1}" for i in range(len(rob.domains))]
     index = {st: i for i, st in enumerate(rob.studies)}
@@ -807,7 +807,7 @@ def _is_subgroup(obj) -> bool:
     return all(hasattr(obj, a) for a in ("overall", "groups", "test", "variable"))
 
 
-def _effect_ci(layout: str, digits: int, est: float, lo: float, hi: float) -> dict:
+def effect_ci_cells(layout: str, digits: int, est: float, lo: float, hi: float) -> dict:
     """The cells ``effect``, ``ci`` and ``effect_ci`` (both in the layout's style)."""
     e, a, b = _num(est, digits), _num(lo, digits), _num(hi, digits)
     if not e:
@@ -841,7 +841,7 @@ class _Formatter:
         return v * self.factor
 
     def effect_ci(self, est, lo, hi) -> dict:
-        return _effect_ci(self.layout, self.digits, est, lo, hi)
+        return effect_ci_cells(self.layout, self.digits, est, lo, hi)
 
     def weight(self, w: float) -> str:
         """A weight in percent (JAMA: the header says %); ``--`` where a method has no
@@ -1002,7 +1002,7 @@ def forest(result, ax=None, *, layout: str | None = None, columns: Sequence[str]
     Parameters
     ----------
     result
-        A :class:`~metareview.results.MetaResult`, or a subgroup analysis: any object with
+        A :class:`~metareview.api.result.MetaResult`, or a subgroup analysis: any object with
         ``overall`` (a MetaResult), ``groups`` (dict level -> MetaResult), ``test`` (dict
         ``"common"``/``"random"`` -> ``{"q", "df", "p"}``) and ``variable`` (the column).
     ax
@@ -1046,7 +1046,7 @@ def forest(result, ax=None, *, layout: str | None = None, columns: Sequence[str]
         Which weights the squares' areas follow (default the common-effect weights when
         that model is drawn).
     rob
-        A :class:`~metareview.rob.RobTable`: its judgments as coloured discs in columns at
+        A :class:`~metareview.appraisal.rob.RobTable`: its judgments as coloured discs in columns at
         the right, one per domain and overall, as R meta's ``rob()`` adds them, with the
         domains named under the plot.  Every study needs a row in it.
 
@@ -1058,7 +1058,7 @@ def forest(result, ax=None, *, layout: str | None = None, columns: Sequence[str]
     subgroup = _is_subgroup(result)
     overall = result.overall if subgroup else result
     if layout is None:
-        from ..presets import print_style
+        from ..base.presets import print_style
         layout = print_style(getattr(overall.settings, "preset", None)).forest_layout
     if layout not in LAYOUTS:
         raise SettingsError(f"unknown layout {layout!r}; valid layouts are: {', '.join(LAYOUTS)}")
@@ -1131,7 +1131,7 @@ def forest(result, ax=None, *, layout: str | None = None, columns: Sequence[str]
         rows += legend
     return ForestDisplay(rows, cols, ratio=m.ratio or (m.scale == "log" and m.design != "proportion"),
                          null=(m.natural_null if m.null is not None else None), xlim=xlim,
-                         xlabel=_xlabel(m, percent) if xlabel is None else xlabel, favours=favours,
+                         xlabel=axis_label(m, percent) if xlabel is None else xlabel, favours=favours,
                          layout=layout, fontsize=fontsize, width=width, pooled_lines=pooled_lines,
                          percent=percent, proportion=m.design == "proportion").plot(ax)
 
@@ -1144,7 +1144,7 @@ def _numeric(arr) -> bool:
         return False
 
 
-def _xlabel(m, percent: bool) -> str:
+def axis_label(m, percent: bool) -> str:
     label = m.label.split(" (")[0] if m.transformed else m.label
     return label + (" (%)" if percent else "")
 
@@ -1244,13 +1244,13 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
     """Rows of estimates with intervals (no weights): for leave-one-out and cumulative analyses.
 
     ``estimates``, ``ci_low`` and ``ci_high`` are on the displayed (natural) scale, e.g.
-    odds ratios, not log odds ratios; ``measure`` (a code or :class:`~metareview.measures.Measure`)
+    odds ratios, not log odds ratios; ``measure`` (a code or :class:`~metareview.effectsizes.measures.Measure`)
     gives the axis (log for ratios), the reference line at its null and the labels.
     ``columns`` adds text columns right of the estimate (header -> one string per row,
     e.g. ``{"I²": [...], "p": [...]}``); ``overall`` = ``(estimate, low, high)`` adds a
     diamond row; ``notes`` are lines under the table.
     """
-    from ..measures import get_measure
+    from ..effectsizes.measures import get_measure
 
     m = get_measure(measure)
     labels = [str(x) for x in labels]
@@ -1272,13 +1272,13 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
     est_keys = ["effect", "ci"] if layout == "meta" else ["effect_ci"]
     rows = []
     for i, lab in enumerate(labels):
-        cells = {"study": lab, **_effect_ci(layout, digits, est[i] * factor, lo[i] * factor, hi[i] * factor)}
+        cells = {"study": lab, **effect_ci_cells(layout, digits, est[i] * factor, lo[i] * factor, hi[i] * factor)}
         for j, (head, vals) in enumerate(extra.items()):
             cells[f"extra{j}"] = str(vals[i])
         rows.append(ForestRow("study", cells, est=est[i] * factor, lo=lo[i] * factor, hi=hi[i] * factor))
     if overall is not None:
         e, a, b = (float(v) * factor for v in overall)
-        rows.append(ForestRow("random", {"study": overall_label, **_effect_ci(layout, digits, e, a, b)},
+        rows.append(ForestRow("random", {"study": overall_label, **effect_ci_cells(layout, digits, e, a, b)},
                               est=e, lo=a, hi=b, bold=True))
     rows += [ForestRow("text", text=str(t)) for t in notes]
     right = RIGHT_KEYS[layout] | {f"extra{j}" for j in range(len(extra))}
@@ -1290,6 +1290,6 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
              for j, head in enumerate(extra)]
     return ForestDisplay(rows, cols, ratio=m.ratio or (m.scale == "log" and m.design != "proportion"),
                          null=(m.natural_null if m.null is not None else None), xlim=xlim,
-                         xlabel=_xlabel(m, percent) if xlabel is None else xlabel, favours=favours, layout=layout,
+                         xlabel=axis_label(m, percent) if xlabel is None else xlabel, favours=favours, layout=layout,
                          fontsize=fontsize, width=width, percent=percent,
                          proportion=m.design == "proportion").plot(ax)

@@ -21,9 +21,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .._dist import norm_ppf
-from ..exceptions import SettingsError
-from .forest import SHORT, ForestColumn, ForestDisplay, ForestRow, _effect_ci, _xlabel
+from ..base.dist import norm_ppf
+from ..base.exceptions import SettingsError
+from .forest import SHORT, ForestColumn, ForestDisplay, ForestRow, effect_ci_cells, axis_label
 
 __all__ = ["forest_clusters"]
 
@@ -31,7 +31,7 @@ __all__ = ["forest_clusters"]
 def forest_clusters(result, ax=None, *, labels: str | None = None, xlim: Sequence[float] | None = None,
                     xlabel: str | None = None, digits: int = 2, fontsize: float = 7.0, width: float | None = None,
                     favours: Sequence[str] | None = None, show_prediction: bool = True) -> ForestDisplay:
-    """Draw a :class:`~metareview.multilevel.MultilevelResult` grouped by its cluster column.
+    """Draw a :class:`~metareview.analyses.multilevel.MultilevelResult` grouped by its cluster column.
 
     ``labels``: a column whose values label the rows (a grouping column or another column
     of the data, e.g. the time point; default: the estimates' labels).  The pooled diamond is drawn for the intercept-only model; with
@@ -56,19 +56,19 @@ def forest_clusters(result, ax=None, *, labels: str | None = None, xlim: Sequenc
         rows.append(ForestRow("heading", {"study": f"{result.cluster} = {c}"}, bold=True))
         for i in np.flatnonzero(np.array([str(x) for x in clusters]) == c):
             est, lo, hi = nat(result.yi[i]), nat(result.yi[i] - z * se[i]), nat(result.yi[i] + z * se[i])
-            rows.append(ForestRow("study", {"study": row_labels[i], **_effect_ci("meta", digits, est, lo, hi),
+            rows.append(ForestRow("study", {"study": row_labels[i], **effect_ci_cells("meta", digits, est, lo, hi),
                                             "weight": f"{w[i]:.1f}%"}, est=est, lo=lo, hi=hi, weight=w[i]))
     pooled_lines: list[float] = []
     if result.formula is None:
         est, lo, hi = nat(f.beta[0]), nat(f.ci_low[0]), nat(f.ci_high[0])
         rows.append(ForestRow("blank"))
         rows.append(ForestRow("random", {"study": f"Multilevel model ({f.method})",
-                                         **_effect_ci("meta", digits, est, lo, hi), "weight": "100.0%"},
+                                         **effect_ci_cells("meta", digits, est, lo, hi), "weight": "100.0%"},
                               est=est, lo=lo, hi=hi, bold=True))
         pooled_lines = [est]
         if show_prediction and result.prediction is not None:
             a, b = (nat(x) for x in result.prediction)
-            rows.append(ForestRow("prediction", {"study": "Prediction interval", "ci": _effect_ci(
+            rows.append(ForestRow("prediction", {"study": "Prediction interval", "ci": effect_ci_cells(
                 "meta", digits, est, a, b)["ci"]}, est=est, lo=a, hi=b))
     names = ", ".join(f"{n} {_fmt(s)}" for n, s in zip(f.components, f.sigma2))
     rows.append(ForestRow("text", text=f"Variance components (sigma\u00b2): {names}"))
@@ -80,7 +80,7 @@ def forest_clusters(result, ax=None, *, labels: str | None = None, xlim: Sequenc
             ForestColumn("ci", f"{pct}%-CI", "right"), ForestColumn("weight", "Weight", "right")]
     return ForestDisplay(rows, cols, ratio=m.ratio or (m.scale == "log" and m.design != "proportion"),
                          null=(m.natural_null if m.null is not None else None), xlim=xlim,
-                         xlabel=_xlabel(m, False) if xlabel is None else xlabel, favours=favours, layout="meta",
+                         xlabel=axis_label(m, False) if xlabel is None else xlabel, favours=favours, layout="meta",
                          fontsize=fontsize, width=width, pooled_lines=pooled_lines,
                          proportion=m.design == "proportion").plot(ax)
 

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
 from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
 from .forest import FONT_FAMILY, MINUS, save_figure
 
@@ -215,7 +215,7 @@ class FunnelDisplay:
         every label has a free place.  Labels that still have none stay beside their points,
         with a warning."""
         import warnings
-        from ..exceptions import MetaReviewWarning
+        from ..base.exceptions import MetaReviewWarning
 
         start = [t.get_position() for t in self.labels_]
         for attempt in range(5):
@@ -361,7 +361,7 @@ def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, fill
     Parameters
     ----------
     result
-        A :class:`~metareview.results.MetaResult`.
+        A :class:`~metareview.api.result.MetaResult`.
     ax
         Axes to draw into; by default a new figure of ``size`` inches (one journal column).
     contour

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from matplotlib.font_manager import FontProperties
 
-from ..exceptions import DataError, MetaReviewWarning, SettingsError
+from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ._labels import literal_text
 from ._text import HINTING_SLACK, measure_text, wrap_text
 
@@ -168,7 +168,7 @@ class PrismaCounts:
     def from_dict(cls, data: Mapping[str, Any]) -> PrismaCounts:
         """Check keys and value types of ``data`` and build the counts.
 
-        Raises :class:`~metareview.exceptions.DataError` naming the key for an unknown
+        Raises :class:`~metareview.base.exceptions.DataError` naming the key for an unknown
         key, a negative or non-integer count, or a table that is not a table.  Empty
         tables count as not given.
         """
@@ -351,10 +351,10 @@ class PrismaCounts:
     def validate(self, *, strict: bool = True) -> PrismaCounts:
         """Check the arithmetic of the flow; return ``self``.
 
-        With ``strict`` a :class:`~metareview.exceptions.DataError` names the first box
+        With ``strict`` a :class:`~metareview.base.exceptions.DataError` names the first box
         that does not add up, its expected value and the rule (all problems are listed
         in the message).  Without it each problem is a
-        :class:`~metareview.exceptions.MetaReviewWarning` and the counts are used as given.
+        :class:`~metareview.base.exceptions.MetaReviewWarning` and the counts are used as given.
         """
         problems = self.inconsistencies()
         if not problems:
@@ -733,8 +733,8 @@ class PrismaDiagram:
         :class:`PrismaCounts`, a dict in the exchange format, or the path of a
         ``.json``/``.toml`` file of counts (``docs/prisma-counts.md``).
     strict
-        Raise :class:`~metareview.exceptions.DataError` when the counts do not add up
-        (default); with False, warn (:class:`~metareview.exceptions.MetaReviewWarning`)
+        Raise :class:`~metareview.base.exceptions.DataError` when the counts do not add up
+        (default); with False, warn (:class:`~metareview.base.exceptions.MetaReviewWarning`)
         and draw the counts as given.
     fontsize
         Font size in points (DejaVu Sans).
@@ -893,7 +893,7 @@ class PrismaDiagram:
              inputs: Sequence[str | Path] = ()) -> Path:
         """Write the diagram as PNG (at ``dpi``, 300 by default), SVG or PDF.
 
-        The file is written through :func:`metareview.outputs.open_output` (never onto one of
+        The file is written through :func:`metareview.base.outputs.open_output` (never onto one of
         ``inputs``; whole or not at all).
 
         The format is taken from ``format`` or else from the file's suffix; ``dpi`` is for
@@ -909,7 +909,7 @@ class PrismaDiagram:
         dpi = 300 if dpi is None else dpi
         if self.figure_ is None:
             self.plot()
-        from ..outputs import open_output
+        from ..base.outputs import open_output
         from .forest import check_dpi, check_figure_size
 
         dpi = check_dpi(dpi)
@@ -925,7 +925,7 @@ class PrismaDiagram:
 def resolve_format(path: str | Path, format: str | None = None) -> str:
     """The file format to save ``path`` in: ``format`` if given, else the suffix.
 
-    Raises :class:`~metareview.exceptions.SettingsError` for formats other than
+    Raises :class:`~metareview.base.exceptions.SettingsError` for formats other than
     png, svg and pdf, or when ``format`` and the suffix disagree.
     """
     suffix = Path(path).suffix.lower().lstrip(".")

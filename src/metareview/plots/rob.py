@@ -3,7 +3,7 @@
 McGuinness LA, Higgins JPT. Risk-of-bias VISualization (robvis): an R package and Shiny
 web app for visualizing risk-of-bias assessments. Res Synth Methods 2021;12:55-61.
 
-Both take a :class:`metareview.rob.RobTable` (robvis's ``Study, D1..Dn, Overall[, Weight]``):
+Both take a :class:`metareview.appraisal.rob.RobTable` (robvis's ``Study, D1..Dn, Overall[, Weight]``):
 
 * :func:`traffic_light`: one row per study, one coloured circle with a symbol per domain
   and overall (+ low, - some concerns or moderate, x high or serious, ! critical,
@@ -23,15 +23,12 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
+from .rob_style import ROB_COLOURS, ROB_SYMBOLS
 
 __all__ = ["traffic_light", "rob_summary", "TrafficLightDisplay", "RobSummaryDisplay", "ROB_COLOURS",
            "ROB_SYMBOLS", "PLOT_TYPES"]
 
-#: Fill colour by judgment level (robvis's "cochrane" colours; grey for not applicable).
-ROB_COLOURS = {1: "#02C100", 2: "#E2DF07", 3: "#BF0000", 4: "#820000", 0: "#4EA1F7", -1: "#BBBBBB"}
-#: Symbol by judgment level.
-ROB_SYMBOLS = {1: "+", 2: "\u2212", 3: "\u00d7", 4: "!", 0: "?", -1: ""}
 #: ``metareview rob plot --type`` choices.
 PLOT_TYPES = ("traffic-light", "summary")
 
@@ -263,7 +260,7 @@ class RobSummaryDisplay(_Display):
 
 
 def traffic_light(table, *, fontsize: float = 8.0) -> TrafficLightDisplay:
-    """The traffic-light plot of ``table`` (a :class:`~metareview.rob.RobTable`), drawn."""
+    """The traffic-light plot of ``table`` (a :class:`~metareview.appraisal.rob.RobTable`), drawn."""
     return TrafficLightDisplay(table, fontsize=fontsize).plot()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .model import Heading, Report
+from ..base.report import Heading, Report
 
 
 def render_html(report: Report, *, title: str, subtitle: str = "", footer: str = "") -> str:

@@ -7,7 +7,7 @@ measures, events per 1,000 for single-arm proportions, the pooled difference for
 differences.  Footnotes (a, b, ...) explain every domain that lowers the certainty or was
 not assessed.  The layout follows the GRADE guidance on summary-of-findings tables
 (Guyatt et al. 2011, J Clin Epidemiol 64:383-394; Guyatt et al. 2013, J Clin Epidemiol
-66:158-172).  Built from :class:`metareview.grade.GradeAssessment`.
+66:158-172).  Built from :class:`metareview.appraisal.grade.GradeAssessment`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .model import Table
+from ..base.report import Table
 
 __all__ = ["SofRow", "sof_rows", "sof_table", "sof_csv", "sof_docx", "SOF_COLUMNS", "CERTAINTY_NOTE"]
 
@@ -88,7 +88,7 @@ def sof_rows(assessments: Sequence) -> tuple[list[SofRow], list[str]]:
     rows: list[SofRow] = []
     notes: list[str] = []
     letters = "abcdefghijklmnopqrstuvwxyz"
-    from ..grade import DOMAIN_LABELS
+    from ..appraisal.grade import DOMAIN_LABELS
     for g in assessments:
         marks = []
         for d in g.domains:

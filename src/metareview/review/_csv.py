@@ -6,8 +6,8 @@ import csv
 import io
 from collections.abc import Iterator
 
-from ..exceptions import DataError
-from ..outputs import from_spreadsheet
+from ..base.exceptions import DataError
+from ..base.outputs import from_spreadsheet
 
 __all__ = ["dict_rows"]
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .project import Project
 
 __all__ = ["ROLES", "User", "add_user", "get_user", "list_users", "remove_user", "check_name", "check_role",

@@ -1,6 +1,6 @@
 """Dual risk-of-bias assessment with adjudication, on the machinery of dual extraction.
 
-The project names its tool (:func:`set_tool`; a file of :mod:`metareview.rob`).  Each
+The project names its tool (:func:`set_tool`; a file of :mod:`metareview.appraisal.rob`).  Each
 assessor answers the signalling questions for every included study, independently, with
 the quote and page that support each answer (a CSV sheet from :func:`template`, or
 :func:`enter_answers` one item at a time), and may give their own domain or overall
@@ -9,7 +9,7 @@ algorithm's proposal.  :func:`discrepancies` lists, per study, every question, d
 overall judgment with each assessor's value and whether they agree (status as in
 :func:`metareview.review.extraction.settle`); an adjudicator settles each difference with
 a reason (:func:`adjudicate`).  :func:`final_table` gives the settled judgments as a
-:class:`metareview.rob.RobTable`, which :func:`export_robvis` writes in robvis's layout
+:class:`metareview.appraisal.rob.RobTable`, which :func:`export_robvis` writes in robvis's layout
 for ``metareview rob plot`` and ``metareview pool --rob``.
 
 Assessments can be kept per outcome (RoB 2 assesses a result, not a study): every
@@ -28,10 +28,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
-from ..rob import RobTable, Tool, load_tool
+from ..base.exceptions import DataError, SettingsError
+from ..appraisal.rob import RobTable, Tool, load_tool
 from ._csv import dict_rows
-from .extraction import _studies, settle
+from .extraction import included_studies, settle
 from .project import Project
 
 __all__ = ["set_tool", "get_tool", "items", "template", "import_answers", "enter_answers", "discrepancies",
@@ -43,7 +43,7 @@ SHEET_COLUMNS = ("study", "domain", "item", "question", "answer", "quote", "page
 
 
 def set_tool(project: Project, tool: str, *, assessors: int = 2) -> Tool:
-    """Choose the project's tool (an id of :func:`metareview.rob.tool_names` or a file) and how many
+    """Choose the project's tool (an id of :func:`metareview.appraisal.rob.tool_names` or a file) and how many
     assessors answer independently (1 or 2)."""
     if assessors not in (1, 2):
         raise SettingsError(f"assessors must be 1 or 2, not {assessors!r}")
@@ -101,7 +101,7 @@ def template(project: Project, outcome: str = "") -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(SHEET_COLUMNS)
-    for study in _studies(project, "assess"):
+    for study in included_studies(project, "assess"):
         for domain, item, text in items(tool):
             writer.writerow([study, domain, item, text, "", "", ""])
     return buf.getvalue()
@@ -117,7 +117,7 @@ def import_answers(project: Project, text: str, *, assessor: str, outcome: str =
     """
     assessor = _who(assessor, "assessor (--assessor)")
     tool = get_tool(project)
-    studies = set(_studies(project, "assess"))
+    studies = set(included_studies(project, "assess"))
     header, rows_in = dict_rows(text, "assessment sheet")
     missing = [c for c in ("study", "item", "answer") if c not in header]
     if missing:
@@ -160,7 +160,7 @@ def enter_answers(project: Project, *, assessor: str, study: str, entries: Itera
     """
     assessor = _who(assessor, "assessor (--assessor)")
     tool = get_tool(project)
-    if study not in _studies(project, "assess"):
+    if study not in included_studies(project, "assess"):
         raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
     known = {item for _, item, _ in items(tool)}
     rows = []
@@ -235,7 +235,7 @@ def discrepancies(project: Project, outcome: str = "") -> list[dict[str, Any]]:
         entries[row["study"]][row["assessor"]][row["item"]] = row
     adjudicated = {(a["study"], a["item"]): a for a in project.store.current_rob_adjudications(tool.id, outcome)}
     out = []
-    for study in _studies(project, "assess"):
+    for study in included_studies(project, "assess"):
         by = entries.get(study, {})
         judged = {who: _judge(tool, study, {k: v["value"] for k, v in rows.items()}) for who, rows in by.items()}
         final_answers: dict[str, str | None] = {}
@@ -298,7 +298,7 @@ def adjudicate(project: Project, *, study: str, item: str, value: str | None, by
     if not (reason or "").strip():
         raise DataError("say why (--reason)", study=study, column=item, rule="reason")
     tool = get_tool(project)
-    if study not in _studies(project, "assess"):
+    if study not in included_studies(project, "assess"):
         raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
     if item not in {i for _, i, _ in items(tool)}:
         raise DataError(f"{item!r} is not an item of {tool.name}", study=study, column="item", rule="item")
@@ -330,7 +330,7 @@ def final_table(project: Project, outcome: str = "") -> RobTable:
                         f"{len(open_items) - n_differ} incomplete); adjudicate them first", study=first["study"],
                         column=first["item"], rule="unsettled")
     final = {(r["study"], r["item"]): r["final"] for r in rows}
-    studies = _studies(project, "assess")
+    studies = included_studies(project, "assess")
     return RobTable(tool=tool, studies=tuple(studies), domains=tuple(d.id for d in tool.domains),
                     names=tuple(d.name for d in tool.domains),
                     judgments=tuple(tuple(final[(s, d.id)] for d in tool.domains) for s in studies),

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
 
 __all__ = ["URL_SCHEMES", "is_url", "display", "database_name", "Backend", "SQLiteBackend", "PostgresBackend",
            "connect", "database_errors"]

@@ -1,6 +1,6 @@
 """GRADE ratings of the review's outcomes, kept in the project as an append-only log.
 
-A reviewer rates a domain of an outcome (GRADE's five domains, see :mod:`metareview.grade`)
+A reviewer rates a domain of an outcome (GRADE's five domains, see :mod:`metareview.appraisal.grade`)
 with a reason; the latest rating of each outcome and domain is current, the earlier ones
 stay in the log.  ``metareview grade --project`` and the report use these ratings in
 place of the suggestions computed from the numbers.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
-from ..grade import DOMAINS, RATINGS
+from ..base.exceptions import DataError, SettingsError
+from ..appraisal.grade import DOMAINS, RATINGS
 from .project import Project
 
 __all__ = ["rate", "ratings", "overrides"]
@@ -41,5 +41,5 @@ def ratings(project: Project, outcome: str | None = None) -> list[dict[str, Any]
 
 
 def overrides(project: Project, outcome: str) -> dict[str, tuple[str, str, str]]:
-    """The current ratings of ``outcome`` in the form :func:`metareview.grade.grade` takes."""
+    """The current ratings of ``outcome`` in the form :func:`metareview.appraisal.grade.grade` takes."""
     return {r["domain"]: (r["rating"], r["reason"], r["rated_by"]) for r in ratings(project, outcome)}

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .backends import display, is_url
 from .store import Store
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
 from .store import Store
 

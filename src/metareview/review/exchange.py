@@ -27,8 +27,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..exceptions import SettingsError
-from ..outputs import spreadsheet_safe
+from ..base.exceptions import SettingsError
+from ..base.outputs import spreadsheet_safe
 from .dedupe import clusters
 from .project import Project, parse_stage
 

@@ -33,8 +33,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
-from ..outputs import spreadsheet_safe
+from ..base.exceptions import DataError, SettingsError
+from ..base.outputs import spreadsheet_safe
 from ._csv import dict_rows
 from .project import Project
 from .screening import study_labels
@@ -199,7 +199,7 @@ def get_form(project: Project) -> Form:
     return _form_from_dict(doc)
 
 
-def _studies(project: Project, what: str = "extract") -> list[str]:
+def included_studies(project: Project, what: str = "extract") -> list[str]:
     """The labels of the studies included at full text; an error if there are none yet."""
     labels = sorted(set(study_labels(project).values()))
     if not labels:
@@ -237,7 +237,7 @@ def template(project: Project) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["study", *(f.name for f in form.fields)])
-    for study in _studies(project):
+    for study in included_studies(project):
         writer.writerow([spreadsheet_safe(study), *([""] * len(form.fields))])
     return buf.getvalue()
 
@@ -252,7 +252,7 @@ def import_values(project: Project, text: str, *, extractor: str) -> int:
     if not extractor:
         raise DataError("name the extractor (--extractor)", column="extractor", rule="extractor")
     form = get_form(project)
-    studies = set(_studies(project))
+    studies = set(included_studies(project))
     header, rows_in = dict_rows(text, "extraction file")
     if "study" not in header:
         raise DataError("the extraction file has no 'study' column", column="study", rule="columns")
@@ -291,7 +291,7 @@ def enter_values(project: Project, *, extractor: str, study: str, ask: Callable[
     if not extractor:
         raise DataError("name the extractor (--extractor)", column="extractor", rule="extractor")
     form = get_form(project)
-    if study not in _studies(project):
+    if study not in included_studies(project):
         raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
     previous = {(v["field"]): v["value"] for v in project.store.current_values()
                 if v["study"] == study and v["extractor"] == extractor}
@@ -332,7 +332,7 @@ def check_entries(project: Project, *, study: str, values: dict[str, str | None]
     that breaks the form, the error saying why, so that a form can show every problem at once.
     """
     form = get_form(project)
-    if study not in _studies(project):
+    if study not in included_studies(project):
         raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
     unknown = sorted(set(values) - {f.name for f in form.fields})
     if unknown:
@@ -375,7 +375,7 @@ def discrepancies(project: Project) -> list[dict[str, Any]]:
     asks for) or ``adjudicated``; ``final`` is the value the analysis table will hold.
     """
     form = get_form(project)
-    studies = _studies(project)
+    studies = included_studies(project)
     values: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
     locations: dict[tuple[str, str], dict[str, str | None]] = defaultdict(dict)
     for v in project.store.current_values():
@@ -402,7 +402,7 @@ def adjudicate(project: Project, *, study: str, field: str, value: str | None, b
     if not (reason or "").strip():
         raise DataError("say why this value was chosen (--reason)", study=study, column=field, rule="reason")
     form = get_form(project)
-    if study not in _studies(project):
+    if study not in included_studies(project):
         raise DataError(f"{study!r} is not an included study", study=study, column="study", rule="study")
     canonical = form.field(field).parse(value, study=study)
     project.store.add_adjudication(study, field, canonical, by.strip(), reason.strip())
@@ -471,7 +471,7 @@ _KINDS = {"integer": "count", "number": "number", "text": "text", "choice": "tex
 
 
 def analysis_columns(project: Project) -> str:
-    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar, :func:`metareview.parse.load_spec`),
+    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar, :func:`metareview.tables.parse.load_spec`),
     from the form's field types: integers are counts, numbers are numbers, the rest text.  Written beside the
     analysis CSV, they let an analysis plan read the table without declaring its columns again."""
     import json

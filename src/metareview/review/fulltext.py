@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .dedupe import clusters
 from .project import Project
 from .screening import UnitState, states, study_labels

@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from ..exceptions import DataError
+from ..base.exceptions import DataError
 from .dedupe import clusters
 from .project import Project
 from .screening import states, study_labels

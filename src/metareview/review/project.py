@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .store import Store
 
 __all__ = ["Project", "ImportReport", "STAGES", "DEFAULT_REASONS", "SOURCE_KINDS", "parse_stage"]

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
-from ..exceptions import DataError
-from ..outputs import spreadsheet_safe
+from ..base.exceptions import DataError
+from ..base.outputs import spreadsheet_safe
 from ._csv import dict_rows
 from .agreement import Agreement, cohen_kappa
 from .dedupe import Clusters, clusters
@@ -119,7 +119,7 @@ def states(project: Project, stage: str, *, cl: Clusters | None = None,
     return out
 
 
-def _check_decision(project: Project, stage: str, decision: str, reason: str | None, *,
+def check_decision(project: Project, stage: str, decision: str, reason: str | None, *,
                     resolution: bool, where: str = "") -> None:
     if decision not in DECISIONS:
         raise DataError(f"{where}{decision!r} is not a decision; use {', '.join(DECISIONS[:-1])} or "
@@ -159,7 +159,7 @@ def decide(project: Project, record_id: int, *, stage: str, reviewer: str, decis
     if not reviewer:
         raise DataError("a decision needs a named reviewer", column="reviewer", rule="reviewer")
     reason = reason.strip() if reason and reason.strip() else None
-    _check_decision(project, stage, decision, reason, resolution=False)
+    check_decision(project, stage, decision, reason, resolution=False)
     cl = cl or clusters(project.store)
     unit = _check_eligible(project, record_id, stage, cl)
     project.store.add_decisions([{"record_id": unit, "stage": stage, "reviewer": reviewer, "decision": decision,
@@ -190,7 +190,7 @@ def resolve(project: Project, record_id: int, *, stage: str, by: str, decision: 
     if not (by or "").strip():
         raise DataError("a resolution needs the name of who resolved it", column="reviewer", rule="reviewer")
     reason = reason.strip() if reason and reason.strip() else None
-    _check_decision(project, stage, decision, reason, resolution=True)
+    check_decision(project, stage, decision, reason, resolution=True)
     cl = clusters(project.store)
     unit = _check_eligible(project, record_id, stage, cl)
     project.store.add_decisions([{"record_id": unit, "stage": stage, "reviewer": by.strip(), "decision": decision,
@@ -393,7 +393,7 @@ def import_decisions(project: Project, text: str, *, reviewer: str | None = None
         reason = (row.get("reason") or "").strip() or None
         note = (row.get("note") or "").strip() or None
         is_resolution = (row.get("is_resolution") or "0").strip() in ("1", "true", "True", "yes")
-        _check_decision(project, row_stage, decision, reason, resolution=is_resolution, where=where)
+        check_decision(project, row_stage, decision, reason, resolution=is_resolution, where=where)
         if row_stage == "full_text":
             if eligible_ft is None:
                 eligible_ft = set(states(project, "full_text", cl=cl))

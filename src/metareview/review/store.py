@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..exceptions import SettingsError
+from ..base.exceptions import SettingsError
 from .backends import Backend, PostgresBackend, SQLiteBackend, database_name, display, is_url
 from .records import Record
 from .schema import LATEST_VERSION, MIGRATIONS, TABLES

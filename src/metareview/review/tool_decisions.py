@@ -17,13 +17,13 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from .dedupe import clusters
 from .importers import TOOL_READERS
 from .importers.decisions import ToolRow
 from .normalize import norm_title
 from .project import Project, parse_stage
-from .screening import _check_decision, states
+from .screening import check_decision, states
 
 __all__ = ["import_tool_decisions", "TOOLS"]
 
@@ -110,7 +110,7 @@ def import_tool_decisions(project: Project, text: str, *, tool: str, stage: str,
             if vote.note:
                 note_parts.append(vote.note)
             try:
-                _check_decision(project, stage, vote.decision, reason, resolution=vote.resolution, where=where)
+                check_decision(project, stage, vote.decision, reason, resolution=vote.resolution, where=where)
             except DataError as exc:
                 if reason is not None and exc.column == "reason":
                     raise DataError(f"{where}{label}'s reason {vote.reasons[0]!r} is not one of the project's "

@@ -18,12 +18,12 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..exceptions import MetaReviewError
+from ..base.exceptions import MetaReviewError
 from ..review.project import Project
 from .auth import Throttle, current_user
 from .render import render
 from .responses import Refusal, is_script, wants_json
-from .routing import ProjectPool
+from .projects import ProjectPool
 
 __all__ = ["create_app", "MAX_BODY", "SESSION_HOURS"]
 

@@ -41,7 +41,7 @@ _DUMMY = _HASHER.hash("metareview: no such account")
 
 def hash_password(password: str) -> str:
     """The Argon2id hash of ``password`` (at least :data:`MIN_PASSWORD` characters)."""
-    from ..exceptions import DataError
+    from ..base.exceptions import DataError
     if len(password or "") < MIN_PASSWORD:
         raise DataError(f"a password needs at least {MIN_PASSWORD} characters", column="password", rule="password")
     return _HASHER.hash(password)
@@ -96,7 +96,7 @@ class Throttle:
 
 def current_user(request: Request) -> User | None:
     """The signed-in, active account, or None."""
-    from .routing import project
+    from .projects import project
     name = request.session.get("user")
     if not name:
         return None
@@ -117,7 +117,7 @@ def require(request: Request, action: str) -> User:
 
 def sign_in(request: Request, name: str, password: str) -> User:
     """Check the password and start a session, or refuse (401 wrong name or password, 429 throttled)."""
-    from .routing import project
+    from .projects import project
     throttle: Throttle = request.app.state.throttle
     name = (name or "").strip()
     keys = (f"name:{name.lower()}", f"addr:{request.client.host if request.client else '-'}")

@@ -5,13 +5,11 @@ Starlette route that, in this order, checks that the user may perform the route'
 action (:func:`~metareview.web.auth.require`), reads the form of a write, checks its
 CSRF token, and runs the handler in the thread pool, because the store is synchronous
 and a write may wait for another writer's lock.  Each worker thread keeps its own open
-project (neither SQLite nor PostgreSQL connections are shared between threads).
+project (SQLite connections are not shared between threads).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Callable, Sequence
 
 from starlette.concurrency import run_in_threadpool
@@ -21,45 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..review.accounts import User
-from ..review.project import Project
 from .auth import current_user, require
+from .projects import ProjectPool, project
 from .csrf import check_csrf
 
 __all__ = ["page", "project", "Handler", "ProjectPool"]
 
 Handler = Callable[[Request, "User | None", "FormData | None"], Response]
-
-
-class ProjectPool:
-    """One open :class:`Project` per worker thread, all closed together at shutdown."""
-
-    def __init__(self, path: str | os.PathLike, *, files: str | os.PathLike | None = None):
-        self.path = str(path)
-        self.files = files
-        self._local = threading.local()
-        self._open: list[Project] = []
-        self._lock = threading.Lock()
-
-    def get(self) -> Project:
-        proj = getattr(self._local, "project", None)
-        if proj is None:
-            proj = self._local.project = Project.open(self.path, files=self.files)
-            with self._lock:
-                self._open.append(proj)
-        return proj
-
-    def close(self) -> None:
-        with self._lock:
-            for proj in self._open:
-                proj.close()
-            self._open.clear()
-        self._local = threading.local()
-
-
-def project(request: Request) -> Project:
-    """The project this server works on, opened for the calling thread."""
-    pool: ProjectPool = request.app.state.projects
-    return pool.get()
 
 
 def page(path: str, handler: Handler, *, action: str | None, methods: Sequence[str] = ("GET",),

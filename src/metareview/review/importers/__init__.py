@@ -3,7 +3,7 @@
 :func:`parse_bytes` is the single entry point: it decodes the file (see
 :mod:`._text`), recognises the format from its content (or the name given), and
 returns every record found, malformed ones included and flagged with their line.
-Input that holds no records at all raises :class:`~metareview.exceptions.DataError`.
+Input that holds no records at all raises :class:`~metareview.base.exceptions.DataError`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ...exceptions import DataError, SettingsError
+from ...base.exceptions import DataError, SettingsError
 from ..records import ParseResult
 from ._text import decode, split_lines
 from .bibtex import looks_like_bibtex, parse_bibtex

@@ -2,19 +2,19 @@
 
 Databases disagree on encodings: Scopus and Embase write UTF-8 with a BOM, PubMed
 plain UTF-8, Excel's "Unicode text" UTF-16, and reference managers on Windows still
-write Windows-1252/Latin-1.  Decoding follows :mod:`metareview.decoding`, as for
+write Windows-1252/Latin-1.  Decoding follows :mod:`metareview.tables.decoding`, as for
 analysis tables, so no file is refused for its encoding (a binary file is) and the
 choice is recorded with the batch."""
 
 from __future__ import annotations
 
-from ...decoding import decode as decode_file
+from ...tables.decoding import decode as decode_file
 
 __all__ = ["decode", "split_lines"]
 
 
 def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
-    """Return ``(text, encoding)`` by the rules of :mod:`metareview.decoding` (the same as the
+    """Return ``(text, encoding)`` by the rules of :mod:`metareview.tables.decoding` (the same as the
     analysis tables'); line endings are left to :func:`split_lines`."""
     decoded = decode_file(data, name=name)
     return decoded.text, decoded.encoding

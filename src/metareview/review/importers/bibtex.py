@@ -17,7 +17,7 @@ import re
 import unicodedata
 from typing import Any
 
-from ...exceptions import DataError
+from ...base.exceptions import DataError
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 

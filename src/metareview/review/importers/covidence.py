@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ...exceptions import DataError
+from ...base.exceptions import DataError
 from .._csv import dict_rows
 from ..normalize import clean_doi, clean_pmid, parse_year
 from .decisions import ToolRow, ToolVote

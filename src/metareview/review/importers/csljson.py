@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...exceptions import DataError
+from ...base.exceptions import DataError
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 

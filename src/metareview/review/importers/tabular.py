@@ -14,8 +14,8 @@ import csv
 import io
 import re
 
-from ...exceptions import DataError, SettingsError
-from ...outputs import from_spreadsheet
+from ...base.exceptions import DataError, SettingsError
+from ...base.outputs import from_spreadsheet
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 

@@ -2,7 +2,7 @@
 
 The plan is the ``review.toml`` beside the project file (or the one given with
 ``metareview serve --plan``), run exactly as ``metareview run`` runs it
-(:func:`metareview.review_run.run_review`).  Before each run the adjudicated analysis
+(:func:`metareview.run.run_review`).  Before each run the adjudicated analysis
 table, its provenance and its column declarations (from the form's field types) are written to
 ``<project>.files/analysis.csv``, ``analysis.provenance.csv`` and ``analysis.columns.toml``, so that
 a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.  The output (report, figures,
@@ -24,7 +24,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...exceptions import MetaReviewError, SettingsError
+from ...base.exceptions import MetaReviewError, SettingsError
 from ...review.accounts import User
 from ...review.backends import is_url
 from ...review.extraction import analysis_columns, export_analysis, get_form
@@ -149,7 +149,7 @@ def analysis(request: Request, user: User | None, form: FormData | None, *, erro
 
 
 def run(request: Request, user: User | None, form: FormData | None) -> Response:
-    from ...review_run import run_review
+    from ...run import run_review
 
     assert user is not None
     proj = project(request)

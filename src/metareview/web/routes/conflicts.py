@@ -8,7 +8,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ...exceptions import DataError, MetaReviewError
+from ...base.exceptions import DataError, MetaReviewError
 from ...review.accounts import User
 from ...review.project import parse_stage
 from ...review.screening import conflicts as open_conflicts

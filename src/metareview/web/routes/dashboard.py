@@ -32,7 +32,7 @@ def prisma_svg(counts_json: str) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from ...exceptions import MetaReviewWarning
+    from ...base.exceptions import MetaReviewWarning
     from ...plots.prisma import PrismaDiagram
 
     with warnings.catch_warnings():

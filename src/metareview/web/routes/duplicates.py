@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ...exceptions import DataError, MetaReviewError
+from ...base.exceptions import DataError, MetaReviewError
 from ...review.accounts import User
 from ...review.dedupe import choose_primary, resolve_pair, review_queue, run_dedupe
 from ...review.normalize import norm_text, norm_title

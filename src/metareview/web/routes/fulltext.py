@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...exceptions import DataError
+from ...base.exceptions import DataError
 from ...review.accounts import User
 from ...review.fulltext import MAX_PDF_BYTES, attach_pdf, fulltext_path, reports_sought
 from ...review.screening import assign_study, decide, set_retrieval

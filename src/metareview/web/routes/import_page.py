@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...exceptions import DataError, MetaReviewError
+from ...base.exceptions import DataError, MetaReviewError
 from ...review.accounts import User
 from ...review.importers import FORMATS
 from ...review.project import SOURCE_KINDS

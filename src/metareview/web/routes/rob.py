@@ -23,12 +23,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ...exceptions import DataError, MetaReviewError, SettingsError
+from ...base.exceptions import DataError, MetaReviewError, SettingsError
 from ...review.accounts import User
-from ...review.assessment import OVERALL, adjudicate, canonical_entry, discrepancies, enter_answers, export_robvis, \
-    final_table, get_tool, items, proposed, set_tool
+from ...review.assessment import OVERALL, adjudicate, canonical_entry, discrepancies, enter_answers, export_robvis, final_table, get_tool, items, proposed, set_tool
 from ...review.screening import study_labels
-from ...rob import RobTable, Tool, load_tool, tool_names
+from ...appraisal.rob import RobTable, Tool, load_tool, tool_names
 from ..permissions import allowed
 from ..render import render
 from ..responses import Refusal

@@ -6,7 +6,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ...exceptions import MetaReviewError
+from ...base.exceptions import MetaReviewError
 from ...review import accounts
 from ...review.accounts import User
 from ..auth import hash_password

@@ -1,0 +1,2 @@
+"""Analyses derived from a pooled result: meta-regression, multilevel models, subgroups, sensitivity, influence, small-study effects, BLUPs, fail-safe N and model comparison.
+"""

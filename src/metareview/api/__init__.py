@@ -1,0 +1,2 @@
+"""The R-style entry points (metagen, metaprop, ... and metaanalysis), their result type and the batch engine.
+"""

@@ -1,0 +1,684 @@
+"""Many meta-analyses at once: a long table in, one row of pooled results per analysis out.
+
+Simulation studies, re-analyses of whole databases and living reviews pool thousands to
+millions of analyses.  ``batch`` takes a long table (one row per study, an analysis id
+column, the study columns of any design :func:`metareview.metaanalysis` reads), pads the
+analyses of a chunk into (analyses, studies) arrays with a 0/1 mask, and runs the same
+code as the single-analysis API on them: :func:`metareview.effectsizes.escalc.escalc` once and
+:func:`metareview.pooling.inverse_variance.pool_arrays` once per chunk.  The numbers are those of
+``metaanalysis(rows_of_one_analysis, ...).to_dict()``, flattened into columns.
+
+Memory is bounded by the chunk, not by the table: an in-memory table is read through an
+index sorted by analysis; a CSV or Parquet file is streamed (its rows of one analysis
+must then be consecutive); a ``dask.dataframe.DataFrame`` is pooled partition by
+partition on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from .meta import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
+from ..effectsizes.escalc import escalc
+from ..effectsizes.measures import required_columns
+from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
+from ..effectsizes.measures import Measure, backtransform, get_measure
+from ..pooling.inverse_variance import pool_arrays
+from ..pooling.settings import Settings
+from ..effectsizes.validate import validate_design
+
+__all__ = ["batch", "iter_batch", "result_columns", "POOLED_COLUMNS", "BACKTRANSFORMED_COLUMNS"]
+
+#: The pooled fields of the ``pool --json`` contract, flattened (analysis scale).
+POOLED_COLUMNS = (
+    "k", "measure", "method_tau2",
+    "common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic", "common_p",
+    "random_estimate", "random_se", "random_ci_low", "random_ci_high", "random_statistic", "random_p",
+    "random_df", "prediction_low", "prediction_high",
+    "q", "q_df", "q_p", "tau2", "tau2_ci_low", "tau2_ci_high", "tau",
+    "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
+    "tau2_converged", "tau2_iterations", "se_tau2",
+)
+#: ``backtransformed.{common,random,prediction}`` of the contract, for transformed measures.
+BACKTRANSFORMED_COLUMNS = (
+    "bt_common_estimate", "bt_common_ci_low", "bt_common_ci_high",
+    "bt_random_estimate", "bt_random_ci_low", "bt_random_ci_high",
+    "bt_prediction_low", "bt_prediction_high",
+)
+_BT_SOURCE = dict(zip(BACKTRANSFORMED_COLUMNS, (
+    "common_estimate", "common_ci_low", "common_ci_high", "random_estimate", "random_ci_low",
+    "random_ci_high", "prediction_low", "prediction_high")))
+_INT_COLUMNS = ("k", "q_df", "tau2_iterations")
+_CONSTANT_COLUMNS = ("measure", "method_tau2")
+
+#: Settings that change the numbers of a batch; the others only change how one result prints.
+_DISPLAY_ONLY = ("study_ci", "common", "random")
+#: Harmless values for the padded cells of each column role (masked out of every sum).
+_PAD = {"events": 1.0, "n": 4.0, "events_e": 1.0, "n_e": 4.0, "events_c": 1.0, "n_c": 4.0,
+        "mean": 1.0, "sd": 1.0, "mean_pre": 1.0, "sd_pre": 1.0, "mean_post": 1.0, "sd_post": 1.0,
+        "mean_e": 1.0, "sd_e": 1.0, "mean_c": 1.0, "sd_c": 1.0, "r": 0.0, "yi": 0.0, "vi": 1.0,
+        "sei": 1.0, "time": 1.0, "time_e": 1.0, "time_c": 1.0, "cor": 0.0, "tstat": 0.0, "predictors": 0.0,
+        "r2": 0.0, "genq_weights": 1.0}
+#: Padded cells (analyses x largest k) of a chunk by default: small enough for the
+#: arrays of a chunk to stay in the processor's caches, large enough to amortise the calls.
+CHUNK_CELLS = 50_000
+#: Largest padded array of one chunk when ``chunk_size`` is given, in cells.
+MAX_CELLS = 2_000_000
+#: Rows read at a time from a file.
+FILE_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a batch computes, fixed before the first row is read."""
+
+    by: str
+    studlab: str
+    roles: dict            # role -> column name in the table
+    escalc_measure: Measure  # the measure effect sizes are computed (and tested) with
+    measure: Measure         # the measure reported and back-transformed
+    settings: Settings
+    tau2_ci: bool
+
+    @property
+    def count_columns(self) -> list[str]:
+        """The columns holding counts (whole numbers only)."""
+        from ..tables.io import COUNT_ROLES
+        return [c for r, c in self.roles.items() if r in COUNT_ROLES]
+
+    @property
+    def columns_read(self) -> list[str]:
+        cols = [self.by, *self.roles.values()]
+        return cols + [self.studlab] if self.studlab else cols
+
+
+def result_columns(measure: str | Measure, by: str = "analysis") -> list[str]:
+    """The columns of a batch result for ``measure``, in order."""
+    m = get_measure(measure)
+    return [by, *POOLED_COLUMNS, *(BACKTRANSFORMED_COLUMNS if m.transformed else ())]
+
+
+def _make_plan(names, *, by, measure, columns, studlab, tau2_ci, settings) -> _Plan:
+    names = [str(c) for c in names]
+    if by not in names:
+        raise DataError(f"the analysis id column {by!r} is not in the data (columns: {', '.join(names)}); "
+                        "name it with by=", column=by, rule="missing column")
+    rename = {}
+    for role, name in (columns or {}).items():
+        if role not in ROLE_COLUMNS:
+            raise SettingsError(f"unknown column role {role!r}; valid roles are: {', '.join(ROLE_COLUMNS)}")
+        if name not in names:
+            raise DataError(f"column {name!r} (mapped to {role}) is not in the data", column=name,
+                            rule="missing column")
+        rename[name] = role
+    as_roles = {rename.get(c, c): c for c in names if c not in (by, studlab)}
+    design, notes = resolve_design(list(as_roles), measure)
+    for note in notes:
+        warnings.warn(note, MetaReviewWarning, stacklevel=3)
+    code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
+    m = get_measure(code)
+    if design != "generic" and m.design != design and not (m.code == "MD" and design == "prepost"):
+        raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} design")
+    bad = sorted(set(settings) & {*_DISPLAY_ONLY, "exclude", "subset"})
+    if bad:
+        raise SettingsError(f"batch does not take {', '.join(bad)}: it pools every row of the table and "
+                            "reports no study table (filter the table first; study CIs and display "
+                            "switches belong to single analyses)")
+    escalc_m = get_measure("GEN") if design == "generic" else m
+    stg, _ = Settings.split({"measure": escalc_m.code, **settings})
+    if stg.method != "Inverse":
+        raise SettingsError(f"method {stg.method!r} is not available for this analysis; valid: Inverse")
+    if m.scale == "freeman-tukey" and design == "generic":
+        raise SettingsError("the Freeman-Tukey back-transformation needs the sample sizes: give events,n "
+                            "columns rather than yi,vi")
+    present = {r: c for r, c in as_roles.items() if r in ROLE_COLUMNS}
+    needed = required_columns(escalc_m, present)
+    if stg.method_tau2 == "GENQ" or "genq_weights" in present:
+        # the GENQ estimator's user weights, as in the single-analysis API
+        if stg.method_tau2 != "GENQ":
+            raise SettingsError(f"genq_weights apply only to the GENQ estimator of tau², not to {stg.method_tau2}")
+        needed = needed + ("genq_weights",)
+    roles = {r: present[r] for r in needed if r in present}
+    missing = [r for r in needed if r not in present]
+    if missing:
+        raise DataError(f"measure {escalc_m.code} needs column(s) {', '.join(needed)}; missing: "
+                        f"{', '.join(missing)}", column=missing[0], rule="missing column")
+    return _Plan(by, studlab if studlab in names else "", roles, escalc_m, m, stg, bool(tau2_ci))
+
+
+# ----- one table of complete analyses ------------------------------------------------
+
+def _id(value):
+    """An analysis id as Python shows it (7, not np.int64(7))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numeric(series, column: str, ids, studies) -> np.ndarray:
+    """Float values of a column; a cell that is not a number names its analysis and study."""
+    import pandas as pd
+
+    if series.dtype.kind in "fiub":
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    num = pd.to_numeric(series, errors="coerce")
+    blank = series.isna() | (series.astype(str).str.strip() == "")
+    bad = (num.isna() & ~blank).to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"analysis {_id(ids(i))!r}: non-numeric value {series.iloc[i]!r}", study=studies(i),
+                        column=column, rule="numeric value required")
+    return num.to_numpy(dtype=float, na_value=np.nan)
+
+
+class _Frame:
+    """A pandas table of complete analyses, indexed by analysis without moving its rows."""
+
+    def __init__(self, frame, plan: _Plan):
+        import pandas as pd
+
+        self.plan = plan
+        ids = frame[plan.by].to_numpy()
+        self.labels = frame[plan.studlab].to_numpy() if plan.studlab else None
+        self._codes = None
+        if ids.dtype.kind in "iu" and ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
+            # sorted integer ids (the usual simulation layout): analyses are the runs of equal ids
+            first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+            self.ids = ids[first]
+            self.counts = np.diff(np.append(first, ids.size))
+            self.order = None
+        else:
+            codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
+            if (codes < 0).any():
+                i = int(np.argmax(codes < 0))
+                raise DataError(f"row {i + 1} has no analysis id", column=plan.by, rule="analysis id required")
+            self.ids = np.asarray(uniques)
+            self._codes = codes
+            # rows in analysis order; a table already grouped by analysis needs no index
+            grouped = codes.size < 2 or bool((np.diff(codes) >= 0).all())
+            self.order = None if grouped else np.argsort(codes, kind="stable")
+            self.counts = np.bincount(codes, minlength=len(uniques))
+        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
+        self.values = {role: _numeric(frame[col], col, self._row_id, self._row_study)
+                       for role, col in plan.roles.items()}
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The analysis (0, 1, ...) of each row; built when an error needs it."""
+        if self._codes is None:
+            self._codes = np.repeat(np.arange(self.counts.size), self.counts)
+        return self._codes
+
+    def _row_id(self, row: int):
+        return self.ids[self.codes[row]]
+
+    def _row_study(self, row: int) -> str:
+        if self.labels is not None:
+            return str(self.labels[row])
+        code = self.codes[row]
+        return str(int(np.count_nonzero(self.codes[:row] == code)) + 1)
+
+    def chunks(self, chunk_size: int | None):
+        """(first, last) analysis of each chunk.  By default a chunk holds about
+        :data:`CHUNK_CELLS` padded cells (many small analyses or few large ones); with
+        ``chunk_size`` it holds that many analyses, fewer when padding them would exceed
+        :data:`MAX_CELLS` cells."""
+        n = self.counts.size
+        budget = CHUNK_CELLS if chunk_size is None else MAX_CELLS
+        a = 0
+        while a < n:
+            size = chunk_size if chunk_size is not None else max(1, CHUNK_CELLS // int(self.counts[a]))
+            b = min(a + size, n)
+            while b - a > 1 and (b - a) * int(self.counts[a:b].max()) > budget:
+                b = a + (b - a) // 2
+            yield a, b
+            a = b
+
+    def rows(self, a: int, b: int) -> np.ndarray | slice:
+        r0 = int(self.starts[a])
+        r1 = int(self.starts[b - 1] + self.counts[b - 1])
+        return slice(r0, r1) if self.order is None else self.order[r0:r1]
+
+
+def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:
+    """A validation error on the rows of a chunk (its study is the position ``pos`` among
+    them, by default the one the error names), re-raised naming the analysis and study."""
+    if exc.study is None:
+        raise exc
+    pos = int(exc.study) if pos is None else pos
+    row = (rows.start + pos) if isinstance(rows, slice) else int(rows[pos])
+    where = ", ".join([f"study {exc.study!r}"] + ([f"column {exc.column!r}"] if exc.column is not None else [])) + ": "
+    text = str(exc)
+    message = text[len(where):] if text.startswith(where) else text
+    raise DataError(f"analysis {_id(frame.ids[frame.codes[row]])!r}: {message}", study=frame._row_study(row),
+                    column=exc.column, rule=exc.rule) from None
+
+
+def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
+    plan = frame.plan
+    s = plan.settings
+    rows = frame.rows(a, b)
+    counts = frame.counts[a:b]
+    na, kmax = b - a, int(counts.max())
+    flat_cols = {role: vals[rows] for role, vals in frame.values.items()}
+    n_rows = int(counts.sum())
+    try:
+        # the rules of the single-analysis API, on the real cells only (before padding)
+        validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
+    except DataError as exc:
+        _reraise(exc, frame, rows)
+    if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
+        cell = np.arange(n_rows)
+        real = np.ones((na, kmax), dtype=bool)
+
+        def pad(vals, fill):
+            return vals.reshape(na, kmax)
+    else:
+        # cell of each row in the padded (analyses, kmax) layout
+        local = np.repeat(np.arange(na), counts)
+        first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        cell = local * kmax + (np.arange(n_rows) - np.repeat(first, counts))
+        real = np.zeros(na * kmax, dtype=bool)
+        real[cell] = True
+        real = real.reshape(na, kmax)
+
+        def pad(vals, fill):
+            arr = np.full(na * kmax, fill)
+            arr[cell] = vals
+            return arr.reshape(na, kmax)
+    m_es = plan.escalc_measure
+    if m_es.design == "rate":
+        yi, vi, n_tot = _rate_effects(m_es, flat_cols, counts, s, frame, rows)
+        yi, vi, n_tot = pad(yi, 0.0), pad(vi, 1.0), pad(n_tot, 1.0)
+    else:
+        es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
+                    method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
+        yi, vi, n_tot = es.yi, es.vi, es.n
+    pooled = real
+    if plan.measure.code in ("OR", "RR") and m_es.design == "bin2" and not s.allstudies:
+        # as the single-analysis API (R meta, allstudies = FALSE): studies without events in
+        # both arms (for the odds ratio also with only events) are not pooled
+        e1, n1 = pad(flat_cols["events_e"], 1.0), pad(flat_cols["n_e"], 4.0)
+        e2, n2 = pad(flat_cols["events_c"], 1.0), pad(flat_cols["n_c"], 4.0)
+        uninformative = (e1 == 0) & (e2 == 0)
+        if plan.measure.code == "OR":
+            uninformative |= (e1 == n1) & (e2 == n2)
+        pooled = real & ~uninformative
+        empty = real.any(-1) & ~pooled.any(-1)
+        if empty.any():
+            i = int(np.argmax(empty))
+            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded (no events in both "
+                            "groups, or only events; allstudies = False as R meta): no studies left to pool",
+                            rule="no studies")
+    bad = pooled & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        row = np.flatnonzero(cell == i * kmax + j)[0]
+        orig = (rows.start + row) if isinstance(rows, slice) else int(rows[row])
+        raise DataError(f"analysis {_id(frame.ids[a + i])!r}: the effect size cannot be computed "
+                        f"(yi = {yi[i, j]}, vi = {vi[i, j]}); check its data or use a continuity "
+                        "correction", study=frame._row_study(orig), column=plan.measure.code,
+                        rule="finite effect size")
+    mask = pooled.astype(float)
+    genq = None
+    if "genq_weights" in flat_cols:
+        bad_w = ~(np.isfinite(flat_cols["genq_weights"]) & (flat_cols["genq_weights"] > 0))
+        if bad_w.any():
+            _reraise(DataError("a GENQ weight must be a positive number", study=str(int(np.argmax(bad_w))),
+                               column="genq_weights", rule="genq_weights > 0"), frame, rows)
+        genq = pad(flat_cols["genq_weights"], 1.0)
+    p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
+                    adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
+                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq)
+    out: dict[str, Any] = {plan.by: frame.ids[a:b]}
+    for name in POOLED_COLUMNS:
+        if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
+            out[name] = getattr(p, name)
+    if plan.measure.transformed:
+        n_harmonic = None
+        if n_tot is not None:
+            with np.errstate(divide="ignore"):
+                n_harmonic = mask.sum(-1) / (mask / n_tot).sum(-1)
+        for name, source in _BT_SOURCE.items():
+            out[name] = backtransform(plan.measure, out[source], n_harmonic)
+    return out
+
+
+def _rate_effects(m: Measure, flat: dict, counts: np.ndarray, s: Settings, frame: _Frame, rows):
+    """Incidence-rate effect sizes of a chunk's real cells.  The rate formulas take one
+    analysis' studies (one-dimensional arrays), so they run on the chunk's rows in a
+    line; their continuity rules are study by study except ``if0all``, whose "any study
+    with zero events" is decided per analysis here."""
+    n_rows = int(counts.sum())
+
+    def effects(sel, method_incr):
+        part = {role: vals[sel] for role, vals in flat.items()}
+        try:
+            es = escalc(m, part, incr=s.incr, method_incr=method_incr, incr_style=s.incr_style,
+                        exact_smd=s.exact_smd, validate=False)
+        except DataError as exc:
+            if exc.study is None:
+                raise
+            _reraise(exc, frame, rows, pos=int(np.arange(n_rows)[sel][int(exc.study)]))
+        return es.yi, es.vi, es.n
+
+    if s.method_incr != "if0all":
+        return effects(slice(None), s.method_incr)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    any_zero = np.repeat(np.add.reduceat((flat["events"] == 0).astype(np.int64), first) > 0, counts)
+    yi, vi, n_tot = np.empty(n_rows), np.empty(n_rows), np.empty(n_rows)
+    for sel, rule in ((any_zero, "all"), (~any_zero, "none")):
+        if sel.any():
+            yi[sel], vi[sel], n_tot[sel] = effects(sel, rule)
+    return yi, vi, n_tot
+
+
+def _frame_of(out: dict, plan: _Plan):
+    import pandas as pd
+
+    for c in _INT_COLUMNS:
+        out[c] = np.asarray(out[c], dtype=np.int64)
+    out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
+    df = pd.DataFrame(out, copy=False)
+    order = result_columns(plan.measure, plan.by)
+    for name, value in (("measure", plan.measure.code), ("method_tau2", plan.settings.method_tau2)):
+        df.insert(order.index(name), name, value)
+    return df
+
+
+def _empty(plan: _Plan, id_dtype=object):
+    import pandas as pd
+
+    cols = result_columns(plan.measure, plan.by)
+    df = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    df[plan.by] = df[plan.by].astype(id_dtype)
+    for c in _INT_COLUMNS:
+        df[c] = df[c].astype("int64")
+    for c in ("measure", "method_tau2"):
+        df[c] = df[c].astype(object)
+    df["tau2_converged"] = df["tau2_converged"].astype(bool)
+    return df
+
+
+# ----- sources: DataFrame, CSV, Parquet ----------------------------------------------
+
+def _read_pieces(path: Path, plan_columns=None, by: str = "analysis", studlab: str = "",
+                 counts=()) -> Iterator:
+    """Pieces of a CSV/TSV, Parquet or XLSX file as DataFrames (``FILE_ROWS`` rows at a time),
+    read by :func:`metareview.tables.io.iter_pieces` (the rules every command reads tables by)."""
+    from ..tables.io import iter_pieces
+
+    yield from iter_pieces(path, FILE_ROWS, columns=plan_columns, text_columns=(by, studlab),
+                           counts=counts, study=studlab or None)
+
+
+def _file_columns(path: Path, by: str) -> list[str]:
+    from ..tables.io import table_columns
+
+    return table_columns(path)
+
+
+def _file_rows(path: Path) -> int | None:
+    from ..tables.io import table_rows
+
+    return table_rows(path)
+
+
+def _stream_complete(pieces: Iterator, by: str, path: Path) -> Iterator:
+    """Regroup file pieces so that no analysis is split: the last analysis of a piece waits
+    for the next.  Within the last piece (a small file is one piece) rows may come in any
+    order; an analysis whose rows straddle pieces without being consecutive is an error
+    (found from 64-bit hashes of the ids already pooled: 8 bytes per analysis)."""
+    import pandas as pd
+
+    pieces = iter(pieces)
+    held = None
+    seen = np.empty(0, dtype=np.uint64)
+    piece = next(pieces, None)
+    while piece is not None:
+        following = next(pieces, None)
+        if held is not None:
+            piece = pd.concat([held, piece], ignore_index=True)
+            held = None
+        if following is None:  # the rest of the file: every analysis in it is complete
+            if len(piece):
+                if seen.size:
+                    _check_new(piece[by], seen, by, path)
+                yield piece
+            break
+        if len(piece):
+            ids = piece[by].to_numpy()
+            last = ids[-1]
+            tail = len(ids)
+            while tail > 0 and ids[tail - 1] == last:
+                tail -= 1
+            ready, held = piece.iloc[:tail], piece.iloc[tail:]
+            if len(ready):
+                seen = _check_new(ready[by], seen, by, path)
+                yield ready
+        piece = following
+
+
+def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
+    import pandas as pd
+
+    uniq = ids.drop_duplicates().to_numpy()
+    hashes = pd.util.hash_array(uniq)
+    if seen.size:
+        pos = np.minimum(np.searchsorted(seen, hashes), seen.size - 1)
+        again = seen[pos] == hashes
+        if again.any():
+            raise DataError(f"analysis {_id(uniq[int(np.argmax(again))])!r}: its rows are not consecutive in {path}; "
+                            f"a file is read piece by piece, so sort it by {by!r} (or pass a DataFrame)",
+                            column=by, rule="rows of an analysis together")
+    merged = np.concatenate([seen, hashes])
+    merged.sort(kind="stable")
+    return merged
+
+
+# ----- public API --------------------------------------------------------------------
+
+def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
+                   warn: bool = True):
+    """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays."""
+    import pandas as pd
+
+    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
+        raise SettingsError(f"chunk_size must be a positive number of analyses, not {chunk_size!r}")
+    chunk_size = None if chunk_size is None else int(chunk_size)
+    path = None
+    if isinstance(table, (str, Path)):
+        path = Path(table)
+        if not path.exists():
+            raise DataError(f"file not found: {path}", rule="file exists")
+        names = _file_columns(path, by)
+    elif isinstance(table, pd.DataFrame):
+        names = list(table.columns)
+    else:
+        raise SettingsError(f"batch takes a pandas or Dask DataFrame or a CSV/Parquet path, "
+                            f"not {type(table).__name__}")
+    plan = _make_plan(names, by=by, measure=measure, columns=columns, studlab=studlab, tau2_ci=tau2_ci,
+                      settings=settings)
+
+    def run():
+        if path is None:
+            frames: Iterator = iter([table])
+            total = len(table)
+        else:
+            frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
+                                                   plan.count_columns), by, path)
+            total = _file_rows(path)
+        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
+        bar = _progress(progress, total)
+        try:
+            for frame in frames:
+                fr = _Frame(frame, plan)
+                for a, b in fr.chunks(chunk_size):
+                    out = _pool_chunk(fr, a, b)
+                    _tally(tally, out, plan.by)
+                    if bar is not None:
+                        bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
+                    yield out
+        finally:
+            if bar is not None:
+                bar[0].stop()
+        if warn:
+            _warn(tally, plan)
+
+    return plan, run()
+
+
+def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
+               columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int | None = None,
+               tau2_ci: bool = True, progress: bool = False, **settings) -> Iterator:
+    """Pool ``table`` chunk by chunk, yielding one DataFrame of results per chunk.
+
+    Arguments are those of :func:`batch` (pandas DataFrames and files only).  Warnings about
+    one-study analyses and estimators that did not converge are given once, at the end.
+    """
+    plan, chunks = _pooled_chunks(table, by=by, measure=measure, columns=columns, studlab=studlab,
+                                  chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
+    for out in chunks:
+        yield _frame_of(out, plan)
+
+
+def _tally(tally: dict, out: dict, by: str) -> None:
+    single = out["k"] == 1
+    unconv = ~out["tau2_converged"]
+    tally["single_n"] += int(single.sum())
+    tally["unconverged_n"] += int(unconv.sum())
+    for key, sel in (("single", single), ("unconverged", unconv)):
+        room = 5 - len(tally[key])
+        if room > 0 and sel.any():
+            tally[key].extend(_id(x) for x in out[by][sel][:room])
+
+
+def _warn(tally: dict, plan: _Plan) -> None:
+    def some(ids, n):
+        more = f" and {n - len(ids)} more" if n > len(ids) else ""
+        return ", ".join(repr(i) for i in ids) + more
+    if tally["single_n"]:
+        warnings.warn(f"{tally['single_n']} analysis(es) with one study ({some(tally['single'], tally['single_n'])}): "
+                      "tau² = 0, Q = 0 and I² = 0 as metafor sets them", SmallSampleWarning, stacklevel=3)
+    if tally["unconverged_n"]:
+        warnings.warn(f"the {plan.settings.method_tau2} estimator of tau² did not converge for "
+                      f"{tally['unconverged_n']} analysis(es) ({some(tally['unconverged'], tally['unconverged_n'])}); "
+                      "the last iterate is reported and tau2_converged is False", ConvergenceWarning,
+                      stacklevel=3)
+
+
+def _progress(show: bool, total: int | None):
+    if not show:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("pooling"), BarColumn(), MofNCompleteColumn(), TextColumn("study rows"),
+                   TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+    task = bar.add_task("pooling", total=total)
+    bar.start()
+    return bar, task
+
+
+def batch(table, *, by: str = "analysis", measure: str | None = None, columns: Mapping[str, str] | None = None,
+          studlab: str = "study", chunk_size: int | None = None, tau2_ci: bool = True, progress: bool = False,
+          client=None, **settings):
+    """Pool every analysis of a long table; one row of pooled results per analysis.
+
+    ``table`` is a pandas DataFrame, a path to a CSV/TSV, Parquet or XLSX file, or a
+    ``dask.dataframe.DataFrame``; ``by`` names its analysis id column.  The study design
+    is read from the column names as :func:`metareview.metaanalysis` reads it (``columns``
+    maps roles to other names; ``studlab`` names the study label column, used in error
+    messages), ``measure`` defaults as there, and ``settings`` are the settings of the
+    single-analysis API that change numbers (``method_tau2``, ``level``, ``random_ci``,
+    ``adhoc_hakn``, ``prediction``, ``i2_method``, ``incr``, ``method_incr``,
+    ``incr_style``, ``exact_smd``, ``allstudies``); the method is inverse variance.
+
+    Columns: the analysis id, then :data:`POOLED_COLUMNS` (the pooled fields of the
+    ``pool --json`` contract, flattened: ``common_estimate`` is ``common.estimate``, ``q``
+    is ``heterogeneity.q``; I² in percent) and, for transformed measures,
+    :data:`BACKTRANSFORMED_COLUMNS`.  Rows come in the order in which analyses first
+    appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (about half
+    the time of a DerSimonian-Laird batch); its columns are then NaN.
+
+    Analyses are pooled a chunk at a time, which bounds memory: by default chunks of about
+    :data:`CHUNK_CELLS` padded cells, or ``chunk_size`` analyses (fewer when one is large);
+    files are streamed a million rows at a time (``FILE_ROWS``), so in a larger file the
+    rows of each analysis must be consecutive.  A Dask
+    DataFrame is pooled partition by partition on ``client`` (a ``distributed.Client``;
+    default: the current client, or a local cluster started for the call); an analysis
+    split between partitions is first brought together by a shuffle on ``by``.
+
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"analysis": ["a", "a", "b", "b"], "events": [8, 26, 6, 12], "n": [10, 31, 9, 20]})
+    >>> r = batch(t)
+    >>> r["analysis"].tolist(), [round(x, 4) for x in r["bt_random_estimate"]]
+    (['a', 'b'], [0.8287, 0.6201])
+    """
+    if type(table).__module__.split(".")[0] == "dask":
+        return _batch_dask(table, by=by, measure=measure, columns=columns, studlab=studlab,
+                           chunk_size=chunk_size, tau2_ci=tau2_ci, client=client, settings=settings)
+    if client is not None:
+        raise SettingsError("client= is for Dask DataFrames; this table is pooled in this process")
+    return _batch_frame(table, by=by, measure=measure, columns=columns, studlab=studlab, chunk_size=chunk_size,
+                        tau2_ci=tau2_ci, progress=progress, settings=settings)
+
+
+def _batch_frame(table, *, warn: bool = True, **kwargs):
+    import pandas as pd
+
+    by = kwargs["by"]
+    plan, chunks = _pooled_chunks(table, warn=warn, **kwargs)
+    parts = list(chunks)
+    if not parts:
+        return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
+    # one table at the end rather than one per chunk
+    out = _frame_of({c: np.concatenate([p[c] for p in parts]) for c in parts[0]}, plan)
+    if isinstance(table, pd.DataFrame):
+        out[by] = out[by].astype(table[by].dtype)
+    return out
+
+
+# ----- Dask --------------------------------------------------------------------------
+
+def _pool_partition(part, kwargs: dict):
+    # no warnings from workers (they have no one to tell): the flags are in the columns
+    return _batch_frame(part, warn=False, progress=False, **kwargs)
+
+
+def _batch_dask(ddf, *, by, measure, columns, studlab, chunk_size, tau2_ci, client, settings):
+    names = list(ddf.columns)
+    plan = _make_plan(names, by=by, measure=measure, columns=columns, studlab=studlab, tau2_ci=tau2_ci,
+                      settings=settings)
+    kwargs = dict(by=by, measure=measure, columns=columns, studlab=studlab, chunk_size=chunk_size,
+                  tau2_ci=tau2_ci, settings=settings)
+    meta = _empty(plan, ddf[by].dtype)
+    own = None
+    if client is None:
+        from distributed import Client, LocalCluster
+        try:
+            from distributed import get_client
+            client = get_client()
+        except ValueError:
+            own = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+            client = Client(own)
+    try:
+        if ddf.npartitions > 1 and _straddles(ddf, by, client):
+            ddf = ddf.shuffle(on=by)
+        pooled = ddf.map_partitions(_pool_partition, kwargs, meta=meta)
+        result = client.compute(pooled).result()
+    finally:
+        if own is not None:
+            client.close()
+            own.close()
+    return result.reset_index(drop=True)
+
+
+def _straddles(ddf, by: str, client) -> bool:
+    """Whether an analysis id occurs in more than one partition."""
+    per_part = ddf[by].map_partitions(lambda s: s.drop_duplicates(), meta=ddf[by]._meta)
+    ids = client.compute(per_part).result()
+    return bool(ids.duplicated().any())

@@ -1,0 +1,630 @@
+"""The analysis functions: ``metaprop``, ``metamean``, ``metacont``, ``metaprepost``,
+``metabin``, ``metagen`` (R meta's names) and ``metaanalysis`` for a table whose design is
+read from its column names.
+
+Each builds the study data, computes effect sizes (:mod:`metareview.effectsizes.escalc`), pools them
+with the vectorised kernel (:mod:`metareview.pooling.inverse_variance`, as a batch of one analysis) and
+returns a :class:`~metareview.api.result.MetaResult`.  ``exclude`` keeps studies in the
+result (shown, not pooled); ``subset`` drops them (R meta's distinction).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from functools import partial
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..base.version import __version__
+from ..effectsizes.escalc import escalc
+from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
+from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
+from ..pooling.inverse_variance import pool_arrays
+from ..pooling.summary import PooledValues
+from .result import MetaResult
+from ..tables.selection import select_studies, study_labels
+from ..pooling.settings import Settings
+from ..effectsizes.study_ci import study_ci
+
+__all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
+           "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
+
+DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
+                   "bin2": "OR", "generic": "GEN", "rate": "IRLN", "rate2": "IRR", "cor": "ZCOR",
+                   "pcor": "ZPCOR"}
+ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei", "genq_weights"})
+
+
+#: The order in which designs are listed (and tried).
+_DESIGN_ORDER = ("bin2", "cont2", "prepost", "rate2", "rate", "proportion", "mean", "pcor", "cor")
+
+
+def _fitting_designs(cols: set) -> list[str]:
+    fits = [d for d in _DESIGN_ORDER if set(DESIGNS[d]) <= cols]
+    if "yi" in cols and ({"vi", "sei"} & cols):
+        fits.append("generic")
+    return fits
+
+
+def _design_columns(design: str, cols: set) -> set:
+    """The role columns a design uses, of those present."""
+    if design == "generic":
+        used = {"yi", "vi", "sei"}
+    else:
+        used = set(DESIGNS[design]) | {"prepost": {"r"}, "pcor": {"r2"}}.get(design, set())
+    return (used | {"genq_weights"}) & cols
+
+
+def _reading(design: str, cols: set) -> str:
+    codes = [c for c, m in MEASURES.items() if m.design == design and c != "GEN"] if design != "generic" \
+        else ["GEN"]
+    return f"{design} ({', '.join(sorted(_design_columns(design, cols)))}; --measure {'/'.join(codes)})"
+
+
+def resolve_design(columns: Sequence[str], measure: str | None = None) -> tuple[str, list[str]]:
+    """The design a table's columns give, and the notes that explain the choice.
+
+    The rule (no silent guessing): when the role columns fit exactly one design and every
+    role column is used by it, that design.  When they fit several (``events,n,time`` is a
+    proportion or a rate; ``events,n,yi,vi`` a proportion or generic estimates), or role
+    columns would go unused (``events,n,mean``), :class:`DataError` lists the readings,
+    unless ``measure`` chooses one: then the unused role columns are named in the notes and
+    kept as covariates.  ``yi`` with both ``vi`` and ``sei`` is refused (one would be ignored).
+    """
+    cols = {str(c) for c in columns}
+    fits = _fitting_designs(cols)
+    if not fits:
+        raise DataError("cannot tell the study design from the columns "
+                        f"{', '.join(map(str, columns)) or '(none)'}; expected one of: events,n | mean,sd,n | "
+                        "mean_pre,sd_pre,mean_post,sd_post,n[,r] | mean_e,sd_e,n_e,mean_c,sd_c,n_c | "
+                        "events_e,n_e,events_c,n_c | events,time | events_e,time_e,events_c,time_c | cor,n | "
+                        "tstat,n,predictors[,r2] | yi,vi | yi,sei "
+                        "(map other names with --col ROLE=COLUMN)",
+                        rule="unknown design")
+    notes: list[str] = []
+    if measure is None:
+        design = fits[0]
+        if len(fits) > 1:
+            raise DataError("the columns fit more than one design: " + " or ".join(_reading(d, cols) for d in fits)
+                            + "; choose one with --measure (measure=), or rename the columns of the other "
+                              "(--col ROLE=COLUMN maps a role to another column)", rule="ambiguous design")
+    else:
+        m = get_measure(measure)
+        wanted = [d for d in fits if d == m.design or (m.code == "MD" and d == "prepost")]
+        if m.code == "GEN" or not wanted:
+            wanted = ["generic"] if "generic" in fits else wanted
+        if not wanted:
+            raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a "
+                                f"{' or '.join(fits)} design")
+        design = wanted[0]
+    if design == "generic" and {"vi", "sei"} <= cols:
+        raise DataError("the table has both vi and sei; give one of them (the other would be ignored), or "
+                        "rename one with --col", column="sei", rule="ambiguous design")
+    role_cols = cols & set(ROLE_COLUMNS)
+    unused = sorted(role_cols - _design_columns(design, cols))
+    if unused:
+        if measure is None:
+            raise DataError(f"the columns give a {design} design, which does not use the column(s) "
+                            f"{', '.join(unused)}; remove or rename them, or name the measure with --measure "
+                            f"to pool as {design} and keep them as covariates", column=unused[0],
+                            rule="unused role column")
+        notes.append(f"column(s) {', '.join(unused)} not used: the {design} design was chosen by measure "
+                     f"{get_measure(measure).code}; they are kept as covariates")
+    return design, notes
+
+
+def detect_design(columns: Sequence[str]) -> str:
+    """The study design given by a table's column names (metareview's role names); see
+    :func:`resolve_design` for the rule."""
+    return resolve_design(columns)[0]
+
+
+def _as_float(values, column: str, labels) -> np.ndarray:
+    """Numbers from a column; a non-numeric cell is an error naming the study and column."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(float).ravel()
+    if isinstance(values, (list, tuple)) and all(type(v) in (int, float) for v in values):
+        return np.array(values, dtype=float)
+    arr = np.asarray(values, dtype=object).ravel()
+    out = np.empty(arr.shape, dtype=float)
+    for i, v in enumerate(arr):
+        if v is None or (isinstance(v, str) and v.strip() == ""):
+            out[i] = np.nan
+            continue
+        try:
+            out[i] = float(v)
+        except (TypeError, ValueError):
+            raise DataError(f"non-numeric value {v!r}", study=str(labels[i]), column=column,
+                            rule="numeric value required") from None
+    return out
+
+
+# Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
+# such values are data errors (units, a misplaced exponent), never effects to pool.
+_MAX_EFFECT = 1e100
+_MAX_VARIANCE = 1e200
+
+
+_DUPLICATE_LABELS = "duplicate study labels"
+
+
+def _duplicate_labels(labels: np.ndarray) -> str | None:
+    """A note naming the study labels that occur more than once (and their rows), or None."""
+    seen: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        seen.setdefault(str(lab), []).append(i + 1)
+    dup = {lab: rows for lab, rows in seen.items() if len(rows) > 1}
+    if not dup:
+        return None
+    listed = "; ".join(f"{lab!r} (rows {', '.join(map(str, rows))})" for lab, rows in list(dup.items())[:5])
+    return f"{_DUPLICATE_LABELS}: {listed}; each row is pooled as its own study"
+
+
+def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
+         settings: Settings, exclude=None, subset=None) -> MetaResult:
+    sizes = [np.size(v) for v in data.values() if v is not None and np.ndim(v) > 0]
+    k = max(sizes) if sizes else 1
+    labels = study_labels(studlab, k)
+    # a single number (e.g. an assumed pre/post correlation r) applies to every study
+    arrays = {c: _as_float(np.repeat(v, k) if np.ndim(v) == 0 else v, c, labels)
+              for c, v in data.items() if v is not None}
+    covs = {c: np.asarray(v, dtype=object) for c, v in (covariates or {}).items()}
+    keep = ~select_studies(subset, labels, "subset") if subset is not None else np.ones(k, bool)
+    if subset is not None:
+        keep = select_studies(subset, labels, "subset")
+    if not keep.any():
+        raise DataError("no studies left after 'subset'", rule="no studies")
+    labels = labels[keep]
+    arrays = {c: v[keep] for c, v in arrays.items()}
+    covs = {c: v[keep] for c, v in covs.items()}
+    excl = select_studies(exclude, labels, "exclude")
+    m = get_measure(settings.measure)
+    notes = []
+    duplicated = _duplicate_labels(labels)
+    if duplicated:
+        notes.append(duplicated)
+        warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
+    missing = _missing_cells(m, arrays, labels, notes)
+    excl = excl | missing
+    if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
+        # R meta (allstudies = FALSE): studies without events in both arms (and, for the
+        # odds ratio, with only events in both arms) carry no information and are not pooled
+        e1, n1, e2, n2 = (arrays[c] for c in ("events_e", "n_e", "events_c", "n_c"))
+        nonif = (e1 == 0) & (e2 == 0)
+        if m.code == "OR":
+            nonif |= (e1 == n1) & (e2 == n2)
+        if (nonif & ~excl).any():
+            notes.append("not pooled (no events in both groups, or only events; allstudies = False as R meta): "
+                         + ", ".join(labels[nonif & ~excl]))
+            excl = excl | nonif
+            if excl.all():
+                raise DataError("no study has events in one group and not in the other (R meta's "
+                                "allstudies = False leaves such studies out): no studies left to "
+                                "pool; pool the risk difference (RD) instead",
+                                column="events_e", rule="no studies")
+    if excl.all():
+        raise DataError("every study is excluded: no studies left to pool", rule="no studies")
+    # generic data (yi with vi or sei) are already on the measure's analysis scale
+    es = _effects_of_complete(missing, "GEN" if "yi" in arrays else m, arrays, labels, settings)
+    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi >= 0)) & ~excl
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
+                        "check its data or use a continuity correction", study=str(labels[i]),
+                        column=m.code, rule="finite effect size")
+    with np.errstate(invalid="ignore"):
+        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE) | ((es.vi > 0) & (es.vi < 1 / _MAX_VARIANCE))) & ~excl
+    if absurd.any():
+        i = int(np.argmax(absurd))
+        raise DataError(f"the effect size (yi = {es.yi[i]:.6g}, vi = {es.vi[i]:.6g}) is beyond what can be pooled "
+                        f"in double precision; check the data's units and magnitudes", study=str(labels[i]),
+                        column=m.code, rule="magnitude")
+    zero_vi = (es.vi == 0) & ~excl
+    if zero_vi.any():
+        _check_zero_variances(zero_vi, labels, settings, notes)
+    mask = (~excl).astype(float)
+    genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
+    lazy_ci = settings.method == "Inverse" and not zero_vi.any()
+    pooled = _noted(notes, lambda: pool_arrays(
+        es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
+        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
+        i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not zero_vi.any(),
+        tau2_weights=genq).row(0))
+    if lazy_ci:
+        # the Q-profile interval of tau² is computed when first used (PooledValues)
+        pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
+                                              pooled["q"], settings))
+    if zero_vi.any():
+        pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
+    if settings.method != "Inverse":
+        # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
+        if settings.method == "GLMM":
+            from ..pooling.glmm import pooled_for_analysis as glmm_pooled
+            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled)
+        elif m.design == "rate2" and settings.method == "MH":
+            from ..pooling.mh import pooled_rates_for_analysis
+            pooled, method_notes = _noted(notes, lambda: pooled_rates_for_analysis(settings, m, arrays, excl, pooled))
+        else:
+            from ..pooling.mh import pooled_for_analysis as fixed_cell_pooled
+            pooled, method_notes = _noted(notes, lambda: fixed_cell_pooled(
+                settings, m, arrays, excl, pooled, effects=(es.yi, es.vi, mask)))
+        notes.extend(method_notes)
+        if settings.method == "MH" and m.code == "OR":
+            # the Cochran-Mantel-Haenszel and Tarone tests, as rma.mh prints them
+            from ..pooling.mh import cmh_tarone
+            pooled["method_details"] = {**pooled["method_details"], **cmh_tarone(
+                *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))}
+    if settings.method == "GLMM":  # the kernel's se.tau2 is the inverse-variance model's
+        pooled["se_tau2"] = None
+    lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
+    if missing.any():  # no interval for a study without its data
+        lo, hi, nlo, nhi = (None if a is None else np.where(missing, np.nan, a) for a in (lo, hi, nlo, nhi))
+    notes.extend(_flag_notes(labels, covs))
+    corrected = (es.incr > 0) & ~excl
+    if corrected.any() and m.design in ("proportion", "bin2"):
+        notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
+    source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
+              "exclude": exclude, "subset": subset, "refit": _refit}
+    return MetaResult(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
+                      excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
+                      nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
+                      notes=tuple(notes), version=__version__)
+
+
+#: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them)
+ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
+#: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)
+_NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+                     "common_p", "q", "q_p", "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
+                     "tau2_ci_low", "tau2_ci_high")
+
+
+def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> None:
+    """Studies with sampling variance 0 (an estimate without sampling error): legal for the
+    random-effects model with the estimators metafor allows them for, with a warning."""
+    who = ", ".join(labels[zero_vi])
+    if settings.method != "Inverse" or settings.method_tau2 not in ZERO_VARIANCE_ESTIMATORS:
+        i = int(np.argmax(zero_vi))
+        what = (f"the {settings.method_tau2} estimator of tau²" if settings.method == "Inverse"
+                else f"method {settings.method}")
+        raise DataError(f"sampling variance 0: {what} divides by the sampling variances; estimators that allow "
+                        f"zero variances (as metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}",
+                        study=str(labels[i]), column="vi", rule="vi > 0")
+    msg = (f"sampling variance 0 in {who}: the common-effect model, Q, I², H and the Q-profile interval of tau² "
+           "are not defined (as metafor)")
+    warnings.warn(msg, MetaReviewWarning, stacklevel=4)
+    notes.append(msg)
+
+
+def _without_inverse_variance_quantities(pooled, zero_vi, labels, method_tau2) -> dict:
+    if not pooled["tau2"] > 0:
+        i = int(np.argmax(zero_vi))
+        raise DataError(f"sampling variance 0 and tau² estimated as 0 ({method_tau2}): the random-effects "
+                        "weights are infinite", study=str(labels[i]), column="vi", rule="vi > 0 or tau² > 0")
+    out = dict(pooled)
+    out.update({key: float("nan") for key in _NEEDS_POSITIVE_V})
+    out["weight_common"] = np.full(np.shape(pooled["weight_common"]), np.nan)
+    return out
+
+
+def _genq_weights(weights, settings: Settings, labels, excl):
+    """The GENQ estimator's user weights (column ``genq_weights``): required by it, refused
+    otherwise, positive and finite in every pooled study."""
+    if weights is None:
+        if settings.method_tau2 == "GENQ":
+            raise SettingsError("the GENQ estimator of tau² needs user weights: give genq_weights= "
+                                "(or a column genq_weights, --col genq_weights=COLUMN)")
+        return None
+    if settings.method_tau2 != "GENQ":
+        raise SettingsError(f"genq_weights apply only to the GENQ estimator of tau², not to {settings.method_tau2}")
+    bad = ~(np.isfinite(weights) & (weights > 0)) & ~excl
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"a GENQ weight must be a positive number (value {weights[i]:g})", study=str(labels[i]),
+                        column="genq_weights", rule="genq_weights > 0")
+    return weights
+
+
+def _noted(notes: list, compute):
+    """Run ``compute()``; each warning it gives is added to ``notes`` and passed on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = compute()
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=4)
+    return value
+
+
+def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarray:
+    """Studies with an empty cell in a column the measure needs: kept in the study table and
+    left out of the pooling, with a note and a warning naming study and column (what
+    metafor does with ``na.action = "na.omit"`` and R meta with missing values)."""
+    from ..effectsizes.measures import required_columns
+    needed = required_columns("GEN" if "yi" in arrays else m, arrays)
+    missing = np.zeros(labels.size, dtype=bool)
+    where = {}
+    for col in needed:
+        if col not in arrays:
+            continue  # escalc names the missing column
+        gap = np.isnan(arrays[col]) & ~missing
+        for i in np.flatnonzero(gap):
+            where[int(i)] = col
+        missing |= gap
+    if not missing.any():
+        return missing
+    if missing.all():
+        raise DataError("no study has complete data: every study has an empty cell "
+                        f"(e.g. column {where[0]!r})", study=str(labels[0]), column=where[0],
+                        rule="value required")
+    detail = ", ".join(f"{labels[i]} (column '{where[i]}')" for i in sorted(where))
+    msg = (f"not pooled, value missing: {detail}; kept in the study table "
+           "(as metafor's na.action = \"na.omit\")")
+    notes.append(msg)
+    warnings.warn(msg, MetaReviewWarning, stacklevel=4)
+    return missing
+
+
+def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, settings):
+    """Effect sizes of the studies with complete data; ``nan`` for the others."""
+    complete = ~missing
+    part = {c: v[complete] for c, v in arrays.items()}
+    es = escalc(measure, part, incr=settings.incr, method_incr=settings.method_incr,
+                incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels[complete],
+                rr_cochrane=settings.rr_cochrane)
+    if not missing.any():
+        return es
+
+    def full(values, fill=np.nan):
+        if values is None:
+            return None
+        out = np.full(missing.shape, fill)
+        out[complete] = values
+        return out
+    return replace(es, yi=full(es.yi), vi=full(es.vi), incr=full(es.incr, 0.0), n=full(es.n))
+
+
+def _tau2_interval(yi, vi, mask, tau2, q, settings) -> dict:
+    from ..pooling.inverse_variance import tau2_interval
+    ci = tau2_interval(yi, vi, mask, tau2, q, level=settings.level, i2_method=settings.i2_method)
+    return {key: value[0].item() for key, value in ci.items()}
+
+
+def _flag_notes(labels, covs) -> list[str]:
+    """Say which values were imputed or estimated (columns ``<col>_imputed`` / ``<col>_estimated``,
+    with the method in ``<col>_imputation`` where given), so every result shows them."""
+    out = []
+    for key in sorted(covs):
+        for suffix, verb in (("_imputed", "imputed"), ("_estimated", "estimated in the source")):
+            if not key.endswith(suffix):
+                continue
+            col = key[: -len(suffix)]
+            flags = np.array([str(v).strip().lower() in ("true", "1", "yes", "*") for v in covs[key]])
+            if flags.any():
+                how = covs.get(f"{col}_imputation")
+                detail = [f"{labels[i]}" + (f" ({how[i]})" if how is not None and str(how[i]) not in ("", "nan", "None")
+                                            else "") for i in np.flatnonzero(flags)]
+                out.append(f"{col} {verb} in {int(flags.sum())} stud{'y' if flags.sum() == 1 else 'ies'}: "
+                           + ", ".join(detail))
+    return out
+
+
+def _refit(result: MetaResult, changes: dict) -> MetaResult:
+    src = result.source
+    exclude = changes.pop("exclude", src["exclude"])
+    subset = changes.pop("subset", src["subset"])
+    settings = result.settings.replace(**changes)
+    return _fit(src["func"], src["data"], src["studlab"], src["covariates"], settings, exclude, subset)
+
+
+def _column(data, value, name):
+    """Resolve an argument that may be a column name of ``data`` (as R's non-standard evaluation)."""
+    if isinstance(value, str):
+        if data is None:
+            raise SettingsError(f"{name}={value!r} names a column, but no data= was given")
+        if value not in data:
+            raise DataError(f"column {value!r} (given as {name}) is not in the data", column=value,
+                            rule="missing column")
+        return np.asarray(data[value])
+    return value
+
+
+def _run(func, roles: dict, studlab, data, measure, kwargs):
+    exclude = kwargs.pop("exclude", None)
+    subset = kwargs.pop("subset", None)
+    covariates = kwargs.pop("covariates", None)
+    roles = {**roles, "genq_weights": kwargs.pop("genq_weights", None)}
+    resolved = {role: _column(data, v, role) for role, v in roles.items() if v is not None}
+    studlab = _column(data, studlab, "studlab")
+    settings, _ = Settings.split({"measure": measure, **kwargs})
+    return _fit(func, resolved, studlab, covariates, settings, exclude, subset)
+
+
+def metaprop(event, n, studlab=None, *, data=None, measure: str = "PLO", **kwargs) -> MetaResult:
+    """Pool single proportions (R meta's ``metaprop``; inverse variance, logit by default;
+    ``method="GLMM"`` fits the random-intercept logistic model, ``n_agq`` quadrature points).
+
+    >>> r = metaprop([8, 26, 26], [10, 31, 30], ["A", "B", "C"])
+    >>> round(float(r.backtransform(r.pooled["random_estimate"])), 4)
+    0.8435
+    """
+    if get_measure(measure).design != "proportion":
+        raise SettingsError(f"metaprop takes a proportion measure (PR, PLO, PLN, PAS, PFT), not {measure!r}")
+    return _run("metaprop", {"events": event, "n": n}, studlab, data, measure, kwargs)
+
+
+def metarate(event, time, studlab=None, *, data=None, measure: str = "IRLN", **kwargs) -> MetaResult:
+    """Pool single incidence rates, events over person-time (R meta's ``metarate``: IR, IRLN,
+    IRS, IRFT; ``method="GLMM"`` fits the Poisson-normal model for IRLN)."""
+    if get_measure(measure).design != "rate":
+        raise SettingsError(f"metarate takes a rate measure (IR, IRLN, IRS, IRFT), not {measure!r}")
+    return _run("metarate", {"events": event, "time": time}, studlab, data, measure, kwargs)
+
+
+def metamean(n, mean, sd, studlab=None, *, data=None, measure: str = "MN", **kwargs) -> MetaResult:
+    """Pool single means (R meta's ``metamean``: MN raw, MNLN log)."""
+    if get_measure(measure).design != "mean":
+        raise SettingsError(f"metamean takes MN or MNLN, not {measure!r}")
+    return _run("metamean", {"n": n, "mean": mean, "sd": sd}, studlab, data, measure, kwargs)
+
+
+def metacont(n_e, mean_e, sd_e, n_c, mean_c, sd_c, studlab=None, *, data=None, measure: str = "MD",
+             **kwargs) -> MetaResult:
+    """Pool two-group continuous outcomes (R meta's ``metacont``: MD, SMD, ROM; metafor's SMDH, VR, CVR)."""
+    if get_measure(measure).design != "cont2":
+        raise SettingsError(f"metacont takes MD, SMD, SMDH, ROM, VR or CVR, not {measure!r}")
+    roles = {"n_e": n_e, "mean_e": mean_e, "sd_e": sd_e, "n_c": n_c, "mean_c": mean_c, "sd_c": sd_c}
+    return _run("metacont", roles, studlab, data, measure, kwargs)
+
+
+def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None, data=None,
+                measure: str = "MD", **kwargs) -> MetaResult:
+    """Pool follow-up minus baseline in one group.
+
+    ``MD`` treats follow-up and baseline as two independent groups (what R meta's
+    ``metacont(n, mean_post, sd_post, n, mean_pre, sd_pre)`` does, and the seed paper did);
+    ``MC``, ``SMCC``, ``SMCR``, ``SMCRH`` and ``ROMC`` use the pre/post correlation ``r`` (required).
+    """
+    code = get_measure(measure).code
+    if code not in ("MD", "MC", "SMCC", "SMCR", "SMCRH", "ROMC"):
+        raise SettingsError(f"metaprepost takes MD, MC, SMCC, SMCR, SMCRH or ROMC, not {measure!r}")
+    roles = {"n": n, "mean_pre": mean_pre, "sd_pre": sd_pre, "mean_post": mean_post, "sd_post": sd_post,
+             "r": r}
+    return _run("metaprepost", roles, studlab, data, measure, kwargs)
+
+
+def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
+            **kwargs) -> MetaResult:
+    """Pool two-group binary outcomes (R meta's ``metabin``: OR, RR, RD) by inverse variance,
+    or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect;
+    ``method="GLMM"`` (OR) fits the conditional logistic-normal model with the approximate
+    likelihood (metafor's ``rma.glmm(model = "CM.AL")``; meta's default model UM.FS is not offered)."""
+    if get_measure(measure).design != "bin2":
+        raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
+    roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}
+    return _run("metabin", roles, studlab, data, measure, kwargs)
+
+
+def metainc(event_e, time_e, event_c, time_c, studlab=None, *, data=None, measure: str = "IRR",
+            **kwargs) -> MetaResult:
+    """Pool two-group incidence rates, events over person-time in each group (R meta's
+    ``metainc``: IRR, IRD; and metafor's IRSD, the difference of square-root rates).
+
+    The common effect is pooled by inverse variance; R meta's default ``method = "MH"``
+    is ``method="MH"`` here.
+
+    >>> r = metainc([9, 8, 3], [413, 263, 487], [19, 19, 13], [398, 245, 435])
+    >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
+    0.3749
+    """
+    if get_measure(measure).design != "rate2":
+        raise SettingsError(f"metainc takes IRR, IRD or IRSD, not {measure!r}")
+    roles = {"events_e": event_e, "time_e": time_e, "events_c": event_c, "time_c": time_c}
+    return _run("metainc", roles, studlab, data, measure, kwargs)
+
+
+def metacor(cor, n, studlab=None, *, data=None, measure: str = "ZCOR", **kwargs) -> MetaResult:
+    """Pool correlations (R meta's ``metacor``: Fisher's z by default, back-transformed to
+    correlations; COR for raw and UCOR for bias-corrected correlations as metafor).
+
+    >>> r = metacor([0.187, 0.162, 0.34], [109, 749, 55])
+    >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
+    0.1756
+    """
+    if get_measure(measure).design != "cor":
+        raise SettingsError(f"metacor takes COR, UCOR or ZCOR, not {measure!r}")
+    return _run("metacor", {"cor": cor, "n": n}, studlab, data, measure, kwargs)
+
+
+def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "GEN", **kwargs) -> MetaResult:
+    """Pool estimates with standard errors (``seTE``) or variances (``vi``), as R meta's ``metagen``.
+
+    ``measure`` says what the estimates are (e.g. ``"OR"`` for log odds ratios, so that
+    results are back-transformed); the default ``GEN`` is an untransformed estimate.
+    """
+    if (seTE is None) == (vi is None):
+        raise SettingsError("metagen needs exactly one of seTE (standard errors) or vi (variances)")
+    roles = {"yi": TE, "sei": seTE, "vi": vi}
+    return _run("metagen", roles, studlab, data, measure, dict(kwargs))
+
+
+def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
+                 cluster: str | None = None, **kwargs):
+    """Pool a table (DataFrame or dict of columns) whose design is read from its column names.
+
+    ``columns`` maps metareview's roles to other column names (``{"events": "resp"}``).
+    Columns that are not roles are kept as covariates (subgroups, moderators).
+
+    ``cluster`` names a column that groups rows (several estimates of one study, e.g. time
+    points): the rows are then pooled with the three-level model
+    ``rma.mv(yi, vi, random = ~ 1 | cluster/estimate)``, as R meta's ``cluster`` argument,
+    and a :class:`~metareview.analyses.multilevel.MultilevelResult` is returned.  Its variance
+    components are estimated by ``method_tau2`` REML (default) or ML; ``random_ci="hk"``
+    gives t tests on k - p df (``rma.mv(test = "t")``).
+    """
+    if cluster is not None:
+        return _three_level(table, measure, studlab, columns, cluster, kwargs)
+    cols = {str(c): table[c] for c in (table.columns if hasattr(table, "columns") else table.keys())}
+    for role, name in (columns or {}).items():
+        if role not in ROLE_COLUMNS and role != "study":
+            raise SettingsError(f"unknown column role {role!r}; valid roles are: {', '.join(ROLE_COLUMNS)}, study")
+        if name not in cols:
+            raise DataError(f"column {name!r} (mapped to {role}) is not in the data", column=name,
+                            rule="missing column")
+        cols[role] = cols.pop(name)
+    design, design_notes = resolve_design([c for c in cols if c != studlab], measure)
+    code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
+    m = get_measure(code)
+    if m.design != design and not (m.code == "MD" and design == "prepost") and design != "generic":
+        raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
+                            f"design")
+    labels = cols.pop(studlab, None) if studlab in cols else None
+    genq = kwargs.pop("genq_weights", None)
+    if isinstance(genq, str):
+        if genq not in cols:
+            raise DataError(f"column {genq!r} (given as genq_weights) is not in the data", column=genq,
+                            rule="missing column")
+        genq = cols[genq]
+    used = _design_columns(design, set(cols))
+    roles = {c: cols.pop(c) for c in list(cols) if c in used}
+    if genq is not None:
+        roles["genq_weights"] = genq
+    exclude = kwargs.pop("exclude", None)
+    subset = kwargs.pop("subset", None)
+    settings, _ = Settings.split({"measure": m.code, **kwargs})
+    result = _fit("metagen" if design == "generic" else f"meta{design}", roles, labels, cols, settings,
+                  exclude, subset)
+    if design_notes:
+        from dataclasses import replace
+        result = replace(result, notes=tuple(design_notes) + tuple(result.notes))
+    return result
+
+
+def _three_level(table, measure, studlab, columns, cluster, kwargs):
+    """metaanalysis(..., cluster=): effect sizes as for one analysis, pooled by the three-level model."""
+    from ..analyses.multilevel import MV_METHODS, multilevel
+
+    method = str(kwargs.get("method_tau2", "REML")).upper()
+    if method not in MV_METHODS:
+        raise SettingsError(f"with cluster, tau² is estimated by {' or '.join(MV_METHODS)} (the three-level "
+                            f"model), not {method}")
+    if kwargs.get("method", "Inverse") != "Inverse":
+        raise SettingsError("with cluster, the estimates are pooled by inverse variance (the three-level model); "
+                            f"method {kwargs['method']!r} is not offered")
+    unused = [key for key in ("adhoc_hakn", "prediction", "i2_method", "study_ci", "common", "random") if key in kwargs]
+    if unused:
+        raise SettingsError(f"with cluster, {', '.join(unused)} {'is' if len(unused) == 1 else 'are'} not offered "
+                            "(the three-level model reports metafor's Wald intervals, prediction interval and "
+                            "variance components)")
+    test = "t" if kwargs.get("random_ci", "wald") == "hk" else "z"
+    with warnings.catch_warnings():
+        # several rows of one study are what a cluster means, not a mistake in the labels
+        warnings.filterwarnings("ignore", message=_DUPLICATE_LABELS, category=MetaReviewWarning)
+        result = metaanalysis(table, measure, studlab=studlab, columns=columns, **{**kwargs, "method_tau2": method})
+    result = replace(result, notes=tuple(n for n in result.notes if not n.startswith(_DUPLICATE_LABELS)))
+    if cluster == studlab and cluster not in result.covariates and cluster not in result.data:
+        # the study label column (popped as labels) groups the rows
+        return multilevel(result, result.studlab, method=method, test=test, cluster_name=cluster)
+    return multilevel(result, cluster, method=method, test=test)

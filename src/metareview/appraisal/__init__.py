@@ -1,0 +1,2 @@
+"""Appraisal of the evidence: risk-of-bias tools (as data) and GRADE certainty ratings.
+"""

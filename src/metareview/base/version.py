@@ -1,0 +1,3 @@
+"""The version of metareview (also in pyproject.toml; a test keeps the two equal)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,2 @@
+"""Effect sizes: the measures (their formulas, transformations and labels), escalc, input validation and study confidence intervals.
+"""

@@ -1,0 +1,748 @@
+"""Generalised linear mixed models for single proportions and single incidence rates.
+
+Two random-intercept models are fitted by maximum likelihood, vectorised over studies:
+
+* **binomial-normal** (measure ``PLO``): ``x_i ~ Binomial(n_i, expit(theta_i))``,
+  ``theta_i ~ N(mu, tau²)`` (Stijnen, Hamza & Özdemir 2010, Stat Med 29:3046-3067);
+* **Poisson-normal** (measure ``IRLN``): ``x_i ~ Poisson(t_i exp(theta_i))``, same
+  random intercept, log link with offset ``log t_i``.
+
+The random effect of each study is integrated out by adaptive Gauss-Hermite quadrature
+(Pinheiro & Bates 1995, J Comput Graph Stat 4:12-35): the rule is centred at the
+conditional mode of ``theta_i`` and scaled by the curvature there.  ``n_agq = 7`` (the
+default) is the rule lme4's ``glmer(nAGQ = 7)`` uses inside metafor's ``rma.glmm`` and
+meta's ``metaprop(method = "GLMM")``; ``n_agq = 1`` is the Laplace approximation; any
+number of points can be asked for.  ``mu`` and ``log tau`` are found by Newton's method
+with the analytic gradient of the quadrature approximation (conditional modes
+differentiated implicitly) and a Hessian from central differences of that gradient;
+the standard error of ``mu`` is taken from the inverse of the full Hessian, as lme4's
+``vcov`` does.  No continuity correction is used: studies with zero or all events are
+legal.
+
+The common-effect (fixed-intercept) model and the saturated model behind the
+heterogeneity tests are ordinary GLMs, fitted by iteratively reweighted least squares
+with R ``glm``'s starting values and stopping rule, so that the Wald-type (``QE.Wld``)
+and likelihood-ratio (``QE.LRT``) tests agree with metafor's even for studies whose
+saturated estimate diverges (zero or all events).  I² and H² follow ``rma.glmm``: the
+typical within-study variance comes from the continuity-corrected ``escalc`` variances
+of the study estimates (0.5 added to studies with zero cells), and meta reports these
+same values for GLMMs.
+
+All results are on the analysis scale (logit or log rate).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+from scipy import special
+
+from ..base.exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
+
+__all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "glmm_or", "fit_glmm", "gauss_hermite",
+           "pooled_for_analysis", "GLMM_OR_MODELS"]
+
+_EPS = np.finfo(float).eps
+# log tau below which tau² (< 1e-13) is on the boundary for every practical purpose
+_PSI_MIN = -15.0
+
+
+# ---------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GLMMResult:
+    """One fitted GLMM (random-effects) or GLM (common-effect) meta-analysis.
+
+    ``estimate`` ... ``p`` describe the pooled intercept on the analysis scale
+    (``statistic`` is the Wald z against ``null``); ``tau2`` is the ML estimate (0 for
+    the common-effect model); ``q``/``q_df``/``q_p`` is the Wald-type test for
+    heterogeneity and ``q_lrt``/``q_lrt_p`` the likelihood-ratio test (both on
+    ``q_df = k - 1`` degrees of freedom, ``nan`` when k = 1); ``i2`` is in percent.
+    ``pred_low``/``pred_high`` is the z-based prediction interval ``mu ± z sqrt(se² + tau²)``.
+    Diagnostics: ``iterations``, ``gradient_norm`` (largest absolute score at the
+    solution, on the (mu, log tau) scale), ``converged``, ``boundary`` (tau² = 0 is the
+    maximum), ``n_agq``.
+    """
+
+    measure: str
+    model: str
+    k: int
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    statistic: float
+    p: float
+    tau2: float
+    tau: float
+    q: float
+    q_df: int
+    q_p: float
+    q_lrt: float
+    q_lrt_p: float
+    i2: float
+    h2: float
+    pred_low: float
+    pred_high: float
+    loglik: float
+    level: float
+    null: float
+    n_agq: int
+    iterations: int
+    gradient_norm: float
+    converged: bool
+    boundary: bool
+    method: str = field(default="ML")
+
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary of every field."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# families (canonical links: observed and expected curvature coincide)
+# ---------------------------------------------------------------------------------------
+
+class _Binomial:
+    name = "binomial"
+
+    def __init__(self, y: np.ndarray, n: np.ndarray, offset: np.ndarray | None = None):
+        self.y, self.size = y, n
+        self.off = np.zeros_like(y) if offset is None else np.asarray(offset, float)
+        self.const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+
+    def _offset(self, size):
+        # the offset laid out as the sample sizes it comes with ((k,), (1, k) or (1, k, 1))
+        return self.off.reshape(np.shape(size))
+
+    def loglik(self, eta, y, size):
+        # y*eta - n*log(1 + exp(eta)), without the binomial coefficient
+        eta = eta + self._offset(size)
+        return y * eta - size * np.logaddexp(0.0, eta)
+
+    def moments(self, eta, size):
+        p = special.expit(eta + self._offset(size))
+        m = size * p
+        v = m * (1.0 - p)
+        return m, v, v * (1.0 - 2.0 * p)
+
+    def mode_bracket(self, mu, tau2):
+        return mu + tau2 * (self.y - self.size), mu + tau2 * self.y
+
+
+class _Poisson:
+    name = "poisson"
+
+    def __init__(self, y: np.ndarray, t: np.ndarray):
+        self.y, self.size = y, t
+        self.const = special.xlogy(y, t) - special.gammaln(y + 1)
+
+    def loglik(self, eta, y, size):
+        return y * eta - size * np.exp(eta)
+
+    def moments(self, eta, size):
+        m = size * np.exp(eta)
+        return m, m, m
+
+    def mode_bracket(self, mu, tau2):
+        return mu - tau2 * self.size * np.exp(mu) - 1.0, mu + tau2 * self.y
+
+
+def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal."""
+    z, w = np.polynomial.hermite_e.hermegauss(n_points)
+    return z, w / w.sum()
+
+
+# ---------------------------------------------------------------------------------------
+# the marginal log-likelihood by adaptive quadrature, with its analytic gradient
+# ---------------------------------------------------------------------------------------
+
+class _Marginal:
+    """Marginal log-likelihood of (mu, psi = log tau) and its analytic gradient.
+
+    Evaluated for a batch of P parameter points at once (arrays of shape P x k x q
+    for P points, k studies and q quadrature nodes), so that a Newton step, its
+    finite-difference Hessian and the line search cost one vectorised pass.
+    """
+
+    def __init__(self, fam, n_agq: int):
+        self.fam = fam
+        self.z, w = gauss_hermite(n_agq)
+        self.logw_z = np.log(w) + 0.5 * self.z**2
+        self.y = fam.y[None, :, None]
+        self.size = fam.size[None, :, None]
+        self.eta = None  # conditional modes at the last accepted point (warm start)
+        self.const = float(np.sum(fam.const))
+        self.k = fam.y.size
+        self.evaluations = 0
+        self.mode_iterations = 0
+
+    def modes(self, mu: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+        """Conditional modes of the study effects, shape (P, k)."""
+        fam = self.fam
+        y, size = fam.y[None, :], fam.size[None, :]
+        mu, it2 = mu[:, None], 1.0 / tau2[:, None]
+        lo, hi = fam.mode_bracket(mu, tau2[:, None])
+        start = mu if self.eta is None else self.eta[None, :]
+        eta = np.minimum(np.maximum(start, lo), hi)
+        # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
+        with np.errstate(over="ignore", invalid="ignore"):
+            for it in range(8):
+                m, v, _ = fam.moments(eta, size)
+                new = eta + (y - m - (eta - mu) * it2) / (v + it2)
+                change = np.abs(new - eta)
+                eta = new
+                if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
+                    self.mode_iterations = max(self.mode_iterations, it + 1)
+                    return eta
+        # ... and, if that has not converged, Newton safeguarded by bisection
+        eta = np.minimum(np.maximum(start, lo), hi)
+        for it in range(200):
+            m, v, _ = fam.moments(eta, size)
+            g = y - m - (eta - mu) * it2
+            new = eta + g / (v + it2)
+            pos = g > 0
+            lo = np.where(pos, eta, lo)
+            hi = np.where(pos, hi, eta)
+            out = (new < lo) | (new > hi) | ~np.isfinite(new)
+            if out.any():
+                new = np.where(out, 0.5 * (lo + hi), new)
+            change = np.abs(new - eta)
+            eta = new
+            if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
+                break
+        self.mode_iterations = max(self.mode_iterations, 8 + it + 1)
+        return eta
+
+    def __call__(self, mu, psi, grad: bool = True):
+        """Log-likelihoods (P,) and scores (P, 2) at the points (mu[i], psi[i])."""
+        self.evaluations += 1
+        fam = self.fam
+        mu = np.atleast_1d(np.asarray(mu, dtype=float))
+        psi = np.atleast_1d(np.asarray(psi, dtype=float))
+        y, size, k = self.y, self.size, self.k
+        tau2 = np.exp(2.0 * psi)
+        eta_hat = self.modes(mu, tau2)
+        it2 = (1.0 / tau2)[:, None, None]
+        mu3 = mu[:, None, None]
+        z = self.z
+        _, v, dv = fam.moments(eta_hat, fam.size[None, :])
+        h = v + it2[:, :, 0]
+        s = 1.0 / np.sqrt(h)
+        E = eta_hat[:, :, None] + s[:, :, None] * z
+        R = E - mu3
+        A = self.logw_z + fam.loglik(E, y, size) - 0.5 * it2 * R * R
+        amax = A.max(axis=2)
+        P = np.exp(A - amax[:, :, None])
+        S = P.sum(axis=2)
+        ll = (np.log(s) + amax + np.log(S)).sum(axis=1) - k * psi + self.const
+        if not grad:
+            return ll, None
+        pi = P / S[:, :, None]
+        m_nodes, _, _ = fam.moments(E, size)
+        Gp = y - m_nodes - R * it2                       # d log integrand / d eta at nodes
+        it2_2 = it2[:, :, 0]
+        de_mu = it2_2 / h                                # implicit derivatives of the mode
+        de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
+        dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
+        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
+        dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
+        dE_psi = de_psi[:, :, None] + z * (s * dls_psi)[:, :, None]
+        g_mu = (dls_mu + (pi * (R * it2 + Gp * dE_mu)).sum(axis=2)).sum(axis=1)
+        g_psi = (dls_psi + (pi * (R * R * it2 + Gp * dE_psi)).sum(axis=2)).sum(axis=1) - k
+        return ll, np.stack([g_mu, g_psi], axis=1), eta_hat
+
+    def newton_batch(self, x: np.ndarray, central: bool = False):
+        """ll, score and Hessian at x (Hessian from differences of the analytic score:
+        forward differences for the Newton steps, central ones for the covariance)."""
+        if central:
+            d = np.array([1e-4 * max(1.0, abs(x[0])), 1e-4])
+            pts = np.array([x, x + [d[0], 0], x - [d[0], 0], x + [0, d[1]], x - [0, d[1]]])
+        else:
+            d = np.array([1e-6 * max(1.0, abs(x[0])), 1e-6])
+            pts = np.array([x, x + [d[0], 0], x + [0, d[1]]])
+        ll, g, eta = self(pts[:, 0], pts[:, 1])
+        H = np.empty((2, 2))
+        if central:
+            H[:, 0] = (g[1] - g[2]) / (2 * d[0])
+            H[:, 1] = (g[3] - g[4]) / (2 * d[1])
+        else:
+            H[:, 0] = (g[1] - g[0]) / d[0]
+            H[:, 1] = (g[2] - g[0]) / d[1]
+        return float(ll[0]), g[0], 0.5 * (H + H.T), eta[0]
+
+
+# ---------------------------------------------------------------------------------------
+# the common-effect and saturated GLMs
+# ---------------------------------------------------------------------------------------
+
+def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit: int = 25,
+              epsilon: float = 1e-8, offset=0.0):
+    """Intercept-only or saturated GLM by iteratively reweighted least squares, as R's
+    ``glm.fit`` computes it.
+
+    Same starting values ((x + 0.5)/(n + 1), resp. x + 0.1), the same stopping rule
+    (relative change of the deviance below 1e-8), R's bounds on the fitted means, and
+    variances from the weights of the last least-squares step, so that the common-effect
+    fit and the saturated model behind the heterogeneity tests agree with ``glm`` (and
+    ``rma.glmm``) to rounding.  In the saturated model a study with zero (or all) events
+    has no finite estimate; like ``glm`` the iteration stops where its contribution has
+    become negligible, and the same small contribution enters the Wald statistic.
+    ``offset`` (binomial) enters the linear predictor as in ``glm(offset = )``.
+    Returns (coefficients, weights, fitted means, converged, iterations).
+    """
+    if family == "binomial":
+        yy, wt, off = x / s, s, offset
+        mu = (wt * yy + 0.5) / (wt + 1.0)
+        eta = np.log(mu / (1.0 - mu))
+    else:
+        yy, wt, off = x, np.ones_like(x), np.log(s)
+        eta = np.log(x + 0.1)
+
+    def fitted(eta):
+        if family == "binomial":
+            e = np.exp(np.clip(eta, -30.0, 30.0))
+            mu = e / (1.0 + e)
+            me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
+            return mu, me, mu * (1.0 - mu)    # mean, d mu/d eta, variance
+        mu = np.maximum(np.exp(eta), _EPS)
+        return mu, mu, mu
+
+    def deviance(mu):
+        if family == "binomial":
+            return 2.0 * float(np.sum(wt * (special.xlogy(yy, yy / mu)
+                                            + special.xlogy(1 - yy, (1 - yy) / (1 - mu)))))
+        return 2.0 * float(np.sum(special.xlogy(yy, np.where(yy > 0, yy, 1.0) / mu) - (yy - mu)))
+
+    mu, me, var = fitted(eta)
+    devold = deviance(mu)
+    conv = False
+    for it in range(1, maxit + 1):
+        z = (eta - off) + (yy - mu) / me
+        w2 = wt * me * me / var
+        beta = z if saturated else np.full_like(z, np.sum(w2 * z) / np.sum(w2))
+        eta = beta + off
+        mu, me, var = fitted(eta)
+        dev = deviance(mu)
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+    return beta, w2, mu, conv, it
+
+
+def _glm_tests(family: str, x: np.ndarray, s: np.ndarray, offset=0.0):
+    """Common-effect fit, its log-likelihood, and the saturated model's Wald statistic
+    and log-likelihood.
+
+    The Wald statistic of the saturated model's study contrasts equals the weighted sum
+    of squares of its study estimates around their weighted mean.
+    """
+    b_fe, w_fe, mu_fe, conv, it = _glm_irls(family, x, s, saturated=False, offset=offset)
+    est, se = float(b_fe[0]), 1.0 / math.sqrt(float(np.sum(w_fe)))
+    ll_fe = _loglik_at_mean(family, x, s, mu_fe)
+    if x.size < 2:
+        return est, se, conv, it, ll_fe, math.nan, math.nan
+    b, w, mu, _, _ = _glm_irls(family, x, s, saturated=True, offset=offset)
+    q_wald = max(0.0, float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2)))
+    return est, se, conv, it, ll_fe, _loglik_at_mean(family, x, s, mu), q_wald
+
+
+def _loglik_at_mean(family: str, x: np.ndarray, s: np.ndarray, mu: np.ndarray) -> float:
+    if family == "binomial":
+        return float(np.sum(special.gammaln(s + 1) - special.gammaln(x + 1)
+                            - special.gammaln(s - x + 1) + special.xlogy(x, mu)
+                            + special.xlog1py(s - x, -mu)))
+    return float(np.sum(special.xlogy(x, mu) - mu - special.gammaln(x + 1)))
+
+
+# ---------------------------------------------------------------------------------------
+# fitting
+# ---------------------------------------------------------------------------------------
+
+def _check_counts(events, size, family: str):
+    x = np.asarray(events, dtype=float)
+    s = np.asarray(size, dtype=float)
+    other = "n" if family == "binomial" else "time"
+    if x.ndim != 1 or x.shape != s.shape:
+        raise DataError(f"events and {other} must be one-dimensional arrays of the same length",
+                        rule="shape")
+    if x.size == 0:
+        raise DataError("no studies to pool", rule="k >= 1")
+    for name, arr in (("events", x), (other, s)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise DataError("value is missing or not finite", study=str(bad[0]), column=name,
+                            rule="finite")
+    bad = np.flatnonzero((x < 0) | (x != np.round(x)))
+    if bad.size:
+        raise DataError("event count must be a non-negative whole number", study=str(bad[0]),
+                        column="events", rule="events integer >= 0")
+    if family == "binomial":
+        bad = np.flatnonzero((s <= 0) | (s != np.round(s)))
+        if bad.size:
+            raise DataError("sample size must be a positive whole number", study=str(bad[0]),
+                            column="n", rule="n integer > 0")
+        bad = np.flatnonzero(x > s)
+        if bad.size:
+            raise DataError("more events than participants", study=str(bad[0]),
+                            column="events", rule="events <= n")
+        if np.all(x == 0):
+            raise DataError("no study has an event: the pooled logit is -infinity "
+                            "(report the counts instead of a pooled proportion)",
+                            column="events", rule="some events")
+        if np.all(x == s):
+            raise DataError("every participant of every study had the event: the pooled "
+                            "logit is +infinity", column="events", rule="some non-events")
+    else:
+        bad = np.flatnonzero(s <= 0)
+        if bad.size:
+            raise DataError("person-time must be positive", study=str(bad[0]), column="time",
+                            rule="time > 0")
+        if np.all(x == 0):
+            raise DataError("no study has an event: the pooled log rate is -infinity",
+                            column="events", rule="some events")
+    return x, s
+
+
+def _escalc_vi(family: str, x: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Within-study variances of the PLO / IRLN estimates (0.5 added to zero cells)."""
+    if family == "binomial":
+        m = s - x
+        zero = (x == 0) | (m == 0)
+        xa, ma = np.where(zero, x + 0.5, x), np.where(zero, m + 0.5, m)
+        return 1.0 / xa + 1.0 / ma
+    return 1.0 / np.where(x == 0, x + 0.5, x)
+
+
+def _dl_start(family: str, x: np.ndarray, s: np.ndarray, offset=0.0) -> tuple[float, float]:
+    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values)."""
+    vi = _escalc_vi(family, x, s)
+    if family == "binomial":
+        m = s - x
+        zero = (x == 0) | (m == 0)
+        yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m)) - offset
+    else:
+        yi = np.log(np.where(x == 0, 0.5, x) / s)
+    w = 1.0 / vi
+    mu_fe = np.sum(w * yi) / np.sum(w)
+    q = np.sum(w * (yi - mu_fe) ** 2)
+    c = np.sum(w) - np.sum(w * w) / np.sum(w)
+    tau2 = max(0.0, (q - (x.size - 1)) / c) if x.size > 1 else 0.0
+    wr = 1.0 / (vi + tau2)
+    return float(np.sum(wr * yi) / np.sum(wr)), tau2
+
+
+def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMResult:
+    zcrit = float(special.ndtri(0.5 + level / 2))
+    zval = (est - null) / se
+    half = zcrit * math.sqrt(se * se + tau2)
+    return GLMMResult(
+        measure=measure, model=model, k=k, estimate=est, se=se,
+        ci_low=est - zcrit * se, ci_high=est + zcrit * se, statistic=zval,
+        p=float(2 * special.ndtr(-abs(zval))), tau2=tau2, tau=math.sqrt(tau2),
+        pred_low=est - half, pred_high=est + half, level=level, null=null, **het, **extra)
+
+
+def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
+             n_agq: int = 7, level: float = 0.95, null: float = 0.0,
+             tol: float = 1e-10, maxiter: int = 100, offset=None, i2_vi=None,
+             measure: str | None = None) -> GLMMResult:
+    """Fit the binomial-normal (``family="binomial"``, ``size`` = sample sizes) or
+    Poisson-normal (``family="poisson"``, ``size`` = person-times) meta-analysis model.
+
+    ``model="random"`` fits the random-intercept GLMM by ML (Stijnen et al. 2010) with
+    ``n_agq``-point adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995);
+    ``model="common"`` the fixed-intercept GLM.  With k = 1 the random-effects model
+    falls back to the common-effect model with a :class:`SmallSampleWarning` (as meta
+    does); heterogeneity statistics are then ``nan``.  Non-convergence
+    within ``maxiter`` Newton steps gives a :class:`ConvergenceWarning` and
+    ``converged=False``.  ``tol`` bounds the Newton decrement sqrt(g' (-H)^-1 g) of the
+    score g and Hessian H in (mu, log tau) at the solution.
+
+    ``offset`` (binomial only) is added to every study's linear predictor (``glm(offset = )``);
+    ``i2_vi`` replaces the within-study variances behind I² and H² (default: those of the
+    study estimates on the model's own scale); ``measure`` labels the result.
+    """
+    if family not in ("binomial", "poisson"):
+        raise SettingsError(f"unknown family {family!r}; valid: binomial, poisson")
+    if model not in ("random", "common"):
+        raise SettingsError(f"unknown model {model!r}; valid: random, common")
+    if not isinstance(n_agq, (int, np.integer)) or isinstance(n_agq, bool) or n_agq < 1:
+        raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
+    if not 0 < level < 1:
+        raise SettingsError("level must be between 0 and 1 (e.g. 0.95)")
+    if offset is not None and family != "binomial":
+        raise SettingsError("an offset is offered for the binomial family only")
+    measure = measure or ("PLO" if family == "binomial" else "IRLN")
+    x, s = _check_counts(events, size, family)
+    k = x.size
+    off = np.zeros(k) if offset is None else np.asarray(offset, float).ravel()
+
+    # common-effect GLM and the heterogeneity tests (saturated GLM)
+    mu_glm, se_glm, conv_glm, it_glm, ll_fe, ll_sat, q_wald = _glm_tests(family, x, s, offset=off)
+    if k > 1:
+        q_lrt = max(0.0, -2.0 * (ll_fe - ll_sat))
+        het = dict(q=q_wald, q_df=k - 1, q_p=float(special.chdtrc(k - 1, q_wald)),
+                   q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
+    else:
+        het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
+    vi = _escalc_vi(family, x, s) if i2_vi is None else np.asarray(i2_vi, float)
+    wi = 1.0 / vi
+    vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
+
+    if model == "common" or k == 1:
+        if model == "random":
+            warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
+                          "reported for the random-effects model", SmallSampleWarning,
+                          stacklevel=2)
+        if not conv_glm:
+            warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
+                          ConvergenceWarning, stacklevel=2)
+        het.update(i2=0.0, h2=1.0)
+        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
+                     converged=conv_glm, boundary=False,
+                     method="CE" if model == "common" else "ML")
+        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+
+    if family == "binomial" and np.all((x == 0) | (x == s)):
+        # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
+        raise DataError("every study has either no events or only events: the likelihood "
+                        "grows without bound with tau², so the random-effects model has "
+                        "no ML estimate (use the common-effect model or report the counts)",
+                        column="events", rule="some study with 0 < events < n")
+    fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
+    lik = _Marginal(fam, int(n_agq))
+
+    # score for tau² at 0 (exact, since the integral is then trivial): if it is not
+    # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
+    m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
+    score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
+    if score0 <= 0:
+        het.update(i2=0.0, h2=1.0)
+        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
+                     converged=True, boundary=True)
+        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+
+    mu_dl, tau2_dl = _dl_start(family, x, s, off)
+    if tau2_dl <= 0:
+        tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+    xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
+    f, g, H, lik.eta = lik.newton_batch(xk)
+    converged = False
+    it = 0
+    for it in range(1, maxiter + 1):
+        negH = -H
+        lam = 0.0
+        while True:
+            try:
+                L = np.linalg.cholesky(negH + lam * np.eye(2))
+                break
+            except np.linalg.LinAlgError:
+                lam = max(2 * lam, 1e-3 * (abs(negH[0, 0]) + abs(negH[1, 1]) + 1e-8))
+        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        decrement = float(g @ step)
+        if lam == 0.0 and decrement < tol * tol:
+            converged = True
+            break
+        t = 1.0
+        while True:
+            xn = xk + t * step
+            xn[1] = max(xn[1], _PSI_MIN)
+            fn, gn, Hn, eta_n = lik.newton_batch(xn)
+            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                break
+        if t < 1e-10:
+            converged = lam == 0.0 and decrement < 1e-14
+            break
+        xk, f, g, H, lik.eta = xn, fn, gn, Hn, eta_n
+        if xk[1] <= _PSI_MIN and g[1] < 0:
+            break
+    if converged:
+        f, g, H, _ = lik.newton_batch(xk, central=True)
+    if not converged:
+        # the iteration ran into tau² = 0: the maximum is on the boundary
+        if xk[1] <= _PSI_MIN:
+            het.update(i2=0.0, h2=1.0)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
+                         gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+            return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+        warnings.warn(
+            f"GLMM did not converge after {it} Newton steps (largest score "
+            f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
+            ConvergenceWarning, stacklevel=2)
+    cov = np.linalg.inv(-H)
+    mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
+    se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
+    het.update(i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0)
+    extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                 converged=converged, boundary=False)
+    return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+
+def glmm_proportion(events, n, *, model: str = "random", n_agq: int = 7,
+                    level: float = 0.95, null: float = 0.0) -> GLMMResult:
+    """Random-intercept logistic meta-analysis of single proportions (measure PLO).
+
+    Binomial-normal model of Stijnen, Hamza & Özdemir (2010), ML by adaptive
+    Gauss-Hermite quadrature (Pinheiro & Bates 1995) with ``n_agq`` points (7, as
+    ``rma.glmm``; 1 = Laplace).  ``model="common"`` gives the fixed-intercept logistic
+    model.  Estimates are logits; back-transform with the inverse logit.
+
+    >>> r = glmm_proportion([2, 26, 26, 6], [10, 31, 30, 19])
+    >>> round(r.estimate, 4), round(r.tau2, 4), r.converged
+    (0.4017, 1.8876, True)
+    """
+    return fit_glmm(events, n, family="binomial", model=model, n_agq=n_agq, level=level,
+                    null=null)
+
+
+def glmm_rate(events, time, *, model: str = "random", n_agq: int = 7,
+              level: float = 0.95, null: float = 0.0) -> GLMMResult:
+    """Random-intercept Poisson meta-analysis of single incidence rates (measure IRLN).
+
+    Poisson-normal model with log link and offset log(person-time) (Stijnen et al.
+    2010), ML by adaptive Gauss-Hermite quadrature (Pinheiro & Bates 1995).  Estimates
+    are log rates; back-transform with exp.
+    """
+    return fit_glmm(events, time, family="poisson", model=model, n_agq=n_agq, level=level,
+                    null=null)
+
+
+GLMM_OR_MODELS = ("CM.AL",)
+
+
+def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "CM.AL", random: bool = True, n_agq: int = 7,
+            level: float = 0.95) -> GLMMResult:
+    """Log odds ratio of two-group binary data by the conditional logistic-normal model with the
+    approximate likelihood (metafor's ``rma.glmm(measure = "OR", model = "CM.AL")``).
+
+    Given the total events ``t_i = a_i + c_i`` of a study, the events of the experimental group
+    are ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i) + theta_i))`` with ``theta_i ~ N(mu, tau²)``:
+    the binomial approximation of the non-central hypergeometric conditional likelihood, exact
+    when events are rare (Stijnen, Hamza & Özdemir 2010, Stat Med 29:3046-3067, section 2.3;
+    Jackson et al. 2018, Stat Med 37:1059-1085, model 6).  It is the binomial-normal GLMM of
+    :func:`fit_glmm` with offset ``log(n1_i/n2_i)``.  Studies without events in either group
+    carry no information and are left out (metafor drops them too).  I² and H² use the
+    ``escalc`` variances of the log odds ratios (0.5 added to the cells of tables with a zero),
+    as ``rma.glmm``.  ``random=False`` fits the common-effect (fixed-intercept) model.
+
+    Only ``model="CM.AL"`` is offered (metafor's UM.FS, UM.RS and CM.EL are not).
+
+    >>> r = glmm_or([4, 6, 3, 12], [50, 60, 40, 100], [9, 12, 8, 20], [50, 60, 40, 100])
+    >>> r.measure, r.k
+    ('OR', 4)
+    """
+    if str(model).upper() not in GLMM_OR_MODELS:
+        raise SettingsError(f"unknown GLMM model {model!r} for odds ratios; offered: {', '.join(GLMM_OR_MODELS)}")
+    a, n1, c, n2 = (np.asarray(v, dtype=float).ravel() for v in (event_e, n_e, event_c, n_c))
+    if not (a.shape == n1.shape == c.shape == n2.shape):
+        raise DataError("event_e, n_e, event_c and n_c must have one value per study", rule="shape")
+    for name, arr, n in (("events_e", a, n1), ("events_c", c, n2)):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (arr > n))
+        if bad.size:
+            raise DataError("events must be whole numbers between 0 and the group size", study=str(bad[0]),
+                            column=name, rule="0 <= events <= n")
+    for name, n in (("n_e", n1), ("n_c", n2)):
+        bad = np.flatnonzero(~np.isfinite(n) | (n <= 0) | (n != np.round(n)))
+        if bad.size:
+            raise DataError("group size must be a positive whole number", study=str(bad[0]), column=name,
+                            rule="n integer > 0")
+    keep = (a + c) > 0
+    if not keep.any():
+        raise DataError("no study has an event in either group: the odds ratio cannot be estimated",
+                        column="events_e", rule="some events")
+    a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
+    b, d = n1 - a, n2 - c
+    zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    add = np.where(zero, 0.5, 0.0)
+    vi = 1 / (a + add) + 1 / (b + add) + 1 / (c + add) + 1 / (d + add)
+    return fit_glmm(a, a + c, family="binomial", model="random" if random else "common", n_agq=n_agq,
+                    level=level, offset=np.log(n1 / n2), i2_vi=vi, measure="OR")
+
+
+# ---------------------------------------------------------------------------------------
+# adapter for metareview.api.meta (metaprop(..., method="GLMM"), metareview pool --method GLMM)
+# ---------------------------------------------------------------------------------------
+
+def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
+                        pooled: dict) -> tuple[dict, list[str]]:
+    """The pooled quantities of a GLMM analysis in the layout of the inverse-variance
+    kernel's ``pooled`` dictionary (so that results, printouts and the JSON contract
+    are shared).
+
+    Common effect: fixed-intercept logistic regression; random effects: the
+    binomial-normal GLMM by ML (``settings.n_agq`` quadrature points); Q is the
+    Wald-type test, the likelihood-ratio test is in ``method_details``; I² and H as
+    meta reports them for GLMMs (``i2_method="tau2"``, the default with GLMM) or from
+    the Wald-type Q (``i2_method="q"``).  No study weights (as meta).  The prediction
+    interval follows ``settings.prediction`` (``"z"`` is meta 4.9-6's and metafor's
+    ``predict`` for GLMMs; ``"t"`` uses k - 2 df).
+    """
+    two_group = measure.code == "OR" and "events_e" in arrays
+    if measure.code == "PLO" and "n" in arrays:
+        family, size = "binomial", "n"
+    elif measure.code == "IRLN" and "time" in arrays:
+        family, size = "poisson", "time"
+    elif not two_group:
+        raise SettingsError(f"method GLMM pools single proportions on the logit scale (measure PLO), "
+                            f"single incidence rates on the log scale (IRLN) or odds ratios of two groups "
+                            f"(OR), not {measure.code}; valid methods for {measure.code}: Inverse")
+    inc = ~np.asarray(excluded, bool)
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if two_group:
+            tables = [arrays[c][inc] for c in ("events_e", "n_e", "events_c", "n_c")]
+            ce = glmm_or(*tables, random=False, n_agq=settings.n_agq, level=settings.level)
+            re = glmm_or(*tables, random=True, n_agq=settings.n_agq, level=settings.level)
+        else:
+            x, n = arrays["events"][inc], arrays[size][inc]
+            ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
+            re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
+    for w in caught:
+        notes.append(str(w.message))
+        warnings.warn(w.message, w.category, stacklevel=3)
+    out = dict(pooled)
+    test = measure.null is not None
+    for prefix, r in (("common", ce), ("random", re)):
+        out.update({f"{prefix}_estimate": r.estimate, f"{prefix}_se": r.se,
+                    f"{prefix}_ci_low": r.ci_low, f"{prefix}_ci_high": r.ci_high,
+                    f"{prefix}_statistic": r.statistic if test else math.nan,
+                    f"{prefix}_p": r.p if test else math.nan})
+    out["random_df"] = math.nan
+    k = re.k
+    from .inverse_variance import prediction_quantile
+    crit = float(prediction_quantile(settings.prediction, k, settings.level)[0])
+    half = crit * math.sqrt(re.se**2 + re.tau2)
+    out.update(prediction_low=re.estimate - half, prediction_high=re.estimate + half,
+               q=re.q, q_df=re.q_df, q_p=re.q_p, tau2=re.tau2, tau=re.tau,
+               tau2_ci_low=math.nan, tau2_ci_high=math.nan,
+               tau2_iterations=re.iterations, tau2_converged=re.converged)
+    if settings.i2_method == "tau2" or k < 2:
+        out.update(i2=re.i2, h=math.sqrt(re.h2), i2_ci_low=math.nan, i2_ci_high=math.nan,
+                   h_ci_low=math.nan, h_ci_high=math.nan)
+    else:
+        from .heterogeneity import h_test_based
+        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([re.q]), np.array([k]), settings.level))
+        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
+        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+    nan_w = np.full(np.asarray(excluded).shape, np.nan)
+    out.update(weight_common=nan_w, weight_random=nan_w.copy())
+    out["method_details"] = {
+        "method": "GLMM",
+        "model": ("conditional logistic-normal, approximate likelihood (rma.glmm model CM.AL)" if two_group
+                  else "binomial-normal (random-intercept logistic regression)"),
+        "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
+        "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
+        "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
+    return out, notes

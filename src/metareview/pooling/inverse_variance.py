@@ -1,0 +1,275 @@
+"""Inverse-variance pooling: one vectorised kernel for one analysis or a million.
+
+``pool_arrays`` takes effect sizes of shape (analyses, studies) with a 0/1 mask and
+returns every pooled quantity as arrays over analyses: the common-effect (fixed)
+estimate, tau², the random-effects estimate with Wald or Hartung-Knapp intervals
+(Hartung & Knapp 2001, Stat Med 20:3875; Knapp & Hartung 2003 for the ad hoc variance
+correction "se"; Jackson et al. 2017 for "ci"), the prediction interval (Higgins,
+Thompson & Spiegelhalter 2009, t with k - 2 df as R meta; or metafor's z, t with k - 1
+df under Hartung-Knapp), Cochran's Q, the Q-profile interval of tau², the standard error
+of tau² (metafor's ``se.tau2``), I² and H.
+The single-analysis API (:mod:`metareview.api.meta`) is the batch of one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, fields
+
+import numpy as np
+from ..base import dist as _dist
+
+from ..base.exceptions import SettingsError, SmallSampleWarning
+from .heterogeneity import heterogeneity
+from .tau2 import row_sum, estimate_tau2, q_generalised, q_profile, se_tau2
+
+__all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
+
+RANDOM_CI = ("wald", "hk")
+#: t: k - 2 df (Higgins et al. 2009; R meta before 8.0, "HTS"); v: k - 1 df (Veroniki et al.
+#: 2019, Res Synth Methods 10:23; R meta 8's default "V"); z: metafor's predict(); none
+PREDICTION = ("t", "v", "z", "none")
+ADHOC_HAKN = ("none", "se", "ci")
+
+
+@dataclass(frozen=True)
+class PooledArrays:
+    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %)."""
+
+    k: np.ndarray
+    common_estimate: np.ndarray
+    common_se: np.ndarray
+    common_ci_low: np.ndarray
+    common_ci_high: np.ndarray
+    common_statistic: np.ndarray
+    common_p: np.ndarray
+    random_estimate: np.ndarray
+    random_se: np.ndarray
+    random_ci_low: np.ndarray
+    random_ci_high: np.ndarray
+    random_statistic: np.ndarray
+    random_p: np.ndarray
+    random_df: np.ndarray
+    prediction_low: np.ndarray
+    prediction_high: np.ndarray
+    q: np.ndarray
+    q_df: np.ndarray
+    q_p: np.ndarray
+    tau2: np.ndarray
+    tau2_ci_low: np.ndarray
+    tau2_ci_high: np.ndarray
+    tau: np.ndarray
+    i2: np.ndarray
+    i2_ci_low: np.ndarray
+    i2_ci_high: np.ndarray
+    h: np.ndarray
+    h_ci_low: np.ndarray
+    h_ci_high: np.ndarray
+    tau2_iterations: np.ndarray
+    tau2_converged: np.ndarray
+    weight_common: np.ndarray
+    weight_random: np.ndarray
+    se_tau2: np.ndarray
+
+    def row(self, i: int = 0) -> dict:
+        """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
+        out = {}
+        for name in _FIELD_NAMES:
+            col = getattr(self, name)
+            if col is None:  # weights left out
+                out[name] = None
+            elif col.ndim > 1:
+                out[name] = col[i]
+            else:
+                out[name] = col[i].item()
+        return out
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
+
+
+def _prepare(yi, vi, mask):
+    """2-D arrays with the mask of the studies that take part (finite yi and vi); other
+    cells hold harmless values (y = 0, v = 1) so that no NaN reaches a row's sums."""
+    y = np.atleast_2d(np.asarray(yi, float))
+    v = np.atleast_2d(np.asarray(vi, float))
+    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    mk = mk * np.isfinite(y) * np.isfinite(v)
+    return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk
+
+
+def _single_study(het: dict, k) -> dict:
+    """One study: I² = 0 and H = 1, as metafor reports them."""
+    single = np.asarray(k) <= 1
+    if single.any():
+        het = dict(het, i2=np.where(single, 0.0, het["i2"]), h=np.where(single, 1.0, het["h"]))
+    return het
+
+
+#: The quantities that depend on the Q-profile interval of tau².
+TAU2_CI_FIELDS = ("tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high", "h_ci_low", "h_ci_high")
+
+
+def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str = "q",
+                  tau2_tol: float = 1e-12) -> dict:
+    """The Q-profile interval of tau² and what depends on it (I² and H bounds under
+    ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
+    ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
+    y, v, mk = _prepare(yi, vi, mask)
+    k = mk.sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        het = _single_study(heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
+                                          i2_method, (lo, hi)), k)
+    out = {"tau2_ci_low": lo, "tau2_ci_high": hi}
+    if i2_method == "tau2":
+        out.update({key: het[key] for key in TAU2_CI_FIELDS[2:]})
+    return out
+
+
+def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald") -> np.ndarray:
+    """The quantile of a prediction interval mu ± q sqrt(se² + tau²) for ``k`` studies (an
+    array over analyses; NaN where there are too few studies): ``t`` with k - 2 df, ``v``
+    with k - 1 df, ``z`` the normal quantile (t with k - 1 df under Hartung-Knapp)."""
+    k = np.atleast_1d(np.asarray(k, float))
+    p = 1 - (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        if prediction == "t":
+            return np.where(k - 2 > 0, _dist.t_ppf(p, np.maximum(k - 2, 1)), np.nan)
+        if prediction == "v" or (prediction == "z" and random_ci == "hk"):
+            return np.where(k - 1 > 0, _dist.t_ppf(p, np.maximum(k - 1, 1)), np.nan)
+        if prediction == "z":
+            return np.full(k.shape, _dist.norm_ppf(p))
+    return np.full(k.shape, np.nan)
+
+
+def _check_option(name, value, valid):
+    if value not in valid:
+        raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
+
+
+def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
+                random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
+                i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
+                tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
+                warn: bool = True, tau2_weights=None, tau2_center=None) -> PooledArrays:
+    """Pool effect sizes ``yi`` with sampling variances ``vi``.
+
+    ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
+    (analyses, studies).  ``null`` is the value tested on the analysis scale; ``None``
+    means no test (single proportions and means, as R meta).  ``tau2_ci=False`` skips the
+    iterative Q-profile interval of tau² (its bounds, and the I² and H bounds derived from
+    them under ``i2_method="tau2"``, are then NaN): the batch engine offers it for speed.
+    ``weights=False`` leaves out the study weights (``weight_common``/``weight_random`` are
+    None), which a batch does not report.  ``tau2_weights`` are the user weights of the
+    GENQ estimator of tau² (used for tau² only; the random-effects estimate is weighted by
+    1/(v + tau²) as with every other estimator).  ``tau2_center`` (one value per analysis, DL
+    only) is the estimate around which the Q behind the DerSimonian-Laird tau² is taken,
+    instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
+    RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
+    """
+    _check_option("random-effects CI method", random_ci, RANDOM_CI)
+    _check_option("prediction interval", prediction, PREDICTION)
+    _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
+    if not 0 < level < 1:
+        raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
+    if tau2_center is not None and str(method_tau2).upper() != "DL":
+        raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
+                            f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
+    y, v, mk = _prepare(yi, vi, mask)
+    k = row_sum(mk, -1)
+    m = y.shape[0]
+    z = _dist.norm_ppf(1 - (1 - level) / 2)
+    if warn and (k == 1).any():
+        warnings.warn("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
+                      + ("; the Hartung-Knapp method needs two studies, the Wald interval is used"
+                         if random_ci == "hk" else ""), SmallSampleWarning, stacklevel=2)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # common effect
+        w = mk / v
+        sw = row_sum(w, -1)
+        mu_c = row_sum(w * y, -1) / sw
+        se_c = 1 / np.sqrt(sw)
+        q = (w * (y - mu_c[:, None]) ** 2).sum(-1)
+        q_df = k - 1
+        q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
+
+        genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
+        q_tau2 = q
+        if tau2_center is not None:
+            centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
+            q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
+        fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
+                            common=(w, sw, q_tau2), weights=genq)
+        tau2 = fit.tau2
+        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq)
+        ws = mk / (v + tau2[:, None])
+        sws = row_sum(ws, -1)
+        mu_r = row_sum(ws * y, -1) / sws
+        se_wald = 1 / np.sqrt(sws)
+
+        if random_ci == "hk":
+            q_star, _ = q_generalised(y, v, mk, tau2)
+            se_hk = np.sqrt(q_star / ((k - 1) * sws))
+            if adhoc_hakn == "se":
+                se_hk = np.maximum(se_hk, se_wald)
+            # one study: metafor falls back to the Wald test (there is no df left)
+            df_r = np.where(k > 1, k - 1, np.nan)
+            crit = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, 1)), z)
+            se_hk = np.where(k > 1, se_hk, se_wald)
+            se_r = se_hk
+            lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
+            if adhoc_hakn == "ci":
+                lo_r = np.minimum(lo_r, mu_r - z * se_wald)
+                hi_r = np.maximum(hi_r, mu_r + z * se_wald)
+        else:
+            df_r = np.full(m, np.nan)
+            se_r = se_wald
+            lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
+
+        if null is None:
+            stat_c = p_c = stat_r = p_r = np.full(m, np.nan)
+        else:
+            stat_c = (mu_c - null) / se_c
+            p_c = 2 * _dist.norm_sf(np.abs(stat_c))
+            stat_r = (mu_r - null) / se_r
+            if random_ci == "hk":
+                p_r = np.where(k > 1, 2 * _dist.t_sf(np.abs(stat_r), np.where(k > 1, k - 1, 1)),
+                               2 * _dist.norm_sf(np.abs(stat_r)))
+            else:
+                p_r = 2 * _dist.norm_sf(np.abs(stat_r))
+
+        crit_p = prediction_quantile(prediction, k, level, random_ci)
+        se_p = np.sqrt(se_r ** 2 + tau2)
+        pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
+
+        if tau2_ci:
+            tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
+        else:
+            tau2_lo = tau2_hi = np.full(m, np.nan)
+        het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+        het = _single_study(het, k)
+
+        if weights:
+            wc = np.where(mk > 0, 100 * w / sw[:, None], np.nan)
+            wr = np.where(mk > 0, 100 * ws / sws[:, None], np.nan)
+        else:
+            wc = wr = None
+
+    # one study: Q = 0 and p = 1, as metafor reports them (I² and H: _single_study)
+    single = k <= 1
+    q = np.where(single, 0.0, q)
+    q_p = np.where(single, 1.0, q_p)
+    return PooledArrays(
+        k=k.astype(int), common_estimate=mu_c, common_se=se_c,
+        common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,
+        common_statistic=stat_c, common_p=p_c,
+        random_estimate=mu_r, random_se=se_r, random_ci_low=lo_r, random_ci_high=hi_r,
+        random_statistic=stat_r, random_p=p_r, random_df=df_r,
+        prediction_low=pred_lo, prediction_high=pred_hi,
+        q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
+        tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2,
+        **het,
+    )
