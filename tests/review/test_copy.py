@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from metareview.cli import main
 from metareview.base.exceptions import SettingsError
+from metareview.cli import main
 from metareview.review import Project
 from metareview.review.copy import compare_projects, copy_project
 from metareview.review.screening import decide

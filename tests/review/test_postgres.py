@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from metareview.cli import main
 from metareview.base.exceptions import DataError, SettingsError
+from metareview.cli import main
 from metareview.review import Project
 from metareview.review.backends import display
 from metareview.review.schema import LATEST_VERSION
