@@ -83,6 +83,10 @@ class Backend:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one ``INSERT`` and return the id it gave the new row."""
+        raise NotImplementedError
+
     def begin(self) -> None:
         raise NotImplementedError
 
@@ -145,10 +149,15 @@ class SQLiteBackend(Backend):
         return cls(conn)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        return (dict(row) for row in self.conn.execute(sql, params).fetchall())
+        # rows are read as they are used, so a large project is never held in memory at once
+        return (dict(row) for row in self.conn.execute(sql, params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        # lastrowid rather than RETURNING, which needs SQLite 3.35 (2021)
+        return int(self.conn.execute(sql, params).lastrowid)
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -221,6 +230,10 @@ class PostgresBackend(Backend):
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_placeholders(sql), [tuple(r) for r in rows])
+
+    def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        row = self.conn.execute(_placeholders(sql + " RETURNING id"), tuple(params)).fetchone()
+        return int(row["id"])
 
     def begin(self) -> None:
         self.conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")

@@ -256,7 +256,7 @@ class Store:
         """Run one ``INSERT`` and return the id it gave the new row."""
         if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
-        return int(next(self._db.execute(sql + " RETURNING id", params))["id"])
+        return self._db.insert(sql, params)
 
     def _writemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         if self._depth <= 0:
