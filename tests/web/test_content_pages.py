@@ -277,3 +277,21 @@ def test_a_plan_given_to_the_server_is_the_one_the_page_runs(screened_path, tmp_
     c.close()
     assert main(["serve", str(screened_path), "--plan", str(tmp_path / "nowhere.toml")]) == 2
     assert "nowhere.toml: no such file" in capsys.readouterr().err
+
+
+def test_a_server_project_without_a_files_folder_says_where_to_give_one(screened_path, tmp_path):
+    """On PostgreSQL without ``serve --files``: the analysis page and an upload say what to do; nothing is written."""
+    if not is_url(screened_path):
+        pytest.skip("a project file always has its folder beside it")
+    from metareview.web import create_app
+
+    from .conftest import Client
+    app = create_app(screened_path, secret_key=b"k" * 32)
+    cat = Client(app).login("cat")
+    page = cat.get("/analysis")
+    assert page.status_code == 200 and "no folder was given for them" in page.text
+    assert "Start the server with <code>--plan</code>" in page.text and "postgresql://" not in page.text
+    resp = _upload(Client(app).login("ann"), 1, PDF)
+    assert resp.status_code == 400 and "--files DIR" in resp.text
+    with Project.open(screened_path) as p:
+        assert p.store.fulltexts() == []

@@ -42,8 +42,9 @@ def files_folder(project: Project) -> Path:
         return project.files
     path = project.store.path
     if path is None:
-        raise SettingsError(f"{project.store.display} is on a database server and full texts stay on a local "
-                            f"disk: start the workspace with --files DIR (or set METAREVIEW_FILES) to say where")
+        raise SettingsError("this project is on a database server and its full texts stay on a local disk, but "
+                            "no folder was given for them: start the workspace with --files DIR (or set "
+                            "METAREVIEW_FILES)")
     return path.with_name(path.name + ".files")
 
 

@@ -144,7 +144,7 @@ def analysis(request: Request, user: User | None, form: FormData | None, *, erro
                       else str(out.parent / "analysis.csv"))
     return render(request, "analysis.html", user=user, plan=plan, results=results,
                   rows=summaries(results) if results else [], error=error, status=status,
-                  table_name=table_name, can_run=allowed(user, "adjudicate"),
+                  table_name=table_name, can_run=allowed(user, "adjudicate"), on_server=proj.store.path is None,
                   notice=request.session.pop("notice", None))
 
 
