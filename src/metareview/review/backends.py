@@ -157,7 +157,9 @@ class SQLiteBackend(Backend):
 
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         # lastrowid rather than RETURNING, which needs SQLite 3.35 (2021)
-        return int(self.conn.execute(sql, params).lastrowid)
+        rowid = self.conn.execute(sql, params).lastrowid
+        assert rowid is not None  # an INSERT always sets it
+        return int(rowid)
 
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
