@@ -123,13 +123,13 @@ def test_commands_that_pool_share_one_options_table():
 
     group = typer.main.get_command(app)
     declared = {name: info for name, (_, info) in POOL_OPTIONS.items()}
-    for command, names in (("pool", POOL_OPTIONS), ("forest", POOL_OPTIONS), ("funnel", POOL_OPTIONS),
-                           ("batch", BATCH_POOL_OPTIONS)):
-        params = {p.name: p for p in group.commands[command].params}
+    for cmd, names in (("pool", POOL_OPTIONS), ("forest", POOL_OPTIONS), ("funnel", POOL_OPTIONS),
+                       ("batch", BATCH_POOL_OPTIONS)):
+        params = {p.name: p for p in group.commands[cmd].params}
         for name in names:
-            assert name in params, (command, name)
-            assert params[name].default == declared[name].default, (command, name)
-            assert params[name].help == declared[name].help, (command, name)
+            assert name in params, (cmd, name)
+            assert params[name].default == declared[name].default, (cmd, name)
+            assert params[name].help == declared[name].help, (cmd, name)
     batch_params = {p.name for p in group.commands["batch"].params}
     assert not ({"study_ci", "exclude", "method", "rob"} & batch_params)
 

@@ -57,11 +57,14 @@ def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarra
     column of each cell, "" where none).  Columns the data lack altogether are not missing
     cells (the measure's own check names them)."""
     needed = [c for c in needed_columns(measure, arrays) if c in arrays]
-    shape = np.shape(arrays[needed[0]]) if needed else (0,)
+    gaps = [(col, np.isnan(np.asarray(arrays[col], dtype=float))) for col in needed]
+    shape = gaps[0][1].shape if gaps else (0,)
     missing = np.zeros(shape, dtype=bool)
     where = np.full(shape, "", dtype=object)
-    for col in needed:
-        gap = np.isnan(np.asarray(arrays[col], dtype=float)) & ~missing
+    if not any(gap.any() for _, gap in gaps):  # the usual case, without the per-column labels
+        return missing, where
+    for col, gap in gaps:
+        gap &= ~missing
         where[gap] = col
         missing |= gap
     return missing, where
