@@ -37,8 +37,8 @@ def _fill(sheet: str, decide) -> str:
     return buf.getvalue()
 
 
-def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
-    project = tmp_path / "mrgfus.mrv"
+def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     assert ok(capsys, "review", "init", "--json", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
     pubmed = ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")
@@ -114,8 +114,8 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     assert tomllib.loads(toml_path.read_text()) == counts
 
 
-def test_duplicate_management_commands(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_duplicate_management_commands(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     ok(capsys, "review", "init", "--json", project, "--single-screening")
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
@@ -147,8 +147,8 @@ def test_duplicate_management_commands(tmp_path, capsys):
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
 ])
-def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
-    project = tmp_path / "p.mrv"
+def test_errors_are_one_line_without_traceback(location, tmp_path, capsys, args, message):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
     code, out, err = run(capsys, *args[:2], *args[2:], "-p", project)
@@ -163,7 +163,7 @@ def test_missing_project_and_existing_file(tmp_path, capsys):
     assert code == 2 and "already exists" in err
 
 
-def test_interactive_commands(tmp_path, capsys, monkeypatch):
+def test_interactive_commands(location, tmp_path, capsys, monkeypatch):
     import sys
 
     import click
@@ -172,7 +172,7 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
 
     from .conftest import SOURCES, screen_all
 
-    project = tmp_path / "p.mrv"
+    project = location
     with Project.init(project) as p:
         for name, source in SOURCES:
             p.import_file(EXPORTS / name, source=source)
@@ -192,8 +192,8 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out
 
 
-def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_records_listing_shows_malformed_records_with_their_line(location, tmp_path, capsys):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
     (bad,) = ok(capsys, "review", "records", "--json", "-p", project, "--malformed", "--raw")

@@ -80,28 +80,33 @@ class Project:
     'demo'
     """
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, *, files: str | os.PathLike | None = None):
         self.store = store
+        #: where the project's own files (full-text PDFs) are kept when it is not beside a project file
+        self.files: Path | None = Path(files) if files is not None else None
 
     # -- life cycle ---------------------------------------------------------------------------------
     @classmethod
     def init(cls, path: str | os.PathLike, *, name: str | None = None, reviewers_per_record: int = 2,
              reasons: dict[str, list[str]] | None = None) -> "Project":
-        """Create a project file.  ``reviewers_per_record`` is 2 for dual screening, 1 for single."""
+        """Create a project file, or a project in an empty PostgreSQL database when ``path`` is a
+        ``postgresql://`` URL.  ``reviewers_per_record`` is 2 for dual screening, 1 for single."""
         if reviewers_per_record not in (1, 2):
             raise SettingsError(f"reviewers per record must be 1 or 2, not {reviewers_per_record}")
         store = Store.create(path)
         project = cls(store)
         with store.transaction():
-            store.set_setting("name", name or Path(path).stem)
+            store.set_setting("name", name or store.default_name)
             store.set_setting("reviewers_per_record", reviewers_per_record)
             store.set_setting("exclusion_reasons", reasons or DEFAULT_REASONS)
             store.set_setting("keywords", {"include": [], "exclude": []})
         return project
 
     @classmethod
-    def open(cls, path: str | os.PathLike) -> "Project":
-        return cls(Store.open(path))
+    def open(cls, path: str | os.PathLike, *, files: str | os.PathLike | None = None) -> "Project":
+        """Open a project file or a ``postgresql://`` URL; ``files`` is the folder of its full texts
+        (by default ``<project file>.files`` beside a file; a database has none unless given)."""
+        return cls(Store.open(path), files=files)
 
     def close(self) -> None:
         self.store.close()
@@ -115,7 +120,7 @@ class Project:
     # -- settings -------------------------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return str(self.store.get_setting("name", self.store.path.stem))
+        return str(self.store.get_setting("name", self.store.default_name))
 
     @property
     def reviewers_per_record(self) -> int:
