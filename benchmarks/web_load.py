@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "web"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import load as harness  # noqa: E402
-import pgserver  # noqa: E402
 
+import pgserver  # noqa: E402
 from metareview.review import Project  # noqa: E402
 
 

@@ -15,7 +15,8 @@ the pages read (the sample search exports, the bundled MRgFUS example, ``docs/tu
 
 Commands run in-process through ``metareview.cli.main``, with ``$VARIABLE``s of the environment
 expanded as a shell would; ``$ cd DIR`` in a console block changes
-the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
+the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages
+(``text``, ``toml``, ``csv``, ``r``) are not run.
 """
 
 from __future__ import annotations

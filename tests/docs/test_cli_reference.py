@@ -23,11 +23,11 @@ def test_cli_reference_is_up_to_date():
 
 
 def test_cli_reference_lists_every_command_and_option():
-    from metareview.cli import command
+    from metareview.cli import command as cli_command
 
     script = _script()
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    commands = list(script._commands(command(), ["metareview"]))
+    commands = list(script._commands(cli_command(), ["metareview"]))
     assert len(commands) >= 50
     for path, command in commands:
         section = page.split(f"## `{' '.join(path)}`\n", 1)[1].split("\n## ", 1)[0]

@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from metareview.appraisal.rob import read_robvis
 from metareview.base.exceptions import DataError, SettingsError
 from metareview.review.assessment import (
     adjudicate,
@@ -20,7 +21,6 @@ from metareview.review.assessment import (
     template,
 )
 from metareview.review.screening import study_labels
-from metareview.appraisal.rob import read_robvis
 
 from .conftest import ONTO_PROJECT
 
@@ -187,8 +187,8 @@ def test_cli_round_trip(screened, tmp_path, capsys):
     out = tmp_path / "rob.csv"
     assert main(["review", "rob", "export", "-p", path, "-o", str(out)]) == 2
     assert "not settled" in capsys.readouterr().err and not out.exists()
-    assert main(["review", "rob", "adjudicate", "--json", "-p", path, "--study", studies[0], "--item", "5.1", "--value", "Y",
-                 "--by", "cat", "--reason", "protocol registered before enrolment", "--page", "2"]) == 0
+    assert main(["review", "rob", "adjudicate", "--json", "-p", path, "--study", studies[0], "--item", "5.1",
+                 "--value", "Y", "--by", "cat", "--reason", "protocol registered before enrolment", "--page", "2"]) == 0
     assert main(["review", "rob", "export", "-p", path, "-o", str(out)]) == 0
     assert read_robvis(out, "rob2").overall == ("Low",) * len(studies)
     assert main(["review", "rob", "export", "-p", path, "-o", path]) == 2     # never onto the project

@@ -41,7 +41,8 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path
     project = location
     p = ("-p", project)
     assert ok(capsys, "review", "init", "--json", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
-    assert ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
+    pubmed = ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")
+    assert pubmed["n_malformed"] == 1
     embase = ok(capsys, "review", "import", "--json", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
     report = ok(capsys, "review", "dedupe", "--json", *p, "--quiet")
@@ -57,13 +58,15 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path
         sheet = ok(capsys, "review", "decisions", "export", *p, "--sheet", "--stage", "ta", "--reviewer", reviewer)
         filled = tmp_path / f"{reviewer}.csv"
         filled.write_text(_fill(sheet, include), encoding="utf-8")
-        assert ok(capsys, "review", "decisions", "import", "--json", filled, *p, "--reviewer", reviewer)["written"] == 14
+        written = ok(capsys, "review", "decisions", "import", "--json", filled, *p, "--reviewer", reviewer)["written"]
+        assert written == 14
     assert ok(capsys, "review", "conflicts", "--json", *p) == []
     (kappa,) = ok(capsys, "review", "agreement", "--json", *p)
     assert kappa["percent_agreement"] == 100.0 and kappa["kappa"] == pytest.approx(1.0)
 
     for reviewer, reason in (("ann", "wrong study design"), ("bob", "wrong population")):
-        ok(capsys, "review", "decide", "--json", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude", "--reason", reason)
+        ok(capsys, "review", "decide", "--json", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude",
+           "--reason", reason)
     assert [c["record"] for c in ok(capsys, "review", "conflicts", "--json", *p, "--stage", "ft")] == [6]
     assert ok(capsys, "review", "resolve", "--json", "6", *p, "-s", "ft", "-d", "exclude", "--by", "cat", "--reason",
               "wrong study design", "--note", "re-treatment series")["state"] == "excluded"
@@ -95,8 +98,8 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path
         ("Tsai 2019", "baseline_mean", {"ann": "5.6", "bob": "5.8"})
     code, _, err = run(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     assert code == 2 and "not settled" in err
-    ok(capsys, "review", "adjudicate", "--json", *p, "--study", "Tsai 2019", "--field", "baseline_mean", "--value", "5.6",
-       "--by", "cat", "--reason", "Table 2")
+    ok(capsys, "review", "adjudicate", "--json", *p, "--study", "Tsai 2019", "--field", "baseline_mean",
+       "--value", "5.6", "--by", "cat", "--reason", "Table 2")
     ok(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     table = list(csv.DictReader(open(tmp_path / "analysis.csv", encoding="utf-8")))
     assert [r["study"] for r in table] == studies and table[1]["baseline_mean"] == "5.6"
@@ -116,16 +119,18 @@ def test_duplicate_management_commands(location, tmp_path, capsys):
     p = ("-p", project)
     ok(capsys, "review", "init", "--json", project, "--single-screening")
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
-    ok(capsys, "review", "import", "--json", EXPORTS / "table_latin1.csv", *p, "--source", "WoS", "--map", "title=Title")
+    ok(capsys, "review", "import", "--json", EXPORTS / "table_latin1.csv", *p, "--source", "WoS",
+       "--map", "title=Title")
     ok(capsys, "review", "dedupe", "--json", *p)
     assert ok(capsys, "review", "merge", "--json", "6", "12", *p, "--by", "ann") == {"primary": 6, "members": [6, 12]}
     assert ok(capsys, "review", "primary", "--json", "12", *p, "--by", "ann")["primary"] == 12
     assert ok(capsys, "review", "split", "--json", "6", *p, "--by", "ann")["primary"] == 6
     clusters = ok(capsys, "review", "duplicates", "--json", *p)
     assert all(6 not in c["members"] for c in clusters)
-    assert ok(capsys, "review", "reasons", "--json", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")["reasons"] \
-        == ["no comparator", "animals"]
-    assert ok(capsys, "review", "keywords", "--json", *p, "--include", "random*", "--exclude", "rat")["include"] == ["random*"]
+    reasons = ok(capsys, "review", "reasons", "--json", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")
+    assert reasons["reasons"] == ["no comparator", "animals"]
+    keywords = ok(capsys, "review", "keywords", "--json", *p, "--include", "random*", "--exclude", "rat")
+    assert keywords["include"] == ["random*"]
     records = ok(capsys, "review", "export-records", *p, "--primaries")
     assert len(list(csv.DictReader(io.StringIO(records)))) == ok(capsys, "review", "status", "--json", *p)["clusters"]
     log = ok(capsys, "review", "decisions", "export", *p)
@@ -136,7 +141,8 @@ def test_duplicate_management_commands(location, tmp_path, capsys):
     (("review", "import", "--json", "missing.ris", "--source", "X"), "cannot read"),
     (("review", "import", "--json", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
     (("review", "decide", "--json", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
-    (("review", "decide", "--json", "1", "-r", "ann", "-d", "perhaps"), "is not a decision; use include, exclude or maybe"),
+    (("review", "decide", "--json", "1", "-r", "ann", "-d", "perhaps"),
+     "is not a decision; use include, exclude or maybe"),
     (("review", "import", "--json", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
@@ -162,8 +168,9 @@ def test_interactive_commands(location, tmp_path, capsys, monkeypatch):
 
     import click
 
-    from .conftest import SOURCES, screen_all
     from metareview.review import Project, run_dedupe
+
+    from .conftest import SOURCES, screen_all
 
     project = location
     with Project.init(project) as p:

@@ -7,8 +7,17 @@ import time
 import pytest
 
 from metareview.base.exceptions import DataError, SettingsError
-from metareview.review import DedupeSettings, Project, choose_primary, clusters, merge, resolve_pair, \
-    review_queue, run_dedupe, split
+from metareview.review import (
+    DedupeSettings,
+    Project,
+    choose_primary,
+    clusters,
+    merge,
+    resolve_pair,
+    review_queue,
+    run_dedupe,
+    split,
+)
 from metareview.review.dedupe import compare_records, prepare
 
 from . import synthetic
@@ -108,7 +117,8 @@ def test_compare_records_rules():
             "authors": ["Smith J"], "journal": "Radiology", "volume": "64", "pages": "277-85", "doi": None,
             "pmid": None}
     same = prepare(base)
-    assert compare_records(same, prepare({**base, "id": 2, "title": base["title"].replace("ized", "ised")}))[0] == "same"
+    british = prepare({**base, "id": 2, "title": base["title"].replace("ized", "ised")})
+    assert compare_records(same, british)[0] == "same"
     assert compare_records(same, prepare({**base, "id": 2, "doi": "10.1000/a"}))[0] == "same"
     assert compare_records(prepare({**base, "doi": "10.1000/b"}), prepare({**base, "id": 2, "doi": "10.1000/a"}))[0] \
         == "different"

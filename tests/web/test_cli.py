@@ -22,18 +22,18 @@ def _run(capsys, monkeypatch, *args: str, stdin: str | None = None) -> tuple[int
 def test_accounts_from_the_command_line(tmp_path: Path, capsys, monkeypatch):
     path = tmp_path / "r.mrv"
     Project.init(path).close()
-    code, out, _ = _run(capsys, monkeypatch, "review", "user", "add", "--json", "olivia", "--role", "owner", "-p", str(path),
-                        "--password-stdin", stdin="a long passphrase\n")
+    code, out, _ = _run(capsys, monkeypatch, "review", "user", "add", "--json", "olivia", "--role", "owner",
+                        "-p", str(path), "--password-stdin", stdin="a long passphrase\n")
     assert code == 0 and json.loads(out)["role"] == "owner"
     with Project.open(path) as p:
         stored = p.store.user("olivia")["password_hash"]
         assert stored.startswith("$argon2id$") and verify_password(stored, "a long passphrase")
         assert "a long passphrase" not in path.read_bytes().decode("latin-1")
-    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "boss", "-p", str(path),
-                        "--password-stdin", stdin="a long passphrase\n")
+    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "boss",
+                        "-p", str(path), "--password-stdin", stdin="a long passphrase\n")
     assert code == 2 and "unknown role 'boss'" in err and "Traceback" not in err
-    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "reviewer", "-p", str(path),
-                        "--password-stdin", stdin="short\n")
+    code, _, err = _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "reviewer",
+                        "-p", str(path), "--password-stdin", stdin="short\n")
     assert code == 2 and "at least 8 characters" in err
     _run(capsys, monkeypatch, "review", "user", "add", "--json", "ann", "--role", "reviewer", "-p", str(path),
          "--password-stdin", stdin="another passphrase\n")

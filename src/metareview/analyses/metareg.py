@@ -30,11 +30,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-
 from ..base import dist as _dist
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
-
 from ..pooling.rma import METAREG_TAU2, METAREG_TESTS, RmaFit, rma_fit, tau2_mods
 from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods
 
@@ -86,7 +84,8 @@ class MetaRegression(Reportable):
             arr = np.atleast_2d(np.asarray(newmods, float))
             want = len(self.names) - (1 if self.intercept else 0)
             if arr.shape[1] != want:
-                raise SettingsError(f"newmods needs {want} values per row ({', '.join(self.names[1 if self.intercept else 0:])})")
+                names = ", ".join(self.names[1 if self.intercept else 0:])
+                raise SettingsError(f"newmods needs {want} values per row ({names})")
             return np.hstack([np.ones((arr.shape[0], 1)), arr]) if self.intercept else arr
         n = None
         cols = {}
@@ -179,6 +178,9 @@ class MetaRegression(Reportable):
         from ..plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
 
+    plot = bubble
+
+
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
@@ -186,7 +188,8 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     ``mods``: a formula string such as ``"~ ablat + factor(alloc)"`` (``- 1`` drops the
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
     values.  ``method_tau2``: DL, HE, HS, SJ, PM, ML, REML (default), EB, or FE (no
-    residual heterogeneity; then no pseudo R², which metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    residual heterogeneity; then no pseudo R², which metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or
+    ``"knha"`` (Knapp & Hartung 2003); by
     default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr

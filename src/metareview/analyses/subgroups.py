@@ -28,10 +28,10 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
+from ..base.format import Reportable, fmt as _f, fmt_peq as _peq
 from ..pooling.heterogeneity import heterogeneity
 from ..pooling.inverse_variance import prediction_quantile
 from .sensitivity import pool_masks, restrict
-from ..base.format import Reportable, fmt as _f, fmt_peq as _peq
 
 __all__ = ["subgroup", "SubgroupResult", "MISSING_LEVEL"]
 
@@ -204,9 +204,13 @@ class SubgroupResult(Reportable):
         return rep
 
     def forest(self, ax=None, **kwargs):
-        """Forest plot with subgroup diamonds and the test for subgroup differences (see :func:`metareview.plots.forest.forest`)."""
+        """Forest plot with subgroup diamonds and the test for subgroup differences
+        (see :func:`metareview.plots.forest.forest`)."""
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
+
+    plot = forest
+
 
 def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     """Pool ``result`` within the levels of ``by`` and test for subgroup differences.

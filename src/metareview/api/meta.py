@@ -17,17 +17,17 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..base.version import __version__
-from ..effectsizes.escalc import escalc
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
-from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
-from ..pooling.inverse_variance import pool_arrays
-from ..pooling.summary import PooledValues
-from .result import MetaResult
-from ..tables.selection import select_studies, study_labels
+from ..base.version import __version__
 from ..effectsizes import rules
-from ..pooling.settings import Settings
+from ..effectsizes.escalc import escalc
+from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
 from ..effectsizes.study_ci import study_ci
+from ..pooling.inverse_variance import pool_arrays
+from ..pooling.settings import Settings
+from ..pooling.summary import PooledValues
+from ..tables.selection import select_studies, study_labels
+from .result import MetaResult
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]

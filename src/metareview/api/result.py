@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
-from ..base.format import Reportable, fmt as _f, num as _num
 from ..pooling.summary import heterogeneity_text, pooled_block
+
+__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -177,9 +179,8 @@ class MetaResult(Reportable):
     # ----- printing -----------------------------------------------------------------
     def report(self):
         """The printout as a report model (text, HTML and Markdown renderings)."""
-        from ..base.report import Paragraph, Report, Table
-
         from ..base.presets import print_style
+        from ..base.report import Paragraph, Report, Table
         m, s, p = self.measure, self.settings, self.pooled
         st = print_style(s.preset)
         nat = m.transformed
@@ -332,6 +333,8 @@ class MetaResult(Reportable):
         """Draw a forest plot (see :func:`metareview.plots.forest.forest`)."""
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
+
+    plot = forest
 
     def funnel(self, ax=None, **kwargs):
         """Draw a funnel plot (see :func:`metareview.plots.funnel.funnel`)."""

@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 from .exceptions import OutputError
 
@@ -181,7 +181,7 @@ def open_output(path: PathLike, mode: str = "w", *, inputs: Iterable[PathLike | 
         raise OutputError(os_error_message(exc, path, "write")) from None
     tmp = Path(tmp_name)
     with _removed_on_failure(tmp, path):
-        kwargs = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
+        kwargs: dict[str, Any] = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()

@@ -44,9 +44,9 @@ def register(app: typer.Typer) -> None:
         pool: dict,
     ) -> None:
         """GRADE one outcome: the five domains (suggested from the numbers or rated by you) and the certainty."""
-        from ..base.exceptions import SettingsError
         from ..appraisal.grade import grade
         from ..appraisal.rob import load_tool
+        from ..base.exceptions import SettingsError
         from ..base.outputs import check_output
 
         if output is not None and output.suffix.lower() not in SOF_SUFFIXES:
@@ -78,8 +78,8 @@ def register(app: typer.Typer) -> None:
 
 def write_sof(assessments, output: Path, title: str) -> None:
     """Write the summary of findings as CSV, Word, a standalone HTML page or JSON, by suffix."""
-    from ..report.sof import sof_csv, sof_docx, sof_table
     from ..base.outputs import write_file
+    from ..report.sof import sof_csv, sof_docx, sof_table
     suffix = output.suffix.lower()
     if suffix == ".csv":
         write_file(output, sof_csv(assessments))
@@ -89,6 +89,6 @@ def write_sof(assessments, output: Path, title: str) -> None:
         from .output import dumps
         write_file(output, dumps([g.to_dict() for g in assessments]) + "\n")
     else:
-        from ..report.html import render_html
         from ..base.report import Report
+        from ..report.html import render_html
         write_file(output, render_html(Report([sof_table(assessments, title)]), title=title))

@@ -32,8 +32,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
-    from ..base.exceptions import SettingsError
     from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
+    from ..base.exceptions import SettingsError
 
     study = columns.get("study", "study")
     tool = load_tool(rob_tool or "generic")
@@ -232,8 +232,8 @@ def three_level(result, pool: dict, cluster, robust: bool, **others):
     with the analyses that take one estimate per study)."""
     import warnings
 
-    from ..base.exceptions import SettingsError
     from ..analyses.multilevel import MV_METHODS, multilevel
+    from ..base.exceptions import SettingsError
 
     if not cluster:
         raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")

@@ -9,8 +9,15 @@ from typing import Optional
 
 import typer
 
-
-from .cmd_review import JSON_OPTION, PROJECT_OPTION, open_items, open_project, project_inputs, read_text_file, review_app
+from .cmd_review import (
+    JSON_OPTION,
+    PROJECT_OPTION,
+    open_items,
+    open_project,
+    project_inputs,
+    read_text_file,
+    review_app,
+)
 
 rob_review_app = typer.Typer(no_args_is_help=True,
                              help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.")

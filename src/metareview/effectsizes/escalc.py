@@ -27,7 +27,7 @@ Every formula is metafor 3.8-1's ``escalc`` with its default ``vtype = "LS"``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from scipy import special
@@ -274,7 +274,7 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
         from .validate import validate_design
         validate_design(m, arr, studlab)
     d = design_of(m, arr)
-    g = arr.get
+    g: Callable[[str], Any] = arr.get   # a column, None where the measure does not use it
     n_tot = None
     extra: dict = {}
     if d == "proportion":

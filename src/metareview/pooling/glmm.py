@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import special
@@ -915,7 +915,10 @@ class _NoncentralHypergeometric:
         pd2 = p * d * d
         v = np.add.reduceat(pd2, self.starts, axis=-1)
         third = np.add.reduceat(pd2 * d, self.starts, axis=-1)
-        back = (lambda x: np.moveaxis(x, -1, axis))
+
+        def back(x):
+            return np.moveaxis(x, -1, axis)
+
         return back(top + np.log(z)), back(m), back(v), back(third)
 
     def loglik(self, eta, y, size):
@@ -968,9 +971,9 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     theta = np.zeros(k)
     for _ in range(200):
         _, m, v, _ = fam._cumulants(theta, fam.size)
-        step = np.where(inner, (a - m) / v, 0.0)
-        theta += np.clip(step, -2.0, 2.0)
-        if np.all(np.abs(step) < 1e-13 * (1.0 + np.abs(theta))):
+        steps = np.where(inner, (a - m) / v, 0.0)
+        theta += np.clip(steps, -2.0, 2.0)
+        if np.all(np.abs(steps) < 1e-13 * (1.0 + np.abs(theta))):
             break
     logz, m, v, _ = fam._cumulants(theta, fam.size)
     ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
@@ -1233,7 +1236,7 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     out.update(weight_common=nan_w, weight_random=nan_w.copy())
     out["method_details"] = {
         "method": "GLMM",
-        "model": (GLMM_OR_MODEL_NAMES[re.model_glmm] if two_group
+        "model": (GLMM_OR_MODEL_NAMES[str(re.model_glmm)] if two_group
                   else "binomial-normal (random-intercept logistic regression)"),
         "model_glmm": re.model_glmm,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,

@@ -13,9 +13,11 @@ Two conventions, vectorised over analyses:
 from __future__ import annotations
 
 import numpy as np
-from ..base import dist as _dist
 
+from ..base import dist as _dist
 from ..base.exceptions import SettingsError
+
+__all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
 
 I2_METHODS = ("q", "tau2")
 

@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
-
 from .fixed_cell import FixedCellResult, two_by_two, z_quantile
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
@@ -257,8 +257,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     out = dict(pooled)
     if method == "Peto":
-        from .peto import peto
         from .inverse_variance import pool_arrays
+        from .peto import peto
         r = peto(a, n1, c, n2, convention=settings.incr_style, level=settings.level)
         yi, vi = _peto_study(a, n1, c, n2, inc)
         # Peto's study log odds ratios pooled with the analysis's settings (as meta does);
@@ -444,7 +444,8 @@ def cmh_tarone(events_e, n_e, events_c, n_c, *, correct: bool = True) -> dict:
     n1, n2 = a + b, c + d
     N = n1 + n2
     xt, yt = a + c, b + d
-    out = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None, "tarone_p": None}
+    out: dict[str, Any] = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None,
+                           "tarone_p": None}
     if xt.sum() > 0 and yt.sum() > 0:
         cmh = ((abs(float(np.sum(a - n1 / N * xt))) - (0.5 if correct else 0.0)) ** 2
                / float(np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1))))))

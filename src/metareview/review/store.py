@@ -559,14 +559,15 @@ class Store:
     def current_rob_answers(self, tool: str, outcome: str) -> list[dict[str, Any]]:
         """The latest entry of each assessor for each study and item."""
         return self._all("SELECT * FROM rob_answers WHERE id IN (SELECT max(id) FROM rob_answers "
-                         "WHERE tool = ? AND outcome = ? GROUP BY study, item, assessor) ORDER BY study, item, assessor",
+                         "WHERE tool = ? AND outcome = ? GROUP BY study, item, assessor) "
+                         "ORDER BY study, item, assessor",
                          (tool, outcome))
 
     def add_rob_adjudication(self, *, tool: str, outcome: str, study: str, item: str, value: str | None,
                              adjudicator: str, reason: str, support: str | None, location: str | None) -> None:
         with self.transaction():
-            self._write("INSERT INTO rob_adjudications (tool, outcome, study, item, value, adjudicator, reason, support, "
-                        "location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._write("INSERT INTO rob_adjudications (tool, outcome, study, item, value, adjudicator, reason, "
+                        "support, location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (tool, outcome, study, item, value, adjudicator, reason, support, location, now()))
 
     def current_rob_adjudications(self, tool: str, outcome: str) -> list[dict[str, Any]]:

@@ -21,9 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..base.exceptions import MetaReviewError
 from ..review.project import Project
 from .auth import Throttle, current_user
+from .projects import ProjectPool
 from .render import render
 from .responses import Refusal, is_script, wants_json
-from .projects import ProjectPool
 
 __all__ = ["create_app", "MAX_BODY", "SESSION_HOURS"]
 

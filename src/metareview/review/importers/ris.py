@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
+from ._text import TagValues
 
 __all__ = ["parse_ris", "looks_like_ris"]
 

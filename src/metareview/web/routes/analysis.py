@@ -5,8 +5,8 @@ The plan is the ``review.toml`` beside the project file (or the one given with
 (:func:`metareview.run.run_review`).  Before each run the adjudicated analysis
 table, its provenance and its column declarations (from the form's field types) are written to
 ``<project>.files/analysis.csv``, ``analysis.provenance.csv`` and ``analysis.columns.toml``, so that
-a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.  The output (report, figures,
-``results.json``) goes to ``<project>.files/analysis/``, replaced by each run, never into
+a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.
+The output (report, figures, ``results.json``) goes to ``<project>.files/analysis/``, replaced by each run, never into
 the plan's folder; the page shows each analysis's numbers and forest plot from there.
 """
 
@@ -115,12 +115,14 @@ def summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
         svg = f"figures/{key}_forest.svg"
         out.append({"key": key, "title": info.get("title") or key, "outcome": info.get("outcome"),
                     "sensitivity": info.get("sensitivity"), "reason": info.get("reason"),
-                    "k": doc.get("k"), "measure": doc.get("measure"), "scale": "back-transformed to the natural scale" if scale else "analysis scale",
+                    "k": doc.get("k"), "measure": doc.get("measure"),
+                    "scale": "back-transformed to the natural scale" if scale else "analysis scale",
                     "common": _interval(common) if doc["settings"].get("common", True) else "",
                     "random": _interval(random) if doc["settings"].get("random", True) else "",
                     "prediction": f"[{_number(pred.get('low'))}; {_number(pred.get('high'))}]"
                     if pred.get("low") is not None else "",
-                    "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")), "q_p": _number(het.get("p")),
+                    "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")),
+                    "q_p": _number(het.get("p")),
                     "method": f"{doc.get('method')}, τ² {doc.get('method_tau2')}",
                     "figure": svg if svg in figures else None})
     return out
