@@ -91,7 +91,7 @@ def test_a_connection_lost_mid_import_leaves_no_partial_batch(pg_url, monkeypatc
     # the command line says so in one line, and the import can simply be run again
     killed = _killing_the_connection_at(monkeypatch, 2)
     url = project.store.location
-    assert main(["review", "import", str(EXPORTS / "embase.ris"), "-p", url, "--source", "Embase"]) == 2
+    assert main(["review", "import", str(EXPORTS / "embase.ris"), "-p", url, "--source", "Embase", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "connection to the database server was lost" in err and "nothing was saved" in err
     assert err.count("\n") == 1 and "Traceback" not in err
