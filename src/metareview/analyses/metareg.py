@@ -179,14 +179,28 @@ class MetaRegression(Reportable):
         from ..plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
 
+def _genq_weights(result, method_tau2: str, use):
+    """The user weights of the GENQ estimator: the result's column ``genq_weights`` (None
+    for every other estimator)."""
+    if str(method_tau2).upper() != "GENQ":
+        return None
+    weights = (getattr(result, "data", None) or {}).get("genq_weights")
+    if weights is None:
+        raise SettingsError("the GENQ estimator of tau² needs user weights: pool the result with genq_weights= "
+                            "(or a column genq_weights, --col genq_weights=COLUMN) before the meta-regression")
+    return np.asarray(weights, float)[use]
+
+
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
 
     ``mods``: a formula string such as ``"~ ablat + factor(alloc)"`` (``- 1`` drops the
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
-    values.  ``method_tau2``: DL, HE, HS, SJ, PM, ML, REML (default), EB, or FE (no
-    residual heterogeneity; then no pseudo R², which metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    values.  ``method_tau2``: any estimator of :data:`~metareview.pooling.tau2.ESTIMATORS`
+    (all take moderators, as in metafor's ``rma.uni``; REML by default; GENQ with the
+    result's ``genq_weights``), or FE (no residual heterogeneity; then no pseudo R², which
+    metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
     default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
@@ -229,12 +243,13 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     design = design_matrix(cols_used, text, labels)
     X, names, terms, intercept = design.X, design.names, design.terms, design.intercept
     check_rank(X, names, labels.size)
+    genq = _genq_weights(result, method_tau2, use)
     fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
-                  tol=ctl["tol"], maxiter=int(ctl["maxiter"]))
+                  tol=ctl["tol"], maxiter=int(ctl["maxiter"]), tau2_weights=genq)
     r2 = tau2_null = None
     if intercept and X.shape[1] > 1 and fit.method != "FE":
         tau2_null, _, _ = tau2_mods(y, v, np.ones((labels.size, 1)), fit.method, tol=ctl["tol"],
-                                    maxiter=int(ctl["maxiter"]))
+                                    maxiter=int(ctl["maxiter"]), weights=genq)
         r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)
     if labels.size < 10:
         notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")

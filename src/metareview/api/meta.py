@@ -23,6 +23,7 @@ from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.summary import PooledValues
+from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from .result import MetaResult
 from ..tables.selection import select_studies, study_labels
 from ..pooling.settings import Settings
@@ -274,7 +275,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
 
 
 #: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them)
-ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
+ZERO_VARIANCE_ESTIMATORS = ZERO_VARIANCE_METHODS
 #: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)
 _NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
                      "common_p", "q", "q_p", "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",

@@ -164,5 +164,10 @@ class Matrix:
 
 
 def design_of(X) -> Intercept | Matrix:
-    """The design for ``X``: None means intercept only."""
-    return Intercept() if X is None else Matrix(X)
+    """The design for ``X``: None, or a single column of ones, is the intercept-only model."""
+    if X is None:
+        return Intercept()
+    X = np.asarray(X, float)
+    if X.shape[-1] == 1 and bool(np.all(X == 1.0)):
+        return Intercept()
+    return Matrix(X)

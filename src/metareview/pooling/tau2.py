@@ -558,7 +558,7 @@ _CODES = {code.upper(): code for code in TAU2_METHODS}
 def tau2_code(method: str, valid=TAU2_METHODS, what: str = "tau² estimator") -> str:
     """metafor's spelling of a tau² estimator code given in any case (``hsk`` -> ``HSk``);
     a :class:`SettingsError` naming the ``valid`` ones when it is not one of them."""
-    code = _CODES.get(str(method).strip().upper(), str(method))
+    code = _CODES.get(str(method).strip().upper(), str(method).strip().upper())
     if code not in valid:
         raise SettingsError(f"unknown {what} {method!r}; valid estimators are: {', '.join(valid)}")
     return code
