@@ -483,7 +483,7 @@ class Tau2Estimator:
     code: str                 # metafor's ``method``
     name: str                 # as R meta prints it ("... estimator for tau^2")
     citation: str
-    formula: str              # Markdown with TeX, for docs/methods.md
+    formula: str              # Markdown with TeX, for docs/methods.md (the model without moderators)
     estimate: Callable        # Tau2Data -> (tau2, iterations, converged), any design
     se: Callable              # (Tau2Data, tau2) -> se of the intercept-only estimate
     iterative: bool = False
@@ -494,56 +494,73 @@ class Tau2Estimator:
 
 ESTIMATORS: dict[str, Tau2Estimator] = {e.code: e for e in (
     Tau2Estimator(
-        "DL", "DerSimonian-Laird", "DerSimonian & Laird (1986, *Control Clin Trials* 7:177)",
-        r"$\hat\tau^2 = \dfrac{Q - (k-p)}{\operatorname{tr} P}$ at $w_i = 1/v_i$; without moderators "
-        r"$\dfrac{Q - (k-1)}{\sum w_i - \sum w_i^2/\sum w_i}$", _dl, _se_dl),
+        "DL", "DerSimonian-Laird",
+        "DerSimonian & Laird (1986, *Control Clin Trials* 7:177)",
+        r"$\hat\tau^2 = \dfrac{Q - (k-1)}{\sum w_i - \sum w_i^2/\sum w_i}$",
+        _dl, _se_dl),
     Tau2Estimator(
-        "PM", "Paule-Mandel", "Paule & Mandel (1982, *J Res Natl Bur Stand* 87:377)",
-        r"the root of $Q(\tau^2) = \sum_i \frac{(y_i - \hat\mu_R(\tau^2))^2}{v_i + \tau^2} = k - p$",
+        "PM", "Paule-Mandel",
+        "Paule & Mandel (1982, *J Res Natl Bur Stand* 87:377)",
+        r"the root of $\sum_i \frac{(y_i - \hat\mu_R(\tau^2))^2}{v_i + \tau^2} = k - 1$",
         _pm, _se_approximate, iterative=True),
     Tau2Estimator(
-        "REML", "Restricted maximum-likelihood", "Harville (1977, *JASA* 72:320); Viechtbauer (2005, "
-        "*J Educ Behav Stat* 30:261)",
-        r"root of the restricted score $y'PPy = \operatorname{tr} P$ (Fisher scoring from `HE`, then Newton)",
+        "REML", "Restricted maximum-likelihood",
+        "Harville (1977); Viechtbauer (2005)",
+        r"fixed point of $\tau^2 = \dfrac{\sum w_i^{*2}\left[(y_i - \hat\mu_R)^2 - v_i\right]}{\sum w_i^{*2}}"
+        r" + \dfrac{1}{\sum w_i^*}$",
         _reml, _se_reml, iterative=True, zero_variances=True),
     Tau2Estimator(
-        "ML", "Maximum-likelihood", "Hardy & Thompson (1996, *Stat Med* 15:619); Viechtbauer (2005)",
-        r"root of the score $y'PPy = \sum w_i^*$ (Fisher scoring from `HE`, then Newton)",
+        "ML", "Maximum-likelihood",
+        "Hardy & Thompson (1996); Viechtbauer (2005, *J Educ Behav Stat* 30:261)",
+        r"fixed point of $\tau^2 = \dfrac{\sum w_i^{*2}\left[(y_i - \hat\mu_R)^2 - v_i\right]}{\sum w_i^{*2}}$",
         _ml, _se_ml, iterative=True, zero_variances=True),
     Tau2Estimator(
-        "HS", "Hunter-Schmidt", "Hunter & Schmidt (2004, *Methods of Meta-Analysis*, 2nd ed.)",
-        r"$\hat\tau^2 = \dfrac{Q - k}{\sum w_i}$", _hs, _se_hs),
+        "HS", "Hunter-Schmidt",
+        "Hunter & Schmidt (2004)",
+        r"$\hat\tau^2 = \dfrac{Q - k}{\sum w_i}$",
+        _hs, _se_hs),
     Tau2Estimator(
-        "SJ", "Sidik-Jonkman", "Sidik & Jonkman (2005, *J Biopharm Stat* 15:823; 2007, *Stat Med* 26:1964)",
-        r"$\hat\tau^2 = \tau_0^2\,\dfrac{Q(\tau_0^2)}{k-p}$, $\tau_0^2 = \frac{k-1}{k}\operatorname{var}(y)$",
+        "SJ", "Sidik-Jonkman",
+        "Sidik & Jonkman (2005, *J Biopharm Stat* 15:823; 2007, *Stat Med* 26:1964)",
+        r"$\hat\tau^2 = \tau_0^2\,\dfrac{\sum_i \omega_i (y_i - \hat\mu_\omega)^2}{k-1}$, "
+        r"$\omega_i = \frac{1}{v_i + \tau_0^2}$, $\tau_0^2 = \frac{k-1}{k}\operatorname{var}(y)$",
         _sj, _se_sj, zero_variances=True),
     Tau2Estimator(
-        "HE", "Hedges", "Hedges (1983, *Psychol Bull* 93:388)",
-        r"$\hat\tau^2 = \dfrac{y'P_1 y - \operatorname{tr}(P_1 V)}{k-p}$ (unweighted); without moderators "
-        r"$\dfrac{\sum (y_i - \bar y)^2}{k-1} - \dfrac{\sum v_i}{k}$", _he, _se_he, zero_variances=True),
+        "HE", "Hedges",
+        "Hedges (1983, *Psychol Bull* 93:388)",
+        r"$\hat\tau^2 = \dfrac{\sum (y_i - \bar y)^2}{k-1} - \dfrac{\sum v_i}{k}$",
+        _he, _se_he, zero_variances=True),
     Tau2Estimator(
-        "EB", "Empirical Bayes", "Morris (1983, *JASA* 78:47)",
-        r"root of $\frac{k}{k-p}\,Q(\tau^2) = k$ (Morris's scoring from `HE`, then Newton)",
+        "EB", "Empirical Bayes",
+        "Morris (1983, *JASA* 78:47)",
+        r"root of $\sum_i w_i^*\left[\frac{k}{k-1}(y_i - \hat\mu_R)^2 - v_i - \tau^2\right] = 0$",
         _eb, _se_approximate, iterative=True, zero_variances=True),
     Tau2Estimator(
-        "PMM", "Median-unbiased Paule-Mandel", "Viechtbauer (2021, metafor 3.0)",
-        r"the root of $Q(\tau^2) = \chi^2_{k-p}(0.5)$, the median of its distribution",
+        "PMM", "Median-unbiased Paule-Mandel",
+        "Viechtbauer (metafor 3.0; 2021)",
+        r"the root of $Q(\tau^2) = \chi^2_{k-1}(0.5)$, the median of its distribution",
         _pmm, _se_approximate, iterative=True),
     Tau2Estimator(
-        "HSk", "Hunter-Schmidt (small-sample corrected)", "Viechtbauer (2021, metafor 3.0)",
-        r"$\hat\tau^2 = \dfrac{\frac{k}{k-p}Q - k}{\sum w_i}$", _hsk, _se_hsk),
+        "HSk", "Hunter-Schmidt (small-sample corrected)",
+        "Viechtbauer (metafor)",
+        r"$\hat\tau^2 = \dfrac{\frac{k}{k-1}Q - k}{\sum w_i}$",
+        _hsk, _se_hsk),
     Tau2Estimator(
-        "DLIT", "Iterated DerSimonian-Laird", "DerSimonian & Kacker (2007, *Contemp Clin Trials* 28:105)",
-        r"fixed point of the `DL` formula with weights $1/(v_i + \tau^2)$, from $\tau^2 = 0$, each step "
-        "truncated at 0", _dlit, _se_dlit, iterative=True),
+        "DLIT", "Iterated DerSimonian-Laird",
+        "DerSimonian & Kacker (2007, *Contemp Clin Trials* 28:105)",
+        r"fixed point of the DL formula with weights $1/(v_i + \tau^2)$, from $\tau^2 = 0$, each step truncated at 0",
+        _dlit, _se_dlit, iterative=True),
     Tau2Estimator(
-        "SJIT", "Iterated Sidik-Jonkman", "Sidik & Jonkman (2007, *Stat Med* 26:1964)",
-        r"fixed point of $\tau^2 \leftarrow \tau^2\, Q(\tau^2)/(k-p)$ from the `SJ` start",
+        "SJIT", "Iterated Sidik-Jonkman",
+        "Sidik & Jonkman (2007, *Stat Med* 26:1964)",
+        r"fixed point of $\tau^2 \leftarrow \tau^2\, Q(\tau^2)/(k-1)$ from the `SJ` start",
         _sjit, _se_approximate, iterative=True, zero_variances=True),
     Tau2Estimator(
-        "GENQ", "Generalised Q (user weights genq_weights)", "DerSimonian & Kacker (2007)",
+        "GENQ", "Generalised Q (user weights genq_weights)",
+        "DerSimonian & Kacker (2007)",
         r"$\hat\tau^2 = \dfrac{Q_a - \operatorname{tr}(PV)}{\operatorname{tr}(P)}$ with user weights $a_i$, "
-        r"$P = A - AX(X'AX)^{-1}X'A$, $Q_a = y'Py$", _genq, _se_genq, zero_variances=True, needs_weights=True),
+        r"$P = A - aa'/\sum a_i$, $Q_a = \sum a_i(y_i - \hat\mu_a)^2$",
+        _genq, _se_genq, zero_variances=True, needs_weights=True),
 )}
 
 #: Every estimator code, in the order of the table.
