@@ -18,6 +18,7 @@ import pytest
 
 import metareview as mr
 from metareview.analyses.metareg import METAREG_TAU2, metareg
+from metareview.analyses.subgroups import subgroup
 from metareview.pooling.tau2 import ESTIMATORS
 
 from ._reference import close
@@ -56,3 +57,14 @@ def test_metareg_estimator_matches_metafor(case):
     for key in ("qm", "qm_p", "qe", "qe_p", "i2", "h2"):
         close(getattr(f, key), case[key], t, key)
     close(m.r2, case["r2"], t, "R2")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c["formula"] == "~ factor(alloc)" and c["test"] == "z"],
+                         ids=lambda c: c["method"])
+def test_subgroups_common_tau2_is_the_estimators_fit_with_the_factor(case):
+    """subgroup(..., tau_common=True): tau² of rma(yi, vi, mods = ~ factor(alloc), method)."""
+    method = case["method"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sg = subgroup(_result(method), "alloc", tau_common=True)
+    close(sg.tau2_common, case["tau2"], 1e-6 if ESTIMATORS[method].iterative else 1e-8, "common tau2")

@@ -7,8 +7,8 @@
 #
 # Writes tests/fixtures/analyses/metareg_estimators.json: dat.bcg log risk ratios with the
 # moderators ablat and alloc, the estimators DL, PM, REML, ML, HS, SJ, HE, EB, PMM, HSk, DLIT,
-# SJIT and GENQ (weights = total sample size), tests z and knha, main
-# effects, a factor, and a model without intercept whose design does not span the intercept
+# SJIT and GENQ (weights = total sample size), tests z and knha, main effects, a factor (the common
+# tau² of subgroups), and a model without intercept whose design does not span the intercept
 # (metafor estimates tau² from mean-centred outcomes; there DLIT does not converge in metafor and is
 # left out, as every call that stops with an error). Numbers with toJSON(digits = NA) (15
 # significant digits); NA and non-finite are null. Each case keeps the R call that made it.
@@ -36,7 +36,7 @@ es <- escalc("RR", ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg)
 dat <- data.frame(yi = as.numeric(es$yi), vi = as.numeric(es$vi), ablat = bcg$ablat, alloc = bcg$alloc,
                   n = bcg$tpos + bcg$tneg + bcg$cpos + bcg$cneg)
 
-formulas <- list("~ ablat", "~ ablat + factor(alloc)", "~ ablat - 1")
+formulas <- list("~ ablat", "~ ablat + factor(alloc)", "~ factor(alloc)", "~ ablat - 1")
 methods <- c("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
 
 cases <- list()

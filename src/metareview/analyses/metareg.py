@@ -36,7 +36,7 @@ from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 
 from ..pooling.rma import METAREG_TAU2, METAREG_TESTS, RmaFit, rma_fit, tau2_mods
-from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods
+from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods, tau2_weights
 
 __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix", "Design",
            "formula_variables", "METAREG_TAU2", "METAREG_TESTS"]
@@ -179,18 +179,6 @@ class MetaRegression(Reportable):
         from ..plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
 
-def _genq_weights(result, method_tau2: str, use):
-    """The user weights of the GENQ estimator: the result's column ``genq_weights`` (None
-    for every other estimator)."""
-    if str(method_tau2).upper() != "GENQ":
-        return None
-    weights = (getattr(result, "data", None) or {}).get("genq_weights")
-    if weights is None:
-        raise SettingsError("the GENQ estimator of tau² needs user weights: pool the result with genq_weights= "
-                            "(or a column genq_weights, --col genq_weights=COLUMN) before the meta-regression")
-    return np.asarray(weights, float)[use]
-
-
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
@@ -243,7 +231,7 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     design = design_matrix(cols_used, text, labels)
     X, names, terms, intercept = design.X, design.names, design.terms, design.intercept
     check_rank(X, names, labels.size)
-    genq = _genq_weights(result, method_tau2, use)
+    genq = tau2_weights(result, method_tau2, use)
     fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
                   tol=ctl["tol"], maxiter=int(ctl["maxiter"]), tau2_weights=genq)
     r2 = tau2_null = None
