@@ -4,7 +4,6 @@ regenerated (python docs/_ext/estimators_table.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from metareview.pooling.tau2 import ESTIMATORS
@@ -12,16 +11,9 @@ from metareview.pooling.tau2 import ESTIMATORS
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("estimators_table", ROOT / "docs" / "_ext" / "estimators_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_estimators_table_is_up_to_date():
+def test_estimators_table_is_up_to_date(ext_script):
     page = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
-    assert page == _script().render(page), "docs/methods.md is stale: run python docs/_ext/estimators_table.py"
+    assert page == ext_script("estimators_table").render(page), "docs/methods.md is stale: run python docs/_ext/estimators_table.py"
 
 
 def test_every_estimator_has_a_row_with_its_name_and_source():
@@ -31,8 +23,8 @@ def test_every_estimator_has_a_row_with_its_name_and_source():
         assert e.name in row and e.citation in row
 
 
-def test_a_changed_entry_makes_the_page_stale():
-    script = _script()
+def test_a_changed_entry_makes_the_page_stale(ext_script):
+    script = ext_script("estimators_table")
     page = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
     edited = page.replace("| `HE` | Hedges |", "| `HE` | Hedge |")
     assert edited != page and script.render(edited) == page
