@@ -50,8 +50,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--role": ROLES,
     "--decision": DECISIONS,
     "--kind": SOURCE_KINDS,
-    # batch pools with the vectorised kernel, which has fewer estimators (its own help says which)
-    "batch --method-tau2": ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB"),
     "batch --prediction": ("t", "z", "none"),
     "rob plot --type": ("traffic-light", "summary"),
     "prisma --format": ("png", "svg", "pdf"),

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ._help import TAU2
 from .output import QUIET_HELP
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
@@ -59,7 +60,7 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Option(..., "--output", "-o", help="Results file: .parquet or .csv (one row per analysis)."),
         by: str = typer.Option("analysis", "--by", help="Column with the analysis id."),
         measure: Optional[str] = typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...)."),
-        method_tau2: str = typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB."),
+        method_tau2: str = typer.Option("DL", "--method-tau2", help=f"tau² estimator: {', '.join(TAU2)} (GENQ: weights from the column genq_weights)."),
         random_ci: str = typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp)."),
         adhoc_hakn: str = typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci."),
         prediction: str = typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none."),
