@@ -2,8 +2,9 @@
 
 The model is y_i = x_i'b + u_i + e_i with u_i ~ N(0, tau²) and e_i ~ N(0, v_i)
 (Raudenbush 2009, in *The Handbook of Research Synthesis and Meta-Analysis*, 2nd ed.,
-pp. 295-315).  tau² is estimated by metafor's ``rma.uni`` definitions for a model with
-moderators (DL, HE, HS, SJ, PM, ML, REML, EB), coefficients by weighted least squares
+pp. 295-315).  tau² is estimated by any estimator of the table of
+:mod:`metareview.pooling.tau2` (metafor's ``rma.uni`` definitions with moderators; all
+thirteen take a design matrix), coefficients by weighted least squares
 with weights 1/(v_i + tau²).  Tests are Wald-z or Knapp & Hartung's (2003, Stat Med
 22:2693) t and F tests with the scale factor s² = sum w_i e_i² / (k - p).  The omnibus
 test of moderators (QM), the test of residual heterogeneity (QE), metafor's I² and H²
