@@ -65,9 +65,13 @@ class _InterceptProjection:
         return self.sw - row_sum(self.w * self.w, -1) / self.sw
 
     def trace_pp(self):
+        return self.traces()[1]
+
+    def traces(self):
+        """tr(P) and tr(PP) together (they share sum w²)."""
         w2 = self.w * self.w
         s2 = row_sum(w2, -1)
-        return s2 - 2 * row_sum(w2 * self.w, -1) / self.sw + s2 ** 2 / self.sw ** 2
+        return self.sw - s2 / self.sw, s2 - 2 * row_sum(w2 * self.w, -1) / self.sw + s2 ** 2 / self.sw ** 2
 
     def trace_v(self, v):
         """tr(P V) with V = diag(v)."""
@@ -110,6 +114,9 @@ class _MatrixProjection:
 
     def trace_pp(self):
         return (self.p * self.p).sum((-2, -1))
+
+    def traces(self):
+        return self.trace(), self.trace_pp()
 
     def trace_v(self, v):
         return row_sum(np.diagonal(self.p, axis1=-2, axis2=-1) * v, -1)

@@ -242,7 +242,8 @@ def _scoring(d: Tau2Data, method: str, fisher_steps: int = 2):
             if method == "ML":
                 score, expected = rr - proj.sw, row_sum(proj.w * proj.w, -1)
             else:
-                score, expected = rr - proj.trace(), proj.trace_pp()
+                tr_p, expected = proj.traces()
+                score = rr - tr_p
             adj = score / expected
             if step >= fisher_steps:
                 observed = 2 * proj.rpr(r) - expected
