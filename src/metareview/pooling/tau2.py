@@ -67,7 +67,7 @@ from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
            "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "q_generalised", "q_profile", "se_tau2",
-           "tau2_code", "row_sum"]
+           "tau2_code"]
 
 
 @dataclass(frozen=True)
@@ -134,11 +134,10 @@ class Tau2Data:
 # the solvers the estimators share
 # ---------------------------------------------------------------------------------------
 
-def _moments(proj, d, known_trace_v=None):
+def _moments(proj, d):
     """The method-of-moments equation y'P y = tr(PV) + tau² tr(P) for weights fixed in
     advance, solved for tau² (DerSimonian & Kacker 2007, Contemp Clin Trials 28:105)."""
-    trace_v = proj.trace_v(d.v) if known_trace_v is None else known_trace_v
-    return (proj.quad(d.y) - trace_v) / proj.trace()
+    return (proj.quad(d.y) - proj.trace_v(d.v)) / proj.trace()
 
 
 def _root_of_q(d: Tau2Data, target):
