@@ -228,9 +228,12 @@ def _scoring(d: Tau2Data, method: str, fisher_steps: int = 2):
             break
         t = tau2[rows]
         proj = sub.at(t)
-        r, q = proj.residuals(sub.y)
-        rr = row_sum(r * r, -1)
         k, p = sub.k, sub.p
+        if method == "EB":
+            r, q = proj.residuals(sub.y)
+        else:
+            r = proj.apply(sub.y)
+        rr = row_sum(r * r, -1)
         if method == "EB":
             adj = (q * k / (k - p) - k) / proj.sw
             if step >= fisher_steps:
