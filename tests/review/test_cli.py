@@ -37,8 +37,8 @@ def _fill(sheet: str, decide) -> str:
     return buf.getvalue()
 
 
-def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
-    project = tmp_path / "mrgfus.mrv"
+def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     assert ok(capsys, "review", "init", "--json", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
     assert ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
@@ -111,8 +111,8 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     assert tomllib.loads(toml_path.read_text()) == counts
 
 
-def test_duplicate_management_commands(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_duplicate_management_commands(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     ok(capsys, "review", "init", "--json", project, "--single-screening")
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
@@ -141,8 +141,8 @@ def test_duplicate_management_commands(tmp_path, capsys):
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
 ])
-def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
-    project = tmp_path / "p.mrv"
+def test_errors_are_one_line_without_traceback(location, tmp_path, capsys, args, message):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
     code, out, err = run(capsys, *args[:2], *args[2:], "-p", project)
@@ -157,7 +157,7 @@ def test_missing_project_and_existing_file(tmp_path, capsys):
     assert code == 2 and "already exists" in err
 
 
-def test_interactive_commands(tmp_path, capsys, monkeypatch):
+def test_interactive_commands(location, tmp_path, capsys, monkeypatch):
     import sys
 
     import click
@@ -165,7 +165,7 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     from .conftest import SOURCES, screen_all
     from metareview.review import Project, run_dedupe
 
-    project = tmp_path / "p.mrv"
+    project = location
     with Project.init(project) as p:
         for name, source in SOURCES:
             p.import_file(EXPORTS / name, source=source)
@@ -185,11 +185,27 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out
 
 
-def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_records_listing_shows_malformed_records_with_their_line(location, tmp_path, capsys):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
     (bad,) = ok(capsys, "review", "records", "--json", "-p", project, "--malformed", "--raw")
     assert (bad["id"], bad["line"], bad["source"]) == (8, 115, "Scopus") and "Ferrer" in bad["raw"]
     (one,) = ok(capsys, "review", "records", "--json", "-p", project, "--id", "2")
     assert one["pmid"] == "31234567" and "raw" not in one
+
+
+def test_import_and_dedupe_show_a_bar_per_stage_unless_quiet(tmp_path, capsys):
+    project = tmp_path / "bars.mrv"
+    ok(capsys, "review", "init", project)
+    code, _, err = run(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    assert code == 0 and "reading" in err and "storing" in err and "10/10" in err
+    code, _, err = run(capsys, "review", "import", EXPORTS / "embase.ris", "-p", project, "--source", "Embase", "-q")
+    assert code == 0 and err == ""
+    code, _, err = run(capsys, "review", "dedupe", "-p", project)
+    assert code == 0
+    assert [stage for stage in ("reading records", "blocking", "comparing", "linking") if stage in err] \
+        == ["reading records", "blocking", "comparing", "linking"]
+    assert "19/19" in err  # every record read
+    code, _, err = run(capsys, "review", "dedupe", "-p", project, "--quiet")
+    assert code == 0 and err == ""

@@ -4,7 +4,8 @@ Three promises, kept in one place so that no command can forget them:
 
 * **Never onto an input.**  A target that is one of the command's inputs (the same
   resolved path, or the same file by device and inode, e.g. a hard link), or that is a
-  SQLite database such as a review project, is refused before anything is written.
+  SQLite database such as a review project, or a PostgreSQL URL, is refused before
+  anything is written.
 * **Whole or not at all.**  A file is written beside its target (``.NAME.<random>.part``)
   and renamed over it when complete, so a failed or killed command leaves the old file
   (or none), never half of one.  A full disk is reported as such.
@@ -46,6 +47,8 @@ __all__ = ["MARKER", "check_output", "write_file", "open_output", "check_folder"
 MARKER = ".metareview-output"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# a PostgreSQL project's URL given as an output (a path collapses its "//", so the scheme is what is left)
+_DATABASE_URL = ("postgresql:", "postgres:")
 
 PathLike = str | os.PathLike
 
@@ -136,6 +139,9 @@ def check_output(path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path
     folder, is a database (a review project), is a folder, or lies in a folder that does not
     exist or cannot be written.
     """
+    if str(path).lower().startswith(_DATABASE_URL):
+        raise OutputError("the output names a database (a postgresql:// URL, a review project?), not a file; "
+                          "metareview never writes over one, choose an output file")
     path = Path(path)
     for source in inputs:
         if source is not None and _same(path, Path(source)):

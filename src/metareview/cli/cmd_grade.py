@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         ois: Optional[float] = typer.Option(None, "--ois", help="Optimal information size (participants)."),
         baseline_risk: Optional[float] = typer.Option(None, "--baseline-risk", help="Assumed comparator risk for absolute effects of OR/RR (default: median of the comparator groups)."),
         rate: Optional[List[str]] = typer.Option(None, "--rate", help="Your rating of a domain: DOMAIN=RATING:REASON (repeatable); replaces the suggestion."),
-        project: Optional[Path] = typer.Option(None, "--project", "-p", help="Take the outcome's ratings logged with 'review grade rate' from this project."),
+        project: Optional[str] = typer.Option(None, "--project", "-p", help="Take the outcome's ratings logged with 'review grade rate' from this project (a file or a postgresql:// URL)."),
         not_assessed: Optional[str] = typer.Option(None, "--not-assessed", help="Text for domains left unrated (e.g. 'not assessed in the paper')."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Summary of findings: .csv, .docx, .html or .json (default: text on the screen)."),
         *,
@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
         if output is not None and output.suffix.lower() not in SOF_SUFFIXES:
             raise SettingsError(f"name the output {', '.join(SOF_SUFFIXES)}, not {output.name!r}")
         if output is not None:
-            check_output(output, [data, pool.get("rob"), project])
+            from ..review.backends import is_url
+            check_output(output, [data, pool.get("rob"), None if is_url(project) else project])
         result = analyse_options(data, pool)
         overrides: dict = {}
         if project is not None:

@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...base.exceptions import MetaReviewError, SettingsError
 from ...review.accounts import User
+from ...review.backends import is_url
 from ...review.extraction import analysis_columns, export_analysis, get_form
 from ...review.fulltext import files_folder
 from ...review.project import Project
@@ -44,6 +45,8 @@ def plan_path(request: Request) -> Path | None:
     given = request.app.state.plan
     if given is not None:
         return Path(given)
+    if is_url(request.app.state.project_path):
+        return None  # a database on a server has no folder beside it: the plan is given with --plan
     beside = Path(request.app.state.project_path).parent / "review.toml"
     return beside if beside.is_file() else None
 
@@ -128,13 +131,20 @@ def analysis(request: Request, user: User | None, form: FormData | None, *, erro
     assert user is not None
     proj = project(request)
     plan = plan_path(request)
-    out = output_folder(proj)
     results = None
-    if (out / "results.json").is_file():
-        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    try:
+        out = output_folder(proj)
+    except SettingsError as exc:  # a project on a database server started without --files
+        error = error or str(exc)
+        table_name = "analysis.csv"
+    else:
+        if (out / "results.json").is_file():
+            results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        table_name = (f"{proj.store.path.name}.files/analysis.csv" if proj.store.path is not None
+                      else str(out.parent / "analysis.csv"))
     return render(request, "analysis.html", user=user, plan=plan, results=results,
                   rows=summaries(results) if results else [], error=error, status=status,
-                  table_name=f"{proj.store.path.name}.files/analysis.csv", can_run=allowed(user, "adjudicate"),
+                  table_name=table_name, can_run=allowed(user, "adjudicate"), on_server=proj.store.path is None,
                   notice=request.session.pop("notice", None))
 
 
