@@ -193,6 +193,19 @@ class PageRunner:
 
 
 @pytest.fixture
+def ext_script():
+    """Load a page generator from docs/_ext by its name (``cli_reference``, ``estimators_table``)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
+
+
+@pytest.fixture
 def page_runner(tmp_path, monkeypatch, capsys):
     """A :class:`PageRunner` in a fresh working directory holding the files pages read."""
     monkeypatch.setenv("MPLBACKEND", "Agg")

@@ -30,6 +30,7 @@ from ..effectsizes.measures import Measure, backtransform, get_measure, required
 from ..effectsizes.validate import validate_design
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
+from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from .meta import DEFAULT_MEASURE, NEEDS_POSITIVE_V, ROLE_COLUMNS, resolve_design
 
 __all__ = ["batch", "iter_batch", "result_columns", "POOLED_COLUMNS", "BACKTRANSFORMED_COLUMNS"]
@@ -347,7 +348,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
     zero_vi = pooled & (vi == 0)
     if zero_vi.any():
-        refusal = rules.zero_variance_refusal(s.method, s.method_tau2)
+        refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
         if refusal is not None:
             refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
     mask = pooled.astype(float)

@@ -26,6 +26,7 @@ from ..effectsizes.study_ci import study_ci
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
 from ..pooling.summary import PooledValues
+from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..tables.selection import select_studies, study_labels
 from .result import MetaResult
 
@@ -268,7 +269,7 @@ NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_
 def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> None:
     """Studies with sampling variance 0 (an estimate without sampling error): legal for the
     random-effects model with the estimators metafor allows them for, with a warning."""
-    refusal = rules.zero_variance_refusal(settings.method, settings.method_tau2)
+    refusal = rules.zero_variance_refusal(settings.method, settings.method_tau2, ZERO_VARIANCE_METHODS)
     if refusal is not None:
         raise DataError(refusal, study=str(labels[int(np.argmax(zero_vi))]), column="vi", rule="vi > 0")
     msg = f"sampling variance 0 in {', '.join(labels[zero_vi])}: {rules.ZERO_VARIANCE_NOTE}"

@@ -16,6 +16,7 @@ from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
 from ..pooling.summary import heterogeneity_text, pooled_block
+from ..pooling.tau2 import ESTIMATORS
 
 __all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
 
@@ -26,13 +27,8 @@ METHOD_NAMES = {
     "MH": "Mantel-Haenszel method (common effect model); inverse variance random effects model",
     "Peto": "Peto method",
 }
-TAU2_NAMES = {
-    "DL": "DerSimonian-Laird", "PM": "Paule-Mandel", "REML": "Restricted maximum-likelihood",
-    "ML": "Maximum-likelihood", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "HE": "Hedges",
-    "EB": "Empirical Bayes", "PMM": "Median-unbiased Paule-Mandel",
-    "HSk": "Hunter-Schmidt (small-sample corrected)", "DLIT": "Iterated DerSimonian-Laird",
-    "SJIT": "Iterated Sidik-Jonkman", "GENQ": "Generalised Q (user weights genq_weights)",
-}
+#: The estimators' names as R meta prints them ("... estimator for tau^2"), from the table of estimators.
+TAU2_NAMES = {code: e.name for code, e in ESTIMATORS.items()}
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
                "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",
                "fisher-z": "Fisher's z transformation of correlations"}

@@ -22,7 +22,8 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
-from .tau2 import estimate_tau2, q_generalised, q_profile, row_sum, se_tau2
+from .projection import row_sum
+from .tau2 import estimate_tau2, q_generalised, q_profile, se_tau2
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
