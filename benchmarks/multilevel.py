@@ -16,8 +16,8 @@ of the variance components, computed on first use, are not asked for: ``rma.mv``
 compute them either); R's is the median of REPEATS ``rma.mv`` calls timed one by one inside
 one ``Rscript`` (package loading not counted).  Times are CPU times of the process (user +
 system: ``time.process_time``, R's ``proc.time``), which a busy machine disturbs less than
-wall-clock times; both are single-threaded here (OpenBLAS limited to one thread).  Both get the same data from a CSV file
-written by this script.  The estimates are printed side by side, so that a faster wrong
+wall-clock times; both are single-threaded here (OpenBLAS limited to one thread).  Both get the same data
+from a CSV file written by this script.  The estimates are printed side by side, so that a faster wrong
 answer would show.  The target is a ratio of at least 10.
 """
 

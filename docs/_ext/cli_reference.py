@@ -105,9 +105,9 @@ def _commands(group, path: list[str]):
 
 
 def render() -> str:
-    from metareview.cli import command
+    from metareview.cli import command as cli_command
 
-    root = command()
+    root = cli_command()
     out = [INTRO]
     for path, command in _commands(root, ["metareview"]):
         title = " ".join(path)

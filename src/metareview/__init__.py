@@ -68,6 +68,7 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         new = self.new_path(spec.name)
+        assert new is not None  # find_spec answers only for moved paths
         warnings.warn(f"{spec.name} has moved to {new}; import it from there", DeprecationWarning, stacklevel=2)
         module = importlib.import_module(new)
         self._specs = getattr(self, "_specs", {})

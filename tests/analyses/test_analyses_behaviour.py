@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.analyses.bias import _kendall_exact_cdf, begg_test, metabias, trimfill
-from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
+from metareview.analyses.bias import _kendall_exact_cdf, begg_test, metabias, peters_test, trimfill
 from metareview.analyses.metareg import metareg
 from metareview.analyses.sensitivity import cumul, leave1out
+from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
 
 from ._reference import DATASETS, close, result
 
@@ -92,3 +92,16 @@ def test_metareg_without_intercept_and_formula_errors():
         metareg(r, "~ ablat", test="wald")
     pr = metareg(r, "~ ablat").predict({"ablat": 20})
     assert list(pr.columns[:6]) == ["pred", "se", "ci_low", "ci_high", "pi_low", "pi_high"]
+
+
+def test_peters_needs_counts_and_is_not_run_by_default_without_them():
+    """A generic RR result (estimates only) gets the tests that apply; Peters' test, asked for, names what is
+    missing instead of failing with a KeyError."""
+    r = mr.metagen([-0.9, -1.6, -1.4, -0.2, -0.3], vi=[0.3, 0.2, 0.4, 0.01, 0.05], measure="RR")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        assert "peters" not in metabias(r, trim_fill=False).tests
+        with pytest.raises(DataError, match=r"Peters' test needs each study's 2x2 counts .*missing: events_e"):
+            peters_test(r)
+        asked = metabias(r, methods=["peters"], trim_fill=False)
+    assert not asked.tests and "Peters' test needs each study's 2x2 counts" in asked.notes[-1]

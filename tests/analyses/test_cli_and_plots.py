@@ -8,7 +8,7 @@ import pytest
 
 from metareview.cli import main
 
-from ._reference import DATASETS, result
+from ._reference import result
 
 
 @pytest.fixture()

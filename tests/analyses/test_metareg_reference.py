@@ -6,13 +6,12 @@ control = list(threshold = 1e-12, maxiter = 10000, tol = 1e-12, tau2.max = 1e6))
 Tolerance 1e-8 for DL, HE, HS, SJ (closed form), 1e-6 for PM, ML, REML, EB (iterative).
 """
 
-import warnings
 
 import numpy as np
 import pytest
 
-from metareview.base.exceptions import DataError, MetaReviewWarning
 from metareview.analyses.metareg import metareg
+from metareview.base.exceptions import DataError, MetaReviewWarning
 
 from ._reference import cases, close, result, tol
 

@@ -13,6 +13,7 @@ import pytest
 from metareview.analyses.influence import influence
 from metareview.analyses.metareg import metareg
 from metareview.analyses.sensitivity import compare_exclusion, cumul, leave1out
+from metareview.base.exceptions import SettingsError
 
 from ._reference import DATASETS, cases, close, result, tol
 
@@ -113,3 +114,9 @@ def test_exclusion_side_by_side_matches_refit():
     assert d["full"]["k"] == 13 and d["reduced"]["k"] == 11
     by_rule = compare_exclusion(r, rule=lambda row: row["alloc"] == "systematic")
     assert by_rule.reduced.k == 9  # four studies with systematic allocation
+
+
+def test_exclusion_rule_that_is_neither_a_function_nor_a_column_is_refused():
+    r = result("bcg_rr", "REML")
+    with pytest.raises(SettingsError, match="rule must be a function of a study's row or a column name, not 3"):
+        compare_exclusion(r, rule=3)

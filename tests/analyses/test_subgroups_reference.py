@@ -13,9 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
-import metareview as mr
-from metareview.base.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
 from metareview.analyses.subgroups import subgroup
+from metareview.base.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
 
 from ._reference import cases, close, result, tol
 

@@ -12,7 +12,6 @@ import ast
 import sys
 from pathlib import Path
 
-
 import metareview
 
 PACKAGE = Path(metareview.__file__).parent

@@ -37,10 +37,11 @@ def test_documented_old_imports_still_work():
             "from metareview.review_run.progress import Steps\n"
             "import metareview.api.meta as meta\n"
             "from metareview.api import meta as meta2\n"
-            "print(batch.__module__, mantel_haenszel.__module__, load_spec.__module__, Steps.__module__, meta is meta2)")
+            "print(batch.__module__, mantel_haenszel.__module__, load_spec.__module__, Steps.__module__, "
+            "meta is meta2)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["metareview.api.batch", "metareview.pooling.mh", "metareview.tables.parse", "metareview.run.progress",
-                   "True"]
+    assert out == ["metareview.api.batch", "metareview.pooling.mh", "metareview.tables.parse",
+                   "metareview.run.progress", "True"]
 
 
 def test_unknown_paths_are_not_invented():

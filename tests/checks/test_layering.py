@@ -11,7 +11,8 @@ import metareview.tables.parse
 
 
 def test_modules_import_without_heavy_or_upper_layers():
-    code = ("import sys, metareview.tables.convert, metareview.tables.parse, metareview.tables.checks, metareview.tables.impute; "
+    code = ("import sys, metareview.tables.convert, metareview.tables.parse, metareview.tables.checks, "
+            "metareview.tables.impute; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'jinja2') or "
             "m.startswith(('metareview.plots', 'metareview.report', 'metareview.review', 'metareview.cli'))]; "
             "print(','.join(sorted(bad)))")

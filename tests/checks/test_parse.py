@@ -9,8 +9,15 @@ import pandas as pd
 import pytest
 
 from metareview.base.exceptions import DataError
-from metareview.tables.parse import (ColumnSpec, TableSpec, infer_spec, load_spec, parse_cell, parse_number,
-                              parse_printed_table)
+from metareview.tables.parse import (
+    ColumnSpec,
+    TableSpec,
+    infer_spec,
+    load_spec,
+    parse_cell,
+    parse_number,
+    parse_printed_table,
+)
 
 
 @pytest.mark.parametrize("text,kind,expected", [

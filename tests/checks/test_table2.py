@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.tables.checks import check_table
 from metareview.cli import main
+from metareview.tables.checks import check_table
 from metareview.tables.parse import load_spec, parse_printed_table, read_table
 
 ROOT = Path(__file__).resolve().parents[2]

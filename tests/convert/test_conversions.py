@@ -18,11 +18,23 @@ import pytest
 from scipy import integrate, stats
 
 import metareview.tables.convert as convert
-from metareview.cli import main
-from metareview.tables.convert import (change_sd, combine_groups, correlation_from_change_sd, critical_value,
-                                mean_sd_from_quantiles, sd_from_ci, sd_from_p, sd_from_se, sd_from_t,
-                                se_from_ci, se_from_p, se_from_ratio_ci, se_from_t)
 from metareview.base.exceptions import DataError
+from metareview.cli import main
+from metareview.tables.convert import (
+    change_sd,
+    combine_groups,
+    correlation_from_change_sd,
+    critical_value,
+    mean_sd_from_quantiles,
+    sd_from_ci,
+    sd_from_p,
+    sd_from_se,
+    sd_from_t,
+    se_from_ci,
+    se_from_p,
+    se_from_ratio_ci,
+    se_from_t,
+)
 
 RTOL = 1e-10
 

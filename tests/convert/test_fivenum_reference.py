@@ -33,8 +33,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview.tables.convert import mean_sd_from_quantiles
 from metareview.base.exceptions import DataError
+from metareview.tables.convert import mean_sd_from_quantiles
 from metareview.tables.impute import fill_from_quantiles
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "convert" / "fivenum.json"

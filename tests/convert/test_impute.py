@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import metareview.tables.impute as impute_module
-from metareview.tables.convert import sd_from_ci
 from metareview.base.exceptions import DataError
+from metareview.tables.convert import sd_from_ci
 from metareview.tables.impute import flagged_values, impute_sd
 from metareview.tables.parse import parse_printed_table
 

@@ -27,11 +27,23 @@ def run_json(capsys, *args):
 
 
 def test_public_api_is_pinned():
-    assert set(mr.__all__) >= {"metaprop", "metamean", "metacont", "metaprepost", "metabin", "metagen",
-                               "metaanalysis", "escalc", "MetaResult", "DataError", "SettingsError", "metamv",
-                               "vcalc", "MultilevelResult"}
+    """``import metareview`` offers exactly these names: this list changes only on purpose (and the changelog
+    says so)."""
+    assert sorted(mr.__all__) == sorted([
+        "__version__",
+        # the R-style entry points
+        "metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor", "metagen",
+        "metaanalysis", "metamv",
+        # derived analyses and building blocks
+        "anova", "fsn", "escalc", "pool_arrays", "vcalc", "get_measure",
+        # result and settings types
+        "MetaResult", "MultilevelResult", "Settings",
+        # errors and warnings
+        "MetaReviewError", "DataError", "SettingsError", "MetaReviewWarning", "ConvergenceWarning",
+        "SmallSampleWarning"])
     for name in mr.__all__:
-        assert hasattr(mr, name)
+        assert getattr(mr, name) is not None
+    assert dir(mr) == sorted(mr.__all__)
 
 
 def test_json_contract_keys(capsys):

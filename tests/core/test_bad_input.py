@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.cli import main
 from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError
+from metareview.cli import main
 
 
 def test_events_larger_than_n():

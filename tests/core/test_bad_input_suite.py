@@ -17,10 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from metareview.cli import EXIT_INTERNAL, main
 from metareview.base.exceptions import OutputError
-from metareview.base.outputs import (MARKER, check_folder, from_spreadsheet, open_output, spreadsheet_safe,
-                                write_file, write_folder)
+from metareview.base.outputs import (
+    MARKER,
+    check_folder,
+    from_spreadsheet,
+    open_output,
+    spreadsheet_safe,
+    write_file,
+    write_folder,
+)
+from metareview.cli import EXIT_INTERNAL, main
 
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"
 EXAMPLE = Path(__file__).resolve().parents[2] / "src" / "metareview" / "data" / "examples" / "mrgfus-bone-metastases"
@@ -264,8 +271,8 @@ def test_spreadsheets_for_people_carry_no_formulas(tmp_path, cli):
     p = tmp_path / "p.mrv"
     cli("review", "init", "--json", p, code=0, creates=("p.mrv",))
     created = ("p.mrv-wal", "p.mrv-shm")
-    cli("review", "import", "--json", export, "-p", p, "--source", "WoS", "--map", "title=Title", code=0, creates=created,
-        changes=("p.mrv",))
+    cli("review", "import", "--json", export, "-p", p, "--source", "WoS", "--map", "title=Title", code=0,
+        creates=created, changes=("p.mrv",))
     out, _ = cli("review", "export-records", "-p", p, code=0, changes=created)
     assert "'=HYPERLINK" in out and "\n=" not in out and ",=" not in out
     assert spreadsheet_safe("-3.5") == "-3.5" and spreadsheet_safe("@SUM(A1)") == "'@SUM(A1)"

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.cli import main
 from metareview.base.exceptions import SettingsError
 from metareview.base.presets import PRESETS, print_style
+from metareview.cli import main
 from metareview.pooling.settings import Settings
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm" / "presets.json"

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from metareview.effectsizes.escalc import escalc
-from metareview.pooling.inverse_variance import pool_arrays
 from metareview.effectsizes.study_ci import proportion_ci
+from metareview.pooling.inverse_variance import pool_arrays
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -10,10 +10,13 @@ the pages read (the sample search exports, the bundled MRgFUS example, ``docs/tu
   that is not ``...`` must appear in the real output (spaces collapsed; a line ending in ``...``
   shows the beginning of a longer line);
 * ```bash blocks: each line starting with ``metareview`` is a command (output not shown);
+* ```sql blocks run only when the test gives the runner a database (``runner.sql``);
 * a command ends with ``# exit N`` when it is meant to exit with code N (default 0).
 
-Commands run in-process through ``metareview.cli.main``; ``$ cd DIR`` in a console block changes
-the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages (``text``, ``toml``, ``csv``, ``r``) are not run.
+Commands run in-process through ``metareview.cli.main``, with ``$VARIABLE``s of the environment
+expanded as a shell would; ``$ cd DIR`` in a console block changes
+the working directory for what follows; other shell commands (``pip``) are not run.  Blocks in other languages
+(``text``, ``toml``, ``csv``, ``r``) are not run.
 """
 
 from __future__ import annotations
@@ -107,6 +110,8 @@ def parse_blocks(path: Path) -> list[Block]:
             blocks[-1].shown_output = [s.strip() for s in body.splitlines() if s.strip()]
         elif lang in ("python", "py"):
             blocks.append(Block("python", body, line))
+        elif lang == "sql":
+            blocks.append(Block("sql", body, line))
         elif lang in ("console", "bash", "sh", "shell"):
             kind = "console" if lang == "console" else "bash"
             blocks.append(Block(kind, body, line, _commands(kind, body, line)))
@@ -135,6 +140,7 @@ class PageRunner:
         self.capsys = capsys
         self.python_blocks = 0      # counted, so that a test can tell a page ran more than nothing
         self.commands = 0
+        self.sql = None             # sql(code): runs a ```sql block, when a test gives a database to run it on
 
     def run(self, page: str | Path) -> dict:
         path = DOCS / page
@@ -153,6 +159,10 @@ class PageRunner:
                 check_shown(block.shown_output, printed, f"python block at {where}")
                 self.python_blocks += 1
                 continue
+            if block.lang == "sql":
+                if self.sql is not None:
+                    self.sql(block.code)
+                continue
             for cmd in block.commands:
                 if cmd.argv[:1] == ["cd"] and len(cmd.argv) == 2:
                     os.chdir(cmd.argv[1])
@@ -168,7 +178,7 @@ class PageRunner:
         from metareview.cli import main
 
         self.capsys.readouterr()
-        code = main(cmd.argv[1:])
+        code = main([os.path.expandvars(arg) for arg in cmd.argv[1:]])  # "$VAR" as a shell expands it
         out, err = self.capsys.readouterr()
         code = 0 if code is None else code
         self._close_figures()
@@ -180,6 +190,19 @@ class PageRunner:
     def _close_figures() -> None:
         if "matplotlib.pyplot" in sys.modules:
             sys.modules["matplotlib.pyplot"].close("all")
+
+
+@pytest.fixture
+def ext_script():
+    """Load a page generator from docs/_ext by its name (``cli_reference``, ``estimators_table``)."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, DOCS / "_ext" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture

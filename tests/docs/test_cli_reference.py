@@ -3,31 +3,23 @@ option changed and the page was not regenerated (python docs/_ext/cli_reference.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs" / "_ext" / "cli_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_cli_reference_is_up_to_date():
-    script = _script()
+def test_cli_reference_is_up_to_date(ext_script):
+    script = ext_script("cli_reference")
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert page == script.render(), "docs/cli.md is stale: run python docs/_ext/cli_reference.py"
 
 
-def test_cli_reference_lists_every_command_and_option():
-    from metareview.cli import command
+def test_cli_reference_lists_every_command_and_option(ext_script):
+    from metareview.cli import command as cli_command
 
-    script = _script()
+    script = ext_script("cli_reference")
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    commands = list(script._commands(command(), ["metareview"]))
+    commands = list(script._commands(cli_command(), ["metareview"]))
     assert len(commands) >= 50
     for path, command in commands:
         section = page.split(f"## `{' '.join(path)}`\n", 1)[1].split("\n## ", 1)[0]

@@ -4,7 +4,6 @@ order, in one working directory (see conftest.py for the rules)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 
 def test_tutorial_runs(page_runner):
@@ -19,7 +18,8 @@ def test_tutorial_runs(page_runner):
     assert ns["counts"]["records_screened"] == 14
     work = page_runner.workdir / "mrgfus"          # the tutorial works in the folder `metareview example` made
     for name in ("forest-response.png", "forest-pain-3mo.pdf", "forest.svg", "funnel.png", "prisma.png",
-                 "prisma-sample.svg", "prisma-sample.pdf", "forest-by-system.png", "forest-leave-one-out.png", "mrgfus-report/report.html", "analysis.csv",
+                 "prisma-sample.svg", "prisma-sample.pdf", "forest-by-system.png", "forest-leave-one-out.png",
+                 "mrgfus-report/report.html", "analysis.csv",
                  "analysis.provenance.csv", "prisma2020.csv", "included.ris"):
         assert (work / name).is_file(), name
     results = json.loads((work / "mrgfus-report" / "results.json").read_text(encoding="utf-8"))

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from metareview.api.meta import metabin, metaprop
-from metareview.cli import main
+from metareview.api.result import MetaResult
 from metareview.base.exceptions import SettingsError
+from metareview.cli import main
 from metareview.pooling.glmm import glmm_proportion
 from metareview.pooling.mh import mantel_haenszel
 from metareview.pooling.peto import peto
-from metareview.api.result import MetaResult
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 X = [8, 26, 26, 6, 109, 14, 13, 16, 6, 22, 7, 72, 16, 32, 63, 8, 16, 13, 18, 11]

@@ -23,8 +23,8 @@ import pytest
 from scipy import stats
 
 import metareview as mr
-from metareview.cli import main
 from metareview.base.exceptions import DataError, SettingsError, SmallSampleWarning
+from metareview.cli import main
 from metareview.pooling.glmm import GLMM_OR_MODELS, glmm_or
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
@@ -52,7 +52,8 @@ def with_devfun_se(R):
     b, se, tau2 = (float(np.ravel(R[key])[0]) for key in ("beta", "se_devfun", "tau2"))
     z = float(stats.norm.ppf(0.975))
     return {**R, "se": se, "zval": b / se, "pval": 2 * stats.norm.sf(abs(b / se)), "ci_lb": b - z * se,
-            "ci_ub": b + z * se, "pi_lb": b - z * np.hypot(se, np.sqrt(tau2)), "pi_ub": b + z * np.hypot(se, np.sqrt(tau2))}
+            "ci_ub": b + z * se, "pi_lb": b - z * np.hypot(se, np.sqrt(tau2)),
+            "pi_ub": b + z * np.hypot(se, np.sqrt(tau2))}
 
 
 PAIRS = (("estimate", "beta"), ("se", "se"), ("ci_low", "ci_lb"), ("ci_high", "ci_ub"), ("statistic", "zval"),

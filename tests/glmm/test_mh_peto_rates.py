@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from metareview.base.exceptions import DataError, SettingsError
+from metareview.effectsizes.rates import backtransform_rate, harmonic_mean, rate_yi_vi
 from metareview.pooling.mh import mantel_haenszel
 from metareview.pooling.peto import peto
-from metareview.effectsizes.rates import backtransform_rate, harmonic_mean, rate_yi_vi
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 RTOL = 1e-8

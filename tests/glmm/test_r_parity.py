@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 
 import metareview as mr
-from metareview.cli import main
 from metareview.base.exceptions import DataError, MetaReviewWarning
+from metareview.cli import main
 from metareview.pooling.mh import mantel_haenszel
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"

@@ -7,8 +7,8 @@ import pytest
 
 import metareview as mr
 from metareview.analyses.bias import egger_test
-from metareview.base.exceptions import DataError, SettingsError
 from metareview.appraisal.grade import effects, grade
+from metareview.base.exceptions import DataError, SettingsError
 
 pytestmark = pytest.mark.filterwarnings("ignore::metareview.base.exceptions.MetaReviewWarning")
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 import metareview as mr
-from metareview.cli import main
 from metareview.appraisal.grade import grade
+from metareview.cli import main
 from metareview.report.sof import SOF_COLUMNS, sof_csv, sof_docx, sof_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::metareview.base.exceptions.MetaReviewWarning")
@@ -88,13 +88,14 @@ def test_ratings_logged_in_the_project(tmp_path, capsys):
     data = tmp_path / "tr.csv"
     data.write_text(DATA, encoding="utf-8")
     for rating in ("serious", "very serious"):
-        assert main(["review", "grade", "rate", "--json", "-p", str(path), "--outcome", "Response", "--domain", "indirectness",
-                     "--rating", rating, "--reason", f"{rating}: surrogate outcome", "--by", "ann"]) == 0
+        assert main(["review", "grade", "rate", "--json", "-p", str(path), "--outcome", "Response",
+                     "--domain", "indirectness", "--rating", rating, "--reason", f"{rating}: surrogate outcome",
+                     "--by", "ann"]) == 0
     capsys.readouterr()
     assert main(["review", "grade", "ratings", "--json", "-p", str(path)]) == 0
     current = json.loads(capsys.readouterr().out)
     assert [(r["domain"], r["rating"]) for r in current] == [("indirectness", "very serious")]
     assert main(["grade", str(data), "--outcome", "Response", "-p", str(path)]) == 0
     assert "very serious  [reviewer] very serious: surrogate outcome" in capsys.readouterr().out
-    assert main(["review", "grade", "rate", "--json", "-p", str(path), "--outcome", "Response", "--domain", "indirectness",
-                 "--rating", "serious", "--reason", " ", "--by", "ann"]) == 2
+    assert main(["review", "grade", "rate", "--json", "-p", str(path), "--outcome", "Response",
+                 "--domain", "indirectness", "--rating", "serious", "--reason", " ", "--by", "ann"]) == 2

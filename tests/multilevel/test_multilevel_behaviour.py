@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import metareview as mr
-from metareview.cli import main
-from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError
 from metareview.analyses.multilevel import parse_random
+from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError
+from metareview.cli import main
 
 from .test_multilevel_reference import load
 

@@ -20,11 +20,11 @@ import pytest  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
 import metareview as mr  # noqa: E402
-from metareview.cli import main  # noqa: E402
 from metareview.base.exceptions import SettingsError  # noqa: E402
-from metareview.tables.io import read_table  # noqa: E402
+from metareview.cli import main  # noqa: E402
 from metareview.plots._text import drawn_text_extents  # noqa: E402
 from metareview.plots.forest import ForestDisplay, forest, forest_table  # noqa: E402
+from metareview.tables.io import read_table  # noqa: E402
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent

@@ -21,11 +21,11 @@ import pytest  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
 import metareview as mr  # noqa: E402
-from metareview.cli import main  # noqa: E402
 from metareview.base.exceptions import MetaReviewWarning, SettingsError  # noqa: E402
-from metareview.tables.io import read_table  # noqa: E402
+from metareview.cli import main  # noqa: E402
 from metareview.plots._text import find_text_overlaps  # noqa: E402
 from metareview.plots.funnel import FunnelDisplay, funnel  # noqa: E402
+from metareview.tables.io import read_table  # noqa: E402
 
 HERE = Path(__file__).parent
 SEED_TR = HERE.parent / "fixtures" / "seed_tr.csv"

@@ -21,8 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.testing.compare import compare_images  # noqa: E402
 
-from metareview.cli import main  # noqa: E402
 from metareview.base.exceptions import DataError, MetaReviewWarning, SettingsError  # noqa: E402
+from metareview.cli import main  # noqa: E402
 from metareview.plots._text import (  # noqa: E402
     assert_no_text_overlap,
     drawn_text_extents,

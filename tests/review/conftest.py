@@ -6,14 +6,20 @@ import pytest
 
 from metareview.review import Project, run_dedupe
 
+#: how the command line refuses an output that is the project itself, for each backend
+ONTO_PROJECT = {"sqlite": "is an input of this command", "postgresql": "names a database"}
 EXPORTS = Path(__file__).resolve().parents[1] / "data" / "exports"
 SOURCES = [("pubmed.nbib", "PubMed"), ("embase.ris", "Embase"), ("scopus.ris", "Scopus"),
            ("table_latin1.csv", "Web of Science")]
 
 
 @pytest.fixture
-def project(tmp_path: Path):
-    with Project.init(tmp_path / "review.mrv", name="MRgFUS bone metastases") as p:
+def project(location: str, tmp_path: Path):
+    """A new project, once as a SQLite file and once on the PostgreSQL test server (``location``); on the
+    server its full texts go where a file's would (``metareview serve --files``)."""
+    with Project.init(location, name="MRgFUS bone metastases") as p:
+        if p.store.path is None:
+            p.files = tmp_path / "review.mrv.files"
         yield p
 
 

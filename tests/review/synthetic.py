@@ -101,7 +101,8 @@ def _article(rng: random.Random, key: int) -> Article:
     return Article(key=key, title=title, authors=authors, year=rng.randint(1995, 2024),
                    journal=rng.randrange(len(JOURNALS)), volume=str(rng.randint(1, 400)), issue=str(rng.randint(1, 12)),
                    pages=(start, start + rng.randint(3, 15)),
-                   doi=f"10.{rng.randint(1000, 9999)}/j.x.{key}.{rng.randint(100, 999)}" if rng.random() < 0.8 else None,
+                   doi=(f"10.{rng.randint(1000, 9999)}/j.x.{key}.{rng.randint(100, 999)}"
+                        if rng.random() < 0.8 else None),
                    pmid=str(10_000_000 + key * 7 + rng.randint(0, 6)) if rng.random() < 0.7 else None)
 
 

@@ -37,11 +37,12 @@ def _fill(sheet: str, decide) -> str:
     return buf.getvalue()
 
 
-def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
-    project = tmp_path / "mrgfus.mrv"
+def test_from_two_exports_to_analysis_table_and_prisma_counts(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     assert ok(capsys, "review", "init", "--json", project, "--name", "MRgFUS")["schema_version"] == LATEST_VERSION
-    assert ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")["n_malformed"] == 1
+    pubmed = ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", *p, "--source", "PubMed")
+    assert pubmed["n_malformed"] == 1
     embase = ok(capsys, "review", "import", "--json", EXPORTS / "embase.ris", *p, "--source", "Embase", "--by", "ann")
     assert (embase["format"], embase["n_records"], embase["malformed"][0]["line"]) == ("ris", 9, 142)
     report = ok(capsys, "review", "dedupe", "--json", *p, "--quiet")
@@ -57,13 +58,15 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
         sheet = ok(capsys, "review", "decisions", "export", *p, "--sheet", "--stage", "ta", "--reviewer", reviewer)
         filled = tmp_path / f"{reviewer}.csv"
         filled.write_text(_fill(sheet, include), encoding="utf-8")
-        assert ok(capsys, "review", "decisions", "import", "--json", filled, *p, "--reviewer", reviewer)["written"] == 14
+        written = ok(capsys, "review", "decisions", "import", "--json", filled, *p, "--reviewer", reviewer)["written"]
+        assert written == 14
     assert ok(capsys, "review", "conflicts", "--json", *p) == []
     (kappa,) = ok(capsys, "review", "agreement", "--json", *p)
     assert kappa["percent_agreement"] == 100.0 and kappa["kappa"] == pytest.approx(1.0)
 
     for reviewer, reason in (("ann", "wrong study design"), ("bob", "wrong population")):
-        ok(capsys, "review", "decide", "--json", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude", "--reason", reason)
+        ok(capsys, "review", "decide", "--json", "6", *p, "-r", reviewer, "-s", "ft", "-d", "exclude",
+           "--reason", reason)
     assert [c["record"] for c in ok(capsys, "review", "conflicts", "--json", *p, "--stage", "ft")] == [6]
     assert ok(capsys, "review", "resolve", "--json", "6", *p, "-s", "ft", "-d", "exclude", "--by", "cat", "--reason",
               "wrong study design", "--note", "re-treatment series")["state"] == "excluded"
@@ -95,8 +98,8 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
         ("Tsai 2019", "baseline_mean", {"ann": "5.6", "bob": "5.8"})
     code, _, err = run(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     assert code == 2 and "not settled" in err
-    ok(capsys, "review", "adjudicate", "--json", *p, "--study", "Tsai 2019", "--field", "baseline_mean", "--value", "5.6",
-       "--by", "cat", "--reason", "Table 2")
+    ok(capsys, "review", "adjudicate", "--json", *p, "--study", "Tsai 2019", "--field", "baseline_mean",
+       "--value", "5.6", "--by", "cat", "--reason", "Table 2")
     ok(capsys, "review", "export", "--json", *p, "-o", tmp_path / "analysis.csv")
     table = list(csv.DictReader(open(tmp_path / "analysis.csv", encoding="utf-8")))
     assert [r["study"] for r in table] == studies and table[1]["baseline_mean"] == "5.6"
@@ -111,21 +114,23 @@ def test_from_two_exports_to_analysis_table_and_prisma_counts(tmp_path, capsys):
     assert tomllib.loads(toml_path.read_text()) == counts
 
 
-def test_duplicate_management_commands(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_duplicate_management_commands(location, tmp_path, capsys):
+    project = location
     p = ("-p", project)
     ok(capsys, "review", "init", "--json", project, "--single-screening")
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", *p, "--source", "Scopus")
-    ok(capsys, "review", "import", "--json", EXPORTS / "table_latin1.csv", *p, "--source", "WoS", "--map", "title=Title")
+    ok(capsys, "review", "import", "--json", EXPORTS / "table_latin1.csv", *p, "--source", "WoS",
+       "--map", "title=Title")
     ok(capsys, "review", "dedupe", "--json", *p)
     assert ok(capsys, "review", "merge", "--json", "6", "12", *p, "--by", "ann") == {"primary": 6, "members": [6, 12]}
     assert ok(capsys, "review", "primary", "--json", "12", *p, "--by", "ann")["primary"] == 12
     assert ok(capsys, "review", "split", "--json", "6", *p, "--by", "ann")["primary"] == 6
     clusters = ok(capsys, "review", "duplicates", "--json", *p)
     assert all(6 not in c["members"] for c in clusters)
-    assert ok(capsys, "review", "reasons", "--json", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")["reasons"] \
-        == ["no comparator", "animals"]
-    assert ok(capsys, "review", "keywords", "--json", *p, "--include", "random*", "--exclude", "rat")["include"] == ["random*"]
+    reasons = ok(capsys, "review", "reasons", "--json", *p, "-s", "ft", "--set", "no comparator", "--set", "animals")
+    assert reasons["reasons"] == ["no comparator", "animals"]
+    keywords = ok(capsys, "review", "keywords", "--json", *p, "--include", "random*", "--exclude", "rat")
+    assert keywords["include"] == ["random*"]
     records = ok(capsys, "review", "export-records", *p, "--primaries")
     assert len(list(csv.DictReader(io.StringIO(records)))) == ok(capsys, "review", "status", "--json", *p)["clusters"]
     log = ok(capsys, "review", "decisions", "export", *p)
@@ -136,13 +141,14 @@ def test_duplicate_management_commands(tmp_path, capsys):
     (("review", "import", "--json", "missing.ris", "--source", "X"), "cannot read"),
     (("review", "import", "--json", EXPORTS / "pubmed.nbib", "--source", "PubMed"), "already imported"),
     (("review", "decide", "--json", "1", "-r", "ann", "-s", "abstracts", "-d", "include"), "unknown screening stage"),
-    (("review", "decide", "--json", "1", "-r", "ann", "-d", "perhaps"), "is not a decision; use include, exclude or maybe"),
+    (("review", "decide", "--json", "1", "-r", "ann", "-d", "perhaps"),
+     "is not a decision; use include, exclude or maybe"),
     (("review", "import", "--json", EXPORTS / "table_latin1.csv", "--source", "T", "--map", "title"), "FIELD=COLUMN"),
     (("review", "prisma"), "after the last de-duplication"),
     (("review", "extract", "template"), "no extraction form"),
 ])
-def test_errors_are_one_line_without_traceback(tmp_path, capsys, args, message):
-    project = tmp_path / "p.mrv"
+def test_errors_are_one_line_without_traceback(location, tmp_path, capsys, args, message):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
     code, out, err = run(capsys, *args[:2], *args[2:], "-p", project)
@@ -157,15 +163,16 @@ def test_missing_project_and_existing_file(tmp_path, capsys):
     assert code == 2 and "already exists" in err
 
 
-def test_interactive_commands(tmp_path, capsys, monkeypatch):
+def test_interactive_commands(location, tmp_path, capsys, monkeypatch):
     import sys
 
     import click
 
-    from .conftest import SOURCES, screen_all
     from metareview.review import Project, run_dedupe
 
-    project = tmp_path / "p.mrv"
+    from .conftest import SOURCES, screen_all
+
+    project = location
     with Project.init(project) as p:
         for name, source in SOURCES:
             p.import_file(EXPORTS / name, source=source)
@@ -185,11 +192,27 @@ def test_interactive_commands(tmp_path, capsys, monkeypatch):
     assert code == 0 and "'twelve' is not a number" in out and "6 values saved for Wang 2019" in out
 
 
-def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsys):
-    project = tmp_path / "p.mrv"
+def test_records_listing_shows_malformed_records_with_their_line(location, tmp_path, capsys):
+    project = location
     ok(capsys, "review", "init", "--json", project)
     ok(capsys, "review", "import", "--json", EXPORTS / "scopus.ris", "-p", project, "--source", "Scopus")
     (bad,) = ok(capsys, "review", "records", "--json", "-p", project, "--malformed", "--raw")
     assert (bad["id"], bad["line"], bad["source"]) == (8, 115, "Scopus") and "Ferrer" in bad["raw"]
     (one,) = ok(capsys, "review", "records", "--json", "-p", project, "--id", "2")
     assert one["pmid"] == "31234567" and "raw" not in one
+
+
+def test_import_and_dedupe_show_a_bar_per_stage_unless_quiet(tmp_path, capsys):
+    project = tmp_path / "bars.mrv"
+    ok(capsys, "review", "init", project)
+    code, _, err = run(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    assert code == 0 and "reading" in err and "storing" in err and "10/10" in err
+    code, _, err = run(capsys, "review", "import", EXPORTS / "embase.ris", "-p", project, "--source", "Embase", "-q")
+    assert code == 0 and err == ""
+    code, _, err = run(capsys, "review", "dedupe", "-p", project)
+    assert code == 0
+    assert [stage for stage in ("reading records", "blocking", "comparing", "linking") if stage in err] \
+        == ["reading records", "blocking", "comparing", "linking"]
+    assert "19/19" in err  # every record read
+    code, _, err = run(capsys, "review", "dedupe", "-p", project, "--quiet")
+    assert code == 0 and err == ""

@@ -13,7 +13,7 @@ from metareview.review import Project
 from metareview.review.exchange import export_records, records_to_bibtex, records_to_ris, select_records
 from metareview.review.importers import parse_bytes
 
-from .conftest import EXPORTS
+from .conftest import EXPORTS, ONTO_PROJECT
 
 FIELDS = ("title", "authors", "year", "journal", "volume", "issue", "pages", "doi", "pmid", "keywords")
 
@@ -100,13 +100,13 @@ def test_included_studies_and_primaries(screened):
 
 
 def test_export_records_command(screened, tmp_path, capsys):
-    path = str(screened.store.path)
+    path = screened.store.location
     assert main(["review", "export-records", "-p", path, "-o", str(tmp_path / "included.bib"),
                  "--included", "ft"]) == 0
     assert "wrote" in capsys.readouterr().err
     assert (tmp_path / "included.bib").read_text(encoding="utf-8").count("@article") == 4
     assert main(["review", "export-records", "-p", path, "-o", path]) == 2
-    assert "input of this command" in capsys.readouterr().err
+    assert ONTO_PROJECT[screened.store.backend] in capsys.readouterr().err
     assert main(["review", "export-records", "-p", path, "--format", "endnote"]) == 2
     assert "unknown export format" in capsys.readouterr().err
     assert main(["review", "export-records", "-p", path, "--format", "ris"]) == 0

@@ -8,8 +8,17 @@ import io
 import pytest
 
 from metareview.base.exceptions import DataError, SettingsError
-from metareview.review.extraction import adjudicate, discrepancies, enter_values, export_analysis, get_form, \
-    import_values, load_form, set_form, template
+from metareview.review.extraction import (
+    adjudicate,
+    discrepancies,
+    enter_values,
+    export_analysis,
+    get_form,
+    import_values,
+    load_form,
+    set_form,
+    template,
+)
 
 from .conftest import EXPORTS
 
@@ -203,8 +212,8 @@ def test_form_entries_refuse_unknown_fields_and_studies(extracting):
 
 
 def test_the_analysis_table_declares_its_columns_from_the_form(extracting, tmp_path):
-    from metareview.tables.parse import load_spec
     from metareview.review.extraction import analysis_columns
+    from metareview.tables.parse import load_spec
     path = tmp_path / "analysis.columns.toml"
     path.write_text(analysis_columns(extracting), encoding="utf-8")
     spec = load_spec(path)

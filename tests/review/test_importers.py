@@ -177,7 +177,8 @@ def test_web_of_science_and_endnote_ris_quirks():
            "T2  - RADIOLOGY\nPY  - 2021\nDA  - JAN\nVL  - 298\nSP  - 102\nEP  - 110\nDO  - 10.1148/radiol.2020201234\n"
            "AN  - WOS:000601234500012\nER  -\n")
     endnote = ("TY  - JOUR\nT1  - Cost-effectiveness of focused ultrasound\nA1  - Bitton, R. R.\n"
-               "Y1  - 2020/04/01/\nJO  - Int J Radiat Oncol Biol Phys\nSP  - 410-8\nM3  - doi: 10.1016/j.ijrobp.2020.02.010\n"
+               "Y1  - 2020/04/01/\nJO  - Int J Radiat Oncol Biol Phys\nSP  - 410-8\n"
+               "M3  - doi: 10.1016/j.ijrobp.2020.02.010\n"
                "N1  - PMID: 32200001\nID  - 57\nER  - \n")
     (w,) = parse_bytes(wos.encode(), filename="wos.ris").records
     assert w.status == "ok" and w.pmid is None and w.extra["accession_number"] == "WOS:000601234500012"
@@ -275,3 +276,12 @@ def test_latex_text_round_trip():
     assert latex_to_text(r"M{\"u}ller \'{e} \v{s} \c c \ss{} \o{} 5\% \& {DNA} a~b") == "Müller é š ç ß ø 5% & DNA a b"
     for text in ("a\\b{c}%$&#_~^ é", "x\\", "{}}{", r"\textbackslash", "α β"):
         assert latex_to_text(text_to_latex(text)) == text
+
+
+def test_import_reports_its_progress(project):
+    from .conftest import EXPORTS
+    seen = []
+    report = project.import_file(EXPORTS / "embase.ris", source="Embase",
+                                 progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen[0] == ("reading", 0, 1) and seen[1] == ("reading", 1, 1)
+    assert seen[-1] == ("storing", report.n_records, report.n_records) and report.n_records == 9

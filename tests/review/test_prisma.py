@@ -12,6 +12,8 @@ from metareview.review import run_dedupe
 from metareview.review.prisma import check_arithmetic, prisma_counts, to_json, to_toml
 from metareview.review.screening import decide, states
 
+from .conftest import ONTO_PROJECT
+
 EXPECTED = {
     "records_databases": {"Embase": 9, "PubMed": 10, "Scopus": 8, "Web of Science": 5},
     "duplicates_removed": 13,
@@ -24,7 +26,6 @@ EXPECTED = {
     "studies_included": 3,
     "reports_included": 4,
 }
-
 
 def test_counts_of_a_finished_review(screened):
     doc = prisma_counts(screened)
@@ -115,9 +116,9 @@ def test_prisma2020_other_methods_by_name():
 def test_prisma_command_writes_the_template(screened, tmp_path, capsys):
     from metareview.cli import main
 
-    path = str(screened.store.path)
+    path = screened.store.location
     assert main(["review", "prisma", "-p", path, "-o", str(tmp_path / "prisma2020.csv")]) == 0
     assert _prisma2020((tmp_path / "prisma2020.csv").read_text())["records_screened"] == "19"
     assert main(["review", "prisma", "-p", path, "-f", "prisma2020", "--partial"]) == 2
     assert main(["review", "prisma", "-p", path, "-o", path]) == 2
-    assert "input of this command" in capsys.readouterr().err
+    assert ONTO_PROJECT[screened.store.backend] in capsys.readouterr().err

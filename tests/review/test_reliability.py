@@ -90,7 +90,7 @@ WRITER = """
 def test_two_writer_processes_do_not_corrupt_the_project(tmp_path):
     path = tmp_path / "review.mrv"
     Project.init(path).close()
-    Project.open(path).import_file(EXPORTS / "table_latin1.csv", source="WoS").batch_id  # record 1 exists
+    Project.open(path).import_file(EXPORTS / "table_latin1.csv", source="WoS")  # record 1 exists
     procs = [_python(WRITER, str(path), str(EXPORTS / name), source, reviewer)
              for (name, source), reviewer in zip(SOURCES[:3], ("ann", "bob", "cat"))]
     outputs = []

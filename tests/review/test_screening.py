@@ -11,8 +11,18 @@ from metareview.base.exceptions import DataError, SettingsError
 from metareview.review import Project, cohen_kappa
 from metareview.review.dedupe import clusters
 from metareview.review.screen_tui import highlight, keyword_pattern, run_screen
-from metareview.review.screening import agreement, conflicts, decide, export_decisions, import_decisions, \
-    resolve, screening_sheet, set_retrieval, states, study_labels
+from metareview.review.screening import (
+    agreement,
+    conflicts,
+    decide,
+    export_decisions,
+    import_decisions,
+    resolve,
+    screening_sheet,
+    set_retrieval,
+    states,
+    study_labels,
+)
 
 
 def test_dual_screening_states(deduped):
@@ -116,6 +126,7 @@ def test_agreement_between_reviewers(deduped):
 
 def test_decisions_csv_round_trip_into_a_fresh_project(deduped, tmp_path):
     from metareview.review import run_dedupe
+
     from .conftest import EXPORTS, SOURCES
     for record in (1, 2, 3):
         decide(deduped, record, stage="ta", reviewer="ann", decision="include", note="pain, primary outcome")

@@ -109,7 +109,7 @@ def test_full_text_needs_the_stage_and_reasons(sample):
 def test_cli_import_from_a_tool(sample, capsys):
     from metareview.cli import main
 
-    path = str(sample.store.path)
+    path = sample.store.location
     sample.close()
     args = ["review", "decisions", "import", "--json", str(EXPORTS / "rayyan.csv"), "-p", path, "--from", "rayyan"]
     assert main(args) == 2 and "--stage" in capsys.readouterr().err

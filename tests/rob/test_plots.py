@@ -10,10 +10,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from metareview.appraisal.rob import load_tool, read_robvis  # noqa: E402
 from metareview.cli import main  # noqa: E402
 from metareview.plots._text import assert_no_text_overlap, drawn_text_extents  # noqa: E402
 from metareview.plots.rob import ROB_COLOURS, rob_summary, traffic_light  # noqa: E402
-from metareview.appraisal.rob import load_tool, read_robvis  # noqa: E402
 
 
 def _table(k: int, tool: str = "rob2", seed: int = 3):
@@ -108,8 +108,8 @@ def test_forest_with_risk_of_bias_columns(k, layout):
 
 def test_forest_rob_by_subgroup_and_missing_study():
     import metareview as mr
-    from metareview.base.exceptions import DataError
     from metareview.analyses.subgroups import subgroup
+    from metareview.base.exceptions import DataError
     table = _table(6)
     res = mr.metaprop([5, 6, 7, 8, 9, 10], [10] * 6, list(table.studies),
                       covariates={"site": ["a", "a", "b", "b", "a", "b"]})

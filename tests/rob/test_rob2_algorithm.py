@@ -18,8 +18,8 @@ import itertools
 
 import pytest
 
-from metareview.base.exceptions import DataError
 from metareview.appraisal.rob import load_tool
+from metareview.base.exceptions import DataError
 
 YES = {"Y", "PY"}
 NO = {"N", "PN"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metareview.base.exceptions import DataError, SettingsError
 from metareview.appraisal.rob import load_tool, read_robvis, rob_exclusions, tool_names
+from metareview.base.exceptions import DataError, SettingsError
 
 
 def test_every_bundled_tool_loads():

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from metareview.base.exceptions import SettingsError
 from metareview.cli import main
 from metareview.run.examples import EXAMPLE_FILES, copy_example
-from metareview.base.exceptions import SettingsError
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "src" / "metareview" / "data"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import filecmp
-import re
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -110,7 +110,8 @@ def test_unknown_measure_names_table_key_and_line(tmp_path):
 
 
 def test_unknown_key_and_unknown_reference(tmp_path):
-    text = _template(tmp_path).replace('title = "Pain at follow-up"', 'title = "Pain at follow-up"\nmethd_tau2 = "REML"')
+    text = _template(tmp_path).replace('title = "Pain at follow-up"',
+                                       'title = "Pain at follow-up"\nmethd_tau2 = "REML"')
     _plan(tmp_path, text)
     with pytest.raises(PlanError, match=r"\[analysis.pain\] methd_tau2: unknown key 'methd_tau2'"):
         load_plan(tmp_path)

@@ -96,7 +96,8 @@ def test_lrt_and_btt_options(capsys, tmp_path):
     i = case["input"]
     path = tmp_path / "bcg.csv"
     path.write_text("study,yi,vi,ablat,year\n" + "".join(
-        f"{s},{y!r},{v!r},{a!r},{yr!r}\n" for s, y, v, a, yr in zip(i["study"], i["yi"], i["vi"], i["ablat"], i["year"])))
+        f"{s},{y!r},{v!r},{a!r},{yr!r}\n"
+        for s, y, v, a, yr in zip(i["study"], i["yi"], i["vi"], i["ablat"], i["year"])))
     assert main(["pool", str(path), "--json", "--metareg", "~ ablat", "--lrt"]) == 0
     doc = json.loads(capsys.readouterr().out)
     close(doc["anova"]["lrt"], case["lrt"], 1e-6)

@@ -39,9 +39,10 @@ def add_team(project: Project, team: dict[str, str] = TEAM) -> None:
 
 
 @pytest.fixture
-def project_path(tmp_path: Path) -> Path:
-    """A project with the four sample exports imported and de-duplicated, and the team of :data:`TEAM`."""
-    path = tmp_path / "review.mrv"
+def project_path(location: str) -> str:
+    """A project with the four sample exports imported and de-duplicated, and the team of :data:`TEAM`; once
+    as a SQLite file and once on the PostgreSQL test server (``location``)."""
+    path = location
     with Project.init(path, name="MRgFUS bone metastases") as p:
         for name, source in SOURCES:
             p.import_file(EXPORTS / name, source=source)
@@ -50,10 +51,17 @@ def project_path(tmp_path: Path) -> Path:
     return path
 
 
+def files_for(project_path: str, tmp_path: Path) -> Path | None:
+    """Where the workspace keeps full texts: beside a file; for a database, a folder as ``serve --files`` gives."""
+    from metareview.review.backends import is_url
+    return tmp_path / "review.mrv.files" if is_url(project_path) else None
+
+
 @pytest.fixture
-def app(project_path: Path):
+def app(project_path: str, tmp_path: Path):
     from metareview.web import create_app
-    return create_app(project_path, secret_key=b"test secret key, not for production")
+    return create_app(project_path, secret_key=b"test secret key, not for production",
+                      files=files_for(project_path, tmp_path))
 
 
 class Client:

@@ -33,7 +33,7 @@ PASSWORD = "load test password"
 _MAIN = "import sys; from metareview.cli import main; sys.exit(main())"
 
 
-def make_project(path: Path, n_records: int, reviewers: list[str]) -> Path:
+def make_project(path: str | Path, n_records: int, reviewers: list[str]) -> str | Path:
     """A project of ``n_records`` distinct records (one CSV batch) and an account per reviewer."""
     buf = io.StringIO()
     writer = csv.writer(buf)
@@ -53,7 +53,7 @@ def make_project(path: Path, n_records: int, reviewers: list[str]) -> Path:
 class Server:
     """``metareview serve PROJECT --port 0`` in a subprocess, which can be killed and started again."""
 
-    def __init__(self, project: Path):
+    def __init__(self, project: str | Path):
         self.project = project
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
@@ -187,8 +187,8 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
     return load
 
 
-def logged(project: Path) -> list[tuple[str, int, str]]:
-    """The decisions in the project's log, read from the file as the command line reads it."""
+def logged(project: str | Path) -> list[tuple[str, int, str]]:
+    """The decisions in the project's log, read from the file (or database) as the command line reads it."""
     with Project.open(project) as p:
         assert p.store.integrity() == "ok"
         return [(r["reviewer"], r["record_id"], r["decision"]) for r in p.store.decision_log(active=True)]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from metareview.review import Project
+from metareview.review.backends import is_url
 from metareview.review.extraction import load_form, set_form
 
 from ._review import review_helpers
-from .conftest import EXPORTS
+from .conftest import EXPORTS, files_for
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
@@ -27,10 +28,11 @@ def screened_path(project_path: Path) -> Path:
 
 
 @pytest.fixture
-def app(screened_path: Path):
+def app(screened_path: str, tmp_path: Path):
     """The workspace on the screened project (``signed_in`` of conftest.py signs in to this one)."""
     from metareview.web import create_app
-    return create_app(screened_path, secret_key=b"test secret key, not for production")
+    return create_app(screened_path, secret_key=b"test secret key, not for production",
+                      files=files_for(screened_path, tmp_path))
 
 
 def _upload(client, record_id: int, data: bytes, name: str = "paper.pdf"):
@@ -48,7 +50,7 @@ def test_fulltext_lists_the_reports_sought_with_their_status(signed_in):
     assert "not retrieved" in html and "excluded" in html and "Namba 2019" in html
 
 
-def test_a_pdf_upload_is_shown_inline_from_a_generated_name(signed_in, screened_path):
+def test_a_pdf_upload_is_shown_inline_from_a_generated_name(signed_in, screened_path, tmp_path):
     ann = signed_in("ann")
     resp = _upload(ann, 1, PDF, name="../../../escape.pdf")
     assert resp.status_code == 200 and "escape.pdf uploaded" in resp.text
@@ -57,17 +59,17 @@ def test_a_pdf_upload_is_shown_inline_from_a_generated_name(signed_in, screened_
     assert got.status_code == 200 and got.content == PDF
     assert got.headers["content-type"] == "application/pdf"
     assert got.headers["content-disposition"].startswith("inline;")
-    stored = list((screened_path.parent / "review.mrv.files").iterdir())
+    stored = list((tmp_path / "review.mrv.files").iterdir())
     assert len(stored) == 1 and re.fullmatch(r"[0-9a-f]{32}\.pdf", stored[0].name)
-    assert not (screened_path.parent.parent / "escape.pdf").exists()
+    assert not (tmp_path.parent / "escape.pdf").exists()
 
 
 @pytest.mark.parametrize("data, message", [(b"<script>alert(1)</script>", "not a PDF"), (b"", "paper.pdf is empty")])
-def test_what_is_not_a_pdf_is_refused_with_a_message(signed_in, screened_path, data, message):
+def test_what_is_not_a_pdf_is_refused_with_a_message(signed_in, screened_path, data, message, tmp_path):
     resp = _upload(signed_in("ann"), 1, data)
     assert resp.status_code == 400 and message in resp.text
     assert "<script>alert(1)</script>" not in resp.text
-    folder = screened_path.parent / "review.mrv.files"
+    folder = tmp_path / "review.mrv.files"
     assert not folder.exists() or not any(folder.iterdir())
 
 
@@ -215,7 +217,7 @@ def test_analysis_without_a_plan_says_where_to_put_one(signed_in):
     assert signed_in("cat").post("/analysis/run").status_code == 409
 
 
-def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plot(with_form, signed_in):
+def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plot(with_form, signed_in, tmp_path):
     form = FORM.replace('[[field]]\nname = "pain_3mo_mean"', '[[field]]\nname = "sd"\ntype = "number"\nmin = 0\n'
                         '\n[[field]]\nname = "pain_3mo_mean"')
     with Project.open(with_form) as p:
@@ -228,8 +230,16 @@ def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plo
                          (study, "sd", who, repr(sd), "web"), (study, "design", who, "RCT", "web")]
                 rows += [(study, name, who, None, "web") for name in ("pain_3mo_mean", "blinded", "fus_system")]
         p.store.add_values(rows)
-    (with_form.parent / "review.toml").write_text(PLAN, encoding="utf-8")
-    ann, cat = signed_in("ann"), signed_in("cat")
+    (tmp_path / "review.toml").write_text(PLAN, encoding="utf-8")
+    if is_url(with_form):  # no folder beside a database: the plan is given, as 'serve --plan' gives it
+        from metareview.web import create_app
+
+        from .conftest import Client
+        app = create_app(with_form, secret_key=b"k" * 32, plan=tmp_path / "review.toml",
+                         files=files_for(with_form, tmp_path))
+        ann, cat = Client(app).login("ann"), Client(app).login("cat")
+    else:
+        ann, cat = signed_in("ann"), signed_in("cat")
     assert "has not been run yet" in ann.get("/analysis").text
     assert ann.post("/analysis/run").status_code == 403
     resp = cat.post("/analysis/run", follow_redirects=True)
@@ -246,8 +256,8 @@ def test_the_plan_runs_on_the_adjudicated_table_and_shows_numbers_and_forest_plo
     assert "sandbox" in svg.headers["content-security-policy"] and b"<svg" in svg.content
     assert ann.get("/analysis/report").status_code == 200
     assert ann.get("/analysis/figures/..%2Fresults.json").status_code == 404
-    assert (with_form.parent / "review.mrv.files" / "analysis.provenance.csv").is_file()
-    assert not (with_form.parent / "output").exists()  # nothing written into the plan's folder
+    assert (tmp_path / "review.mrv.files" / "analysis.provenance.csv").is_file()
+    assert not (tmp_path / "output").exists()  # nothing written into the plan's folder
 
 
 def test_a_plan_given_to_the_server_is_the_one_the_page_runs(screened_path, tmp_path, capsys):
@@ -259,10 +269,29 @@ def test_a_plan_given_to_the_server_is_the_one_the_page_runs(screened_path, tmp_
     elsewhere.parent.mkdir()
     elsewhere.write_text(PLAN.replace('file = "review.mrv.files/analysis.csv"', 'file = "missing.csv"'),
                          encoding="utf-8")
-    c = Client(create_app(screened_path, secret_key=b"k" * 32, plan=elsewhere)).login("cat")
+    c = Client(create_app(screened_path, secret_key=b"k" * 32, plan=elsewhere,
+                          files=files_for(screened_path, tmp_path))).login("cat")
     assert "<code>mine.toml</code>" in c.get("/analysis").text
     resp = c.post("/analysis/run")
     assert resp.status_code == 400 and "missing.csv" in resp.text and "does not exist" in resp.text
     c.close()
     assert main(["serve", str(screened_path), "--plan", str(tmp_path / "nowhere.toml")]) == 2
     assert "nowhere.toml: no such file" in capsys.readouterr().err
+
+
+def test_a_server_project_without_a_files_folder_says_where_to_give_one(screened_path, tmp_path):
+    """On PostgreSQL without ``serve --files``: the analysis page and an upload say what to do; nothing is written."""
+    if not is_url(screened_path):
+        pytest.skip("a project file always has its folder beside it")
+    from metareview.web import create_app
+
+    from .conftest import Client
+    app = create_app(screened_path, secret_key=b"k" * 32)
+    cat = Client(app).login("cat")
+    page = cat.get("/analysis")
+    assert page.status_code == 200 and "no folder was given for them" in page.text
+    assert "Start the server with <code>--plan</code>" in page.text and "postgresql://" not in page.text
+    resp = _upload(Client(app).login("ann"), 1, PDF)
+    assert resp.status_code == 400 and "--files DIR" in resp.text
+    with Project.open(screened_path) as p:
+        assert p.store.fulltexts() == []

@@ -72,8 +72,9 @@ def test_uploads_larger_than_the_limit_are_refused(project_path):
         for _ in range(10):
             yield b"x" * 1000
 
-    streamed = small.http.post("/import", content=chunks(), headers={"X-CSRF-Token": small.token,
-                                                                      "Content-Type": "multipart/form-data; boundary=b"})
+    streamed = small.http.post("/import", content=chunks(),
+                               headers={"X-CSRF-Token": small.token,
+                                        "Content-Type": "multipart/form-data; boundary=b"})
     assert streamed.status_code == 413
     small.close()
 

@@ -68,7 +68,8 @@ def test_every_route_is_in_the_table_with_a_known_action():
 def test_anonymous_requests_are_refused(world, method, path, action):
     client = world["clients"]["anonymous"]
     client.get("/login")  # an anonymous session with a valid CSRF token: refused all the same
-    send = client.http.get if method == "GET" else (lambda u, **k: client.http.post(u, data={"csrf_token": client.token}, **k))
+    send = client.http.get if method == "GET" else (
+        lambda u, **k: client.http.post(u, data={"csrf_token": client.token}, **k))
     page = send(url(path), follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
     if method == "POST":
@@ -166,7 +167,8 @@ def test_blinded_decisions_never_reach_another_reviewer(world):
                 continue
             for stage in ("title_abstract", "full_text"):
                 target = re.sub(r"\{(\w+)(?::\w+)?\}",
-                                lambda m: {**SAMPLE, "stage": stage, "record_id": str(unit)}[m.group(1)], path)
+                                lambda m: {**SAMPLE, "stage": stage, "record_id": str(unit)}[m.group(1)],  # noqa: B023
+                                path)
                 for params in ({}, {"record": str(unit)}, {"record": str(unit), "show": "mine"}, {"q": "a"}):
                     for headers in ({}, JSON):
                         body = bob.http.get(target, params=params, headers=headers).text

@@ -1,2 +1,5 @@
-"""Analyses derived from a pooled result: meta-regression, multilevel models, subgroups, sensitivity, influence, small-study effects, BLUPs, fail-safe N and model comparison.
+"""Analyses derived from a pooled result: meta-regression, multilevel models, subgroups, sensitivity, influence,
+small-study effects, BLUPs, fail-safe N and model comparison.
 """
+
+__all__: list[str] = []

@@ -36,8 +36,8 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
-from ..pooling.rma import rma_fit, tau2_mods
 from ..base.format import Reportable, fmt as _f, fmt_peq as _peq, num as _num
+from ..pooling.rma import rma_fit, tau2_mods
 
 __all__ = ["egger_test", "regtest", "thompson_sharp", "begg_test", "peters_test", "trimfill", "metabias",
            "BiasTest", "TrimFill", "SmallStudyEffects", "K_MIN"]
@@ -62,7 +62,7 @@ def _small(k: int, what: str, notes: list, stacklevel: int = 3):
 
 
 @dataclass(frozen=True)
-class BiasTest:
+class BiasTest(Reportable):
     """One test for funnel-plot asymmetry."""
 
     method: str
@@ -99,8 +99,9 @@ class BiasTest:
                                            if self.extra.get("p_exact") is not None else ""))
         return f"{self.label}: {stat} = {_f(self.statistic, 2)}{df}, p {_peq(self.p)}{bias}"
 
-    def __str__(self) -> str:
-        return self.line() + ("\n" + "\n".join("- " + n for n in self.notes) if self.notes else "") + "\n"
+    def report(self):
+        from ..base.report import Paragraph, Report
+        return Report().add(Paragraph(self.line() + "".join("\n- " + n for n in self.notes)))
 
 
 def _wls_lm(y, X, w):
@@ -185,6 +186,7 @@ def thompson_sharp(result, *, method_tau2: str | None = None) -> BiasTest:
     X = np.column_stack([np.ones(y.size), np.sqrt(v)])
     fit = rma_fit(y, v, X, method=method_tau2 or s.method_tau2, test="t", level=s.level,
                   names=("intrcpt", "sei"))
+    assert fit.ddf is not None  # test="t" has residual degrees of freedom
     return BiasTest(method="thompson_sharp", label="Thompson-Sharp test (meta-regression on the standard "
                     "error, additive between-study variance)", k=y.size, statistic=float(fit.statistic[1]),
                     df=float(fit.ddf), p=float(fit.p[1]), bias=float(fit.beta[1]), se_bias=float(fit.se[1]),
@@ -192,13 +194,20 @@ def thompson_sharp(result, *, method_tau2: str | None = None) -> BiasTest:
                     tau2=fit.tau2, notes=tuple(notes), reference="Thompson & Sharp (1999), Stat Med 18:2693")
 
 
+_COUNTS = ("events_e", "n_e", "events_c", "n_c")
+
+
 def peters_test(result) -> BiasTest:
     """Peters' test (Peters et al. 2006) for binary outcomes, as R meta's ``method.bias = "Peters"``."""
     if result.measure.design != "bin2":
         raise SettingsError(f"Peters' test is for two-group binary outcomes (OR, RR, RD), not "
                             f"{result.measure.code}")
+    missing = [c for c in _COUNTS if c not in result.data]
+    if missing:
+        raise DataError(f"Peters' test needs each study's 2x2 counts ({', '.join(_COUNTS)}); the result has "
+                        f"estimates only (missing: {', '.join(missing)})", column=missing[0], rule="2x2 counts")
     y, v, inc = _data(result)
-    d = {c: np.asarray(result.data[c], float)[inc] for c in ("events_e", "n_e", "events_c", "n_c")}
+    d = {c: np.asarray(result.data[c], float)[inc] for c in _COUNTS}
     ev = d["events_e"] + d["events_c"]
     nonev = d["n_e"] - d["events_e"] + d["n_c"] - d["events_c"]
     if (ev == 0).any() or (nonev == 0).any():
@@ -362,10 +371,30 @@ class TrimFill(Reportable):
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep
 
+    def summary(self):
+        """The pooled estimates without and with the filled studies: one row per analysis and model, on the
+        analysis scale (natural scale in ``bt_*`` columns for transformed measures)."""
+        import pandas as pd
+        r = self.result
+        rows = []
+        for name, p in (("observed", r.pooled), ("observed and filled", self.pooled)):
+            for model in ("common", "random"):
+                if not getattr(r.settings, model):
+                    continue
+                row = {"studies": name, "model": model, "k": int(p["k"])}
+                for key in ("estimate", "ci_low", "ci_high"):
+                    row[key] = p[f"{model}_{key}"]
+                if r.measure.transformed:
+                    row.update({f"bt_{key}": r.backtransform(row[key]) for key in ("estimate", "ci_low", "ci_high")})
+                rows.append(row)
+        return pd.DataFrame(rows)
+
     def funnel(self, ax=None, **kwargs):
         """Funnel plot with the filled studies (see :func:`metareview.plots.funnel.funnel`)."""
         from ..plots.funnel import funnel
         return funnel(self.result, ax=ax, filled=(self.yi[self.filled], self.vi[self.filled]), **kwargs)
+
+    plot = funnel
 
 def trimfill(result, *, estimator: str = "L0", side: str | None = None, iterate: str = "common",
              maxiter: int = 100) -> TrimFill:
@@ -483,17 +512,24 @@ class SmallStudyEffects(Reportable):
             rep.blocks.extend(self.trimfill.report().blocks)
         return rep
 
+    def summary(self):
+        """One row per test: method, k, statistic, df, p, the asymmetry coefficient (``bias``, ``se_bias``) and
+        the limit estimate with its interval where the test has them."""
+        import pandas as pd
+        keys = ("method", "label", "k", "statistic", "df", "p", "bias", "se_bias", "estimate", "ci_low", "ci_high")
+        return pd.DataFrame([{key: t.to_dict()[key] for key in keys} for t in self.tests.values()], columns=keys)
+
 def metabias(result, *, methods=None, trim_fill: bool = True, estimator: str = "L0",
              iterate: str = "common") -> SmallStudyEffects:
     """Run the tests for small-study effects that apply to ``result`` (and trim-and-fill).
 
     ``methods``: any of ``"egger"`` (R meta's ``"linreg"``), ``"egger_rma"`` (metafor's
     ``regtest``), ``"thompson_sharp"`` (``"mm"``), ``"begg"`` (``"rank"``, metafor's ``ranktest``),
-    ``"peters"``; default all that apply (Peters only for binary outcomes).  With fewer
+    ``"peters"``; default all that apply (Peters only for binary outcomes given as 2x2 counts).  With fewer
     than 10 studies one :class:`SmallSampleWarning` is given and every test carries the note.
     """
-    default = ["egger", "egger_rma", "thompson_sharp", "begg"] + (["peters"] if result.measure.design == "bin2"
-                                                                   else [])
+    counts = result.measure.design == "bin2" and all(c in result.data for c in _COUNTS)
+    default = ["egger", "egger_rma", "thompson_sharp", "begg"] + (["peters"] if counts else [])
     aliases = {"linreg": "egger", "rank": "begg", "mm": "thompson_sharp", "thompson": "thompson_sharp",
                "regtest": "egger_rma", "ranktest": "begg"}  # R meta's and metafor's names
     methods = default if methods is None else [aliases.get(str(m).lower(), str(m).lower()) for m in methods]

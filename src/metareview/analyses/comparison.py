@@ -116,6 +116,18 @@ class LikelihoodRatioTest(Reportable):
             rep.add(Paragraph("Notes:\n" + "\n".join("- " + n for n in self.notes)))
         return rep
 
+    def summary(self):
+        """The two models side by side, as R's ``anova``: one row each (full, reduced) with their fit
+        statistics; the reduced row carries the test (LRT, df, p) and the pseudo R²."""
+        import pandas as pd
+        rows = []
+        for name, d in (("full", self.full), ("reduced", self.reduced)):
+            rows.append({"model": name, **{k: d[k] for k in ("parameters", "aic", "bic", "aicc", "loglik", "deviance",
+                                                                 "qe", "tau2")},
+                         "lrt": self.lrt if name == "reduced" else None, "df": self.df if name == "reduced" else None,
+                         "p": self.p if name == "reduced" else None, "r2": self.r2 if name == "reduced" else None})
+        return pd.DataFrame(rows).set_index("model")
+
 
 @dataclass(frozen=True)
 class WaldTest(Reportable):

@@ -33,8 +33,8 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import DataError, SettingsError
-from .sensitivity import pool_masks
 from ..base.format import Reportable, fmt as _f, num as _num
+from .sensitivity import pool_masks
 
 __all__ = ["influence", "baujat", "Influence"]
 
@@ -78,7 +78,7 @@ class Influence(Reportable):
         """The JSON ``influence`` block: one row per pooled study."""
         rows = []
         for i, s in enumerate(self.studlab):
-            row = {"study": str(s)}
+            row: dict[str, Any] = {"study": str(s)}
             for c in COLUMNS:
                 v = self.values[c][i]
                 if c == "influential":

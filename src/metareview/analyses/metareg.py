@@ -2,8 +2,9 @@
 
 The model is y_i = x_i'b + u_i + e_i with u_i ~ N(0, tau²) and e_i ~ N(0, v_i)
 (Raudenbush 2009, in *The Handbook of Research Synthesis and Meta-Analysis*, 2nd ed.,
-pp. 295-315).  tau² is estimated by metafor's ``rma.uni`` definitions for a model with
-moderators (DL, HE, HS, SJ, PM, ML, REML, EB), coefficients by weighted least squares
+pp. 295-315).  tau² is estimated by any estimator of the table of
+:mod:`metareview.pooling.tau2` (metafor's ``rma.uni`` definitions with moderators; all
+thirteen take a design matrix), coefficients by weighted least squares
 with weights 1/(v_i + tau²).  Tests are Wald-z or Knapp & Hartung's (2003, Stat Med
 22:2693) t and F tests with the scale factor s² = sum w_i e_i² / (k - p).  The omnibus
 test of moderators (QM), the test of residual heterogeneity (QE), metafor's I² and H²
@@ -30,13 +31,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-
 from ..base import dist as _dist
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
-
 from ..pooling.rma import METAREG_TAU2, METAREG_TESTS, RmaFit, rma_fit, tau2_mods
-from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods
+from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods, tau2_weights
 
 __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix", "Design",
            "formula_variables", "METAREG_TAU2", "METAREG_TESTS"]
@@ -86,7 +85,8 @@ class MetaRegression(Reportable):
             arr = np.atleast_2d(np.asarray(newmods, float))
             want = len(self.names) - (1 if self.intercept else 0)
             if arr.shape[1] != want:
-                raise SettingsError(f"newmods needs {want} values per row ({', '.join(self.names[1 if self.intercept else 0:])})")
+                names = ", ".join(self.names[1 if self.intercept else 0:])
+                raise SettingsError(f"newmods needs {want} values per row ({names})")
             return np.hstack([np.ones((arr.shape[0], 1)), arr]) if self.intercept else arr
         n = None
         cols = {}
@@ -179,14 +179,19 @@ class MetaRegression(Reportable):
         from ..plots.bubble import bubble
         return bubble(self, ax=ax, **kwargs)
 
+    plot = bubble
+
+
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
 
     ``mods``: a formula string such as ``"~ ablat + factor(alloc)"`` (``- 1`` drops the
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
-    values.  ``method_tau2``: DL, HE, HS, SJ, PM, ML, REML (default), EB, or FE (no
-    residual heterogeneity; then no pseudo R², which metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    values.  ``method_tau2``: any estimator of :data:`~metareview.pooling.tau2.ESTIMATORS`
+    (all take moderators, as in metafor's ``rma.uni``; REML by default; GENQ with the
+    result's ``genq_weights``), or FE (no residual heterogeneity; then no pseudo R², which
+    metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
     default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
@@ -229,12 +234,13 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     design = design_matrix(cols_used, text, labels)
     X, names, terms, intercept = design.X, design.names, design.terms, design.intercept
     check_rank(X, names, labels.size)
+    genq = tau2_weights(result, method_tau2, use)
     fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
-                  tol=ctl["tol"], maxiter=int(ctl["maxiter"]))
+                  tol=ctl["tol"], maxiter=int(ctl["maxiter"]), tau2_weights=genq)
     r2 = tau2_null = None
     if intercept and X.shape[1] > 1 and fit.method != "FE":
         tau2_null, _, _ = tau2_mods(y, v, np.ones((labels.size, 1)), fit.method, tol=ctl["tol"],
-                                    maxiter=int(ctl["maxiter"]))
+                                    maxiter=int(ctl["maxiter"]), weights=genq)
         r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)
     if labels.size < 10:
         notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")

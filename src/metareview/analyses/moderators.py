@@ -22,7 +22,7 @@ import numpy as np
 from ..base.exceptions import DataError, SettingsError
 
 __all__ = ["design_matrix", "Design", "Term", "formula_variables", "study_columns", "resolve_mods",
-           "check_rank", "is_missing", "as_number"]
+           "check_rank", "is_missing", "as_number", "tau2_weights"]
 
 # ---------------------------------------------------------------------------------------
 
@@ -314,3 +314,13 @@ def _quoted(name: str) -> str:
     return name if name.isidentifier() else f"`{name}`"
 
 
+def tau2_weights(result, method_tau2: str, use):
+    """The user weights of the GENQ estimator of tau² for the studies ``use`` of a model with
+    moderators: the result's column ``genq_weights`` (None for every other estimator)."""
+    if str(method_tau2).upper() != "GENQ":
+        return None
+    weights = (getattr(result, "data", None) or {}).get("genq_weights")
+    if weights is None:
+        raise SettingsError("the GENQ estimator of tau² needs user weights: pool the result with genq_weights= "
+                            "(or a column genq_weights, --col genq_weights=COLUMN) before fitting moderators")
+    return np.asarray(weights, float)[use]

@@ -42,12 +42,8 @@ import numpy as np
 from scipy import linalg, special
 
 from ..base import dist as _dist
-from ..base.format import Reportable
-from ..base.format import fmt as _f
-from ..base.format import fmt_p as _p
-from ..base.format import fmt_peq as _peq
-from ..base.format import num as _num
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
+from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 from .moderators import is_missing
 
 __all__ = ["metamv", "rma_mv", "multilevel", "vcalc", "MultilevelResult", "MVFit", "RobustTest",
@@ -894,6 +890,8 @@ class MultilevelResult(Reportable):
         from ..plots.forest_clusters import forest_clusters
         return forest_clusters(self, ax=ax, **kwargs)
 
+    plot = forest
+
 
 # ---------------------------------------------------------------------------------------
 # building a model from a table
@@ -1005,8 +1003,8 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
             mod_cols = {c: np.asarray(_column_values(data, c, c, k), dtype=object) for c in wanted}
         else:
             raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")
-        for name, col in mod_cols.items():
-            miss = _missing_mask(col) & keep
+        for name, values in mod_cols.items():
+            miss = _missing_mask(values) & keep
             if miss.any():
                 who = [str(s) for s in labels[miss]]
                 msg = (f"{len(who)} estimate{'' if len(who) == 1 else 's'} dropped for a missing value of "

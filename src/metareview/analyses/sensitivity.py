@@ -20,9 +20,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
+from ..base.format import Reportable, fmt as _f, fmt_p as _p
 from ..pooling.inverse_variance import PooledArrays, pool_arrays
 from ..pooling.summary import pooled_block
-from ..base.format import Reportable, fmt as _f, fmt_p as _p
 
 __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
            "pooled_block", "pool_masks", "restrict"]
@@ -94,7 +94,7 @@ def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
 def _trim_weights(pooled: dict, keep) -> dict:
     out = dict(pooled)
     for w in ("weight_common", "weight_random"):
-        if np.ndim(out.get(w)) and np.size(out[w]) == keep.size:
+        if out.get(w) is not None and np.ndim(out[w]) and np.size(out[w]) == keep.size:
             out[w] = np.asarray(out[w])[keep]
     return out
 
@@ -206,6 +206,9 @@ class LeaveOneOut(Reportable):
         """Forest plot of the estimates without each study (``model=`` common or random)."""
         return _forest_rows(self, "Omitting", ax, kwargs)
 
+    plot = forest
+
+
 def leave1out(result) -> LeaveOneOut:
     """Leave-one-out sensitivity analysis: pool again without each study in turn.
 
@@ -269,6 +272,9 @@ class Cumulative(Reportable):
     def forest(self, ax=None, **kwargs):
         """Forest plot of the cumulative estimates (``model=`` common or random)."""
         return _forest_rows(self, "Adding", ax, kwargs)
+
+    plot = forest
+
 
 def cumul(result, order=None, *, decreasing: bool = False) -> Cumulative:
     """Cumulative meta-analysis in the order of ``order`` (Lau et al. 1992).
@@ -402,6 +408,8 @@ def compare_exclusion(result, studies: Sequence[str] | None = None, *,
                              for x in col])
             rule_text = f"{rule} is true"
         else:
+            if not callable(rule):
+                raise SettingsError(f"rule must be a function of a study's row or a column name, not {rule!r}")
             drop = np.zeros(result.k_all, bool)
             for i in range(result.k_all):
                 row = {c: v[i] for c, v in result.covariates.items()}

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from ..base import dist as _dist
-from ..base.exceptions import DataError, MetaReviewWarning, SmallSampleWarning
+from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SmallSampleWarning
+from ..base.format import Reportable, fmt as _f, fmt_peq as _peq
 from ..pooling.heterogeneity import heterogeneity
 from ..pooling.inverse_variance import prediction_quantile
 from .sensitivity import pool_masks, restrict
-from ..base.format import Reportable, fmt as _f, fmt_peq as _peq
 
 __all__ = ["subgroup", "SubgroupResult", "MISSING_LEVEL"]
 
@@ -204,9 +204,13 @@ class SubgroupResult(Reportable):
         return rep
 
     def forest(self, ax=None, **kwargs):
-        """Forest plot with subgroup diamonds and the test for subgroup differences (see :func:`metareview.plots.forest.forest`)."""
+        """Forest plot with subgroup diamonds and the test for subgroup differences
+        (see :func:`metareview.plots.forest.forest`)."""
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
+
+    plot = forest
+
 
 def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     """Pool ``result`` within the levels of ``by`` and test for subgroup differences.
@@ -268,13 +272,16 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
     rows = [pooled.row(i) for i in range(len(levels))]
     tau2_c = None
     if tau_common:
-        from ..pooling.rma import rma_fit
-        from .moderators import design_matrix
+        from ..pooling.rma import tau2_mods
+        from .moderators import design_matrix, tau2_weights
         idx = np.flatnonzero(inc)
         X = design_matrix({"subgroup": keys[idx]}, "~ factor(subgroup)", labels[idx]).X
-        s = result.settings
-        tau2_c = float(rma_fit(result.yi[idx], result.vi[idx], X, method=s.method_tau2, test="z",
-                               level=s.level).tau2)
+        method = result.settings.method_tau2
+        tau2_c, _, converged = tau2_mods(result.yi[idx], result.vi[idx], X, method,
+                                         weights=tau2_weights(result, method, idx))
+        if not converged:
+            warnings.warn(f"the {method} estimator of the common tau² did not converge; the last iterate is "
+                          "reported", ConvergenceWarning, stacklevel=2)
         fixed = _random_with_tau2(result, masks, tau2_c, pooled)
         for i, row in enumerate(rows):
             for key, arr in fixed.items():

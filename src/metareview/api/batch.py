@@ -27,9 +27,10 @@ from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, 
 from ..effectsizes import rules
 from ..effectsizes.escalc import escalc
 from ..effectsizes.measures import Measure, backtransform, get_measure, required_columns
+from ..effectsizes.validate import validate_design
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
-from ..effectsizes.validate import validate_design
+from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from .meta import DEFAULT_MEASURE, NEEDS_POSITIVE_V, ROLE_COLUMNS, resolve_design
 
 __all__ = ["batch", "iter_batch", "result_columns", "POOLED_COLUMNS", "BACKTRANSFORMED_COLUMNS"]
@@ -280,7 +281,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         flat_cols = {r: np.where(missing, _PAD[r], v) for r, v in flat_cols.items()}
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
         cell = np.arange(n_rows)
-        real = np.ones((na, kmax), dtype=bool)
+        real: np.ndarray = np.ones((na, kmax), dtype=bool)
 
         def pad(vals, fill):
             return vals.reshape(na, kmax)
@@ -346,7 +347,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
     zero_vi = pooled & (vi == 0)
     if zero_vi.any():
-        refusal = rules.zero_variance_refusal(s.method, s.method_tau2)
+        refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
         if refusal is not None:
             refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
     mask = pooled.astype(float)
@@ -541,7 +542,7 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
     def run():
         if path is None:
             frames: Iterator = iter([table])
-            total = len(table)
+            total: int | None = len(table)
         else:
             frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
                                                    plan.count_columns), by, path)

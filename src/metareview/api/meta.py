@@ -17,18 +17,19 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..base.version import __version__
-from ..effectsizes.escalc import escalc
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
+from ..base.version import __version__
+from ..effectsizes import rules
+from ..effectsizes.escalc import escalc
 from ..effectsizes.measures import (DEFAULT_MEASURE, DESIGNS, MEASURES, Measure, design_columns, get_measure,
                                     measures_for)
-from ..pooling.inverse_variance import pool_arrays
-from ..pooling.summary import PooledValues
-from .result import MetaResult
-from ..tables.selection import select_studies, study_labels
-from ..effectsizes import rules
-from ..pooling.settings import Settings
 from ..effectsizes.study_ci import study_ci
+from ..pooling.inverse_variance import pool_arrays
+from ..pooling.settings import Settings
+from ..pooling.summary import PooledValues
+from ..pooling.tau2 import ZERO_VARIANCE_METHODS
+from ..tables.selection import select_studies, study_labels
+from .result import MetaResult
 
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
@@ -264,7 +265,7 @@ NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_
 def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> None:
     """Studies with sampling variance 0 (an estimate without sampling error): legal for the
     random-effects model with the estimators metafor allows them for, with a warning."""
-    refusal = rules.zero_variance_refusal(settings.method, settings.method_tau2)
+    refusal = rules.zero_variance_refusal(settings.method, settings.method_tau2, ZERO_VARIANCE_METHODS)
     if refusal is not None:
         raise DataError(refusal, study=str(labels[int(np.argmax(zero_vi))]), column="vi", rule="vi > 0")
     msg = f"sampling variance 0 in {', '.join(labels[zero_vi])}: {rules.ZERO_VARIANCE_NOTE}"

@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
-from ..base.format import Reportable, fmt as _f, num as _num
 from ..pooling.summary import heterogeneity_text, pooled_block
+from ..pooling.tau2 import ESTIMATORS
+
+__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -24,13 +27,8 @@ METHOD_NAMES = {
     "MH": "Mantel-Haenszel method (common effect model); inverse variance random effects model",
     "Peto": "Peto method",
 }
-TAU2_NAMES = {
-    "DL": "DerSimonian-Laird", "PM": "Paule-Mandel", "REML": "Restricted maximum-likelihood",
-    "ML": "Maximum-likelihood", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman", "HE": "Hedges",
-    "EB": "Empirical Bayes", "PMM": "Median-unbiased Paule-Mandel",
-    "HSk": "Hunter-Schmidt (small-sample corrected)", "DLIT": "Iterated DerSimonian-Laird",
-    "SJIT": "Iterated Sidik-Jonkman", "GENQ": "Generalised Q (user weights genq_weights)",
-}
+#: The estimators' names as R meta prints them ("... estimator for tau^2"), from the table of estimators.
+TAU2_NAMES = {code: e.name for code, e in ESTIMATORS.items()}
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
                "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",
                "fisher-z": "Fisher's z transformation of correlations"}
@@ -175,9 +173,8 @@ class MetaResult(Reportable):
     # ----- printing -----------------------------------------------------------------
     def report(self):
         """The printout as a report model (text, HTML and Markdown renderings)."""
-        from ..base.report import Paragraph, Report, Table
-
         from ..base.presets import print_style
+        from ..base.report import Paragraph, Report, Table
         m, s, p = self.measure, self.settings, self.pooled
         st = print_style(s.preset)
         nat = m.transformed
@@ -329,6 +326,8 @@ class MetaResult(Reportable):
         """Draw a forest plot (see :func:`metareview.plots.forest.forest`)."""
         from ..plots.forest import forest
         return forest(self, ax=ax, **kwargs)
+
+    plot = forest
 
     def funnel(self, ax=None, **kwargs):
         """Draw a funnel plot (see :func:`metareview.plots.funnel.funnel`)."""

@@ -2,3 +2,5 @@
 
 Everything above may import from here; nothing here imports from above.
 """
+
+__all__: list[str] = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+__all__ = ["norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
+
 
 def norm_ppf(p):
     return special.ndtri(p)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["num", "fmt", "fmt_ci", "fmt_labelled", "fmt_p", "fmt_peq", "Reportable"]
+
 
 def num(x):
     """A JSON-safe float: None for a missing, NaN or infinite value."""
@@ -51,10 +53,29 @@ def fmt_peq(p) -> str:
 
 
 class Reportable:
-    """``str()``, ``print_summary()`` and notebook HTML from the class's ``report()``."""
+    """The vocabulary every result shares, derived from two methods each result defines: ``report()`` (the report
+    model, which ``str()``, ``print_summary()`` and the notebook's HTML render) and ``to_dict()`` (plain values:
+    the JSON contract, and the default ``summary()``).  A result that has a figure offers it as ``plot`` too, the
+    same method as its ``forest``, ``funnel`` or ``bubble``."""
 
     def report(self):  # pragma: no cover - every subclass defines it
         raise TypeError(f"{type(self).__name__} has no report")
+
+    def to_dict(self) -> dict:  # pragma: no cover - every subclass defines it
+        raise TypeError(f"{type(self).__name__} has no to_dict")
+
+    def summary(self):
+        """The result as a pandas DataFrame.  Here one row of the single values of :meth:`to_dict` (a list of
+        texts, such as notes, joined by ``; ``); results made of several rows (studies, subgroups, coefficients,
+        tests) give those rows instead."""
+        import pandas as pd
+        row = {}
+        for key, value in self.to_dict().items():
+            if value is None or isinstance(value, (str, bool, int, float)):
+                row[key] = value
+            elif isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+                row[key] = "; ".join(value)
+        return pd.DataFrame([row])
 
     def __str__(self) -> str:
         return self.report().to_text()

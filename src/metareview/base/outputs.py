@@ -4,7 +4,8 @@ Three promises, kept in one place so that no command can forget them:
 
 * **Never onto an input.**  A target that is one of the command's inputs (the same
   resolved path, or the same file by device and inode, e.g. a hard link), or that is a
-  SQLite database such as a review project, is refused before anything is written.
+  SQLite database such as a review project, or a PostgreSQL URL, is refused before
+  anything is written.
 * **Whole or not at all.**  A file is written beside its target (``.NAME.<random>.part``)
   and renamed over it when complete, so a failed or killed command leaves the old file
   (or none), never half of one.  A full disk is reported as such.
@@ -35,7 +36,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping
 
 from .exceptions import OutputError
 
@@ -46,6 +47,8 @@ __all__ = ["MARKER", "check_output", "write_file", "open_output", "check_folder"
 MARKER = ".metareview-output"
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
+# a PostgreSQL project's URL given as an output (a path collapses its "//", so the scheme is what is left)
+_DATABASE_URL = ("postgresql:", "postgres:")
 
 PathLike = str | os.PathLike
 
@@ -136,6 +139,9 @@ def check_output(path: PathLike, inputs: Iterable[PathLike | None] = ()) -> Path
     folder, is a database (a review project), is a folder, or lies in a folder that does not
     exist or cannot be written.
     """
+    if str(path).lower().startswith(_DATABASE_URL):
+        raise OutputError("the output names a database (a postgresql:// URL, a review project?), not a file; "
+                          "metareview never writes over one, choose an output file")
     path = Path(path)
     for source in inputs:
         if source is not None and _same(path, Path(source)):
@@ -175,7 +181,7 @@ def open_output(path: PathLike, mode: str = "w", *, inputs: Iterable[PathLike | 
         raise OutputError(os_error_message(exc, path, "write")) from None
     tmp = Path(tmp_name)
     with _removed_on_failure(tmp, path):
-        kwargs = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
+        kwargs: dict[str, Any] = {} if mode == "wb" else {"encoding": encoding, "newline": newline}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()

@@ -64,8 +64,9 @@ class PrintStyle:
 
     def p(self, p) -> str:
         """A p-value: meta's ``formatPT`` with digits.pval, JAMA.pval and zero.pval."""
-        from .format import fmt_p
         import math
+
+        from .format import fmt_p
         if p is None or not math.isfinite(p):
             return "--"
         if self.jama_pval:

@@ -10,6 +10,8 @@ import html
 import re
 from dataclasses import dataclass, field, replace
 
+__all__ = ["true_minus", "with_true_minus", "Heading", "Paragraph", "Table", "BulletList", "Figure", "Report"]
+
 #: a hyphen-minus that is a minus sign: before a number, not inside a word, range or date
 _MINUS = re.compile(r"(?<![\w.\-\u2212])-(?=\.?\d)")
 

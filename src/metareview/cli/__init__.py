@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             if message is not None:
                 error(message)
                 return EXIT_USER_ERROR
+        message = _server_error(exc)
+        if message is not None:
+            error(message)
+            return EXIT_USER_ERROR
         return _internal(exc, error)
     return EXIT_OK
 
@@ -159,6 +163,22 @@ def _database_error(exc) -> str | None:
                "by the interrupted command; free some space and try again"
     if "malformed" in text or "not a database" in text or "disk I/O error" in text:
         return f"the review project file is damaged ({text}); restore it from a backup copy"
+    return None
+
+
+def _server_error(exc: BaseException) -> str | None:
+    """A PostgreSQL server that went away or kept the project busy: one line, nothing was saved."""
+    import sys
+    psycopg = sys.modules.get("psycopg")  # not loaded: the error cannot be one of its
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return f"the review project stayed busy with another writer for too long ({detail}); nothing was saved " \
+               f"by the interrupted command; try again"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the connection to the database server was lost ({detail}); nothing was saved by the " \
+               f"interrupted command; try again"
     return None
 
 

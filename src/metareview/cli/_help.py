@@ -5,7 +5,7 @@ once, from two tables, so that every command shows the same words for the same i
 ``FILE``, ``DIR``, ``PROJECT``, ``TEXT``, ``N`` instead of Python types, and the fixed values of an
 option (``--method-tau2 DL|PM|REML|...``) in its help and in shell completion.
 
-The value lists are written here rather than imported from the registries (``tau2.TAU2_METHODS``,
+The value lists are copied here rather than imported from the registries (``tau2.TAU2_METHODS``,
 ``measures.MEASURES``, ...) so that ``metareview --help`` and completion do not import numpy (the
 measures' table holds their formulas); ``tests/cli/test_help.py`` fails when a list here and its
 registry differ (for measures: the same codes in the table's order).  Validation stays where
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-TAU2 = ("DL", "PM", "PMM", "REML", "ML", "HS", "HSk", "SJ", "SJIT", "HE", "EB", "DLIT", "GENQ")
+#: The codes of the table of tau² estimators (``pooling/tau2.py``), in its order.
+TAU2 = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
 MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH", "ROM", "MC", "SMCC", "SMCR",
             "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
             "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
@@ -52,8 +53,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--role": ROLES,
     "--decision": DECISIONS,
     "--kind": SOURCE_KINDS,
-    # batch pools with the vectorised kernel, which has fewer estimators (its own help says which)
-    "batch --method-tau2": ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB"),
     "batch --prediction": ("t", "z", "none"),
     "rob plot --type": ("traffic-light", "summary"),
     "prisma --format": ("png", "svg", "pdf"),

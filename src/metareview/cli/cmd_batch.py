@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
 
         from ..api.batch import batch, iter_batch
         from ..base.exceptions import SettingsError
-        from ..tables.io import parse_col_maps
         from ..base.outputs import check_output
+        from ..tables.io import parse_col_maps
 
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise SettingsError(f"--output must end in {', '.join(OUTPUT_SUFFIXES)}, not {output.name!r}")

@@ -39,8 +39,8 @@ def register(app: typer.Typer) -> None:
 
         Exits with code 1 when an error is found (warnings alone exit 0).
         """
-        from ..tables.checks import check_table
         from ..base.exceptions import DataError
+        from ..tables.checks import check_table
         from ..tables.parse import sidecar_path
         from .output import print_json
 

@@ -87,6 +87,7 @@ def se_ratio_cmd(lower: float = typer.Option(..., "--lower", help="Lower limit o
                  level: float = typer.Option(0.95, "--level", help="Confidence level of the interval."), as_json: bool = _JSON) -> None:
     """SE of log(ratio) from the CI of an odds, risk or hazard ratio."""
     import math
+
     from ..tables.convert import se_from_ratio_ci
     se = se_from_ratio_ci(lower, upper, level=level)
     _emit({"log_ratio": (math.log(lower) + math.log(upper)) / 2, "se": se}, as_json,

@@ -37,22 +37,23 @@ def register(app: typer.Typer) -> None:
         ois: Optional[float] = typer.Option(None, "--ois", help="Optimal information size (participants)."),
         baseline_risk: Optional[float] = typer.Option(None, "--baseline-risk", help="Assumed comparator risk for absolute effects of OR/RR (default: median of the comparator groups)."),
         rate: Optional[List[str]] = typer.Option(None, "--rate", help="Your rating of a domain: DOMAIN=RATING:REASON (repeatable); replaces the suggestion."),
-        project: Optional[Path] = typer.Option(None, "--project", "-p", help="Take the outcome's ratings logged with 'review grade rate' from this project."),
+        project: Optional[str] = typer.Option(None, "--project", "-p", help="Take the outcome's ratings logged with 'review grade rate' from this project (a file or a postgresql:// URL)."),
         not_assessed: Optional[str] = typer.Option(None, "--not-assessed", help="Text for domains left unrated (e.g. 'not assessed in the paper')."),
         output: Optional[Path] = typer.Option(None, "--output", "-o", help="Summary of findings: .csv, .docx, .html or .json (default: text on the screen)."),
         *,
         pool: dict,
     ) -> None:
         """GRADE one outcome: the five domains (suggested from the numbers or rated by you) and the certainty."""
-        from ..base.exceptions import SettingsError
         from ..appraisal.grade import grade
         from ..appraisal.rob import load_tool
+        from ..base.exceptions import SettingsError
         from ..base.outputs import check_output
 
         if output is not None and output.suffix.lower() not in SOF_SUFFIXES:
             raise SettingsError(f"name the output {', '.join(SOF_SUFFIXES)}, not {output.name!r}")
         if output is not None:
-            check_output(output, [data, pool.get("rob"), project])
+            from ..review.backends import is_url
+            check_output(output, [data, pool.get("rob"), None if is_url(project) else project])
         result = analyse_options(data, pool)
         overrides: dict = {}
         if project is not None:
@@ -77,8 +78,8 @@ def register(app: typer.Typer) -> None:
 
 def write_sof(assessments, output: Path, title: str) -> None:
     """Write the summary of findings as CSV, Word, a standalone HTML page or JSON, by suffix."""
-    from ..report.sof import sof_csv, sof_docx, sof_table
     from ..base.outputs import write_file
+    from ..report.sof import sof_csv, sof_docx, sof_table
     suffix = output.suffix.lower()
     if suffix == ".csv":
         write_file(output, sof_csv(assessments))
@@ -88,6 +89,6 @@ def write_sof(assessments, output: Path, title: str) -> None:
         from .output import dumps
         write_file(output, dumps([g.to_dict() for g in assessments]) + "\n")
     else:
-        from ..report.html import render_html
         from ..base.report import Report
+        from ..report.html import render_html
         write_file(output, render_html(Report([sof_table(assessments, title)]), title=title))

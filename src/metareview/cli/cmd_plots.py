@@ -24,8 +24,8 @@ def _before_work(data: Path, output: Path, dpi: float, *more: Optional[Path]) ->
     """Check the output and the resolution before the table is read: return the command's inputs
     (the table, its declarations and ``more``, e.g. a risk-of-bias table)."""
     from ..base.outputs import check_output
-    from ..tables.parse import sidecar_path
     from ..plots.forest import check_dpi
+    from ..tables.parse import sidecar_path
 
     check_dpi(dpi)
     inputs = [data, sidecar_path(data), *(m for m in more if m is not None)]

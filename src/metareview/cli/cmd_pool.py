@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from ._help import TAU2
+
 
 def pool_options_to_kwargs(measure=None, method_tau2=None, random_ci=None, prediction=None, level=0.95, exclude=None,
                            adhoc_hakn="none", i2_method=None, study_ci=None, incr=0.5, method_incr="only0",
@@ -32,8 +34,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
-    from ..base.exceptions import SettingsError
     from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
+    from ..base.exceptions import SettingsError
 
     study = columns.get("study", "study")
     tool = load_tool(rob_tool or "generic")
@@ -89,12 +91,17 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     return result
 
 
+#: The estimators from the table of tau² estimators (through ``_help.TAU2``, its copy without numpy).
+_TAU2_HELP = ("tau² estimator (metafor codes): "
+              + ", ".join({"DL": "DL (default)", "GENQ": "GENQ (weights from --col genq_weights=COLUMN)"}.get(c, c)
+                          for c in TAU2) + "; ML with GLMM.")
+
 #: The pooling options of ``metareview pool``, shared by every command that pools a table
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, SMDH, OR, IRR, ZCOR, ...).")),
     "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, the model of --model-glmm), MH or Peto (two-group binary).")),
-    "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
+    "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help=_TAU2_HELP)),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
     "model_glmm": (Optional[str], typer.Option(None, "--model-glmm", help="GLMM of odds ratios (R meta's model.glmm): UM.FS (fixed study effects; default, as meta and rma.glmm), CM.AL (conditional, approximate likelihood) or CM.EL (conditional, exact likelihood).")),
     "preset": (Optional[str], typer.Option(None, "--preset", help="R meta's settings.meta() preset: revman5, jama, meta4 or meta8 (its settings unless given here; named in the methods).")),
@@ -232,8 +239,8 @@ def three_level(result, pool: dict, cluster, robust: bool, **others):
     with the analyses that take one estimate per study)."""
     import warnings
 
-    from ..base.exceptions import SettingsError
     from ..analyses.multilevel import MV_METHODS, multilevel
+    from ..base.exceptions import SettingsError
 
     if not cluster:
         raise SettingsError("--robust needs --cluster COLUMN (the clusters of the robust standard errors)")

@@ -1,7 +1,9 @@
 """``metareview review``: the review project, from search exports to PRISMA counts and the analysis table.
 
-Every command takes the project file with ``--project``/``-p`` (or the environment
-variable ``METAREVIEW_PROJECT``), except ``init`` which creates it.  Heavy imports
+Every command takes the project with ``--project``/``-p`` (or the environment variable
+``METAREVIEW_PROJECT``), except ``init`` which creates it: a project file, or a
+PostgreSQL database named by its URL (``postgresql://user@host:5432/dbname``).  The
+project is a string, not a path, so that a URL keeps its ``//``.  Heavy imports
 happen inside the commands so that the command line starts quickly.
 """
 
@@ -24,7 +26,7 @@ review_app.add_typer(user_app, name="user")
 
 JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
 PROJECT_OPTION = typer.Option(..., "--project", "-p", envvar="METAREVIEW_PROJECT",
-                        help="The project file (or set METAREVIEW_PROJECT).")
+                        help="The project file, or a postgresql:// URL (or set METAREVIEW_PROJECT).")
 _STAGE = typer.Option("title_abstract", "--stage", "-s", help="title_abstract (ta) or full_text (ft).")
 
 
@@ -32,26 +34,33 @@ def register(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")
 
 
-def open_project(path: Path):
+def open_project(path: str):
     from ..review.project import Project
     return Project.open(path)
 
 
-def _check(output: Optional[Path], project: Path) -> None:
+def project_inputs(project: str) -> list[str]:
+    """The project among a command's inputs, to guard outputs against: its file (a database on a
+    server is no file that an output could overwrite)."""
+    from ..review.backends import is_url
+    return [] if is_url(project) else [project]
+
+
+def _check(output: Optional[Path], project: str) -> None:
     """Refuse an output that is the project file (or otherwise unwritable) before any work."""
     from ..base.outputs import check_output
     if output is not None and str(output) != "-":
-        check_output(output, inputs=[project])
+        check_output(output, inputs=project_inputs(project))
 
 
-def _write(text: str, output: Optional[Path], project: Path) -> None:
+def _write(text: str, output: Optional[Path], project: str) -> None:
     import sys
 
     from ..base.outputs import write_file
     if output is None or str(output) == "-":
         sys.stdout.write(text)
     else:
-        write_file(output, text, inputs=[project])
+        write_file(output, text, inputs=project_inputs(project))
         from .output import wrote
         wrote(output)
 
@@ -90,22 +99,41 @@ def _mapping(items: List[str]) -> dict:
 
 # -- project ------------------------------------------------------------------------------------------------
 @review_app.command("init")
-def init(path: Path = typer.Argument(..., help="The project file to create."),
+def init(path: str = typer.Argument(..., help="The project file to create, or the postgresql:// URL of an "
+                                                "empty database."),
          name: Optional[str] = typer.Option(None, help="The review's name (default: the file name)."),
          single: bool = typer.Option(False, "--single-screening",
                                      help="One reviewer per record instead of two (dual screening)."), as_json: bool = JSON_OPTION) -> None:
-    """Create a review project file."""
+    """Create a review project: a new file, or the tables in an empty PostgreSQL database."""
     from ..review.project import Project
     from .output import show
     with Project.init(path, name=name, reviewers_per_record=1 if single else 2) as project:
-        show({"project": str(path), "name": project.name, "schema_version": project.store.version,
+        show({"project": project.store.display, "name": project.name, "schema_version": project.store.version,
                     "reviewers_per_record": project.reviewers_per_record}, as_json)
+
+
+@review_app.command("copy")
+def copy(source: str = typer.Argument(..., help="The project to copy: a file or a postgresql:// URL (only read)."),
+         destination: str = typer.Argument(..., help="The new project: a file that does not exist yet, or the "
+                                                     "postgresql:// URL of an empty database."),
+         as_json: bool = JSON_OPTION) -> None:
+    """Copy a project between SQLite and PostgreSQL, in one transaction, compared row by row before it commits."""
+    from ..review.copy import copy_project
+    from .output import show
+    report = copy_project(source, destination)
+    doc = report.to_dict()
+    if as_json:
+        show(doc, True)
+        return
+    show({"source": doc["source"], "destination": doc["destination"], "schema_version": doc["schema_version"],
+          "tables": len(doc["rows"]), "rows": doc["total_rows"],
+          "verified": "every table compared row by row with the source: identical"})
 
 
 @review_app.command("import")
 def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS, Web of Science, BibTeX, EndNote XML, CSL-JSON or CSV export "
                                                 "(UTF-8, UTF-16 with a byte-order mark, or Latin-1)."),
-            project: Path = PROJECT_OPTION,
+            project: str = PROJECT_OPTION,
             source: str = typer.Option(..., "--source", help="Where the records come from (PubMed, Embase, ...)."),
             kind: str = typer.Option("database", "--kind", help="database, register or other (other methods)."),
             format: Optional[str] = typer.Option(None, "--format",
@@ -114,17 +142,18 @@ def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS,
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),
-            by: Optional[str] = typer.Option(None, "--by", help="Who imported it."), as_json: bool = JSON_OPTION) -> None:
+            by: Optional[str] = typer.Option(None, "--by", help="Who imported it."),
+            quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP), as_json: bool = JSON_OPTION) -> None:
     """Import a search export as one batch; malformed records are kept and reported with their line."""
-    from .output import show
-    with open_project(project) as p:
+    from .output import show, stage_bars
+    with open_project(project) as p, stage_bars(not quiet) as advance:
         report = p.import_file(file, source=source, kind=kind, format=format, mapping=_mapping(map_) or None,
-                               allow_reimport=allow_reimport, imported_by=by)
+                               allow_reimport=allow_reimport, imported_by=by, progress=advance)
     show(report.to_dict(), as_json)
 
 
 @review_app.command("status")
-def status(project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def status(project: str = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Records, batches, clusters and the state of each screening stage."""
     from collections import Counter
 
@@ -145,7 +174,7 @@ def status(project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
 
 
 @review_app.command("records")
-def records(project: Path = PROJECT_OPTION,
+def records(project: str = PROJECT_OPTION,
             malformed: bool = typer.Option(False, "--malformed", help="Only records that could not be parsed."),
             raw: bool = typer.Option(False, "--raw", help="Include each record's raw text as exported."),
             ids: List[int] = typer.Option([], "--id", help="Only these record ids (repeatable)."), as_json: bool = JSON_OPTION) -> None:
@@ -169,7 +198,7 @@ def records(project: Path = PROJECT_OPTION,
 
 # -- duplicates -----------------------------------------------------------------------------------------------
 @review_app.command("dedupe")
-def dedupe(project: Path = PROJECT_OPTION,
+def dedupe(project: str = PROJECT_OPTION,
            link: float = typer.Option(97.0, help="Title similarity (0-100) that links a pair without conflicts."),
            link_supported: float = typer.Option(90.0, help="Similarity that links when 2+ other fields agree."),
            queue: float = typer.Option(80.0, help="Similarity from which a pair goes to the review queue."),
@@ -178,27 +207,15 @@ def dedupe(project: Path = PROJECT_OPTION,
                                          help="Older spelling of --quiet (--no-progress)."), as_json: bool = JSON_OPTION) -> None:
     """Link duplicate records (DOI, PMID, then fuzzy matching); uncertain pairs go to the review queue."""
     from ..review.dedupe import DedupeSettings, run_dedupe
-    from .output import show
+    from .output import show, stage_bars
     settings = DedupeSettings(link=link, link_supported=link_supported, queue=queue)
-    with open_project(project) as p:
-        if progress and not quiet:
-            from rich.console import Console
-            from rich.progress import Progress
-            with Progress(console=Console(stderr=True), transient=True) as bar:
-                tasks: dict = {}
-
-                def advance(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=max(total, 1))
-                    bar.update(tasks[stage], completed=done, total=max(total, 1))
-                report = run_dedupe(p.store, settings, progress=advance)
-        else:
-            report = run_dedupe(p.store, settings)
+    with open_project(project) as p, stage_bars(progress and not quiet) as advance:
+        report = run_dedupe(p.store, settings, progress=advance)
     show(report.to_dict(), as_json)
 
 
 @review_app.command("duplicates")
-def duplicates(project: Path = PROJECT_OPTION,
+def duplicates(project: str = PROJECT_OPTION,
                queue: bool = typer.Option(False, "--queue", help="List the pairs waiting for a person instead."), as_json: bool = JSON_OPTION) -> None:
     """Clusters of duplicates (primary and members), or the queue of uncertain pairs."""
     from ..review.dedupe import clusters, review_queue
@@ -218,7 +235,7 @@ def duplicates(project: Path = PROJECT_OPTION,
 
 
 @review_app.command("pair")
-def pair(a: int = typer.Argument(..., help="Record id (as review records lists it)."), b: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION,
+def pair(a: int = typer.Argument(..., help="Record id (as review records lists it)."), b: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION,
          same: bool = typer.Option(..., "--same/--different", help="Whether the two records are one article."),
          by: str = typer.Option(..., "--by", help="Who decided."),
          note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = JSON_OPTION) -> None:
@@ -232,7 +249,7 @@ def pair(a: int = typer.Argument(..., help="Record id (as review records lists i
 
 
 @review_app.command("merge")
-def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), project: Path = PROJECT_OPTION,
+def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), project: str = PROJECT_OPTION,
           by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = JSON_OPTION) -> None:
     """Link records as one article (their clusters merge)."""
     from ..review.dedupe import clusters, merge as merge_records
@@ -243,7 +260,7 @@ def merge(ids: List[int] = typer.Argument(..., help="Two or more record ids."), 
 
 
 @review_app.command("split")
-def split(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+def split(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
           note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = JSON_OPTION) -> None:
     """Take a record out of its cluster of duplicates."""
     from ..review.dedupe import clusters, split as split_record
@@ -254,7 +271,7 @@ def split(record: int = typer.Argument(..., help="Record id (as review records l
 
 
 @review_app.command("primary")
-def primary(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = JSON_OPTION) -> None:
+def primary(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = JSON_OPTION) -> None:
     """Make a record the primary (screened) record of its cluster."""
     from ..review.dedupe import choose_primary, clusters
     from .output import show
@@ -266,7 +283,7 @@ def primary(record: int = typer.Argument(..., help="Record id (as review records
 
 # -- screening -----------------------------------------------------------------------------------------------
 @review_app.command("reasons")
-def reasons(project: Path = PROJECT_OPTION, stage: str = _STAGE,
+def reasons(project: str = PROJECT_OPTION, stage: str = _STAGE,
             set_: List[str] = typer.Option([], "--set", help="Replace the list with these reasons (repeatable)."), as_json: bool = JSON_OPTION) -> None:
     """Show, or set, the exclusion reasons offered at a stage."""
     from ..review.project import parse_stage
@@ -278,7 +295,7 @@ def reasons(project: Path = PROJECT_OPTION, stage: str = _STAGE,
 
 
 @review_app.command("keywords")
-def keywords(project: Path = PROJECT_OPTION,
+def keywords(project: str = PROJECT_OPTION,
              include: List[str] = typer.Option([], "--include", help="Highlighted in green (word* for stems)."),
              exclude: List[str] = typer.Option([], "--exclude", help="Highlighted in red."), as_json: bool = JSON_OPTION) -> None:
     """Set the keywords highlighted on the screening screen (no options: show them)."""
@@ -290,7 +307,7 @@ def keywords(project: Path = PROJECT_OPTION,
 
 
 @review_app.command("screen")
-def screen(project: Path = PROJECT_OPTION, reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."),
+def screen(project: str = PROJECT_OPTION, reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."),
            stage: str = _STAGE) -> None:
     """Screen interactively: title and abstract with highlighted keywords, one key per decision."""
     from ..base.exceptions import SettingsError
@@ -304,7 +321,7 @@ def screen(project: Path = PROJECT_OPTION, reviewer: str = typer.Option(..., "--
 
 
 @review_app.command("decide")
-def decide(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION,
+def decide(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION,
            reviewer: str = typer.Option(..., "--reviewer", "-r", help="The reviewer screening (the name kept with each decision)."), stage: str = _STAGE,
            decision: str = typer.Option(..., "--decision", "-d", help="include, exclude or maybe."),
            reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = JSON_OPTION) -> None:
@@ -318,7 +335,7 @@ def decide(record: int = typer.Argument(..., help="Record id (as review records 
 
 
 @review_app.command("conflicts")
-def conflicts(project: Path = PROJECT_OPTION, stage: str = _STAGE, as_json: bool = JSON_OPTION) -> None:
+def conflicts(project: str = PROJECT_OPTION, stage: str = _STAGE, as_json: bool = JSON_OPTION) -> None:
     """Records whose reviewers disagree (or said maybe) and that are not resolved."""
     from ..review.screening import conflicts as list_conflicts
     from .output import show
@@ -337,7 +354,7 @@ def conflicts(project: Path = PROJECT_OPTION, stage: str = _STAGE, as_json: bool
 
 
 @review_app.command("resolve")
-def resolve(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION, stage: str = _STAGE,
+def resolve(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION, stage: str = _STAGE,
             decision: str = typer.Option(..., "--decision", "-d", help="include or exclude."),
             by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: Optional[str] = typer.Option(None, "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."),
             note: Optional[str] = typer.Option(None, "--note", help="Why it was settled this way."), as_json: bool = JSON_OPTION) -> None:
@@ -350,7 +367,7 @@ def resolve(record: int = typer.Argument(..., help="Record id (as review records
 
 
 @review_app.command("agreement")
-def agreement(project: Path = PROJECT_OPTION, stage: str = _STAGE, as_json: bool = JSON_OPTION) -> None:
+def agreement(project: str = PROJECT_OPTION, stage: str = _STAGE, as_json: bool = JSON_OPTION) -> None:
     """Percent agreement and Cohen's kappa between each pair of reviewers."""
     from ..review.screening import agreement as compute
     from .output import show
@@ -360,7 +377,7 @@ def agreement(project: Path = PROJECT_OPTION, stage: str = _STAGE, as_json: bool
 
 
 @review_app.command("retrieval")
-def retrieval(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: Path = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
+def retrieval(record: int = typer.Argument(..., help="Record id (as review records lists it)."), project: str = PROJECT_OPTION, by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."),
               retrieved: bool = typer.Option(..., "--retrieved/--not-retrieved", help="Whether the full text was obtained."),
               note: Optional[str] = typer.Option(None, "--note", help="A free-text note kept with the entry."), as_json: bool = JSON_OPTION) -> None:
     """Record whether the full text of a record could be obtained."""
@@ -373,7 +390,7 @@ def retrieval(record: int = typer.Argument(..., help="Record id (as review recor
 
 @review_app.command("study")
 def study(record: int = typer.Argument(..., help="Record id (as review records lists it)."), label: str = typer.Argument(..., help="Study label."),
-          project: Path = PROJECT_OPTION, by: Optional[str] = typer.Option(None, "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = JSON_OPTION) -> None:
+          project: str = PROJECT_OPTION, by: Optional[str] = typer.Option(None, "--by", help="Who makes this change (kept with it in the log)."), as_json: bool = JSON_OPTION) -> None:
     """Assign an included report to a study (reports with one label are one study)."""
     from ..review.screening import assign_study, study_labels
     from .output import show
@@ -383,7 +400,7 @@ def study(record: int = typer.Argument(..., help="Record id (as review records l
 
 
 @decisions_app.command("export")
-def decisions_export(project: Path = PROJECT_OPTION,
+def decisions_export(project: str = PROJECT_OPTION,
                      output: Optional[Path] = typer.Option(None, "-o", "--output", help="CSV file (default stdout)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only this stage."),
                      sheet: bool = typer.Option(False, "--sheet", help="A sheet of records to screen, not the log."),
@@ -404,7 +421,7 @@ def decisions_export(project: Path = PROJECT_OPTION,
 
 
 @decisions_app.command("import")
-def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = PROJECT_OPTION,
+def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: str = PROJECT_OPTION,
                      reviewer: Optional[str] = typer.Option(None, "--reviewer", "-r",
                                                             help="Whose decisions (if the file has no reviewer column)."),
                      stage: Optional[str] = typer.Option(None, "--stage", "-s",
@@ -444,7 +461,7 @@ def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet 
 
 # -- extraction ----------------------------------------------------------------------------------------------
 @extract_app.command("form")
-def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), project: str = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Set the extraction form."""
     from ..review.extraction import load_form, set_form
     from .output import show
@@ -455,7 +472,7 @@ def extract_form(form: Path = typer.Argument(..., help="The form, in TOML."), pr
 
 
 @extract_app.command("template")
-def extract_template(project: Path = PROJECT_OPTION,
+def extract_template(project: str = PROJECT_OPTION,
                      output: Optional[Path] = typer.Option(None, "-o", "--output", help="The file to write (default: standard output).")) -> None:
     """An empty extraction sheet (one row per included study) for an extractor to fill in."""
     from ..review.extraction import template
@@ -465,7 +482,7 @@ def extract_template(project: Path = PROJECT_OPTION,
 
 
 @extract_app.command("import")
-def extract_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: Path = PROJECT_OPTION,
+def extract_import(file: Path = typer.Argument(..., help="The filled-in sheet to read (CSV or XLSX)."), project: str = PROJECT_OPTION,
                    extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."), as_json: bool = JSON_OPTION) -> None:
     """Import one extractor's values from a filled-in sheet."""
     from ..review.extraction import import_values
@@ -475,7 +492,7 @@ def extract_import(file: Path = typer.Argument(..., help="The filled-in sheet to
 
 
 @extract_app.command("enter")
-def extract_enter(project: Path = PROJECT_OPTION, extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."),
+def extract_enter(project: str = PROJECT_OPTION, extractor: str = typer.Option(..., "--extractor", "-e", help="The person who extracted the values (kept with each value)."),
                   study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet.")) -> None:
     """Enter one study's values at the terminal, field by field."""
     from rich.console import Console
@@ -498,7 +515,7 @@ def extract_enter(project: Path = PROJECT_OPTION, extractor: str = typer.Option(
 
 
 @review_app.command("discrepancies")
-def discrepancies(project: Path = PROJECT_OPTION,
+def discrepancies(project: str = PROJECT_OPTION,
                   all_: bool = typer.Option(False, "--all", help="Every field, not only those needing a decision."),
                   output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of a table."), as_json: bool = JSON_OPTION) -> None:
     """Field-by-field comparison of the extractors' values."""
@@ -536,7 +553,7 @@ def open_items(rows, all_: bool, output: Optional[Path], header: List[str], cell
 
 
 @review_app.command("adjudicate")
-def adjudicate(project: Path = PROJECT_OPTION, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
+def adjudicate(project: str = PROJECT_OPTION, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
                field: str = typer.Option(..., "--field", help="The extracted field to settle."),
                value: str = typer.Option(..., "--value", help="The agreed value ('' for not reported)."),
                by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."), as_json: bool = JSON_OPTION) -> None:
@@ -549,7 +566,7 @@ def adjudicate(project: Path = PROJECT_OPTION, study: str = typer.Option(..., "-
 
 
 @review_app.command("export")
-def export(project: Path = PROJECT_OPTION, output: Path = typer.Option(..., "-o", "--output", help="The analysis CSV."),
+def export(project: str = PROJECT_OPTION, output: Path = typer.Option(..., "-o", "--output", help="The analysis CSV."),
            provenance: Optional[Path] = typer.Option(None, "--provenance",
                                                      help="Provenance CSV (default: OUTPUT with .provenance.csv)."), as_json: bool = JSON_OPTION) -> None:
     """Write the adjudicated table as the analysis CSV, with a provenance table beside it."""
@@ -561,11 +578,11 @@ def export(project: Path = PROJECT_OPTION, output: Path = typer.Option(..., "-o"
     if Path(os.path.realpath(prov_path)) == Path(os.path.realpath(output)):
         raise OutputError(f"--provenance {prov_path} is the analysis CSV itself; give it another name")
     for target in (output, prov_path):
-        check_output(target, inputs=[project])
+        check_output(target, inputs=project_inputs(project))
     with open_project(project) as p:
         table, prov = export_analysis(p)
-    write_file(output, table, inputs=[project])
-    write_file(prov_path, prov, inputs=[project])
+    write_file(output, table, inputs=project_inputs(project))
+    write_file(prov_path, prov, inputs=project_inputs(project))
     from .output import wrote
     wrote(output)
     wrote(prov_path)
@@ -576,7 +593,7 @@ def export(project: Path = PROJECT_OPTION, output: Path = typer.Option(..., "-o"
 
 
 @review_app.command("export-records")
-def export_records(project: Path = PROJECT_OPTION,
+def export_records(project: str = PROJECT_OPTION,
                    output: Optional[Path] = typer.Option(None, "-o", "--output",
                                                          help="The file to write (default: standard output)."),
                    format: Optional[str] = typer.Option(None, "--format", "-f",
@@ -609,7 +626,7 @@ def export_records(project: Path = PROJECT_OPTION,
 
 
 @review_app.command("prisma")
-def prisma(project: Path = PROJECT_OPTION,
+def prisma(project: str = PROJECT_OPTION,
            output: Optional[Path] = typer.Option(None, "-o", "--output",
                                                  help="counts.json, counts.toml or prisma2020.csv."),
            format: Optional[str] = typer.Option(None, "--format", "-f",
@@ -649,7 +666,7 @@ def _read_password(stdin: bool) -> str:
 @user_app.command("add")
 def user_add(name: str = typer.Argument(..., help="Account name, as the decision log will record it."),
              role: str = typer.Option(..., "--role", help="owner, reviewer or adjudicator."),
-             project: Path = PROJECT_OPTION,
+             project: str = PROJECT_OPTION,
              password_stdin: bool = typer.Option(False, "--password-stdin",
                                                  help="Read the password from the first line of standard input "
                                                       "instead of prompting."), as_json: bool = JSON_OPTION) -> None:
@@ -666,7 +683,7 @@ def user_add(name: str = typer.Argument(..., help="Account name, as the decision
 
 
 @user_app.command("list")
-def user_list(project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def user_list(project: str = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """The accounts, including removed ones (with when they were removed)."""
     from ..review.accounts import list_users
     from .output import show
@@ -675,7 +692,7 @@ def user_list(project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> No
 
 
 @user_app.command("remove")
-def user_remove(name: str = typer.Argument(..., help="The account to remove."), project: Path = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
+def user_remove(name: str = typer.Argument(..., help="The account to remove."), project: str = PROJECT_OPTION, as_json: bool = JSON_OPTION) -> None:
     """Stop an account from signing in; its decisions stay in the log under its name."""
     from ..review.accounts import remove_user
     from .output import show

@@ -9,8 +9,15 @@ from typing import Optional
 
 import typer
 
-
-from .cmd_review import JSON_OPTION, PROJECT_OPTION, open_project, read_text_file, open_items, review_app
+from .cmd_review import (
+    JSON_OPTION,
+    PROJECT_OPTION,
+    open_items,
+    open_project,
+    project_inputs,
+    read_text_file,
+    review_app,
+)
 
 rob_review_app = typer.Typer(no_args_is_help=True,
                              help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.")
@@ -39,7 +46,7 @@ def _emit(text: str, output: Optional[Path], *inputs) -> None:
 
 @rob_review_app.command("tool")
 def tool(name: str = typer.Argument(..., help="rob2, robins-i, quadas-2, jbi-case-series or a tool file."),
-         project: Path = PROJECT_OPTION,
+         project: str = PROJECT_OPTION,
          assessors: int = typer.Option(2, "--assessors", help="1, or 2 for independent dual assessment."), as_json: bool = JSON_OPTION) -> None:
     """Choose the project's risk-of-bias tool."""
     from ..review.assessment import set_tool
@@ -50,16 +57,16 @@ def tool(name: str = typer.Argument(..., help="rob2, robins-i, quadas-2, jbi-cas
 
 
 @rob_review_app.command("template")
-def template(project: Path = PROJECT_OPTION, outcome: str = _OUTCOME,
+def template(project: str = PROJECT_OPTION, outcome: str = _OUTCOME,
              output: Optional[Path] = typer.Option(None, "-o", "--output", help="The file to write (default: standard output).")) -> None:
     """An empty assessment sheet: one row per included study and item, with quote and page columns."""
     from ..review.assessment import template as sheet
     with open_project(project) as p:
-        _emit(sheet(p, outcome), output, project)
+        _emit(sheet(p, outcome), output, *project_inputs(project))
 
 
 @rob_review_app.command("import")
-def import_(file: Path = typer.Argument(..., help="A filled-in assessment sheet (CSV)."), project: Path = PROJECT_OPTION,
+def import_(file: Path = typer.Argument(..., help="A filled-in assessment sheet (CSV)."), project: str = PROJECT_OPTION,
             assessor: str = typer.Option(..., "--assessor", "-a", help="The person who assessed risk of bias (kept with each judgment)."), outcome: str = _OUTCOME, as_json: bool = JSON_OPTION) -> None:
     """Import one assessor's answers, judgments and their support."""
     from ..review.assessment import import_answers
@@ -70,7 +77,7 @@ def import_(file: Path = typer.Argument(..., help="A filled-in assessment sheet 
 
 
 @rob_review_app.command("enter")
-def enter(project: Path = PROJECT_OPTION, assessor: str = typer.Option(..., "--assessor", "-a", help="The person who assessed risk of bias (kept with each judgment)."),
+def enter(project: str = PROJECT_OPTION, assessor: str = typer.Option(..., "--assessor", "-a", help="The person who assessed risk of bias (kept with each judgment)."),
           study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."), outcome: str = _OUTCOME) -> None:
     """Answer one study's questions at the terminal (blank: not asked or left to the algorithm)."""
     from rich.console import Console
@@ -104,7 +111,7 @@ def enter(project: Path = PROJECT_OPTION, assessor: str = typer.Option(..., "--a
 
 
 @rob_review_app.command("discrepancies")
-def discrepancies(project: Path = PROJECT_OPTION, outcome: str = _OUTCOME,
+def discrepancies(project: str = PROJECT_OPTION, outcome: str = _OUTCOME,
                   all_: bool = typer.Option(False, "--all", help="Every item, not only those needing a decision."),
                   output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write CSV here instead of a table."),
                   as_json: bool = JSON_OPTION) -> None:
@@ -120,11 +127,11 @@ def discrepancies(project: Path = PROJECT_OPTION, outcome: str = _OUTCOME,
                 support, r["adjudicator"] or "", r["reason"] or ""]
 
     open_items(rows, all_, output, ["study", "domain", "item", "status", "values", "final", "support", "adjudicator",
-                                    "reason"], cells, write=lambda text, out: _emit(text, out, project), as_json=as_json)
+                                    "reason"], cells, write=lambda text, out: _emit(text, out, *project_inputs(project)), as_json=as_json)
 
 
 @rob_review_app.command("adjudicate")
-def adjudicate(project: Path = PROJECT_OPTION, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
+def adjudicate(project: str = PROJECT_OPTION, study: str = typer.Option(..., "--study", help="The study's label, as in the extraction sheet."),
                item: str = typer.Option(..., "--item", help="A question (1.2), a domain (D1) or Overall."),
                value: str = typer.Option(..., "--value", help="The settled answer or judgment ('' for not asked)."),
                by: str = typer.Option(..., "--by", help="Who makes this change (kept with it in the log)."), reason: str = typer.Option(..., "--reason", help="Why (kept with the entry; for an exclusion, the exclusion reason)."),
@@ -140,17 +147,17 @@ def adjudicate(project: Path = PROJECT_OPTION, study: str = typer.Option(..., "-
 
 
 @rob_review_app.command("export")
-def export(project: Path = PROJECT_OPTION, outcome: str = _OUTCOME,
+def export(project: str = PROJECT_OPTION, outcome: str = _OUTCOME,
            output: Optional[Path] = typer.Option(None, "-o", "--output", help="robvis CSV (default: standard output).")
            ) -> None:
     """The settled judgments in robvis's layout (Study, D1..Dn, Overall), for 'rob plot' and 'pool --rob'."""
     from ..review.assessment import export_robvis
     with open_project(project) as p:
-        _emit(export_robvis(p, outcome), output, project)
+        _emit(export_robvis(p, outcome), output, *project_inputs(project))
 
 
 @grade_review_app.command("rate")
-def grade_rate(project: Path = PROJECT_OPTION, outcome: str = typer.Option(..., "--outcome", help="The outcome, as named in the plan."),
+def grade_rate(project: str = PROJECT_OPTION, outcome: str = typer.Option(..., "--outcome", help="The outcome, as named in the plan."),
                domain: str = typer.Option(..., "--domain", help="risk_of_bias, inconsistency, indirectness, "
                                                                  "imprecision or publication_bias."),
                rating: str = typer.Option(..., "--rating", help="not serious, serious or very serious."),
@@ -163,7 +170,7 @@ def grade_rate(project: Path = PROJECT_OPTION, outcome: str = typer.Option(..., 
 
 
 @grade_review_app.command("ratings")
-def grade_ratings(project: Path = PROJECT_OPTION, outcome: Optional[str] = typer.Option(None, "--outcome", help="The outcome, as named in the plan."), as_json: bool = JSON_OPTION) -> None:
+def grade_ratings(project: str = PROJECT_OPTION, outcome: Optional[str] = typer.Option(None, "--outcome", help="The outcome, as named in the plan."), as_json: bool = JSON_OPTION) -> None:
     """The current GRADE ratings of the outcomes."""
     from ..review.certainty import ratings
     from .output import show

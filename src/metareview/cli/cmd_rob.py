@@ -23,11 +23,11 @@ def plot(data: Path = typer.Argument(..., help="Judgments in robvis's layout: St
          unweighted: bool = typer.Option(False, "--unweighted", help="Summary plot: count studies even when the table has a Weight column."),
          dpi: float = typer.Option(300, "--dpi", help="Resolution of PNG output.")) -> None:
     """Traffic-light or summary plot of a risk-of-bias table, as robvis draws them."""
-    from ..base.exceptions import SettingsError
-    from ..plots.rob import PLOT_TYPES
     from ..appraisal.rob import read_robvis
+    from ..base.exceptions import SettingsError
     from ..base.outputs import check_output
     from ..plots.forest import check_dpi
+    from ..plots.rob import PLOT_TYPES
 
     if type_ not in PLOT_TYPES:
         raise SettingsError(f"--type takes {' or '.join(PLOT_TYPES)}, not {type_!r}")

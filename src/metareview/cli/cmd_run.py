@@ -26,8 +26,8 @@ def register(app: typer.Typer) -> None:
         """Run every analysis of the plan and write report.html, results.json, figures and tables."""
         from rich.console import Console
 
-        from ..run.plan import PlanError
         from ..run import EXAMPLES, example_path, run_review
+        from ..run.plan import PlanError
         from ..run.progress import Steps
         from .output import wrote
 

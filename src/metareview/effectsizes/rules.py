@@ -19,7 +19,8 @@ analysis and study of a batch).
   variances beyond what the kernel's weighted sums hold in double precision
   (:func:`beyond_precision`).
 - **Zero sampling variances** are legal with the tau² estimators metafor 3.8-1 allows them
-  for (:data:`ZERO_VARIANCE_ESTIMATORS`), with a warning: the common-effect model, Q, I²
+  for (the table of estimators says which: ``pooling.tau2.ZERO_VARIANCE_METHODS``, handed to
+  :func:`zero_variance_refusal` by the callers above this layer), with a warning: the common-effect model, Q, I²
   and H are then undefined (metafor reports NA).
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from .measures import MEASURES, Measure, get_measure, required_columns
 
-__all__ = ["MAX_EFFECT", "MAX_VARIANCE", "ZERO_VARIANCE_ESTIMATORS", "UNINFORMATIVE", "needed_columns",
+__all__ = ["MAX_EFFECT", "MAX_VARIANCE", "UNINFORMATIVE", "needed_columns",
            "missing_cells", "uninformative", "not_computable", "not_computable_message", "beyond_precision",
            "beyond_precision_message", "zero_variance_refusal", "ZERO_VARIANCE_NOTE"]
 
@@ -37,8 +38,6 @@ __all__ = ["MAX_EFFECT", "MAX_VARIANCE", "ZERO_VARIANCE_ESTIMATORS", "UNINFORMAT
 #: such values are data errors (units, a misplaced exponent), never effects to pool.
 MAX_EFFECT = 1e100
 MAX_VARIANCE = 1e200
-#: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them).
-ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
 #: Why an uninformative table is not pooled, as the notes and errors say it.
 UNINFORMATIVE = "no events in both groups, or only events; allstudies = False as R meta"
 #: What a zero sampling variance leaves undefined, as the notes say it.
@@ -106,10 +105,11 @@ def beyond_precision_message(yi: float, vi: float) -> str:
             "check the data's units and magnitudes")
 
 
-def zero_variance_refusal(method: str, method_tau2: str) -> str | None:
-    """Why a zero sampling variance cannot be pooled with these settings, or None when it can."""
-    if method == "Inverse" and method_tau2 in ZERO_VARIANCE_ESTIMATORS:
+def zero_variance_refusal(method: str, method_tau2: str, allowed: tuple[str, ...]) -> str | None:
+    """Why a zero sampling variance cannot be pooled with these settings, or None when it can;
+    ``allowed`` are the tau² estimators that take zero variances (the table's)."""
+    if method == "Inverse" and method_tau2 in allowed:
         return None
     what = f"the {method_tau2} estimator of tau²" if method == "Inverse" else f"method {method}"
     return (f"sampling variance 0: {what} divides by the sampling variances; estimators that allow zero "
-            f"variances (as metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}")
+            f"variances (as metafor): {', '.join(allowed)}")

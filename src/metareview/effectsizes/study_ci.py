@@ -16,6 +16,8 @@ from ..base import dist as _dist
 from ..base.exceptions import SettingsError
 from .measures import Measure, pft
 
+__all__ = ["PROPORTION_CI", "proportion_ci", "to_scale", "study_ci"]
+
 PROPORTION_CI = ("CP", "WS", "WSCC", "AC", "SA", "SACC", "NAsm")
 
 

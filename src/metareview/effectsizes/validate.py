@@ -7,10 +7,14 @@ analysis with a message that says which study, which column and which rule.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from ..base.exceptions import DataError
 from .measures import Measure, required_columns
+
+__all__ = ["validate_design"]
 
 
 def _label_at(studlab, flat: int) -> str:
@@ -52,7 +56,7 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         bad = ~np.isfinite(v)
         if bad.any():
             _fail(bad, labels, c, "missing or non-numeric value", "value required")
-    g = arr.get
+    g: Callable[[str], Any] = arr.get
     for c in ("n", "n_e", "n_c", "time", "time_e", "time_c"):
         if c in needed and (g(c) <= 0).any():
             _fail(g(c) <= 0, labels, c, "must be greater than 0", f"{c} > 0", g(c))

@@ -483,7 +483,7 @@ class ForestDisplay:
         # vertical positions: a spanning line wrapped over n lines takes n rows
         row_top = []
         y = g.top
-        for i, r in enumerate(self.rows):
+        for i in range(len(self.rows)):
             row_top.append(y)
             y -= g.row_h * len(g.text_rows.get(i, [None]))
         rows_bottom = y - 0.3 * g.fontsize    # a little air between the last row and the axis
@@ -1262,7 +1262,7 @@ def forest_table(labels: Sequence[str], estimates, ci_low, ci_high, *, measure, 
     rows = []
     for i, lab in enumerate(labels):
         cells = {"study": lab, **effect_ci_cells(layout, digits, est[i] * factor, lo[i] * factor, hi[i] * factor)}
-        for j, (head, vals) in enumerate(extra.items()):
+        for j, vals in enumerate(extra.values()):
             cells[f"extra{j}"] = str(vals[i])
         rows.append(ForestRow("study", cells, est=est[i] * factor, lo=lo[i] * factor, hi=hi[i] * factor))
     if overall is not None:

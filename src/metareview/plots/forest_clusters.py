@@ -23,7 +23,7 @@ import numpy as np
 
 from ..base.dist import norm_ppf
 from ..base.exceptions import SettingsError
-from .forest import ForestColumn, ForestDisplay, ForestRow, effect_ci_cells, axis_label
+from .forest import ForestColumn, ForestDisplay, ForestRow, axis_label, effect_ci_cells
 
 __all__ = ["forest_clusters"]
 
@@ -34,8 +34,8 @@ def forest_clusters(result, ax=None, *, labels: str | None = None, xlim: Sequenc
     """Draw a :class:`~metareview.analyses.multilevel.MultilevelResult` grouped by its cluster column.
 
     ``labels``: a column whose values label the rows (a grouping column or another column
-    of the data, e.g. the time point; default: the estimates' labels).  The pooled diamond is drawn for the intercept-only model; with
-    moderators there is no single pooled estimate, and only the estimates are shown.
+    of the data, e.g. the time point; default: the estimates' labels).  The pooled diamond is drawn for the
+    intercept-only model; with moderators there is no single pooled estimate, and only the estimates are shown.
     """
     f = result.fit
     m = result.measure

@@ -215,6 +215,7 @@ class FunnelDisplay:
         every label has a free place.  Labels that still have none stay beside their points,
         with a warning."""
         import warnings
+
         from ..base.exceptions import MetaReviewWarning
 
         start = [t.get_position() for t in self.labels_]
@@ -243,6 +244,7 @@ class FunnelDisplay:
         number of labels that found no free place."""
         from adjustText import adjust_text
         from matplotlib.transforms import Bbox
+
         from ._text import get_renderer
 
         fig, ax = self.figure_, self.ax_

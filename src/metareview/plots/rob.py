@@ -19,7 +19,6 @@ number of studies.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ class TrafficLightDisplay(_Display):
                      measure_text("Judgement", bold)[0]) * 1.1
         names_w = width - judg_w - 3 * pad
         legend_lines = []
-        for i, (cid, name) in enumerate(zip(ids[:-1], t.names)):
+        for cid, name in zip(ids[:-1], t.names):
             wrapped = wrap_text(f"{cid}: {name}", names_w, font, hanging="    ")
             legend_lines.append(wrapped)
         n_lines = 1 + sum(len(w) for w in legend_lines)

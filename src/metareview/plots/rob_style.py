@@ -1,4 +1,5 @@
-"""How a risk-of-bias judgment looks: robvis's colours and symbols, shared by the traffic-light plot and the forest plot's columns."""
+"""How a risk-of-bias judgment looks: robvis's colours and symbols, shared by the traffic-light plot and the forest
+plot's columns."""
 
 __all__ = ["ROB_COLOURS", "ROB_SYMBOLS"]
 

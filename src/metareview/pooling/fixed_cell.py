@@ -43,10 +43,10 @@ class FixedCellResult:
     h: float
     level: float
     correction: float
+    yi: np.ndarray = field(repr=False)
+    vi: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
     tau2: float = 0.0
-    yi: np.ndarray = field(default=None, repr=False)
-    vi: np.ndarray = field(default=None, repr=False)
-    weights: np.ndarray = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """Plain-Python dictionary (arrays as lists, nan as None)."""

@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import special
 
 from ..base.exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
+from .heterogeneity import from_q, i2_h2_from_tau2
+from .tau2 import estimate_tau2
 
 __all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "glmm_or", "fit_glmm", "gauss_hermite",
            "pooled_for_analysis", "GLMM_OR_MODELS", "non_informative_tables"]
@@ -432,11 +434,7 @@ def _dl_start(family: str, x: np.ndarray, s: np.ndarray, offset=0.0) -> tuple[fl
         yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m)) - offset
     else:
         yi = np.log(np.where(x == 0, 0.5, x) / s)
-    w = 1.0 / vi
-    mu_fe = np.sum(w * yi) / np.sum(w)
-    q = np.sum(w * (yi - mu_fe) ** 2)
-    c = np.sum(w) - np.sum(w * w) / np.sum(w)
-    tau2 = max(0.0, (q - (x.size - 1)) / c) if x.size > 1 else 0.0
+    tau2 = float(estimate_tau2(yi[None], vi[None], np.ones((1, yi.size)), "DL", warn=False).tau2[0])
     wr = 1.0 / (vi + tau2)
     return float(np.sum(wr * yi) / np.sum(wr)), tau2
 
@@ -559,7 +557,8 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     cov = np.linalg.inv(-H)
     mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
     se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
-    het.update(i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0)
+    i2, h2 = i2_h2_from_tau2(tau2, vt)
+    het.update(i2=float(i2), h2=float(h2))
     extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
                  converged=converged, boundary=False)
     return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
@@ -915,7 +914,10 @@ class _NoncentralHypergeometric:
         pd2 = p * d * d
         v = np.add.reduceat(pd2, self.starts, axis=-1)
         third = np.add.reduceat(pd2 * d, self.starts, axis=-1)
-        back = (lambda x: np.moveaxis(x, -1, axis))
+
+        def back(x):
+            return np.moveaxis(x, -1, axis)
+
         return back(top + np.log(z)), back(m), back(v), back(third)
 
     def loglik(self, eta, y, size):
@@ -968,9 +970,9 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     theta = np.zeros(k)
     for _ in range(200):
         _, m, v, _ = fam._cumulants(theta, fam.size)
-        step = np.where(inner, (a - m) / v, 0.0)
-        theta += np.clip(step, -2.0, 2.0)
-        if np.all(np.abs(step) < 1e-13 * (1.0 + np.abs(theta))):
+        steps = np.where(inner, (a - m) / v, 0.0)
+        theta += np.clip(steps, -2.0, 2.0)
+        if np.all(np.abs(steps) < 1e-13 * (1.0 + np.abs(theta))):
             break
     logz, m, v, _ = fam._cumulants(theta, fam.size)
     ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
@@ -1143,7 +1145,8 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
     tau2 = r["tau2"]
-    het.update(i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0)
+    i2, h2 = i2_h2_from_tau2(tau2, vt)
+    het.update(i2=float(i2), h2=float(h2))
     extra = dict(loglik=r["loglik"], n_agq=n_agq, iterations=r["iterations"], gradient_norm=r["gradient_norm"],
                  converged=r["converged"], boundary=r["boundary"], method="ML" if random else "CE",
                  model_glmm=model_glmm)
@@ -1225,15 +1228,12 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         out.update(i2=re.i2, h=math.sqrt(re.h2), i2_ci_low=math.nan, i2_ci_high=math.nan,
                    h_ci_low=math.nan, h_ci_high=math.nan)
     else:
-        from .heterogeneity import h_test_based
-        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([re.q]), np.array([k]), settings.level))
-        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
-        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+        out.update(from_q(float(re.q), k, settings.level))
     nan_w = np.full(np.asarray(excluded).shape, np.nan)
     out.update(weight_common=nan_w, weight_random=nan_w.copy())
     out["method_details"] = {
         "method": "GLMM",
-        "model": (GLMM_OR_MODEL_NAMES[re.model_glmm] if two_group
+        "model": (GLMM_OR_MODEL_NAMES[str(re.model_glmm)] if two_group
                   else "binomial-normal (random-intercept logistic regression)"),
         "model_glmm": re.model_glmm,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,

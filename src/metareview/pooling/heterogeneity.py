@@ -13,9 +13,11 @@ Two conventions, vectorised over analyses:
 from __future__ import annotations
 
 import numpy as np
-from ..base import dist as _dist
 
+from ..base import dist as _dist
 from ..base.exceptions import SettingsError
+
+__all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
 
 I2_METHODS = ("q", "tau2")
 
@@ -45,8 +47,36 @@ def h_test_based(q, k, level):
     return np.exp(log_h), low, high
 
 
-def _i2_from_h(h):
+def i2_from_h(h):
+    """I² in percent from H: (H² - 1)/H² (Higgins & Thompson 2002, eq. 10)."""
     return 100 * (h ** 2 - 1) / h ** 2
+
+
+def i2_from_q(q, df):
+    """I² in percent from Q and its degrees of freedom: max(0, (Q - df)/Q) (Higgins &
+    Thompson 2002, eq. 10; 0 for Q = 0), for one Q or an array."""
+    q = np.asarray(q, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        i2 = np.where(q > 0, np.maximum(0.0, 100.0 * (q - df) / q), 0.0)
+    return float(i2) if i2.ndim == 0 else i2
+
+
+def i2_h2_from_tau2(tau2, s2):
+    """I² in percent and H² from tau² and the typical within-study variance s²:
+    tau²/(tau² + s²) and (tau² + s²)/s² (Higgins & Thompson 2002, eq. 9; metafor)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 100 * tau2 / (tau2 + s2), (tau2 + s2) / s2
+
+
+def from_q(q, k, level) -> dict:
+    """I², H and their test-based intervals from Q and the number of studies ``k``, as R meta
+    reports them whatever the model (arrays over analyses; floats for a single Q)."""
+    h, h_lo, h_hi = h_test_based(q, k, level)
+    out = {"i2": i2_from_h(h), "i2_ci_low": i2_from_h(h_lo), "i2_ci_high": i2_from_h(h_hi),
+           "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
+    if np.ndim(q) == 0:
+        return {key: float(val) for key, val in out.items()}
+    return out
 
 
 def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):
@@ -54,14 +84,12 @@ def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):
     if method not in I2_METHODS:
         raise SettingsError(f"unknown I² method {method!r}; valid: {', '.join(I2_METHODS)}")
     if method == "q":
-        h, h_lo, h_hi = h_test_based(q, k, level)
-        return {"i2": _i2_from_h(h), "i2_ci_low": _i2_from_h(h_lo), "i2_ci_high": _i2_from_h(h_hi),
-                "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
+        return from_q(q, k, level)
     s2 = typical_variance(v, mask)
 
     def conv(t):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return 100 * t / (t + s2), np.sqrt((t + s2) / s2)
+        i2, h2 = i2_h2_from_tau2(t, s2)
+        return i2, np.sqrt(h2)
     i2, h = conv(tau2)
     lo, hi = tau2_ci if tau2_ci is not None else (np.full_like(i2, np.nan),) * 2
     i2_lo, h_lo = conv(lo)

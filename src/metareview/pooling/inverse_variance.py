@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
-from ..base import dist as _dist
 
+from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
-from .tau2 import row_sum, estimate_tau2, q_generalised, q_profile, se_tau2
+from .projection import row_sum
+from .tau2 import estimate_tau2, q_generalised, q_profile, se_tau2
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
@@ -67,13 +69,13 @@ class PooledArrays:
     h_ci_high: np.ndarray
     tau2_iterations: np.ndarray
     tau2_converged: np.ndarray
-    weight_common: np.ndarray
-    weight_random: np.ndarray
+    weight_common: np.ndarray | None    # None with weights=False
+    weight_random: np.ndarray | None
     se_tau2: np.ndarray
 
     def row(self, i: int = 0) -> dict:
         """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
-        out = {}
+        out: dict[str, Any] = {}
         for name in _FIELD_NAMES:
             col = getattr(self, name)
             if col is None:  # weights left out
@@ -251,6 +253,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
         het = _single_study(het, k)
 
+        wc: np.ndarray | None
+        wr: np.ndarray | None
         if weights:
             wc = np.where(mk > 0, 100 * w / sw[:, None], np.nan)
             wr = np.where(mk > 0, 100 * ws / sws[:, None], np.nan)

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
-
 from .fixed_cell import FixedCellResult, two_by_two, z_quantile
+from .heterogeneity import from_q, i2_from_q
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
 
@@ -57,8 +58,7 @@ def _heterogeneity(yi: np.ndarray, vi: np.ndarray, est: float):
         return 0.0, 0, 1.0, 0.0, 1.0
     q = max(0.0, float(np.sum((yi[ok] - est) ** 2 / vi[ok])))
     df = k - 1
-    i2 = max(0.0, 100.0 * (q - df) / q) if q > 0 else 0.0
-    return q, df, float(special.chdtrc(df, q)), i2, math.sqrt(q / df)
+    return q, df, float(special.chdtrc(df, q)), i2_from_q(q, df), math.sqrt(q / df)
 
 
 def _study_values(measure, convention, a, b, c, d, incr, informative, rr_cochrane=False):
@@ -257,8 +257,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     out = dict(pooled)
     if method == "Peto":
-        from .peto import peto
         from .inverse_variance import pool_arrays
+        from .peto import peto
         r = peto(a, n1, c, n2, convention=settings.incr_style, level=settings.level)
         yi, vi = _peto_study(a, n1, c, n2, inc)
         # Peto's study log odds ratios pooled with the analysis's settings (as meta does);
@@ -290,11 +290,7 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     if settings.method_tau2 == "DL" and settings.random:
         out.update(_random_about_mh(settings, measure, effects, r.estimate))
     if settings.i2_method == "q":
-        from .heterogeneity import h_test_based
-        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
-                                                     settings.level))
-        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
-        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+        out.update(from_q(float(r.q), r.q_df + 1, settings.level))
     details = {"method": "MH", "convention": r.convention, "correction": r.correction, "k": r.k,
                "variance": {"OR": "Robins-Breslow-Greenland", "RR": "Greenland-Robins",
                             "RD": "Greenland-Robins" if r.convention == "meta"
@@ -444,7 +440,8 @@ def cmh_tarone(events_e, n_e, events_c, n_c, *, correct: bool = True) -> dict:
     n1, n2 = a + b, c + d
     N = n1 + n2
     xt, yt = a + c, b + d
-    out = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None, "tarone_p": None}
+    out: dict[str, Any] = {"cmh": None, "cmh_df": 1, "cmh_p": None, "tarone": None, "tarone_df": None,
+                           "tarone_p": None}
     if xt.sum() > 0 and yt.sum() > 0:
         cmh = ((abs(float(np.sum(a - n1 / N * xt))) - (0.5 if correct else 0.0)) ** 2
                / float(np.sum(n1 / N * (n2 / N) * (xt * (yt / (N - 1))))))
@@ -490,11 +487,7 @@ def pooled_rates_for_analysis(settings, measure, arrays: dict, excluded: np.ndar
                common_statistic=r.statistic, common_p=r.p, q=r.q, q_df=r.q_df, q_p=r.q_p,
                weight_common=_expand(r.weights, inc))
     if settings.i2_method == "q":
-        from .heterogeneity import h_test_based
-        h, lo, hi = (float(np.ravel(v)[0]) for v in h_test_based(np.array([r.q]), np.array([r.q_df + 1]),
-                                                                 settings.level))
-        i2 = lambda v: 100 * (v * v - 1) / (v * v)  # noqa: E731
-        out.update(i2=i2(h), i2_ci_low=i2(lo), i2_ci_high=i2(hi), h=h, h_ci_low=lo, h_ci_high=hi)
+        out.update(from_q(float(r.q), r.q_df + 1, settings.level))
     details = {"method": "MH", "convention": "metafor", "correction": 0.0, "k": r.k,
                "variance": "Greenland-Robins" if measure.code == "IRR" else "Poisson",
                "random_effects": "inverse variance, study estimates with continuity correction"}

@@ -24,6 +24,7 @@ from scipy import special
 
 from ..base.exceptions import DataError, SettingsError
 from .fixed_cell import FixedCellResult, two_by_two, z_quantile
+from .heterogeneity import i2_from_q
 
 __all__ = ["peto"]
 
@@ -63,7 +64,7 @@ def peto(events_e, n_e, events_c, n_c, *, convention: str = "meta",
     if k > 1:
         df = k - 1
         q_p = float(special.chdtrc(df, q))
-        i2 = max(0.0, 100.0 * (q - df) / q) if q > 0 else 0.0
+        i2 = i2_from_q(q, df)
         h = math.sqrt(q / df)
     else:
         df, q_p, i2, h = 0, 1.0, 0.0, 1.0

@@ -13,6 +13,8 @@ from functools import lru_cache
 from ..base.exceptions import SettingsError
 from ..effectsizes.measures import get_measure
 
+__all__ = ["METHODS", "Settings"]
+
 METHODS = ("Inverse", "GLMM", "MH", "Peto")  # GLMM: glmm.py; MH: mh.py; Peto: peto.py
 
 
@@ -20,9 +22,9 @@ METHODS = ("Inverse", "GLMM", "MH", "Peto")  # GLMM: glmm.py; MH: mh.py; Peto: p
 def _choices() -> dict:
     """Each validated setting: what it is called in messages and its valid values."""
     from ..effectsizes.escalc import INCR_METHODS
+    from ..effectsizes.study_ci import PROPORTION_CI
     from .heterogeneity import I2_METHODS
     from .inverse_variance import ADHOC_HAKN, PREDICTION, RANDOM_CI
-    from ..effectsizes.study_ci import PROPORTION_CI
     from .tau2 import TAU2_METHODS
 
     return {"method_tau2": ("tau² estimator", TAU2_METHODS), "random_ci": ("random-effects CI", RANDOM_CI),

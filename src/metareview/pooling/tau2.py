@@ -1,60 +1,73 @@
-"""Between-study variance (tau²) estimators, vectorised over analyses.
+"""The tau² estimators: one table, one unit per estimator, for any design matrix.
 
-Every function takes ``y`` and ``v`` of shape (analyses, studies) and a 0/1 ``mask`` of
-the same shape (ragged analyses are padded and masked), and returns one tau² per
-analysis.  The definitions are metafor's ``rma.uni`` for an intercept-only model:
+:data:`ESTIMATORS` holds every between-study variance estimator of metafor 3.8-1's
+``rma.uni``, keyed by metafor's code: its name as R meta prints it, its citation, its
+formula for the documentation, what it supports (moderators, studies with sampling variance
+0, user weights) and its two functions, the estimate and its standard error.  Everything
+else reads the table: :class:`~metareview.pooling.settings.Settings` validates
+``method_tau2`` against it, the printout names the estimator from it, meta-regression
+accepts the estimators it marks as taking moderators, ``metareview pool --method-tau2``
+lists its codes (``cli/_help.py`` holds a copy that ``tests/cli/test_help.py`` checks, so
+that ``--help`` does not import numpy), and the table of estimators in ``docs/methods.md``
+is generated from it (``docs/_ext/estimators_table.py``; a test fails when it is stale).
 
-* DL  DerSimonian & Laird (1986), Control Clin Trials 7:177
-* HE  Hedges (1983): unweighted method of moments
-* HS  Hunter & Schmidt (2004)
-* SJ  Sidik & Jonkman (2005), Stat Med 26:1964 (one step from the HE-type start var(y)(k-1)/k)
-* PM  Paule & Mandel (1982): root of the generalised Q statistic at k - 1
-* ML, REML  Fisher scoring (Harville 1977; Viechtbauer 2005, JEBS 30:261) from the HE
-  estimate, then Newton steps, with step halving at the boundary and a check of the
-  likelihood at zero
-* EB  Morris (1983) empirical Bayes, by metafor's scoring steps and then Newton steps
-  (without moderators its root is the Paule-Mandel estimate; it is solved as metafor
-  does so that studies with zero sampling variance remain legal)
-* PMM median-unbiased Paule-Mandel (Viechtbauer 2021, in metafor): root of the generalised
-  Q statistic at the median of the chi² distribution with k - 1 df
-* HSk Hunter-Schmidt with the small-sample correction k/(k - 1) of Q (Viechtbauer 2021)
-* DLIT iterated DerSimonian-Laird (DerSimonian & Kacker 2007, Contemp Clin Trials 28:105):
-  the DL formula with weights 1/(v + tau²) from the previous step, from tau² = 0, each
-  step truncated at 0
-* SJIT iterated Sidik-Jonkman (Sidik & Jonkman 2007): tau² <- tau² Q_gen(tau²)/(k - 1) from
-  the SJ start, until the change is below ``tol``
-* GENQ generalised Q with user weights a_i (DerSimonian & Kacker 2007):
-  (Q_a - tr(P V))/tr(P), P = A - a a'/sum(a); the weights are required
+Each estimate works on :class:`Tau2Data`: outcomes ``y`` and sampling variances ``v`` of
+shape (analyses, studies) with a 0/1 mask, and a design (:mod:`.projection`): the
+intercept-only model, whose projection is a broadcast of row sums (the kernel
+:mod:`.inverse_variance` pools a million analyses in one call), or a design matrix X
+(meta-regression, subgroups with a common tau², small-study tests; ``rma_fit``).  With P the
+residual projection at weights w, P = W - W X (X'WX)^-1 X'W, k studies and p columns:
 
-DLIT and SJIT are the fixed points of metafor's steps, reached by Steffensen's acceleration
-of those steps (their iteration counts are rounds of it, not metafor's steps).
+* DL  DerSimonian & Laird (1986): (y'P y - (k - p))/tr(P) at w = 1/v
+* HE  Hedges (1983): the same moment equation unweighted, (y'P y - tr(PV))/(k - p) at w = 1
+* GENQ generalised Q with user weights a (DerSimonian & Kacker 2007): (y'P y - tr(PV))/tr(P) at w = a
+* HS, HSk Hunter & Schmidt (2004), without and with metafor's k/(k - p) correction of Q
+* SJ, SJIT Sidik & Jonkman (2005; 2007): one step, or the fixed point, of
+  tau² <- tau² Q(tau²)/(k - p) from (k - 1)/k var(y)
+* DLIT iterated DL (DerSimonian & Kacker 2007): the DL formula at w = 1/(v + tau²), from 0
+* PM, PMM Paule & Mandel (1982), median-unbiased (Viechtbauer 2021): the root of the
+  generalised Q(tau²) = y'P y at w = 1/(v + tau²) at k - p, or at the median of chi²(k - p)
+* ML, REML, EB Fisher scoring (Harville 1977; Viechtbauer 2005) and Morris's (1983) steps
+  from the HE estimate, then Newton steps
 
-Iterative estimators run on all analyses at once, each with its own convergence flag.
+With moderators the outcomes are mean-centred first, as metafor does (y'P y is unchanged
+when X spans the intercept, so the intercept-only path skips it).
+
+Iterative estimators run on all analyses at once, each with its own convergence flag, and
+gather the rows still iterating, so that a few slow analyses do not make a batch slow.
 They converge to a relative change below ``tol`` (default 1e-12), tighter than metafor's
-default threshold (1e-5), so that results agree with the converged value.
+default threshold (1e-5), so that results agree with the converged value.  DLIT and SJIT
+are the fixed points of metafor's steps reached by Steffensen's acceleration (their
+iteration counts are rounds of it, not metafor's steps).
+
+Adding an estimator
+-------------------
+1. Write its estimate as a function of :class:`Tau2Data` returning ``(tau2, iterations,
+   converged)`` (arrays over analyses), from the projections of ``d.design`` and the
+   solvers here (:func:`_root_of_q`, :func:`_fixed_point`, :func:`_scoring`), so that it
+   takes a design matrix and a batch of analyses at once; and, if metafor reports one, the
+   standard error of the intercept-only estimate as a function of ``(d, tau2)``.
+2. Add one :class:`Tau2Estimator` entry to :data:`ESTIMATORS` below (code, R meta's name,
+   citation, formula, what it supports).
+3. Add its reference values from R: a case in ``tests/r/make_reference_toolkit.R`` (and with
+   moderators in ``tests/r/make_reference_estimators.R``), the regenerated JSON fixtures,
+   and the code in ``cli/_help.py``'s ``TAU2``; then ``python docs/_ext/estimators_table.py``.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from ..base.exceptions import ConvergenceWarning, SettingsError
+from .projection import Intercept, design_of, row_sum
 
-__all__ = ["TAU2_METHODS", "Tau2Fit", "estimate_tau2", "q_generalised", "q_profile", "tau2_code"]
-
-TAU2_METHODS = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
-_CODES = {code.upper(): code for code in TAU2_METHODS}
-
-
-def tau2_code(method: str) -> str:
-    """metafor's spelling of a tau² estimator code given in any case (``hsk`` -> ``HSk``)."""
-    code = _CODES.get(str(method).strip().upper())
-    if code is None:
-        raise SettingsError(f"unknown tau² estimator {method!r}; valid estimators are: {', '.join(TAU2_METHODS)}")
-    return code
+__all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
+           "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "q_generalised", "q_profile", "se_tau2",
+           "tau2_code"]
 
 
 @dataclass(frozen=True)
@@ -64,40 +77,83 @@ class Tau2Fit:
     converged: np.ndarray
 
 
-row_sum = np.add.reduce  # row sums without the method-call overhead of ndarray.sum
+class Tau2Data:
+    """One tau² problem over a batch of analyses: outcomes, variances, mask and design.
 
-
-def _mu_w(y, v, mask, tau2):
-    w = mask / (v + tau2[:, None])
-    sw = row_sum(w, -1)
-    mu = row_sum(w * y, -1) / sw
-    return w, sw, mu
-
-
-def q_generalised(y, v, mask, tau2, derivative: bool = True):
-    """Generalised Q: sum of w_i (y_i - mu_w)² with w_i = 1/(v_i + tau²), and its derivative
-    (None when ``derivative`` is False)."""
-    w, sw, mu = _mu_w(y, v, mask, tau2)
-    r = y - mu[:, None]
-    wrr = w * r * r
-    q = row_sum(wrr, -1)
-    dq = -row_sum(w * wrr, -1) if derivative else None
-    return q, dq
-
-
-def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
-    """tau² >= 0 with Q_gen(tau²) = target (Q_gen decreases in tau²); 0 where Q_gen(0) <= target.
-
-    Newton's method on 1/Q_gen from tau² = 0 (Q_gen is decreasing in tau²; 1/Q_gen is
-    nearly linear in it, so few steps are needed; DerSimonian & Kacker 2007, Contemp Clin
-    Trials 28:105, for the monotone Newton iteration on Q_gen itself).  A bracket is kept,
-    and a step that leaves it is replaced by bisection, so every analysis of a batch
-    converges.  Each iteration works only on the analyses still iterating (their rows
-    are gathered), so a few slow analyses do not make a large batch slow.
+    ``fixed`` is the projection at the common-effect weights 1/v with its Q (the kernel may
+    hand over the ones it has, or a Q about another centre, the Mantel-Haenszel estimate).
     """
-    m = y.shape[0]
+
+    def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000):
+        self.design = Intercept() if design is None else design
+        self.mask = mask
+        self.y = self.design.centre(y, mask)
+        self.v = v
+        self.k = row_sum(mask, -1)
+        self.p = self.design.p
+        self.weights = weights
+        self.tol, self.maxiter = tol, maxiter
+        self._common = common
+        self._fixed = None
+
+    def take(self, rows) -> "Tau2Data":
+        """The same problem for some analyses only."""
+        out = Tau2Data.__new__(Tau2Data)
+        out.design, out.mask, out.y, out.v = self.design.take(rows), self.mask[rows], self.y[rows], self.v[rows]
+        out.k, out.p, out.tol, out.maxiter = self.k[rows], self.p, self.tol, self.maxiter
+        out._common = out._fixed = None
+        out.weights = None if self.weights is None else self.weights[rows]
+        return out
+
+    def at(self, tau2):
+        """The projection at the random-effects weights 1/(v + tau²)."""
+        return self.design.project(self.mask / (self.v + tau2[:, None]))
+
+    def fixed(self):
+        """The projection at the common-effect weights 1/v and Q = y'P y there."""
+        if self._fixed is None:
+            if self._common is not None:
+                w, sw, q = self._common
+                self._fixed = (self.design.project(w, sw), q)
+            else:
+                proj = self.design.project(self.mask / self.v)
+                self._fixed = (proj, proj.quad(self.y))
+        return self._fixed
+
+    def spread(self):
+        """Unweighted sum of squares about the mean, sum (y_i - ybar)²."""
+        ybar = row_sum(self.mask * self.y, -1) / self.k
+        return row_sum(self.mask * (self.y - ybar[:, None]) ** 2, -1)
+
+    def unweighted(self):
+        """The projection at unit weights (ordinary least squares)."""
+        return self.design.project(self.mask)
+
+
+# ---------------------------------------------------------------------------------------
+# the solvers the estimators share
+# ---------------------------------------------------------------------------------------
+
+def _moments(proj, d):
+    """The method-of-moments equation y'P y = tr(PV) + tau² tr(P) for weights fixed in
+    advance, solved for tau² (DerSimonian & Kacker 2007, Contemp Clin Trials 28:105)."""
+    return (proj.quad(d.y) - proj.trace_v(d.v)) / proj.trace()
+
+
+def _root_of_q(d: Tau2Data, target):
+    """tau² >= 0 with the generalised Q(tau²) = y'P y at w = 1/(v + tau²) equal to ``target``
+    (Q decreases in tau²); 0 where Q(0) <= target.
+
+    Newton's method on 1/Q from tau² = 0 (1/Q is nearly linear in tau², exactly so for one
+    study, so few steps are needed; DerSimonian & Kacker 2007 for the monotone Newton
+    iteration on Q itself).  A bracket is kept, and a step that leaves it is replaced by
+    bisection, so every analysis of a batch converges.  Each iteration works only on the
+    analyses still iterating (their rows are gathered).
+    """
+    tol, maxiter = d.tol, d.maxiter
+    m = d.y.shape[0]
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    q0, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
+    q0 = d.at(np.zeros(m)).quad(d.y)
     tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
@@ -105,18 +161,18 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
     if rows.size == 0:
         return tau2, it, conv
     conv[rows] = False
-    y, v, mask, target = y[rows], v[rows], mask[rows], target[rows]
+    sub, target = d.take(rows), target[rows]
     x = np.zeros(rows.size)
     lo = np.zeros(rows.size)
     hi = np.full(rows.size, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for n_it in range(1, maxiter + 1):
-            q, dq = q_generalised(y, v, mask, x)
+            r, q = sub.at(x).residuals(sub.y)
+            dq = -row_sum(r * r, -1)
             f = q - target
             lo = np.where(f > 0, x, lo)
             hi = np.where(f < 0, x, hi)
-            # Newton on 1/Q_gen, which is close to linear in tau² (exactly so for one
-            # study): the plain Newton step on Q_gen, lengthened by Q_gen/target
+            # Newton on 1/Q: the plain Newton step on Q, lengthened by Q/target
             new = x - (q / target) * f / dq
             bad = ~np.isfinite(new) | (new <= lo) | (new >= hi)
             if bad.any():
@@ -130,68 +186,71 @@ def _solve_q(y, v, mask, target, tol=1e-12, maxiter=500):
                 if done.all():
                     break
                 keep = ~done
-                rows, x, lo, hi = rows[keep], x[keep], lo[keep], hi[keep]
-                y, v, mask, target = y[keep], v[keep], mask[keep], target[keep]
+                rows, x, lo, hi, target = rows[keep], x[keep], lo[keep], hi[keep], target[keep]
+                sub = sub.take(keep)
         else:
             tau2[rows], it[rows] = x, maxiter
     return tau2, it, conv
 
 
-def _loglik(y, v, mask, tau2, reml):
-    w, sw, mu = _mu_w(y, v, mask, tau2)
-    r = y - mu[:, None]
-    k = mask.sum(-1)
-    ll = -0.5 * (mask * np.log(np.where(mask > 0, v + tau2[:, None], 1.0))).sum(-1) - 0.5 * (w * r * r).sum(-1)
-    if reml:
-        return ll - 0.5 * (k - 1) * np.log(2 * np.pi) - 0.5 * np.log(sw)
-    return ll - 0.5 * k * np.log(2 * np.pi)
+def _loglik(d: Tau2Data, tau2, reml: bool):
+    """The (restricted) log-likelihood up to a constant that does not depend on tau²."""
+    proj = d.at(tau2)
+    ll = -0.5 * row_sum(d.mask * np.log(np.where(d.mask > 0, d.v + tau2[:, None], 1.0)), -1) - 0.5 * proj.quad(d.y)
+    return ll - 0.5 * proj.logdet() if reml else ll
 
 
-def _fisher_scoring(y, v, mask, method, start, tol, maxiter, fisher_steps=2):
-    """Fisher scoring for ML, REML (and Morris' scoring for EB) on the analyses still iterating (rows gathered as
-    they converge), as metafor; after ``fisher_steps`` steps, Newton steps with the
+def _scoring(d: Tau2Data, method: str, fisher_steps: int = 2):
+    """ML, REML (Fisher scoring) and EB (Morris's scoring) from the HE estimate, as metafor,
+    on the analyses still iterating; after ``fisher_steps`` steps, Newton steps with the
     observed information where it is positive, which converge quadratically to the same
-    root (Fisher scoring alone needs dozens of steps to reach a tolerance of 1e-12).
+    root (Fisher scoring alone needs dozens of steps to reach a tolerance of 1e-12).  The
+    step is halved at the boundary, as metafor.
 
-    With w = 1/(v + tau²) and r = P y = w (y - mu): the REML score is
-    (r'r - tr P)/2 with expected information tr(PP)/2 and observed information
-    r'P r - tr(PP)/2; the ML score is (r'r - sum w)/2 with expected information
-    sum(w²)/2 and observed information r'P r - sum(w²)/2 (Harville 1977).
+    With w = 1/(v + tau²) and r = P y: the REML score is (r'r - tr P)/2 with expected
+    information tr(PP)/2 and observed information r'P r - tr(PP)/2; the ML score is
+    (r'r - sum w)/2 with expected information sum(w²)/2 and observed information
+    r'P r - sum(w²)/2 (Harville 1977); EB solves y'P y k/(k - p) = k (Morris 1983),
+    whose derivative in tau² is -r'r.  ML and REML are set to 0 where the likelihood is
+    higher there.
     """
-    k = mask.sum(-1)
-    tau2 = start.copy()
-    it = np.zeros(tau2.shape, dtype=int)
-    conv = np.zeros(tau2.shape, dtype=bool)
-    rows = np.arange(tau2.shape[0])
+    tol, maxiter = d.tol, d.maxiter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        start = np.maximum(0.0, _he(d)[0])
+    tau2 = np.where(np.isfinite(start), start, 0.0)
+    m = tau2.shape[0]
+    it = np.zeros(m, dtype=int)
+    conv = np.zeros(m, dtype=bool)
+    rows = np.arange(m)
+    sub = d
     for step in range(maxiter):
         if rows.size == 0:
             break
         t = tau2[rows]
-        w, sw, mu = _mu_w(y, v, mask, t)
-        r = w * (y - mu[:, None])  # P y for an intercept-only model
-        rr = (r * r).sum(-1)
-        s2 = (w * w).sum(-1)
+        proj = sub.at(t)
+        k, p = sub.k, sub.p
         if method == "EB":
-            # Morris: (Q k/(k-1) - k)/sum(w); Newton on the same equation, dQ/dtau² = -r'r
-            q = (r * (y - mu[:, None])).sum(-1)
-            adj = (q * k / (k - 1) - k) / sw
+            r, q = proj.residuals(sub.y)
+        else:
+            r = proj.apply(sub.y)
+        rr = row_sum(r * r, -1)
+        if method == "EB":
+            adj = (q * k / (k - p) - k) / proj.sw
             if step >= fisher_steps:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    newton = (q - (k - 1)) / rr
+                    newton = (q - (k - p)) / rr
                 adj = np.where(rr > 0, newton, adj)
-        elif method == "ML":
-            score, expected = rr - sw, s2
         else:
-            s3 = (w ** 3).sum(-1)
-            tr_p = sw - s2 / sw
-            score, expected = rr - tr_p, s2 - 2 * s3 / sw + s2 ** 2 / sw ** 2
-        if method != "EB":
+            if method == "ML":
+                score, expected = rr - proj.sw, row_sum(proj.w * proj.w, -1)
+            else:
+                tr_p, expected = proj.traces()
+                score = rr - tr_p
             adj = score / expected
-        if method != "EB" and step >= fisher_steps:
-            r_p_r = (w * r * r).sum(-1) - (w * r).sum(-1) ** 2 / sw  # r' P r
-            observed = 2 * r_p_r - expected
-            with np.errstate(divide="ignore", invalid="ignore"):
-                adj = np.where(observed > 0, score / observed, adj)
+            if step >= fisher_steps:
+                observed = 2 * proj.rpr(r) - expected
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    adj = np.where(observed > 0, score / observed, adj)
         adj = np.where(np.isfinite(adj), adj, 0.0)
         for _ in range(60):  # step halving at the boundary, as metafor
             neg = t + adj < 0
@@ -206,13 +265,18 @@ def _fisher_scoring(y, v, mask, method, start, tol, maxiter, fisher_steps=2):
         if done.any():
             keep = ~done
             rows = rows[keep]
-            y, v, mask, k = y[keep], v[keep], mask[keep], k[keep]
+            sub = sub.take(keep)
+    if method in ("ML", "REML"):
+        reml = method == "REML"
+        with np.errstate(divide="ignore", invalid="ignore"):
+            better0 = _loglik(d, np.zeros(m), reml) > _loglik(d, tau2, reml)
+        tau2 = np.where(conv & better0, 0.0, tau2)
     return tau2, it, conv
 
 
-def _fixed_point(y, v, mask, method, start, tol, maxiter):
-    """The iterated estimators DLIT and SJIT: the fixed point of metafor's step
-    tau² <- f(tau²), on every analysis still iterating.
+def _fixed_point(d: Tau2Data, step, start):
+    """The fixed point of metafor's step tau² <- f(tau²) (DLIT, SJIT), on every analysis
+    still iterating.
 
     metafor takes plain steps until the change is below its threshold; they converge
     linearly, slowly when tau² is large against the sampling variances (hundreds of steps,
@@ -221,32 +285,25 @@ def _fixed_point(y, v, mask, method, start, tol, maxiter):
     same fixed point in a few rounds; a round ends the iteration when a plain step moves
     tau² by at most ``tol`` (absolute, as metafor's threshold).
     """
-    k = mask.sum(-1)
     tau2 = start.copy()
     it = np.zeros(tau2.shape, dtype=int)
     conv = np.zeros(tau2.shape, dtype=bool)
-    rows = np.flatnonzero(k > 1)
-    conv[k <= 1] = True
-    yy, vv, mm, kk = y[rows], v[rows], mask[rows], k[rows]
+    rows = np.flatnonzero(d.k > d.p)
+    conv[d.k <= d.p] = True
+    sub = d.take(rows)
 
-    def step(t):
-        q, _ = q_generalised(yy, vv, mm, t, derivative=False)
-        if method == "DLIT":
-            w = mm / (vv + t[:, None])
-            sw = row_sum(w, -1)
-            new = np.maximum(0.0, (q - (kk - 1)) / (sw - row_sum(w * w, -1) / sw))
-        else:
-            new = t * q / (kk - 1)
+    def plain(t):
+        new = step(sub, t)
         return np.where(np.isfinite(new), new, 0.0)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        for _ in range(maxiter):
+        for _ in range(d.maxiter):
             if rows.size == 0:
                 break
             t0 = tau2[rows]
-            t1 = step(t0)
-            done = np.abs(t1 - t0) <= tol
-            t2 = step(t1)
+            t1 = plain(t0)
+            done = np.abs(t1 - t0) <= d.tol
+            t2 = plain(t1)
             denom = t2 - 2 * t1 + t0
             acc = t0 - (t1 - t0) ** 2 / denom
             ok = np.isfinite(acc) & (acc >= 0) & (np.abs(denom) > 0)
@@ -254,123 +311,90 @@ def _fixed_point(y, v, mask, method, start, tol, maxiter):
             it[rows] += 1
             conv[rows] = done
             keep = ~done
-            rows, yy, vv, mm, kk = rows[keep], yy[keep], vv[keep], mm[keep], kk[keep]
+            rows = rows[keep]
+            sub = sub.take(keep)
     return tau2, it, conv
 
 
-def _genq(y, v, mask, a):
-    """Generalised Q estimator with weights ``a``: (Q_a - tr(PV))/tr(P)."""
-    a = mask * a
-    sa = row_sum(a, -1)
-    mu = row_sum(a * y, -1) / sa
-    q_a = row_sum(a * (y - mu[:, None]) ** 2, -1)
-    tr_p = sa - row_sum(a * a, -1) / sa
-    tr_pv = row_sum(a * v, -1) - row_sum(a * a * v, -1) / sa
-    return (q_a - tr_pv) / tr_p
+def _closed(tau2):
+    """A closed-form estimate: no iterations, converged."""
+    return tau2, np.zeros(tau2.shape, dtype=int), np.ones(tau2.shape, dtype=bool)
 
 
-def estimate_tau2(y, v, mask, method: str = "DL", *, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True, common=None, weights=None) -> Tau2Fit:
-    """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
-
-    Analyses with one study get tau² = 0, as metafor.  Non-convergence leaves the last
-    iterate with ``converged = False`` and a :class:`ConvergenceWarning`.  ``common`` may
-    pass the common-effect weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the
-    caller already has, so that DL and HS do not compute them again.  ``weights`` are the
-    user weights of the GENQ estimator (same shape as ``y``), required by it and refused
-    by every other estimator.
-    """
-    method = tau2_code(method)
-    if (weights is None) == (method == "GENQ"):
-        raise SettingsError("the GENQ estimator of tau² needs weights (genq_weights)" if weights is None else
-                            f"weights for tau² apply only to the GENQ estimator, not to {method}")
-    y = np.asarray(y, float)
-    v = np.asarray(v, float)
-    mask = np.asarray(mask, float)
-    m = y.shape[0]
-    k = mask.sum(-1)
-    it = np.zeros(m, dtype=int)
-    conv = np.ones(m, dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if method not in ("DL", "HS", "HSk", "PM", "PMM", "DLIT", "GENQ"):
-            # the unweighted spread: HE, SJ and the start of the others
-            ybar = (mask * y).sum(-1) / k
-            ss_unw = (mask * (y - ybar[:, None]) ** 2).sum(-1)
-        if method in ("DL", "HS", "HSk"):
-            if common is None:
-                w = mask / v
-                sw = row_sum(w, -1)
-                q, _ = q_generalised(y, v, mask, np.zeros(m), derivative=False)
-            else:
-                w, sw, q = common
-            if method == "DL":
-                tau2 = (q - (k - 1)) / (sw - row_sum(w * w, -1) / sw)
-            elif method == "HS":
-                tau2 = (q - k) / sw
-            else:
-                tau2 = (k / (k - 1) * q - k) / sw
-        elif method == "HE":
-            tau2 = ss_unw / (k - 1) - (mask * v).sum(-1) / k
-        elif method == "SJ":
-            tau0 = ss_unw / k
-            q, _ = q_generalised(y, v, mask, tau0, derivative=False)
-            tau2 = tau0 * q / (k - 1)
-        elif method == "PM":
-            tau2, it, conv = _solve_q(y, v, mask, k - 1, tol=tol, maxiter=maxiter)
-        elif method == "PMM":
-            from ..base import dist as _dist
-            target = _dist.chi2_ppf(0.5, np.maximum(k - 1, 1))
-            tau2, it, conv = _solve_q(y, v, mask, target, tol=tol, maxiter=maxiter)
-        elif method == "DLIT":
-            tau2, it, conv = _fixed_point(y, v, mask, method, np.zeros(m), tol, maxiter)
-        elif method == "SJIT":
-            start = np.where(np.isfinite(ss_unw / k), ss_unw / k, 0.0)
-            tau2, it, conv = _fixed_point(y, v, mask, method, start, tol, maxiter)
-        elif method == "GENQ":
-            tau2 = _genq(y, v, mask, np.broadcast_to(np.asarray(weights, float), y.shape))
-        else:
-            start = np.maximum(0.0, ss_unw / (k - 1) - (mask * v).sum(-1) / k)
-            start = np.where(np.isfinite(start), start, 0.0)
-            tau2, it, conv = _fisher_scoring(y, v, mask, method, start, tol, maxiter)
-            if method in ("ML", "REML"):
-                reml = method == "REML"
-                zero = np.zeros(m)
-                better0 = _loglik(y, v, mask, zero, reml) > _loglik(y, v, mask, tau2, reml)
-                tau2 = np.where(conv & better0, 0.0, tau2)
-    tau2 = np.where(k <= 1, 0.0, tau2)
-    tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
-    # an iterate within the solver's tolerance of zero (relative to the largest sampling
-    # variance) is zero: rounding should not turn a boundary estimate into 1e-15
-    vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1) if v.size else np.zeros(m)
-    tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
-    if warn and not conv.all():
-        warnings.warn(f"the {method} estimator of tau² did not converge in {maxiter} iterations "
-                      f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
-                      ConvergenceWarning, stacklevel=3)
-    return Tau2Fit(tau2, it, conv)
+def _sj_start(d: Tau2Data):
+    """Sidik and Jonkman's start (k - 1)/k var(y), metafor's ``var(ymci) * (k - 1)/k``."""
+    return d.spread() / d.k
 
 
-def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
-    """Q-profile confidence interval for tau² (Viechtbauer 2007, Stat Med 26:37).
+# ---------------------------------------------------------------------------------------
+# the estimators: one unit each
+# ---------------------------------------------------------------------------------------
 
-    Bounds solve Q_gen(tau²) = the chi² quantiles with k - 1 df; a bound below zero is 0.
-    Both bounds of every analysis are found in one vectorised solve.
-    """
+def _dl(d):
+    proj, q = d.fixed()
+    return _closed((q - (d.k - d.p)) / proj.trace())
+
+
+def _he(d):
+    proj = d.unweighted()
+    return _closed((proj.quad(d.y) - proj.trace_v(d.v)) / (d.k - d.p))
+
+
+def _genq(d):
+    return _closed(_moments(d.design.project(d.mask * d.weights), d))
+
+
+def _hs(d):
+    proj, q = d.fixed()
+    return _closed((q - d.k) / proj.sw)
+
+
+def _hsk(d):
+    proj, q = d.fixed()
+    return _closed((d.k / (d.k - d.p) * q - d.k) / proj.sw)
+
+
+def _sj(d):
+    t0 = _sj_start(d)
+    return _closed(t0 * d.at(t0).quad(d.y) / (d.k - d.p))
+
+
+def _sjit(d):
+    start = _sj_start(d)
+    return _fixed_point(d, lambda s, t: t * s.at(t).quad(s.y) / (s.k - s.p), np.where(np.isfinite(start), start, 0.0))
+
+
+def _dlit(d):
+    def step(s, t):
+        proj = s.at(t)
+        return np.maximum(0.0, (proj.quad(s.y) - (s.k - s.p)) / proj.trace())
+    return _fixed_point(d, step, np.zeros(d.k.shape))
+
+
+def _pm(d):
+    return _root_of_q(d, d.k - d.p)
+
+
+def _pmm(d):
     from ..base import dist as _dist
+    return _root_of_q(d, _dist.chi2_ppf(0.5, np.maximum(d.k - d.p, 1)))
 
-    y = np.asarray(y, float)
-    k = np.asarray(mask, float).sum(-1)
-    alpha = 1 - level
-    df = np.maximum(k - 1, 1)
-    targets = np.concatenate([_dist.chi2_ppf(1 - alpha / 2, df), _dist.chi2_ppf(alpha / 2, df)])
-    both, _, _ = _solve_q(np.concatenate([y, y]), np.concatenate([v, v]), np.concatenate([mask, mask]),
-                          targets, tol=tol)
-    m = y.shape[0]
-    low, high = both[:m], both[m:]
-    low = np.where(k < 2, np.nan, low)
-    high = np.where(k < 2, np.nan, high)
-    return low, high
 
+def _ml(d):
+    return _scoring(d, "ML")
+
+
+def _reml(d):
+    return _scoring(d, "REML")
+
+
+def _eb(d):
+    return _scoring(d, "EB")
+
+
+# ---------------------------------------------------------------------------------------
+# standard errors of the intercept-only estimates, as metafor 3.8-1's se.tau2
+# ---------------------------------------------------------------------------------------
 
 def _p_traces(d, v, s, full: bool):
     """Traces with P = D - d d'/s (D = diag(d), d zero outside the mask, s = sum d) and
@@ -389,9 +413,228 @@ def _p_traces(d, v, s, full: bool):
     return tr_p, tr_pp, tr_pvp, tr_pvpv
 
 
+def _se_quadratic(d, t, w, divisor=None):
+    """The standard deviation of a quadratic form y'P y at weights ``w`` fixed in advance,
+    at tau² = t (Viechtbauer 2005; DerSimonian & Kacker 2007), divided by ``divisor``
+    (tr P by default): sqrt(2 tr(PVPV) + 4 t tr(PVP) + 2 t² tr(PP))."""
+    tr_p, tr_pp, tr_pvp, tr_pvpv = _p_traces(w, d.v, row_sum(w, -1), full=True)
+    return np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / (tr_p if divisor is None else divisor)
+
+
+def _se_q(d, t, w):
+    """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1)."""
+    tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1), full=False)
+    return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp), tr_p
+
+
+def _se_dl(d, t):
+    se, tr_p = _se_q(d, t, d.mask / d.v)
+    return se / tr_p
+
+
+def _se_dlit(d, t):
+    se, tr_p = _se_q(d, t, d.mask / (d.v + t[:, None]))
+    return se / tr_p
+
+
+def _se_hs(d, t):
+    w = d.mask / d.v
+    return _se_q(d, t, w)[0] / row_sum(w, -1)
+
+
+def _se_hsk(d, t):
+    return d.k / (d.k - 1) * _se_hs(d, t)
+
+
+def _se_he(d, t):
+    return _se_quadratic(d, t, d.mask, d.k - 1)
+
+
+def _se_sj(d, t):
+    t0 = _sj_start(d)
+    return t0 * _se_quadratic(d, t, d.mask / (d.v + t0[:, None]), 1.0) / (d.k - 1)
+
+
+def _se_genq(d, t):
+    return _se_quadratic(d, t, d.mask * d.weights)
+
+
+def _se_ml(d, t):
+    w = d.mask / (d.v + t[:, None])
+    return np.sqrt(2 / row_sum(w * w, -1))
+
+
+def _se_reml(d, t):
+    w = d.mask / (d.v + t[:, None])
+    return np.sqrt(2 / _p_traces(w, d.v, row_sum(w, -1), full=False)[1])
+
+
+def _se_approximate(d, t):
+    """metafor's approximation for the root-finding estimators: sqrt(2 k²/((k - 1) (sum w)²))."""
+    sw = row_sum(d.mask / (d.v + t[:, None]), -1)
+    return np.sqrt(2 * d.k ** 2 / (d.k - 1) / sw ** 2)
+
+
+# ---------------------------------------------------------------------------------------
+# the table
+# ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tau2Estimator:
+    """One tau² estimator: what the table says about it, and its two functions."""
+
+    code: str                 # metafor's ``method``
+    name: str                 # as R meta prints it ("... estimator for tau^2")
+    citation: str
+    formula: str              # Markdown with TeX, for docs/methods.md (the model without moderators)
+    estimate: Callable        # Tau2Data -> (tau2, iterations, converged), any design
+    se: Callable              # (Tau2Data, tau2) -> se of the intercept-only estimate
+    iterative: bool = False
+    zero_variances: bool = False  # metafor allows studies with v_i = 0
+    moderators: bool = True       # metafor's rma.uni takes it with mods
+    needs_weights: bool = False   # user weights a_i (GENQ)
+
+
+ESTIMATORS: dict[str, Tau2Estimator] = {e.code: e for e in (
+    Tau2Estimator(
+        "DL", "DerSimonian-Laird",
+        "DerSimonian & Laird (1986, *Control Clin Trials* 7:177)",
+        r"$\hat\tau^2 = \dfrac{Q - (k-1)}{\sum w_i - \sum w_i^2/\sum w_i}$",
+        _dl, _se_dl),
+    Tau2Estimator(
+        "PM", "Paule-Mandel",
+        "Paule & Mandel (1982, *J Res Natl Bur Stand* 87:377)",
+        r"the root of $\sum_i \frac{(y_i - \hat\mu_R(\tau^2))^2}{v_i + \tau^2} = k - 1$",
+        _pm, _se_approximate, iterative=True),
+    Tau2Estimator(
+        "REML", "Restricted maximum-likelihood",
+        "Harville (1977); Viechtbauer (2005)",
+        r"fixed point of $\tau^2 = \dfrac{\sum w_i^{*2}\left[(y_i - \hat\mu_R)^2 - v_i\right]}{\sum w_i^{*2}}"
+        r" + \dfrac{1}{\sum w_i^*}$",
+        _reml, _se_reml, iterative=True, zero_variances=True),
+    Tau2Estimator(
+        "ML", "Maximum-likelihood",
+        "Hardy & Thompson (1996); Viechtbauer (2005, *J Educ Behav Stat* 30:261)",
+        r"fixed point of $\tau^2 = \dfrac{\sum w_i^{*2}\left[(y_i - \hat\mu_R)^2 - v_i\right]}{\sum w_i^{*2}}$",
+        _ml, _se_ml, iterative=True, zero_variances=True),
+    Tau2Estimator(
+        "HS", "Hunter-Schmidt",
+        "Hunter & Schmidt (2004)",
+        r"$\hat\tau^2 = \dfrac{Q - k}{\sum w_i}$",
+        _hs, _se_hs),
+    Tau2Estimator(
+        "SJ", "Sidik-Jonkman",
+        "Sidik & Jonkman (2005, *J Biopharm Stat* 15:823; 2007, *Stat Med* 26:1964)",
+        r"$\hat\tau^2 = \tau_0^2\,\dfrac{\sum_i \omega_i (y_i - \hat\mu_\omega)^2}{k-1}$, "
+        r"$\omega_i = \frac{1}{v_i + \tau_0^2}$, $\tau_0^2 = \frac{k-1}{k}\operatorname{var}(y)$",
+        _sj, _se_sj, zero_variances=True),
+    Tau2Estimator(
+        "HE", "Hedges",
+        "Hedges (1983, *Psychol Bull* 93:388)",
+        r"$\hat\tau^2 = \dfrac{\sum (y_i - \bar y)^2}{k-1} - \dfrac{\sum v_i}{k}$",
+        _he, _se_he, zero_variances=True),
+    Tau2Estimator(
+        "EB", "Empirical Bayes",
+        "Morris (1983, *JASA* 78:47)",
+        r"root of $\sum_i w_i^*\left[\frac{k}{k-1}(y_i - \hat\mu_R)^2 - v_i - \tau^2\right] = 0$",
+        _eb, _se_approximate, iterative=True, zero_variances=True),
+    Tau2Estimator(
+        "PMM", "Median-unbiased Paule-Mandel",
+        "Viechtbauer (metafor 3.0; 2021)",
+        r"the root of $Q(\tau^2) = \chi^2_{k-1}(0.5)$, the median of its distribution",
+        _pmm, _se_approximate, iterative=True),
+    Tau2Estimator(
+        "HSk", "Hunter-Schmidt (small-sample corrected)",
+        "Viechtbauer (metafor)",
+        r"$\hat\tau^2 = \dfrac{\frac{k}{k-1}Q - k}{\sum w_i}$",
+        _hsk, _se_hsk),
+    Tau2Estimator(
+        "DLIT", "Iterated DerSimonian-Laird",
+        "DerSimonian & Kacker (2007, *Contemp Clin Trials* 28:105)",
+        r"fixed point of the DL formula with weights $1/(v_i + \tau^2)$, from $\tau^2 = 0$, each step truncated at 0",
+        _dlit, _se_dlit, iterative=True),
+    Tau2Estimator(
+        "SJIT", "Iterated Sidik-Jonkman",
+        "Sidik & Jonkman (2007, *Stat Med* 26:1964)",
+        r"fixed point of $\tau^2 \leftarrow \tau^2\, Q(\tau^2)/(k-1)$ from the `SJ` start",
+        _sjit, _se_approximate, iterative=True, zero_variances=True),
+    Tau2Estimator(
+        "GENQ", "Generalised Q (user weights genq_weights)",
+        "DerSimonian & Kacker (2007)",
+        r"$\hat\tau^2 = \dfrac{Q_a - \operatorname{tr}(PV)}{\operatorname{tr}(P)}$ with user weights $a_i$, "
+        r"$P = A - aa'/\sum a_i$, $Q_a = \sum a_i(y_i - \hat\mu_a)^2$",
+        _genq, _se_genq, zero_variances=True, needs_weights=True),
+)}
+
+#: Every estimator code, in the order of the table.
+TAU2_METHODS = tuple(ESTIMATORS)
+#: The estimators metafor's ``rma.uni`` takes with moderators.
+MODERATOR_METHODS = tuple(c for c, e in ESTIMATORS.items() if e.moderators)
+#: The estimators metafor allows with sampling variances of 0 (the others divide by them).
+ZERO_VARIANCE_METHODS = tuple(c for c, e in ESTIMATORS.items() if e.zero_variances)
+_CODES = {code.upper(): code for code in TAU2_METHODS}
+
+
+def tau2_code(method: str, valid=TAU2_METHODS, what: str = "tau² estimator") -> str:
+    """metafor's spelling of a tau² estimator code given in any case (``hsk`` -> ``HSk``);
+    a :class:`SettingsError` naming the ``valid`` ones when it is not one of them."""
+    code = _CODES.get(str(method).strip().upper(), str(method).strip().upper())
+    if code not in valid:
+        raise SettingsError(f"unknown {what} {method!r}; valid estimators are: {', '.join(valid)}")
+    return code
+
+
+def estimator(method: str) -> Tau2Estimator:
+    """The table's entry for ``method`` (any case)."""
+    return ESTIMATORS[tau2_code(method)]
+
+
+def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
+                  maxiter: int = 1000, warn: bool = True, common=None, weights=None) -> Tau2Fit:
+    """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
+
+    ``X`` is the design matrix, (studies, p) or (analyses, studies, p); None (the default)
+    is the intercept-only model.  Analyses with no more studies than columns get tau² = 0,
+    as metafor with one study.  Non-convergence leaves the last iterate with ``converged =
+    False`` and a :class:`ConvergenceWarning`.  ``common`` may pass the common-effect
+    weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the caller already has
+    (intercept-only), so that DL and HS do not compute them again.  ``weights`` are the
+    user weights of the GENQ estimator (same shape as ``y``), required by it and refused
+    by every other estimator.
+    """
+    entry = estimator(method)
+    if (weights is None) == entry.needs_weights:
+        raise SettingsError(f"the {entry.code} estimator of tau² needs weights (genq_weights)" if weights is None
+                            else f"weights for tau² apply only to the GENQ estimator, not to {entry.code}")
+    y = np.asarray(y, float)
+    v = np.asarray(v, float)
+    mask = np.asarray(mask, float)
+    if weights is not None:
+        weights = np.broadcast_to(np.asarray(weights, float), y.shape)
+    design = design_of(X)
+    if X is not None and common is not None:
+        raise SettingsError("common-effect quantities can be handed over for the intercept-only model only")
+    d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau2, it, conv = entry.estimate(d)
+    k = d.k
+    tau2 = np.where(k <= d.p, 0.0, tau2)
+    tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
+    # an iterate within the solver's tolerance of zero (relative to the largest sampling
+    # variance) is zero: rounding should not turn a boundary estimate into 1e-15
+    vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1) if v.size else np.zeros(k.shape)
+    tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
+    if warn and not conv.all():
+        warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
+                      f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
+                      ConvergenceWarning, stacklevel=3)
+    return Tau2Fit(tau2, it, conv)
+
+
 def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
     """Standard error of the estimate of tau², as metafor 3.8-1's ``rma.uni`` reports it
-    (``se.tau2``) for an intercept-only model, vectorised over analyses.
+    (``se.tau2``) for an intercept-only model, vectorised over analyses: each estimator's
+    ``se`` in :data:`ESTIMATORS`.
 
     ML and REML: the inverse expected information, sqrt(2/sum w²) and sqrt(2/tr(PP));
     DL, DLIT, HS, HSk, HE, SJ and GENQ: the variance of the quadratic form each estimator
@@ -399,44 +642,45 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
     2007); PM, PMM, EB and SJIT: metafor's approximation sqrt(2 k²/((k - 1) (sum w)²)).
     With w = 1/(v + tau²) (1/v for the moment estimators), and NaN for one study.
     """
-    method = tau2_code(method)
+    entry = estimator(method)
     y = np.asarray(y, float)
-    v = np.asarray(v, float)
     mask = np.asarray(mask, float)
+    if weights is not None:
+        weights = np.broadcast_to(np.asarray(weights, float), y.shape)
+    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights)
     t = np.maximum(np.asarray(tau2, float), 0.0)
-    k = row_sum(mask, -1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method in ("ML", "REML", "PM", "PMM", "EB", "SJIT", "DLIT"):
-            w = mask / (v + t[:, None])
-        elif method == "SJ":
-            ybar = row_sum(mask * y, -1) / k
-            t0 = row_sum(mask * (y - ybar[:, None]) ** 2, -1) / k
-            w = mask / (v + t0[:, None])
-        elif method == "HE":
-            w = mask
-        elif method == "GENQ":
-            w = mask * np.broadcast_to(np.asarray(weights, float), y.shape)
-        else:
-            w = mask / v
-        sw = row_sum(w, -1)
-        if method == "ML":
-            se = np.sqrt(2 / row_sum(w * w, -1))
-        elif method in ("PM", "PMM", "EB", "SJIT"):
-            se = np.sqrt(2 * k ** 2 / (k - 1) / sw ** 2)
-        else:
-            tr_p, tr_pp, tr_pvp, tr_pvpv = _p_traces(w, v, sw, full=method in ("HE", "SJ", "GENQ"))
-            if method == "REML":
-                se = np.sqrt(2 / tr_pp)
-            elif method in ("HS", "HSk"):
-                se = np.sqrt((2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / sw ** 2)
-                if method == "HSk":
-                    se = k / (k - 1) * se
-            elif method in ("DL", "DLIT"):
-                se = np.sqrt(2 * (k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p
-            elif method == "HE":
-                se = np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * (k - 1)) / (k - 1)
-            elif method == "SJ":
-                se = t0 / (k - 1) * np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp)
-            else:  # GENQ
-                se = np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / tr_p
-    return np.where(k > 1, se, np.nan)
+        se = entry.se(d, t)
+    return np.where(d.k > 1, se, np.nan)
+
+
+def q_generalised(y, v, mask, tau2, derivative: bool = True):
+    """Generalised Q of the intercept-only model: sum of w_i (y_i - mu_w)² with
+    w_i = 1/(v_i + tau²), and its derivative -sum w_i² (y_i - mu_w)² (None when
+    ``derivative`` is False)."""
+    r, q = Intercept().project(mask / (v + tau2[:, None])).residuals(y)
+    return q, (-row_sum(r * r, -1) if derivative else None)
+
+
+def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
+    """Q-profile confidence interval for tau² (Viechtbauer 2007, Stat Med 26:37).
+
+    Bounds solve Q_gen(tau²) = the chi² quantiles with k - 1 df; a bound below zero is 0.
+    Both bounds of every analysis are found in one vectorised solve.
+    """
+    from ..base import dist as _dist
+
+    y = np.asarray(y, float)
+    mask = np.asarray(mask, float)
+    k = mask.sum(-1)
+    alpha = 1 - level
+    df = np.maximum(k - 1, 1)
+    targets = np.concatenate([_dist.chi2_ppf(1 - alpha / 2, df), _dist.chi2_ppf(alpha / 2, df)])
+    both = Tau2Data(np.concatenate([y, y]), np.concatenate([v, v]), np.concatenate([mask, mask]), tol=tol, maxiter=500)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        both, _, _ = _root_of_q(both, targets)
+    m = y.shape[0]
+    low, high = both[:m], both[m:]
+    low = np.where(k < 2, np.nan, low)
+    high = np.where(k < 2, np.nan, high)
+    return low, high

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..base.report import Heading, Report
 
+__all__ = ["render_html"]
+
 
 def render_html(report: Report, *, title: str, subtitle: str = "", footer: str = "") -> str:
     """The page for ``report``: a table of contents from its level-2 headings, then its blocks."""

@@ -15,15 +15,53 @@ append-only log from which the current state is derived.
 from __future__ import annotations
 
 from .agreement import Agreement, cohen_kappa
-from .dedupe import Clusters, DedupeReport, DedupeSettings, choose_primary, clusters, merge, resolve_pair, review_queue, run_dedupe, split
+from .dedupe import (
+    Clusters,
+    DedupeReport,
+    DedupeSettings,
+    choose_primary,
+    clusters,
+    merge,
+    resolve_pair,
+    review_queue,
+    run_dedupe,
+    split,
+)
 from .exchange import export_records, select_records
-from .extraction import Field, Form, adjudicate, check_entries, discrepancies, enter_values, export_analysis, get_form, import_values, load_form, parse_location, save_entries, set_form
+from .extraction import (
+    Field,
+    Form,
+    adjudicate,
+    check_entries,
+    discrepancies,
+    enter_values,
+    export_analysis,
+    get_form,
+    import_values,
+    load_form,
+    parse_location,
+    save_entries,
+    set_form,
+)
 from .fulltext import attach_pdf, fulltext_path, reports_sought
 from .prisma import prisma_counts
 from .project import DEFAULT_REASONS, STAGES, ImportReport, Project, parse_stage
 from .records import ParseResult, Record
 from .screen_tui import run_screen
-from .screening import UnitState, agreement, assign_study, conflicts, decide, export_decisions, import_decisions, resolve, screening_sheet, set_retrieval, states, study_labels
+from .screening import (
+    UnitState,
+    agreement,
+    assign_study,
+    conflicts,
+    decide,
+    export_decisions,
+    import_decisions,
+    resolve,
+    screening_sheet,
+    set_retrieval,
+    states,
+    study_labels,
+)
 from .store import Store
 from .tool_decisions import import_tool_decisions
 

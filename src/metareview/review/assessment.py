@@ -28,8 +28,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from ..base.exceptions import DataError, SettingsError
 from ..appraisal.rob import RobTable, Tool, load_tool
+from ..base.exceptions import DataError, SettingsError
 from ._csv import dict_rows
 from .extraction import included_studies, settle
 from .project import Project
@@ -256,7 +256,8 @@ def discrepancies(project: Project, outcome: str = "") -> list[dict[str, Any]]:
             if is_question:
                 final_answers[item] = final
             support = {who: {"quote": rows[item]["support"], "page": rows[item]["location"]}
-                       for who, rows in by.items() if item in rows and (rows[item]["support"] or rows[item]["location"])}
+                       for who, rows in by.items()
+                       if item in rows and (rows[item]["support"] or rows[item]["location"])}
             adj = adjudicated.get((study, item))
             study_rows.append({"study": study, "domain": domain, "item": item, "text": text, "status": status,
                                "values": dict(sorted(values.items())), "final": final, "support": support,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..base.exceptions import DataError, SettingsError
 from ..appraisal.grade import DOMAINS, RATINGS
+from ..base.exceptions import DataError, SettingsError
 from .project import Project
 
 __all__ = ["rate", "ratings", "overrides"]

@@ -50,7 +50,8 @@ _FALSE = {"false", "no", "n", "0"}
 # where in a report a value was found: "p. 4", "pages 4-5", "Table 2", "Fig. 3b", "table S1"
 _LOCATION_KINDS = {"p": "page", "pp": "page", "page": "page", "pages": "page", "tab": "table", "table": "table",
                    "fig": "figure", "figure": "figure"}
-_LOCATION_PART = re.compile(r"^(?P<kind>[A-Za-z]+)\.?\s*(?P<ref>[A-Za-z]?\d+[A-Za-z]?(?:\s*[-\u2013]\s*\d+[A-Za-z]?)?)$")
+_LOCATION_PART = re.compile(r"^(?P<kind>[A-Za-z]+)\.?\s*"
+                            r"(?P<ref>[A-Za-z]?\d+[A-Za-z]?(?:\s*[-\u2013]\s*\d+[A-Za-z]?)?)$")
 
 
 @dataclass(frozen=True)
@@ -442,7 +443,8 @@ def final_table(project: Project) -> tuple[list[dict[str, Any]], list[dict[str, 
             row[f.name] = final
         provenance.append({"study": r["study"], "field": f.name, "value": final, "unit": f.unit,
                            "how": "adjudicated" if r["status"] == "adjudicated" else "agreed",
-                           "extractor_values": "; ".join(f"{k}={'' if v is None else v}" for k, v in r["values"].items()),
+                           "extractor_values": "; ".join(f"{k}={'' if v is None else v}"
+                                                         for k, v in r["values"].items()),
                            "adjudicator": r["adjudicator"] or "", "reason": r["reason"] or "",
                            "records": " ".join(str(i) for i in sorted(reports[r["study"]])),
                            "locations": " | ".join(f"{k}={v}" for k, v in r["locations"].items() if v)})
@@ -471,9 +473,10 @@ _KINDS = {"integer": "count", "number": "number", "text": "text", "choice": "tex
 
 
 def analysis_columns(project: Project) -> str:
-    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar, :func:`metareview.tables.parse.load_spec`),
-    from the form's field types: integers are counts, numbers are numbers, the rest text.  Written beside the
-    analysis CSV, they let an analysis plan read the table without declaring its columns again."""
+    """Declarations of the analysis table's columns (a ``.columns.toml`` sidecar,
+    :func:`metareview.tables.parse.load_spec`), from the form's field types: integers are counts, numbers are
+    numbers, the rest text.  Written beside the analysis CSV, they let an analysis plan read the table without
+    declaring its columns again."""
     import json
 
     form = get_form(project)

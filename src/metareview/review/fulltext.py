@@ -1,4 +1,5 @@
-"""Full-text reports: the PDF of each report sought, kept beside the project file.
+"""Full-text reports: the PDF of each report sought, kept beside the project file (or, for a project on a
+database server, in the folder given with ``metareview serve --files``).
 
 A PDF is accepted only if its bytes say it is one (the ``%PDF-`` header every PDF
 file starts with, ISO 32000-1 section 7.5.2) and it is not larger than the limit.  It is
@@ -19,7 +20,7 @@ import secrets
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ..base.exceptions import DataError
+from ..base.exceptions import DataError, SettingsError
 from .dedupe import clusters
 from .project import Project
 from .screening import UnitState, states, study_labels
@@ -34,8 +35,16 @@ _STORED = re.compile(r"^[0-9a-f]{32}\.pdf$")
 
 
 def files_folder(project: Project) -> Path:
-    """The folder the project's files live in: ``<project file>.files`` beside the project file."""
+    """The folder the project's files live in: the one it was opened with (``metareview serve --files``),
+    else ``<project file>.files`` beside the project file.  A project on a database server keeps its
+    files on a local disk too, in the folder it is given; without one there is nowhere to keep them."""
+    if project.files is not None:
+        return project.files
     path = project.store.path
+    if path is None:
+        raise SettingsError("this project is on a database server and its full texts stay on a local disk, but "
+                            "no folder was given for them: start the workspace with --files DIR (or set "
+                            "METAREVIEW_FILES)")
     return path.with_name(path.name + ".files")
 
 

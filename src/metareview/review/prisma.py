@@ -105,7 +105,8 @@ def check_arithmetic(doc: dict[str, Any]) -> list[str]:
         identified = sum(doc.get("records_databases", {}).values()) + sum(doc.get("records_registers", {}).values())
         removed = sum(doc.get(k, 0) for k in ("duplicates_removed", "automation_removed", "other_removed"))
         if doc["records_screened"] != identified - removed:
-            problems.append(f"records_screened {doc['records_screened']} != identified {identified} - removed {removed}")
+            problems.append(f"records_screened {doc['records_screened']} != identified {identified}"
+                            f" - removed {removed}")
     if "reports_sought" in doc and "records_excluded" in doc:
         if doc["reports_sought"] != doc["records_screened"] - doc["records_excluded"]:
             problems.append("reports_sought != records_screened - records_excluded")

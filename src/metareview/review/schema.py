@@ -1,6 +1,7 @@
 """The project file's schema, as numbered migrations.
 
-The schema version is kept in the file itself (``PRAGMA user_version``), so a project
+The schema version is kept in the project itself (``PRAGMA user_version`` in a SQLite
+file, the table ``metareview_schema`` in a PostgreSQL database), so a project
 opened by a newer metareview is upgraded in place, step by step, inside one
 transaction, and a project written by a newer metareview is refused rather than
 misread.  Each migration is a list of statements that takes the file from version
@@ -14,7 +15,9 @@ state is derived from the latest entry for each key.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "LATEST_VERSION"]
+import re
+
+__all__ = ["MIGRATIONS", "LATEST_VERSION", "TABLES"]
 
 # 1: what was imported, from where, in which batch, with each record's raw text.
 _V1 = [
@@ -248,3 +251,6 @@ _V6 = [
 
 MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 LATEST_VERSION = len(MIGRATIONS)
+#: every table, in the order the migrations create them (a table after those it refers to)
+TABLES: tuple[str, ...] = tuple(m.group(1) for step in MIGRATIONS for statement in step
+                                for m in [re.match(r"CREATE TABLE (\w+)", statement)] if m)

@@ -308,7 +308,8 @@ def export_decisions(project: Project, *, stage: str | None = None) -> str:
     writer = csv.DictWriter(buf, fieldnames=LOG_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in log:
-        writer.writerow({k: spreadsheet_safe(v) for k, v in {**row, "title": titles.get(row["record_id"]) or ""}.items()})
+        titled = {**row, "title": titles.get(row["record_id"]) or ""}
+        writer.writerow({k: spreadsheet_safe(v) for k, v in titled.items()})
     return buf.getvalue()
 
 

@@ -1,11 +1,13 @@
 """The project store: the one module that speaks SQL.
 
 A review project is one SQLite file in WAL mode, so a reader never blocks the
-writer and a process killed mid-write leaves the last committed state.  Every write
-goes through :meth:`Store.transaction` (``BEGIN IMMEDIATE``: a second writer waits for
-the first, up to ``timeout`` seconds, instead of failing half-way).  Callers use the
-methods below and never see a cursor, so another backend can replace this module
-without touching them.
+writer and a process killed mid-write leaves the last committed state; or, for a team
+that shares a server, a PostgreSQL database named by a URL (``postgresql://...``).
+Every write goes through :meth:`Store.transaction`: one writer at a time (SQLite's
+``BEGIN IMMEDIATE``, an advisory lock on PostgreSQL), a second writer waits for the
+first, up to ``timeout`` seconds, instead of failing half-way.  Callers use the
+methods below and never see a cursor; what differs between the two databases lives in
+:mod:`metareview.review.backends`.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..base.exceptions import SettingsError
+from .backends import Backend, PostgresBackend, SQLiteBackend, database_name, display, is_url
 from .records import Record
-from .schema import LATEST_VERSION, MIGRATIONS
+from .schema import LATEST_VERSION, MIGRATIONS, TABLES
 
-__all__ = ["Store", "now"]
+__all__ = ["Store", "now", "is_url", "display"]
 
 _RECORD_COLUMNS = ("id", "batch_id", "source_id", "position", "line", "status", "problem", "raw", "type",
                    "title", "abstract", "authors", "year", "journal", "volume", "issue", "pages", "doi",
@@ -36,7 +39,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
+def _row_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for key in _JSON_COLUMNS & out.keys():
         out[key] = json.loads(out[key])
@@ -44,45 +47,75 @@ def _row_dict(row: sqlite3.Row) -> dict[str, Any]:
 
 
 class Store:
-    """An open project file.  Use :meth:`create` or :meth:`open`, not the constructor."""
+    """An open project (file or database).  Use :meth:`create` or :meth:`open`, not the constructor."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
-        self.path = path
-        self._conn = conn
+    def __init__(self, location: str | os.PathLike, db: Backend):
+        self.location = str(location)
+        #: the project file, or None for a project on a database server
+        self.path: Path | None = None if is_url(self.location) else Path(location)
+        self._db = db
         self._depth = 0
         self.memo: dict[str, Any] = {}  # derived state, keyed by what it was derived from; cleared on rollback
 
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._db.kind
+
+    @property
+    def display(self) -> str:
+        """Where the project is, as it may be shown (a URL's password masked)."""
+        return display(self.location)
+
+    @property
+    def default_name(self) -> str:
+        """A name for a project that was given none: the file's stem or the database's name."""
+        return self.path.stem if self.path is not None else database_name(self.location)
+
     # -- opening -------------------------------------------------------------------------------
     @staticmethod
-    def _connect(path: Path, timeout: float) -> sqlite3.Connection:
-        conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            conn.close()
-            raise SettingsError(f"{path}: the project file system does not support SQLite's WAL mode "
-                                f"(journal mode stayed {mode!r}); put the project on a local disk")
-        conn.execute("PRAGMA synchronous = FULL")
-        return conn
+    def _connect(path: Path, timeout: float) -> Backend:
+        return SQLiteBackend.connect(path, timeout)
 
     @classmethod
-    def create(cls, path: str | os.PathLike, *, timeout: float = 60.0) -> "Store":
-        """Create a new project file at the latest schema version; refuse to overwrite one."""
-        path = Path(path)
+    def create(cls, location: str | os.PathLike, *, timeout: float = 60.0,
+               version: int = LATEST_VERSION) -> "Store":
+        """Create a new project at ``version`` (the latest); refuse to overwrite one.
+
+        A file must not exist yet; a database must exist (its owner creates it) and hold no tables.
+        """
+        store = cls._empty(location, timeout)
+        try:
+            store.migrate(version)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def _empty(cls, location: str | os.PathLike, timeout: float) -> "Store":
+        """A connection to a new, empty project without any schema yet (see :meth:`create`)."""
+        if is_url(location):
+            db = PostgresBackend.connect(str(location), timeout)
+            present = db.tables() or ([] if db.get_version() == 0 else ["metareview_schema"])
+            if present:
+                db.close()
+                raise SettingsError(f"{display(location)} already holds tables ({', '.join(present[:5])}); a "
+                                    f"project is created only in an empty database or schema")
+            return cls(str(location), db)
+        path = Path(location)
         if path.exists():
             raise SettingsError(f"{path} already exists; open it instead of creating it")
         if not path.parent.exists():
             raise SettingsError(f"{path.parent} does not exist; create the folder first")
-        store = cls(path, cls._connect(path, timeout))
-        store.migrate()
-        return store
+        return cls(path, cls._connect(path, timeout))
 
     @classmethod
-    def open(cls, path: str | os.PathLike, *, timeout: float = 60.0, upgrade: bool = True) -> "Store":
+    def open(cls, location: str | os.PathLike, *, timeout: float = 60.0, upgrade: bool = True) -> "Store":
         """Open an existing project, upgrading its schema in place if it is older than this code."""
-        path = Path(path)
+        if is_url(location):
+            return cls._open_database(str(location), timeout, upgrade)
+        path = Path(location)
         if not path.is_file():
             raise SettingsError(f"{path} is not a review project (no such file); create one with "
                                 f"'metareview review init {path}'")
@@ -108,22 +141,39 @@ class Store:
                 probe.close()
         except sqlite3.DatabaseError as exc:
             raise SettingsError(f"{path} is not a review project: {exc}") from None
-        if version == 0 or "records" not in names:
-            raise SettingsError(f"{path} is not a review project (no metareview schema in it)")
-        if version > LATEST_VERSION:
-            raise SettingsError(f"{path} has schema version {version}, newer than this metareview "
-                                f"understands ({LATEST_VERSION}); upgrade metareview")
+        cls._check_version(path, version, names)
         try:
-            conn = cls._connect(path, timeout)
+            db = cls._connect(path, timeout)
         except sqlite3.DatabaseError as exc:
             raise SettingsError(f"{path} is not a review project: {exc}") from None
-        store = cls(path, conn)
+        store = cls(path, db)
         if upgrade and version < LATEST_VERSION:
             store.migrate()
         return store
 
+    @classmethod
+    def _open_database(cls, url: str, timeout: float, upgrade: bool) -> "Store":
+        db = PostgresBackend.connect(url, timeout)
+        try:
+            cls._check_version(display(url), db.get_version(), set(db.tables()))
+        except BaseException:
+            db.close()
+            raise
+        store = cls(url, db)
+        if upgrade and store.version < LATEST_VERSION:
+            store.migrate()
+        return store
+
+    @staticmethod
+    def _check_version(where: object, version: int, names: set[str]) -> None:
+        if version == 0 or "records" not in names:
+            raise SettingsError(f"{where} is not a review project (no metareview schema in it)")
+        if version > LATEST_VERSION:
+            raise SettingsError(f"{where} has schema version {version}, newer than this metareview "
+                                f"understands ({LATEST_VERSION}); upgrade metareview")
+
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -134,26 +184,28 @@ class Store:
     # -- schema ----------------------------------------------------------------------------------
     @property
     def version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return self._db.get_version()
 
     def migrate(self, target: int = LATEST_VERSION) -> int:
-        """Apply the numbered migrations after the file's version up to ``target``, atomically."""
+        """Apply the numbered migrations after the project's version up to ``target``, atomically."""
         with self.transaction():
             current = self.version
             for number in range(current + 1, target + 1):
                 for statement in MIGRATIONS[number - 1]:
-                    self._conn.execute(statement)
-                self._conn.execute(f"PRAGMA user_version = {number}")
+                    self._db.execute(self._db.ddl(statement))
+                self._db.set_version(number)
         return self.version
 
     def integrity(self) -> str:
-        """SQLite's own check of the file (``"ok"`` when sound)."""
-        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+        """The database's own check of the project (``"ok"`` when sound)."""
+        return self._db.integrity()
 
     # -- transactions ------------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator["Store"]:
         """One atomic write: everything inside commits together or not at all (nestable)."""
+        if self._depth < 0:
+            raise RuntimeError("a write inside a read-only snapshot")
         if self._depth:
             self._depth += 1
             try:
@@ -161,7 +213,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._db.begin()
         self._depth = 1
         try:
             yield self
@@ -169,30 +221,87 @@ class Store:
             self._depth = 0
             self.memo.clear()  # ids seen inside the rolled-back transaction may be given again
             try:
-                self._conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # SQLite already rolled back (a full disk, say): the original error is the one to tell
+                self._db.rollback()
+            except self._db.errors:
+                pass  # the database already rolled back (a full disk, a lost connection): the original error tells
             raise
         self._depth = 0
-        self._conn.execute("COMMIT")
+        try:
+            self._db.commit()
+        except BaseException:
+            self.memo.clear()
+            raise
 
-    def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        if not self._depth:
+    @contextmanager
+    def snapshot(self) -> Iterator["Store"]:
+        """Reads inside see the project as it was when the first one ran, whatever others write meanwhile."""
+        if self._depth:
+            yield self
+            return
+        self._db.begin_read()
+        self._depth = -1  # no write may start inside (see _write)
+        try:
+            yield self
+        finally:
+            self._depth = 0
+            self._db.rollback()
+
+    def _write(self, sql: str, params: Sequence[Any] = ()) -> None:
+        if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
-        return self._conn.execute(sql, params)
+        for _ in self._db.execute(sql, params):
+            pass
+
+    def _insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one ``INSERT`` and return the id it gave the new row."""
+        if self._depth <= 0:
+            raise RuntimeError("write outside a transaction")
+        return self._db.insert(sql, params)
 
     def _writemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        if not self._depth:
+        if self._depth <= 0:
             raise RuntimeError("write outside a transaction")
-        self._conn.executemany(sql, rows)
+        self._db.executemany(sql, rows)
 
     def _all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self._conn.execute(sql, params)]
+        return list(self._db.execute(sql, params))
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        return next(self._db.execute(sql, params), None)
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self._one(sql, params)
+        return None if row is None else next(iter(row.values()))
+
+    # -- whole tables (copying a project between backends) -------------------------------------------
+    def tables(self) -> list[str]:
+        """The project's tables in the order the migrations created them (parents before children)."""
+        present = set(self._db.tables())
+        return [t for t in TABLES if t in present]
+
+    def table_rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of ``table`` as stored, in the order of its key."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        key = "key" if table == "settings" else "id"
+        return self._all(f"SELECT * FROM {table} ORDER BY {key}")
+
+    def load_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` into ``table`` as they are, ids included (inside a transaction)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        if not rows:
+            return
+        columns = list(rows[0])
+        self._writemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                        ([row[c] for c in columns] for row in rows))
+        if "id" in columns:
+            self._db.after_load(table)
 
     # -- settings ---------------------------------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
-        row = self._conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        row = self._one("SELECT value FROM settings WHERE key = ?", (key,))
+        return default if row is None else json.loads(row["value"])
 
     def set_setting(self, key: str, value: Any) -> None:
         with self.transaction():
@@ -202,15 +311,14 @@ class Store:
 
     # -- sources and batches -------------------------------------------------------------------------
     def source(self, name: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
-        return None if row is None else dict(row)
+        return self._one("SELECT * FROM sources WHERE name = ?", (name,))
 
     def sources(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM sources ORDER BY id")
 
     def add_source(self, name: str, kind: str) -> int:
         with self.transaction():
-            return int(self._write("INSERT INTO sources (name, kind) VALUES (?, ?)", (name, kind)).lastrowid)
+            return self._insert("INSERT INTO sources (name, kind) VALUES (?, ?)", (name, kind))
 
     def batches_with_hash(self, sha256: str) -> list[dict[str, Any]]:
         return self._all("SELECT b.*, s.name AS source FROM batches b JOIN sources s ON s.id = b.source_id "
@@ -229,33 +337,37 @@ class Store:
         records behind.
         """
         with self.transaction():
-            batch_id = int(self._write(
+            batch_id = self._insert(
                 "INSERT INTO batches (source_id, filename, sha256, format, encoding, imported_at, imported_by, "
                 "n_records, n_malformed) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0)",
-                (source_id, filename, sha256, format, encoding, now(), imported_by)).lastrowid)
+                (source_id, filename, sha256, format, encoding, now(), imported_by))
             n = bad = 0
             sql = ("INSERT INTO records (batch_id, source_id, position, line, status, problem, raw, type, title, "
                    "abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords, extra) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            for rec in records:
-                n += 1
-                bad += rec.status == "malformed"
-                self._write(sql, (batch_id, source_id, n, rec.line, rec.status, rec.problem, rec.raw, rec.type,
-                                  rec.title, rec.abstract, json.dumps(rec.authors, ensure_ascii=False), rec.year,
-                                  rec.journal, rec.volume, rec.issue, rec.pages, rec.doi, rec.pmid,
-                                  json.dumps(rec.keywords, ensure_ascii=False),
-                                  json.dumps(rec.extra, ensure_ascii=False)))
+            dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+            def rows() -> Iterator[tuple]:
+                # consumed as they come: records read from a file one by one are never all held at once
+                nonlocal n, bad
+                for rec in records:
+                    n += 1
+                    bad += rec.status == "malformed"
+                    yield (batch_id, source_id, n, rec.line, rec.status, rec.problem, rec.raw, rec.type, rec.title,
+                           rec.abstract, dumps(rec.authors), rec.year, rec.journal, rec.volume, rec.issue, rec.pages,
+                           rec.doi, rec.pmid, dumps(rec.keywords), dumps(rec.extra))
+            self._writemany(sql, rows())
             self._write("UPDATE batches SET n_records = ?, n_malformed = ? WHERE id = ?", (n, bad, batch_id))
         return batch_id, n, bad
 
     # -- records ---------------------------------------------------------------------------------------
     def count_records(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM records").fetchone()[0])
+        return int(self._scalar("SELECT count(*) FROM records"))
 
     def record(self, record_id: int) -> dict[str, Any] | None:
-        row = self._conn.execute(
+        row = self._one(
             "SELECT r.*, s.name AS source, s.kind AS source_kind FROM records r "
-            "JOIN sources s ON s.id = r.source_id WHERE r.id = ?", (record_id,)).fetchone()
+            "JOIN sources s ON s.id = r.source_id WHERE r.id = ?", (record_id,))
         return None if row is None else _row_dict(row)
 
     def iter_records(self, columns: Sequence[str] = _RECORD_COLUMNS, *,
@@ -272,30 +384,31 @@ class Store:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start:start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in self._conn.execute(f"{sql} WHERE r.id IN ({marks}) ORDER BY r.id", chunk):
+                for row in self._db.execute(f"{sql} WHERE r.id IN ({marks}) ORDER BY r.id", chunk):
                     yield _row_dict(row)
             return
-        for row in self._conn.execute(f"{sql} ORDER BY r.id"):
+        for row in self._db.execute(f"{sql} ORDER BY r.id"):
             yield _row_dict(row)
 
     def links_version(self) -> tuple[int, int, int]:
         """Last ids of records, pair decisions and primary choices: rows are only ever added, so the clusters
         derived from them are unchanged while this is."""
-        row = self._conn.execute("SELECT (SELECT max(id) FROM records), (SELECT max(id) FROM pair_decisions), "
-                                 "(SELECT max(id) FROM primary_choices)").fetchone()
-        return (int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+        row = self._one("SELECT (SELECT max(id) FROM records) AS r, (SELECT max(id) FROM pair_decisions) AS d, "
+                        "(SELECT max(id) FROM primary_choices) AS p")
+        assert row is not None
+        return (int(row["r"] or 0), int(row["d"] or 0), int(row["p"] or 0))
 
     def record_ids(self) -> list[int]:
-        return [r[0] for r in self._conn.execute("SELECT id FROM records ORDER BY id")]
+        return [r["id"] for r in self._db.execute("SELECT id FROM records ORDER BY id")]
 
     # -- duplicates -------------------------------------------------------------------------------------
     def add_dedupe_run(self, *, settings: dict[str, Any], n_records: int, n_compared: int, n_linked: int,
                        n_queued: int) -> int:
         with self.transaction():
-            return int(self._write(
+            return self._insert(
                 "INSERT INTO dedupe_runs (started_at, settings, n_records, n_compared, n_linked, n_queued) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (now(), json.dumps(settings), n_records, n_compared, n_linked, n_queued)).lastrowid)
+                (now(), json.dumps(settings), n_records, n_compared, n_linked, n_queued))
 
     def update_dedupe_run(self, run_id: int, *, n_linked: int, n_queued: int) -> None:
         with self.transaction():
@@ -328,8 +441,8 @@ class Store:
         stamp = now()
         with self.transaction():
             self._writemany(
-                "INSERT OR IGNORE INTO pair_candidates (record_a, record_b, score, reason, run_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO pair_candidates (record_a, record_b, score, reason, run_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_a, record_b) DO NOTHING",
                 ((min(a, b), max(a, b), score, reason, run, stamp) for a, b, score, reason, run in rows))
 
     def open_candidates(self) -> list[dict[str, Any]]:
@@ -446,14 +559,15 @@ class Store:
     def current_rob_answers(self, tool: str, outcome: str) -> list[dict[str, Any]]:
         """The latest entry of each assessor for each study and item."""
         return self._all("SELECT * FROM rob_answers WHERE id IN (SELECT max(id) FROM rob_answers "
-                         "WHERE tool = ? AND outcome = ? GROUP BY study, item, assessor) ORDER BY study, item, assessor",
+                         "WHERE tool = ? AND outcome = ? GROUP BY study, item, assessor) "
+                         "ORDER BY study, item, assessor",
                          (tool, outcome))
 
     def add_rob_adjudication(self, *, tool: str, outcome: str, study: str, item: str, value: str | None,
                              adjudicator: str, reason: str, support: str | None, location: str | None) -> None:
         with self.transaction():
-            self._write("INSERT INTO rob_adjudications (tool, outcome, study, item, value, adjudicator, reason, support, "
-                        "location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            self._write("INSERT INTO rob_adjudications (tool, outcome, study, item, value, adjudicator, reason, "
+                        "support, location, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (tool, outcome, study, item, value, adjudicator, reason, support, location, now()))
 
     def current_rob_adjudications(self, tool: str, outcome: str) -> list[dict[str, Any]]:
@@ -461,7 +575,7 @@ class Store:
                          "WHERE tool = ? AND outcome = ? GROUP BY study, item) ORDER BY study, item", (tool, outcome))
 
     def rob_outcomes(self, tool: str) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT DISTINCT outcome FROM rob_answers WHERE tool = ? "
+        return [r["outcome"] for r in self._db.execute("SELECT DISTINCT outcome FROM rob_answers WHERE tool = ? "
                                                  "ORDER BY outcome", (tool,))]
 
     def add_grade_rating(self, outcome: str, domain: str, rating: str, reason: str, rated_by: str) -> None:
@@ -480,14 +594,13 @@ class Store:
     def add_fulltext(self, *, record_id: int, stored_name: str, original_name: str, size: int, sha256: str,
                      uploaded_by: str) -> int:
         with self.transaction():
-            return int(self._write(
+            return self._insert(
                 "INSERT INTO fulltexts (record_id, stored_name, original_name, size, sha256, uploaded_by, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (record_id, stored_name, original_name, size, sha256, uploaded_by, now())).lastrowid)
+                (record_id, stored_name, original_name, size, sha256, uploaded_by, now()))
 
     def fulltext(self, fulltext_id: int) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT * FROM fulltexts WHERE id = ?", (fulltext_id,)).fetchone()
-        return None if row is None else dict(row)
+        return self._one("SELECT * FROM fulltexts WHERE id = ?", (fulltext_id,))
 
     def fulltexts(self) -> list[dict[str, Any]]:
         """Every uploaded file, oldest first (a newer upload for a record replaces the older one on screen)."""
@@ -496,12 +609,11 @@ class Store:
     # -- accounts -------------------------------------------------------------------------------------------
     def add_user(self, name: str, role: str, password_hash: str, created_by: str | None) -> int:
         with self.transaction():
-            return int(self._write("INSERT INTO users (name, role, password_hash, created_at, created_by) "
-                                   "VALUES (?, ?, ?, ?, ?)", (name, role, password_hash, now(), created_by)).lastrowid)
+            return self._insert("INSERT INTO users (name, role, password_hash, created_at, created_by) "
+                                   "VALUES (?, ?, ?, ?, ?)", (name, role, password_hash, now(), created_by))
 
     def user(self, name: str) -> dict[str, Any] | None:
-        row = self._conn.execute("SELECT * FROM users WHERE name = ?", (name,)).fetchone()
-        return None if row is None else dict(row)
+        return self._one("SELECT * FROM users WHERE name = ?", (name,))
 
     def users(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM users ORDER BY id")

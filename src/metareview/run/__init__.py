@@ -74,7 +74,6 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
 
 def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
     from ..base.jsondoc import dumps
-    from .plan import load_plan
     from ..report.html import render_html
     from .analyses import run_analysis
     from .certainty import grade_all, rob_figure_jobs
@@ -84,6 +83,7 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
     from .document import build_report
     from .figures import FigureJob, prisma_figure
     from .outputs import write_output
+    from .plan import load_plan
     from .table1 import compute_table1
 
     with steps("Reading the analysis plan"):

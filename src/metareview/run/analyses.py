@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from .plan import ADDITIONAL, Analysis, PlanError, ReviewPlan, Sensitivity
 from .derive import AnalysisTable
+from .plan import ADDITIONAL, Analysis, PlanError, ReviewPlan, Sensitivity
+
+__all__ = ["Fit", "AnalysisRun", "run_analysis", "crude_proportion", "glmm_estimate"]
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,8 @@ def _by_rob(s: Sensitivity, table: AnalysisTable, plan: ReviewPlan, a: Analysis)
     """A sensitivity analysis by risk of bias, with the studies its judgments leave out named."""
     from dataclasses import replace
 
-    from ..base.exceptions import MetaReviewError
     from ..appraisal.rob import load_tool, rob_exclusions
+    from ..base.exceptions import MetaReviewError
 
     where = f"[sensitivity.{s.name}] exclude_rob"
     if "rob" not in table.frame.columns:
@@ -169,8 +171,8 @@ def glmm_estimate(events, n, level: float = 0.95) -> dict:
 
 def _subgroups(a: Analysis, result, plan: ReviewPlan) -> dict:
     """Subgroup analyses by each declared column (:func:`metareview.analyses.subgroups.subgroup`)."""
-    from ..base.exceptions import MetaReviewError
     from ..analyses.subgroups import subgroup
+    from ..base.exceptions import MetaReviewError
 
     out = {}
     for col in a.subgroups:

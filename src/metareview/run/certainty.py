@@ -3,16 +3,18 @@ certainty of each graded outcome with its summary-of-findings table."""
 
 from __future__ import annotations
 
-from .plan import PlanError, ReviewPlan
 from .analyses import AnalysisRun
 from .figures import FigureFile, FigureJob, save_figure
+from .plan import PlanError, ReviewPlan
+
+__all__ = ["grade_all", "rob_figure_jobs", "rob_figure", "grade_blocks"]
 
 
 def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
     """GRADE of every ``[grade.ANALYSIS]`` of the plan, from the analysis' pooled result."""
-    from ..base.exceptions import MetaReviewError
     from ..appraisal.grade import grade
     from ..appraisal.rob import load_tool
+    from ..base.exceptions import MetaReviewError
 
     out = []
     for spec in plan.grade:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from .plan import Comparison, PlanError, ReviewPlan
 
+__all__ = ["AGREES", "DIFFERS", "NOT_RECOMPUTED", "Verdict", "printed_numbers", "round_half_up", "FULL_DIGITS",
+           "verdict", "estimate_numbers", "compare_all"]
+
 _CI_LEVEL = re.compile(r"\b\d+(?:\.\d+)?\s*%\s*CI\b")
 
 AGREES = "agrees at printed precision"

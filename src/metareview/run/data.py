@@ -7,6 +7,8 @@ from typing import Any
 
 from .plan import DataSource, ReviewPlan
 
+__all__ = ["LoadedData", "load_data"]
+
 
 @dataclass(frozen=True)
 class LoadedData:
@@ -27,8 +29,8 @@ def load_data(plan: ReviewPlan) -> dict[str, LoadedData]:
     stop the run with a message naming the file, the study and the column; warnings are
     kept for the report.
     """
-    from ..tables.checks import check_table
     from ..base.exceptions import DataError
+    from ..tables.checks import check_table
     from ..tables.parse import as_spec, parse_printed_table, read_table
 
     out = {}
@@ -94,9 +96,9 @@ def _attach_rob(parsed, src: DataSource, study: str, plan: ReviewPlan):
     """The source's risk-of-bias judgments as columns ``rob`` (overall) and ``rob_<domain>``."""
     import pandas as pd
 
+    from ..appraisal.rob import attach_rob, read_robvis
     from ..base.exceptions import DataError
     from .plan import PlanError
-    from ..appraisal.rob import attach_rob, read_robvis
 
     try:
         table = read_robvis(src.rob, src.rob_tool)

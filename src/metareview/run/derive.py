@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from .plan import Analysis, PlanError, ReviewPlan
 from .data import LoadedData
+from .plan import Analysis, PlanError, ReviewPlan
+
+__all__ = ["AnalysisTable", "derive_table"]
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,8 @@ def derive_table(analysis: Analysis, data: LoadedData, plan: ReviewPlan) -> Anal
     used_cols = set(needed.values())
     used_labels = set(labels[present])
     filled = [f for f in data.filled if f["column"] in used_cols and f["study"] in used_labels]
-    flagged = tuple(filled) + tuple({"study": str(r.study), "column": str(r.column), "value": float(r.value), "flag": str(r.flag),
-                     "method": str(r.method)}
+    flagged = tuple(filled) + tuple({"study": str(r.study), "column": str(r.column), "value": float(r.value),
+                                     "flag": str(r.flag), "method": str(r.method)}
                     for r in flags.itertuples(index=False) if r.column in used_cols)
     return AnalysisTable(analysis=analysis, frame=table.reset_index(drop=True), left_out=tuple(left_out),
                          flagged=flagged, all_studies=tuple(labels))

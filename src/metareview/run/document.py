@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ..base.report import BulletList, Figure, Heading, Paragraph, Report, Table
-from ..base.report import with_true_minus
+from ..base.report import BulletList, Figure, Heading, Paragraph, Report, Table, with_true_minus
 from .compare import AGREES, DIFFERS
+
+__all__ = ["methods_sentence", "overview_row", "summary_rows", "build_report"]
 
 
 def _f(x, d=2) -> str:

@@ -59,7 +59,8 @@ def copy_example(name: str, directory: str | os.PathLike, *, force: bool = False
     data = resources.files("metareview") / "data"
     source = Path(str(data))
     if Path(os.path.realpath(directory)).is_relative_to(os.path.realpath(source)):
-        raise SettingsError(f"{directory} lies inside metareview's own data folder, an input of this command; choose another folder")
+        raise SettingsError(f"{directory} lies inside metareview's own data folder, an input of this command; "
+                            "choose another folder")
     if directory.exists() and not directory.is_dir():
         raise SettingsError(f"{directory} exists and is not a folder; choose another folder")
     files = EXAMPLE_FILES[name]

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Self
 
+__all__ = ["FORMATS", "FigureFile", "save_figure", "inline_svg", "forest_figure", "prisma_figure"]
+
 FORMATS = ("png", "svg", "pdf")
 
 

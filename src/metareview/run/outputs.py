@@ -14,6 +14,8 @@ from typing import Iterable
 from ..base.exceptions import OutputError
 from ..base.outputs import check_folder, write_folder
 
+__all__ = ["OutputExistsError", "check_target", "write_output"]
+
 
 class OutputExistsError(OutputError):
     """The output folder exists and overwriting it was not asked for (or is not allowed)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 
+__all__ = ["Steps"]
+
 
 class Steps:
     """``with steps("Reading the plan"): ...`` prints a line when the step is done.

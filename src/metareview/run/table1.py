@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .plan import PlanError, ReviewPlan, Table1Row
 from .data import LoadedData
+from .plan import PlanError, ReviewPlan, Table1Row
+
+__all__ = ["Table1Value", "compute_table1"]
 
 
 @dataclass(frozen=True)

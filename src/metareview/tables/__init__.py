@@ -2,3 +2,5 @@
 
 Independent of the statistics: nothing here pools or plots.
 """
+
+__all__: list[str] = []

@@ -24,7 +24,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..base.exceptions import DataError
-from .parse import ColumnSpec, TableSpec, Total, is_missing_cell, parse_frame, as_spec, parse_number
+from ..base.format import Reportable
+from .parse import ColumnSpec, TableSpec, Total, as_spec, is_missing_cell, parse_frame, parse_number
 
 __all__ = ["RULES", "Finding", "CheckReport", "check_arrays", "check_table", "sd_upper_bound"]
 
@@ -74,9 +75,9 @@ _FIELDS = ["study", "row", "column", "value", "expected", "rule", "severity", "m
 
 
 @dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Reportable):
     """The findings of a data check, with the vocabulary of every metareview result:
-    :meth:`summary` (a DataFrame), :meth:`to_dict`, ``str()`` and ``_repr_html_``."""
+    :meth:`summary` (a DataFrame), :meth:`to_dict`, ``str()``, ``print_summary()`` and ``_repr_html_``."""
 
     findings: tuple[Finding, ...] = ()
     n_rows: int = 0
@@ -120,38 +121,16 @@ class CheckReport:
             raise DataError(first.message + more, study=first.study, column=first.column, rule=first.rule)
         return self
 
-    def __str__(self) -> str:
-        head = (f"Data check{' of ' + self.source if self.source else ''}: {self.n_rows} rows, "
-                f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
+    def report(self):
+        from ..base.report import BulletList, Paragraph, Report, Table
+        rep = Report().add(Paragraph(f"Data check{' of ' + self.source if self.source else ''}: {self.n_rows} rows, "
+                                     f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"))
         if not self.findings:
-            return head + "\nNo findings."
-        rows = [["severity", "rule", "study", "column", "value", "expected"]]
-        for f in self.findings:
-            rows.append([f.severity, f.rule, f.study or "", f.column or "", f.value or "", f.expected or ""])
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [head, ""]
-        for j, r in enumerate(rows):
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-            if j == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        lines.append("")
-        lines.extend(f"- {f.study + ': ' if f.study else ''}{f.message}" for f in self.findings)
-        return "\n".join(lines)
-
-    def print_summary(self) -> None:
-        print(str(self))
-
-    def _repr_html_(self) -> str:
-        from html import escape
-        head = (f"<p><b>Data check</b>{' of ' + escape(self.source) if self.source else ''}: {self.n_rows} rows, "
-                f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)</p>")
-        if not self.findings:
-            return head
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{escape('' if getattr(f, k) is None else str(getattr(f, k)))}</td>"
-                             for k in _FIELDS) + "</tr>" for f in self.findings)
-        return head + ("<table><thead><tr>" + "".join(f"<th>{k}</th>" for k in _FIELDS) +
-                       "</tr></thead><tbody>" + cells + "</tbody></table>")
+            return rep.add(Paragraph("No findings."))
+        rows = [[f.severity, f.rule, f.study or "", f.column or "", f.value or "", f.expected or ""]
+                for f in self.findings]
+        rep.add(Table(["severity", "rule", "study", "column", "value", "expected"], rows, align="llllll"))
+        return rep.add(BulletList([f"{f.study + ': ' if f.study else ''}{f.message}" for f in self.findings]))
 
 
 def _finding(rule: str, message: str, *, study=None, column=None, value=None, expected=None,
@@ -363,6 +342,7 @@ def check_table(data, spec: TableSpec | Mapping[str, Any] | str | None = None, *
     [('percent_matches_count', '12.9', '40.0')]
     """
     from pathlib import Path
+
     from .parse import read_table, sidecar_path
 
     if isinstance(data, (str, Path)):

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from .decoding import TextStream, decode
 from ..base.exceptions import DataError
+from .decoding import TextStream, decode
 
 __all__ = ["SUFFIXES", "TableFile", "read_table_file", "read_table", "read_text_frame", "iter_pieces",
            "table_columns", "table_rows", "check_counts", "parse_col_maps", "COUNT_ROLES"]

@@ -21,9 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..base.exceptions import MetaReviewError
 from ..review.project import Project
 from .auth import Throttle, current_user
+from .projects import ProjectPool
 from .render import render
 from .responses import Refusal, is_script, wants_json
-from .projects import ProjectPool
 
 __all__ = ["create_app", "MAX_BODY", "SESSION_HOURS"]
 
@@ -115,7 +115,7 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def _session_secret(path: Path) -> str:
+def _session_secret(path: str) -> str:
     """The key that signs session cookies, made on first start and kept in the project's settings, so that a
     restarted server keeps its users signed in."""
     with Project.open(path) as proj:
@@ -127,7 +127,7 @@ def _session_secret(path: Path) -> str:
         return str(secret)
 
 
-def _project_name(path: Path) -> str:
+def _project_name(path: str) -> str:
     with Project.open(path) as proj:
         return proj.name
 
@@ -173,21 +173,24 @@ def _lifespan(pool: ProjectPool):
 
 
 def create_app(project: str | os.PathLike, *, secret_key: bytes | str | None = None, max_body: int = MAX_BODY,
-               throttle: Throttle | None = None, plan: str | os.PathLike | None = None) -> Starlette:
-    """The workspace for the project file ``project``.
+               throttle: Throttle | None = None, plan: str | os.PathLike | None = None,
+               files: str | os.PathLike | None = None) -> Starlette:
+    """The workspace for the project file (or ``postgresql://`` URL) ``project``.
 
     ``secret_key`` signs the session cookies; by default it is generated on first start and kept in the
     project's settings.  ``throttle`` decides how many failed sign-ins are tolerated (default: 5 per
     account name and per client address in 15 minutes).  ``plan`` is the analysis plan (``review.toml``) the
-    analysis page runs; by default the ``review.toml`` beside the project file, when there is one.
+    analysis page runs; by default the ``review.toml`` beside the project file, when there is one.  ``files``
+    is the folder of uploaded full texts (by default ``<project file>.files``; see
+    :func:`~metareview.review.fulltext.files_folder`).
     """
     from .routes import routes
-    path = Path(project)
+    path = str(project)
     Project.open(path).close()  # refuse a missing or foreign file now, with the store's message
     if isinstance(secret_key, bytes):
         secret_key = secret_key.hex()
     secret = secret_key if secret_key is not None else _session_secret(path)
-    pool = ProjectPool(path)
+    pool = ProjectPool(path, files=files)
     static = StaticFiles(packages=[("metareview.web", "static")])
     app = Starlette(
         routes=[*routes, Mount("/static", app=static, name="static")],

@@ -1,13 +1,13 @@
 """The open project of a running workspace: one :class:`Project` per worker thread.
 
-SQLite connections are not shared between threads, so each worker thread opens the
-project once and keeps it; all are closed together at shutdown.
+Neither SQLite nor PostgreSQL connections are shared between threads, so each worker
+thread opens the project once and keeps it; all are closed together at shutdown.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from pathlib import Path
 
 from starlette.requests import Request
 
@@ -19,8 +19,9 @@ __all__ = ["ProjectPool", "project"]
 class ProjectPool:
     """One open :class:`Project` per worker thread, all closed together at shutdown."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: str | os.PathLike, *, files: str | os.PathLike | None = None):
+        self.path = str(path)
+        self.files = files
         self._local = threading.local()
         self._open: list[Project] = []
         self._lock = threading.Lock()
@@ -28,7 +29,7 @@ class ProjectPool:
     def get(self) -> Project:
         proj = getattr(self._local, "project", None)
         if proj is None:
-            proj = self._local.project = Project.open(self.path)
+            proj = self._local.project = Project.open(self.path, files=self.files)
             with self._lock:
                 self._open.append(proj)
         return proj

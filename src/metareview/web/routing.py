@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from ..review.accounts import User
 from .auth import current_user, require
-from .projects import ProjectPool, project
 from .csrf import check_csrf
+from .projects import ProjectPool, project
 
 __all__ = ["page", "project", "Handler", "ProjectPool"]
 

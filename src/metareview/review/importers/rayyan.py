@@ -10,7 +10,7 @@ Each reviewer's ``Included``/``Excluded``/``Maybe`` becomes a vote; the exclusio
 reasons belong to the record, not to a reviewer, so they go with every ``Excluded``
 vote.  Rows with no ``RAYYAN-INCLUSION`` section (not screened) give no votes; a
 section that cannot be read is an error naming its line.
-"""
+"""  # noqa: E501 (the notes cell above is quoted as Rayyan writes it, on one line)
 
 from __future__ import annotations
 

@@ -117,7 +117,7 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
             rec.mark_malformed(f"line {start}: the row has {len(row)} fields but the header has {len(header)} "
                                f"(truncated row?)")
 
-        def cell(fieldname: str) -> str | None:
+        def cell(fieldname: str, row: list[str] = row) -> str | None:
             i = columns.get(fieldname)
             if i is None or i >= len(row):
                 return None

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 
-from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
+from ._text import TagValues
 
 __all__ = ["parse_wos", "looks_like_wos"]
 

@@ -5,8 +5,8 @@ The plan is the ``review.toml`` beside the project file (or the one given with
 (:func:`metareview.run.run_review`).  Before each run the adjudicated analysis
 table, its provenance and its column declarations (from the form's field types) are written to
 ``<project>.files/analysis.csv``, ``analysis.provenance.csv`` and ``analysis.columns.toml``, so that
-a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.  The output (report, figures,
-``results.json``) goes to ``<project>.files/analysis/``, replaced by each run, never into
+a plan beside the project reads the team's table with ``file = "<project file name>.files/analysis.csv"``.
+The output (report, figures, ``results.json``) goes to ``<project>.files/analysis/``, replaced by each run, never into
 the plan's folder; the page shows each analysis's numbers and forest plot from there.
 """
 
@@ -26,6 +26,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ...base.exceptions import MetaReviewError, SettingsError
 from ...review.accounts import User
+from ...review.backends import is_url
 from ...review.extraction import analysis_columns, export_analysis, get_form
 from ...review.fulltext import files_folder
 from ...review.project import Project
@@ -44,6 +45,8 @@ def plan_path(request: Request) -> Path | None:
     given = request.app.state.plan
     if given is not None:
         return Path(given)
+    if is_url(request.app.state.project_path):
+        return None  # a database on a server has no folder beside it: the plan is given with --plan
     beside = Path(request.app.state.project_path).parent / "review.toml"
     return beside if beside.is_file() else None
 
@@ -112,12 +115,14 @@ def summaries(results: dict[str, Any]) -> list[dict[str, Any]]:
         svg = f"figures/{key}_forest.svg"
         out.append({"key": key, "title": info.get("title") or key, "outcome": info.get("outcome"),
                     "sensitivity": info.get("sensitivity"), "reason": info.get("reason"),
-                    "k": doc.get("k"), "measure": doc.get("measure"), "scale": "back-transformed to the natural scale" if scale else "analysis scale",
+                    "k": doc.get("k"), "measure": doc.get("measure"),
+                    "scale": "back-transformed to the natural scale" if scale else "analysis scale",
                     "common": _interval(common) if doc["settings"].get("common", True) else "",
                     "random": _interval(random) if doc["settings"].get("random", True) else "",
                     "prediction": f"[{_number(pred.get('low'))}; {_number(pred.get('high'))}]"
                     if pred.get("low") is not None else "",
-                    "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")), "q_p": _number(het.get("p")),
+                    "i2": "" if het.get("i2") is None else f"{het['i2']:.1f}", "tau2": _number(het.get("tau2")),
+                    "q_p": _number(het.get("p")),
                     "method": f"{doc.get('method')}, τ² {doc.get('method_tau2')}",
                     "figure": svg if svg in figures else None})
     return out
@@ -128,13 +133,20 @@ def analysis(request: Request, user: User | None, form: FormData | None, *, erro
     assert user is not None
     proj = project(request)
     plan = plan_path(request)
-    out = output_folder(proj)
     results = None
-    if (out / "results.json").is_file():
-        results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    try:
+        out = output_folder(proj)
+    except SettingsError as exc:  # a project on a database server started without --files
+        error = error or str(exc)
+        table_name = "analysis.csv"
+    else:
+        if (out / "results.json").is_file():
+            results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        table_name = (f"{proj.store.path.name}.files/analysis.csv" if proj.store.path is not None
+                      else str(out.parent / "analysis.csv"))
     return render(request, "analysis.html", user=user, plan=plan, results=results,
                   rows=summaries(results) if results else [], error=error, status=status,
-                  table_name=f"{proj.store.path.name}.files/analysis.csv", can_run=allowed(user, "adjudicate"),
+                  table_name=table_name, can_run=allowed(user, "adjudicate"), on_server=proj.store.path is None,
                   notice=request.session.pop("notice", None))
 
 

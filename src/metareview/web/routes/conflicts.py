@@ -11,8 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from ...base.exceptions import DataError, MetaReviewError
 from ...review.accounts import User
 from ...review.project import parse_stage
-from ...review.screening import conflicts as open_conflicts
-from ...review.screening import resolve
+from ...review.screening import conflicts as open_conflicts, resolve
 from ..render import render
 from ..responses import wants_json
 from ..routing import page, project
@@ -26,8 +25,9 @@ def _page(request: Request, user: User, *, error: str | None = None, failed: int
     items = open_conflicts(proj, stage)
     recs = {r["id"]: r for r in proj.store.iter_records(("id", "title", "authors", "year", "journal", "abstract"),
                                                         ids=[s.record_id for s in items])}
-    rows: list[dict[str, Any]] = [{"record": recs[s.record_id], "votes": sorted(s.votes.values(), key=lambda v: v["reviewer"])}
-            for s in items]
+    rows: list[dict[str, Any]] = [{"record": recs[s.record_id],
+                                   "votes": sorted(s.votes.values(), key=lambda v: v["reviewer"])}
+                                  for s in items]
     if wants_json(request):
         return JSONResponse({"stage": stage, "conflicts": [
             {"record_id": r["record"]["id"], "title": r["record"]["title"],

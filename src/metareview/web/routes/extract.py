@@ -21,7 +21,16 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ...base.exceptions import DataError, MetaReviewError, SettingsError
 from ...review.accounts import User
-from ...review.extraction import adjudicate, check_entries, discrepancies, export_analysis, get_form, load_form, save_entries, set_form
+from ...review.extraction import (
+    adjudicate,
+    check_entries,
+    discrepancies,
+    export_analysis,
+    get_form,
+    load_form,
+    save_entries,
+    set_form,
+)
 from ...review.fulltext import latest_fulltexts
 from ...review.screening import study_labels
 from ..permissions import allowed

@@ -23,11 +23,23 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from ...appraisal.rob import RobTable, Tool, load_tool, tool_names
 from ...base.exceptions import DataError, MetaReviewError, SettingsError
 from ...review.accounts import User
-from ...review.assessment import OVERALL, adjudicate, canonical_entry, discrepancies, enter_answers, export_robvis, final_table, get_tool, items, proposed, set_tool
+from ...review.assessment import (
+    OVERALL,
+    adjudicate,
+    canonical_entry,
+    discrepancies,
+    enter_answers,
+    export_robvis,
+    final_table,
+    get_tool,
+    items,
+    proposed,
+    set_tool,
+)
 from ...review.screening import study_labels
-from ...appraisal.rob import RobTable, Tool, load_tool, tool_names
 from ..permissions import allowed
 from ..render import render
 from ..responses import Refusal
@@ -106,7 +118,8 @@ def overview(request: Request, user: User | None, form: FormData | None, *, erro
             else:
                 figures = _figures(settled)
     return render(request, "rob.html", user=user, tool=tool, tools=_choices(), rows=rows, error=error,
-                  status=status, outcome=outcome, outcomes=outcomes, suffix=_suffix(outcome), open_items=open_items, settled=settled, figures=figures, unsettled=unsettled,
+                  status=status, outcome=outcome, outcomes=outcomes, suffix=_suffix(outcome), open_items=open_items,
+                  settled=settled, figures=figures, unsettled=unsettled,
                   can_adjudicate=allowed(user, "adjudicate"), can_manage=allowed(user, "manage"),
                   notice=request.session.pop("notice", None))
 
@@ -245,7 +258,8 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
             ("Overall risk of bias" if r["item"] == OVERALL else tool.domain(r["item"]).name)
         follows = kind == "judgment" and (tool.domain(r["item"]).algorithmic if r["item"] != OVERALL
                                           else tool.overall == "worst")
-        rows.append({**r, "kind": kind, "label": label, "follows": follows, "choices": [(c, labels.get(c, c)) for c in choices],
+        rows.append({**r, "kind": kind, "label": label, "follows": follows,
+                     "choices": [(c, labels.get(c, c)) for c in choices],
                      "conditional": kind == "question" and tool.question(r["item"])[1].conditional})
     counts = {s: sum(r["status"] == s for r in report) for s in ("differ", "incomplete", "agree", "adjudicated",
                                                                  "derived")}

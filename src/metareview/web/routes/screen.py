@@ -84,13 +84,17 @@ def _screen(request: Request, user: User, *, error: str | None = None, status: i
     if wants_json(request):
         return JSONResponse(_json(context))
     return render(request, "screen.html", user=user, status=status, error=error, show_labels=SHOW,
-                  reasons=proj.reasons(stage), keywords=proj.keywords, sources=[s["name"] for s in proj.store.sources()],
+                  reasons=proj.reasons(stage), keywords=proj.keywords,
+                  sources=[s["name"] for s in proj.store.sources()],
                   blinded=proj.blinded, **context)
 
 
 def _json(context: dict[str, Any]) -> dict[str, Any]:
     rec = context["record"]
-    vote = (lambda v: {k: v[k] for k in ("reviewer", "decision", "reason", "note", "created_at")})
+
+    def vote(v: Any) -> dict[str, Any]:
+        return {k: v[k] for k in ("reviewer", "decision", "reason", "note", "created_at")}
+
     return {"stage": context["stage"], "remaining": context["remaining"], "matching": context["matching"],
             "record": None if rec is None else {k: rec[k] for k in ("id", "title", "abstract", "authors", "year",
                                                                     "journal", "doi", "pmid", "status", "problem")},
