@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 import metareview as mr
+from metareview.base.exceptions import DataError, SettingsError
 from metareview.effectsizes import measures
 from metareview.effectsizes.escalc import escalc
-from metareview.effectsizes.measures import (DEFAULT_MEASURE, DESIGNS, MEASURES, Measure, backtransform,
-                                             get_measure)
-from metareview.base.exceptions import DataError, SettingsError
+from metareview.effectsizes.measures import DEFAULT_MEASURE, DESIGNS, MEASURES, Measure, backtransform, get_measure
 
 
 @pytest.fixture

@@ -21,8 +21,15 @@ from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.version import __version__
 from ..effectsizes import rules
 from ..effectsizes.escalc import escalc
-from ..effectsizes.measures import (DEFAULT_MEASURE, DESIGNS, MEASURES, Measure, design_columns, get_measure,
-                                    measures_for)
+from ..effectsizes.measures import (
+    DEFAULT_MEASURE,
+    DESIGNS,
+    MEASURES,
+    Measure,
+    design_columns,
+    get_measure,
+    measures_for,
+)
 from ..effectsizes.study_ci import study_ci
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings

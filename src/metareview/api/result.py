@@ -18,7 +18,7 @@ from ..pooling.settings import Settings
 from ..pooling.summary import heterogeneity_text, pooled_block
 from ..pooling.tau2 import ESTIMATORS
 
-__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
+__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "STUDY_CI_NAMES", "MetaResult"]
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
