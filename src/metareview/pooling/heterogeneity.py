@@ -16,6 +16,7 @@ import numpy as np
 from ..base import dist as _dist
 
 from ..base.exceptions import SettingsError
+from .values import Interval
 
 I2_METHODS = ("q", "tau2")
 
@@ -47,6 +48,14 @@ def h_test_based(q, k, level):
 
 def _i2_from_h(h):
     return 100 * (h ** 2 - 1) / h ** 2
+
+
+def i2_h_test_based(q: float, k: int, level: float) -> tuple[float, Interval, float, Interval]:
+    """I² (percent) with its interval and H with its interval, of one analysis whose Q has
+    ``k - 1`` degrees of freedom, by the test-based method (Higgins & Thompson 2002): what
+    the GLMM and Mantel-Haenszel methods report with ``i2_method="q"``."""
+    h, low, high = (float(np.ravel(v)[0]) for v in h_test_based(np.array([q]), np.array([k]), level))
+    return _i2_from_h(h), Interval(_i2_from_h(low), _i2_from_h(high), level), h, Interval(low, high, level)
 
 
 def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):

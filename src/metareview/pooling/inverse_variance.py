@@ -14,7 +14,7 @@ The single-analysis API (:mod:`metareview.api.meta`) is the batch of one.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 from ..base import dist as _dist
@@ -22,6 +22,7 @@ from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
 from .tau2 import row_sum, estimate_tau2, q_generalised, q_profile, se_tau2
+from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
@@ -34,7 +35,9 @@ ADHOC_HAKN = ("none", "se", "ci")
 
 @dataclass(frozen=True)
 class PooledArrays:
-    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %)."""
+    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %);
+    ``level`` is the confidence level of every interval.  :meth:`row` is one analysis' view
+    as named values (:class:`~metareview.pooling.values.Pooled`)."""
 
     k: np.ndarray
     common_estimate: np.ndarray
@@ -70,22 +73,30 @@ class PooledArrays:
     weight_common: np.ndarray
     weight_random: np.ndarray
     se_tau2: np.ndarray
+    level: float = 0.95
 
-    def row(self, i: int = 0) -> dict:
-        """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
-        out = {}
-        for name in _FIELD_NAMES:
-            col = getattr(self, name)
-            if col is None:  # weights left out
-                out[name] = None
-            elif col.ndim > 1:
-                out[name] = col[i]
-            else:
-                out[name] = col[i].item()
-        return out
+    def row(self, i: int = 0) -> Pooled:
+        """The pooled values of analysis ``i`` as named values (Python floats; weights as
+        arrays over the studies, None where left out)."""
+        def at(name):
+            return getattr(self, name)[i].item()
 
-
-_FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
+        level = self.level
+        common = Estimate(at("common_estimate"), at("common_se"),
+                          Interval(at("common_ci_low"), at("common_ci_high"), level),
+                          at("common_statistic"), at("common_p"))
+        random = Estimate(at("random_estimate"), at("random_se"),
+                          Interval(at("random_ci_low"), at("random_ci_high"), level),
+                          at("random_statistic"), at("random_p"), at("random_df"))
+        het = Heterogeneity(q=at("q"), df=at("q_df"), p=at("q_p"), tau2=at("tau2"),
+                            tau2_interval=Interval(at("tau2_ci_low"), at("tau2_ci_high"), level),
+                            tau=at("tau"), i2=at("i2"), i2_interval=Interval(at("i2_ci_low"), at("i2_ci_high"), level),
+                            h=at("h"), h_interval=Interval(at("h_ci_low"), at("h_ci_high"), level),
+                            converged=at("tau2_converged"), iterations=at("tau2_iterations"),
+                            se_tau2=at("se_tau2"))
+        wc, wr = self.weight_common, self.weight_random
+        return Pooled(at("k"), common, random, Interval(at("prediction_low"), at("prediction_high"), level), het,
+                      None if wc is None else wc[i], None if wr is None else wr[i])
 
 
 def _prepare(yi, vi, mask):
@@ -270,6 +281,6 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr, se_tau2=se_t2,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2, level=level,
         **het,
     )
