@@ -32,7 +32,7 @@ import numpy as np
 
 from ..base.format import num as _num
 
-__all__ = ["Interval", "Estimate", "Heterogeneity", "Pooled", "same", "value_hash", "FLAT_KEYS"]
+__all__ = ["FLAT_KEYS", "Estimate", "Heterogeneity", "Interval", "Pooled", "same", "value_hash"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class Interval(_Value):
     high: float
     level: float
 
-    def map(self, f: Callable) -> "Interval":
+    def map(self, f: Callable) -> Interval:
         """The interval with both bounds mapped by the increasing function ``f`` (a
         back-transformation: exp, inverse logit, ...)."""
         return Interval(float(f(self.low)), float(f(self.high)), self.level)
@@ -159,7 +159,7 @@ class Estimate(_Value):
     def ci_high(self) -> float:
         return self.interval.high
 
-    def backtransform(self, f: Callable) -> "Estimate":
+    def backtransform(self, f: Callable) -> Estimate:
         """The estimate and its interval mapped to the natural scale by ``f`` (the measure's
         back-transformation, e.g. ``MetaResult.backtransform``).  The test is the analysis
         scale's (it does not change); the standard error has no natural-scale value (NaN)."""
@@ -238,21 +238,27 @@ _HET_KEYS = {"q": lambda h: h.q, "q_df": lambda h: h.df, "q_p": lambda h: h.p, "
              "h_ci_low": lambda h: h.h_interval.low, "h_ci_high": lambda h: h.h_interval.high,
              "tau2_iterations": lambda h: h.iterations, "tau2_converged": lambda h: h.converged,
              "se_tau2": lambda h: h.se_tau2}
+#: the keys whose values wait for a deferred fill of the heterogeneity (its intervals)
+_DEFERRED = frozenset(("tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high", "h_ci_low", "h_ci_high"))
+
+
+def _of_model(model: str, get: Callable) -> Callable:
+    return lambda p: get(getattr(p, model))
+
+
+def _of_heterogeneity(key: str, get: Callable) -> Callable:
+    if key in _DEFERRED:
+        return lambda p: get(p.heterogeneity)
+    return lambda p: get(p._heterogeneity)  # the other keys do not wait for the deferred intervals
+
+
 _GETTERS: dict = {"k": lambda p: p.k, "prediction_low": lambda p: p.prediction.low,
                   "prediction_high": lambda p: p.prediction.high,
                   "weight_common": lambda p: p.weight_common, "weight_random": lambda p: p.weight_random,
-                  "method_details": lambda p: p.method_details}
-for _model in ("common", "random"):
-    for _key, _get in _ESTIMATE_KEYS.items():
-        if (_model, _key) != ("common", "df"):
-            _GETTERS[f"{_model}_{_key}"] = (lambda m, g: lambda p: g(getattr(p, m)))(_model, _get)
-#: the keys whose values wait for a deferred fill of the heterogeneity (its intervals)
-_DEFERRED = frozenset(("tau2_ci_low", "tau2_ci_high", "i2_ci_low", "i2_ci_high", "h_ci_low", "h_ci_high"))
-for _key, _get in _HET_KEYS.items():
-    # the other keys do not wait for the deferred intervals
-    _GETTERS[_key] = ((lambda g: lambda p: g(p.heterogeneity)) if _key in _DEFERRED
-                      else (lambda g: lambda p: g(p._heterogeneity)))(_get)
-del _model, _key, _get
+                  "method_details": lambda p: p.method_details,
+                  **{f"{model}_{key}": _of_model(model, get) for model in ("common", "random")
+                     for key, get in _ESTIMATE_KEYS.items() if (model, key) != ("common", "df")},
+                  **{key: _of_heterogeneity(key, get) for key, get in _HET_KEYS.items()}}
 _FIELDS = ("k", "common", "random", "prediction", "heterogeneity", "weight_common", "weight_random",
            "method_details")
 
@@ -278,8 +284,8 @@ class Pooled(Mapping):
     ``MetaResult.pooled`` has always read.
     """
 
-    __slots__ = ("k", "common", "random", "prediction", "_heterogeneity", "weight_common", "weight_random",
-                 "method_details", "_fill")
+    __slots__ = ("_fill", "_heterogeneity", "common", "k", "method_details", "prediction", "random",
+                 "weight_common", "weight_random")
 
     def __init__(self, k: int, common: Estimate, random: Estimate, prediction: Interval,
                  heterogeneity: Heterogeneity, weight_common=None, weight_random=None,
@@ -304,14 +310,14 @@ class Pooled(Mapping):
             object.__setattr__(self, "_fill", None)
         return self._heterogeneity
 
-    def deferring(self, fill: Callable[[], dict]) -> "Pooled":
+    def deferring(self, fill: Callable[[], dict]) -> Pooled:
         """A copy whose heterogeneity intervals come from ``fill()`` on first use: a function
         returning some of the flat keys ``tau2_ci_low``, ``tau2_ci_high``, ``i2_ci_low``,
         ``i2_ci_high``, ``h_ci_low``, ``h_ci_high`` (the others keep their values)."""
         values = {name: getattr(self, name) for name in _FIELDS if name != "heterogeneity"}
         return Pooled(heterogeneity=self.heterogeneity, fill=fill, **values)
 
-    def replace(self, **changes) -> "Pooled":
+    def replace(self, **changes) -> Pooled:
         """A copy with some of ``k``, ``common``, ``random``, ``prediction``,
         ``heterogeneity``, ``weight_common``, ``weight_random``, ``method_details`` changed
         (a deferred heterogeneity stays deferred unless it is replaced)."""
