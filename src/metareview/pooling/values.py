@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import FrozenInstanceError, dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -97,9 +98,10 @@ class _Value:
     """NaN-aware ``==`` and a hash consistent with it, for the frozen dataclasses below."""
 
     __slots__ = ()
+    __dataclass_fields__: ClassVar[dict]
 
     def _parts(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.__dataclass_fields__)
+        return tuple(getattr(self, name) for name in self.__dataclass_fields__)
 
     def __eq__(self, other):
         if type(other) is not type(self):
@@ -286,6 +288,15 @@ class Pooled(Mapping):
 
     __slots__ = ("_fill", "_heterogeneity", "common", "k", "method_details", "prediction", "random",
                  "weight_common", "weight_random")
+    k: int
+    common: Estimate
+    random: Estimate
+    prediction: Interval
+    weight_common: np.ndarray | None
+    weight_random: np.ndarray | None
+    method_details: dict | None
+    _heterogeneity: Heterogeneity
+    _fill: Callable[[], dict] | None
 
     def __init__(self, k: int, common: Estimate, random: Estimate, prediction: Interval,
                  heterogeneity: Heterogeneity, weight_common=None, weight_random=None,
@@ -382,7 +393,7 @@ class Pooled(Mapping):
 
 def _with_intervals(het: Heterogeneity, flat: dict) -> Heterogeneity:
     """``het`` with the interval bounds given by their flat keys (``tau2_ci_low``, ...)."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for name, interval in (("tau2", het.tau2_interval), ("i2", het.i2_interval), ("h", het.h_interval)):
         low, high = flat.get(f"{name}_ci_low", interval.low), flat.get(f"{name}_ci_high", interval.high)
         if not (same(low, interval.low) and same(high, interval.high)):
