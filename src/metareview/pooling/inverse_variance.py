@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from ..base import dist as _dist
@@ -75,28 +76,33 @@ class PooledArrays:
     se_tau2: np.ndarray
     level: float = 0.95
 
+    @cached_property
+    def _scalars(self) -> np.ndarray:
+        """The scalar fields as one (analyses x fields) float matrix, so that a row is one
+        ``tolist()`` (leave-one-out and subgroups read a row per analysis)."""
+        return np.column_stack([np.asarray(getattr(self, name), float) for name in _SCALAR_FIELDS])
+
     def row(self, i: int = 0) -> Pooled:
         """The pooled values of analysis ``i`` as named values (Python floats; weights as
         arrays over the studies, None where left out)."""
-        def at(name):
-            return getattr(self, name)[i].item()
-
+        (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
+         tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = self._scalars[i].tolist()
         level = self.level
-        common = Estimate(at("common_estimate"), at("common_se"),
-                          Interval(at("common_ci_low"), at("common_ci_high"), level),
-                          at("common_statistic"), at("common_p"))
-        random = Estimate(at("random_estimate"), at("random_se"),
-                          Interval(at("random_ci_low"), at("random_ci_high"), level),
-                          at("random_statistic"), at("random_p"), at("random_df"))
-        het = Heterogeneity(q=at("q"), df=at("q_df"), p=at("q_p"), tau2=at("tau2"),
-                            tau2_interval=Interval(at("tau2_ci_low"), at("tau2_ci_high"), level),
-                            tau=at("tau"), i2=at("i2"), i2_interval=Interval(at("i2_ci_low"), at("i2_ci_high"), level),
-                            h=at("h"), h_interval=Interval(at("h_ci_low"), at("h_ci_high"), level),
-                            converged=at("tau2_converged"), iterations=at("tau2_iterations"),
-                            se_tau2=at("se_tau2"))
+        het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
+                            i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
+                            converged=bool(conv), iterations=int(it), se_tau2=se_t2)
         wc, wr = self.weight_common, self.weight_random
-        return Pooled(at("k"), common, random, Interval(at("prediction_low"), at("prediction_high"), level), het,
+        return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
+                      Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het,
                       None if wc is None else wc[i], None if wr is None else wr[i])
+
+
+#: the fields of one value per analysis, in the order :meth:`PooledArrays.row` reads them
+_SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+                  "common_p", "random_estimate", "random_se", "random_ci_low", "random_ci_high",
+                  "random_statistic", "random_p", "random_df", "prediction_low", "prediction_high", "q", "q_df",
+                  "q_p", "tau2", "tau2_ci_low", "tau2_ci_high", "tau", "i2", "i2_ci_low", "i2_ci_high", "h",
+                  "h_ci_low", "h_ci_high", "tau2_iterations", "tau2_converged", "se_tau2")
 
 
 def _prepare(yi, vi, mask):
