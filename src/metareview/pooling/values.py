@@ -315,6 +315,7 @@ class Pooled(Mapping):
 
     @property
     def heterogeneity(self) -> Heterogeneity:
+        """Q, tau², I² and H with their intervals (a deferred interval is computed here, once)."""
         if self._fill is not None:
             fill = self._fill
             object.__setattr__(self, "_heterogeneity", _with_intervals(self._heterogeneity, fill()))
