@@ -116,7 +116,7 @@ class _Value:
 # the value types
 # ---------------------------------------------------------------------------------------
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Interval(_Value):
     """An interval ``[low, high]`` at confidence (or prediction) ``level``; NaN bounds where
     it does not exist (a prediction interval from fewer than three studies, ...)."""
@@ -135,7 +135,7 @@ class Interval(_Value):
         return {"low": _num(self.low), "high": _num(self.high)}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Estimate(_Value):
     """A pooled estimate on the analysis scale with its confidence interval and its test.
 
@@ -177,7 +177,7 @@ class Estimate(_Value):
         return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Heterogeneity(_Value):
     """Between-study heterogeneity of one analysis.
 
