@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metareview import batch as batch_module
+from metareview.api import batch as batch_module
 from metareview.api.batch import POOLED_COLUMNS, batch
 from metareview.pooling.tau2 import TAU2_METHODS
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from metareview import DataError, SettingsError
-from metareview import batch as batch_module
+from metareview.api import batch as batch_module
 from metareview.api.batch import batch, iter_batch
 from metareview.cli import main
 
@@ -57,9 +57,55 @@ def test_non_numeric_and_missing_cells():
     t.loc[1, "n"] = "ten"
     with pytest.raises(DataError, match=r"study 'S2', column 'n': analysis 'x': non-numeric value 'ten'"):
         batch(t)
+
+
+
+def test_missing_cells_are_omitted_as_in_one_analysis():
+    """The rule of the single analysis (metafor's na.omit): a study with an empty cell is not pooled."""
+    import metareview as mr
+
+    t = small().astype({"n": object})
     t.loc[1, "n"] = None
-    with pytest.raises(DataError, match=r"study 'S2', column 'n': analysis 'x': missing or non-numeric"):
+    t.loc[4, "events"] = None
+    with pytest.warns(mr.MetaReviewWarning, match=r"2 study row\(s\) not pooled, value missing: analysis 'x' "
+                      r"study 'S2' \(column 'n'\), analysis 'y' study 'S3' \(column 'events'\)"):
+        out = batch(t)
+    assert out["k"].tolist() == [1, 2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        single = mr.metaprop([5, 6, np.nan], [10, 10, 10], ["S1", "S2", "S3"])
+    assert single.pooled["k"] == 2
+    row = out.iloc[1]
+    for key in ("random_estimate", "random_se", "tau2", "q"):
+        assert row[key] == pytest.approx(single.pooled[key], rel=1e-12, abs=1e-15)
+
+
+def test_an_analysis_without_complete_data_stops():
+    t = small()
+    t["n"] = t["n"].astype(float)
+    t.loc[[0, 1], "n"] = np.nan
+    with pytest.raises(DataError, match=r"analysis 'x': no study has complete data: every study has an empty cell "
+                                        r"\(e.g. column 'n'\)"):
         batch(t)
+
+
+def test_zero_variances_follow_the_single_analysis():
+    import metareview as mr
+
+    t = pd.DataFrame({"analysis": ["a"] * 4, "study": list("ABCD"), "yi": [0.1, 0.3, -0.2, 0.5],
+                      "vi": [0.0, 0.02, 0.03, 0.05]})
+    with pytest.raises(DataError, match=r"analysis 'a': sampling variance 0: the DL estimator of tau² divides"):
+        batch(t)
+    with pytest.warns(mr.MetaReviewWarning, match=r"1 analysis\(es\) with a sampling variance 0 \('a'\)"):
+        out = batch(t, method_tau2="REML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        single = mr.metagen(t["yi"], vi=t["vi"], studlab=t["study"], method_tau2="REML")
+    row = out.iloc[0]
+    for key in ("random_estimate", "random_se", "tau2"):
+        assert row[key] == pytest.approx(single.pooled[key], rel=1e-10)
+    for key in ("common_estimate", "q", "i2", "tau2_ci_low"):
+        assert np.isnan(row[key]) and (single.pooled[key] is None or np.isnan(single.pooled[key]))
 
 
 def test_effect_size_that_cannot_be_computed():
@@ -280,3 +326,22 @@ def test_rule_broken_with_sorted_integer_ids():
     t.loc[3, "events"] = -1
     with pytest.raises(DataError, match=r"study '2', column 'events': analysis 9: must not be negative"):
         batch(t)
+
+
+def test_cli_csv_holds_exactly_the_computed_values(tmp_path):
+    """The CSV writer (pyarrow's) writes each double so that it reads back bit for bit, a missing
+    value as an empty field, in several chunks; an empty table gives the header alone."""
+    table = random_table("bin2", n_analyses=30, seed=11).sort_values("analysis", kind="stable")
+    data = tmp_path / "long.csv"
+    table.to_csv(data, index=False)
+    out = tmp_path / "res.csv"
+    assert main(["batch", str(data), "-o", str(out), "--measure", "OR", "--chunk-size", "4", "--quiet"]) == 0
+    back = pd.read_csv(out, dtype={"analysis": str}, float_precision="round_trip")
+    expected = quiet(pd.read_csv(data, dtype={"analysis": str}), measure="OR", chunk_size=4)
+    pd.testing.assert_frame_equal(by_id(back), by_id(expected), check_exact=True)
+    text = out.read_text()
+    assert text.splitlines()[0].startswith("analysis,k,") and '"' not in text.splitlines()[0]
+    empty = tmp_path / "empty.csv"
+    small().iloc[:0].to_csv(empty, index=False)
+    assert main(["batch", str(empty), "-o", str(out), "--quiet"]) == 0
+    assert out.read_text().count("\n") == 1 and out.read_text().startswith("analysis,")

@@ -111,3 +111,39 @@ def test_completion_script_as_documented():
     script = os.path.join(os.path.dirname(sys.executable), "metareview")
     out = subprocess.run([script], env=env, capture_output=True, text=True, check=True).stdout
     assert "_metareview_completion" in out and "complete_bash" in out
+
+
+def test_commands_that_pool_share_one_options_table():
+    """pool, forest, funnel, grade and batch declare the pooling options once (cli/cmd_pool.POOL_OPTIONS):
+    the same flags, help and defaults everywhere; batch takes the ones it honours."""
+    import typer.main
+
+    from metareview.cli import app
+    from metareview.cli.cmd_pool import BATCH_POOL_OPTIONS, POOL_OPTIONS
+
+    group = typer.main.get_command(app)
+    declared = {name: info for name, (_, info) in POOL_OPTIONS.items()}
+    for cmd, names in (("pool", POOL_OPTIONS), ("forest", POOL_OPTIONS), ("funnel", POOL_OPTIONS),
+                       ("batch", BATCH_POOL_OPTIONS)):
+        params = {p.name: p for p in group.commands[cmd].params}
+        for name in names:
+            assert name in params, (cmd, name)
+            assert params[name].default == declared[name].default, (cmd, name)
+            assert params[name].help == declared[name].help, (cmd, name)
+    batch_params = {p.name for p in group.commands["batch"].params}
+    assert not ({"study_ci", "exclude", "method", "rob"} & batch_params)
+
+
+def test_batch_takes_the_pool_defaults(tmp_path):
+    import pandas as pd
+
+    from metareview.cli import main
+
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"analysis": ["a"] * 3, "study": ["A", "B", "C"], "events_e": [0, 3, 5], "n_e": [10, 12, 15],
+                  "events_c": [0, 6, 8], "n_c": [10, 12, 14]}).to_csv(table, index=False)
+    for extra, k in (([], 2), (["--allstudies"], 3)):
+        out = tmp_path / f"o{len(extra)}.csv"
+        assert main(["batch", str(table), "-o", str(out), "--quiet", *extra]) == 0
+        row = pd.read_csv(out).iloc[0]
+        assert row["k"] == k and row["method_tau2"] == "DL" and row["measure"] == "OR"

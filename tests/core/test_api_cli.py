@@ -176,7 +176,7 @@ def test_hartung_knapp_ad_hoc_corrections():
     assert hk["random_se"] < wald["random_se"]
     assert hk_se["random_se"] == pytest.approx(wald["random_se"], rel=1e-14)
     assert hk_ci["random_ci_low"] == pytest.approx(min(hk["random_ci_low"], wald["random_ci_low"]), rel=1e-14)
-    from metareview import _dist
+    from metareview.base import dist as _dist
     t = float(_dist.t_ppf(0.975, 3))
     assert hk_se["random_ci_high"] == pytest.approx(hk_se["random_estimate"] + t * wald["random_se"], rel=1e-12)
 

@@ -168,7 +168,7 @@ def test_crossed_random_effects():
 
 def test_block_and_dense_likelihoods_agree():
     """The block-diagonal computation (clusters apart) gives the dense computation's numbers."""
-    from metareview import multilevel as ml
+    from metareview.analyses import multilevel as ml
 
     d = load("assink_vcalc_deltype")
     data = d["data"]

@@ -23,14 +23,14 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .meta import DEFAULT_MEASURE, ROLE_COLUMNS, resolve_design
-from ..effectsizes.escalc import escalc
-from ..effectsizes.measures import required_columns
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
-from ..effectsizes.measures import Measure, backtransform, get_measure
+from ..effectsizes import rules
+from ..effectsizes.escalc import escalc
+from ..effectsizes.measures import Measure, backtransform, get_measure, required_columns
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
 from ..effectsizes.validate import validate_design
+from .meta import DEFAULT_MEASURE, NEEDS_POSITIVE_V, ROLE_COLUMNS, resolve_design
 
 __all__ = ["batch", "iter_batch", "result_columns", "POOLED_COLUMNS", "BACKTRANSFORMED_COLUMNS"]
 
@@ -257,7 +257,7 @@ def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> Non
                     column=exc.column, rule=exc.rule) from None
 
 
-def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
+def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dict:
     plan = frame.plan
     s = plan.settings
     rows = frame.rows(a, b)
@@ -265,11 +265,20 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
     na, kmax = b - a, int(counts.max())
     flat_cols = {role: vals[rows] for role, vals in frame.values.items()}
     n_rows = int(counts.sum())
+    # the rules of the single-analysis API (effectsizes.rules), on the real cells only (before
+    # padding): a study with an empty cell is not pooled, the others must pass the design's checks
+    missing, where = rules.missing_cells(plan.escalc_measure, flat_cols)
+    complete = np.flatnonzero(~missing) if missing.any() else None
     try:
-        # the rules of the single-analysis API, on the real cells only (before padding)
-        validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
+        if complete is None:
+            validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
+        elif complete.size:
+            validate_design(plan.escalc_measure, {r: v[complete] for r, v in flat_cols.items()},
+                            studlab=np.arange(complete.size))
     except DataError as exc:
-        _reraise(exc, frame, rows)
+        _reraise(exc, frame, rows, None if complete is None or exc.study is None else int(complete[int(exc.study)]))
+    if complete is not None:
+        flat_cols = {r: np.where(missing, _PAD[r], v) for r, v in flat_cols.items()}
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
         cell = np.arange(n_rows)
         real = np.ones((na, kmax), dtype=bool)
@@ -297,31 +306,50 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
         es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
                     method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
         yi, vi, n_tot = es.yi, es.vi, es.n
+    def origin(i: int, j: int) -> int:
+        """The table row of cell (analysis i of the chunk, study j)."""
+        row = int(np.flatnonzero(cell == i * kmax + j)[0])
+        return (rows.start + row) if isinstance(rows, slice) else int(rows[row])
+
+    def refuse(mask, message, rule, column=plan.measure.code):
+        i, j = (int(x) for x in np.argwhere(mask)[0])
+        raise DataError(f"analysis {_id(frame.ids[a + i])!r}: {message(i, j)}", study=frame._row_study(origin(i, j)),
+                        column=column, rule=rule)
+
     pooled = real
-    if plan.measure.code in ("OR", "RR") and m_es.design == "bin2" and not s.allstudies:
-        # as the single-analysis API (R meta, allstudies = FALSE): studies without events in
-        # both arms (for the odds ratio also with only events) are not pooled
-        e1, n1 = pad(flat_cols["events_e"], 1.0), pad(flat_cols["n_e"], 4.0)
-        e2, n2 = pad(flat_cols["events_c"], 1.0), pad(flat_cols["n_c"], 4.0)
-        uninformative = (e1 == 0) & (e2 == 0)
-        if plan.measure.code == "OR":
-            uninformative |= (e1 == n1) & (e2 == n2)
-        pooled = real & ~uninformative
-        empty = real.any(-1) & ~pooled.any(-1)
+    if complete is not None:
+        gap = pad(missing, False)
+        pooled = real & ~gap
+        if tally is not None:
+            _tally_missing(tally, frame, rows, missing, where)
+        none_left = real.any(-1) & ~pooled.any(-1)
+        if none_left.any():
+            i = int(np.argmax(none_left))
+            j = int(np.argmax(real[i]))
+            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: no study has complete data: every study has an "
+                            f"empty cell (e.g. column {where[int(np.flatnonzero(cell == i * kmax + j)[0])]!r})",
+                            study=frame._row_study(origin(i, j)), rule="value required")
+    uninformative = rules.uninformative(plan.measure, {r: pad(v, _PAD[r]) for r, v in flat_cols.items()},
+                                        s.allstudies) if m_es.design == "bin2" else None
+    if uninformative is not None:
+        left = pooled & ~uninformative
+        empty = pooled.any(-1) & ~left.any(-1)
         if empty.any():
             i = int(np.argmax(empty))
-            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded (no events in both "
-                            "groups, or only events; allstudies = False as R meta): no studies left to pool",
-                            rule="no studies")
-    bad = pooled & ~(np.isfinite(yi) & np.isfinite(vi) & (vi > 0))
+            raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded ({rules.UNINFORMATIVE}): "
+                            "no studies left to pool", rule="no studies")
+        pooled = left
+    bad = pooled & rules.not_computable(yi, vi)
     if bad.any():
-        i, j = (int(x) for x in np.argwhere(bad)[0])
-        row = np.flatnonzero(cell == i * kmax + j)[0]
-        orig = (rows.start + row) if isinstance(rows, slice) else int(rows[row])
-        raise DataError(f"analysis {_id(frame.ids[a + i])!r}: the effect size cannot be computed "
-                        f"(yi = {yi[i, j]}, vi = {vi[i, j]}); check its data or use a continuity "
-                        "correction", study=frame._row_study(orig), column=plan.measure.code,
-                        rule="finite effect size")
+        refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
+    absurd = pooled & rules.beyond_precision(yi, vi)
+    if absurd.any():
+        refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
+    zero_vi = pooled & (vi == 0)
+    if zero_vi.any():
+        refusal = rules.zero_variance_refusal(s.method, s.method_tau2)
+        if refusal is not None:
+            refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
     mask = pooled.astype(float)
     genq = None
     if "genq_weights" in flat_cols:
@@ -337,6 +365,14 @@ def _pool_chunk(frame: _Frame, a: int, b: int) -> dict:
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
+    if zero_vi.any():
+        # as the single analysis (and metafor): what weights 1/v_i define is undefined
+        rows_zero = zero_vi.any(-1)
+        for name in NEEDS_POSITIVE_V:
+            out[name] = np.where(rows_zero, np.nan, out[name])
+        if tally is not None:
+            tally["zero_vi"].extend(_id(x) for x in frame.ids[a:b][rows_zero][:max(0, 5 - len(tally["zero_vi"]))])
+            tally["zero_vi_n"] += int(rows_zero.sum())
     if plan.measure.transformed:
         n_harmonic = None
         if n_tot is not None:
@@ -511,13 +547,14 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
             frames = _stream_complete(_read_pieces(path, plan.columns_read, by, plan.studlab,
                                                    plan.count_columns), by, path)
             total = _file_rows(path)
-        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0}
+        tally = {"single": [], "single_n": 0, "unconverged": [], "unconverged_n": 0, "missing": [], "missing_n": 0,
+                 "zero_vi": [], "zero_vi_n": 0}
         bar = _progress(progress, total)
         try:
             for frame in frames:
                 fr = _Frame(frame, plan)
                 for a, b in fr.chunks(chunk_size):
-                    out = _pool_chunk(fr, a, b)
+                    out = _pool_chunk(fr, a, b, tally)
                     _tally(tally, out, plan.by)
                     if bar is not None:
                         bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
@@ -556,10 +593,29 @@ def _tally(tally: dict, out: dict, by: str) -> None:
             tally[key].extend(_id(x) for x in out[by][sel][:room])
 
 
+def _tally_missing(tally: dict, frame: _Frame, rows, missing: np.ndarray, where: np.ndarray) -> None:
+    """Count the study rows not pooled for an empty cell, keeping the first five to name."""
+    hits = np.flatnonzero(missing)
+    tally["missing_n"] += int(hits.size)
+    for pos in hits[:max(0, 5 - len(tally["missing"]))]:
+        row = (rows.start + int(pos)) if isinstance(rows, slice) else int(rows[pos])
+        tally["missing"].append(f"analysis {_id(frame.ids[frame.codes[row]])!r} study {frame._row_study(row)!r} "
+                                f"(column '{where[pos]}')")
+
+
 def _warn(tally: dict, plan: _Plan) -> None:
     def some(ids, n):
         more = f" and {n - len(ids)} more" if n > len(ids) else ""
         return ", ".join(repr(i) for i in ids) + more
+    if tally.get("missing_n"):
+        more = tally["missing_n"] - len(tally["missing"])
+        warnings.warn(f"{tally['missing_n']} study row(s) not pooled, value missing: {', '.join(tally['missing'])}"
+                      + (f" and {more} more" if more > 0 else "") + " (as metafor's na.action = \"na.omit\")",
+                      MetaReviewWarning, stacklevel=3)
+    if tally.get("zero_vi_n"):
+        warnings.warn(f"{tally['zero_vi_n']} analysis(es) with a sampling variance 0 "
+                      f"({some(tally['zero_vi'], tally['zero_vi_n'])}): {rules.ZERO_VARIANCE_NOTE}",
+                      MetaReviewWarning, stacklevel=3)
     if tally["single_n"]:
         warnings.warn(f"{tally['single_n']} analysis(es) with one study ({some(tally['single'], tally['single_n'])}): "
                       "tau² = 0, Q = 0 and I² = 0 as metafor sets them", SmallSampleWarning, stacklevel=3)

@@ -25,6 +25,7 @@ from ..pooling.inverse_variance import pool_arrays
 from ..pooling.values import Estimate, Interval, Pooled
 from .result import MetaResult
 from ..tables.selection import select_studies, study_labels
+from ..effectsizes import rules
 from ..pooling.settings import Settings
 from ..effectsizes.study_ci import study_ci
 
@@ -141,12 +142,6 @@ def _as_float(values, column: str, labels) -> np.ndarray:
     return out
 
 
-# Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
-# such values are data errors (units, a misplaced exponent), never effects to pool.
-_MAX_EFFECT = 1e100
-_MAX_VARIANCE = 1e200
-
-
 _DUPLICATE_LABELS = "duplicate study labels"
 
 
@@ -188,16 +183,10 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
     missing = _missing_cells(m, arrays, labels, notes)
     excl = excl | missing
-    if m.code in ("OR", "RR") and not settings.allstudies and "events_e" in arrays:
-        # R meta (allstudies = FALSE): studies without events in both arms (and, for the
-        # odds ratio, with only events in both arms) carry no information and are not pooled
-        e1, n1, e2, n2 = (arrays[c] for c in ("events_e", "n_e", "events_c", "n_c"))
-        nonif = (e1 == 0) & (e2 == 0)
-        if m.code == "OR":
-            nonif |= (e1 == n1) & (e2 == n2)
+    nonif = rules.uninformative(m, arrays, settings.allstudies)
+    if nonif is not None:
         if (nonif & ~excl).any():
-            notes.append("not pooled (no events in both groups, or only events; allstudies = False as R meta): "
-                         + ", ".join(labels[nonif & ~excl]))
+            notes.append(f"not pooled ({rules.UNINFORMATIVE}): " + ", ".join(labels[nonif & ~excl]))
             excl = excl | nonif
             if excl.all():
                 raise DataError("no study has events in one group and not in the other (R meta's "
@@ -208,18 +197,15 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
     es = _effects_of_complete(missing, "GEN" if "yi" in arrays else m, arrays, labels, settings)
-    bad = ~(np.isfinite(es.yi) & np.isfinite(es.vi) & (es.vi >= 0)) & ~excl
+    bad = rules.not_computable(es.yi, es.vi) & ~excl
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"the effect size cannot be computed (yi = {es.yi[i]}, vi = {es.vi[i]}); "
-                        "check its data or use a continuity correction", study=str(labels[i]),
+        raise DataError(rules.not_computable_message(es.yi[i], es.vi[i]), study=str(labels[i]),
                         column=m.code, rule="finite effect size")
-    with np.errstate(invalid="ignore"):
-        absurd = ((np.abs(es.yi) > _MAX_EFFECT) | (es.vi > _MAX_VARIANCE) | ((es.vi > 0) & (es.vi < 1 / _MAX_VARIANCE))) & ~excl
+    absurd = rules.beyond_precision(es.yi, es.vi) & ~excl
     if absurd.any():
         i = int(np.argmax(absurd))
-        raise DataError(f"the effect size (yi = {es.yi[i]:.6g}, vi = {es.vi[i]:.6g}) is beyond what can be pooled "
-                        f"in double precision; check the data's units and magnitudes", study=str(labels[i]),
+        raise DataError(rules.beyond_precision_message(es.yi[i], es.vi[i]), study=str(labels[i]),
                         column=m.code, rule="magnitude")
     zero_vi = (es.vi == 0) & ~excl
     if zero_vi.any():
@@ -239,7 +225,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if zero_vi.any():
         pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
     if settings.method != "Inverse":
-        # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
+        # likelihood and fixed-cell methods replace the kernel's named values (glmm.py, mh.py)
         if settings.method == "GLMM":
             from ..pooling.glmm import pooled_for_analysis as glmm_pooled
             pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled)
@@ -271,23 +257,19 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       notes=tuple(notes), version=__version__)
 
 
-#: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them)
-ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
+#: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)
+NEEDS_POSITIVE_V = ("common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+                     "common_p", "q", "q_p", "i2", "i2_ci_low", "i2_ci_high", "h", "h_ci_low", "h_ci_high",
+                     "tau2_ci_low", "tau2_ci_high")
 
 
 def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> None:
     """Studies with sampling variance 0 (an estimate without sampling error): legal for the
     random-effects model with the estimators metafor allows them for, with a warning."""
-    who = ", ".join(labels[zero_vi])
-    if settings.method != "Inverse" or settings.method_tau2 not in ZERO_VARIANCE_ESTIMATORS:
-        i = int(np.argmax(zero_vi))
-        what = (f"the {settings.method_tau2} estimator of tau²" if settings.method == "Inverse"
-                else f"method {settings.method}")
-        raise DataError(f"sampling variance 0: {what} divides by the sampling variances; estimators that allow "
-                        f"zero variances (as metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}",
-                        study=str(labels[i]), column="vi", rule="vi > 0")
-    msg = (f"sampling variance 0 in {who}: the common-effect model, Q, I², H and the Q-profile interval of tau² "
-           "are not defined (as metafor)")
+    refusal = rules.zero_variance_refusal(settings.method, settings.method_tau2)
+    if refusal is not None:
+        raise DataError(refusal, study=str(labels[int(np.argmax(zero_vi))]), column="vi", rule="vi > 0")
+    msg = f"sampling variance 0 in {', '.join(labels[zero_vi])}: {rules.ZERO_VARIANCE_NOTE}"
     warnings.warn(msg, MetaReviewWarning, stacklevel=4)
     notes.append(msg)
 
@@ -299,7 +281,7 @@ def _without_inverse_variance_quantities(pooled: Pooled, zero_vi, labels, method
         raise DataError(f"sampling variance 0 and tau² estimated as 0 ({method_tau2}): the random-effects "
                         "weights are infinite", study=str(labels[i]), column="vi", rule="vi > 0 or tau² > 0")
     # what inverse-variance weights 1/v_i define is undefined when a v_i is 0 (metafor reports NA):
-    # the common-effect model, Q, I², H and the Q-profile interval of tau²
+    # the common-effect model, Q, I², H and the Q-profile interval of tau² (NEEDS_POSITIVE_V)
     nan = float("nan")
     none = Interval(nan, nan, pooled.common.interval.level)
     return pooled.replace(
@@ -342,24 +324,14 @@ def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarr
     """Studies with an empty cell in a column the measure needs: kept in the study table and
     left out of the pooling, with a note and a warning naming study and column (what
     metafor does with ``na.action = "na.omit"`` and R meta with missing values)."""
-    from ..effectsizes.measures import required_columns
-    needed = required_columns("GEN" if "yi" in arrays else m, arrays)
-    missing = np.zeros(labels.size, dtype=bool)
-    where = {}
-    for col in needed:
-        if col not in arrays:
-            continue  # escalc names the missing column
-        gap = np.isnan(arrays[col]) & ~missing
-        for i in np.flatnonzero(gap):
-            where[int(i)] = col
-        missing |= gap
+    missing, where = rules.missing_cells(m, arrays)
     if not missing.any():
         return missing
     if missing.all():
         raise DataError("no study has complete data: every study has an empty cell "
                         f"(e.g. column {where[0]!r})", study=str(labels[0]), column=where[0],
                         rule="value required")
-    detail = ", ".join(f"{labels[i]} (column '{where[i]}')" for i in sorted(where))
+    detail = ", ".join(f"{labels[i]} (column '{where[i]}')" for i in np.flatnonzero(missing))
     msg = (f"not pooled, value missing: {detail}; kept in the study table "
            "(as metafor's na.action = \"na.omit\")")
     notes.append(msg)

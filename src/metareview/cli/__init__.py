@@ -9,46 +9,9 @@ function, which keeps ``metareview --help`` and ``metareview pool`` quick to sta
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import sys
 
-import typer
-
 from ..base.exceptions import MetaReviewError
-
-app = typer.Typer(
-    name="metareview",
-    help="Systematic reviews and meta-analysis, with numbers that match R meta and metafor.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-)
-
-
-def _register_commands() -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            module.register(app)
-
-
-_register_commands()
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        from ..base.version import __version__
-        typer.echo(f"metareview {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
-                                 help="Print the version of metareview and exit."),
-) -> None:
-    """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
-
 
 #: Exit codes of every command (docs/exit-codes.md).
 EXIT_OK = 0
@@ -61,7 +24,46 @@ EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the
                    "option or path (one-line message); 3 unexpected internal error (one line and the path "
                    "of a saved traceback); 130 interrupted.")
 
-app.info.help = f"{app.info.help}\n\n{EXIT_CODES_HELP}"
+_APP = None
+
+
+def _build_app():
+    """The typer application with every ``cmd_*`` module's command (built on first use, so that
+    ``metareview --version`` answers without importing typer)."""
+    import pkgutil
+
+    import typer
+
+    def print_version(value: bool) -> None:
+        if value:
+            from ..base.version import __version__
+            typer.echo(f"metareview {__version__}")
+            raise typer.Exit()
+
+    about = "Systematic reviews and meta-analysis, with numbers that match R meta and metafor."
+    app = typer.Typer(name="metareview", help=f"{about}\n\n{EXIT_CODES_HELP}", no_args_is_help=True,
+                      add_completion=True, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def _root(
+        version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
+                                     help="Print the version of metareview and exit."),
+    ) -> None:
+        """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(app)
+    return app
+
+
+def __getattr__(name: str):
+    global _APP
+    if name == "app":
+        if _APP is None:
+            _APP = _build_app()
+        return _APP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def command():
@@ -69,7 +71,7 @@ def command():
     import typer.main
 
     from ._help import dress
-    return dress(typer.main.get_command(app))
+    return dress(typer.main.get_command(__getattr__("app")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     code 2, usage errors as click reports them (2).  Anything else is a bug: one line naming
     the error and the file its traceback was saved to, exit code 3.  Never a raw traceback.
     """
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args == ["--version"]:  # answered before typer is imported
+        from ..base.version import __version__
+        sys.stdout.write(f"metareview {__version__}\n")
+        return EXIT_OK
+    import typer
     import typer.core
 
     from .output import error
@@ -89,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     exits = tuple({typer.Exit, getattr(click.exceptions, "Exit", typer.Exit)})
     aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
-    args = sys.argv[1:] if argv is None else list(argv)
     try:
         command().main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:

@@ -3,46 +3,60 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
+from .cmd_pool import BATCH_POOL_OPTIONS, pool_options_to_kwargs, with_pool_options
 from .output import QUIET_HELP
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
-def _write(parts, out: Path, empty, inputs) -> int:
+def write_results(parts, out: Path, empty, inputs) -> int:
     """Write result chunks as they come (Parquet or CSV by suffix) through
     :func:`metareview.base.outputs.open_output` (a temporary file beside ``out`` that replaces it
     only when every chunk is written); return the number of analyses.
-    ``empty()`` gives the (column-only) result of a table without rows."""
+    ``empty()`` gives the (column-only) result of a table without rows.
+
+    Both formats go through pyarrow's columnar writers: CSV with each number in the shortest
+    text that reads back to the same double (so the file holds exactly the computed values),
+    an empty field for a missing one, and quotes only where a field needs them."""
     import itertools
+
+    import pyarrow as pa
 
     from ..base.outputs import open_output
 
     parts = iter(parts)
     first = next(parts, None)
     parts = itertools.chain([empty() if first is None else first], parts)
-    n = 0
-    if out.suffix.lower() == ".csv":
-        with open_output(out, "w", inputs=inputs, newline="") as fh:
-            for i, df in enumerate(parts):
-                df.to_csv(fh, header=i == 0, index=False, float_format="%.17g")
-                n += len(df)
-        return n
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    csv = out.suffix.lower() == ".csv"
+    if csv:
+        import pyarrow.csv as pc
 
+        def open_writer(fh, schema):
+            # pyarrow quotes every column name unless told not to; a name needs quotes only
+            # when it holds the delimiter, a quote or a line break
+            plain = not any(set(name) & set(',"\r\n') for name in schema.names)
+            options = pc.WriteOptions(quoting_style="needed", quoting_header="none" if plain else "needed")
+            return pc.CSVWriter(fh, schema, write_options=options)
+    else:
+        import pyarrow.parquet as pq
+
+        def open_writer(fh, schema):
+            return pq.ParquetWriter(fh, schema)
+    n = 0
     with open_output(out, "wb", inputs=inputs) as fh:
-        writer = None
+        writer = schema = None
         try:
             for df in parts:
                 if writer is None:
                     table = pa.Table.from_pandas(df, preserve_index=False)
-                    writer = pq.ParquetWriter(fh, table.schema)
+                    schema = table.schema
+                    writer = open_writer(fh, schema)
                 else:
-                    table = pa.Table.from_pandas(df, schema=writer.schema, preserve_index=False)
+                    table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
                 writer.write_table(table)
                 n += len(df)
         finally:
@@ -53,30 +67,20 @@ def _write(parts, out: Path, empty, inputs) -> int:
 
 def register(app: typer.Typer) -> None:
     @app.command("batch")
+    @with_pool_options(only=BATCH_POOL_OPTIONS)
     def batch_cmd(
         data: Path = typer.Argument(..., help="Long table (CSV, TSV, Parquet or XLSX): one row per study, "
                                               "an analysis id column; design read from column names."),
         output: Path = typer.Option(..., "--output", "-o", help="Results file: .parquet or .csv (one row per analysis)."),
         by: str = typer.Option("analysis", "--by", help="Column with the analysis id."),
-        measure: Optional[str] = typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, OR, ...)."),
-        method_tau2: str = typer.Option("DL", "--method-tau2", help="tau² estimator: DL, PM, REML, ML, HS, SJ, HE, EB."),
-        random_ci: str = typer.Option("wald", "--random-ci", help="Random-effects CI: wald or hk (Hartung-Knapp)."),
-        adhoc_hakn: str = typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci."),
-        prediction: str = typer.Option("t", "--prediction", help="Prediction interval: t (k-2 df, R meta), z (metafor), none."),
-        level: float = typer.Option(0.95, "--level", help="Confidence level."),
-        i2_method: str = typer.Option("q", "--i2", help="I² and H: q (from Q, R meta) or tau2 (from tau², metafor)."),
-        incr: float = typer.Option(0.5, "--incr", help="Continuity correction increment."),
-        method_incr: str = typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none."),
-        incr_style: str = typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor."),
-        exact_smd: bool = typer.Option(True, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor) or meta's approximation."),
-        allstudies: bool = typer.Option(False, "--allstudies/--no-allstudies", help="OR and RR: also pool studies without events (or with only events) in both groups."),
         tau2_ci: bool = typer.Option(True, "--tau2-ci/--no-tau2-ci", help="Q-profile CI of tau² (iterative; skip it for speed)."),
-        col: Optional[List[str]] = typer.Option(None, "--col", help="Map a column: ROLE=COLUMN (repeatable)."),
         study: str = typer.Option("study", "--study", help="Column with study labels (named in error messages)."),
         chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Analyses pooled at a time (default: about 50,000 padded cells' worth)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True,
                                       help="Older spelling of --quiet (--no-progress)."),
+        *,
+        pool: dict,
     ) -> None:
         """Pool every analysis of DATA and write one row of pooled results per analysis."""
         import warnings
@@ -89,13 +93,13 @@ def register(app: typer.Typer) -> None:
         if output.suffix.lower() not in OUTPUT_SUFFIXES:
             raise SettingsError(f"--output must end in {', '.join(OUTPUT_SUFFIXES)}, not {output.name!r}")
         check_output(output, [data])
-        kwargs = dict(by=by, measure=measure, columns=parse_col_maps(col), studlab=study, chunk_size=chunk_size,
-                      tau2_ci=tau2_ci, method_tau2=method_tau2, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
-                      prediction=prediction, level=level, i2_method=i2_method, incr=incr,
-                      method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd, allstudies=allstudies)
+        opts = dict(pool)
+        col = opts.pop("col")
+        kwargs = dict(by=by, measure=opts["measure"], columns=parse_col_maps(col), studlab=study,
+                      chunk_size=chunk_size, tau2_ci=tau2_ci, **pool_options_to_kwargs(**opts))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            n = _write(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
+            n = write_results(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
                        [data])
         from .output import warn, wrote
         for w in caught:

@@ -8,16 +8,21 @@ from typing import List, Optional
 import typer
 
 
-def pool_options_to_kwargs(measure, method_tau2, random_ci, prediction, level, exclude, adhoc_hakn,
-                           i2_method, study_ci, incr, method_incr, incr_style, exact_smd,
-                           method="Inverse", n_agq=None, preset=None):
-    kw = {"method": method, "level": level, "exclude": exclude or None, "adhoc_hakn": adhoc_hakn,
-          "incr": incr, "method_incr": method_incr, "incr_style": incr_style}
+def pool_options_to_kwargs(measure=None, method_tau2=None, random_ci=None, prediction=None, level=0.95, exclude=None,
+                           adhoc_hakn="none", i2_method=None, study_ci=None, incr=0.5, method_incr="only0",
+                           incr_style="meta", exact_smd=None, method="Inverse", n_agq=None, preset=None,
+                           allstudies=None):
+    """The settings of the API (:class:`~metareview.pooling.settings.Settings`) from the
+    options of :data:`POOL_OPTIONS`; ``measure`` is passed on separately."""
+    kw = {"method": method, "level": level, "adhoc_hakn": adhoc_hakn, "incr": incr, "method_incr": method_incr,
+          "incr_style": incr_style}
+    if exclude:
+        kw["exclude"] = exclude
     # unset: the preset's or the method's defaults (DL, I² from Q; with GLMM: ML, I² from
     # tau², as meta)
     for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
                         ("n_agq", n_agq), ("random_ci", random_ci), ("prediction", prediction),
-                        ("exact_smd", exact_smd), ("preset", preset)):
+                        ("exact_smd", exact_smd), ("preset", preset), ("allstudies", allstudies)):
         if value is not None:
             kw[name] = value
     return kw
@@ -107,30 +112,44 @@ POOL_OPTIONS = {
     "method_incr": (str, typer.Option("only0", "--method-incr", help="Where to add it: only0, if0all, all, none.")),
     "incr_style": (str, typer.Option("meta", "--incr-style", help="Continuity convention: meta or metafor.")),
     "exact_smd": (Optional[bool], typer.Option(None, "--exact-smd/--approx-smd", help="Hedges' g correction: exact (metafor; default) or meta's approximation.")),
+    "allstudies": (Optional[bool], typer.Option(None, "--allstudies/--no-allstudies", help="OR and RR: also pool studies without events (or, for OR, with only events) in both groups (R meta's allstudies; default: no).")),
 }
 
+#: The options of :data:`POOL_OPTIONS` that ``metareview batch`` takes.  The others are not
+#: offered there: batch pools every row by inverse variance (``--method``, ``--n-agq``) and
+#: writes no study table (``--exclude``, ``--study-ci``, the risk-of-bias options: filter
+#: the table first).
+BATCH_POOL_OPTIONS = ("measure", "method_tau2", "preset", "random_ci", "adhoc_hakn", "prediction", "level", "col",
+                      "i2_method", "incr", "method_incr", "incr_style", "exact_smd", "allstudies")
 
-def with_pool_options(command):
-    """Give ``command`` the options of :data:`POOL_OPTIONS` after its arguments.
+
+def with_pool_options(command=None, *, only: tuple[str, ...] | None = None):
+    """Give ``command`` the options of :data:`POOL_OPTIONS` (or the ones named in ``only``)
+    after its arguments: every command that pools declares them here, once, with the same
+    names, help and defaults.
 
     The command receives them together as one keyword argument ``pool`` (a dict by
-    option name), ready for :func:`analyse_options`.
+    option name), ready for :func:`analyse_options` or :func:`pool_options_to_kwargs`.
     """
+    if command is None:
+        return lambda cmd: with_pool_options(cmd, only=only)
     import functools
     import inspect
+
+    table = {name: POOL_OPTIONS[name] for name in (only or POOL_OPTIONS)}
 
     sig = inspect.signature(command, eval_str=True)
     own = [p for p in sig.parameters.values() if p.name != "pool"]
     arguments = [p for p in own if isinstance(p.default, typer.models.ArgumentInfo)]
     options = [p for p in own if p not in arguments]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=kind)
-             for name, (kind, info) in POOL_OPTIONS.items()]
+             for name, (kind, info) in table.items()]
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in arguments] + added + \
         [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in options]
 
     @functools.wraps(command)
     def wrapper(**kwargs):
-        pool = {name: kwargs.pop(name) for name in POOL_OPTIONS}
+        pool = {name: kwargs.pop(name) for name in table}
         return command(pool=pool, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=params)

@@ -1,0 +1,96 @@
+"""Writing a batch's results: the columnar writers against pooling, and against pandas' CSV writer.
+
+For 100,000 analyses of k = 20 (generic yi, vi; DerSimonian-Laird, no Q-profile CI of
+tau²), this times, in one process and one run:
+
+* ``pool``         pooling every analysis (``iter_batch`` over a DataFrame, chunks as
+  ``metareview batch`` pools them);
+* ``write csv``    the result chunks through ``metareview batch``'s writer to CSV
+  (pyarrow's CSVWriter: shortest round-trip text of each double);
+* ``write parquet``the same chunks to Parquet (pyarrow's ParquetWriter);
+* ``pandas csv``   the same chunks through ``DataFrame.to_csv(float_format="%.17g")``, the
+  writer ``metareview batch`` used before;
+* ``whole command`` ``metareview batch long.parquet -o out.csv --no-tau2-ci --quiet`` as a new
+  process (reading, pooling and writing).
+
+Run:  python benchmarks/batch_io.py [--analyses 100000] [--k 20] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def simulate(n_analyses: int, k: int, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = rng.integers(20, 201, size=(n_analyses, k))
+    vi = 4.0 / n
+    yi = rng.normal(0.3, np.sqrt(vi + 0.05))
+    return pd.DataFrame({"analysis": np.repeat(np.arange(n_analyses), k), "yi": yi.ravel(), "vi": vi.ravel()})
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--analyses", type=int, default=100_000)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    from metareview.api.batch import iter_batch
+    from metareview.cli.cmd_batch import write_results
+
+    table = simulate(args.analyses, args.k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_pool, parts = timed(lambda: list(iter_batch(table, tau2_ci=False, method_tau2="DL")))
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        empty = parts[0].iloc[:0]
+        results["pool"] = t_pool
+        results["write csv"], _ = timed(lambda: write_results(iter(parts), tmp / "out.csv", lambda: empty, []))
+        results["write parquet"], _ = timed(lambda: write_results(iter(parts), tmp / "out.parquet", lambda: empty, []))
+
+        def pandas_csv():
+            with open(tmp / "pandas.csv", "w", newline="") as fh:
+                for i, df in enumerate(parts):
+                    df.to_csv(fh, header=i == 0, index=False, float_format="%.17g")
+        results["pandas csv"], _ = timed(pandas_csv)
+        source = tmp / "long.parquet"
+        table.to_parquet(source, index=False)
+        command = [sys.executable, "-m", "metareview", "batch", str(source), "-o", str(tmp / "cmd.csv"),
+                   "--no-tau2-ci", "--quiet"]
+        results["whole command"], _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
+        check = pd.read_csv(tmp / "out.csv", float_precision="round_trip")
+        assert len(check) == args.analyses
+    rows = args.analyses
+    print(f"{rows:,} analyses of k = {args.k} (DL, no tau² CI); {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    for name, seconds in results.items():
+        print(f"  {name:<14} {seconds:8.2f} s")
+    print(f"  write csv / pool: {results['write csv'] / results['pool']:.2f}; "
+          f"pandas csv / write csv: {results['pandas csv'] / results['write csv']:.1f}x")
+    if args.json:
+        args.json.write_text(json.dumps({"analyses": rows, "k": args.k, "seconds": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

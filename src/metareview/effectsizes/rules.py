@@ -1,0 +1,115 @@
+"""What a study table must satisfy on its way to pooling: the rules one analysis and a batch share.
+
+:func:`metareview.api.meta.metaanalysis` (and every ``meta*`` function) and the batch
+engine (:mod:`metareview.api.batch`) apply the same rules through this module, so a study
+that one pools the other pools, and a study that one refuses the other refuses.  Arrays
+have the studies on their last axis: one analysis is ``(k,)``, a padded batch
+``(analyses, k)``.  Each rule returns a mask of the cells it concerns; the caller says what
+a hit means where it is (a note naming the studies of one analysis; an error naming the
+analysis and study of a batch).
+
+- **Missing values**: a study with an empty cell in a column its measure needs is kept in
+  the study table and not pooled, as metafor's ``na.action = "na.omit"`` and R meta do
+  (:func:`missing_cells`).
+- **Uninformative tables**: for odds and risk ratios, R meta's ``allstudies = FALSE``
+  leaves out studies without events in both groups, and for the odds ratio also those with
+  only events (:func:`uninformative`).
+- **Effect sizes that cannot be computed**: a non-finite effect or sampling variance, or a
+  negative variance, stops the analysis (:func:`not_computable`), as do effects and
+  variances beyond what the kernel's weighted sums hold in double precision
+  (:func:`beyond_precision`).
+- **Zero sampling variances** are legal with the tau² estimators metafor 3.8-1 allows them
+  for (:data:`ZERO_VARIANCE_ESTIMATORS`), with a warning: the common-effect model, Q, I²
+  and H are then undefined (metafor reports NA).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .measures import Measure, get_measure, required_columns
+
+__all__ = ["MAX_EFFECT", "MAX_VARIANCE", "ZERO_VARIANCE_ESTIMATORS", "UNINFORMATIVE", "needed_columns",
+           "missing_cells", "uninformative", "not_computable", "not_computable_message", "beyond_precision",
+           "beyond_precision_message", "zero_variance_refusal", "ZERO_VARIANCE_NOTE"]
+
+#: Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
+#: such values are data errors (units, a misplaced exponent), never effects to pool.
+MAX_EFFECT = 1e100
+MAX_VARIANCE = 1e200
+#: tau² estimators that metafor 3.8-1 allows with zero sampling variances (the others divide by them).
+ZERO_VARIANCE_ESTIMATORS = ("HE", "ML", "REML", "EB", "SJ", "SJIT", "GENQ")
+#: Why an uninformative table is not pooled, as the notes and errors say it.
+UNINFORMATIVE = "no events in both groups, or only events; allstudies = False as R meta"
+#: What a zero sampling variance leaves undefined, as the notes say it.
+ZERO_VARIANCE_NOTE = ("the common-effect model, Q, I², H and the Q-profile interval of tau² are not defined "
+                      "(as metafor)")
+
+
+def needed_columns(measure: str | Measure, arrays) -> tuple[str, ...]:
+    """The columns a study needs to be pooled: the measure's, or ``yi`` with ``vi``/``sei``
+    for generic data (already on the measure's analysis scale)."""
+    return required_columns("GEN" if "yi" in arrays else get_measure(measure), arrays)
+
+
+def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarray]:
+    """Cells of studies with an empty value in a column they need: (mask, the first such
+    column of each cell, "" where none).  Columns the data lack altogether are not missing
+    cells (the measure's own check names them)."""
+    needed = [c for c in needed_columns(measure, arrays) if c in arrays]
+    gaps = [(col, np.isnan(np.asarray(arrays[col], dtype=float))) for col in needed]
+    shape = gaps[0][1].shape if gaps else (0,)
+    missing = np.zeros(shape, dtype=bool)
+    where = np.full(shape, "", dtype=object)
+    if not any(gap.any() for _, gap in gaps):  # the usual case, without the per-column labels
+        return missing, where
+    for col, gap in gaps:
+        gap &= ~missing
+        where[gap] = col
+        missing |= gap
+    return missing, where
+
+
+def uninformative(measure: str | Measure, arrays, allstudies: bool) -> np.ndarray | None:
+    """R meta's ``allstudies = FALSE`` for odds and risk ratios of two groups: studies without
+    events in both groups (odds ratio: or with only events in both) carry no information and
+    are not pooled.  None where the rule does not apply."""
+    m = get_measure(measure)
+    if allstudies or m.code not in ("OR", "RR") or "events_e" not in arrays:
+        return None
+    e1, n1, e2, n2 = (np.asarray(arrays[c], dtype=float) for c in ("events_e", "n_e", "events_c", "n_c"))
+    out = (e1 == 0) & (e2 == 0)
+    if m.code == "OR":
+        out |= (e1 == n1) & (e2 == n2)
+    return out
+
+
+def not_computable(yi: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """Effect sizes that cannot be pooled: a non-finite effect or variance, or a negative variance."""
+    with np.errstate(invalid="ignore"):
+        return ~(np.isfinite(yi) & np.isfinite(vi) & (vi >= 0))
+
+
+def not_computable_message(yi: float, vi: float) -> str:
+    return (f"the effect size cannot be computed (yi = {yi}, vi = {vi}); check its data or use a continuity "
+            "correction")
+
+
+def beyond_precision(yi: np.ndarray, vi: np.ndarray) -> np.ndarray:
+    """Effects or variances whose weighted sums would overflow double precision."""
+    with np.errstate(invalid="ignore"):
+        return (np.abs(yi) > MAX_EFFECT) | (vi > MAX_VARIANCE) | ((vi > 0) & (vi < 1 / MAX_VARIANCE))
+
+
+def beyond_precision_message(yi: float, vi: float) -> str:
+    return (f"the effect size (yi = {yi:.6g}, vi = {vi:.6g}) is beyond what can be pooled in double precision; "
+            "check the data's units and magnitudes")
+
+
+def zero_variance_refusal(method: str, method_tau2: str) -> str | None:
+    """Why a zero sampling variance cannot be pooled with these settings, or None when it can."""
+    if method == "Inverse" and method_tau2 in ZERO_VARIANCE_ESTIMATORS:
+        return None
+    what = f"the {method_tau2} estimator of tau²" if method == "Inverse" else f"method {method}"
+    return (f"sampling variance 0: {what} divides by the sampling variances; estimators that allow zero "
+            f"variances (as metafor): {', '.join(ZERO_VARIANCE_ESTIMATORS)}")

@@ -1,0 +1,68 @@
+"""What starting metareview imports: pinned, so that a heavy import slipping onto the start-up path
+fails here rather than in a user's wait (issue: the CLI answers at once).
+
+Each case runs in a fresh interpreter and lists the modules loaded after it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed_tr.csv"
+HEAVY = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "starlette", "uvicorn", "formulaic", "pyarrow",
+         "dask", "rapidfuzz", "docx", "lxml", "argon2", "psycopg", "rich", "typer")
+
+
+def loaded(code: str) -> list[str]:
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ours(modules):
+    return [m for m in modules if m.split(".")[0] == "metareview"]
+
+
+def heavy(modules):
+    return sorted({m.split(".")[0] for m in modules} & set(HEAVY))
+
+
+def test_import_metareview_loads_nothing_else():
+    modules = loaded("import metareview")
+    assert ours(modules) == ["metareview", "metareview.base", "metareview.base.version"]
+    assert heavy(modules) == []
+
+
+def test_version_answers_before_the_command_line_is_built():
+    modules = loaded("from metareview.cli import main\nassert main(['--version']) == 0")
+    assert heavy(modules) == []
+    assert "metareview.cli.cmd_pool" not in modules
+
+
+def test_help_loads_no_numerics():
+    modules = loaded("from metareview.cli import main\nassert main(['--help']) == 0")
+    assert heavy(modules) == ["rich", "typer"]
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
+def test_pool_loads_only_what_pooling_needs():
+    modules = loaded(f"from metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0")
+    assert heavy(modules) == ["numpy", "scipy", "typer"]
+    assert ours(modules) == sorted([
+        "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
+        "metareview.appraisal", "metareview.appraisal.rob",
+        "metareview.base", "metareview.base.dist", "metareview.base.exceptions", "metareview.base.format",
+        "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets", "metareview.base.report",
+        "metareview.base.version",
+        "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
+        "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
+        "metareview.pooling", "metareview.pooling.heterogeneity", "metareview.pooling.inverse_variance",
+        "metareview.pooling.settings", "metareview.pooling.summary", "metareview.pooling.tau2",
+        "metareview.tables", "metareview.tables.decoding", "metareview.tables.io", "metareview.tables.selection",
+        *[m for m in ours(modules) if m.startswith("metareview.cli")],
+    ])
