@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import metareview as mr
 from metareview.api import batch as batch_module
 from metareview.api.batch import POOLED_COLUMNS, batch
 from metareview.pooling.tau2 import TAU2_METHODS
@@ -215,3 +216,18 @@ def test_docstring_example():
     import doctest
 
     assert doctest.testmod(batch_module).failed == 0
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "HE", "SJ"])
+def test_zero_sampling_variances_as_in_one_analysis(method):
+    """A study with vi = 0 is legal with the estimators metafor allows it for: the random-effects
+    results are the single analysis', the common-effect model, Q, I², H and the tau² interval are
+    empty, with a warning naming the analyses."""
+    table = pd.DataFrame({"analysis": ["a"] * 4 + ["b"] * 3, "study": list("ABCDABC"),
+                          "yi": [0.1, 0.9, -0.5, 0.4, 0.1, 0.5, 0.3], "vi": [0.04, 0.0, 0.02, 0.03, 0.04, 0.05, 0.02]})
+    with pytest.warns(mr.MetaReviewWarning, match=r"1 analysis\(es\) with a sampling variance 0 \('a'\)"):
+        result = batch(table, method_tau2=method)
+    assert_same_as_single(result, table, None, {"method_tau2": method})
+    a = result.set_index("analysis").loc["a"]
+    assert np.isnan(a["common_estimate"]) and np.isnan(a["q"]) and a["tau2"] > 0
+

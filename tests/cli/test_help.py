@@ -59,7 +59,7 @@ def test_usage_lines_name_arguments_in_capitals():
 def test_help_lists_the_choices(capsys):
     assert main(["pool", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    for code in ("REML", "HSk", "GENQ", "wald|hk", "SMCRH", "ZPCOR", "revman5"):
+    for code in ("REML", "HSk", "GENQ", "wald|hk", "SMCRH", "ZPCOR", "revman5", "UM.FS|CM.AL"):
         assert code in out
     assert "<str>" not in out and "<bool>" not in out and "{data}" not in out.lower()
 
@@ -69,19 +69,20 @@ def test_choices_are_the_registries():
     from metareview.pooling.inverse_variance import ADHOC_HAKN, PREDICTION, RANDOM_CI
     from metareview.base.presets import PRESETS
     from metareview.review.project import SOURCE_KINDS, STAGES
+    from metareview.pooling.glmm import GLMM_OR_MODELS
     from metareview.pooling.settings import METHODS
     from metareview.pooling.tau2 import TAU2_METHODS
 
     assert set(_help.TAU2) == set(TAU2_METHODS)
     assert set(_help.MEASURES) == set(MEASURES)
-    assert _help.METHODS == METHODS
+    assert _help.METHODS == METHODS and _help.MODELS_GLMM == GLMM_OR_MODELS
     assert _help.RANDOM_CI == RANDOM_CI and _help.PREDICTION == PREDICTION and _help.ADHOC_HAKN == ADHOC_HAKN
     assert set(_help.PRESETS) == set(PRESETS)
     assert _help.STAGES == STAGES and set(_help.SOURCE_KINDS) == set(SOURCE_KINDS)
 
 
 def test_every_fixed_choice_option_is_dressed():
-    named = {"--method-tau2", "--method", "--random-ci", "--prediction", "--layout", "--measure", "--stage",
+    named = {"--method-tau2", "--method", "--model-glmm", "--random-ci", "--prediction", "--layout", "--measure", "--stage",
              "--role", "--type", "--format", "--preset"}
     seen = set()
     for path, _cmd, _ctx, param in _params():

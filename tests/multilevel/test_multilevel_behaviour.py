@@ -193,3 +193,18 @@ def test_json_estimates_keep_label_and_groups(pain_csv, capsys):
     first = json.loads(capsys.readouterr().out)["multilevel"]["estimates"][0]
     assert first == {"label": "S0", "yi": pytest.approx(first["yi"]), "vi": pytest.approx(first["vi"]),
                      "groups": {"study": "S0", "estimate": "1"}}
+
+
+def test_robust_test_of_moderators_is_printed_and_in_the_json():
+    """The cluster-robust omnibus test (HTZ for several moderators) beside the CR2 table and in
+    the JSON ``robust.qm``; without moderators there is nothing to test, as metafor prints none."""
+    d = load("assink_vcalc_deltype_year")
+    res = mr.metamv("yi", "vi", data=d["data"], random="~ 1 | study/esid", rho=0.6, mods="~ deltype + year",
+                    robust=True)
+    assert "Cluster-robust test of moderators (HTZ Wald test): F(3, 1.36) = 21.7469, p = 0.0961" in str(res)
+    qm = res.to_dict()["robust"]["qm"]
+    assert qm["test"] == "HTZ" and qm["df"] == 3 and abs(qm["df2"] - d["robust"]["QMdf"][1]) < 1e-6
+    one = mr.metamv("yi", "vi", data=d["data"], random="~ 1 | study/esid", mods="~ year", robust=True)
+    assert "(squared t test): F(1, " in str(one) and one.to_dict()["robust"]["qm"]["test"] == "t"
+    plain = mr.metamv("yi", "vi", data=d["data"], random="~ 1 | study/esid", robust=True)
+    assert "Cluster-robust test of moderators" not in str(plain)

@@ -66,6 +66,11 @@ def check_robust(res, R):
     close(rb.ci_low, R["ci_lb"])
     close(rb.ci_high, R["ci_ub"])
     close(rb.vb, np.asarray(R["vb"], float).reshape(rb.vb.shape))
+    # the omnibus test: clubSandwich's HTZ Wald test for several coefficients, t² for one (metafor's QM)
+    close(rb.qm, R["QM"])
+    assert rb.qm_df[0] == R["QMdf"][0] and rb.qm_test == ("t" if R["QMdf"][0] == 1 else "HTZ")
+    close(rb.qm_df[1], R["QMdf"][1])
+    close(rb.qm_p, R["QMp"])
 
 
 @pytest.mark.parametrize("method", ["reml", "ml"])
@@ -125,6 +130,18 @@ def test_constant_within_study_correlation_and_factor_moderator():
     close(res2.fit.beta, d["fit"]["beta"])
 
 
+def test_htz_wald_test_of_three_coefficients():
+    """V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6);
+    rma.mv(yi, V, mods = ~ deltype + year, random = ~ 1 | study/esid, data = dat.assink2016);
+    robust(res, cluster = study, clubSandwich = TRUE)  (QM: clubSandwich's Wald_test, test = "HTZ")"""
+    d = load("assink_vcalc_deltype_year")
+    res = mr.metamv("yi", "vi", data=d["data"], random="~ 1 | study/esid", rho=d["rho"],
+                    mods="~ deltype + year", robust=True)
+    check_fit(res, d["fit"])
+    check_robust(res, d["robust"])
+    assert res.robust.qm_df[0] == 3
+
+
 def test_constant_correlation_ml():
     """V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6);
     rma.mv(yi, V, random = ~ 1 | study/esid, data = dat.assink2016, method = 'ML')"""
@@ -135,11 +152,13 @@ def test_constant_correlation_ml():
 
 def test_multivariate_known_covariances():
     """V <- bldiag(lapply(split(dat.berkey1998[, c('v1i', 'v2i')], dat.berkey1998$trial), as.matrix));
-    rma.mv(yi, V, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = dat.berkey1998)"""
+    rma.mv(yi, V, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = dat.berkey1998);
+    robust(res, cluster = trial, clubSandwich = TRUE)"""
     d = load("berkey_known_v")
     res = mr.metamv("yi", V=np.asarray(d["V"], float), data=d["data"], random="~ 1 | trial/outcome",
-                    mods="~ outcome - 1")
+                    mods="~ outcome - 1", robust=True)
     check_fit(res, d["fit"])
+    check_robust(res, d["robust"])
     assert res.fit.btt == (0, 1)   # no intercept: QM tests both coefficients, as metafor
 
 

@@ -69,7 +69,10 @@ robust_values <- function(res, cluster) {
   rob <- robust(res, cluster = cluster, clubSandwich = TRUE)
   list(beta = num(rob$beta), se = num(rob$se), tval = num(rob$zval), df = num(rob$ddf),
        pval = num(rob$pval), ci_lb = num(rob$ci.lb), ci_ub = num(rob$ci.ub),
-       vb = unname(as.matrix(rob$vb)))
+       vb = unname(as.matrix(rob$vb)),
+       # omnibus test of the coefficients btt: clubSandwich's Wald_test(test = "HTZ") for several,
+       # the squared t test for one
+       QM = num(rob$QM), QMdf = num(rob$QMdf), QMp = num(rob$QMp))
 }
 
 # likelihood-ratio test of one variance component (fixed at 0), as anova(full, reduced)
@@ -134,6 +137,11 @@ write_case("assink_vcalc_deltype",
            "V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6); rma.mv(yi, V, mods = ~ deltype, random = ~ 1 | study/esid, data = dat.assink2016); robust(res, cluster = study, clubSandwich = TRUE)",
            adata, res, list(rho = 0.6, robust = robust_values(res, da$study)))
 
+res <- rma.mv(yi, V, mods = ~ deltype + year, random = ~ 1 | study/esid, data = da)
+write_case("assink_vcalc_deltype_year",
+           "V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6); rma.mv(yi, V, mods = ~ deltype + year, random = ~ 1 | study/esid, data = dat.assink2016); robust(res, cluster = study, clubSandwich = TRUE)",
+           adata, res, list(rho = 0.6, robust = robust_values(res, da$study)))
+
 res <- rma.mv(yi, V, random = ~ 1 | study/esid, data = da, method = "ML")
 write_case("assink_vcalc_ml",
            "V <- vcalc(vi, cluster = study, obs = esid, data = dat.assink2016, rho = 0.6); rma.mv(yi, V, random = ~ 1 | study/esid, data = dat.assink2016, method = 'ML')",
@@ -152,8 +160,8 @@ Vb <- bldiag(lapply(split(db[, c("v1i", "v2i")], db$trial), as.matrix))
 bdata <- data.frame(trial = db$trial, outcome = db$outcome, yi = num(db$yi), vi = num(db$vi))
 res <- rma.mv(yi, Vb, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = db)
 write_case("berkey_known_v",
-           "V <- bldiag(lapply(split(dat.berkey1998[, c('v1i', 'v2i')], dat.berkey1998$trial), as.matrix)); rma.mv(yi, V, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = dat.berkey1998)",
-           bdata, res, list(V = unname(Vb)))
+           "V <- bldiag(lapply(split(dat.berkey1998[, c('v1i', 'v2i')], dat.berkey1998$trial), as.matrix)); rma.mv(yi, V, mods = ~ outcome - 1, random = ~ 1 | trial/outcome, data = dat.berkey1998); robust(res, cluster = trial, clubSandwich = TRUE)",
+           bdata, res, list(V = unname(Vb), robust = robust_values(res, db$trial)))
 
 # degenerate: one estimate per cluster, so the two components have the same levels and only
 # their sum is identified (metafor fits it without a warning and splits it between them)

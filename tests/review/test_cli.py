@@ -193,3 +193,19 @@ def test_records_listing_shows_malformed_records_with_their_line(tmp_path, capsy
     assert (bad["id"], bad["line"], bad["source"]) == (8, 115, "Scopus") and "Ferrer" in bad["raw"]
     (one,) = ok(capsys, "review", "records", "--json", "-p", project, "--id", "2")
     assert one["pmid"] == "31234567" and "raw" not in one
+
+
+def test_import_and_dedupe_show_a_bar_per_stage_unless_quiet(tmp_path, capsys):
+    project = tmp_path / "bars.mrv"
+    ok(capsys, "review", "init", project)
+    code, _, err = run(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    assert code == 0 and "reading" in err and "storing" in err and "10/10" in err
+    code, _, err = run(capsys, "review", "import", EXPORTS / "embase.ris", "-p", project, "--source", "Embase", "-q")
+    assert code == 0 and err == ""
+    code, _, err = run(capsys, "review", "dedupe", "-p", project)
+    assert code == 0
+    assert [stage for stage in ("reading records", "blocking", "comparing", "linking") if stage in err] \
+        == ["reading records", "blocking", "comparing", "linking"]
+    assert "19/19" in err  # every record read
+    code, _, err = run(capsys, "review", "dedupe", "-p", project, "--quiet")
+    assert code == 0 and err == ""

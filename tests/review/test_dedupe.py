@@ -22,6 +22,16 @@ def _truth(project: Project) -> dict[int, str]:
             for r in project.store.iter_records(("id", "batch_id", "position"))}
 
 
+def _synthetic_project(path, data) -> Project:
+    """A project holding generated records, one batch per database."""
+    project = Project.init(path)
+    for db in ("pubmed", "embase", "scopus"):
+        source = project.store.add_source(db, "database")
+        project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
+                                imported_by=None, records=[r for s, r in data if s == db])
+    return project
+
+
 def test_sample_exports_are_clustered_exactly_as_labelled(deduped):
     truth = _truth(deduped)
     metrics = synthetic.pair_metrics(truth, clusters(deduped.store).primary)
@@ -116,13 +126,10 @@ def test_compare_records_rules():
 
 
 def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
-    """About 5,500 records in three databases' styles; the 100,000-record case is benchmarks/dedupe_100k.py."""
+    """About 5,500 records in three databases' styles; 145,000 records from export files are
+    benchmarks/dedupe_exports.py."""
     data = synthetic.generate(3000, seed=7)
-    with Project.init(tmp_path / "s.mrv") as project:
-        for db in ("pubmed", "embase", "scopus"):
-            source = project.store.add_source(db, "database")
-            project.store.add_batch(source_id=source, filename=db, sha256=db, format="ris", encoding="utf-8",
-                                    imported_by=None, records=[r for s, r in data if s == db])
+    with _synthetic_project(tmp_path / "s.mrv", data) as project:
         started = time.process_time()
         seen = []
         report = run_dedupe(project.store, progress=lambda stage, done, total: seen.append((stage, done, total)))
@@ -132,5 +139,78 @@ def test_labelled_synthetic_set_precision_recall_and_scaling(tmp_path):
     assert report.n_records == len(data)
     assert metrics["precision"] >= 0.99 and metrics["recall"] >= 0.99
     assert report.queued < 0.1 * report.n_records
-    assert seen[-1][0] == "comparing" and seen[-1][1] == seen[-1][2]
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages == ["reading records", "blocking", "comparing", "linking"]
+    for stage in stages:
+        last = [(done, total) for s, done, total in seen if s == stage][-1]
+        assert last[0] == last[1] > 0, stage
+    assert [done for s, done, _ in seen if s == "reading records"][-1] == len(data)
     assert elapsed < 10  # about 1 s on a quiet core; 100,000 records take under a minute
+
+
+def _decisions(store) -> dict:
+    return {"links": [[d["record_a"], d["record_b"], d["same"], d["method"], d["score"], d["note"]]
+                      for d in store.pair_decision_log()],
+            "queue": [[c["record_a"], c["record_b"], c["score"], c["reason"]] for c in store.candidates()]}
+
+
+def _report(report) -> dict:
+    return {k: v for k, v in report.to_dict().items() if k != "run_id"}
+
+
+def test_same_links_scores_and_reasons_as_the_first_release(imported, tmp_path):
+    """Every link, score, note and queued pair, in order, as the first release's de-duplication wrote them
+    (tests/data/dedupe_links.json, written by the code of commit a6130e6): the fast paths change nothing."""
+    import json
+
+    from .conftest import EXPORTS
+    golden = json.loads((EXPORTS.parent / "dedupe_links.json").read_text(encoding="utf-8"))
+    report = run_dedupe(imported.store)
+    assert {"report": _report(report), **_decisions(imported.store)} == golden["sample_exports"]
+    data = synthetic.generate(3000, seed=7)
+    with _synthetic_project(tmp_path / "s.mrv", data) as project:
+        report = run_dedupe(project.store)
+        found = {"report": _report(report), **_decisions(project.store)}
+    expected = golden["synthetic_3000_seed7"]
+    assert found["report"] == expected["report"]
+    assert found["links"] == expected["links"]
+    assert found["queue"] == expected["queue"]
+
+
+def test_dedupe_reads_only_the_keys_it_compares(imported, monkeypatch):
+    """Records are read one at a time and only their comparison keys are kept: never the abstracts or the
+    raw text, which hold most of a project's bytes (memory stays bounded by the keys)."""
+    asked = []
+    original = imported.store.iter_records
+
+    def spy(columns, **kwargs):
+        asked.append(set(columns))
+        return original(columns, **kwargs)
+
+    monkeypatch.setattr(imported.store, "iter_records", spy)
+    report = run_dedupe(imported.store)
+    assert report.n_records == 32 and asked
+    assert all(not cols & {"abstract", "raw", "extra", "keywords"} for cols in asked)
+
+
+def test_array_verdicts_agree_with_compare_records():
+    """The rules judged on arrays (to skip pairs that are surely different) are compare_records's rules:
+    every candidate pair of a labelled set, similar titles or not, gets the same answer both ways."""
+    import numpy as np
+
+    from metareview.review.dedupe import _candidate_pairs, _Fields
+
+    settings = DedupeSettings()
+    data = synthetic.generate(800, seed=11)
+    keys = [prepare({"id": i, "title": r.title, "authors": r.authors, "year": r.year, "journal": r.journal,
+                     "volume": r.volume, "pages": r.pages, "doi": r.doi, "pmid": r.pmid})
+            for i, (_, r) in enumerate(data)]
+    keys.append(prepare({"id": len(keys), "title": "Erratum: " + data[0][1].title, "authors": data[0][1].authors}))
+    a, b = _candidate_pairs(keys, settings, None)
+    fields = _Fields(keys)
+    sims = fields.similarity(a, b, 0)
+    fast = fields.not_different(a, b, sims, settings)
+    slow = np.asarray([compare_records(keys[i], keys[j], settings, similarity=float(s))[0] != "different"
+                       for i, j, s in zip(a.tolist(), b.tolist(), sims.tolist())])
+    assert len(a) > 5000 and 100 < slow.sum() < len(a)
+    assert (fast == slow).all()

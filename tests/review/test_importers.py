@@ -275,3 +275,12 @@ def test_latex_text_round_trip():
     assert latex_to_text(r"M{\"u}ller \'{e} \v{s} \c c \ss{} \o{} 5\% \& {DNA} a~b") == "Müller é š ç ß ø 5% & DNA a b"
     for text in ("a\\b{c}%$&#_~^ é", "x\\", "{}}{", r"\textbackslash", "α β"):
         assert latex_to_text(text_to_latex(text)) == text
+
+
+def test_import_reports_its_progress(project):
+    from .conftest import EXPORTS
+    seen = []
+    report = project.import_file(EXPORTS / "embase.ris", source="Embase",
+                                 progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert seen[0] == ("reading", 0, 1) and seen[1] == ("reading", 1, 1)
+    assert seen[-1] == ("storing", report.n_records, report.n_records) and report.n_records == 9

@@ -430,6 +430,13 @@ class RobustTest:
     p: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
+    # omnibus test of the coefficients btt, as metafor's robust(clubSandwich = TRUE) reports it:
+    # clubSandwich's HTZ Wald test (F with df_num, df_denom) for several coefficients, the squared
+    # Satterthwaite t test (F with 1 and its df) for one
+    qm: float = math.nan
+    qm_df: tuple = (0, math.nan)
+    qm_p: float = math.nan
+    qm_test: str = "HTZ"
 
 
 @dataclass(frozen=True)
@@ -639,17 +646,51 @@ def robust_cr2(fit: MVFit, X: np.ndarray, cluster, cluster_name: str = "cluster"
     C = np.array(comps).T                             # p x J
     vcr = vb @ (C @ C.T) @ vb
     se = np.sqrt(np.diag(vcr))
+    GG = np.stack([g @ g.T for g in G_rows], axis=2)   # p x p x J: products of G's rows within a cluster
     df = np.empty(p)
     for i in range(p):
-        Hi = H[i]                                     # u x J
-        P = -(Hi.T @ Hi)
-        P[np.diag_indices(J)] += np.array([float(g[i] @ g[i]) for g in G_rows])
+        P = _p_matrix(H, GG, i, i)
         df[i] = float(np.trace(P)) ** 2 / float(np.sum(P * P))
     stat = fit.beta / se
     pv = 2 * special.stdtr(df, -np.abs(stat))
     crit = special.stdtrit(df, 1 - (1 - fit.level) / 2)
+    btt = list(fit.btt)
+    if len(btt) == 1:   # metafor: the squared t test of the one coefficient
+        j = btt[0]
+        qm, qm_df, qm_p, qm_test = float(stat[j] ** 2), (1, float(df[j])), float(pv[j]), "t"
+    else:
+        qm, qm_df, qm_p = _wald_htz(fit.beta[btt], vcr[np.ix_(btt, btt)], H[btt], GG[np.ix_(btt, btt)])
+        qm_test = "HTZ"
     return RobustTest(cluster=cluster_name, n_clusters=J, vb=vcr, se=se, statistic=stat, df=df, p=pv,
-                      ci_low=fit.beta - crit * se, ci_high=fit.beta + crit * se)
+                      ci_low=fit.beta - crit * se, ci_high=fit.beta + crit * se, qm=qm, qm_df=qm_df, qm_p=qm_p,
+                      qm_test=qm_test)
+
+
+def _p_matrix(H: np.ndarray, GG: np.ndarray, i: int, k: int) -> np.ndarray:
+    """clubSandwich's P array for coefficients i and k (J x J): the covariance, up to the
+    working model, of the clusters' contributions to the CR2 variance."""
+    P = -(H[i].T @ H[k])
+    P[np.diag_indices(H.shape[2])] += GG[i, k]
+    return P
+
+
+def _wald_htz(b: np.ndarray, V: np.ndarray, H: np.ndarray, GG: np.ndarray) -> tuple[float, tuple, float]:
+    """Cluster-robust Wald test of ``b = 0`` (q coefficients, CR2 covariance ``V``) with the
+    Hotelling's T² approximation whose degrees of freedom match the total variance of the CR2
+    estimator (HTZ; Tipton & Pustejovsky 2015, J Educ Behav Stat 40:604-634; Pustejovsky & Tipton
+    2018, J Bus Econ Stat 36:672-683), as clubSandwich's ``Wald_test(test = "HTZ")``.
+    Returns (F, (q, df_denom), p)."""
+    q = b.size
+    P = np.array([[_p_matrix(H, GG, i, k) for k in range(q)] for i in range(q)])   # q x q x J x J
+    omega = np.trace(P, axis1=2, axis2=3)
+    on = _inv_sqrt_psd(omega)
+    B = np.einsum("si,ikab,kt->stab", on, P, on)
+    var = np.einsum("stab,tsab->st", B, B) + np.einsum("ssab,ttab->st", B, B)
+    nu = q * (q + 1) / float(np.sum(var))
+    Q = float(b @ np.linalg.solve(V, b))
+    df2 = nu - q + 1
+    F = max((nu - q + 1) / nu, 0.0) * Q / q
+    return F, (q, df2), float(special.fdtrc(q, df2, F)) if df2 > 0 else math.nan
 
 
 # ---------------------------------------------------------------------------------------
@@ -771,7 +812,12 @@ class MultilevelResult(Reportable):
                                                                  "high": _num(self.prediction[1])},
             "robust": None if self.robust is None else {"type": "CR2", "cluster": self.robust.cluster,
                                                         "n_clusters": self.robust.n_clusters,
-                                                        "df": "Satterthwaite"},
+                                                        "df": "Satterthwaite",
+                                                        "qm": {"statistic": _num(self.robust.qm),
+                                                               "df": self.robust.qm_df[0],
+                                                               "df2": _num(self.robust.qm_df[1]),
+                                                               "p": _num(self.robust.qm_p),
+                                                               "test": self.robust.qm_test}},
             "backtransformed": None, "converged": f.converged, "iterations": f.iterations,
             "estimates": [{"label": str(s), "yi": _num(self.yi[i]), "vi": _num(self.V[i, i]),
                            "groups": {g: str(v[i]) for g, v in self.groups.items()}}
@@ -826,6 +872,10 @@ class MultilevelResult(Reportable):
             rep.add(Paragraph(f"Cluster-robust tests (CR2, Satterthwaite df; {rb.n_clusters} clusters by "
                               f"{rb.cluster}):"))
             rep.add(Table(["", "estimate", "se", "t", "df", "p-value", f"{pct}%-CI"], rows))
+            if self.formula is not None:
+                how = "HTZ Wald test" if rb.qm_test == "HTZ" else "squared t test"
+                rep.add(Paragraph(f"Cluster-robust test of moderators ({how}): F({rb.qm_df[0]}, "
+                                  f"{_f(rb.qm_df[1], 2)}) = {_f(rb.qm)}, p {_peq(rb.qm_p)}"))
         if self.prediction is not None:
             line = f"Prediction interval: [{_f(self.prediction[0])}; {_f(self.prediction[1])}]"
             if self.measure.transformed:

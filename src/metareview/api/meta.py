@@ -228,7 +228,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         # likelihood and fixed-cell methods replace the kernel's named values (glmm.py, mh.py)
         if settings.method == "GLMM":
             from ..pooling.glmm import pooled_for_analysis as glmm_pooled
-            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled)
+            pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled, labels=labels)
         elif m.design == "rate2" and settings.method == "MH":
             from ..pooling.mh import pooled_rates_for_analysis
             pooled, method_notes = _noted(notes, lambda: pooled_rates_for_analysis(settings, m, arrays, excl, pooled))
@@ -471,8 +471,10 @@ def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str
             **kwargs) -> MetaResult:
     """Pool two-group binary outcomes (R meta's ``metabin``: OR, RR, RD) by inverse variance,
     or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect;
-    ``method="GLMM"`` (OR) fits the conditional logistic-normal model with the approximate
-    likelihood (metafor's ``rma.glmm(model = "CM.AL")``; meta's default model UM.FS is not offered)."""
+    ``method="GLMM"`` (OR) fits a two-group GLMM, ``model_glmm`` as R meta's ``model.glmm``: the
+    unconditional model with fixed study effects (``"UM.FS"``, the default of meta and metafor's
+    ``rma.glmm``), the conditional model with the approximate (``"CM.AL"``) or the exact likelihood
+    (``"CM.EL"``); see :func:`metareview.pooling.glmm.glmm_or`."""
     if get_measure(measure).design != "bin2":
         raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}

@@ -21,6 +21,7 @@ MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH",
             "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
             "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
 METHODS = ("Inverse", "GLMM", "MH", "Peto")
+MODELS_GLMM = ("UM.FS", "CM.AL", "CM.EL")
 RANDOM_CI = ("wald", "hk")
 PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
@@ -38,6 +39,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "--method-tau2": TAU2,
     "--measure": MEASURES,
     "--method": METHODS,
+    "--model-glmm": MODELS_GLMM,
     "--random-ci": RANDOM_CI,
     "--prediction": PREDICTION,
     "--adhoc-hakn": ADHOC_HAKN,

@@ -10,7 +10,7 @@ import typer
 
 def pool_options_to_kwargs(measure=None, method_tau2=None, random_ci=None, prediction=None, level=0.95, exclude=None,
                            adhoc_hakn="none", i2_method=None, study_ci=None, incr=0.5, method_incr="only0",
-                           incr_style="meta", exact_smd=None, method="Inverse", n_agq=None, preset=None,
+                           incr_style="meta", exact_smd=None, method="Inverse", n_agq=None, model_glmm=None, preset=None,
                            allstudies=None):
     """The settings of the API (:class:`~metareview.pooling.settings.Settings`) from the
     options of :data:`POOL_OPTIONS`; ``measure`` is passed on separately."""
@@ -21,7 +21,7 @@ def pool_options_to_kwargs(measure=None, method_tau2=None, random_ci=None, predi
     # unset: the preset's or the method's defaults (DL, I² from Q; with GLMM: ML, I² from
     # tau², as meta)
     for name, value in (("method_tau2", method_tau2), ("i2_method", i2_method), ("study_ci", study_ci),
-                        ("n_agq", n_agq), ("random_ci", random_ci), ("prediction", prediction),
+                        ("n_agq", n_agq), ("model_glmm", model_glmm), ("random_ci", random_ci), ("prediction", prediction),
                         ("exact_smd", exact_smd), ("preset", preset), ("allstudies", allstudies)):
         if value is not None:
             kw[name] = value
@@ -93,9 +93,10 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
 #: (forest, funnel): name -> (type, declaration).
 POOL_OPTIONS = {
     "measure": (Optional[str], typer.Option(None, "--measure", "-m", help="Effect measure (metafor code: PLO, PR, PFT, MD, SMD, SMDH, OR, IRR, ZCOR, ...).")),
-    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, conditional model CM.AL), MH or Peto (two-group binary).")),
+    "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, the model of --model-glmm), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help="tau² estimator (metafor codes): DL (default), PM, PMM, REML, ML, HS, HSk, SJ, SJIT, HE, EB, DLIT, GENQ (weights from --col genq_weights=COLUMN); ML with GLMM.")),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
+    "model_glmm": (Optional[str], typer.Option(None, "--model-glmm", help="GLMM of odds ratios (R meta's model.glmm): UM.FS (fixed study effects; default, as meta and rma.glmm), CM.AL (conditional, approximate likelihood) or CM.EL (conditional, exact likelihood).")),
     "preset": (Optional[str], typer.Option(None, "--preset", help="R meta's settings.meta() preset: revman5, jama, meta4 or meta8 (its settings unless given here; named in the methods).")),
     "random_ci": (Optional[str], typer.Option(None, "--random-ci", help="Random-effects CI: wald (default) or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),

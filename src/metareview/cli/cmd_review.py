@@ -114,12 +114,13 @@ def import_(file: Path = typer.Argument(..., help="A PubMed (MEDLINE/nbib), RIS,
             map_: List[str] = typer.Option([], "--map", help="CSV column mapping FIELD=COLUMN (repeatable)."),
             allow_reimport: bool = typer.Option(False, "--allow-reimport",
                                                 help="Import a file that was imported before."),
-            by: Optional[str] = typer.Option(None, "--by", help="Who imported it."), as_json: bool = JSON_OPTION) -> None:
+            by: Optional[str] = typer.Option(None, "--by", help="Who imported it."),
+            quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP), as_json: bool = JSON_OPTION) -> None:
     """Import a search export as one batch; malformed records are kept and reported with their line."""
-    from .output import show
-    with open_project(project) as p:
+    from .output import show, stage_bars
+    with open_project(project) as p, stage_bars(not quiet) as advance:
         report = p.import_file(file, source=source, kind=kind, format=format, mapping=_mapping(map_) or None,
-                               allow_reimport=allow_reimport, imported_by=by)
+                               allow_reimport=allow_reimport, imported_by=by, progress=advance)
     show(report.to_dict(), as_json)
 
 
@@ -178,22 +179,10 @@ def dedupe(project: Path = PROJECT_OPTION,
                                          help="Older spelling of --quiet (--no-progress)."), as_json: bool = JSON_OPTION) -> None:
     """Link duplicate records (DOI, PMID, then fuzzy matching); uncertain pairs go to the review queue."""
     from ..review.dedupe import DedupeSettings, run_dedupe
-    from .output import show
+    from .output import show, stage_bars
     settings = DedupeSettings(link=link, link_supported=link_supported, queue=queue)
-    with open_project(project) as p:
-        if progress and not quiet:
-            from rich.console import Console
-            from rich.progress import Progress
-            with Progress(console=Console(stderr=True), transient=True) as bar:
-                tasks: dict = {}
-
-                def advance(stage: str, done: int, total: int) -> None:
-                    if stage not in tasks:
-                        tasks[stage] = bar.add_task(stage, total=max(total, 1))
-                    bar.update(tasks[stage], completed=done, total=max(total, 1))
-                report = run_dedupe(p.store, settings, progress=advance)
-        else:
-            report = run_dedupe(p.store, settings)
+    with open_project(project) as p, stage_bars(progress and not quiet) as advance:
+        report = run_dedupe(p.store, settings, progress=advance)
     show(report.to_dict(), as_json)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..base.jsondoc import clean, dumps
@@ -140,6 +142,36 @@ def wrote(path) -> None:
 
 #: ``--quiet``: the one name for "no progress lines or bars" (``--no-progress`` kept as a hidden alias).
 QUIET_HELP = "No progress lines or bars on standard error."
+
+
+@contextmanager
+def stage_bars(show: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """One progress bar per stage of a long command, on standard error, or ``None`` when not ``show``.
+
+    The callback takes ``(stage, done, total)``; a stage gets its bar the first time it is named.
+    """
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=False) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        yield advance
 
 
 def echo(text: str, *, err: bool = False, nl: bool = True) -> None:

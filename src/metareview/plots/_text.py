@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
@@ -76,17 +76,46 @@ def measure_text(text: str, fontproperties: FontProperties, *, rotation: float =
     raster output may be wider by up to :data:`HINTING_SLACK`.  Multi-line strings are
     measured as one block (with ``linespacing``, matplotlib's default 1.2 when None);
     ``rotation`` in degrees gives the axis-aligned extent of the rotated block.
+
+    Sizes are remembered per string, font file, size and layout settings: a layout that
+    tries several font sizes or wraps a paragraph word by word asks for the same strings
+    many times.
     """
     if not text:
         return 0.0, 0.0
+    from matplotlib import rcParams
+    from matplotlib.font_manager import findfont
+
+    # the font file stands for family, style, weight and the rc fallbacks that chose it
+    return _measure(text, findfont(fontproperties), fontproperties.get_size_in_points(),
+                    float(rotation), linespacing, rcParams["text.hinting_factor"],
+                    rcParams["text.kerning_factor"])
+
+
+@functools.lru_cache(maxsize=65536)
+def _measure(text: str, font_file: str, size: float, rotation: float, linespacing: float | None,
+             hinting_factor: int, kerning_factor: int) -> tuple[float, float]:
     fig, renderer = _scratch(MEASURE_DPI)
-    artist = Text(0.0, 0.0, text, fontproperties=fontproperties, rotation=rotation,
-                  linespacing=linespacing, parse_math=False)
+    artist = Text(0.0, 0.0, text, fontproperties=FontProperties(fname=font_file, size=size),
+                  rotation=rotation, linespacing=linespacing, parse_math=False)
     artist.set_figure(fig)
-    with rc_context({"text.hinting": "none"}):
+    with _unhinted():
         bbox = artist.get_window_extent(renderer)
     scale = 72.0 / MEASURE_DPI
     return bbox.width * scale, bbox.height * scale
+
+
+@contextmanager
+def _unhinted():
+    """``text.hinting = "none"`` for one measurement (rc_context would copy every setting)."""
+    from matplotlib import rcParams
+
+    old = rcParams["text.hinting"]
+    rcParams["text.hinting"] = "none"
+    try:
+        yield
+    finally:
+        rcParams["text.hinting"] = old
 
 
 def wrap_text(text: str, max_width: float, fontproperties: FontProperties, *,

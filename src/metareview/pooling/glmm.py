@@ -45,7 +45,7 @@ from .heterogeneity import i2_h_test_based
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "glmm_or", "fit_glmm", "gauss_hermite",
-           "pooled_for_analysis", "GLMM_OR_MODELS"]
+           "pooled_for_analysis", "GLMM_OR_MODELS", "non_informative_tables"]
 
 _EPS = np.finfo(float).eps
 # log tau below which tau² (< 1e-13) is on the boundary for every practical purpose
@@ -68,7 +68,8 @@ class GLMMResult:
     ``pred_low``/``pred_high`` is the z-based prediction interval ``mu ± z sqrt(se² + tau²)``.
     Diagnostics: ``iterations``, ``gradient_norm`` (largest absolute score at the
     solution, on the (mu, log tau) scale), ``converged``, ``boundary`` (tau² = 0 is the
-    maximum), ``n_agq``.
+    maximum), ``n_agq``.  ``model_glmm`` names the two-group model of an odds ratio
+    (``"UM.FS"``, ``"CM.AL"``; ``None`` for single proportions and rates).
     """
 
     measure: str
@@ -100,6 +101,7 @@ class GLMMResult:
     converged: bool
     boundary: bool
     method: str = field(default="ML")
+    model_glmm: str | None = field(default=None)
 
     def to_dict(self) -> dict:
         """Plain-Python dictionary of every field."""
@@ -535,40 +537,14 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     mu_dl, tau2_dl = _dl_start(family, x, s, off)
     if tau2_dl <= 0:
         tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
-    xk = np.array([mu_dl, 0.5 * math.log(tau2_dl)])
-    f, g, H, lik.eta = lik.newton_batch(xk)
-    converged = False
-    it = 0
-    for it in range(1, maxiter + 1):
-        negH = -H
-        lam = 0.0
-        while True:
-            try:
-                L = np.linalg.cholesky(negH + lam * np.eye(2))
-                break
-            except np.linalg.LinAlgError:
-                lam = max(2 * lam, 1e-3 * (abs(negH[0, 0]) + abs(negH[1, 1]) + 1e-8))
-        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
-        decrement = float(g @ step)
-        if lam == 0.0 and decrement < tol * tol:
-            converged = True
-            break
-        t = 1.0
-        while True:
-            xn = xk + t * step
-            xn[1] = max(xn[1], _PSI_MIN)
-            fn, gn, Hn, eta_n = lik.newton_batch(xn)
-            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
-                break
-            t *= 0.5
-            if t < 1e-10:
-                break
-        if t < 1e-10:
-            converged = lam == 0.0 and decrement < 1e-14
-            break
-        xk, f, g, H, lik.eta = xn, fn, gn, Hn, eta_n
-        if xk[1] <= _PSI_MIN and g[1] < 0:
-            break
+
+    def newton_step_values(x):
+        f, g, H, eta = lik.newton_batch(x)
+        lik.eta = eta          # warm start of the conditional modes
+        return f, g, H
+
+    xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
+                                                tol=tol, maxiter=maxiter)
     if converged:
         f, g, H, _ = lik.newton_batch(xk, central=True)
     if not converged:
@@ -620,56 +596,561 @@ def glmm_rate(events, time, *, model: str = "random", n_agq: int = 7,
                     null=null)
 
 
-GLMM_OR_MODELS = ("CM.AL",)
+# ---------------------------------------------------------------------------------------
+# two-group odds ratios: the unconditional model with fixed study effects (UM.FS)
+# ---------------------------------------------------------------------------------------
+
+class _ArmsMarginal:
+    """Marginal log-likelihood of studies whose binomial arms share one normal random effect.
+
+    Study ``s`` has arms ``j`` with ``y[s, j] ~ Binomial(size[s, j], expit(o[s, j] + z[s, j] b_s))``
+    and ``b_s ~ N(0, tau²)``; the fixed part ``o`` is any linear function of the model's
+    coefficients.  Each study's integral is approximated by adaptive Gauss-Hermite quadrature at
+    the conditional mode of ``b_s`` (Pinheiro & Bates 1995), as lme4's ``glmer(nAGQ = )`` does for
+    one scalar random effect per study.  A call returns, per study, the log-likelihood and its
+    analytic derivatives with respect to the study's own fixed parts ``o[s, :]`` and to
+    ``psi = log tau`` (modes differentiated implicitly), for P parameter points at once.
+    """
+
+    def __init__(self, y: np.ndarray, size: np.ndarray, z: np.ndarray, n_agq: int):
+        self.y, self.size, self.z = y, size, z
+        self.zq, w = gauss_hermite(n_agq)
+        self.logw_z = np.log(w) + 0.5 * self.zq**2
+        self.const = (special.gammaln(size + 1) - special.gammaln(y + 1)
+                      - special.gammaln(size - y + 1)).sum(axis=1)
+        # sum_j z_j (y_j - m_j) lies between these bounds, so the mode lies between tau² times them
+        self.smin = np.minimum(z * (y - size), z * y).sum(axis=1)
+        self.smax = np.maximum(z * (y - size), z * y).sum(axis=1)
+
+    def modes(self, o: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+        """Conditional modes of the study effects, shape (P, k): Newton safeguarded by bisection."""
+        y, size, z = self.y, self.size, self.z
+        t2 = tau2[:, None]
+        lo, hi = t2 * self.smin, t2 * self.smax
+        b = np.clip(np.zeros_like(lo), lo, hi)
+        for _ in range(200):
+            p = special.expit(o + z * b[..., None])
+            m = size * p
+            g = (z * (y - m)).sum(axis=2) - b / t2
+            h = (z * z * m * (1.0 - p)).sum(axis=2) + 1.0 / t2
+            new = b + g / h
+            pos = g > 0
+            lo, hi = np.where(pos, b, lo), np.where(pos, hi, b)
+            out = (new < lo) | (new > hi) | ~np.isfinite(new)
+            new = np.where(out, 0.5 * (lo + hi), new)
+            change = np.abs(new - b)
+            b = new
+            if (change <= 4 * _EPS * (1.0 + np.abs(b))).all():
+                break
+        return b
+
+    def __call__(self, o: np.ndarray, psi: np.ndarray):
+        """Per-study log-likelihoods (P, k) and their derivatives in o (P, k, m) and psi (P, k)."""
+        y, size, z, zq = self.y, self.size, self.z, self.zq
+        tau2 = np.exp(2.0 * psi)
+        it2 = (1.0 / tau2)[:, None]
+        b = self.modes(o, tau2)
+        p = special.expit(o + z * b[..., None])
+        v = size * p * (1.0 - p)
+        dv = v * (1.0 - 2.0 * p)
+        h = (z * z * v).sum(axis=2) + it2
+        s = 1.0 / np.sqrt(h)
+        B = b[..., None] + s[..., None] * zq                       # nodes (P, k, q)
+        E = o[..., None] + z[..., None] * B[:, :, None, :]          # (P, k, m, q)
+        L = (y[..., None] * E - size[..., None] * np.logaddexp(0.0, E)).sum(axis=2)
+        A = self.logw_z + L - 0.5 * it2[..., None] * B * B
+        amax = A.max(axis=2)
+        P = np.exp(A - amax[..., None])
+        S = P.sum(axis=2)
+        ll = np.log(s) + amax + np.log(S) - psi[:, None] + self.const
+        pi = P / S[..., None]
+        resid = y[..., None] - size[..., None] * special.expit(E)   # (P, k, m, q)
+        Gq = (z[..., None] * resid).sum(axis=2) - it2[..., None] * B
+        z3dv = (z**3 * dv).sum(axis=2)
+        # fixed parts
+        db_o = -z * v / h[..., None]
+        dh_o = z * z * dv + z3dv[..., None] * db_o
+        dls_o = -0.5 * dh_o / h[..., None]
+        dB_o = db_o[..., None] + zq * (s[..., None] * dls_o)[..., None]
+        g_o = dls_o + (pi[:, :, None, :] * (resid + Gq[:, :, None, :] * dB_o)).sum(axis=3)
+        # log tau
+        db_psi = 2.0 * b * it2 / h
+        dls_psi = -0.5 * (z3dv * db_psi - 2.0 * it2) / h
+        dB_psi = db_psi[..., None] + zq * (s * dls_psi)[..., None]
+        g_psi = dls_psi + (pi * (Gq * dB_psi + it2[..., None] * B * B)).sum(axis=2) - 1.0
+        return ll, g_o, g_psi
 
 
-def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "CM.AL", random: bool = True, n_agq: int = 7,
+class _ArmsModel:
+    """Log-likelihood, score and Hessian of (coefficients, log tau) for :class:`_ArmsMarginal`.
+
+    ``X`` (k, m, p) maps the coefficients to the fixed parts of each arm.  Since a study's
+    likelihood depends on the coefficients only through its own fixed parts, the Hessian is
+    assembled from each study's (m + 1) x (m + 1) Hessian in (fixed parts, log tau), found by
+    central differences of the analytic derivatives, all studies perturbed at once.
+    """
+
+    def __init__(self, marginal: _ArmsMarginal, X: np.ndarray):
+        self.lik, self.X = marginal, X
+
+    def __call__(self, theta: np.ndarray, hessian: bool = True):
+        X = self.X
+        k, m, p = X.shape
+        o = np.einsum("kmp,p->km", X, theta[:p])
+        psi = theta[p]
+        d = 1e-5
+        pts_o = [o]
+        pts_psi = [psi]
+        if hessian:
+            for j in range(m):
+                for sign in (1.0, -1.0):
+                    e = np.zeros((k, m))
+                    e[:, j] = sign * d
+                    pts_o.append(o + e)
+                    pts_psi.append(psi)
+            for sign in (1.0, -1.0):
+                pts_o.append(o)
+                pts_psi.append(psi + sign * d)
+        ll, g_o, g_psi = self.lik(np.array(pts_o), np.array(pts_psi, dtype=float))
+        grad = np.concatenate([np.einsum("km,kmp->p", g_o[0], X), [g_psi[0].sum()]])
+        if not hessian:
+            return float(ll[0].sum()), grad, None
+        loc = np.concatenate([g_o, g_psi[..., None]], axis=2)        # (P, k, m + 1)
+        Hs = np.empty((k, m + 1, m + 1))
+        for j in range(m + 1):
+            Hs[:, :, j] = (loc[1 + 2 * j] - loc[2 + 2 * j]) / (2 * d)
+        Hs = 0.5 * (Hs + np.swapaxes(Hs, 1, 2))
+        H = np.empty((p + 1, p + 1))
+        Y = np.einsum("kmn,knq->kmq", Hs[:, :m, :m], X)      # each study's block, then one product
+        H[:p, :p] = X.reshape(k * m, p).T @ Y.reshape(k * m, p)
+        H[:p, p] = H[p, :p] = np.einsum("kmp,km->p", X, Hs[:, :m, m])
+        H[p, p] = Hs[:, m, m].sum()
+        return float(ll[0].sum()), grad, H
+
+
+def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, psi_index: int = -1):
+    """Maximise ``fun`` (returning value, score, Hessian) by Newton's method with a
+    Levenberg-type shift when the Hessian is not negative definite and a backtracking line
+    search; log tau (``psi_index``) is kept above the boundary ``_PSI_MIN``.  Returns
+    (x, value, score, Hessian, iterations, converged, at_boundary)."""
+    x = np.array(x0, dtype=float)
+    f, g, H = fun(x)
+    n = x.size
+    for it in range(1, maxiter + 1):
+        negH = -H
+        lam = 0.0
+        scale = float(np.mean(np.abs(np.diag(negH)))) + 1e-8
+        while True:
+            try:
+                L = np.linalg.cholesky(negH + lam * np.eye(n))
+                break
+            except np.linalg.LinAlgError:
+                lam = max(2 * lam, 1e-3 * scale)
+        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
+        decrement = float(g @ step)
+        if lam == 0.0 and decrement < tol * tol:
+            return x, f, g, H, it, True, False
+        t = 1.0
+        while True:
+            xn = x + t * step
+            xn[psi_index] = max(xn[psi_index], _PSI_MIN)
+            fn, gn, Hn = fun(xn)
+            if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                break
+        if t < 1e-10:
+            return x, f, g, H, it, lam == 0.0 and decrement < 1e-14, False
+        x, f, g, H = xn, fn, gn, Hn
+        if x[psi_index] <= _PSI_MIN and g[psi_index] < 0:
+            return x, f, g, H, it, False, True
+    return x, f, g, H, maxiter, False, False
+
+
+def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25, epsilon: float = 1e-8):
+    """Logistic regression of grouped binomial data on the design ``X`` (N x p) by iteratively
+    reweighted least squares as R's ``glm.fit`` runs it (starting values (y + 0.5)/(n + 1), the
+    relative change of the deviance below 1e-8 as the stopping rule, the covariance from the
+    weights of the last step).  Returns (coefficients, covariance, fitted probabilities,
+    converged, iterations)."""
+    yy = y / n
+    mu = (n * yy + 0.5) / (n + 1.0)
+    eta = np.log(mu / (1.0 - mu))
+
+    def deviance(mu):
+        return 2.0 * float(np.sum(n * (special.xlogy(yy, yy / mu) + special.xlogy(1 - yy, (1 - yy) / (1 - mu)))))
+
+    devold = deviance(mu)
+    conv = False
+    for it in range(1, maxit + 1):
+        e = np.exp(np.clip(eta, -30.0, 30.0))
+        mu = e / (1.0 + e)
+        me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
+        zw = eta + (yy - mu) / me
+        w = n * me * me / (mu * (1.0 - mu))
+        XtW = X.T * w
+        xtwx = XtW @ X
+        beta = np.linalg.solve(xtwx, XtW @ zw)
+        eta = X @ beta
+        e = np.exp(np.clip(eta, -30.0, 30.0))
+        dev = deviance(e / (1.0 + e))
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+    e = np.exp(np.clip(eta, -30.0, 30.0))
+    return beta, np.linalg.inv(xtwx), e / (1.0 + e), conv, it
+
+
+def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
+    """Unconditional logistic model with fixed study effects (rma.glmm model UM.FS).
+
+    ``logit p_i1 = alpha_i + beta + b_i / 2`` and ``logit p_i2 = alpha_i - b_i / 2`` with
+    ``b_i ~ N(0, tau²)`` (the random effect coded +-1/2, as metafor's default ``coding``), so
+    that ``beta`` is the pooled log odds ratio and ``tau²`` the variance of the study log odds
+    ratios (Turner et al. 2000, Stat Med 19:3417-3432; Jackson et al. 2018, Stat Med
+    37:1059-1085, model 4).  The common-effect model is the logistic regression with study
+    intercepts.  Returns the pieces :func:`_or_result` puts together.
+    """
+    k = a.size
+    y = np.column_stack([a, c])
+    size = np.column_stack([n1, n2])
+    p = k + 1
+    X = np.zeros((k, 2, p))
+    X[:, 0, 0] = 1.0
+    X[np.arange(k), 0, 1 + np.arange(k)] = 1.0
+    X[np.arange(k), 1, 1 + np.arange(k)] = 1.0
+    beta, cov, mu_fe, conv_fe, it_fe = _logistic_irls(y.ravel(), size.ravel(), X.reshape(2 * k, p))
+    ll_fe = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_fe)
+    # saturated model: each arm its own logit (glm's path, arm by arm)
+    if k > 1:
+        eta_sat, w_sat, mu_sat, _, _ = _glm_irls("binomial", y.ravel(), size.ravel(), saturated=True)
+        eta_sat, w_sat = eta_sat.reshape(k, 2), w_sat.reshape(k, 2)
+        lor, wt = eta_sat[:, 0] - eta_sat[:, 1], 1.0 / (1.0 / w_sat[:, 0] + 1.0 / w_sat[:, 1])
+        q_wald = max(0.0, float(np.sum(wt * (lor - np.sum(wt * lor) / np.sum(wt)) ** 2)))
+        ll_sat = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_sat)
+    else:
+        q_wald = ll_sat = math.nan
+    common = dict(estimate=float(beta[0]), se=math.sqrt(cov[0, 0]), loglik=ll_fe, converged=conv_fe,
+                  iterations=it_fe, gradient_norm=0.0, boundary=False, tau2=0.0)
+    out = dict(common=common, q_wald=q_wald, ll_fe=ll_fe, ll_sat=ll_sat)
+    if not random or k == 1:
+        return out
+    z = np.tile([0.5, -0.5], (k, 1))
+    model = _ArmsModel(_ArmsMarginal(y, size, z, n_agq), X)
+    # score of tau² at 0 at the common-effect fit: not positive means the maximum is at tau² = 0
+    mfe = mu_fe.reshape(k, 2)
+    vfe = size * mfe * (1 - mfe)
+    score0 = 0.5 * float(np.sum((z * (y - size * mfe)).sum(axis=1) ** 2 - (z * z * vfe).sum(axis=1)))
+    if score0 <= 0:
+        out["random"] = dict(common, boundary=True, iterations=0)
+        return out
+    tau2_start = max(2.0 * score0 / float(np.sum(((z * z * vfe).sum(axis=1)) ** 2)), 1e-2)
+    x0 = np.concatenate([beta, [0.5 * math.log(tau2_start)]])
+    x, f, g, H, it, converged, boundary = _newton_max(model, x0)
+    if boundary:
+        out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+        return out
+    if converged:
+        f, g, H = model(x)
+    else:
+        warnings.warn(f"GLMM (UM.FS) did not converge after {it} Newton steps (largest score "
+                      f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=3)
+    cov = np.linalg.inv(-H)
+    out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
+                         loglik=f, converged=converged, iterations=it,
+                         gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[-1]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# two-group odds ratios: the conditional model with the exact likelihood (CM.EL)
+# ---------------------------------------------------------------------------------------
+
+class _NoncentralHypergeometric:
+    """Fisher's non-central hypergeometric distribution of the experimental group's events
+    ``a_i`` given the margins of the table, as a family of :class:`_Marginal` in the log odds
+    ratio.
+
+    It is an exponential family with natural parameter ``theta`` (the log odds ratio) and
+    sufficient statistic ``a``: ``log f(a | theta) = log C(n1, a) + log C(n2, t - a) + a theta -
+    log Z(theta)`` with ``t = a + c``, so its mean, variance and third central moment are those of
+    ``u`` under the weights ``C(n1, u) C(n2, t - u) exp(u theta)`` over the support of ``u`` (the
+    derivatives of ``log Z``), computed exactly.  The supports are laid out padded, so that every
+    study is evaluated at once.
+    """
+
+    name = "noncentral hypergeometric"
+
+    def __init__(self, a: np.ndarray, n1: np.ndarray, c: np.ndarray, n2: np.ndarray):
+        t = a + c
+        self.y = a
+        self.lo, self.hi = np.maximum(0.0, t - n2), np.minimum(n1, t)
+        # the supports one after the other (a large trial does not widen every study's)
+        width = (self.hi - self.lo).astype(int) + 1
+        self.starts = np.concatenate([[0], np.cumsum(width)[:-1]])
+        self.study = np.repeat(np.arange(a.size), width)
+        u = self.lo[self.study] + np.arange(width.sum()) - self.starts[self.study]
+
+        def log_weight(u, i=slice(None)):
+            return (special.gammaln(n1[i] + 1) - special.gammaln(u + 1) - special.gammaln(n1[i] - u + 1)
+                    + special.gammaln(n2[i] + 1) - special.gammaln(t[i] - u + 1)
+                    - special.gammaln(n2[i] - t[i] + u + 1))
+
+        self.u, self.lw = u, log_weight(u, self.study)
+        self.const = log_weight(a)
+        self.size = np.ones_like(a)       # only its layout is read (see _cumulants)
+
+    def _cumulants(self, eta, size):
+        """log Z, mean, variance and third central moment at eta, whose study axis is laid out
+        as ``size``: (k,), (1, k) or (1, k, 1)."""
+        axis = len(np.shape(size)) - 1 - (len(np.shape(size)) == 3)
+        e = np.moveaxis(np.broadcast_to(eta, np.broadcast_shapes(np.shape(eta), np.shape(size))), axis, -1)
+        L = self.lw + self.u * e[..., self.study]
+        top = np.maximum.reduceat(L, self.starts, axis=-1)
+        p = np.exp(L - top[..., self.study])
+        z = np.add.reduceat(p, self.starts, axis=-1)
+        p /= z[..., self.study]
+        m = np.add.reduceat(p * self.u, self.starts, axis=-1)
+        d = self.u - m[..., self.study]
+        pd2 = p * d * d
+        v = np.add.reduceat(pd2, self.starts, axis=-1)
+        third = np.add.reduceat(pd2 * d, self.starts, axis=-1)
+        back = (lambda x: np.moveaxis(x, -1, axis))
+        return back(top + np.log(z)), back(m), back(v), back(third)
+
+    def loglik(self, eta, y, size):
+        return y * eta - self._cumulants(eta, size)[0]
+
+    def moments(self, eta, size):
+        return self._cumulants(eta, size)[1:]
+
+    def mode_bracket(self, mu, tau2):
+        return mu + tau2 * (self.y - self.hi), mu + tau2 * (self.y - self.lo)
+
+
+#: quadrature points of CM.EL, whose integrals rma.glmm takes with integrate() to full precision:
+#: 21 adaptive points reproduce 81 to rounding on dat.bcg, dat.nielweise2007 and dat.li2007
+CM_EL_POINTS = 21
+
+
+def _cm_el(a, n1, c, n2, *, random: bool):
+    """Conditional logistic-normal model with the exact likelihood (rma.glmm model CM.EL).
+
+    Given its margins, a table's ``a_i`` follows Fisher's non-central hypergeometric distribution
+    with log odds ratio ``theta_i ~ N(mu, tau²)`` (Van Houwelingen, Zwinderman & Stijnen 1993, Stat
+    Med 12:2273-2284; Stijnen, Hamza & Özdemir 2010, section 2.3; Jackson et al. 2018, model 7).
+    Each study's integral is taken by adaptive Gauss-Hermite quadrature with ``CM_EL_POINTS``
+    points, where the value no longer changes in the digits the reference keeps.  The
+    common-effect model is the conditional ML estimate of a common log odds ratio; the saturated
+    model gives each table its own (tables with ``a_i`` at an end of its support have none: their
+    conditional likelihood tends to 1, and they drop out of the Wald-type test, as in rma.glmm
+    where their Hessian vanishes).  Returns the pieces :func:`_or_result` puts together.
+    """
+    fam = _NoncentralHypergeometric(a, n1, c, n2)
+    k = a.size
+    # common effect: Newton on the concave conditional log-likelihood
+    mu = float(np.log(np.sum((a + 0.5) * (n2 - c + 0.5) / (n1 + n2 + 1)) / np.sum((c + 0.5) * (n1 - a + 0.5)
+                                                                                  / (n1 + n2 + 1))))
+    conv = False
+    for it in range(1, 101):
+        _, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+        step = float(np.sum(a - m) / np.sum(v))
+        mu += step
+        if abs(step) < 1e-13 * (1.0 + abs(mu)):
+            conv = True
+            break
+    logz, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+    ll_fe = float(np.sum(fam.const + a * mu - logz))
+    common = dict(estimate=mu, se=1.0 / math.sqrt(float(np.sum(v))), loglik=ll_fe, converged=conv,
+                  iterations=it, gradient_norm=abs(float(np.sum(a - m))), boundary=False, tau2=0.0)
+    # saturated model: each table's own conditional ML estimate
+    inner = (a > fam.lo) & (a < fam.hi)
+    theta = np.zeros(k)
+    for _ in range(200):
+        _, m, v, _ = fam._cumulants(theta, fam.size)
+        step = np.where(inner, (a - m) / v, 0.0)
+        theta += np.clip(step, -2.0, 2.0)
+        if np.all(np.abs(step) < 1e-13 * (1.0 + np.abs(theta))):
+            break
+    logz, m, v, _ = fam._cumulants(theta, fam.size)
+    ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
+    if k > 1 and inner.any():
+        w, th = v[inner], theta[inner]
+        q_wald = max(0.0, float(np.sum(w * (th - np.sum(w * th) / np.sum(w)) ** 2)))
+    else:
+        q_wald = 0.0 if k > 1 else math.nan
+    out = dict(common=common, q_wald=q_wald, ll_fe=ll_fe, ll_sat=ll_sat if k > 1 else math.nan)
+    if not random or k == 1:
+        return out
+    if np.all(~inner):
+        raise DataError("every table has its events at an end of what its margins allow: the exact "
+                        "conditional likelihood grows without bound with tau², so the random-effects model "
+                        "has no ML estimate", column="events_e", rule="some table inside its support")
+    lik = _Marginal(fam, CM_EL_POINTS)
+    _, m0, v0, _ = fam._cumulants(np.full(k, mu), fam.size)
+    score0 = 0.5 * float(np.sum((a - m0) ** 2 - v0))
+    if score0 <= 0:
+        out["random"] = dict(common, boundary=True, iterations=0)
+        return out
+
+    def fun(x):
+        f, g, H, eta = lik.newton_batch(x, central=True)
+        lik.eta = eta
+        return f, g, H
+
+    tau2_start = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-2)
+    x, f, g, H, it, converged, boundary = _newton_max(fun, np.array([mu, 0.5 * math.log(tau2_start)]))
+    if boundary:
+        out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+        return out
+    if not converged:
+        warnings.warn(f"GLMM (CM.EL) did not converge after {it} Newton steps (largest score "
+                      f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=3)
+    cov = np.linalg.inv(-H)
+    out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
+                         loglik=f, converged=converged, iterations=it,
+                         gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[1]))
+    return out
+
+
+GLMM_OR_MODELS = ("UM.FS", "CM.AL", "CM.EL")
+GLMM_OR_MODEL_NAMES = {
+    "UM.FS": "unconditional logistic model with fixed study effects (rma.glmm model UM.FS)",
+    "CM.AL": "conditional logistic-normal model, approximate likelihood (rma.glmm model CM.AL)",
+    "CM.EL": "conditional logistic-normal model, exact likelihood (rma.glmm model CM.EL)",
+}
+
+
+def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = True, n_agq: int = 7,
             level: float = 0.95) -> GLMMResult:
-    """Log odds ratio of two-group binary data by the conditional logistic-normal model with the
-    approximate likelihood (metafor's ``rma.glmm(measure = "OR", model = "CM.AL")``).
+    """Log odds ratio of two-group binary data by a GLMM, as metafor's
+    ``rma.glmm(measure = "OR", model = ...)`` and R meta's ``metabin(method = "GLMM", model.glmm = ...)``.
 
-    Given the total events ``t_i = a_i + c_i`` of a study, the events of the experimental group
-    are ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i) + theta_i))`` with ``theta_i ~ N(mu, tau²)``:
-    the binomial approximation of the non-central hypergeometric conditional likelihood, exact
-    when events are rare (Stijnen, Hamza & Özdemir 2010, Stat Med 29:3046-3067, section 2.3;
-    Jackson et al. 2018, Stat Med 37:1059-1085, model 6).  It is the binomial-normal GLMM of
-    :func:`fit_glmm` with offset ``log(n1_i/n2_i)``.  Studies without events in either group
-    carry no information and are left out (metafor drops them too).  I² and H² use the
-    ``escalc`` variances of the log odds ratios (0.5 added to the cells of tables with a zero),
-    as ``rma.glmm``.  ``random=False`` fits the common-effect (fixed-intercept) model.
+    ``model="UM.FS"`` (the default of both): the unconditional logistic model with fixed study
+    effects, ``logit p_i1 = alpha_i + mu + b_i / 2`` and ``logit p_i2 = alpha_i - b_i / 2`` with
+    ``b_i ~ N(0, tau²)`` (Turner et al. 2000, Stat Med 19:3417-3432; Jackson et al. 2018, Stat Med
+    37:1059-1085, model 4); the study intercepts ``alpha_i`` are estimated with ``mu`` and ``tau²``
+    by ML, the random effect integrated by adaptive Gauss-Hermite quadrature with ``n_agq`` points
+    (lme4's ``glmer(nAGQ = 7)`` in rma.glmm).  The heterogeneity tests compare the model with
+    study intercepts and one log odds ratio to the saturated model (a log odds ratio per study).
 
-    Only ``model="CM.AL"`` is offered (metafor's UM.FS, UM.RS and CM.EL are not).
+    ``model="CM.AL"``: the conditional logistic-normal model with the approximate likelihood.
+    Given the total events ``t_i = a_i + c_i`` of a study, ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i)
+    + theta_i))`` with ``theta_i ~ N(mu, tau²)``: the binomial approximation of the non-central
+    hypergeometric conditional likelihood, exact when events are rare (Stijnen, Hamza & Özdemir
+    2010, Stat Med 29:3046-3067, section 2.3; Jackson et al. 2018, model 6); the binomial-normal
+    GLMM of :func:`fit_glmm` with offset ``log(n1_i/n2_i)``.
+
+    ``model="CM.EL"``: the conditional model with the exact likelihood, ``a_i`` given the table's
+    margins following Fisher's non-central hypergeometric distribution with log odds ratio
+    ``theta_i ~ N(mu, tau²)`` (Van Houwelingen, Zwinderman & Stijnen 1993, Stat Med 12:2273-2284;
+    Jackson et al. 2018, model 7).  rma.glmm integrates it with ``integrate()``; here adaptive
+    Gauss-Hermite quadrature with ``CM_EL_POINTS`` (21) points does so to rounding, and ``n_agq``
+    does not apply.
+
+    Tables without events in either group, or with events only, carry no information on the odds
+    ratio and are left out, as ``rma.glmm``'s ``drop00 = TRUE`` does (a :class:`SmallSampleWarning`
+    says how many).  I² and H² use the ``escalc`` variances of the log odds ratios (0.5 added to
+    the cells of tables with a zero), as ``rma.glmm``.  ``random=False`` fits the common-effect
+    model (UM.FS: logistic regression with study intercepts; CM.AL: fixed intercept; CM.EL: the
+    conditional ML estimate of a common odds ratio).
 
     >>> r = glmm_or([4, 6, 3, 12], [50, 60, 40, 100], [9, 12, 8, 20], [50, 60, 40, 100])
-    >>> r.measure, r.k
-    ('OR', 4)
+    >>> r.measure, r.model, r.k
+    ('OR', 'UM.FS', 4)
     """
-    if str(model).upper() not in GLMM_OR_MODELS:
+    code = str(model).upper()
+    if code not in GLMM_OR_MODELS:
         raise SettingsError(f"unknown GLMM model {model!r} for odds ratios; offered: {', '.join(GLMM_OR_MODELS)}")
+    if not isinstance(n_agq, (int, np.integer)) or isinstance(n_agq, bool) or n_agq < 1:
+        raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
+    if not 0 < level < 1:
+        raise SettingsError("level must be between 0 and 1 (e.g. 0.95)")
     a, n1, c, n2 = (np.asarray(v, dtype=float).ravel() for v in (event_e, n_e, event_c, n_c))
     if not (a.shape == n1.shape == c.shape == n2.shape):
         raise DataError("event_e, n_e, event_c and n_c must have one value per study", rule="shape")
-    for name, arr, n in (("events_e", a, n1), ("events_c", c, n2)):
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (arr > n))
-        if bad.size:
-            raise DataError("events must be whole numbers between 0 and the group size", study=str(bad[0]),
-                            column=name, rule="0 <= events <= n")
     for name, n in (("n_e", n1), ("n_c", n2)):
         bad = np.flatnonzero(~np.isfinite(n) | (n <= 0) | (n != np.round(n)))
         if bad.size:
             raise DataError("group size must be a positive whole number", study=str(bad[0]), column=name,
                             rule="n integer > 0")
-    keep = (a + c) > 0
+    for name, arr, n in (("events_e", a, n1), ("events_c", c, n2)):
+        bad = np.flatnonzero(~np.isfinite(arr) | (arr < 0) | (arr != np.round(arr)) | (arr > n))
+        if bad.size:
+            raise DataError("events must be whole numbers between 0 and the group size", study=str(bad[0]),
+                            column=name, rule="0 <= events <= n")
+    keep = ~non_informative_tables(a, n1, c, n2)
     if not keep.any():
-        raise DataError("no study has an event in either group: the odds ratio cannot be estimated",
-                        column="events_e", rule="some events")
+        raise DataError("no study has an event in one group and a non-event in either: the odds ratio "
+                        "cannot be estimated", column="events_e", rule="some table with events and non-events")
+    if not keep.all():
+        left = int((~keep).sum())
+        warnings.warn(f"{left} {'table' if left == 1 else 'tables'} without events in either group or with "
+                      "events only left out of the GLMM (as rma.glmm's drop00)", SmallSampleWarning, stacklevel=2)
     a, n1, c, n2 = a[keep], n1[keep], c[keep], n2[keep]
     b, d = n1 - a, n2 - c
+    # one empty cell in every table: the likelihood increases without bound as the log odds
+    # ratio goes to +-infinity (separation), in every model
+    for cells, column, what, sign in ((a, "events_e", "no events in the experimental group", "-"),
+                                      (b, "events_e", "only events in the experimental group", "+"),
+                                      (c, "events_c", "no events in the control group", "+"),
+                                      (d, "events_c", "only events in the control group", "-")):
+        if np.all(cells == 0):
+            raise DataError(f"{what} of any study: the pooled log odds ratio is {sign}infinity and has no "
+                            "maximum-likelihood estimate (report the counts)", column=column,
+                            rule="a table with events and non-events in this group")
     zero = (a == 0) | (b == 0) | (c == 0) | (d == 0)
     add = np.where(zero, 0.5, 0.0)
     vi = 1 / (a + add) + 1 / (b + add) + 1 / (c + add) + 1 / (d + add)
-    return fit_glmm(a, a + c, family="binomial", model="random" if random else "common", n_agq=n_agq,
-                    level=level, offset=np.log(n1 / n2), i2_vi=vi, measure="OR")
+    if code == "CM.AL":
+        r = fit_glmm(a, a + c, family="binomial", model="random" if random else "common", n_agq=n_agq,
+                     level=level, offset=np.log(n1 / n2), i2_vi=vi, measure="OR")
+        return GLMMResult(**{**r.to_dict(), "model_glmm": "CM.AL"})
+    if code == "CM.EL":
+        if n_agq != 7:
+            raise SettingsError(f"n_agq does not apply to model CM.EL, whose integrals are taken to full precision "
+                                f"({CM_EL_POINTS} adaptive points), as rma.glmm's integrate()")
+        return _or_result(_cm_el(a, n1, c, n2, random=random), vi, random=random, n_agq=CM_EL_POINTS,
+                          level=level, model_glmm=code)
+    return _or_result(_um_fs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
+                      n_agq=int(n_agq), level=level, model_glmm=code)
+
+
+def non_informative_tables(a, n1, c, n2) -> np.ndarray:
+    """Tables without events in either group or with events only (rma.glmm's ``drop00``)."""
+    a, n1, c, n2 = (np.asarray(v, dtype=float) for v in (a, n1, c, n2))
+    return ((a == 0) & (c == 0)) | ((a == n1) & (c == n2))
+
+
+def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: float,
+               model_glmm: str) -> GLMMResult:
+    """A :class:`GLMMResult` from the common-effect, saturated and random-effects fits of a
+    two-group model (tests of heterogeneity and I² as ``rma.glmm`` computes them)."""
+    k = vi.size
+    if k > 1:
+        q_lrt = max(0.0, -2.0 * (fit["ll_fe"] - fit["ll_sat"]))
+        het = dict(q=fit["q_wald"], q_df=k - 1, q_p=float(special.chdtrc(k - 1, fit["q_wald"])),
+                   q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
+    else:
+        het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
+    if random and k == 1:
+        warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is reported for the "
+                      "random-effects model", SmallSampleWarning, stacklevel=3)
+    r = fit["random"] if random and k > 1 else fit["common"]
+    if not r["converged"] and not random:
+        warnings.warn(f"the common-effect GLM did not converge in {r['iterations']} iterations",
+                      ConvergenceWarning, stacklevel=3)
+    wi = 1.0 / vi
+    vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
+    tau2 = r["tau2"]
+    het.update(i2=100.0 * tau2 / (vt + tau2), h2=tau2 / vt + 1.0)
+    extra = dict(loglik=r["loglik"], n_agq=n_agq, iterations=r["iterations"], gradient_norm=r["gradient_norm"],
+                 converged=r["converged"], boundary=r["boundary"], method="ML" if random else "CE",
+                 model_glmm=model_glmm)
+    return _summary("OR", "random" if random else "common", k, r["estimate"], r["se"], tau2, level, 0.0,
+                    het, extra)
 
 
 # ---------------------------------------------------------------------------------------
@@ -677,7 +1158,7 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "CM.AL", random: bool = 
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: Pooled) -> tuple[Pooled, list[str]]:
+                        pooled: Pooled, labels=None) -> tuple[Pooled, list[str]]:
     """The pooled values of a GLMM analysis in place of the inverse-variance kernel's
     ``pooled`` (:class:`~metareview.pooling.values.Pooled`: results, printouts and the JSON
     contract are shared).
@@ -688,7 +1169,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     meta reports them for GLMMs (``i2_method="tau2"``, the default with GLMM) or from
     the Wald-type Q (``i2_method="q"``).  No study weights (as meta).  The prediction
     interval follows ``settings.prediction`` (``"z"`` is meta 4.9-6's and metafor's
-    ``predict`` for GLMMs; ``"t"`` uses k - 2 df).
+    ``predict`` for GLMMs; ``"t"`` uses k - 2 df).  Odds ratios are pooled with the two-group
+    model ``settings.model_glmm``; tables it leaves out are named in a note (``labels``: the
+    study labels of all rows).
     """
     two_group = measure.code == "OR" and "events_e" in arrays
     if measure.code == "PLO" and "n" in arrays:
@@ -705,8 +1188,18 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         warnings.simplefilter("always")
         if two_group:
             tables = [arrays[c][inc] for c in ("events_e", "n_e", "events_c", "n_c")]
-            ce = glmm_or(*tables, random=False, n_agq=settings.n_agq, level=settings.level)
-            re = glmm_or(*tables, random=True, n_agq=settings.n_agq, level=settings.level)
+            left = non_informative_tables(*tables)
+            if left.any() and labels is not None:
+                names = ", ".join(str(v) for v in np.asarray(labels)[inc][left])
+                notes.append(f"left out of the GLMM, no events in either group or events only "
+                             f"(as rma.glmm's drop00): {names}")
+            with warnings.catch_warnings():
+                if labels is not None:  # the note above names them
+                    warnings.filterwarnings("ignore", message=".*rma.glmm's drop00", category=SmallSampleWarning)
+                ce = glmm_or(*tables, model=settings.model_glmm, random=False, n_agq=settings.n_agq,
+                             level=settings.level)
+                re = glmm_or(*tables, model=settings.model_glmm, random=True, n_agq=settings.n_agq,
+                             level=settings.level)
         else:
             x, n = arrays["events"][inc], arrays[size][inc]
             ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
@@ -736,8 +1229,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     nan_w = np.full(np.asarray(excluded).shape, np.nan)
     details = {
         "method": "GLMM",
-        "model": ("conditional logistic-normal, approximate likelihood (rma.glmm model CM.AL)" if two_group
+        "model": (GLMM_OR_MODEL_NAMES[re.model_glmm] if two_group
                   else "binomial-normal (random-intercept logistic regression)"),
+        "model_glmm": re.model_glmm,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
         "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}

@@ -51,6 +51,7 @@ class Settings:
     common: bool = True
     random: bool = True
     n_agq: int = 7          # quadrature points of method GLMM (1 = Laplace)
+    model_glmm: str = "UM.FS"  # two-group GLMM of odds ratios (R meta's model.glmm; glmm.GLMM_OR_MODELS)
     rr_cochrane: bool = False  # RR of a zero-cell study with n + 2 incr (R meta's RR.Cochrane, RevMan)
     preset: str | None = None  # R meta's settings.meta() general setting (presets.py)
 
@@ -71,6 +72,7 @@ class Settings:
             object.__setattr__(self, "preset", get_preset(self.preset).name)
         object.__setattr__(self, "method", {m.lower(): m for m in METHODS}.get(
             str(self.method).lower(), self.method))
+        object.__setattr__(self, "model_glmm", str(self.model_glmm).upper())
         self._check()
 
     def _check(self) -> None:
@@ -91,6 +93,17 @@ class Settings:
             raise SettingsError(f"n_agq must be a whole number >= 1, not {self.n_agq!r}")
         if self.n_agq != 7 and self.method != "GLMM":
             raise SettingsError("n_agq (quadrature points) applies only to method GLMM")
+        if self.model_glmm != "UM.FS":  # the default needs no look at the GLMM module (start-up)
+            from .glmm import GLMM_OR_MODELS
+            if self.model_glmm not in GLMM_OR_MODELS:
+                raise SettingsError(f"unknown GLMM model {self.model_glmm!r} (model_glmm); valid values are: "
+                                    f"{', '.join(GLMM_OR_MODELS)}")
+            if self.method != "GLMM" or self.measure != "OR":
+                raise SettingsError("model_glmm (the two-group GLMM) applies only to method GLMM with odds "
+                                    "ratios (measure OR)")
+        if self.model_glmm == "CM.EL" and self.n_agq != 7:
+            raise SettingsError("n_agq does not apply to model_glmm CM.EL, whose integrals are taken to full "
+                                "precision, as rma.glmm's integrate()")
 
     def replace(self, **changes) -> "Settings":
         unknown = set(changes) - {f.name for f in fields(self)}

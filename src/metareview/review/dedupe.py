@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -74,8 +74,7 @@ class DedupeSettings:
                                 f"({self.link_supported}) <= link ({self.link}) <= 100")
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):
     id: int
     title: str
     words: int
@@ -163,16 +162,87 @@ def _title_similarity(a: str, b: str, cutoff: float) -> float:
     return sim
 
 
-def _bulk_similarity(left: Sequence[str], right: Sequence[str], left_sorted: Sequence[str],
-                     right_sorted: Sequence[str], cutoff: float):
-    """Title similarity of many pairs at once: rapidfuzz's element-wise ``cpdist`` runs in C.
+def _codes(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and
+    the distinct values in the order of their codes."""
+    index: dict[Any, int] = {}
+    codes = np.asarray([index.setdefault(v, len(index)) if v else -1 for v in values], dtype=np.int64)
+    return codes, list(index)
 
-    The second score compares titles with their words sorted (the token-sort ratio),
-    precomputed once per record instead of once per pair.
+
+class _Fields:
+    """The keys of all records as arrays, so that many pairs are judged at once.
+
+    Titles are held as arrays of Python strings: picking the titles of a million pairs
+    is then one indexing operation in C instead of a list built in Python.
     """
-    plain = process.cpdist(left, right, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
-    order = process.cpdist(left_sorted, right_sorted, scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
-    return np.maximum(plain, order)
+
+    def __init__(self, keys: Sequence[_Key]):
+        self.title = np.asarray([k.title for k in keys], dtype=object)
+        self.sorted_title = np.asarray([" ".join(sorted(k.title.split())) for k in keys], dtype=object)
+        self.author = np.asarray([k.author for k in keys], dtype=object)
+        self.words = np.asarray([k.words for k in keys], dtype=np.int64)
+        self.year = np.asarray([k.year or 0 for k in keys], dtype=np.int64)
+        self.notice = np.asarray([bool(_NOTICE.match(k.title)) for k in keys])
+        self.doi = _codes(k.doi for k in keys)[0]
+        self.pmid = _codes(k.pmid for k in keys)[0]
+        self.volume = _codes(k.volume for k in keys)[0]
+        self.page = _codes(k.page for k in keys)[0]
+        self.journal, self.journals = _codes(k.journal for k in keys)
+        self._journals_match: dict[tuple[int, int], bool] = {}
+
+    def similarity(self, a: np.ndarray, b: np.ndarray, cutoff: float) -> np.ndarray:
+        """Title similarity of pairs ``(a[i], b[i])``, as :func:`_title_similarity` gives it, in C.
+
+        The second score compares titles with their words sorted (the token-sort ratio),
+        precomputed once per record instead of once per pair.
+        """
+        plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
+        order = process.cpdist(self.sorted_title[a], self.sorted_title[b], scorer=fuzz.ratio, score_cutoff=cutoff,
+                               workers=1)
+        return np.maximum(plain, order)
+
+    def not_different(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray, settings: DedupeSettings) -> np.ndarray:
+        """Which pairs :func:`compare_records` would not call "different", given their title similarity.
+
+        The same rules as :func:`compare_records`, on arrays: only the pairs left need its
+        verdict and reason, one by one.
+        """
+        def both(codes: np.ndarray) -> np.ndarray:
+            return (codes[a] >= 0) & (codes[b] >= 0)
+
+        years = (self.year[a] > 0) & (self.year[b] > 0)
+        conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(self.year[a] - self.year[b]) > 1))
+                    | (both(self.volume) & (self.volume[a] != self.volume[b]))
+                    | (both(self.page) & (self.page[a] != self.page[b])))
+        authors = (self.author[a] != "") & (self.author[b] != "")
+        author_agrees = np.zeros(len(a), dtype=bool)
+        if authors.any():
+            author_agrees[authors] = process.cpdist(self.author[a][authors], self.author[b][authors],
+                                                    scorer=fuzz.ratio, workers=1) >= 85
+        agree = (years & (self.year[a] == self.year[b])) | author_agrees | self._journal_agrees(a, b) \
+            | ((self.volume[a] >= 0) & (self.volume[a] == self.volume[b])) \
+            | ((self.page[a] >= 0) & (self.page[a] == self.page[b]))
+        short = np.minimum(self.words[a], self.words[b]) < settings.short_title_words
+        strong = sim >= settings.link_supported
+        possible = np.where(conflict, strong & agree, short | agree | strong)
+        ids_differ = both(self.pmid) & (self.pmid[a] != self.pmid[b])
+        ids_differ |= both(self.doi) & (self.doi[a] != self.doi[b])
+        titled = (self.words[a] > 0) & (self.words[b] > 0)
+        return possible & ~ids_differ & titled & (sim >= settings.queue)
+
+    def _journal_agrees(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ja, jb = self.journal[a], self.journal[b]
+        known = (ja >= 0) & (jb >= 0)
+        out = known & (ja == jb)
+        pending = np.flatnonzero(known & ~out)
+        if len(pending):
+            # few journals, so few pairs of them: each pair is judged once
+            cache = self._journals_match
+            for x, y in set(zip(ja[pending].tolist(), jb[pending].tolist())) - cache.keys():
+                cache[x, y] = journals_match(self.journals[x], self.journals[y])
+            out[pending] = [cache[x, y] for x, y in zip(ja[pending].tolist(), jb[pending].tolist())]
+        return out
 
 
 class _UnionFind:
@@ -279,52 +349,74 @@ class DedupeReport:
         return asdict(self)
 
 
-def _blocks(keys: Sequence[_Key]) -> list[list[int]]:
-    """Groups of positions in ``keys`` that share a blocking key (groups of one left out)."""
-    index: dict[tuple, list[int]] = defaultdict(list)
-    for pos, k in enumerate(keys):
-        if not k.title:
-            continue  # nothing to compare fuzzily; identifiers were matched already
-        compact = k.title.replace(" ", "")
-        if len(compact) >= 12:
-            index[("start", compact[:28])].append(pos)
-            index[("end", compact[-28:])].append(pos)
-        if k.author and k.year and k.page:
-            index[("aYp", k.author, k.year, k.page)].append(pos)
-        if k.author and k.year:
-            index[("aY", k.author, k.year)].append(pos)
-    return [group for group in index.values() if len(group) > 1]
+def _block_labels(keys: Sequence[_Key]) -> tuple[np.ndarray, np.ndarray]:
+    """Blocking keys as ``(label, position)`` arrays: records sharing the start or the end of
+    their title (without spaces), or first author, year and first page, or first author and
+    year, share a label.  Records without a title get none (identifiers matched them already)."""
+    compact = [k.title.replace(" ", "") for k in keys]
+    kinds = (
+        [c[:28] if len(c) >= 12 else None for c in compact],
+        [c[-28:] if len(c) >= 12 else None for c in compact],
+        [(k.author, k.year, k.page) if k.title and k.author and k.year and k.page else None for k in keys],
+        [(k.author, k.year) if k.title and k.author and k.year else None for k in keys],
+    )
+    labels: list[int] = []
+    positions: list[int] = []
+    offset = 0
+    for values in kinds:
+        index: dict[Any, int] = {}
+        found = [p for p, v in enumerate(values) if v is not None]
+        labels.extend([index.setdefault(values[p], len(index)) + offset for p in found])
+        positions.extend(found)
+        offset += len(index)
+    return np.asarray(labels, dtype=np.int64), np.asarray(positions, dtype=np.int64)
 
 
 def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: Progress | None):
-    """Unique candidate pairs (positions ``a < b`` in ``keys``) as two integer arrays.
+    """Unique candidate pairs (positions ``a < b`` in ``keys``) as two integer arrays, in order.
 
     Small blocks give all their pairs; a block larger than ``max_block`` (a common
     title opening, a prolific author's year) gives each record's ``window`` nearest
     neighbours in title order, the sorted-neighbourhood method of Hernandez and Stolfo
-    (1995, "The merge/purge problem for large databases", SIGMOD Rec 24:127-38).
+    (1995, "The merge/purge problem for large databases", SIGMOD Rec 24:127-38).  Blocks
+    of one size are expanded together, as a matrix of their members.
     """
     n = len(keys)
-    blocks = _blocks(keys)
-    triangles: dict[int, tuple] = {}
+    label, pos = _block_labels(keys)
+    sort = np.lexsort((pos, label))
+    label, pos = label[sort], pos[sort]
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
+    sizes = np.diff(np.r_[starts, len(label)])
     codes = []
-    for done, group in enumerate(blocks, start=1):
-        g = np.asarray(group, dtype=np.int64)
-        if len(g) <= settings.max_block:
-            if len(g) not in triangles:
-                triangles[len(g)] = np.triu_indices(len(g), 1)
-            rows, cols = triangles[len(g)]
-            a, b = g[rows], g[cols]
-        else:
-            g = np.asarray(sorted(group, key=lambda pos: keys[pos].title), dtype=np.int64)
+    shared = sizes > 1
+    sizes_left = sizes[shared]
+    done, n_blocks = 0, int(shared.sum())
+    for size in np.unique(sizes_left[sizes_left <= settings.max_block]).tolist():
+        first = starts[sizes == size]
+        members = pos[first[:, None] + np.arange(size)]
+        rows, cols = np.triu_indices(size, 1)
+        a, b = members[:, rows].ravel(), members[:, cols].ravel()
+        codes.append(np.minimum(a, b) * n + np.maximum(a, b))
+        done += len(first)
+        if progress:
+            progress("blocking", done, n_blocks)
+    large = starts[sizes > settings.max_block]
+    if len(large):
+        # order by title, ties by position (a stable sort of the block's members by title)
+        rank = np.empty(n, dtype=np.int64)
+        rank[np.argsort(np.asarray([k.title for k in keys], dtype=object), kind="stable")] = np.arange(n)
+        for first, size in zip(large.tolist(), sizes[sizes > settings.max_block].tolist()):
+            g = pos[first:first + size]
+            g = g[np.argsort(rank[g], kind="stable")]
             steps = range(1, min(settings.window, len(g) - 1) + 1)
             a = np.concatenate([g[:-w] for w in steps])
             b = np.concatenate([g[w:] for w in steps])
-        codes.append(np.minimum(a, b) * n + np.maximum(a, b))
-        if progress and done % 5000 == 0:
-            progress("blocking", done, len(blocks))
+            codes.append(np.minimum(a, b) * n + np.maximum(a, b))
+            done += 1
+            if progress and done % 500 == 0:
+                progress("blocking", done, n_blocks)
     if progress:
-        progress("blocking", len(blocks), len(blocks))
+        progress("blocking", n_blocks, n_blocks)
     if not codes:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     pairs = np.concatenate(codes)
@@ -333,17 +425,30 @@ def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: P
     return unique // n, unique % n
 
 
+def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
+    """Comparable keys of every record, read one record at a time (only the keys are kept)."""
+    total = store.count_records() if progress else 0
+    keys: dict[int, _Key] = {}
+    for rec in store.iter_records(("id", "title", "authors", "year", "journal", "volume", "pages", "doi", "pmid")):
+        keys[rec["id"]] = prepare(rec)
+        if progress and len(keys) % 10_000 == 0:
+            progress("reading records", len(keys), total)
+    if progress:
+        progress("reading records", len(keys), len(keys))
+    return keys
+
+
 def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
                progress: Progress | None = None) -> DedupeReport:
     """Link duplicates among all records and queue uncertain pairs; returns what was done.
 
     Pairs a person already decided are left alone, and so are pairs already queued; a
     second run only adds links for new records.  Everything found is written in one
-    transaction with the run's settings, so a run is all or nothing.
+    transaction with the run's settings, so a run is all or nothing.  ``progress`` is
+    called with a stage ("reading records", "blocking", "comparing", "linking"), the
+    work done and the work in all.
     """
-    records = list(store.iter_records(("id", "status", "title", "authors", "year", "journal", "volume",
-                                       "pages", "doi", "pmid", "abstract")))
-    keys = {r["id"]: prepare(r) for r in records}
+    keys = _read_keys(store, progress)
     decided: dict[tuple[int, int], bool] = {(d["record_a"], d["record_b"]): bool(d["same"])
                                             for d in store.pair_decisions()}
     queued = {(c["record_a"], c["record_b"]) for c in store.candidates()}
@@ -389,9 +494,9 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
             value = getattr(k, field)
             if value:
                 groups[value].append(k.id)
-        for value, ids in groups.items():
-            head = ids[0]
-            for other in ids[1:]:
+        for value, sharing in groups.items():
+            head = sharing[0]
+            for other in sharing[1:]:
                 if not fresh(head, other) or uf.find(head) == uf.find(other):
                     continue
                 ka, kb = keys[head], keys[other]
@@ -412,19 +517,19 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
     left_pos, right_pos = _candidate_pairs(order, settings, progress)
     total = len(left_pos)
     skip = set(decided) | queued
-    doi_codes: dict[str, int] = {}
-    doi = np.asarray([doi_codes.setdefault(k.doi, len(doi_codes)) if k.doi else -1 for k in order], dtype=np.int64)
-    titles = [k.title for k in order]
-    sorted_titles = [" ".join(sorted(t.split())) for t in titles]
+    fields = _Fields(order)
+    # records linked already stay linked (links are only added below): their pairs need no comparison
+    linked = np.asarray([uf.find(i) for i in ids.tolist()], dtype=np.int64)
     chunk = 250_000
     for begin in range(0, total, chunk):
         a_pos, b_pos = left_pos[begin:begin + chunk], right_pos[begin:begin + chunk]
         # two different DOIs are two articles: no need to compare their titles
-        keep = ~((doi[a_pos] >= 0) & (doi[b_pos] >= 0) & (doi[a_pos] != doi[b_pos]))
+        doi = fields.doi
+        keep = ~((doi[a_pos] >= 0) & (doi[b_pos] >= 0) & (doi[a_pos] != doi[b_pos])) & (linked[a_pos] != linked[b_pos])
         a_pos, b_pos = a_pos[keep], b_pos[keep]
-        sims = _bulk_similarity([titles[i] for i in a_pos], [titles[i] for i in b_pos],
-                                [sorted_titles[i] for i in a_pos], [sorted_titles[i] for i in b_pos], settings.queue)
-        hits = np.nonzero(sims >= settings.queue)[0]
+        sims = fields.similarity(a_pos, b_pos, settings.queue)
+        hits = np.flatnonzero(sims >= settings.queue)
+        hits = hits[fields.not_different(a_pos[hits], b_pos[hits], sims[hits], settings)]
         for h in hits.tolist():
             a, b = int(ids[a_pos[h]]), int(ids[b_pos[h]])
             if (a, b) in skip or uf.find(a) == uf.find(b):
@@ -451,16 +556,28 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
         if pair not in seen:
             seen.add(pair)
             unique_queue.append((a, b, score, reason))
+
+    def counted(rows: list, start: int, total: int) -> Iterator:
+        for done, row in enumerate(rows, start=start + 1):
+            if progress and done % 10_000 == 0:
+                progress("linking", done, total)
+            yield row
+
+    n_rows = len(links) + len(unique_queue)
     with store.transaction():
         run_id = store.add_dedupe_run(settings=asdict(settings), n_records=len(keys), n_compared=total,
                                       n_linked=len(links), n_queued=len(unique_queue))
         store.add_pair_decisions((a, b, same, method, score, run_id, by, note)
-                                 for a, b, same, method, score, _, by, note in links)
-        store.add_candidates((a, b, score, reason, run_id) for a, b, score, reason in unique_queue)
-    current = clusters(store, records)
+                                 for a, b, same, method, score, _, by, note in counted(links, 0, n_rows))
+        store.add_candidates((a, b, score, reason, run_id)
+                             for a, b, score, reason in counted(unique_queue, len(links), n_rows))
+    if progress:
+        progress("linking", n_rows, n_rows)
+    # the clusters are the components of the links, whichever record of each is primary
+    n_clusters = len({uf.find(i) for i in keys})
     return DedupeReport(run_id=run_id, n_records=len(keys), n_compared=total, linked_doi=counts["doi"],
                         linked_pmid=counts["pmid"], linked_fuzzy=counts["fuzzy"], queued=len(unique_queue),
-                        clusters=len(current.members), duplicates=current.duplicates())
+                        clusters=n_clusters, duplicates=len(keys) - n_clusters)
 
 
 def _check_ids(store: Store, ids: Iterable[int]) -> None:

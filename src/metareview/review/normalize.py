@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["clean_doi", "clean_pmid", "norm_text", "norm_title", "first_author_key", "first_page",
            "journal_key", "journals_match", "parse_year", "expand_pages"]
@@ -111,7 +112,10 @@ def first_page(value: str | None) -> str:
     return match.group(1).lower().lstrip("0") if match else ""
 
 
+@lru_cache(maxsize=65_536)
 def journal_key(value: str | None) -> str:
+    """Journal name as a comparable key (a search's records come from a few hundred journals,
+    so each name is normalised once)."""
     return norm_text(value).replace(" and ", " ")
 
 

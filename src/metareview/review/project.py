@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..base.exceptions import DataError, SettingsError
 from .store import Store
+
+if TYPE_CHECKING:
+    from .dedupe import Progress
+    from .records import Record
 
 __all__ = ["Project", "ImportReport", "STAGES", "DEFAULT_REASONS", "SOURCE_KINDS", "parse_stage"]
 
@@ -31,6 +35,15 @@ DEFAULT_REASONS = {
                   "wrong study design", "not a primary study", "duplicate report", "no usable data",
                   "language"],
 }
+
+
+def _counted(records: Sequence[Record], stage: str, progress: Progress | None) -> Iterator[Record]:
+    """The records, reporting every 5,000 of them to ``progress``."""
+    total = len(records)
+    for done, rec in enumerate(records, start=1):
+        if progress and (done % 5000 == 0 or done == total):
+            progress(stage, done, total)
+        yield rec
 
 
 def parse_stage(stage: str) -> str:
@@ -139,12 +152,14 @@ class Project:
     # -- import ---------------------------------------------------------------------------------------
     def import_file(self, path: str | os.PathLike, *, source: str, kind: str = "database",
                     format: str | None = None, mapping: dict[str, str] | None = None,
-                    allow_reimport: bool = False, imported_by: str | None = None) -> ImportReport:
+                    allow_reimport: bool = False, imported_by: str | None = None,
+                    progress: Progress | None = None) -> ImportReport:
         """Import one export as a batch from ``source`` (a database, register or other method).
 
         The same file (by SHA-256 of its bytes) is refused a second time unless
         ``allow_reimport``; a second copy would then be linked as duplicates by
-        de-duplication, never silently merged.
+        de-duplication, never silently merged.  ``progress`` is called with a stage
+        ("reading", "storing"), the work done and the work in all.
         """
         path = Path(path)
         try:
@@ -152,7 +167,8 @@ class Project:
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror}", rule="file") from None
         return self.import_bytes(data, filename=path.name, source=source, kind=kind, format=format,
-                                 mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by)
+                                 mapping=mapping, allow_reimport=allow_reimport, imported_by=imported_by,
+                                 progress=progress)
 
     def _check_reimport(self, sha: str, filename: str, allow: bool) -> None:
         earlier = self.store.batches_with_hash(sha)
@@ -164,7 +180,8 @@ class Project:
 
     def import_bytes(self, data: bytes, *, filename: str, source: str, kind: str = "database",
                      format: str | None = None, mapping: dict[str, str] | None = None,
-                     allow_reimport: bool = False, imported_by: str | None = None) -> ImportReport:
+                     allow_reimport: bool = False, imported_by: str | None = None,
+                     progress: Progress | None = None) -> ImportReport:
         """Import an export held in memory; ``filename`` names it in messages and the batch."""
         from .importers import parse_bytes
         if kind not in SOURCE_KINDS:
@@ -173,7 +190,11 @@ class Project:
             raise SettingsError("the source needs a name (e.g. --source PubMed)")
         sha = hashlib.sha256(data).hexdigest()
         self._check_reimport(sha, filename, allow_reimport)
+        if progress:
+            progress("reading", 0, 1)
         result = parse_bytes(data, filename=filename, format=format, mapping=mapping)
+        if progress:
+            progress("reading", 1, 1)
         with self.store.transaction():
             # checked again inside the write lock: another process may have imported it meanwhile
             self._check_reimport(sha, filename, allow_reimport)
@@ -186,7 +207,8 @@ class Project:
                 source_id = existing["id"]
             batch_id, n, bad = self.store.add_batch(source_id=source_id, filename=filename, sha256=sha,
                                                     format=result.format, encoding=result.encoding,
-                                                    imported_by=imported_by, records=result.records)
+                                                    imported_by=imported_by,
+                                                    records=_counted(result.records, "storing", progress))
         malformed = [{"line": r.line, "problem": r.problem} for r in result.malformed]
         return ImportReport(batch_id=batch_id, source=source, filename=filename, format=result.format,
                             encoding=result.encoding, n_records=n, n_malformed=bad, malformed=malformed)

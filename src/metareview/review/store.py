@@ -237,14 +237,18 @@ class Store:
             sql = ("INSERT INTO records (batch_id, source_id, position, line, status, problem, raw, type, title, "
                    "abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords, extra) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            for rec in records:
-                n += 1
-                bad += rec.status == "malformed"
-                self._write(sql, (batch_id, source_id, n, rec.line, rec.status, rec.problem, rec.raw, rec.type,
-                                  rec.title, rec.abstract, json.dumps(rec.authors, ensure_ascii=False), rec.year,
-                                  rec.journal, rec.volume, rec.issue, rec.pages, rec.doi, rec.pmid,
-                                  json.dumps(rec.keywords, ensure_ascii=False),
-                                  json.dumps(rec.extra, ensure_ascii=False)))
+            dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+            def rows() -> Iterator[tuple]:
+                # consumed as they come: records read from a file one by one are never all held at once
+                nonlocal n, bad
+                for rec in records:
+                    n += 1
+                    bad += rec.status == "malformed"
+                    yield (batch_id, source_id, n, rec.line, rec.status, rec.problem, rec.raw, rec.type, rec.title,
+                           rec.abstract, dumps(rec.authors), rec.year, rec.journal, rec.volume, rec.issue, rec.pages,
+                           rec.doi, rec.pmid, dumps(rec.keywords), dumps(rec.extra))
+            self._writemany(sql, rows())
             self._write("UPDATE batches SET n_records = ?, n_malformed = ? WHERE id = ?", (n, bad, batch_id))
         return batch_id, n, bad
 

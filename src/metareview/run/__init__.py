@@ -57,27 +57,35 @@ class ReviewRun:
 
 
 def run_review(target: str | Path, out: str | Path | None = None, *, force: bool = False,
-               steps: Steps | None = None) -> ReviewRun:
+               steps: Steps | None = None, workers: int | None = None) -> ReviewRun:
     """Run the plan at ``target`` (a folder with ``review.toml``, or the file) into ``out``.
 
     ``out`` defaults to ``<folder>/output``.  An existing output folder is replaced only
-    with ``force=True``.  Returns the paths written, the results document and the
-    comparison with the paper.
+    with ``force=True``.  The figures are drawn by ``workers`` processes (None: one per
+    core; 1: in this process), with the same files either way.  Returns the paths written,
+    the results document and the comparison with the paper.
     """
+    from .figures import FigureRenderer
+
+    steps = steps or Steps(enabled=False)
+    with FigureRenderer(workers) as renderer:
+        return _run(target, out, force, steps, renderer)
+
+
+def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
     from ..base.jsondoc import dumps
     from .plan import load_plan
     from ..report.html import render_html
     from .analyses import run_analysis
-    from .certainty import grade_all, rob_figures
+    from .certainty import grade_all, rob_figure_jobs
     from .compare import compare_all
     from .data import load_data
     from .derive import derive_table
     from .document import build_report
-    from .figures import prisma_figure
+    from .figures import FigureJob, prisma_figure
     from .outputs import write_output
     from .table1 import compute_table1
 
-    steps = steps or Steps(enabled=False)
     with steps("Reading the analysis plan"):
         plan = load_plan(target)
     out = Path(out) if out is not None else plan.root / "output"
@@ -95,13 +103,12 @@ def run_review(target: str | Path, out: str | Path | None = None, *, force: bool
         comparison = compare_all(plan, runs, table1)
     with steps("Risk of bias and GRADE"):
         grades = grade_all(plan, runs)
-    figures = []
-    with steps("Figures"):
-        for run in runs.values():
-            figures.extend(_analysis_figures(run, plan))
-        if plan.prisma is not None:
-            figures.append(prisma_figure(plan.prisma, dpi=plan.dpi))
-        figures.extend(rob_figures(plan))
+    jobs = [job for run in runs.values() for job in _analysis_figure_jobs(run, plan)]
+    if plan.prisma is not None:
+        jobs.append(FigureJob("prisma", prisma_figure, (plan.prisma, "prisma", plan.dpi), cost=5.0))
+    jobs.extend(rob_figure_jobs(plan))
+    with steps(f"{len(jobs)} figures as PNG, SVG and PDF") as show:
+        figures = renderer.render(jobs, lambda done, total, name: show(f"figure {done}/{total} ({name})"))
     versions = software_versions()
     with steps("Report, results.json and tables"):
         results = _results(plan, loaded, runs, table1, comparison, figures, versions)
@@ -134,32 +141,33 @@ def _inputs(plan) -> list[Path]:
     return [f for f in files if f is not None]
 
 
-def _analysis_figures(run: AnalysisRun, plan) -> list:
+def _analysis_figure_jobs(run: AnalysisRun, plan) -> list:
     """Forest plots of an analysis, of its sensitivity analyses and of its subgroup analyses."""
-    from ..base.exceptions import MetaReviewError
+    from .figures import FigureJob, forest_figure
     from .plan import PlanError
-    from .figures import forest_figure
 
     a = run.analysis
-    out = []
     jobs = []
+
+    def on_error(exc: Exception) -> Exception:
+        return PlanError(f"forest plot: {exc}", path=plan.path, line=a.line, where=f"[analysis.{a.name}] forest")
+
+    def job(result, name: str, title: str, cap: str, rows: float) -> FigureJob:
+        return FigureJob(name, forest_figure, (result, name, title, cap, a.forest, plan.dpi), cost=rows,
+                         on_error=on_error)
+
     for fit in run.fits():
         if ("forest" if fit.sensitivity is None else "sensitivity") in a.figures:
             title = a.title if fit.sensitivity is None else f"{a.title}: {fit.sensitivity.title}"
             cap = f"Forest plot: {a.outcome or a.title}." + (
                 f" {', '.join(fit.sensitivity.exclude)} shown but not pooled." if fit.sensitivity else "")
-            jobs.append((fit.result, f"{fit.name}_forest", title, cap))
+            jobs.append(job(fit.result, f"{fit.name}_forest", title, cap, len(fit.result.studlab) + 4))
     if "subgroups" in a.figures:
         for col, sub in run.subgroups.items():
-            jobs.append((sub, f"{a.name}_subgroups_{col}", f"{a.title} by {col}",
-                         f"Forest plot by subgroup ({col}), with the test for subgroup differences."))
-    for result, name, title, cap in jobs:
-        try:
-            out.append(forest_figure(result, name, title, cap, a.forest, plan.dpi))
-        except MetaReviewError as exc:
-            raise PlanError(f"forest plot: {exc}", path=plan.path, line=a.line,
-                            where=f"[analysis.{a.name}] forest") from None
-    return out
+            jobs.append(job(sub, f"{a.name}_subgroups_{col}", f"{a.title} by {col}",
+                            f"Forest plot by subgroup ({col}), with the test for subgroup differences.",
+                            len(run.table.frame) + 4 * len(getattr(sub, "groups", ())) + 4))
+    return jobs
 
 
 def _results(plan, loaded, runs, table1, comparison, figures, versions) -> dict:

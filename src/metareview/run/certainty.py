@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .plan import PlanError, ReviewPlan
 from .analyses import AnalysisRun
-from .figures import FigureFile, save_figure
+from .figures import FigureFile, FigureJob, save_figure
 
 
 def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
@@ -32,9 +32,9 @@ def grade_all(plan: ReviewPlan, runs: dict[str, AnalysisRun]) -> list:
     return out
 
 
-def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
-    """Traffic-light and summary plots of every data source that has a risk-of-bias table."""
-    from ..plots.rob import rob_summary, traffic_light
+def rob_figure_jobs(plan: ReviewPlan) -> list[FigureJob]:
+    """Traffic-light and summary plots of every data source that has a risk-of-bias table
+    (the tables are read and checked here; the drawing is left to :mod:`.figures`)."""
     from ..appraisal.rob import read_robvis
 
     out = []
@@ -43,14 +43,25 @@ def rob_figures(plan: ReviewPlan) -> list[FigureFile]:
             continue
         table = read_robvis(src.rob, src.rob_tool)
         tool = table.tool.name
-        out.append(save_figure(traffic_light(table).figure_, f"rob_{name}_traffic_light",
-                               f"Risk of bias ({tool}): {src.rob.name}",
-                               "Each study's judgment in each domain and overall (robvis layout).", dpi=plan.dpi))
-        out.append(save_figure(rob_summary(table).figure_, f"rob_{name}_summary",
-                               f"Risk of bias ({tool}): summary",
-                               "Share of " + ("the weight" if table.weights is not None else "studies") +
-                               " at each judgment, per domain and overall.", dpi=plan.dpi))
+        out.append(FigureJob(f"rob_{name}_traffic_light", rob_figure,
+                             ("traffic_light", table, f"rob_{name}_traffic_light",
+                              f"Risk of bias ({tool}): {src.rob.name}",
+                              "Each study's judgment in each domain and overall (robvis layout).", plan.dpi),
+                             cost=1.0 + len(table.studies) / 2))
+        out.append(FigureJob(f"rob_{name}_summary", rob_figure,
+                             ("summary", table, f"rob_{name}_summary", f"Risk of bias ({tool}): summary",
+                              "Share of " + ("the weight" if table.weights is not None else "studies") +
+                              " at each judgment, per domain and overall.", plan.dpi),
+                             cost=1.0 + len(table.domains) / 2))
     return out
+
+
+def rob_figure(kind: str, table, name: str, title: str, caption: str, dpi: int) -> FigureFile:
+    """A risk-of-bias figure of a read table: ``kind`` "traffic_light" or "summary"."""
+    from ..plots.rob import rob_summary, traffic_light
+
+    display = traffic_light(table) if kind == "traffic_light" else rob_summary(table)
+    return save_figure(display.figure_, name, title, caption, dpi=dpi)
 
 
 def grade_blocks(plan: ReviewPlan, assessments: list) -> list:

@@ -21,6 +21,9 @@ __all__ = ["parse_medline", "looks_like_medline"]
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)$")
 _CONTINUATION = re.compile(r"^ {2,}\S")
+# a field with its continuation lines, matched on a whole record at once (the tag and
+# continuation patterns above, joined)
+_FIELD = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)", re.MULTILINE)
 
 
 def looks_like_medline(lines: list[str]) -> bool:
@@ -52,20 +55,39 @@ def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
     return blocks
 
 
+def _fields(raw: str) -> list[tuple[str, list[str]]] | None:
+    """The fields of a record whose every line is a field or a continuation, in one pass of
+    :data:`_FIELD`; ``None`` when some line is neither (then the lines are read one by one)."""
+    parts: list[tuple[str, list[str]]] = []
+    end = -1
+    for match in _FIELD.finditer(raw):
+        if match.start() != end + 1:
+            return None
+        end = match.end()
+        more = match.group(3)
+        pieces = [match.group(2).strip()]
+        if more:
+            pieces.extend(line.strip() for line in more[1:].split("\n"))
+        parts.append((match.group(1), pieces))
+    return parts if end == len(raw) else None
+
+
 def _record(start: int, block: list[str]) -> Record:
     rec = Record(line=start, raw="\n".join(block))
-    fields: list[tuple[str, str]] = []
-    for offset, line in enumerate(block):
-        match = _TAG.match(line)
-        if match:
-            fields.append((match.group(1), match.group(2).strip()))
-        elif _CONTINUATION.match(line) and fields:
-            tag, value = fields[-1]
-            fields[-1] = (tag, f"{value} {line.strip()}")
-        else:
-            rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
-                               f"{line[:60]!r}")
-    values = TagValues(fields)
+    # each field as its tag and its pieces (the first line's value, then each continuation line)
+    parts = _fields(rec.raw)
+    if parts is None:
+        parts = []
+        for offset, line in enumerate(block):
+            match = None if line[:1] == " " else _TAG.match(line)
+            if match:
+                parts.append((match.group(1), [match.group(2).strip()]))
+            elif parts and _CONTINUATION.match(line):
+                parts[-1][1].append(line.strip())
+            else:
+                rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
+                                   f"{line[:60]!r}")
+    values = TagValues((tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts)
     one = values.first
 
     rec.pmid = clean_pmid(one("PMID"))

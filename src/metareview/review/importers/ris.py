@@ -21,6 +21,7 @@ specification (Research Information Systems, "RIS Format Specifications", 2011).
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from ._text import TagValues
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
@@ -29,6 +30,7 @@ from ..records import Record
 __all__ = ["parse_ris", "looks_like_ris"]
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
+_TAGS = re.compile(_TAG.pattern, re.MULTILINE)  # the tagged lines of a whole record, in one pass
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
 
 
@@ -40,6 +42,7 @@ def looks_like_ris(lines: list[str]) -> bool:
     return False
 
 
+@cache
 def _tag_name(tag: str) -> str:
     from rispy import TAG_KEY_MAPPING  # names other RIS tools use for the same tag
     return TAG_KEY_MAPPING.get(tag, tag)
@@ -47,14 +50,18 @@ def _tag_name(tag: str) -> str:
 
 def _record(start: int, block: list[str], *, terminated: bool) -> Record:
     rec = Record(line=start, raw="\n".join(block))
-    fields: list[tuple[str, str]] = []
-    for line in block:
-        match = _TAG.match(line)
-        if match:
-            fields.append((match.group(1), (match.group(2) or "").strip()))
-        elif line.strip() and fields:
-            tag, value = fields[-1]
-            fields[-1] = (tag, f"{value} {line.strip()}".strip())
+    # each field as its tag and its pieces (the tagged line's value, then each untagged line
+    # after it); lines before the first tag belong to no field
+    parts: list[tuple[str, list[str]]] = []
+    raw = rec.raw
+    matches = list(_TAGS.finditer(raw))
+    for tagged, after in zip(matches, matches[1:] + [None]):
+        pieces = [(tagged.group(2) or "").strip()]
+        between = raw[tagged.end():after.start() if after else len(raw)]
+        if between.strip():
+            pieces.extend(line.strip() for line in between.split("\n") if line.strip())
+        parts.append((tagged.group(1), pieces))
+    fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces).strip()) for tag, pieces in parts]
     values = TagValues(fields, skip=("ER",))
     one = values.first
 
@@ -112,7 +119,8 @@ def parse_ris(lines: list[str]) -> list[Record]:
     start = 0
     for number, raw_line in enumerate(lines, start=1):
         line = raw_line.lstrip("\ufeff")
-        match = _TAG.match(line)
+        # only the tags that open and close a record matter here
+        match = _TAG.match(line) if line[:2] in ("TY", "ER") else None
         tag = match.group(1) if match else None
         if tag == "TY":
             if block:

@@ -1,0 +1,186 @@
+"""The figures of a review run: every format written, the same bytes whether drawn in worker
+processes or one after the other, warnings and the first error as in a serial run, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from metareview.base.exceptions import MetaReviewWarning, SettingsError
+from metareview.cli import main
+from metareview.run import run_review
+from metareview.run.figures import FORMATS, FigureFile, FigureJob, FigureRenderer
+from metareview.run.plan import PlanError
+
+from .conftest import EXAMPLE
+
+needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forks on Linux only")
+REPO = EXAMPLE.parents[1]
+
+
+def _again_in_a_new_process(request) -> bool:
+    """Run this test again in a new interpreter when threads that other tests left running keep
+    this process from forking workers (the run then draws in-process, which would test nothing
+    new); True when it did and passed there."""
+    if threading.active_count() == 1 or os.environ.get("METAREVIEW_TEST_AGAIN"):
+        return False
+    done = subprocess.run([sys.executable, "-m", "pytest", request.node.nodeid, "-q", "-p", "no:cacheprovider"],
+                          cwd=REPO, env=dict(os.environ, METAREVIEW_TEST_AGAIN="1"), capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stdout[-3000:]
+    return True
+
+
+def _assert_parallel() -> None:
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel, "two workers on Linux with no other thread running are forks"
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+#: The example run with two workers, in a new interpreter (no thread of other tests running).
+PARALLEL = """
+import sys
+from metareview.run import run_review
+from metareview.run.figures import FigureRenderer
+with FigureRenderer(2) as renderer:
+    assert renderer.parallel, "two workers on Linux with no other thread running are forks"
+run_review(sys.argv[1], sys.argv[2], workers=2)
+"""
+
+
+@pytest.fixture(scope="module")
+def serial_and_parallel(tmp_path_factory):
+    """The example drawn in this process and by two worker processes."""
+    base = tmp_path_factory.mktemp("figures")
+    serial = run_review(EXAMPLE, base / "serial", workers=1)
+    done = subprocess.run([sys.executable, "-c", PARALLEL, str(EXAMPLE), str(base / "parallel")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return _files(serial.out), _files(base / "parallel")
+
+
+@needs_fork
+def test_parallel_run_writes_the_same_files(serial_and_parallel):
+    serial, parallel = serial_and_parallel
+    assert sorted(serial) == sorted(parallel)
+    # the Word table's zip members carry the time they were written; everything else is equal
+    differ = [name for name in serial if serial[name] != parallel[name] and not name.endswith(".docx")]
+    assert differ == []
+
+
+@needs_fork
+def test_every_figure_in_every_format(serial_and_parallel):
+    _, files = serial_and_parallel
+    listed = json.loads(files["results.json"])["figures"]
+    on_disk = sorted(name for name in files if name.startswith("figures/"))
+    assert listed == on_disk
+    stems = {name.rsplit(".", 1)[0] for name in on_disk}
+    assert len(stems) == 8        # 7 forest plots and the PRISMA diagram
+    for stem in stems:
+        assert files[f"{stem}.png"].startswith(b"\x89PNG\r\n\x1a\n")
+        assert ET.fromstring(files[f"{stem}.svg"]).tag.endswith("svg")
+        pdf = files[f"{stem}.pdf"]
+        assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+        assert b"/Type /Page" in pdf
+
+
+# ----------------------------------------------------------------------------------------------
+# the renderer, with jobs that take their time, warn and fail
+# ----------------------------------------------------------------------------------------------
+def slow_figure(name: str, delay: float, warn: str | None = None, fail: str | None = None) -> FigureFile:
+    """A stand-in for a figure: waits, may warn, may fail as a drawing fails."""
+    time.sleep(delay)
+    if warn:
+        warnings.warn(warn, MetaReviewWarning, stacklevel=1)
+    if fail:
+        raise SettingsError(fail)
+    return FigureFile(name, name, "", {fmt: f"{name}.{fmt}".encode() for fmt in FORMATS})
+
+
+def _jobs(*specs) -> list[FigureJob]:
+    return [FigureJob(f"f{i}", slow_figure, (f"f{i}", *spec), cost=float(i)) for i, spec in enumerate(specs)]
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=needs_fork)])
+def test_figures_in_order_with_their_warnings_in_order(workers, request):
+    if workers > 1:
+        if _again_in_a_new_process(request):
+            return
+        _assert_parallel()
+    # the last job (started first: highest cost) finishes first in the parallel case
+    jobs = _jobs((0.3, "first warning"), (0.2, "second warning"), (0.0, "third warning"))
+    seen = []
+    with FigureRenderer(workers) as renderer, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures = renderer.render(jobs, lambda done, total, name: seen.append((done, total)))
+    assert [f.name for f in figures] == ["f0", "f1", "f2"]
+    assert figures[1].files["svg"] == b"f1.svg"
+    assert [str(w.message) for w in caught] == ["first warning", "second warning", "third warning"]
+    assert all(w.category is MetaReviewWarning for w in caught)
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=needs_fork)])
+def test_the_first_failing_figure_is_the_error(workers, request):
+    if workers > 1:
+        if _again_in_a_new_process(request):
+            return
+        _assert_parallel()
+    # job 0 fails late, job 2 fails at once: the error is job 0's, as in a serial run
+    jobs = _jobs((0.4, None, "first failure"), (0.0,), (0.0, None, "later failure"))
+    jobs[0] = FigureJob("f0", slow_figure, jobs[0].args, on_error=lambda exc: PlanError(f"forest plot: {exc}"))
+    with FigureRenderer(workers) as renderer, pytest.raises(PlanError, match="forest plot: first failure"):
+        renderer.render(jobs)
+
+
+@needs_fork
+def test_a_drawing_error_reads_the_same_from_a_worker(tmp_path, request):
+    if _again_in_a_new_process(request):
+        return
+    _assert_parallel()
+    text = (EXAMPLE / "review.toml").read_text(encoding="utf-8")
+    text = text.replace("forest = { percent = true }", "forest = { percent = true, width = 1.0 }", 1)
+    review = tmp_path / "review"
+    review.mkdir()
+    for f in EXAMPLE.iterdir():
+        if f.is_file():
+            (review / f.name).write_bytes(f.read_bytes())
+    (review / "review.toml").write_text(text, encoding="utf-8")
+    messages = []
+    for workers in (1, 2):
+        with pytest.raises(PlanError) as info:
+            run_review(review, tmp_path / f"out{workers}", workers=workers)
+        messages.append(str(info.value))
+        assert not (tmp_path / f"out{workers}").exists()
+    assert messages[0] == messages[1]
+    assert "[analysis.treatment_response] forest: forest plot: the table does not fit in 1.0 in" in messages[0]
+
+
+def test_progress_per_figure_and_quiet(tmp_path, capsys):
+    from rich.console import Console
+
+    from metareview.run.progress import Steps
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=200, highlight=False)
+    run_review(EXAMPLE, tmp_path / "shown", steps=Steps(console))
+    text = buffer.getvalue()
+    assert "8 figures as PNG, SVG and PDF: figure 1/8 (" in text
+    assert "8 figures as PNG, SVG and PDF: figure 8/8 (" in text
+    assert "✓\x1b[0m 8 figures as PNG, SVG and PDF" in text
+    assert main(["run", str(EXAMPLE), "-o", str(tmp_path / "quiet"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "wrote" in err and "figure 1/8" not in err and "PNG, SVG and PDF" not in err
