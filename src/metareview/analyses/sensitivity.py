@@ -23,6 +23,7 @@ from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
 from ..base.format import Reportable, fmt as _f, fmt_p as _p
 from ..pooling.inverse_variance import PooledArrays, pool_arrays
 from ..pooling.summary import pooled_block
+from ..pooling.values import Pooled
 
 __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
            "pooled_block", "pool_masks", "restrict"]
@@ -64,7 +65,7 @@ def _original_keep(result) -> np.ndarray:
     return select_studies(src["subset"], study_labels(src.get("studlab"), k0), "subset")
 
 
-def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
+def restrict(result, keep: np.ndarray, pooled: Pooled, notes: Sequence[str] = ()):
     """The result restricted to the studies ``keep`` (a boolean array), with ``pooled`` values.
 
     The sub-result keeps its settings and a source whose ``subset`` selects the same
@@ -91,12 +92,13 @@ def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
                    pooled=_trim_weights(pooled, keep), source=src, notes=tuple(notes))
 
 
-def _trim_weights(pooled: dict, keep) -> dict:
-    out = dict(pooled)
+def _trim_weights(pooled: Pooled, keep) -> Pooled:
+    trimmed = {}
     for w in ("weight_common", "weight_random"):
-        if out.get(w) is not None and np.ndim(out[w]) and np.size(out[w]) == keep.size:
-            out[w] = np.asarray(out[w])[keep]
-    return out
+        value = getattr(pooled, w)
+        if np.ndim(value) and np.size(value) == keep.size:
+            trimmed[w] = np.asarray(value)[keep]
+    return pooled.replace(**trimmed)
 
 
 def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
