@@ -124,7 +124,8 @@ def _with_common_tau2(row: Pooled, fixed: dict, i: int) -> Pooled:
     if "i2" in fixed:
         het = replace(het, i2=at("i2"), i2_interval=Interval(at("i2_ci_low"), at("i2_ci_high"), level),
                       h=at("h"), h_interval=Interval(at("h_ci_low"), at("h_ci_high"), level))
-    random = Estimate(at("random_estimate"), at("random_se"), Interval(at("random_ci_low"), at("random_ci_high"), level),
+    random = Estimate(at("random_estimate"), at("random_se"),
+                      Interval(at("random_ci_low"), at("random_ci_high"), level),
                       at("random_statistic"), at("random_p"), at("random_df"))
     return row.replace(random=random, prediction=Interval(at("prediction_low"), at("prediction_high"), level),
                        heterogeneity=het, weight_random=fixed["weight_random"][i])
