@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -121,7 +121,7 @@ def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
 _ROW_COLUMNS = ("k", "Estimate", "CI", "p-value", "τ²", "τ", "I²")
 
 
-def _model_row(label: str, p: dict, result, model: str) -> list[str]:
+def _model_row(label: str, p: Mapping, result, model: str) -> list[str]:
     """One analysis as a table row; τ², τ and I² are ``--`` for one study (not estimable)."""
     bt = result.backtransform if result.measure.transformed else (lambda x: x)
     single = int(p["k"]) <= 1
@@ -414,10 +414,10 @@ def compare_exclusion(result, studies: Sequence[str] | None = None, *,
                 raise SettingsError(f"rule must be a function of a study's row or a column name, not {rule!r}")
             drop = np.zeros(result.k_all, bool)
             for i in range(result.k_all):
-                row = {c: v[i] for c, v in result.covariates.items()}
-                row.update({c: v[i] for c, v in result.data.items()})
-                row.update({"study": labels[i], "yi": result.yi[i], "vi": result.vi[i]})
-                drop[i] = bool(rule(row))
+                study_row = {c: v[i] for c, v in result.covariates.items()}
+                study_row.update({c: v[i] for c, v in result.data.items()})
+                study_row.update({"study": labels[i], "yi": result.yi[i], "vi": result.vi[i]})
+                drop[i] = bool(rule(study_row))
             rule_text = getattr(rule, "__name__", "rule")
     drop &= result.included
     if not drop.any():

@@ -289,7 +289,7 @@ def _without_inverse_variance_quantities(pooled: Pooled, zero_vi, labels, method
         common=Estimate(nan, nan, none, nan, nan),
         heterogeneity=replace(het, q=nan, p=nan, i2=nan, i2_interval=none, h=nan, h_interval=none,
                               tau2_interval=none),
-        weight_common=np.full(np.shape(pooled.weight_common), nan))
+        weight_common=None if pooled.weight_common is None else np.full_like(pooled.weight_common, nan))
 
 
 def _genq_weights(weights, settings: Settings, labels, excl):

@@ -8,6 +8,8 @@ JSON shape of one analysis' named values, :class:`~metareview.pooling.values.Poo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ..base.format import fmt as _f, fmt_labelled
@@ -16,7 +18,7 @@ from .values import Pooled
 __all__ = ["pooled_block", "heterogeneity_text"]
 
 
-def heterogeneity_text(p: dict, k: int, level: float, style=None) -> str:
+def heterogeneity_text(p: Mapping, k: int, level: float, style=None) -> str:
     """The "Quantifying heterogeneity" block as R meta prints it: τ² and τ with their
     Q-profile intervals on one line, I² and H with theirs on the next; ``--`` for what
     cannot be estimated, an interval only where there is one (R meta's rule for I²: not
