@@ -64,6 +64,7 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview.pooling", "metareview.pooling.heterogeneity", "metareview.pooling.inverse_variance",
         "metareview.pooling.projection", "metareview.pooling.settings", "metareview.pooling.summary",
         "metareview.pooling.tau2",
+        "metareview.pooling.values",
         "metareview.tables", "metareview.tables.decoding", "metareview.tables.io", "metareview.tables.selection",
         *[m for m in ours(modules) if m.startswith("metareview.cli")],
     ])

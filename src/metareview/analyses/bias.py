@@ -38,6 +38,7 @@ from ..base import dist as _dist
 from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
 from ..base.format import Reportable, fmt as _f, fmt_peq as _peq, num as _num
 from ..pooling.rma import rma_fit, tau2_mods
+from ..pooling.values import Pooled
 
 __all__ = ["egger_test", "regtest", "thompson_sharp", "begg_test", "peters_test", "trimfill", "metabias",
            "BiasTest", "TrimFill", "SmallStudyEffects", "K_MIN"]
@@ -327,7 +328,7 @@ class TrimFill(Reportable):
     vi: np.ndarray
     studlab: np.ndarray         # filled studies are labelled "Filled: <mirrored study>"
     filled: np.ndarray          # True for filled studies
-    pooled: dict                # the observed and filled studies pooled with the result's settings
+    pooled: Pooled              # the observed and filled studies pooled with the result's settings
     p_k0: float | None = None
     notes: tuple = ()
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ..base.exceptions import DataError, SettingsError, SmallSampleWarning
 from ..base.format import Reportable, fmt as _f, fmt_p as _p
 from ..pooling.inverse_variance import PooledArrays, pool_arrays
 from ..pooling.summary import pooled_block
+from ..pooling.values import Pooled
 
 __all__ = ["leave1out", "cumul", "compare_exclusion", "LeaveOneOut", "Cumulative", "ExclusionComparison",
            "pooled_block", "pool_masks", "restrict"]
@@ -64,7 +65,7 @@ def _original_keep(result) -> np.ndarray:
     return select_studies(src["subset"], study_labels(src.get("studlab"), k0), "subset")
 
 
-def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
+def restrict(result, keep: np.ndarray, pooled: Pooled, notes: Sequence[str] = ()):
     """The result restricted to the studies ``keep`` (a boolean array), with ``pooled`` values.
 
     The sub-result keeps its settings and a source whose ``subset`` selects the same
@@ -91,12 +92,13 @@ def restrict(result, keep: np.ndarray, pooled: dict, notes: Sequence[str] = ()):
                    pooled=_trim_weights(pooled, keep), source=src, notes=tuple(notes))
 
 
-def _trim_weights(pooled: dict, keep) -> dict:
-    out = dict(pooled)
+def _trim_weights(pooled: Pooled, keep) -> Pooled:
+    trimmed = {}
     for w in ("weight_common", "weight_random"):
-        if out.get(w) is not None and np.ndim(out[w]) and np.size(out[w]) == keep.size:
-            out[w] = np.asarray(out[w])[keep]
-    return out
+        value = getattr(pooled, w)
+        if np.ndim(value) and np.size(value) == keep.size:
+            trimmed[w] = np.asarray(value)[keep]
+    return pooled.replace(**trimmed)
 
 
 def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
@@ -119,7 +121,7 @@ def _frame(labels, pooled: PooledArrays, result, extra: dict | None = None):
 _ROW_COLUMNS = ("k", "Estimate", "CI", "p-value", "τ²", "τ", "I²")
 
 
-def _model_row(label: str, p: dict, result, model: str) -> list[str]:
+def _model_row(label: str, p: Mapping, result, model: str) -> list[str]:
     """One analysis as a table row; τ², τ and I² are ``--`` for one study (not estimable)."""
     bt = result.backtransform if result.measure.transformed else (lambda x: x)
     single = int(p["k"]) <= 1
@@ -412,10 +414,10 @@ def compare_exclusion(result, studies: Sequence[str] | None = None, *,
                 raise SettingsError(f"rule must be a function of a study's row or a column name, not {rule!r}")
             drop = np.zeros(result.k_all, bool)
             for i in range(result.k_all):
-                row = {c: v[i] for c, v in result.covariates.items()}
-                row.update({c: v[i] for c, v in result.data.items()})
-                row.update({"study": labels[i], "yi": result.yi[i], "vi": result.vi[i]})
-                drop[i] = bool(rule(row))
+                study_row = {c: v[i] for c, v in result.covariates.items()}
+                study_row.update({c: v[i] for c, v in result.data.items()})
+                study_row.update({"study": labels[i], "yi": result.yi[i], "vi": result.vi[i]})
+                drop[i] = bool(rule(study_row))
             rule_text = getattr(rule, "__name__", "rule")
     drop &= result.included
     if not drop.any():

@@ -21,7 +21,7 @@ table's "N/A" should neither vanish nor pass for a level of its own).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, 
 from ..base.format import Reportable, fmt as _f, fmt_peq as _peq
 from ..pooling.heterogeneity import heterogeneity
 from ..pooling.inverse_variance import prediction_quantile
+from ..pooling.values import Estimate, Interval, Pooled
 from .sensitivity import pool_masks, restrict
 
 __all__ = ["subgroup", "SubgroupResult", "MISSING_LEVEL"]
@@ -110,6 +111,24 @@ def _random_with_tau2(result, masks, tau2: float, pooled) -> dict:
     if s.i2_method == "tau2":
         out.update(het)
     return out
+
+
+def _with_common_tau2(row: Pooled, fixed: dict, i: int) -> Pooled:
+    """Subgroup ``i``'s pooled values with the random-effects quantities of ``fixed`` (arrays
+    over subgroups from :func:`_random_with_tau2`)."""
+    def at(key):
+        return float(fixed[key][i])
+    level = row.random.interval.level
+    het = replace(row.heterogeneity, tau2=at("tau2"), tau=at("tau"),
+                  tau2_interval=Interval(at("tau2_ci_low"), at("tau2_ci_high"), level))
+    if "i2" in fixed:
+        het = replace(het, i2=at("i2"), i2_interval=Interval(at("i2_ci_low"), at("i2_ci_high"), level),
+                      h=at("h"), h_interval=Interval(at("h_ci_low"), at("h_ci_high"), level))
+    random = Estimate(at("random_estimate"), at("random_se"),
+                      Interval(at("random_ci_low"), at("random_ci_high"), level),
+                      at("random_statistic"), at("random_p"), at("random_df"))
+    return row.replace(random=random, prediction=Interval(at("prediction_low"), at("prediction_high"), level),
+                       heterogeneity=het, weight_random=fixed["weight_random"][i])
 
 
 @dataclass(frozen=True)
@@ -283,9 +302,7 @@ def subgroup(result, by, *, tau_common: bool = False) -> SubgroupResult:
             warnings.warn(f"the {method} estimator of the common tau² did not converge; the last iterate is "
                           "reported", ConvergenceWarning, stacklevel=2)
         fixed = _random_with_tau2(result, masks, tau2_c, pooled)
-        for i, row in enumerate(rows):
-            for key, arr in fixed.items():
-                row[key] = arr[i] if np.ndim(arr[i]) else float(arr[i])
+        rows = [_with_common_tau2(row, fixed, i) for i, row in enumerate(rows)]
     groups = {lv: restrict(result, keys == lv, rows[i], notes=[n for n in notes if f"= {lv} " in n])
               for i, lv in enumerate(levels)}
     test = {"common": _q_between([r["common_estimate"] for r in rows], [r["common_se"] for r in rows]),

@@ -33,8 +33,8 @@ from ..effectsizes.measures import (
 from ..effectsizes.study_ci import study_ci
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
-from ..pooling.summary import PooledValues
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
+from ..pooling.values import Estimate, Interval, Pooled
 from ..tables.selection import select_studies, study_labels
 from .result import MetaResult
 
@@ -223,13 +223,13 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not zero_vi.any(),
         tau2_weights=genq).row(0))
     if lazy_ci:
-        # the Q-profile interval of tau² is computed when first used (PooledValues)
-        pooled = PooledValues(pooled, partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
-                                              pooled["q"], settings))
+        # the Q-profile interval of tau² is computed when first used (Pooled.deferring)
+        pooled = pooled.deferring(partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
+                                          pooled["q"], settings))
     if zero_vi.any():
         pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
     if settings.method != "Inverse":
-        # likelihood and fixed-cell methods fill the same pooled layout (glmm.py, mh.py)
+        # likelihood and fixed-cell methods replace the kernel's named values (glmm.py, mh.py)
         if settings.method == "GLMM":
             from ..pooling.glmm import pooled_for_analysis as glmm_pooled
             pooled, method_notes = glmm_pooled(settings, m, arrays, excl, pooled, labels=labels)
@@ -244,10 +244,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         if settings.method == "MH" and m.code == "OR":
             # the Cochran-Mantel-Haenszel and Tarone tests, as rma.mh prints them
             from ..pooling.mh import cmh_tarone
-            pooled["method_details"] = {**pooled["method_details"], **cmh_tarone(
-                *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))}
-    if settings.method == "GLMM":  # the kernel's se.tau2 is the inverse-variance model's
-        pooled["se_tau2"] = None
+            pooled = pooled.replace(method_details={**pooled.method_details, **cmh_tarone(
+                *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
     lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
     if missing.any():  # no interval for a study without its data
         lo, hi, nlo, nhi = (None if a is None else np.where(missing, np.nan, a) for a in (lo, hi, nlo, nhi))
@@ -280,15 +278,21 @@ def _check_zero_variances(zero_vi, labels, settings: Settings, notes: list) -> N
     notes.append(msg)
 
 
-def _without_inverse_variance_quantities(pooled, zero_vi, labels, method_tau2) -> dict:
-    if not pooled["tau2"] > 0:
+def _without_inverse_variance_quantities(pooled: Pooled, zero_vi, labels, method_tau2) -> Pooled:
+    het = pooled.heterogeneity
+    if not het.tau2 > 0:
         i = int(np.argmax(zero_vi))
         raise DataError(f"sampling variance 0 and tau² estimated as 0 ({method_tau2}): the random-effects "
                         "weights are infinite", study=str(labels[i]), column="vi", rule="vi > 0 or tau² > 0")
-    out = dict(pooled)
-    out.update({key: float("nan") for key in NEEDS_POSITIVE_V})
-    out["weight_common"] = np.full(np.shape(pooled["weight_common"]), np.nan)
-    return out
+    # what inverse-variance weights 1/v_i define is undefined when a v_i is 0 (metafor reports NA):
+    # the common-effect model, Q, I², H and the Q-profile interval of tau² (NEEDS_POSITIVE_V)
+    nan = float("nan")
+    none = Interval(nan, nan, pooled.common.interval.level)
+    return pooled.replace(
+        common=Estimate(nan, nan, none, nan, nan),
+        heterogeneity=replace(het, q=nan, p=nan, i2=nan, i2_interval=none, h=nan, h_interval=none,
+                              tau2_interval=none),
+        weight_common=None if pooled.weight_common is None else np.full_like(pooled.weight_common, nan))
 
 
 def _genq_weights(weights, settings: Settings, labels, excl):

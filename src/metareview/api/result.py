@@ -19,6 +19,7 @@ from ..pooling.summary import heterogeneity_text, pooled_block
 from ..pooling.tau2 import ESTIMATORS
 
 __all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "STUDY_CI_NAMES", "MetaResult"]
+from ..pooling.values import Estimate, Heterogeneity, Interval, Pooled, same, value_hash
 
 METHOD_NAMES = {
     "GLMM": "Random intercept logistic regression model (GLMM, maximum likelihood, adaptive "
@@ -37,9 +38,25 @@ STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MetaResult(Reportable):
-    """A pooled analysis (inverse variance, common and random effects)."""
+    """A pooled analysis (inverse variance, common and random effects).
+
+    ``common``, ``random`` (:class:`~metareview.pooling.values.Estimate`), ``prediction``
+    (:class:`~metareview.pooling.values.Interval`) and ``heterogeneity``
+    (:class:`~metareview.pooling.values.Heterogeneity`) are its pooled values by name;
+    ``pooled`` holds them all (:class:`~metareview.pooling.values.Pooled`, which also reads
+    as the mapping of flat keys ``pooled["random_estimate"]``, ``pooled["se_tau2"]``, ...).
+
+    Two results are equal (``==``) when their settings, data and estimates are: the
+    function that made them, the settings, the study labels, data, covariates and exclusions,
+    the effect sizes and study intervals, every pooled value and the notes, arrays compared
+    element by element with NaN equal to NaN.  Where the data came from (``source``) and the
+    version that computed them are not compared.  Results hash consistently with that
+    equality (from the function, settings, labels and pooled values), so they can be kept
+    in sets and as dictionary keys; like every frozen result, their arrays must not be
+    changed in place.
+    """
 
     func: str
     settings: Settings
@@ -55,10 +72,45 @@ class MetaResult(Reportable):
     ci_high: np.ndarray
     nat_ci_low: np.ndarray | None
     nat_ci_high: np.ndarray | None
-    pooled: dict
+    pooled: Pooled
     source: dict = field(repr=False, default_factory=dict)
     notes: tuple = ()
     version: str = ""
+
+    # ----- value semantics ----------------------------------------------------------
+    #: what equality compares (not ``source``, the input the data came from, nor ``version``)
+    _COMPARED = ("func", "settings", "studlab", "data", "covariates", "excluded", "yi", "vi", "incr", "n",
+                 "ci_low", "ci_high", "nat_ci_low", "nat_ci_high", "pooled", "notes")
+
+    def __eq__(self, other):
+        if not isinstance(other, MetaResult):
+            return NotImplemented
+        return type(self) is type(other) and all(same(getattr(self, name), getattr(other, name))
+                                                 for name in self._COMPARED)
+
+    def __hash__(self):
+        return value_hash(type(self).__name__, self.func, self.settings.to_dict(), self.studlab, self.pooled)
+
+    # ----- the pooled values by name ------------------------------------------------
+    @property
+    def common(self) -> Estimate:
+        """The common-effect (fixed) estimate, on the analysis scale."""
+        return self.pooled.common
+
+    @property
+    def random(self) -> Estimate:
+        """The random-effects estimate, on the analysis scale."""
+        return self.pooled.random
+
+    @property
+    def prediction(self) -> Interval:
+        """The prediction interval, on the analysis scale."""
+        return self.pooled.prediction
+
+    @property
+    def heterogeneity(self) -> Heterogeneity:
+        """Q, tau², tau, I² and H with their intervals."""
+        return self.pooled.heterogeneity
 
     # ----- basic properties -------------------------------------------------------
     @property

@@ -41,8 +41,9 @@ import numpy as np
 from scipy import special
 
 from ..base.exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
-from .heterogeneity import from_q, i2_h2_from_tau2
+from .heterogeneity import i2_h2_from_tau2, i2_h_test_based
 from .tau2 import estimate_tau2
+from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["GLMMResult", "glmm_proportion", "glmm_rate", "glmm_or", "fit_glmm", "gauss_hermite",
            "pooled_for_analysis", "GLMM_OR_MODELS", "non_informative_tables"]
@@ -1159,10 +1160,10 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: dict, labels=None) -> tuple[dict, list[str]]:
-    """The pooled quantities of a GLMM analysis in the layout of the inverse-variance
-    kernel's ``pooled`` dictionary (so that results, printouts and the JSON contract
-    are shared).
+                        pooled: Pooled, labels=None) -> tuple[Pooled, list[str]]:
+    """The pooled values of a GLMM analysis in place of the inverse-variance kernel's
+    ``pooled`` (:class:`~metareview.pooling.values.Pooled`: results, printouts and the JSON
+    contract are shared).
 
     Common effect: fixed-intercept logistic regression; random effects: the
     binomial-normal GLMM by ML (``settings.n_agq`` quadrature points); Q is the
@@ -1208,30 +1209,27 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
-    out = dict(pooled)
     test = measure.null is not None
-    for prefix, r in (("common", ce), ("random", re)):
-        out.update({f"{prefix}_estimate": r.estimate, f"{prefix}_se": r.se,
-                    f"{prefix}_ci_low": r.ci_low, f"{prefix}_ci_high": r.ci_high,
-                    f"{prefix}_statistic": r.statistic if test else math.nan,
-                    f"{prefix}_p": r.p if test else math.nan})
-    out["random_df"] = math.nan
+    level = settings.level
+
+    def estimate(r: GLMMResult, df) -> Estimate:
+        return Estimate(r.estimate, r.se, Interval(r.ci_low, r.ci_high, level),
+                        r.statistic if test else math.nan, r.p if test else math.nan, df)
     k = re.k
     from .inverse_variance import prediction_quantile
-    crit = float(prediction_quantile(settings.prediction, k, settings.level)[0])
+    crit = float(prediction_quantile(settings.prediction, k, level)[0])
     half = crit * math.sqrt(re.se**2 + re.tau2)
-    out.update(prediction_low=re.estimate - half, prediction_high=re.estimate + half,
-               q=re.q, q_df=re.q_df, q_p=re.q_p, tau2=re.tau2, tau=re.tau,
-               tau2_ci_low=math.nan, tau2_ci_high=math.nan,
-               tau2_iterations=re.iterations, tau2_converged=re.converged)
+    none = Interval(math.nan, math.nan, level)
     if settings.i2_method == "tau2" or k < 2:
-        out.update(i2=re.i2, h=math.sqrt(re.h2), i2_ci_low=math.nan, i2_ci_high=math.nan,
-                   h_ci_low=math.nan, h_ci_high=math.nan)
+        i2, i2_ci, h, h_ci = re.i2, none, math.sqrt(re.h2), none
     else:
-        out.update(from_q(float(re.q), k, settings.level))
+        i2, i2_ci, h, h_ci = i2_h_test_based(re.q, k, level)
+    # no Q-profile interval and no standard error of tau² (the kernel's are the inverse-variance model's)
+    het = Heterogeneity(q=re.q, df=re.q_df, p=re.q_p, tau2=re.tau2, tau2_interval=none, tau=re.tau,
+                        i2=i2, i2_interval=i2_ci, h=h, h_interval=h_ci, converged=re.converged,
+                        iterations=re.iterations, se_tau2=None)
     nan_w = np.full(np.asarray(excluded).shape, np.nan)
-    out.update(weight_common=nan_w, weight_random=nan_w.copy())
-    out["method_details"] = {
+    details = {
         "method": "GLMM",
         "model": (GLMM_OR_MODEL_NAMES[str(re.model_glmm)] if two_group
                   else "binomial-normal (random-intercept logistic regression)"),
@@ -1239,4 +1237,6 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
         "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
-    return out, notes
+    return pooled.replace(common=estimate(ce, None), random=estimate(re, math.nan),
+                          prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
+                          weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError
+from .values import Interval
 
 __all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
 
@@ -77,6 +78,15 @@ def from_q(q, k, level) -> dict:
     if np.ndim(q) == 0:
         return {key: float(val) for key, val in out.items()}
     return out
+
+
+def i2_h_test_based(q: float, k: int, level: float) -> tuple[float, Interval, float, Interval]:
+    """I² (percent) with its interval and H with its interval, of one analysis whose Q has
+    ``k - 1`` degrees of freedom, by the test-based method (Higgins & Thompson 2002): what
+    the GLMM and Mantel-Haenszel methods report with ``i2_method="q"``."""
+    out = from_q(float(q), k, level)
+    return (out["i2"], Interval(out["i2_ci_low"], out["i2_ci_high"], level), out["h"],
+            Interval(out["h_ci_low"], out["h_ci_high"], level))
 
 
 def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):

@@ -14,8 +14,8 @@ The single-analysis API (:mod:`metareview.api.meta`) is the batch of one.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
 from .projection import row_sum
 from .tau2 import estimate_tau2, q_generalised, q_profile, se_tau2
+from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
@@ -36,7 +37,9 @@ ADHOC_HAKN = ("none", "se", "ci")
 
 @dataclass(frozen=True)
 class PooledArrays:
-    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %)."""
+    """Every pooled quantity as an array over analyses (weights: analyses x studies, in %);
+    ``level`` is the confidence level of every interval.  :meth:`row` is one analysis' view
+    as named values (:class:`~metareview.pooling.values.Pooled`)."""
 
     k: np.ndarray
     common_estimate: np.ndarray
@@ -72,22 +75,37 @@ class PooledArrays:
     weight_common: np.ndarray | None    # None with weights=False
     weight_random: np.ndarray | None
     se_tau2: np.ndarray
+    level: float = 0.95
 
-    def row(self, i: int = 0) -> dict:
-        """The pooled quantities of analysis ``i`` as Python floats (weights as arrays)."""
-        out: dict[str, Any] = {}
-        for name in _FIELD_NAMES:
-            col = getattr(self, name)
-            if col is None:  # weights left out
-                out[name] = None
-            elif col.ndim > 1:
-                out[name] = col[i]
-            else:
-                out[name] = col[i].item()
-        return out
+    @cached_property
+    def _scalars(self) -> np.ndarray:
+        """The scalar fields as one (analyses x fields) float matrix, so that a row is one
+        ``tolist()`` (leave-one-out and subgroups read a row per analysis)."""
+        return np.column_stack([np.asarray(getattr(self, name), float) for name in _SCALAR_FIELDS])
+
+    def row(self, i: int = 0) -> Pooled:
+        """The pooled values of analysis ``i`` as named values (Python floats; weights as
+        arrays over the studies, None where left out)."""
+        (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
+         tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = (
+            [col[i].item() for col in map(self.__dict__.__getitem__, _SCALAR_FIELDS)] if self.k.shape[0] == 1
+            else self._scalars[i].tolist())  # one analysis: not worth a matrix
+        level = self.level
+        het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
+                            i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
+                            converged=bool(conv), iterations=int(it), se_tau2=se_t2)
+        wc, wr = self.weight_common, self.weight_random
+        return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
+                      Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het,
+                      None if wc is None else wc[i], None if wr is None else wr[i])
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(PooledArrays))
+#: the fields of one value per analysis, in the order :meth:`PooledArrays.row` reads them
+_SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_ci_high", "common_statistic",
+                  "common_p", "random_estimate", "random_se", "random_ci_low", "random_ci_high",
+                  "random_statistic", "random_p", "random_df", "prediction_low", "prediction_high", "q", "q_df",
+                  "q_p", "tau2", "tau2_ci_low", "tau2_ci_high", "tau", "i2", "i2_ci_low", "i2_ci_high", "h",
+                  "h_ci_low", "h_ci_high", "tau2_iterations", "tau2_converged", "se_tau2")
 
 
 def _prepare(yi, vi, mask):
@@ -274,6 +292,6 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr, se_tau2=se_t2,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2, level=level,
         **het,
     )

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ from scipy import special
 
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from .fixed_cell import FixedCellResult, two_by_two, z_quantile
-from .heterogeneity import from_q, i2_from_q
+from .heterogeneity import i2_from_q, i2_h_test_based
+from .values import Estimate, Interval, Pooled
 
 __all__ = ["FixedCellResult", "mantel_haenszel", "two_by_two", "pooled_for_analysis"]
 
@@ -224,9 +226,10 @@ def mantel_haenszel(events_e, n_e, events_c, n_c, *, measure: str = "OR",
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: dict, effects: tuple) -> tuple[dict, list[str]]:
-    """Mantel-Haenszel or Peto pooled quantities in the layout of the inverse-variance
-    kernel's ``pooled`` dictionary (results, printouts and the JSON contract are shared).
+                        pooled: Pooled, effects: tuple) -> tuple[Pooled, list[str]]:
+    """Mantel-Haenszel or Peto pooled values in place of the inverse-variance kernel's
+    ``pooled`` (:class:`~metareview.pooling.values.Pooled`: results, printouts and the JSON
+    contract are shared).
 
     ``MH``: the common-effect model is Mantel-Haenszel (``settings.incr_style`` chooses
     meta's or metafor's convention, ``settings.incr`` the increment for tables with a
@@ -255,7 +258,6 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                             "correction set the increment to 0 (--incr 0)")
     inc = ~np.asarray(excluded, bool)
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
-    out = dict(pooled)
     if method == "Peto":
         from .inverse_variance import pool_arrays
         from .peto import peto
@@ -270,27 +272,18 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                             random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
                             prediction=settings.prediction, i2_method=settings.i2_method,
                             null=measure.null).row(0)
-        out.update(p)
-        out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
-                   common_ci_high=r.ci_high, common_statistic=r.statistic, common_p=r.p,
-                   q=r.q, q_df=r.q_df, q_p=r.q_p)
         details = {"method": "Peto", "k": r.k,
                    "study_estimates": "(O - E)/V with variance 1/V"}
-        return out, _with_details(out, details)
+        return p.replace(common=_common(r, True), heterogeneity=replace(p.heterogeneity, q=r.q, df=r.q_df, p=r.q_p),
+                         method_details=details), []
     r = mantel_haenszel(a, n1, c, n2, measure=measure.code, convention=settings.incr_style,
                         correction=settings.incr if settings.incr_style == "meta" else 0.0,
                         study_correction=settings.incr, level=settings.level,
                         rr_cochrane=settings.rr_cochrane)
-    test = measure.null is not None
-    out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low,
-               common_ci_high=r.ci_high,
-               common_statistic=r.statistic if test else math.nan,
-               common_p=r.p if test else math.nan,
-               q=r.q, q_df=r.q_df, q_p=r.q_p, weight_common=_expand(r.weights, inc))
+    out = pooled.replace(common=_common(r, measure.null is not None), weight_common=_expand(r.weights, inc))
     if settings.method_tau2 == "DL" and settings.random:
-        out.update(_random_about_mh(settings, measure, effects, r.estimate))
-    if settings.i2_method == "q":
-        out.update(from_q(float(r.q), r.q_df + 1, settings.level))
+        out = _random_about_mh(settings, measure, effects, r.estimate, out)
+    out = _about_common(out, r, settings)
     details = {"method": "MH", "convention": r.convention, "correction": r.correction, "k": r.k,
                "variance": {"OR": "Robins-Breslow-Greenland", "RR": "Greenland-Robins",
                             "RD": "Greenland-Robins" if r.convention == "meta"
@@ -298,19 +291,31 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                "random_effects": "inverse variance, study estimates with continuity correction"
                + ("; DerSimonian-Laird tau² from Q about the Mantel-Haenszel estimate (RevMan 5, R meta)"
                   if settings.method_tau2 == "DL" else "")}
-    return out, _with_details(out, details)
+    return out.replace(method_details=details), []
 
 
-#: what the random-effects model about the MH estimate replaces in the kernel's output
-_RANDOM_KEYS = ("random_estimate", "random_se", "random_ci_low", "random_ci_high", "random_statistic",
-                "random_p", "random_df", "prediction_low", "prediction_high", "tau2", "tau",
-                "tau2_iterations", "tau2_converged", "weight_random")
+def _common(r: FixedCellResult, test: bool) -> Estimate:
+    """The common-effect estimate of a fixed-cell method (no test where the measure has no null)."""
+    return Estimate(r.estimate, r.se, Interval(r.ci_low, r.ci_high, r.level),
+                    r.statistic if test else math.nan, r.p if test else math.nan)
 
 
-def _random_about_mh(settings, measure, effects: tuple, estimate: float) -> dict:
-    """The inverse-variance random-effects model whose DerSimonian-Laird tau² is taken from
-    Q about the Mantel-Haenszel estimate (Deeks, Higgins & Altman, Cochrane Handbook ch. 10;
-    RevMan 5; R meta 4.9-6 ``metabin(method = "MH")``)."""
+def _about_common(pooled: Pooled, r: FixedCellResult, settings) -> Pooled:
+    """Q about the Mantel-Haenszel estimate in place of the kernel's, and (``i2_method="q"``)
+    I² and H from it with their test-based intervals."""
+    het = replace(pooled.heterogeneity, q=r.q, df=r.q_df, p=r.q_p)
+    if settings.i2_method == "q":
+        i2, i2_ci, h, h_ci = i2_h_test_based(r.q, r.q_df + 1, settings.level)
+        het = replace(het, i2=i2, i2_interval=i2_ci, h=h, h_interval=h_ci)
+    return pooled.replace(heterogeneity=het)
+
+
+def _random_about_mh(settings, measure, effects: tuple, estimate: float, pooled: Pooled) -> Pooled:
+    """``pooled`` with the inverse-variance random-effects model whose DerSimonian-Laird tau²
+    is taken from Q about the Mantel-Haenszel estimate (Deeks, Higgins & Altman, Cochrane
+    Handbook ch. 10; RevMan 5; R meta 4.9-6 ``metabin(method = "MH")``): its estimate,
+    prediction interval, tau² (point value) and random-effects weights, and under
+    ``i2_method="tau2"`` the I² and H that follow from that tau²."""
     from .inverse_variance import pool_arrays
     yi, vi, mask = effects
     with warnings.catch_warnings():
@@ -320,19 +325,19 @@ def _random_about_mh(settings, measure, effects: tuple, estimate: float) -> dict
                         random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
                         prediction=settings.prediction, i2_method=settings.i2_method,
                         null=measure.null, tau2_ci=False, tau2_center=estimate).row(0)
-    keys = _RANDOM_KEYS + (("i2", "h") if settings.i2_method == "tau2" else ())
-    return {key: p[key] for key in keys}
+    about = p.heterogeneity
+    het = replace(pooled.heterogeneity, tau2=about.tau2, tau=about.tau, iterations=about.iterations,
+                  converged=about.converged)
+    if settings.i2_method == "tau2":
+        het = replace(het, i2=about.i2, h=about.h)
+    return pooled.replace(random=p.random, prediction=p.prediction, heterogeneity=het,
+                          weight_random=p.weight_random)
 
 
 def _expand(values: np.ndarray, inc: np.ndarray) -> np.ndarray:
     full = np.full(inc.shape, np.nan)
     full[inc] = values
     return full
-
-
-def _with_details(out: dict, details: dict) -> list[str]:
-    out["method_details"] = details
-    return []
 
 
 def _peto_study(a, n1, c, n2, inc):
@@ -468,10 +473,10 @@ def cmh_tarone(events_e, n_e, events_c, n_c, *, correct: bool = True) -> dict:
 
 
 def pooled_rates_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                              pooled: dict) -> tuple[dict, list[str]]:
+                              pooled: Pooled) -> tuple[Pooled, list[str]]:
     """``method="MH"`` for two-group incidence rates: the Mantel-Haenszel common effect
     (:func:`mantel_haenszel_rates`), Q about it, and the inverse-variance random-effects
-    model of the study estimates, in the layout of the kernel's ``pooled`` dictionary."""
+    model of the study estimates, in place of the kernel's values."""
     roles = ("events_e", "time_e", "events_c", "time_c")
     if measure.code not in _RATE_MEASURES:
         raise SettingsError(f"Mantel-Haenszel pools incidence rates as IRR or IRD, not {measure.code}")
@@ -482,15 +487,10 @@ def pooled_rates_for_analysis(settings, measure, arrays: dict, excluded: np.ndar
     x1, t1, x2, t2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     r = mantel_haenszel_rates(x1, t1, x2, t2, measure=measure.code, study_correction=settings.incr,
                               level=settings.level)
-    out = dict(pooled)
-    out.update(common_estimate=r.estimate, common_se=r.se, common_ci_low=r.ci_low, common_ci_high=r.ci_high,
-               common_statistic=r.statistic, common_p=r.p, q=r.q, q_df=r.q_df, q_p=r.q_p,
-               weight_common=_expand(r.weights, inc))
-    if settings.i2_method == "q":
-        out.update(from_q(float(r.q), r.q_df + 1, settings.level))
+    out = _about_common(pooled.replace(common=_common(r, True), weight_common=_expand(r.weights, inc)), r, settings)
     details = {"method": "MH", "convention": "metafor", "correction": 0.0, "k": r.k,
                "variance": "Greenland-Robins" if measure.code == "IRR" else "Poisson",
                "random_effects": "inverse variance, study estimates with continuity correction"}
     if measure.code == "IRR":
         details.update(mh_rate_test(x1, t1, x2, t2))
-    return out, _with_details(out, details)
+    return out.replace(method_details=details), []
