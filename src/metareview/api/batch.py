@@ -317,7 +317,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
                         column=column, rule=rule)
 
     pooled = real
-    if complete is not None:
+    if where is not None:  # some cell is missing
         gap = pad(missing, False)
         pooled = real & ~gap
         if tally is not None:

@@ -329,7 +329,7 @@ def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarr
     left out of the pooling, with a note and a warning naming study and column (what
     metafor does with ``na.action = "na.omit"`` and R meta with missing values)."""
     missing, where = rules.missing_cells(m, arrays)
-    if not missing.any():
+    if where is None:  # nothing missing
         return missing
     if missing.all():
         raise DataError("no study has complete data: every study has an empty cell "

@@ -51,17 +51,17 @@ def needed_columns(measure: str | Measure, arrays) -> tuple[str, ...]:
     return required_columns(MEASURES["GEN"] if "yi" in arrays else get_measure(measure), arrays)
 
 
-def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarray]:
+def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarray | None]:
     """Cells of studies with an empty value in a column they need: (mask, the first such
-    column of each cell, "" where none).  Columns the data lack altogether are not missing
-    cells (the measure's own check names them)."""
+    column of each cell, "" where none; None when no cell is missing).  Columns the data
+    lack altogether are not missing cells (the measure's own check names them)."""
     needed = [c for c in needed_columns(measure, arrays) if c in arrays]
     gaps = [(col, np.isnan(np.asarray(arrays[col], dtype=float))) for col in needed]
     shape = gaps[0][1].shape if gaps else (0,)
     missing = np.zeros(shape, dtype=bool)
-    where = np.full(shape, "", dtype=object)
     if not any(gap.any() for _, gap in gaps):  # the usual case, without the per-column labels
-        return missing, where
+        return missing, None
+    where = np.full(shape, "", dtype=object)
     for col, gap in gaps:
         gap &= ~missing
         where[gap] = col
