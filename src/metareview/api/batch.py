@@ -121,9 +121,8 @@ def _make_plan(names, *, by, measure, columns, studlab, tau2_ci, settings) -> _P
     design, notes = resolve_design(list(as_roles), measure)
     for note in notes:
         warnings.warn(note, MetaReviewWarning, stacklevel=3)
-    code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
-    m = get_measure(code)
-    if design != "generic" and m.design != design and not (m.code == "MD" and design == "prepost"):
+    m = get_measure(measure if measure else DEFAULT_MEASURE[design])
+    if design != "generic" and design not in m.designs:
         raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} design")
     bad = sorted(set(settings) & {*_DISPLAY_ONLY, "exclude", "subset"})
     if bad:

@@ -21,7 +21,15 @@ from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.version import __version__
 from ..effectsizes import rules
 from ..effectsizes.escalc import escalc
-from ..effectsizes.measures import DESIGNS, MEASURES, get_measure
+from ..effectsizes.measures import (
+    DEFAULT_MEASURE,
+    DESIGNS,
+    MEASURES,
+    Measure,
+    design_columns,
+    get_measure,
+    measures_for,
+)
 from ..effectsizes.study_ci import study_ci
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
@@ -33,10 +41,8 @@ from .result import MetaResult
 __all__ = ["metaprop", "metarate", "metamean", "metacont", "metaprepost", "metabin", "metainc", "metacor",
            "metagen", "metaanalysis", "detect_design", "resolve_design", "DEFAULT_MEASURE"]
 
-DEFAULT_MEASURE = {"proportion": "PLO", "mean": "MN", "prepost": "MD", "cont2": "MD",
-                   "bin2": "OR", "generic": "GEN", "rate": "IRLN", "rate2": "IRR", "cor": "ZCOR",
-                   "pcor": "ZPCOR"}
-ROLE_COLUMNS = sorted({c for cols in DESIGNS.values() for c in cols} | {"r", "r2", "vi", "sei", "genq_weights"})
+ROLE_COLUMNS = sorted({c for d in DESIGNS for cols in design_columns(d) for c in cols} | {"genq_weights"})
+_GENERIC = MEASURES["GEN"]
 
 
 #: The order in which designs are listed (and tried).
@@ -52,11 +58,8 @@ def _fitting_designs(cols: set) -> list[str]:
 
 def _design_columns(design: str, cols: set) -> set:
     """The role columns a design uses, of those present."""
-    if design == "generic":
-        used = {"yi", "vi", "sei"}
-    else:
-        used = set(DESIGNS[design]) | {"prepost": {"r"}, "pcor": {"r2"}}.get(design, set())
-    return (used | {"genq_weights"}) & cols
+    required, further = design_columns(design)
+    return (set(required) | set(further) | {"genq_weights"}) & cols
 
 
 def _reading(design: str, cols: set) -> str:
@@ -94,7 +97,7 @@ def resolve_design(columns: Sequence[str], measure: str | None = None) -> tuple[
                               "(--col ROLE=COLUMN maps a role to another column)", rule="ambiguous design")
     else:
         m = get_measure(measure)
-        wanted = [d for d in fits if d == m.design or (m.code == "MD" and d == "prepost")]
+        wanted = [d for d in fits if d in m.designs]
         if m.code == "GEN" or not wanted:
             wanted = ["generic"] if "generic" in fits else wanted
         if not wanted:
@@ -113,7 +116,7 @@ def resolve_design(columns: Sequence[str], measure: str | None = None) -> tuple[
                             f"to pool as {design} and keep them as covariates", column=unused[0],
                             rule="unused role column")
         notes.append(f"column(s) {', '.join(unused)} not used: the {design} design was chosen by measure "
-                     f"{get_measure(measure).code}; they are kept as covariates")
+                     f"{m.code}; they are kept as covariates")
     return design, notes
 
 
@@ -197,7 +200,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if excl.all():
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
-    es = _effects_of_complete(missing, "GEN" if "yi" in arrays else m, arrays, labels, settings)
+    es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings)
     bad = rules.not_computable(es.yi, es.vi) & ~excl
     if bad.any():
         i = int(np.argmax(bad))
@@ -404,7 +407,17 @@ def _column(data, value, name):
     return value
 
 
-def _run(func, roles: dict, studlab, data, measure, kwargs):
+def _measure_of(func: str, measure, design: str) -> Measure:
+    """The measure named by ``measure``, which must be one of ``design``'s (resolved here, once,
+    and passed down as a :class:`~metareview.effectsizes.measures.Measure`)."""
+    m = get_measure(measure)
+    if design not in m.designs:
+        *most, last = [x.code for x in measures_for(design)]
+        raise SettingsError(f"{func} takes {', '.join(most)} or {last}, not {measure!r}")
+    return m
+
+
+def _run(func, roles: dict, studlab, data, measure: Measure | str, kwargs):
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
     covariates = kwargs.pop("covariates", None)
@@ -423,33 +436,29 @@ def metaprop(event, n, studlab=None, *, data=None, measure: str = "PLO", **kwarg
     >>> round(float(r.backtransform(r.pooled["random_estimate"])), 4)
     0.8435
     """
-    if get_measure(measure).design != "proportion":
-        raise SettingsError(f"metaprop takes a proportion measure (PR, PLO, PLN, PAS, PFT), not {measure!r}")
-    return _run("metaprop", {"events": event, "n": n}, studlab, data, measure, kwargs)
+    m = _measure_of("metaprop", measure, "proportion")
+    return _run("metaprop", {"events": event, "n": n}, studlab, data, m, kwargs)
 
 
 def metarate(event, time, studlab=None, *, data=None, measure: str = "IRLN", **kwargs) -> MetaResult:
     """Pool single incidence rates, events over person-time (R meta's ``metarate``: IR, IRLN,
     IRS, IRFT; ``method="GLMM"`` fits the Poisson-normal model for IRLN)."""
-    if get_measure(measure).design != "rate":
-        raise SettingsError(f"metarate takes a rate measure (IR, IRLN, IRS, IRFT), not {measure!r}")
-    return _run("metarate", {"events": event, "time": time}, studlab, data, measure, kwargs)
+    m = _measure_of("metarate", measure, "rate")
+    return _run("metarate", {"events": event, "time": time}, studlab, data, m, kwargs)
 
 
 def metamean(n, mean, sd, studlab=None, *, data=None, measure: str = "MN", **kwargs) -> MetaResult:
     """Pool single means (R meta's ``metamean``: MN raw, MNLN log)."""
-    if get_measure(measure).design != "mean":
-        raise SettingsError(f"metamean takes MN or MNLN, not {measure!r}")
-    return _run("metamean", {"n": n, "mean": mean, "sd": sd}, studlab, data, measure, kwargs)
+    m = _measure_of("metamean", measure, "mean")
+    return _run("metamean", {"n": n, "mean": mean, "sd": sd}, studlab, data, m, kwargs)
 
 
 def metacont(n_e, mean_e, sd_e, n_c, mean_c, sd_c, studlab=None, *, data=None, measure: str = "MD",
              **kwargs) -> MetaResult:
     """Pool two-group continuous outcomes (R meta's ``metacont``: MD, SMD, ROM; metafor's SMDH, VR, CVR)."""
-    if get_measure(measure).design != "cont2":
-        raise SettingsError(f"metacont takes MD, SMD, SMDH, ROM, VR or CVR, not {measure!r}")
+    m = _measure_of("metacont", measure, "cont2")
     roles = {"n_e": n_e, "mean_e": mean_e, "sd_e": sd_e, "n_c": n_c, "mean_c": mean_c, "sd_c": sd_c}
-    return _run("metacont", roles, studlab, data, measure, kwargs)
+    return _run("metacont", roles, studlab, data, m, kwargs)
 
 
 def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None, data=None,
@@ -460,12 +469,10 @@ def metaprepost(n, mean_pre, sd_pre, mean_post, sd_post, studlab=None, *, r=None
     ``metacont(n, mean_post, sd_post, n, mean_pre, sd_pre)`` does, and the seed paper did);
     ``MC``, ``SMCC``, ``SMCR``, ``SMCRH`` and ``ROMC`` use the pre/post correlation ``r`` (required).
     """
-    code = get_measure(measure).code
-    if code not in ("MD", "MC", "SMCC", "SMCR", "SMCRH", "ROMC"):
-        raise SettingsError(f"metaprepost takes MD, MC, SMCC, SMCR, SMCRH or ROMC, not {measure!r}")
+    m = _measure_of("metaprepost", measure, "prepost")
     roles = {"n": n, "mean_pre": mean_pre, "sd_pre": sd_pre, "mean_post": mean_post, "sd_post": sd_post,
              "r": r}
-    return _run("metaprepost", roles, studlab, data, measure, kwargs)
+    return _run("metaprepost", roles, studlab, data, m, kwargs)
 
 
 def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str = "OR",
@@ -476,10 +483,9 @@ def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str
     unconditional model with fixed study effects (``"UM.FS"``, the default of meta and metafor's
     ``rma.glmm``), the conditional model with the approximate (``"CM.AL"``) or the exact likelihood
     (``"CM.EL"``); see :func:`metareview.pooling.glmm.glmm_or`."""
-    if get_measure(measure).design != "bin2":
-        raise SettingsError(f"metabin takes OR, RR or RD, not {measure!r}")
+    m = _measure_of("metabin", measure, "bin2")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}
-    return _run("metabin", roles, studlab, data, measure, kwargs)
+    return _run("metabin", roles, studlab, data, m, kwargs)
 
 
 def metainc(event_e, time_e, event_c, time_c, studlab=None, *, data=None, measure: str = "IRR",
@@ -494,10 +500,9 @@ def metainc(event_e, time_e, event_c, time_c, studlab=None, *, data=None, measur
     >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
     0.3749
     """
-    if get_measure(measure).design != "rate2":
-        raise SettingsError(f"metainc takes IRR, IRD or IRSD, not {measure!r}")
+    m = _measure_of("metainc", measure, "rate2")
     roles = {"events_e": event_e, "time_e": time_e, "events_c": event_c, "time_c": time_c}
-    return _run("metainc", roles, studlab, data, measure, kwargs)
+    return _run("metainc", roles, studlab, data, m, kwargs)
 
 
 def metacor(cor, n, studlab=None, *, data=None, measure: str = "ZCOR", **kwargs) -> MetaResult:
@@ -508,9 +513,8 @@ def metacor(cor, n, studlab=None, *, data=None, measure: str = "ZCOR", **kwargs)
     >>> round(float(r.backtransform(r.pooled["common_estimate"])), 4)
     0.1756
     """
-    if get_measure(measure).design != "cor":
-        raise SettingsError(f"metacor takes COR, UCOR or ZCOR, not {measure!r}")
-    return _run("metacor", {"cor": cor, "n": n}, studlab, data, measure, kwargs)
+    m = _measure_of("metacor", measure, "cor")
+    return _run("metacor", {"cor": cor, "n": n}, studlab, data, m, kwargs)
 
 
 def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "GEN", **kwargs) -> MetaResult:
@@ -522,7 +526,7 @@ def metagen(TE, seTE=None, studlab=None, *, vi=None, data=None, measure: str = "
     if (seTE is None) == (vi is None):
         raise SettingsError("metagen needs exactly one of seTE (standard errors) or vi (variances)")
     roles = {"yi": TE, "sei": seTE, "vi": vi}
-    return _run("metagen", roles, studlab, data, measure, dict(kwargs))
+    return _run("metagen", roles, studlab, data, get_measure(measure), dict(kwargs))
 
 
 def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", columns: Mapping[str, str] | None = None,
@@ -550,9 +554,8 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
                             rule="missing column")
         cols[role] = cols.pop(name)
     design, design_notes = resolve_design([c for c in cols if c != studlab], measure)
-    code = get_measure(measure).code if measure else DEFAULT_MEASURE[design]
-    m = get_measure(code)
-    if m.design != design and not (m.code == "MD" and design == "prepost") and design != "generic":
+    m = get_measure(measure if measure else DEFAULT_MEASURE[design])
+    if design not in m.designs and design != "generic":
         raise SettingsError(f"measure {m.code} needs a {m.design} design, but the columns give a {design} "
                             f"design")
     labels = cols.pop(studlab, None) if studlab in cols else None
@@ -568,7 +571,7 @@ def metaanalysis(table, measure: str | None = None, *, studlab: str = "study", c
         roles["genq_weights"] = genq
     exclude = kwargs.pop("exclude", None)
     subset = kwargs.pop("subset", None)
-    settings, _ = Settings.split({"measure": m.code, **kwargs})
+    settings, _ = Settings.split({"measure": m, **kwargs})
     result = _fit("metagen" if design == "generic" else f"meta{design}", roles, labels, cols, settings,
                   exclude, subset)
     if design_notes:

@@ -18,7 +18,7 @@ from ..pooling.settings import Settings
 from ..pooling.summary import heterogeneity_text, pooled_block
 from ..pooling.tau2 import ESTIMATORS
 
-__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "NATURAL_LABELS", "STUDY_CI_NAMES", "MetaResult"]
+__all__ = ["METHOD_NAMES", "TAU2_NAMES", "SCALE_NAMES", "STUDY_CI_NAMES", "MetaResult"]
 from ..pooling.values import Estimate, Heterogeneity, Interval, Pooled, same, value_hash
 
 METHOD_NAMES = {
@@ -33,8 +33,6 @@ TAU2_NAMES = {code: e.name for code, e in ESTIMATORS.items()}
 SCALE_NAMES = {"logit": "Logit transformation", "log": "Log transformation",
                "arcsine": "Arcsine transformation", "freeman-tukey": "Freeman-Tukey double arcsine transformation",
                "fisher-z": "Fisher's z transformation of correlations"}
-#: What a back-transformed measure is called in the printout.
-NATURAL_LABELS = {"ZCOR": "COR", "ZPCOR": "PCOR"}
 STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson score with continuity correction",
                   "AC": "Agresti-Coull", "SA": "Simple asymptotic (Wald)",
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
@@ -232,8 +230,7 @@ class MetaResult(Reportable):
         m, s, p = self.measure, self.settings, self.pooled
         st = print_style(s.preset)
         nat = m.transformed
-        label = {"proportion": "Proportion", "mean": "Mean", "rate": "Rate"}.get(m.design, NATURAL_LABELS.get(m.code,
-                                                                                                       m.code))
+        label = m.result_label
         pct = int(round(s.level * 100))
         sa = self.study_arrays()
         rows, classes = [], []

@@ -6,8 +6,9 @@ once, from two tables, so that every command shows the same words for the same i
 option (``--method-tau2 DL|PM|REML|...``) in its help and in shell completion.
 
 The value lists are copied here rather than imported from the registries (``tau2.TAU2_METHODS``,
-``measures.MEASURES``, ...) so that ``metareview --help`` and completion do not import numpy;
-``tests/cli/test_help.py`` fails when a list here and its registry differ.  Validation stays where
+``measures.MEASURES``, ...) so that ``metareview --help`` and completion do not import numpy (the
+measures' table holds their formulas); ``tests/cli/test_help.py`` fails when a list here and its
+registry differ (for measures: the same codes in the table's order).  Validation stays where
 it is (the core checks every code case-insensitively and names the valid ones in its message), so
 aliases accepted today (``ta`` for ``title_abstract``, ``cor`` for ``COR``) keep working.
 """

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .measures import Measure, get_measure, required_columns
+from .measures import MEASURES, Measure, get_measure, required_columns
 
 __all__ = ["MAX_EFFECT", "MAX_VARIANCE", "UNINFORMATIVE", "needed_columns",
            "missing_cells", "uninformative", "not_computable", "not_computable_message", "beyond_precision",
@@ -48,7 +48,7 @@ ZERO_VARIANCE_NOTE = ("the common-effect model, Q, I², H and the Q-profile inte
 def needed_columns(measure: str | Measure, arrays) -> tuple[str, ...]:
     """The columns a study needs to be pooled: the measure's, or ``yi`` with ``vi``/``sei``
     for generic data (already on the measure's analysis scale)."""
-    return required_columns("GEN" if "yi" in arrays else get_measure(measure), arrays)
+    return required_columns(MEASURES["GEN"] if "yi" in arrays else get_measure(measure), arrays)
 
 
 def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarray | None]:

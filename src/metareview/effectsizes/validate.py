@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..base.exceptions import DataError
-from .measures import Measure
+from .measures import Measure, required_columns
 
 __all__ = ["validate_design"]
 
@@ -37,9 +37,8 @@ def _fail(mask, studlab, column, message, rule, values=None):
 
 
 def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
-    """Check ``arr`` (column role -> float array) against the rules of ``measure``'s design."""
-    from .measures import required_columns
-
+    """Check ``arr`` (column role -> float array) against the rules of ``measure``'s design and
+    those the measure adds (positive means for log ratios of means, a least sample size)."""
     needed = required_columns(measure, arr)
     missing = [c for c in needed if c not in arr]
     if missing:
@@ -73,7 +72,7 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     for c in ("sd", "sd_pre", "sd_post", "sd_e", "sd_c"):
         if c in needed and (g(c) <= 0).any():
             _fail(g(c) <= 0, labels, c, "standard deviation must be greater than 0", "SD > 0", g(c))
-    if measure.code in ("MNLN", "ROM", "CVR", "ROMC"):
+    if measure.positive_means:
         for c in ("mean", "mean_e", "mean_c", "mean_pre", "mean_post"):
             if c in needed and (g(c) <= 0).any():
                 _fail(g(c) <= 0, labels, c, f"{measure.code} needs positive means", "mean > 0", g(c))
@@ -81,11 +80,11 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         if (np.abs(g("cor")) > 1).any():
             _fail(np.abs(g("cor")) > 1, labels, "cor", "a correlation must lie in [-1, 1]", "-1 <= cor <= 1",
                   g("cor"))
-        # escalc gives no sampling variance for n <= 3, and no bias-corrected r for n <= 4
-        least = 5 if measure.code == "UCOR" else 4
-        if (g("n") < least).any():
-            _fail(g("n") < least, labels, "n", f"{measure.code} needs at least {least} observations",
-                  f"n >= {least}", g("n"))
+    least = measure.min_n
+    if least and "n" in needed and (g("n") < least).any():
+        # e.g. escalc gives no sampling variance of r for n <= 3, and no bias-corrected r for n <= 4
+        _fail(g("n") < least, labels, "n", f"{measure.code} needs at least {least} observations",
+              f"n >= {least}", g("n"))
     if "predictors" in needed:
         if (g("predictors") < 0).any():
             _fail(g("predictors") < 0, labels, "predictors", "the number of predictors must not be negative",

@@ -155,7 +155,7 @@ def bubble(reg, ax=None, *, mod: str | None = None, prediction: bool = False, la
     else:
         vals = {c: pr[c].to_numpy() for c in cols}
     if ylabel is None:
-        ylabel = (measure.label.split(" (")[0] if back else (measure.label if measure is not None else "Effect"))
+        ylabel = (measure.axis_label if back else (measure.label if measure is not None else "Effect"))
     return BubbleDisplay(x, y, w, grid=grid, pred=vals["pred"], ci_low=vals["ci_low"], ci_high=vals["ci_high"],
                          pi_low=vals["pi_low"] if prediction else None, pi_high=vals["pi_high"] if prediction else None,
                          studlab=reg.studlab, labels=labels, xlabel=xlabel or mod, ylabel=ylabel,

@@ -41,14 +41,6 @@ SAVE_FORMATS = ("png", "svg", "pdf")
 MINUS = "\u2212"
 FONT_FAMILY = "DejaVu Sans"
 
-#: Short names of the measures in column headers.
-SHORT = {"PR": "Proportion", "PLO": "Proportion", "PLN": "Proportion", "PAS": "Proportion",
-         "PFT": "Proportion", "MN": "Mean", "MNLN": "Mean", "MD": "MD", "SMD": "SMD", "ROM": "ROM",
-         "MC": "MC", "SMCC": "SMC", "SMCR": "SMC", "OR": "OR", "RR": "RR", "RD": "RD", "GEN": "Estimate",
-         "IR": "Rate", "IRLN": "Rate", "IRS": "Rate", "IRFT": "Rate", "SMDH": "SMD", "VR": "VR", "CVR": "CVR",
-         "ROMC": "ROM", "SMCRH": "SMC", "IRR": "IRR", "IRD": "IRD", "IRSD": "IRSD", "COR": "COR", "UCOR": "COR",
-         "ZCOR": "COR", "PCOR": "PCOR", "ZPCOR": "PCOR", "SPCOR": "SPCOR"}
-
 #: Data columns by design, as (key, header, arm group).
 DESIGN_COLUMNS = {
     "proportion": (("events", "Events", None), ("n", "Total", None)),
@@ -962,9 +954,7 @@ def _default_columns(design: str, layout: str, weights: Sequence[str]) -> list[s
 
 
 def _headers(m, layout: str, models, percent: bool, pct: int, design: str) -> dict:
-    short = SHORT.get(m.code, m.code)
-    if design == "generic":
-        short = SHORT.get(m.code, "Estimate") if m.code != "GEN" else "Estimate"
+    short = m.short_label
     unit = " (%)" if percent else ""
     h = {"study": "Study", "effect": short + unit, "ci": f"{pct}%-CI",
          "weight_common": "Weight\n(common)", "weight_random": "Weight\n(random)"}
@@ -1145,8 +1135,7 @@ def _numeric(arr) -> bool:
 
 
 def axis_label(m, percent: bool) -> str:
-    label = m.label.split(" (")[0] if m.transformed else m.label
-    return label + (" (%)" if percent else "")
+    return m.axis_label + (" (%)" if percent else "")
 
 
 def _sorted(rows: list[ForestRow], res, sort_by: str | None, percent: bool) -> list[ForestRow]:

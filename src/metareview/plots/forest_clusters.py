@@ -23,7 +23,7 @@ import numpy as np
 
 from ..base.dist import norm_ppf
 from ..base.exceptions import SettingsError
-from .forest import SHORT, ForestColumn, ForestDisplay, ForestRow, axis_label, effect_ci_cells
+from .forest import ForestColumn, ForestDisplay, ForestRow, axis_label, effect_ci_cells
 
 __all__ = ["forest_clusters"]
 
@@ -75,7 +75,7 @@ def forest_clusters(result, ax=None, *, labels: str | None = None, xlim: Sequenc
     rows.append(ForestRow("text", text=f"Heterogeneity: Q = {f.qe:.2f}, df = {f.qe_df}"
                                        + (f"; {result.rho:g} correlation within {result.cluster}"
                                           if result.rho is not None else "")))
-    short = SHORT.get(m.code, m.code) if m.code != "GEN" else "Estimate"
+    short = m.short_label
     cols = [ForestColumn("study", "Study", "left", "left"), ForestColumn("effect", short, "right"),
             ForestColumn("ci", f"{pct}%-CI", "right"), ForestColumn("weight", "Weight", "right")]
     return ForestDisplay(rows, cols, ratio=m.ratio or (m.scale == "log" and m.design != "proportion"),

@@ -406,7 +406,7 @@ def funnel(result, ax=None, *, contour: bool = False, labels: bool = False, fill
                                 "give contour_null= (--contour-null) on the analysis scale")
     log_axis = m.scale == "log"
     if xlabel is None:
-        xlabel = m.label.split(" (")[0] + " (log scale)" if log_axis else m.label
+        xlabel = m.axis_label + " (log scale)" if log_axis else m.label
     sa = result.study_arrays()
     return FunnelDisplay(sa["yi"], sa["se"], studlab=sa["study"], centre=result.pooled[f"{pooled}_estimate"],
                          level=s.level, log_axis=log_axis, excluded=sa["excluded"], contour_null=null,
