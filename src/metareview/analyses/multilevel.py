@@ -44,6 +44,7 @@ from scipy import linalg, special
 from ..base import dist as _dist
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
+from ..tables.arguments import column_argument
 from .moderators import is_missing
 
 __all__ = ["metamv", "rma_mv", "multilevel", "vcalc", "MultilevelResult", "MVFit", "RobustTest",
@@ -899,12 +900,7 @@ class MultilevelResult(Reportable):
 
 def _column_values(data, value, name: str, k: int | None):
     if isinstance(value, str):
-        if data is None:
-            raise SettingsError(f"{name}={value!r} names a column, but no data= was given")
-        if value not in data:
-            raise DataError(f"column {value!r} (given as {name}) is not in the data", column=value,
-                            rule="missing column")
-        return np.asarray(data[value]).ravel()
+        return column_argument(data, value, name).ravel()
     arr = np.asarray(value).ravel()
     if k is not None and arr.size != k:
         raise DataError(f"{name} has {arr.size} values for {k} estimates", column=name, rule="one value per estimate")

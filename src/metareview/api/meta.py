@@ -35,6 +35,7 @@ from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..pooling.values import Estimate, Interval, Pooled
+from ..tables.arguments import column_argument
 from ..tables.selection import select_studies, study_labels
 from .result import MetaResult
 
@@ -395,18 +396,6 @@ def _refit(result: MetaResult, changes: dict) -> MetaResult:
     return _fit(src["func"], src["data"], src["studlab"], src["covariates"], settings, exclude, subset)
 
 
-def _column(data, value, name):
-    """Resolve an argument that may be a column name of ``data`` (as R's non-standard evaluation)."""
-    if isinstance(value, str):
-        if data is None:
-            raise SettingsError(f"{name}={value!r} names a column, but no data= was given")
-        if value not in data:
-            raise DataError(f"column {value!r} (given as {name}) is not in the data", column=value,
-                            rule="missing column")
-        return np.asarray(data[value])
-    return value
-
-
 def _measure_of(func: str, measure, design: str) -> Measure:
     """The measure named by ``measure``, which must be one of ``design``'s (resolved here, once,
     and passed down as a :class:`~metareview.effectsizes.measures.Measure`)."""
@@ -422,8 +411,8 @@ def _run(func, roles: dict, studlab, data, measure: Measure | str, kwargs):
     subset = kwargs.pop("subset", None)
     covariates = kwargs.pop("covariates", None)
     roles = {**roles, "genq_weights": kwargs.pop("genq_weights", None)}
-    resolved = {role: _column(data, v, role) for role, v in roles.items() if v is not None}
-    studlab = _column(data, studlab, "studlab")
+    resolved = {role: column_argument(data, v, role) for role, v in roles.items() if v is not None}
+    studlab = column_argument(data, studlab, "studlab")
     settings, _ = Settings.split({"measure": measure, **kwargs})
     return _fit(func, resolved, studlab, covariates, settings, exclude, subset)
 
