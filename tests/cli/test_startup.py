@@ -65,6 +65,7 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview.pooling.projection", "metareview.pooling.settings", "metareview.pooling.summary",
         "metareview.pooling.tau2",
         "metareview.pooling.values",
-        "metareview.tables", "metareview.tables.decoding", "metareview.tables.io", "metareview.tables.selection",
+        "metareview.tables", "metareview.tables.arguments", "metareview.tables.decoding", "metareview.tables.io",
+        "metareview.tables.selection",
         *[m for m in ours(modules) if m.startswith("metareview.cli")],
     ])
