@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,29 +71,32 @@ def database_name(url: str) -> str:
     return urlsplit(url).path.lstrip("/") or "review"
 
 
-class Backend:
+class Backend(ABC):
     """An open connection and its dialect.  Rows come back as dicts."""
 
     kind = ""
     #: the errors of this driver that mean the database refused or failed a statement
     errors: tuple[type[BaseException], ...] = ()
 
+    @abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one ``INSERT`` and return the id it gave the new row."""
-        raise NotImplementedError
 
+    @abstractmethod
     def begin(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def begin_read(self) -> None:
         """A read-only transaction that sees one snapshot of the whole project until it ends."""
-        raise NotImplementedError
 
     def commit(self) -> None:
         self._run("COMMIT")
@@ -100,29 +104,35 @@ class Backend:
     def rollback(self) -> None:
         self._run("ROLLBACK")
 
+    @abstractmethod
     def _run(self, sql: str) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def get_version(self) -> int:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def set_version(self, number: int) -> None:
-        raise NotImplementedError
+        ...
 
     def ddl(self, statement: str) -> str:
         """A migration statement (written for SQLite) in this dialect."""
         return statement
 
+    @abstractmethod
     def tables(self) -> list[str]:
-        raise NotImplementedError
+        """The project's tables, by name."""
 
+    @abstractmethod
     def integrity(self) -> str:
-        raise NotImplementedError
+        """The database's own check of itself ("ok" when it finds nothing)."""
 
-    def after_load(self, table: str) -> None:
+    def after_load(self, table: str) -> None:  # noqa: B027 - a hook: nothing to do unless a backend says so
         """Called after rows with their own ids were copied into ``table``."""
 
 
