@@ -146,6 +146,29 @@ def test_the_first_failing_figure_is_the_error(workers, request):
         renderer.render(jobs)
 
 
+def frozen_objects(name: str) -> FigureFile:
+    """A stand-in for a figure that tells how many objects its process's collector leaves alone."""
+    import gc
+
+    return FigureFile(name, str(gc.get_freeze_count()), "", {})
+
+
+@needs_fork
+def test_workers_inherit_a_frozen_heap_and_this_process_keeps_collecting(request):
+    import gc
+
+    if _again_in_a_new_process(request):
+        return
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        figures = renderer.render([FigureJob(f"f{i}", frozen_objects, (f"f{i}",)) for i in range(2)])
+    # the modules and everything else loaded before the fork: tens of thousands of objects
+    assert all(int(f.title) > 10_000 for f in figures)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
 @needs_fork
 def test_a_drawing_error_reads_the_same_from_a_worker(tmp_path, request):
     if _again_in_a_new_process(request):
