@@ -146,6 +146,41 @@ def test_the_first_failing_figure_is_the_error(workers, request):
         renderer.render(jobs)
 
 
+def marked_figure(name: str, mark: str) -> FigureFile:
+    """A stand-in for a figure that leaves a file behind when it is drawn."""
+    Path(mark).write_text(name, encoding="utf-8")
+    return FigureFile(name, name, "", {fmt: name.encode() for fmt in FORMATS})
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=needs_fork)])
+def test_figures_submitted_in_steps_come_back_in_the_order_submitted(workers, request, tmp_path):
+    if workers > 1:
+        if _again_in_a_new_process(request):
+            return
+        _assert_parallel()
+    first = [FigureJob("a", marked_figure, ("a", str(tmp_path / "a"))),
+             FigureJob("b", slow_figure, ("b", 0.0, "warning of b"), cost=9.0)]
+    later = [FigureJob("c", slow_figure, ("c", 0.2, "warning of c")),
+             FigureJob("d", slow_figure, ("d", 0.0, "warning of d"), cost=9.0)]
+    seen = []
+    with FigureRenderer(workers) as renderer, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        renderer.submit(first)
+        deadline = time.monotonic() + 30
+        while workers > 1 and not (tmp_path / "a").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # workers draw what is submitted at once; here nothing is drawn before it is collected
+        assert (tmp_path / "a").exists() == (workers > 1)
+        renderer.submit(later)
+        assert renderer.submitted == 4
+        figures = renderer.collect(lambda done, total, name: seen.append((done, total)))
+        assert renderer.submitted == 0
+        assert renderer.collect() == []
+    assert [f.name for f in figures] == ["a", "b", "c", "d"]
+    assert [str(w.message) for w in caught] == ["warning of b", "warning of c", "warning of d"]
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
 def frozen_objects(name: str) -> FigureFile:
     """A stand-in for a figure that tells how many objects its process's collector leaves alone."""
     import gc
@@ -250,3 +285,35 @@ def test_saved_png_has_the_pixels_and_metadata_of_savefig():
     assert (ours.size, ours.mode, ours.info["dpi"]) == (theirs.size, theirs.mode, theirs.info["dpi"])
     assert ours.info["Software"] == theirs.info["Software"]
     assert np.array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_a_run_submits_each_figure_as_soon_as_it_is_computed(monkeypatch, tmp_path):
+    """The PRISMA diagram before the data are read, each analysis's forest plots before the next
+    analysis runs, the tables while the figures are drawn; collected once."""
+    from metareview.run import analyses, data, figures
+
+    log: list = []
+
+    class Collected(Exception):
+        pass
+
+    def submit(self, jobs):
+        log.append([job.name for job in jobs])
+
+    def collect(self, progress=None):
+        log.append("collect")
+        raise Collected
+
+    real_load, real_run = data.load_data, analyses.run_analysis
+    monkeypatch.setattr(figures.FigureRenderer, "submit", submit)
+    monkeypatch.setattr(figures.FigureRenderer, "collect", collect)
+    monkeypatch.setattr(data, "load_data", lambda plan: log.append("data") or real_load(plan))
+    monkeypatch.setattr(analyses, "run_analysis", lambda table, plan: log.append("analysis") or real_run(table, plan))
+    with pytest.raises(Collected):
+        run_review(EXAMPLE, tmp_path / "out", workers=1)
+    assert log[:3] == [["prisma"], "data", "analysis"]
+    assert log[3] == ["treatment_response_forest", "treatment_response_without_paediatric_forest",
+                      "treatment_response_subgroups_fus_system"]
+    assert log[4] == "analysis" and log[-1] == "collect"
+    assert log.count("analysis") == 5 and log.count("collect") == 1
+    assert not (tmp_path / "out").exists()

@@ -91,6 +91,10 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
     out = Path(out) if out is not None else plan.root / "output"
     inputs = _inputs(plan)
     check_target(out, force, inputs)
+    # Each figure is submitted as soon as what it shows is known: the workers draw while this
+    # process reads the data, runs the next analysis and writes the tables.
+    if plan.prisma is not None:
+        renderer.submit([FigureJob("prisma", prisma_figure, (plan.prisma, "prisma", plan.dpi), cost=5.0)])
     with steps(f"Reading and checking {', '.join(s.file.name for s in plan.data.values())}"):
         loaded = load_data(plan)
     runs: dict[str, AnalysisRun] = {}
@@ -98,19 +102,23 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
         with steps(f"Analysis {a.name}: {a.title}"):
             table = derive_table(a, loaded[a.data], plan)
             runs[a.name] = run_analysis(table, plan)
+        renderer.submit(_analysis_figure_jobs(runs[a.name], plan))
     with steps("Table 1 and the comparison with the paper"):
         table1 = compute_table1(plan, loaded[plan.table1_data]) if plan.table1_data else []
         comparison = compare_all(plan, runs, table1)
     with steps("Risk of bias and GRADE"):
         grades = grade_all(plan, runs)
-    jobs = [job for run in runs.values() for job in _analysis_figure_jobs(run, plan)]
-    if plan.prisma is not None:
-        jobs.append(FigureJob("prisma", prisma_figure, (plan.prisma, "prisma", plan.dpi), cost=5.0))
-    jobs.extend(rob_figure_jobs(plan))
-    with steps(f"{len(jobs)} figures as PNG, SVG and PDF") as show:
-        figures = renderer.render(jobs, lambda done, total, name: show(f"figure {done}/{total} ({name})"))
+    renderer.submit(rob_figure_jobs(plan))
+    with steps("Tables"):
+        files = _tables(loaded, runs, table1, comparison)
+        if grades:
+            from ..report.sof import sof_csv, sof_docx
+            files["tables/summary_of_findings.csv"] = sof_csv(grades).encode("utf-8")
+            files["tables/summary_of_findings.docx"] = sof_docx(grades, f"Summary of findings: {plan.title}")
+    with steps(f"{renderer.submitted} figures as PNG, SVG and PDF") as show:
+        figures = renderer.collect(lambda done, total, name: show(f"figure {done}/{total} ({name})"))
     versions = software_versions()
-    with steps("Report, results.json and tables"):
+    with steps("Report and results.json"):
         results = _results(plan, loaded, runs, table1, comparison, figures, versions)
         if grades:
             results["grade"] = [g.to_dict() for g in grades]
@@ -118,12 +126,8 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
         page = render_html(report, title=plan.title, subtitle=plan.citation,
                            footer=f"Made by metareview {versions['metareview']} from {plan.path.name}; "
                                   f"every number is computed from the data at run time.")
-        files = {"results.json": (dumps(results) + "\n").encode("utf-8"), "report.html": page.encode("utf-8")}
-        files.update(_tables(loaded, runs, table1, comparison))
-        if grades:
-            from ..report.sof import sof_csv, sof_docx
-            files["tables/summary_of_findings.csv"] = sof_csv(grades).encode("utf-8")
-            files["tables/summary_of_findings.docx"] = sof_docx(grades, f"Summary of findings: {plan.title}")
+        files = {"results.json": (dumps(results) + "\n").encode("utf-8"), "report.html": page.encode("utf-8"),
+                 **files}
         for f in figures:
             for ext, data in f.files.items():
                 files[f"figures/{f.name}.{ext}"] = data

@@ -5,7 +5,7 @@ flow diagram from :mod:`metareview.plots.prisma`.  SVG ids get a per-figure pref
 several figures can be inlined in one HTML page.
 
 Each figure is laid out once and its three formats are saved from that one Figure.  A run
-describes its figures as :class:`FigureJob` s and :func:`render_figures` draws them, in
+describes its figures as :class:`FigureJob` s and a :class:`FigureRenderer` draws them, in
 worker processes when the machine has more than one core (drawing text is most of a
 review run's time): the files are the same bytes either way, in the same order, with the
 same warnings and the same first error.
@@ -166,6 +166,8 @@ class FigureRenderer:
     def __init__(self, workers: int | None = None):
         self.workers = max(1, figure_workers() if workers is None else int(workers))
         self._pool = None
+        self._jobs: list[FigureJob] = []
+        self._futures: list = []
         if self.workers > 1 and _fork_is_safe():
             import importlib
             import multiprocessing
@@ -197,12 +199,18 @@ class FigureRenderer:
                     gc.unfreeze()
 
     @property
+    def submitted(self) -> int:
+        """How many figures have been submitted and not yet collected."""
+        return len(self._jobs)
+
+    @property
     def parallel(self) -> bool:
         """Whether figures are drawn in worker processes."""
         return self._pool is not None
 
     def close(self) -> None:
-        """End the workers (figures not yet drawn are dropped)."""
+        """End the workers (figures not yet collected are dropped)."""
+        self._jobs, self._futures = [], []
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -213,15 +221,33 @@ class FigureRenderer:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def render(self, jobs: Sequence[FigureJob],
-               progress: Callable[[int, int, str], None] | None = None) -> list[FigureFile]:
-        """Draw ``jobs`` and return their figures in the order of ``jobs``.
+    def submit(self, jobs: Sequence[FigureJob]) -> None:
+        """Start drawing ``jobs`` (in worker processes; here, they wait for :meth:`collect`).
 
-        ``progress(done, total, name)`` is called as each figure is finished.  Warnings of
-        the drawing are re-issued here in the order of the jobs, and the error raised is the
-        one of the first job that failed, as when the figures are drawn one after the other.
+        A run submits each figure as soon as what it shows is computed, so that the workers
+        draw while this process goes on with the next analysis.  Among the jobs of one call
+        the largest start first, so that the workers finish at about the same time.
         """
         jobs = list(jobs)
+        self._jobs.extend(jobs)
+        if self._pool is None:
+            self._futures.extend([None] * len(jobs))
+            return
+        futures: list = [None] * len(jobs)
+        for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].cost):
+            futures[i] = self._pool.submit(_draw_job, jobs[i].draw, jobs[i].args)
+        self._futures.extend(futures)
+
+    def collect(self, progress: Callable[[int, int, str], None] | None = None) -> list[FigureFile]:
+        """The figures of every job submitted since the last call, in the order submitted.
+
+        ``progress(done, total, name)`` is called as each figure is finished (at once for
+        those the workers have already drawn).  Warnings of the drawing are re-issued here
+        in the order of the jobs, and the error raised is the one of the first job that
+        failed, as when the figures are drawn one after the other.
+        """
+        jobs, futures = self._jobs, self._futures
+        self._jobs, self._futures = [], []
         total = len(jobs)
         figures: list[FigureFile | None] = [None] * total
         outcomes: dict[int, tuple] = {}
@@ -249,18 +275,15 @@ class FigureRenderer:
             if outcome[2] is None and progress is not None:
                 progress(finished, total, jobs[i].name)
 
-        if self._pool is None or total <= 1:
-            for i, job in enumerate(jobs):
-                finish(i, _draw_job(job.draw, job.args))
-                upto = settle(upto)
-            return figures  # type: ignore[return-value]
-
-        from concurrent.futures import FIRST_COMPLETED, wait
-
-        # the largest figures first, so that the workers finish at about the same time
-        order = sorted(range(total), key=lambda i: -jobs[i].cost)
-        pending = {self._pool.submit(_draw_job, jobs[i].draw, jobs[i].args): i for i in order}
+        pending = {future: i for i, future in enumerate(futures) if future is not None}
         try:
+            for i, job in enumerate(jobs):
+                if futures[i] is None:      # drawn here, in order
+                    finish(i, _draw_job(job.draw, job.args))
+                    upto = settle(upto)
+            if pending:
+                from concurrent.futures import FIRST_COMPLETED, wait
+
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=pending.__getitem__):
@@ -271,6 +294,13 @@ class FigureRenderer:
             for future in pending:
                 future.cancel()
         return figures  # type: ignore[return-value]
+
+    def render(self, jobs: Sequence[FigureJob],
+               progress: Callable[[int, int, str], None] | None = None) -> list[FigureFile]:
+        """Draw ``jobs`` and return their figures in the order of ``jobs`` (:meth:`submit`, then
+        :meth:`collect`; jobs submitted before and not yet collected come first)."""
+        self.submit(jobs)
+        return self.collect(progress)
 
 
 #: What a worker needs to draw any figure of a run (and to read the results it is sent),
