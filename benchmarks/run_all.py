@@ -30,8 +30,14 @@ HERE = Path(__file__).resolve().parent
 PLAN: dict[str, tuple[str, list[str], list[str]]] = {
     "pool": ("pool.py", [], ["--repeat", "30", "--runs", "2"]),
     "glmm": ("glmm.py", [], []),
-    "batch": ("batch.py", ["--json", "{out}/batch.json"], ["--analyses", "2000", "--k", "20", "--r-fits", "50", "--single", "20", "--statsmodels", "50", "--repeat", "1", "--json", "{out}/batch.json"]),
-    "batch_io": ("batch_io.py", ["--json", "{out}/batch_io.json"], ["--analyses", "2000", "--json", "{out}/batch_io.json"]),
+    "batch": (
+        "batch.py",
+        ["--json", "{out}/batch.json"],
+        ["--analyses", "2000", "--k", "20", "--r-fits", "50", "--single", "20", "--statsmodels", "50",
+         "--repeat", "1", "--json", "{out}/batch.json"],
+    ),
+    "batch_io": ("batch_io.py", ["--json", "{out}/batch_io.json"],
+                 ["--analyses", "2000", "--json", "{out}/batch_io.json"]),
     "memory": ("memory.py", [], ["--analyses", "20000"]),
     "multilevel": ("multilevel.py", [], []),
     "run_report": ("run_report.py", ["--runs", "5"], ["--runs", "1"]),
