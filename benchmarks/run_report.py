@@ -5,8 +5,9 @@ examples/mrgfus-bone-metastases -o TMP`` (figures drawn by one worker process pe
 the default), and, for comparison, the same run with every figure drawn in the main
 process (``run_review(..., workers=1)``).  For each: the median and the fastest wall time
 of ``--runs`` runs, the median CPU time of the process and its workers (user + system),
-the median time of the figures step (8 figures, each written as PNG, SVG and PDF) and the
-load average of the machine before the runs.  The two ways must write the same files
+the median time of the figures step (8 figures, each written as PNG, SVG and PDF; since the
+figures are submitted as soon as their analysis is done, the step is the wait for the
+figures not drawn by then) and the load average of the machine before the runs.  The two ways must write the same files
 (the Word table aside, whose zip members carry the time they were written): the script
 checks it.
 
