@@ -4,7 +4,8 @@ A PNG (ISO/IEC 15948:2004, the W3C PNG specification) is a header, the pixels as
 preceded by a filter byte, compressed with zlib, and a few ancillary chunks.  Pillow, which
 matplotlib's ``savefig`` uses, picks a filter for every row ("adaptive" filtering); for
 figures, which are text and flat colour, no filter at all compresses as well or better and
-takes a third of the time, and encoding was about a sixth of a review run's drawing time.
+takes about a third of the time (encoding had been about a seventh of a review run's
+drawing time).
 The pixels, the resolution (``pHYs``) and the ``Software`` text are those ``savefig`` writes.
 """
 
