@@ -213,8 +213,10 @@ def design_matrix(columns: Mapping[str, Any], formula: str, labels) -> Design:
         term, values = _variable(col, columns[col], col in in_factor, labels)
         terms.append(term)
         data[col] = values
+    # the index carries the number of studies when no column does (``~ 1``, the intercept-only model)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(labels)))
     try:
-        mm = model_matrix(text, pd.DataFrame(data), context=_FUNCTIONS, ensure_full_rank=True)
+        mm = model_matrix(text, frame, context=_FUNCTIONS, ensure_full_rank=True)
     except Exception as exc:  # formulaic's evaluation errors are not ours
         raise SettingsError(f"cannot build the model {formula!r}: {exc}") from None
     spec = mm.model_spec
