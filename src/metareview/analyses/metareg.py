@@ -17,26 +17,25 @@ formula string read by formulaic (``"~ year + design"``, ``"~ factor(alloc) + ab
 ``"~ relevel(factor(alloc), ref = \"random\")"`` for another reference level, ``log()``,
 ``"~ ablat - 1"``, ``"~ 0 + ablat"`` or ``"~ -1 + ablat"`` without intercept, ``"~ 1"`` the
 intercept-only model, which is the random-effects model itself, as in metafor), a list of
-column names or a mapping of names to arrays.  A column whose values are all numbers is numeric; any other column, or one
-wrapped in ``factor()``, is categorical with treatment contrasts against its first level
-(sorted as R's ``factor()`` does).  Coefficients are named as metafor names them
+column names or a mapping of names to arrays.  A column whose values are all numbers is
+numeric; any other column, or one wrapped in ``factor()``, is categorical with treatment
+contrasts against its first level (sorted as R's ``factor()`` does).  Coefficients are named as metafor names them
 (``intrcpt``, ``factor(alloc)random``, ``ablat:year``).  Studies with a missing moderator
 are dropped with a warning that names them and the column.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..base import dist as _dist
-from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 from ..pooling.rma import METAREG_TAU2, METAREG_TESTS, RmaFit, rma_fit, tau2_mods
-from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods, tau2_weights
+from .moderators import Design, check_rank, design_matrix, drop_missing, formula_variables, resolve_mods, tau2_weights
 
 __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix", "Design",
            "formula_variables", "METAREG_TAU2", "METAREG_TESTS"]
@@ -227,19 +226,7 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     ctl = {"tol": 1e-12, "maxiter": 10000, **(control or {})}
     columns, text = resolve_mods(result, mods)
     labels_all = np.asarray(result.studlab, dtype=object)
-    use = np.asarray(result.included, bool).copy()
-    notes = []
-    dropped: list[str] = []
-    for name, col in columns.items():
-        miss = np.array([is_missing(x) for x in col]) & use
-        if miss.any():
-            who = [str(s) for s in labels_all[miss]]
-            msg = (f"{len(who)} stud{'y' if len(who) == 1 else 'ies'} dropped from the meta-regression "
-                   f"for a missing value of moderator {name!r}: {', '.join(who)}")
-            warnings.warn(msg, MetaReviewWarning, stacklevel=2)
-            notes.append(msg)
-            dropped.extend(who)
-            use &= ~miss
+    use, notes, dropped = drop_missing(columns, labels_all, result.included, context=" from the meta-regression")
     labels = labels_all[use]
     y, v = np.asarray(result.yi, float)[use], np.asarray(result.vi, float)[use]
     cols_used = {n: c[use] for n, c in columns.items()}
