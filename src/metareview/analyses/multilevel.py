@@ -44,7 +44,7 @@ from scipy import linalg, special
 from ..base import dist as _dist
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
-from ..pooling.rma import wald_tests
+from ..pooling.rma import Coefficients, wald_tests
 from ..tables.arguments import column_argument
 from .moderators import drop_missing, is_missing
 
@@ -438,17 +438,9 @@ class RobustTest:
 
 
 @dataclass(frozen=True)
-class MVFit:
+class MVFit(Coefficients):
     """One fitted multilevel / multivariate model (the numbers metafor's ``rma.mv`` prints)."""
 
-    names: tuple
-    beta: np.ndarray
-    vb: np.ndarray
-    se: np.ndarray
-    statistic: np.ndarray
-    p: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
     ddf: int | None
     sigma2: np.ndarray
     components: tuple          # component names ("study", "study/outcome")
@@ -970,7 +962,8 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
                             rule="grouping value required")
         groups[col] = np.asarray(vals, dtype=object)
     keep = np.ones(k, bool)
-    notes, dropped = [], []
+    notes: list[str] = []
+    dropped: list[str] = []
     X = np.ones((k, 1))
     names, intercept, text = ["intrcpt"], True, None
     if mods is not None:

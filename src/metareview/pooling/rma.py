@@ -27,7 +27,7 @@ from ..base.exceptions import ConvergenceWarning, SettingsError
 from .heterogeneity import i2_from_q, i2_h2_from_tau2
 from .tau2 import MODERATOR_METHODS, estimate_tau2, tau2_code
 
-__all__ = ["rma_fit", "tau2_mods", "RmaFit", "wald_tests", "WaldTests", "METAREG_TAU2", "METAREG_TESTS"]
+__all__ = ["rma_fit", "tau2_mods", "RmaFit", "Coefficients", "wald_tests", "WaldTests", "METAREG_TAU2", "METAREG_TESTS"]
 
 
 #: The tau² estimators with moderators (the table's), and FE, the common-effect model.
@@ -66,8 +66,8 @@ def tau2_mods(y, v, X, method: str = "REML", *, tol: float = 1e-12, maxiter: int
 
 
 @dataclass(frozen=True)
-class RmaFit:
-    """One fitted (meta-)regression model: coefficients, their covariance, tests, heterogeneity."""
+class Coefficients:
+    """The coefficients of a fitted model with their covariance and Wald tests (see :func:`wald_tests`)."""
 
     names: tuple
     beta: np.ndarray
@@ -77,6 +77,12 @@ class RmaFit:
     p: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
+
+
+@dataclass(frozen=True)
+class RmaFit(Coefficients):
+    """One fitted (meta-)regression model: coefficients, their covariance, tests, heterogeneity."""
+
     ddf: float | None
     tau2: float
     s2w: float
