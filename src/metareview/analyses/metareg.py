@@ -245,7 +245,8 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
                                     maxiter=int(ctl["maxiter"]), weights=genq)
         r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)
     if labels.size < 10:
-        notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")
+        notes.append(f"only {labels.size} studies for {X.shape[1]} coefficient{'s' if X.shape[1] > 1 else ''}: "
+                     "estimates are imprecise")
     return MetaRegression(result=result, formula=text, fit=fit, terms=tuple(terms), intercept=intercept,
                           studlab=labels, yi=y, vi=v, X=X, columns=cols_used, dropped=tuple(dropped),
                           r2=r2, tau2_null=tau2_null, notes=tuple(notes), design=design)
