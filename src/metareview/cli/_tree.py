@@ -114,6 +114,10 @@ class Commands(MutableMapping):
     def __len__(self) -> int:
         return len(self.declared())
 
+    def built(self) -> list[str]:
+        """The names of the commands built so far."""
+        return list(self._built)
+
     def listing(self) -> dict:
         """Every command for the top-level help: the built ones as they are, the others as listed."""
         return {name: self._built.get(name) or listed(name, info) for name, info in self.declared().items()}
