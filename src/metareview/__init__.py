@@ -64,7 +64,8 @@ class _MovedModules:
         return f"{__name__}.{_MOVED[head]}.{rest}" if rest and _MOVED.get(head) == "run" else None
 
     def find_spec(self, fullname, path=None, target=None):
-        return importlib.machinery.ModuleSpec(fullname, self) if self.new_path(fullname) else None
+        # a loader by protocol (create_module, exec_module), not by importlib.abc's class
+        return importlib.machinery.ModuleSpec(fullname, self) if self.new_path(fullname) else None  # type: ignore[arg-type]
 
     def create_module(self, spec):
         new = self.new_path(spec.name)
