@@ -152,6 +152,8 @@ _DUPLICATE_LABELS = "duplicate study labels"
 
 def _duplicate_labels(labels: np.ndarray) -> str | None:
     """A note naming the study labels that occur more than once (and their rows), or None."""
+    if len(set(labels.tolist())) == labels.size:  # the usual case: every label once
+        return None
     seen: dict[str, list[int]] = {}
     for i, lab in enumerate(labels):
         seen.setdefault(str(lab), []).append(i + 1)
@@ -170,15 +172,14 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     # a single number (e.g. an assumed pre/post correlation r) applies to every study
     arrays = {c: _as_float(np.repeat(v, k) if np.ndim(v) == 0 else v, c, labels)
               for c, v in data.items() if v is not None}
-    covs = {c: np.asarray(v, dtype=object) for c, v in (covariates or {}).items()}
-    keep = ~select_studies(subset, labels, "subset") if subset is not None else np.ones(k, bool)
+    covs = {c: np.array(v, dtype=object) for c, v in (covariates or {}).items()}  # a copy, as the data
     if subset is not None:
         keep = select_studies(subset, labels, "subset")
-    if not keep.any():
-        raise DataError("no studies left after 'subset'", rule="no studies")
-    labels = labels[keep]
-    arrays = {c: v[keep] for c, v in arrays.items()}
-    covs = {c: v[keep] for c, v in covs.items()}
+        if not keep.any():
+            raise DataError("no studies left after 'subset'", rule="no studies")
+        labels = labels[keep]
+        arrays = {c: v[keep] for c, v in arrays.items()}
+        covs = {c: v[keep] for c, v in covs.items()}
     excl = select_studies(exclude, labels, "exclude")
     m = get_measure(settings.measure)
     notes = []

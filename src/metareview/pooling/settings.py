@@ -133,7 +133,30 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown argument(s) {', '.join(sorted(unknown))}; valid settings are: "
                                 f"{', '.join(sorted(names))}")
-        return cls(**kwargs), {}
+        return _settings_of(cls, kwargs), {}
+
+
+#: Settings already made, by their arguments: a Settings is immutable, so the same arguments can
+#: share one (an analysis repeated with the same settings validates them once).
+_MADE: dict = {}
+_MADE_MAX = 256
+
+
+def _settings_of(cls, kwargs: dict) -> Settings:
+    """``cls(**kwargs)``, shared with earlier calls that gave the same arguments.  The key holds
+    each value's type too (``incr=1`` and ``incr=1.0`` are equal as keys, but not as settings,
+    whose ``to_dict()`` keeps the value as given); unhashable arguments are not shared."""
+    try:
+        key = (cls, tuple(sorted((name, type(value), value) for name, value in kwargs.items())))
+        made = _MADE.get(key)
+    except TypeError:
+        return cls(**kwargs)
+    if made is None:
+        made = cls(**kwargs)
+        if len(_MADE) >= _MADE_MAX:
+            _MADE.clear()
+        _MADE[key] = made
+    return made
 
 
 def _with_preset(kwargs: dict, method) -> dict:
