@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..base.deferred import Deferred
 from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 from ..base.version import __version__
 from ..effectsizes import rules
@@ -248,9 +249,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             from ..pooling.mh import cmh_tarone
             pooled = pooled.replace(method_details={**pooled.method_details, **cmh_tarone(
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
-    lo, hi, nlo, nhi = study_ci(m, es.yi, es.vi, settings.level, settings.study_ci, arrays)
-    if missing.any():  # no interval for a study without its data
-        lo, hi, nlo, nhi = (None if a is None else np.where(missing, np.nan, a) for a in (lo, hi, nlo, nhi))
+    intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
+    lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))
     notes.extend(_flag_notes(labels, covs))
     corrected = (es.incr > 0) & ~excl
     if corrected.any() and m.design in ("proportion", "bin2"):
@@ -261,6 +261,14 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                       excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
                       nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
                       notes=tuple(notes), version=__version__)
+
+
+def _study_intervals(m: Measure, yi, vi, settings: Settings, arrays: dict, missing) -> tuple:
+    """The study intervals (analysis scale, natural scale), computed when a result first reads them."""
+    lo, hi, nlo, nhi = study_ci(m, yi, vi, settings.level, settings.study_ci, arrays)
+    if missing.any():  # no interval for a study without its data
+        lo, hi, nlo, nhi = (None if a is None else np.where(missing, np.nan, a) for a in (lo, hi, nlo, nhi))
+    return lo, hi, nlo, nhi
 
 
 #: what inverse-variance weights 1/v_i define, undefined when a v_i is 0 (metafor reports NA)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.deferred import DeferredField
 from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
@@ -68,10 +69,12 @@ class MetaResult(Reportable):
     vi: np.ndarray
     incr: np.ndarray
     n: np.ndarray | None
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    nat_ci_low: np.ndarray | None
-    nat_ci_high: np.ndarray | None
+    # the study intervals may be given as Deferred: computed on first read (the exact intervals of
+    # proportions invert a beta distribution per study, the costliest step of one analysis)
+    ci_low: np.ndarray = DeferredField()
+    ci_high: np.ndarray = DeferredField()
+    nat_ci_low: np.ndarray | None = DeferredField()
+    nat_ci_high: np.ndarray | None = DeferredField()
     pooled: Pooled
     source: dict = field(repr=False, default_factory=dict)
     notes: tuple = ()
