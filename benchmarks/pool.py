@@ -2,13 +2,15 @@
 
 Data: ``tests/fixtures/seed_tr.csv`` (the seed paper's treatment response, k = 20).
 
-* in-process: one call of ``metareview.metaprop(events, n)`` (logit, DL, every output of the
-  ``pool`` contract) against one ``metafor::rma(measure = "PLO", xi, ni, method = "DL")``
+* in-process: one call of ``metareview.metaprop(events, n)`` (logit, DL; the result's
+  Q-profile interval of tau² and study intervals are computed on first use, as ``rma()``
+  leaves them to ``confint()`` and ``summary()``) against one ``metafor::rma(measure = "PLO", xi, ni, method = "DL")``
   call inside one Rscript (package loading not counted), measured the same way on both sides:
   the mean call of the fastest of ``--loops`` loops of ``--repeat`` calls (on a shared
-  machine the fastest loop is the one least disturbed by other work); and the same for ``metareview.metagen(yi, vi=vi)`` against
-  ``metafor::rma(yi, vi, method = "DL")`` on the logit proportions (``yi``, ``vi``: escalc's
-  ``PLO``, computed once on each side before the timing);
+  machine the fastest loop is the one least disturbed by other work); and the same for
+  ``metareview.metagen(yi, vi=vi)`` against ``metafor::rma(yi, vi, method = "DL")`` on the
+  logit proportions (``yi``, ``vi``: escalc's ``PLO``, computed once on each side before
+  the timing);
 * end to end: the median of ``--runs`` runs of ``metareview pool seed_tr.csv`` (a new Python
   process: start-up, reading the CSV, pooling, printing) against ``Rscript`` loading
   metafor, reading the CSV, fitting and printing.
@@ -114,8 +116,8 @@ def main(argv=None):
     rows.append(("metareview pool seed_tr.csv, end to end", py_e2e, None))
     rscript = shutil.which("Rscript")
     if rscript:
-        out = subprocess.run([rscript, "-e", R_IN_PROCESS.format(csv=DATA, repeat=args.repeat, loops=args.loops)], capture_output=True, text=True,
-                             check=True)
+        script = R_IN_PROCESS.format(csv=DATA, repeat=args.repeat, loops=args.loops)
+        out = subprocess.run([rscript, "-e", script], capture_output=True, text=True, check=True)
         r_calls = [[float(x) for x in line.split()] for line in out.stdout.splitlines()]
         for (r_call, r_est), f in zip(r_calls, names):
             assert abs(r_est - calls[f][1]) < 1e-8, (f, r_est, calls[f][1])
