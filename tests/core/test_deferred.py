@@ -12,7 +12,7 @@ import pytest
 
 import metareview
 from metareview.api import meta
-from metareview.base.deferred import Deferred, DeferredField
+from metareview.base.deferred import Deferred, deferrable
 from metareview.effectsizes.study_ci import study_ci
 from metareview.pooling.settings import Settings
 
@@ -25,11 +25,12 @@ def _square(x, calls):
     return (x * x, -x)
 
 
+@deferrable("late", "other")
 @dataclass(frozen=True)
 class _Box:
     plain: int
-    late: int = DeferredField()
-    other: int = DeferredField()
+    late: int
+    other: int
 
 
 def test_a_deferred_field_is_computed_once_on_first_read_and_stays_frozen():
@@ -45,9 +46,12 @@ def test_a_deferred_field_is_computed_once_on_first_read_and_stays_frozen():
     assert _Box(1, 5, 6).late == 5  # a value given at once is kept as it is
 
 
-def test_a_deferred_field_has_no_default():
+def test_a_deferred_field_keeps_its_dataclass_shape():
     with pytest.raises(TypeError):
         _Box(1)  # type: ignore[call-arg]
+    assert [f.name for f in dataclasses.fields(_Box)] == ["plain", "late", "other"]
+    with pytest.raises(TypeError, match="no field 'missing'"):
+        deferrable("missing")(_Box)
 
 
 def test_a_pending_field_pickles_and_gives_the_same_value():

@@ -2,17 +2,19 @@
 of the result together, and that many callers never read.
 
 :class:`Deferred` is a computation run once, when its value is first asked for;
-:class:`DeferredField` is a dataclass field that accepts a ``Deferred`` in place of its value
-and resolves it on first read (a frozen dataclass stays frozen: the value replaces the
+:func:`deferrable` lets some fields of a dataclass accept a ``Deferred`` in place of their
+value, resolved on first read (a frozen dataclass stays frozen: the value replaces the
 computation in the instance's ``__dict__``).  Reading the field gives the same value as
 computing it at once; equality, ``dataclasses.replace`` and pickling read it like any field.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
-__all__ = ["Deferred", "DeferredField"]
+__all__ = ["Deferred", "DeferredField", "deferrable"]
+
+T = TypeVar("T")
 
 
 class Deferred:
@@ -33,7 +35,9 @@ class Deferred:
             self._compute, self._args = None, ()
         return self._value
 
-    def part(self, i: int) -> Deferred:
+    def part(self, i: int) -> Any:
+        """The ``i``-th item of the value, as a ``Deferred`` (typed ``Any``: it is given where
+        the field's value would be)."""
         return Deferred(_item, self, i)
 
     def __repr__(self) -> str:
@@ -45,21 +49,16 @@ def _item(deferred: Deferred, i: int) -> Any:
 
 
 class DeferredField:
-    """A dataclass field whose value may be given as a :class:`Deferred`.
+    """The descriptor :func:`deferrable` puts on a field: the value given to ``__init__`` is kept
+    in the instance's ``__dict__`` under the field's name, and a ``Deferred`` there is replaced
+    by its value on first read."""
 
-    Declared as the field's class attribute (``ci_low: np.ndarray = DeferredField()``), it
-    leaves the field without a default; the value given to ``__init__`` is kept in the
-    instance's ``__dict__`` under the field's name, and a ``Deferred`` there is replaced by
-    its value on first read.
-    """
-
-    def __set_name__(self, owner, name: str) -> None:
+    def __init__(self, name: str):
         self.name = name
 
     def __get__(self, obj, owner=None):
         if obj is None:
-            # no class-level value: the dataclass sees a field without a default
-            raise AttributeError(self.name)
+            return self
         try:
             value = obj.__dict__[self.name]
         except KeyError:
@@ -73,3 +72,16 @@ class DeferredField:
         # __init__ of a frozen dataclass sets its fields through object.__setattr__, which
         # lands here; its own __setattr__ still refuses every later assignment
         obj.__dict__[self.name] = value
+
+
+def deferrable(*names: str) -> Callable[[type[T]], type[T]]:
+    """A class decorator, above ``@dataclass``: the fields ``names`` accept a :class:`Deferred`
+    for their value (their type and default are unchanged)."""
+    def decorate(cls: type[T]) -> type[T]:
+        fields = getattr(cls, "__dataclass_fields__", {})
+        for name in names:
+            if name not in fields:
+                raise TypeError(f"{cls.__name__} has no field {name!r} to defer")
+            setattr(cls, name, DeferredField(name))
+        return cls
+    return decorate
