@@ -56,8 +56,8 @@ def test_pool_loads_only_what_pooling_needs():
     assert ours(modules) == sorted([
         "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
         "metareview.appraisal", "metareview.appraisal.rob",
-        "metareview.base", "metareview.base.dist", "metareview.base.exceptions", "metareview.base.format",
-        "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets", "metareview.base.report",
+        "metareview.base", "metareview.base.deferred", "metareview.base.dist", "metareview.base.exceptions",
+        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets", "metareview.base.report",
         "metareview.base.version",
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
         "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
