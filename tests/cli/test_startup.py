@@ -57,9 +57,9 @@ def test_pool_loads_only_what_pooling_needs():
     assert set(heavy(modules)) - {"pydantic"} == {"numpy", "scipy", "typer"}
     assert ours(modules) == sorted([
         "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
-        "metareview.base", "metareview.base.dist", "metareview.base.exceptions", "metareview.base.format",
-        "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets", "metareview.base.report",
-        "metareview.base.version",
+        "metareview.base", "metareview.base.deferred", "metareview.base.dist", "metareview.base.exceptions",
+        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets",
+        "metareview.base.report", "metareview.base.version",
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
         "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
         "metareview.pooling", "metareview.pooling.heterogeneity", "metareview.pooling.inverse_variance",

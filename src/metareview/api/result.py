@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.deferred import deferrable
 from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
@@ -38,6 +39,9 @@ STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
 
 
+# the study intervals may be given as Deferred, computed on first read (the exact intervals of
+# proportions invert a beta distribution per study, the costliest step of one analysis)
+@deferrable("ci_low", "ci_high", "nat_ci_low", "nat_ci_high")
 @dataclass(frozen=True, eq=False)
 class MetaResult(Reportable):
     """A pooled analysis (inverse variance, common and random effects).
