@@ -312,13 +312,17 @@ class MetaResult(Reportable):
         out = [METHOD_NAMES.get(s.method, "Inverse variance method").format(n_agq=s.n_agq)]
         if s.method == "GLMM" and m.code == "OR":
             model = {"UM.FS": "Unconditional logistic model with fixed study effects",
+                     "UM.RS": "Unconditional logistic model with random study effects",
                      "CM.AL": "Conditional logistic-normal model with the approximate (binomial) likelihood",
                      "CM.EL": "Conditional logistic-normal model with the exact (non-central hypergeometric) "
                               "likelihood"}
             from ..pooling.glmm import CM_EL_POINTS
             points = CM_EL_POINTS if s.model_glmm == "CM.EL" else s.n_agq
-            out[0] = (f"{model[s.model_glmm]} (GLMM, {s.model_glmm}; maximum likelihood, adaptive Gauss-Hermite "
-                      f"quadrature with {points} point(s)); Wald-type and likelihood-ratio tests of heterogeneity")
+            integral = f"adaptive Gauss-Hermite quadrature with {points} point(s)"
+            if s.model_glmm == "UM.RS":   # two random effects per study: Laplace, as glmer in rma.glmm
+                integral = f"Laplace approximation; common-effect model: {integral}"
+            out[0] = (f"{model[s.model_glmm]} (GLMM, {s.model_glmm}; maximum likelihood, {integral}); "
+                      f"Wald-type and likelihood-ratio tests of heterogeneity")
         if s.random:
             out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for τ²")
             if s.method != "GLMM":

@@ -70,7 +70,9 @@ class GLMMResult:
     Diagnostics: ``iterations``, ``gradient_norm`` (largest absolute score at the
     solution, on the (mu, log tau) scale), ``converged``, ``boundary`` (tau² = 0 is the
     maximum), ``n_agq``.  ``model_glmm`` names the two-group model of an odds ratio
-    (``"UM.FS"``, ``"CM.AL"``; ``None`` for single proportions and rates).
+    (``"UM.FS"``, ``"UM.RS"``, ``"CM.AL"``, ``"CM.EL"``; ``None`` for single proportions and rates);
+    ``sigma2`` is UM.RS's variance of the studies' baseline log odds (rma.glmm's ``sigma2``; ``None``
+    for the other models).
     """
 
     measure: str
@@ -103,6 +105,7 @@ class GLMMResult:
     boundary: bool
     method: str = field(default="ML")
     model_glmm: str | None = field(default=None)
+    sigma2: float | None = field(default=None)
 
     def to_dict(self) -> dict:
         """Plain-Python dictionary of every field."""
@@ -680,22 +683,24 @@ class _ArmsMarginal:
 
 
 class _ArmsModel:
-    """Log-likelihood, score and Hessian of (coefficients, log tau) for :class:`_ArmsMarginal`.
+    """Log-likelihood, score and Hessian of (coefficients, log sd's) for :class:`_ArmsMarginal`
+    (one log tau) or :class:`_LaplaceArms` (a log sd per random effect).
 
     ``X`` (k, m, p) maps the coefficients to the fixed parts of each arm.  Since a study's
     likelihood depends on the coefficients only through its own fixed parts, the Hessian is
-    assembled from each study's (m + 1) x (m + 1) Hessian in (fixed parts, log tau), found by
+    assembled from each study's (m + r) x (m + r) Hessian in (fixed parts, log sd's), found by
     central differences of the analytic derivatives, all studies perturbed at once.
     """
 
-    def __init__(self, marginal: _ArmsMarginal, X: np.ndarray):
+    def __init__(self, marginal, X: np.ndarray):
         self.lik, self.X = marginal, X
+        self.r = getattr(marginal, "n_psi", 1)
 
     def __call__(self, theta: np.ndarray, hessian: bool = True):
-        X = self.X
+        X, r = self.X, self.r
         k, m, p = X.shape
         o = np.einsum("kmp,p->km", X, theta[:p])
-        psi = theta[p]
+        psi = np.asarray(theta[p:], dtype=float)
         d = 1e-5
         pts_o = [o]
         pts_psi = [psi]
@@ -706,30 +711,118 @@ class _ArmsModel:
                     e[:, j] = sign * d
                     pts_o.append(o + e)
                     pts_psi.append(psi)
-            for sign in (1.0, -1.0):
-                pts_o.append(o)
-                pts_psi.append(psi + sign * d)
-        ll, g_o, g_psi = self.lik(np.array(pts_o), np.array(pts_psi, dtype=float))
-        grad = np.concatenate([np.einsum("km,kmp->p", g_o[0], X), [g_psi[0].sum()]])
+            for j in range(r):
+                for sign in (1.0, -1.0):
+                    pts_o.append(o)
+                    pts_psi.append(psi + sign * d * (np.arange(r) == j))
+        psis = np.array(pts_psi)
+        ll, g_o, g_psi = self.lik(np.array(pts_o), psis[:, 0] if r == 1 else psis)
+        g_psi = g_psi.reshape(g_psi.shape[0], k, r)
+        grad = np.concatenate([np.einsum("km,kmp->p", g_o[0], X), g_psi[0].sum(axis=0)])
         if not hessian:
             return float(ll[0].sum()), grad, None
-        loc = np.concatenate([g_o, g_psi[..., None]], axis=2)        # (P, k, m + 1)
-        Hs = np.empty((k, m + 1, m + 1))
-        for j in range(m + 1):
+        loc = np.concatenate([g_o, g_psi], axis=2)        # (P, k, m + r)
+        Hs = np.empty((k, m + r, m + r))
+        for j in range(m + r):
             Hs[:, :, j] = (loc[1 + 2 * j] - loc[2 + 2 * j]) / (2 * d)
         Hs = 0.5 * (Hs + np.swapaxes(Hs, 1, 2))
-        H = np.empty((p + 1, p + 1))
+        H = np.empty((p + r, p + r))
         Y = np.einsum("kmn,knq->kmq", Hs[:, :m, :m], X)      # each study's block, then one product
         H[:p, :p] = X.reshape(k * m, p).T @ Y.reshape(k * m, p)
-        H[:p, p] = H[p, :p] = np.einsum("kmp,km->p", X, Hs[:, :m, m])
-        H[p, p] = Hs[:, m, m].sum()
+        H[:p, p:] = np.einsum("kmp,kmr->pr", X, Hs[:, :m, m:])
+        H[p:, :p] = H[:p, p:].T
+        H[p:, p:] = Hs[:, m:, m:].sum(axis=0)
         return float(ll[0].sum()), grad, H
 
 
-def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, psi_index: int = -1):
+class _LaplaceArms:
+    """Laplace approximation of the marginal log-likelihood of studies whose binomial arms share
+    several independent normal random effects.
+
+    Study ``s`` has arms ``j`` with ``y[s, j] ~ Binomial(size[s, j], expit(o[s, j] + Z[s, j] . b_s))``
+    and ``b_s ~ N(0, diag(exp(2 psi)))``.  Each study's integral is replaced by its Laplace
+    approximation at the conditional mode of ``b_s`` (Tierney & Kadane 1986, J Am Stat Assoc
+    81:82-86), which is what lme4's ``glmer(nAGQ = 1)`` evaluates (with the canonical logit link
+    the observed and expected curvature coincide).  A call returns, per study, the approximate
+    log-likelihood and its analytic derivatives with respect to the study's fixed parts
+    ``o[s, :]`` and to ``psi`` (modes differentiated implicitly), for P parameter points at once
+    (``o``: (P, k, m), ``psi``: (P, r)).
+    """
+
+    def __init__(self, y: np.ndarray, size: np.ndarray, Z: np.ndarray):
+        self.y, self.size, self.Z = y, size, Z            # (k, m), (k, m), (k, m, r)
+        self.n_psi = Z.shape[2]
+        self.const = (special.gammaln(size + 1) - special.gammaln(y + 1)
+                      - special.gammaln(size - y + 1)).sum(axis=1)
+        self.b = None                                     # modes at the last call (warm start)
+
+    def _objective(self, o, b, dinv):
+        eta = o + np.einsum("kmr,pkr->pkm", self.Z, b)
+        return ((self.y * eta - self.size * np.logaddexp(0.0, eta)).sum(axis=2)
+                - 0.5 * (dinv[:, None, :] * b * b).sum(axis=2))
+
+    def modes(self, o: np.ndarray, dinv: np.ndarray) -> np.ndarray:
+        """Conditional modes (P, k, r): Newton's method on each study's concave objective, steps
+        halved where they do not increase it."""
+        Z, y, size = self.Z, self.y, self.size
+        P, k, _ = o.shape
+        b = np.zeros((P, k, self.n_psi)) if self.b is None or self.b.shape[1] != k else \
+            np.broadcast_to(self.b[:1], (P, k, self.n_psi)).copy()
+        f = self._objective(o, b, dinv)
+        for _ in range(100):
+            p = special.expit(o + np.einsum("kmr,pkr->pkm", Z, b))
+            grad = np.einsum("kmr,pkm->pkr", Z, y - size * p) - dinv[:, None, :] * b
+            w = size * p * (1.0 - p)
+            H = np.einsum("kmr,pkm,kms->pkrs", Z, w, Z) + dinv[:, None, :, None] * np.eye(self.n_psi)
+            step = np.linalg.solve(H, grad[..., None])[..., 0]
+            t = np.ones((P, k))
+            for _ in range(30):
+                new = b + t[..., None] * step
+                fn = self._objective(o, new, dinv)
+                worse = ~(fn >= f - 1e-12 * np.abs(f))
+                if not worse.any():
+                    break
+                t = np.where(worse, 0.5 * t, t)
+            b, f = new, fn
+            if (np.abs(t[..., None] * step) <= 1e-12 * (1.0 + np.abs(b))).all():
+                break
+        return b
+
+    def __call__(self, o: np.ndarray, psi: np.ndarray):
+        """Per-study log-likelihoods (P, k) and their derivatives in o (P, k, m) and psi (P, k, r)."""
+        Z, y, size = self.Z, self.y, self.size
+        psi = np.atleast_2d(psi)
+        dinv = np.exp(-2.0 * psi)                                        # (P, r)
+        b = self.modes(o, dinv)
+        self.b = b
+        eta = o + np.einsum("kmr,pkr->pkm", Z, b)
+        p = special.expit(eta)
+        w = size * p * (1.0 - p)
+        dw = w * (1.0 - 2.0 * p)
+        H = np.einsum("kmr,pkm,kms->pkrs", Z, w, Z) + dinv[:, None, :, None] * np.eye(self.n_psi)
+        Hinv = np.linalg.inv(H)
+        _, logdet = np.linalg.slogdet(H)
+        ll = ((y * eta - size * np.logaddexp(0.0, eta)).sum(axis=2) - 0.5 * (dinv[:, None, :] * b * b).sum(axis=2)
+              - psi.sum(axis=1)[:, None] - 0.5 * logdet + self.const)
+        Hz = np.einsum("pkrs,kms->pkmr", Hinv, Z)                        # H^-1 z_j
+        cross = np.einsum("kmr,pknr->pkmn", Z, Hz)                       # z_l' H^-1 z_j
+        lev = np.einsum("pkmm->pkm", cross)
+        a = lev * dw                                                     # d log|H| / d eta_l, per unit
+        # d log|H| / d o_j = a_j - sum_l a_l cross_lj w_j  (the mode moves by -H^-1 z_j w_j)
+        g_o = (y - size * p) - 0.5 * (a - np.einsum("pkl,pklj->pkj", a, cross) * w)
+        # d b / d psi_r = H^-1[:, r] 2 b_r / D_r
+        db = Hinv * (2.0 * b * dinv[:, None, :])[:, :, None, :]          # (P, k, r', r)
+        zdb = np.einsum("kmq,pkqr->pkmr", Z, db)
+        g_psi = (b * b * dinv[:, None, :] - 1.0
+                 - 0.5 * (np.einsum("pkm,pkmr->pkr", a, zdb)
+                          - 2.0 * np.einsum("pkrr->pkr", Hinv) * dinv[:, None, :]))
+        return ll, g_o, g_psi
+
+
+def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, psi_index=-1):
     """Maximise ``fun`` (returning value, score, Hessian) by Newton's method with a
     Levenberg-type shift when the Hessian is not negative definite and a backtracking line
-    search; log tau (``psi_index``) is kept above the boundary ``_PSI_MIN``.  Returns
+    search; log tau (``psi_index``, one index or several) is kept above the boundary ``_PSI_MIN``.  Returns
     (x, value, score, Hessian, iterations, converged, at_boundary)."""
     x = np.array(x0, dtype=float)
     f, g, H = fun(x)
@@ -751,7 +844,7 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
         t = 1.0
         while True:
             xn = x + t * step
-            xn[psi_index] = max(xn[psi_index], _PSI_MIN)
+            xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
             fn, gn, Hn = fun(xn)
             if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
                 break
@@ -761,7 +854,7 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
         if t < 1e-10:
             return x, f, g, H, it, lam == 0.0 and decrement < 1e-14, False
         x, f, g, H = xn, fn, gn, Hn
-        if x[psi_index] <= _PSI_MIN and g[psi_index] < 0:
+        if np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)):
             return x, f, g, H, it, False, True
     return x, f, g, H, maxiter, False, False
 
@@ -859,6 +952,112 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
                          loglik=f, converged=converged, iterations=it,
                          gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[-1]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# two-group odds ratios: the unconditional model with random study effects (UM.RS)
+# ---------------------------------------------------------------------------------------
+
+def _fit_arms(model: _ArmsModel, x0: np.ndarray, what: str) -> tuple:
+    """Newton's method on an arms model from ``x0``; the fitted coefficients, log sd's, value,
+    score, covariance of the coefficients (inverse of the full negative Hessian, as lme4's
+    ``vcov``), iterations, converged and at_boundary."""
+    r = model.r
+    n = x0.size
+    x, f, g, H, it, converged, boundary = _newton_max(model, x0, psi_index=list(range(n - r, n)))
+    if converged:
+        f, g, H = model(x)
+    elif not boundary:
+        warnings.warn(f"GLMM (UM.RS, {what}) did not converge after {it} Newton steps (largest score "
+                      f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=4)
+    try:
+        cov = np.linalg.inv(-H)
+    except np.linalg.LinAlgError:
+        cov = np.full_like(H, np.nan)
+    return x, f, g, cov, it, converged, boundary
+
+
+def _um_rs(a, n1, c, n2, *, random: bool, n_agq: int):
+    """Unconditional logistic model with random study effects (rma.glmm model UM.RS).
+
+    ``logit p_i1 = mu0 + beta + u_i + b_i / 2`` and ``logit p_i2 = mu0 + u_i - b_i / 2`` with
+    independent ``u_i ~ N(0, sigma²)`` (the studies' baseline log odds) and ``b_i ~ N(0, tau²)``
+    (the study log odds ratios around ``beta``): Turner et al. (2000, Stat Med 19:3417-3432),
+    Jackson et al. (2018, Stat Med 37:1059-1085, model 3), fitted as ``rma.glmm``'s ``glmer(...
+    (group || study))`` with ``cor = FALSE``.  lme4 integrates two random effects per study by the
+    Laplace approximation only, so the random-effects model, and with it the common-effect and
+    saturated models behind its heterogeneity tests, are fitted with ``nAGQ = 1`` (rma.glmm sets
+    it so, with a warning); the common-effect model alone (``random=False``, rma.glmm's ``method =
+    "FE"``) keeps ``n_agq`` points for its random intercept.  The common-effect model has the
+    random intercept ``u_i`` and one log odds ratio; the saturated model a log odds ratio per
+    study and the random intercept, whose Wald-type test is that of the study contrasts.
+    Returns the pieces :func:`_or_result` puts together, with ``sigma2``.
+    """
+    k = a.size
+    y = np.column_stack([a, c])
+    size = np.column_stack([n1, n2])
+    nq = 1 if random else n_agq
+    ones = np.ones((k, 2))
+    X = np.zeros((k, 2, 2))
+    X[:, 0, 0] = 1.0
+    X[:, :, 1] = 1.0
+    beta, cov_glm, mu_glm, _, _ = _logistic_irls(y.ravel(), size.ravel(), X.reshape(2 * k, 2))
+    # common effect: random intercept, one log odds ratio
+    m = mu_glm.reshape(k, 2)
+    score0 = 0.5 * float(np.sum((y - size * m).sum(axis=1) ** 2 - (size * m * (1 - m)).sum(axis=1)))
+    fe = _ArmsModel(_ArmsMarginal(y, size, ones, nq), X)
+    x0 = np.concatenate([beta, [0.5 * math.log(max(2.0 * score0 / float(np.sum((size * m * (1 - m)).sum(axis=1)
+                                                                              ** 2)), 1e-2))]])
+    x_fe, ll_fe, g, cov, it, conv, boundary = _fit_arms(fe, x0, "common-effect model")
+    if boundary or score0 <= 0:   # sigma² = 0: logistic regression with one intercept
+        ll_fe = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_glm)
+        x_fe = np.concatenate([beta, [-np.inf]])
+        cov, conv, g = cov_glm, True, np.zeros(3)
+    sigma2_fe = math.exp(2 * x_fe[2])
+    common = dict(estimate=float(x_fe[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan, loglik=ll_fe,
+                  converged=conv, iterations=it, gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=0.0,
+                  sigma2=sigma2_fe)
+    # saturated model: a log odds ratio per study (study k's is the reference), the random intercept
+    if k > 1:
+        Xq = np.zeros((k, 2, k + 1))
+        Xq[:, :, :2] = X
+        Xq[np.arange(k - 1), 0, 2 + np.arange(k - 1)] = 1.0
+        x0 = np.concatenate([x_fe[:2], np.zeros(k - 1), [max(x_fe[2], math.log(0.1))]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # separated studies: estimates run off
+            xq, ll_sat, _, covq, _, _, _ = _fit_arms(_ArmsModel(_ArmsMarginal(y, size, ones, nq), Xq), x0,
+                                                     "saturated model")
+        b2, v22 = xq[2:k + 1], covq[2:k + 1, 2:k + 1]
+        try:
+            q_wald = max(0.0, float(b2 @ np.linalg.solve(v22, b2)))
+        except np.linalg.LinAlgError:
+            q_wald = math.nan
+    else:
+        q_wald = ll_sat = math.nan
+    out = dict(common=common, q_wald=q_wald, ll_fe=ll_fe, ll_sat=ll_sat)
+    if not random or k == 1:
+        return out
+    # random effects: u_i and b_i, by the Laplace approximation
+    Z = np.stack([ones, np.tile([0.5, -0.5], (k, 1))], axis=2)
+    psi_u = x_fe[2] if np.isfinite(x_fe[2]) else math.log(0.1)
+    x0 = np.concatenate([x_fe[:2], [psi_u, 0.5 * math.log(0.1)]])
+    x, f, g, cov, it, converged, boundary = _fit_arms(_ArmsModel(_LaplaceArms(y, size, Z), X), x0,
+                                                      "random-effects model")
+    if boundary and x[3] <= _PSI_MIN:      # tau² = 0: the common-effect model (with nAGQ = 1)
+        out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+        return out
+    if boundary:                           # sigma² = 0: one intercept, the random log odds ratio alone
+        z = np.tile([0.5, -0.5], (k, 1))
+        x, f, g, cov, it, converged, boundary = _fit_arms(_ArmsModel(_ArmsMarginal(y, size, z, 1), X),
+                                                          np.concatenate([x[:2], [x[3]]]), "random-effects model")
+        if boundary:                       # and tau² = 0: logistic regression with one intercept
+            out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+            return out
+        x = np.concatenate([x[:2], [-np.inf], x[2:]])
+    out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
+                         loglik=f, converged=converged, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                         boundary=False, tau2=math.exp(2 * x[3]), sigma2=math.exp(2 * x[2]))
     return out
 
 
@@ -1016,9 +1215,10 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     return out
 
 
-GLMM_OR_MODELS = ("UM.FS", "CM.AL", "CM.EL")
+GLMM_OR_MODELS = ("UM.FS", "UM.RS", "CM.AL", "CM.EL")
 GLMM_OR_MODEL_NAMES = {
     "UM.FS": "unconditional logistic model with fixed study effects (rma.glmm model UM.FS)",
+    "UM.RS": "unconditional logistic model with random study effects (rma.glmm model UM.RS)",
     "CM.AL": "conditional logistic-normal model, approximate likelihood (rma.glmm model CM.AL)",
     "CM.EL": "conditional logistic-normal model, exact likelihood (rma.glmm model CM.EL)",
 }
@@ -1036,6 +1236,13 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
     by ML, the random effect integrated by adaptive Gauss-Hermite quadrature with ``n_agq`` points
     (lme4's ``glmer(nAGQ = 7)`` in rma.glmm).  The heterogeneity tests compare the model with
     study intercepts and one log odds ratio to the saturated model (a log odds ratio per study).
+
+    ``model="UM.RS"``: the unconditional logistic model with random study effects, ``logit p_i1 = mu0 +
+    mu + u_i + b_i / 2`` and ``logit p_i2 = mu0 + u_i - b_i / 2`` with independent ``u_i ~ N(0, sigma²)``
+    and ``b_i ~ N(0, tau²)`` (Turner et al. 2000; Jackson et al. 2018, model 3; see :func:`_um_rs`).
+    As in rma.glmm (through lme4), the random-effects model is fitted by the Laplace approximation
+    (its result says ``n_agq = 1``), and ``n_agq`` is the number of quadrature points of the
+    common-effect model (``random=False``), which has the random intercept only.
 
     ``model="CM.AL"``: the conditional logistic-normal model with the approximate likelihood.
     Given the total events ``t_i = a_i + c_i`` of a study, ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i)
@@ -1115,6 +1322,9 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
                                 f"({CM_EL_POINTS} adaptive points), as rma.glmm's integrate()")
         return _or_result(_cm_el(a, n1, c, n2, random=random), vi, random=random, n_agq=CM_EL_POINTS,
                           level=level, model_glmm=code)
+    if code == "UM.RS":
+        return _or_result(_um_rs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
+                          n_agq=1 if random else int(n_agq), level=level, model_glmm=code)
     return _or_result(_um_fs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
                       n_agq=int(n_agq), level=level, model_glmm=code)
 
@@ -1150,7 +1360,7 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
     het.update(i2=float(i2), h2=float(h2))
     extra = dict(loglik=r["loglik"], n_agq=n_agq, iterations=r["iterations"], gradient_norm=r["gradient_norm"],
                  converged=r["converged"], boundary=r["boundary"], method="ML" if random else "CE",
-                 model_glmm=model_glmm)
+                 model_glmm=model_glmm, sigma2=r.get("sigma2"))
     return _summary("OR", "random" if random else "common", k, r["estimate"], r["se"], tau2, level, 0.0,
                     het, extra)
 
@@ -1237,6 +1447,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
         "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
+    if re.sigma2 is not None:
+        details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
     return pooled.replace(common=estimate(ce, None), random=estimate(re, math.nan),
                           prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
                           weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes
