@@ -123,6 +123,7 @@ def test_metabin_and_cli(tmp_path, capsys):
     close(res.pooled["common_estimate"], d["CE"]["beta"])
     assert "GLMM, UM.RS; maximum likelihood, Laplace approximation; common-effect model: adaptive " \
         "Gauss-Hermite quadrature with 7 point(s)" in str(res)
+    assert "σ² = 1.8616 (variance of the studies' baseline log odds)" in str(res)
     path = tmp_path / "bcg.csv"
     rows = ["study,events_e,n_e,events_c,n_c"] + [f"S{i},{a},{n1},{c},{n2}" for i, (a, n1, c, n2) in
                                                   enumerate(zip(d["ai"], d["n1i"], d["ci"], d["n2i"]))]

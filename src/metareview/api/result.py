@@ -281,6 +281,9 @@ class MetaResult(Reportable):
             het = heterogeneity_text(p, self.k, s.level, st)
             if p.get("se_tau2") is not None and s.random:
                 het += f"\n SE(τ²) = {_f(p['se_tau2'])}"
+            sigma2 = (p.get("method_details") or {}).get("sigma2")
+            if sigma2 is not None and s.random:   # GLMM UM.RS, as rma.glmm prints sigma^2
+                het += f"\n σ² = {_f(sigma2, st.digits_tau2)} (variance of the studies' baseline log odds)"
             rep.add(Paragraph(het))
             het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), st.p(p["q_p"])]]
             md = p.get("method_details") or {}
