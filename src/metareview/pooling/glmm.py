@@ -682,6 +682,56 @@ class _ArmsMarginal:
         return ll, g_o, g_psi
 
 
+class _Arrow:
+    """A symmetric matrix whose rows and columns ``local`` (one per study) meet only themselves and
+    the few ``glob`` ones: the Hessian of a model with a nuisance coefficient per study (UM.FS's
+    intercepts).  Held as the diagonal ``d`` of the local block, the border ``B`` (local x global)
+    and the global block ``C``; solved in O(k) by eliminating the local unknowns (the Schur
+    complement ``C - B' diag(1/d) B`` of the global ones)."""
+
+    def __init__(self, d, B, C, local, glob):
+        self.d, self.B, self.C, self.local, self.glob = d, B, C, local, glob
+        self.n = d.size + C.shape[0]
+
+    def __neg__(self) -> "_Arrow":
+        return _Arrow(-self.d, -self.B, -self.C, self.local, self.glob)
+
+    def diagonal(self) -> np.ndarray:
+        out = np.empty(self.n)
+        out[self.local], out[self.glob] = self.d, np.diag(self.C)
+        return out
+
+    def _schur(self, lam: float):
+        d = self.d + lam
+        if not np.all(d > 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        S = self.C + lam * np.eye(self.C.shape[0]) - self.B.T @ (self.B / d[:, None])
+        return d, np.linalg.cholesky(S)
+
+    def solve(self, rhs: np.ndarray, lam: float = 0.0) -> np.ndarray:
+        """``(M + lam I)^-1 rhs`` for positive definite ``M + lam I`` (else LinAlgError)."""
+        d, L = self._schur(lam)
+        r_loc, r_glob = rhs[self.local], rhs[self.glob]
+        x_glob = np.linalg.solve(L.T, np.linalg.solve(L, r_glob - self.B.T @ (r_loc / d)))
+        out = np.empty(self.n)
+        out[self.glob], out[self.local] = x_glob, (r_loc - self.B @ x_glob) / d
+        return out
+
+    def inverse_global(self) -> np.ndarray:
+        """The global block of ``M^-1`` (the covariance of the global coefficients, M = -Hessian)."""
+        _, L = self._schur(0.0)
+        Li = np.linalg.inv(L)
+        return Li.T @ Li
+
+
+def _pd_solve(M, rhs: np.ndarray, lam: float) -> np.ndarray:
+    """``(M + lam I)^-1 rhs`` by Cholesky (dense) or block elimination (:class:`_Arrow`)."""
+    if isinstance(M, _Arrow):
+        return M.solve(rhs, lam)
+    L = np.linalg.cholesky(M + lam * np.eye(M.shape[0]))
+    return np.linalg.solve(L.T, np.linalg.solve(L, rhs))
+
+
 class _ArmsModel:
     """Log-likelihood, score and Hessian of (coefficients, log sd's) for :class:`_ArmsMarginal`
     (one log tau) or :class:`_LaplaceArms` (a log sd per random effect).
@@ -692,9 +742,11 @@ class _ArmsModel:
     central differences of the analytic derivatives, all studies perturbed at once.
     """
 
-    def __init__(self, marginal, X: np.ndarray):
+    def __init__(self, marginal, X: np.ndarray, intercepts: int | None = None):
         self.lik, self.X = marginal, X
         self.r = getattr(marginal, "n_psi", 1)
+        # columns intercepts .. intercepts + k - 1 of X: one intercept per study (an arrow-shaped Hessian)
+        self.intercepts = intercepts
 
     def __call__(self, theta: np.ndarray, hessian: bool = True):
         X, r = self.X, self.r
@@ -726,6 +778,8 @@ class _ArmsModel:
         for j in range(m + r):
             Hs[:, :, j] = (loc[1 + 2 * j] - loc[2 + 2 * j]) / (2 * d)
         Hs = 0.5 * (Hs + np.swapaxes(Hs, 1, 2))
+        if self.intercepts is not None:
+            return float(ll[0].sum()), grad, self._arrow(Hs)
         H = np.empty((p + r, p + r))
         Y = np.einsum("kmn,knq->kmq", Hs[:, :m, :m], X)      # each study's block, then one product
         H[:p, :p] = X.reshape(k * m, p).T @ Y.reshape(k * m, p)
@@ -733,6 +787,28 @@ class _ArmsModel:
         H[p:, :p] = H[:p, p:].T
         H[p:, p:] = Hs[:, m:, m:].sum(axis=0)
         return float(ll[0].sum()), grad, H
+
+    def _arrow(self, Hs: np.ndarray) -> _Arrow:
+        return _arrow_hessian(self.X, self.intercepts, Hs, self.r)
+
+
+def _arrow_hessian(X: np.ndarray, c0: int, Hs: np.ndarray, r: int) -> _Arrow:
+    """The Hessian in the coefficients of ``X`` (k, m, p; columns ``c0 .. c0 + k - 1`` one intercept per
+    study) and ``r`` log sd's, from each study's Hessian ``Hs`` (k, m + r, m + r) in (its fixed parts, log
+    sd's), as an :class:`_Arrow`: O(k) to assemble and to solve."""
+    k, m, p = X.shape
+    G = np.concatenate([X[:, :, :c0], X[:, :, c0 + k:]], axis=2)      # the global coefficients
+    oo, op, pp = Hs[:, :m, :m], Hs[:, :m, m:], Hs[:, m:, m:]
+    d = oo.sum(axis=(1, 2))
+    B = np.concatenate([np.einsum("kjl,klg->kg", oo, G), op.sum(axis=1)], axis=1)
+    q = G.shape[2]
+    C = np.empty((q + r, q + r))
+    C[:q, :q] = np.einsum("kjg,kjl,klh->gh", G, oo, G)
+    C[:q, q:] = np.einsum("kjg,kjr->gr", G, op)
+    C[q:, :q] = C[:q, q:].T
+    C[q:, q:] = pp.sum(axis=0)
+    n = p + r
+    return _Arrow(d, B, C, np.arange(c0, c0 + k), np.concatenate([np.arange(c0), np.arange(c0 + k, n)]))
 
 
 class _LaplaceArms:
@@ -826,18 +902,16 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
     (x, value, score, Hessian, iterations, converged, at_boundary)."""
     x = np.array(x0, dtype=float)
     f, g, H = fun(x)
-    n = x.size
     for it in range(1, maxiter + 1):
         negH = -H
         lam = 0.0
-        scale = float(np.mean(np.abs(np.diag(negH)))) + 1e-8
+        scale = float(np.mean(np.abs(negH.diagonal()))) + 1e-8
         while True:
             try:
-                L = np.linalg.cholesky(negH + lam * np.eye(n))
+                step = _pd_solve(negH, g, lam)
                 break
             except np.linalg.LinAlgError:
                 lam = max(2 * lam, 1e-3 * scale)
-        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
         decrement = float(g @ step)
         if lam == 0.0 and decrement < tol * tol:
             return x, f, g, H, it, True, False
@@ -859,12 +933,34 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
     return x, f, g, H, maxiter, False, False
 
 
-def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25, epsilon: float = 1e-8):
+def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25, epsilon: float = 1e-8,
+                   intercepts: int | None = None):
     """Logistic regression of grouped binomial data on the design ``X`` (N x p) by iteratively
     reweighted least squares as R's ``glm.fit`` runs it (starting values (y + 0.5)/(n + 1), the
     relative change of the deviance below 1e-8 as the stopping rule, the covariance from the
     weights of the last step).  Returns (coefficients, covariance, fitted probabilities,
-    converged, iterations)."""
+    converged, iterations).  With ``intercepts`` (UM.FS's study intercepts), ``X`` is laid out by
+    study (k, m, p) with one intercept per study in columns ``intercepts .. intercepts + k - 1``: the
+    normal equations are then solved in O(k) (:class:`_Arrow`), and the covariance returned is that
+    of the other coefficients."""
+    if intercepts is not None:
+        X3 = X
+        k, m, _ = X3.shape
+        eye = np.eye(m)
+
+        def normal_solve(w, wz):
+            A = _arrow_hessian(X3, intercepts, w.reshape(k, m)[:, :, None] * eye, 0)
+            return A.solve(np.einsum("km,kmp->p", wz.reshape(k, m), X3)), A
+
+        def predict(beta):
+            return np.einsum("kmp,p->km", X3, beta).ravel()
+    else:
+        def normal_solve(w, wz):
+            xtwx = (X.T * w) @ X
+            return np.linalg.solve(xtwx, X.T @ wz), xtwx
+
+        def predict(beta):
+            return X @ beta
     yy = y / n
     mu = (n * yy + 0.5) / (n + 1.0)
     eta = np.log(mu / (1.0 - mu))
@@ -880,10 +976,8 @@ def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25,
         me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
         zw = eta + (yy - mu) / me
         w = n * me * me / (mu * (1.0 - mu))
-        XtW = X.T * w
-        xtwx = XtW @ X
-        beta = np.linalg.solve(xtwx, XtW @ zw)
-        eta = X @ beta
+        beta, xtwx = normal_solve(w, w * zw)
+        eta = predict(beta)
         e = np.exp(np.clip(eta, -30.0, 30.0))
         dev = deviance(e / (1.0 + e))
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
@@ -891,7 +985,8 @@ def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25,
             break
         devold = dev
     e = np.exp(np.clip(eta, -30.0, 30.0))
-    return beta, np.linalg.inv(xtwx), e / (1.0 + e), conv, it
+    cov = xtwx.inverse_global() if intercepts is not None else np.linalg.inv(xtwx)
+    return beta, cov, e / (1.0 + e), conv, it
 
 
 def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
@@ -912,7 +1007,7 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     X[:, 0, 0] = 1.0
     X[np.arange(k), 0, 1 + np.arange(k)] = 1.0
     X[np.arange(k), 1, 1 + np.arange(k)] = 1.0
-    beta, cov, mu_fe, conv_fe, it_fe = _logistic_irls(y.ravel(), size.ravel(), X.reshape(2 * k, p))
+    beta, cov, mu_fe, conv_fe, it_fe = _logistic_irls(y.ravel(), size.ravel(), X, intercepts=1)
     ll_fe = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_fe)
     # saturated model: each arm its own logit (glm's path, arm by arm)
     if k > 1:
@@ -929,7 +1024,7 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     if not random or k == 1:
         return out
     z = np.tile([0.5, -0.5], (k, 1))
-    model = _ArmsModel(_ArmsMarginal(y, size, z, n_agq), X)
+    model = _ArmsModel(_ArmsMarginal(y, size, z, n_agq), X, intercepts=1)
     # score of tau² at 0 at the common-effect fit: not positive means the maximum is at tau² = 0
     mfe = mu_fe.reshape(k, 2)
     vfe = size * mfe * (1 - mfe)
@@ -948,7 +1043,10 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     else:
         warnings.warn(f"GLMM (UM.FS) did not converge after {it} Newton steps (largest score "
                       f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=3)
-    cov = np.linalg.inv(-H)
+    try:
+        cov = (-H).inverse_global()      # (mu, log tau): the study intercepts eliminated
+    except np.linalg.LinAlgError:        # not a maximum (non-convergence, warned above)
+        cov = np.full((2, 2), np.nan)
     out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
                          loglik=f, converged=converged, iterations=it,
                          gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[-1]))
