@@ -33,6 +33,7 @@ All results are on the analysis scale (logit or log rate).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -162,9 +163,17 @@ class _Poisson:
 
 
 def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal."""
+    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal
+    (read-only arrays, computed once per number of points)."""
+    return _gauss_hermite(int(n_points))
+
+
+@functools.lru_cache(maxsize=32)
+def _gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     z, w = np.polynomial.hermite_e.hermegauss(n_points)
-    return z, w / w.sum()
+    w = w / w.sum()
+    z.flags.writeable = w.flags.writeable = False
+    return z, w
 
 
 # ---------------------------------------------------------------------------------------
@@ -315,6 +324,11 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
 
     def fitted(eta):
         if family == "binomial":
+            if max(-eta.min(), eta.max()) <= 30.0:   # R's bounds not reached (the usual case)
+                e = np.exp(eta)
+                mu = e / (1.0 + e)
+                v = mu * (1.0 - mu)
+                return mu, v, v
             e = np.exp(np.clip(eta, -30.0, 30.0))
             mu = e / (1.0 + e)
             me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
@@ -322,11 +336,16 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
         mu = np.maximum(np.exp(eta), _EPS)
         return mu, mu, mu
 
-    def deviance(mu):
-        if family == "binomial":
-            return 2.0 * float(np.sum(wt * (special.xlogy(yy, yy / mu)
-                                            + special.xlogy(1 - yy, (1 - yy) / (1 - mu)))))
-        return 2.0 * float(np.sum(special.xlogy(yy, np.where(yy > 0, yy, 1.0) / mu) - (yy - mu)))
+    if family == "binomial":
+        nyy = 1 - yy
+
+        def deviance(mu):
+            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / (1 - mu)))).sum())
+    else:
+        ypos = np.where(yy > 0, yy, 1.0)
+
+        def deviance(mu):
+            return 2.0 * float((special.xlogy(yy, ypos / mu) - (yy - mu)).sum())
 
     mu, me, var = fitted(eta)
     devold = deviance(mu)
@@ -474,10 +493,20 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     ``i2_vi`` replaces the within-study variances behind I² and H² (default: those of the
     study estimates on the model's own scale); ``measure`` labels the result.
     """
+    return _fit_glmm(events, size, family=family, models=(model,), n_agq=n_agq, level=level, null=null, tol=tol,
+                     maxiter=maxiter, offset=offset, i2_vi=i2_vi, measure=measure)[model]
+
+
+def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int = 7, level: float = 0.95,
+              null: float = 0.0, tol: float = 1e-10, maxiter: int = 100, offset=None, i2_vi=None,
+              measure: str | None = None) -> dict[str, GLMMResult]:
+    """:func:`fit_glmm` for each of ``models`` (``"common"``, ``"random"``), from one fit of the GLMs
+    they share (the common-effect and saturated models), as a dict by model."""
     if family not in ("binomial", "poisson"):
         raise SettingsError(f"unknown family {family!r}; valid: binomial, poisson")
-    if model not in ("random", "common"):
-        raise SettingsError(f"unknown model {model!r}; valid: random, common")
+    for m in models:
+        if m not in ("random", "common"):
+            raise SettingsError(f"unknown model {m!r}; valid: random, common")
     if not isinstance(n_agq, (int, np.integer)) or isinstance(n_agq, bool) or n_agq < 1:
         raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
     if not 0 < level < 1:
@@ -501,71 +530,81 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
 
-    if model == "common" or k == 1:
-        if model == "random":
-            warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
-                          "reported for the random-effects model", SmallSampleWarning,
-                          stacklevel=2)
-        if not conv_glm:
-            warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
-                          ConvergenceWarning, stacklevel=2)
-        het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
-                     converged=conv_glm, boundary=False,
-                     method="CE" if model == "common" else "ML")
-        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-
-    if family == "binomial" and np.all((x == 0) | (x == s)):
-        # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
-        raise DataError("every study has either no events or only events: the likelihood "
-                        "grows without bound with tau², so the random-effects model has "
-                        "no ML estimate (use the common-effect model or report the counts)",
-                        column="events", rule="some study with 0 < events < n")
-    fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
-    lik = _Marginal(fam, int(n_agq))
-
-    # score for tau² at 0 (exact, since the integral is then trivial): if it is not
-    # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-    m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
-    score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
-    if score0 <= 0:
-        het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
-                     converged=True, boundary=True)
-        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-
-    mu_dl, tau2_dl = _dl_start(family, x, s, off)
-    if tau2_dl <= 0:
-        tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
-
-    def newton_step_values(x):
-        f, g, H, eta = lik.newton_batch(x)
-        lik.eta = eta          # warm start of the conditional modes
-        return f, g, H
-
-    xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
-                                                tol=tol, maxiter=maxiter)
-    if converged:
-        f, g, H, _ = lik.newton_batch(xk, central=True)
-    if not converged:
-        # the iteration ran into tau² = 0: the maximum is on the boundary
-        if xk[1] <= _PSI_MIN:
+    def fitted(model: str, het: dict) -> GLMMResult:
+        if model == "common" or k == 1:
+            if model == "random":
+                warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
+                              "reported for the random-effects model", SmallSampleWarning,
+                              stacklevel=4)
+            if not conv_glm:
+                warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
+                              ConvergenceWarning, stacklevel=4)
             het.update(i2=0.0, h2=1.0)
-            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
-                         gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
+                         converged=conv_glm, boundary=False,
+                         method="CE" if model == "common" else "ML")
             return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-        warnings.warn(
-            f"GLMM did not converge after {it} Newton steps (largest score "
-            f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
-            ConvergenceWarning, stacklevel=2)
-    cov = np.linalg.inv(-H)
-    mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
-    se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
-    i2, h2 = i2_h2_from_tau2(tau2, vt)
-    het.update(i2=float(i2), h2=float(h2))
-    extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
-                 converged=converged, boundary=False)
-    return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+        if family == "binomial" and np.all((x == 0) | (x == s)):
+            # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
+            raise DataError("every study has either no events or only events: the likelihood "
+                            "grows without bound with tau², so the random-effects model has "
+                            "no ML estimate (use the common-effect model or report the counts)",
+                            column="events", rule="some study with 0 < events < n")
+        fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
+        lik = _Marginal(fam, int(n_agq))
+
+        # score for tau² at 0 (exact, since the integral is then trivial): if it is not
+        # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
+        m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
+        score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
+        if score0 <= 0:
+            het.update(i2=0.0, h2=1.0)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
+                         converged=True, boundary=True)
+            return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+
+        mu_dl, tau2_dl = _dl_start(family, x, s, off)
+        if tau2_dl <= 0:
+            tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+
+        # close to the maximum (scores below 1e-5) the Hessian is taken by central differences at once, so
+        # that the point where Newton's method stops needs no further evaluation for the standard error
+        small = [False]                   # the score at the last point was small
+        central_at: list[np.ndarray] = []  # the last point, when its Hessian was central
+
+        def newton_step_values(x):
+            f, g, H, eta = lik.newton_batch(x, central=small[0])
+            lik.eta = eta          # warm start of the conditional modes
+            central_at[:] = [np.array(x)] if small[0] else []
+            small[0] = float(np.max(np.abs(g))) < 1e-5
+            return f, g, H
+
+        xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
+                                                    tol=tol, maxiter=maxiter)
+        if converged and not (central_at and np.array_equal(central_at[0], xk)):
+            f, g, H, _ = lik.newton_batch(xk, central=True)
+        if not converged:
+            # the iteration ran into tau² = 0: the maximum is on the boundary
+            if xk[1] <= _PSI_MIN:
+                het.update(i2=0.0, h2=1.0)
+                extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
+                             gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+                return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+            warnings.warn(
+                f"GLMM did not converge after {it} Newton steps (largest score "
+                f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
+                ConvergenceWarning, stacklevel=4)
+        cov = np.linalg.inv(-H)
+        mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
+        se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
+        i2, h2 = i2_h2_from_tau2(tau2, vt)
+        het.update(i2=float(i2), h2=float(h2))
+        extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                     converged=converged, boundary=False)
+        return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+    return {m: fitted(m, dict(het)) for m in models}
 
 
 def glmm_proportion(events, n, *, model: str = "random", n_agq: int = 7,
@@ -728,6 +767,12 @@ def _pd_solve(M, rhs: np.ndarray, lam: float) -> np.ndarray:
     """``(M + lam I)^-1 rhs`` by Cholesky (dense) or block elimination (:class:`_Arrow`)."""
     if isinstance(M, _Arrow):
         return M.solve(rhs, lam)
+    if M.shape == (2, 2):   # (mu, log tau): in closed form (LAPACK's call costs more than the arithmetic)
+        a, b, c = float(M[0, 0]) + lam, float(M[0, 1]), float(M[1, 1]) + lam
+        det = a * c - b * b
+        if not (a > 0 and det > 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        return np.array([(c * rhs[0] - b * rhs[1]) / det, (a * rhs[1] - b * rhs[0]) / det])
     L = np.linalg.cholesky(M + lam * np.eye(M.shape[0]))
     return np.linalg.solve(L.T, np.linalg.solve(L, rhs))
 
@@ -789,6 +834,7 @@ class _ArmsModel:
         return float(ll[0].sum()), grad, H
 
     def _arrow(self, Hs: np.ndarray) -> _Arrow:
+        assert self.intercepts is not None
         return _arrow_hessian(self.X, self.intercepts, Hs, self.r)
 
 
@@ -830,7 +876,7 @@ class _LaplaceArms:
         self.n_psi = Z.shape[2]
         self.const = (special.gammaln(size + 1) - special.gammaln(y + 1)
                       - special.gammaln(size - y + 1)).sum(axis=1)
-        self.b = None                                     # modes at the last call (warm start)
+        self.b: np.ndarray | None = None                  # modes at the last call (warm start)
 
     def _objective(self, o, b, dinv):
         eta = o + np.einsum("kmr,pkr->pkm", self.Z, b)
@@ -1512,8 +1558,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                              level=settings.level)
         else:
             x, n = arrays["events"][inc], arrays[size][inc]
-            ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
-            re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
+            fits = _fit_glmm(x, n, family=family, models=("common", "random"), n_agq=settings.n_agq,
+                            level=settings.level)
+            ce, re = fits["common"], fits["random"]
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
