@@ -195,18 +195,24 @@ class _Marginal:
         self.y = fam.y[None, :, None]
         self.size = fam.size[None, :, None]
         self.eta = None  # conditional modes at the last accepted point (warm start)
+        self.pred: tuple | None = None  # (mu, psi, modes, their derivatives) at the last evaluation
         self.const = float(np.sum(fam.const))
         self.k = fam.y.size
         self.evaluations = 0
         self.mode_iterations = 0
 
-    def modes(self, mu: np.ndarray, tau2: np.ndarray) -> np.ndarray:
-        """Conditional modes of the study effects, shape (P, k)."""
+    def modes(self, mu: np.ndarray, tau2: np.ndarray, psi: np.ndarray | None = None) -> np.ndarray:
+        """Conditional modes of the study effects, shape (P, k).  Newton's method starts from the
+        modes at the last point, moved to first order (by their implicit derivatives) when known."""
         fam = self.fam
         y, size = fam.y[None, :], fam.size[None, :]
+        lo, hi = fam.mode_bracket(mu[:, None], tau2[:, None])
+        if self.pred is not None and psi is not None:
+            mu0, psi0, eta0, de_mu0, de_psi0 = self.pred
+            start = eta0 + de_mu0 * (mu[:, None] - mu0) + de_psi0 * (psi[:, None] - psi0)
+        else:
+            start = mu[:, None] if self.eta is None else self.eta[None, :]
         mu, it2 = mu[:, None], 1.0 / tau2[:, None]
-        lo, hi = fam.mode_bracket(mu, tau2[:, None])
-        start = mu if self.eta is None else self.eta[None, :]
         eta = np.minimum(np.maximum(start, lo), hi)
         # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
         with np.errstate(over="ignore", invalid="ignore"):
@@ -245,7 +251,7 @@ class _Marginal:
         psi = np.atleast_1d(np.asarray(psi, dtype=float))
         y, size, k = self.y, self.size, self.k
         tau2 = np.exp(2.0 * psi)
-        eta_hat = self.modes(mu, tau2)
+        eta_hat = self.modes(mu, tau2, psi)
         it2 = (1.0 / tau2)[:, None, None]
         mu3 = mu[:, None, None]
         z = self.z
@@ -267,6 +273,7 @@ class _Marginal:
         it2_2 = it2[:, :, 0]
         de_mu = it2_2 / h                                # implicit derivatives of the mode
         de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
+        self.pred = (mu[0], psi[0], eta_hat[0], de_mu[0], de_psi[0])
         dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
         dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
         dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
