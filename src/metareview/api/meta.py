@@ -482,7 +482,8 @@ def metabin(event_e, n_e, event_c, n_c, studlab=None, *, data=None, measure: str
     or with ``method="MH"`` (Mantel-Haenszel) or ``method="Peto"`` (OR) for the common effect;
     ``method="GLMM"`` (OR) fits a two-group GLMM, ``model_glmm`` as R meta's ``model.glmm``: the
     unconditional model with fixed study effects (``"UM.FS"``, the default of meta and metafor's
-    ``rma.glmm``), the conditional model with the approximate (``"CM.AL"``) or the exact likelihood
+    ``rma.glmm``), the unconditional model with random study effects (``"UM.RS"``), the conditional
+    model with the approximate (``"CM.AL"``) or the exact likelihood
     (``"CM.EL"``); see :func:`metareview.pooling.glmm.glmm_or`."""
     m = _measure_of("metabin", measure, "bin2")
     roles = {"events_e": event_e, "n_e": n_e, "events_c": event_c, "n_c": n_c}

@@ -23,7 +23,7 @@ MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH",
             "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
             "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
 METHODS = ("Inverse", "GLMM", "MH", "Peto")
-MODELS_GLMM = ("UM.FS", "CM.AL", "CM.EL")
+MODELS_GLMM = ("UM.FS", "UM.RS", "CM.AL", "CM.EL")
 RANDOM_CI = ("wald", "hk")
 PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
@@ -158,4 +158,4 @@ def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -
 
 
 _WIDTH = 20  # longer value lists are given in the help text
-_LONG_LISTS = {"method_tau2": "CODE"}
+_LONG_LISTS = {"method_tau2": "CODE", "model_glmm": "MODEL"}
