@@ -59,8 +59,10 @@ def test_usage_lines_name_arguments_in_capitals():
 def test_help_lists_the_choices(capsys):
     assert main(["pool", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    for code in ("REML", "HSk", "GENQ", "wald|hk", "SMCRH", "ZPCOR", "revman5", "UM.FS|CM.AL"):
+    for code in ("REML", "HSk", "GENQ", "wald|hk", "SMCRH", "ZPCOR", "revman5", "--model-glmm MODEL"):
         assert code in out
+    glmm = out[out.index("--model-glmm"):out.index("--model-glmm") + 700]
+    assert all(code in glmm for code in ("UM.FS", "UM.RS", "CM.AL", "CM.EL"))
     assert "<str>" not in out and "<bool>" not in out and "{data}" not in out.lower()
 
 

@@ -30,6 +30,7 @@ from metareview.pooling.glmm import GLMM_OR_MODELS, glmm_or
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glmm"
 DATA = {model: json.loads((FIXTURES / f"or_{model.replace('.', '').lower()}.json").read_text())["datasets"]
         for model in ("CM.AL", "UM.FS", "CM.EL")}
+UMRS = json.loads((FIXTURES / "or_umrs.json").read_text())["datasets"]
 TOL = 1e-5
 
 
@@ -81,7 +82,7 @@ def test_matches_rma_glmm(model, name, kind):
 def test_models_differ_and_are_offered():
     """The models are different fits (same data, different numbers), all listed."""
     d = DATA["UM.FS"]["bcg"]
-    assert GLMM_OR_MODELS == ("UM.FS", "CM.AL", "CM.EL")
+    assert GLMM_OR_MODELS == ("UM.FS", "UM.RS", "CM.AL", "CM.EL")
     estimates = [fit(d, model, True).estimate for model in GLMM_OR_MODELS]
     assert min(abs(x - y) for i, x in enumerate(estimates) for y in estimates[i + 1:]) > 1e-3
     assert fit(d, "um.fs", True).model_glmm == "UM.FS"   # codes are case-insensitive
@@ -106,7 +107,7 @@ def test_tables_with_events_only_are_left_out():
         assert r.k == 4 and r.estimate == glmm_or(a[:4], n1[:4], c[:4], n2[:4], model="CM.AL").estimate
 
 
-@pytest.mark.parametrize("model", GLMM_OR_MODELS)
+@pytest.mark.parametrize("model", sorted(DATA))     # UM.RS: test_glmm_umrs_reference.py
 def test_metabin_glmm(model, tmp_path, capsys):
     """metabin(method = "GLMM", model.glmm = MODEL) and `metareview pool --method GLMM --model-glmm MODEL`."""
     d = DATA[model]["bcg"]
@@ -134,8 +135,8 @@ def test_metabin_glmm(model, tmp_path, capsys):
 
 
 def test_bad_input(capsys, tmp_path):
-    with pytest.raises(SettingsError, match="UM.FS, CM.AL, CM.EL"):
-        glmm_or([1, 2], [10, 10], [2, 3], [10, 10], model="UM.RS")
+    with pytest.raises(SettingsError, match="UM.FS, UM.RS, CM.AL, CM.EL"):
+        glmm_or([1, 2], [10, 10], [2, 3], [10, 10], model="UM.XX")
     with pytest.raises(DataError, match="study '1', column 'events_e'"):
         glmm_or([1, 12], [10, 10], [2, 3], [10, 10])
     with pytest.raises(DataError, match="odds ratio cannot be estimated"):
@@ -155,11 +156,11 @@ def test_bad_input(capsys, tmp_path):
         glmm_or([1, 2], [10, 10], [2, 3], [10, 10], model="CM.EL", n_agq=9)
     with pytest.raises(SettingsError, match="n_agq does not apply"):
         mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], method="GLMM", model_glmm="CM.EL", n_agq=9)
-    with pytest.raises(SettingsError, match="valid values are: UM.FS, CM.AL, CM.EL"):
+    with pytest.raises(SettingsError, match="valid values are: UM.FS, UM.RS, CM.AL, CM.EL"):
         mr.metabin([1, 2], [10, 10], [2, 3], [10, 10], method="GLMM", model_glmm="XX")
     path = tmp_path / "t.csv"
     path.write_text("study,events_e,n_e,events_c,n_c\nA,1,10,2,10\nB,2,10,3,10\n")
-    assert main(["pool", str(path), "--method", "GLMM", "--model-glmm", "UM.RS"]) == 2
+    assert main(["pool", str(path), "--method", "GLMM", "--model-glmm", "UM.XX"]) == 2
     err = capsys.readouterr().err
     assert "UM.RS" in err and "Traceback" not in err
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base.deferred import deferrable
 from ..base.format import Reportable, fmt as _f, num as _num
 from ..effectsizes.measures import Measure, backtransform, get_measure
 from ..pooling.settings import Settings
@@ -38,6 +39,9 @@ STUDY_CI_NAMES = {"CP": "Clopper-Pearson", "WS": "Wilson score", "WSCC": "Wilson
                   "SACC": "Simple asymptotic with continuity correction", "NAsm": "Normal approximation"}
 
 
+# the study intervals may be given as Deferred, computed on first read (the exact intervals of
+# proportions invert a beta distribution per study, the costliest step of one analysis)
+@deferrable("ci_low", "ci_high", "nat_ci_low", "nat_ci_high")
 @dataclass(frozen=True, eq=False)
 class MetaResult(Reportable):
     """A pooled analysis (inverse variance, common and random effects).
@@ -281,6 +285,9 @@ class MetaResult(Reportable):
             het = heterogeneity_text(p, self.k, s.level, st)
             if p.get("se_tau2") is not None and s.random:
                 het += f"\n SE(τ²) = {_f(p['se_tau2'])}"
+            sigma2 = (p.get("method_details") or {}).get("sigma2")
+            if sigma2 is not None and s.random:   # GLMM UM.RS, as rma.glmm prints sigma^2
+                het += f"\n σ² = {_f(sigma2, st.digits_tau2)} (variance of the studies' baseline log odds)"
             rep.add(Paragraph(het))
             het_rows = [[_f(p["q"], 2), str(int(p["q_df"])), st.p(p["q_p"])]]
             md = p.get("method_details") or {}
@@ -312,13 +319,17 @@ class MetaResult(Reportable):
         out = [METHOD_NAMES.get(s.method, "Inverse variance method").format(n_agq=s.n_agq)]
         if s.method == "GLMM" and m.code == "OR":
             model = {"UM.FS": "Unconditional logistic model with fixed study effects",
+                     "UM.RS": "Unconditional logistic model with random study effects",
                      "CM.AL": "Conditional logistic-normal model with the approximate (binomial) likelihood",
                      "CM.EL": "Conditional logistic-normal model with the exact (non-central hypergeometric) "
                               "likelihood"}
             from ..pooling.glmm import CM_EL_POINTS
             points = CM_EL_POINTS if s.model_glmm == "CM.EL" else s.n_agq
-            out[0] = (f"{model[s.model_glmm]} (GLMM, {s.model_glmm}; maximum likelihood, adaptive Gauss-Hermite "
-                      f"quadrature with {points} point(s)); Wald-type and likelihood-ratio tests of heterogeneity")
+            integral = f"adaptive Gauss-Hermite quadrature with {points} point(s)"
+            if s.model_glmm == "UM.RS":   # two random effects per study: Laplace, as glmer in rma.glmm
+                integral = f"Laplace approximation; common-effect model: {integral}"
+            out[0] = (f"{model[s.model_glmm]} (GLMM, {s.model_glmm}; maximum likelihood, {integral}); "
+                      f"Wald-type and likelihood-ratio tests of heterogeneity")
         if s.random:
             out.append(f"{TAU2_NAMES[s.method_tau2]} estimator for τ²")
             if s.method != "GLMM":

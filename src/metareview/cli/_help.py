@@ -23,7 +23,7 @@ MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH",
             "SMCRH", "ROMC", "CVR", "VR", "OR", "RR", "RD", "IR", "IRLN", "IRS", "IRFT", "IRR", "IRD", "IRSD",
             "COR", "UCOR", "ZCOR", "PCOR", "ZPCOR", "SPCOR", "GEN")
 METHODS = ("Inverse", "GLMM", "MH", "Peto")
-MODELS_GLMM = ("UM.FS", "CM.AL", "CM.EL")
+MODELS_GLMM = ("UM.FS", "UM.RS", "CM.AL", "CM.EL")
 RANDOM_CI = ("wald", "hk")
 PREDICTION = ("t", "v", "z", "none")
 ADHOC_HAKN = ("none", "se", "ci")
@@ -131,9 +131,11 @@ def _completer(values: tuple[str, ...]):
     return complete
 
 
-def dress(command) -> Any:
-    """Give every parameter of the tree a conventional metavar and its values in help and completion."""
-    for path, cmd in walk(command):
+def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -> Any:
+    """Give every parameter of the tree at ``path`` (default: the program's) a conventional metavar
+    and its values in help and completion; with ``subcommands=False``, those of ``command`` alone."""
+    top = path or ["metareview"]
+    for path, cmd in (_walk(command, top) if subcommands else [(top, command)]):
         ctx = cmd.context_class(cmd, info_name=path[-1])
         for param in cmd.get_params(ctx):
             values = choices_of(path, param)
@@ -156,4 +158,4 @@ def dress(command) -> Any:
 
 
 _WIDTH = 20  # longer value lists are given in the help text
-_LONG_LISTS = {"method_tau2": "CODE"}
+_LONG_LISTS = {"method_tau2": "CODE", "model_glmm": "MODEL"}

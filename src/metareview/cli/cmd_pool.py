@@ -34,6 +34,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
+    if rob is None and rob_tool is None and exclude_rob is None:
+        return table, []  # nothing asked of the tools: their tables (TOML) are not read
     from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
     from ..base.exceptions import SettingsError
 
@@ -103,7 +105,7 @@ POOL_OPTIONS = {
     "method": (str, typer.Option("Inverse", "--method", help="Pooling method: Inverse, GLMM (proportions, logit; rates, log; odds ratios, the model of --model-glmm), MH or Peto (two-group binary).")),
     "method_tau2": (Optional[str], typer.Option(None, "--method-tau2", help=_TAU2_HELP)),
     "n_agq": (Optional[int], typer.Option(None, "--n-agq", help="GLMM quadrature points (default 7, as rma.glmm; 1 = Laplace).")),
-    "model_glmm": (Optional[str], typer.Option(None, "--model-glmm", help="GLMM of odds ratios (R meta's model.glmm): UM.FS (fixed study effects; default, as meta and rma.glmm), CM.AL (conditional, approximate likelihood) or CM.EL (conditional, exact likelihood).")),
+    "model_glmm": (Optional[str], typer.Option(None, "--model-glmm", help="GLMM of odds ratios (R meta's model.glmm): UM.FS (fixed study effects; default, as meta and rma.glmm), UM.RS (random study effects; Laplace approximation), CM.AL (conditional, approximate likelihood) or CM.EL (conditional, exact likelihood).")),
     "preset": (Optional[str], typer.Option(None, "--preset", help="R meta's settings.meta() preset: revman5, jama, meta4 or meta8 (its settings unless given here; named in the methods).")),
     "random_ci": (Optional[str], typer.Option(None, "--random-ci", help="Random-effects CI: wald (default) or hk (Hartung-Knapp).")),
     "adhoc_hakn": (str, typer.Option("none", "--adhoc-hakn", help="Hartung-Knapp ad hoc correction: none, se, ci.")),

@@ -59,7 +59,7 @@ def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarra
     gaps = [(col, np.isnan(np.asarray(arrays[col], dtype=float))) for col in needed]
     shape = gaps[0][1].shape if gaps else (0,)
     missing = np.zeros(shape, dtype=bool)
-    if not any(gap.any() for _, gap in gaps):  # the usual case, without the per-column labels
+    if not any(np.count_nonzero(gap) for _, gap in gaps):  # the usual case, without the per-column labels
         return missing, None
     where = np.full(shape, "", dtype=object)
     for col, gap in gaps:

@@ -33,6 +33,7 @@ All results are on the analysis scale (logit or log rate).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -70,7 +71,9 @@ class GLMMResult:
     Diagnostics: ``iterations``, ``gradient_norm`` (largest absolute score at the
     solution, on the (mu, log tau) scale), ``converged``, ``boundary`` (tau² = 0 is the
     maximum), ``n_agq``.  ``model_glmm`` names the two-group model of an odds ratio
-    (``"UM.FS"``, ``"CM.AL"``; ``None`` for single proportions and rates).
+    (``"UM.FS"``, ``"UM.RS"``, ``"CM.AL"``, ``"CM.EL"``; ``None`` for single proportions and rates);
+    ``sigma2`` is UM.RS's variance of the studies' baseline log odds (rma.glmm's ``sigma2``; ``None``
+    for the other models).
     """
 
     measure: str
@@ -103,6 +106,7 @@ class GLMMResult:
     boundary: bool
     method: str = field(default="ML")
     model_glmm: str | None = field(default=None)
+    sigma2: float | None = field(default=None)
 
     def to_dict(self) -> dict:
         """Plain-Python dictionary of every field."""
@@ -159,9 +163,17 @@ class _Poisson:
 
 
 def gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal."""
+    """Nodes and weights (summing to 1) of the Gauss-Hermite rule for a standard normal
+    (read-only arrays, computed once per number of points)."""
+    return _gauss_hermite(int(n_points))
+
+
+@functools.lru_cache(maxsize=32)
+def _gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
     z, w = np.polynomial.hermite_e.hermegauss(n_points)
-    return z, w / w.sum()
+    w = w / w.sum()
+    z.flags.writeable = w.flags.writeable = False
+    return z, w
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,18 +195,24 @@ class _Marginal:
         self.y = fam.y[None, :, None]
         self.size = fam.size[None, :, None]
         self.eta = None  # conditional modes at the last accepted point (warm start)
+        self.pred: tuple | None = None  # (mu, psi, modes, their derivatives) at the last evaluation
         self.const = float(np.sum(fam.const))
         self.k = fam.y.size
         self.evaluations = 0
         self.mode_iterations = 0
 
-    def modes(self, mu: np.ndarray, tau2: np.ndarray) -> np.ndarray:
-        """Conditional modes of the study effects, shape (P, k)."""
+    def modes(self, mu: np.ndarray, tau2: np.ndarray, psi: np.ndarray | None = None) -> np.ndarray:
+        """Conditional modes of the study effects, shape (P, k).  Newton's method starts from the
+        modes at the last point, moved to first order (by their implicit derivatives) when known."""
         fam = self.fam
         y, size = fam.y[None, :], fam.size[None, :]
+        lo, hi = fam.mode_bracket(mu[:, None], tau2[:, None])
+        if self.pred is not None and psi is not None:
+            mu0, psi0, eta0, de_mu0, de_psi0 = self.pred
+            start = eta0 + de_mu0 * (mu[:, None] - mu0) + de_psi0 * (psi[:, None] - psi0)
+        else:
+            start = mu[:, None] if self.eta is None else self.eta[None, :]
         mu, it2 = mu[:, None], 1.0 / tau2[:, None]
-        lo, hi = fam.mode_bracket(mu, tau2[:, None])
-        start = mu if self.eta is None else self.eta[None, :]
         eta = np.minimum(np.maximum(start, lo), hi)
         # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
         with np.errstate(over="ignore", invalid="ignore"):
@@ -233,7 +251,7 @@ class _Marginal:
         psi = np.atleast_1d(np.asarray(psi, dtype=float))
         y, size, k = self.y, self.size, self.k
         tau2 = np.exp(2.0 * psi)
-        eta_hat = self.modes(mu, tau2)
+        eta_hat = self.modes(mu, tau2, psi)
         it2 = (1.0 / tau2)[:, None, None]
         mu3 = mu[:, None, None]
         z = self.z
@@ -255,6 +273,7 @@ class _Marginal:
         it2_2 = it2[:, :, 0]
         de_mu = it2_2 / h                                # implicit derivatives of the mode
         de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
+        self.pred = (mu[0], psi[0], eta_hat[0], de_mu[0], de_psi[0])
         dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
         dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
         dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
@@ -312,6 +331,11 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
 
     def fitted(eta):
         if family == "binomial":
+            if max(-eta.min(), eta.max()) <= 30.0:   # R's bounds not reached (the usual case)
+                e = np.exp(eta)
+                mu = e / (1.0 + e)
+                v = mu * (1.0 - mu)
+                return mu, v, v
             e = np.exp(np.clip(eta, -30.0, 30.0))
             mu = e / (1.0 + e)
             me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
@@ -319,11 +343,16 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
         mu = np.maximum(np.exp(eta), _EPS)
         return mu, mu, mu
 
-    def deviance(mu):
-        if family == "binomial":
-            return 2.0 * float(np.sum(wt * (special.xlogy(yy, yy / mu)
-                                            + special.xlogy(1 - yy, (1 - yy) / (1 - mu)))))
-        return 2.0 * float(np.sum(special.xlogy(yy, np.where(yy > 0, yy, 1.0) / mu) - (yy - mu)))
+    if family == "binomial":
+        nyy = 1 - yy
+
+        def deviance(mu):
+            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / (1 - mu)))).sum())
+    else:
+        ypos = np.where(yy > 0, yy, 1.0)
+
+        def deviance(mu):
+            return 2.0 * float((special.xlogy(yy, ypos / mu) - (yy - mu)).sum())
 
     mu, me, var = fitted(eta)
     devold = deviance(mu)
@@ -471,10 +500,20 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     ``i2_vi`` replaces the within-study variances behind I² and H² (default: those of the
     study estimates on the model's own scale); ``measure`` labels the result.
     """
+    return _fit_glmm(events, size, family=family, models=(model,), n_agq=n_agq, level=level, null=null, tol=tol,
+                     maxiter=maxiter, offset=offset, i2_vi=i2_vi, measure=measure)[model]
+
+
+def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int = 7, level: float = 0.95,
+              null: float = 0.0, tol: float = 1e-10, maxiter: int = 100, offset=None, i2_vi=None,
+              measure: str | None = None) -> dict[str, GLMMResult]:
+    """:func:`fit_glmm` for each of ``models`` (``"common"``, ``"random"``), from one fit of the GLMs
+    they share (the common-effect and saturated models), as a dict by model."""
     if family not in ("binomial", "poisson"):
         raise SettingsError(f"unknown family {family!r}; valid: binomial, poisson")
-    if model not in ("random", "common"):
-        raise SettingsError(f"unknown model {model!r}; valid: random, common")
+    for m in models:
+        if m not in ("random", "common"):
+            raise SettingsError(f"unknown model {m!r}; valid: random, common")
     if not isinstance(n_agq, (int, np.integer)) or isinstance(n_agq, bool) or n_agq < 1:
         raise SettingsError("n_agq must be a whole number >= 1 (1 = Laplace approximation)")
     if not 0 < level < 1:
@@ -498,71 +537,81 @@ def fit_glmm(events, size, *, family: str = "binomial", model: str = "random",
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
 
-    if model == "common" or k == 1:
-        if model == "random":
-            warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
-                          "reported for the random-effects model", SmallSampleWarning,
-                          stacklevel=2)
-        if not conv_glm:
-            warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
-                          ConvergenceWarning, stacklevel=2)
-        het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
-                     converged=conv_glm, boundary=False,
-                     method="CE" if model == "common" else "ML")
-        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-
-    if family == "binomial" and np.all((x == 0) | (x == s)):
-        # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
-        raise DataError("every study has either no events or only events: the likelihood "
-                        "grows without bound with tau², so the random-effects model has "
-                        "no ML estimate (use the common-effect model or report the counts)",
-                        column="events", rule="some study with 0 < events < n")
-    fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
-    lik = _Marginal(fam, int(n_agq))
-
-    # score for tau² at 0 (exact, since the integral is then trivial): if it is not
-    # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-    m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
-    score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
-    if score0 <= 0:
-        het.update(i2=0.0, h2=1.0)
-        extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
-                     converged=True, boundary=True)
-        return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-
-    mu_dl, tau2_dl = _dl_start(family, x, s, off)
-    if tau2_dl <= 0:
-        tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
-
-    def newton_step_values(x):
-        f, g, H, eta = lik.newton_batch(x)
-        lik.eta = eta          # warm start of the conditional modes
-        return f, g, H
-
-    xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
-                                                tol=tol, maxiter=maxiter)
-    if converged:
-        f, g, H, _ = lik.newton_batch(xk, central=True)
-    if not converged:
-        # the iteration ran into tau² = 0: the maximum is on the boundary
-        if xk[1] <= _PSI_MIN:
+    def fitted(model: str, het: dict) -> GLMMResult:
+        if model == "common" or k == 1:
+            if model == "random":
+                warnings.warn("k = 1: tau² cannot be estimated; the common-effect model is "
+                              "reported for the random-effects model", SmallSampleWarning,
+                              stacklevel=4)
+            if not conv_glm:
+                warnings.warn(f"the common-effect GLM did not converge in {it_glm} iterations",
+                              ConvergenceWarning, stacklevel=4)
             het.update(i2=0.0, h2=1.0)
-            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
-                         gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it_glm, gradient_norm=0.0,
+                         converged=conv_glm, boundary=False,
+                         method="CE" if model == "common" else "ML")
             return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
-        warnings.warn(
-            f"GLMM did not converge after {it} Newton steps (largest score "
-            f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
-            ConvergenceWarning, stacklevel=2)
-    cov = np.linalg.inv(-H)
-    mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
-    se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
-    i2, h2 = i2_h2_from_tau2(tau2, vt)
-    het.update(i2=float(i2), h2=float(h2))
-    extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
-                 converged=converged, boundary=False)
-    return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+        if family == "binomial" and np.all((x == 0) | (x == s)):
+            # each study's marginal likelihood tends to 1/2 as tau² grows (Stijnen et al. 2010)
+            raise DataError("every study has either no events or only events: the likelihood "
+                            "grows without bound with tau², so the random-effects model has "
+                            "no ML estimate (use the common-effect model or report the counts)",
+                            column="events", rule="some study with 0 < events < n")
+        fam = _Binomial(x, s, off) if family == "binomial" else _Poisson(x, s)
+        lik = _Marginal(fam, int(n_agq))
+
+        # score for tau² at 0 (exact, since the integral is then trivial): if it is not
+        # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
+        m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
+        score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
+        if score0 <= 0:
+            het.update(i2=0.0, h2=1.0)
+            extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=0, gradient_norm=0.0,
+                         converged=True, boundary=True)
+            return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+
+        mu_dl, tau2_dl = _dl_start(family, x, s, off)
+        if tau2_dl <= 0:
+            tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+
+        # close to the maximum (scores below 1e-5) the Hessian is taken by central differences at once, so
+        # that the point where Newton's method stops needs no further evaluation for the standard error
+        small = [False]                   # the score at the last point was small
+        central_at: list[np.ndarray] = []  # the last point, when its Hessian was central
+
+        def newton_step_values(x):
+            f, g, H, eta = lik.newton_batch(x, central=small[0])
+            lik.eta = eta          # warm start of the conditional modes
+            central_at[:] = [np.array(x)] if small[0] else []
+            small[0] = float(np.max(np.abs(g))) < 1e-5
+            return f, g, H
+
+        xk, f, g, H, it, converged, _ = _newton_max(newton_step_values, np.array([mu_dl, 0.5 * math.log(tau2_dl)]),
+                                                    tol=tol, maxiter=maxiter)
+        if converged and not (central_at and np.array_equal(central_at[0], xk)):
+            f, g, H, _ = lik.newton_batch(xk, central=True)
+        if not converged:
+            # the iteration ran into tau² = 0: the maximum is on the boundary
+            if xk[1] <= _PSI_MIN:
+                het.update(i2=0.0, h2=1.0)
+                extra = dict(loglik=ll_fe, n_agq=n_agq, iterations=it,
+                             gradient_norm=float(np.max(np.abs(g))), converged=True, boundary=True)
+                return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
+            warnings.warn(
+                f"GLMM did not converge after {it} Newton steps (largest score "
+                f"{float(np.max(np.abs(g))):.3g}, mu = {xk[0]:.6g}, tau² = {math.exp(2 * xk[1]):.6g})",
+                ConvergenceWarning, stacklevel=4)
+        cov = np.linalg.inv(-H)
+        mu, tau2 = float(xk[0]), float(math.exp(2 * xk[1]))
+        se = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan
+        i2, h2 = i2_h2_from_tau2(tau2, vt)
+        het.update(i2=float(i2), h2=float(h2))
+        extra = dict(loglik=f, n_agq=n_agq, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                     converged=converged, boundary=False)
+        return _summary(measure, model, k, mu, se, tau2, level, null, het, extra)
+
+    return {m: fitted(m, dict(het)) for m in models}
 
 
 def glmm_proportion(events, n, *, model: str = "random", n_agq: int = 7,
@@ -679,23 +728,83 @@ class _ArmsMarginal:
         return ll, g_o, g_psi
 
 
+class _Arrow:
+    """A symmetric matrix whose rows and columns ``local`` (one per study) meet only themselves and
+    the few ``glob`` ones: the Hessian of a model with a nuisance coefficient per study (UM.FS's
+    intercepts).  Held as the diagonal ``d`` of the local block, the border ``B`` (local x global)
+    and the global block ``C``; solved in O(k) by eliminating the local unknowns (the Schur
+    complement ``C - B' diag(1/d) B`` of the global ones)."""
+
+    def __init__(self, d, B, C, local, glob):
+        self.d, self.B, self.C, self.local, self.glob = d, B, C, local, glob
+        self.n = d.size + C.shape[0]
+
+    def __neg__(self) -> "_Arrow":
+        return _Arrow(-self.d, -self.B, -self.C, self.local, self.glob)
+
+    def diagonal(self) -> np.ndarray:
+        out = np.empty(self.n)
+        out[self.local], out[self.glob] = self.d, np.diag(self.C)
+        return out
+
+    def _schur(self, lam: float):
+        d = self.d + lam
+        if not np.all(d > 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        S = self.C + lam * np.eye(self.C.shape[0]) - self.B.T @ (self.B / d[:, None])
+        return d, np.linalg.cholesky(S)
+
+    def solve(self, rhs: np.ndarray, lam: float = 0.0) -> np.ndarray:
+        """``(M + lam I)^-1 rhs`` for positive definite ``M + lam I`` (else LinAlgError)."""
+        d, L = self._schur(lam)
+        r_loc, r_glob = rhs[self.local], rhs[self.glob]
+        x_glob = np.linalg.solve(L.T, np.linalg.solve(L, r_glob - self.B.T @ (r_loc / d)))
+        out = np.empty(self.n)
+        out[self.glob], out[self.local] = x_glob, (r_loc - self.B @ x_glob) / d
+        return out
+
+    def inverse_global(self) -> np.ndarray:
+        """The global block of ``M^-1`` (the covariance of the global coefficients, M = -Hessian)."""
+        _, L = self._schur(0.0)
+        Li = np.linalg.inv(L)
+        return Li.T @ Li
+
+
+def _pd_solve(M, rhs: np.ndarray, lam: float) -> np.ndarray:
+    """``(M + lam I)^-1 rhs`` by Cholesky (dense) or block elimination (:class:`_Arrow`)."""
+    if isinstance(M, _Arrow):
+        return M.solve(rhs, lam)
+    if M.shape == (2, 2):   # (mu, log tau): in closed form (LAPACK's call costs more than the arithmetic)
+        a, b, c = float(M[0, 0]) + lam, float(M[0, 1]), float(M[1, 1]) + lam
+        det = a * c - b * b
+        if not (a > 0 and det > 0):
+            raise np.linalg.LinAlgError("not positive definite")
+        return np.array([(c * rhs[0] - b * rhs[1]) / det, (a * rhs[1] - b * rhs[0]) / det])
+    L = np.linalg.cholesky(M + lam * np.eye(M.shape[0]))
+    return np.linalg.solve(L.T, np.linalg.solve(L, rhs))
+
+
 class _ArmsModel:
-    """Log-likelihood, score and Hessian of (coefficients, log tau) for :class:`_ArmsMarginal`.
+    """Log-likelihood, score and Hessian of (coefficients, log sd's) for :class:`_ArmsMarginal`
+    (one log tau) or :class:`_LaplaceArms` (a log sd per random effect).
 
     ``X`` (k, m, p) maps the coefficients to the fixed parts of each arm.  Since a study's
     likelihood depends on the coefficients only through its own fixed parts, the Hessian is
-    assembled from each study's (m + 1) x (m + 1) Hessian in (fixed parts, log tau), found by
+    assembled from each study's (m + r) x (m + r) Hessian in (fixed parts, log sd's), found by
     central differences of the analytic derivatives, all studies perturbed at once.
     """
 
-    def __init__(self, marginal: _ArmsMarginal, X: np.ndarray):
+    def __init__(self, marginal, X: np.ndarray, intercepts: int | None = None):
         self.lik, self.X = marginal, X
+        self.r = getattr(marginal, "n_psi", 1)
+        # columns intercepts .. intercepts + k - 1 of X: one intercept per study (an arrow-shaped Hessian)
+        self.intercepts = intercepts
 
     def __call__(self, theta: np.ndarray, hessian: bool = True):
-        X = self.X
+        X, r = self.X, self.r
         k, m, p = X.shape
         o = np.einsum("kmp,p->km", X, theta[:p])
-        psi = theta[p]
+        psi = np.asarray(theta[p:], dtype=float)
         d = 1e-5
         pts_o = [o]
         pts_psi = [psi]
@@ -706,52 +815,163 @@ class _ArmsModel:
                     e[:, j] = sign * d
                     pts_o.append(o + e)
                     pts_psi.append(psi)
-            for sign in (1.0, -1.0):
-                pts_o.append(o)
-                pts_psi.append(psi + sign * d)
-        ll, g_o, g_psi = self.lik(np.array(pts_o), np.array(pts_psi, dtype=float))
-        grad = np.concatenate([np.einsum("km,kmp->p", g_o[0], X), [g_psi[0].sum()]])
+            for j in range(r):
+                for sign in (1.0, -1.0):
+                    pts_o.append(o)
+                    pts_psi.append(psi + sign * d * (np.arange(r) == j))
+        psis = np.array(pts_psi)
+        ll, g_o, g_psi = self.lik(np.array(pts_o), psis[:, 0] if r == 1 else psis)
+        g_psi = g_psi.reshape(g_psi.shape[0], k, r)
+        grad = np.concatenate([np.einsum("km,kmp->p", g_o[0], X), g_psi[0].sum(axis=0)])
         if not hessian:
             return float(ll[0].sum()), grad, None
-        loc = np.concatenate([g_o, g_psi[..., None]], axis=2)        # (P, k, m + 1)
-        Hs = np.empty((k, m + 1, m + 1))
-        for j in range(m + 1):
+        loc = np.concatenate([g_o, g_psi], axis=2)        # (P, k, m + r)
+        Hs = np.empty((k, m + r, m + r))
+        for j in range(m + r):
             Hs[:, :, j] = (loc[1 + 2 * j] - loc[2 + 2 * j]) / (2 * d)
         Hs = 0.5 * (Hs + np.swapaxes(Hs, 1, 2))
-        H = np.empty((p + 1, p + 1))
+        if self.intercepts is not None:
+            return float(ll[0].sum()), grad, self._arrow(Hs)
+        H = np.empty((p + r, p + r))
         Y = np.einsum("kmn,knq->kmq", Hs[:, :m, :m], X)      # each study's block, then one product
         H[:p, :p] = X.reshape(k * m, p).T @ Y.reshape(k * m, p)
-        H[:p, p] = H[p, :p] = np.einsum("kmp,km->p", X, Hs[:, :m, m])
-        H[p, p] = Hs[:, m, m].sum()
+        H[:p, p:] = np.einsum("kmp,kmr->pr", X, Hs[:, :m, m:])
+        H[p:, :p] = H[:p, p:].T
+        H[p:, p:] = Hs[:, m:, m:].sum(axis=0)
         return float(ll[0].sum()), grad, H
 
+    def _arrow(self, Hs: np.ndarray) -> _Arrow:
+        assert self.intercepts is not None
+        return _arrow_hessian(self.X, self.intercepts, Hs, self.r)
 
-def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, psi_index: int = -1):
+
+def _arrow_hessian(X: np.ndarray, c0: int, Hs: np.ndarray, r: int) -> _Arrow:
+    """The Hessian in the coefficients of ``X`` (k, m, p; columns ``c0 .. c0 + k - 1`` one intercept per
+    study) and ``r`` log sd's, from each study's Hessian ``Hs`` (k, m + r, m + r) in (its fixed parts, log
+    sd's), as an :class:`_Arrow`: O(k) to assemble and to solve."""
+    k, m, p = X.shape
+    G = np.concatenate([X[:, :, :c0], X[:, :, c0 + k:]], axis=2)      # the global coefficients
+    oo, op, pp = Hs[:, :m, :m], Hs[:, :m, m:], Hs[:, m:, m:]
+    d = oo.sum(axis=(1, 2))
+    B = np.concatenate([np.einsum("kjl,klg->kg", oo, G), op.sum(axis=1)], axis=1)
+    q = G.shape[2]
+    C = np.empty((q + r, q + r))
+    C[:q, :q] = np.einsum("kjg,kjl,klh->gh", G, oo, G)
+    C[:q, q:] = np.einsum("kjg,kjr->gr", G, op)
+    C[q:, :q] = C[:q, q:].T
+    C[q:, q:] = pp.sum(axis=0)
+    n = p + r
+    return _Arrow(d, B, C, np.arange(c0, c0 + k), np.concatenate([np.arange(c0), np.arange(c0 + k, n)]))
+
+
+class _LaplaceArms:
+    """Laplace approximation of the marginal log-likelihood of studies whose binomial arms share
+    several independent normal random effects.
+
+    Study ``s`` has arms ``j`` with ``y[s, j] ~ Binomial(size[s, j], expit(o[s, j] + Z[s, j] . b_s))``
+    and ``b_s ~ N(0, diag(exp(2 psi)))``.  Each study's integral is replaced by its Laplace
+    approximation at the conditional mode of ``b_s`` (Tierney & Kadane 1986, J Am Stat Assoc
+    81:82-86), which is what lme4's ``glmer(nAGQ = 1)`` evaluates (with the canonical logit link
+    the observed and expected curvature coincide).  A call returns, per study, the approximate
+    log-likelihood and its analytic derivatives with respect to the study's fixed parts
+    ``o[s, :]`` and to ``psi`` (modes differentiated implicitly), for P parameter points at once
+    (``o``: (P, k, m), ``psi``: (P, r)).
+    """
+
+    def __init__(self, y: np.ndarray, size: np.ndarray, Z: np.ndarray):
+        self.y, self.size, self.Z = y, size, Z            # (k, m), (k, m), (k, m, r)
+        self.n_psi = Z.shape[2]
+        self.const = (special.gammaln(size + 1) - special.gammaln(y + 1)
+                      - special.gammaln(size - y + 1)).sum(axis=1)
+        self.b: np.ndarray | None = None                  # modes at the last call (warm start)
+
+    def _objective(self, o, b, dinv):
+        eta = o + np.einsum("kmr,pkr->pkm", self.Z, b)
+        return ((self.y * eta - self.size * np.logaddexp(0.0, eta)).sum(axis=2)
+                - 0.5 * (dinv[:, None, :] * b * b).sum(axis=2))
+
+    def modes(self, o: np.ndarray, dinv: np.ndarray) -> np.ndarray:
+        """Conditional modes (P, k, r): Newton's method on each study's concave objective, steps
+        halved where they do not increase it."""
+        Z, y, size = self.Z, self.y, self.size
+        P, k, _ = o.shape
+        b = np.zeros((P, k, self.n_psi)) if self.b is None or self.b.shape[1] != k else \
+            np.broadcast_to(self.b[:1], (P, k, self.n_psi)).copy()
+        f = self._objective(o, b, dinv)
+        for _ in range(100):
+            p = special.expit(o + np.einsum("kmr,pkr->pkm", Z, b))
+            grad = np.einsum("kmr,pkm->pkr", Z, y - size * p) - dinv[:, None, :] * b
+            w = size * p * (1.0 - p)
+            H = np.einsum("kmr,pkm,kms->pkrs", Z, w, Z) + dinv[:, None, :, None] * np.eye(self.n_psi)
+            step = np.linalg.solve(H, grad[..., None])[..., 0]
+            t = np.ones((P, k))
+            for _ in range(30):
+                new = b + t[..., None] * step
+                fn = self._objective(o, new, dinv)
+                worse = ~(fn >= f - 1e-12 * np.abs(f))
+                if not worse.any():
+                    break
+                t = np.where(worse, 0.5 * t, t)
+            b, f = new, fn
+            if (np.abs(t[..., None] * step) <= 1e-12 * (1.0 + np.abs(b))).all():
+                break
+        return b
+
+    def __call__(self, o: np.ndarray, psi: np.ndarray):
+        """Per-study log-likelihoods (P, k) and their derivatives in o (P, k, m) and psi (P, k, r)."""
+        Z, y, size = self.Z, self.y, self.size
+        psi = np.atleast_2d(psi)
+        dinv = np.exp(-2.0 * psi)                                        # (P, r)
+        b = self.modes(o, dinv)
+        self.b = b
+        eta = o + np.einsum("kmr,pkr->pkm", Z, b)
+        p = special.expit(eta)
+        w = size * p * (1.0 - p)
+        dw = w * (1.0 - 2.0 * p)
+        H = np.einsum("kmr,pkm,kms->pkrs", Z, w, Z) + dinv[:, None, :, None] * np.eye(self.n_psi)
+        Hinv = np.linalg.inv(H)
+        _, logdet = np.linalg.slogdet(H)
+        ll = ((y * eta - size * np.logaddexp(0.0, eta)).sum(axis=2) - 0.5 * (dinv[:, None, :] * b * b).sum(axis=2)
+              - psi.sum(axis=1)[:, None] - 0.5 * logdet + self.const)
+        Hz = np.einsum("pkrs,kms->pkmr", Hinv, Z)                        # H^-1 z_j
+        cross = np.einsum("kmr,pknr->pkmn", Z, Hz)                       # z_l' H^-1 z_j
+        lev = np.einsum("pkmm->pkm", cross)
+        a = lev * dw                                                     # d log|H| / d eta_l, per unit
+        # d log|H| / d o_j = a_j - sum_l a_l cross_lj w_j  (the mode moves by -H^-1 z_j w_j)
+        g_o = (y - size * p) - 0.5 * (a - np.einsum("pkl,pklj->pkj", a, cross) * w)
+        # d b / d psi_r = H^-1[:, r] 2 b_r / D_r
+        db = Hinv * (2.0 * b * dinv[:, None, :])[:, :, None, :]          # (P, k, r', r)
+        zdb = np.einsum("kmq,pkqr->pkmr", Z, db)
+        g_psi = (b * b * dinv[:, None, :] - 1.0
+                 - 0.5 * (np.einsum("pkm,pkmr->pkr", a, zdb)
+                          - 2.0 * np.einsum("pkrr->pkr", Hinv) * dinv[:, None, :]))
+        return ll, g_o, g_psi
+
+
+def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, psi_index=-1):
     """Maximise ``fun`` (returning value, score, Hessian) by Newton's method with a
     Levenberg-type shift when the Hessian is not negative definite and a backtracking line
-    search; log tau (``psi_index``) is kept above the boundary ``_PSI_MIN``.  Returns
+    search; log tau (``psi_index``, one index or several) is kept above the boundary ``_PSI_MIN``.  Returns
     (x, value, score, Hessian, iterations, converged, at_boundary)."""
     x = np.array(x0, dtype=float)
     f, g, H = fun(x)
-    n = x.size
     for it in range(1, maxiter + 1):
         negH = -H
         lam = 0.0
-        scale = float(np.mean(np.abs(np.diag(negH)))) + 1e-8
+        scale = float(np.mean(np.abs(negH.diagonal()))) + 1e-8
         while True:
             try:
-                L = np.linalg.cholesky(negH + lam * np.eye(n))
+                step = _pd_solve(negH, g, lam)
                 break
             except np.linalg.LinAlgError:
                 lam = max(2 * lam, 1e-3 * scale)
-        step = np.linalg.solve(L.T, np.linalg.solve(L, g))
         decrement = float(g @ step)
         if lam == 0.0 and decrement < tol * tol:
             return x, f, g, H, it, True, False
         t = 1.0
         while True:
             xn = x + t * step
-            xn[psi_index] = max(xn[psi_index], _PSI_MIN)
+            xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
             fn, gn, Hn = fun(xn)
             if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
                 break
@@ -761,17 +981,39 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
         if t < 1e-10:
             return x, f, g, H, it, lam == 0.0 and decrement < 1e-14, False
         x, f, g, H = xn, fn, gn, Hn
-        if x[psi_index] <= _PSI_MIN and g[psi_index] < 0:
+        if np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)):
             return x, f, g, H, it, False, True
     return x, f, g, H, maxiter, False, False
 
 
-def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25, epsilon: float = 1e-8):
+def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25, epsilon: float = 1e-8,
+                   intercepts: int | None = None):
     """Logistic regression of grouped binomial data on the design ``X`` (N x p) by iteratively
     reweighted least squares as R's ``glm.fit`` runs it (starting values (y + 0.5)/(n + 1), the
     relative change of the deviance below 1e-8 as the stopping rule, the covariance from the
     weights of the last step).  Returns (coefficients, covariance, fitted probabilities,
-    converged, iterations)."""
+    converged, iterations).  With ``intercepts`` (UM.FS's study intercepts), ``X`` is laid out by
+    study (k, m, p) with one intercept per study in columns ``intercepts .. intercepts + k - 1``: the
+    normal equations are then solved in O(k) (:class:`_Arrow`), and the covariance returned is that
+    of the other coefficients."""
+    if intercepts is not None:
+        X3 = X
+        k, m, _ = X3.shape
+        eye = np.eye(m)
+
+        def normal_solve(w, wz):
+            A = _arrow_hessian(X3, intercepts, w.reshape(k, m)[:, :, None] * eye, 0)
+            return A.solve(np.einsum("km,kmp->p", wz.reshape(k, m), X3)), A
+
+        def predict(beta):
+            return np.einsum("kmp,p->km", X3, beta).ravel()
+    else:
+        def normal_solve(w, wz):
+            xtwx = (X.T * w) @ X
+            return np.linalg.solve(xtwx, X.T @ wz), xtwx
+
+        def predict(beta):
+            return X @ beta
     yy = y / n
     mu = (n * yy + 0.5) / (n + 1.0)
     eta = np.log(mu / (1.0 - mu))
@@ -787,10 +1029,8 @@ def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25,
         me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
         zw = eta + (yy - mu) / me
         w = n * me * me / (mu * (1.0 - mu))
-        XtW = X.T * w
-        xtwx = XtW @ X
-        beta = np.linalg.solve(xtwx, XtW @ zw)
-        eta = X @ beta
+        beta, xtwx = normal_solve(w, w * zw)
+        eta = predict(beta)
         e = np.exp(np.clip(eta, -30.0, 30.0))
         dev = deviance(e / (1.0 + e))
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
@@ -798,7 +1038,8 @@ def _logistic_irls(y: np.ndarray, n: np.ndarray, X: np.ndarray, maxit: int = 25,
             break
         devold = dev
     e = np.exp(np.clip(eta, -30.0, 30.0))
-    return beta, np.linalg.inv(xtwx), e / (1.0 + e), conv, it
+    cov = xtwx.inverse_global() if intercepts is not None else np.linalg.inv(xtwx)
+    return beta, cov, e / (1.0 + e), conv, it
 
 
 def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
@@ -819,7 +1060,7 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     X[:, 0, 0] = 1.0
     X[np.arange(k), 0, 1 + np.arange(k)] = 1.0
     X[np.arange(k), 1, 1 + np.arange(k)] = 1.0
-    beta, cov, mu_fe, conv_fe, it_fe = _logistic_irls(y.ravel(), size.ravel(), X.reshape(2 * k, p))
+    beta, cov, mu_fe, conv_fe, it_fe = _logistic_irls(y.ravel(), size.ravel(), X, intercepts=1)
     ll_fe = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_fe)
     # saturated model: each arm its own logit (glm's path, arm by arm)
     if k > 1:
@@ -836,7 +1077,7 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     if not random or k == 1:
         return out
     z = np.tile([0.5, -0.5], (k, 1))
-    model = _ArmsModel(_ArmsMarginal(y, size, z, n_agq), X)
+    model = _ArmsModel(_ArmsMarginal(y, size, z, n_agq), X, intercepts=1)
     # score of tau² at 0 at the common-effect fit: not positive means the maximum is at tau² = 0
     mfe = mu_fe.reshape(k, 2)
     vfe = size * mfe * (1 - mfe)
@@ -855,10 +1096,119 @@ def _um_fs(a, n1, c, n2, *, random: bool, n_agq: int):
     else:
         warnings.warn(f"GLMM (UM.FS) did not converge after {it} Newton steps (largest score "
                       f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=3)
-    cov = np.linalg.inv(-H)
+    try:
+        cov = (-H).inverse_global()      # (mu, log tau): the study intercepts eliminated
+    except np.linalg.LinAlgError:        # not a maximum (non-convergence, warned above)
+        cov = np.full((2, 2), np.nan)
     out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
                          loglik=f, converged=converged, iterations=it,
                          gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=math.exp(2 * x[-1]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# two-group odds ratios: the unconditional model with random study effects (UM.RS)
+# ---------------------------------------------------------------------------------------
+
+def _fit_arms(model: _ArmsModel, x0: np.ndarray, what: str) -> tuple:
+    """Newton's method on an arms model from ``x0``; the fitted coefficients, log sd's, value,
+    score, covariance of the coefficients (inverse of the full negative Hessian, as lme4's
+    ``vcov``), iterations, converged and at_boundary."""
+    r = model.r
+    n = x0.size
+    x, f, g, H, it, converged, boundary = _newton_max(model, x0, psi_index=list(range(n - r, n)))
+    if converged:
+        f, g, H = model(x)
+    elif not boundary:
+        warnings.warn(f"GLMM (UM.RS, {what}) did not converge after {it} Newton steps (largest score "
+                      f"{float(np.max(np.abs(g))):.3g})", ConvergenceWarning, stacklevel=4)
+    try:
+        cov = np.linalg.inv(-H)
+    except np.linalg.LinAlgError:
+        cov = np.full_like(H, np.nan)
+    return x, f, g, cov, it, converged, boundary
+
+
+def _um_rs(a, n1, c, n2, *, random: bool, n_agq: int):
+    """Unconditional logistic model with random study effects (rma.glmm model UM.RS).
+
+    ``logit p_i1 = mu0 + beta + u_i + b_i / 2`` and ``logit p_i2 = mu0 + u_i - b_i / 2`` with
+    independent ``u_i ~ N(0, sigma²)`` (the studies' baseline log odds) and ``b_i ~ N(0, tau²)``
+    (the study log odds ratios around ``beta``): Turner et al. (2000, Stat Med 19:3417-3432),
+    Jackson et al. (2018, Stat Med 37:1059-1085, model 3), fitted as ``rma.glmm``'s ``glmer(...
+    (group || study))`` with ``cor = FALSE``.  lme4 integrates two random effects per study by the
+    Laplace approximation only, so the random-effects model, and with it the common-effect and
+    saturated models behind its heterogeneity tests, are fitted with ``nAGQ = 1`` (rma.glmm sets
+    it so, with a warning); the common-effect model alone (``random=False``, rma.glmm's ``method =
+    "FE"``) keeps ``n_agq`` points for its random intercept.  The common-effect model has the
+    random intercept ``u_i`` and one log odds ratio; the saturated model a log odds ratio per
+    study and the random intercept, whose Wald-type test is that of the study contrasts.
+    Returns the pieces :func:`_or_result` puts together, with ``sigma2``.
+    """
+    k = a.size
+    y = np.column_stack([a, c])
+    size = np.column_stack([n1, n2])
+    nq = 1 if random else n_agq
+    ones = np.ones((k, 2))
+    X = np.zeros((k, 2, 2))
+    X[:, 0, 0] = 1.0
+    X[:, :, 1] = 1.0
+    beta, cov_glm, mu_glm, _, _ = _logistic_irls(y.ravel(), size.ravel(), X.reshape(2 * k, 2))
+    # common effect: random intercept, one log odds ratio
+    m = mu_glm.reshape(k, 2)
+    score0 = 0.5 * float(np.sum((y - size * m).sum(axis=1) ** 2 - (size * m * (1 - m)).sum(axis=1)))
+    fe = _ArmsModel(_ArmsMarginal(y, size, ones, nq), X)
+    x0 = np.concatenate([beta, [0.5 * math.log(max(2.0 * score0 / float(np.sum((size * m * (1 - m)).sum(axis=1)
+                                                                              ** 2)), 1e-2))]])
+    x_fe, ll_fe, g, cov, it, conv, boundary = _fit_arms(fe, x0, "common-effect model")
+    if boundary or score0 <= 0:   # sigma² = 0: logistic regression with one intercept
+        ll_fe = _loglik_at_mean("binomial", y.ravel(), size.ravel(), mu_glm)
+        x_fe = np.concatenate([beta, [-np.inf]])
+        cov, conv, g = cov_glm, True, np.zeros(3)
+    sigma2_fe = math.exp(2 * x_fe[2])
+    common = dict(estimate=float(x_fe[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan, loglik=ll_fe,
+                  converged=conv, iterations=it, gradient_norm=float(np.max(np.abs(g))), boundary=False, tau2=0.0,
+                  sigma2=sigma2_fe)
+    # saturated model: a log odds ratio per study (study k's is the reference), the random intercept
+    if k > 1:
+        Xq = np.zeros((k, 2, k + 1))
+        Xq[:, :, :2] = X
+        Xq[np.arange(k - 1), 0, 2 + np.arange(k - 1)] = 1.0
+        x0 = np.concatenate([x_fe[:2], np.zeros(k - 1), [max(x_fe[2], math.log(0.1))]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # separated studies: estimates run off
+            xq, ll_sat, _, covq, _, _, _ = _fit_arms(_ArmsModel(_ArmsMarginal(y, size, ones, nq), Xq), x0,
+                                                     "saturated model")
+        b2, v22 = xq[2:k + 1], covq[2:k + 1, 2:k + 1]
+        try:
+            q_wald = max(0.0, float(b2 @ np.linalg.solve(v22, b2)))
+        except np.linalg.LinAlgError:
+            q_wald = math.nan
+    else:
+        q_wald = ll_sat = math.nan
+    out = dict(common=common, q_wald=q_wald, ll_fe=ll_fe, ll_sat=ll_sat)
+    if not random or k == 1:
+        return out
+    # random effects: u_i and b_i, by the Laplace approximation
+    Z = np.stack([ones, np.tile([0.5, -0.5], (k, 1))], axis=2)
+    psi_u = x_fe[2] if np.isfinite(x_fe[2]) else math.log(0.1)
+    x0 = np.concatenate([x_fe[:2], [psi_u, 0.5 * math.log(0.1)]])
+    x, f, g, cov, it, converged, boundary = _fit_arms(_ArmsModel(_LaplaceArms(y, size, Z), X), x0,
+                                                      "random-effects model")
+    if boundary and x[3] <= _PSI_MIN:      # tau² = 0: the common-effect model (with nAGQ = 1)
+        out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+        return out
+    if boundary:                           # sigma² = 0: one intercept, the random log odds ratio alone
+        z = np.tile([0.5, -0.5], (k, 1))
+        x, f, g, cov, it, converged, boundary = _fit_arms(_ArmsModel(_ArmsMarginal(y, size, z, 1), X),
+                                                          np.concatenate([x[:2], [x[3]]]), "random-effects model")
+        if boundary:                       # and tau² = 0: logistic regression with one intercept
+            out["random"] = dict(common, boundary=True, iterations=it, gradient_norm=float(np.max(np.abs(g))))
+            return out
+        x = np.concatenate([x[:2], [-np.inf], x[2:]])
+    out["random"] = dict(estimate=float(x[0]), se=math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else math.nan,
+                         loglik=f, converged=converged, iterations=it, gradient_norm=float(np.max(np.abs(g))),
+                         boundary=False, tau2=math.exp(2 * x[3]), sigma2=math.exp(2 * x[2]))
     return out
 
 
@@ -1016,9 +1366,10 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     return out
 
 
-GLMM_OR_MODELS = ("UM.FS", "CM.AL", "CM.EL")
+GLMM_OR_MODELS = ("UM.FS", "UM.RS", "CM.AL", "CM.EL")
 GLMM_OR_MODEL_NAMES = {
     "UM.FS": "unconditional logistic model with fixed study effects (rma.glmm model UM.FS)",
+    "UM.RS": "unconditional logistic model with random study effects (rma.glmm model UM.RS)",
     "CM.AL": "conditional logistic-normal model, approximate likelihood (rma.glmm model CM.AL)",
     "CM.EL": "conditional logistic-normal model, exact likelihood (rma.glmm model CM.EL)",
 }
@@ -1036,6 +1387,13 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
     by ML, the random effect integrated by adaptive Gauss-Hermite quadrature with ``n_agq`` points
     (lme4's ``glmer(nAGQ = 7)`` in rma.glmm).  The heterogeneity tests compare the model with
     study intercepts and one log odds ratio to the saturated model (a log odds ratio per study).
+
+    ``model="UM.RS"``: the unconditional logistic model with random study effects, ``logit p_i1 = mu0 +
+    mu + u_i + b_i / 2`` and ``logit p_i2 = mu0 + u_i - b_i / 2`` with independent ``u_i ~ N(0, sigma²)``
+    and ``b_i ~ N(0, tau²)`` (Turner et al. 2000; Jackson et al. 2018, model 3; see :func:`_um_rs`).
+    As in rma.glmm (through lme4), the random-effects model is fitted by the Laplace approximation
+    (its result says ``n_agq = 1``), and ``n_agq`` is the number of quadrature points of the
+    common-effect model (``random=False``), which has the random intercept only.
 
     ``model="CM.AL"``: the conditional logistic-normal model with the approximate likelihood.
     Given the total events ``t_i = a_i + c_i`` of a study, ``a_i ~ Binomial(t_i, expit(log(n1_i/n2_i)
@@ -1115,6 +1473,9 @@ def glmm_or(event_e, n_e, event_c, n_c, *, model: str = "UM.FS", random: bool = 
                                 f"({CM_EL_POINTS} adaptive points), as rma.glmm's integrate()")
         return _or_result(_cm_el(a, n1, c, n2, random=random), vi, random=random, n_agq=CM_EL_POINTS,
                           level=level, model_glmm=code)
+    if code == "UM.RS":
+        return _or_result(_um_rs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
+                          n_agq=1 if random else int(n_agq), level=level, model_glmm=code)
     return _or_result(_um_fs(a, n1, c, n2, random=random, n_agq=int(n_agq)), vi, random=random,
                       n_agq=int(n_agq), level=level, model_glmm=code)
 
@@ -1150,7 +1511,7 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
     het.update(i2=float(i2), h2=float(h2))
     extra = dict(loglik=r["loglik"], n_agq=n_agq, iterations=r["iterations"], gradient_norm=r["gradient_norm"],
                  converged=r["converged"], boundary=r["boundary"], method="ML" if random else "CE",
-                 model_glmm=model_glmm)
+                 model_glmm=model_glmm, sigma2=r.get("sigma2"))
     return _summary("OR", "random" if random else "common", k, r["estimate"], r["se"], tau2, level, 0.0,
                     het, extra)
 
@@ -1204,8 +1565,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                              level=settings.level)
         else:
             x, n = arrays["events"][inc], arrays[size][inc]
-            ce = fit_glmm(x, n, family=family, model="common", n_agq=settings.n_agq, level=settings.level)
-            re = fit_glmm(x, n, family=family, model="random", n_agq=settings.n_agq, level=settings.level)
+            fits = _fit_glmm(x, n, family=family, models=("common", "random"), n_agq=settings.n_agq,
+                            level=settings.level)
+            ce, re = fits["common"], fits["random"]
     for w in caught:
         notes.append(str(w.message))
         warnings.warn(w.message, w.category, stacklevel=3)
@@ -1237,6 +1599,8 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "n_agq": re.n_agq, "q_wald": re.q, "q_lrt": re.q_lrt, "q_lrt_df": re.q_df,
         "q_lrt_p": re.q_lrt_p, "loglik": re.loglik, "iterations": re.iterations,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
+    if re.sigma2 is not None:
+        details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
     return pooled.replace(common=estimate(ce, None), random=estimate(re, math.nan),
                           prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
                           weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes

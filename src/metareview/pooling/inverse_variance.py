@@ -88,8 +88,8 @@ class PooledArrays:
         arrays over the studies, None where left out)."""
         (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
          tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = (
-            [col[i].item() for col in map(self.__dict__.__getitem__, _SCALAR_FIELDS)] if self.k.shape[0] == 1
-            else self._scalars[i].tolist())  # one analysis: not worth a matrix
+            np.concatenate(list(map(self.__dict__.__getitem__, _SCALAR_FIELDS))).tolist() if self.k.shape[0] == 1
+            else self._scalars[i].tolist())  # one analysis: its values side by side, not worth a matrix
         level = self.level
         het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
                             i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),

@@ -122,6 +122,18 @@ class Settings:
     @classmethod
     def split(cls, kwargs: dict) -> tuple["Settings", dict]:
         """Separate settings from other keyword arguments (unknown ones are an error)."""
+        key = _key_of(cls, kwargs)
+        made = _MADE.get(key) if key is not None else None
+        if made is None:
+            made = cls._from_arguments(kwargs)
+            if key is not None:
+                if len(_MADE) >= _MADE_MAX:
+                    _MADE.clear()
+                _MADE[key] = made
+        return made, {}
+
+    @classmethod
+    def _from_arguments(cls, kwargs: dict) -> "Settings":
         names = {f.name for f in fields(cls)}
         if kwargs.get("preset") is not None:
             kwargs = _with_preset(kwargs, kwargs.get("method", "Inverse"))
@@ -133,7 +145,25 @@ class Settings:
         if unknown:
             raise SettingsError(f"unknown argument(s) {', '.join(sorted(unknown))}; valid settings are: "
                                 f"{', '.join(sorted(names))}")
-        return cls(**kwargs), {}
+        return cls(**kwargs)
+
+
+#: Settings already made, by the arguments they were made from: a Settings is immutable, so the
+#: same arguments share one (an analysis repeated with the same settings checks them once).
+_MADE: dict = {}
+_MADE_MAX = 256
+
+
+def _key_of(cls, kwargs: dict):
+    """The arguments as a key of :data:`_MADE`, each value with its type (``incr=1`` and
+    ``incr=1.0`` are equal keys, but not equal settings: ``to_dict()`` keeps the value as
+    given); None when a value cannot be a key."""
+    key = (cls, tuple(sorted((name, type(value), value) for name, value in kwargs.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _with_preset(kwargs: dict, method) -> dict:
