@@ -34,7 +34,7 @@ _ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv"
 # each parser takes the text as decoded, the text with ``\n`` line ends and its lines (built only
 # for the parsers that read line by line), and the column mapping
 _PARSERS = {"medline": lambda text, flat, lines, mapping: parse_medline(flat),
-            "ris": lambda text, flat, lines, mapping: parse_ris(lines()),
+            "ris": lambda text, flat, lines, mapping: parse_ris(flat),
             "wos": lambda text, flat, lines, mapping: parse_wos(lines()),
             "bibtex": lambda text, flat, lines, mapping: parse_bibtex(text, lines()),
             "endnote": lambda text, flat, lines, mapping: parse_endnote_xml(text, lines()),
