@@ -91,10 +91,11 @@ class _Key(NamedTuple):
 def prepare(rec: dict[str, Any]) -> _Key:
     """Comparable keys of a stored record."""
     title = norm_title(rec.get("title"))
-    return _Key(id=int(rec["id"]), title=title, words=len(title.split()), year=rec.get("year"),
-                author=first_author_key(rec.get("authors")), journal=journal_key(rec.get("journal")),
-                volume=(rec.get("volume") or "").strip().lower(), page=first_page(rec.get("pages")),
-                doi=clean_doi(rec.get("doi")), pmid=rec.get("pmid") or None)
+    # in the order of the fields (``_make`` skips the keyword handling: this runs once per record)
+    return _Key._make((int(rec["id"]), title, len(title.split()), rec.get("year"),
+                       first_author_key(rec.get("authors")), journal_key(rec.get("journal")),
+                       (rec.get("volume") or "").strip().lower(), first_page(rec.get("pages")),
+                       clean_doi(rec.get("doi")), rec.get("pmid") or None))
 
 
 def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(), *,
