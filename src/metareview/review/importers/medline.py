@@ -26,7 +26,8 @@ _CONTINUATION = re.compile(r"^ {2,}\S")
 # continuation patterns above, joined)
 _FIELD = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)", re.MULTILINE)
 # a record made of such fields only, one after another
-_RECORD = re.compile(r"(?:[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*)(?:\n[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*)*")
+_ONE_FIELD = r"[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*"
+_RECORD = re.compile(rf"{_ONE_FIELD}(?:\n{_ONE_FIELD})*")
 
 
 def looks_like_medline(lines: list[str]) -> bool:
