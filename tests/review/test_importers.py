@@ -336,14 +336,14 @@ def test_parsing_pauses_the_garbage_collector_and_restores_it(monkeypatch):
     from metareview.review import importers
     seen = []
 
-    def spy(text, flat, lines, mapping):
+    def spy(flat):
         seen.append(gc.isenabled())
         if "boom" in flat:
             raise RuntimeError("boom")
         return parse_medline(flat)
 
     from metareview.review.importers.medline import parse_medline
-    monkeypatch.setitem(importers._PARSERS, "medline", spy)
+    monkeypatch.setitem(importers._TEXT_PARSERS, "medline", spy)
     assert gc.isenabled()
     assert len(parse_bytes(b"PMID- 1\nTI  - A\n", filename="x.nbib").records) == 1
     assert seen == [False] and gc.isenabled()

@@ -31,15 +31,14 @@ FORMATS = ("medline", "ris", "wos", "bibtex", "endnote", "csljson", "csv")
 _ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv", "ciw": "wos", "isi": "wos",
             "webofscience": "wos", "bib": "bibtex", "biblatex": "bibtex", "xml": "endnote", "endnotexml": "endnote",
             "endnote-xml": "endnote", "csl": "csljson", "csl-json": "csljson", "json": "csljson"}
-# each parser takes the text as decoded, the text with ``\n`` line ends and its lines (built only
-# for the parsers that read line by line), and the column mapping
-_PARSERS = {"medline": lambda text, flat, lines, mapping: parse_medline(flat),
-            "ris": lambda text, flat, lines, mapping: parse_ris(flat),
-            "wos": lambda text, flat, lines, mapping: parse_wos(lines()),
-            "bibtex": lambda text, flat, lines, mapping: parse_bibtex(text, lines()),
-            "endnote": lambda text, flat, lines, mapping: parse_endnote_xml(text, lines()),
-            "csljson": lambda text, flat, lines, mapping: parse_csljson(text, lines()),
-            "csv": lambda text, flat, lines, mapping: parse_table(text, lines(), mapping)}
+# MEDLINE and RIS are read from the text with ``\n`` line ends, in C, without splitting it into lines
+_TEXT_PARSERS = {"medline": parse_medline, "ris": parse_ris}
+# the others take the text as decoded, its lines and the column mapping
+_PARSERS = {"wos": lambda text, lines, mapping: parse_wos(lines),
+            "bibtex": lambda text, lines, mapping: parse_bibtex(text, lines),
+            "endnote": lambda text, lines, mapping: parse_endnote_xml(text, lines),
+            "csljson": lambda text, lines, mapping: parse_csljson(text, lines),
+            "csv": parse_table}
 #: how many lines :func:`detect_format` reads at most (BibTeX's comments may run long)
 _HEAD_LINES = 200
 
@@ -100,7 +99,12 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
         raise SettingsError(f"a column mapping applies to CSV files only, but this file is {fmt}")
     try:
         with collector_paused():
-            records = _PARSERS[fmt](text, flat, lambda: flat.split("\n"), mapping)
+            if fmt in _TEXT_PARSERS:
+                records = _TEXT_PARSERS[fmt](flat)
+            else:
+                lines = flat.split("\n")
+                del flat  # held as lines now: one copy of the text less
+                records = _PARSERS[fmt](text, lines, mapping)
     except RecursionError:  # pragma: no cover - defensive: parsers are iterative
         raise DataError(f"{filename or 'the input'} is too deeply nested to read", rule="format") from None
     except csv.Error as exc:
