@@ -16,6 +16,7 @@ Run:  python benchmarks/pool.py [--repeat 300] [--runs 7]
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -75,8 +76,11 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=7)
     args = p.parse_args(argv)
     py_call, py_est = in_process(args.repeat)
-    exe = shutil.which("metareview") or sys.executable
-    cmd = [exe, "pool", str(DATA)] if exe != sys.executable else [exe, "-m", "metareview.cli", "pool", str(DATA)]
+    # the script installed beside this interpreter: the environment being measured, not the first on PATH
+    script = Path(sys.executable).with_name("metareview")
+    cmd = [str(script), "pool", str(DATA)] if script.exists() else [sys.executable, "-m", "metareview", "pool",
+                                                                     str(DATA)]
+    load = os.getloadavg()[0]
     py_e2e = end_to_end(cmd, args.runs)
     rows = [("metaprop (k = 20), one in-process call", py_call, None),
             ("metareview pool seed_tr.csv, end to end", py_e2e, None)]
@@ -88,6 +92,7 @@ def main(argv=None):
         assert abs(r_est - py_est) < 1e-8, (r_est, py_est)
         r_e2e = end_to_end([rscript, "-e", R_END_TO_END.format(csv=DATA)], args.runs)
         rows = [(rows[0][0], py_call, r_call), (rows[1][0], py_e2e, r_e2e)]
+    print(f"load average (1 min): {load:.2f} before, {os.getloadavg()[0]:.2f} after; {cmd[0]}")
     print("| task | metareview | R metafor | R / metareview |")
     print("|---|---|---|---|")
     for name, ours, theirs in rows:

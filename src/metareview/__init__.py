@@ -12,8 +12,7 @@ command line's start-up) does not pay for numpy and scipy until a computation ne
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
+import importlib.machinery
 import sys
 import warnings
 
@@ -50,8 +49,9 @@ _MOVED = {
 }
 
 
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds ``metareview.<old path>`` and hands out the module at its new path."""
+class _MovedModules:
+    """Finds ``metareview.<old path>`` and hands out the module at its new path (a meta path finder
+    and loader by protocol: ``importlib.abc`` would load ``importlib.resources`` at every start)."""
 
     @staticmethod
     def new_path(fullname: str) -> str | None:
@@ -64,7 +64,8 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return f"{__name__}.{_MOVED[head]}.{rest}" if rest and _MOVED.get(head) == "run" else None
 
     def find_spec(self, fullname, path=None, target=None):
-        return importlib.util.spec_from_loader(fullname, self) if self.new_path(fullname) else None
+        # a loader by protocol (create_module, exec_module), not by importlib.abc's class
+        return importlib.machinery.ModuleSpec(fullname, self) if self.new_path(fullname) else None  # type: ignore[arg-type]
 
     def create_module(self, spec):
         new = self.new_path(spec.name)

@@ -69,3 +69,29 @@ def test_plots_of_analyses():
     assert len(d.points_.get_offsets()) == 13 and d.pi_band_ is not None
     with pytest.raises(Exception, match="numeric moderator"):
         r.metareg("~ factor(alloc)").bubble()
+
+
+def test_bubble_plot_names_the_scale_it_draws(tmp_path):
+    """Log ratios are labelled as R meta's bubble() labels them: "Log risk ratio" on the analysis scale, "Risk
+    ratio" on a log axis when back-transformed; other transformations keep their name."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    import metareview as mr
+    matplotlib.use("Agg")
+    for measure, analysis, natural in (("RR", "Log risk ratio", "Risk ratio"), ("OR", "Log odds ratio", "Odds ratio")):
+        reg = result("bcg_rr", "REML", measure=measure).metareg("~ ablat")
+        d = reg.bubble()
+        assert d.ax_.get_ylabel() == analysis and d.ax_.get_yscale() == "linear"
+        assert max(d.y) < 1  # log ratios: the largest bcg log RR is 0.45
+        b = reg.bubble(transf=True)
+        assert b.ax_.get_ylabel() == natural and b.ax_.get_yscale() == "log"
+        assert np.allclose(b.y, np.exp(d.y))
+        b.figure_.canvas.draw()  # the log axis writes plain numbers, not matplotlib's math ("2×10⁻¹")
+        shown = [t.get_text() for t in b.ax_.yaxis.get_ticklabels(which="both") if t.get_text()]
+        assert "0.5" in shown and all(float(t) > 0 for t in shown)
+    plo = mr.metagen([-0.9, -1.6, -1.4, -1.5, -0.2, -0.5], vi=[0.6, 0.4, 0.6, 0.1, 0.1, 0.3], measure="PLO",
+                     covariates={"lat": [44, 55, 42, 52, 13, 44]}).metareg("~ lat")
+    assert plo.bubble().ax_.get_ylabel() == "Proportion (logit)"
+    assert plo.bubble(transf=True).ax_.get_ylabel() == "Proportion"
+    assert result("bcg_rr", "REML").metareg("~ ablat").bubble().ax_.get_ylabel() == "Estimate"

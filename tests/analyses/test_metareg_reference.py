@@ -84,3 +84,23 @@ def test_mixed_numeric_text_column_is_an_error():
     r2 = replace(r, covariates={**r.covariates, "ablat": vals})
     with pytest.raises(DataError, match="non-numeric"):
         metareg(r2, "~ ablat")
+
+
+@pytest.mark.parametrize("formula", ["~ 1", "1"])
+def test_intercept_only_model_is_the_random_effects_model(formula):
+    """``rma(yi, vi, mods = ~ 1)`` is ``rma(yi, vi)``: the pooled estimate, total heterogeneity, the Q test,
+    and no test of moderators in the printout (metafor omits the QM of a single coefficient)."""
+    r = result("bcg_rr", method="REML")
+    m = metareg(r, formula, method_tau2="REML")
+    assert m.intercept_only and list(m.names) == ["intrcpt"] and m.r2 is None
+    close(m.fit.beta[0], r.random.estimate, 1e-6, "estimate")
+    close(m.fit.se[0], r.random.se, 1e-6, "se")
+    close(m.fit.tau2, r.heterogeneity.tau2, 1e-6, "tau2")
+    close(m.fit.qe, r.heterogeneity.q, 1e-8, "Q")
+    text = str(m)
+    assert "Random-effects model" in text and "Test for heterogeneity: Q = 152.23, df = 12" in text
+    assert "Test of moderators" not in text and "(residual)" not in text
+    assert len(m.predict({})) == 1
+    no_intercept = str(metareg(r, "~ 0 + ablat"))
+    assert "Mixed-effects model" in no_intercept and "Test of moderators" not in no_intercept
+    assert "Test of moderators: QM = " in str(metareg(r, "~ ablat"))

@@ -148,8 +148,18 @@ for (fm in formulas2) {
     }
   }
 }
+# the intercept-only model (metafor fits the random-effects model; its QM is the test of the
+# intercept, which print.rma omits as it omits every QM of a single coefficient) and models
+# without an intercept written the other ways R allows
+for (fm in list("~ 1", "~ 0 + ablat", "~ -1 + ablat", "~ 0 + factor(alloc)")) {
+  for (method in c("DL", "PM", "REML")) {
+    for (test in c("z", "knha")) {
+      mr_cases[[length(mr_cases) + 1]] <- mr_case(fm, method, test)$case
+    }
+  }
+}
 write_fixture(list(data = data_json, cases = mr_cases)$cases, "metareg",
-              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha; interactions, I(), relevel() and a character column with DL, PM and REML")
+              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha; interactions, I(), relevel() and a character column with DL, PM and REML; the intercept-only model and models without an intercept")
 # the data sets are written once, beside the cases
 writeLines(toJSON(c(META, list(datasets = data_json)), digits = NA, auto_unbox = TRUE, na = "null",
                   null = "null", pretty = TRUE), file.path(OUT_DIR, "datasets.json"))

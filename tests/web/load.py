@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,30 +52,58 @@ def make_project(path: str | Path, n_records: int, reviewers: list[str]) -> str 
 
 
 class Server:
-    """``metareview serve PROJECT --port 0`` in a subprocess, which can be killed and started again."""
+    """``metareview serve PROJECT --port 0`` in a subprocess, which can be killed and started again.
+
+    What the server writes is read as it comes, by a thread per stream, into :attr:`log`: a
+    pipe nobody reads fills up (64 KiB on Linux), and a server blocked writing a warning or a
+    traceback into it stops answering, which a load test would report as timeouts far from
+    their cause.  :meth:`output` gives the log for a failure's message.
+    """
 
     def __init__(self, project: str | Path):
         self.project = project
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.log: list[str] = []
+        self._readers: list[threading.Thread] = []
+
+    def _read(self, stream: Any, name: str) -> None:
+        for line in stream:
+            self.log.append(f"[{name}] {line.rstrip()}")
 
     def start(self, timeout: float = 60.0) -> str:
         self.proc = subprocess.Popen([sys.executable, "-c", _MAIN, "serve", str(self.project), "--port", "0"],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline() if self.proc.stdout else ""
+        self._readers = [threading.Thread(target=self._read, args=(stream, name), daemon=True)
+                         for stream, name in ((self.proc.stdout, "stdout"), (self.proc.stderr, "stderr"))]
+        for reader in self._readers:
+            reader.start()
         found = re.search(r"http://127\.0\.0\.1:\d+/", line)
         if not found:
             self.proc.kill()
-            raise RuntimeError(f"metareview serve did not say where it listens: {line!r}")
+            self.proc.wait()
+            raise RuntimeError(f"metareview serve did not say where it listens: {line!r}\n{self.output()}")
         self.url = found.group(0).rstrip("/")
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         while time.monotonic() < deadline:
             try:
                 if httpx.get(self.url + "/login", timeout=5).status_code == 200:
                     return self.url
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(f"metareview serve does not answer at {self.url}")
+        raise RuntimeError(f"metareview serve does not answer at {self.url} after {timeout:.0f} s "
+                           f"({machine_load()})\n{self.output()}")
+
+    def output(self, lines: int = 60) -> str:
+        """The last ``lines`` lines the server wrote (stdout and stderr), for a failure's message."""
+        for reader in self._readers:  # a stopped server's last lines
+            if self.proc is not None and self.proc.poll() is not None:
+                reader.join(timeout=5)
+        tail = self.log[-lines:]
+        return "server output" + (f" (last {lines} of {len(self.log)} lines)" if len(self.log) > lines else "") + \
+            ":\n" + ("\n".join(tail) if tail else "(none)")
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler runs, as when the machine loses power."""
@@ -156,7 +185,8 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
                                    headers={"X-CSRF-Token": token, "Accept": "application/json"})
             except httpx.HTTPError as exc:
                 with load.lock:
-                    load.errors.append(f"{name} {rid}: {type(exc).__name__}")
+                    load.errors.append(f"{name} {rid}: {type(exc).__name__} after "
+                                       f"{time.perf_counter() - t0:.1f} s: {exc}")
                 if stopped.is_set():
                     return
                 continue
@@ -167,7 +197,7 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
                     load.acknowledged.append((name, rid, decision))
                     load.latencies.append(took)
                 else:
-                    load.errors.append(f"{name} {rid}: {resp.status_code} {resp.text[:100]}")
+                    load.errors.append(f"{name} {rid}: {resp.status_code} after {took:.1f} s: {resp.text[:300]}")
                 if stop_after is not None and not stopped.is_set() and len(load.acknowledged) >= stop_after:
                     stopped.set()
                     stopper.append(threading.Thread(target=on_stop))
@@ -185,6 +215,31 @@ def screen(url: str, reviewers: list[str], record_ids: list[int], load: Load | N
     for client, _ in clients.values():
         client.close()
     return load
+
+
+def machine_load() -> str:
+    """The load averages (1, 5, 15 minutes) and the number of CPUs, for a failure's message."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
+def diagnosis(load: Load, server: Server, log: list[tuple[str, int, str]] | None = None) -> str:
+    """What a failed load test needs said to be understood after the fact: the timing and the
+    machine's load, every failed request with how long it took, what the log holds beyond
+    or short of what was acknowledged, and the server's own output."""
+    parts = [f"load: {load.summary()}; {machine_load()}"]
+    if load.errors:
+        parts.append(f"{len(load.errors)} failed request(s):\n" + "\n".join(load.errors[:40]))
+    if log is not None:
+        acked, logged_ = Counter(load.acknowledged), Counter(log)
+        lost = sorted((acked - logged_).elements())
+        extra = sorted((logged_ - acked).elements())
+        twice = sorted(d for d, n in logged_.items() if n > 1)
+        parts.append(f"acknowledged but not in the log ({len(lost)}): {lost[:20]}\n"
+                     f"in the log but not acknowledged ({len(extra)}): {extra[:20]}\n"
+                     f"in the log more than once ({len(twice)}): {twice[:20]}")
+    parts.append(server.output())
+    return "\n".join(parts)
 
 
 def logged(project: str | Path) -> list[tuple[str, int, str]]:

@@ -15,27 +15,27 @@ Moderators are columns of the result (its covariates, or data columns such as ``
 formula string read by formulaic (``"~ year + design"``, ``"~ factor(alloc) + ablat"``,
 ``"~ ablat * year"`` and ``"~ ablat:year"`` for interactions, ``"~ I(ablat^2)"``,
 ``"~ relevel(factor(alloc), ref = \"random\")"`` for another reference level, ``log()``,
-``"~ ablat - 1"`` without intercept), a list of column names or a mapping of names to
-arrays.  A column whose values are all numbers is numeric; any other column, or one
-wrapped in ``factor()``, is categorical with treatment contrasts against its first level
-(sorted as R's ``factor()`` does).  Coefficients are named as metafor names them
+``"~ ablat - 1"``, ``"~ 0 + ablat"`` or ``"~ -1 + ablat"`` without intercept, ``"~ 1"`` the
+intercept-only model, which is the random-effects model itself, as in metafor), a list of
+column names or a mapping of names to arrays.  A column whose values are all numbers is
+numeric; any other column, or one wrapped in ``factor()``, is categorical with treatment
+contrasts against its first level (sorted as R's ``factor()`` does).  Coefficients are named as metafor names them
 (``intrcpt``, ``factor(alloc)random``, ``ablat:year``).  Studies with a missing moderator
 are dropped with a warning that names them and the column.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..base import dist as _dist
-from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
+from ..base.exceptions import DataError, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
 from ..pooling.rma import METAREG_TAU2, METAREG_TESTS, RmaFit, rma_fit, tau2_mods
-from .moderators import Design, check_rank, design_matrix, formula_variables, is_missing, resolve_mods, tau2_weights
+from .moderators import Design, check_rank, design_matrix, drop_missing, formula_variables, resolve_mods, tau2_weights
 
 __all__ = ["metareg", "MetaRegression", "rma_fit", "tau2_mods", "RmaFit", "design_matrix", "Design",
            "formula_variables", "METAREG_TAU2", "METAREG_TESTS"]
@@ -146,21 +146,35 @@ class MetaRegression(Reportable):
             "notes": list(self.notes),
         }
 
+    @property
+    def intercept_only(self) -> bool:
+        """``~ 1``: the random-effects model itself, as metafor's ``rma(yi, vi, mods = ~ 1)``."""
+        return self.intercept and self.X.shape[1] == 1
+
     def report(self):
         from ..base.report import Heading, Paragraph, Report, Table
         f = self.fit
         rep = Report()
         rep.add(Heading(f"Meta-regression {self.formula}", 2))
-        rep.add(Paragraph(f"Mixed-effects model (k = {f.k}; τ² estimator: {f.method}; "
+        # metafor prints an intercept-only model as the random-effects model: total, not
+        # residual, heterogeneity, and the Q test of heterogeneity
+        what = "" if self.intercept_only else " (residual)"
+        rep.add(Paragraph(f"{'Random' if self.intercept_only else 'Mixed'}-effects model (k = {f.k}; "
+                          f"τ² estimator: {f.method}; "
                           f"{'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'})\n"
-                          f"τ² (residual) = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; "
-                          f"I² (residual) = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
+                          f"τ²{what} = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; "
+                          f"I²{what} = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
                           + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
                              if self.r2 is not None else "")))
-        rep.add(Paragraph(f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}\n"
-                          + (f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p {_peq(f.qm_p)}"
-                             if f.ddf is not None else
-                             f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p {_peq(f.qm_p)}")))
+        lines = [f"Test for heterogeneity: Q = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}"
+                 if self.intercept_only else
+                 f"Test for residual heterogeneity: QE = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}"]
+        # as metafor, the omnibus test only where it tests more than the one coefficient's own test
+        if len(f.names) > 1:
+            lines.append(f"Test of moderators: F({f.qm_df[0]}, {f.qm_df[1]}) = {_f(f.qm, 4)}, p {_peq(f.qm_p)}"
+                         if f.ddf is not None else
+                         f"Test of moderators: QM = {_f(f.qm, 4)}, df = {f.qm_df[0]}, p {_peq(f.qm_p)}")
+        rep.add(Paragraph("\n".join(lines)))
         pct = int(round(f.level * 100))
         rows = [[n, _f(f.beta[j]), _f(f.se[j]), _f(f.statistic[j], 3), _p(f.p[j]),
                  f"[{_f(f.ci_low[j])}; {_f(f.ci_high[j])}]"] for j, n in enumerate(f.names)]
@@ -212,19 +226,7 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     ctl = {"tol": 1e-12, "maxiter": 10000, **(control or {})}
     columns, text = resolve_mods(result, mods)
     labels_all = np.asarray(result.studlab, dtype=object)
-    use = np.asarray(result.included, bool).copy()
-    notes = []
-    dropped: list[str] = []
-    for name, col in columns.items():
-        miss = np.array([is_missing(x) for x in col]) & use
-        if miss.any():
-            who = [str(s) for s in labels_all[miss]]
-            msg = (f"{len(who)} stud{'y' if len(who) == 1 else 'ies'} dropped from the meta-regression "
-                   f"for a missing value of moderator {name!r}: {', '.join(who)}")
-            warnings.warn(msg, MetaReviewWarning, stacklevel=2)
-            notes.append(msg)
-            dropped.extend(who)
-            use &= ~miss
+    use, notes, dropped = drop_missing(columns, labels_all, result.included, context=" from the meta-regression")
     labels = labels_all[use]
     y, v = np.asarray(result.yi, float)[use], np.asarray(result.vi, float)[use]
     cols_used = {n: c[use] for n, c in columns.items()}
@@ -243,7 +245,8 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
                                     maxiter=int(ctl["maxiter"]), weights=genq)
         r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)
     if labels.size < 10:
-        notes.append(f"only {labels.size} studies for {X.shape[1]} coefficients: estimates are imprecise")
+        notes.append(f"only {labels.size} studies for {X.shape[1]} coefficient{'s' if X.shape[1] > 1 else ''}: "
+                     "estimates are imprecise")
     return MetaRegression(result=result, formula=text, fit=fit, terms=tuple(terms), intercept=intercept,
                           studlab=labels, yi=y, vi=v, X=X, columns=cols_used, dropped=tuple(dropped),
                           r2=r2, tau2_null=tau2_null, notes=tuple(notes), design=design)

@@ -14,15 +14,16 @@ common tau² and the multilevel models.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..base.exceptions import DataError, SettingsError
+from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
 
 __all__ = ["design_matrix", "Design", "Term", "formula_variables", "study_columns", "resolve_mods",
-           "check_rank", "is_missing", "as_number", "tau2_weights"]
+           "check_rank", "is_missing", "drop_missing", "as_number", "tau2_weights"]
 
 # ---------------------------------------------------------------------------------------
 
@@ -213,8 +214,10 @@ def design_matrix(columns: Mapping[str, Any], formula: str, labels) -> Design:
         term, values = _variable(col, columns[col], col in in_factor, labels)
         terms.append(term)
         data[col] = values
+    # the index carries the number of studies when no column does (``~ 1``, the intercept-only model)
+    frame = pd.DataFrame(data, index=pd.RangeIndex(len(labels)))
     try:
-        mm = model_matrix(text, pd.DataFrame(data), context=_FUNCTIONS, ensure_full_rank=True)
+        mm = model_matrix(text, frame, context=_FUNCTIONS, ensure_full_rank=True)
     except Exception as exc:  # formulaic's evaluation errors are not ours
         raise SettingsError(f"cannot build the model {formula!r}: {exc}") from None
     spec = mm.model_spec
@@ -252,6 +255,30 @@ def is_missing(x) -> bool:
         return bool(np.isnan(x))
     except (TypeError, ValueError):
         return False
+
+
+def drop_missing(columns: Mapping[str, Any], labels, use, *, unit: tuple[str, str] = ("study", "studies"),
+                 context: str = "", stacklevel: int = 3) -> tuple[np.ndarray, list[str], list[str]]:
+    """Leave out the rows (of ``use``) with a missing value of a moderator, column by column, each
+    time with a warning that names the column and the rows (``unit``: singular and plural).
+
+    Returns the rows still used, the warnings (for the result's notes) and the labels dropped.
+    """
+    use = np.asarray(use, bool).copy()
+    labels = np.asarray(labels, dtype=object)
+    notes: list[str] = []
+    dropped: list[str] = []
+    for name, col in columns.items():
+        miss = np.array([is_missing(x) for x in np.asarray(col, dtype=object).ravel()], bool) & use
+        if miss.any():
+            who = [str(s) for s in labels[miss]]
+            msg = (f"{len(who)} {unit[len(who) != 1]} dropped{context} for a missing value of moderator "
+                   f"{name!r}: {', '.join(who)}")
+            warnings.warn(msg, MetaReviewWarning, stacklevel=stacklevel)
+            notes.append(msg)
+            dropped.extend(who)
+            use &= ~miss
+    return use, notes, dropped
 
 
 def as_number(x):

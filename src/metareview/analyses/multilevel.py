@@ -44,8 +44,9 @@ from scipy import linalg, special
 from ..base import dist as _dist
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError
 from ..base.format import Reportable, fmt as _f, fmt_p as _p, fmt_peq as _peq, num as _num
+from ..pooling.rma import Coefficients, wald_tests
 from ..tables.arguments import column_argument
-from .moderators import is_missing
+from .moderators import drop_missing, is_missing
 
 __all__ = ["metamv", "rma_mv", "multilevel", "vcalc", "MultilevelResult", "MVFit", "RobustTest",
            "parse_random", "MV_METHODS", "MV_TESTS"]
@@ -437,17 +438,9 @@ class RobustTest:
 
 
 @dataclass(frozen=True)
-class MVFit:
+class MVFit(Coefficients):
     """One fitted multilevel / multivariate model (the numbers metafor's ``rma.mv`` prints)."""
 
-    names: tuple
-    beta: np.ndarray
-    vb: np.ndarray
-    se: np.ndarray
-    statistic: np.ndarray
-    p: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
     ddf: int | None
     sigma2: np.ndarray
     components: tuple          # component names ("study", "study/outcome")
@@ -544,28 +537,10 @@ def rma_mv(y, V, X, random_levels: Sequence[tuple[str, np.ndarray, int]], *, met
         warnings.warn(f"the {method} estimates of the variance components did not converge in {maxiter} "
                       "iterations; the last iterate is reported", ConvergenceWarning, stacklevel=2)
     beta, vb = fit["beta"], fit["vb"]
-    se = np.sqrt(np.diag(vb))
-    stat = beta / se
-    btt = tuple(range(1, p)) if (intercept and p > 1) else tuple(range(p))
-    m = len(btt)
-    bb = beta[list(btt)]
-    qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
-    alpha = 1 - level
-    if test == "t":
-        ddf = k - p
-        if ddf < 1:
-            raise DataError(f"test='t' needs more estimates ({k}) than coefficients ({p})", rule="k > p")
-        qm /= m
-        qm_df: tuple = (m, ddf)
-        qm_p = float(special.fdtrc(m, ddf, qm))
-        pv = 2 * _dist.t_sf(np.abs(stat), ddf)
-        crit = float(_dist.t_ppf(1 - alpha / 2, ddf))
-    else:
-        ddf = None
-        qm_df = (m, None)
-        qm_p = float(_dist.chi2_sf(qm, m))
-        pv = 2 * _dist.norm_sf(np.abs(stat))
-        crit = float(_dist.norm_ppf(1 - alpha / 2))
+    ddf = k - p if test == "t" else None
+    if ddf is not None and ddf < 1:
+        raise DataError(f"test='t' needs more estimates ({k}) than coefficients ({p})", rule="k > p")
+    wt = wald_tests(beta, vb, intercept=intercept, ddf=ddf, level=level)
     qe_p = float(_dist.chi2_sf(qe, qe_df)) if qe_df > 0 else 1.0
     if qe_df <= 0:
         qe = 0.0
@@ -589,13 +564,13 @@ def rma_mv(y, V, X, random_levels: Sequence[tuple[str, np.ndarray, int]], *, met
     big = max(n_eff, parms + 2)
     aicc = -2.0 * ll + 2 * parms * big / (big - parms - 1)
     nm = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
-    return MVFit(names=nm, beta=beta, vb=vb, se=se, statistic=stat, p=np.asarray(pv, float),
-                 ci_low=beta - crit * se, ci_high=beta + crit * se, ddf=ddf, sigma2=s2,
+    return MVFit(names=nm, beta=beta, vb=vb, se=wt.se, statistic=wt.statistic, p=wt.p,
+                 ci_low=wt.ci_low, ci_high=wt.ci_high, ddf=ddf, sigma2=s2,
                  components=tuple(n for n, _, _ in random_levels),
-                 nlevels=tuple(int(n) for _, _, n in random_levels), qm=qm, qm_df=qm_df, qm_p=qm_p,
+                 nlevels=tuple(int(n) for _, _, n in random_levels), qm=wt.qm, qm_df=wt.qm_df, qm_p=wt.qm_p,
                  qe=qe, qe_df=qe_df, qe_p=qe_p, loglik=ll, deviance=dev, aic=aic, bic=bic, aicc=aicc,
                  parms=parms, k=k, method=method, test=test, level=level, converged=bool(conv),
-                 iterations=int(its), btt=btt, M=model.marginal(s2), residuals=fit["r"])
+                 iterations=int(its), btt=wt.btt, M=model.marginal(s2), residuals=fit["r"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -987,7 +962,8 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
                             rule="grouping value required")
         groups[col] = np.asarray(vals, dtype=object)
     keep = np.ones(k, bool)
-    notes, dropped = [], []
+    notes: list[str] = []
+    dropped: list[str] = []
     X = np.ones((k, 1))
     names, intercept, text = ["intrcpt"], True, None
     if mods is not None:
@@ -999,16 +975,7 @@ def metamv(yi, vi=None, *, V=None, data=None, random: str | Sequence[str] = "~ 1
             mod_cols = {c: np.asarray(_column_values(data, c, c, k), dtype=object) for c in wanted}
         else:
             raise SettingsError("mods must be a formula string ('~ year + factor(design)') or a list of column names")
-        for name, values in mod_cols.items():
-            miss = _missing_mask(values) & keep
-            if miss.any():
-                who = [str(s) for s in labels[miss]]
-                msg = (f"{len(who)} estimate{'' if len(who) == 1 else 's'} dropped for a missing value of "
-                       f"moderator {name!r}: {', '.join(who)}")
-                warnings.warn(msg, MetaReviewWarning, stacklevel=2)
-                notes.append(msg)
-                dropped.extend(who)
-                keep &= ~miss
+        keep, notes, dropped = drop_missing(mod_cols, labels, keep, unit=("estimate", "estimates"))
     if V is None:
         Vm = vcalc(vv, groups[cluster], rho) if rho is not None else np.diag(vv)
     idx = np.flatnonzero(keep)

@@ -1,9 +1,10 @@
 """The ``metareview`` command line.
 
 Each subcommand lives in its own module ``metareview.cli.cmd_<name>`` that defines
-``register(app)``; modules are discovered here so that adding a command touches no
+``register(app)``; modules are discovered (``_tree``) so that adding a command touches no
 other file.  Command modules import their heavy dependencies inside the command
-function, which keeps ``metareview --help`` and ``metareview pool`` quick to start.
+function, and a command's options are built only when it runs or shows its help, which
+keeps ``metareview --help`` and ``metareview pool`` quick to start.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the
 _APP = None
 
 
-def _build_app():
-    """The typer application with every ``cmd_*`` module's command (built on first use, so that
-    ``metareview --version`` answers without importing typer)."""
-    import pkgutil
-
+def _build_app(root_class=None):
+    """The typer application with every ``cmd_*`` module's command declared (built on first use,
+    so that ``metareview --version`` answers without importing typer); with ``root_class``, the
+    root alone, of that class."""
     import typer
+
+    from ._tree import SETTINGS, cmd_modules, registered
 
     def print_version(value: bool) -> None:
         if value:
@@ -42,7 +44,7 @@ def _build_app():
 
     about = "Systematic reviews and meta-analysis, with numbers that match R meta and metafor."
     app = typer.Typer(name="metareview", help=f"{about}\n\n{EXIT_CODES_HELP}", no_args_is_help=True,
-                      add_completion=True, pretty_exceptions_enable=False)
+                      add_completion=True, cls=root_class, **SETTINGS)
 
     @app.callback()
     def _root(
@@ -51,9 +53,9 @@ def _build_app():
     ) -> None:
         """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
 
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(app)
+    if root_class is None:
+        commands = registered(cmd_modules())
+        app.registered_commands, app.registered_groups = commands.registered_commands, commands.registered_groups
     return app
 
 
@@ -67,11 +69,16 @@ def __getattr__(name: str):
 
 
 def command():
-    """The click command tree of ``metareview``, with conventional metavars and choices (``_help``)."""
+    """The click command tree of ``metareview``, with conventional metavars and choices (``_help``);
+    each subcommand is built when first looked up (``_tree``)."""
     import typer.main
 
     from ._help import dress
-    return dress(typer.main.get_command(__getattr__("app")))
+    from ._tree import Commands, Root
+
+    root = typer.main.get_command(_build_app(Root))
+    root.commands = Commands()
+    return dress(root, subcommands=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,9 +131,11 @@ def _completer(values: tuple[str, ...]):
     return complete
 
 
-def dress(command) -> Any:
-    """Give every parameter of the tree a conventional metavar and its values in help and completion."""
-    for path, cmd in walk(command):
+def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -> Any:
+    """Give every parameter of the tree at ``path`` (default: the program's) a conventional metavar
+    and its values in help and completion; with ``subcommands=False``, those of ``command`` alone."""
+    top = path or ["metareview"]
+    for path, cmd in (_walk(command, top) if subcommands else [(top, command)]):
         ctx = cmd.context_class(cmd, info_name=path[-1])
         for param in cmd.get_params(ctx):
             values = choices_of(path, param)

@@ -34,6 +34,8 @@ def _with_rob(table: dict, columns: dict, rob: Optional[Path], rob_tool: Optiona
               exclude_rob: Optional[str], kwargs: dict) -> tuple[dict, list[str]]:
     """Attach the robvis table ``rob`` to the study table, and leave studies out of pooling by
     their overall judgment (``--exclude-rob``), as R meta's ``exclude`` (shown, not pooled)."""
+    if rob is None and rob_tool is None and exclude_rob is None:
+        return table, []  # nothing asked of the tools: their tables (TOML) are not read
     from ..appraisal.rob import EXCLUDE_ROB, ROB_COLUMN, attach_rob, load_tool, read_robvis, rob_exclusions
     from ..base.exceptions import SettingsError
 

@@ -158,6 +158,15 @@ class Measure:
             object.__setattr__(self, "result_label", self.code)
 
     @property
+    def analysis_label(self) -> str:
+        """What the values on the analysis scale are called, for an axis that shows them
+        untransformed: "Log risk ratio" for a measure pooled on the log scale (R meta's and
+        metafor's "Log Risk Ratio"), else the long name, which names its transformation."""
+        if self.scale == "log":
+            return "Log " + self.axis_label[:1].lower() + self.axis_label[1:]
+        return self.label
+
+    @property
     def transformed(self) -> bool:
         """Whether results are back-transformed for display."""
         return self.scale != "identity"

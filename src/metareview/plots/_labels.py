@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["LABEL_LIMIT", "POINT_LABEL_LIMIT", "shorten", "literal_text"]
+__all__ = ["LABEL_LIMIT", "POINT_LABEL_LIMIT", "MINUS", "shorten", "literal_text", "number_ticks"]
 
 #: The longest study label (in characters) a figure draws; longer ones end in an ellipsis.
 LABEL_LIMIT = 60
 #: The same for labels set beside points (funnel and bubble plots), where space is shorter.
 POINT_LABEL_LIMIT = 30
+#: The minus sign of numbers in figures (typographic, not the hyphen).
+MINUS = "\u2212"
 
 
 def shorten(text: str, limit: int = LABEL_LIMIT) -> str:
@@ -39,3 +41,15 @@ def literal_text(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def number_ticks(axis, *, log: bool = False) -> None:
+    """Plain numbers on a matplotlib ``axis`` (``ax.xaxis``, ``ax.yaxis``), with a true minus sign;
+    on a log axis ticks at 1, 2 and 5 times the powers of ten and no minor labels (matplotlib's
+    default writes them as math, "2×10⁻¹", which literal text would show as its TeX source)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    if log:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_minor_formatter(NullFormatter())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))

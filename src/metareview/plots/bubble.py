@@ -5,7 +5,9 @@ weight in the mixed-effects model, 1/(v_i + tau²); the fitted regression line w
 confidence band (and optionally the prediction band) is drawn over the range of the
 moderator, the other moderators held at the weighted mean of the studies (numeric) or at
 the reference level (categorical), as metafor's ``regplot()``.  Effects are on the
-analysis scale unless ``transf=True`` back-transforms them (proportions, ratios).
+analysis scale unless ``transf=True`` back-transforms them (proportions, ratios); the y axis
+is labelled as R meta's ``bubble()`` labels it: "Log risk ratio" on the analysis scale,
+"Risk ratio" on a log axis when back-transformed.
 
 >>> import metareview as mr
 >>> from metareview.analyses.metareg import metareg
@@ -24,8 +26,8 @@ from typing import Sequence
 import numpy as np
 
 from ..base.exceptions import SettingsError
-from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
-from .forest import FONT_FAMILY, MINUS, save_figure
+from ._labels import POINT_LABEL_LIMIT, literal_text, number_ticks, shorten
+from .forest import FONT_FAMILY, save_figure
 
 __all__ = ["bubble", "BubbleDisplay"]
 
@@ -67,7 +69,6 @@ class BubbleDisplay:
     def plot(self, ax=None) -> "BubbleDisplay":
         import matplotlib.pyplot as plt
         from matplotlib.font_manager import FontProperties
-        from matplotlib.ticker import FuncFormatter
 
         f = self.fontsize
         font = FontProperties(family=FONT_FAMILY, size=f)
@@ -93,10 +94,8 @@ class BubbleDisplay:
                                                 fontproperties=font, zorder=4))
         if self.log_axis:
             ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        else:
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
+        number_ticks(ax.yaxis, log=self.log_axis)
+        number_ticks(ax.xaxis)
         ax.set_xlabel(self.xlabel, fontproperties=font)
         ax.set_ylabel(self.ylabel, fontproperties=font)
         ax.tick_params(labelsize=f, width=lw, length=3)
@@ -155,7 +154,8 @@ def bubble(reg, ax=None, *, mod: str | None = None, prediction: bool = False, la
     else:
         vals = {c: pr[c].to_numpy() for c in cols}
     if ylabel is None:
-        ylabel = (measure.axis_label if back else (measure.label if measure is not None else "Effect"))
+        # as R meta's bubble(): log ratios untransformed ("Log risk ratio"), ratios on a log axis ("Risk ratio")
+        ylabel = "Effect" if measure is None else measure.axis_label if back else measure.analysis_label
     return BubbleDisplay(x, y, w, grid=grid, pred=vals["pred"], ci_low=vals["ci_low"], ci_high=vals["ci_high"],
                          pi_low=vals["pi_low"] if prediction else None, pi_high=vals["pi_high"] if prediction else None,
                          studlab=reg.studlab, labels=labels, xlabel=xlabel or mod, ylabel=ylabel,

@@ -32,13 +32,12 @@ from typing import Sequence
 import numpy as np
 
 from ..base.exceptions import DataError, SettingsError
-from ._labels import literal_text, shorten
+from ._labels import MINUS, literal_text, shorten
 
 __all__ = ["forest", "forest_table", "ForestDisplay", "LAYOUTS", "SAVE_FORMATS", "save_figure"]
 
 LAYOUTS = ("meta", "revman5", "jama")
 SAVE_FORMATS = ("png", "svg", "pdf")
-MINUS = "\u2212"
 FONT_FAMILY = "DejaVu Sans"
 
 #: Data columns by design, as (key, header, arm group).

@@ -27,8 +27,8 @@ from typing import Sequence
 import numpy as np
 
 from ..base.exceptions import SettingsError
-from ._labels import POINT_LABEL_LIMIT, literal_text, shorten
-from .forest import FONT_FAMILY, MINUS, save_figure
+from ._labels import POINT_LABEL_LIMIT, literal_text, number_ticks, shorten
+from .forest import FONT_FAMILY, save_figure
 
 __all__ = ["funnel", "FunnelDisplay", "CONTOUR_LEVELS"]
 
@@ -119,7 +119,6 @@ class FunnelDisplay:
     def plot(self, ax=None):
         """Draw the funnel and return ``self`` (a new figure of :attr:`size` without ``ax``)."""
         from matplotlib.font_manager import FontProperties
-        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
         own = ax is None
         if own:
@@ -183,11 +182,7 @@ class FunnelDisplay:
                                             zorder=4))
         if self.log_axis:
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        else:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}".replace("-", MINUS)))
+        number_ticks(ax.xaxis, log=self.log_axis)
         ax.set_xlim(self._x(lo), self._x(hi))
         ax.set_ylim(self.se_max, 0.0)
         ax.set_xlabel(self.xlabel, fontproperties=font)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 from scipy import special
@@ -27,7 +27,7 @@ from ..base.exceptions import ConvergenceWarning, SettingsError
 from .heterogeneity import i2_from_q, i2_h2_from_tau2
 from .tau2 import MODERATOR_METHODS, estimate_tau2, tau2_code
 
-__all__ = ["rma_fit", "tau2_mods", "RmaFit", "METAREG_TAU2", "METAREG_TESTS"]
+__all__ = ["rma_fit", "tau2_mods", "RmaFit", "Coefficients", "wald_tests", "WaldTests", "METAREG_TAU2", "METAREG_TESTS"]
 
 
 #: The tau² estimators with moderators (the table's), and FE, the common-effect model.
@@ -66,8 +66,8 @@ def tau2_mods(y, v, X, method: str = "REML", *, tol: float = 1e-12, maxiter: int
 
 
 @dataclass(frozen=True)
-class RmaFit:
-    """One fitted (meta-)regression model: coefficients, their covariance, tests, heterogeneity."""
+class Coefficients:
+    """The coefficients of a fitted model with their covariance and Wald tests (see :func:`wald_tests`)."""
 
     names: tuple
     beta: np.ndarray
@@ -77,6 +77,12 @@ class RmaFit:
     p: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
+
+
+@dataclass(frozen=True)
+class RmaFit(Coefficients):
+    """One fitted (meta-)regression model: coefficients, their covariance, tests, heterogeneity."""
+
     ddf: float | None
     tau2: float
     s2w: float
@@ -96,6 +102,55 @@ class RmaFit:
     iterations: int
     weights: np.ndarray   # 1 / (v + tau2)
     btt: tuple
+
+
+class WaldTests(NamedTuple):
+    """Tests of the coefficients of a fitted model and the omnibus test QM of ``btt``."""
+
+    se: np.ndarray
+    statistic: np.ndarray
+    p: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    qm: float
+    qm_df: tuple
+    qm_p: float
+    btt: tuple
+
+
+def wald_tests(beta, vb, *, intercept: bool, ddf: int | None, level: float) -> WaldTests:
+    """Wald tests of coefficients ``beta`` with covariance ``vb``, as metafor's ``rma.uni`` and ``rma.mv``.
+
+    With ``ddf`` None: z tests and QM ~ chi²(m); with ``ddf`` (Knapp & Hartung 2003, or
+    ``test = "t"``): t tests on ``ddf`` degrees of freedom and QM/m ~ F(m, ddf), NaN where
+    ``ddf`` < 1.  QM tests every coefficient but the intercept (metafor's default ``btt``);
+    all of them when there is no intercept or it is the only one.
+    """
+    p = beta.size
+    se = np.sqrt(np.diag(vb))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = beta / se
+    btt = tuple(range(1, p)) if (intercept and p > 1) else tuple(range(p))
+    m = len(btt)
+    bb = beta[list(btt)]
+    try:
+        qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
+    except np.linalg.LinAlgError:
+        qm = float("nan")
+    alpha = 1 - level
+    if ddf is not None:
+        qm = qm / m
+        qm_df: tuple = (m, ddf)
+        qm_p = float(special.fdtrc(m, ddf, qm)) if ddf > 0 else float("nan")
+        pv = 2 * _dist.t_sf(np.abs(stat), ddf) if ddf > 0 else np.full(p, np.nan)
+        crit = float(_dist.t_ppf(1 - alpha / 2, ddf)) if ddf > 0 else float("nan")
+    else:
+        qm_df = (m, None)
+        qm_p = float(_dist.chi2_sf(qm, m))
+        pv = 2 * _dist.norm_sf(np.abs(stat))
+        crit = float(_dist.norm_ppf(1 - alpha / 2))
+    return WaldTests(se=se, statistic=stat, p=np.asarray(pv, float), ci_low=beta - crit * se,
+                     ci_high=beta + crit * se, qm=qm, qm_df=qm_df, qm_p=qm_p, btt=btt)
 
 
 def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.95,
@@ -130,29 +185,8 @@ def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.
         rss = float(np.sum(w * (y - X @ beta) ** 2))
         s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
     vb = s2w * inv
-    se = np.sqrt(np.diag(vb))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = beta / se
-    btt = tuple(range(1, p)) if (intercept and p > 1) else tuple(range(p))
-    m = len(btt)
-    bb = beta[list(btt)]
-    try:
-        qm = float(bb @ np.linalg.solve(vb[np.ix_(btt, btt)], bb))
-    except np.linalg.LinAlgError:
-        qm = float("nan")
     ddf = k - p if test in ("knha", "t") else None
-    alpha = 1 - level
-    if test in ("knha", "t"):
-        qm = qm / m
-        qm_df = (m, k - p)
-        qm_p = float(special.fdtrc(m, k - p, qm)) if k - p > 0 else float("nan")
-        pv = 2 * _dist.t_sf(np.abs(stat), k - p) if k - p > 0 else np.full(p, np.nan)
-        crit = float(_dist.t_ppf(1 - alpha / 2, k - p)) if k - p > 0 else float("nan")
-    else:
-        qm_df = (m, None)
-        qm_p = float(_dist.chi2_sf(qm, m))
-        pv = 2 * _dist.norm_sf(np.abs(stat))
-        crit = float(_dist.norm_ppf(1 - alpha / 2))
+    wt = wald_tests(beta, vb, intercept=intercept, ddf=ddf, level=level)
     if k > p:
         w0 = 1 / v
         _, P0 = _wls(X, w0)
@@ -168,11 +202,11 @@ def rma_fit(y, v, X, *, method: str = "REML", test: str = "z", level: float = 0.
     else:
         qe, qe_p, i2, h2 = 0.0, 1.0, 0.0, 1.0
     nm = tuple(names) if names is not None else tuple(f"x{j}" for j in range(p))
-    return RmaFit(names=nm, beta=beta, vb=vb, se=se, statistic=stat, p=np.asarray(pv, float),
-                  ci_low=beta - crit * se, ci_high=beta + crit * se, ddf=ddf, tau2=t2, s2w=s2w,
-                  qm=qm, qm_df=qm_df, qm_p=qm_p, qe=qe, qe_df=k - p, qe_p=qe_p, i2=i2, h2=h2, k=k,
+    return RmaFit(names=nm, beta=beta, vb=vb, se=wt.se, statistic=wt.statistic, p=wt.p,
+                  ci_low=wt.ci_low, ci_high=wt.ci_high, ddf=ddf, tau2=t2, s2w=s2w,
+                  qm=wt.qm, qm_df=wt.qm_df, qm_p=wt.qm_p, qe=qe, qe_df=k - p, qe_p=qe_p, i2=i2, h2=h2, k=k,
                   method=method, test=test, level=level, converged=bool(conv), iterations=int(iters),
-                  weights=w, btt=btt)
+                  weights=w, btt=wt.btt)
 
 
 # ---------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ from ..permissions import allowed
 from ..render import render
 from ..responses import Refusal
 from ..routing import page, project
-from ._shared import text
+from ._shared import adjudication_page, settle_and_return, text
 
 _MAX_FORM_BYTES = 200_000
 
@@ -209,16 +209,14 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
     show = request.query_params.get("show", "open")
     report = discrepancies(proj) if _studies(request) else []
     fields = {f.name: f for f in xform.fields}
-    extractors = sorted({name for r in report for name in r["values"]})
     rows = []
     for r in report:
         if show == "open" and r["status"] not in ("differ", "incomplete"):
             continue
         distinct = sorted({v for v in r["values"].values() if v is not None})
         rows.append({**r, "field_def": fields[r["field"]], "distinct": distinct})
-    counts = {s: sum(r["status"] == s for r in report) for s in ("differ", "incomplete", "agree", "adjudicated")}
-    return render(request, "extract_adjudicate.html", user=user, rows=rows, extractors=extractors, show=show,
-                  counts=counts, error=error, status=status, notice=request.session.pop("notice", None))
+    return adjudication_page(request, "extract_adjudicate.html", user, report, rows, show=show, error=error,
+                             status=status)
 
 
 def settle(request: Request, user: User | None, form: FormData | None) -> Response:
@@ -228,14 +226,11 @@ def settle(request: Request, user: User | None, form: FormData | None) -> Respon
     value = text(form, "value")
     if value == "__other__":
         value = text(form, "other")
-    try:
-        adjudicate(project(request), study=study, field=field, value=value, by=user.name,
-                   reason=text(form, "reason") or "")
-    except DataError as exc:
-        return adjudication(request, user, None, error=str(exc), status=400)
-    request.session["notice"] = f"{study}, {field}: settled"
-    return RedirectResponse(f"/extract/adjudicate?show={quote(text(form, 'show') or 'open')}",
-                            status_code=303)
+    return settle_and_return(
+        request, form, lambda: adjudicate(project(request), study=study, field=field, value=value, by=user.name,
+                                          reason=text(form, "reason") or ""),
+        what=f"{study}, {field}", page="/extract/adjudicate",
+        again=lambda error: adjudication(request, user, None, error=error, status=400))
 
 
 def _export(request: Request, which: int) -> Response:

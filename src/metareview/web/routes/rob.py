@@ -44,7 +44,7 @@ from ..permissions import allowed
 from ..render import render
 from ..responses import Refusal
 from ..routing import page, project
-from ._shared import inline_svg, text
+from ._shared import ADJUDICATION_STATUSES, adjudication_page, inline_svg, settle_and_return, text
 
 OPEN = ("differ", "incomplete")
 
@@ -244,7 +244,6 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
     # questions of a domain whose judgment was adjudicated no longer decide anything
     settled_domains = {(r["study"], r["item"]) for r in report if r["item"] == r["domain"]
                        and r["status"] == "adjudicated"}
-    assessors = sorted({name for r in report for name in r["values"]})
     labels = dict(zip(tool.answers, tool.answer_labels))
     rows = []
     for r in report:
@@ -261,11 +260,9 @@ def adjudication(request: Request, user: User | None, form: FormData | None, *, 
         rows.append({**r, "kind": kind, "label": label, "follows": follows,
                      "choices": [(c, labels.get(c, c)) for c in choices],
                      "conditional": kind == "question" and tool.question(r["item"])[1].conditional})
-    counts = {s: sum(r["status"] == s for r in report) for s in ("differ", "incomplete", "agree", "adjudicated",
-                                                                 "derived")}
-    return render(request, "rob_adjudicate.html", user=user, tool=tool, rows=rows, assessors=assessors, show=show,
-                  outcome=outcome, suffix=_suffix(outcome),
-                  counts=counts, error=error, status=status, notice=request.session.pop("notice", None))
+    return adjudication_page(request, "rob_adjudicate.html", user, report, rows, show=show, error=error,
+                             status=status, statuses=(*ADJUDICATION_STATUSES, "derived"), suffix=_suffix(outcome),
+                             tool=tool, outcome=outcome)
 
 
 def settle(request: Request, user: User | None, form: FormData | None) -> Response:
@@ -274,15 +271,12 @@ def settle(request: Request, user: User | None, form: FormData | None) -> Respon
     study = _study_param(request, form)
     item = text(form, "item") or ""
     outcome = _outcome(request, form)
-    try:
-        adjudicate(project(request), study=study, item=item, value=text(form, "value"), by=user.name,
-                   reason=text(form, "reason") or "", quote=text(form, "quote"), page=text(form, "page"),
-                   outcome=outcome)
-    except DataError as exc:
-        return adjudication(request, user, None, error=str(exc), status=400, outcome=outcome)
-    request.session["notice"] = f"{study}, {item}: settled"
-    return RedirectResponse(f"/rob/adjudicate?show={quote(text(form, 'show') or 'open')}{_suffix(outcome)}",
-                            status_code=303)
+    return settle_and_return(
+        request, form, lambda: adjudicate(project(request), study=study, item=item, value=text(form, "value"),
+                                          by=user.name, reason=text(form, "reason") or "",
+                                          quote=text(form, "quote"), page=text(form, "page"), outcome=outcome),
+        what=f"{study}, {item}", page="/rob/adjudicate", suffix=_suffix(outcome),
+        again=lambda error: adjudication(request, user, None, error=error, status=400, outcome=outcome))
 
 
 def robvis(request: Request, user: User | None, form: FormData | None) -> Response:
