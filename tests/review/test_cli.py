@@ -216,3 +216,23 @@ def test_import_and_dedupe_show_a_bar_per_stage_unless_quiet(tmp_path, capsys):
     assert "19/19" in err  # every record read
     code, _, err = run(capsys, "review", "dedupe", "-p", project, "--quiet")
     assert code == 0 and err == ""
+
+
+def test_import_and_dedupe_show_a_finished_bar_per_stage(tmp_path, capsys):
+    """Each stage of a long command gets its own bar on standard error, and every bar ends full,
+    also a stage with nothing to do (a second dedupe run writes no links)."""
+    import re
+
+    def bars(err: str) -> dict[str, tuple[int, int]]:
+        found = re.findall(r"^(\w[\w ]*?)\s+\S*\s+(\d+)/(\d+)", err, re.MULTILINE)
+        return {stage: (int(done), int(total)) for stage, done, total in found}
+
+    project = tmp_path / "p.mrv"
+    ok(capsys, "review", "init", project)
+    code, _, err = run(capsys, "review", "import", EXPORTS / "pubmed.nbib", "-p", project, "--source", "PubMed")
+    assert code == 0 and list(bars(err)) == ["reading", "storing"]
+    assert all(done == total > 0 for done, total in bars(err).values()), err
+    for _ in range(2):
+        code, _, err = run(capsys, "review", "dedupe", "-p", project)
+        assert code == 0 and list(bars(err)) == ["reading records", "blocking", "comparing", "linking"], err
+        assert all(done == total > 0 for done, total in bars(err).values()), err

@@ -285,3 +285,74 @@ def test_import_reports_its_progress(project):
                                  progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert seen[0] == ("reading", 0, 1) and seen[1] == ("reading", 1, 1)
     assert seen[-1] == ("storing", report.n_records, report.n_records) and report.n_records == 9
+
+
+def test_medline_blocks_lines_and_continuations_read_from_the_whole_text():
+    """Records are runs of non-blank lines (whitespace-only lines and CRLF included), a PMID line
+    without a blank line before it opens a new record, and line numbers count every line."""
+    text = ("PMID- 1\nTI  - A\n      title\nAB  - \n      abs\n\n\n  \nPMID- 2\nTI  - B\nPMID- 3\nTI  - C\n"
+            "bad line\n   \t\nPMID- 4\r\nTI  - D  \r\n")
+    records = parse_bytes(text.encode(), filename="x.nbib").records
+    assert [(r.line, r.status, r.title, r.raw) for r in records] == [
+        (1, "ok", "A title", "PMID- 1\nTI  - A\n      title\nAB  - \n      abs"),
+        (9, "ok", "B", "PMID- 2\nTI  - B"),
+        (11, "malformed", "C", "PMID- 3\nTI  - C\nbad line"),
+        (15, "ok", "D", "PMID- 4\nTI  - D  "),
+    ]
+    assert records[0].abstract == " abs"  # an empty first line is kept as the value's start
+    assert records[2].problem == "line 13 is neither a MEDLINE field nor a continuation: 'bad line'"
+    records = parse_bytes(b"\n\nPMID- 1\nTI  - A\n      title   \n  x\n PMID- 5\nPMID- 6\n", filename="y.nbib").records
+    assert [(r.line, r.title) for r in records] == [(3, "A title x"), (8, None)]
+    assert records[0].problem == "line 7 is neither a MEDLINE field nor a continuation: ' PMID- 5'"
+
+
+def test_ris_records_found_by_their_opening_and_closing_lines():
+    """Text between records, a closing line without an opening one, byte-order marks at the start
+    of any line (concatenated files), CRLF, untagged continuation lines and a truncated last record."""
+    text = ("TY  - JOUR\r\nTI  - One\r\nER  - \r\nstray text\r\n\r\nmore\r\nTY  - BOOK\r\nT1  - X\r\nER  -\r\n"
+            "   \r\nER  - \r\n\ufeffTY  - JOUR\nTI  - Y\nER  - \n")
+    records = parse_bytes(text.encode(), filename="x.ris").records
+    assert [(r.line, r.status, r.title, r.raw) for r in records] == [
+        (1, "ok", "One", "TY  - JOUR\nTI  - One\nER  - "),
+        (4, "malformed", None, "stray text\n\nmore"),
+        (7, "ok", "X", "TY  - BOOK\nT1  - X\nER  -"),
+        (11, "malformed", None, "ER  - "),
+        (12, "ok", "Y", "TY  - JOUR\nTI  - Y\nER  - "),
+    ]
+    assert records[3].problem == "record on line 11 does not start with a 'TY  - ' line"
+    text = "\ufeffTY  - JOUR\nTI  - One\nAU  - A\n  continued\n\nER  - \n\n\nTY  - JOUR\nTI  - Two\n"
+    records = parse_bytes(text.encode(), filename="y.ris").records
+    assert [(r.line, r.status, r.authors) for r in records] == [(1, "ok", ["A continued"]), (9, "malformed", [])]
+    assert records[1].raw == "TY  - JOUR\nTI  - Two\n"
+    assert records[1].problem == "record starting on line 9 is not closed by 'ER  - ' (truncated file?)"
+    records = parse_bytes(b"TY  - JOUR\nTI  - One\nER  - \n\nsome trailing note\n\n", filename="z.ris").records
+    assert (records[1].line, records[1].raw) == (5, "some trailing note\n\n")
+    assert records[1].problem == "text on lines 5-7 is outside any RIS record"
+
+
+def test_parsing_pauses_the_garbage_collector_and_restores_it(monkeypatch):
+    import gc
+
+    from metareview.review import importers
+    seen = []
+
+    def spy(flat):
+        seen.append(gc.isenabled())
+        if "boom" in flat:
+            raise RuntimeError("boom")
+        return parse_medline(flat)
+
+    from metareview.review.importers.medline import parse_medline
+    monkeypatch.setitem(importers._TEXT_PARSERS, "medline", spy)
+    assert gc.isenabled()
+    assert len(parse_bytes(b"PMID- 1\nTI  - A\n", filename="x.nbib").records) == 1
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError, match="boom"):
+        parse_bytes(b"PMID- 1\nTI  - boom\n", format="medline")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_bytes(b"PMID- 1\nTI  - A\n", filename="x.nbib")
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()

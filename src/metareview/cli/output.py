@@ -163,7 +163,8 @@ def stage_bars(show: bool) -> Iterator[Callable[[str, int, int], None] | None]:
         def advance(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=max(total, 1))
-            bar.update(tasks[stage], completed=done, total=max(total, 1))
+            # a stage with nothing to do (no links to write) is done, not stuck at 0/1
+            bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
 
         yield advance
 

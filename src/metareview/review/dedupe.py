@@ -33,6 +33,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from ..base.exceptions import DataError, SettingsError
+from ._bulk import collector_paused
 from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
 from .store import Store
 
@@ -90,10 +91,11 @@ class _Key(NamedTuple):
 def prepare(rec: dict[str, Any]) -> _Key:
     """Comparable keys of a stored record."""
     title = norm_title(rec.get("title"))
-    return _Key(id=int(rec["id"]), title=title, words=len(title.split()), year=rec.get("year"),
-                author=first_author_key(rec.get("authors")), journal=journal_key(rec.get("journal")),
-                volume=(rec.get("volume") or "").strip().lower(), page=first_page(rec.get("pages")),
-                doi=clean_doi(rec.get("doi")), pmid=rec.get("pmid") or None)
+    # in the order of the fields (``_make`` skips the keyword handling: this runs once per record)
+    return _Key._make((int(rec["id"]), title, len(title.split()), rec.get("year"),
+                       first_author_key(rec.get("authors")), journal_key(rec.get("journal")),
+                       (rec.get("volume") or "").strip().lower(), first_page(rec.get("pages")),
+                       clean_doi(rec.get("doi")), rec.get("pmid") or None))
 
 
 def compare_records(a: _Key, b: _Key, settings: DedupeSettings = DedupeSettings(), *,
@@ -197,9 +199,9 @@ class _Fields:
         The second score compares titles with their words sorted (the token-sort ratio),
         precomputed once per record instead of once per pair.
         """
-        plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=1)
+        plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=-1)
         order = process.cpdist(self.sorted_title[a], self.sorted_title[b], scorer=fuzz.ratio, score_cutoff=cutoff,
-                               workers=1)
+                               workers=-1)
         return np.maximum(plain, order)
 
     def not_different(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray, settings: DedupeSettings) -> np.ndarray:
@@ -429,10 +431,12 @@ def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
     """Comparable keys of every record, read one record at a time (only the keys are kept)."""
     total = store.count_records() if progress else 0
     keys: dict[int, _Key] = {}
-    for rec in store.iter_records(("id", "title", "authors", "year", "journal", "volume", "pages", "doi", "pmid")):
-        keys[rec["id"]] = prepare(rec)
-        if progress and len(keys) % 10_000 == 0:
-            progress("reading records", len(keys), total)
+    with collector_paused():
+        for rec in store.iter_records(("id", "title", "authors", "year", "journal", "volume", "pages", "doi",
+                                       "pmid")):
+            keys[rec["id"]] = prepare(rec)
+            if progress and len(keys) % 10_000 == 0:
+                progress("reading records", len(keys), total)
     if progress:
         progress("reading records", len(keys), len(keys))
     return keys

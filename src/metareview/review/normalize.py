@@ -75,7 +75,13 @@ def first_author_key(authors: list[str] | None) -> str:
     """Surname of the first author, normalised (``Smith, J.``, ``Smith JA`` -> ``smith``)."""
     if not authors:
         return ""
-    name = authors[0].strip()
+    return _surname_key(authors[0])
+
+
+@lru_cache(maxsize=65_536)
+def _surname_key(name: str) -> str:
+    """:func:`first_author_key` of one name (prolific authors lead many records: each name is read once)."""
+    name = name.strip()
     if "," in name:
         surname = name.split(",", 1)[0]
     else:

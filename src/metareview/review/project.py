@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..base.exceptions import DataError, SettingsError
+from ._bulk import collector_paused
 from .store import Store
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class Project:
         result = parse_bytes(data, filename=filename, format=format, mapping=mapping)
         if progress:
             progress("reading", 1, 1)
-        with self.store.transaction():
+        with self.store.transaction(), collector_paused():
             # checked again inside the write lock: another process may have imported it meanwhile
             self._check_reimport(sha, filename, allow_reimport)
             existing = self.store.source(source)

@@ -40,10 +40,10 @@ def now() -> str:
 
 
 def _row_dict(row: dict[str, Any]) -> dict[str, Any]:
-    out = dict(row)
-    for key in _JSON_COLUMNS & out.keys():
-        out[key] = json.loads(out[key])
-    return out
+    """A record's row (a new dict from the backend, changed in place) with its JSON columns read."""
+    for key in _JSON_COLUMNS & row.keys():
+        row[key] = json.loads(row[key])
+    return row
 
 
 class Store:

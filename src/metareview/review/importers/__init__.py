@@ -12,8 +12,9 @@ import csv
 from pathlib import Path
 
 from ...base.exceptions import DataError, SettingsError
+from .._bulk import collector_paused
 from ..records import ParseResult
-from ._text import decode, split_lines
+from ._text import decode, unify_newlines
 from .bibtex import looks_like_bibtex, parse_bibtex
 from .covidence import parse_covidence
 from .csljson import looks_like_csljson, parse_csljson
@@ -30,13 +31,28 @@ FORMATS = ("medline", "ris", "wos", "bibtex", "endnote", "csljson", "csv")
 _ALIASES = {"nbib": "medline", "pubmed": "medline", "tsv": "csv", "table": "csv", "ciw": "wos", "isi": "wos",
             "webofscience": "wos", "bib": "bibtex", "biblatex": "bibtex", "xml": "endnote", "endnotexml": "endnote",
             "endnote-xml": "endnote", "csl": "csljson", "csl-json": "csljson", "json": "csljson"}
-_PARSERS = {"medline": lambda text, lines, mapping: parse_medline(lines),
-            "ris": lambda text, lines, mapping: parse_ris(lines),
-            "wos": lambda text, lines, mapping: parse_wos(lines),
+# MEDLINE and RIS are read from the text with ``\n`` line ends, in C, without splitting it into lines
+_TEXT_PARSERS = {"medline": parse_medline, "ris": parse_ris}
+# the others take the text as decoded, its lines and the column mapping
+_PARSERS = {"wos": lambda text, lines, mapping: parse_wos(lines),
             "bibtex": lambda text, lines, mapping: parse_bibtex(text, lines),
             "endnote": lambda text, lines, mapping: parse_endnote_xml(text, lines),
             "csljson": lambda text, lines, mapping: parse_csljson(text, lines),
             "csv": parse_table}
+#: how many lines :func:`detect_format` reads at most (BibTeX's comments may run long)
+_HEAD_LINES = 200
+
+
+def _head(flat: str) -> list[str]:
+    """The first :data:`_HEAD_LINES` lines, or all of them if those are blank (a table's header may
+    come after many blank lines)."""
+    end = -1
+    for _ in range(_HEAD_LINES):
+        end = flat.find("\n", end + 1)
+        if end < 0:
+            return flat.split("\n")
+    head = flat[:end].split("\n")
+    return head if any(line.strip() for line in head) else flat.split("\n")
 #: Screening tools whose exports of decisions are read (see :mod:`metareview.review.tool_decisions`).
 TOOL_READERS = {"rayyan": parse_rayyan, "covidence": parse_covidence}
 
@@ -72,9 +88,9 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
                 mapping: dict[str, str] | None = None) -> ParseResult:
     """Parse an export held in memory.  ``format`` is one of :data:`FORMATS` (or detected)."""
     text, encoding = decode(data, name=filename or "the input")
-    lines = split_lines(text)
+    flat = unify_newlines(text)
     if format is None:
-        fmt = detect_format(lines, filename)
+        fmt = detect_format(_head(flat), filename)
     else:
         fmt = _ALIASES.get(format.lower(), format.lower())
         if fmt not in FORMATS:
@@ -82,7 +98,13 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
     if mapping and fmt != "csv":
         raise SettingsError(f"a column mapping applies to CSV files only, but this file is {fmt}")
     try:
-        records = _PARSERS[fmt](text, lines, mapping)
+        with collector_paused():
+            if fmt in _TEXT_PARSERS:
+                records = _TEXT_PARSERS[fmt](flat)
+            else:
+                lines = flat.split("\n")
+                del flat  # held as lines now: one copy of the text less
+                records = _PARSERS[fmt](text, lines, mapping)
     except RecursionError:  # pragma: no cover - defensive: parsers are iterative
         raise DataError(f"{filename or 'the input'} is too deeply nested to read", rule="format") from None
     except csv.Error as exc:

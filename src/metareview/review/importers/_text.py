@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...tables.decoding import decode as decode_file
 
-__all__ = ["decode", "split_lines"]
+__all__ = ["decode", "unify_newlines", "split_lines"]
 
 
 def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
@@ -20,9 +20,14 @@ def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
     return decoded.text, decoded.encoding
 
 
+def unify_newlines(text: str) -> str:
+    """The text with every line ending (``\\r\\n``, ``\\r`` or ``\\n``) written ``\\n``."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def split_lines(text: str) -> list[str]:
     """Lines without their endings (``\\r\\n``, ``\\r`` and ``\\n`` all end a line)."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return unify_newlines(text).split("\n")
 
 
 class TagValues(dict):

@@ -12,6 +12,7 @@ Descriptions".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
@@ -24,6 +25,9 @@ _CONTINUATION = re.compile(r"^ {2,}\S")
 # a field with its continuation lines, matched on a whole record at once (the tag and
 # continuation patterns above, joined)
 _FIELD = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)", re.MULTILINE)
+# a record made of such fields only, one after another
+_ONE_FIELD = r"[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*"
+_RECORD = re.compile(rf"{_ONE_FIELD}(?:\n{_ONE_FIELD})*")
 
 
 def looks_like_medline(lines: list[str]) -> bool:
@@ -33,52 +37,48 @@ def looks_like_medline(lines: list[str]) -> bool:
     return False
 
 
-def _blocks(lines: list[str]) -> list[tuple[int, list[str]]]:
-    blocks: list[tuple[int, list[str]]] = []
-    current: list[str] = []
-    start = 0
-    for number, line in enumerate(lines, start=1):
-        if line.strip() == "":
-            if current:
-                blocks.append((start, current))
-                current = []
-            continue
-        if line.startswith("PMID-") and current:
-            # a missing blank line still starts a new record at PMID
-            blocks.append((start, current))
-            current = []
-        if not current:
-            start = number
-        current.append(line)
-    if current:
-        blocks.append((start, current))
-    return blocks
+# a record's lines: a run of lines that are not blank (whitespace only), matched on the whole file
+_BLOCK = re.compile(r"^[^\S\n]*\S.*(?:\n[^\S\n]*\S.*)*", re.MULTILINE)
 
 
-def _fields(raw: str) -> list[tuple[str, list[str]]] | None:
-    """The fields of a record whose every line is a field or a continuation, in one pass of
-    :data:`_FIELD`; ``None`` when some line is neither (then the lines are read one by one)."""
-    parts: list[tuple[str, list[str]]] = []
-    end = -1
-    for match in _FIELD.finditer(raw):
-        if match.start() != end + 1:
-            return None
-        end = match.end()
-        more = match.group(3)
-        pieces = [match.group(2).strip()]
-        if more:
-            pieces.extend(line.strip() for line in more[1:].split("\n"))
-        parts.append((match.group(1), pieces))
-    return parts if end == len(raw) else None
+def _blocks(text: str) -> Iterator[tuple[int, str]]:
+    """Each record's first line number and its text: records are separated by blank lines, and a
+    ``PMID-`` line also starts a new record when the blank line before it is missing."""
+    line, counted = 1, 0
+    for match in _BLOCK.finditer(text):
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        block = match.group()
+        cut = block.find("\nPMID-")
+        while cut >= 0:
+            yield line, block[:cut]
+            line += block.count("\n", 0, cut + 1)
+            block = block[cut + 1:]
+            cut = block.find("\nPMID-")
+        yield line, block
+        line += block.count("\n")
+        counted = match.end()
 
 
-def _record(start: int, block: list[str]) -> Record:
-    rec = Record(line=start, raw="\n".join(block))
-    # each field as its tag and its pieces (the first line's value, then each continuation line)
-    parts = _fields(rec.raw)
-    if parts is None:
-        parts = []
-        for offset, line in enumerate(block):
+def _fields(raw: str) -> list[tuple[str, str]] | None:
+    """The fields of a record whose every line is a field or a continuation, as (tag, value) with
+    the continuation lines joined to the first by spaces; ``None`` when some line is neither
+    (then the lines are read one by one).  Two passes in C: one checks the whole record, one
+    takes the fields."""
+    if _RECORD.fullmatch(raw) is None:
+        return None
+    return [(tag, first.strip()) if not more else
+            (tag, " ".join([first.strip(), *(line.strip() for line in more[1:].split("\n"))]))
+            for tag, first, more in _FIELD.findall(raw)]
+
+
+def _record(start: int, raw: str) -> Record:
+    rec = Record(line=start, raw=raw)
+    # each field as its tag and its value (the first line's value, then each continuation line)
+    fields = _fields(raw)
+    if fields is None:
+        parts: list[tuple[str, list[str]]] = []
+        for offset, line in enumerate(raw.split("\n")):
             match = None if line[:1] == " " else _TAG.match(line)
             if match:
                 parts.append((match.group(1), [match.group(2).strip()]))
@@ -87,7 +87,8 @@ def _record(start: int, block: list[str]) -> Record:
             else:
                 rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
                                    f"{line[:60]!r}")
-    values = TagValues((tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts)
+        fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts]
+    values = TagValues(fields)
     one = values.first
 
     rec.pmid = clean_pmid(one("PMID"))
@@ -119,6 +120,8 @@ def _record(start: int, block: list[str]) -> Record:
     return rec
 
 
-def parse_medline(lines: list[str]) -> list[Record]:
-    """Records of a MEDLINE file; malformed blocks are kept and flagged, never dropped."""
-    return [_record(start, block) for start, block in _blocks(lines)]
+def parse_medline(text: str) -> list[Record]:
+    """Records of a MEDLINE file (its text with ``\\n`` line ends, see
+    :func:`~metareview.review.importers._text.unify_newlines`); malformed blocks are kept and
+    flagged, never dropped."""
+    return [_record(start, raw) for start, raw in _blocks(text)]

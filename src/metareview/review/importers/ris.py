@@ -31,6 +31,10 @@ __all__ = ["parse_ris", "looks_like_ris"]
 
 _TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
 _TAGS = re.compile(_TAG.pattern, re.MULTILINE)  # the tagged lines of a whole record, in one pass
+# the lines that open and close a record
+_BOUNDARY = re.compile(r"^(TY|ER) {1,2}-(?: .*)?$", re.MULTILINE)
+_NOT_BLANK = re.compile(r"^[^\S\n]*\S", re.MULTILINE)
+_LINE_BOM = re.compile(r"^\ufeff+", re.MULTILINE)
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
 
 
@@ -48,20 +52,18 @@ def _tag_name(tag: str) -> str:
     return TAG_KEY_MAPPING.get(tag, tag)
 
 
-def _record(start: int, block: list[str], *, terminated: bool) -> Record:
-    rec = Record(line=start, raw="\n".join(block))
-    # each field as its tag and its pieces (the tagged line's value, then each untagged line
-    # after it); lines before the first tag belong to no field
-    parts: list[tuple[str, list[str]]] = []
-    raw = rec.raw
-    matches = list(_TAGS.finditer(raw))
-    for tagged, after in zip(matches, matches[1:] + [None]):
-        pieces = [(tagged.group(2) or "").strip()]
-        between = raw[tagged.end():after.start() if after else len(raw)]
+def _record(start: int, raw: str, *, terminated: bool) -> Record:
+    rec = Record(line=start, raw=raw)
+    # each field as its tag and its value (the tagged line's value, then each untagged line after
+    # it); lines before the first tag belong to no field.  split() gives, after the text before
+    # the first tag, the tag, the tagged line's value and the text up to the next tag, in C
+    split = _TAGS.split(raw)
+    fields: list[tuple[str, str]] = []
+    for at in range(1, len(split), 3):
+        value, between = (split[at + 1] or "").strip(), split[at + 2]
         if between.strip():
-            pieces.extend(line.strip() for line in between.split("\n") if line.strip())
-        parts.append((tagged.group(1), pieces))
-    fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces).strip()) for tag, pieces in parts]
+            value = " ".join([value, *(line.strip() for line in between.split("\n") if line.strip())]).strip()
+        fields.append((split[at], value))
     values = TagValues(fields, skip=("ER",))
     one = values.first
 
@@ -111,36 +113,55 @@ def _record(start: int, block: list[str], *, terminated: bool) -> Record:
     return rec
 
 
-def parse_ris(lines: list[str]) -> list[Record]:
-    """Records of a RIS file; text outside ``TY``...``ER`` and unterminated records are kept
-    as malformed records with their line numbers."""
+def parse_ris(text: str) -> list[Record]:
+    """Records of a RIS file (its text with ``\\n`` line ends, see
+    :func:`~metareview.review.importers._text.unify_newlines`); text outside ``TY``...``ER``
+    and unterminated records are kept as malformed records with their line numbers.
+
+    Only the lines that open and close records (``TY``, ``ER``) are looked for, by one regular
+    expression over the whole text; what lies between is sliced, not split into lines.
+    """
+    if "\ufeff" in text:
+        text = _LINE_BOM.sub("", text)  # a byte-order mark may open any line of a concatenated file
     records: list[Record] = []
-    block: list[str] = []
-    start = 0
-    for number, raw_line in enumerate(lines, start=1):
-        line = raw_line.lstrip("\ufeff")
-        # only the tags that open and close a record matter here
-        match = _TAG.match(line) if line[:2] in ("TY", "ER") else None
-        tag = match.group(1) if match else None
-        if tag == "TY":
-            if block:
-                records.append(_record(start, block, terminated=False))
-            block, start = [line], number
-        elif tag == "ER":
-            if not block:
-                start = number
-            block.append(line)
-            records.append(_record(start, block, terminated=True))
-            block = []
-        elif block:
-            block.append(line)
-        elif line.strip():
-            block, start = [line], number
-    if block:
-        if any(_TAG.match(line) for line in block):
-            records.append(_record(start, block, terminated=False))
+    start = -1  # where the open block starts (-1: none is open)
+    start_line = 0
+    line, counted = 1, 0  # the number of the line at offset ``counted``
+
+    def line_at(offset: int) -> int:
+        nonlocal line, counted
+        line += text.count("\n", counted, offset)
+        counted = offset
+        return line
+
+    previous_end = 0  # offset just after the last TY/ER line (before its newline)
+    for match in _BOUNDARY.finditer(text):
+        if start < 0:
+            # text after the last record: its first line that is not blank opens a block
+            outside = _NOT_BLANK.search(text, previous_end, match.start())
+            if outside is not None:
+                start, start_line = outside.start(), line_at(outside.start())
+        if match.group(1) == "TY":
+            if start >= 0:
+                records.append(_record(start_line, text[start:match.start() - 1], terminated=False))
+            start, start_line = match.start(), line_at(match.start())
         else:
-            rec = Record(line=start, raw="\n".join(block))
-            rec.mark_malformed(f"text on lines {start}-{start + len(block) - 1} is outside any RIS record")
+            if start < 0:
+                start, start_line = match.start(), line_at(match.start())
+            records.append(_record(start_line, text[start:match.end()], terminated=True))
+            start = -1
+        previous_end = match.end()
+    if start < 0:
+        outside = _NOT_BLANK.search(text, previous_end)
+        if outside is not None:
+            start, start_line = outside.start(), line_at(outside.start())
+    if start >= 0:
+        block = text[start:]
+        if _TAGS.search(block):
+            records.append(_record(start_line, block, terminated=False))
+        else:
+            rec = Record(line=start_line, raw=block)
+            last = start_line + block.count("\n")
+            rec.mark_malformed(f"text on lines {start_line}-{last} is outside any RIS record")
             records.append(rec)
     return records
