@@ -339,17 +339,21 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
             raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded ({rules.UNINFORMATIVE}): "
                             "no studies left to pool", rule="no studies")
         pooled = left
-    bad = pooled & rules.not_computable(yi, vi)
-    if bad.any():
-        refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
-    absurd = pooled & rules.beyond_precision(yi, vi)
-    if absurd.any():
-        refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
-    zero_vi = pooled & (vi == 0)
-    if zero_vi.any():
-        refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
-        if refusal is not None:
-            refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
+    zero_vi = None
+    if not rules.within_rules(yi, vi):  # some cell, maybe a padded one, may break a rule: find it
+        bad = pooled & rules.not_computable(yi, vi)
+        if bad.any():
+            refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
+        absurd = pooled & rules.beyond_precision(yi, vi)
+        if absurd.any():
+            refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
+        zero_vi = pooled & (vi == 0)
+        if zero_vi.any():
+            refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
+            if refusal is not None:
+                refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
+        else:
+            zero_vi = None
     mask = pooled.astype(float)
     genq = None
     if "genq_weights" in flat_cols:
@@ -365,7 +369,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
-    if zero_vi.any():
+    if zero_vi is not None:
         # as the single analysis (and metafor): what weights 1/v_i define is undefined
         rows_zero = zero_vi.any(-1)
         for name in NEEDS_POSITIVE_V:

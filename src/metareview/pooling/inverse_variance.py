@@ -114,6 +114,12 @@ def _prepare(yi, vi, mask):
     y = np.atleast_2d(np.asarray(yi, float))
     v = np.atleast_2d(np.asarray(vi, float))
     mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    if mk.shape == y.shape == v.shape and np.isfinite(y).all() and np.isfinite(v).all():
+        # the usual case (every cell finite): the mask is the caller's, and with every
+        # study taking part (a batch chunk without padding) there is nothing to replace
+        if mask is None or mk.min() > 0:
+            return y, v, mk
+        return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk
     mk = mk * np.isfinite(y) * np.isfinite(v)
     return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk
 
@@ -223,7 +229,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
                             common=(w, sw, q_tau2), weights=genq)
         tau2 = fit.tau2
-        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq)
+        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw))
         ws = mk / (v + tau2[:, None])
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws

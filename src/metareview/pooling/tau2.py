@@ -81,7 +81,8 @@ class Tau2Data:
     """One tau² problem over a batch of analyses: outcomes, variances, mask and design.
 
     ``fixed`` is the projection at the common-effect weights 1/v with its Q (the kernel may
-    hand over the ones it has, or a Q about another centre, the Mantel-Haenszel estimate).
+    hand over the ones it has, ``common = (w, sum w)`` or ``(w, sum w, Q)``, the Q possibly
+    about another centre, the Mantel-Haenszel estimate).
     """
 
     def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000):
@@ -109,15 +110,19 @@ class Tau2Data:
         """The projection at the random-effects weights 1/(v + tau²)."""
         return self.design.project(self.mask / (self.v + tau2[:, None]))
 
+    def common_weights(self):
+        """The common-effect weights 1/v (zero outside the mask) and their row sums."""
+        if self._common is not None:
+            return self._common[0], self._common[1]
+        w = self.mask / self.v
+        return w, row_sum(w, -1)
+
     def fixed(self):
         """The projection at the common-effect weights 1/v and Q = y'P y there."""
         if self._fixed is None:
-            if self._common is not None:
-                w, sw, q = self._common
-                self._fixed = (self.design.project(w, sw), q)
-            else:
-                proj = self.design.project(self.mask / self.v)
-                self._fixed = (proj, proj.quad(self.y))
+            proj = self.design.project(*self.common_weights())
+            q = self._common[2] if self._common is not None and len(self._common) > 2 else proj.quad(self.y)
+            self._fixed = (proj, q)
         return self._fixed
 
     def spread(self):
@@ -421,14 +426,15 @@ def _se_quadratic(d, t, w, divisor=None):
     return np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / (tr_p if divisor is None else divisor)
 
 
-def _se_q(d, t, w):
-    """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1)."""
-    tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1), full=False)
+def _se_q(d, t, w, sw=None):
+    """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1); ``sw``, their
+    row sums, when known."""
+    tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1) if sw is None else sw, full=False)
     return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp), tr_p
 
 
 def _se_dl(d, t):
-    se, tr_p = _se_q(d, t, d.mask / d.v)
+    se, tr_p = _se_q(d, t, *d.common_weights())
     return se / tr_p
 
 
@@ -622,8 +628,11 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
-    vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1) if v.size else np.zeros(k.shape)
-    tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
+    # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
+    # concerned: their rows are looked at only when there are such analyses)
+    if v.size and ((tau2 > 0) & ~(tau2 > tol * np.abs(v).max())).any():
+        vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
+        tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
     if warn and not conv.all():
         warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
                       f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
@@ -631,7 +640,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     return Tau2Fit(tau2, it, conv)
 
 
-def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
+def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None):
     """Standard error of the estimate of tau², as metafor 3.8-1's ``rma.uni`` reports it
     (``se.tau2``) for an intercept-only model, vectorised over analyses: each estimator's
     ``se`` in :data:`ESTIMATORS`.
@@ -641,13 +650,15 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
     is built from, at the estimate (Viechtbauer 2005, JEBS 30:261; DerSimonian & Kacker
     2007); PM, PMM, EB and SJIT: metafor's approximation sqrt(2 k²/((k - 1) (sum w)²)).
     With w = 1/(v + tau²) (1/v for the moment estimators), and NaN for one study.
+    ``common`` may pass the common-effect weights 1/v and their sums ``(w, sum w)`` that the
+    caller already has.
     """
     entry = estimator(method)
     y = np.asarray(y, float)
     mask = np.asarray(mask, float)
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
-    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights)
+    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common)
     t = np.maximum(np.asarray(tau2, float), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = entry.se(d, t)
