@@ -280,7 +280,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     if complete is not None:
         flat_cols = {r: np.where(missing, _PAD[r], v) for r, v in flat_cols.items()}
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
-        cell = np.arange(n_rows)
+        cell = None  # cell i * kmax + j is row i * kmax + j of the chunk
         real: np.ndarray = np.ones((na, kmax), dtype=bool)
 
         def pad(vals, fill):
@@ -306,9 +306,13 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
                     method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
         yi, vi, n_tot = es.yi, es.vi, es.n
+    def position(i: int, j: int) -> int:
+        """The row among the chunk's rows of cell (analysis i of the chunk, study j)."""
+        return i * kmax + j if cell is None else int(np.flatnonzero(cell == i * kmax + j)[0])
+
     def origin(i: int, j: int) -> int:
         """The table row of cell (analysis i of the chunk, study j)."""
-        row = int(np.flatnonzero(cell == i * kmax + j)[0])
+        row = position(i, j)
         return (rows.start + row) if isinstance(rows, slice) else int(rows[row])
 
     def refuse(mask, message, rule, column=plan.measure.code):
@@ -327,7 +331,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
             i = int(np.argmax(none_left))
             j = int(np.argmax(real[i]))
             raise DataError(f"analysis {_id(frame.ids[a + i])!r}: no study has complete data: every study has an "
-                            f"empty cell (e.g. column {where[int(np.flatnonzero(cell == i * kmax + j)[0])]!r})",
+                            f"empty cell (e.g. column {where[position(i, j)]!r})",
                             study=frame._row_study(origin(i, j)), rule="value required")
     uninformative = rules.uninformative(plan.measure, {r: pad(v, _PAD[r]) for r, v in flat_cols.items()},
                                         s.allstudies) if m_es.design == "bin2" else None

@@ -227,9 +227,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
             q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q_tau2), weights=genq)
+                            common=(w, sw, q_tau2), weights=genq, counts=k)
         tau2 = fit.tau2
-        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw))
+        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw), counts=k)
         ws = mk / (v + tau2[:, None])
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws

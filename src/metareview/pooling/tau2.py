@@ -85,12 +85,13 @@ class Tau2Data:
     about another centre, the Mantel-Haenszel estimate).
     """
 
-    def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000):
+    def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000,
+                 counts=None):
         self.design = Intercept() if design is None else design
         self.mask = mask
         self.y = self.design.centre(y, mask)
         self.v = v
-        self.k = row_sum(mask, -1)
+        self.k = row_sum(mask, -1) if counts is None else counts
         self.p = self.design.p
         self.weights = weights
         self.tol, self.maxiter = tol, maxiter
@@ -596,7 +597,7 @@ def estimator(method: str) -> Tau2Estimator:
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True, common=None, weights=None) -> Tau2Fit:
+                  maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None) -> Tau2Fit:
     """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
 
     ``X`` is the design matrix, (studies, p) or (analyses, studies, p); None (the default)
@@ -606,7 +607,8 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the caller already has
     (intercept-only), so that DL and HS do not compute them again.  ``weights`` are the
     user weights of the GENQ estimator (same shape as ``y``), required by it and refused
-    by every other estimator.
+    by every other estimator.  ``counts``, the row sums of ``mask`` (studies per analysis),
+    when the caller has them.
     """
     entry = estimator(method)
     if (weights is None) == entry.needs_weights:
@@ -620,7 +622,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     design = design_of(X)
     if X is not None and common is not None:
         raise SettingsError("common-effect quantities can be handed over for the intercept-only model only")
-    d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter)
+    d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter, counts=counts)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, it, conv = entry.estimate(d)
     k = d.k
@@ -640,7 +642,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     return Tau2Fit(tau2, it, conv)
 
 
-def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None):
+def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=None):
     """Standard error of the estimate of tau², as metafor 3.8-1's ``rma.uni`` reports it
     (``se.tau2``) for an intercept-only model, vectorised over analyses: each estimator's
     ``se`` in :data:`ESTIMATORS`.
@@ -650,15 +652,15 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None):
     is built from, at the estimate (Viechtbauer 2005, JEBS 30:261; DerSimonian & Kacker
     2007); PM, PMM, EB and SJIT: metafor's approximation sqrt(2 k²/((k - 1) (sum w)²)).
     With w = 1/(v + tau²) (1/v for the moment estimators), and NaN for one study.
-    ``common`` may pass the common-effect weights 1/v and their sums ``(w, sum w)`` that the
-    caller already has.
+    ``common`` may pass the common-effect weights 1/v and their sums ``(w, sum w)``, and
+    ``counts`` the studies per analysis, that the caller already has.
     """
     entry = estimator(method)
     y = np.asarray(y, float)
     mask = np.asarray(mask, float)
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
-    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common)
+    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts)
     t = np.maximum(np.asarray(tau2, float), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = entry.se(d, t)
