@@ -146,9 +146,18 @@ def _moments(proj, d):
     return (proj.quad(d.y) - proj.trace_v(d.v)) / proj.trace()
 
 
-def _root_of_q(d: Tau2Data, target):
+def _at_zero(d: Tau2Data):
+    """The generalised Q at tau² = 0 and its derivative there, per analysis: where
+    :func:`_root_of_q` starts."""
+    r, q = d.at(np.zeros(d.y.shape[0])).residuals(d.y)
+    return q, -row_sum(r * r, -1)
+
+
+def _root_of_q(d: Tau2Data, target, index=None):
     """tau² >= 0 with the generalised Q(tau²) = y'P y at w = 1/(v + tau²) equal to ``target``
-    (Q decreases in tau²); 0 where Q(0) <= target.
+    (Q decreases in tau²); 0 where Q(0) <= target.  ``index`` gives the analysis of ``d`` that
+    each target is for, when there are several per analysis (the two bounds of a Q-profile
+    interval: their Q at 0 is computed once, and no copy of the data is made for them).
 
     Newton's method on 1/Q from tau² = 0 (1/Q is nearly linear in tau², exactly so for one
     study, so few steps are needed; DerSimonian & Kacker 2007 for the monotone Newton
@@ -157,9 +166,11 @@ def _root_of_q(d: Tau2Data, target):
     analyses still iterating (their rows are gathered).
     """
     tol, maxiter = d.tol, d.maxiter
-    m = d.y.shape[0]
+    m = d.y.shape[0] if index is None else index.size
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    q0 = d.at(np.zeros(m)).quad(d.y)
+    q0, dq0 = _at_zero(d)
+    if index is not None:
+        q0, dq0 = q0[index], dq0[index]
     tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
@@ -167,14 +178,18 @@ def _root_of_q(d: Tau2Data, target):
     if rows.size == 0:
         return tau2, it, conv
     conv[rows] = False
-    sub, target = d.take(rows), target[rows]
+    sub, target = d.take(rows if index is None else index[rows]), target[rows]
+    q0, dq0 = q0[rows], dq0[rows]
     x = np.zeros(rows.size)
     lo = np.zeros(rows.size)
     hi = np.full(rows.size, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for n_it in range(1, maxiter + 1):
-            r, q = sub.at(x).residuals(sub.y)
-            dq = -row_sum(r * r, -1)
+            if n_it == 1:  # every analysis starts at tau² = 0, where Q is known
+                q, dq = q0, dq0
+            else:
+                r, q = sub.at(x).residuals(sub.y)
+                dq = -row_sum(r * r, -1)
             f = q - target
             lo = np.where(f > 0, x, lo)
             hi = np.where(f < 0, x, hi)
@@ -684,15 +699,17 @@ def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
     from ..base import dist as _dist
 
     y = np.asarray(y, float)
+    v = np.asarray(v, float)
     mask = np.asarray(mask, float)
     k = mask.sum(-1)
     alpha = 1 - level
     df = np.maximum(k - 1, 1)
     targets = np.concatenate([_dist.chi2_ppf(1 - alpha / 2, df), _dist.chi2_ppf(alpha / 2, df)])
-    both = Tau2Data(np.concatenate([y, y]), np.concatenate([v, v]), np.concatenate([mask, mask]), tol=tol, maxiter=500)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        both, _, _ = _root_of_q(both, targets)
     m = y.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # two roots per analysis (lower and upper bound), found together
+        both, _, _ = _root_of_q(Tau2Data(y, v, mask, tol=tol, maxiter=500, counts=k), targets,
+                                index=np.tile(np.arange(m), 2))
     low, high = both[:m], both[m:]
     low = np.where(k < 2, np.nan, low)
     high = np.where(k < 2, np.nan, high)
