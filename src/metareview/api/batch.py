@@ -271,10 +271,10 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     complete = np.flatnonzero(~missing) if missing.any() else None
     try:
         if complete is None:
-            validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
+            validate_design(plan.escalc_measure, flat_cols, studlab=range(n_rows))
         elif complete.size:
             validate_design(plan.escalc_measure, {r: v[complete] for r, v in flat_cols.items()},
-                            studlab=np.arange(complete.size))
+                            studlab=range(complete.size))
     except DataError as exc:
         _reraise(exc, frame, rows, None if complete is None or exc.study is None else int(complete[int(exc.study)]))
     if complete is not None:
@@ -358,7 +358,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
                 refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
         else:
             zero_vi = None
-    mask = pooled.astype(float)
+    # every cell of the chunk pooled (no padding, nothing missing or set aside): no mask
+    mask = None if pooled is real and cell is None else pooled.astype(float)
     genq = None
     if "genq_weights" in flat_cols:
         bad_w = ~(np.isfinite(flat_cols["genq_weights"]) & (flat_cols["genq_weights"] > 0))
@@ -385,7 +386,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         n_harmonic = None
         if n_tot is not None:
             with np.errstate(divide="ignore"):
-                n_harmonic = mask.sum(-1) / (mask / n_tot).sum(-1)
+                counted = pooled.astype(float) if mask is None else mask
+                n_harmonic = counted.sum(-1) / (counted / n_tot).sum(-1)
         for name, source in _BT_SOURCE.items():
             out[name] = backtransform(plan.measure, out[source], n_harmonic)
     return out
