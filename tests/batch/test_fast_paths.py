@@ -201,3 +201,16 @@ def test_a_chunk_without_padding_whose_analysis_has_no_complete_study():
     with pytest.raises(DataError, match=r"analysis 'A05': no study has complete data.*column 'vi'") as err:
         batch(table)
     assert err.value.study == "S1"
+
+
+@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5]])
+def test_integer_ids_in_runs_sorted_or_not(ids):
+    """Sorted integer ids are read as runs; any other order groups as string ids do."""
+    y, v = simulated(1, 6, seed=9)
+    table = pd.DataFrame({"analysis": ids, "yi": y.ravel(), "vi": v.ravel()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = batch(table)
+        as_text = batch(table.assign(analysis=table["analysis"].astype(str)))
+    assert got["analysis"].tolist() == list(dict.fromkeys(ids))
+    pd.testing.assert_frame_equal(got.drop(columns="analysis"), as_text.drop(columns="analysis"), check_exact=True)

@@ -184,10 +184,16 @@ class _Frame:
         ids = frame[plan.by].to_numpy()
         self.labels = frame[plan.studlab].to_numpy() if plan.studlab else None
         self._codes = None
-        if ids.dtype.kind in "iu" and ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
-            # sorted integer ids (the usual simulation layout): analyses are the runs of equal ids
+        first = None
+        if ids.dtype.kind in "iu" and ids.size > 1:
+            # sorted integer ids (the usual simulation layout): analyses are the runs of equal
+            # ids, and the ids are sorted when the runs' ids increase
             first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-            self.ids = ids[first]
+            heads = ids[first]
+            if not bool((heads[1:] > heads[:-1]).all()):
+                first = None
+        if first is not None:
+            self.ids = heads
             self.counts = np.diff(np.append(first, ids.size))
             self.order = None
         else:
