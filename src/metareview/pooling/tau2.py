@@ -642,7 +642,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
         tau2, it, conv = entry.estimate(d)
     k = d.k
     tau2 = np.where(k <= d.p, 0.0, tau2)
-    tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
+    tau2 = np.where(np.isfinite(tau2) & (tau2 > 0), tau2, 0.0)  # (a zero of either sign is 0.0)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
