@@ -673,8 +673,8 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
     ``pool --json`` contract, flattened: ``common_estimate`` is ``common.estimate``, ``q``
     is ``heterogeneity.q``; I² in percent) and, for transformed measures,
     :data:`BACKTRANSFORMED_COLUMNS`.  Rows come in the order in which analyses first
-    appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (about half
-    the time of a DerSimonian-Laird batch); its columns are then NaN.
+    appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (half to two
+    thirds of the time of a DerSimonian-Laird batch); its columns are then NaN.
 
     Analyses are pooled a chunk at a time, which bounds memory: by default chunks of about
     :data:`CHUNK_CELLS` padded cells, or ``chunk_size`` analyses (fewer when one is large);
