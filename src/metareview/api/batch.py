@@ -184,10 +184,16 @@ class _Frame:
         ids = frame[plan.by].to_numpy()
         self.labels = frame[plan.studlab].to_numpy() if plan.studlab else None
         self._codes = None
-        if ids.dtype.kind in "iu" and ids.size > 1 and bool((ids[1:] >= ids[:-1]).all()):
-            # sorted integer ids (the usual simulation layout): analyses are the runs of equal ids
+        first = None
+        if ids.dtype.kind in "iu" and ids.size > 1:
+            # sorted integer ids (the usual simulation layout): analyses are the runs of equal
+            # ids, and the ids are sorted when the runs' ids increase
             first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-            self.ids = ids[first]
+            heads = ids[first]
+            if not bool((heads[1:] > heads[:-1]).all()):
+                first = None
+        if first is not None:
+            self.ids = heads
             self.counts = np.diff(np.append(first, ids.size))
             self.order = None
         else:
@@ -271,16 +277,16 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     complete = np.flatnonzero(~missing) if missing.any() else None
     try:
         if complete is None:
-            validate_design(plan.escalc_measure, flat_cols, studlab=np.arange(n_rows))
+            validate_design(plan.escalc_measure, flat_cols, studlab=range(n_rows))
         elif complete.size:
             validate_design(plan.escalc_measure, {r: v[complete] for r, v in flat_cols.items()},
-                            studlab=np.arange(complete.size))
+                            studlab=range(complete.size))
     except DataError as exc:
         _reraise(exc, frame, rows, None if complete is None or exc.study is None else int(complete[int(exc.study)]))
     if complete is not None:
         flat_cols = {r: np.where(missing, _PAD[r], v) for r, v in flat_cols.items()}
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
-        cell = np.arange(n_rows)
+        cell = None  # cell i * kmax + j is row i * kmax + j of the chunk
         real: np.ndarray = np.ones((na, kmax), dtype=bool)
 
         def pad(vals, fill):
@@ -306,9 +312,13 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
                     method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)
         yi, vi, n_tot = es.yi, es.vi, es.n
+    def position(i: int, j: int) -> int:
+        """The row among the chunk's rows of cell (analysis i of the chunk, study j)."""
+        return i * kmax + j if cell is None else int(np.flatnonzero(cell == i * kmax + j)[0])
+
     def origin(i: int, j: int) -> int:
         """The table row of cell (analysis i of the chunk, study j)."""
-        row = int(np.flatnonzero(cell == i * kmax + j)[0])
+        row = position(i, j)
         return (rows.start + row) if isinstance(rows, slice) else int(rows[row])
 
     def refuse(mask, message, rule, column=plan.measure.code):
@@ -327,7 +337,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
             i = int(np.argmax(none_left))
             j = int(np.argmax(real[i]))
             raise DataError(f"analysis {_id(frame.ids[a + i])!r}: no study has complete data: every study has an "
-                            f"empty cell (e.g. column {where[int(np.flatnonzero(cell == i * kmax + j)[0])]!r})",
+                            f"empty cell (e.g. column {where[position(i, j)]!r})",
                             study=frame._row_study(origin(i, j)), rule="value required")
     uninformative = rules.uninformative(plan.measure, {r: pad(v, _PAD[r]) for r, v in flat_cols.items()},
                                         s.allstudies) if m_es.design == "bin2" else None
@@ -339,18 +349,23 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
             raise DataError(f"analysis {_id(frame.ids[a + i])!r}: every study is excluded ({rules.UNINFORMATIVE}): "
                             "no studies left to pool", rule="no studies")
         pooled = left
-    bad = pooled & rules.not_computable(yi, vi)
-    if bad.any():
-        refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
-    absurd = pooled & rules.beyond_precision(yi, vi)
-    if absurd.any():
-        refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
-    zero_vi = pooled & (vi == 0)
-    if zero_vi.any():
-        refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
-        if refusal is not None:
-            refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
-    mask = pooled.astype(float)
+    zero_vi = None
+    if not rules.within_rules(yi, vi):  # some cell, maybe a padded one, may break a rule: find it
+        bad = pooled & rules.not_computable(yi, vi)
+        if bad.any():
+            refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
+        absurd = pooled & rules.beyond_precision(yi, vi)
+        if absurd.any():
+            refuse(absurd, lambda i, j: rules.beyond_precision_message(yi[i, j], vi[i, j]), "magnitude")
+        zero_vi = pooled & (vi == 0)
+        if zero_vi.any():
+            refusal = rules.zero_variance_refusal(s.method, s.method_tau2, ZERO_VARIANCE_METHODS)
+            if refusal is not None:
+                refuse(zero_vi, lambda i, j: refusal, "vi > 0", column="vi")
+        else:
+            zero_vi = None
+    # every cell of the chunk pooled (no padding, nothing missing or set aside): no mask
+    mask = None if pooled is real and cell is None else pooled.astype(float)
     genq = None
     if "genq_weights" in flat_cols:
         bad_w = ~(np.isfinite(flat_cols["genq_weights"]) & (flat_cols["genq_weights"] > 0))
@@ -365,7 +380,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
             out[name] = getattr(p, name)
-    if zero_vi.any():
+    if zero_vi is not None:
         # as the single analysis (and metafor): what weights 1/v_i define is undefined
         rows_zero = zero_vi.any(-1)
         for name in NEEDS_POSITIVE_V:
@@ -377,7 +392,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         n_harmonic = None
         if n_tot is not None:
             with np.errstate(divide="ignore"):
-                n_harmonic = mask.sum(-1) / (mask / n_tot).sum(-1)
+                counted = pooled.astype(float) if mask is None else mask
+                n_harmonic = counted.sum(-1) / (counted / n_tot).sum(-1)
         for name, source in _BT_SOURCE.items():
             out[name] = backtransform(plan.measure, out[source], n_harmonic)
     return out
@@ -657,8 +673,8 @@ def batch(table, *, by: str = "analysis", measure: str | None = None, columns: M
     ``pool --json`` contract, flattened: ``common_estimate`` is ``common.estimate``, ``q``
     is ``heterogeneity.q``; I² in percent) and, for transformed measures,
     :data:`BACKTRANSFORMED_COLUMNS`.  Rows come in the order in which analyses first
-    appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (about half
-    the time of a DerSimonian-Laird batch); its columns are then NaN.
+    appear.  ``tau2_ci=False`` skips the iterative Q-profile interval of tau² (half to two
+    thirds of the time of a DerSimonian-Laird batch); its columns are then NaN.
 
     Analyses are pooled a chunk at a time, which bounds memory: by default chunks of about
     :data:`CHUNK_CELLS` padded cells, or ``chunk_size`` analyses (fewer when one is large);

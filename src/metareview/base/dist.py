@@ -31,6 +31,9 @@ def _per_distinct_df(fn, df, p):
     df = np.asarray(df, float)
     if df.size < 64 or np.ndim(p) != 0:
         return fn(df, p)
+    first = df.flat[0]
+    if (df == first).all():  # every analysis with the same k (a simulation's usual case): no sort
+        return np.full(df.shape, fn(np.asarray([first]), p)[0])
     distinct, inverse = np.unique(df, return_inverse=True)
     return fn(distinct, p)[inverse].reshape(df.shape)
 

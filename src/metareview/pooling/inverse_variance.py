@@ -109,13 +109,22 @@ _SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_
 
 
 def _prepare(yi, vi, mask):
-    """2-D arrays with the mask of the studies that take part (finite yi and vi); other
-    cells hold harmless values (y = 0, v = 1) so that no NaN reaches a row's sums."""
+    """2-D arrays with the mask of the studies that take part (finite yi and vi), and the
+    number of them per analysis; other cells hold harmless values (y = 0, v = 1) so that no
+    NaN reaches a row's sums."""
     y = np.atleast_2d(np.asarray(yi, float))
     v = np.atleast_2d(np.asarray(vi, float))
     mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    if mk.shape == y.shape == v.shape and np.isfinite(y).all() and np.isfinite(v).all():
+        # the usual case (every cell finite): the mask is the caller's, and with every
+        # study taking part (a batch chunk without padding) there is nothing to replace
+        if mask is None:  # every study of every analysis
+            return y, v, mk, np.full(y.shape[0], float(y.shape[1]))
+        if mk.min() > 0:
+            return y, v, mk, row_sum(mk, -1)
+        return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk, row_sum(mk, -1)
     mk = mk * np.isfinite(y) * np.isfinite(v)
-    return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk
+    return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk, row_sum(mk, -1)
 
 
 def _single_study(het: dict, k) -> dict:
@@ -135,8 +144,7 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     """The Q-profile interval of tau² and what depends on it (I² and H bounds under
     ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
     ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
-    y, v, mk = _prepare(yi, vi, mask)
-    k = mk.sum(-1)
+    y, v, mk, k = _prepare(yi, vi, mask)
     with np.errstate(divide="ignore", invalid="ignore"):
         lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
         het = _single_study(heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
@@ -196,8 +204,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     if tau2_center is not None and str(method_tau2).upper() != "DL":
         raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
                             f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
-    y, v, mk = _prepare(yi, vi, mask)
-    k = row_sum(mk, -1)
+    y, v, mk, k = _prepare(yi, vi, mask)
     m = y.shape[0]
     z = _dist.norm_ppf(1 - (1 - level) / 2)
     if warn and (k == 1).any():
@@ -221,9 +228,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
             q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q_tau2), weights=genq)
+                            common=(w, sw, q_tau2), weights=genq, counts=k)
         tau2 = fit.tau2
-        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq)
+        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw), counts=k)
         ws = mk / (v + tau2[:, None])
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws

@@ -81,15 +81,17 @@ class Tau2Data:
     """One tau² problem over a batch of analyses: outcomes, variances, mask and design.
 
     ``fixed`` is the projection at the common-effect weights 1/v with its Q (the kernel may
-    hand over the ones it has, or a Q about another centre, the Mantel-Haenszel estimate).
+    hand over the ones it has, ``common = (w, sum w)`` or ``(w, sum w, Q)``, the Q possibly
+    about another centre, the Mantel-Haenszel estimate).
     """
 
-    def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000):
+    def __init__(self, y, v, mask, design=None, *, weights=None, common=None, tol=1e-12, maxiter=1000,
+                 counts=None):
         self.design = Intercept() if design is None else design
         self.mask = mask
         self.y = self.design.centre(y, mask)
         self.v = v
-        self.k = row_sum(mask, -1)
+        self.k = row_sum(mask, -1) if counts is None else counts
         self.p = self.design.p
         self.weights = weights
         self.tol, self.maxiter = tol, maxiter
@@ -109,15 +111,19 @@ class Tau2Data:
         """The projection at the random-effects weights 1/(v + tau²)."""
         return self.design.project(self.mask / (self.v + tau2[:, None]))
 
+    def common_weights(self):
+        """The common-effect weights 1/v (zero outside the mask) and their row sums."""
+        if self._common is not None:
+            return self._common[0], self._common[1]
+        w = self.mask / self.v
+        return w, row_sum(w, -1)
+
     def fixed(self):
         """The projection at the common-effect weights 1/v and Q = y'P y there."""
         if self._fixed is None:
-            if self._common is not None:
-                w, sw, q = self._common
-                self._fixed = (self.design.project(w, sw), q)
-            else:
-                proj = self.design.project(self.mask / self.v)
-                self._fixed = (proj, proj.quad(self.y))
+            proj = self.design.project(*self.common_weights())
+            q = self._common[2] if self._common is not None and len(self._common) > 2 else proj.quad(self.y)
+            self._fixed = (proj, q)
         return self._fixed
 
     def spread(self):
@@ -140,9 +146,18 @@ def _moments(proj, d):
     return (proj.quad(d.y) - proj.trace_v(d.v)) / proj.trace()
 
 
-def _root_of_q(d: Tau2Data, target):
+def _at_zero(d: Tau2Data):
+    """The generalised Q at tau² = 0 and its derivative there, per analysis: where
+    :func:`_root_of_q` starts."""
+    r, q = d.at(np.zeros(d.y.shape[0])).residuals(d.y)
+    return q, -row_sum(r * r, -1)
+
+
+def _root_of_q(d: Tau2Data, target, index=None):
     """tau² >= 0 with the generalised Q(tau²) = y'P y at w = 1/(v + tau²) equal to ``target``
-    (Q decreases in tau²); 0 where Q(0) <= target.
+    (Q decreases in tau²); 0 where Q(0) <= target.  ``index`` gives the analysis of ``d`` that
+    each target is for, when there are several per analysis (the two bounds of a Q-profile
+    interval: their Q at 0 is computed once, and no copy of the data is made for them).
 
     Newton's method on 1/Q from tau² = 0 (1/Q is nearly linear in tau², exactly so for one
     study, so few steps are needed; DerSimonian & Kacker 2007 for the monotone Newton
@@ -151,9 +166,11 @@ def _root_of_q(d: Tau2Data, target):
     analyses still iterating (their rows are gathered).
     """
     tol, maxiter = d.tol, d.maxiter
-    m = d.y.shape[0]
+    m = d.y.shape[0] if index is None else index.size
     target = np.broadcast_to(np.asarray(target, float), (m,))
-    q0 = d.at(np.zeros(m)).quad(d.y)
+    q0, dq0 = _at_zero(d)
+    if index is not None:
+        q0, dq0 = q0[index], dq0[index]
     tau2 = np.zeros(m)
     it = np.zeros(m, dtype=int)
     conv = np.ones(m, dtype=bool)
@@ -161,14 +178,18 @@ def _root_of_q(d: Tau2Data, target):
     if rows.size == 0:
         return tau2, it, conv
     conv[rows] = False
-    sub, target = d.take(rows), target[rows]
+    sub, target = d.take(rows if index is None else index[rows]), target[rows]
+    q0, dq0 = q0[rows], dq0[rows]
     x = np.zeros(rows.size)
     lo = np.zeros(rows.size)
     hi = np.full(rows.size, np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for n_it in range(1, maxiter + 1):
-            r, q = sub.at(x).residuals(sub.y)
-            dq = -row_sum(r * r, -1)
+            if n_it == 1:  # every analysis starts at tau² = 0, where Q is known
+                q, dq = q0, dq0
+            else:
+                r, q = sub.at(x).residuals(sub.y)
+                dq = -row_sum(r * r, -1)
             f = q - target
             lo = np.where(f > 0, x, lo)
             hi = np.where(f < 0, x, hi)
@@ -421,14 +442,15 @@ def _se_quadratic(d, t, w, divisor=None):
     return np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / (tr_p if divisor is None else divisor)
 
 
-def _se_q(d, t, w):
-    """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1)."""
-    tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1), full=False)
+def _se_q(d, t, w, sw=None):
+    """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1); ``sw``, their
+    row sums, when known."""
+    tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1) if sw is None else sw, full=False)
     return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp), tr_p
 
 
 def _se_dl(d, t):
-    se, tr_p = _se_q(d, t, d.mask / d.v)
+    se, tr_p = _se_q(d, t, *d.common_weights())
     return se / tr_p
 
 
@@ -590,7 +612,7 @@ def estimator(method: str) -> Tau2Estimator:
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True, common=None, weights=None) -> Tau2Fit:
+                  maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None) -> Tau2Fit:
     """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
 
     ``X`` is the design matrix, (studies, p) or (analyses, studies, p); None (the default)
@@ -600,7 +622,8 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     weights, their sums and Cochran's Q ``(w, sum w, Q)`` that the caller already has
     (intercept-only), so that DL and HS do not compute them again.  ``weights`` are the
     user weights of the GENQ estimator (same shape as ``y``), required by it and refused
-    by every other estimator.
+    by every other estimator.  ``counts``, the row sums of ``mask`` (studies per analysis),
+    when the caller has them.
     """
     entry = estimator(method)
     if (weights is None) == entry.needs_weights:
@@ -614,16 +637,19 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     design = design_of(X)
     if X is not None and common is not None:
         raise SettingsError("common-effect quantities can be handed over for the intercept-only model only")
-    d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter)
+    d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter, counts=counts)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, it, conv = entry.estimate(d)
     k = d.k
     tau2 = np.where(k <= d.p, 0.0, tau2)
-    tau2 = np.where(np.isfinite(tau2), np.maximum(tau2, 0.0), 0.0)
+    tau2 = np.where(np.isfinite(tau2) & (tau2 > 0), tau2, 0.0)  # (a zero of either sign is 0.0)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
-    vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1) if v.size else np.zeros(k.shape)
-    tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
+    # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
+    # concerned: their rows are looked at only when there are such analyses)
+    if v.size and ((tau2 > 0) & ~(tau2 > tol * np.abs(v).max())).any():
+        vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
+        tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
     if warn and not conv.all():
         warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
                       f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
@@ -631,7 +657,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     return Tau2Fit(tau2, it, conv)
 
 
-def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
+def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=None):
     """Standard error of the estimate of tau², as metafor 3.8-1's ``rma.uni`` reports it
     (``se.tau2``) for an intercept-only model, vectorised over analyses: each estimator's
     ``se`` in :data:`ESTIMATORS`.
@@ -641,13 +667,15 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None):
     is built from, at the estimate (Viechtbauer 2005, JEBS 30:261; DerSimonian & Kacker
     2007); PM, PMM, EB and SJIT: metafor's approximation sqrt(2 k²/((k - 1) (sum w)²)).
     With w = 1/(v + tau²) (1/v for the moment estimators), and NaN for one study.
+    ``common`` may pass the common-effect weights 1/v and their sums ``(w, sum w)``, and
+    ``counts`` the studies per analysis, that the caller already has.
     """
     entry = estimator(method)
     y = np.asarray(y, float)
     mask = np.asarray(mask, float)
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
-    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights)
+    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts)
     t = np.maximum(np.asarray(tau2, float), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = entry.se(d, t)
@@ -671,15 +699,17 @@ def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
     from ..base import dist as _dist
 
     y = np.asarray(y, float)
+    v = np.asarray(v, float)
     mask = np.asarray(mask, float)
     k = mask.sum(-1)
     alpha = 1 - level
     df = np.maximum(k - 1, 1)
     targets = np.concatenate([_dist.chi2_ppf(1 - alpha / 2, df), _dist.chi2_ppf(alpha / 2, df)])
-    both = Tau2Data(np.concatenate([y, y]), np.concatenate([v, v]), np.concatenate([mask, mask]), tol=tol, maxiter=500)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        both, _, _ = _root_of_q(both, targets)
     m = y.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # two roots per analysis (lower and upper bound), found together
+        both, _, _ = _root_of_q(Tau2Data(y, v, mask, tol=tol, maxiter=500, counts=k), targets,
+                                index=np.tile(np.arange(m), 2))
     low, high = both[:m], both[m:]
     low = np.where(k < 2, np.nan, low)
     high = np.where(k < 2, np.nan, high)

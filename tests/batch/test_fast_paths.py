@@ -1,0 +1,216 @@
+"""The shortcuts that make a batch fast give the numbers and the errors of the long way.
+
+A chunk whose cells are all finite skips the masking passes, the input rules are screened
+by the extremes of the arrays before their cell masks are built, a chunk without padding is
+pooled without a mask, one quantile serves a chunk of one k, and the two bounds of a
+Q-profile interval share their start: each must give, bit for bit, what the general path
+gives, and the same errors.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from metareview import DataError
+from metareview.api.batch import batch
+from metareview.base import dist
+from metareview.effectsizes import rules
+from metareview.pooling.inverse_variance import PooledArrays, pool_arrays
+from metareview.pooling.tau2 import estimate_tau2, q_profile
+
+from .conftest import assert_same_as_single
+
+FIELDS = [f for f in PooledArrays.__dataclass_fields__ if f not in ("level", "weight_common", "weight_random")]
+
+
+def simulated(m: int, k: int, seed: int = 7):
+    rng = np.random.default_rng(seed)
+    v = 4.0 / rng.integers(20, 201, (m, k))
+    y = rng.normal(rng.normal(0.3, 0.25, (m, 1)), np.sqrt(v))
+    return y, v
+
+
+def rows_of(p: PooledArrays, n: int) -> dict:
+    return {f: np.asarray(getattr(p, f))[:n] for f in FIELDS}
+
+
+def assert_bit_identical(a: dict, b: dict) -> None:
+    for f in FIELDS:
+        np.testing.assert_array_equal(a[f], b[f], err_msg=f, strict=True)
+
+
+@pytest.mark.parametrize("method", ["DL", "REML", "PM"])
+@pytest.mark.parametrize("k", [2, 5, 20, 130])
+def test_all_finite_chunk_is_pooled_as_a_masked_one(method, k):
+    """The unmasked path (every cell finite, no mask) against the masked path, forced by one
+    more analysis with an empty cell and a study masked out: the shared rows agree bit for bit."""
+    y, v = simulated(40, k)
+    fast = pool_arrays(y, v, None, method_tau2=method, warn=False)
+    ones = pool_arrays(y, v, np.ones_like(y), method_tau2=method, warn=False)
+    y_more, v_more = np.vstack([y, y[:1]]), np.vstack([v, v[:1]])
+    y_more[-1, 0] = np.nan
+    mask = np.ones_like(y_more)
+    mask[-1, -1] = 0.0
+    slow = pool_arrays(y_more, v_more, mask, method_tau2=method, warn=False)
+    assert_bit_identical(rows_of(fast, 40), rows_of(slow, 40))
+    assert_bit_identical(rows_of(fast, 40), rows_of(ones, 40))
+    assert slow.k[-1] == max(k - 2, 0) and fast.k.dtype == slow.k.dtype
+
+
+def test_masked_studies_of_a_finite_chunk_are_left_out():
+    """All cells finite but some studies masked: those cells must not count (the finite fast
+    path still replaces them: a variance 0 there would give 0/0 weights), as when they hold
+    no values at all."""
+    y, v = simulated(30, 6)
+    mask = np.ones_like(y)
+    mask[::3, 2] = 0.0
+    blanked_y, blanked_v = y.copy(), v.copy()
+    blanked_y[::3, 2] = np.nan
+    blanked = pool_arrays(blanked_y, blanked_v, mask, warn=False)
+    y[::3, 2], v[::3, 2] = 1e300, 0.0
+    masked = pool_arrays(y, v, mask, warn=False)
+    assert_bit_identical(rows_of(masked, 30), rows_of(blanked, 30))
+    assert (masked.k[::3] == 5).all() and (masked.k[1::3] == 6).all()
+
+
+@pytest.mark.parametrize("k", [2, 3, 12, 40])
+def test_q_profile_bounds_of_many_analyses_equal_one_at_a_time(k):
+    y, v = simulated(25, k, seed=k)
+    mask = np.ones_like(y)
+    mask[4, 1:] = 0.0  # one study: no interval
+    low, high = q_profile(y, v, mask)
+    for i in range(25):
+        lo_i, hi_i = q_profile(y[i:i + 1], v[i:i + 1], mask[i:i + 1])
+        np.testing.assert_array_equal([low[i], high[i]], [lo_i[0], hi_i[0]], strict=True)
+    assert np.isnan(low[4]) and np.isnan(high[4])
+    others = np.arange(25) != 4
+    assert (low[others] >= 0).all() and (high >= low)[others].all() and (high > 0).any()
+    assert (low == 0).any()  # a lower bound at zero: no root to search for it
+
+
+def test_tau2_near_zero_is_zero_row_by_row():
+    """A DL estimate within the tolerance of zero, relative to its own analysis' largest
+    variance, is 0; an analysis with larger variances elsewhere in the batch does not raise
+    another's threshold."""
+    a = np.sqrt((1 + 1e-13) / 2)
+    b = np.sqrt((1 + 5e-11) / 2)
+    y = np.array([[a, -a], [b, -b], [0.3, -0.3]])
+    v = np.array([[1.0, 1.0], [1.0, 1.0], [100.0, 100.0]])
+    fit = estimate_tau2(y, v, np.ones_like(y), "DL")
+    raw = 2 * y[:, 0] ** 2 / v[:, 0] - 1  # (Q - (k - 1)) / tr(P) with two equal variances
+    assert 0 < raw[0] <= 1e-12 and fit.tau2[0] == 0.0
+    assert raw[1] > 1e-12 and fit.tau2[1] > 0
+    assert fit.tau2[1] == pytest.approx(raw[1], rel=1e-3)
+    assert fit.tau2[2] == 0.0
+
+
+CELLS = [("yi", np.nan), ("yi", np.inf), ("yi", 1e101), ("yi", -1e101), ("vi", np.nan), ("vi", -np.inf),
+         ("vi", -0.1), ("vi", 0.0), ("vi", 1e-201), ("vi", 1e201)]
+
+
+@pytest.mark.parametrize("column,value", CELLS)
+def test_rules_are_screened_by_extremes(column, value):
+    y, v = simulated(8, 4)
+    assert rules.within_rules(y, v)
+    arrays = {"yi": y.copy(), "vi": v.copy()}
+    arrays[column][5, 2] = value
+    yi, vi = arrays["yi"], arrays["vi"]
+    assert not rules.within_rules(yi, vi)
+    hits = rules.not_computable(yi, vi) | rules.beyond_precision(yi, vi) | (vi == 0)
+    assert np.argwhere(hits).tolist() == [[5, 2]]
+
+
+def test_within_rules_never_hides_a_broken_rule():
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        y = rng.choice([0.0, 1.0, -2.0, 1e99, -1e101, np.nan, np.inf], (3, 2), p=[.3, .3, .2, .05, .05, .05, .05])
+        v = rng.choice([1.0, 1e-3, 0.0, -1.0, 1e-201, 1e199, 1e201, np.nan], (3, 2),
+                       p=[.4, .2, .08, .08, .06, .06, .06, .06])
+        with np.errstate(invalid="ignore"):
+            broken = (rules.not_computable(y, v) | rules.beyond_precision(y, v) | (v == 0)).any()
+        assert rules.within_rules(y, v) == (not broken)
+    assert rules.within_rules(np.empty((0, 3)), np.empty((0, 3)))
+
+
+@pytest.mark.parametrize("fn,special_fn", [(dist.t_ppf, special.stdtrit), (dist.chi2_ppf, None)])
+def test_quantile_of_one_df_for_a_whole_chunk(fn, special_fn):
+    p = 0.975
+    for df in (np.full(100, 18.0), np.full((2, 50), 4.0), np.r_[np.full(99, 7.0), 8.0]):
+        got = fn(p, df)
+        if special_fn is None:
+            expected = np.array([special.chdtri(d, 1 - p) for d in df.ravel()]).reshape(df.shape)
+        else:
+            expected = np.array([special_fn(d, p) for d in df.ravel()]).reshape(df.shape)
+        np.testing.assert_array_equal(got, expected, strict=True)
+
+
+# ----- a chunk without padding, in a batch ---------------------------------------------
+
+def equal_k_table(m: int = 30, k: int = 4, seed: int = 2) -> pd.DataFrame:
+    y, v = simulated(m, k, seed)
+    return pd.DataFrame({"analysis": np.repeat([f"A{i:02d}" for i in range(m)], k),
+                         "study": np.tile([f"S{j + 1}" for j in range(k)], m), "yi": y.ravel(), "vi": v.ravel()})
+
+
+@pytest.mark.parametrize("settings", [{}, {"method_tau2": "REML", "random_ci": "hk", "i2_method": "tau2"}])
+def test_equal_k_batch_equals_one_analysis_at_a_time(settings):
+    table = equal_k_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same_as_single(batch(table, **settings), table, None, settings)
+
+
+def test_equal_k_freeman_tukey_back_transformation_uses_every_study():
+    rng = np.random.default_rng(4)
+    n = rng.integers(10, 80, 60)
+    table = pd.DataFrame({"analysis": np.repeat(np.arange(20), 3), "study": np.tile(["a", "b", "c"], 20),
+                          "events": rng.binomial(n, 0.3), "n": n})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = batch(table, measure="PFT")
+    assert_same_as_single(result, table, "PFT", {})
+
+
+@pytest.mark.parametrize("vi,expected", [
+    (1e-250, r"analysis 'A17': the effect size \(yi = .*, vi = 1e-250\) is beyond what can be pooled"),
+    (0.0, r"analysis 'A17': sampling variance 0: the DL estimator of tau² divides"),
+])
+def test_errors_of_a_chunk_without_padding_name_analysis_and_study(vi, expected):
+    table = equal_k_table()
+    table.loc[17 * 4 + 2, "vi"] = vi
+    with pytest.raises(DataError, match=expected) as err:
+        batch(table)
+    assert err.value.study == "S3"
+
+
+def test_effect_that_cannot_be_computed_in_a_chunk_without_padding():
+    table = pd.DataFrame({"analysis": np.repeat(["x", "y", "z"], 3), "study": np.tile(["S1", "S2", "S3"], 3),
+                          "events": [3, 4, 5, 6, 7, 8, 2, 0, 3], "n": [10] * 9})
+    with pytest.raises(DataError, match=r"study 'S2', column 'PLO': analysis 'z': the effect size cannot"):
+        batch(table, method_incr="none")
+
+
+def test_a_chunk_without_padding_whose_analysis_has_no_complete_study():
+    table = equal_k_table()
+    table.loc[table["analysis"] == "A05", "vi"] = np.nan
+    with pytest.raises(DataError, match=r"analysis 'A05': no study has complete data.*column 'vi'") as err:
+        batch(table)
+    assert err.value.study == "S1"
+
+
+@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5]])
+def test_integer_ids_in_runs_sorted_or_not(ids):
+    """Sorted integer ids are read as runs; any other order groups as string ids do."""
+    y, v = simulated(1, 6, seed=9)
+    table = pd.DataFrame({"analysis": ids, "yi": y.ravel(), "vi": v.ravel()})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = batch(table)
+        as_text = batch(table.assign(analysis=table["analysis"].astype(str)))
+    assert got["analysis"].tolist() == list(dict.fromkeys(ids))
+    pd.testing.assert_frame_equal(got.drop(columns="analysis"), as_text.drop(columns="analysis"), check_exact=True)
