@@ -28,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (script, full arguments, quick arguments); the order is the order of the run.
 PLAN: dict[str, tuple[str, list[str], list[str]]] = {
+    "startup": ("startup.py", [], ["--runs", "3"]),
     "pool": ("pool.py", [], ["--repeat", "30", "--runs", "2"]),
     "glmm": ("glmm.py", [], []),
     "batch": (
