@@ -32,7 +32,7 @@ from ..effectsizes.measures import (
     measures_for,
 )
 from ..effectsizes.study_ci import study_ci
-from ..pooling.inverse_variance import pool_arrays
+from ..pooling.inverse_variance import pool_one
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..pooling.values import Estimate, Interval, Pooled
@@ -223,11 +223,11 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     mask = pooled_in.astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     lazy_ci = settings.method == "Inverse" and not any_zero_vi
-    pooled = _noted(notes, lambda: pool_arrays(
+    pooled = _noted(notes, lambda: pool_one(
         es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
         random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
         i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not any_zero_vi,
-        tau2_weights=genq).row(0))
+        tau2_weights=genq))
     if lazy_ci:
         # the Q-profile interval of tau² is computed when first used (Pooled.deferring)
         pooled = pooled.deferring(partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],

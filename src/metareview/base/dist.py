@@ -7,14 +7,24 @@ functions that ``scipy.stats`` itself is built on.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import special
 
-__all__ = ["norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
+__all__ = ["two_sided", "norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
 
 
 def norm_ppf(p):
     return special.ndtri(p)
+
+
+@lru_cache(maxsize=32)
+def two_sided(level: float) -> tuple[float, np.float64]:
+    """The upper tail probability of a two-sided interval at ``level``, 1 - (1 - level)/2, and
+    its normal quantile (computed once per level: an analysis asks for it several times)."""
+    p = 1 - (1 - level) / 2
+    return p, norm_ppf(p)
 
 
 def norm_sf(x):
