@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import special
 
-__all__ = ["two_sided", "norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
+__all__ = ["two_sided", "t_quantile", "norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
 
 
 def norm_ppf(p):
@@ -54,6 +54,13 @@ def chi2_ppf(p, df):
 
 def t_ppf(p, df):
     return _per_distinct_df(special.stdtrit, df, p)
+
+
+@lru_cache(maxsize=256)
+def t_quantile(p: float, df: float) -> np.float64:
+    """``t_ppf`` of one p and one df, computed once: an analysis of k studies asks for the same
+    quantiles as the last analysis of k studies."""
+    return special.stdtrit(df, p)
 
 
 def t_sf(x, df):

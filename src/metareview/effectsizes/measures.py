@@ -251,7 +251,8 @@ def study_size(design: str, x: Mapping[str, np.ndarray]) -> np.ndarray | None:
     cols = _SIZE_COLUMNS[design]
     if not cols:
         return None
-    return x[cols[0]] + x[cols[1]] if len(cols) == 2 else x[cols[0]]
+    # a copy of a single column: the sizes are the result's own, not a view of its data
+    return x[cols[0]] + x[cols[1]] if len(cols) == 2 else x[cols[0]].copy()
 
 
 # ----- back-transformations ----------------------------------------------------------------------

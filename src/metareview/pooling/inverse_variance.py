@@ -172,22 +172,27 @@ def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald
     array over analyses; NaN where there are too few studies): ``t`` with k - 2 df, ``v``
     with k - 1 df, ``z`` the normal quantile (t with k - 1 df under Hartung-Knapp)."""
     k = np.atleast_1d(np.asarray(k, float))
-    crit = _prediction_quantile(prediction, k, level, random_ci)
+    with np.errstate(invalid="ignore"):
+        crit = _prediction_quantile(prediction, k, level, random_ci)
     return crit if isinstance(crit, np.ndarray) else np.full(k.shape, crit)
 
 
 def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
     """:func:`prediction_quantile` for ``k`` an array over analyses or the numpy scalar of one
-    analysis (then a scalar)."""
+    analysis (then a scalar), under the caller's ``np.errstate``."""
     p = _dist.two_sided(level)[0]
-    with np.errstate(invalid="ignore"):
-        if prediction == "t":
-            return pick(k - 2 > 0, _dist.t_ppf(p, maximum(k - 2, 1)), np.nan)
-        if prediction == "v" or (prediction == "z" and random_ci == "hk"):
-            return pick(k - 1 > 0, _dist.t_ppf(p, maximum(k - 1, 1)), np.nan)
-        if prediction == "z":
-            return _dist.two_sided(level)[1]
+    if prediction == "t":
+        return pick(k - 2 > 0, _t_ppf(p, maximum(k - 2, 1)), np.nan)
+    if prediction == "v" or (prediction == "z" and random_ci == "hk"):
+        return pick(k - 1 > 0, _t_ppf(p, maximum(k - 1, 1)), np.nan)
+    if prediction == "z":
+        return _dist.two_sided(level)[1]
     return np.nan
+
+
+def _t_ppf(p: float, df):
+    """The t quantile for df over analyses, or for one analysis' df (computed once per p and df)."""
+    return _dist.t_ppf(p, df) if isinstance(df, np.ndarray) else _dist.t_quantile(p, float(df))
 
 
 def _check_option(name, value, valid):
@@ -302,7 +307,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
                 se_hk = maximum(se_hk, se_wald)
             # one study: metafor falls back to the Wald test (there is no df left)
             df_r = pick(k > 1, k - 1, np.nan)
-            crit = pick(k > 1, _dist.t_ppf(p, pick(k > 1, k - 1, 1)), z)
+            crit = pick(k > 1, _t_ppf(p, pick(k > 1, k - 1, 1)), z)
             se_hk = pick(k > 1, se_hk, se_wald)
             se_r = se_hk
             lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
@@ -339,7 +344,9 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
 
         wc: np.ndarray | None
         wr: np.ndarray | None
-        if weights:
+        if weights and mk.min() > 0:  # every study takes part: no weight to blank out
+            wc, wr = 100 * w / sw[..., None], 100 * ws / sws[..., None]
+        elif weights:
             wc = np.where(mk > 0, 100 * w / sw[..., None], np.nan)
             wr = np.where(mk > 0, 100 * ws / sws[..., None], np.nan)
         else:
