@@ -10,6 +10,7 @@ and is metafor 3.8-1's ``escalc`` with its default ``vtype = "LS"``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -53,7 +54,7 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
     m = get_measure(measure)
     if incr_style not in ("meta", "metafor"):
         raise SettingsError(f"unknown incr_style {incr_style!r}; valid: meta, metafor")
-    if isinstance(incr, bool) or not np.isfinite(float(incr)) or float(incr) < 0:
+    if isinstance(incr, bool) or not math.isfinite(float(incr)) or float(incr) < 0:
         raise SettingsError(f"the continuity correction must be a non-negative number, not {incr!r}")
     arr = {k: np.asarray(v, dtype=float) for k, v in data.items() if v is not None}
     if validate:

@@ -28,17 +28,19 @@ def pick(cond, a, b):
 
 
 def maximum(a, b):
-    """``np.maximum``; on scalars the same rule (a NaN wins) without a ufunc call."""
+    """``np.maximum``; on scalars the same rule without a ufunc call (a NaN wins; of two equal
+    values, the second, as numpy: 0.0 and -0.0 give -0.0)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.maximum(a, b)
-    return a if (a >= b or a != a) else b
+    return a if (a > b or a != a) else b
 
 
 def minimum(a, b):
-    """``np.minimum``; on scalars the same rule (a NaN wins) without a ufunc call."""
+    """``np.minimum``; on scalars the same rule without a ufunc call (a NaN wins; of two equal
+    values, the second)."""
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.minimum(a, b)
-    return a if (a <= b or a != a) else b
+    return a if (a < b or a != a) else b
 
 
 def as_float(x):
