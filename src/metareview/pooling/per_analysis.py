@@ -14,9 +14,11 @@ which differs in the last bit about once in a thousand.)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["all_of", "any_of", "as_float", "maximum", "minimum", "pick"]
+__all__ = ["all_of", "any_of", "as_float", "isfinite", "maximum", "minimum", "pick"]
 
 
 def pick(cond, a, b):
@@ -41,6 +43,11 @@ def minimum(a, b):
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.minimum(a, b)
     return a if (a < b or a != a) else b
+
+
+def isfinite(x):
+    """``np.isfinite``; on a scalar ``math.isfinite`` (a tenth of a ufunc call)."""
+    return np.isfinite(x) if isinstance(x, np.ndarray) else math.isfinite(x)
 
 
 def as_float(x):

@@ -63,12 +63,15 @@ from typing import Callable
 import numpy as np
 
 from ..base.exceptions import ConvergenceWarning, SettingsError
-from .per_analysis import all_of, any_of, as_float, maximum, pick
+from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick
 from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
            "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "q_generalised", "q_profile", "se_tau2",
            "tau2_code"]
+
+
+_ZERO = np.float64(0.0)  # tau² at the boundary, a numpy scalar as the estimates of one analysis
 
 
 @dataclass(frozen=True)
@@ -650,20 +653,20 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, it, conv = entry.estimate(d)
     k = d.k
-    tau2 = pick(k <= d.p, 0.0, tau2)
-    tau2 = pick(np.isfinite(tau2) & (tau2 > 0), tau2, 0.0)  # (a zero of either sign is 0.0)
+    tau2 = pick(k <= d.p, _ZERO, tau2)
+    tau2 = pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)  # (a zero of either sign is 0.0)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
     # concerned: their rows are looked at only when there are such analyses)
     if v.size and any_of((tau2 > 0) & ~(tau2 > tol * np.abs(v).max())):
         vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
-        tau2 = pick(tau2 <= tol * vmax, 0.0, tau2)
+        tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
     if warn and not all_of(conv):
         warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
                       f"for {int(np.sum(~np.asarray(conv)))} analysis(es); the last iterate is reported",
                       ConvergenceWarning, stacklevel=3)
-    return Tau2Fit(as_float(tau2), it, conv)
+    return Tau2Fit(tau2, it, conv)
 
 
 def _batch_of_one(value):
@@ -694,7 +697,7 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
     d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts)
-    t = as_float(maximum(as_float(tau2), 0.0))
+    t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = entry.se(d, t)
     return pick(d.k > 1, se, np.nan)
