@@ -614,7 +614,8 @@ def tau2_code(method: str, valid=TAU2_METHODS, what: str = "tau² estimator") ->
 
 def estimator(method: str) -> Tau2Estimator:
     """The table's entry for ``method`` (any case)."""
-    return ESTIMATORS[tau2_code(method)]
+    entry = ESTIMATORS.get(method) if type(method) is str else None  # (metafor's spelling: no folding)
+    return entry if entry is not None else ESTIMATORS[tau2_code(method)]
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
