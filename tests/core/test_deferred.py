@@ -112,3 +112,20 @@ def test_settings_made_from_the_same_arguments_are_shared_and_keep_the_type_give
         Settings.split({"measure": "PLO", "method_tau2": "XX"})
     with pytest.raises(metareview.SettingsError):  # a refused setting is refused every time
         Settings.split({"measure": "PLO", "method_tau2": "XX"})
+
+
+def test_settings_from_a_measure_entry_are_those_of_its_code():
+    from metareview.effectsizes.measures import get_measure
+
+    a, _ = Settings.split({"measure": get_measure("PLO"), "method_tau2": "REML"})
+    b, _ = Settings.split({"measure": "PLO", "method_tau2": "REML"})
+    c, _ = Settings.split({"measure": get_measure("PLN"), "method_tau2": "REML"})
+    assert a == b and a.measure == "PLO" and c.measure == "PLN" and c != a
+
+
+def test_effect_size_options_made_once_keep_the_type_of_the_increment():
+    from metareview.effectsizes.escalc import _options
+
+    assert _options(0.5, "only0", "meta", True, False) is _options(0.5, "only0", "meta", True, False)
+    assert type(_options(1, "only0", "meta", True, False).incr) is int
+    assert type(_options(1.0, "only0", "meta", True, False).incr) is float

@@ -27,8 +27,13 @@ def two_sided(level: float) -> tuple[float, np.float64]:
     return p, norm_ppf(p)
 
 
+def _negated(x):
+    """-x as floats (a numpy scalar stays a scalar: no 0-d array is made of it)."""
+    return -x if isinstance(x, (float, np.floating)) else -np.asarray(x, float)
+
+
 def norm_sf(x):
-    return special.ndtr(-np.asarray(x, float))
+    return special.ndtr(_negated(x))
 
 
 def chi2_sf(x, df):
@@ -64,7 +69,7 @@ def t_quantile(p: float, df: float) -> np.float64:
 
 
 def t_sf(x, df):
-    return special.stdtr(df, -np.asarray(x, float))
+    return special.stdtr(df, _negated(x))
 
 
 def beta_ppf(p, a, b):
