@@ -172,7 +172,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     k = max(sizes) if sizes else 1
     labels = study_labels(studlab, k)
     # a single number (e.g. an assumed pre/post correlation r) applies to every study
-    arrays = {c: _as_float(np.repeat(v, k) if np.ndim(v) == 0 else v, c, labels)
+    arrays = {c: _as_float(v if type(v) is np.ndarray and v.ndim else np.repeat(v, k) if np.ndim(v) == 0 else v,
+                           c, labels)
               for c, v in data.items() if v is not None}
     covs = {c: np.array(v, dtype=object) for c, v in (covariates or {}).items()}  # a copy, as the data
     if subset is not None:

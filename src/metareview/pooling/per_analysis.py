@@ -52,6 +52,8 @@ def isfinite(x):
 
 def as_float(x):
     """An array of floats, or a numpy float for a single value (not a 0-d array)."""
+    if type(x) is np.float64:  # the kernel's values of one analysis, as they are
+        return x
     x = np.asarray(x, float)
     return x[()] if x.ndim == 0 else x
 
