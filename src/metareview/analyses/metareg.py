@@ -223,8 +223,8 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
     values.  ``method_tau2``: any estimator of :data:`~metareview.pooling.tau2.ESTIMATORS`
     (all take moderators, as in metafor's ``rma.uni``; REML by default; GENQ with the
-    result's ``genq_weights``), or FE (no residual heterogeneity; then no pseudo R², which
-    metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
+    result's ``genq_weights``), or FE (no residual heterogeneity; R² is then, as metafor's, the
+    adjusted R² of the weighted least-squares fit ``lm(yi ~ X, weights = 1/vi)``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
     default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
