@@ -224,8 +224,9 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     values.  ``method_tau2``: any estimator of :data:`~metareview.pooling.tau2.ESTIMATORS`
     (all take moderators, as in metafor's ``rma.uni``; REML by default; GENQ with the
     result's ``genq_weights``), or FE (no residual heterogeneity; R² is then, as metafor's, the
-    adjusted R² of the weighted least-squares fit ``lm(yi ~ X, weights = 1/vi)``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
-    default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
+    adjusted R² of the weighted least-squares fit ``lm(yi ~ X, weights = 1/vi)``).
+    ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by default ``"knha"`` when the
+    result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
     >>> r = mr.metagen([-0.9, -1.6, -1.4, -1.5, -0.2, -0.5], [0.6, 0.4, 0.6, 0.1, 0.1, 0.3],
