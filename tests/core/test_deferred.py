@@ -129,3 +129,8 @@ def test_effect_size_options_made_once_keep_the_type_of_the_increment():
     assert _options(0.5, "only0", "meta", True, False) is _options(0.5, "only0", "meta", True, False)
     assert type(_options(1, "only0", "meta", True, False).incr) is int
     assert type(_options(1.0, "only0", "meta", True, False).incr) is float
+    # an increment that cannot be a key (a 0-d array) is still taken, as before the options were shared
+    from metareview.effectsizes.escalc import escalc
+
+    assert np.array_equal(escalc("PLO", {"events": [0, 3], "n": [10, 12]}, incr=np.array(0.5)).yi,
+                          escalc("PLO", {"events": [0, 3], "n": [10, 12]}, incr=0.5).yi)

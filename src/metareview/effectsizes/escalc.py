@@ -62,7 +62,11 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
     if validate:
         validate_design(m, arr, studlab)
     d = design_of(m, arr)
-    options = _options(incr, method_incr, incr_style, exact_smd, rr_cochrane)
+    try:
+        options = _options(incr, method_incr, incr_style, exact_smd, rr_cochrane)
+    except TypeError:  # an argument that cannot be a key (an array of one increment): made for this call
+        options = EffectOptions(incr=incr, method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd,
+                                rr_cochrane=rr_cochrane)
     yi, vi, a = m.formula(m, d, arr, options)
     yi = np.asarray(yi, float)
     n_tot = study_size(d, arr)
