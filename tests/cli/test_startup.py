@@ -47,7 +47,7 @@ def test_version_answers_before_the_command_line_is_built():
 def test_help_loads_no_numerics():
     modules = loaded("from metareview.cli import main\nassert main(['--help']) == 0")
     # no command is built: typer's validators (pydantic, in the typer releases that use it) are not loaded
-    assert heavy(modules) == ["rich", "typer"]
+    assert heavy(modules) == ["typer"]
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")

@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         error("interrupted")
         return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:
-        exc.show()
+        # a group run without a command answers with its help, on standard output (click: standard error)
+        exc.show(sys.stdout if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())) else None)
         return exc.exit_code
     except SystemExit as exc:  # metareview check raises SystemExit(1) on findings
         code = exc.code

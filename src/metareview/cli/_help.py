@@ -1,4 +1,5 @@
-"""What ``--help`` and shell completion show: conventional metavars and the values an option takes.
+"""What ``--help`` and shell completion show: conventional metavars, the values an option takes and
+each command's one-line description.
 
 The commands declare their options with typer; this module dresses the command tree typer builds
 once, from two tables, so that every command shows the same words for the same idea: ``DATA``,
@@ -11,10 +12,17 @@ measures' table holds their formulas); ``tests/cli/test_help.py`` fails when a l
 registry differ (for measures: the same codes in the table's order).  Validation stays where
 it is (the core checks every code case-insensitively and names the valid ones in its message), so
 aliases accepted today (``ta`` for ``title_abstract``, ``cor`` for ``COR``) keep working.
+
+The help is printed by click's plain formatter (``rich_markup_mode=None`` on every typer
+application, ``_tree.SETTINGS``): rich's formatter costs more to import than the rest of
+``metareview --help``.  The plain formatter cuts a command's description in a listing to the
+width left beside the names; each command's short help is therefore its whole first sentence
+(:func:`first_sentence`), which the listing wraps instead of cutting.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 #: The codes of the table of tau² estimators (``pooling/tau2.py``), in its order.
@@ -67,6 +75,15 @@ METAVARS = {
     "col": "ROLE=COLUMN", "map_": "FIELD=COLUMN", "set_": "NAME=VALUE",
 }
 _BY_TYPE = {"path": "FILE", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def first_sentence(text: str | None) -> str:
+    """The first sentence of a help text, whole, on one line: what a listing of commands shows."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    return _SENTENCE_END.split(" ".join(paragraph.split()), maxsplit=1)[0]
 
 
 def _walk(command, path: list[str]) -> Iterator[tuple[list[str], Any]]:
@@ -132,10 +149,12 @@ def _completer(values: tuple[str, ...]):
 
 
 def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -> Any:
-    """Give every parameter of the tree at ``path`` (default: the program's) a conventional metavar
-    and its values in help and completion; with ``subcommands=False``, those of ``command`` alone."""
+    """Give every command of the tree at ``path`` (default: the program's) its first sentence as
+    short help, and every parameter a conventional metavar and its values in help and completion;
+    with ``subcommands=False``, ``command`` alone."""
     top = path or ["metareview"]
     for path, cmd in (_walk(command, top) if subcommands else [(top, command)]):
+        cmd.short_help = cmd.short_help or first_sentence(cmd.help)
         ctx = cmd.context_class(cmd, info_name=path[-1])
         for param in cmd.get_params(ctx):
             values = choices_of(path, param)
