@@ -94,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
         from ..base.version import __version__
         sys.stdout.write(f"metareview {__version__}\n")
         return EXIT_OK
-    import typer
-    import typer.core
+    from ..base.collector import lasting_imports
 
-    from .output import error
+    with lasting_imports():  # typer and the command tree, for the life of the process
+        import typer
+        import typer.core
+
+        from .output import error
+
+        root = command()
 
     # the click that typer runs on (typer may vendor its own copy)
     click = getattr(typer.core, "_click", None) or importlib.import_module("click")
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
     try:
-        command().main(args=args, prog_name="metareview", standalone_mode=False)
+        root.main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
         error(str(exc))
         return EXIT_USER_ERROR
