@@ -48,6 +48,8 @@ def test_help_loads_no_numerics():
     modules = loaded("from metareview.cli import main\nassert main(['--help']) == 0")
     # no command is built: typer's validators (pydantic, in the typer releases that use it) are not loaded
     assert heavy(modules) == ["typer"]
+    # the printers of tables, JSON and errors are loaded when there is something to print
+    assert "metareview.cli.output" not in modules and "metareview.base.jsondoc" not in modules
 
 
 @pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")

@@ -100,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         import typer
         import typer.core
 
-        from .output import error
-
         root = command()
 
     # the click that typer runs on (typer may vendor its own copy)
@@ -150,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USER_ERROR
         return _internal(exc, error)
     return EXIT_OK
+
+
+def error(message: str) -> None:
+    """Print an error as one line (``output.error``; imported when there is one to print)."""
+    from .output import error as print_error
+
+    print_error(message)
 
 
 def _os_error(exc: OSError) -> str | None:

@@ -25,6 +25,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
+#: ``--json`` of the review commands: today's documents, keys only ever added (docs/json-contract.md).
+JSON_HELP = "Print the machine-readable JSON instead of a table (keys are only ever added)."
+#: ``--quiet``: the one name for "no progress lines or bars" (``--no-progress`` kept as a hidden alias).
+QUIET_HELP = "No progress lines or bars on standard error."
+
 #: The codes of the table of tau² estimators (``pooling/tau2.py``), in its order.
 TAU2 = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
 MEASURES = ("PR", "PLO", "PLN", "PAS", "PFT", "MN", "MNLN", "MD", "SMD", "SMDH", "ROM", "MC", "SMCC", "SMCR",

@@ -13,8 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from ._help import JSON_HELP, QUIET_HELP
 from ._tree import SETTINGS
-from .output import JSON_HELP, QUIET_HELP
 
 review_app = typer.Typer(name="review", no_args_is_help=True, add_completion=False,
                          help="The review project: import, de-duplicate, screen, extract, adjudicate, count.", **SETTINGS)
