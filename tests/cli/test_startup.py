@@ -52,6 +52,14 @@ def test_help_loads_no_numerics():
     assert "metareview.cli.output" not in modules and "metareview.base.jsondoc" not in modules
 
 
+@pytest.mark.parametrize("args", [["pool", "--help"], ["review", "import", "--help"]])
+def test_a_command_s_help_loads_no_validators(args):
+    """typer validates the value of a flag left out (None) through pydantic: --help and the completion flags
+    default to False, so that the help of a command is not kept waiting for pydantic."""
+    modules = loaded(f"from metareview.cli import main\nassert main({args!r}) == 0")
+    assert heavy(modules) == ["typer"]
+
+
 @pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
 def test_pool_loads_only_what_pooling_needs():
     modules = loaded(f"from metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0")

@@ -161,7 +161,11 @@ def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -
     for path, cmd in (_walk(command, top) if subcommands else [(top, command)]):
         cmd.short_help = cmd.short_help or first_sentence(cmd.help)
         ctx = cmd.context_class(cmd, info_name=path[-1])
-        for param in cmd.get_params(ctx):
+        for param in cmd.get_params(ctx):  # with the help option, which click makes here and keeps
+            if getattr(param, "is_flag", False) and not param.expose_value and param.default is None:
+                # --help, --install-completion: typer validates a None through pydantic (which a group's
+                # command line would load to answer `metareview pool --help`) and passes a bool as it is
+                param.default = False
             values = choices_of(path, param)
             if values is not None:
                 param._custom_shell_complete = _completer(values)
