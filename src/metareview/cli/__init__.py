@@ -110,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         root.main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
-        error(str(exc))
+        _error(str(exc))
         return EXIT_USER_ERROR
     except exits as exc:
         return exc.exit_code
     except aborts:
-        error("interrupted")
+        _error("interrupted")
         return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:
         # a group run without a command answers with its help, on standard output (click: standard error)
@@ -127,30 +127,30 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         return code if isinstance(code, int) else EXIT_USER_ERROR
     except KeyboardInterrupt:
-        error("interrupted")
+        _error("interrupted")
         return EXIT_INTERRUPTED
     except OSError as exc:
         message = _os_error(exc)
         if message is None:
-            return _internal(exc, error)
-        error(message)
+            return _internal(exc, _error)
+        _error(message)
         return EXIT_USER_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
         import sqlite3
         if isinstance(exc, sqlite3.DatabaseError):
             message = _database_error(exc)
             if message is not None:
-                error(message)
+                _error(message)
                 return EXIT_USER_ERROR
         message = _server_error(exc)
         if message is not None:
-            error(message)
+            _error(message)
             return EXIT_USER_ERROR
-        return _internal(exc, error)
+        return _internal(exc, _error)
     return EXIT_OK
 
 
-def error(message: str) -> None:
+def _error(message: str) -> None:
     """Print an error as one line (``output.error``; imported when there is one to print)."""
     from .output import error as print_error
 

@@ -17,7 +17,9 @@ The help is printed by click's plain formatter (``rich_markup_mode=None`` on eve
 application, ``_tree.SETTINGS``): rich's formatter costs more to import than the rest of
 ``metareview --help``.  The plain formatter cuts a command's description in a listing to the
 width left beside the names; each command's short help is therefore its whole first sentence
-(:func:`first_sentence`), which the listing wraps instead of cutting.
+(:func:`first_sentence`), which the listing wraps instead of cutting.  The flags a command never
+sees (``--help``, the completion flags) default to False rather than None: typer validates a None
+through pydantic, which a command's help does not otherwise need.
 """
 
 from __future__ import annotations
