@@ -164,8 +164,8 @@ def _listing(args: list[str], capsys) -> dict[str, str]:
         first, _, rest = line.strip().partition(" ")
         if line.startswith("  ") and not line.startswith("   "):  # a new entry: two spaces, the name
             name, listed[first] = first, rest.strip()
-        else:
-            listed[name] += " " + line.strip()
+        else:  # a wrapped line (click's wrapper may break after a hyphen: "robvis-" / "style")
+            listed[name] += ("" if listed[name].endswith("-") else " ") + line.strip()
     return listed
 
 
