@@ -94,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         from ..base.version import __version__
         sys.stdout.write(f"metareview {__version__}\n")
         return EXIT_OK
-    from ..base.collector import lasting_imports
+    from ..base.collector import collector_paused
 
-    with lasting_imports():  # typer and the command tree, for the life of the process
+    # typer and the command tree: objects for the life of the process, nothing for the collector to
+    # find (not frozen here: a command that forks workers, run, freezes what they inherit itself)
+    with collector_paused():
         import typer
         import typer.core
 
