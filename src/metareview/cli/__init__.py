@@ -102,14 +102,14 @@ def main(argv: list[str] | None = None) -> int:
         import typer
         import typer.core
 
-        root = command()
-
     # the click that typer runs on (typer may vendor its own copy)
     click = getattr(typer.core, "_click", None) or importlib.import_module("click")
     exits = tuple({typer.Exit, getattr(click.exceptions, "Exit", typer.Exit)})
     aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
     try:
+        with collector_paused():
+            root = command()
         root.main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
         _error(str(exc))
