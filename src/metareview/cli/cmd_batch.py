@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
+from ._help import QUIET_HELP
 from .cmd_pool import BATCH_POOL_OPTIONS, pool_options_to_kwargs, with_pool_options
-from .output import QUIET_HELP
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
