@@ -214,3 +214,41 @@ def test_integer_ids_in_runs_sorted_or_not(ids):
         as_text = batch(table.assign(analysis=table["analysis"].astype(str)))
     assert got["analysis"].tolist() == list(dict.fromkeys(ids))
     pd.testing.assert_frame_equal(got.drop(columns="analysis"), as_text.drop(columns="analysis"), check_exact=True)
+
+
+def bits_equal(a, b) -> bool:
+    """Equal bit for bit (a NaN equals a NaN; 0.0 and -0.0 differ)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and bool(
+        ((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
+
+
+@pytest.mark.parametrize("k", list(range(1, 20)) + [33, 130])
+def test_row_sums_add_columns_as_numpy_adds_a_row(k):
+    """The column-wise row sums of few studies give numpy's pairwise sums bit for bit, signed
+    zeros, infinities, NaN and magnitudes that cancel included; other layouts fall back."""
+    from metareview.pooling.projection import row_sum
+
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((4000, k)) * 10.0 ** rng.integers(-300, 300, (4000, k))
+    cells = rng.random(x.shape)
+    x[cells < 0.05] = -0.0
+    x[(cells > 0.05) & (cells < 0.08)] = 0.0
+    x[(cells > 0.08) & (cells < 0.09)] = rng.choice([np.inf, -np.inf, np.nan], int(((cells > 0.08) & (cells < 0.09)).sum()))
+    x[:50] = -0.0  # rows of negative zeros only: numpy's sum starts at +0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for arr in (x, x[:, ::-1], np.asfortranarray(x), x[:30]):
+            assert bits_equal(row_sum(arr, -1), np.add.reduce(arr, -1))
+    assert (np.signbit(row_sum(x[:50], -1)) == np.signbit(np.add.reduce(x[:50], -1))).all()
+
+
+def test_constant_columns_of_a_batch_are_pandas_strings():
+    """measure and method_tau2 are built from Arrow buffers: the same column as a string scalar
+    given to pandas, for empty and long tables."""
+    from metareview.api.batch import _repeated
+
+    for n in (0, 1, 7, 100_000):
+        made = pd.Series(_repeated("PLO", n))
+        expected = pd.DataFrame({"x": np.zeros(n)}).assign(m="PLO")["m"]
+        assert made.dtype == expected.dtype
+        pd.testing.assert_series_equal(made, expected, check_names=False)

@@ -434,11 +434,37 @@ def _frame_of(out: dict, plan: _Plan):
     for c in _INT_COLUMNS:
         out[c] = np.asarray(out[c], dtype=np.int64)
     out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
-    df = pd.DataFrame(out, copy=False)
-    order = result_columns(plan.measure, plan.by)
-    for name, value in (("measure", plan.measure.code), ("method_tau2", plan.settings.method_tau2)):
-        df.insert(order.index(name), name, value)
-    return df
+    n = len(out[plan.by])
+    constant = {"measure": plan.measure.code, "method_tau2": plan.settings.method_tau2}
+    # the columns in their order, the constant ones built once (inserting them moves the others)
+    return pd.DataFrame({c: _repeated(constant[c], n) if c in constant else out[c]
+                         for c in result_columns(plan.measure, plan.by)}, copy=False)
+
+
+def _repeated(text: str, n: int):
+    """``n`` copies of ``text`` as pandas' default string array (what a DataFrame makes of a
+    string scalar), from its Arrow buffers when pandas keeps strings in Arrow."""
+    import pandas as pd
+
+    one = pd.Series([text]).array  # the dtype a string scalar gets
+    data = text.encode()
+    if getattr(one.dtype, "storage", None) != "pyarrow" or n * len(data) >= 2 ** 31:
+        return one.repeat(n)
+    import pyarrow as pa
+
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pd.array(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n)), dtype=one.dtype)
+
+
+def _joined(parts: list[dict]) -> dict:
+    """The columns of result chunks end to end.  The float columns go into one block: a
+    single allocation, which numpy asks the system to back with large pages (far fewer page
+    faults than a fresh array per column)."""
+    floats = [c for c, a in parts[0].items() if isinstance(a, np.ndarray) and a.dtype == np.float64]
+    block = np.empty((len(floats), sum(len(p[floats[0]]) for p in parts))) if floats else None
+    row = {c: i for i, c in enumerate(floats)}
+    return {c: np.concatenate([p[c] for p in parts], out=None if block is None or c not in row else block[row[c]])
+            for c in parts[0]}
 
 
 def _empty(plan: _Plan, id_dtype=object):
@@ -708,7 +734,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
     if not parts:
         return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
     # one table at the end rather than one per chunk
-    out = _frame_of({c: np.concatenate([p[c] for p in parts]) for c in parts[0]}, plan)
+    out = _frame_of(_joined(parts), plan)
     if isinstance(table, pd.DataFrame):
         out[by] = out[by].astype(table[by].dtype)
     return out

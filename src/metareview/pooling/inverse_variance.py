@@ -218,7 +218,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         sw = row_sum(w, -1)
         mu_c = row_sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
-        q = (w * (y - mu_c[:, None]) ** 2).sum(-1)
+        q = row_sum(w * (y - mu_c[:, None]) ** 2, -1)
         q_df = k - 1
         q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
 

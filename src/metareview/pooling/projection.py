@@ -26,7 +26,35 @@ import numpy as np
 
 __all__ = ["Intercept", "Matrix", "design_of", "row_sum"]
 
-row_sum = np.add.reduce  # row sums without the method-call overhead of ndarray.sum
+_reduce = np.add.reduce
+
+
+def row_sum(x, axis=-1):
+    """Sums over the last axis, bit for bit those of ``np.add.reduce(x, -1)``.
+
+    numpy sums each row of a C-contiguous float array by pairwise summation (a plain
+    left-to-right sum below 8 terms, 8 running sums up to 128 terms, added pairwise), with
+    a call of its inner loop per row: for a few studies per analysis the calls cost far more
+    than the additions.  With fewer than 16 columns this adds the columns in the same order
+    over all rows at once (and adds numpy's starting 0.0 last: it turns a sum of -0.0 into
+    0.0), several times faster for many short rows.
+    """
+    if (type(x) is np.ndarray and x.ndim == 2 and 1 < x.shape[1] < 16 and x.shape[0] >= 64
+            and x.dtype == np.float64 and x.flags.c_contiguous and axis in (-1, 1)):
+        k = x.shape[1]
+        if k < 8:
+            s = x[:, 0] + x[:, 1]
+            for j in range(2, k):
+                s += x[:, j]
+        else:
+            r = x[:, :8]
+            s = (r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])
+            s += (r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7])
+            for j in range(8, k):
+                s += x[:, j]
+        s += 0.0
+        return s
+    return _reduce(x, axis)
 
 
 class _InterceptProjection:
