@@ -234,7 +234,8 @@ def test_row_sums_add_columns_as_numpy_adds_a_row(k):
     cells = rng.random(x.shape)
     x[cells < 0.05] = -0.0
     x[(cells > 0.05) & (cells < 0.08)] = 0.0
-    x[(cells > 0.08) & (cells < 0.09)] = rng.choice([np.inf, -np.inf, np.nan], int(((cells > 0.08) & (cells < 0.09)).sum()))
+    odd = (cells > 0.08) & (cells < 0.09)
+    x[odd] = rng.choice([np.inf, -np.inf, np.nan], int(odd.sum()))
     x[:50] = -0.0  # rows of negative zeros only: numpy's sum starts at +0.0
     with np.errstate(over="ignore", invalid="ignore"):
         for arr in (x, x[:, ::-1], np.asfortranarray(x), x[:30]):
