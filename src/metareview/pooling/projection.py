@@ -60,11 +60,19 @@ def row_sum(x, axis=-1):
 class _InterceptProjection:
     """P = W - w w'/sum(w) for the intercept-only design (w zero outside the mask)."""
 
-    __slots__ = ("w", "sw")
+    __slots__ = ("w", "sw", "_w2")
 
     def __init__(self, w, sw=None):
         self.w = w
         self.sw = row_sum(w, -1) if sw is None else sw
+        self._w2 = None
+
+    def squares(self):
+        """w² and its row sums, computed once for the traces."""
+        if self._w2 is None:
+            w2 = self.w * self.w
+            self._w2 = (w2, row_sum(w2, -1))
+        return self._w2
 
     def fitted(self, z):
         """The weighted mean of ``z`` (the fitted value of every study), per analysis."""
@@ -90,15 +98,14 @@ class _InterceptProjection:
         return row_sum(self.w * r * r, -1) - row_sum(self.w * r, -1) ** 2 / self.sw
 
     def trace(self):
-        return self.sw - row_sum(self.w * self.w, -1) / self.sw
+        return self.sw - self.squares()[1] / self.sw
 
     def trace_pp(self):
         return self.traces()[1]
 
     def traces(self):
         """tr(P) and tr(PP) together (they share sum w²)."""
-        w2 = self.w * self.w
-        s2 = row_sum(w2, -1)
+        w2, s2 = self.squares()
         return self.sw - s2 / self.sw, s2 - 2 * row_sum(w2 * self.w, -1) / self.sw + s2 ** 2 / self.sw ** 2
 
     def trace_v(self, v):
