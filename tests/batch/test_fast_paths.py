@@ -253,3 +253,18 @@ def test_constant_columns_of_a_batch_are_pandas_strings():
         expected = pd.DataFrame({"x": np.zeros(n)}).assign(m="PLO")["m"]
         assert made.dtype == expected.dtype
         pd.testing.assert_series_equal(made, expected, check_names=False)
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 20, 101])
+def test_h_of_many_analyses_of_one_k_equals_the_general_formulas(k):
+    """H and its test-based interval with the terms in k computed once: the general path (forced
+    by one more analysis of another k) gives the same bits, for Q below, at and above k."""
+    from metareview.pooling.heterogeneity import from_q
+
+    rng = np.random.default_rng(k)
+    q = np.concatenate([rng.chisquare(k - 1, 3000) * rng.uniform(0.2, 5, 3000), [0.0, k - 1.0, float(k), 1e-300]])
+    ks = np.full(q.size, float(k))
+    one_k = from_q(q, ks, 0.95)
+    general = from_q(np.append(q, 1.0), np.append(ks, 2.0), 0.95)
+    for key, values in one_k.items():
+        assert bits_equal(values, general[key][:-1]), key

