@@ -268,3 +268,26 @@ def test_h_of_many_analyses_of_one_k_equals_the_general_formulas(k):
     general = from_q(np.append(q, 1.0), np.append(ks, 2.0), 0.95)
     for key, values in one_k.items():
         assert bits_equal(values, general[key][:-1]), key
+
+
+def test_result_chunks_are_copied_into_columns_allocated_once_per_piece():
+    """Chunks land end to end in one block per piece (float columns share it); a chunk that needs
+    a wider type widens its column; several pieces are joined; nothing written is nothing returned."""
+    from metareview.api.batch import _Columns
+
+    cols = _Columns()
+    assert cols.columns() is None
+    cols.start(5)
+    cols.add({"id": np.array([1, 2]), "x": np.array([0.5, -0.0]), "n": np.array([3, 4])})
+    cols.add({"id": np.array([3, 4, 5]), "x": np.array([np.nan, 1.0, 2.0]), "n": np.array([1.5, 2.0, 7.0])})
+    cols.start(1)
+    cols.add({"id": np.array([6]), "x": np.array([9.0]), "n": np.array([8])})
+    out = cols.columns()
+    assert bits_equal(out["x"], np.array([0.5, -0.0, np.nan, 1.0, 2.0, 9.0]))
+    assert out["n"].tolist() == [3, 4, 1.5, 2, 7, 8] and out["n"].dtype == np.float64
+    assert out["id"].tolist() == [1, 2, 3, 4, 5, 6] and out["id"].dtype == np.int64
+    one = _Columns()
+    one.start(3)
+    one.add({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])})
+    first = one.columns()
+    assert first["x"].tolist() == [1.0, 2.0] and first["x"].base is first["y"].base  # one block, 2 of 3 rows

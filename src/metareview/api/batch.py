@@ -459,15 +459,44 @@ def _repeated(text: str, n: int):
     return pd.array(pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n)), dtype=one.dtype)
 
 
-def _joined(parts: list[dict]) -> dict:
-    """The columns of result chunks end to end.  The float columns go into one block: a
-    single allocation, which numpy asks the system to back with large pages (far fewer page
-    faults than a fresh array per column)."""
-    floats = [c for c, a in parts[0].items() if isinstance(a, np.ndarray) and a.dtype == np.float64]
-    block = np.empty((len(floats), sum(len(p[floats[0]]) for p in parts))) if floats else None
-    row = {c: i for i, c in enumerate(floats)}
-    return {c: np.concatenate([p[c] for p in parts], out=None if block is None or c not in row else block[row[c]])
-            for c in parts[0]}
+class _Columns:
+    """Result chunks copied, as they come, into columns allocated once per piece of the table:
+    the float columns in one block (one allocation, which numpy asks the system to back with
+    large pages), so that the results are written into memory mapped once rather than into a
+    fresh set of arrays per chunk joined at the end."""
+
+    def __init__(self):
+        self.pieces: list[dict] = []
+        self.filled: list[int] = []  # rows written into each piece's columns
+        self.size = 0
+
+    def start(self, n: int) -> None:
+        self.size = n
+        self.pieces.append({})
+        self.filled.append(0)
+
+    def add(self, out: dict) -> None:
+        piece = self.pieces[-1]
+        if not piece:
+            floats = [c for c, a in out.items() if a.dtype == np.float64]
+            block = np.empty((len(floats), self.size))
+            piece.update(zip(floats, block))
+            piece.update((c, np.empty(self.size, a.dtype)) for c, a in out.items() if c not in piece)
+        a = self.filled[-1]
+        b = a + len(out[next(iter(out))])
+        for c, values in out.items():
+            column = piece[c]
+            if values.dtype != column.dtype:  # a chunk that needs a wider type than the first
+                piece[c] = column = column.astype(np.result_type(column, values))
+            column[a:b] = values
+        self.filled[-1] = b
+
+    def columns(self) -> dict | None:
+        """The columns of every chunk end to end (None when there were none)."""
+        pieces = [{c: a[:n] for c, a in p.items()} for p, n in zip(self.pieces, self.filled) if p]
+        if len(pieces) < 2:
+            return pieces[0] if pieces else None
+        return {c: np.concatenate([p[c] for p in pieces]) for c in pieces[0]}
 
 
 def _empty(plan: _Plan, id_dtype=object):
@@ -563,8 +592,10 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 # ----- public API --------------------------------------------------------------------
 
 def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
-                   warn: bool = True):
-    """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays."""
+                   warn: bool = True, on_piece=None):
+    """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays;
+    ``on_piece(n)`` is told the number of analyses of each piece of the table (the whole of a
+    DataFrame, a million rows of a file) before its chunks come."""
     import pandas as pd
 
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
@@ -598,6 +629,8 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
         try:
             for frame in frames:
                 fr = _Frame(frame, plan)
+                if on_piece is not None:
+                    on_piece(fr.counts.size)
                 for a, b in fr.chunks(chunk_size):
                     out = _pool_chunk(fr, a, b, tally)
                     _tally(tally, out, plan.by)
@@ -732,12 +765,15 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
     import pandas as pd
 
     by = kwargs["by"]
-    plan, chunks = _pooled_chunks(table, warn=warn, **kwargs)
-    parts = list(chunks)
-    if not parts:
+    results = _Columns()
+    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, **kwargs)
+    for part in chunks:
+        results.add(part)
+    columns = results.columns()
+    if columns is None:
         return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
     # one table at the end rather than one per chunk
-    out = _frame_of(_joined(parts), plan)
+    out = _frame_of(columns, plan)
     if isinstance(table, pd.DataFrame):
         out[by] = out[by].astype(table[by].dtype)
     return out
