@@ -291,3 +291,20 @@ def test_result_chunks_are_copied_into_columns_allocated_once_per_piece():
     one.add({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])})
     first = one.columns()
     assert first["x"].tolist() == [1.0, 2.0] and first["x"].base is first["y"].base  # one block, 2 of 3 rows
+
+
+def test_design_checks_screened_by_one_sum_still_see_every_cell():
+    """A column whose finite cells overflow their sum passes; an infinity, a NaN or a negative
+    variance among a million cells is still named, with its study."""
+    from metareview.effectsizes.measures import get_measure
+    from metareview.effectsizes.validate import validate_design
+
+    gen = get_measure("GEN")
+    validate_design(gen, {"yi": np.array([1e308, 1e308, -1.0]), "vi": np.array([1.0, 2.0, 3.0])})
+    for column, value, rule in (("yi", np.inf, "value required"), ("yi", np.nan, "value required"),
+                                ("vi", -np.inf, "value required"), ("vi", -1e-9, "vi >= 0")):
+        arr = {"yi": np.zeros(1_000_000), "vi": np.ones(1_000_000)}
+        arr[column][777_777] = value
+        with pytest.raises(DataError) as info:
+            validate_design(gen, arr, studlab=range(1_000_000))
+        assert info.value.study == "777777" and info.value.column == column and info.value.rule == rule

@@ -121,7 +121,8 @@ def _prepare(yi, vi, mask):
     NaN reaches a row's sums."""
     y = np.atleast_2d(np.asarray(yi, float))
     v = np.atleast_2d(np.asarray(vi, float))
-    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read)
+    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.atleast_2d(np.asarray(mask, float))
     if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
