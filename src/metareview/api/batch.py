@@ -65,10 +65,11 @@ _PAD = {"events": 1.0, "n": 4.0, "events_e": 1.0, "n_e": 4.0, "events_c": 1.0, "
         "mean_e": 1.0, "sd_e": 1.0, "mean_c": 1.0, "sd_c": 1.0, "r": 0.0, "yi": 0.0, "vi": 1.0,
         "sei": 1.0, "time": 1.0, "time_e": 1.0, "time_c": 1.0, "cor": 0.0, "tstat": 0.0, "predictors": 0.0,
         "r2": 0.0, "genq_weights": 1.0}
-#: Padded cells (analyses x largest k) of a chunk by default: arrays of 800 kB keep the
-#: kernel's temporaries in the processor's caches and amortise its calls on arrays over
-#: analyses (a DerSimonian-Laird batch 5-10% faster than with 50,000 at k = 5 and 100).
-CHUNK_CELLS = 100_000
+#: Padded cells (analyses x largest k) of a chunk by default: small enough for the
+#: arrays of a chunk to stay in the processor's caches, large enough to amortise the calls.
+#: (100,000 was measured 2-6% faster for one table in memory, but the chunks are also the
+#: row groups of a Parquet output and the frames iter_batch yields.)
+CHUNK_CELLS = 50_000
 #: Largest padded array of one chunk when ``chunk_size`` is given, in cells.
 MAX_CELLS = 2_000_000
 #: Rows read at a time from a file.

@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         by: str = typer.Option("analysis", "--by", help="Column with the analysis id."),
         tau2_ci: bool = typer.Option(True, "--tau2-ci/--no-tau2-ci", help="Q-profile CI of tau² (iterative; skip it for speed)."),
         study: str = typer.Option("study", "--study", help="Column with study labels (named in error messages)."),
-        chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Analyses pooled at a time (default: about 100,000 padded cells' worth)."),
+        chunk_size: Optional[int] = typer.Option(None, "--chunk-size", help="Analyses pooled at a time (default: about 50,000 padded cells' worth)."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
         progress: bool = typer.Option(True, "--progress/--no-progress", hidden=True,
                                       help="Older spelling of --quiet (--no-progress)."),
