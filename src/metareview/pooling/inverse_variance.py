@@ -239,6 +239,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
                             common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
         tau2, se_t2 = fit.tau2, fit.se
+        assert se_t2 is not None  # asked for with se=True
         ws = mk / (v + tau2[:, None])
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws
