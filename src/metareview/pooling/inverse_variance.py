@@ -226,7 +226,9 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         sw = row_sum(w, -1)
         mu_c = row_sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
-        q = row_sum(w * (y - mu_c[:, None]) ** 2, -1)
+        r = y - mu_c[:, None]
+        np.square(r, out=r)  # w (y - mu)², one array for the three steps
+        q = row_sum(np.multiply(w, r, out=r), -1)
         q_df = k - 1
         q_p = (_dist.chi2_sf(q, q_df) if q_df.size and q_df.min() > 0
                else np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan))
@@ -240,7 +242,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                             common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
         tau2, se_t2 = fit.tau2, fit.se
         assert se_t2 is not None  # asked for with se=True
-        ws = mk / (v + tau2[:, None])
+        ws = v + tau2[:, None]
+        np.divide(mk, ws, out=ws)
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws
         se_wald = 1 / np.sqrt(sws)
