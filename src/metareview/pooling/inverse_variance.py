@@ -23,7 +23,7 @@ from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
 from .projection import row_sum
-from .tau2 import estimate_tau2, q_generalised, q_profile, se_tau2
+from .tau2 import estimate_tau2, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
@@ -108,14 +108,22 @@ _SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_
                   "h_ci_low", "h_ci_high", "tau2_iterations", "tau2_converged", "se_tau2")
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every cell of ``a`` is finite, screened by one sum (an infinity or a NaN makes
+    it non-finite; only a sum that overflows needs the cell by cell check)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+
+
 def _prepare(yi, vi, mask):
     """2-D arrays with the mask of the studies that take part (finite yi and vi), and the
     number of them per analysis; other cells hold harmless values (y = 0, v = 1) so that no
     NaN reaches a row's sums."""
     y = np.atleast_2d(np.asarray(yi, float))
     v = np.atleast_2d(np.asarray(vi, float))
-    mk = np.ones_like(y) if mask is None else np.atleast_2d(np.asarray(mask, float))
-    if mk.shape == y.shape == v.shape and np.isfinite(y).all() and np.isfinite(v).all():
+    # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read)
+    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
@@ -218,9 +226,12 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         sw = row_sum(w, -1)
         mu_c = row_sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
-        q = (w * (y - mu_c[:, None]) ** 2).sum(-1)
+        r = y - mu_c[:, None]
+        np.square(r, out=r)  # w (y - mu)², one array for the three steps
+        q = row_sum(np.multiply(w, r, out=r), -1)
         q_df = k - 1
-        q_p = np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan)
+        q_p = (_dist.chi2_sf(q, q_df) if q_df.size and q_df.min() > 0
+               else np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan))
 
         genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
         q_tau2 = q
@@ -228,10 +239,11 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
             centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
             q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q_tau2), weights=genq, counts=k)
-        tau2 = fit.tau2
-        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw), counts=k)
-        ws = mk / (v + tau2[:, None])
+                            common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
+        tau2, se_t2 = fit.tau2, fit.se
+        assert se_t2 is not None  # asked for with se=True
+        ws = v + tau2[:, None]
+        np.divide(mk, ws, out=ws)
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws
         se_wald = 1 / np.sqrt(sws)
