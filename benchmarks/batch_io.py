@@ -8,6 +8,11 @@ tau²), this times, in one process and one run:
 * ``write csv``    the result chunks through ``metareview batch``'s writer to CSV
   (pyarrow's CSVWriter: shortest round-trip text of each double);
 * ``write parquet``the same chunks to Parquet (pyarrow's ParquetWriter);
+* ``pool + write csv`` / ``pool + write parquet``  pooling and writing together, as
+  ``metareview batch`` does them (writing overlaps pooling: CSV chunks are formatted on
+  every core while the next are pooled);
+* ``disk``         as many bytes as the CSV, written and synced (``dd conv=fsync`` alike):
+  what the disk takes, to compare the writers' bytes per second with;
 * ``pandas csv``   the same chunks through ``DataFrame.to_csv(float_format="%.17g")``, the
   writer ``metareview batch`` used before;
 * ``whole command`` ``metareview batch long.parquet -o out.csv --no-tau2-ci --quiet`` as a new
@@ -47,6 +52,27 @@ def timed(fn):
     return time.perf_counter() - start, value
 
 
+CPU: dict = {}
+
+
+def timed_cpu(name, fn):
+    """Wall time (returned) and CPU time of this process, its threads included (kept in CPU)."""
+    cpu = time.process_time()
+    wall, value = timed(fn)
+    CPU[name] = time.process_time() - cpu
+    return wall, value
+
+
+def disk(path: Path, size: int) -> None:
+    block = bytes(1 << 20)
+    with open(path, "wb") as fh:
+        for _ in range(size // len(block)):
+            fh.write(block)
+        fh.write(block[:size % len(block)])
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--analyses", type=int, default=100_000)
@@ -60,14 +86,23 @@ def main() -> None:
     table = simulate(args.analyses, args.k)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_pool, parts = timed(lambda: list(iter_batch(table, tau2_ci=False, method_tau2="DL")))
+        t_pool, parts = timed_cpu("pool", lambda: list(iter_batch(table, tau2_ci=False, method_tau2="DL")))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         empty = parts[0].iloc[:0]
         results["pool"] = t_pool
-        results["write csv"], _ = timed(lambda: write_results(iter(parts), tmp / "out.csv", lambda: empty, []))
-        results["write parquet"], _ = timed(lambda: write_results(iter(parts), tmp / "out.parquet", lambda: empty, []))
+
+        def write(name, chunks, target):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results[name], _ = timed_cpu(name, lambda: write_results(chunks, target, lambda: empty, []))
+
+        for suffix in ("csv", "parquet"):
+            write(f"write {suffix}", iter(parts), tmp / f"out.{suffix}")
+            write(f"pool + write {suffix}", iter_batch(table, tau2_ci=False, method_tau2="DL"), tmp / f"both.{suffix}")
+        sizes = {suffix: (tmp / f"out.{suffix}").stat().st_size for suffix in ("csv", "parquet")}
+        results["disk"], _ = timed(lambda: disk(tmp / "disk.bin", sizes["csv"]))
 
         def pandas_csv():
             with open(tmp / "pandas.csv", "w", newline="") as fh:
@@ -79,17 +114,22 @@ def main() -> None:
         command = [sys.executable, "-m", "metareview", "batch", str(source), "-o", str(tmp / "cmd.csv"),
                    "--no-tau2-ci", "--quiet"]
         results["whole command"], _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
-        check = pd.read_csv(tmp / "out.csv", float_precision="round_trip")
+        check = pd.read_csv(tmp / "out.csv")
         assert len(check) == args.analyses
     rows = args.analyses
     print(f"{rows:,} analyses of k = {args.k} (DL, no tau² CI); {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     for name, seconds in results.items():
-        print(f"  {name:<14} {seconds:8.2f} s")
+        cpu = f"  (CPU {CPU[name]:.2f} s)" if name in CPU else ""
+        print(f"  {name:<20} {seconds:8.2f} s{cpu}")
+    mb = {suffix: size / 1e6 for suffix, size in sizes.items()}
     print(f"  write csv / pool: {results['write csv'] / results['pool']:.2f}; "
           f"pandas csv / write csv: {results['pandas csv'] / results['write csv']:.1f}x")
+    print(f"  CSV {mb['csv']:.1f} MB at {mb['csv'] / results['write csv']:.0f} MB/s, Parquet {mb['parquet']:.1f} MB "
+          f"at {mb['parquet'] / results['write parquet']:.0f} MB/s; the disk {mb['csv'] / results['disk']:.0f} MB/s")
     if args.json:
-        args.json.write_text(json.dumps({"analyses": rows, "k": args.k, "seconds": results}, indent=2))
+        args.json.write_text(json.dumps({"analyses": rows, "k": args.k, "seconds": results, "cpu_seconds": CPU,
+                                         "bytes": sizes}, indent=2))
 
 
 if __name__ == "__main__":

@@ -345,3 +345,49 @@ def test_cli_csv_holds_exactly_the_computed_values(tmp_path):
     small().iloc[:0].to_csv(empty, index=False)
     assert main(["batch", str(empty), "-o", str(out), "--quiet"]) == 0
     assert out.read_text().count("\n") == 1 and out.read_text().startswith("analysis,")
+
+
+def _one_writer(parts, path, csv: bool) -> bytes:
+    """What one pyarrow writer makes of the chunks one after the other (the reference for the
+    overlapped writers of ``metareview batch``)."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+    import pyarrow.parquet as pq
+
+    tables = [pa.Table.from_pandas(parts[0], preserve_index=False)]
+    tables += [pa.Table.from_pandas(df, schema=tables[0].schema, preserve_index=False) for df in parts[1:]]
+    with open(path, "wb") as fh:
+        if csv:
+            plain = not any(set(n) & set(',"\r\n') for n in tables[0].schema.names)
+            writer = pc.CSVWriter(fh, tables[0].schema, write_options=pc.WriteOptions(
+                quoting_style="needed", quoting_header="none" if plain else "needed"))
+        else:
+            writer = pq.ParquetWriter(fh, tables[0].schema)
+        for t in tables:
+            writer.write_table(t)
+        writer.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("by", ["analysis", 'an,"alysis"'])
+@pytest.mark.filterwarnings("ignore")
+def test_overlapped_writers_write_the_bytes_of_one_writer(tmp_path, suffix, by):
+    """Chunks formatted on several threads (CSV) or encoded while the next is pooled (Parquet)
+    give the bytes of one writer taking them in order: ids that need quotes, missing values,
+    one-study analyses, many chunks and an empty table."""
+    from metareview.api.batch import iter_batch
+    from metareview.cli.cmd_batch import write_results
+
+    table = random_table("generic", n_analyses=300, seed=8).rename(columns={"analysis": by})
+    table.loc[table.index[7::29], "yi"] = np.nan
+    table = table[table.groupby(by)["yi"].transform("count") > 0]
+    table[by] = table[by].str.replace("A0", 'A,"0')
+    for chunk_size, data in ((7, table), (None, table.iloc[:0])):
+        parts = list(iter_batch(data, by=by, chunk_size=chunk_size, random_ci="hk"))
+        assert len(parts) > 20 or len(data) == 0
+        columns_only = batch(data.iloc[:0], by=by)
+        out = tmp_path / f"out{suffix}"
+        assert write_results(iter(parts), out, lambda: columns_only, []) == sum(len(p) for p in parts)  # noqa: B023
+        reference = _one_writer(parts or [columns_only], tmp_path / f"one{suffix}", suffix == ".csv")
+        assert out.read_bytes() == reference

@@ -214,3 +214,97 @@ def test_integer_ids_in_runs_sorted_or_not(ids):
         as_text = batch(table.assign(analysis=table["analysis"].astype(str)))
     assert got["analysis"].tolist() == list(dict.fromkeys(ids))
     pd.testing.assert_frame_equal(got.drop(columns="analysis"), as_text.drop(columns="analysis"), check_exact=True)
+
+
+def bits_equal(a, b) -> bool:
+    """Equal bit for bit (a NaN equals a NaN; 0.0 and -0.0 differ)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and bool(
+        ((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
+
+
+@pytest.mark.parametrize("k", list(range(1, 20)) + [33, 130])
+def test_row_sums_add_columns_as_numpy_adds_a_row(k):
+    """The column-wise row sums of few studies give numpy's pairwise sums bit for bit, signed
+    zeros, infinities, NaN and magnitudes that cancel included; other layouts fall back."""
+    from metareview.pooling.projection import row_sum
+
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((4000, k)) * 10.0 ** rng.integers(-300, 300, (4000, k))
+    cells = rng.random(x.shape)
+    x[cells < 0.05] = -0.0
+    x[(cells > 0.05) & (cells < 0.08)] = 0.0
+    odd = (cells > 0.08) & (cells < 0.09)
+    x[odd] = rng.choice([np.inf, -np.inf, np.nan], int(odd.sum()))
+    x[:50] = -0.0  # rows of negative zeros only: numpy's sum starts at +0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for arr in (x, x[:, ::-1], np.asfortranarray(x), x[:30]):
+            assert bits_equal(row_sum(arr, -1), np.add.reduce(arr, -1))
+    assert (np.signbit(row_sum(x[:50], -1)) == np.signbit(np.add.reduce(x[:50], -1))).all()
+
+
+def test_constant_columns_of_a_batch_are_pandas_strings():
+    """measure and method_tau2 are built from Arrow buffers: the same column as a string scalar
+    given to pandas, for empty and long tables."""
+    from metareview.api.batch import _repeated
+
+    for n in (0, 1, 7, 100_000):
+        made = pd.Series(_repeated("PLO", n))
+        expected = pd.DataFrame({"x": np.zeros(n)}).assign(m="PLO")["m"]
+        assert made.dtype == expected.dtype
+        pd.testing.assert_series_equal(made, expected, check_names=False)
+
+
+@pytest.mark.parametrize("k", [3, 4, 5, 20, 101])
+def test_h_of_many_analyses_of_one_k_equals_the_general_formulas(k):
+    """H and its test-based interval with the terms in k computed once: the general path (forced
+    by one more analysis of another k) gives the same bits, for Q below, at and above k."""
+    from metareview.pooling.heterogeneity import from_q
+
+    rng = np.random.default_rng(k)
+    q = np.concatenate([rng.chisquare(k - 1, 3000) * rng.uniform(0.2, 5, 3000), [0.0, k - 1.0, float(k), 1e-300]])
+    ks = np.full(q.size, float(k))
+    one_k = from_q(q, ks, 0.95)
+    general = from_q(np.append(q, 1.0), np.append(ks, 2.0), 0.95)
+    for key, values in one_k.items():
+        assert bits_equal(values, general[key][:-1]), key
+
+
+def test_result_chunks_are_copied_into_columns_allocated_once_per_piece():
+    """Chunks land end to end in one block per piece (float columns share it); a chunk that needs
+    a wider type widens its column; several pieces are joined; nothing written is nothing returned."""
+    from metareview.api.batch import _Columns
+
+    cols = _Columns()
+    assert cols.columns() is None
+    cols.start(5)
+    cols.add({"id": np.array([1, 2]), "x": np.array([0.5, -0.0]), "n": np.array([3, 4])})
+    cols.add({"id": np.array([3, 4, 5]), "x": np.array([np.nan, 1.0, 2.0]), "n": np.array([1.5, 2.0, 7.0])})
+    cols.start(1)
+    cols.add({"id": np.array([6]), "x": np.array([9.0]), "n": np.array([8])})
+    out = cols.columns()
+    assert bits_equal(out["x"], np.array([0.5, -0.0, np.nan, 1.0, 2.0, 9.0]))
+    assert out["n"].tolist() == [3, 4, 1.5, 2, 7, 8] and out["n"].dtype == np.float64
+    assert out["id"].tolist() == [1, 2, 3, 4, 5, 6] and out["id"].dtype == np.int64
+    one = _Columns()
+    one.start(3)
+    one.add({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])})
+    first = one.columns()
+    assert first["x"].tolist() == [1.0, 2.0] and first["x"].base is first["y"].base  # one block, 2 of 3 rows
+
+
+def test_design_checks_screened_by_one_sum_still_see_every_cell():
+    """A column whose finite cells overflow their sum passes; an infinity, a NaN or a negative
+    variance among a million cells is still named, with its study."""
+    from metareview.effectsizes.measures import get_measure
+    from metareview.effectsizes.validate import validate_design
+
+    gen = get_measure("GEN")
+    validate_design(gen, {"yi": np.array([1e308, 1e308, -1.0]), "vi": np.array([1.0, 2.0, 3.0])})
+    for column, value, rule in (("yi", np.inf, "value required"), ("yi", np.nan, "value required"),
+                                ("vi", -np.inf, "value required"), ("vi", -1e-9, "vi >= 0")):
+        arr = {"yi": np.zeros(1_000_000), "vi": np.ones(1_000_000)}
+        arr[column][777_777] = value
+        with pytest.raises(DataError) as info:
+            validate_design(gen, arr, studlab=range(1_000_000))
+        assert info.value.study == "777777" and info.value.column == column and info.value.rule == rule

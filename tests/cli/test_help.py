@@ -150,3 +150,90 @@ def test_batch_takes_the_pool_defaults(tmp_path):
         assert main(["batch", str(table), "-o", str(out), "--quiet", *extra]) == 0
         row = pd.read_csv(out).iloc[0]
         assert row["k"] == k and row["method_tau2"] == "DL" and row["measure"] == "OR"
+
+
+def _listing(args: list[str], capsys) -> dict[str, str]:
+    """The commands listed by ``metareview ARGS --help``: name -> description, its wrapped lines joined."""
+    assert main([*args, "--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed: dict[str, str] = {}
+    name = None
+    for line in lines[lines.index("Commands:") + 1:]:
+        if not line.strip():
+            break
+        first, _, rest = line.strip().partition(" ")
+        if line.startswith("  ") and not line.startswith("   "):  # a new entry: two spaces, the name
+            name, listed[first] = first, rest.strip()
+        else:  # a wrapped line (click's wrapper may break after a hyphen: "robvis-" / "style")
+            listed[name] += ("" if listed[name].endswith("-") else " ") + line.strip()
+    return listed
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop followed by a capital, in the first paragraph (written here apart from
+    ``_help.first_sentence``, so that the two must agree)."""
+    words = " ".join(text.split("\n\n")[0].split()).split(" ")
+    for i, word in enumerate(words[:-1]):
+        if word.endswith((".", "!", "?")) and words[i + 1][:1].isupper():
+            return " ".join(words[:i + 1])
+    return " ".join(words)
+
+
+def test_every_listing_shows_each_command_s_whole_first_sentence(capsys, monkeypatch):
+    """click's plain formatter cuts a description to the width left beside the names ("Pool every analysis
+    of DATA and write one row of pooled..."): every command's short help is its whole first sentence."""
+    monkeypatch.setenv("COLUMNS", "80")
+    tree = command()
+    groups = [path for path, cmd in walk(tree) if hasattr(cmd, "list_commands")]
+    assert ["metareview"] in groups and ["metareview", "review", "rob"] in groups and len(groups) >= 7
+    for path in groups:
+        listed = _listing(path[1:], capsys)
+        own = {p[-1]: cmd for p, cmd in walk(tree) if p[:-1] == path}
+        assert list(listed) == list(own), path
+        for name, cmd in own.items():
+            expected = _first_sentence(cmd.help)
+            assert listed[name] == expected, (path, name)
+            assert expected.endswith(".") and not listed[name].endswith("..."), (path, name)
+
+
+def test_help_is_plain_text():
+    """No rich panels (typer's rich formatter takes longer to import than the rest of --help): every
+    command of the tree is printed by click's formatter."""
+    import importlib
+
+    import typer
+
+    from metareview.cli._tree import PACKAGE, cmd_modules
+
+    for path, cmd in walk(command()):
+        assert cmd.rich_markup_mode is None, path
+    for name in cmd_modules():  # the groups' own applications too, as typer would build them alone
+        module = importlib.import_module(f"{PACKAGE}.{name}")
+        for app in (v for v in vars(module).values() if isinstance(v, typer.Typer)):
+            assert app.rich_markup_mode is None, name
+    for args in (["--help"], ["pool", "--help"], ["review", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "metareview", *args], capture_output=True, text=True,
+                             check=True).stdout
+        assert out.startswith(" ".join(["Usage: metareview", *args[:-1], "[OPTIONS]"]))
+        assert not set(out) & set("╭╰│─"), args
+
+
+@pytest.mark.parametrize("args, message", [
+    (["pool", "data.csv", "--no-such-option"], "Error: No such option: --no-such-option"),
+    (["pool"], "Error: Missing argument 'DATA'."),
+    (["review", "scren"], "Error: No such command 'scren'. Did you mean 'screen'?"),
+])
+def test_usage_errors_are_one_error_line_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip().splitlines()
+    assert err[0].startswith(f"Usage: metareview {' '.join(args[:1])}") and err[-1] == message
+    assert sum(line.startswith("Error:") for line in err) == 1 and "Traceback" not in captured.err
+
+
+def test_a_group_without_a_command_prints_its_help_on_standard_output(capsys):
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Usage: metareview [OPTIONS] COMMAND") and "pool " in captured.out
+    assert captured.err == ""

@@ -103,12 +103,13 @@ def test_many_random_analyses_one_equals_batch_row_bit_for_bit():
     """Hundreds of analyses of different sizes: a square by pow() instead of x * x in the
     one-analysis path would change a last bit somewhere among their tens of thousands of values."""
     rng = np.random.default_rng(7)
-    k = 30
-    y = rng.normal(0, 1, (400, k)) * 10 ** rng.uniform(-3, 2, (400, 1))
-    v = rng.uniform(0.001, 1, (400, k)) * 10 ** rng.uniform(-3, 2, (400, 1))
-    mask = (rng.random((400, k)) > rng.uniform(0, 0.9, (400, 1))).astype(float)
-    for options in ({}, {"random_ci": "hk", "i2_method": "tau2", "prediction": "v"}):
-        _assert_one_equals_row(y, v, mask, **options)
+    for k in (30, 5):  # (fewer than 16 studies: the batch sums rows column by column)
+        y = rng.normal(0, 1, (400, k)) * 10 ** rng.uniform(-3, 2, (400, 1))
+        v = rng.uniform(0.001, 1, (400, k)) * 10 ** rng.uniform(-3, 2, (400, 1))
+        mask = (rng.random((400, k)) > rng.uniform(0, 0.9, (400, 1))).astype(float)
+        for options in ({}, {"random_ci": "hk", "i2_method": "tau2", "prediction": "v"}):
+            _assert_one_equals_row(y, v, mask, **options)
+        _assert_one_equals_row(y, v, np.ones((400, k)))
 
 
 def test_tau2_functions_take_one_analysis_as_its_1d_arrays():

@@ -94,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         from ..base.version import __version__
         sys.stdout.write(f"metareview {__version__}\n")
         return EXIT_OK
-    import typer
-    import typer.core
+    from ..base.collector import collector_paused
 
-    from .output import error
+    # typer and the command tree: objects for the life of the process, nothing for the collector to
+    # find (not frozen here: a command that forks workers, run, freezes what they inherit itself)
+    with collector_paused():
+        import typer
+        import typer.core
 
     # the click that typer runs on (typer may vendor its own copy)
     click = getattr(typer.core, "_click", None) or importlib.import_module("click")
@@ -105,17 +108,20 @@ def main(argv: list[str] | None = None) -> int:
     aborts = tuple({typer.Abort, getattr(click.exceptions, "Abort", typer.Abort)})
 
     try:
-        command().main(args=args, prog_name="metareview", standalone_mode=False)
+        with collector_paused():
+            root = command()
+        root.main(args=args, prog_name="metareview", standalone_mode=False)
     except MetaReviewError as exc:
-        error(str(exc))
+        _error(str(exc))
         return EXIT_USER_ERROR
     except exits as exc:
         return exc.exit_code
     except aborts:
-        error("interrupted")
+        _error("interrupted")
         return EXIT_INTERRUPTED
     except click.exceptions.ClickException as exc:
-        exc.show()
+        # a group run without a command answers with its help, on standard output (click: standard error)
+        exc.show(sys.stdout if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())) else None)
         return exc.exit_code
     except SystemExit as exc:  # metareview check raises SystemExit(1) on findings
         code = exc.code
@@ -123,27 +129,34 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         return code if isinstance(code, int) else EXIT_USER_ERROR
     except KeyboardInterrupt:
-        error("interrupted")
+        _error("interrupted")
         return EXIT_INTERRUPTED
     except OSError as exc:
         message = _os_error(exc)
         if message is None:
-            return _internal(exc, error)
-        error(message)
+            return _internal(exc, _error)
+        _error(message)
         return EXIT_USER_ERROR
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
         import sqlite3
         if isinstance(exc, sqlite3.DatabaseError):
             message = _database_error(exc)
             if message is not None:
-                error(message)
+                _error(message)
                 return EXIT_USER_ERROR
         message = _server_error(exc)
         if message is not None:
-            error(message)
+            _error(message)
             return EXIT_USER_ERROR
-        return _internal(exc, error)
+        return _internal(exc, _error)
     return EXIT_OK
+
+
+def _error(message: str) -> None:
+    """Print an error as one line (``output.error``; imported when there is one to print)."""
+    from .output import error as print_error
+
+    print_error(message)
 
 
 def _os_error(exc: OSError) -> str | None:

@@ -1,4 +1,5 @@
-"""What ``--help`` and shell completion show: conventional metavars and the values an option takes.
+"""What ``--help`` and shell completion show: conventional metavars, the values an option takes and
+each command's one-line description.
 
 The commands declare their options with typer; this module dresses the command tree typer builds
 once, from two tables, so that every command shows the same words for the same idea: ``DATA``,
@@ -11,11 +12,25 @@ measures' table holds their formulas); ``tests/cli/test_help.py`` fails when a l
 registry differ (for measures: the same codes in the table's order).  Validation stays where
 it is (the core checks every code case-insensitively and names the valid ones in its message), so
 aliases accepted today (``ta`` for ``title_abstract``, ``cor`` for ``COR``) keep working.
+
+The help is printed by click's plain formatter (``rich_markup_mode=None`` on every typer
+application, ``_tree.SETTINGS``): rich's formatter costs more to import than the rest of
+``metareview --help``.  The plain formatter cuts a command's description in a listing to the
+width left beside the names; each command's short help is therefore its whole first sentence
+(:func:`first_sentence`), which the listing wraps instead of cutting.  The flags a command never
+sees (``--help``, the completion flags) default to False rather than None: typer validates a None
+through pydantic, which a command's help does not otherwise need.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
+
+#: ``--json`` of the review commands: today's documents, keys only ever added (docs/json-contract.md).
+JSON_HELP = "Print the machine-readable JSON instead of a table (keys are only ever added)."
+#: ``--quiet``: the one name for "no progress lines or bars" (``--no-progress`` kept as a hidden alias).
+QUIET_HELP = "No progress lines or bars on standard error."
 
 #: The codes of the table of tau² estimators (``pooling/tau2.py``), in its order.
 TAU2 = ("DL", "PM", "REML", "ML", "HS", "SJ", "HE", "EB", "PMM", "HSk", "DLIT", "SJIT", "GENQ")
@@ -67,6 +82,15 @@ METAVARS = {
     "col": "ROLE=COLUMN", "map_": "FIELD=COLUMN", "set_": "NAME=VALUE",
 }
 _BY_TYPE = {"path": "FILE", "str": "TEXT", "int": "N", "float": "NUMBER"}
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def first_sentence(text: str | None) -> str:
+    """The first sentence of a help text, whole, on one line: what a listing of commands shows."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    return _SENTENCE_END.split(" ".join(paragraph.split()), maxsplit=1)[0]
 
 
 def _walk(command, path: list[str]) -> Iterator[tuple[list[str], Any]]:
@@ -132,12 +156,18 @@ def _completer(values: tuple[str, ...]):
 
 
 def dress(command, path: list[str] | None = None, *, subcommands: bool = True) -> Any:
-    """Give every parameter of the tree at ``path`` (default: the program's) a conventional metavar
-    and its values in help and completion; with ``subcommands=False``, those of ``command`` alone."""
+    """Give every command of the tree at ``path`` (default: the program's) its first sentence as
+    short help, and every parameter a conventional metavar and its values in help and completion;
+    with ``subcommands=False``, ``command`` alone."""
     top = path or ["metareview"]
     for path, cmd in (_walk(command, top) if subcommands else [(top, command)]):
+        cmd.short_help = cmd.short_help or first_sentence(cmd.help)
         ctx = cmd.context_class(cmd, info_name=path[-1])
-        for param in cmd.get_params(ctx):
+        for param in cmd.get_params(ctx):  # with the help option, which click makes here and keeps
+            if getattr(param, "is_flag", False) and not param.expose_value and param.default is None:
+                # --help, --install-completion: typer validates a None through pydantic (which a group's
+                # command line would load to answer `metareview pool --help`) and passes a bool as it is
+                param.default = False
             values = choices_of(path, param)
             if values is not None:
                 param._custom_shell_complete = _completer(values)

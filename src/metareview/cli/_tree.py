@@ -26,8 +26,9 @@ from typer.models import CommandInfo
 
 PACKAGE = __name__.rpartition(".")[0]
 
-#: Settings of every typer application the tree is built from.
-SETTINGS = {"pretty_exceptions_enable": False}
+#: Settings of every typer application the tree is built from: help by click's plain formatter
+#: (``_help`` gives each command its whole first sentence as short help, so listings cut nothing).
+SETTINGS = {"pretty_exceptions_enable": False, "rich_markup_mode": None}
 
 
 def cmd_modules(name: str | None = None) -> list[str]:
@@ -77,8 +78,10 @@ def listed(name: str, info) -> TyperCommand:
     else:
         about = typer.main.solve_typer_info_defaults(info)
         text = about.help
-    return TyperCommand(name=name, help=text, short_help=about.short_help, hidden=about.hidden,
-                        deprecated=about.deprecated, rich_help_panel=about.rich_help_panel)
+    from ._help import first_sentence
+
+    return TyperCommand(name=name, help=text, short_help=about.short_help or first_sentence(text),
+                        hidden=about.hidden, deprecated=about.deprecated, rich_help_panel=about.rich_help_panel)
 
 
 class Commands(MutableMapping):

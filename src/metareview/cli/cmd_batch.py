@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
+from ._help import QUIET_HELP
 from .cmd_pool import BATCH_POOL_OPTIONS, pool_options_to_kwargs, with_pool_options
-from .output import QUIET_HELP
 
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
@@ -21,47 +21,96 @@ def write_results(parts, out: Path, empty, inputs) -> int:
 
     Both formats go through pyarrow's columnar writers: CSV with each number in the shortest
     text that reads back to the same double (so the file holds exactly the computed values),
-    an empty field for a missing one, and quotes only where a field needs them."""
+    an empty field for a missing one, and quotes only where a field needs them.  Writing
+    overlaps pooling: pyarrow formats and encodes without Python's lock, so CSV chunks are
+    formatted on every core while the next chunks are pooled and written in order, and a
+    Parquet chunk is encoded while the next is pooled; the bytes are those of one writer
+    taking the chunks one after the other."""
     import itertools
-
-    import pyarrow as pa
 
     from ..base.outputs import open_output
 
     parts = iter(parts)
     first = next(parts, None)
     parts = itertools.chain([empty() if first is None else first], parts)
-    csv = out.suffix.lower() == ".csv"
-    if csv:
-        import pyarrow.csv as pc
-
-        def open_writer(fh, schema):
-            # pyarrow quotes every column name unless told not to; a name needs quotes only
-            # when it holds the delimiter, a quote or a line break
-            plain = not any(set(name) & set(',"\r\n') for name in schema.names)
-            options = pc.WriteOptions(quoting_style="needed", quoting_header="none" if plain else "needed")
-            return pc.CSVWriter(fh, schema, write_options=options)
-    else:
-        import pyarrow.parquet as pq
-
-        def open_writer(fh, schema):
-            return pq.ParquetWriter(fh, schema)
-    n = 0
     with open_output(out, "wb", inputs=inputs) as fh:
-        writer = schema = None
-        try:
+        return (_write_csv if out.suffix.lower() == ".csv" else _write_parquet)(parts, fh)
+
+
+def _write_csv(parts, fh) -> int:
+    import collections
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    def text(table, header: bool, plain: bool):
+        # pyarrow quotes every column name unless told not to; a name needs quotes only when
+        # it holds the delimiter, a quote or a line break
+        options = pc.WriteOptions(quoting_style="needed", quoting_header="none" if plain else "needed",
+                                  include_header=header)
+        sink = pa.BufferOutputStream()
+        pc.write_csv(table, sink, write_options=options)
+        return sink.getvalue()
+
+    workers = max(1, min(4, os.cpu_count() or 1))
+    pending: collections.deque = collections.deque()
+    n = 0
+    plain = None
+    with ThreadPoolExecutor(workers, thread_name_prefix="csv") as pool:
+        for df in parts:
+            table = _arrow_table(df)
+            header = plain is None
+            if header:
+                plain = not any(set(name) & set(',"\r\n') for name in table.schema.names)
+            pending.append(pool.submit(text, table, header, plain))
+            n += len(df)
+            # in order, as each is ready; at most two chunks per thread wait in memory
+            while pending and (pending[0].done() or len(pending) > 2 * workers):
+                fh.write(pending.popleft().result())
+        while pending:
+            fh.write(pending.popleft().result())
+    return n
+
+
+def _arrow_table(df):
+    """The columns of a result chunk as an Arrow table for the CSV writer: the values (and the
+    types) pyarrow's ``Table.from_pandas`` gives, without its per-column bookkeeping (a missing
+    number, NaN, is a missing value)."""
+    import pyarrow as pa
+
+    return pa.table({name: pa.array(col.to_numpy() if col.dtype.kind in "fiub" else col.array, from_pandas=True)
+                     for name, col in df.items()})
+
+
+def _write_parquet(parts, fh) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 0
+    writer = schema = None
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="parquet") as pool:
+            previous = None
             for df in parts:
                 if writer is None:
                     table = pa.Table.from_pandas(df, preserve_index=False)
                     schema = table.schema
-                    writer = open_writer(fh, schema)
+                    writer = pq.ParquetWriter(fh, schema)
                 else:
                     table = pa.Table.from_pandas(df, schema=schema, preserve_index=False)
-                writer.write_table(table)
+                if previous is not None:
+                    previous.result()  # one row group per chunk, in order
+                previous = pool.submit(writer.write_table, table)
                 n += len(df)
-        finally:
-            if writer is not None:
-                writer.close()
+            if previous is not None:
+                previous.result()
+    finally:
+        if writer is not None:
+            writer.close()
     return n
 
 

@@ -6,10 +6,13 @@ from typing import Optional
 
 import typer
 
+from ._tree import SETTINGS
+
 convert_app = typer.Typer(
     name="convert",
     help="Convert what a paper reports (CI, SE, t, p, median/IQR/range, subgroups) into means and SDs.",
     no_args_is_help=True,
+    **SETTINGS,
 )
 
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")

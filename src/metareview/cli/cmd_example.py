@@ -14,8 +14,7 @@ def register(app: typer.Typer) -> None:
         directory: Path = typer.Argument(..., help="Folder to copy it into (created if needed)."),
         force: bool = typer.Option(False, "--force", help="Overwrite the example's files if they exist."),
     ) -> None:
-        """Copy an example review (plan, data table, PRISMA counts, search exports, screening and extraction
-        sheets) into DIR, to follow the tutorial from any folder."""
+        """Copy an example review (plan, data table, PRISMA counts, search exports, screening and extraction sheets) into DIR, to follow the tutorial from any folder."""
         from ..run.examples import copy_example
 
         written = copy_example(name, directory, force=force)

@@ -69,7 +69,10 @@ def analyse_file(data: Path, measure: Optional[str], col: Optional[List[str]], *
     of ``metareview check`` run first: an error stops the analysis, warnings are kept in
     the result's notes.  Without declarations the core's own rules still apply.
     """
-    from ..api.meta import metaanalysis
+    from ..base.collector import lasting_imports
+
+    with lasting_imports():  # numpy and scipy.special: much for the collector to walk, nothing to collect
+        from ..api.meta import metaanalysis
     from ..tables.io import COUNT_ROLES, check_counts, parse_col_maps, read_table_file
 
     warnings_found: list[str] = []

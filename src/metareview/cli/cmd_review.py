@@ -13,15 +13,16 @@ from typing import List, Optional
 
 import typer
 
-from .output import JSON_HELP, QUIET_HELP
+from ._help import JSON_HELP, QUIET_HELP
+from ._tree import SETTINGS
 
 review_app = typer.Typer(name="review", no_args_is_help=True, add_completion=False,
-                         help="The review project: import, de-duplicate, screen, extract, adjudicate, count.")
-decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as CSV, for spreadsheets.")
-extract_app = typer.Typer(no_args_is_help=True, help="The extraction form and extractors' values.")
+                         help="The review project: import, de-duplicate, screen, extract, adjudicate, count.", **SETTINGS)
+decisions_app = typer.Typer(no_args_is_help=True, help="Screening decisions as CSV, for spreadsheets.", **SETTINGS)
+extract_app = typer.Typer(no_args_is_help=True, help="The extraction form and extractors' values.", **SETTINGS)
 review_app.add_typer(decisions_app, name="decisions")
 review_app.add_typer(extract_app, name="extract")
-user_app = typer.Typer(no_args_is_help=True, help="Accounts of the review team for 'metareview serve'.")
+user_app = typer.Typer(no_args_is_help=True, help="Accounts of the review team for 'metareview serve'.", **SETTINGS)
 review_app.add_typer(user_app, name="user")
 
 JSON_OPTION = typer.Option(False, "--json", help=JSON_HELP)
@@ -436,8 +437,7 @@ def decisions_import(file: Path = typer.Argument(..., help="The filled-in sheet 
                      reason_map: List[str] = typer.Option([], "--reason-map",
                                                           help="With --from: the tool's exclusion reason and the "
                                                                "project's, TOOL=PROJECT (repeatable)."), as_json: bool = JSON_OPTION) -> None:
-    """Import decisions from CSV (a filled-in sheet, an exported log, or a Rayyan or Covidence export);
-    repeats are not logged twice."""
+    """Import decisions from CSV (a filled-in sheet, an exported log, or a Rayyan or Covidence export); repeats are not logged twice."""
     from ..base.exceptions import SettingsError
     from .output import show
     if from_ is None:

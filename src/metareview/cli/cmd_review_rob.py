@@ -9,6 +9,7 @@ from typing import Optional
 
 import typer
 
+from ._tree import SETTINGS
 from .cmd_review import (
     JSON_OPTION,
     PROJECT_OPTION,
@@ -20,8 +21,9 @@ from .cmd_review import (
 )
 
 rob_review_app = typer.Typer(no_args_is_help=True,
-                             help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.")
-grade_review_app = typer.Typer(no_args_is_help=True, help="GRADE ratings of the outcomes, with reasons.")
+                             help="Risk of bias: the tool, assessors' answers, discrepancies, adjudication, export.",
+                             **SETTINGS)
+grade_review_app = typer.Typer(no_args_is_help=True, help="GRADE ratings of the outcomes, with reasons.", **SETTINGS)
 review_app.add_typer(rob_review_app, name="rob")
 review_app.add_typer(grade_review_app, name="grade")
 

@@ -7,8 +7,10 @@ from typing import Optional
 
 import typer
 
+from ._tree import SETTINGS
+
 rob_app = typer.Typer(name="rob", no_args_is_help=True, add_completion=False,
-                      help="Risk of bias: the assessment tools and robvis-style figures.")
+                      help="Risk of bias: the assessment tools and robvis-style figures.", **SETTINGS)
 
 
 def register(app: typer.Typer) -> None:

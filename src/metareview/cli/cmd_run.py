@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .output import QUIET_HELP
+from ._help import QUIET_HELP
 
 
 def register(app: typer.Typer) -> None:

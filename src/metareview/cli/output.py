@@ -27,9 +27,6 @@ def print_json(document: Any) -> None:
     sys.stdout.write(dumps(document) + "\n")
 
 
-#: ``--json`` of the review commands: today's documents, keys only ever added (docs/json-contract.md).
-JSON_HELP = "Print the machine-readable JSON instead of a table (keys are only ever added)."
-
 
 def _cell(value: Any) -> str:
     """One value as a person reads it: 4 significant digits, -- for nothing, lists joined."""
@@ -139,9 +136,6 @@ def wrote(path) -> None:
     """Announce a file (or folder) a command wrote: ``wrote PATH`` on standard error."""
     sys.stderr.write(f"wrote {printable(str(path))}\n")
 
-
-#: ``--quiet``: the one name for "no progress lines or bars" (``--no-progress`` kept as a hidden alias).
-QUIET_HELP = "No progress lines or bars on standard error."
 
 
 @contextmanager

@@ -56,7 +56,13 @@ def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarra
     column of each cell, "" where none; None when no cell is missing).  Columns the data
     lack altogether are not missing cells (the measure's own check names them)."""
     needed = [c for c in needed_columns(measure, arrays) if c in arrays]
-    gaps = [(col, np.isnan(np.asarray(arrays[col], dtype=float))) for col in needed]
+    values = [np.asarray(arrays[col], dtype=float) for col in needed]
+    with np.errstate(over="ignore", invalid="ignore"):
+        # a column without NaN has a sum that is not NaN (an infinity of each sign also gives
+        # NaN: such columns are looked at cell by cell)
+        if not any(np.isnan(np.add.reduce(x, axis=None)) for x in values):
+            return np.zeros(values[0].shape if values else (0,), dtype=bool), None
+    gaps = [(col, np.isnan(x)) for col, x in zip(needed, values)]
     shape = gaps[0][1].shape if gaps else (0,)
     missing = np.zeros(shape, dtype=bool)
     if not any(np.count_nonzero(gap) for _, gap in gaps):  # the usual case, without the per-column labels

@@ -40,6 +40,8 @@ def h_test_based(q, k, level):
     q, k = as_float(q), as_float(k)
     z = _dist.two_sided(level)[1]
     with np.errstate(divide="ignore", invalid="ignore"):
+        if q.ndim == 1 and q.size > 1 and k.shape == q.shape and k[0] > 2 and (k == k[0]).all():
+            return _h_test_based_one_k(q, k[:1], z)
         h = pick(k > 1, np.sqrt(q / (k - 1)), np.nan)
         se_big = 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3))
         se_small = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * ((k - 2) * (k - 2)))))
@@ -48,6 +50,20 @@ def h_test_based(q, k, level):
         low = maximum(np.exp(log_h - z * se), 1.0)
         high = maximum(np.exp(log_h + z * se), 1.0)
     return np.exp(log_h), low, high
+
+
+def _h_test_based_one_k(q, k, z):
+    """:func:`h_test_based` for many analyses of one number of studies k > 2 (a simulation's
+    usual case), ``k`` as a one-element array: the terms in k computed once, every value as
+    the general formulas give it."""
+    h = np.sqrt(q / (k - 1))
+    se = np.where(q > k, 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3)),
+                  np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * (k - 2) ** 2))))
+    log_h = np.log(np.maximum(h, 1.0, out=h), out=h)
+    zse = z * se
+    low = np.maximum(np.exp(log_h - zse), 1.0)
+    high = np.maximum(np.exp(np.add(log_h, zse, out=zse), out=zse), 1.0, out=zse)
+    return np.exp(log_h, out=log_h), low, high
 
 
 def i2_from_h(h):

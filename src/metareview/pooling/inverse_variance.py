@@ -27,9 +27,9 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
-from .per_analysis import any_of, maximum, minimum, pick
+from .per_analysis import all_of, any_of, maximum, minimum, pick
 from .projection import row_sum
-from .tau2 import estimate_tau2, q_generalised, q_profile, se_tau2
+from .tau2 import estimate_tau2, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["PooledArrays", "pool_arrays", "pool_one", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
@@ -118,16 +118,26 @@ def _named(values, level: float, wc, wr) -> Pooled:
                   Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het, wc, wr)
 
 
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every cell of ``a`` is finite, screened by one sum (an infinity or a NaN makes
+    it non-finite; only a sum that overflows needs the cell by cell check)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+
+
 def _prepare(yi, vi, mask, ndim: int = 2):
     """Arrays of ``ndim`` dimensions (2: analyses x studies; 1: the studies of one analysis)
     with the mask of the studies that take part (finite yi and vi), and the number of them
     per analysis; other cells hold harmless values (y = 0, v = 1) so that no NaN reaches a
     row's sums."""
     y, v = np.asarray(yi, float), np.asarray(vi, float)
-    mk = np.ones_like(y) if mask is None else np.asarray(mask, float)
     if ndim == 2:
-        y, v, mk = np.atleast_2d(y), np.atleast_2d(v), np.atleast_2d(mk)
-    if mk.shape == y.shape == v.shape and np.isfinite(y).all() and np.isfinite(v).all():
+        y, v = np.atleast_2d(y), np.atleast_2d(v)
+    # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read)
+    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.asarray(mask, float)
+    if ndim == 2:
+        mk = np.atleast_2d(mk)
+    if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
@@ -281,9 +291,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         sw = row_sum(w, -1)
         mu_c = row_sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
-        q = row_sum(w * (y - mu_c[..., None]) ** 2, -1)
+        r = y - mu_c[..., None]
+        np.square(r, out=r)  # w (y - mu)², one array for the three steps
+        q = row_sum(np.multiply(w, r, out=r), -1)
         q_df = k - 1
-        q_p = pick(q_df > 0, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan)
+        positive = q_df > 0
+        q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
+               else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
 
         genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
         q_tau2 = q
@@ -292,10 +306,11 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             centre = centre.reshape(()) if one else np.broadcast_to(centre, y.shape[:1])
             q_tau2 = row_sum(w * (y - centre[..., None]) ** 2, -1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q_tau2), weights=genq, counts=k)
-        tau2 = fit.tau2
-        se_t2 = se_tau2(y, v, mk, tau2, method_tau2, weights=genq, common=(w, sw), counts=k)
-        ws = mk / (v + tau2[..., None])
+                            common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
+        tau2, se_t2 = fit.tau2, fit.se
+        assert se_t2 is not None  # asked for with se=True
+        ws = v + tau2[..., None]
+        np.divide(mk, ws, out=ws)
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws
         se_wald = 1 / np.sqrt(sws)

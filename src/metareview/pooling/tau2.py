@@ -79,6 +79,7 @@ class Tau2Fit:
     tau2: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
+    se: np.ndarray | None = None  # with estimate_tau2(..., se=True)
 
 
 class Tau2Data:
@@ -101,13 +102,14 @@ class Tau2Data:
         self.tol, self.maxiter = tol, maxiter
         self._common = common
         self._fixed = None
+        self._projection = None
 
     def take(self, rows) -> "Tau2Data":
         """The same problem for some analyses only."""
         out = Tau2Data.__new__(Tau2Data)
         out.design, out.mask, out.y, out.v = self.design.take(rows), self.mask[rows], self.y[rows], self.v[rows]
         out.k, out.p, out.tol, out.maxiter = self.k[rows], self.p, self.tol, self.maxiter
-        out._common = out._fixed = None
+        out._common = out._fixed = out._projection = None
         out.weights = None if self.weights is None else self.weights[rows]
         return out
 
@@ -122,10 +124,16 @@ class Tau2Data:
         w = self.mask / self.v
         return w, row_sum(w, -1)
 
+    def common_projection(self):
+        """The projection at the common-effect weights 1/v (its traces computed once)."""
+        if self._projection is None:
+            self._projection = self.design.project(*self.common_weights())
+        return self._projection
+
     def fixed(self):
         """The projection at the common-effect weights 1/v and Q = y'P y there."""
         if self._fixed is None:
-            proj = self.design.project(*self.common_weights())
+            proj = self.common_projection()
             q = self._common[2] if self._common is not None and len(self._common) > 2 else proj.quad(self.y)
             self._fixed = (proj, q)
         return self._fixed
@@ -456,8 +464,9 @@ def _se_q(d, t, w, sw=None):
 
 
 def _se_dl(d, t):
-    se, tr_p = _se_q(d, t, *d.common_weights())
-    return se / tr_p
+    # the traces of the projection the estimate was computed with (sum w² is shared)
+    tr_p, tr_pp = d.common_projection().traces()
+    return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p
 
 
 def _se_dlit(d, t):
@@ -619,7 +628,8 @@ def estimator(method: str) -> Tau2Estimator:
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
-                  maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None) -> Tau2Fit:
+                  maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None,
+                  se: bool = False) -> Tau2Fit:
     """Estimate tau² for each analysis (row) of ``y``/``v`` by ``method`` (metafor's code).
 
     ``X`` is the design matrix, (studies, p) or (analyses, studies, p); None (the default)
@@ -630,7 +640,8 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     (intercept-only), so that DL and HS do not compute them again.  ``weights`` are the
     user weights of the GENQ estimator (same shape as ``y``), required by it and refused
     by every other estimator.  ``counts``, the row sums of ``mask`` (studies per analysis),
-    when the caller has them.
+    when the caller has them.  ``se=True`` (intercept-only) also gives the standard error of
+    the estimate, as :func:`se_tau2`, from the quantities the estimate was computed with.
     """
     entry = estimator(method)
     if (weights is None) == entry.needs_weights:
@@ -643,13 +654,14 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
         # one analysis: the solvers gather the rows still iterating, so it is a batch of one
         fit = estimate_tau2(y[None], v[None], mask[None], method, X=None if X is None else np.asarray(X, float)[None],
                             tol=tol, maxiter=maxiter, warn=warn, common=_batch_of_one(common),
-                            weights=_batch_of_one(weights), counts=_batch_of_one(counts))
-        return Tau2Fit(fit.tau2[0], fit.iterations[0], fit.converged[0])
+                            weights=_batch_of_one(weights), counts=_batch_of_one(counts), se=se)
+        return Tau2Fit(fit.tau2[0], fit.iterations[0], fit.converged[0], None if fit.se is None else fit.se[0])
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
     design = design_of(X)
-    if X is not None and common is not None:
-        raise SettingsError("common-effect quantities can be handed over for the intercept-only model only")
+    if X is not None and (common is not None or se):
+        raise SettingsError("common-effect quantities and the standard error of tau² are for the intercept-only "
+                            "model only")
     d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter, counts=counts)
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, it, conv = entry.estimate(d)
@@ -660,14 +672,27 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
     # concerned: their rows are looked at only when there are such analyses)
-    if v.size and any_of((tau2 > 0) & ~(tau2 > tol * np.abs(v).max())):
+    if v.size and any_of((tau2 > 0) & ~(tau2 > tol * _largest_magnitude(v))):
         vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
         tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
     if warn and not all_of(conv):
         warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
                       f"for {int(np.sum(~np.asarray(conv)))} analysis(es); the last iterate is reported",
                       ConvergenceWarning, stacklevel=3)
-    return Tau2Fit(tau2, it, conv)
+    return Tau2Fit(tau2, it, conv, _se(entry, d, tau2) if se else None)
+
+
+def _se(entry: Tau2Estimator, d: Tau2Data, tau2) -> np.ndarray:
+    t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = entry.se(d, t)
+    return pick(d.k > 1, se, np.nan)
+
+
+def _largest_magnitude(v: np.ndarray) -> float:
+    """max |v| from the extremes, without an array of magnitudes (NaN when v holds one)."""
+    high, low = v.max(), v.min()
+    return high if high >= -low else -low
 
 
 def _batch_of_one(value):
@@ -697,11 +722,7 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=
                        weights=_batch_of_one(weights), common=_batch_of_one(common), counts=_batch_of_one(counts))[0]
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
-    d = Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts)
-    t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = entry.se(d, t)
-    return pick(d.k > 1, se, np.nan)
+    return _se(entry, Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts), tau2)
 
 
 def q_generalised(y, v, mask, tau2, derivative: bool = True):

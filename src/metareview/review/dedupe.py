@@ -32,8 +32,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from ..base.collector import collector_paused
 from ..base.exceptions import DataError, SettingsError
-from ._bulk import collector_paused
 from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
 from .store import Store
 

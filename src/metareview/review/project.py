@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..base.collector import collector_paused
 from ..base.exceptions import DataError, SettingsError
-from ._bulk import collector_paused
 from .store import Store
 
 if TYPE_CHECKING:

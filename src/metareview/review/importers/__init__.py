@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from ...base.collector import collector_paused
 from ...base.exceptions import DataError, SettingsError
-from .._bulk import collector_paused
 from ..records import ParseResult
 from ._text import decode, unify_newlines
 from .bibtex import looks_like_bibtex, parse_bibtex
