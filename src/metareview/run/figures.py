@@ -328,9 +328,10 @@ def _draw_job(draw: Callable[..., FigureFile], args: tuple) -> tuple[FigureFile 
     import matplotlib
 
     from ..base.exceptions import MetaReviewError
+    from ..plots._text_cache import shared_text_layout
 
     rc = {k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"}
-    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc):
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc), shared_text_layout():
         warnings.simplefilter("always")
         try:
             figure, error = draw(*args), None

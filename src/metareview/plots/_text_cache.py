@@ -1,0 +1,147 @@
+"""Text measured and shaped once per process while figures are saved: :func:`shared_text_layout`.
+
+Saving a figure lays out every text artist with the renderer of the format: its size
+(``get_text_width_height_descent``, which shapes the string with libraqm) and, when drawn,
+its glyphs and their positions (``FT2Font._layout``, libraqm again).  Shaping is most of
+the cost of drawing a forest plot: about 10 µs per character, and a review run draws
+about 1,400 texts three times, of which two in three are strings drawn before (the same
+counts, percentages and headers in several figures).  matplotlib keeps the sizes for one
+renderer only, and shapes every drawn string anew.
+
+Inside :func:`shared_text_layout` both are kept for the process:
+
+* sizes by renderer class and resolution, string, font properties and math mode (the
+  settings that change them, hinting and kerning, are part of the key);
+* shaped strings by font file, size, resolution, string, load flags, features and
+  language (the glyphs a shaping returns and their positions; a string shaped with a
+  fallback font is not kept, since shaping sets that font's size too).
+
+Both give the numbers matplotlib computes, so the files are the same bytes and pixels.
+They rest on matplotlib's private text machinery (``matplotlib.text``'s metrics cache and
+``FT2Font._layout``, matplotlib 3.11): on a matplotlib without them nothing is shared.
+Not for threads: matplotlib is not thread-safe, and the context changes it for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["shared_text_layout"]
+
+#: Sizes of strings: (renderer class, renderer dpi, settings, text, font properties, ismath, dpi) -> (w, h, d)
+_METRICS: dict = {}
+#: Shaped strings: (font object, (size, dpi), text, flags, features, language) -> the layout items
+_SHAPES: dict = {}
+#: Font tables by font object and table name (a font file's tables never change)
+_TABLES: dict = {}
+#: Font files found: (font properties, findfont's arguments, font settings) -> the files
+_FONTS: dict = {}
+#: The settings matplotlib's findfont reads
+_FONT_RC = tuple(f"font.{key}" for key in ("family", "style", "variant", "weight", "stretch", "size", "serif",
+                                           "sans-serif", "cursive", "fantasy", "monospace"))
+#: Size and resolution last set on each font object (set_size is the only way they change)
+_SIZES: dict = {}
+#: Entries kept at most (a review run needs about 2,000 of each)
+_LIMIT = 65536
+
+
+@contextmanager
+def shared_text_layout() -> Iterator[None]:
+    """Share text sizes and shaped strings across renderers, figures and formats (see the module)."""
+    import matplotlib
+    import matplotlib.text as mtext
+    from matplotlib import ft2font
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+    from matplotlib.font_manager import FontProperties, fontManager
+
+    metrics = getattr(mtext, "_get_text_metrics_with_cache", None)
+    font_type = ft2font.FT2Font
+    layout, set_size = getattr(font_type, "_layout", None), getattr(font_type, "set_size", None)
+    if metrics is None or layout is None or set_size is None or getattr(mtext, "_metareview_shared", False):
+        yield       # another matplotlib, or already inside
+        return
+    rc = matplotlib.rcParams
+    settings = (rc["text.hinting"], rc["text.hinting_factor"], rc["text.kerning_factor"],
+                rc["text.antialiased"], rc["pdf.use14corefonts"], rc["ps.useafm"], rc["text.usetex"])
+
+    def shared_metrics(renderer, text, fontprop, ismath, dpi):
+        if ismath is not False:     # mathtext and TeX depend on more settings: measured as matplotlib does
+            return metrics(renderer, text, fontprop, ismath, dpi)
+        # SVG and PDF draw through a MixedModeRenderer: what measures is the renderer inside it
+        inner = renderer._renderer if isinstance(renderer, MixedModeRenderer) else renderer
+        key = (type(inner), getattr(inner, "dpi", None), settings, text, fontprop, ismath, dpi)
+        try:
+            return _METRICS[key]
+        except KeyError:
+            pass
+        except TypeError:           # an unhashable part: measure as matplotlib does
+            return metrics(renderer, text, fontprop, ismath, dpi)
+        value = metrics(renderer, text, fontprop, ismath, dpi)
+        if len(_METRICS) < _LIMIT:
+            # the key keeps a copy: FontProperties is mutable and hashed by its state
+            _METRICS[key[:4] + (fontprop.copy(),) + key[5:]] = value
+        return value
+
+    def tracked_set_size(font, ptsize, dpi):
+        set_size(font, ptsize, dpi)
+        _SIZES[font] = (ptsize, dpi)
+
+    def shared_layout(font, string, flags, *args, **kwargs):
+        size = _SIZES.get(font)
+        if size is None or args:
+            return layout(font, string, flags, *args, **kwargs)
+        features, language = kwargs.get("features"), kwargs.get("language")
+        key = (font, size, string, flags,
+               tuple(features) if features is not None else None,
+               tuple(language) if isinstance(language, list) else language)
+        try:
+            return _SHAPES[key]
+        except KeyError:
+            pass
+        items = layout(font, string, flags, *args, **kwargs)
+        if len(_SHAPES) < _LIMIT and all(item.ft_object is font for item in items):
+            _SHAPES[key] = items
+        return items
+
+    def shared_table(font, name):
+        key = (font, name)
+        try:
+            table = _TABLES[key]
+        except KeyError:
+            table = _TABLES[key] = get_sfnt_table(font, name)
+        return dict(table) if table is not None else None     # a copy: the caller may change it
+
+    def shared_fonts(prop, fontext="ttf", directory=None, fallback_to_default=True, rebuild_if_missing=True):
+        if not isinstance(prop, FontProperties):
+            return find_fonts(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+        # what matplotlib's findfont depends on besides its arguments (read without RcParams' checks)
+        key = (prop, fontext, directory, fallback_to_default, rebuild_if_missing,
+               tuple(tuple(v) if isinstance(v, list) else v for v in map(rc_get, _FONT_RC)),
+               os.environ.get("MPL_IGNORE_SYSTEM_FONTS"))
+        try:
+            return list(_FONTS[key])
+        except KeyError:
+            pass
+        found = find_fonts(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+        if len(_FONTS) < _LIMIT:
+            _FONTS[(prop.copy(),) + key[1:]] = tuple(found)
+        return found
+
+    rc_get = functools.partial(dict.__getitem__, rc)
+    get_sfnt_table = font_type.get_sfnt_table
+    find_fonts = fontManager._find_fonts_by_props
+    mtext._get_text_metrics_with_cache = shared_metrics
+    mtext._metareview_shared = True
+    font_type.set_size, font_type._layout, font_type.get_sfnt_table = tracked_set_size, shared_layout, shared_table
+    fontManager._find_fonts_by_props = shared_fonts
+    try:
+        yield
+    finally:
+        mtext._get_text_metrics_with_cache = metrics
+        mtext._metareview_shared = False
+        font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
+        del fontManager._find_fonts_by_props
+        _SIZES.clear()
