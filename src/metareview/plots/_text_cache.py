@@ -39,11 +39,16 @@ _SHAPES: dict = {}
 _TABLES: dict = {}
 #: Font files found: (font properties, findfont's arguments, font settings) -> the files
 _FONTS: dict = {}
+#: The settings that change a text's size (read at each measurement: a figure may change them)
+_TEXT_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "pdf.use14corefonts", "ps.useafm",
+            "text.usetex")
 #: The settings matplotlib's findfont reads
 _FONT_RC = tuple(f"font.{key}" for key in ("family", "style", "variant", "weight", "stretch", "size", "serif",
                                            "sans-serif", "cursive", "fantasy", "monospace"))
 #: Size and resolution last set on each font object (set_size is the only way they change)
 _SIZES: dict = {}
+#: Whether the caches are in place (an inner ``with`` leaves them to the outer one)
+_ACTIVE = False
 #: Entries kept at most (a review run needs about 2,000 of each)
 _LIMIT = 65536
 
@@ -60,19 +65,18 @@ def shared_text_layout() -> Iterator[None]:
     metrics = getattr(mtext, "_get_text_metrics_with_cache", None)
     font_type = ft2font.FT2Font
     layout, set_size = getattr(font_type, "_layout", None), getattr(font_type, "set_size", None)
-    if metrics is None or layout is None or set_size is None or getattr(mtext, "_metareview_shared", False):
+    global _ACTIVE
+    if metrics is None or layout is None or set_size is None or _ACTIVE:
         yield       # another matplotlib, or already inside
         return
     rc = matplotlib.rcParams
-    settings = (rc["text.hinting"], rc["text.hinting_factor"], rc["text.kerning_factor"],
-                rc["text.antialiased"], rc["pdf.use14corefonts"], rc["ps.useafm"], rc["text.usetex"])
 
     def shared_metrics(renderer, text, fontprop, ismath, dpi):
         if ismath is not False:     # mathtext and TeX depend on more settings: measured as matplotlib does
             return metrics(renderer, text, fontprop, ismath, dpi)
         # SVG and PDF draw through a MixedModeRenderer: what measures is the renderer inside it
         inner = renderer._renderer if isinstance(renderer, MixedModeRenderer) else renderer
-        key = (type(inner), getattr(inner, "dpi", None), settings, text, fontprop, ismath, dpi)
+        key = (type(inner), getattr(inner, "dpi", None), tuple(map(rc_get, _TEXT_RC)), text, fontprop, ismath, dpi)
         try:
             return _METRICS[key]
         except KeyError:
@@ -134,14 +138,14 @@ def shared_text_layout() -> Iterator[None]:
     get_sfnt_table = font_type.get_sfnt_table
     find_fonts = fontManager._find_fonts_by_props
     mtext._get_text_metrics_with_cache = shared_metrics
-    mtext._metareview_shared = True
+    _ACTIVE = True
     font_type.set_size, font_type._layout, font_type.get_sfnt_table = tracked_set_size, shared_layout, shared_table
     fontManager._find_fonts_by_props = shared_fonts
     try:
         yield
     finally:
         mtext._get_text_metrics_with_cache = metrics
-        mtext._metareview_shared = False
+        _ACTIVE = False
         font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
         del fontManager._find_fonts_by_props
         _SIZES.clear()

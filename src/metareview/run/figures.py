@@ -308,7 +308,8 @@ class FigureRenderer:
 WORKER_MODULES = ("matplotlib.pyplot", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
                   "matplotlib.backends.backend_pdf", "PIL.PngImagePlugin", "metareview.api.result",
                   "metareview.analyses.subgroups", "metareview.analyses.sensitivity", "metareview.plots.forest",
-                  "metareview.plots.prisma", "metareview.plots.rob", "metareview.run.certainty")
+                  "metareview.plots.prisma", "metareview.plots.rob", "metareview.plots._text_cache",
+                  "metareview.run.certainty", "metareview.run.png", "metareview.api.meta", "pandas")
 
 
 def figure_workers() -> int:

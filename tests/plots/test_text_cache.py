@@ -1,0 +1,100 @@
+"""Text sizes and shaped strings shared while figures are saved: the same files as matplotlib
+writes alone, work done once, and matplotlib left as it was."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import pytest
+from matplotlib import ft2font
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager
+
+import matplotlib.text as mtext
+from metareview.plots import _text_cache
+from metareview.plots._text_cache import shared_text_layout
+
+
+def _figure() -> Figure:
+    fig = Figure(figsize=(3.1, 1.7))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0.2, 0.9])
+    ax.set_xlabel("Proportion (95% CI)")
+    for i, (text, kwargs) in enumerate([
+            ("Gianfelice 2008", {}), ("0.85 [0.62; 0.97]", {"fontweight": "bold"}),
+            ("Random effects model\n(n\u00a0=\u00a012)", {"fontsize": 9}), ("Favours control", {"rotation": 90}),
+            ("I$^2$ = 41%", {}), ("Gianfelice 2008", {"fontsize": 5.5}), ("Ünal – 12 ≥ 3", {})]):
+        ax.text(0.05 + 0.12 * i, 0.5, text, fontsize=kwargs.pop("fontsize", 7), **kwargs)
+    return fig
+
+
+def _files(fig: Figure) -> dict[str, bytes]:
+    files = {}
+    for fmt, meta in (("rgba", None), ("svg", {"Date": None}), ("pdf", {"CreationDate": None})):
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "test"}):
+            fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
+        files[fmt] = buf.getvalue()
+    return files
+
+
+@pytest.mark.parametrize("rc", [{}, {"text.hinting": "none"}, {"text.hinting": "force_autohint"},
+                                {"font.family": "DejaVu Serif"}, {"pdf.fonttype": 42}])
+def test_the_same_bytes_and_pixels_as_matplotlib_alone(rc):
+    with matplotlib.rc_context(rc):
+        alone = _files(_figure())
+    with shared_text_layout():
+        first = _files(_figure())
+        with matplotlib.rc_context(rc):
+            shared = _files(_figure())           # other settings after the first: nothing stale
+            again = _files(_figure())            # everything shaped before
+    assert shared == alone and again == alone
+    assert first == _files(_figure())            # the settings before, outside
+
+
+def test_a_string_is_shaped_and_measured_once():
+    with shared_text_layout():
+        _files(_figure())
+        sizes, shapes = len(_text_cache._METRICS), len(_text_cache._SHAPES)
+        _files(_figure())                        # a new figure with the same texts: new renderers
+        assert (len(_text_cache._METRICS), len(_text_cache._SHAPES)) == (sizes, shapes)
+        assert sizes > 0 and shapes > 0
+
+
+def test_font_properties_changed_after_a_measurement_are_measured_anew():
+    fig = Figure(dpi=100)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    prop = FontProperties(family="DejaVu Sans", size=7)
+    with shared_text_layout():
+        small = mtext._get_text_metrics_with_cache(renderer, "Wang B., 2019", prop, False, 100)
+        prop.set_size(14)
+        large = mtext._get_text_metrics_with_cache(renderer, "Wang B., 2019", prop, False, 100)
+    assert small == renderer.get_text_width_height_descent("Wang B., 2019", FontProperties(size=7,
+                                                           family="DejaVu Sans"), False)
+    assert large == renderer.get_text_width_height_descent("Wang B., 2019", prop, False)
+    assert large[0] > 1.9 * small[0]
+
+
+def test_matplotlib_is_left_as_it_was_even_after_an_error():
+    before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
+              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props)
+    with pytest.raises(RuntimeError), shared_text_layout():
+        assert mtext._get_text_metrics_with_cache is not before[0]
+        with shared_text_layout():               # nested: the outer one stays in charge
+            pass
+        assert mtext._get_text_metrics_with_cache is not before[0]
+        raise RuntimeError
+    assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
+            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props) == before
+    assert "_find_fonts_by_props" not in vars(fontManager)
+
+
+def test_font_tables_are_copies():
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    with shared_text_layout():
+        table = font.get_sfnt_table("head")
+        table["unitsPerEm"] = 1
+        assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
+    assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
