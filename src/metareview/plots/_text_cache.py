@@ -121,9 +121,13 @@ def shared_text_layout() -> Iterator[None]:
     def shared_fonts(prop, fontext="ttf", directory=None, fallback_to_default=True, rebuild_if_missing=True):
         if not isinstance(prop, FontProperties):
             return find_fonts(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
-        # what matplotlib's findfont depends on besides its arguments (read without RcParams' checks)
-        key = (prop, fontext, directory, fallback_to_default, rebuild_if_missing,
-               tuple(tuple(v) if isinstance(v, list) else v for v in map(rc_get, _FONT_RC)),
+        # what matplotlib's findfont depends on besides its arguments (read without RcParams' checks;
+        # compared with the last values seen, which is cheaper than making them a key each time)
+        values = list(map(rc_get, _FONT_RC))
+        if values != font_settings[0]:
+            font_settings[:] = [[list(v) if isinstance(v, list) else v for v in values],
+                                tuple(tuple(v) if isinstance(v, list) else v for v in values)]
+        key = (prop, fontext, directory, fallback_to_default, rebuild_if_missing, font_settings[1],
                os.environ.get("MPL_IGNORE_SYSTEM_FONTS"))
         try:
             return list(_FONTS[key])
@@ -135,6 +139,7 @@ def shared_text_layout() -> Iterator[None]:
         return found
 
     rc_get = functools.partial(dict.__getitem__, rc)
+    font_settings: list = [None, None]      # the font settings last seen, as read and as a key
     get_sfnt_table = font_type.get_sfnt_table
     find_fonts = fontManager._find_fonts_by_props
     mtext._get_text_metrics_with_cache = shared_metrics

@@ -34,8 +34,13 @@ class FigureFile:
     title: str
     caption: str
     files: dict = field(default_factory=dict)   # format -> bytes
+    #: The SVG as an element of the report page, when made with the files (by the process
+    #: that drew them, so that the report waits for no regular expression over the SVGs)
+    svg_element: str | None = None
 
     def inline_svg(self) -> str:
+        if self.svg_element is not None:
+            return self.svg_element
         return inline_svg(self.files["svg"].decode("utf-8"), self.name)
 
 
@@ -65,7 +70,8 @@ def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> Fig
             fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta[fmt])
             files[fmt] = buf.getvalue()
     plt.close(fig)
-    return FigureFile(name=name, title=title, caption=caption, files=files)
+    return FigureFile(name=name, title=title, caption=caption, files=files,
+                      svg_element=inline_svg(files["svg"].decode("utf-8"), name))
 
 
 #: The ``Software`` text of the PNGs, as matplotlib's ``savefig`` writes it.
