@@ -6,13 +6,13 @@ from __future__ import annotations
 import io
 
 import matplotlib
+import matplotlib.text as mtext
 import pytest
-from matplotlib import ft2font
+from matplotlib import _text_helpers, ft2font
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, fontManager
 
-import matplotlib.text as mtext
 from metareview.plots import _text_cache
 from metareview.plots._text_cache import shared_text_layout
 
@@ -77,9 +77,26 @@ def test_font_properties_changed_after_a_measurement_are_measured_anew():
     assert large[0] > 1.9 * small[0]
 
 
+def test_the_pdf_writer_gets_positions_without_loading_each_glyph():
+    from matplotlib.backends import backend_pdf
+
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    font.set_size(7, 72)
+    theirs = [(i.glyph_index, i.x, i.y, i.prev_kern, i.char) for i in _text_helpers.layout("Wang B., 2019", font)]
+    with shared_text_layout():
+        helpers = backend_pdf._text_helpers
+        assert isinstance(helpers, _text_cache._PositionsOnly)
+        ours = [(i.glyph_index, i.x, i.y, i.prev_kern, i.char) for i in helpers.layout("Wang B., 2019", font)]
+        assert helpers.warn_on_missing_glyph is _text_helpers.warn_on_missing_glyph
+    assert ours == theirs
+    assert backend_pdf._text_helpers is _text_helpers
+
+
 def test_matplotlib_is_left_as_it_was_even_after_an_error():
+    from matplotlib.backends import backend_pdf
+
     before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
-              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props)
+              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers)
     with pytest.raises(RuntimeError), shared_text_layout():
         assert mtext._get_text_metrics_with_cache is not before[0]
         with shared_text_layout():               # nested: the outer one stays in charge
@@ -87,7 +104,7 @@ def test_matplotlib_is_left_as_it_was_even_after_an_error():
         assert mtext._get_text_metrics_with_cache is not before[0]
         raise RuntimeError
     assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
-            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props) == before
+            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers) == before
     assert "_find_fonts_by_props" not in vars(fontManager)
 
 

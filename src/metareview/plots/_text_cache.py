@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -138,6 +139,13 @@ def shared_text_layout() -> Iterator[None]:
             _FONTS[(prop.copy(),) + key[1:]] = tuple(found)
         return found
 
+    # The PDF writer needs only the glyphs and their positions (it loads the glyphs it embeds
+    # itself): it gets them without matplotlib's loading each glyph as it goes (20 µs a glyph)
+    pdf = sys.modules.get("matplotlib.backends.backend_pdf")
+    pdf_helpers = getattr(pdf, "_text_helpers", None)
+    if pdf_helpers is not None and getattr(pdf_helpers, "layout", None) is not None:
+        pdf._text_helpers = _PositionsOnly(pdf_helpers)
+
     rc_get = functools.partial(dict.__getitem__, rc)
     font_settings: list = [None, None]      # the font settings last seen, as read and as a key
     get_sfnt_table = font_type.get_sfnt_table
@@ -153,4 +161,24 @@ def shared_text_layout() -> Iterator[None]:
         _ACTIVE = False
         font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
         del fontManager._find_fonts_by_props
+        if pdf_helpers is not None and isinstance(pdf._text_helpers, _PositionsOnly):
+            pdf._text_helpers = pdf_helpers
         _SIZES.clear()
+
+
+class _PositionsOnly:
+    """matplotlib's ``_text_helpers`` for the PDF writer: ``layout`` yields the glyphs of a string
+    with their positions as matplotlib's does, without loading each glyph into the font (the
+    only use of a loaded glyph is its outline, ``get_path``, which the PDF writer never asks for)."""
+
+    def __init__(self, helpers):
+        self._helpers = helpers
+
+    def __getattr__(self, name: str):
+        return getattr(self._helpers, name)
+
+    @staticmethod
+    def layout(string, font, *, features=None, language=None):
+        from matplotlib.ft2font import LoadFlags
+
+        return iter(font._layout(string, LoadFlags.NO_HINTING, features=features, language=language))
