@@ -27,6 +27,8 @@ def _figure() -> Figure:
             ("Random effects model\n(n\u00a0=\u00a012)", {"fontsize": 9}), ("Favours control", {"rotation": 90}),
             ("I$^2$ = 41%", {}), ("Gianfelice 2008", {"fontsize": 5.5}), ("Ünal – 12 ≥ 3", {})]):
         ax.text(0.05 + 0.12 * i, 0.5, text, fontsize=kwargs.pop("fontsize", 7), **kwargs)
+    for k in range(6):      # one string at whole and fractional pixel offsets: glyphs drawn before, moved
+        ax.text(0.1 + 0.137 * k, 0.2 + 0.0113 * k, "0.85 [0.62; 0.97]", fontsize=7)
     return fig
 
 
@@ -54,13 +56,13 @@ def test_the_same_bytes_and_pixels_as_matplotlib_alone(rc):
     assert first == _files(_figure())            # the settings before, outside
 
 
-def test_a_string_is_shaped_and_measured_once():
+def test_a_string_is_shaped_and_measured_and_its_glyphs_drawn_once():
     with shared_text_layout():
         _files(_figure())
-        sizes, shapes = len(_text_cache._METRICS), len(_text_cache._SHAPES)
+        kept = [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)]
         _files(_figure())                        # a new figure with the same texts: new renderers
-        assert (len(_text_cache._METRICS), len(_text_cache._SHAPES)) == (sizes, shapes)
-        assert sizes > 0 and shapes > 0
+        assert [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)] == kept
+        assert all(n > 0 for n in kept)
 
 
 def test_font_properties_changed_after_a_measurement_are_measured_anew():
@@ -96,7 +98,8 @@ def test_matplotlib_is_left_as_it_was_even_after_an_error():
     from matplotlib.backends import backend_pdf
 
     before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
-              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers)
+              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
+              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph)
     with pytest.raises(RuntimeError), shared_text_layout():
         assert mtext._get_text_metrics_with_cache is not before[0]
         with shared_text_layout():               # nested: the outer one stays in charge
@@ -104,7 +107,8 @@ def test_matplotlib_is_left_as_it_was_even_after_an_error():
         assert mtext._get_text_metrics_with_cache is not before[0]
         raise RuntimeError
     assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
-            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers) == before
+            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
+            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph) == before
     assert "_find_fonts_by_props" not in vars(fontManager)
 
 

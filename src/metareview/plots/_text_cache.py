@@ -1,25 +1,36 @@
-"""Text measured and shaped once per process while figures are saved: :func:`shared_text_layout`.
+"""Text measured, shaped and rasterised once per process while figures are saved: :func:`shared_text_layout`.
 
 Saving a figure lays out every text artist with the renderer of the format: its size
 (``get_text_width_height_descent``, which shapes the string with libraqm) and, when drawn,
-its glyphs and their positions (``FT2Font._layout``, libraqm again).  Shaping is most of
-the cost of drawing a forest plot: about 10 µs per character, and a review run draws
-about 1,400 texts three times, of which two in three are strings drawn before (the same
-counts, percentages and headers in several figures).  matplotlib keeps the sizes for one
-renderer only, and shapes every drawn string anew.
+its glyphs and their positions (``FT2Font._layout``, libraqm again), and for PNG each
+glyph's pixels (FreeType's rasteriser).  Text is most of the cost of drawing a forest plot:
+shaping takes about 10 µs per character, and a review run draws about 1,400 texts three
+times, of which two in three are strings drawn before (the same counts, percentages and
+headers in several figures).  matplotlib keeps the sizes for one renderer only, shapes every
+drawn string anew and rasterises every glyph anew.
 
-Inside :func:`shared_text_layout` both are kept for the process:
+Inside :func:`shared_text_layout` these are kept for the process:
 
 * sizes by renderer class and resolution, string, font properties and math mode (the
-  settings that change them, hinting and kerning, are part of the key);
-* shaped strings by font file, size, resolution, string, load flags, features and
+  settings that change them, hinting and kerning, are part of the key; mathtext is
+  measured as matplotlib measures it);
+* shaped strings by font object, size, resolution, string, load flags, features and
   language (the glyphs a shaping returns and their positions; a string shaped with a
-  fallback font is not kept, since shaping sets that font's size too).
+  fallback font is not kept, since shaping sets that font's size too);
+* glyph bitmaps by font object, size, resolution, transformation matrix, glyph, flags and
+  the fraction of a pixel the glyph is placed at: FreeType rasterises an outline moved by
+  whole pixels into the same pixels, moved (the place is in 1/64 pixel, FreeType's 26.6);
+* a font's tables and the font files found for font properties.
 
-Both give the numbers matplotlib computes, so the files are the same bytes and pixels.
-They rest on matplotlib's private text machinery (``matplotlib.text``'s metrics cache and
-``FT2Font._layout``, matplotlib 3.11): on a matplotlib without them nothing is shared.
-Not for threads: matplotlib is not thread-safe, and the context changes it for the process.
+The PDF writer gets each string's glyphs and positions without matplotlib loading each
+glyph into the font as it goes (20 µs a glyph; the writer never reads the loaded glyph).
+
+All of it gives what matplotlib computes, so the files are the same bytes and pixels
+(tests/plots/test_text_cache.py compares them under several settings).  It rests on
+matplotlib's private text machinery (``matplotlib.text``'s metrics cache, ``FT2Font``'s
+``_layout``, ``_set_transform`` and ``_render_glyph``, the PDF writer's ``_text_helpers``;
+matplotlib 3.11): on a matplotlib without them nothing is shared.  Not for threads:
+matplotlib is not thread-safe, and the context changes it for the process.
 """
 
 from __future__ import annotations
@@ -50,6 +61,11 @@ _FONT_RC = tuple(f"font.{key}" for key in ("family", "style", "variant", "weight
 _SIZES: dict = {}
 #: Whether the caches are in place (an inner ``with`` leaves them to the outer one)
 _ACTIVE = False
+#: Glyph bitmaps: (font object, (size, dpi), matrix, 1/64 pixel fractions of the place, glyph, flags,
+#: mode) -> (pixels, left and top at the whole pixel 0)
+_BITMAPS: dict = {}
+#: Transformation last set on each font object for drawing a glyph: (matrix, dx, dy) in 16.16 and 26.6
+_PLACES: dict = {}
 #: Entries kept at most (a review run needs about 2,000 of each)
 _LIMIT = 65536
 
@@ -93,6 +109,30 @@ def shared_text_layout() -> Iterator[None]:
     def tracked_set_size(font, ptsize, dpi):
         set_size(font, ptsize, dpi)
         _SIZES[font] = (ptsize, dpi)
+        _PLACES.pop(font, None)
+
+    def tracked_set_transform(font, matrix, delta):
+        set_transform(font, matrix, delta)
+        try:
+            _PLACES[font] = (tuple(tuple(int(v) for v in row) for row in matrix), int(delta[0]), int(delta[1]))
+        except (TypeError, ValueError):
+            _PLACES.pop(font, None)
+
+    def shared_render(font, glyph, flags, mode):
+        size, place = _SIZES.get(font), _PLACES.get(font)
+        if size is None or place is None:
+            return render(font, glyph, flags, mode)
+        matrix, dx, dy = place
+        # a glyph moved by whole pixels is the same bitmap, moved: keep it by the pixel fraction
+        key = (font, size, matrix, dx & 63, dy & 63, glyph, flags, mode)
+        try:
+            buffer, left, top = _BITMAPS[key]
+        except KeyError:
+            bitmap = render(font, glyph, flags, mode)
+            buffer, left, top = bitmap.buffer.copy(), bitmap.left - (dx >> 6), bitmap.top - (dy >> 6)
+            if len(_BITMAPS) < _LIMIT:
+                _BITMAPS[key] = (buffer, left, top)
+        return _Bitmap(buffer.copy(), left + (dx >> 6), top + (dy >> 6))
 
     def shared_layout(font, string, flags, *args, **kwargs):
         size = _SIZES.get(font)
@@ -152,7 +192,9 @@ def shared_text_layout() -> Iterator[None]:
     find_fonts = fontManager._find_fonts_by_props
     mtext._get_text_metrics_with_cache = shared_metrics
     _ACTIVE = True
+    set_transform, render = font_type._set_transform, font_type._render_glyph
     font_type.set_size, font_type._layout, font_type.get_sfnt_table = tracked_set_size, shared_layout, shared_table
+    font_type._set_transform, font_type._render_glyph = tracked_set_transform, shared_render
     fontManager._find_fonts_by_props = shared_fonts
     try:
         yield
@@ -160,6 +202,8 @@ def shared_text_layout() -> Iterator[None]:
         mtext._get_text_metrics_with_cache = metrics
         _ACTIVE = False
         font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
+        font_type._set_transform, font_type._render_glyph = set_transform, render
+        _PLACES.clear()
         del fontManager._find_fonts_by_props
         if pdf_helpers is not None and isinstance(pdf._text_helpers, _PositionsOnly):
             pdf._text_helpers = pdf_helpers
@@ -182,3 +226,12 @@ class _PositionsOnly:
         from matplotlib.ft2font import LoadFlags
 
         return iter(font._layout(string, LoadFlags.NO_HINTING, features=features, language=language))
+
+
+class _Bitmap:
+    """A glyph's pixels and where they go, as matplotlib's ``FT2Font._render_glyph`` returns them."""
+
+    __slots__ = ("buffer", "left", "top")
+
+    def __init__(self, buffer, left: int, top: int):
+        self.buffer, self.left, self.top = buffer, left, top
