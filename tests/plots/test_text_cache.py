@@ -18,17 +18,19 @@ from metareview.plots._text_cache import shared_text_layout
 
 
 def _figure() -> Figure:
-    fig = Figure(figsize=(3.1, 1.7))
+    fig = Figure(figsize=(3.1, 2.9))
     ax = fig.add_subplot()
-    ax.plot([0, 1], [0.2, 0.9])
+    fig.subplots_adjust(bottom=0.16)
+    ax.plot([0.55, 1], [0.2, 0.9])
     ax.set_xlabel("Proportion (95% CI)")
     for i, (text, kwargs) in enumerate([
             ("Gianfelice 2008", {}), ("0.85 [0.62; 0.97]", {"fontweight": "bold"}),
             ("Random effects model\n(n\u00a0=\u00a012)", {"fontsize": 9}), ("Favours control", {"rotation": 90}),
             ("I$^2$ = 41%", {}), ("Gianfelice 2008", {"fontsize": 5.5}), ("Ünal – 12 ≥ 3", {})]):
-        ax.text(0.05 + 0.12 * i, 0.5, text, fontsize=kwargs.pop("fontsize", 7), **kwargs)
+        ax.text(0.05 if i != 3 else 0.9, 0.95 - 0.095 * i, text, fontsize=kwargs.pop("fontsize", 7),
+                transform=ax.transAxes, va="top", **kwargs)
     for k in range(6):      # one string at whole and fractional pixel offsets: glyphs drawn before, moved
-        ax.text(0.1 + 0.137 * k, 0.2 + 0.0113 * k, "0.85 [0.62; 0.97]", fontsize=7)
+        ax.text(0.05 + 0.0137 * k, 0.27 - 0.0513 * k, "0.85 [0.62; 0.97]", fontsize=7, transform=ax.transAxes)
     return fig
 
 

@@ -8,7 +8,9 @@ Each figure is laid out once and its three formats are saved from that one Figur
 describes its figures as :class:`FigureJob` s and a :class:`FigureRenderer` draws them, in
 worker processes when the machine has more than one core (drawing text is most of a
 review run's time): the files are the same bytes either way, in the same order, with the
-same warnings and the same first error.
+same warnings and the same first error.  A process drawing figures keeps the sizes, shapes
+and glyph pixels of their texts for the next figure and format (``shared_text_layout`` of
+``metareview.plots._text_cache``): most strings of a review's figures are drawn several times.
 """
 
 from __future__ import annotations
