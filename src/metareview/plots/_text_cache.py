@@ -29,8 +29,11 @@ All of it gives what matplotlib computes, so the files are the same bytes and pi
 (tests/plots/test_text_cache.py compares them under several settings).  It rests on
 matplotlib's private text machinery (``matplotlib.text``'s metrics cache, ``FT2Font``'s
 ``_layout``, ``_set_transform`` and ``_render_glyph``, the PDF writer's ``_text_helpers``;
-matplotlib 3.11): on a matplotlib without them nothing is shared.  Not for threads:
-matplotlib is not thread-safe, and the context changes it for the process.
+matplotlib 3.11): on a matplotlib without them nothing is shared.  The context changes
+matplotlib for the whole process while it lasts: a thread that draws meanwhile (the workspace
+runs a review in a thread of its server) shares the caches, whose entries are matplotlib's
+numbers for the font objects it gets (matplotlib gives each thread its own), and an inner or
+concurrent ``with`` leaves the caches to the first.
 """
 
 from __future__ import annotations
