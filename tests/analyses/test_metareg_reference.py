@@ -104,3 +104,13 @@ def test_intercept_only_model_is_the_random_effects_model(formula):
     no_intercept = str(metareg(r, "~ 0 + ablat"))
     assert "Mixed-effects model" in no_intercept and "Test of moderators" not in no_intercept
     assert "Test of moderators: QM = " in str(metareg(r, "~ ablat"))
+
+
+def test_fixed_effects_meta_regression_prints_as_metafor():
+    """metafor: "Fixed-Effects with Moderators Model", no tau² line, R² from the weighted lm."""
+    r = result("bcg_rr")
+    text = str(metareg(r, "~ ablat", method_tau2="FE"))
+    assert "Fixed-effects model with moderators (k = 13; Wald z tests)" in text
+    assert "τ²" not in text and "Mixed-effects" not in text
+    assert "R^2 (amount of heterogeneity accounted for) = 77.98%" in text
+    assert "Fixed-effects model (k = 13; Wald z tests)" in str(metareg(r, "~ 1", method_tau2="FE"))

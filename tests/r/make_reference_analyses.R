@@ -158,8 +158,15 @@ for (fm in list("~ 1", "~ 0 + ablat", "~ -1 + ablat", "~ 0 + factor(alloc)")) {
     }
   }
 }
+# the fixed-effects model with moderators (no residual tau²; R² is lm's adjusted R² with the
+# inverse-variance weights, as rma.uni computes it for FE models)
+for (fm in list("~ ablat", "~ ablat + factor(alloc)", "~ year + ablat", "~ factor(alloc) - 1", "~ 1")) {
+  for (test in c("z", "knha")) {
+    mr_cases[[length(mr_cases) + 1]] <- mr_case(fm, "FE", test)$case
+  }
+}
 write_fixture(list(data = data_json, cases = mr_cases)$cases, "metareg",
-              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha; interactions, I(), relevel() and a character column with DL, PM and REML; the intercept-only model and models without an intercept")
+              "rma(mods = ...) on dat.bcg log risk ratios: numeric and factor moderators, eight estimators, z and knha; interactions, I(), relevel() and a character column with DL, PM and REML; the intercept-only model and models without an intercept; FE models")
 # the data sets are written once, beside the cases
 writeLines(toJSON(c(META, list(datasets = data_json)), digits = NA, auto_unbox = TRUE, na = "null",
                   null = "null", pretty = TRUE), file.path(OUT_DIR, "datasets.json"))

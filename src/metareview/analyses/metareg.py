@@ -159,11 +159,14 @@ class MetaRegression(Reportable):
         # metafor prints an intercept-only model as the random-effects model: total, not
         # residual, heterogeneity, and the Q test of heterogeneity
         what = "" if self.intercept_only else " (residual)"
-        rep.add(Paragraph(f"{'Random' if self.intercept_only else 'Mixed'}-effects model (k = {f.k}; "
-                          f"τ² estimator: {f.method}; "
-                          f"{'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'})\n"
-                          f"τ²{what} = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; "
-                          f"I²{what} = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
+        tests = 'Knapp-Hartung t and F tests' if f.test == 'knha' else 'Wald z tests'
+        if f.method == "FE":   # no residual tau²: metafor's "Fixed-Effects (with Moderators) Model"
+            model = f"Fixed-effects model{'' if self.intercept_only else ' with moderators'} (k = {f.k}; {tests})\n"
+        else:
+            model = (f"{'Random' if self.intercept_only else 'Mixed'}-effects model (k = {f.k}; "
+                     f"τ² estimator: {f.method}; {tests})\n"
+                     f"τ²{what} = {_f(f.tau2)}; τ = {_f(np.sqrt(f.tau2))}; ")
+        rep.add(Paragraph(model + f"I²{what} = {_f(f.i2, 2)}%; H² = {_f(f.h2, 2)}"
                           + (f"; R^2 (amount of heterogeneity accounted for) = {_f(self.r2, 2)}%"
                              if self.r2 is not None else "")))
         lines = [f"Test for heterogeneity: Q = {_f(f.qe, 2)}, df = {f.qe_df}, p {_peq(f.qe_p)}"
@@ -196,6 +199,22 @@ class MetaRegression(Reportable):
     plot = bubble
 
 
+def _r2_weighted_lm(y: np.ndarray, w: np.ndarray, X: np.ndarray) -> float:
+    """R² (%) of a fixed-effects model with moderators, as rma.uni reports it: the adjusted R² of
+    the weighted least-squares fit ``lm(yi ~ X, weights = 1/vi)``, at least 0 (0 when every
+    estimate is the same)."""
+    if np.all(y == y[0]):
+        return 0.0
+    sw = np.sqrt(w)
+    beta = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
+    fitted = X @ beta
+    rss = float(np.sum(w * (y - fitted) ** 2))
+    mss = float(np.sum(w * (fitted - np.sum(w * fitted) / np.sum(w)) ** 2))
+    n, p = X.shape
+    adj = 1.0 - (1.0 - mss / (mss + rss)) * (n - 1) / (n - p)
+    return max(0.0, 100.0 * adj)
+
+
 def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None, level: float | None = None,
             control: Mapping[str, float] | None = None) -> MetaRegression:
     """Mixed-effects meta-regression of a pooled result on moderators (Raudenbush 2009).
@@ -204,9 +223,10 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     intercept), a list of column names of ``result.covariates``, or a mapping of names to
     values.  ``method_tau2``: any estimator of :data:`~metareview.pooling.tau2.ESTIMATORS`
     (all take moderators, as in metafor's ``rma.uni``; REML by default; GENQ with the
-    result's ``genq_weights``), or FE (no residual heterogeneity; then no pseudo R², which
-    metafor takes from a weighted ``lm``).  ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by
-    default ``"knha"`` when the result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
+    result's ``genq_weights``), or FE (no residual heterogeneity; R² is then, as metafor's, the
+    adjusted R² of the weighted least-squares fit ``lm(yi ~ X, weights = 1/vi)``).
+    ``test``: ``"z"`` or ``"knha"`` (Knapp & Hartung 2003); by default ``"knha"`` when the
+    result uses Hartung-Knapp (``random_ci="hk"``), else ``"z"``.
 
     >>> import metareview as mr
     >>> r = mr.metagen([-0.9, -1.6, -1.4, -1.5, -0.2, -0.5], [0.6, 0.4, 0.6, 0.1, 0.1, 0.3],
@@ -240,7 +260,9 @@ def metareg(result, mods, *, method_tau2: str = "REML", test: str | None = None,
     fit = rma_fit(y, v, X, method=method_tau2, test=test, level=level, names=names, intercept=intercept,
                   tol=ctl["tol"], maxiter=int(ctl["maxiter"]), tau2_weights=genq)
     r2 = tau2_null = None
-    if intercept and X.shape[1] > 1 and fit.method != "FE":
+    if intercept and X.shape[1] > 1 and fit.method == "FE":
+        r2 = _r2_weighted_lm(y, 1.0 / v, X)
+    elif intercept and X.shape[1] > 1:
         tau2_null, _, _ = tau2_mods(y, v, np.ones((labels.size, 1)), fit.method, tol=ctl["tol"],
                                     maxiter=int(ctl["maxiter"]), weights=genq)
         r2 = 0.0 if tau2_null == 0 else max(0.0, 100 * (tau2_null - fit.tau2) / tau2_null)

@@ -13,6 +13,7 @@ common tau² and the multilevel models.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -101,9 +102,7 @@ def _r_names(spec, prefixes: dict[str, str]) -> list[str]:
                     end = rest.index("]:") if n < len(factors) - 1 else len(rest) - 1
                     level = rest[1:end]
                     rest = rest[end + 1:]
-                    level = level[2:] if level.startswith("T.") else level
-                    num = as_number(level)
-                    level = _fmt_level(num) if num is not None else level
+                    level = _level_label(level[2:] if level.startswith("T.") else level)
                 rest = rest[1:] if rest.startswith(":") else rest
                 if fx in prefixes:            # factor(x), relevel(factor(x), ref = ...)
                     prefix = prefixes[fx]
@@ -126,14 +125,13 @@ class Term:
     levels: tuple = ()
 
 
-def _variable(column: str, values, in_factor: bool, labels) -> tuple[Term, Any]:
-    """How a column enters formulaic: numbers, or an ordered categorical (R's level order)."""
-    import pandas as pd
-
+def _term(column: str, values, in_factor: bool, labels) -> tuple[Term, list, list]:
+    """How a column enters a model: numeric (all values numbers) or categorical with R's level
+    order; the values as text and as numbers (None where not a number)."""
     vals = list(values)
     nums = [as_number(x) for x in vals]
     if all(n is not None for n in nums):
-        return Term(column, "numeric", tuple(sorted(set(nums)))), np.array(nums, float)
+        return Term(column, "numeric", tuple(sorted(set(nums)))), vals, nums
     if not in_factor and any(n is not None for n in nums) and sum(n is not None for n in nums) >= len(nums) / 2:
         bad = [str(labels[i]) for i, n in enumerate(nums) if n is None]
         raise DataError(f"moderator {column!r} is mostly numeric but has non-numeric values in "
@@ -143,12 +141,117 @@ def _variable(column: str, values, in_factor: bool, labels) -> tuple[Term, Any]:
     if len(levels) < 2:
         raise DataError(f"moderator {column!r} has a single level ({_fmt_level(levels[0])}) among the studies "
                         "used: it cannot be estimated", column=column, rule="at least two levels")
-    text = [str(x) for x in vals]
-    return Term(column, "factor", tuple(levels)), pd.Categorical(text, categories=[str(lv) for lv in levels])
+    return Term(column, "factor", tuple(levels)), vals, nums
+
+
+def _variable(column: str, values, in_factor: bool, labels) -> tuple[Term, Any]:
+    """How a column enters formulaic: numbers, or an ordered categorical (R's level order)."""
+    import pandas as pd
+
+    term, vals, nums = _term(column, values, in_factor, labels)
+    if term.kind == "numeric":
+        return term, np.array(nums, float)
+    return term, pd.Categorical([str(x) for x in vals], categories=[str(lv) for lv in term.levels])
+
+
+# ---------------------------------------------------------------------------------------
+
+# Main effects only (``~ year + design``, ``~ factor(alloc) - 1``, ``~ 1``) are by far the
+# most common moderator formulas, and for them formulaic's general machinery (parsing, then
+# categorical encoding through pandas) costs several milliseconds per model, more than a
+# multilevel fit itself: such formulas are read and encoded here, with the same columns, the
+# same coefficient names and the same full-rank coding (without an intercept the first
+# categorical term gets every level, as R's model.matrix codes it); tests compare both ways
+# on every formula shape.  Anything else goes to formulaic.
+_PLAIN_TERM = re.compile(r"(?:factor\(\s*(?P<fac>[A-Za-z_]\w*)\s*\)|(?P<col>[A-Za-z_]\w*)|(?P<const>[01]))")
+#: names formulaic reads as functions or transforms, not columns
+_RESERVED = frozenset(_FUNCTIONS) | {"C", "contr", "I", "np", "factor", "relevel"}
+
+
+@functools.lru_cache(maxsize=512)
+def _plain_terms(formula: str) -> tuple[bool, tuple[tuple[str, bool], ...]] | None:
+    """``(intercept, ((column, written as factor()), ...))`` of a main-effects formula, or
+    None when the formula has anything else (interactions, functions, ``I()``, ``relevel``)."""
+    text = formula.strip()
+    text = text[1:] if text.startswith("~") else text
+    parts = re.split(r"\s*([+-])\s*", text.strip())
+    if parts and parts[0] == "":
+        parts = parts[1:]
+    else:
+        parts = ["+"] + parts
+    if len(parts) < 2 or len(parts) % 2:
+        return None
+    intercept, terms, seen = True, [], set()
+    for op, term in zip(parts[::2], parts[1::2]):
+        m = _PLAIN_TERM.fullmatch(term)
+        if m is None:
+            return None
+        if m.group("const") is not None:
+            if op == "-" and m.group("const") == "1" or op == "+" and m.group("const") == "0":
+                intercept = False
+            elif op == "-":
+                return None
+            continue
+        col = m.group("fac") or m.group("col")
+        if op == "-" or col in seen or col in _RESERVED:
+            return None
+        seen.add(col)
+        terms.append((col, m.group("fac") is not None))
+    if not terms and not intercept:
+        return None
+    return intercept, tuple(terms)
+
+
+def _plain_matrix(intercept: bool, coding: tuple, columns: Mapping[str, Any], n: int) -> np.ndarray:
+    """The model matrix of a main-effects formula: ``coding`` holds, per term, its column and
+    the levels that get an indicator column (None for a numeric column)."""
+    out = [np.ones((n, 1))] if intercept else []
+    for column, levels, _ in coding:
+        vals = columns[column]
+        if levels is None:
+            out.append(np.array([as_number(x) for x in vals], float).reshape(n, 1))
+            continue
+        numeric = isinstance(levels[0], float)
+        keys = [as_number(x) if numeric else str(x) for x in vals]
+        out.append(np.array([[key == lv for lv in levels] for key in keys], float).reshape(n, len(levels)))
+    return np.hstack(out) if out else np.zeros((n, 0))
+
+
+def _plain_design(columns: Mapping[str, Any], plain, labels) -> Design | None:
+    """:func:`design_matrix` of a main-effects formula, or None to leave it to formulaic."""
+    intercept, cols = plain
+    terms: list[Term] = []
+    coding: list[tuple[str, tuple | None, str]] = []
+    names = ["intrcpt"] if intercept else []
+    full = not intercept            # without an intercept the first categorical term is coded in full
+    for col, in_factor in cols:
+        term, _, _ = _term(col, columns[col], in_factor, labels)
+        terms.append(term)
+        if term.kind == "numeric" and not in_factor:
+            coding.append((col, None, col))
+            names.append(col)
+            continue
+        if len(term.levels) < 2:    # factor() of a constant column: formulaic says what it makes of it
+            return None
+        levels = term.levels if full else term.levels[1:]
+        full = False
+        prefix = f"factor({col})" if in_factor else col
+        coding.append((col, tuple(levels), prefix))
+        names.extend(prefix + _level_label(lv) for lv in levels)
+    X = _plain_matrix(intercept, tuple(coding), columns, len(labels))
+    return Design(X, names, tuple(terms), intercept, plain=(intercept, tuple(coding)))
 
 
 def formula_variables(formula: str) -> list[str]:
     """The data columns an R-style moderator formula uses, in order of appearance."""
+    return list(_formula_variables(formula))
+
+
+@functools.lru_cache(maxsize=512)
+def _formula_variables(formula: str) -> tuple[str, ...]:
+    plain = _plain_terms(formula)
+    if plain is not None:
+        return tuple(col for col, _ in plain[1])
     from formulaic import Formula
 
     text, _ = _python_formula(formula)
@@ -161,7 +264,7 @@ def formula_variables(formula: str) -> list[str]:
     def first(name):
         m = re.search(rf"(?<![\w.`]){re.escape(name)}(?![\w`])", text)
         return m.start() if m else len(text)
-    return sorted(names, key=lambda n: (first(n), n))
+    return tuple(sorted(names, key=lambda n: (first(n), n)))
 
 
 @dataclass(frozen=True)
@@ -173,13 +276,12 @@ class Design:
     names: list
     terms: tuple
     intercept: bool
-    spec: Any = field(repr=False, default=None)
+    spec: Any = field(repr=False, default=None)     # formulaic's ModelSpec
+    plain: Any = field(repr=False, default=None)    # or the coding of a main-effects formula
 
     def matrix(self, columns: Mapping[str, Any], labels=None) -> np.ndarray:
         """The model matrix of other moderator values (levels as in the fitted data)."""
-        import pandas as pd
-
-        data = {}
+        values = {}
         for t in self.terms:
             vals = list(columns[t.column])
             if t.kind == "numeric" and not all(as_number(x) is not None for x in vals):
@@ -193,6 +295,25 @@ class Design:
                     raise DataError(f"unknown level {bad[0]!r} of moderator {t.column!r}; levels are: "
                                     f"{', '.join(map(_fmt_level, t.levels))}", column=t.column,
                                     rule="known factor level")
+            values[t.column] = vals
+        if self.plain is not None:
+            intercept, coding = self.plain
+            levels_of = {t.column: t.levels for t in self.terms}
+            for column, levels, prefix in coding:
+                if levels is not None and isinstance(levels[0], float):    # factor() of a numeric column
+                    bad = [x for x in values[column] if as_number(x) not in levels_of[column]]
+                    if bad:
+                        raise DataError(f"unknown level {bad[0]!r} of moderator {prefix}; levels are: "
+                                        f"{', '.join(map(_fmt_level, levels_of[column]))}", column=column,
+                                        rule="known factor level")
+            n = len(next(iter(values.values()))) if values else 1
+            return _plain_matrix(intercept, coding, values, n)
+        import pandas as pd
+
+        data = {}
+        for t in self.terms:
+            vals = values[t.column]
+            if t.kind == "factor":
                 data[t.column] = pd.Categorical([str(x) for x in vals], categories=[str(lv) for lv in t.levels])
             else:
                 data[t.column] = np.array([as_number(x) for x in vals], float)
@@ -201,8 +322,18 @@ class Design:
 
 
 def design_matrix(columns: Mapping[str, Any], formula: str, labels) -> Design:
-    """The model matrix of an R-style formula over ``columns`` (name -> values), through
-    formulaic, with metafor's coefficient names."""
+    """The model matrix of an R-style formula over ``columns`` (name -> values), with
+    metafor's coefficient names (main-effects formulas read here, any other through formulaic)."""
+    plain = _plain_terms(formula)
+    if plain is not None:
+        design = _plain_design(columns, plain, labels)
+        if design is not None:
+            return design
+    return _formulaic_design(columns, formula, labels)
+
+
+def _formulaic_design(columns: Mapping[str, Any], formula: str, labels) -> Design:
+    """:func:`design_matrix` through formulaic (any formula)."""
     import pandas as pd
     from formulaic import model_matrix
 
@@ -235,7 +366,9 @@ def check_rank(X, names, k):
         raise DataError(f"the model has {p} coefficients ({', '.join(names)}) but only {k} studies: at least "
                         f"{p + 1} studies are needed (fewer moderators or more studies)",
                         rule="more studies than coefficients")
-    rank = 0
+    if np.linalg.matrix_rank(X) == p:
+        return
+    rank = 0                    # name the first coefficient that adds nothing to the ones before it
     for j in range(p):
         r = np.linalg.matrix_rank(X[:, : j + 1])
         if r == rank:
@@ -295,6 +428,12 @@ def _levels(values) -> list:
         uniq = sorted(set(nums))
         return uniq
     return sorted({str(x) for x in values})
+
+
+def _level_label(level) -> str:
+    """A factor level as it ends a coefficient name (``design`` + ``RCT``; numbers as R prints them)."""
+    num = as_number(level)
+    return _fmt_level(num) if num is not None else str(level)
 
 
 def _fmt_level(lv) -> str:

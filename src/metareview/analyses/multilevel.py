@@ -91,8 +91,10 @@ def _level_index(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, int]:
     """Integer level of each row for the combination of ``columns`` (R's interaction factor)."""
     code = np.zeros(len(columns[0]), dtype=np.int64)
     for col in columns:
-        _, inner = np.unique(np.asarray(col, dtype=object).astype(str), return_inverse=True)
-        code = code * (int(inner.max()) + 1) + inner.ravel()
+        text = [str(x) for x in np.asarray(col, dtype=object).ravel()]
+        rank = {v: i for i, v in enumerate(sorted(set(text)))}       # levels in sorted order, as np.unique
+        inner = np.fromiter((rank[v] for v in text), dtype=np.int64, count=len(text))
+        code = code * (len(rank) + 1) + inner
         _, code = np.unique(code, return_inverse=True)
     code = code.ravel().astype(np.intp)
     return code, int(code.max()) + 1 if code.size else 0
@@ -200,16 +202,10 @@ class _BlockModel:
         self.k, self.p = X.shape
         self.q = len(levels)
         self.logdet_xx = float(np.linalg.slogdet(X.T @ X)[1])
-        # blocks padded to a common size (a power of two, or the largest block when that costs
-        # little): padded rows have variance 1 and no data, so they add nothing to any sum
-        sizes = np.array([b.size for b in blocks])
-        smax = int(sizes.max())
-        if len(blocks) * smax**3 <= 4 * int(np.sum(sizes.astype(float) ** 3)) + 200_000:
-            buckets = {smax: blocks}
-        else:
-            buckets = {}
-            for b in blocks:
-                buckets.setdefault(1 << int(math.ceil(math.log2(b.size))), []).append(b)
+        # blocks of similar size padded to a common size: padded rows have variance 1 and no
+        # data, so they add nothing to any sum; sizes are split into groups where that saves
+        # more of the cubic work than a group's fixed cost (about fifty numpy calls)
+        buckets = _buckets(blocks)
         self.groups = []
         for size, bl in buckets.items():
             n = len(bl)
@@ -239,10 +235,11 @@ class _BlockModel:
     def marginal(self, sigma2) -> np.ndarray:
         M = self.V.copy()
         for g in self.groups:
-            Mg = self._block_m(g, sigma2)
-            for i, b in enumerate(g["idx"]):
-                b = b[b >= 0]
-                M[np.ix_(b, b)] = Mg[i, : b.size, : b.size]
+            idx, real = g["idx"], g["real"]
+            pair = real[:, :, None] & real[:, None, :]
+            rows = np.broadcast_to(idx[:, :, None], pair.shape)[pair]
+            cols = np.broadcast_to(idx[:, None, :], pair.shape)[pair]
+            M[rows, cols] = self._block_m(g, sigma2)[pair]
         return M
 
     def at(self, sigma2: np.ndarray) -> dict:
@@ -327,6 +324,38 @@ class _BlockModel:
         else:
             info = 0.5 * tr2
         return score, 0.5 * (info + info.T)
+
+
+#: the fixed cost of one more group of blocks, in multiply-adds of the cubic terms
+_GROUP_COST = 60_000
+
+
+def _buckets(blocks: list[np.ndarray]) -> dict[int, list[np.ndarray]]:
+    """Blocks grouped by padded size: the split of the sorted sizes into runs that minimises
+    sum(blocks x largest size³) + a fixed cost per run (dynamic programming over the sizes)."""
+    sizes = sorted({b.size for b in blocks})
+    count = {s: 0 for s in sizes}
+    for b in blocks:
+        count[b.size] += 1
+    m = len(sizes)
+    best = [0.0] + [math.inf] * m       # best[j]: cost of the first j sizes
+    cut = [0] * (m + 1)
+    for j in range(1, m + 1):
+        n = 0
+        for i in range(j, 0, -1):        # the run sizes[i-1 .. j-1], padded to sizes[j-1]
+            n += count[sizes[i - 1]]
+            cost = best[i - 1] + n * float(sizes[j - 1]) ** 3 + _GROUP_COST
+            if cost < best[j]:
+                best[j], cut[j] = cost, i - 1
+    top, j = {}, m
+    while j > 0:
+        for s in sizes[cut[j]:j]:
+            top[s] = sizes[j - 1]
+        j = cut[j]
+    buckets: dict[int, list[np.ndarray]] = {}
+    for b in blocks:
+        buckets.setdefault(top[b.size], []).append(b)
+    return buckets
 
 
 def _blocks(V: np.ndarray, levels: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
