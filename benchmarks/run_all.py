@@ -109,6 +109,9 @@ def main() -> None:
     # The scripts start `metareview` by name: the one beside this interpreter, as in an
     # activated virtual environment.
     env = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    # modules are timed from their cached bytecode, as an installed package runs for its users
+    # (an environment that forbids writing .pyc would compile every module at every start)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for name, (script, full, quick) in PLAN.items():
         if args.only and name not in args.only:
             continue

@@ -317,3 +317,19 @@ def test_a_run_submits_each_figure_as_soon_as_it_is_computed(monkeypatch, tmp_pa
     assert log[4] == "analysis" and log[-1] == "collect"
     assert log.count("analysis") == 5 and log.count("collect") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_saved_figure_carries_its_svg_element_for_the_report():
+    """Made where the figure is drawn (a worker), equal to the element made from the SVG later."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from metareview.run.figures import inline_svg, save_figure
+
+    matplotlib.use("Agg")
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.text(0.2, 0.5, "Study 1 (2019)", fontsize=7)
+    figure = save_figure(fig, "check", "", "", dpi=72)
+    assert figure.svg_element == inline_svg(figure.files["svg"].decode("utf-8"), "check")
+    assert figure.svg_element.startswith("<svg") and 'id="check-' in figure.svg_element
+    assert FigureFile("check", "", "", figure.files).inline_svg() == figure.inline_svg()

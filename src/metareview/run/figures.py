@@ -8,7 +8,9 @@ Each figure is laid out once and its three formats are saved from that one Figur
 describes its figures as :class:`FigureJob` s and a :class:`FigureRenderer` draws them, in
 worker processes when the machine has more than one core (drawing text is most of a
 review run's time): the files are the same bytes either way, in the same order, with the
-same warnings and the same first error.
+same warnings and the same first error.  A process drawing figures keeps the sizes, shapes
+and glyph pixels of their texts for the next figure and format (``shared_text_layout`` of
+``metareview.plots._text_cache``): most strings of a review's figures are drawn several times.
 """
 
 from __future__ import annotations
@@ -34,8 +36,13 @@ class FigureFile:
     title: str
     caption: str
     files: dict = field(default_factory=dict)   # format -> bytes
+    #: The SVG as an element of the report page, when made with the files (by the process
+    #: that drew them, so that the report waits for no regular expression over the SVGs)
+    svg_element: str | None = None
 
     def inline_svg(self) -> str:
+        if self.svg_element is not None:
+            return self.svg_element
         return inline_svg(self.files["svg"].decode("utf-8"), self.name)
 
 
@@ -65,7 +72,8 @@ def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> Fig
             fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta[fmt])
             files[fmt] = buf.getvalue()
     plt.close(fig)
-    return FigureFile(name=name, title=title, caption=caption, files=files)
+    return FigureFile(name=name, title=title, caption=caption, files=files,
+                      svg_element=inline_svg(files["svg"].decode("utf-8"), name))
 
 
 #: The ``Software`` text of the PNGs, as matplotlib's ``savefig`` writes it.
@@ -308,7 +316,8 @@ class FigureRenderer:
 WORKER_MODULES = ("matplotlib.pyplot", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
                   "matplotlib.backends.backend_pdf", "PIL.PngImagePlugin", "metareview.api.result",
                   "metareview.analyses.subgroups", "metareview.analyses.sensitivity", "metareview.plots.forest",
-                  "metareview.plots.prisma", "metareview.plots.rob", "metareview.run.certainty")
+                  "metareview.plots.prisma", "metareview.plots.rob", "metareview.plots._text_cache",
+                  "metareview.run.certainty", "metareview.run.png", "metareview.api.meta", "pandas")
 
 
 def figure_workers() -> int:
@@ -328,9 +337,10 @@ def _draw_job(draw: Callable[..., FigureFile], args: tuple) -> tuple[FigureFile 
     import matplotlib
 
     from ..base.exceptions import MetaReviewError
+    from ..plots._text_cache import shared_text_layout
 
     rc = {k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"}
-    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc):
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc), shared_text_layout():
         warnings.simplefilter("always")
         try:
             figure, error = draw(*args), None

@@ -1,0 +1,240 @@
+"""Text measured, shaped and rasterised once per process while figures are saved: :func:`shared_text_layout`.
+
+Saving a figure lays out every text artist with the renderer of the format: its size
+(``get_text_width_height_descent``, which shapes the string with libraqm) and, when drawn,
+its glyphs and their positions (``FT2Font._layout``, libraqm again), and for PNG each
+glyph's pixels (FreeType's rasteriser).  Text is most of the cost of drawing a forest plot:
+shaping takes about 10 µs per character, and a review run draws about 1,400 texts three
+times, of which two in three are strings drawn before (the same counts, percentages and
+headers in several figures).  matplotlib keeps the sizes for one renderer only, shapes every
+drawn string anew and rasterises every glyph anew.
+
+Inside :func:`shared_text_layout` these are kept for the process:
+
+* sizes by renderer class and resolution, string, font properties and math mode (the
+  settings that change them, hinting and kerning, are part of the key; mathtext is
+  measured as matplotlib measures it);
+* shaped strings by font object, size, resolution, string, load flags, features and
+  language (the glyphs a shaping returns and their positions; a string shaped with a
+  fallback font is not kept, since shaping sets that font's size too);
+* glyph bitmaps by font object, size, resolution, transformation matrix, glyph, flags and
+  the fraction of a pixel the glyph is placed at: FreeType rasterises an outline moved by
+  whole pixels into the same pixels, moved (the place is in 1/64 pixel, FreeType's 26.6);
+* a font's tables and the font files found for font properties.
+
+The PDF writer gets each string's glyphs and positions without matplotlib loading each
+glyph into the font as it goes (20 µs a glyph; the writer never reads the loaded glyph).
+
+All of it gives what matplotlib computes, so the files are the same bytes and pixels
+(tests/plots/test_text_cache.py compares them under several settings).  It rests on
+matplotlib's private text machinery (``matplotlib.text``'s metrics cache, ``FT2Font``'s
+``_layout``, ``_set_transform`` and ``_render_glyph``, the PDF writer's ``_text_helpers``;
+matplotlib 3.11): on a matplotlib without them nothing is shared.  The context changes
+matplotlib for the whole process while it lasts: a thread that draws meanwhile (the workspace
+runs a review in a thread of its server) shares the caches, whose entries are matplotlib's
+numbers for the font objects it gets (matplotlib gives each thread its own), and an inner or
+concurrent ``with`` leaves the caches to the first.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["shared_text_layout"]
+
+#: Sizes of strings: (renderer class, renderer dpi, settings, text, font properties, ismath, dpi) -> (w, h, d)
+_METRICS: dict = {}
+#: Shaped strings: (font object, (size, dpi), text, flags, features, language) -> the layout items
+_SHAPES: dict = {}
+#: Font tables by font object and table name (a font file's tables never change)
+_TABLES: dict = {}
+#: Font files found: (font properties, findfont's arguments, font settings) -> the files
+_FONTS: dict = {}
+#: The settings that change a text's size (read at each measurement: a figure may change them)
+_TEXT_RC = ("text.hinting", "text.hinting_factor", "text.kerning_factor", "pdf.use14corefonts", "ps.useafm",
+            "text.usetex")
+#: The settings matplotlib's findfont reads
+_FONT_RC = tuple(f"font.{key}" for key in ("family", "style", "variant", "weight", "stretch", "size", "serif",
+                                           "sans-serif", "cursive", "fantasy", "monospace"))
+#: Size and resolution last set on each font object (set_size is the only way they change)
+_SIZES: dict = {}
+#: Whether the caches are in place (an inner ``with`` leaves them to the outer one)
+_ACTIVE = False
+#: Glyph bitmaps: (font object, (size, dpi), matrix, 1/64 pixel fractions of the place, glyph, flags,
+#: mode) -> (pixels, left and top at the whole pixel 0)
+_BITMAPS: dict = {}
+#: Transformation last set on each font object for drawing a glyph: (matrix, dx, dy) in 16.16 and 26.6
+_PLACES: dict = {}
+#: Entries kept at most (a review run needs about 2,000 of each)
+_LIMIT = 65536
+
+
+@contextmanager
+def shared_text_layout() -> Iterator[None]:
+    """Share text sizes and shaped strings across renderers, figures and formats (see the module)."""
+    import matplotlib
+    import matplotlib.text as mtext
+    from matplotlib import ft2font
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+    from matplotlib.font_manager import FontProperties, fontManager
+
+    metrics = getattr(mtext, "_get_text_metrics_with_cache", None)
+    font_type = ft2font.FT2Font
+    layout, set_size = getattr(font_type, "_layout", None), getattr(font_type, "set_size", None)
+    global _ACTIVE
+    if metrics is None or layout is None or set_size is None or _ACTIVE:
+        yield       # another matplotlib, or already inside
+        return
+    rc = matplotlib.rcParams
+
+    def shared_metrics(renderer, text, fontprop, ismath, dpi):
+        if ismath is not False:     # mathtext and TeX depend on more settings: measured as matplotlib does
+            return metrics(renderer, text, fontprop, ismath, dpi)
+        # SVG and PDF draw through a MixedModeRenderer: what measures is the renderer inside it
+        inner = renderer._renderer if isinstance(renderer, MixedModeRenderer) else renderer
+        key = (type(inner), getattr(inner, "dpi", None), tuple(map(rc_get, _TEXT_RC)), text, fontprop, ismath, dpi)
+        try:
+            return _METRICS[key]
+        except KeyError:
+            pass
+        except TypeError:           # an unhashable part: measure as matplotlib does
+            return metrics(renderer, text, fontprop, ismath, dpi)
+        value = metrics(renderer, text, fontprop, ismath, dpi)
+        if len(_METRICS) < _LIMIT:
+            # the key keeps a copy: FontProperties is mutable and hashed by its state
+            _METRICS[key[:4] + (fontprop.copy(),) + key[5:]] = value
+        return value
+
+    def tracked_set_size(font, ptsize, dpi):
+        set_size(font, ptsize, dpi)
+        _SIZES[font] = (ptsize, dpi)
+        _PLACES.pop(font, None)
+
+    def tracked_set_transform(font, matrix, delta):
+        set_transform(font, matrix, delta)
+        try:
+            _PLACES[font] = (tuple(tuple(int(v) for v in row) for row in matrix), int(delta[0]), int(delta[1]))
+        except (TypeError, ValueError):
+            _PLACES.pop(font, None)
+
+    def shared_render(font, glyph, flags, mode):
+        size, place = _SIZES.get(font), _PLACES.get(font)
+        if size is None or place is None:
+            return render(font, glyph, flags, mode)
+        matrix, dx, dy = place
+        # a glyph moved by whole pixels is the same bitmap, moved: keep it by the pixel fraction
+        key = (font, size, matrix, dx & 63, dy & 63, glyph, flags, mode)
+        try:
+            buffer, left, top = _BITMAPS[key]
+        except KeyError:
+            bitmap = render(font, glyph, flags, mode)
+            buffer, left, top = bitmap.buffer.copy(), bitmap.left - (dx >> 6), bitmap.top - (dy >> 6)
+            if len(_BITMAPS) < _LIMIT:
+                _BITMAPS[key] = (buffer, left, top)
+        return _Bitmap(buffer.copy(), left + (dx >> 6), top + (dy >> 6))
+
+    def shared_layout(font, string, flags, *args, **kwargs):
+        size = _SIZES.get(font)
+        if size is None or args:
+            return layout(font, string, flags, *args, **kwargs)
+        features, language = kwargs.get("features"), kwargs.get("language")
+        key = (font, size, string, flags,
+               tuple(features) if features is not None else None,
+               tuple(language) if isinstance(language, list) else language)
+        try:
+            return _SHAPES[key]
+        except KeyError:
+            pass
+        items = layout(font, string, flags, *args, **kwargs)
+        if len(_SHAPES) < _LIMIT and all(item.ft_object is font for item in items):
+            _SHAPES[key] = items
+        return items
+
+    def shared_table(font, name):
+        key = (font, name)
+        try:
+            table = _TABLES[key]
+        except KeyError:
+            table = _TABLES[key] = get_sfnt_table(font, name)
+        return dict(table) if table is not None else None     # a copy: the caller may change it
+
+    def shared_fonts(prop, fontext="ttf", directory=None, fallback_to_default=True, rebuild_if_missing=True):
+        if not isinstance(prop, FontProperties):
+            return find_fonts(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+        # what matplotlib's findfont depends on besides its arguments (read without RcParams' checks;
+        # compared with the last values seen, which is cheaper than making them a key each time)
+        values = list(map(rc_get, _FONT_RC))
+        if values != font_settings[0]:
+            font_settings[:] = [[list(v) if isinstance(v, list) else v for v in values],
+                                tuple(tuple(v) if isinstance(v, list) else v for v in values)]
+        key = (prop, fontext, directory, fallback_to_default, rebuild_if_missing, font_settings[1],
+               os.environ.get("MPL_IGNORE_SYSTEM_FONTS"))
+        try:
+            return list(_FONTS[key])
+        except KeyError:
+            pass
+        found = find_fonts(prop, fontext, directory, fallback_to_default, rebuild_if_missing)
+        if len(_FONTS) < _LIMIT:
+            _FONTS[(prop.copy(),) + key[1:]] = tuple(found)
+        return found
+
+    # The PDF writer needs only the glyphs and their positions (it loads the glyphs it embeds
+    # itself): it gets them without matplotlib's loading each glyph as it goes (20 µs a glyph)
+    pdf = sys.modules.get("matplotlib.backends.backend_pdf")
+    pdf_helpers = getattr(pdf, "_text_helpers", None)
+    if pdf_helpers is not None and getattr(pdf_helpers, "layout", None) is not None:
+        pdf._text_helpers = _PositionsOnly(pdf_helpers)
+
+    rc_get = functools.partial(dict.__getitem__, rc)
+    font_settings: list = [None, None]      # the font settings last seen, as read and as a key
+    get_sfnt_table = font_type.get_sfnt_table
+    find_fonts = fontManager._find_fonts_by_props
+    mtext._get_text_metrics_with_cache = shared_metrics
+    _ACTIVE = True
+    set_transform, render = font_type._set_transform, font_type._render_glyph
+    font_type.set_size, font_type._layout, font_type.get_sfnt_table = tracked_set_size, shared_layout, shared_table
+    font_type._set_transform, font_type._render_glyph = tracked_set_transform, shared_render
+    fontManager._find_fonts_by_props = shared_fonts
+    try:
+        yield
+    finally:
+        mtext._get_text_metrics_with_cache = metrics
+        _ACTIVE = False
+        font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
+        font_type._set_transform, font_type._render_glyph = set_transform, render
+        _PLACES.clear()
+        del fontManager._find_fonts_by_props
+        if pdf_helpers is not None and isinstance(pdf._text_helpers, _PositionsOnly):
+            pdf._text_helpers = pdf_helpers
+        _SIZES.clear()
+
+
+class _PositionsOnly:
+    """matplotlib's ``_text_helpers`` for the PDF writer: ``layout`` yields the glyphs of a string
+    with their positions as matplotlib's does, without loading each glyph into the font (the
+    only use of a loaded glyph is its outline, ``get_path``, which the PDF writer never asks for)."""
+
+    def __init__(self, helpers):
+        self._helpers = helpers
+
+    def __getattr__(self, name: str):
+        return getattr(self._helpers, name)
+
+    @staticmethod
+    def layout(string, font, *, features=None, language=None):
+        from matplotlib.ft2font import LoadFlags
+
+        return iter(font._layout(string, LoadFlags.NO_HINTING, features=features, language=language))
+
+
+class _Bitmap:
+    """A glyph's pixels and where they go, as matplotlib's ``FT2Font._render_glyph`` returns them."""
+
+    __slots__ = ("buffer", "left", "top")
+
+    def __init__(self, buffer, left: int, top: int):
+        self.buffer, self.left, self.top = buffer, left, top

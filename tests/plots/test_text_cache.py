@@ -1,0 +1,123 @@
+"""Text sizes and shaped strings shared while figures are saved: the same files as matplotlib
+writes alone, work done once, and matplotlib left as it was."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import matplotlib.text as mtext
+import pytest
+from matplotlib import _text_helpers, ft2font
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, fontManager
+
+from metareview.plots import _text_cache
+from metareview.plots._text_cache import shared_text_layout
+
+
+def _figure() -> Figure:
+    fig = Figure(figsize=(3.1, 2.9))
+    ax = fig.add_subplot()
+    fig.subplots_adjust(bottom=0.16)
+    ax.plot([0.55, 1], [0.2, 0.9])
+    ax.set_xlabel("Proportion (95% CI)")
+    for i, (text, kwargs) in enumerate([
+            ("Gianfelice 2008", {}), ("0.85 [0.62; 0.97]", {"fontweight": "bold"}),
+            ("Random effects model\n(n\u00a0=\u00a012)", {"fontsize": 9}), ("Favours control", {"rotation": 90}),
+            ("I$^2$ = 41%", {}), ("Gianfelice 2008", {"fontsize": 5.5}), ("Ünal – 12 ≥ 3", {})]):
+        ax.text(0.05 if i != 3 else 0.9, 0.95 - 0.095 * i, text, fontsize=kwargs.pop("fontsize", 7),
+                transform=ax.transAxes, va="top", **kwargs)
+    for k in range(6):      # one string at whole and fractional pixel offsets: glyphs drawn before, moved
+        ax.text(0.05 + 0.0137 * k, 0.27 - 0.0513 * k, "0.85 [0.62; 0.97]", fontsize=7, transform=ax.transAxes)
+    return fig
+
+
+def _files(fig: Figure) -> dict[str, bytes]:
+    files = {}
+    for fmt, meta in (("rgba", None), ("svg", {"Date": None}), ("pdf", {"CreationDate": None})):
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "test"}):
+            fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
+        files[fmt] = buf.getvalue()
+    return files
+
+
+@pytest.mark.parametrize("rc", [{}, {"text.hinting": "none"}, {"text.hinting": "force_autohint"},
+                                {"font.family": "DejaVu Serif"}, {"pdf.fonttype": 42}])
+def test_the_same_bytes_and_pixels_as_matplotlib_alone(rc):
+    with matplotlib.rc_context(rc):
+        alone = _files(_figure())
+    with shared_text_layout():
+        first = _files(_figure())
+        with matplotlib.rc_context(rc):
+            shared = _files(_figure())           # other settings after the first: nothing stale
+            again = _files(_figure())            # everything shaped before
+    assert shared == alone and again == alone
+    assert first == _files(_figure())            # the settings before, outside
+
+
+def test_a_string_is_shaped_and_measured_and_its_glyphs_drawn_once():
+    with shared_text_layout():
+        _files(_figure())
+        kept = [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)]
+        _files(_figure())                        # a new figure with the same texts: new renderers
+        assert [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)] == kept
+        assert all(n > 0 for n in kept)
+
+
+def test_font_properties_changed_after_a_measurement_are_measured_anew():
+    fig = Figure(dpi=100)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    prop = FontProperties(family="DejaVu Sans", size=7)
+    with shared_text_layout():
+        small = mtext._get_text_metrics_with_cache(renderer, "Wang B., 2019", prop, False, 100)
+        prop.set_size(14)
+        large = mtext._get_text_metrics_with_cache(renderer, "Wang B., 2019", prop, False, 100)
+    assert small == renderer.get_text_width_height_descent("Wang B., 2019", FontProperties(size=7,
+                                                           family="DejaVu Sans"), False)
+    assert large == renderer.get_text_width_height_descent("Wang B., 2019", prop, False)
+    assert large[0] > 1.9 * small[0]
+
+
+def test_the_pdf_writer_gets_positions_without_loading_each_glyph():
+    from matplotlib.backends import backend_pdf
+
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    font.set_size(7, 72)
+    theirs = [(i.glyph_index, i.x, i.y, i.prev_kern, i.char) for i in _text_helpers.layout("Wang B., 2019", font)]
+    with shared_text_layout():
+        helpers = backend_pdf._text_helpers
+        assert isinstance(helpers, _text_cache._PositionsOnly)
+        ours = [(i.glyph_index, i.x, i.y, i.prev_kern, i.char) for i in helpers.layout("Wang B., 2019", font)]
+        assert helpers.warn_on_missing_glyph is _text_helpers.warn_on_missing_glyph
+    assert ours == theirs
+    assert backend_pdf._text_helpers is _text_helpers
+
+
+def test_matplotlib_is_left_as_it_was_even_after_an_error():
+    from matplotlib.backends import backend_pdf
+
+    before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
+              ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
+              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph)
+    with pytest.raises(RuntimeError), shared_text_layout():
+        assert mtext._get_text_metrics_with_cache is not before[0]
+        with shared_text_layout():               # nested: the outer one stays in charge
+            pass
+        assert mtext._get_text_metrics_with_cache is not before[0]
+        raise RuntimeError
+    assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
+            ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
+            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph) == before
+    assert "_find_fonts_by_props" not in vars(fontManager)
+
+
+def test_font_tables_are_copies():
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    with shared_text_layout():
+        table = font.get_sfnt_table("head")
+        table["unitsPerEm"] = 1
+        assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
+    assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
