@@ -74,6 +74,7 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
         "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
         "metareview.pooling", "metareview.pooling.heterogeneity", "metareview.pooling.inverse_variance",
+        "metareview.pooling.per_analysis",
         "metareview.pooling.projection", "metareview.pooling.settings", "metareview.pooling.summary",
         "metareview.pooling.tau2",
         "metareview.pooling.values",

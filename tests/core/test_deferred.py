@@ -112,3 +112,25 @@ def test_settings_made_from_the_same_arguments_are_shared_and_keep_the_type_give
         Settings.split({"measure": "PLO", "method_tau2": "XX"})
     with pytest.raises(metareview.SettingsError):  # a refused setting is refused every time
         Settings.split({"measure": "PLO", "method_tau2": "XX"})
+
+
+def test_settings_from_a_measure_entry_are_those_of_its_code():
+    from metareview.effectsizes.measures import get_measure
+
+    a, _ = Settings.split({"measure": get_measure("PLO"), "method_tau2": "REML"})
+    b, _ = Settings.split({"measure": "PLO", "method_tau2": "REML"})
+    c, _ = Settings.split({"measure": get_measure("PLN"), "method_tau2": "REML"})
+    assert a == b and a.measure == "PLO" and c.measure == "PLN" and c != a
+
+
+def test_effect_size_options_made_once_keep_the_type_of_the_increment():
+    from metareview.effectsizes.escalc import _options
+
+    assert _options(0.5, "only0", "meta", True, False) is _options(0.5, "only0", "meta", True, False)
+    assert type(_options(1, "only0", "meta", True, False).incr) is int
+    assert type(_options(1.0, "only0", "meta", True, False).incr) is float
+    # an increment that cannot be a key (a 0-d array) is still taken, as before the options were shared
+    from metareview.effectsizes.escalc import escalc
+
+    assert np.array_equal(escalc("PLO", {"events": [0, 3], "n": [10, 12]}, incr=np.array(0.5)).yi,
+                          escalc("PLO", {"events": [0, 3], "n": [10, 12]}, incr=0.5).yi)

@@ -32,7 +32,7 @@ from ..effectsizes.measures import (
     measures_for,
 )
 from ..effectsizes.study_ci import study_ci
-from ..pooling.inverse_variance import pool_arrays
+from ..pooling.inverse_variance import pool_one
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..pooling.values import Estimate, Interval, Pooled
@@ -167,11 +167,13 @@ def _duplicate_labels(labels: np.ndarray) -> str | None:
 
 def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, Any] | None,
          settings: Settings, exclude=None, subset=None) -> MetaResult:
-    sizes = [np.size(v) for v in data.values() if v is not None and np.ndim(v) > 0]
+    sizes = [v.size if type(v) is np.ndarray else np.size(v) for v in data.values()
+             if v is not None and (v.ndim if type(v) is np.ndarray else np.ndim(v)) > 0]
     k = max(sizes) if sizes else 1
     labels = study_labels(studlab, k)
     # a single number (e.g. an assumed pre/post correlation r) applies to every study
-    arrays = {c: _as_float(np.repeat(v, k) if np.ndim(v) == 0 else v, c, labels)
+    arrays = {c: _as_float(v if type(v) is np.ndarray and v.ndim else np.repeat(v, k) if np.ndim(v) == 0 else v,
+                           c, labels)
               for c, v in data.items() if v is not None}
     covs = {c: np.array(v, dtype=object) for c, v in (covariates or {}).items()}  # a copy, as the data
     if subset is not None:
@@ -206,28 +208,31 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings)
     # np.count_nonzero: these checks run on every analysis, and cost a third of .any() on a few studies
     pooled_in = ~excl
-    bad = rules.not_computable(es.yi, es.vi) & pooled_in
-    if np.count_nonzero(bad):
-        i = int(np.argmax(bad))
-        raise DataError(rules.not_computable_message(es.yi[i], es.vi[i]), study=str(labels[i]),
-                        column=m.code, rule="finite effect size")
-    absurd = rules.beyond_precision(es.yi, es.vi) & pooled_in
-    if np.count_nonzero(absurd):
-        i = int(np.argmax(absurd))
-        raise DataError(rules.beyond_precision_message(es.yi[i], es.vi[i]), study=str(labels[i]),
-                        column=m.code, rule="magnitude")
-    zero_vi = (es.vi == 0) & pooled_in
-    any_zero_vi = bool(np.count_nonzero(zero_vi))
-    if any_zero_vi:
-        _check_zero_variances(zero_vi, labels, settings, notes)
+    # every cell within the rules (four reductions) spares the masks that name the study breaking one
+    any_zero_vi = False
+    if not rules.within_rules(es.yi, es.vi):
+        bad = rules.not_computable(es.yi, es.vi) & pooled_in
+        if np.count_nonzero(bad):
+            i = int(np.argmax(bad))
+            raise DataError(rules.not_computable_message(es.yi[i], es.vi[i]), study=str(labels[i]),
+                            column=m.code, rule="finite effect size")
+        absurd = rules.beyond_precision(es.yi, es.vi) & pooled_in
+        if np.count_nonzero(absurd):
+            i = int(np.argmax(absurd))
+            raise DataError(rules.beyond_precision_message(es.yi[i], es.vi[i]), study=str(labels[i]),
+                            column=m.code, rule="magnitude")
+        zero_vi = (es.vi == 0) & pooled_in
+        any_zero_vi = bool(np.count_nonzero(zero_vi))
+        if any_zero_vi:
+            _check_zero_variances(zero_vi, labels, settings, notes)
     mask = pooled_in.astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     lazy_ci = settings.method == "Inverse" and not any_zero_vi
-    pooled = _noted(notes, lambda: pool_arrays(
+    pooled = _noted(notes, lambda: pool_one(
         es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
         random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
         i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not any_zero_vi,
-        tau2_weights=genq).row(0))
+        tau2_weights=genq))
     if lazy_ci:
         # the Q-profile interval of tau² is computed when first used (Pooled.deferring)
         pooled = pooled.deferring(partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
@@ -358,13 +363,15 @@ def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarr
 
 def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, settings):
     """Effect sizes of the studies with complete data; ``nan`` for the others."""
+    if not np.count_nonzero(missing):  # the usual case: every study, no copies
+        return escalc(measure, arrays, incr=settings.incr, method_incr=settings.method_incr,
+                      incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels,
+                      rr_cochrane=settings.rr_cochrane)
     complete = ~missing
     part = {c: v[complete] for c, v in arrays.items()}
     es = escalc(measure, part, incr=settings.incr, method_incr=settings.method_incr,
                 incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels[complete],
                 rr_cochrane=settings.rr_cochrane)
-    if not missing.any():
-        return es
 
     def full(values, fill=np.nan):
         if values is None:

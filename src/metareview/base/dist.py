@@ -7,18 +7,33 @@ functions that ``scipy.stats`` itself is built on.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from scipy import special
 
-__all__ = ["norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
+__all__ = ["two_sided", "t_quantile", "norm_ppf", "norm_sf", "chi2_sf", "chi2_ppf", "t_ppf", "t_sf", "beta_ppf"]
 
 
 def norm_ppf(p):
     return special.ndtri(p)
 
 
+@lru_cache(maxsize=32)
+def two_sided(level: float) -> tuple[float, np.float64]:
+    """The upper tail probability of a two-sided interval at ``level``, 1 - (1 - level)/2, and
+    its normal quantile (computed once per level: an analysis asks for it several times)."""
+    p = 1 - (1 - level) / 2
+    return p, norm_ppf(p)
+
+
+def _negated(x):
+    """-x as floats (a numpy scalar stays a scalar: no 0-d array is made of it)."""
+    return -x if isinstance(x, (float, np.floating)) else -np.asarray(x, float)
+
+
 def norm_sf(x):
-    return special.ndtr(-np.asarray(x, float))
+    return special.ndtr(_negated(x))
 
 
 def chi2_sf(x, df):
@@ -46,8 +61,15 @@ def t_ppf(p, df):
     return _per_distinct_df(special.stdtrit, df, p)
 
 
+@lru_cache(maxsize=256)
+def t_quantile(p: float, df: float) -> np.float64:
+    """``t_ppf`` of one p and one df, computed once: an analysis of k studies asks for the same
+    quantiles as the last analysis of k studies."""
+    return special.stdtrit(df, p)
+
+
 def t_sf(x, df):
-    return special.stdtr(df, -np.asarray(x, float))
+    return special.stdtr(df, _negated(x))
 
 
 def beta_ppf(p, a, b):

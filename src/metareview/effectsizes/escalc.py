@@ -10,13 +10,16 @@ and is metafor 3.8-1's ``escalc`` with its default ``vtype = "LS"``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
 
 from ..base.exceptions import SettingsError
 from .measures import INCR_METHODS, EffectOptions, Measure, design_of, get_measure, hedges_j, study_size
+from .validate import validate_design
 
 __all__ = ["EffectSizes", "escalc", "hedges_j", "INCR_METHODS"]
 
@@ -53,17 +56,26 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
     m = get_measure(measure)
     if incr_style not in ("meta", "metafor"):
         raise SettingsError(f"unknown incr_style {incr_style!r}; valid: meta, metafor")
-    if isinstance(incr, bool) or not np.isfinite(float(incr)) or float(incr) < 0:
+    if isinstance(incr, bool) or not math.isfinite(float(incr)) or float(incr) < 0:
         raise SettingsError(f"the continuity correction must be a non-negative number, not {incr!r}")
     arr = {k: np.asarray(v, dtype=float) for k, v in data.items() if v is not None}
     if validate:
-        from .validate import validate_design
         validate_design(m, arr, studlab)
     d = design_of(m, arr)
-    options = EffectOptions(incr=incr, method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd,
-                            rr_cochrane=rr_cochrane)
+    try:
+        options = _options(incr, method_incr, incr_style, exact_smd, rr_cochrane)
+    except TypeError:  # an argument that cannot be a key (an array of one increment): made for this call
+        options = EffectOptions(incr=incr, method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd,
+                                rr_cochrane=rr_cochrane)
     yi, vi, a = m.formula(m, d, arr, options)
     yi = np.asarray(yi, float)
     n_tot = study_size(d, arr)
     return EffectSizes(m, yi, np.asarray(vi, float), np.zeros(yi.shape) if a is None else np.asarray(a, float),
                        None if n_tot is None else np.asarray(n_tot, float), {})
+
+
+@lru_cache(maxsize=64, typed=True)
+def _options(incr, method_incr: str, incr_style: str, exact_smd: bool, rr_cochrane: bool) -> EffectOptions:
+    """The options of a computation, made once per combination (an immutable value: analyses share it)."""
+    return EffectOptions(incr=incr, method_incr=method_incr, incr_style=incr_style, exact_smd=exact_smd,
+                         rr_cochrane=rr_cochrane)

@@ -251,7 +251,8 @@ def study_size(design: str, x: Mapping[str, np.ndarray]) -> np.ndarray | None:
     cols = _SIZE_COLUMNS[design]
     if not cols:
         return None
-    return x[cols[0]] + x[cols[1]] if len(cols) == 2 else x[cols[0]]
+    # a copy of a single column: the sizes are the result's own, not a view of its data
+    return x[cols[0]] + x[cols[1]] if len(cols) == 2 else x[cols[0]].copy()
 
 
 # ----- back-transformations ----------------------------------------------------------------------
@@ -399,7 +400,8 @@ def _proportion(m: Measure, design, x, o: EffectOptions):
         if m.code == "PR":
             return ev / n, (ev + a) * (n - ev + a) / (n + 2 * a) ** 3, a
         if m.code == "PLO":
-            return np.log((ev + a) / (n - ev + a)), 1 / (ev + a) + 1 / (n - ev + a), a
+            events, non_events = ev + a, n - ev + a
+            return np.log(events / non_events), 1 / events + 1 / non_events, a
         if m.code == "PLN":
             vi = np.where(ev == n, 1 / ev - 1 / (n + a), 1 / (ev + a) - 1 / (n + a))
             return np.log((ev + a) / (n + a)), vi, a

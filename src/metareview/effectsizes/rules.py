@@ -118,8 +118,12 @@ def within_rules(yi: np.ndarray, vi: np.ndarray) -> bool:
     if np.size(yi) == 0 or np.size(vi) == 0:
         return True
     # a NaN makes min and max NaN, and every comparison below False
-    return bool(yi.max() <= MAX_EFFECT and yi.min() >= -MAX_EFFECT and vi.max() <= MAX_VARIANCE
-                and vi.min() >= 1 / MAX_VARIANCE)
+    # (the ufuncs' reduce over every axis: the same values as .max()/.min(), without their wrappers)
+    return bool(_largest(yi, axis=None) <= MAX_EFFECT and _smallest(yi, axis=None) >= -MAX_EFFECT
+                and _largest(vi, axis=None) <= MAX_VARIANCE and _smallest(vi, axis=None) >= 1 / MAX_VARIANCE)
+
+
+_largest, _smallest = np.maximum.reduce, np.minimum.reduce
 
 
 def zero_variance_refusal(method: str, method_tau2: str, allowed: tuple[str, ...]) -> str | None:

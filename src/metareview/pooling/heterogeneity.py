@@ -16,6 +16,7 @@ import numpy as np
 
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError
+from .per_analysis import as_float, maximum, pick
 from .values import Interval
 
 __all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
@@ -24,29 +25,30 @@ I2_METHODS = ("q", "tau2")
 
 
 def typical_variance(v, mask):
-    """Typical within-study variance s² = (k-1) sum(w) / ((sum w)² - sum(w²))."""
+    """Typical within-study variance s² = (k-1) sum(w) / ((sum w)² - sum(w²)), per analysis
+    (rows) or of one analysis (1-D arrays)."""
     w = mask / v
     sw = w.sum(-1)
     k = mask.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (k - 1) * sw / (sw ** 2 - (w * w).sum(-1))
+        return (k - 1) * sw / (sw * sw - (w * w).sum(-1))
 
 
 def h_test_based(q, k, level):
-    """H and its test-based confidence interval (Higgins & Thompson 2002)."""
-    q = np.asarray(q, float)
-    k = np.asarray(k, float)
-    z = _dist.norm_ppf(1 - (1 - level) / 2)
+    """H and its test-based confidence interval (Higgins & Thompson 2002), for arrays over
+    analyses or the scalars of one analysis."""
+    q, k = as_float(q), as_float(k)
+    z = _dist.two_sided(level)[1]
     with np.errstate(divide="ignore", invalid="ignore"):
         if q.ndim == 1 and q.size > 1 and k.shape == q.shape and k[0] > 2 and (k == k[0]).all():
             return _h_test_based_one_k(q, k[:1], z)
-        h = np.where(k > 1, np.sqrt(q / (k - 1)), np.nan)
+        h = pick(k > 1, np.sqrt(q / (k - 1)), np.nan)
         se_big = 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3))
-        se_small = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * (k - 2) ** 2)))
-        se = np.where(q > k, np.where(k >= 2, se_big, np.nan), np.where(k > 2, se_small, np.nan))
-        log_h = np.log(np.maximum(h, 1.0))
-        low = np.maximum(np.exp(log_h - z * se), 1.0)
-        high = np.maximum(np.exp(log_h + z * se), 1.0)
+        se_small = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * ((k - 2) * (k - 2)))))
+        se = pick(q > k, pick(k >= 2, se_big, np.nan), pick(k > 2, se_small, np.nan))
+        log_h = np.log(maximum(h, 1.0))
+        low = maximum(np.exp(log_h - z * se), 1.0)
+        high = maximum(np.exp(log_h + z * se), 1.0)
     return np.exp(log_h), low, high
 
 
@@ -66,7 +68,7 @@ def _h_test_based_one_k(q, k, z):
 
 def i2_from_h(h):
     """I² in percent from H: (H² - 1)/H² (Higgins & Thompson 2002, eq. 10)."""
-    h2 = h ** 2
+    h2 = h * h
     return 100 * (h2 - 1) / h2
 
 
@@ -92,7 +94,7 @@ def from_q(q, k, level) -> dict:
     h, h_lo, h_hi = h_test_based(q, k, level)
     out = {"i2": i2_from_h(h), "i2_ci_low": i2_from_h(h_lo), "i2_ci_high": i2_from_h(h_hi),
            "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
-    if np.ndim(q) == 0:
+    if not isinstance(q, np.ndarray) or q.ndim == 0:
         return {key: float(val) for key, val in out.items()}
     return out
 

@@ -8,7 +8,12 @@ correction "se"; Jackson et al. 2017 for "ci"), the prediction interval (Higgins
 Thompson & Spiegelhalter 2009, t with k - 2 df as R meta; or metafor's z, t with k - 1
 df under Hartung-Knapp), Cochran's Q, the Q-profile interval of tau², the standard error
 of tau² (metafor's ``se.tau2``), I² and H.
-The single-analysis API (:mod:`metareview.api.meta`) is the batch of one.
+The kernel is written once for both shapes: on arrays of shape (analyses, studies) every
+quantity of an analysis is an array over analyses; on the arrays of one analysis, shape
+(studies,), the same code yields numpy scalars, whose arithmetic costs a tenth of an
+operation on an array (:func:`pool_one`, what the single-analysis API
+:mod:`metareview.api.meta` calls; :mod:`.per_analysis` keeps scalars scalars where numpy
+would not), and both shapes give the same bits.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError, SmallSampleWarning
 from .heterogeneity import heterogeneity
+from .per_analysis import all_of, any_of, maximum, minimum, pick
 from .projection import row_sum
 from .tau2 import estimate_tau2, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
-__all__ = ["PooledArrays", "pool_arrays", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
+__all__ = ["PooledArrays", "pool_arrays", "pool_one", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
 
 RANDOM_CI = ("wald", "hk")
 #: t: k - 2 df (Higgins et al. 2009; R meta before 8.0, "HTS"); v: k - 1 df (Veroniki et al.
@@ -86,18 +92,10 @@ class PooledArrays:
     def row(self, i: int = 0) -> Pooled:
         """The pooled values of analysis ``i`` as named values (Python floats; weights as
         arrays over the studies, None where left out)."""
-        (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
-         tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = (
-            np.concatenate(list(map(self.__dict__.__getitem__, _SCALAR_FIELDS))).tolist() if self.k.shape[0] == 1
-            else self._scalars[i].tolist())  # one analysis: its values side by side, not worth a matrix
-        level = self.level
-        het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
-                            i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
-                            converged=bool(conv), iterations=int(it), se_tau2=se_t2)
+        values = (np.concatenate(list(map(self.__dict__.__getitem__, _SCALAR_FIELDS))).tolist()
+                  if self.k.shape[0] == 1 else self._scalars[i].tolist())  # one analysis: not worth a matrix
         wc, wr = self.weight_common, self.weight_random
-        return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
-                      Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het,
-                      None if wc is None else wc[i], None if wr is None else wr[i])
+        return _named(values, self.level, None if wc is None else wc[i], None if wr is None else wr[i])
 
 
 #: the fields of one value per analysis, in the order :meth:`PooledArrays.row` reads them
@@ -108,6 +106,18 @@ _SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_
                   "h_ci_low", "h_ci_high", "tau2_iterations", "tau2_converged", "se_tau2")
 
 
+def _named(values, level: float, wc, wr) -> Pooled:
+    """The named values of one analysis from its scalars (Python floats, in the order of
+    :data:`_SCALAR_FIELDS`) and its study weights."""
+    (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
+     tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = values
+    het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
+                        i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
+                        converged=bool(conv), iterations=int(it), se_tau2=se_t2)
+    return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
+                  Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het, wc, wr)
+
+
 def _all_finite(a: np.ndarray) -> bool:
     """Whether every cell of ``a`` is finite, screened by one sum (an infinity or a NaN makes
     it non-finite; only a sum that overflows needs the cell by cell check)."""
@@ -115,19 +125,23 @@ def _all_finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
 
 
-def _prepare(yi, vi, mask):
-    """2-D arrays with the mask of the studies that take part (finite yi and vi), and the
-    number of them per analysis; other cells hold harmless values (y = 0, v = 1) so that no
-    NaN reaches a row's sums."""
-    y = np.atleast_2d(np.asarray(yi, float))
-    v = np.atleast_2d(np.asarray(vi, float))
+def _prepare(yi, vi, mask, ndim: int = 2):
+    """Arrays of ``ndim`` dimensions (2: analyses x studies; 1: the studies of one analysis)
+    with the mask of the studies that take part (finite yi and vi), and the number of them
+    per analysis; other cells hold harmless values (y = 0, v = 1) so that no NaN reaches a
+    row's sums."""
+    y, v = np.asarray(yi, float), np.asarray(vi, float)
+    if ndim == 2:
+        y, v = np.atleast_2d(y), np.atleast_2d(v)
     # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read)
-    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.atleast_2d(np.asarray(mask, float))
+    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.asarray(mask, float)
+    if ndim == 2:
+        mk = np.atleast_2d(mk)
     if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
-            return y, v, mk, np.full(y.shape[0], float(y.shape[1]))
+            return y, v, mk, np.full(y.shape[:-1], float(y.shape[-1]))[()]
         if mk.min() > 0:
             return y, v, mk, row_sum(mk, -1)
         return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk, row_sum(mk, -1)
@@ -137,9 +151,9 @@ def _prepare(yi, vi, mask):
 
 def _single_study(het: dict, k) -> dict:
     """One study: I² = 0 and H = 1, as metafor reports them."""
-    single = np.asarray(k) <= 1
-    if single.any():
-        het = dict(het, i2=np.where(single, 0.0, het["i2"]), h=np.where(single, 1.0, het["h"]))
+    single = k <= 1
+    if any_of(single):
+        het = dict(het, i2=pick(single, 0.0, het["i2"]), h=pick(single, 1.0, het["h"]))
     return het
 
 
@@ -168,20 +182,43 @@ def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald
     array over analyses; NaN where there are too few studies): ``t`` with k - 2 df, ``v``
     with k - 1 df, ``z`` the normal quantile (t with k - 1 df under Hartung-Knapp)."""
     k = np.atleast_1d(np.asarray(k, float))
-    p = 1 - (1 - level) / 2
     with np.errstate(invalid="ignore"):
-        if prediction == "t":
-            return np.where(k - 2 > 0, _dist.t_ppf(p, np.maximum(k - 2, 1)), np.nan)
-        if prediction == "v" or (prediction == "z" and random_ci == "hk"):
-            return np.where(k - 1 > 0, _dist.t_ppf(p, np.maximum(k - 1, 1)), np.nan)
-        if prediction == "z":
-            return np.full(k.shape, _dist.norm_ppf(p))
-    return np.full(k.shape, np.nan)
+        crit = _prediction_quantile(prediction, k, level, random_ci)
+    return crit if isinstance(crit, np.ndarray) else np.full(k.shape, crit)
+
+
+def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
+    """:func:`prediction_quantile` for ``k`` an array over analyses or the numpy scalar of one
+    analysis (then a scalar), under the caller's ``np.errstate``."""
+    p = _dist.two_sided(level)[0]
+    if prediction == "t":
+        return pick(k - 2 > 0, _t_ppf(p, maximum(k - 2, 1)), np.nan)
+    if prediction == "v" or (prediction == "z" and random_ci == "hk"):
+        return pick(k - 1 > 0, _t_ppf(p, maximum(k - 1, 1)), np.nan)
+    if prediction == "z":
+        return _dist.two_sided(level)[1]
+    return np.nan
+
+
+def _t_ppf(p: float, df):
+    """The t quantile for df over analyses, or for one analysis' df (computed once per p and df)."""
+    return _dist.t_ppf(p, df) if isinstance(df, np.ndarray) else _dist.t_quantile(p, float(df))
 
 
 def _check_option(name, value, valid):
     if value not in valid:
         raise SettingsError(f"unknown {name} {value!r}; valid values are: {', '.join(valid)}")
+
+
+def _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center) -> None:
+    _check_option("random-effects CI method", random_ci, RANDOM_CI)
+    _check_option("prediction interval", prediction, PREDICTION)
+    _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
+    if not 0 < level < 1:
+        raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
+    if tau2_center is not None and str(method_tau2).upper() != "DL":
+        raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
+                            f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
 
 
 def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
@@ -204,21 +241,49 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
     RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
     """
-    _check_option("random-effects CI method", random_ci, RANDOM_CI)
-    _check_option("prediction interval", prediction, PREDICTION)
-    _check_option("Hartung-Knapp ad hoc correction", adhoc_hakn, ADHOC_HAKN)
-    if not 0 < level < 1:
-        raise SettingsError(f"the confidence level must lie between 0 and 1, not {level!r}")
-    if tau2_center is not None and str(method_tau2).upper() != "DL":
-        raise SettingsError("a centre for the Q behind tau² (the Mantel-Haenszel estimate) is "
-                            f"defined for the DerSimonian-Laird estimator only, not {method_tau2}")
+    _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     y, v, mk, k = _prepare(yi, vi, mask)
-    m = y.shape[0]
-    z = _dist.norm_ppf(1 - (1 - level) / 2)
-    if warn and (k == 1).any():
+    values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
+                   prediction=prediction, i2_method=i2_method, null=null, tau2_tol=tau2_tol,
+                   tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
+                   tau2_weights=tau2_weights, tau2_center=tau2_center)
+    return PooledArrays(**values, level=level)
+
+
+def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
+             random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
+             i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
+             tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
+             warn: bool = True, tau2_weights=None, tau2_center=None) -> Pooled:
+    """One analysis, studies ``yi`` and ``vi`` of shape (studies,): the named values that
+    ``pool_arrays(yi, vi, ...).row(0)`` gives, bit for bit, from the same kernel run on the
+    arrays of one analysis (its per-analysis quantities numpy scalars instead of arrays of
+    length one).  The arguments are :func:`pool_arrays`'s."""
+    _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
+    y, v, mk, k = _prepare(yi, vi, mask, ndim=1)
+    values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
+                   prediction=prediction, i2_method=i2_method, null=null, tau2_tol=tau2_tol,
+                   tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
+                   tau2_weights=tau2_weights, tau2_center=tau2_center)
+    return _named([float(values[name]) for name in _SCALAR_FIELDS], level, values["weight_common"],
+                  values["weight_random"])
+
+
+def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction, i2_method, null, tau2_tol,
+          tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center) -> dict:
+    """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
+    for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
+    shape (studies,)."""
+    one = y.ndim == 1
+    p, z = _dist.two_sided(level)
+    if warn and any_of(k == 1):
         warnings.warn("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
                       + ("; the Hartung-Knapp method needs two studies, the Wald interval is used"
-                         if random_ci == "hk" else ""), SmallSampleWarning, stacklevel=2)
+                         if random_ci == "hk" else ""), SmallSampleWarning, stacklevel=3)
+
+    def blank():
+        """NaN for each analysis (an array of its own for each field over analyses)."""
+        return np.nan if one else np.full(y.shape[0], np.nan)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         # common effect
@@ -226,83 +291,87 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         sw = row_sum(w, -1)
         mu_c = row_sum(w * y, -1) / sw
         se_c = 1 / np.sqrt(sw)
-        r = y - mu_c[:, None]
+        r = y - mu_c[..., None]
         np.square(r, out=r)  # w (y - mu)², one array for the three steps
         q = row_sum(np.multiply(w, r, out=r), -1)
         q_df = k - 1
-        q_p = (_dist.chi2_sf(q, q_df) if q_df.size and q_df.min() > 0
-               else np.where(q_df > 0, _dist.chi2_sf(q, np.maximum(q_df, 1)), np.nan))
+        positive = q_df > 0
+        q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
+               else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
 
-        genq = None if tau2_weights is None else np.where(mk > 0, np.atleast_2d(np.asarray(tau2_weights, float)), 0.0)
+        genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
         q_tau2 = q
         if tau2_center is not None:
-            centre = np.broadcast_to(np.asarray(tau2_center, float), (m,))
-            q_tau2 = (w * (y - centre[:, None]) ** 2).sum(-1)
+            centre = np.asarray(tau2_center, float)
+            centre = centre.reshape(()) if one else np.broadcast_to(centre, y.shape[:1])
+            q_tau2 = row_sum(w * (y - centre[..., None]) ** 2, -1)
         fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
                             common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
         tau2, se_t2 = fit.tau2, fit.se
         assert se_t2 is not None  # asked for with se=True
-        ws = v + tau2[:, None]
+        ws = v + tau2[..., None]
         np.divide(mk, ws, out=ws)
         sws = row_sum(ws, -1)
         mu_r = row_sum(ws * y, -1) / sws
         se_wald = 1 / np.sqrt(sws)
 
         if random_ci == "hk":
-            q_star, _ = q_generalised(y, v, mk, tau2)
+            q_star, _ = q_generalised(y, v, mk, tau2, derivative=False)
             se_hk = np.sqrt(q_star / ((k - 1) * sws))
             if adhoc_hakn == "se":
-                se_hk = np.maximum(se_hk, se_wald)
+                se_hk = maximum(se_hk, se_wald)
             # one study: metafor falls back to the Wald test (there is no df left)
-            df_r = np.where(k > 1, k - 1, np.nan)
-            crit = np.where(k > 1, _dist.t_ppf(1 - (1 - level) / 2, np.where(k > 1, k - 1, 1)), z)
-            se_hk = np.where(k > 1, se_hk, se_wald)
+            df_r = pick(k > 1, k - 1, np.nan)
+            crit = pick(k > 1, _t_ppf(p, pick(k > 1, k - 1, 1)), z)
+            se_hk = pick(k > 1, se_hk, se_wald)
             se_r = se_hk
             lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
             if adhoc_hakn == "ci":
-                lo_r = np.minimum(lo_r, mu_r - z * se_wald)
-                hi_r = np.maximum(hi_r, mu_r + z * se_wald)
+                lo_r = minimum(lo_r, mu_r - z * se_wald)
+                hi_r = maximum(hi_r, mu_r + z * se_wald)
         else:
-            df_r = np.full(m, np.nan)
+            df_r = blank()
             se_r = se_wald
             lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
 
         if null is None:
-            stat_c = p_c = stat_r = p_r = np.full(m, np.nan)
+            stat_c = p_c = stat_r = p_r = blank()
         else:
             stat_c = (mu_c - null) / se_c
             p_c = 2 * _dist.norm_sf(np.abs(stat_c))
             stat_r = (mu_r - null) / se_r
             if random_ci == "hk":
-                p_r = np.where(k > 1, 2 * _dist.t_sf(np.abs(stat_r), np.where(k > 1, k - 1, 1)),
-                               2 * _dist.norm_sf(np.abs(stat_r)))
+                p_r = pick(k > 1, 2 * _dist.t_sf(np.abs(stat_r), pick(k > 1, k - 1, 1)),
+                           2 * _dist.norm_sf(np.abs(stat_r)))
             else:
                 p_r = 2 * _dist.norm_sf(np.abs(stat_r))
 
-        crit_p = prediction_quantile(prediction, k, level, random_ci)
-        se_p = np.sqrt(se_r ** 2 + tau2)
+        crit_p = _prediction_quantile(prediction, k, level, random_ci)
+        se_p = np.sqrt(se_r * se_r + tau2)
         pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
 
         if tau2_ci:
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
         else:
-            tau2_lo = tau2_hi = np.full(m, np.nan)
+            tau2_lo = tau2_hi = blank()
         het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
         het = _single_study(het, k)
 
         wc: np.ndarray | None
         wr: np.ndarray | None
-        if weights:
-            wc = np.where(mk > 0, 100 * w / sw[:, None], np.nan)
-            wr = np.where(mk > 0, 100 * ws / sws[:, None], np.nan)
+        if weights and mk.min() > 0:  # every study takes part: no weight to blank out
+            wc, wr = 100 * w / sw[..., None], 100 * ws / sws[..., None]
+        elif weights:
+            wc = np.where(mk > 0, 100 * w / sw[..., None], np.nan)
+            wr = np.where(mk > 0, 100 * ws / sws[..., None], np.nan)
         else:
             wc = wr = None
 
     # one study: Q = 0 and p = 1, as metafor reports them (I² and H: _single_study)
     single = k <= 1
-    q = np.where(single, 0.0, q)
-    q_p = np.where(single, 1.0, q_p)
-    return PooledArrays(
+    q = pick(single, 0.0, q)
+    q_p = pick(single, 1.0, q_p)
+    return dict(
         k=k.astype(int), common_estimate=mu_c, common_se=se_c,
         common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,
         common_statistic=stat_c, common_p=p_c,
@@ -311,6 +380,6 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr, se_tau2=se_t2, level=level,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2,
         **het,
     )

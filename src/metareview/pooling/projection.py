@@ -75,8 +75,9 @@ class _InterceptProjection:
         return self._w2
 
     def fitted(self, z):
-        """The weighted mean of ``z`` (the fitted value of every study), per analysis."""
-        return (row_sum(self.w * z, -1) / self.sw)[:, None]
+        """The weighted mean of ``z`` (the fitted value of every study), per analysis (or of
+        one analysis' 1-D arrays)."""
+        return (row_sum(self.w * z, -1) / self.sw)[..., None]
 
     def apply(self, z):
         """P z, the weighted residuals of ``z``."""

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 
 from ..base.exceptions import SettingsError
-from ..effectsizes.measures import get_measure
+from ..effectsizes.measures import Measure, get_measure
 
 __all__ = ["METHODS", "Settings"]
 
@@ -158,7 +158,10 @@ def _key_of(cls, kwargs: dict):
     """The arguments as a key of :data:`_MADE`, each value with its type (``incr=1`` and
     ``incr=1.0`` are equal keys, but not equal settings: ``to_dict()`` keeps the value as
     given); None when a value cannot be a key."""
-    key = (cls, tuple(sorted((name, type(value), value) for name, value in kwargs.items())))
+    # a measure given as its registry entry is keyed by its code (which is what Settings keeps):
+    # hashing and comparing the entry's every field would cost more than the rest of the key
+    key = (cls, tuple(sorted((name, type(value), value.code if type(value) is Measure else value)
+                             for name, value in kwargs.items())))
     try:
         hash(key)
     except TypeError:

@@ -63,11 +63,15 @@ from typing import Callable
 import numpy as np
 
 from ..base.exceptions import ConvergenceWarning, SettingsError
+from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick
 from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
            "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "q_generalised", "q_profile", "se_tau2",
            "tau2_code"]
+
+
+_ZERO = np.float64(0.0)  # tau² at the boundary, a numpy scalar as the estimates of one analysis
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class Tau2Data:
 
     def at(self, tau2):
         """The projection at the random-effects weights 1/(v + tau²)."""
-        return self.design.project(self.mask / (self.v + tau2[:, None]))
+        return self.design.project(self.mask / (self.v + tau2[..., None]))
 
     def common_weights(self):
         """The common-effect weights 1/v (zero outside the mask) and their row sums."""
@@ -137,7 +141,7 @@ class Tau2Data:
     def spread(self):
         """Unweighted sum of squares about the mean, sum (y_i - ybar)²."""
         ybar = row_sum(self.mask * self.y, -1) / self.k
-        return row_sum(self.mask * (self.y - ybar[:, None]) ** 2, -1)
+        return row_sum(self.mask * (self.y - ybar[..., None]) ** 2, -1)
 
     def unweighted(self):
         """The projection at unit weights (ordinary least squares)."""
@@ -346,7 +350,9 @@ def _fixed_point(d: Tau2Data, step, start):
 
 
 def _closed(tau2):
-    """A closed-form estimate: no iterations, converged."""
+    """A closed-form estimate: no iterations, converged (per analysis, or for one)."""
+    if not isinstance(tau2, np.ndarray):
+        return tau2, 0, True
     return tau2, np.zeros(tau2.shape, dtype=int), np.ones(tau2.shape, dtype=bool)
 
 
@@ -432,13 +438,13 @@ def _p_traces(d, v, s, full: bool):
     d2 = d * d
     s2, s3 = row_sum(d2, -1), row_sum(d2 * d, -1)
     tr_p = s - s2 / s
-    tr_pp = s2 - 2 * s3 / s + s2 ** 2 / s ** 2
+    tr_pp = s2 - 2 * s3 / s + s2 * s2 / (s * s)
     if not full:
         return tr_p, tr_pp, None, None
     vd2 = v * d2
     sv2 = row_sum(vd2, -1)
-    tr_pvp = sv2 - 2 * row_sum(vd2 * d, -1) / s + sv2 * s2 / s ** 2
-    tr_pvpv = row_sum(vd2 * v * (1 - 2 * d / s[:, None]), -1) + sv2 ** 2 / s ** 2
+    tr_pvp = sv2 - 2 * row_sum(vd2 * d, -1) / s + sv2 * s2 / (s * s)
+    tr_pvpv = row_sum(vd2 * v * (1 - 2 * d / s[..., None]), -1) + sv2 * sv2 / (s * s)
     return tr_p, tr_pp, tr_pvp, tr_pvpv
 
 
@@ -447,14 +453,14 @@ def _se_quadratic(d, t, w, divisor=None):
     at tau² = t (Viechtbauer 2005; DerSimonian & Kacker 2007), divided by ``divisor``
     (tr P by default): sqrt(2 tr(PVPV) + 4 t tr(PVP) + 2 t² tr(PP))."""
     tr_p, tr_pp, tr_pvp, tr_pvpv = _p_traces(w, d.v, row_sum(w, -1), full=True)
-    return np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * t ** 2 * tr_pp) / (tr_p if divisor is None else divisor)
+    return np.sqrt(2 * tr_pvpv + 4 * t * tr_pvp + 2 * (t * t) * tr_pp) / (tr_p if divisor is None else divisor)
 
 
 def _se_q(d, t, w, sw=None):
     """sqrt(Var Q) for Q at the inverse-variance weights ``w`` (tr(PV) = k - 1); ``sw``, their
     row sums, when known."""
     tr_p, tr_pp, _, _ = _p_traces(w, d.v, row_sum(w, -1) if sw is None else sw, full=False)
-    return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp), tr_p
+    return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * (t * t) * tr_pp), tr_p
 
 
 def _se_dl(d, t):
@@ -483,7 +489,7 @@ def _se_he(d, t):
 
 def _se_sj(d, t):
     t0 = _sj_start(d)
-    return t0 * _se_quadratic(d, t, d.mask / (d.v + t0[:, None]), 1.0) / (d.k - 1)
+    return t0 * _se_quadratic(d, t, d.mask / (d.v + t0[..., None]), 1.0) / (d.k - 1)
 
 
 def _se_genq(d, t):
@@ -617,7 +623,8 @@ def tau2_code(method: str, valid=TAU2_METHODS, what: str = "tau² estimator") ->
 
 def estimator(method: str) -> Tau2Estimator:
     """The table's entry for ``method`` (any case)."""
-    return ESTIMATORS[tau2_code(method)]
+    entry = ESTIMATORS.get(method) if type(method) is str else None  # (metafor's spelling: no folding)
+    return entry if entry is not None else ESTIMATORS[tau2_code(method)]
 
 
 def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
@@ -643,6 +650,12 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     y = np.asarray(y, float)
     v = np.asarray(v, float)
     mask = np.asarray(mask, float)
+    if y.ndim == 1 and (entry.iterative or X is not None):
+        # one analysis: the solvers gather the rows still iterating, so it is a batch of one
+        fit = estimate_tau2(y[None], v[None], mask[None], method, X=None if X is None else np.asarray(X, float)[None],
+                            tol=tol, maxiter=maxiter, warn=warn, common=_batch_of_one(common),
+                            weights=_batch_of_one(weights), counts=_batch_of_one(counts), se=se)
+        return Tau2Fit(fit.tau2[0], fit.iterations[0], fit.converged[0], None if fit.se is None else fit.se[0])
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
     design = design_of(X)
@@ -653,33 +666,39 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     with np.errstate(divide="ignore", invalid="ignore"):
         tau2, it, conv = entry.estimate(d)
     k = d.k
-    tau2 = np.where(k <= d.p, 0.0, tau2)
-    tau2 = np.where(np.isfinite(tau2) & (tau2 > 0), tau2, 0.0)  # (a zero of either sign is 0.0)
+    tau2 = pick(k <= d.p, _ZERO, tau2)
+    tau2 = pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)  # (a zero of either sign is 0.0)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
     # concerned: their rows are looked at only when there are such analyses)
-    if v.size and ((tau2 > 0) & ~(tau2 > tol * _largest_magnitude(v))).any():
+    if v.size and any_of((tau2 > 0) & ~(tau2 > tol * _largest_magnitude(v))):
         vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
-        tau2 = np.where(tau2 <= tol * vmax, 0.0, tau2)
-    if warn and not conv.all():
+        tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
+    if warn and not all_of(conv):
         warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
-                      f"for {int((~conv).sum())} analysis(es); the last iterate is reported",
+                      f"for {int(np.sum(~np.asarray(conv)))} analysis(es); the last iterate is reported",
                       ConvergenceWarning, stacklevel=3)
     return Tau2Fit(tau2, it, conv, _se(entry, d, tau2) if se else None)
 
 
 def _se(entry: Tau2Estimator, d: Tau2Data, tau2) -> np.ndarray:
-    t = np.maximum(np.asarray(tau2, float), 0.0)
+    t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = entry.se(d, t)
-    return np.where(d.k > 1, se, np.nan)
+    return pick(d.k > 1, se, np.nan)
 
 
 def _largest_magnitude(v: np.ndarray) -> float:
     """max |v| from the extremes, without an array of magnitudes (NaN when v holds one)."""
     high, low = v.max(), v.min()
     return high if high >= -low else -low
+
+
+def _batch_of_one(value):
+    """An argument of one analysis (an array over its studies, or a value) as a batch of one."""
+    return None if value is None else tuple(map(_batch_of_one, value)) if isinstance(value, tuple) else \
+        np.asarray(value)[None]
 
 
 def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=None):
@@ -698,6 +717,9 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=
     entry = estimator(method)
     y = np.asarray(y, float)
     mask = np.asarray(mask, float)
+    if y.ndim == 1 and entry.iterative:  # one analysis, as estimate_tau2 takes it: a batch of one
+        return se_tau2(y[None], np.asarray(v, float)[None], mask[None], _batch_of_one(tau2), method,
+                       weights=_batch_of_one(weights), common=_batch_of_one(common), counts=_batch_of_one(counts))[0]
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
     return _se(entry, Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts), tau2)
@@ -706,8 +728,8 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=
 def q_generalised(y, v, mask, tau2, derivative: bool = True):
     """Generalised Q of the intercept-only model: sum of w_i (y_i - mu_w)² with
     w_i = 1/(v_i + tau²), and its derivative -sum w_i² (y_i - mu_w)² (None when
-    ``derivative`` is False)."""
-    r, q = Intercept().project(mask / (v + tau2[:, None])).residuals(y)
+    ``derivative`` is False); for analyses (rows) or one analysis (1-D arrays, scalar tau²)."""
+    r, q = Intercept().project(mask / (v + tau2[..., None])).residuals(y)
     return q, (-row_sum(r * r, -1) if derivative else None)
 
 
@@ -722,6 +744,9 @@ def q_profile(y, v, mask, level: float = 0.95, tol: float = 1e-12):
     y = np.asarray(y, float)
     v = np.asarray(v, float)
     mask = np.asarray(mask, float)
+    if y.ndim == 1:  # one analysis: a batch of one, its bounds as scalars
+        low, high = q_profile(y[None], v[None], mask[None], level, tol)
+        return low[0], high[0]
     k = mask.sum(-1)
     alpha = 1 - level
     df = np.maximum(k - 1, 1)

@@ -301,11 +301,16 @@ class Pooled(Mapping):
     def __init__(self, k: int, common: Estimate, random: Estimate, prediction: Interval,
                  heterogeneity: Heterogeneity, weight_common=None, weight_random=None,
                  method_details: dict | None = None, *, fill: Callable[[], dict] | None = None):
-        for name, value in (("k", k), ("common", common), ("random", random), ("prediction", prediction),
-                            ("_heterogeneity", heterogeneity), ("weight_common", weight_common),
-                            ("weight_random", weight_random), ("method_details", method_details),
-                            ("_fill", fill)):
-            object.__setattr__(self, name, value)
+        put = object.__setattr__  # (one call per field: a pooled analysis is made for every analysis)
+        put(self, "k", k)
+        put(self, "common", common)
+        put(self, "random", random)
+        put(self, "prediction", prediction)
+        put(self, "_heterogeneity", heterogeneity)
+        put(self, "weight_common", weight_common)
+        put(self, "weight_random", weight_random)
+        put(self, "method_details", method_details)
+        put(self, "_fill", fill)
 
     def __setattr__(self, name, value):
         raise FrozenInstanceError(f"cannot assign to field {name!r}: pooled values are immutable (use replace())")
@@ -326,8 +331,8 @@ class Pooled(Mapping):
         """A copy whose heterogeneity intervals come from ``fill()`` on first use: a function
         returning some of the flat keys ``tau2_ci_low``, ``tau2_ci_high``, ``i2_ci_low``,
         ``i2_ci_high``, ``h_ci_low``, ``h_ci_high`` (the others keep their values)."""
-        values = {name: getattr(self, name) for name in _FIELDS if name != "heterogeneity"}
-        return Pooled(heterogeneity=self.heterogeneity, fill=fill, **values)
+        return Pooled(self.k, self.common, self.random, self.prediction, self.heterogeneity, self.weight_common,
+                      self.weight_random, self.method_details, fill=fill)
 
     def replace(self, **changes) -> Pooled:
         """A copy with some of ``k``, ``common``, ``random``, ``prediction``,

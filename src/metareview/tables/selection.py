@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from ..base.exceptions import DataError, SettingsError
@@ -12,11 +14,17 @@ __all__ = ["study_labels", "select_studies"]
 def study_labels(studlab, k: int) -> np.ndarray:
     """The study labels as text (1, 2, ... when none are given), one per study."""
     if studlab is None:
-        return np.array([str(i + 1) for i in range(k)], dtype=object)
+        return np.array(_numbered(k), dtype=object)
     lab = np.array([str(s) for s in np.asarray(studlab, dtype=object).ravel()], dtype=object)
     if lab.size != k:
         raise DataError(f"{lab.size} study labels for {k} studies", column="study", rule="one label per study")
     return lab
+
+
+@lru_cache(maxsize=64)
+def _numbered(k: int) -> tuple[str, ...]:
+    """The labels "1", "2", ... "k" (made once per k: the array made of them is the caller's own)."""
+    return tuple(str(i + 1) for i in range(k))
 
 
 def select_studies(spec, labels: np.ndarray, what: str) -> np.ndarray:
