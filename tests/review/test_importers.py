@@ -283,8 +283,27 @@ def test_import_reports_its_progress(project):
     seen = []
     report = project.import_file(EXPORTS / "embase.ris", source="Embase",
                                  progress=lambda stage, done, total: seen.append((stage, done, total)))
-    assert seen[0] == ("reading", 0, 1) and seen[1] == ("reading", 1, 1)
+    assert seen[0] == ("reading", 0, 100) and seen[1] == ("reading", 100, 100)
     assert seen[-1] == ("storing", report.n_records, report.n_records) and report.n_records == 9
+
+
+@pytest.mark.parametrize("fmt", ["medline", "ris"])
+def test_reading_a_large_export_reports_how_far_it_is(fmt):
+    """MEDLINE and RIS (the large exports) tell how far into the text they have read as they go,
+    in percent, rising, never 100 before the end; the records are the same as without progress."""
+    n = 5000
+    if fmt == "medline":
+        text = "".join(f"PMID- {i}\nTI  - Title number {i}\nAU  - Doe J\n\n" for i in range(1, n + 1))
+    else:
+        text = "".join(f"TY  - JOUR\nTI  - Title number {i}\nAU  - Doe, J\nER  - \n\n" for i in range(1, n + 1))
+    seen = []
+    result = parse_bytes(text.encode(), format=fmt, progress=lambda done, total: seen.append((done, total)))
+    assert len(result.records) == n
+    assert [(r.line, r.title) for r in result.records] == [
+        (r.line, r.title) for r in parse_bytes(text.encode(), format=fmt).records]
+    assert seen[-1] == (100, 100) and all(total == 100 for _, total in seen)
+    during = [done for done, _ in seen[:-1]]
+    assert len(during) == n // 2000 and during == sorted(during) and 0 < during[0] < during[-1] < 100
 
 
 def test_medline_blocks_lines_and_continuations_read_from_the_whole_text():
@@ -336,11 +355,11 @@ def test_parsing_pauses_the_garbage_collector_and_restores_it(monkeypatch):
     from metareview.review import importers
     seen = []
 
-    def spy(flat):
+    def spy(flat, progress=None):
         seen.append(gc.isenabled())
         if "boom" in flat:
             raise RuntimeError("boom")
-        return parse_medline(flat)
+        return parse_medline(flat, progress)
 
     from metareview.review.importers.medline import parse_medline
     monkeypatch.setitem(importers._TEXT_PARSERS, "medline", spy)

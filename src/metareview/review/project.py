@@ -7,6 +7,7 @@ whole review.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -165,7 +166,7 @@ class Project:
         The same file (by SHA-256 of its bytes) is refused a second time unless
         ``allow_reimport``; a second copy would then be linked as duplicates by
         de-duplication, never silently merged.  ``progress`` is called with a stage
-        ("reading", "storing"), the work done and the work in all.
+        ("reading": percent of the export read; "storing": records), the work done and the work in all.
         """
         path = Path(path)
         try:
@@ -197,10 +198,9 @@ class Project:
         sha = hashlib.sha256(data).hexdigest()
         self._check_reimport(sha, filename, allow_reimport)
         if progress:
-            progress("reading", 0, 1)
-        result = parse_bytes(data, filename=filename, format=format, mapping=mapping)
-        if progress:
-            progress("reading", 1, 1)
+            progress("reading", 0, 100)
+        reading = functools.partial(progress, "reading") if progress else None
+        result = parse_bytes(data, filename=filename, format=format, mapping=mapping, progress=reading)
         with self.store.transaction(), collector_paused():
             # checked again inside the write lock: another process may have imported it meanwhile
             self._check_reimport(sha, filename, allow_reimport)

@@ -85,8 +85,10 @@ def detect_format(lines: list[str], filename: str = "") -> str:
 
 
 def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
-                mapping: dict[str, str] | None = None) -> ParseResult:
-    """Parse an export held in memory.  ``format`` is one of :data:`FORMATS` (or detected)."""
+                mapping: dict[str, str] | None = None, progress=None) -> ParseResult:
+    """Parse an export held in memory.  ``format`` is one of :data:`FORMATS` (or detected).
+    ``progress(percent, 100)`` is told how far the reading is (as it goes for MEDLINE and RIS,
+    the largest exports; at the end for the others)."""
     text, encoding = decode(data, name=filename or "the input")
     flat = unify_newlines(text)
     if format is None:
@@ -100,7 +102,7 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
     try:
         with collector_paused():
             if fmt in _TEXT_PARSERS:
-                records = _TEXT_PARSERS[fmt](flat)
+                records = _TEXT_PARSERS[fmt](flat, progress)
             else:
                 lines = flat.split("\n")
                 del flat  # held as lines now: one copy of the text less
@@ -111,6 +113,8 @@ def parse_bytes(data: bytes, *, filename: str = "", format: str | None = None,
         raise DataError(f"{filename or 'the input'}: {exc}", rule="format") from None
     if not records:
         raise DataError(f"no {fmt} records found in {filename or 'the input'}", rule="format")
+    if progress is not None:
+        progress(100, 100)
     return ParseResult(format=fmt, encoding=encoding, records=records)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...tables.decoding import decode as decode_file
 
-__all__ = ["decode", "unify_newlines", "split_lines"]
+__all__ = ["decode", "unify_newlines", "split_lines", "read_progress"]
 
 
 def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
@@ -46,3 +46,20 @@ class TagValues(dict):
             if self.get(tag):
                 return self[tag][0]
         return None
+
+
+def read_progress(progress, size: int, every: int = 2000):
+    """A ``tick(position)`` for a parser that reads records in order: every ``every`` records it
+    tells ``progress(percent, 100)`` how far into the export (``position`` of ``size``, in
+    characters or lines) it has read, never 100 before the parser is done; None when no
+    ``progress`` is asked for."""
+    if progress is None:
+        return None
+    count = 0
+
+    def tick(position: int) -> None:
+        nonlocal count
+        count += 1
+        if count % every == 0:
+            progress(min(99, 100 * position // max(size, 1)), 100)
+    return tick

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
-from ._text import TagValues
+from ._text import TagValues, read_progress
 
 __all__ = ["parse_medline", "looks_like_medline"]
 
@@ -120,8 +120,15 @@ def _record(start: int, raw: str) -> Record:
     return rec
 
 
-def parse_medline(text: str) -> list[Record]:
+def parse_medline(text: str, progress=None) -> list[Record]:
     """Records of a MEDLINE file (its text with ``\\n`` line ends, see
     :func:`~metareview.review.importers._text.unify_newlines`); malformed blocks are kept and
-    flagged, never dropped."""
-    return [_record(start, raw) for start, raw in _blocks(text)]
+    flagged, never dropped.  ``progress(percent, 100)`` is told how far it has read."""
+    tick = read_progress(progress, text.count("\n") + 1)
+    if tick is None:
+        return [_record(start, raw) for start, raw in _blocks(text)]
+    records = []
+    for start, raw in _blocks(text):
+        records.append(_record(start, raw))
+        tick(start)
+    return records

@@ -25,7 +25,7 @@ from functools import cache
 
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
-from ._text import TagValues
+from ._text import TagValues, read_progress
 
 __all__ = ["parse_ris", "looks_like_ris"]
 
@@ -113,14 +113,16 @@ def _record(start: int, raw: str, *, terminated: bool) -> Record:
     return rec
 
 
-def parse_ris(text: str) -> list[Record]:
+def parse_ris(text: str, progress=None) -> list[Record]:
     """Records of a RIS file (its text with ``\\n`` line ends, see
     :func:`~metareview.review.importers._text.unify_newlines`); text outside ``TY``...``ER``
     and unterminated records are kept as malformed records with their line numbers.
 
     Only the lines that open and close records (``TY``, ``ER``) are looked for, by one regular
     expression over the whole text; what lies between is sliced, not split into lines.
+    ``progress(percent, 100)`` is told how far it has read.
     """
+    tick = read_progress(progress, len(text))
     if "\ufeff" in text:
         text = _LINE_BOM.sub("", text)  # a byte-order mark may open any line of a concatenated file
     records: list[Record] = []
@@ -150,6 +152,8 @@ def parse_ris(text: str) -> list[Record]:
                 start, start_line = match.start(), line_at(match.start())
             records.append(_record(start_line, text[start:match.end()], terminated=True))
             start = -1
+            if tick is not None:
+                tick(match.end())
         previous_end = match.end()
     if start < 0:
         outside = _NOT_BLANK.search(text, previous_end)
