@@ -259,7 +259,7 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     inc = ~np.asarray(excluded, bool)
     a, n1, c, n2 = (np.asarray(arrays[r], float)[inc] for r in roles)
     if method == "Peto":
-        from .inverse_variance import pool_arrays
+        from .inverse_variance import pool_one
         from .peto import peto
         r = peto(a, n1, c, n2, convention=settings.incr_style, level=settings.level)
         yi, vi = _peto_study(a, n1, c, n2, inc)
@@ -267,11 +267,10 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         # the caller has already reported the kernel's warnings for these data
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            p = pool_arrays(yi, vi, np.isfinite(yi).astype(float),
-                            method_tau2=settings.method_tau2, level=settings.level,
-                            random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
-                            prediction=settings.prediction, i2_method=settings.i2_method,
-                            null=measure.null).row(0)
+            p = pool_one(yi, vi, np.isfinite(yi).astype(float),
+                         method_tau2=settings.method_tau2, level=settings.level,
+                         random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
+                         prediction=settings.prediction, i2_method=settings.i2_method, null=measure.null)
         details = {"method": "Peto", "k": r.k,
                    "study_estimates": "(O - E)/V with variance 1/V"}
         return p.replace(common=_common(r, True), heterogeneity=replace(p.heterogeneity, q=r.q, df=r.q_df, p=r.q_p),
@@ -316,15 +315,15 @@ def _random_about_mh(settings, measure, effects: tuple, estimate: float, pooled:
     Handbook ch. 10; RevMan 5; R meta 4.9-6 ``metabin(method = "MH")``): its estimate,
     prediction interval, tau² (point value) and random-effects weights, and under
     ``i2_method="tau2"`` the I² and H that follow from that tau²."""
-    from .inverse_variance import pool_arrays
+    from .inverse_variance import pool_one
     yi, vi, mask = effects
     with warnings.catch_warnings():
         # the caller has already reported the kernel's warnings for these data
         warnings.simplefilter("ignore")
-        p = pool_arrays(yi, vi, mask, method_tau2="DL", level=settings.level,
-                        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
-                        prediction=settings.prediction, i2_method=settings.i2_method,
-                        null=measure.null, tau2_ci=False, tau2_center=estimate).row(0)
+        p = pool_one(yi, vi, mask, method_tau2="DL", level=settings.level,
+                     random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn,
+                     prediction=settings.prediction, i2_method=settings.i2_method,
+                     null=measure.null, tau2_ci=False, tau2_center=estimate)
     about = p.heterogeneity
     het = replace(pooled.heterogeneity, tau2=about.tau2, tau=about.tau, iterations=about.iterations,
                   converged=about.converged)
