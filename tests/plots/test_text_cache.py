@@ -121,3 +121,14 @@ def test_font_tables_are_copies():
         table["unitsPerEm"] = 1
         assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
     assert font.get_sfnt_table("head")["unitsPerEm"] == 2048
+
+
+def test_a_matplotlib_without_one_of_the_private_parts_is_left_alone(monkeypatch):
+    """Every private part hooked must be there; without one of them nothing is shared (and
+    nothing fails)."""
+    from matplotlib.font_manager import FontManager
+
+    monkeypatch.delattr(FontManager, "_find_fonts_by_props")
+    layout = ft2font.FT2Font._layout
+    with shared_text_layout():
+        assert ft2font.FT2Font._layout is layout

@@ -85,9 +85,12 @@ def shared_text_layout() -> Iterator[None]:
     metrics = getattr(mtext, "_get_text_metrics_with_cache", None)
     font_type = ft2font.FT2Font
     layout, set_size = getattr(font_type, "_layout", None), getattr(font_type, "set_size", None)
+    hooked = (metrics, layout, set_size, getattr(font_type, "_set_transform", None),
+              getattr(font_type, "_render_glyph", None), getattr(font_type, "get_sfnt_table", None),
+              getattr(fontManager, "_find_fonts_by_props", None))
     global _ACTIVE
-    if metrics is None or layout is None or set_size is None or _ACTIVE:
-        yield       # another matplotlib, or already inside
+    if any(part is None for part in hooked) or _ACTIVE:
+        yield       # another matplotlib (every private part hooked must be there), or already inside
         return
     rc = matplotlib.rcParams
 
