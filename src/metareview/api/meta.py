@@ -32,7 +32,7 @@ from ..effectsizes.measures import (
     measures_for,
 )
 from ..effectsizes.study_ci import study_ci
-from ..pooling.inverse_variance import pool_one
+from ..pooling.inverse_variance import kernel_warnings, pool_one
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..pooling.values import Estimate, Interval, Pooled
@@ -227,16 +227,21 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             _check_zero_variances(zero_vi, labels, settings, notes)
     mask = pooled_in.astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
-    lazy_ci = settings.method == "Inverse" and not any_zero_vi
-    pooled = _noted(notes, lambda: pool_one(
-        es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
-        random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
-        i2_method=settings.i2_method, null=m.null, tau2_ci=not lazy_ci and not any_zero_vi,
-        tau2_weights=genq))
-    if lazy_ci:
-        # the Q-profile interval of tau² is computed when first used (Pooled.deferring)
-        pooled = pooled.deferring(partial(_tau2_interval, es.yi, es.vi, mask, pooled["tau2"],
-                                          pooled["q"], settings))
+    # what rma() leaves to confint(), predict() and weights() is computed when first used
+    # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights)
+    lazy = settings.method == "Inverse" and not any_zero_vi
+    pool = partial(pool_one, es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
+                   random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
+                   i2_method=settings.i2_method, null=m.null, tau2_ci=not any_zero_vi, tau2_weights=genq)
+    if lazy:
+        # the kernel's warnings made from its values (recording every warning costs more than pooling)
+        pooled = pool(deferred=True, warn=False)
+        for message, category in kernel_warnings(pooled, method_tau2=settings.method_tau2,
+                                                 random_ci=settings.random_ci):
+            notes.append(message)
+            warnings.warn(message, category, stacklevel=3)
+    else:
+        pooled = _noted(notes, pool)
     if any_zero_vi:
         pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
     if settings.method != "Inverse":
@@ -380,12 +385,6 @@ def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, set
         out[complete] = values
         return out
     return replace(es, yi=full(es.yi), vi=full(es.vi), incr=full(es.incr, 0.0), n=full(es.n))
-
-
-def _tau2_interval(yi, vi, mask, tau2, q, settings) -> dict:
-    from ..pooling.inverse_variance import tau2_interval
-    ci = tau2_interval(yi, vi, mask, tau2, q, level=settings.level, i2_method=settings.i2_method)
-    return {key: value[0].item() for key, value in ci.items()}
 
 
 def _flag_notes(labels, covs) -> list[str]:

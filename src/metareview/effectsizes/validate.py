@@ -37,6 +37,9 @@ def _fail(mask, studlab, column, message, rule, values=None):
     raise DataError(f"{message}{value}{extra}", study=lab, column=column, rule=rule)
 
 
+_sum, _least, _largest = np.add.reduce, np.minimum.reduce, np.fmax.reduce
+
+
 def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     """Check ``arr`` (column role -> float array) against the rules of ``measure``'s design and
     those the measure adds (positive means for log ratios of means, a least sample size)."""
@@ -49,45 +52,47 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     if math.prod(shape) == 0:
         raise DataError("no studies to analyse", rule="no studies")
     labels = studlab
-    for c in needed:
-        v = arr[c]
-        if np.shape(v) != shape:
-            raise DataError(f"has {np.size(v)} values where {np.prod(shape)} were expected",
-                            column=c, rule="column lengths differ")
-        with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
+        for c in needed:
+            v = arr[c]
+            if (v.shape if type(v) is np.ndarray else np.shape(v)) != shape:
+                raise DataError(f"has {np.size(v)} values where {np.prod(shape)} were expected",
+                                column=c, rule="column lengths differ")
             # a finite sum means finite cells (a batch's million cells in one pass); only a
             # sum that overflows or holds a NaN or infinity needs the cell by cell mask
-            screened = bool(np.isfinite(np.add.reduce(v, axis=None)))
-        if not screened:
-            bad = ~np.isfinite(v)
-            if np.count_nonzero(bad):  # count_nonzero: a third of the time of .any() on a few studies
-                _fail(bad, labels, c, "missing or non-numeric value", "value required")
+            if not np.isfinite(_sum(v, axis=None)):
+                bad = ~np.isfinite(v)
+                if np.count_nonzero(bad):  # count_nonzero: a third of the time of .any() on a few studies
+                    _fail(bad, labels, c, "missing or non-numeric value", "value required")
+    # every cell is finite from here: a rule holds for every study when it holds for the
+    # column's extreme (one reduction; the cell masks are built only to name a study breaking it)
     g: Callable[[str], Any] = arr.get
     for c in ("n", "n_e", "n_c", "time", "time_e", "time_c"):
-        if c in needed and np.count_nonzero(g(c) <= 0):
+        if c in needed and _least(g(c), axis=None) <= 0:
             _fail(g(c) <= 0, labels, c, "must be greater than 0", f"{c} > 0", g(c))
     for ev in ("events_e", "events_c"):
-        if ev in needed and measure.design == "rate2" and np.count_nonzero(g(ev) < 0):
+        if ev in needed and measure.design == "rate2" and _least(g(ev), axis=None) < 0:
             _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
     for ev, n in (("events", "n"), ("events_e", "n_e"), ("events_c", "n_c")):
         if ev in needed:
-            if np.count_nonzero(g(ev) < 0):
+            if _least(g(ev), axis=None) < 0:
                 _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
-            if n in arr and np.count_nonzero(g(ev) > g(n)):
+            # the difference is positive exactly where ev > n (fmax passes over a NaN, as ">" does)
+            if n in arr and _largest(g(ev) - g(n), axis=None) > 0:
                 _fail(g(ev) > g(n), labels, ev, f"is larger than {n}", f"{ev} <= {n}", g(ev))
     for c in ("sd", "sd_pre", "sd_post", "sd_e", "sd_c"):
-        if c in needed and np.count_nonzero(g(c) <= 0):
+        if c in needed and _least(g(c), axis=None) <= 0:
             _fail(g(c) <= 0, labels, c, "standard deviation must be greater than 0", "SD > 0", g(c))
     if measure.positive_means:
         for c in ("mean", "mean_e", "mean_c", "mean_pre", "mean_post"):
-            if c in needed and np.count_nonzero(g(c) <= 0):
+            if c in needed and _least(g(c), axis=None) <= 0:
                 _fail(g(c) <= 0, labels, c, f"{measure.code} needs positive means", "mean > 0", g(c))
     if "cor" in needed:
         if np.count_nonzero(np.abs(g("cor")) > 1):
             _fail(np.abs(g("cor")) > 1, labels, "cor", "a correlation must lie in [-1, 1]", "-1 <= cor <= 1",
                   g("cor"))
     least = measure.min_n
-    if least and "n" in needed and np.count_nonzero(g("n") < least):
+    if least and "n" in needed and _least(g("n"), axis=None) < least:
         # e.g. escalc gives no sampling variance of r for n <= 3, and no bias-corrected r for n <= 4
         _fail(g("n") < least, labels, "n", f"{measure.code} needs at least {least} observations",
               f"n >= {least}", g("n"))
@@ -105,6 +110,6 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         _fail(np.abs(g("r")) > 1, labels, "r", "a correlation must lie in [-1, 1]", "-1 <= r <= 1", g("r"))
     for c in ("vi", "sei"):
         # 0 is legal for some tau² estimators (as metafor); the analysis decides
-        if c in needed and np.min(g(c)) < 0:  # the cells are finite here: the least one tells
+        if c in needed and _least(g(c), axis=None) < 0:  # the cells are finite here: the least one tells
             _fail(g(c) < 0, labels, c, "a sampling variance or standard error must not be negative",
                   f"{c} >= 0", g(c))

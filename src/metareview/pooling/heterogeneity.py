@@ -37,18 +37,26 @@ def typical_variance(v, mask):
 def h_test_based(q, k, level):
     """H and its test-based confidence interval (Higgins & Thompson 2002), for arrays over
     analyses or the scalars of one analysis."""
-    q, k = as_float(q), as_float(k)
-    z = _dist.two_sided(level)[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        if q.ndim == 1 and q.size > 1 and k.shape == q.shape and k[0] > 2 and (k == k[0]).all():
-            return _h_test_based_one_k(q, k[:1], z)
-        h = pick(k > 1, np.sqrt(q / (k - 1)), np.nan)
-        se_big = 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3))
-        se_small = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * ((k - 2) * (k - 2)))))
-        se = pick(q > k, pick(k >= 2, se_big, np.nan), pick(k > 2, se_small, np.nan))
-        log_h = np.log(maximum(h, 1.0))
-        low = maximum(np.exp(log_h - z * se), 1.0)
-        high = maximum(np.exp(log_h + z * se), 1.0)
+        return _h_test_based(q, k, level)
+
+
+def _h_test_based(q, k, level, intervals: bool = True):
+    """:func:`h_test_based` under the caller's ``np.errstate``; ``intervals=False`` gives H
+    alone (its bounds NaN), what a result that defers its intervals needs at once."""
+    q, k = as_float(q), as_float(k)
+    if q.ndim == 1 and q.size > 1 and k.shape == q.shape and k[0] > 2 and (k == k[0]).all():
+        return _h_test_based_one_k(q, k[:1], _dist.two_sided(level)[1])
+    h = pick(k > 1, np.sqrt(q / (k - 1)), np.nan)
+    log_h = np.log(maximum(h, 1.0))
+    if not intervals:
+        return np.exp(log_h), np.nan, np.nan
+    z = _dist.two_sided(level)[1]
+    se_big = 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3))
+    se_small = np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * ((k - 2) * (k - 2)))))
+    se = pick(q > k, pick(k >= 2, se_big, np.nan), pick(k > 2, se_small, np.nan))
+    low = maximum(np.exp(log_h - z * se), 1.0)
+    high = maximum(np.exp(log_h + z * se), 1.0)
     return np.exp(log_h), low, high
 
 
@@ -91,7 +99,14 @@ def i2_h2_from_tau2(tau2, s2):
 def from_q(q, k, level) -> dict:
     """I², H and their test-based intervals from Q and the number of studies ``k``, as R meta
     reports them whatever the model (arrays over analyses; floats for a single Q)."""
-    h, h_lo, h_hi = h_test_based(q, k, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _from_q(q, k, level)
+
+
+def _from_q(q, k, level, intervals: bool = True) -> dict:
+    """:func:`from_q` under the caller's ``np.errstate`` (``intervals=False``: I² and H alone,
+    their bounds NaN)."""
+    h, h_lo, h_hi = _h_test_based(q, k, level, intervals)
     out = {"i2": i2_from_h(h), "i2_ci_low": i2_from_h(h_lo), "i2_ci_high": i2_from_h(h_hi),
            "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
     if not isinstance(q, np.ndarray) or q.ndim == 0:
@@ -110,10 +125,18 @@ def i2_h_test_based(q: float, k: int, level: float) -> tuple[float, Interval, fl
 
 def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):
     """I² (percent), H and their intervals by ``method`` (``"q"`` as meta, ``"tau2"`` as metafor)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _heterogeneity(q, k, tau2, v, mask, level, method, tau2_ci)
+
+
+def _heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None, intervals: bool = True):
+    """:func:`heterogeneity` under the caller's ``np.errstate`` (the pooling kernel's);
+    ``intervals=False`` leaves the bounds of I² and H NaN (a result that computes them on
+    first use)."""
     if method not in I2_METHODS:
         raise SettingsError(f"unknown I² method {method!r}; valid: {', '.join(I2_METHODS)}")
     if method == "q":
-        return from_q(q, k, level)
+        return _from_q(q, k, level, intervals)
     s2 = typical_variance(v, mask)
 
     def conv(t):

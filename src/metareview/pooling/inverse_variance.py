@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
 from ..base import dist as _dist
-from ..base.exceptions import SettingsError, SmallSampleWarning
-from .heterogeneity import heterogeneity
+from ..base.deferred import Deferred
+from ..base.exceptions import ConvergenceWarning, SettingsError, SmallSampleWarning
+from .heterogeneity import _from_q, _heterogeneity
 from .per_analysis import all_of, any_of, maximum, minimum, pick
 from .projection import row_sum
-from .tau2 import estimate_tau2, q_generalised, q_profile
+from .tau2 import _estimate_tau2, estimator, non_convergence_message, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
-__all__ = ["PooledArrays", "pool_arrays", "pool_one", "RANDOM_CI", "PREDICTION", "ADHOC_HAKN"]
+__all__ = ["PooledArrays", "pool_arrays", "pool_one", "kernel_warnings", "one_study_message", "RANDOM_CI",
+           "PREDICTION", "ADHOC_HAKN"]
 
 RANDOM_CI = ("wald", "hk")
 #: t: k - 2 df (Higgins et al. 2009; R meta before 8.0, "HTS"); v: k - 1 df (Veroniki et al.
@@ -106,30 +108,38 @@ _SCALAR_FIELDS = ("k", "common_estimate", "common_se", "common_ci_low", "common_
                   "h_ci_low", "h_ci_high", "tau2_iterations", "tau2_converged", "se_tau2")
 
 
-def _named(values, level: float, wc, wr) -> Pooled:
+def _named(values, level: float, wc, wr, prediction: Deferred | None = None, fill=None) -> Pooled:
     """The named values of one analysis from its scalars (Python floats, in the order of
-    :data:`_SCALAR_FIELDS`) and its study weights."""
+    :data:`_SCALAR_FIELDS`) and its study weights; ``prediction``: the interval computed on
+    first read, in place of the scalars' bounds; ``fill``: what gives the heterogeneity
+    intervals on first use (:meth:`Pooled.deferring`)."""
     (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
      tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = values
     het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
                         i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
                         converged=bool(conv), iterations=int(it), se_tau2=se_t2)
     return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
-                  Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf), Interval(plo, phi, level), het, wc, wr)
+                  Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf),
+                  Interval(plo, phi, level) if prediction is None else prediction, het, wc, wr, fill=fill)
 
 
 def _all_finite(a: np.ndarray) -> bool:
     """Whether every cell of ``a`` is finite, screened by one sum (an infinity or a NaN makes
-    it non-finite; only a sum that overflows needs the cell by cell check)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    it non-finite; only a sum that overflows needs the cell by cell check), under the
+    caller's ``np.errstate``."""
+    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+
+
+#: what the kernel does with floating-point exceptions: a NaN or an infinity where a value
+#: does not exist (no studies, one study, a zero sum) is the answer, not an error
+_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 
 
 def _prepare(yi, vi, mask, ndim: int = 2):
     """Arrays of ``ndim`` dimensions (2: analyses x studies; 1: the studies of one analysis)
     with the mask of the studies that take part (finite yi and vi), and the number of them
     per analysis; other cells hold harmless values (y = 0, v = 1) so that no NaN reaches a
-    row's sums."""
+    row's sums.  (Under the caller's ``np.errstate``.)"""
     y, v = np.asarray(yi, float), np.asarray(vi, float)
     if ndim == 2:
         y, v = np.atleast_2d(y), np.atleast_2d(v)
@@ -142,7 +152,7 @@ def _prepare(yi, vi, mask, ndim: int = 2):
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
             return y, v, mk, np.full(y.shape[:-1], float(y.shape[-1]))[()]
-        if mk.min() > 0:
+        if np.minimum.reduce(mk, axis=None) > 0:  # (mk.min() without its wrapper)
             return y, v, mk, row_sum(mk, -1)
         return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk, row_sum(mk, -1)
     mk = mk * np.isfinite(y) * np.isfinite(v)
@@ -166,11 +176,11 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     """The Q-profile interval of tau² and what depends on it (I² and H bounds under
     ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
     ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
-    y, v, mk, k = _prepare(yi, vi, mask)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(**_QUIET):
+        y, v, mk, k = _prepare(yi, vi, mask)
         lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
-        het = _single_study(heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
-                                          i2_method, (lo, hi)), k)
+        het = _single_study(_heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
+                                           i2_method, (lo, hi)), k)
     out = {"tau2_ci_low": lo, "tau2_ci_high": hi}
     if i2_method == "tau2":
         out.update({key: het[key] for key in TAU2_CI_FIELDS[2:]})
@@ -242,11 +252,12 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
-    y, v, mk, k = _prepare(yi, vi, mask)
-    values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
-                   prediction=prediction, i2_method=i2_method, null=null, tau2_tol=tau2_tol,
-                   tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
-                   tau2_weights=tau2_weights, tau2_center=tau2_center)
+    with np.errstate(**_QUIET):
+        y, v, mk, k = _prepare(yi, vi, mask)
+        values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
+                       adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
+                       tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
+                       tau2_weights=tau2_weights, tau2_center=tau2_center)
     return PooledArrays(**values, level=level)
 
 
@@ -254,118 +265,131 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
              random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
              i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
              tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-             warn: bool = True, tau2_weights=None, tau2_center=None) -> Pooled:
+             warn: bool = True, tau2_weights=None, tau2_center=None, deferred: bool = False) -> Pooled:
     """One analysis, studies ``yi`` and ``vi`` of shape (studies,): the named values that
     ``pool_arrays(yi, vi, ...).row(0)`` gives, bit for bit, from the same kernel run on the
     arrays of one analysis (its per-analysis quantities numpy scalars instead of arrays of
-    length one).  The arguments are :func:`pool_arrays`'s."""
+    length one).  The arguments are :func:`pool_arrays`'s.
+
+    ``deferred=True`` leaves what metafor's ``rma()`` itself leaves to ``confint()``,
+    ``predict()`` and ``weights()`` to the first read of the result: the Q-profile interval of
+    tau² (with ``tau2_ci``), the I² and H intervals, the prediction interval and the study
+    weights (with ``weights``).  They are computed then by the same code from the same
+    values, so they are the values given at once.
+    """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
-    y, v, mk, k = _prepare(yi, vi, mask, ndim=1)
-    values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci, adhoc_hakn=adhoc_hakn,
-                   prediction=prediction, i2_method=i2_method, null=null, tau2_tol=tau2_tol,
-                   tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
-                   tau2_weights=tau2_weights, tau2_center=tau2_center)
+    with np.errstate(**_QUIET):
+        y, v, mk, k = _prepare(yi, vi, mask, ndim=1)
+        values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
+                       adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
+                       tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
+                       tau2_weights=tau2_weights, tau2_center=tau2_center, deferred=deferred)
+    prediction_interval, fill = values.pop("later", (None, None))
     return _named([float(values[name]) for name in _SCALAR_FIELDS], level, values["weight_common"],
-                  values["weight_random"])
+                  values["weight_random"], prediction_interval, fill)
 
 
 def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction, i2_method, null, tau2_tol,
-          tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center) -> dict:
+          tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False) -> dict:
     """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
     for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
-    shape (studies,)."""
+    shape (studies,), under the caller's ``np.errstate`` (:data:`_QUIET`).
+
+    ``deferred`` (one analysis): the prediction interval, the weights and the heterogeneity
+    intervals are left NaN (None), and ``later`` holds what computes them on first use: the
+    prediction interval (a :class:`~metareview.base.deferred.Deferred`), the function that
+    fills the heterogeneity intervals, and the weights in place."""
     one = y.ndim == 1
     p, z = _dist.two_sided(level)
     if warn and any_of(k == 1):
-        warnings.warn("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
-                      + ("; the Hartung-Knapp method needs two studies, the Wald interval is used"
-                         if random_ci == "hk" else ""), SmallSampleWarning, stacklevel=3)
+        warnings.warn(one_study_message(random_ci), SmallSampleWarning, stacklevel=3)
 
     def blank():
         """NaN for each analysis (an array of its own for each field over analyses)."""
         return np.nan if one else np.full(y.shape[0], np.nan)
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # common effect
-        w = mk / v
-        sw = row_sum(w, -1)
-        mu_c = row_sum(w * y, -1) / sw
-        se_c = 1 / np.sqrt(sw)
-        r = y - mu_c[..., None]
-        np.square(r, out=r)  # w (y - mu)², one array for the three steps
-        q = row_sum(np.multiply(w, r, out=r), -1)
-        q_df = k - 1
-        positive = q_df > 0
-        q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
-               else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
+    # common effect
+    w = mk / v
+    sw = row_sum(w, -1)
+    mu_c = row_sum(w * y, -1) / sw
+    se_c = 1 / np.sqrt(sw)
+    r = y - mu_c[..., None]
+    np.square(r, out=r)  # w (y - mu)², one array for the three steps
+    q = row_sum(np.multiply(w, r, out=r), -1)
+    q_df = k - 1
+    positive = q_df > 0
+    q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
+           else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
 
-        genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
-        q_tau2 = q
-        if tau2_center is not None:
-            centre = np.asarray(tau2_center, float)
-            centre = centre.reshape(()) if one else np.broadcast_to(centre, y.shape[:1])
-            q_tau2 = row_sum(w * (y - centre[..., None]) ** 2, -1)
-        fit = estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                            common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
-        tau2, se_t2 = fit.tau2, fit.se
-        assert se_t2 is not None  # asked for with se=True
-        ws = v + tau2[..., None]
-        np.divide(mk, ws, out=ws)
-        sws = row_sum(ws, -1)
-        mu_r = row_sum(ws * y, -1) / sws
-        se_wald = 1 / np.sqrt(sws)
+    genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
+    q_tau2 = q
+    if tau2_center is not None:
+        centre = np.asarray(tau2_center, float)
+        centre = centre.reshape(()) if one else np.broadcast_to(centre, y.shape[:1])
+        q_tau2 = row_sum(w * (y - centre[..., None]) ** 2, -1)
+    fit = _estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
+                         common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
+    tau2, se_t2 = fit.tau2, fit.se
+    assert se_t2 is not None  # asked for with se=True
+    ws = v + tau2[..., None]
+    np.divide(mk, ws, out=ws)
+    sws = row_sum(ws, -1)
+    mu_r = row_sum(ws * y, -1) / sws
+    se_wald = 1 / np.sqrt(sws)
 
+    if random_ci == "hk":
+        q_star, _ = q_generalised(y, v, mk, tau2, derivative=False)
+        se_hk = np.sqrt(q_star / ((k - 1) * sws))
+        if adhoc_hakn == "se":
+            se_hk = maximum(se_hk, se_wald)
+        # one study: metafor falls back to the Wald test (there is no df left)
+        df_r = pick(k > 1, k - 1, np.nan)
+        crit = pick(k > 1, _t_ppf(p, pick(k > 1, k - 1, 1)), z)
+        se_hk = pick(k > 1, se_hk, se_wald)
+        se_r = se_hk
+        lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
+        if adhoc_hakn == "ci":
+            lo_r = minimum(lo_r, mu_r - z * se_wald)
+            hi_r = maximum(hi_r, mu_r + z * se_wald)
+    else:
+        df_r = blank()
+        se_r = se_wald
+        lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
+
+    if null is None:
+        stat_c = p_c = stat_r = p_r = blank()
+    else:
+        stat_c = (mu_c - null) / se_c
+        p_c = 2 * _dist.norm_sf(np.abs(stat_c))
+        stat_r = (mu_r - null) / se_r
         if random_ci == "hk":
-            q_star, _ = q_generalised(y, v, mk, tau2, derivative=False)
-            se_hk = np.sqrt(q_star / ((k - 1) * sws))
-            if adhoc_hakn == "se":
-                se_hk = maximum(se_hk, se_wald)
-            # one study: metafor falls back to the Wald test (there is no df left)
-            df_r = pick(k > 1, k - 1, np.nan)
-            crit = pick(k > 1, _t_ppf(p, pick(k > 1, k - 1, 1)), z)
-            se_hk = pick(k > 1, se_hk, se_wald)
-            se_r = se_hk
-            lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
-            if adhoc_hakn == "ci":
-                lo_r = minimum(lo_r, mu_r - z * se_wald)
-                hi_r = maximum(hi_r, mu_r + z * se_wald)
+            p_r = pick(k > 1, 2 * _dist.t_sf(np.abs(stat_r), pick(k > 1, k - 1, 1)),
+                       2 * _dist.norm_sf(np.abs(stat_r)))
         else:
-            df_r = blank()
-            se_r = se_wald
-            lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
+            p_r = 2 * _dist.norm_sf(np.abs(stat_r))
 
-        if null is None:
-            stat_c = p_c = stat_r = p_r = blank()
-        else:
-            stat_c = (mu_c - null) / se_c
-            p_c = 2 * _dist.norm_sf(np.abs(stat_c))
-            stat_r = (mu_r - null) / se_r
-            if random_ci == "hk":
-                p_r = pick(k > 1, 2 * _dist.t_sf(np.abs(stat_r), pick(k > 1, k - 1, 1)),
-                           2 * _dist.norm_sf(np.abs(stat_r)))
-            else:
-                p_r = 2 * _dist.norm_sf(np.abs(stat_r))
-
-        crit_p = _prediction_quantile(prediction, k, level, random_ci)
-        se_p = np.sqrt(se_r * se_r + tau2)
-        pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
-
+    wc: np.ndarray | Deferred | None
+    wr: np.ndarray | Deferred | None
+    later = None
+    if deferred:
+        pred_lo = pred_hi = tau2_lo = tau2_hi = blank()
+        het = _heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi), intervals=False)
+        prediction_interval = Deferred(_later_prediction, mu_r, se_r, tau2, k, prediction, level, random_ci)
+        fill = partial(_later_intervals, y, v, mk, q, k, tau2, level, i2_method, tau2_ci, tau2_tol)
+        later = (prediction_interval, fill)
+        wc = wr = None
+        if weights:
+            both = Deferred(_later_weights, w, sw, ws, sws, mk)
+            wc, wr = both.part(0), both.part(1)
+    else:
+        pred_lo, pred_hi = _prediction_interval(mu_r, se_r, tau2, k, prediction, level, random_ci)
         if tau2_ci:
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
         else:
             tau2_lo = tau2_hi = blank()
-        het = heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
-        het = _single_study(het, k)
-
-        wc: np.ndarray | None
-        wr: np.ndarray | None
-        if weights and mk.min() > 0:  # every study takes part: no weight to blank out
-            wc, wr = 100 * w / sw[..., None], 100 * ws / sws[..., None]
-        elif weights:
-            wc = np.where(mk > 0, 100 * w / sw[..., None], np.nan)
-            wr = np.where(mk > 0, 100 * ws / sws[..., None], np.nan)
-        else:
-            wc = wr = None
+        het = _heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+        wc, wr = _study_weights(w, sw, ws, sws, mk) if weights else (None, None)
+    het = _single_study(het, k)
 
     # one study: Q = 0 and p = 1, as metafor reports them (I² and H: _single_study)
     single = k <= 1
@@ -381,5 +405,70 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
         weight_common=wc, weight_random=wr, se_tau2=se_t2,
-        **het,
+        **het, **({} if later is None else {"later": later}),
     )
+
+
+def one_study_message(random_ci: str) -> str:
+    """The warning of an analysis of one study."""
+    return ("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
+            + ("; the Hartung-Knapp method needs two studies, the Wald interval is used" if random_ci == "hk" else ""))
+
+
+def kernel_warnings(pooled: Pooled, *, method_tau2: str, random_ci: str,
+                    tau2_maxiter: int = 1000) -> list[tuple[str, type[Warning]]]:
+    """The warnings (message, category) that ``pool_one(..., warn=True)`` gives for the analysis
+    it returned as ``pooled``: one study, and an estimator of tau² that did not converge (all it
+    gives: floating-point exceptions are its answers, not warnings), for a caller that pools
+    with ``warn=False`` and notes them itself, instead of recording every warning (which costs
+    more than pooling a few studies)."""
+    out: list[tuple[str, type[Warning]]] = []
+    if pooled.k == 1:
+        out.append((one_study_message(random_ci), SmallSampleWarning))
+    if not pooled._heterogeneity.converged:
+        out.append((non_convergence_message(estimator(method_tau2).code, tau2_maxiter, 1), ConvergenceWarning))
+    return out
+
+
+def _prediction_interval(mu_r, se_r, tau2, k, prediction: str, level: float, random_ci: str):
+    """The bounds of the prediction interval mu ± q sqrt(se² + tau²) (Higgins, Thompson &
+    Spiegelhalter 2009), under the caller's ``np.errstate``."""
+    crit_p = _prediction_quantile(prediction, k, level, random_ci)
+    se_p = np.sqrt(se_r * se_r + tau2)
+    return mu_r - crit_p * se_p, mu_r + crit_p * se_p
+
+
+def _study_weights(w, sw, ws, sws, mk):
+    """The common-effect and random-effects weights of the studies in percent (NaN where a
+    study is not pooled)."""
+    if mk.min() > 0:  # every study takes part: no weight to blank out
+        return 100 * w / sw[..., None], 100 * ws / sws[..., None]
+    return np.where(mk > 0, 100 * w / sw[..., None], np.nan), np.where(mk > 0, 100 * ws / sws[..., None], np.nan)
+
+
+def _later_prediction(mu_r, se_r, tau2, k, prediction: str, level: float, random_ci: str) -> Interval:
+    """The prediction interval of one analysis, computed on first read (``pool_one(deferred=True)``)."""
+    with np.errstate(**_QUIET):
+        low, high = _prediction_interval(mu_r, se_r, tau2, k, prediction, level, random_ci)
+    return Interval(float(low), float(high), level)
+
+
+def _later_weights(w, sw, ws, sws, mk):
+    """The study weights of one analysis, computed on first read."""
+    with np.errstate(**_QUIET):
+        return _study_weights(w, sw, ws, sws, mk)
+
+
+def _later_intervals(y, v, mk, q, k, tau2, level: float, i2_method: str, tau2_ci: bool, tau2_tol: float) -> dict:
+    """The heterogeneity intervals of one analysis, computed on first use: the Q-profile
+    interval of tau² (with ``tau2_ci``; and the I² and H bounds from it under
+    ``i2_method="tau2"``) and the test-based I² and H bounds from Q (``"q"``)."""
+    out = {}
+    if tau2_ci:
+        ci = tau2_interval(y, v, mk, tau2, q, level=level, i2_method=i2_method, tau2_tol=tau2_tol)
+        out = {key: value[0].item() for key, value in ci.items()}
+    if i2_method == "q":
+        with np.errstate(**_QUIET):
+            het = _from_q(q, k, level)
+        out.update((key, het[key]) for key in TAU2_CI_FIELDS[2:])
+    return out

@@ -67,8 +67,8 @@ from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick
 from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
-           "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "q_generalised", "q_profile", "se_tau2",
-           "tau2_code"]
+           "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "non_convergence_message", "q_generalised",
+           "q_profile", "se_tau2", "tau2_code"]
 
 
 _ZERO = np.float64(0.0)  # tau² at the boundary, a numpy scalar as the estimates of one analysis
@@ -643,6 +643,16 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     when the caller has them.  ``se=True`` (intercept-only) also gives the standard error of
     the estimate, as :func:`se_tau2`, from the quantities the estimate was computed with.
     """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _estimate_tau2(y, v, mask, method, X=X, tol=tol, maxiter=maxiter, warn=warn, common=common,
+                              weights=weights, counts=counts, se=se, stacklevel=4)
+
+
+def _estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
+                   maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None,
+                   se: bool = False, stacklevel: int = 3) -> Tau2Fit:
+    """:func:`estimate_tau2` under the caller's ``np.errstate`` (the pooling kernel's: one
+    block per call, not one per step); a warning names the frame ``stacklevel`` up."""
     entry = estimator(method)
     if (weights is None) == entry.needs_weights:
         raise SettingsError(f"the {entry.code} estimator of tau² needs weights (genq_weights)" if weights is None
@@ -652,9 +662,10 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     mask = np.asarray(mask, float)
     if y.ndim == 1 and (entry.iterative or X is not None):
         # one analysis: the solvers gather the rows still iterating, so it is a batch of one
-        fit = estimate_tau2(y[None], v[None], mask[None], method, X=None if X is None else np.asarray(X, float)[None],
-                            tol=tol, maxiter=maxiter, warn=warn, common=_batch_of_one(common),
-                            weights=_batch_of_one(weights), counts=_batch_of_one(counts), se=se)
+        fit = _estimate_tau2(y[None], v[None], mask[None], method,
+                             X=None if X is None else np.asarray(X, float)[None], tol=tol, maxiter=maxiter,
+                             warn=warn, common=_batch_of_one(common), weights=_batch_of_one(weights),
+                             counts=_batch_of_one(counts), se=se, stacklevel=stacklevel)
         return Tau2Fit(fit.tau2[0], fit.iterations[0], fit.converged[0], None if fit.se is None else fit.se[0])
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
@@ -663,8 +674,7 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
         raise SettingsError("common-effect quantities and the standard error of tau² are for the intercept-only "
                             "model only")
     d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter, counts=counts)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau2, it, conv = entry.estimate(d)
+    tau2, it, conv = entry.estimate(d)
     k = d.k
     tau2 = pick(k <= d.p, _ZERO, tau2)
     tau2 = pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)  # (a zero of either sign is 0.0)
@@ -676,22 +686,28 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
         vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
         tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
     if warn and not all_of(conv):
-        warnings.warn(f"the {entry.code} estimator of tau² did not converge in {maxiter} iterations "
-                      f"for {int(np.sum(~np.asarray(conv)))} analysis(es); the last iterate is reported",
-                      ConvergenceWarning, stacklevel=3)
+        warnings.warn(non_convergence_message(entry.code, maxiter, int(np.sum(~np.asarray(conv)))),
+                      ConvergenceWarning, stacklevel=stacklevel)
     return Tau2Fit(tau2, it, conv, _se(entry, d, tau2) if se else None)
 
 
+def non_convergence_message(code: str, maxiter: int, analyses: int) -> str:
+    """The warning of an estimator that did not converge in ``maxiter`` iterations for ``analyses``
+    analyses."""
+    return (f"the {code} estimator of tau² did not converge in {maxiter} iterations "
+            f"for {analyses} analysis(es); the last iterate is reported")
+
+
 def _se(entry: Tau2Estimator, d: Tau2Data, tau2) -> np.ndarray:
+    """The standard error of the estimate ``tau2`` (under the caller's ``np.errstate``)."""
     t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = entry.se(d, t)
-    return pick(d.k > 1, se, np.nan)
+    return pick(d.k > 1, entry.se(d, t), np.nan)
 
 
 def _largest_magnitude(v: np.ndarray) -> float:
-    """max |v| from the extremes, without an array of magnitudes (NaN when v holds one)."""
-    high, low = v.max(), v.min()
+    """max |v| from the extremes, without an array of magnitudes (NaN when v holds one; the
+    ufuncs' reductions are ``v.max()`` and ``v.min()`` without their wrappers)."""
+    high, low = np.maximum.reduce(v, axis=None), np.minimum.reduce(v, axis=None)
     return high if high >= -low else -low
 
 
@@ -722,7 +738,9 @@ def se_tau2(y, v, mask, tau2, method: str, *, weights=None, common=None, counts=
                        weights=_batch_of_one(weights), common=_batch_of_one(common), counts=_batch_of_one(counts))[0]
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)
-    return _se(entry, Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts), tau2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _se(entry, Tau2Data(y, np.asarray(v, float), mask, weights=weights, common=common, counts=counts),
+                   tau2)
 
 
 def q_generalised(y, v, mask, tau2, derivative: bool = True):

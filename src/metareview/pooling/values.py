@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..base.deferred import Deferred
 from ..base.format import num as _num
 
 __all__ = ["FLAT_KEYS", "Estimate", "Heterogeneity", "Interval", "Pooled", "same", "value_hash"]
@@ -263,6 +264,8 @@ _GETTERS: dict = {"k": lambda p: p.k, "prediction_low": lambda p: p.prediction.l
                   **{key: _of_heterogeneity(key, get) for key, get in _HET_KEYS.items()}}
 _FIELDS = ("k", "common", "random", "prediction", "heterogeneity", "weight_common", "weight_random",
            "method_details")
+#: the slots of the fields that may hold a value computed on first read
+_SLOTS = {"prediction": "_prediction", "weight_common": "_weight_common", "weight_random": "_weight_random"}
 
 
 class Pooled(Mapping):
@@ -276,24 +279,24 @@ class Pooled(Mapping):
     Immutable: :meth:`replace` gives a copy with some values changed, which is how the
     GLMM, Mantel-Haenszel and Peto methods put their values in place of the kernel's.
 
-    ``fill`` defers the iterative part of the heterogeneity (the Q-profile interval of tau²
-    and what depends on it, what metafor computes in a separate ``confint()``): see
+    ``fill`` defers the intervals of the heterogeneity (the Q-profile interval of tau², what
+    metafor computes in a separate ``confint()``, and the I² and H intervals): see
     :meth:`deferring`; it is called on first use of ``heterogeneity`` (or of one of its
-    interval keys, or of the whole mapping).  The values are the same as when computed at once.
+    interval keys, or of the whole mapping).  ``prediction`` and the weights may likewise be
+    given as :class:`~metareview.base.deferred.Deferred` (what metafor leaves to
+    ``predict()`` and ``weights()``), computed on first read.  The values are the same as
+    when computed at once.
 
     As a mapping it has the kernel's flat keys (:data:`FLAT_KEYS`: ``"random_estimate"``,
     ``"tau2_ci_low"``, ...; and ``"method_details"`` where there are details), as
     ``MetaResult.pooled`` has always read.
     """
 
-    __slots__ = ("_fill", "_heterogeneity", "common", "k", "method_details", "prediction", "random",
-                 "weight_common", "weight_random")
+    __slots__ = ("_fill", "_heterogeneity", "_prediction", "_weight_common", "_weight_random", "common", "k",
+                 "method_details", "random")
     k: int
     common: Estimate
     random: Estimate
-    prediction: Interval
-    weight_common: np.ndarray | None
-    weight_random: np.ndarray | None
     method_details: dict | None
     _heterogeneity: Heterogeneity
     _fill: Callable[[], dict] | None
@@ -305,10 +308,10 @@ class Pooled(Mapping):
         put(self, "k", k)
         put(self, "common", common)
         put(self, "random", random)
-        put(self, "prediction", prediction)
+        put(self, "_prediction", prediction)
         put(self, "_heterogeneity", heterogeneity)
-        put(self, "weight_common", weight_common)
-        put(self, "weight_random", weight_random)
+        put(self, "_weight_common", weight_common)
+        put(self, "_weight_random", weight_random)
         put(self, "method_details", method_details)
         put(self, "_fill", fill)
 
@@ -317,6 +320,29 @@ class Pooled(Mapping):
 
     def __delattr__(self, name):
         raise FrozenInstanceError(f"cannot delete field {name!r}: pooled values are immutable")
+
+    def _resolved(self, name: str):
+        """The value of the field kept in slot ``name``, computed here (once) if deferred."""
+        value = getattr(self, name)
+        if type(value) is Deferred:
+            value = value.get()
+            object.__setattr__(self, name, value)
+        return value
+
+    @property
+    def prediction(self) -> Interval:
+        """The prediction interval (a deferred one is computed here, once)."""
+        return self._resolved("_prediction")
+
+    @property
+    def weight_common(self) -> np.ndarray | None:
+        """The common-effect weights of the studies in percent (computed here if deferred)."""
+        return self._resolved("_weight_common")
+
+    @property
+    def weight_random(self) -> np.ndarray | None:
+        """The random-effects weights of the studies in percent (computed here if deferred)."""
+        return self._resolved("_weight_random")
 
     @property
     def heterogeneity(self) -> Heterogeneity:
@@ -331,8 +357,8 @@ class Pooled(Mapping):
         """A copy whose heterogeneity intervals come from ``fill()`` on first use: a function
         returning some of the flat keys ``tau2_ci_low``, ``tau2_ci_high``, ``i2_ci_low``,
         ``i2_ci_high``, ``h_ci_low``, ``h_ci_high`` (the others keep their values)."""
-        return Pooled(self.k, self.common, self.random, self.prediction, self.heterogeneity, self.weight_common,
-                      self.weight_random, self.method_details, fill=fill)
+        return Pooled(self.k, self.common, self.random, self._prediction, self.heterogeneity, self._weight_common,
+                      self._weight_random, self.method_details, fill=fill)
 
     def replace(self, **changes) -> Pooled:
         """A copy with some of ``k``, ``common``, ``random``, ``prediction``,
@@ -341,8 +367,8 @@ class Pooled(Mapping):
         unknown = set(changes) - set(_FIELDS)
         if unknown:
             raise TypeError(f"Pooled has no field {', '.join(sorted(unknown))}; fields: {', '.join(_FIELDS)}")
-        values = {name: changes[name] if name in changes else getattr(self, name)
-                  for name in _FIELDS if name != "heterogeneity"}
+        values = {name: changes[name] if name in changes else getattr(self, _SLOTS.get(name, name))
+                  for name in _FIELDS if name != "heterogeneity"}  # (a deferred value stays deferred)
         if "heterogeneity" in changes:
             return Pooled(heterogeneity=changes["heterogeneity"], **values)
         return Pooled(heterogeneity=self._heterogeneity, fill=self._fill, **values)
