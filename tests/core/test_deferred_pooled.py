@@ -149,3 +149,15 @@ def test_one_study_is_noted_and_warned_once_from_the_analysis_function():
     assert [str(w.message) for w in caught] == [message] and r.notes == (message,)
     assert caught[0].category is metareview.SmallSampleWarning
     assert caught[0].filename.endswith("meta.py")  # where _noted pointed: the analysis function
+
+
+@pytest.mark.parametrize("deferred", [False, True])
+@pytest.mark.parametrize("method_tau2", ["DL", "REML", "PM", "HE"])
+def test_no_mask_is_every_study_pooled(deferred, method_tau2):
+    """A single analysis with no study left out pools without a mask: the same bits as a mask of ones."""
+    for i in range(Y.shape[0]):
+        y = np.where(np.isfinite(Y[i]), Y[i], 0.1)
+        with_mask = pool_one(y, V[i], np.ones(K), method_tau2=method_tau2, deferred=deferred)
+        without = pool_one(y, V[i], None, method_tau2=method_tau2, deferred=deferred)
+        for key in FLAT_KEYS:
+            assert _same_bits(without[key], with_mask[key]), (i, key)

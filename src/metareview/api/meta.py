@@ -186,7 +186,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     excl = select_studies(exclude, labels, "exclude")
     m = get_measure(settings.measure)
     notes = []
-    duplicated = _duplicate_labels(labels)
+    duplicated = None if studlab is None else _duplicate_labels(labels)  # (1, 2, ..., k: never)
     if duplicated:
         notes.append(duplicated)
         warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
@@ -202,7 +202,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                                 "allstudies = False leaves such studies out): no studies left to "
                                 "pool; pool the risk difference (RD) instead",
                                 column="events_e", rule="no studies")
-    if excl.all():
+    n_excluded = np.count_nonzero(excl)
+    if n_excluded == excl.size:
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
     es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings)
@@ -230,7 +231,9 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     # what rma() leaves to confint(), predict() and weights() is computed when first used
     # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights)
     lazy = settings.method == "Inverse" and not any_zero_vi
-    pool = partial(pool_one, es.yi, es.vi, mask, method_tau2=settings.method_tau2, level=settings.level,
+    # (every study pooled: no mask, as the kernel takes a batch without padding)
+    pool = partial(pool_one, es.yi, es.vi, mask if n_excluded else None, method_tau2=settings.method_tau2,
+                   level=settings.level,
                    random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
                    i2_method=settings.i2_method, null=m.null, tau2_ci=not any_zero_vi, tau2_weights=genq)
     if lazy:
@@ -265,8 +268,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
     lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))
     notes.extend(_flag_notes(labels, covs))
-    corrected = (es.incr > 0) & pooled_in
-    if np.count_nonzero(corrected) and m.design in ("proportion", "bin2"):
+    corrected = (es.incr > 0) & pooled_in if m.design in ("proportion", "bin2") else None
+    if corrected is not None and np.count_nonzero(corrected):
         notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
     source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
               "exclude": exclude, "subset": subset, "refit": _refit}

@@ -206,6 +206,9 @@ def get_measure(code: str | Measure) -> Measure:
     """Look a measure up by its code or alias, case-insensitively."""
     if isinstance(code, Measure):
         return code
+    exact = MEASURES.get(code) if type(code) is str else None  # a code as registered (what results keep)
+    if exact is not None:
+        return exact
     key = str(code).strip().upper()
     if key not in _ALIASES:
         valid = ", ".join(sorted(_ALIASES))

@@ -57,11 +57,10 @@ def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarra
     lack altogether are not missing cells (the measure's own check names them)."""
     needed = [c for c in needed_columns(measure, arrays) if c in arrays]
     values = [np.asarray(arrays[col], dtype=float) for col in needed]
-    with np.errstate(over="ignore", invalid="ignore"):
-        # a column without NaN has a sum that is not NaN (an infinity of each sign also gives
-        # NaN: such columns are looked at cell by cell)
-        if not any(np.isnan(np.add.reduce(x, axis=None)) for x in values):
-            return np.zeros(values[0].shape if values else (0,), dtype=bool), None
+    # a column without NaN has a least value that is not NaN (numpy's minimum passes a NaN on;
+    # unlike a sum, it cannot overflow)
+    if not any(x.size and _nan(_smallest(x, axis=None)) for x in values):
+        return np.zeros(values[0].shape if values else (0,), dtype=bool), None
     gaps = [(col, np.isnan(x)) for col, x in zip(needed, values)]
     shape = gaps[0][1].shape if gaps else (0,)
     missing = np.zeros(shape, dtype=bool)
@@ -115,7 +114,7 @@ def within_rules(yi: np.ndarray, vi: np.ndarray) -> bool:
     """Whether every cell is clear of :func:`not_computable` and :func:`beyond_precision` with a
     positive variance, from the extremes of the arrays (four reductions, where the cell masks
     take a dozen passes): the masks are needed only where this is False."""
-    if np.size(yi) == 0 or np.size(vi) == 0:
+    if yi.size == 0 or vi.size == 0:
         return True
     # a NaN makes min and max NaN, and every comparison below False
     # (the ufuncs' reduce over every axis: the same values as .max()/.min(), without their wrappers)
@@ -124,6 +123,10 @@ def within_rules(yi: np.ndarray, vi: np.ndarray) -> bool:
 
 
 _largest, _smallest = np.maximum.reduce, np.minimum.reduce
+
+
+def _nan(x) -> bool:
+    return x != x
 
 
 def zero_variance_refusal(method: str, method_tau2: str, allowed: tuple[str, ...]) -> str | None:
