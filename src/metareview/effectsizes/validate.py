@@ -37,7 +37,8 @@ def _fail(mask, studlab, column, message, rule, values=None):
     raise DataError(f"{message}{value}{extra}", study=lab, column=column, rule=rule)
 
 
-_sum, _least, _largest = np.add.reduce, np.minimum.reduce, np.fmax.reduce
+_least, _largest, _fmax = np.minimum.reduce, np.maximum.reduce, np.fmax.reduce
+_INF = float("inf")
 
 
 def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
@@ -52,50 +53,50 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
     if math.prod(shape) == 0:
         raise DataError("no studies to analyse", rule="no studies")
     labels = studlab
-    with np.errstate(over="ignore", invalid="ignore"):
-        for c in needed:
-            v = arr[c]
-            if (v.shape if type(v) is np.ndarray else np.shape(v)) != shape:
-                raise DataError(f"has {np.size(v)} values where {np.prod(shape)} were expected",
-                                column=c, rule="column lengths differ")
-            # a finite sum means finite cells (a batch's million cells in one pass); only a
-            # sum that overflows or holds a NaN or infinity needs the cell by cell mask
-            if not np.isfinite(_sum(v, axis=None)):
-                bad = ~np.isfinite(v)
-                if np.count_nonzero(bad):  # count_nonzero: a third of the time of .any() on a few studies
-                    _fail(bad, labels, c, "missing or non-numeric value", "value required")
+    least: dict[str, float] = {}
+    for c in needed:
+        v = arr[c]
+        if (v.shape if type(v) is np.ndarray else np.shape(v)) != shape:
+            raise DataError(f"has {np.size(v)} values where {np.prod(shape)} were expected",
+                            column=c, rule="column lengths differ")
+        # the extremes of a column are finite exactly when its cells are (a NaN makes both NaN;
+        # a batch's million cells in two passes, which cannot overflow as a sum can); the cell
+        # by cell mask only for a column that has one
+        low = least[c] = _least(v, axis=None)
+        if not (-_INF < low and _largest(v, axis=None) < _INF):
+            _fail(~np.isfinite(v), labels, c, "missing or non-numeric value", "value required")
     # every cell is finite from here: a rule holds for every study when it holds for the
-    # column's extreme (one reduction; the cell masks are built only to name a study breaking it)
+    # column's extreme (the cell masks are built only to name a study breaking it)
     g: Callable[[str], Any] = arr.get
     for c in ("n", "n_e", "n_c", "time", "time_e", "time_c"):
-        if c in needed and _least(g(c), axis=None) <= 0:
+        if c in needed and least[c] <= 0:
             _fail(g(c) <= 0, labels, c, "must be greater than 0", f"{c} > 0", g(c))
     for ev in ("events_e", "events_c"):
-        if ev in needed and measure.design == "rate2" and _least(g(ev), axis=None) < 0:
+        if ev in needed and measure.design == "rate2" and least[ev] < 0:
             _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
     for ev, n in (("events", "n"), ("events_e", "n_e"), ("events_c", "n_c")):
         if ev in needed:
-            if _least(g(ev), axis=None) < 0:
+            if least[ev] < 0:
                 _fail(g(ev) < 0, labels, ev, "must not be negative", f"{ev} >= 0", g(ev))
             # the difference is positive exactly where ev > n (fmax passes over a NaN, as ">" does)
-            if n in arr and _largest(g(ev) - g(n), axis=None) > 0:
+            if n in arr and _fmax(g(ev) - g(n), axis=None) > 0:
                 _fail(g(ev) > g(n), labels, ev, f"is larger than {n}", f"{ev} <= {n}", g(ev))
     for c in ("sd", "sd_pre", "sd_post", "sd_e", "sd_c"):
-        if c in needed and _least(g(c), axis=None) <= 0:
+        if c in needed and least[c] <= 0:
             _fail(g(c) <= 0, labels, c, "standard deviation must be greater than 0", "SD > 0", g(c))
     if measure.positive_means:
         for c in ("mean", "mean_e", "mean_c", "mean_pre", "mean_post"):
-            if c in needed and _least(g(c), axis=None) <= 0:
+            if c in needed and least[c] <= 0:
                 _fail(g(c) <= 0, labels, c, f"{measure.code} needs positive means", "mean > 0", g(c))
     if "cor" in needed:
         if np.count_nonzero(np.abs(g("cor")) > 1):
             _fail(np.abs(g("cor")) > 1, labels, "cor", "a correlation must lie in [-1, 1]", "-1 <= cor <= 1",
                   g("cor"))
-    least = measure.min_n
-    if least and "n" in needed and _least(g("n"), axis=None) < least:
+    min_n = measure.min_n
+    if min_n and "n" in needed and least["n"] < min_n:
         # e.g. escalc gives no sampling variance of r for n <= 3, and no bias-corrected r for n <= 4
-        _fail(g("n") < least, labels, "n", f"{measure.code} needs at least {least} observations",
-              f"n >= {least}", g("n"))
+        _fail(g("n") < min_n, labels, "n", f"{measure.code} needs at least {min_n} observations",
+              f"n >= {min_n}", g("n"))
     if "predictors" in needed:
         if np.count_nonzero(g("predictors") < 0):
             _fail(g("predictors") < 0, labels, "predictors", "the number of predictors must not be negative",
@@ -110,6 +111,6 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         _fail(np.abs(g("r")) > 1, labels, "r", "a correlation must lie in [-1, 1]", "-1 <= r <= 1", g("r"))
     for c in ("vi", "sei"):
         # 0 is legal for some tau² estimators (as metafor); the analysis decides
-        if c in needed and _least(g(c), axis=None) < 0:  # the cells are finite here: the least one tells
+        if c in needed and least[c] < 0:  # the cells are finite here: the least one tells
             _fail(g(c) < 0, labels, c, "a sampling variance or standard error must not be negative",
                   f"{c} >= 0", g(c))

@@ -18,6 +18,7 @@ would not), and both shapes give the same bits.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -115,9 +116,11 @@ def _named(values, level: float, wc, wr, prediction: Deferred | None = None, fil
     intervals on first use (:meth:`Pooled.deferring`)."""
     (k, ce, cse, clo, chi, cst, cp, re, rse, rlo, rhi, rst, rp, rdf, plo, phi, q, qdf, qp, t2, t2lo, t2hi,
      tau, i2, i2lo, i2hi, h, hlo, hhi, it, conv, se_t2) = values
-    het = Heterogeneity(q=q, df=int(qdf), p=qp, tau2=t2, tau2_interval=Interval(t2lo, t2hi, level), tau=tau,
-                        i2=i2, i2_interval=Interval(i2lo, i2hi, level), h=h, h_interval=Interval(hlo, hhi, level),
-                        converged=bool(conv), iterations=int(it), se_tau2=se_t2)
+    if fill is None:
+        t2_ci, i2_ci, h_ci = Interval(t2lo, t2hi, level), Interval(i2lo, i2hi, level), Interval(hlo, hhi, level)
+    else:  # the intervals to come: one NaN interval holds their place
+        t2_ci = i2_ci = h_ci = Interval(math.nan, math.nan, level)
+    het = Heterogeneity(q, int(qdf), qp, t2, t2_ci, tau, i2, i2_ci, h, h_ci, bool(conv), int(it), se_t2)
     return Pooled(int(k), Estimate(ce, cse, Interval(clo, chi, level), cst, cp),
                   Estimate(re, rse, Interval(rlo, rhi, level), rst, rp, rdf),
                   Interval(plo, phi, level) if prediction is None else prediction, het, wc, wr, fill=fill)
@@ -127,7 +130,7 @@ def _all_finite(a: np.ndarray) -> bool:
     """Whether every cell of ``a`` is finite, screened by one sum (an infinity or a NaN makes
     it non-finite; only a sum that overflows needs the cell by cell check), under the
     caller's ``np.errstate``."""
-    return bool(np.isfinite(np.add.reduce(a, axis=None))) or bool(np.isfinite(a).all())
+    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
 #: what the kernel does with floating-point exceptions: a NaN or an infinity where a value
@@ -143,15 +146,18 @@ def _prepare(yi, vi, mask, ndim: int = 2):
     y, v = np.asarray(yi, float), np.asarray(vi, float)
     if ndim == 2:
         y, v = np.atleast_2d(y), np.atleast_2d(v)
-    # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read)
-    mk = np.broadcast_to(1.0, y.shape) if mask is None else np.asarray(mask, float)
+    # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read);
+    # the studies of one analysis: their ones (a few cells, made faster than a view)
+    mk = (np.ones(y.shape) if ndim == 1 else np.broadcast_to(1.0, y.shape)) if mask is None \
+        else np.asarray(mask, float)
     if ndim == 2:
         mk = np.atleast_2d(mk)
     if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
-            return y, v, mk, np.full(y.shape[:-1], float(y.shape[-1]))[()]
+            n = float(y.shape[-1])
+            return y, v, mk, np.float64(n) if ndim == 1 else np.full(y.shape[:-1], n)
         if np.minimum.reduce(mk, axis=None) > 0:  # (mk.min() without its wrapper)
             return y, v, mk, row_sum(mk, -1)
         return np.where(mk > 0, y, 0.0), np.where(mk > 0, v, 1.0), mk, row_sum(mk, -1)

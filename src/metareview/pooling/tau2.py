@@ -705,8 +705,10 @@ def _se(entry: Tau2Estimator, d: Tau2Data, tau2) -> np.ndarray:
 
 
 def _largest_magnitude(v: np.ndarray) -> float:
-    """max |v| from the extremes, without an array of magnitudes (NaN when v holds one; the
-    ufuncs' reductions are ``v.max()`` and ``v.min()`` without their wrappers)."""
+    """max |v| (NaN when v holds one): for a batch from the extremes, without an array of
+    magnitudes; for the few studies of one analysis by one reduction of their magnitudes."""
+    if v.ndim == 1:
+        return np.maximum.reduce(np.abs(v), axis=None)
     high, low = np.maximum.reduce(v, axis=None), np.minimum.reduce(v, axis=None)
     return high if high >= -low else -low
 
