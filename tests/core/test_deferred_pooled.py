@@ -25,14 +25,10 @@ EVENTS, N = SEED["events"].to_numpy(), SEED["n"].to_numpy()
 
 RNG = np.random.default_rng(18_3)
 K = 9
-Y = RNG.normal(0.2, 0.7, (30, K))
-V = RNG.uniform(0.01, 0.5, (30, K))
+Y, V = RNG.normal(0.2, 0.7, (30, K)), RNG.uniform(0.01, 0.5, (30, K))
 MASK = (RNG.random((30, K)) > 0.2).astype(float)
-MASK[0] = 1.0                                   # every study
-MASK[1] = 0.0
-MASK[1, 4] = 1.0                                # one study
-MASK[2] = 0.0
-MASK[2, [0, 6]] = 1.0                           # two studies
+for row, pooled in ((0, list(range(K))), (1, [4]), (2, [0, 6])):  # every study, one study, two studies
+    MASK[row] = np.isin(np.arange(K), pooled)
 Y[3] = 0.4                                      # tau² = 0, Q = 0
 Y[4, 1] = np.nan                                # a study without an effect
 
