@@ -6,7 +6,8 @@ Data: ``tests/fixtures/seed_tr.csv`` (the seed paper's treatment response, k = 2
   study intervals, and the Q-profile interval of tau², the I² and H intervals, the prediction
   interval and the study weights, are computed on first use, as ``rma()`` leaves them to
   ``summary()``, ``confint()``, ``predict()`` and ``weights()``) against one
-  ``metafor::rma(measure = "PLO", xi, ni, method = "DL")`` call inside one Rscript (package loading not counted), measured the same way on both sides:
+  ``metafor::rma(measure = "PLO", xi, ni, method = "DL")`` call inside one Rscript (package
+  loading not counted), measured the same way on both sides:
   the mean call of the fastest of ``--loops`` loops of ``--repeat`` calls (on a shared
   machine the fastest loop is the one least disturbed by other work); and the same for
   ``metareview.metagen(yi, vi=vi)`` against ``metafor::rma(yi, vi, method = "DL")`` on the
