@@ -263,7 +263,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         if settings.method == "MH" and m.code == "OR":
             # the Cochran-Mantel-Haenszel and Tarone tests, as rma.mh prints them
             from ..pooling.mh import cmh_tarone
-            pooled = pooled.replace(method_details={**pooled.method_details, **cmh_tarone(
+            pooled = pooled.replace(method_details={**(pooled.method_details or {}), **cmh_tarone(
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
     intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
     lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))

@@ -19,7 +19,8 @@ from ..base.exceptions import SettingsError
 from .per_analysis import as_float, maximum, pick
 from .values import Interval
 
-__all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity"]
+__all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity", "kernel_heterogeneity",
+           "kernel_from_q"]
 
 I2_METHODS = ("q", "tau2")
 
@@ -100,10 +101,10 @@ def from_q(q, k, level) -> dict:
     """I², H and their test-based intervals from Q and the number of studies ``k``, as R meta
     reports them whatever the model (arrays over analyses; floats for a single Q)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _from_q(q, k, level)
+        return kernel_from_q(q, k, level)
 
 
-def _from_q(q, k, level, intervals: bool = True) -> dict:
+def kernel_from_q(q, k, level, intervals: bool = True) -> dict:
     """:func:`from_q` under the caller's ``np.errstate`` (``intervals=False``: I² and H alone,
     their bounds NaN)."""
     h, h_lo, h_hi = _h_test_based(q, k, level, intervals)
@@ -126,17 +127,17 @@ def i2_h_test_based(q: float, k: int, level: float) -> tuple[float, Interval, fl
 def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):
     """I² (percent), H and their intervals by ``method`` (``"q"`` as meta, ``"tau2"`` as metafor)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _heterogeneity(q, k, tau2, v, mask, level, method, tau2_ci)
+        return kernel_heterogeneity(q, k, tau2, v, mask, level, method, tau2_ci)
 
 
-def _heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None, intervals: bool = True):
+def kernel_heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None, intervals: bool = True):
     """:func:`heterogeneity` under the caller's ``np.errstate`` (the pooling kernel's);
     ``intervals=False`` leaves the bounds of I² and H NaN (a result that computes them on
     first use)."""
     if method not in I2_METHODS:
         raise SettingsError(f"unknown I² method {method!r}; valid: {', '.join(I2_METHODS)}")
     if method == "q":
-        return _from_q(q, k, level, intervals)
+        return kernel_from_q(q, k, level, intervals)
     s2 = typical_variance(v, mask)
 
     def conv(t):

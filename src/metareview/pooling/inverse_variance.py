@@ -28,10 +28,10 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.deferred import Deferred
 from ..base.exceptions import ConvergenceWarning, SettingsError, SmallSampleWarning
-from .heterogeneity import _from_q, _heterogeneity
+from .heterogeneity import kernel_from_q, kernel_heterogeneity
 from .per_analysis import all_of, any_of, maximum, minimum, pick
 from .projection import row_sum
-from .tau2 import _estimate_tau2, estimator, non_convergence_message, q_generalised, q_profile
+from .tau2 import estimator, kernel_estimate_tau2, non_convergence_message, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
 __all__ = ["PooledArrays", "pool_arrays", "pool_one", "kernel_warnings", "one_study_message", "RANDOM_CI",
@@ -133,9 +133,10 @@ def _all_finite(a: np.ndarray) -> bool:
     return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
-#: what the kernel does with floating-point exceptions: a NaN or an infinity where a value
-#: does not exist (no studies, one study, a zero sum) is the answer, not an error
-_QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
+def _quiet() -> np.errstate:
+    """What the kernel does with floating-point exceptions: a NaN or an infinity where a value
+    does not exist (no studies, one study, a zero sum) is the answer, not an error."""
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 def _prepare(yi, vi, mask, ndim: int = 2):
@@ -182,11 +183,11 @@ def tau2_interval(yi, vi, mask, tau2, q, *, level: float = 0.95, i2_method: str 
     """The Q-profile interval of tau² and what depends on it (I² and H bounds under
     ``i2_method="tau2"``), for arrays as :func:`pool_arrays` takes them: what
     ``pool_arrays(..., tau2_ci=True)`` adds to a result computed with ``tau2_ci=False``."""
-    with np.errstate(**_QUIET):
+    with _quiet():
         y, v, mk, k = _prepare(yi, vi, mask)
         lo, hi = q_profile(y, v, mk, level, tol=tau2_tol)
-        het = _single_study(_heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
-                                           i2_method, (lo, hi)), k)
+        het = _single_study(kernel_heterogeneity(np.atleast_1d(q), k, np.atleast_1d(tau2), v, mk, level,
+                                                 i2_method, (lo, hi)), k)
     out = {"tau2_ci_low": lo, "tau2_ci_high": hi}
     if i2_method == "tau2":
         out.update({key: het[key] for key in TAU2_CI_FIELDS[2:]})
@@ -258,7 +259,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
-    with np.errstate(**_QUIET):
+    with _quiet():
         y, v, mk, k = _prepare(yi, vi, mask)
         values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
                        adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
@@ -284,7 +285,7 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
     values, so they are the values given at once.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
-    with np.errstate(**_QUIET):
+    with _quiet():
         y, v, mk, k = _prepare(yi, vi, mask, ndim=1)
         values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
                        adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
@@ -299,7 +300,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
           tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False) -> dict:
     """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
     for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
-    shape (studies,), under the caller's ``np.errstate`` (:data:`_QUIET`).
+    shape (studies,), under the caller's ``np.errstate`` (:func:`_quiet`).
 
     ``deferred`` (one analysis): the prediction interval, the weights and the heterogeneity
     intervals are left NaN (None), and ``later`` holds what computes them on first use: the
@@ -333,8 +334,8 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         centre = np.asarray(tau2_center, float)
         centre = centre.reshape(()) if one else np.broadcast_to(centre, y.shape[:1])
         q_tau2 = row_sum(w * (y - centre[..., None]) ** 2, -1)
-    fit = _estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
-                         common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
+    fit = kernel_estimate_tau2(y, v, mk, method_tau2, tol=tau2_tol, maxiter=tau2_maxiter, warn=warn,
+                               common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
     tau2, se_t2 = fit.tau2, fit.se
     assert se_t2 is not None  # asked for with se=True
     ws = v + tau2[..., None]
@@ -379,7 +380,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     later = None
     if deferred:
         pred_lo = pred_hi = tau2_lo = tau2_hi = blank()
-        het = _heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi), intervals=False)
+        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi), intervals=False)
         prediction_interval = Deferred(_later_prediction, mu_r, se_r, tau2, k, prediction, level, random_ci)
         fill = partial(_later_intervals, y, v, mk, q, k, tau2, level, i2_method, tau2_ci, tau2_tol)
         later = (prediction_interval, fill)
@@ -393,7 +394,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
         else:
             tau2_lo = tau2_hi = blank()
-        het = _heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
         wc, wr = _study_weights(w, sw, ws, sws, mk) if weights else (None, None)
     het = _single_study(het, k)
 
@@ -431,7 +432,7 @@ def kernel_warnings(pooled: Pooled, *, method_tau2: str, random_ci: str,
     out: list[tuple[str, type[Warning]]] = []
     if pooled.k == 1:
         out.append((one_study_message(random_ci), SmallSampleWarning))
-    if not pooled._heterogeneity.converged:
+    if not pooled["tau2_converged"]:
         out.append((non_convergence_message(estimator(method_tau2).code, tau2_maxiter, 1), ConvergenceWarning))
     return out
 
@@ -454,14 +455,14 @@ def _study_weights(w, sw, ws, sws, mk):
 
 def _later_prediction(mu_r, se_r, tau2, k, prediction: str, level: float, random_ci: str) -> Interval:
     """The prediction interval of one analysis, computed on first read (``pool_one(deferred=True)``)."""
-    with np.errstate(**_QUIET):
+    with _quiet():
         low, high = _prediction_interval(mu_r, se_r, tau2, k, prediction, level, random_ci)
     return Interval(float(low), float(high), level)
 
 
 def _later_weights(w, sw, ws, sws, mk):
     """The study weights of one analysis, computed on first read."""
-    with np.errstate(**_QUIET):
+    with _quiet():
         return _study_weights(w, sw, ws, sws, mk)
 
 
@@ -474,7 +475,7 @@ def _later_intervals(y, v, mk, q, k, tau2, level: float, i2_method: str, tau2_ci
         ci = tau2_interval(y, v, mk, tau2, q, level=level, i2_method=i2_method, tau2_tol=tau2_tol)
         out = {key: value[0].item() for key, value in ci.items()}
     if i2_method == "q":
-        with np.errstate(**_QUIET):
-            het = _from_q(q, k, level)
+        with _quiet():
+            het = kernel_from_q(q, k, level)
         out.update((key, het[key]) for key in TAU2_CI_FIELDS[2:])
     return out

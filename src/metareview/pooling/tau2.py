@@ -67,8 +67,8 @@ from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick
 from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
-           "Tau2Data", "Tau2Fit", "estimate_tau2", "estimator", "non_convergence_message", "q_generalised",
-           "q_profile", "se_tau2", "tau2_code"]
+           "Tau2Data", "Tau2Fit", "estimate_tau2", "kernel_estimate_tau2", "estimator", "non_convergence_message",
+           "q_generalised", "q_profile", "se_tau2", "tau2_code"]
 
 
 _ZERO = np.float64(0.0)  # tau² at the boundary, a numpy scalar as the estimates of one analysis
@@ -644,13 +644,13 @@ def estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
     the estimate, as :func:`se_tau2`, from the quantities the estimate was computed with.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _estimate_tau2(y, v, mask, method, X=X, tol=tol, maxiter=maxiter, warn=warn, common=common,
-                              weights=weights, counts=counts, se=se, stacklevel=4)
+        return kernel_estimate_tau2(y, v, mask, method, X=X, tol=tol, maxiter=maxiter, warn=warn, common=common,
+                                    weights=weights, counts=counts, se=se, stacklevel=4)
 
 
-def _estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
-                   maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None,
-                   se: bool = False, stacklevel: int = 3) -> Tau2Fit:
+def kernel_estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12,
+                         maxiter: int = 1000, warn: bool = True, common=None, weights=None, counts=None,
+                         se: bool = False, stacklevel: int = 3) -> Tau2Fit:
     """:func:`estimate_tau2` under the caller's ``np.errstate`` (the pooling kernel's: one
     block per call, not one per step); a warning names the frame ``stacklevel`` up."""
     entry = estimator(method)
@@ -662,10 +662,10 @@ def _estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float = 1e-12
     mask = np.asarray(mask, float)
     if y.ndim == 1 and (entry.iterative or X is not None):
         # one analysis: the solvers gather the rows still iterating, so it is a batch of one
-        fit = _estimate_tau2(y[None], v[None], mask[None], method,
-                             X=None if X is None else np.asarray(X, float)[None], tol=tol, maxiter=maxiter,
-                             warn=warn, common=_batch_of_one(common), weights=_batch_of_one(weights),
-                             counts=_batch_of_one(counts), se=se, stacklevel=stacklevel)
+        fit = kernel_estimate_tau2(y[None], v[None], mask[None], method,
+                                   X=None if X is None else np.asarray(X, float)[None], tol=tol, maxiter=maxiter,
+                                   warn=warn, common=_batch_of_one(common), weights=_batch_of_one(weights),
+                                   counts=_batch_of_one(counts), se=se, stacklevel=stacklevel)
         return Tau2Fit(fit.tau2[0], fit.iterations[0], fit.converged[0], None if fit.se is None else fit.se[0])
     if weights is not None:
         weights = np.broadcast_to(np.asarray(weights, float), y.shape)

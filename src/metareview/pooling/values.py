@@ -299,9 +299,12 @@ class Pooled(Mapping):
     random: Estimate
     method_details: dict | None
     _heterogeneity: Heterogeneity
+    _prediction: Interval | Deferred
+    _weight_common: np.ndarray | Deferred | None
+    _weight_random: np.ndarray | Deferred | None
     _fill: Callable[[], dict] | None
 
-    def __init__(self, k: int, common: Estimate, random: Estimate, prediction: Interval,
+    def __init__(self, k: int, common: Estimate, random: Estimate, prediction: Interval | Deferred,
                  heterogeneity: Heterogeneity, weight_common=None, weight_random=None,
                  method_details: dict | None = None, *, fill: Callable[[], dict] | None = None):
         put = object.__setattr__  # (one call per field: a pooled analysis is made for every analysis)
