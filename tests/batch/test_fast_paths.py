@@ -223,7 +223,7 @@ def bits_equal(a, b) -> bool:
         ((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
 
 
-@pytest.mark.parametrize("k", list(range(1, 20)) + [33, 130])
+@pytest.mark.parametrize("k", list(range(1, 27)) + [33, 130])
 def test_row_sums_add_columns_as_numpy_adds_a_row(k):
     """The column-wise row sums of few studies give numpy's pairwise sums bit for bit, signed
     zeros, infinities, NaN and magnitudes that cancel included; other layouts fall back."""

@@ -200,6 +200,7 @@ class _Frame:
             self.ids = heads
             self.counts = np.diff(np.append(first, ids.size))
             self.order = None
+            self.starts = first  # the first row of each analysis
         else:
             codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
             if (codes < 0).any():
@@ -211,7 +212,7 @@ class _Frame:
             grouped = codes.size < 2 or bool((np.diff(codes) >= 0).all())
             self.order = None if grouped else np.argsort(codes, kind="stable")
             self.counts = np.bincount(codes, minlength=len(uniques))
-        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
+            self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
         self.values = {role: _numeric(frame[col], col, self._row_id, self._row_study)
                        for role, col in plan.roles.items()}
 
