@@ -149,6 +149,33 @@ def test_quantile_of_one_df_for_a_whole_chunk(fn, special_fn):
         np.testing.assert_array_equal(got, expected, strict=True)
 
 
+def test_chi2_p_values_of_one_df_for_a_whole_chunk():
+    """Q's p-value with one df for a chunk of one k is chdtrc of each analysis' own df."""
+    rng = np.random.default_rng(3)
+    for k in (2, 5, 20, 101):
+        q = np.concatenate([rng.chisquare(k - 1, 500) * rng.uniform(0.1, 8, 500), [0.0, 1e-300, 1e300, np.inf, np.nan]])
+        df = np.full(q.size, k - 1.0)
+        np.testing.assert_array_equal(dist.chi2_sf(q, df), special.chdtrc(df, q), strict=True)
+        mixed = df.copy()
+        mixed[-1] = k  # another df: each analysis with its own
+        np.testing.assert_array_equal(dist.chi2_sf(q, mixed), special.chdtrc(mixed, q), strict=True)
+
+
+@pytest.mark.parametrize("prediction,random_ci", [("t", "wald"), ("v", "wald"), ("z", "wald"), ("z", "hk"),
+                                                  ("none", "wald")])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 20])
+def test_prediction_quantile_of_one_k_for_a_whole_chunk(prediction, random_ci, k):
+    """One quantile for a chunk of one k: the bits of the quantile of each analysis' own k."""
+    from metareview.pooling.inverse_variance import _prediction_quantile
+
+    ks = np.full(100, float(k))
+    with np.errstate(invalid="ignore"):
+        one = _prediction_quantile(prediction, ks, 0.9, random_ci)
+        general = _prediction_quantile(prediction, np.append(ks, k + 1.0), 0.9, random_ci)
+    np.testing.assert_array_equal(np.broadcast_to(one, ks.shape), np.broadcast_to(general, (ks.size + 1,))[:-1])
+    assert np.ndim(one) == 0
+
+
 # ----- a chunk without padding, in a batch ---------------------------------------------
 
 def equal_k_table(m: int = 30, k: int = 4, seed: int = 2) -> pd.DataFrame:

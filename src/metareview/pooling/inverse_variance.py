@@ -189,7 +189,9 @@ def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald
 
 def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
     """:func:`prediction_quantile` for ``k`` an array over analyses or the numpy scalar of one
-    analysis (then a scalar), under the caller's ``np.errstate``."""
+    analysis (then a scalar, as for many analyses of one k), under the caller's ``np.errstate``."""
+    if type(k) is np.ndarray and k.size >= 64 and (k == k[0]).all():
+        return _prediction_quantile(prediction, k[0], level, random_ci)  # one quantile for the chunk
     p = _dist.two_sided(level)[0]
     if prediction == "t":
         return pick(k - 2 > 0, _t_ppf(p, maximum(k - 2, 1)), np.nan)
