@@ -230,9 +230,12 @@ def test_a_chunk_without_padding_whose_analysis_has_no_complete_study():
     assert err.value.study == "S1"
 
 
-@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5]])
+@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5],
+                                 [1, 2, 3, 4, 5, 6], [1, 1, 1, 4, 4, 4], [1, 1, 2, 2, 2, 2], [1, 1, 2, 2, 2, 3],
+                                 [1, 1, 2, 3, 3, 3], [3, 3, 1, 1, 2, 2], [1, 1, 2, 2, 1, 1]])
 def test_integer_ids_in_runs_sorted_or_not(ids):
-    """Sorted integer ids are read as runs; any other order groups as string ids do."""
+    """Sorted integer ids are read as runs (runs of one length, or not); any other order groups
+    as string ids do."""
     y, v = simulated(1, 6, seed=9)
     table = pd.DataFrame({"analysis": ids, "yi": y.ravel(), "vi": v.ravel()})
     with warnings.catch_warnings():
