@@ -34,6 +34,7 @@ def _app(seen: dict) -> typer.Typer:
     @app.command()
     def cmd(
         data: Path = typer.Argument(..., help="a path"),
+        ids: Optional[List[int]] = typer.Argument(None, help="whole numbers"),
         text: Optional[str] = typer.Option(None, "--text"),
         whole: Optional[int] = typer.Option(None, "--whole"),
         number: float = typer.Option(0.95, "--number"),
@@ -92,6 +93,7 @@ def test_one_value_reads_as_typer_reads_it(name, values):
     ("texts", [(), ("A",), ("A", "B"), ["A", "b c"], ("A", 5), "A", None]),
     ("wholes", [(), ("1", "2"), ("1", "x"), ("1", " 2"), (1, 2), None]),
     ("numbers", [("0.5",), ("0.5", "1e-3"), ("0.5", "x"), ("1_0",), None]),
+    ("ids", [(), ("1", "2"), ("1", "x"), ("1", "2.0"), None]),
 ])
 def test_repeated_values_read_as_typer_reads_them(name, values):
     _compare(name, values)
@@ -138,13 +140,16 @@ def test_declarations_beyond_a_type_are_left_to_typer():
     assert params["parsed"].process_value(ctx, "abc") == "ABC"
 
 
-def test_a_command_line_reads_the_same_values(tmp_path):
+@pytest.mark.parametrize("given", [
+    ["--text", "PLO", "--whole", "3", "--number", "0.9", "--flag", "--no-maybe", "--texts", "A", "--texts", "B",
+     "--wholes", "1", "--numbers", "2.5", "--bounded", "0.25", "--parsed", "q", "--out", "o.csv", "4", "5"],
+    [],  # every default
+])
+def test_a_command_line_reads_the_same_values(given, tmp_path):
     """Through click's parsing and typer's callback: the command receives what typer alone gives it."""
     table = tmp_path / "t.csv"
     table.write_text("a\n")
-    args = [str(table), "--text", "PLO", "--whole", "3", "--number", "0.9", "--flag", "--no-maybe",
-            "--texts", "A", "--texts", "B", "--wholes", "1", "--numbers", "2.5", "--bounded", "0.25",
-            "--parsed", "q"]
+    args = [str(table), *given]
 
     def received(plain: bool):
         seen: dict = {}

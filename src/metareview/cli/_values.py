@@ -120,7 +120,7 @@ def _reader(param) -> PlainValues | None:
     if get_origin(annotation) is list and len(get_args(annotation)) == 1:
         annotation, many = get_args(annotation)[0], True
     read = _READERS.get(annotation) if isinstance(annotation, type) else None
-    if read is None or many != bool(param.multiple):
+    if read is None or many != bool(param.multiple or param.nargs == -1):
         return None
     return PlainValues(read, many, descriptor)
 
