@@ -123,3 +123,15 @@ def test_lasting_imports_pause_the_collector_and_freeze_only_after_new_imports()
             "gc.disable()\nwith lasting_imports():\n    import decimal\nassert not gc.isenabled()\nprint('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "ok"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
+def test_the_dataclasses_pool_makes_have_their_own_docstrings():
+    """A dataclass without a docstring gets one built from ``inspect.signature`` of its fields when the class is
+    made, at every start of the command line."""
+    code = (f"import dataclasses, sys\nfrom metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0\n"
+            "print('\\nBUILT', [f'{n}.{k}' for n, m in list(sys.modules.items()) if n.startswith('metareview')\n"
+            "       for k, v in vars(m).items() if isinstance(v, type) and dataclasses.is_dataclass(v)\n"
+            "       and v.__module__ == n and (v.__doc__ or '').startswith(v.__name__ + '(')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.rsplit("BUILT", 1)[1].strip() == "[]"
