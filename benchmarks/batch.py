@@ -189,8 +189,9 @@ def run(args) -> list[dict]:
                 row["batch_tau2_ci"] = m / best_of(lambda: batch(long, method_tau2=method), args.repeat)  # noqa: B023
                 res = batch(long, method_tau2=method, tau2_ci=False)
             row["not_converged"] = int((~res["tau2_converged"]).sum())
-            row["single_api"] = single_loop(y, v, method, args.single)
-            row["statsmodels"] = statsmodels_loop(y, v, args.statsmodels) if method == "DL" else None
+            row["single_api"] = single_loop(y, v, method, args.single) if args.single else None
+            row["statsmodels"] = (statsmodels_loop(y, v, args.statsmodels)
+                                  if method == "DL" and args.statsmodels else None)
             row["pymare"] = pymare_rate(y, v, method, args.repeat)
             r = r_loop(y, v, method, args.r_fits) if args.r_fits else None
             row["metafor"] = r["analyses"] / r["seconds"] if r else None
@@ -254,8 +255,8 @@ def main(argv=None):
     p.add_argument("--analyses", type=int, default=100_000)
     p.add_argument("--k", type=int, nargs="+", default=[5, 20, 100])
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--single", type=int, default=500, help="analyses in the single-API loop")
-    p.add_argument("--statsmodels", type=int, default=5_000, help="analyses in the statsmodels loop")
+    p.add_argument("--single", type=int, default=500, help="analyses in the single-API loop (0: skip it)")
+    p.add_argument("--statsmodels", type=int, default=5_000, help="analyses in the statsmodels loop (0: skip it)")
     p.add_argument("--r-fits", type=int, default=2_000, help="analyses in the metafor loop (0: skip R)")
     p.add_argument("--json", help="also write the results (and machine facts) to this file")
     args = p.parse_args(argv)
