@@ -16,7 +16,10 @@ tau²), this times, in one process and one run:
 * ``pandas csv``   the same chunks through ``DataFrame.to_csv(float_format="%.17g")``, the
   writer ``metareview batch`` used before;
 * ``whole command`` ``metareview batch long.parquet -o out.csv --no-tau2-ci --quiet`` as a new
-  process (reading, pooling and writing).
+  process (reading, pooling and writing);
+* ``csv by column type``  pyarrow's CSV formatting of the result columns of each Arrow type
+  alone (doubles, integers, booleans, strings), in one thread: CPU nanoseconds per value, to
+  show where the CSV's time goes.
 
 Run:  python benchmarks/batch_io.py [--analyses 100000] [--k 20] [--json FILE]
 """
@@ -116,6 +119,7 @@ def main() -> None:
         results["whole command"], _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
         check = pd.read_csv(tmp / "out.csv")
         assert len(check) == args.analyses
+    by_type = csv_by_type(parts)
     rows = args.analyses
     print(f"{rows:,} analyses of k = {args.k} (DL, no tau² CI); {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
@@ -127,9 +131,37 @@ def main() -> None:
           f"pandas csv / write csv: {results['pandas csv'] / results['write csv']:.1f}x")
     print(f"  CSV {mb['csv']:.1f} MB at {mb['csv'] / results['write csv']:.0f} MB/s, Parquet {mb['parquet']:.1f} MB "
           f"at {mb['parquet'] / results['write parquet']:.0f} MB/s; the disk {mb['csv'] / results['disk']:.0f} MB/s")
+    print("  CSV formatting by column type (one thread, CPU per value; empty values included): "
+          + "; ".join(f"{kind} x {n}: {ns:.0f} ns" for kind, (n, ns) in by_type.items()))
     if args.json:
         args.json.write_text(json.dumps({"analyses": rows, "k": args.k, "seconds": results, "cpu_seconds": CPU,
-                                         "bytes": sizes}, indent=2))
+                                         "bytes": sizes, "csv_ns_per_value_by_type": by_type}, indent=2))
+
+
+def csv_by_type(parts) -> dict:
+    """For each Arrow type of the result columns: (columns, CPU ns per value) of pyarrow's CSV
+    formatting of those columns alone, in this thread, best of three."""
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    from metareview.cli.cmd_batch import _arrow_table
+
+    tables = [_arrow_table(df) for df in parts]
+    kinds: dict = {}
+    for name, column in zip(tables[0].column_names, tables[0].columns):
+        kinds.setdefault(str(column.type), []).append(name)
+    options = pc.WriteOptions(quoting_style="needed", include_header=False)
+    out = {}
+    for kind, names in kinds.items():
+        chosen = [t.select(names) for t in tables]
+        best = np.inf
+        for _ in range(3):
+            cpu = time.process_time()
+            for t in chosen:
+                pc.write_csv(t, pa.BufferOutputStream(), write_options=options)
+            best = min(best, time.process_time() - cpu)
+        out[kind] = (len(names), best / (len(names) * sum(t.num_rows for t in chosen)) * 1e9)
+    return out
 
 
 if __name__ == "__main__":

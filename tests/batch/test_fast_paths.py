@@ -149,6 +149,33 @@ def test_quantile_of_one_df_for_a_whole_chunk(fn, special_fn):
         np.testing.assert_array_equal(got, expected, strict=True)
 
 
+def test_chi2_p_values_of_one_df_for_a_whole_chunk():
+    """Q's p-value with one df for a chunk of one k is chdtrc of each analysis' own df."""
+    rng = np.random.default_rng(3)
+    for k in (2, 5, 20, 101):
+        q = np.concatenate([rng.chisquare(k - 1, 500) * rng.uniform(0.1, 8, 500), [0.0, 1e-300, 1e300, np.inf, np.nan]])
+        df = np.full(q.size, k - 1.0)
+        np.testing.assert_array_equal(dist.chi2_sf(q, df), special.chdtrc(df, q), strict=True)
+        mixed = df.copy()
+        mixed[-1] = k  # another df: each analysis with its own
+        np.testing.assert_array_equal(dist.chi2_sf(q, mixed), special.chdtrc(mixed, q), strict=True)
+
+
+@pytest.mark.parametrize("prediction,random_ci", [("t", "wald"), ("v", "wald"), ("z", "wald"), ("z", "hk"),
+                                                  ("none", "wald")])
+@pytest.mark.parametrize("k", [1, 2, 3, 5, 20])
+def test_prediction_quantile_of_one_k_for_a_whole_chunk(prediction, random_ci, k):
+    """One quantile for a chunk of one k: the bits of the quantile of each analysis' own k."""
+    from metareview.pooling.inverse_variance import _prediction_quantile
+
+    ks = np.full(100, float(k))
+    with np.errstate(invalid="ignore"):
+        one = _prediction_quantile(prediction, ks, 0.9, random_ci)
+        general = _prediction_quantile(prediction, np.append(ks, k + 1.0), 0.9, random_ci)
+    np.testing.assert_array_equal(np.broadcast_to(one, ks.shape), np.broadcast_to(general, (ks.size + 1,))[:-1])
+    assert np.ndim(one) == 0
+
+
 # ----- a chunk without padding, in a batch ---------------------------------------------
 
 def equal_k_table(m: int = 30, k: int = 4, seed: int = 2) -> pd.DataFrame:
@@ -203,9 +230,12 @@ def test_a_chunk_without_padding_whose_analysis_has_no_complete_study():
     assert err.value.study == "S1"
 
 
-@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5]])
+@pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5],
+                                 [1, 2, 3, 4, 5, 6], [1, 1, 1, 4, 4, 4], [1, 1, 2, 2, 2, 2], [1, 1, 2, 2, 2, 3],
+                                 [1, 1, 2, 3, 3, 3], [3, 3, 1, 1, 2, 2], [1, 1, 2, 2, 1, 1]])
 def test_integer_ids_in_runs_sorted_or_not(ids):
-    """Sorted integer ids are read as runs; any other order groups as string ids do."""
+    """Sorted integer ids are read as runs (runs of one length, or not); any other order groups
+    as string ids do."""
     y, v = simulated(1, 6, seed=9)
     table = pd.DataFrame({"analysis": ids, "yi": y.ravel(), "vi": v.ravel()})
     with warnings.catch_warnings():
@@ -223,7 +253,7 @@ def bits_equal(a, b) -> bool:
         ((a.view(np.int64) == b.view(np.int64)) | (np.isnan(a) & np.isnan(b))).all())
 
 
-@pytest.mark.parametrize("k", list(range(1, 20)) + [33, 130])
+@pytest.mark.parametrize("k", list(range(1, 27)) + [33, 130])
 def test_row_sums_add_columns_as_numpy_adds_a_row(k):
     """The column-wise row sums of few studies give numpy's pairwise sums bit for bit, signed
     zeros, infinities, NaN and magnitudes that cancel included; other layouts fall back."""

@@ -190,9 +190,11 @@ class _Frame:
         if ids.dtype.kind in "iu" and ids.size > 1:
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal
             # ids, and the ids are sorted when the runs' ids increase
-            first = np.flatnonzero(ids[1:] != ids[:-1])
-            first += 1
-            first = np.concatenate(([0], first))
+            first = _equal_runs(ids)
+            if first is None:
+                first = np.flatnonzero(ids[1:] != ids[:-1])
+                first += 1
+                first = np.concatenate(([0], first))
             heads = ids[first]
             if not bool((heads[1:] > heads[:-1]).all()):
                 first = None
@@ -200,6 +202,7 @@ class _Frame:
             self.ids = heads
             self.counts = np.diff(np.append(first, ids.size))
             self.order = None
+            self.starts = first  # the first row of each analysis
         else:
             codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
             if (codes < 0).any():
@@ -211,7 +214,7 @@ class _Frame:
             grouped = codes.size < 2 or bool((np.diff(codes) >= 0).all())
             self.order = None if grouped else np.argsort(codes, kind="stable")
             self.counts = np.bincount(codes, minlength=len(uniques))
-        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
+            self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
         self.values = {role: _numeric(frame[col], col, self._row_id, self._row_study)
                        for role, col in plan.roles.items()}
 
@@ -251,6 +254,23 @@ class _Frame:
         r0 = int(self.starts[a])
         r1 = int(self.starts[b - 1] + self.counts[b - 1])
         return slice(r0, r1) if self.order is None else self.order[r0:r1]
+
+
+def _equal_runs(ids: np.ndarray) -> np.ndarray | None:
+    """The first row of each analysis when sorted ids come in runs of the first run's length
+    (a simulation's k studies per analysis), checked in one pass over the ids; None otherwise
+    (the runs are then found one change at a time)."""
+    n = ids.size
+    k = int(np.argmax(ids[:4096] != ids[0]))  # the first run's length (0: longer than the prefix)
+    if k == 0 or n % k:
+        return None
+    runs = ids.reshape(-1, k)
+    # ids that never decrease, with each run's first and last equal: runs of one id each,
+    # in increasing order when the first ids increase from run to run
+    if not (bool((runs[:, 0] == runs[:, -1]).all()) and bool((runs[1:, 0] > runs[:-1, 0]).all())
+            and bool((ids[1:] >= ids[:-1]).all())):
+        return None
+    return np.arange(0, n, k)
 
 
 def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:

@@ -37,7 +37,17 @@ def norm_sf(x):
 
 
 def chi2_sf(x, df):
+    if type(df) is np.ndarray and df.size >= 64:
+        df = _one_df(df, x)
     return special.chdtrc(df, x)
+
+
+def _one_df(df: np.ndarray, x):
+    """``df`` as one number when it is the same for every value of ``x`` (a batch of analyses
+    of one k): the same function of each pair, up to a quarter faster over a chunk (scipy's
+    loop over two arrays costs more than its loop over one)."""
+    first = df.flat[0]
+    return first if df.shape == np.shape(x) and (df == first).all() else df
 
 
 def _per_distinct_df(fn, df, p):

@@ -81,6 +81,8 @@ class PrintStyle:
 
 @dataclass(frozen=True)
 class Preset:
+    """One of R meta's ``settings.meta()`` presets: its R call, the settings it fills and its printing style."""
+
     name: str
     r_call: str
     settings: dict

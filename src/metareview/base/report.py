@@ -35,6 +35,8 @@ def with_true_minus(block, keep_columns: tuple[int, ...] = ()):
 
 @dataclass(frozen=True)
 class Heading:
+    """A heading of the given level, with an HTML anchor if it is linked to."""
+
     text: str
     level: int = 2
     anchor: str | None = None      # HTML id, for links and a table of contents
@@ -53,6 +55,8 @@ class Heading:
 
 @dataclass(frozen=True)
 class Paragraph:
+    """A paragraph of text."""
+
     text: str
 
     def to_text(self) -> str:

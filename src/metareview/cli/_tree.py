@@ -59,15 +59,20 @@ def declarations(app: typer.Typer) -> dict:
 
 
 def build(name: str, info) -> Any:
-    """The click command of one declaration, dressed for help and completion (``_help.dress``)."""
-    from ._help import dress
+    """The click command of one declaration, dressed for help and completion (``_help.dress``), its plain
+    option values read without pydantic (``_values``)."""
+    from ._help import dress, walk
+    from ._values import plain_values
 
     one = typer.Typer(add_completion=False, **SETTINGS)
     if isinstance(info, CommandInfo):
         one.registered_commands = [info]
     else:
         one.registered_groups = [info]
-    return dress(typer.main.get_group(one).commands[name], ["metareview", name])
+    command = dress(typer.main.get_group(one).commands[name], ["metareview", name])
+    for _, each in walk(command, name):
+        plain_values(each)
+    return command
 
 
 def listed(name: str, info) -> TyperCommand:

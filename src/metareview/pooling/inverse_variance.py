@@ -189,7 +189,9 @@ def prediction_quantile(prediction: str, k, level: float, random_ci: str = "wald
 
 def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
     """:func:`prediction_quantile` for ``k`` an array over analyses or the numpy scalar of one
-    analysis (then a scalar), under the caller's ``np.errstate``."""
+    analysis (then a scalar, as for many analyses of one k), under the caller's ``np.errstate``."""
+    if type(k) is np.ndarray and k.size >= 64 and (k == k[0]).all():
+        return _prediction_quantile(prediction, k[0], level, random_ci)  # one quantile for the chunk
     p = _dist.two_sided(level)[0]
     if prediction == "t":
         return pick(k - 2 > 0, _t_ppf(p, maximum(k - 2, 1)), np.nan)
@@ -198,6 +200,12 @@ def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
     if prediction == "z":
         return _dist.two_sided(level)[1]
     return np.nan
+
+
+def _interval(estimate, crit, se):
+    """estimate ∓ crit se, the product formed once."""
+    half = crit * se
+    return estimate - half, estimate + half
 
 
 def _t_ppf(p: float, df):
@@ -325,21 +333,22 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             crit = pick(k > 1, _t_ppf(p, pick(k > 1, k - 1, 1)), z)
             se_hk = pick(k > 1, se_hk, se_wald)
             se_r = se_hk
-            lo_r, hi_r = mu_r - crit * se_r, mu_r + crit * se_r
+            lo_r, hi_r = _interval(mu_r, crit, se_r)
             if adhoc_hakn == "ci":
                 lo_r = minimum(lo_r, mu_r - z * se_wald)
                 hi_r = maximum(hi_r, mu_r + z * se_wald)
         else:
             df_r = blank()
             se_r = se_wald
-            lo_r, hi_r = mu_r - z * se_r, mu_r + z * se_r
+            lo_r, hi_r = _interval(mu_r, z, se_r)
 
         if null is None:
             stat_c = p_c = stat_r = p_r = blank()
         else:
-            stat_c = (mu_c - null) / se_c
+            # x - 0.0 is x, bit for bit (-0.0 and NaN included): no pass for the usual null 0
+            stat_c = (mu_c if null == 0 else mu_c - null) / se_c
             p_c = 2 * _dist.norm_sf(np.abs(stat_c))
-            stat_r = (mu_r - null) / se_r
+            stat_r = (mu_r if null == 0 else mu_r - null) / se_r
             if random_ci == "hk":
                 p_r = pick(k > 1, 2 * _dist.t_sf(np.abs(stat_r), pick(k > 1, k - 1, 1)),
                            2 * _dist.norm_sf(np.abs(stat_r)))
@@ -348,7 +357,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
 
         crit_p = _prediction_quantile(prediction, k, level, random_ci)
         se_p = np.sqrt(se_r * se_r + tau2)
-        pred_lo, pred_hi = mu_r - crit_p * se_p, mu_r + crit_p * se_p
+        pred_lo, pred_hi = _interval(mu_r, crit_p, se_p)
 
         if tau2_ci:
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
@@ -369,11 +378,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
 
     # one study: Q = 0 and p = 1, as metafor reports them (I² and H: _single_study)
     single = k <= 1
-    q = pick(single, 0.0, q)
-    q_p = pick(single, 1.0, q_p)
+    if any_of(single):
+        q = pick(single, 0.0, q)
+        q_p = pick(single, 1.0, q_p)
+    ci_c = _interval(mu_c, z, se_c)
     return dict(
         k=k.astype(int), common_estimate=mu_c, common_se=se_c,
-        common_ci_low=mu_c - z * se_c, common_ci_high=mu_c + z * se_c,
+        common_ci_low=ci_c[0], common_ci_high=ci_c[1],
         common_statistic=stat_c, common_p=p_c,
         random_estimate=mu_r, random_se=se_r, random_ci_low=lo_r, random_ci_high=hi_r,
         random_statistic=stat_r, random_p=p_r, random_df=df_r,

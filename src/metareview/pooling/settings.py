@@ -36,6 +36,8 @@ def _choices() -> dict:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every statistical choice of one analysis (R meta's defaults unless said), kept in its result."""
+
     measure: str = "GEN"
     method: str = "Inverse"
     method_tau2: str = "DL"

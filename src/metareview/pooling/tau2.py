@@ -76,6 +76,8 @@ _ZERO = np.float64(0.0)  # tau² at the boundary, a numpy scalar as the estimate
 
 @dataclass(frozen=True)
 class Tau2Fit:
+    """tau² of each analysis with its iterations and convergence (and its standard error when asked)."""
+
     tau2: np.ndarray
     iterations: np.ndarray
     converged: np.ndarray
