@@ -589,3 +589,41 @@ def test_sorting_within_subgroup_sections():
     assert len(sections) == 2
     for ests in sections:
         assert ests == sorted(ests, reverse=True)
+
+
+def _forest_files(display) -> dict[str, bytes]:
+    import io
+
+    files = {}
+    for fmt, meta in (("rgba", None), ("svg", {"Date": None}), ("pdf", {"CreationDate": None})):
+        buf = io.BytesIO()
+        with matplotlib.rc_context({"svg.hashsalt": "test"}):
+            display.figure_.savefig(buf, format=fmt, dpi=120, metadata=meta)
+        files[fmt] = buf.getvalue()
+    plt.close(display.figure_)
+    return files
+
+
+def test_the_texts_share_one_clip_box_and_draw_as_ax_text_draws_them(monkeypatch):
+    """The texts of a forest plot share the axes' clip box (made once, not once per text): the
+    same files as with ``ax.text``, and a text whose clipping is switched on is clipped there."""
+    from metareview.plots import forest as forest_module
+
+    ours = forest(seed(), favours=("Favours A", "Favours B"))
+    texts = [t for _, _, t in ours.texts_]
+    assert len(texts) > 100 and len({id(t.get_clip_box()) for t in texts}) == 1
+    assert not any(t.get_clip_on() for t in texts)
+    box = texts[0].get_clip_box()
+    assert np.allclose(box.get_points(), ours.ax_.bbox.get_points())
+    got = _forest_files(ours)
+    monkeypatch.setattr(forest_module, "_text_adder", lambda ax: ax.text)
+    theirs = forest(seed(), favours=("Favours A", "Favours B"))
+    assert np.allclose(theirs.texts_[0][2].get_clip_box().get_points(), box.get_points())
+    assert got == _forest_files(theirs)
+    clipped = forest(seed())
+    clipped.ax_.set_position((0.1, 0.1, 0.5, 0.5))
+    for _, _, t in clipped.texts_:
+        t.set_clip_on(True)
+    # the box follows the axes when they move
+    assert np.allclose(clipped.texts_[0][2].get_clip_box().get_points(), clipped.ax_.bbox.get_points())
+    plt.close(clipped.figure_)

@@ -96,12 +96,64 @@ def test_the_pdf_writer_gets_positions_without_loading_each_glyph():
     assert backend_pdf._text_helpers is _text_helpers
 
 
+def test_text_as_paths_loads_a_glyph_only_for_its_outline():
+    """SVG text (``matplotlib.textpath``): the same glyphs, positions and outlines as matplotlib's
+    layout, with a glyph loaded only when its outline is read."""
+    from matplotlib import textpath
+
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    font.set_size(100, 72)
+    string = "Wang B., 2019 – Ünal"
+    theirs = [(i.glyph_index, i.x, i.y, i.ft_object.postscript_name, i.ft_object.get_path())
+              for i in _text_helpers.layout(string, font)]
+    loads = []
+    with shared_text_layout():
+        helpers = textpath._text_helpers
+        assert isinstance(helpers, _text_cache._OutlinesOnDemand)
+        items = list(helpers.layout(string, font))
+        real_load = ft2font.FT2Font.load_glyph
+        try:
+            ft2font.FT2Font.load_glyph = lambda f, *a, **k: loads.append(a) or real_load(f, *a, **k)
+            positions = [(i.glyph_index, i.x, i.y, i.ft_object.postscript_name) for i in items]
+            assert loads == []                   # positions and names load nothing
+            ours = [p + (i.ft_object.get_path(),) for p, i in zip(positions, items)]
+        finally:
+            ft2font.FT2Font.load_glyph = real_load
+        assert items[0].prev_kern == next(iter(_text_helpers.layout(string, font))).prev_kern
+    assert len(loads) == len(items)
+    assert [p[:4] for p in ours] == [p[:4] for p in theirs]
+    for (_, _, _, _, (verts, codes)), (_, _, _, _, (verts0, codes0)) in zip(ours, theirs):
+        assert verts.tolist() == verts0.tolist() and codes.tolist() == codes0.tolist()
+    assert textpath._text_helpers is _text_helpers
+
+
+def test_a_glyph_placed_by_a_transformation_given_as_lists_is_drawn_as_matplotlib_draws_it():
+    font = ft2font.FT2Font(fontManager.findfont(FontProperties(family="DejaVu Sans")))
+    glyph = font.get_char_index(ord("W"))
+
+    def bitmap(matrix, delta):
+        font.set_size(7, 300)
+        font._set_transform(matrix, delta)
+        b = font._render_glyph(glyph, ft2font.LoadFlags.FORCE_AUTOHINT, ft2font.RenderMode.NORMAL)
+        return b.buffer.tolist(), b.left, b.top
+
+    import numpy as np
+
+    places = [([[0x10000, 0], [0, 0x10000]], [1000, 2000]), ([[0x10000, 0], [0, 0x10000]], [1013, 2000]),
+              (np.array([[0x10000, 0], [0, 0x10000]]), [1013, 2000]), ([[0, -0x10000], [0x10000, 0]], [1013, 2000])]
+    alone = [bitmap(*p) for p in places]
+    with shared_text_layout():
+        assert [bitmap(*p) for p in places] == alone
+        assert [bitmap(*p) for p in places] == alone
+
+
 def test_matplotlib_is_left_as_it_was_even_after_an_error():
+    from matplotlib import textpath
     from matplotlib.backends import backend_pdf
 
     before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
               ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
-              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph)
+              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers)
     with pytest.raises(RuntimeError), shared_text_layout():
         assert mtext._get_text_metrics_with_cache is not before[0]
         with shared_text_layout():               # nested: the outer one stays in charge
@@ -110,7 +162,7 @@ def test_matplotlib_is_left_as_it_was_even_after_an_error():
         raise RuntimeError
     assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
             ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
-            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph) == before
+            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers) == before
     assert "_find_fonts_by_props" not in vars(fontManager)
 
 

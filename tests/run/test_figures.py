@@ -181,6 +181,34 @@ def test_figures_submitted_in_steps_come_back_in_the_order_submitted(workers, re
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
+def timed_figure(name: str, delay: float, log: str) -> FigureFile:
+    """A stand-in for a figure that notes when it started and waits."""
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"{time.monotonic()!r} {name}\n")
+    time.sleep(delay)
+    return FigureFile(name, name, "", {})
+
+
+@needs_fork
+def test_the_largest_figure_waiting_is_drawn_next_whenever_it_was_submitted(request, tmp_path):
+    """Figures submitted while the workers are busy wait, and each worker free takes the largest
+    of them (the small ones come last); a worker has one figure at a time, and one more waits."""
+    if _again_in_a_new_process(request):
+        return
+    log = str(tmp_path / "started")
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        renderer.submit([FigureJob(n, timed_figure, (n, 0.6, log), cost=1.0) for n in ("a", "b", "c")])
+        for name, cost in (("small", 1.0), ("large", 50.0), ("middle", 9.0), ("tiny", 0.5)):
+            renderer.submit([FigureJob(name, timed_figure, (name, 0.05, log), cost=cost)])
+        figures = renderer.collect()
+    assert [f.name for f in figures] == ["a", "b", "c", "small", "large", "middle", "tiny"]
+    lines = Path(log).read_text(encoding="utf-8").splitlines()
+    started = [name for _, name in sorted((float(t), n) for t, n in (line.split() for line in lines))]
+    assert sorted(started[:3]) == ["a", "b", "c"]
+    assert started[3:] == ["large", "middle", "small", "tiny"]
+
+
 def frozen_objects(name: str) -> FigureFile:
     """A stand-in for a figure that tells how many objects its process's collector leaves alone."""
     import gc
@@ -317,6 +345,31 @@ def test_a_run_submits_each_figure_as_soon_as_it_is_computed(monkeypatch, tmp_pa
     assert log[4] == "analysis" and log[-1] == "collect"
     assert log.count("analysis") == 5 and log.count("collect") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_a_forest_plot_costs_its_rows_times_its_study_data_columns_plus_one(monkeypatch, tmp_path):
+    """The pain plots (18 studies, five data columns) take longer than the proportions' (20-27
+    studies, two data columns): they are given to the workers first."""
+    from metareview.run import figures
+
+    costs: dict = {}
+
+    class Collected(Exception):
+        pass
+
+    def collect(self, progress=None):
+        raise Collected
+
+    monkeypatch.setattr(figures.FigureRenderer, "submit",
+                        lambda self, jobs: costs.update({job.name: job.cost for job in jobs}))
+    monkeypatch.setattr(figures.FigureRenderer, "collect", collect)
+    with pytest.raises(Collected):
+        run_review(EXAMPLE, tmp_path / "out", workers=1)
+    assert costs["pain_3mo_forest"] == (18 + 4) * 6
+    assert costs["ae_high_grade_forest"] == (27 + 4) * 3
+    ranked = sorted(costs, key=costs.get, reverse=True)
+    assert ranked[:3] == ["pain_3mo_forest", "pain_1mo_forest", "treatment_response_subgroups_fus_system"]
+    assert ranked[-1] == "prisma"
 
 
 def test_a_saved_figure_carries_its_svg_element_for_the_report():

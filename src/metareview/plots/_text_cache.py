@@ -23,13 +23,16 @@ Inside :func:`shared_text_layout` these are kept for the process:
 * a font's tables and the font files found for font properties.
 
 The PDF writer gets each string's glyphs and positions without matplotlib loading each
-glyph into the font as it goes (20 µs a glyph; the writer never reads the loaded glyph).
+glyph into the font as it goes (20 µs a glyph; the writer never reads the loaded glyph);
+text drawn as paths (SVG) loads a glyph only when its outline is read, the first time the
+glyph is used in a file.
 
 All of it gives what matplotlib computes, so the files are the same bytes and pixels
 (tests/plots/test_text_cache.py compares them under several settings).  It rests on
 matplotlib's private text machinery (``matplotlib.text``'s metrics cache, ``FT2Font``'s
-``_layout``, ``_set_transform`` and ``_render_glyph``, the PDF writer's ``_text_helpers``;
-matplotlib 3.11): on a matplotlib without them nothing is shared.  The context changes
+``_layout``, ``_set_transform`` and ``_render_glyph``, the ``_text_helpers`` of the PDF
+writer and of ``matplotlib.textpath``; matplotlib 3.11): on a matplotlib without them
+nothing is shared.  The context changes
 matplotlib for the whole process while it lasts: a thread that draws meanwhile (the workspace
 runs a review in a thread of its server) shares the caches, whose entries are matplotlib's
 numbers for the font objects it gets (matplotlib gives each thread its own), and an inner or
@@ -120,7 +123,11 @@ def shared_text_layout() -> Iterator[None]:
     def tracked_set_transform(font, matrix, delta):
         set_transform(font, matrix, delta)
         try:
-            _PLACES[font] = (tuple(tuple(int(v) for v in row) for row in matrix), int(delta[0]), int(delta[1]))
+            # Agg passes an integer array (once per glyph drawn): its rows as Python ints, at
+            # a tenth of the cost of converting element by element
+            rows = matrix.tolist() if getattr(matrix, "dtype", None) is not None and matrix.dtype.kind in "iu" \
+                else [[int(v) for v in row] for row in matrix]
+            _PLACES[font] = (tuple(map(tuple, rows)), int(delta[0]), int(delta[1]))
         except (TypeError, ValueError):
             _PLACES.pop(font, None)
 
@@ -191,6 +198,12 @@ def shared_text_layout() -> Iterator[None]:
     pdf_helpers = getattr(pdf, "_text_helpers", None)
     if pdf_helpers is not None and getattr(pdf_helpers, "layout", None) is not None:
         pdf._text_helpers = _PositionsOnly(pdf_helpers)
+    # Text drawn as paths (the SVG writer, through matplotlib.textpath) needs each glyph's outline
+    # once per file and its position every time: a glyph is loaded when its outline is asked for
+    textpath = sys.modules.get("matplotlib.textpath")
+    path_helpers = getattr(textpath, "_text_helpers", None)
+    if path_helpers is not None and getattr(path_helpers, "layout", None) is not None:
+        textpath._text_helpers = _OutlinesOnDemand(path_helpers)
 
     rc_get = functools.partial(dict.__getitem__, rc)
     font_settings: list = [None, None]      # the font settings last seen, as read and as a key
@@ -213,6 +226,8 @@ def shared_text_layout() -> Iterator[None]:
         del fontManager._find_fonts_by_props
         if pdf_helpers is not None and isinstance(pdf._text_helpers, _PositionsOnly):
             pdf._text_helpers = pdf_helpers
+        if path_helpers is not None and isinstance(textpath._text_helpers, _OutlinesOnDemand):
+            textpath._text_helpers = path_helpers
         _SIZES.clear()
 
 
@@ -232,6 +247,52 @@ class _PositionsOnly:
         from matplotlib.ft2font import LoadFlags
 
         return iter(font._layout(string, LoadFlags.NO_HINTING, features=features, language=language))
+
+
+class _OutlinesOnDemand(_PositionsOnly):
+    """matplotlib's ``_text_helpers`` for text drawn as paths (``matplotlib.textpath``, which the
+    SVG writer uses): ``layout`` yields the glyphs of a string with their positions as
+    matplotlib's does, and loads a glyph into its font only when its outline (``get_path``) is
+    asked for, which the writer does for the first use of each glyph in a file."""
+
+    @staticmethod
+    def layout(string, font, *, features=None, language=None):
+        from matplotlib.ft2font import LoadFlags
+
+        for item in font._layout(string, LoadFlags.NO_HINTING, features=features, language=language):
+            yield _GlyphOnDemand(item)
+
+
+class _GlyphOnDemand:
+    """A layout item whose ``ft_object`` loads the glyph (unhinted, as matplotlib's layout does)
+    when its outline is asked for."""
+
+    __slots__ = ("_item", "ft_object", "glyph_index", "x", "y")
+
+    def __init__(self, item):
+        self._item, self.glyph_index, self.x, self.y = item, item.glyph_index, item.x, item.y
+        self.ft_object = _FontOnDemand(item.ft_object, item.glyph_index)
+
+    def __getattr__(self, name: str):
+        return getattr(self._item, name)
+
+
+class _FontOnDemand:
+    """A font seen through one glyph of a layout: ``get_path`` loads that glyph first."""
+
+    __slots__ = ("_font", "_glyph")
+
+    def __init__(self, font, glyph: int):
+        self._font, self._glyph = font, glyph
+
+    def __getattr__(self, name: str):
+        return getattr(self._font, name)
+
+    def get_path(self):
+        from matplotlib.ft2font import LoadFlags
+
+        self._font.load_glyph(self._glyph, flags=LoadFlags.NO_HINTING)
+        return self._font.get_path()
 
 
 class _Bitmap:

@@ -157,7 +157,10 @@ def _analysis_figure_jobs(run: AnalysisRun, plan) -> list:
         return PlanError(f"forest plot: {exc}", path=plan.path, line=a.line, where=f"[analysis.{a.name}] forest")
 
     def job(result, name: str, title: str, cap: str, rows: float) -> FigureJob:
-        return FigureJob(name, forest_figure, (result, name, title, cap, a.forest, plan.dpi), cost=rows,
+        # drawing time grows with the rows times the study data columns (where the numbers
+        # differ from row to row) plus one (measured on the example's figures)
+        columns = 1 + len(getattr(result, "overall", result).data)
+        return FigureJob(name, forest_figure, (result, name, title, cap, a.forest, plan.dpi), cost=rows * columns,
                          on_error=on_error)
 
     for fit in run.fits():

@@ -15,13 +15,18 @@ and glyph pixels of their texts for the next figure and format (``shared_text_la
 
 from __future__ import annotations
 
+import functools
 import gc
+import heapq
 import io
+import itertools
 import os
 import re
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Self
 
@@ -176,6 +181,11 @@ class FigureRenderer:
         self._pool = None
         self._jobs: list[FigureJob] = []
         self._futures: list = []
+        # jobs not yet given to a worker, largest first: (-cost, order, future, job)
+        self._waiting: list = []
+        self._given = 0                 # jobs given to the workers and not finished
+        self._order = itertools.count()
+        self._lock = threading.Lock()
         if self.workers > 1 and _fork_is_safe():
             import importlib
             import multiprocessing
@@ -219,6 +229,10 @@ class FigureRenderer:
     def close(self) -> None:
         """End the workers (figures not yet collected are dropped)."""
         self._jobs, self._futures = [], []
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for _, _, future, _ in waiting:
+            future.cancel()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -233,18 +247,55 @@ class FigureRenderer:
         """Start drawing ``jobs`` (in worker processes; here, they wait for :meth:`collect`).
 
         A run submits each figure as soon as what it shows is computed, so that the workers
-        draw while this process goes on with the next analysis.  Among the jobs of one call
-        the largest start first, so that the workers finish at about the same time.
+        draw while this process goes on with the next analysis.  Each worker is given one job
+        at a time (and one more waits for the first worker free), the largest of all those
+        submitted and not yet given, so that the small figures come last and the workers
+        finish at about the same time (longest processing time first: Graham 1969, SIAM J
+        Appl Math 17:416).
         """
         jobs = list(jobs)
         self._jobs.extend(jobs)
         if self._pool is None:
             self._futures.extend([None] * len(jobs))
             return
-        futures: list = [None] * len(jobs)
-        for i in sorted(range(len(jobs)), key=lambda i: -jobs[i].cost):
-            futures[i] = self._pool.submit(_draw_job, jobs[i].draw, jobs[i].args)
+        futures = [Future() for _ in jobs]
+        with self._lock:
+            for job, future in zip(jobs, futures):
+                heapq.heappush(self._waiting, (-job.cost, next(self._order), future, job))
         self._futures.extend(futures)
+        self._give()
+
+    def _give(self) -> None:
+        """Give the largest waiting jobs to the workers while they have room for them (called
+        here and, as jobs finish, by the thread that receives the workers' results)."""
+        while True:
+            with self._lock:
+                if not self._waiting or self._given > self.workers or self._pool is None:
+                    return
+                _, _, future, job = heapq.heappop(self._waiting)
+                if not future.set_running_or_notify_cancel():
+                    continue            # cancelled: an earlier figure failed
+                self._given += 1
+                pool = self._pool
+            try:
+                drawn = pool.submit(_draw_job, job.draw, job.args)
+            except BaseException as exc:        # a broken or closed pool: the figure fails with it
+                with self._lock:
+                    self._given -= 1
+                future.set_exception(exc)
+                continue
+            drawn.add_done_callback(functools.partial(self._finished, future))
+
+    def _finished(self, future: Future, drawn: Future) -> None:
+        with self._lock:
+            self._given -= 1
+        if drawn.cancelled():
+            future.set_exception(CancelledError())
+        elif drawn.exception() is not None:
+            future.set_exception(drawn.exception())
+        else:
+            future.set_result(drawn.result())
+        self._give()
 
     def collect(self, progress: Callable[[int, int, str], None] | None = None) -> list[FigureFile]:
         """The figures of every job submitted since the last call, in the order submitted.
