@@ -338,3 +338,58 @@ def test_design_checks_screened_by_one_sum_still_see_every_cell():
         with pytest.raises(DataError) as info:
             validate_design(gen, arr, studlab=range(1_000_000))
         assert info.value.study == "777777" and info.value.column == column and info.value.rule == rule
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_chunk_of_generic_data_is_screened_once(monkeypatch, padded):
+    """Generic data (yi, vi): each column's least and largest value, taken once per chunk,
+    serve the missing-cell check, the design's rules, the rules of the effects and the
+    kernel's all-finite path; the screens that would read the cells again are not called, and
+    the result is, bit for bit, the one computed with them."""
+    import metareview.pooling.inverse_variance as iv
+
+    table = equal_k_table()
+    if padded:
+        table = table.drop(index=[5, 6, 40])  # analyses of 3 and 2 studies among analyses of 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        general = batch(table)
+
+        def again(*args, **kwargs):
+            raise AssertionError("a column screened a second time")
+        for module, name in ((rules, "missing_cells"), (rules, "within_rules"), (iv, "_all_finite")):
+            monkeypatch.setattr(module, name, again)
+        screened = batch(table)
+    monkeypatch.undo()
+    pd.testing.assert_frame_equal(screened, general, check_exact=True)
+    assert_same_as_single(screened, table, "GEN", {})
+
+
+def test_design_rules_from_a_chunks_extremes_give_the_same_errors():
+    """validate_design with the extremes of column_extremes names the study, the column and
+    the rule that it names when it takes the extremes itself."""
+    from metareview.effectsizes.measures import get_measure
+    from metareview.effectsizes.validate import column_extremes, validate_design
+
+    gen = get_measure("GEN")
+    ok = {"yi": np.array([0.5, -1.0, 2.0]), "vi": np.array([0.1, 0.2, 0.3])}
+    assert column_extremes(ok, ["yi", "vi"]) == {"yi": (-1.0, 2.0), "vi": (0.1, 0.3)}
+    validate_design(gen, ok, extremes=column_extremes(ok, ok))
+    for column, value in (("yi", np.inf), ("yi", np.nan), ("vi", -np.inf), ("vi", -1e-9), ("vi", np.nan)):
+        arr = {"yi": np.zeros(50), "vi": np.ones(50)}
+        arr[column][33] = value
+        errors = []
+        for extremes in (None, column_extremes(arr, arr)):
+            with pytest.raises(DataError) as info:
+                validate_design(gen, arr, studlab=range(50), extremes=extremes)
+            errors.append((str(info.value), info.value.study, info.value.column, info.value.rule))
+        assert errors[0] == errors[1] and errors[0][1:3] == ("33", column)
+
+
+@pytest.mark.parametrize("method", ["DL", "REML"])
+def test_kernel_told_its_cells_are_finite_gives_the_same_bits(method):
+    y, v = simulated(50, 6)
+    for mask in (None, np.ones_like(y)):
+        screened = pool_arrays(y, v, mask, method_tau2=method, warn=False, finite=True)
+        general = pool_arrays(y, v, mask, method_tau2=method, warn=False)
+        assert_bit_identical(rows_of(screened, 50), rows_of(general, 50))

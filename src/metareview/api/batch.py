@@ -27,7 +27,7 @@ from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, 
 from ..effectsizes import rules
 from ..effectsizes.escalc import escalc
 from ..effectsizes.measures import Measure, backtransform, get_measure, required_columns
-from ..effectsizes.validate import validate_design
+from ..effectsizes.validate import column_extremes, validate_design
 from ..pooling.inverse_variance import pool_arrays
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
@@ -74,6 +74,9 @@ CHUNK_CELLS = 50_000
 MAX_CELLS = 2_000_000
 #: Rows read at a time from a file.
 FILE_ROWS = 1_000_000
+#: What :func:`_pool_chunk` holds as the missing cells of a chunk without any (read only
+#: where some cell is missing).
+_NO_GAPS = np.zeros(0, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -296,12 +299,16 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     flat_cols = {role: vals[rows] for role, vals in frame.values.items()}
     n_rows = int(counts.sum())
     # the rules of the single-analysis API (effectsizes.rules), on the real cells only (before
-    # padding): a study with an empty cell is not pooled, the others must pass the design's checks
-    missing, where = rules.missing_cells(plan.escalc_measure, flat_cols)
-    complete = np.flatnonzero(~missing) if missing.any() else None
+    # padding): a study with an empty cell is not pooled, the others must pass the design's checks.
+    # One screen of the chunk, each column's least and largest value, serves the missing-cell
+    # check (a NaN makes both NaN), the design's rules and the kernel's all-finite path.
+    screen = column_extremes(flat_cols, flat_cols)
+    missing, where = rules.missing_cells(plan.escalc_measure, flat_cols) \
+        if any(low != low for low, _ in screen.values()) else (_NO_GAPS, None)
+    complete = np.flatnonzero(~missing) if missing is not _NO_GAPS and missing.any() else None
     try:
         if complete is None:
-            validate_design(plan.escalc_measure, flat_cols, studlab=range(n_rows))
+            validate_design(plan.escalc_measure, flat_cols, studlab=range(n_rows), extremes=screen)
         elif complete.size:
             validate_design(plan.escalc_measure, {r: v[complete] for r, v in flat_cols.items()},
                             studlab=range(complete.size))
@@ -374,7 +381,12 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
                             "no studies left to pool", rule="no studies")
         pooled = left
     zero_vi = None
-    if not rules.within_rules(yi, vi):  # some cell, maybe a padded one, may break a rule: find it
+    # generic data with variances: the effects and variances are the columns screened above (with
+    # padding, also cells of 0 and 1, which break no rule)
+    screened = complete is None and m_es.design == "generic" and "vi" in screen
+    clear = (rules.extremes_within_rules(screen["yi"], screen["vi"]) if screened
+             else rules.within_rules(yi, vi))
+    if not clear:  # some cell, maybe a padded one, may break a rule: find it
         bad = pooled & rules.not_computable(yi, vi)
         if bad.any():
             refuse(bad, lambda i, j: rules.not_computable_message(yi[i, j], vi[i, j]), "finite effect size")
@@ -399,7 +411,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
         genq = pad(flat_cols["genq_weights"], 1.0)
     p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
-                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq)
+                    null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq,
+                    finite=clear)  # every cell within the rules is finite
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once

@@ -32,7 +32,8 @@ from .measures import MEASURES, Measure, get_measure, required_columns
 
 __all__ = ["MAX_EFFECT", "MAX_VARIANCE", "UNINFORMATIVE", "needed_columns",
            "missing_cells", "uninformative", "not_computable", "not_computable_message", "beyond_precision",
-           "beyond_precision_message", "within_rules", "zero_variance_refusal", "ZERO_VARIANCE_NOTE"]
+           "beyond_precision_message", "within_rules", "extremes_within_rules", "zero_variance_refusal",
+           "ZERO_VARIANCE_NOTE"]
 
 #: Effects and variances past these overflow the weighted sums (1/vi, yi²/vi) of the kernel:
 #: such values are data errors (units, a misplaced exponent), never effects to pool.
@@ -116,10 +117,18 @@ def within_rules(yi: np.ndarray, vi: np.ndarray) -> bool:
     take a dozen passes): the masks are needed only where this is False."""
     if yi.size == 0 or vi.size == 0:
         return True
-    # a NaN makes min and max NaN, and every comparison below False
     # (the ufuncs' reduce over every axis: the same values as .max()/.min(), without their wrappers)
-    return bool(_largest(yi, axis=None) <= MAX_EFFECT and _smallest(yi, axis=None) >= -MAX_EFFECT
-                and _largest(vi, axis=None) <= MAX_VARIANCE and _smallest(vi, axis=None) >= 1 / MAX_VARIANCE)
+    return extremes_within_rules((_smallest(yi, axis=None), _largest(yi, axis=None)),
+                                 (_smallest(vi, axis=None), _largest(vi, axis=None)))
+
+
+def extremes_within_rules(yi: tuple[float, float], vi: tuple[float, float]) -> bool:
+    """:func:`within_rules` from the least and largest effect and variance, for a caller that
+    has them already (a batch chunk of generic data, whose effects and variances are its
+    columns)."""
+    # a NaN makes min and max NaN, and every comparison below False
+    return bool(yi[1] <= MAX_EFFECT and yi[0] >= -MAX_EFFECT and vi[1] <= MAX_VARIANCE
+                and vi[0] >= 1 / MAX_VARIANCE)
 
 
 _largest, _smallest = np.maximum.reduce, np.minimum.reduce

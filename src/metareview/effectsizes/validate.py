@@ -8,14 +8,14 @@ analysis with a message that says which study, which column and which rule.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from ..base.exceptions import DataError
 from .measures import Measure, required_columns
 
-__all__ = ["validate_design"]
+__all__ = ["validate_design", "column_extremes"]
 
 
 def _label_at(studlab, flat: int) -> str:
@@ -41,9 +41,22 @@ _least, _largest, _fmax = np.minimum.reduce, np.maximum.reduce, np.fmax.reduce
 _INF = float("inf")
 
 
-def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
+def column_extremes(arr: Mapping[str, np.ndarray], columns) -> dict[str, tuple[float, float]]:
+    """The least and largest value of each of ``columns`` of ``arr``, one reduction each: a
+    batch chunk's screen, shared by its missing-cell check (a NaN makes both NaN), the rules
+    of :func:`validate_design` and the all-finite fast path of the pooling kernel, so that
+    each column is read twice however many checks use it.  (The ufuncs' reduce over every
+    axis: the values of ``.min()``/``.max()``, without their wrappers; unlike a sum, they
+    cannot overflow.)"""
+    return {c: (_least(arr[c], axis=None), _largest(arr[c], axis=None)) for c in columns}
+
+
+def validate_design(measure: Measure, arr: dict, studlab=None,
+                    extremes: Mapping[str, tuple[float, float]] | None = None) -> None:
     """Check ``arr`` (column role -> float array) against the rules of ``measure``'s design and
-    those the measure adds (positive means for log ratios of means, a least sample size)."""
+    those the measure adds (positive means for log ratios of means, a least sample size).
+    ``extremes`` are the columns' least and largest values when the caller has them
+    (:func:`column_extremes` of these arrays), so that they are not computed again."""
     needed = required_columns(measure, arr)
     missing = [c for c in needed if c not in arr]
     if missing:
@@ -62,8 +75,9 @@ def validate_design(measure: Measure, arr: dict, studlab=None) -> None:
         # the extremes of a column are finite exactly when its cells are (a NaN makes both NaN;
         # a batch's million cells in two passes, which cannot overflow as a sum can); the cell
         # by cell mask only for a column that has one
-        low = least[c] = _least(v, axis=None)
-        if not (-_INF < low and _largest(v, axis=None) < _INF):
+        low, high = (_least(v, axis=None), _largest(v, axis=None)) if extremes is None else extremes[c]
+        least[c] = low
+        if not (-_INF < low and high < _INF):
             _fail(~np.isfinite(v), labels, c, "missing or non-numeric value", "value required")
     # every cell is finite from here: a rule holds for every study when it holds for the
     # column's extreme (the cell masks are built only to name a study breaking it)

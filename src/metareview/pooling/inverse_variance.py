@@ -139,11 +139,12 @@ def _quiet() -> np.errstate:
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
-def _prepare(yi, vi, mask, ndim: int = 2):
+def _prepare(yi, vi, mask, ndim: int = 2, finite: bool = False):
     """Arrays of ``ndim`` dimensions (2: analyses x studies; 1: the studies of one analysis)
     with the mask of the studies that take part (finite yi and vi), and the number of them
     per analysis; other cells hold harmless values (y = 0, v = 1) so that no NaN reaches a
-    row's sums.  (Under the caller's ``np.errstate``.)"""
+    row's sums.  ``finite``: the caller has found every cell finite.  (Under the caller's
+    ``np.errstate``.)"""
     y, v = np.asarray(yi, float), np.asarray(vi, float)
     if ndim == 2:
         y, v = np.atleast_2d(y), np.atleast_2d(v)
@@ -153,7 +154,7 @@ def _prepare(yi, vi, mask, ndim: int = 2):
         else np.asarray(mask, float)
     if ndim == 2:
         mk = np.atleast_2d(mk)
-    if mk.shape == y.shape == v.shape and _all_finite(y) and _all_finite(v):
+    if mk.shape == y.shape == v.shape and (finite or _all_finite(y) and _all_finite(v)):
         # the usual case (every cell finite): the mask is the caller's, and with every
         # study taking part (a batch chunk without padding) there is nothing to replace
         if mask is None:  # every study of every analysis
@@ -250,7 +251,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True, tau2_weights=None, tau2_center=None) -> PooledArrays:
+                warn: bool = True, tau2_weights=None, tau2_center=None, finite: bool = False) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -265,10 +266,13 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     only) is the estimate around which the Q behind the DerSimonian-Laird tau² is taken,
     instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
     RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
+    ``finite=True`` says that the caller has found every cell of ``yi`` and ``vi`` finite
+    (the batch engine's screen of a chunk, from each column's least and largest value), so
+    that the kernel does not screen them again.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     with _quiet():
-        y, v, mk, k = _prepare(yi, vi, mask)
+        y, v, mk, k = _prepare(yi, vi, mask, finite=finite)
         values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
                        adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
                        tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
