@@ -390,6 +390,6 @@ def test_design_rules_from_a_chunks_extremes_give_the_same_errors():
 def test_kernel_told_its_cells_are_finite_gives_the_same_bits(method):
     y, v = simulated(50, 6)
     for mask in (None, np.ones_like(y)):
-        screened = pool_arrays(y, v, mask, method_tau2=method, warn=False, finite=True)
+        screened = pool_arrays(y, v, mask, method_tau2=method, warn=False, _screened=True)
         general = pool_arrays(y, v, mask, method_tau2=method, warn=False)
         assert_bit_identical(rows_of(screened, 50), rows_of(general, 50))

@@ -412,7 +412,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
                     null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq,
-                    finite=clear)  # every cell within the rules is finite
+                    _screened=clear)  # every cell within the rules is finite
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once

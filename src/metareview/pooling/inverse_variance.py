@@ -251,7 +251,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True, tau2_weights=None, tau2_center=None, finite: bool = False) -> PooledArrays:
+                warn: bool = True, tau2_weights=None, tau2_center=None, _screened: bool = False) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -266,13 +266,14 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     only) is the estimate around which the Q behind the DerSimonian-Laird tau² is taken,
     instead of the inverse-variance common effect: the Mantel-Haenszel estimate, as
     RevMan 5 and R meta (``Q.Cochrane``) pool a Mantel-Haenszel random-effects model.
-    ``finite=True`` says that the caller has found every cell of ``yi`` and ``vi`` finite
-    (the batch engine's screen of a chunk, from each column's least and largest value), so
-    that the kernel does not screen them again.
+    ``_screened=True`` is the batch engine's alone (private: it is not an option for users):
+    the engine has found every cell of ``yi`` and ``vi`` finite from each column's least and
+    largest value, so the kernel does not screen them again; cells it was wrong about would
+    reach the sums unflagged.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     with _quiet():
-        y, v, mk, k = _prepare(yi, vi, mask, finite=finite)
+        y, v, mk, k = _prepare(yi, vi, mask, finite=_screened)
         values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
                        adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
                        tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
