@@ -364,6 +364,8 @@ class FigureRenderer:
 
 #: What a worker needs to draw any figure of a run (and to read the results it is sent),
 #: loaded before the workers are forked so that each has it without loading it again.
+#: (Each worker loading the drawing itself, overlapping the analyses, loads it once per worker:
+#: with as many workers as cores that costs the wall time it saves; docs/benchmarks.md.)
 WORKER_MODULES = ("matplotlib.pyplot", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
                   "matplotlib.backends.backend_pdf", "PIL.PngImagePlugin", "metareview.api.result",
                   "metareview.analyses.subgroups", "metareview.analyses.sensitivity", "metareview.plots.forest",
