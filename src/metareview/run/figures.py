@@ -91,7 +91,7 @@ class _Pixels(io.BytesIO):
 
     rgba = None
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         import numpy as np
 
         self.rgba = np.array(data, dtype=np.uint8, copy=True)
@@ -426,13 +426,15 @@ def _draw_job(draw: Callable[..., FigureFile], args: tuple) -> tuple[FigureFile 
     from ..base.exceptions import MetaReviewError
     from ..plots._text_cache import shared_text_layout
 
-    rc = {k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"}
-    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc), shared_text_layout():
-        warnings.simplefilter("always")
-        try:
-            figure, error = draw(*args), None
-        except MetaReviewError as exc:
-            figure, error = None, exc
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context():
+        # what rc_context(settings) does (its argument's type lists only the settings it knows by name)
+        matplotlib.rcParams.update({k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"})
+        with shared_text_layout():
+            warnings.simplefilter("always")
+            try:
+                figure, error = draw(*args), None
+            except MetaReviewError as exc:
+                figure, error = None, exc
     return figure, [(str(w.message), w.category, w.filename, w.lineno) for w in caught], error
 
 

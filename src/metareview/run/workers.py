@@ -32,9 +32,12 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..base.collector import collector_paused
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 __all__ = ["WorkerTree", "WorkerStopped", "WorkerTraceback"]
 
@@ -128,7 +131,7 @@ class WorkerTree:
         os.waitpid(self._first, 0)
 
     def _receive(self) -> None:
-        open_ = {conn: i for i, conn in enumerate(self._results)}
+        open_: dict[Connection, int] = {conn: i for i, conn in enumerate(self._results)}
         try:
             self._receive_from(open_)
         except BaseException as exc:  # noqa: BLE001 - a failing callback: nobody may wait for ever
@@ -138,19 +141,21 @@ class WorkerTree:
                 except BaseException:  # noqa: BLE001, S110 - reporting the first error is what matters
                     pass
 
-    def _receive_from(self, open_: dict) -> None:
+    def _receive_from(self, open_: dict[Connection, int]) -> None:
         from multiprocessing.connection import wait
 
         on_ready, on_result, on_error, on_stopped = self._callbacks
         broken: BaseException | None = None    # why the first worker could not start, if so
         while open_:
-            for conn in wait(list(open_)):
-                worker = open_[conn]    # type: ignore[index]
+            ready = wait(list(open_))
+            for conn, worker in list(open_.items()):
+                if conn not in ready:
+                    continue
                 try:
-                    kind, value = conn.recv()       # type: ignore[union-attr]
+                    kind, value = conn.recv()
                 except (EOFError, OSError):
-                    del open_[conn]     # type: ignore[arg-type]
-                    conn.close()        # type: ignore[union-attr]
+                    del open_[conn]
+                    conn.close()
                     pid = self.pids[worker]
                     on_stopped(worker, broken or WorkerStopped(
                         f"figure worker {worker + 1}" + (f" (process {pid})" if pid else "")
@@ -164,12 +169,12 @@ class WorkerTree:
                 elif kind == "done":
                     on_result(worker, value)
                 else:                   # "error" or "broken": an exception and its traceback
-                    exc, text = value
-                    if exc.__cause__ is None:
-                        exc.__cause__ = WorkerTraceback(text)
+                    error, text = value
+                    if error.__cause__ is None:
+                        error.__cause__ = WorkerTraceback(text)
                     if kind == "broken":
-                        broken = exc
-                    on_error(worker, exc)
+                        broken = error
+                    on_error(worker, error)
 
 
 def _first_worker(jobs, results, modules, initializer, hello, work) -> None:
