@@ -118,6 +118,10 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
             from ..report.sof import sof_csv, sof_docx
             files["tables/summary_of_findings.csv"] = sof_csv(grades).encode("utf-8")
             files["tables/summary_of_findings.docx"] = sof_docx(grades, f"Summary of findings: {plan.title}")
+    # The page's template engine is loaded now, while the first worker is still loading the
+    # drawing or the workers draw: after the figures, the report is the run's serial tail.
+    import jinja2  # noqa: F401
+
     with steps(f"{renderer.submitted} figures as PNG, SVG and PDF") as show:
         figures = renderer.collect(lambda done, total, name: show(f"figure {done}/{total} ({name})"))
     versions = software_versions(renderer.matplotlib_version())
