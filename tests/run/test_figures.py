@@ -535,3 +535,47 @@ def test_a_killed_worker_is_one_line_and_exit_code_3_on_the_command_line(tmp_pat
     assert "WorkerStopped: figure worker" in last and "ended before it finished its figure" in last
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def sleeping_forest(*args) -> FigureFile:
+    """A forest plot that takes its time (long enough to be interrupted)."""
+    time.sleep(60)
+    raise AssertionError("not reached")
+
+
+@needs_fork
+def test_ctrl_c_while_the_workers_draw_ends_the_run_with_one_line_and_130(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it and are stopped by the run,
+    which says "interrupted" (exit code 130), writes nothing and leaves no worker behind."""
+    import signal
+
+    code = ("import sys\n"
+            "from metareview.run import figures\n"
+            "from tests.run.test_figures import sleeping_forest\n"
+            "figures.forest_figure = sleeping_forest\n"
+            "from metareview.cli import main\n"
+            "sys.exit(main(['run', sys.argv[1], '-o', sys.argv[2]]))\n")
+    run = subprocess.Popen([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "out")], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_group(run.pid)) < 3:     # the run and its two workers
+        time.sleep(0.05)
+    assert len(_group(run.pid)) == 3
+    time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in _group(run.pid) if not p[1].startswith("Z")]:
+        time.sleep(0.05)
+    assert [p for p in _group(run.pid) if not p[1].startswith("Z")] == []
+
+
+def _group(pgid: int) -> list[tuple[str, str]]:
+    """The processes of a process group: (pid, state)."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return [tuple(line.split()[:2]) for line in out.splitlines() if line.strip()]  # type: ignore[misc]
