@@ -229,8 +229,9 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     mask = pooled_in.astype(float)
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     # what rma() leaves to confint(), predict() and weights() is computed when first used
-    # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights)
-    lazy = settings.method == "Inverse" and not any_zero_vi
+    # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights);
+    # a GLMM replaces all of these by its own values, so they are never computed for it
+    lazy = settings.method in ("Inverse", "GLMM") and not any_zero_vi
     # (every study pooled: no mask, as the kernel takes a batch without padding)
     pool = partial(pool_one, es.yi, es.vi, mask if n_excluded else None, method_tau2=settings.method_tau2,
                    level=settings.level,

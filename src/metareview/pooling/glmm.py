@@ -116,29 +116,51 @@ class GLMMResult:
 # ---------------------------------------------------------------------------------------
 # families (canonical links: observed and expected curvature coincide)
 # ---------------------------------------------------------------------------------------
+#
+# A family gives, at linear predictors laid out over studies (..., k): ``mean_var`` (the mean and
+# variance of the count, what the conditional modes are solved with) and ``moments`` (mean,
+# variance and third cumulant); at the quadrature nodes laid out (..., k, q): ``at_nodes`` (the
+# log-likelihood without its constant, and the mean).  ``at_nodes`` may take a shortcut that is
+# exact wherever its values are finite; ``robust_at_nodes`` is used where they are not.
 
 class _Binomial:
     name = "binomial"
 
     def __init__(self, y: np.ndarray, n: np.ndarray, offset: np.ndarray | None = None):
         self.y, self.size = y, n
-        self.off = np.zeros_like(y) if offset is None else np.asarray(offset, float)
+        off = None if offset is None else np.asarray(offset, float)
+        self.off = None if off is None or not off.any() else off   # (a zero offset adds nothing)
         self.const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+        self._y_nodes, self._n_nodes = y[:, None], n[:, None]
+        self._off_nodes = None if self.off is None else self.off[:, None]
+        self.scale = n              # the mean at the nodes is given per trial
 
-    def _offset(self, size):
-        # the offset laid out as the sample sizes it comes with ((k,), (1, k) or (1, k, 1))
-        return self.off.reshape(np.shape(size))
+    def _p(self, eta):
+        return special.expit(eta if self.off is None else eta + self.off)
 
-    def loglik(self, eta, y, size):
-        # y*eta - n*log(1 + exp(eta)), without the binomial coefficient
-        eta = eta + self._offset(size)
-        return y * eta - size * np.logaddexp(0.0, eta)
+    def mean_var(self, eta):
+        p = self._p(eta)
+        m = self.size * p
+        return m, m * (1.0 - p)
 
-    def moments(self, eta, size):
-        p = special.expit(eta + self._offset(size))
-        m = size * p
+    def moments(self, eta):
+        p = self._p(eta)
+        m = self.size * p
         v = m * (1.0 - p)
         return m, v, v * (1.0 - 2.0 * p)
+
+    def at_nodes(self, E):
+        # y*eta - n*log(1 + exp(eta)) and expit(eta) from one exponential (not finite beyond eta = 709)
+        if self._off_nodes is not None:
+            E = E + self._off_nodes
+        e = np.exp(E)
+        t = 1.0 + e
+        return self._y_nodes * E - self._n_nodes * np.log(t), e / t
+
+    def robust_at_nodes(self, E):
+        if self._off_nodes is not None:
+            E = E + self._off_nodes
+        return self._y_nodes * E - self._n_nodes * np.logaddexp(0.0, E), special.expit(E)
 
     def mode_bracket(self, mu, tau2):
         return mu + tau2 * (self.y - self.size), mu + tau2 * self.y
@@ -150,13 +172,22 @@ class _Poisson:
     def __init__(self, y: np.ndarray, t: np.ndarray):
         self.y, self.size = y, t
         self.const = special.xlogy(y, t) - special.gammaln(y + 1)
+        self._y_nodes, self._t_nodes = y[:, None], t[:, None]
+        self.scale = t              # the mean at the nodes is given per unit of time
 
-    def loglik(self, eta, y, size):
-        return y * eta - size * np.exp(eta)
+    def mean_var(self, eta):
+        m = self.size * np.exp(eta)
+        return m, m
 
-    def moments(self, eta, size):
-        m = size * np.exp(eta)
+    def moments(self, eta):
+        m = self.size * np.exp(eta)
         return m, m, m
+
+    def at_nodes(self, E):
+        e = np.exp(E)
+        return self._y_nodes * E - self._t_nodes * e, e
+
+    robust_at_nodes = at_nodes
 
     def mode_bracket(self, mu, tau2):
         return mu - tau2 * self.size * np.exp(mu) - 1.0, mu + tau2 * self.y
@@ -180,20 +211,30 @@ def _gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
 # the marginal log-likelihood by adaptive quadrature, with its analytic gradient
 # ---------------------------------------------------------------------------------------
 
+#: a Newton step of the conditional modes below this ends their iteration: the error left after it is
+#: at most half its square (|third / second derivative| <= 1 for the binomial and Poisson families)
+_MODE_STEP = 1e-8
+
+
 class _Marginal:
     """Marginal log-likelihood of (mu, psi = log tau) and its analytic gradient.
 
     Evaluated for a batch of P parameter points at once (arrays of shape P x k x q
     for P points, k studies and q quadrature nodes), so that a Newton step, its
-    finite-difference Hessian and the line search cost one vectorised pass.
+    finite-difference Hessian and the line search cost one vectorised pass.  The sums over
+    the nodes that the gradient needs reduce to four weighted moments of each study's nodes
+    (of 1, z, z², the mean and the mean times z), taken by two matrix products.
     """
 
     def __init__(self, fam, n_agq: int):
         self.fam = fam
         self.z, w = gauss_hermite(n_agq)
         self.logw_z = np.log(w) + 0.5 * self.z**2
-        self.y = fam.y[None, :, None]
-        self.size = fam.size[None, :, None]
+        # the node of the largest weight (the middle one for an odd rule, at the conditional mode) is
+        # where the adaptive rule puts the integrand's peak: its term keeps the exponentials in range
+        self.top = int(np.argmax(w))
+        self.powers = np.stack([np.ones_like(self.z), self.z, self.z * self.z], axis=1)
+        self.y = fam.y
         self.eta = None  # conditional modes at the last accepted point (warm start)
         self.pred: tuple | None = None  # (mu, psi, modes, their derivatives) at the last evaluation
         self.const = float(np.sum(fam.const))
@@ -203,31 +244,29 @@ class _Marginal:
 
     def modes(self, mu: np.ndarray, tau2: np.ndarray, psi: np.ndarray | None = None) -> np.ndarray:
         """Conditional modes of the study effects, shape (P, k).  Newton's method starts from the
-        modes at the last point, moved to first order (by their implicit derivatives) when known."""
-        fam = self.fam
-        y, size = fam.y[None, :], fam.size[None, :]
-        lo, hi = fam.mode_bracket(mu[:, None], tau2[:, None])
+        modes at the last point, moved to first order (by their implicit derivatives) when known;
+        the caller holds the ``np.errstate``."""
+        fam, y = self.fam, self.y
         if self.pred is not None and psi is not None:
             mu0, psi0, eta0, de_mu0, de_psi0 = self.pred
-            start = eta0 + de_mu0 * (mu[:, None] - mu0) + de_psi0 * (psi[:, None] - psi0)
+            start = eta0 + de_mu0 * (mu - mu0)[:, None] + de_psi0 * (psi - psi0)[:, None]
         else:
-            start = mu[:, None] if self.eta is None else self.eta[None, :]
+            start = np.broadcast_to(mu[:, None] if self.eta is None else self.eta[None, :], (mu.size, self.k))
         mu, it2 = mu[:, None], 1.0 / tau2[:, None]
-        eta = np.minimum(np.maximum(start, lo), hi)
         # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
-        with np.errstate(over="ignore", invalid="ignore"):
-            for it in range(8):
-                m, v, _ = fam.moments(eta, size)
-                new = eta + (y - m - (eta - mu) * it2) / (v + it2)
-                change = np.abs(new - eta)
-                eta = new
-                if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
-                    self.mode_iterations = max(self.mode_iterations, it + 1)
-                    return eta
+        eta = start
+        for it in range(8):
+            m, v = fam.mean_var(eta)
+            step = (y - m - (eta - mu) * it2) / (v + it2)
+            eta = eta + step
+            if np.abs(step).max() <= _MODE_STEP:
+                self.mode_iterations = max(self.mode_iterations, it + 1)
+                return eta
         # ... and, if that has not converged, Newton safeguarded by bisection
+        lo, hi = fam.mode_bracket(mu, tau2[:, None])
         eta = np.minimum(np.maximum(start, lo), hi)
         for it in range(200):
-            m, v, _ = fam.moments(eta, size)
+            m, v = fam.mean_var(eta)
             g = y - m - (eta - mu) * it2
             new = eta + g / (v + it2)
             pos = g > 0
@@ -246,41 +285,59 @@ class _Marginal:
     def __call__(self, mu, psi, grad: bool = True):
         """Log-likelihoods (P,) and scores (P, 2) at the points (mu[i], psi[i])."""
         self.evaluations += 1
-        fam = self.fam
         mu = np.atleast_1d(np.asarray(mu, dtype=float))
         psi = np.atleast_1d(np.asarray(psi, dtype=float))
-        y, size, k = self.y, self.size, self.k
-        tau2 = np.exp(2.0 * psi)
-        eta_hat = self.modes(mu, tau2, psi)
-        it2 = (1.0 / tau2)[:, None, None]
-        mu3 = mu[:, None, None]
-        z = self.z
-        _, v, dv = fam.moments(eta_hat, fam.size[None, :])
-        h = v + it2[:, :, 0]
-        s = 1.0 / np.sqrt(h)
-        E = eta_hat[:, :, None] + s[:, :, None] * z
-        R = E - mu3
-        A = self.logw_z + fam.loglik(E, y, size) - 0.5 * it2 * R * R
-        amax = A.max(axis=2)
-        P = np.exp(A - amax[:, :, None])
-        S = P.sum(axis=2)
-        ll = (np.log(s) + amax + np.log(S)).sum(axis=1) - k * psi + self.const
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            tau2 = np.exp(2.0 * psi)
+            eta = self.modes(mu, tau2, psi)
+            out = self._at(mu, psi, tau2, eta, grad, robust=False)
+            if not (np.isfinite(out[0]).all() and (not grad or np.isfinite(out[1]).all())):
+                out = self._at(mu, psi, tau2, eta, grad, robust=True)
+        return out
+
+    def _at(self, mu, psi, tau2, eta, grad: bool, robust: bool):
+        """The log-likelihoods and scores given the conditional modes ``eta``; ``robust``: the
+        family's robust node values and the largest term of each study as its reference."""
+        fam, k = self.fam, self.k
+        it2 = 1.0 / tau2
+        it2k = it2[:, None]
+        _, v, dv = fam.moments(eta)
+        ih = 1.0 / (v + it2k)                               # 1 / curvature at the mode
+        s = np.sqrt(ih)                                     # scale of the adaptive rule
+        d = eta - mu[:, None]                               # mode - mu
+        sz = s[..., None] * self.z                          # nodes - mode, (P, k, q)
+        R = d[..., None] + sz                               # nodes - mu
+        node_ll, mean_nodes = (fam.robust_at_nodes if robust else fam.at_nodes)(eta[..., None] + sz)
+        A = node_ll - (0.5 * it2)[:, None, None] * (R * R) + self.logw_z
+        ref = A.max(axis=2) if robust else A[..., self.top]
+        W = np.exp(A - ref[..., None])
+        moments = W @ self.powers                           # sums of the weights times 1, z, z²
+        S = moments[..., 0]
+        ll = (ref + np.log(S * s)).sum(axis=1) - k * psi + self.const
         if not grad:
             return ll, None
-        pi = P / S[:, :, None]
-        m_nodes, _, _ = fam.moments(E, size)
-        Gp = y - m_nodes - R * it2                       # d log integrand / d eta at nodes
-        it2_2 = it2[:, :, 0]
-        de_mu = it2_2 / h                                # implicit derivatives of the mode
-        de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
-        self.pred = (mu[0], psi[0], eta_hat[0], de_mu[0], de_psi[0])
-        dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
-        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
-        dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
-        dE_psi = de_psi[:, :, None] + z * (s * dls_psi)[:, :, None]
-        g_mu = (dls_mu + (pi * (R * it2 + Gp * dE_mu)).sum(axis=2)).sum(axis=1)
-        g_psi = (dls_psi + (pi * (R * R * it2 + Gp * dE_psi)).sum(axis=2)).sum(axis=1) - k
-        return ll, np.stack([g_mu, g_psi], axis=1), eta_hat
+        iS = 1.0 / S
+        ez, ezz = moments[..., 1] * iS, moments[..., 2] * iS
+        mean = (W * mean_nodes) @ self.powers[:, :2]        # the count's mean at the nodes, in units of scale
+        iS *= fam.scale
+        em, emz = mean[..., 0] * iS, mean[..., 1] * iS
+        # expectations under the quadrature weights: of R, R z, R², of the score in eta (Gp), of Gp z
+        er = d + s * ez
+        erz = d * ez + s * ezz
+        er2 = d * er + s * erz
+        eg = self.y - em - it2k * er
+        egz1 = 1.0 + s * (self.y * ez - emz - it2k * erz)
+        de_mu = it2k * ih                                   # implicit derivative of the mode in mu
+        # with that in psi, 2 d de_mu, and those of log(scale), -dv de_mu / 2h in mu and
+        # 2 d (that in mu) + de_mu in psi, the scores of each study are
+        c = (-0.5 * dv * ih * egz1 + eg) * de_mu
+        scores = np.empty((mu.size, 2, k))
+        np.add(c, it2k * er, out=scores[:, 0])
+        np.add(2.0 * d * c + de_mu * egz1, it2k * er2, out=scores[:, 1])
+        g = scores.sum(axis=2)
+        g[:, 1] -= k
+        self.pred = (mu[0], psi[0], eta[0], de_mu[0], 2.0 * d[0] * de_mu[0])
+        return ll, g, eta
 
     def newton_batch(self, x: np.ndarray, central: bool = False):
         """ll, score and Hessian at x (Hessian from differences of the analytic score:
@@ -322,53 +379,63 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
     Returns (coefficients, weights, fitted means, converged, iterations).
     """
     if family == "binomial":
-        yy, wt, off = x / s, s, offset
+        yy, wt, off = x / s, s, np.asarray(offset, dtype=float)
         mu = (wt * yy + 0.5) / (wt + 1.0)
         eta = np.log(mu / (1.0 - mu))
-    else:
-        yy, wt, off = x, np.ones_like(x), np.log(s)
-        eta = np.log(x + 0.1)
-
-    def fitted(eta):
-        if family == "binomial":
-            if max(-eta.min(), eta.max()) <= 30.0:   # R's bounds not reached (the usual case)
-                e = np.exp(eta)
-                mu = e / (1.0 + e)
-                v = mu * (1.0 - mu)
-                return mu, v, v
-            e = np.exp(np.clip(eta, -30.0, 30.0))
-            mu = e / (1.0 + e)
-            me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
-            return mu, me, mu * (1.0 - mu)    # mean, d mu/d eta, variance
-        mu = np.maximum(np.exp(eta), _EPS)
-        return mu, mu, mu
-
-    if family == "binomial":
+        fitted = _binomial_fitted
         nyy = 1 - yy
 
-        def deviance(mu):
-            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / (1 - mu)))).sum())
+        def deviance(mu, omu):
+            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / omu))).sum())
     else:
+        yy, wt, off = x, None, np.log(s)
+        eta = np.log(x + 0.1)
+        fitted = _poisson_fitted
         ypos = np.where(yy > 0, yy, 1.0)
 
-        def deviance(mu):
+        def deviance(mu, _):
             return 2.0 * float((special.xlogy(yy, ypos / mu) - (yy - mu)).sum())
 
-    mu, me, var = fitted(eta)
-    devold = deviance(mu)
+    shift = bool(off.any())   # (x - 0 and x + 0 are x: a zero offset is left out)
+    mu, me, var, omu = fitted(eta)
+    devold = deviance(mu, omu)
     conv = False
     for it in range(1, maxit + 1):
-        z = (eta - off) + (yy - mu) / me
-        w2 = wt * me * me / var
-        beta = z if saturated else np.full_like(z, np.sum(w2 * z) / np.sum(w2))
-        eta = beta + off
-        mu, me, var = fitted(eta)
-        dev = deviance(mu)
+        z = ((eta - off) if shift else eta) + (yy - mu) / me
+        w2 = var if me is var else me * me / var        # (the same array within R's bounds)
+        if wt is not None:
+            w2 = wt * w2
+        beta = z if saturated else np.full_like(z, (w2 * z).sum() / w2.sum())
+        eta = beta + off if shift else beta
+        mu, me, var, omu = fitted(eta)
+        dev = deviance(mu, omu)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
             break
         devold = dev
     return beta, w2, mu, conv, it
+
+
+def _binomial_fitted(eta):
+    """R's ``binomial()`` at ``eta``: mean, d mean / d eta, variance (within R's bounds on the
+    linear predictor) and 1 - mean."""
+    if np.abs(eta).max() <= 30.0:   # R's bounds not reached (the usual case)
+        e = np.exp(eta)
+        mu = e / (1.0 + e)
+        omu = 1.0 - mu
+        v = mu * omu
+        return mu, v, v, omu
+    e = np.exp(np.clip(eta, -30.0, 30.0))
+    mu = e / (1.0 + e)
+    omu = 1.0 - mu
+    v = mu * omu
+    return mu, np.where(np.abs(eta) > 30.0, _EPS, v), v, omu
+
+
+def _poisson_fitted(eta):
+    """R's ``poisson()`` at ``eta``: mean, d mean / d eta and variance (all the mean)."""
+    mu = np.maximum(np.exp(eta), _EPS)
+    return mu, mu, mu, None
 
 
 def _glm_tests(family: str, x: np.ndarray, s: np.ndarray, offset=0.0):
@@ -563,7 +630,7 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
 
         # score for tau² at 0 (exact, since the integral is then trivial): if it is not
         # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-        m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
+        m0, v0, _ = fam.moments(np.full(k, mu_glm))
         score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
         if score0 <= 0:
             het.update(i2=0.0, h2=1.0)
@@ -1248,13 +1315,14 @@ class _NoncentralHypergeometric:
 
         self.u, self.lw = u, log_weight(u, self.study)
         self.const = log_weight(a)
-        self.size = np.ones_like(a)       # only its layout is read (see _cumulants)
+        self._y_nodes = a[:, None]
+        self.scale = np.ones_like(a)
 
-    def _cumulants(self, eta, size):
-        """log Z, mean, variance and third central moment at eta, whose study axis is laid out
-        as ``size``: (k,), (1, k) or (1, k, 1)."""
-        axis = len(np.shape(size)) - 1 - (len(np.shape(size)) == 3)
-        e = np.moveaxis(np.broadcast_to(eta, np.broadcast_shapes(np.shape(eta), np.shape(size))), axis, -1)
+    def _cumulants(self, eta, nodes: bool = False):
+        """log Z, mean, variance and third central moment at eta, laid out over studies (..., k) or,
+        with ``nodes``, over studies and quadrature nodes (..., k, q)."""
+        axis = -2 if nodes else -1
+        e = np.moveaxis(eta, axis, -1)
         L = self.lw + self.u * e[..., self.study]
         top = np.maximum.reduceat(L, self.starts, axis=-1)
         p = np.exp(L - top[..., self.study])
@@ -1271,11 +1339,17 @@ class _NoncentralHypergeometric:
 
         return back(top + np.log(z)), back(m), back(v), back(third)
 
-    def loglik(self, eta, y, size):
-        return y * eta - self._cumulants(eta, size)[0]
+    def mean_var(self, eta):
+        return self._cumulants(eta)[1:3]
 
-    def moments(self, eta, size):
-        return self._cumulants(eta, size)[1:]
+    def moments(self, eta):
+        return self._cumulants(eta)[1:]
+
+    def at_nodes(self, E):
+        logz, m, _, _ = self._cumulants(E, nodes=True)
+        return self._y_nodes * E - logz, m
+
+    robust_at_nodes = at_nodes
 
     def mode_bracket(self, mu, tau2):
         return mu + tau2 * (self.y - self.hi), mu + tau2 * (self.y - self.lo)
@@ -1306,13 +1380,13 @@ def _cm_el(a, n1, c, n2, *, random: bool):
                                                                                   / (n1 + n2 + 1))))
     conv = False
     for it in range(1, 101):
-        _, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+        _, m, v, _ = fam._cumulants(np.full(k, mu))
         step = float(np.sum(a - m) / np.sum(v))
         mu += step
         if abs(step) < 1e-13 * (1.0 + abs(mu)):
             conv = True
             break
-    logz, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+    logz, m, v, _ = fam._cumulants(np.full(k, mu))
     ll_fe = float(np.sum(fam.const + a * mu - logz))
     common = dict(estimate=mu, se=1.0 / math.sqrt(float(np.sum(v))), loglik=ll_fe, converged=conv,
                   iterations=it, gradient_norm=abs(float(np.sum(a - m))), boundary=False, tau2=0.0)
@@ -1320,12 +1394,12 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     inner = (a > fam.lo) & (a < fam.hi)
     theta = np.zeros(k)
     for _ in range(200):
-        _, m, v, _ = fam._cumulants(theta, fam.size)
+        _, m, v, _ = fam._cumulants(theta)
         steps = np.where(inner, (a - m) / v, 0.0)
         theta += np.clip(steps, -2.0, 2.0)
         if np.all(np.abs(steps) < 1e-13 * (1.0 + np.abs(theta))):
             break
-    logz, m, v, _ = fam._cumulants(theta, fam.size)
+    logz, m, v, _ = fam._cumulants(theta)
     ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
     if k > 1 and inner.any():
         w, th = v[inner], theta[inner]
@@ -1340,7 +1414,7 @@ def _cm_el(a, n1, c, n2, *, random: bool):
                         "conditional likelihood grows without bound with tau², so the random-effects model "
                         "has no ML estimate", column="events_e", rule="some table inside its support")
     lik = _Marginal(fam, CM_EL_POINTS)
-    _, m0, v0, _ = fam._cumulants(np.full(k, mu), fam.size)
+    _, m0, v0, _ = fam._cumulants(np.full(k, mu))
     score0 = 0.5 * float(np.sum((a - m0) ** 2 - v0))
     if score0 <= 0:
         out["random"] = dict(common, boundary=True, iterations=0)
