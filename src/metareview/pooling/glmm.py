@@ -255,9 +255,10 @@ class _Marginal:
         mu, it2 = mu[:, None], 1.0 / tau2[:, None]
         # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
         eta = start
+        c = y + mu * it2                # G'(eta) = c - m(eta) - eta / tau²
         for it in range(8):
             m, v = fam.mean_var(eta)
-            step = (y - m - (eta - mu) * it2) / (v + it2)
+            step = (c - m - eta * it2) / (v + it2)
             eta = eta + step
             if np.abs(step).max() <= _MODE_STEP:
                 self.mode_iterations = max(self.mode_iterations, it + 1)
@@ -285,8 +286,10 @@ class _Marginal:
     def __call__(self, mu, psi, grad: bool = True):
         """Log-likelihoods (P,) and scores (P, 2) at the points (mu[i], psi[i])."""
         self.evaluations += 1
-        mu = np.atleast_1d(np.asarray(mu, dtype=float))
-        psi = np.atleast_1d(np.asarray(psi, dtype=float))
+        if not (type(mu) is np.ndarray and mu.ndim == 1 and mu.dtype == float):
+            mu = np.atleast_1d(np.asarray(mu, dtype=float))
+        if not (type(psi) is np.ndarray and psi.ndim == 1 and psi.dtype == float):
+            psi = np.atleast_1d(np.asarray(psi, dtype=float))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             tau2 = np.exp(2.0 * psi)
             eta = self.modes(mu, tau2, psi)
@@ -342,20 +345,15 @@ class _Marginal:
     def newton_batch(self, x: np.ndarray, central: bool = False):
         """ll, score and Hessian at x (Hessian from differences of the analytic score:
         forward differences for the Newton steps, central ones for the covariance)."""
+        m, p = float(x[0]), float(x[1])
         if central:
-            d = np.array([1e-4 * max(1.0, abs(x[0])), 1e-4])
-            pts = np.array([x, x + [d[0], 0], x - [d[0], 0], x + [0, d[1]], x - [0, d[1]]])
+            d0, d1 = 1e-4 * max(1.0, abs(m)), 1e-4
+            ll, g, eta = self(np.array([m, m + d0, m - d0, m, m]), np.array([p, p, p, p + d1, p - d1]))
+            H = np.array([(g[1] - g[2]) / (2 * d0), (g[3] - g[4]) / (2 * d1)]).T
         else:
-            d = np.array([1e-6 * max(1.0, abs(x[0])), 1e-6])
-            pts = np.array([x, x + [d[0], 0], x + [0, d[1]]])
-        ll, g, eta = self(pts[:, 0], pts[:, 1])
-        H = np.empty((2, 2))
-        if central:
-            H[:, 0] = (g[1] - g[2]) / (2 * d[0])
-            H[:, 1] = (g[3] - g[4]) / (2 * d[1])
-        else:
-            H[:, 0] = (g[1] - g[0]) / d[0]
-            H[:, 1] = (g[2] - g[0]) / d[1]
+            d0, d1 = 1e-6 * max(1.0, abs(m)), 1e-6
+            ll, g, eta = self(np.array([m, m + d0, m]), np.array([p, p, p + d1]))
+            H = np.array([(g[1] - g[0]) / d0, (g[2] - g[0]) / d1]).T
         return float(ll[0]), g[0], 0.5 * (H + H.T), eta[0]
 
 
@@ -522,18 +520,18 @@ def _escalc_vi(family: str, x: np.ndarray, s: np.ndarray) -> np.ndarray:
     return 1.0 / np.where(x == 0, x + 0.5, x)
 
 
-def _dl_start(family: str, x: np.ndarray, s: np.ndarray, offset=0.0) -> tuple[float, float]:
-    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values)."""
-    vi = _escalc_vi(family, x, s)
+def _dl_start(family: str, x: np.ndarray, s: np.ndarray, vi: np.ndarray, offset=0.0) -> tuple[float, float, np.ndarray]:
+    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values), from the study
+    estimates (returned with it) and their variances ``vi`` (:func:`_escalc_vi`)."""
     if family == "binomial":
         m = s - x
         zero = (x == 0) | (m == 0)
         yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m)) - offset
     else:
         yi = np.log(np.where(x == 0, 0.5, x) / s)
-    tau2 = float(estimate_tau2(yi[None], vi[None], np.ones((1, yi.size)), "DL", warn=False).tau2[0])
+    tau2 = float(estimate_tau2(yi, vi, np.ones(yi.size), "DL", warn=False).tau2)
     wr = 1.0 / (vi + tau2)
-    return float(np.sum(wr * yi) / np.sum(wr)), tau2
+    return float(np.sum(wr * yi) / np.sum(wr)), tau2, yi
 
 
 def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMResult:
@@ -600,7 +598,8 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
                    q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
     else:
         het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
-    vi = _escalc_vi(family, x, s) if i2_vi is None else np.asarray(i2_vi, float)
+    vi_own = _escalc_vi(family, x, s)
+    vi = vi_own if i2_vi is None else np.asarray(i2_vi, float)
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
 
@@ -638,9 +637,12 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
                          converged=True, boundary=True)
             return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
-        mu_dl, tau2_dl = _dl_start(family, x, s, off)
+        mu_dl, tau2_dl, yi = _dl_start(family, x, s, vi_own, off)
         if tau2_dl <= 0:
             tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+        # the conditional modes first sought from the normal approximation's (the weighted mean of a
+        # study's estimate and mu_dl)
+        lik.eta = (yi / vi_own + mu_dl / tau2_dl) / (1.0 / vi_own + 1.0 / tau2_dl)
 
         # close to the maximum (scores below 1e-5) the Hessian is taken by central differences at once, so
         # that the point where Newton's method stops needs no further evaluation for the standard error
@@ -1022,23 +1024,33 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
     (x, value, score, Hessian, iterations, converged, at_boundary)."""
     x = np.array(x0, dtype=float)
     f, g, H = fun(x)
+    one = isinstance(psi_index, int)     # one log tau: kept in range by plain float comparisons
+
+    def at_boundary(x, g) -> bool:
+        if one:
+            return x[psi_index] <= _PSI_MIN and g[psi_index] < 0
+        return bool(np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)))
+
     for it in range(1, maxiter + 1):
         negH = -H
         lam = 0.0
-        scale = float(np.mean(np.abs(negH.diagonal()))) + 1e-8
         while True:
             try:
                 step = _pd_solve(negH, g, lam)
                 break
             except np.linalg.LinAlgError:
-                lam = max(2 * lam, 1e-3 * scale)
+                lam = max(2 * lam, 1e-3 * (float(np.mean(np.abs(negH.diagonal()))) + 1e-8))
         decrement = float(g @ step)
         if lam == 0.0 and decrement < tol * tol:
             return x, f, g, H, it, True, False
         t = 1.0
         while True:
             xn = x + t * step
-            xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
+            if one:
+                if xn[psi_index] < _PSI_MIN:
+                    xn[psi_index] = _PSI_MIN
+            else:
+                xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
             fn, gn, Hn = fun(xn)
             if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
                 break
@@ -1048,7 +1060,7 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
         if t < 1e-10:
             return x, f, g, H, it, lam == 0.0 and decrement < 1e-14, False
         x, f, g, H = xn, fn, gn, Hn
-        if np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)):
+        if at_boundary(x, g):
             return x, f, g, H, it, False, True
     return x, f, g, H, maxiter, False, False
 
