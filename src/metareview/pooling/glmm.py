@@ -1607,10 +1607,11 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
 # ---------------------------------------------------------------------------------------
 
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: Pooled, labels=None) -> tuple[Pooled, list[str]]:
+                        pooled: Pooled | None, labels=None) -> tuple[Pooled, list[str]]:
     """The pooled values of a GLMM analysis in place of the inverse-variance kernel's
     ``pooled`` (:class:`~metareview.pooling.values.Pooled`: results, printouts and the JSON
-    contract are shared).
+    contract are shared), or, with ``pooled=None``, without it (every value is the GLMM's; ``k``
+    counts the studies not ``excluded``, as the kernel's).
 
     Common effect: fixed-intercept logistic regression; random effects: the
     binomial-normal GLMM by ML (``settings.n_agq`` quadrature points); Q is the
@@ -1687,6 +1688,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
     if re.sigma2 is not None:
         details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
-    return pooled.replace(common=estimate(ce, None), random=estimate(re, math.nan),
-                          prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
-                          weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes
+    values = dict(common=estimate(ce, None), random=estimate(re, math.nan),
+                  prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
+                  weight_common=nan_w, weight_random=nan_w.copy(), method_details=details)
+    if pooled is None:
+        return Pooled(k=int(np.count_nonzero(inc)), **values), notes
+    return pooled.replace(**values), notes
