@@ -383,35 +383,101 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
         fitted = _binomial_fitted
         nyy = 1 - yy
 
-        def deviance(mu, omu):
-            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / omu))).sum())
+        def deviance_terms(mu, omu):
+            return wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / omu))
+        finite = (yy > 0) & (yy < 1)
     else:
         yy, wt, off = x, None, np.log(s)
         eta = np.log(x + 0.1)
         fitted = _poisson_fitted
         ypos = np.where(yy > 0, yy, 1.0)
 
-        def deviance(mu, _):
-            return 2.0 * float((special.xlogy(yy, ypos / mu) - (yy - mu)).sum())
+        def deviance_terms(mu, _):
+            return special.xlogy(yy, ypos / mu) - (yy - mu)
+        finite = yy > 0
+    # the studies without a finite saturated estimate (no or only events), stepped one by one once the
+    # others have settled (each study has its own IRLS in the saturated model)
+    alone = np.flatnonzero(~finite) if saturated and not finite.all() else None
+    if alone is not None and alone.size > _TAIL_STUDIES:
+        alone = None
 
     shift = bool(off.any())   # (x - 0 and x + 0 are x: a zero offset is left out)
     mu, me, var, omu = fitted(eta)
-    devold = deviance(mu, omu)
+    devold = 2.0 * float(deviance_terms(mu, omu).sum())
     conv = False
     for it in range(1, maxit + 1):
-        z = ((eta - off) if shift else eta) + (yy - mu) / me
+        step = (yy - mu) / me
+        z = ((eta - off) if shift else eta) + step
         w2 = var if me is var else me * me / var        # (the same array within R's bounds)
         if wt is not None:
             w2 = wt * w2
         beta = z if saturated else np.full_like(z, (w2 * z).sum() / w2.sum())
         eta = beta + off if shift else beta
         mu, me, var, omu = fitted(eta)
-        dev = deviance(mu, omu)
+        terms = deviance_terms(mu, omu)
+        dev = 2.0 * float(terms.sum())
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+        if alone is not None and it >= 3:
+            settled = np.abs(step) <= 1e-10 * (1.0 + np.abs(eta))
+            settled[alone] = True
+            if settled.all():
+                return _saturated_tail(family, alone, it, maxit, epsilon, devold, terms, beta, w2, mu, eta,
+                                       yy, wt, off if shift else None)
+    return beta, w2, mu, conv, it
+
+
+#: at most this many studies without a saturated estimate are stepped one by one (:func:`_saturated_tail`)
+_TAIL_STUDIES = 8
+
+
+def _saturated_tail(family: str, alone: np.ndarray, it: int, maxit: int, epsilon: float, devold: float,
+                    terms: np.ndarray, beta, w2, mu, eta, yy, wt, off):
+    """The rest of :func:`_glm_irls` for the saturated model once only the studies ``alone`` (no or
+    only events: their estimate runs off to infinity) still move: the others' deviance terms, estimates
+    and weights stay as they are, and those few studies take their IRLS steps (the same steps, R's bounds
+    on the linear predictor included) as floats, so that the iteration stops where R's does."""
+    beta, w2, mu = beta.copy(), w2.copy(), mu.copy()
+    rest = terms.sum() - terms[alone].sum()
+    cells = [(int(j), float(eta[j]), float(yy[j]), 1.0 if wt is None else float(wt[j]),
+              0.0 if off is None else float(off[j])) for j in alone]
+    state = [_fitted_one(family, e) for _, e, _, _, _ in cells]
+    conv = False
+    while it < maxit:
+        it += 1
+        total = rest
+        for i, (j, e, y, n, o) in enumerate(cells):
+            m, me, v, om = state[i]
+            b = (e - o) + (y - m) / me
+            e = b + o
+            cells[i] = (j, e, y, n, o)
+            beta[j], w2[j] = b, n * (me * me / v)
+            state[i] = m, me, v, om = _fitted_one(family, e)
+            mu[j] = m
+            if family == "binomial":
+                total += n * math.log(1.0 / m if y == 1.0 else 1.0 / om)
+            else:
+                total += m
+        dev = 2.0 * float(total)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
             break
         devold = dev
     return beta, w2, mu, conv, it
+
+
+def _fitted_one(family: str, eta: float) -> tuple[float, float, float, float]:
+    """:func:`_binomial_fitted` / :func:`_poisson_fitted` of one linear predictor, as floats."""
+    if family == "binomial":
+        e = math.exp(min(max(eta, -30.0), 30.0))
+        mu = e / (1.0 + e)
+        omu = 1.0 - mu
+        v = mu * omu
+        return mu, (_EPS if abs(eta) > 30.0 else v), v, omu
+    mu = max(math.exp(eta), _EPS)
+    return mu, mu, mu, 0.0
 
 
 def _binomial_fitted(eta):
