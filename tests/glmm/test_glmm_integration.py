@@ -190,3 +190,20 @@ def test_glmm_analysis_runs_no_inverse_variance_kernel(monkeypatch):
     monkeypatch.setattr(meta, "pool_one", counted)
     metaprop(X, N)
     assert calls
+
+
+@pytest.mark.parametrize("prediction,df", [("t", len(X) - 2), ("z", None), ("v", len(X) - 1)])
+def test_glmm_prediction_interval_is_computed_on_first_read(prediction, df):
+    """rma.glmm leaves the prediction interval to predict(): a GLMM analysis computes it when it is
+    first read, mu ± q sqrt(se² + tau²) with the quantile ``prediction`` asks for."""
+    from scipy import stats
+
+    from metareview.base.deferred import Deferred
+    r = metaprop(X, N, method="GLMM", prediction=prediction)
+    assert type(r.pooled._prediction) is Deferred
+    q = stats.norm.ppf(0.975) if df is None else stats.t.ppf(0.975, df)
+    half = q * math.sqrt(r.pooled["random_se"] ** 2 + r.pooled["tau2"])
+    got = r.pooled.prediction
+    assert got.low == pytest.approx(r.pooled["random_estimate"] - half, rel=1e-12)
+    assert got.high == pytest.approx(r.pooled["random_estimate"] + half, rel=1e-12)
+    assert type(r.pooled._prediction) is not Deferred and r.pooled.prediction is got

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import special
 
+from ..base.deferred import Deferred
 from ..base.exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
 from .heterogeneity import i2_h2_from_tau2, i2_h_test_based
 from .tau2 import estimate_tau2
@@ -211,6 +212,19 @@ def _gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
 # the marginal log-likelihood by adaptive quadrature, with its analytic gradient
 # ---------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=32)
+def _adaptive_rule(n_agq: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """What every evaluation of :class:`_Marginal` reads of the rule: the nodes, log weight + z²/2,
+    the node of the largest weight (the middle one for an odd rule, at the conditional mode: the
+    adaptive rule puts the integrand's peak there, and its term keeps the exponentials in range) and
+    the table of 1, z, z² by which the weighted sums are taken (read-only arrays)."""
+    z, w = gauss_hermite(n_agq)
+    logw_z = np.log(w) + 0.5 * z**2
+    powers = np.stack([np.ones_like(z), z, z * z], axis=1)
+    logw_z.flags.writeable = powers.flags.writeable = False
+    return z, logw_z, int(np.argmax(w)), powers
+
+
 #: a Newton step of the conditional modes below this ends their iteration: the error left after it is
 #: at most half its square (|third / second derivative| <= 1 for the binomial and Poisson families)
 _MODE_STEP = 1e-8
@@ -228,12 +242,7 @@ class _Marginal:
 
     def __init__(self, fam, n_agq: int):
         self.fam = fam
-        self.z, w = gauss_hermite(n_agq)
-        self.logw_z = np.log(w) + 0.5 * self.z**2
-        # the node of the largest weight (the middle one for an odd rule, at the conditional mode) is
-        # where the adaptive rule puts the integrand's peak: its term keeps the exponentials in range
-        self.top = int(np.argmax(w))
-        self.powers = np.stack([np.ones_like(self.z), self.z, self.z * self.z], axis=1)
+        self.z, self.logw_z, self.top, self.powers = _adaptive_rule(int(n_agq))
         self.y = fam.y
         self.eta = None  # conditional modes at the last accepted point (warm start)
         self.pred: tuple | None = None  # (mu, psi, modes, their derivatives) at the last evaluation
@@ -1672,6 +1681,14 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
 # adapter for metareview.api.meta (metaprop(..., method="GLMM"), metareview pool --method GLMM)
 # ---------------------------------------------------------------------------------------
 
+def _prediction_interval(prediction: str, re: GLMMResult, level: float) -> Interval:
+    """The prediction interval of a GLMM analysis: ``prediction`` as the kernel's quantile, the
+    random-effects model's estimate, standard error and tau²."""
+    from .inverse_variance import prediction_quantile
+    half = float(prediction_quantile(prediction, re.k, level)[0]) * math.sqrt(re.se**2 + re.tau2)
+    return Interval(re.estimate - half, re.estimate + half, level)
+
+
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
                         pooled: Pooled | None, labels=None) -> tuple[Pooled, list[str]]:
     """The pooled values of a GLMM analysis in place of the inverse-variance kernel's
@@ -1731,9 +1748,6 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         return Estimate(r.estimate, r.se, Interval(r.ci_low, r.ci_high, level),
                         r.statistic if test else math.nan, r.p if test else math.nan, df)
     k = re.k
-    from .inverse_variance import prediction_quantile
-    crit = float(prediction_quantile(settings.prediction, k, level)[0])
-    half = crit * math.sqrt(re.se**2 + re.tau2)
     none = Interval(math.nan, math.nan, level)
     if settings.i2_method == "tau2" or k < 2:
         i2, i2_ci, h, h_ci = re.i2, none, math.sqrt(re.h2), none
@@ -1754,8 +1768,9 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
     if re.sigma2 is not None:
         details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
+    # the prediction interval is computed on first read (rma.glmm leaves it to predict())
     values = dict(common=estimate(ce, None), random=estimate(re, math.nan),
-                  prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
+                  prediction=Deferred(_prediction_interval, settings.prediction, re, level), heterogeneity=het,
                   weight_common=nan_w, weight_random=nan_w.copy(), method_details=details)
     if pooled is None:
         return Pooled(k=int(np.count_nonzero(inc)), **values), notes
