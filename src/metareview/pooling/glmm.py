@@ -1769,9 +1769,10 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
     if re.sigma2 is not None:
         details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
     # the prediction interval is computed on first read (rma.glmm leaves it to predict())
-    values = dict(common=estimate(ce, None), random=estimate(re, math.nan),
-                  prediction=Deferred(_prediction_interval, settings.prediction, re, level), heterogeneity=het,
-                  weight_common=nan_w, weight_random=nan_w.copy(), method_details=details)
+    common, random = estimate(ce, None), estimate(re, math.nan)
+    prediction = Deferred(_prediction_interval, settings.prediction, re, level)
     if pooled is None:
-        return Pooled(k=int(np.count_nonzero(inc)), **values), notes
-    return pooled.replace(**values), notes
+        return Pooled(int(np.count_nonzero(inc)), common, random, prediction, het, nan_w, nan_w.copy(),
+                      details), notes
+    return pooled.replace(common=common, random=random, prediction=prediction, heterogeneity=het,
+                          weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes
