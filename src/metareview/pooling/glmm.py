@@ -394,7 +394,6 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
 
         def deviance_terms(mu, omu):
             return wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / omu))
-        finite = (yy > 0) & (yy < 1)
     else:
         yy, wt, off = x, None, np.log(s)
         eta = np.log(x + 0.1)
@@ -403,12 +402,13 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
 
         def deviance_terms(mu, _):
             return special.xlogy(yy, ypos / mu) - (yy - mu)
-        finite = yy > 0
     # the studies without a finite saturated estimate (no or only events), stepped one by one once the
     # others have settled (each study has its own IRLS in the saturated model)
-    alone = np.flatnonzero(~finite) if saturated and not finite.all() else None
-    if alone is not None and alone.size > _TAIL_STUDIES:
-        alone = None
+    alone = None
+    if saturated:
+        alone = np.flatnonzero((yy == 0) | (yy == 1) if family == "binomial" else yy == 0)
+        if not 0 < alone.size <= _TAIL_STUDIES:
+            alone = None
 
     shift = bool(off.any())   # (x - 0 and x + 0 are x: a zero offset is left out)
     mu, me, var, omu = fitted(eta)
@@ -462,7 +462,7 @@ def _saturated_tail(family: str, alone: np.ndarray, it: int, maxit: int, epsilon
             b = (e - o) + (y - m) / me
             e = b + o
             cells[i] = (j, e, y, n, o)
-            beta[j], w2[j] = b, n * (me * me / v)
+            beta[j], w2[j] = b, n * (v if me == v else me * me / v)
             state[i] = m, me, v, om = _fitted_one(family, e)
             mu[j] = m
             if family == "binomial":
