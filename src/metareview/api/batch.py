@@ -253,6 +253,28 @@ class _Frame:
             yield a, b
             a = b
 
+    def gathered(self, chunk_size: int | None):
+        """The chunks of :meth:`chunks`, two consecutive ones of the same largest k pooled as one,
+        for results that are gathered into one table (no row groups or frames show where a chunk
+        ends): (first, last) analysis and the chunks joined.  Two such chunks are padded to the
+        same width, and a row's numbers do not depend on the other rows of its chunk (nor on
+        whether the chunk has a mask), so the results are those of the chunks one by one; fewer
+        kernel calls share their fixed cost (measured 5-7% faster for 10⁵ analyses of k = 5 and
+        20)."""
+        held = None
+        for a, b in self.chunks(chunk_size):
+            width = int(self.counts[a:b].max())
+            if held is None:
+                held = (a, b, width)
+            elif chunk_size is None and held[2] == width:
+                yield held[0], b, ((held[0], held[1]), (a, b))
+                held = None
+            else:
+                yield held[0], held[1], ((held[0], held[1]),)
+                held = (a, b, width)
+        if held is not None:
+            yield held[0], held[1], ((held[0], held[1]),)
+
     def rows(self, a: int, b: int) -> np.ndarray | slice:
         r0 = int(self.starts[a])
         r1 = int(self.starts[b - 1] + self.counts[b - 1])
@@ -626,10 +648,11 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 # ----- public API --------------------------------------------------------------------
 
 def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
-                   warn: bool = True, on_piece=None):
+                   warn: bool = True, on_piece=None, gathered: bool = False):
     """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays;
     ``on_piece(n)`` is told the number of analyses of each piece of the table (the whole of a
-    DataFrame, a million rows of a file) before its chunks come."""
+    DataFrame, a million rows of a file) before its chunks come.  ``gathered``: the results go
+    into one table, so chunks may be pooled two at a time (:meth:`_Frame.gathered`)."""
     import pandas as pd
 
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
@@ -665,8 +688,16 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
                 fr = _Frame(frame, plan)
                 if on_piece is not None:
                     on_piece(fr.counts.size)
-                for a, b in fr.chunks(chunk_size):
-                    out = _pool_chunk(fr, a, b, tally)
+                for a, b, parts in (fr.gathered(chunk_size) if gathered else
+                                    ((a, b, ((a, b),)) for a, b in fr.chunks(chunk_size))):
+                    try:
+                        out = _pool_chunk(fr, a, b, tally)
+                    except DataError:
+                        # bad input in chunks pooled together: the error of the chunks one by one
+                        # (which rule is checked first, how many studies break it are per chunk)
+                        for part in parts:
+                            _pool_chunk(fr, *part, None)
+                        raise
                     _tally(tally, out, plan.by)
                     if bar is not None:
                         bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
@@ -800,7 +831,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
 
     by = kwargs["by"]
     results = _Columns()
-    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, **kwargs)
+    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, **kwargs)
     for part in chunks:
         results.add(part)
     columns = results.columns()

@@ -331,10 +331,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     # common effect
     w = mk / v
     sw = row_sum(w, -1)
-    mu_c = row_sum(w * y, -1) / sw
+    # one scratch array (analyses x studies) holds w y, then w (y - mu)², then w* y: each is
+    # summed before the next is formed, and fewer arrays of cells stay in the caches
+    scratch = w * y
+    mu_c = row_sum(scratch, -1) / sw
     se_c = 1 / np.sqrt(sw)
-    r = y - mu_c[..., None]
-    np.square(r, out=r)  # w (y - mu)², one array for the three steps
+    r = np.subtract(y, mu_c[..., None], out=scratch)
+    np.square(r, out=r)
     q = row_sum(np.multiply(w, r, out=r), -1)
     q_df = k - 1
     positive = q_df > 0
@@ -351,10 +354,12 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
                                common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
     tau2, se_t2 = fit.tau2, fit.se
     assert se_t2 is not None  # asked for with se=True
-    ws = v + tau2[..., None]
+    # the random-effects weights w*: in the array of w when the common-effect weights are not
+    # read again (no study weights reported, nothing deferred)
+    ws = np.add(v, tau2[..., None], out=None if weights or deferred else w)
     np.divide(mk, ws, out=ws)
     sws = row_sum(ws, -1)
-    mu_r = row_sum(ws * y, -1) / sws
+    mu_r = row_sum(np.multiply(ws, y, out=scratch), -1) / sws
     se_wald = 1 / np.sqrt(sws)
 
     if random_ci == "hk":

@@ -70,16 +70,18 @@ _COLUMN_SUMS = 25
 class _InterceptProjection:
     """P = W - w w'/sum(w) for the intercept-only design (w zero outside the mask)."""
 
-    __slots__ = ("w", "sw", "_w2", "_trace")
+    __slots__ = ("w", "sw", "_w2", "_trace", "_traces")
 
     def __init__(self, w, sw=None):
         self.w = w
         self.sw = row_sum(w, -1) if sw is None else sw
         self._w2 = None
         self._trace = None
+        self._traces = None
 
     def squares(self):
-        """w² and its row sums, computed once for the traces."""
+        """w² and its row sums, computed once for the traces (w² itself, None once
+        :meth:`traces` has formed w³ in its array)."""
         if self._w2 is None:
             # np.square: the bits of w * w (one rounding of the same product) in half its time
             w2 = np.square(self.w)
@@ -120,9 +122,15 @@ class _InterceptProjection:
         return self.traces()[1]
 
     def traces(self):
-        """tr(P) and tr(PP) together (they share sum w²)."""
-        w2, s2 = self.squares()
-        return self.trace(), s2 - 2 * row_sum(w2 * self.w, -1) / self.sw + s2 ** 2 / self.sw ** 2
+        """tr(P) and tr(PP) together (they share sum w²), computed once: w³ is formed in the
+        array of w², which nothing reads again (only its sums are kept)."""
+        if self._traces is None:
+            w2, s2 = self.squares()
+            tr_p = self.trace()
+            w3 = np.multiply(w2, self.w, out=w2)
+            self._w2 = (None, s2)
+            self._traces = (tr_p, s2 - 2 * row_sum(w3, -1) / self.sw + s2 ** 2 / self.sw ** 2)
+        return self._traces
 
     def trace_v(self, v):
         """tr(P V) with V = diag(v)."""
