@@ -24,7 +24,7 @@ from metareview.effectsizes import rules
 from metareview.pooling.inverse_variance import PooledArrays, pool_arrays
 from metareview.pooling.tau2 import estimate_tau2, q_profile
 
-from .conftest import assert_same_as_single
+from .conftest import assert_same_as_single, random_table
 
 FIELDS = [f for f in PooledArrays.__dataclass_fields__ if f not in ("level", "weight_common", "weight_random")]
 
@@ -404,29 +404,45 @@ def _long(y: np.ndarray, v: np.ndarray, ks=None) -> pd.DataFrame:
                          "vi": v[keep]})
 
 
-@pytest.mark.parametrize("ragged", [False, True])
-def test_chunks_pooled_two_at_a_time_give_the_chunks_one_by_one(monkeypatch, ragged):
-    """A batch gathered into one table pools two chunks of the same width in one call: the
-    table is, bit for bit, the chunks' frames of iter_batch one after the other (equal k, and
-    ragged k where consecutive chunks pad to the same width or not), and there are fewer calls."""
+@pytest.mark.parametrize("case", ["equal k", "ragged k", "hk, prediction z", "proportions (no test)",
+                                  "means, tau2 CI by tau2"])
+def test_chunks_pooled_two_at_a_time_give_the_chunks_one_by_one(monkeypatch, case):
+    """A batch gathered into one table pools two chunks of the same width in one call, and the
+    kernel forms its last fields in the result columns: the table is, bit for bit, the chunks'
+    frames of iter_batch one after the other (equal k, and ragged k where consecutive chunks pad
+    to the same width or not), with fewer calls."""
     monkeypatch.setattr(batch_module, "CHUNK_CELLS", 60)
     y, v = simulated(103, 6, seed=3)
-    ks = np.random.default_rng(2).integers(1, 7, 103) if ragged else None
-    table = _long(y, v, ks)
+    rng = np.random.default_rng(2)
+    settings: dict = {"tau2_ci": True}
+    if case in ("equal k", "hk, prediction z"):
+        table = _long(y, v)
+        if case != "equal k":
+            settings.update(random_ci="hk", prediction="z")
+    elif case == "ragged k":
+        table = _long(y, v, rng.integers(1, 7, 103))
+    else:
+        design = "proportion" if case.startswith("proportions") else "mean"
+        table = random_table(design, n_analyses=103, seed=8, ks=list(rng.integers(1, 7, 103)))
+        if design == "mean":
+            settings.update(method_tau2="REML", i2_method="tau2")
     calls = []
     real = batch_module.pool_arrays
 
     def spy(yi, vi, mask, **kw):
-        calls.append(np.shape(yi))
-        return real(yi, vi, mask, **kw)
+        p = real(yi, vi, mask, **kw)
+        into = kw.get("_out")
+        calls.append((np.shape(yi), into is not None and p.common_estimate is into["common_estimate"]))
+        return p
     monkeypatch.setattr(batch_module, "pool_arrays", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        gathered = batch(table, tau2_ci=True)
+        gathered = batch(table, **settings)
         joined = list(calls)
         calls.clear()
-        one_by_one = pd.concat(list(batch_module.iter_batch(table, tau2_ci=True)), ignore_index=True)
-    assert len(joined) < len(calls) and max(a * k for a, k in calls) <= 60 < max(a * k for a, k in joined)
+        one_by_one = pd.concat(list(batch_module.iter_batch(table, **settings)), ignore_index=True)
+    assert len(joined) < len(calls) and max(a * k for (a, k), _ in calls) <= 60 < max(a * k for (a, k), _ in joined)
+    assert all(formed for _, formed in joined[1:]) and not any(formed for _, formed in calls)
     pd.testing.assert_frame_equal(gathered, one_by_one, check_exact=True)
 
 

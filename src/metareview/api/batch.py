@@ -312,7 +312,9 @@ def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> Non
                     column=exc.column, rule=exc.rule) from None
 
 
-def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dict:
+def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None, into: dict | None = None) -> dict:
+    """The results of analyses ``a`` to ``b`` of ``frame`` as columns; ``into``: float arrays over
+    these analyses (result columns) that the kernel may form its fields in."""
     plan = frame.plan
     s = plan.settings
     rows = frame.rows(a, b)
@@ -434,7 +436,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
                     null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq,
-                    _screened=clear)  # every cell within the rules is finite
+                    _screened=clear, _out=into)  # every cell within the rules is finite
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
@@ -525,6 +527,18 @@ class _Columns:
         self.pieces: list[dict] = []
         self.filled: list[int] = []  # rows written into each piece's columns
         self.size = 0
+        self.given: dict = {}  # the arrays handed out by target() for the next chunk
+
+    def target(self, n: int) -> dict | None:
+        """The float columns' rows of the next ``n`` results, for the kernel to form its fields
+        in (a chunk's results are copied into the columns otherwise); None before the first
+        chunk of a piece (its columns are made from that chunk's types)."""
+        piece = self.pieces[-1] if self.pieces else None
+        if not piece:
+            return None
+        a = self.filled[-1]
+        self.given = {c: col[a:a + n] for c, col in piece.items() if col.dtype == np.float64}
+        return self.given
 
     def start(self, n: int) -> None:
         self.size = n
@@ -540,7 +554,10 @@ class _Columns:
             piece.update((c, np.empty(self.size, a.dtype)) for c, a in out.items() if c not in piece)
         a = self.filled[-1]
         b = a + len(out[next(iter(out))])
+        given, self.given = self.given, {}
         for c, values in out.items():
+            if values is given.get(c):  # formed in its place by the kernel
+                continue
             column = piece[c]
             if values.dtype != column.dtype:  # a chunk that needs a wider type than the first
                 piece[c] = column = column.astype(np.result_type(column, values))
@@ -648,11 +665,12 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 # ----- public API --------------------------------------------------------------------
 
 def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
-                   warn: bool = True, on_piece=None, gathered: bool = False):
+                   warn: bool = True, on_piece=None, gathered: bool = False, target=None):
     """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays;
     ``on_piece(n)`` is told the number of analyses of each piece of the table (the whole of a
     DataFrame, a million rows of a file) before its chunks come.  ``gathered``: the results go
-    into one table, so chunks may be pooled two at a time (:meth:`_Frame.gathered`)."""
+    into one table, so chunks may be pooled two at a time (:meth:`_Frame.gathered`);
+    ``target(n)``: the arrays the next chunk's ``n`` results may be formed in, or None."""
     import pandas as pd
 
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
@@ -691,7 +709,7 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
                 for a, b, parts in (fr.gathered(chunk_size) if gathered else
                                     ((a, b, ((a, b),)) for a, b in fr.chunks(chunk_size))):
                     try:
-                        out = _pool_chunk(fr, a, b, tally)
+                        out = _pool_chunk(fr, a, b, tally, None if target is None else target(b - a))
                     except DataError:
                         # bad input in chunks pooled together: the error of the chunks one by one
                         # (which rule is checked first, how many studies break it are per chunk)
@@ -831,7 +849,8 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
 
     by = kwargs["by"]
     results = _Columns()
-    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, **kwargs)
+    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, target=results.target,
+                                  **kwargs)
     for part in chunks:
         results.add(part)
     columns = results.columns()
