@@ -365,10 +365,10 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     se_c = _divide(1, np.sqrt(sw), o("common_se"))
     r = np.subtract(y, mu_c[..., None], out=scratch)
     np.square(r, out=r)
-    q = row_sum(np.multiply(w, r, out=r), -1)
+    q = row_sum(np.multiply(w, r, out=r), -1, out=o("q"))
     q_df = k - 1
     positive = q_df > 0
-    q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
+    q_p = (_dist.chi2_sf(q, q_df, out=o("q_p")) if all_of(positive) and (one or q_df.size)
            else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
 
     genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
@@ -442,7 +442,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
         else:
             tau2_lo, tau2_hi = blank("tau2_ci_low"), blank("tau2_ci_high")
-        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi), into=out)
         wc, wr = _study_weights(w, sw, ws, sws, mk) if weights else (None, None)
     het = _single_study(het, k)
 
