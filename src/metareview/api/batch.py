@@ -713,8 +713,8 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
                     except DataError:
                         # bad input in chunks pooled together: the error of the chunks one by one
                         # (which rule is checked first, how many studies break it are per chunk)
-                        for part in parts:
-                            _pool_chunk(fr, *part, None)
+                        for first, last in parts:
+                            _pool_chunk(fr, first, last, None)
                         raise
                     _tally(tally, out, plan.by)
                     if bar is not None:
