@@ -17,13 +17,14 @@ import pytest
 from scipy import special
 
 from metareview import DataError
+from metareview.api import batch as batch_module
 from metareview.api.batch import batch
 from metareview.base import dist
 from metareview.effectsizes import rules
 from metareview.pooling.inverse_variance import PooledArrays, pool_arrays
 from metareview.pooling.tau2 import estimate_tau2, q_profile
 
-from .conftest import assert_same_as_single
+from .conftest import assert_same_as_single, random_table
 
 FIELDS = [f for f in PooledArrays.__dataclass_fields__ if f not in ("level", "weight_common", "weight_random")]
 
@@ -393,3 +394,70 @@ def test_kernel_told_its_cells_are_finite_gives_the_same_bits(method):
         screened = pool_arrays(y, v, mask, method_tau2=method, warn=False, _screened=True)
         general = pool_arrays(y, v, mask, method_tau2=method, warn=False)
         assert_bit_identical(rows_of(screened, 50), rows_of(general, 50))
+
+
+def _long(y: np.ndarray, v: np.ndarray, ks=None) -> pd.DataFrame:
+    """A long table of the rows of ``y``/``v``, the first ``ks[i]`` studies of analysis i."""
+    m, k = y.shape
+    keep = np.ones((m, k), dtype=bool) if ks is None else np.arange(k)[None, :] < np.asarray(ks)[:, None]
+    return pd.DataFrame({"analysis": np.repeat(np.arange(m), k).reshape(m, k)[keep], "yi": y[keep],
+                         "vi": v[keep]})
+
+
+@pytest.mark.parametrize("case", ["equal k", "ragged k", "hk, prediction z", "proportions (no test)",
+                                  "means, tau2 CI by tau2"])
+def test_chunks_pooled_two_at_a_time_give_the_chunks_one_by_one(monkeypatch, case):
+    """A batch gathered into one table pools two chunks of the same width in one call, and the
+    kernel forms its last fields in the result columns: the table is, bit for bit, the chunks'
+    frames of iter_batch one after the other (equal k, and ragged k where consecutive chunks pad
+    to the same width or not), with fewer calls."""
+    monkeypatch.setattr(batch_module, "CHUNK_CELLS", 60)
+    y, v = simulated(103, 6, seed=3)
+    rng = np.random.default_rng(2)
+    settings: dict = {"tau2_ci": True}
+    if case in ("equal k", "hk, prediction z"):
+        table = _long(y, v)
+        if case != "equal k":
+            settings.update(random_ci="hk", prediction="z")
+    elif case == "ragged k":
+        table = _long(y, v, rng.integers(1, 7, 103))
+    else:
+        design = "proportion" if case.startswith("proportions") else "mean"
+        table = random_table(design, n_analyses=103, seed=8, ks=list(rng.integers(1, 7, 103)))
+        if design == "mean":
+            settings.update(method_tau2="REML", i2_method="tau2")
+    calls = []
+    real = batch_module.pool_arrays
+
+    def spy(yi, vi, mask, **kw):
+        p = real(yi, vi, mask, **kw)
+        into = kw.get("_out")
+        calls.append((np.shape(yi), into is not None and p.common_estimate is into["common_estimate"]))
+        return p
+    monkeypatch.setattr(batch_module, "pool_arrays", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gathered = batch(table, **settings)
+        joined = list(calls)
+        calls.clear()
+        one_by_one = pd.concat(list(batch_module.iter_batch(table, **settings)), ignore_index=True)
+    assert len(joined) < len(calls) and max(a * k for (a, k), _ in calls) <= 60 < max(a * k for (a, k), _ in joined)
+    assert all(formed for _, formed in joined[1:]) and not any(formed for _, formed in calls)
+    pd.testing.assert_frame_equal(gathered, one_by_one, check_exact=True)
+
+
+def test_bad_input_in_chunks_pooled_together_gives_the_error_of_the_chunks_one_by_one(monkeypatch):
+    """The first chunk breaks one rule, the second another that is checked earlier: pooled
+    together they would name the second chunk's studies (and count them together); the
+    error is the one the chunks give one by one, as iter_batch gives it."""
+    monkeypatch.setattr(batch_module, "CHUNK_CELLS", 40)  # k = 4: chunks of 10 analyses
+    y, v = simulated(40, 4, seed=5)
+    table = _long(y, v)
+    table.loc[[50, 60, 70], "vi"] = -1.0  # analyses 12, 15 and 17 (the second chunk)
+    table.loc[5, "yi"] = 1e300  # analysis 1 (the first chunk)
+    errors = []
+    for run_it in (lambda: batch(table), lambda: list(batch_module.iter_batch(table))):
+        with pytest.raises(DataError) as info:
+            run_it()
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and "analysis 1:" in errors[0] and "beyond" in errors[0]

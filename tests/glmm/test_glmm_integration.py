@@ -12,7 +12,7 @@ import pytest
 
 from metareview.api.meta import metabin, metaprop
 from metareview.api.result import MetaResult
-from metareview.base.exceptions import SettingsError
+from metareview.base.exceptions import SettingsError, SmallSampleWarning
 from metareview.cli import main
 from metareview.pooling.glmm import glmm_proportion
 from metareview.pooling.mh import mantel_haenszel
@@ -154,3 +154,56 @@ def test_cli_pool_methods(tmp_path, capsys):
             assert out["common"]["estimate"] == pytest.approx(d["fits"][key]["beta"], rel=1e-8)
     assert main(["pool", str(bin_csv), "--method", "MH"]) == 0
     assert "Mantel-Haenszel" in capsys.readouterr().out
+
+
+def test_glmm_analysis_runs_no_inverse_variance_kernel(monkeypatch):
+    """A GLMM replaces every value of the inverse-variance kernel, and rma.glmm fits no inverse-variance
+    model: the analysis does not run the kernel; k counts the studies pooled, and a single study gets the
+    kernel's note as before."""
+    import metareview.api.meta as meta
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the inverse-variance kernel was run for a GLMM")
+
+    monkeypatch.setattr(meta, "pool_one", refuse)
+    r = metaprop(X, N, method="GLMM", exclude=[2, 5])
+    assert r.pooled["k"] == r.k == len(X) - 2
+    fit = glmm_proportion([x for i, x in enumerate(X) if i not in (2, 5)],
+                          [n for i, n in enumerate(N) if i not in (2, 5)])
+    assert r.pooled["random_estimate"] == fit.estimate and r.pooled["tau2"] == fit.tau2
+    assert np.isnan(r.pooled.weight_random).all()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        one = metaprop([5], [20], method="GLMM")
+    for start in ("only one study: tau² = 0", "k = 1: tau² cannot be estimated"):
+        assert sum(n.startswith(start) for n in one.notes) == 1
+        assert sum(str(w.message).startswith(start) and w.category is SmallSampleWarning for w in caught) == 1
+    assert one.pooled["k"] == 1
+    monkeypatch.undo()
+    # the inverse-variance analysis of the same data runs it (the refusal above is what was tested)
+    original, calls = meta.pool_one, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(meta, "pool_one", counted)
+    metaprop(X, N)
+    assert calls
+
+
+@pytest.mark.parametrize("prediction,df", [("t", len(X) - 2), ("z", None), ("v", len(X) - 1)])
+def test_glmm_prediction_interval_is_computed_on_first_read(prediction, df):
+    """rma.glmm leaves the prediction interval to predict(): a GLMM analysis computes it when it is
+    first read, mu ± q sqrt(se² + tau²) with the quantile ``prediction`` asks for."""
+    from scipy import stats
+
+    from metareview.base.deferred import Deferred
+    r = metaprop(X, N, method="GLMM", prediction=prediction)
+    assert type(r.pooled._prediction) is Deferred
+    q = stats.norm.ppf(0.975) if df is None else stats.t.ppf(0.975, df)
+    half = q * math.sqrt(r.pooled["random_se"] ** 2 + r.pooled["tau2"])
+    got = r.pooled.prediction
+    assert got.low == pytest.approx(r.pooled["random_estimate"] - half, rel=1e-12)
+    assert got.high == pytest.approx(r.pooled["random_estimate"] + half, rel=1e-12)
+    assert type(r.pooled._prediction) is not Deferred and r.pooled.prediction is got

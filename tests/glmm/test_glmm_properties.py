@@ -171,3 +171,35 @@ def test_non_convergence_is_reported_with_diagnostics():
     with pytest.warns(ConvergenceWarning, match="did not converge after 1 Newton steps"):
         r = fit_glmm(X, N, maxiter=1)
     assert not r.converged and r.iterations == 1 and r.gradient_norm > 1e-8
+
+
+@pytest.mark.parametrize("q", [1, 2, 7, 15])
+@pytest.mark.parametrize("family", ["binomial", "poisson"])
+def test_shortcut_node_values_equal_the_robust_ones(q, family):
+    """The node values from one exponential and the middle node as reference give what the robust
+    values (logaddexp, expit) with the largest term as reference give."""
+    fam = _Binomial(X, N) if family == "binomial" else _Poisson(XR, TR)
+    lik = _Marginal(fam, q)
+    mu, psi = (np.array([1.4, 1.5, 0.2]), np.array([-0.7, -0.3, 0.4])) if family == "binomial" else \
+        (np.array([-5.2, -4.0, -6.0]), np.array([-0.4, 0.1, -1.0]))
+    tau2 = np.exp(2 * psi)
+    eta = lik.modes(mu, tau2, psi)
+    ll, g, _ = lik._at(mu, psi, tau2, eta, True, robust=False)
+    ll_r, g_r, _ = lik._at(mu, psi, tau2, eta, True, robust=True)
+    np.testing.assert_allclose(ll, ll_r, rtol=1e-13)
+    np.testing.assert_allclose(g, g_r, rtol=1e-10, atol=1e-12)
+
+
+def test_linear_predictors_beyond_exp_range_use_the_robust_values():
+    """Around a pooled logit of 720 exp() overflows at every node: the evaluation falls back to the
+    robust node values, without a warning, and gives what the mirrored data (n - x events) give at
+    -720, where the shortcut holds (the binomial likelihood is symmetric in x -> n - x, eta -> -eta)."""
+    mu, psi = np.array([720.0, 720.5]), np.array([-0.7, -0.2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        high = _Marginal(_Binomial(X, N), 7)(mu, psi)
+        low = _Marginal(_Binomial(N - X, N), 7)(-mu, psi)
+    assert np.all(np.isfinite(high[0])) and np.all(np.isfinite(high[1]))
+    np.testing.assert_allclose(high[0], low[0], rtol=1e-12)
+    np.testing.assert_allclose(high[1][:, 0], -low[1][:, 0], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(high[1][:, 1], low[1][:, 1], rtol=1e-8, atol=1e-10)

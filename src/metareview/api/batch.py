@@ -253,6 +253,28 @@ class _Frame:
             yield a, b
             a = b
 
+    def gathered(self, chunk_size: int | None):
+        """The chunks of :meth:`chunks`, two consecutive ones of the same largest k pooled as one,
+        for results that are gathered into one table (no row groups or frames show where a chunk
+        ends): (first, last) analysis and the chunks joined.  Two such chunks are padded to the
+        same width, and a row's numbers do not depend on the other rows of its chunk (nor on
+        whether the chunk has a mask), so the results are those of the chunks one by one; fewer
+        kernel calls share their fixed cost (measured 5-7% faster for 10⁵ analyses of k = 5 and
+        20)."""
+        held = None
+        for a, b in self.chunks(chunk_size):
+            width = int(self.counts[a:b].max())
+            if held is None:
+                held = (a, b, width)
+            elif chunk_size is None and held[2] == width:
+                yield held[0], b, ((held[0], held[1]), (a, b))
+                held = None
+            else:
+                yield held[0], held[1], ((held[0], held[1]),)
+                held = (a, b, width)
+        if held is not None:
+            yield held[0], held[1], ((held[0], held[1]),)
+
     def rows(self, a: int, b: int) -> np.ndarray | slice:
         r0 = int(self.starts[a])
         r1 = int(self.starts[b - 1] + self.counts[b - 1])
@@ -290,7 +312,9 @@ def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> Non
                     column=exc.column, rule=exc.rule) from None
 
 
-def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dict:
+def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None, into: dict | None = None) -> dict:
+    """The results of analyses ``a`` to ``b`` of ``frame`` as columns; ``into``: float arrays over
+    these analyses (result columns) that the kernel may form its fields in."""
     plan = frame.plan
     s = plan.settings
     rows = frame.rows(a, b)
@@ -412,7 +436,7 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None) -> dic
     p = pool_arrays(yi, vi, mask, method_tau2=s.method_tau2, level=s.level, random_ci=s.random_ci,
                     adhoc_hakn=s.adhoc_hakn, prediction=s.prediction, i2_method=s.i2_method,
                     null=plan.measure.null, tau2_ci=plan.tau2_ci, weights=False, warn=False, tau2_weights=genq,
-                    _screened=clear)  # every cell within the rules is finite
+                    _screened=clear, _out=into)  # every cell within the rules is finite
     out: dict[str, Any] = {plan.by: frame.ids[a:b]}
     for name in POOLED_COLUMNS:
         if name not in _CONSTANT_COLUMNS:  # the same in every row: added to the table once
@@ -503,6 +527,18 @@ class _Columns:
         self.pieces: list[dict] = []
         self.filled: list[int] = []  # rows written into each piece's columns
         self.size = 0
+        self.given: dict = {}  # the arrays handed out by target() for the next chunk
+
+    def target(self, n: int) -> dict | None:
+        """The float columns' rows of the next ``n`` results, for the kernel to form its fields
+        in (a chunk's results are copied into the columns otherwise); None before the first
+        chunk of a piece (its columns are made from that chunk's types)."""
+        piece = self.pieces[-1] if self.pieces else None
+        if not piece:
+            return None
+        a = self.filled[-1]
+        self.given = {c: col[a:a + n] for c, col in piece.items() if col.dtype == np.float64}
+        return self.given
 
     def start(self, n: int) -> None:
         self.size = n
@@ -518,7 +554,10 @@ class _Columns:
             piece.update((c, np.empty(self.size, a.dtype)) for c, a in out.items() if c not in piece)
         a = self.filled[-1]
         b = a + len(out[next(iter(out))])
+        given, self.given = self.given, {}
         for c, values in out.items():
+            if values is given.get(c):  # formed in its place by the kernel
+                continue
             column = piece[c]
             if values.dtype != column.dtype:  # a chunk that needs a wider type than the first
                 piece[c] = column = column.astype(np.result_type(column, values))
@@ -626,10 +665,12 @@ def _check_new(ids, seen: np.ndarray, by: str, path) -> np.ndarray:
 # ----- public API --------------------------------------------------------------------
 
 def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci, progress, settings,
-                   warn: bool = True, on_piece=None):
+                   warn: bool = True, on_piece=None, gathered: bool = False, target=None):
     """The plan of a batch and a generator of its results, chunk by chunk, as dicts of arrays;
     ``on_piece(n)`` is told the number of analyses of each piece of the table (the whole of a
-    DataFrame, a million rows of a file) before its chunks come."""
+    DataFrame, a million rows of a file) before its chunks come.  ``gathered``: the results go
+    into one table, so chunks may be pooled two at a time (:meth:`_Frame.gathered`);
+    ``target(n)``: the arrays the next chunk's ``n`` results may be formed in, or None."""
     import pandas as pd
 
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) < 1):
@@ -665,8 +706,16 @@ def _pooled_chunks(table, *, by, measure, columns, studlab, chunk_size, tau2_ci,
                 fr = _Frame(frame, plan)
                 if on_piece is not None:
                     on_piece(fr.counts.size)
-                for a, b in fr.chunks(chunk_size):
-                    out = _pool_chunk(fr, a, b, tally)
+                for a, b, parts in (fr.gathered(chunk_size) if gathered else
+                                    ((a, b, ((a, b),)) for a, b in fr.chunks(chunk_size))):
+                    try:
+                        out = _pool_chunk(fr, a, b, tally, None if target is None else target(b - a))
+                    except DataError:
+                        # bad input in chunks pooled together: the error of the chunks one by one
+                        # (which rule is checked first, how many studies break it are per chunk)
+                        for first, last in parts:
+                            _pool_chunk(fr, first, last, None)
+                        raise
                     _tally(tally, out, plan.by)
                     if bar is not None:
                         bar[0].advance(bar[1], int(fr.counts[a:b].sum()))
@@ -800,7 +849,8 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
 
     by = kwargs["by"]
     results = _Columns()
-    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, **kwargs)
+    plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, target=results.target,
+                                  **kwargs)
     for part in chunks:
         results.add(part)
     columns = results.columns()

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..base.deferred import Deferred
-from ..base.exceptions import DataError, MetaReviewWarning, SettingsError
+from ..base.exceptions import DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
 from ..base.version import __version__
 from ..effectsizes import rules
 from ..effectsizes.escalc import escalc
@@ -32,7 +32,7 @@ from ..effectsizes.measures import (
     measures_for,
 )
 from ..effectsizes.study_ci import study_ci
-from ..pooling.inverse_variance import kernel_warnings, pool_one
+from ..pooling.inverse_variance import kernel_warnings, one_study_message, pool_one
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
 from ..pooling.values import Estimate, Interval, Pooled
@@ -236,7 +236,19 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                    level=settings.level,
                    random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
                    i2_method=settings.i2_method, null=m.null, tau2_ci=not any_zero_vi, tau2_weights=genq)
-    if lazy:
+    # a GLMM puts its own values in place of every value of the inverse-variance kernel (pooling/glmm.py),
+    # and rma.glmm fits no inverse-variance model: the kernel is not run; of its warnings, the one on a
+    # single study is given as it gives it
+    glmm_alone = settings.method == "GLMM" and not any_zero_vi
+    if glmm_alone:
+        if excl.size - n_excluded == 1:
+            message = one_study_message(settings.random_ci)
+            notes.append(message)
+            warnings.warn(message, SmallSampleWarning, stacklevel=3)
+        from ..pooling.glmm import pooled_for_analysis as glmm_pooled
+        pooled, method_notes = glmm_pooled(settings, m, arrays, excl, None, labels=labels)
+        notes.extend(method_notes)
+    elif lazy:
         # the kernel's warnings made from its values (recording every warning costs more than pooling)
         pooled = pool(deferred=True, warn=False)
         for message, category in kernel_warnings(pooled, method_tau2=settings.method_tau2,
@@ -247,7 +259,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         pooled = _noted(notes, pool)
     if any_zero_vi:
         pooled = _without_inverse_variance_quantities(pooled, zero_vi, labels, settings.method_tau2)
-    if settings.method != "Inverse":
+    if settings.method != "Inverse" and not glmm_alone:
         # likelihood and fixed-cell methods replace the kernel's named values (glmm.py, mh.py)
         if settings.method == "GLMM":
             from ..pooling.glmm import pooled_for_analysis as glmm_pooled

@@ -36,10 +36,11 @@ def norm_sf(x):
     return special.ndtr(_negated(x))
 
 
-def chi2_sf(x, df):
+def chi2_sf(x, df, out=None):
+    """P(X > x) for chi² with ``df`` degrees of freedom (into the array ``out`` when given)."""
     if type(df) is np.ndarray and df.size >= 64:
         df = _one_df(df, x)
-    return special.chdtrc(df, x)
+    return special.chdtrc(df, x) if out is None else special.chdtrc(df, x, out=out)
 
 
 def _one_df(df: np.ndarray, x):

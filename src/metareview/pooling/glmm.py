@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import special
 
+from ..base.deferred import Deferred
 from ..base.exceptions import ConvergenceWarning, DataError, SettingsError, SmallSampleWarning
 from .heterogeneity import i2_h2_from_tau2, i2_h_test_based
 from .tau2 import estimate_tau2
@@ -116,29 +117,51 @@ class GLMMResult:
 # ---------------------------------------------------------------------------------------
 # families (canonical links: observed and expected curvature coincide)
 # ---------------------------------------------------------------------------------------
+#
+# A family gives, at linear predictors laid out over studies (..., k): ``mean_var`` (the mean and
+# variance of the count, what the conditional modes are solved with) and ``moments`` (mean,
+# variance and third cumulant); at the quadrature nodes laid out (..., k, q): ``at_nodes`` (the
+# log-likelihood without its constant, and the mean).  ``at_nodes`` may take a shortcut that is
+# exact wherever its values are finite; ``robust_at_nodes`` is used where they are not.
 
 class _Binomial:
     name = "binomial"
 
     def __init__(self, y: np.ndarray, n: np.ndarray, offset: np.ndarray | None = None):
         self.y, self.size = y, n
-        self.off = np.zeros_like(y) if offset is None else np.asarray(offset, float)
+        off = None if offset is None else np.asarray(offset, float)
+        self.off = None if off is None or not off.any() else off   # (a zero offset adds nothing)
         self.const = special.gammaln(n + 1) - special.gammaln(y + 1) - special.gammaln(n - y + 1)
+        self._y_nodes, self._n_nodes = y[:, None], n[:, None]
+        self._off_nodes = None if self.off is None else self.off[:, None]
+        self.scale = n              # the mean at the nodes is given per trial
 
-    def _offset(self, size):
-        # the offset laid out as the sample sizes it comes with ((k,), (1, k) or (1, k, 1))
-        return self.off.reshape(np.shape(size))
+    def _p(self, eta):
+        return special.expit(eta if self.off is None else eta + self.off)
 
-    def loglik(self, eta, y, size):
-        # y*eta - n*log(1 + exp(eta)), without the binomial coefficient
-        eta = eta + self._offset(size)
-        return y * eta - size * np.logaddexp(0.0, eta)
+    def mean_var(self, eta):
+        p = self._p(eta)
+        m = self.size * p
+        return m, m * (1.0 - p)
 
-    def moments(self, eta, size):
-        p = special.expit(eta + self._offset(size))
-        m = size * p
+    def moments(self, eta):
+        p = self._p(eta)
+        m = self.size * p
         v = m * (1.0 - p)
         return m, v, v * (1.0 - 2.0 * p)
+
+    def at_nodes(self, E):
+        # y*eta - n*log(1 + exp(eta)) and expit(eta) from one exponential (not finite beyond eta = 709)
+        if self._off_nodes is not None:
+            E = E + self._off_nodes
+        e = np.exp(E)
+        t = 1.0 + e
+        return self._y_nodes * E - self._n_nodes * np.log(t), e / t
+
+    def robust_at_nodes(self, E):
+        if self._off_nodes is not None:
+            E = E + self._off_nodes
+        return self._y_nodes * E - self._n_nodes * np.logaddexp(0.0, E), special.expit(E)
 
     def mode_bracket(self, mu, tau2):
         return mu + tau2 * (self.y - self.size), mu + tau2 * self.y
@@ -150,13 +173,22 @@ class _Poisson:
     def __init__(self, y: np.ndarray, t: np.ndarray):
         self.y, self.size = y, t
         self.const = special.xlogy(y, t) - special.gammaln(y + 1)
+        self._y_nodes, self._t_nodes = y[:, None], t[:, None]
+        self.scale = t              # the mean at the nodes is given per unit of time
 
-    def loglik(self, eta, y, size):
-        return y * eta - size * np.exp(eta)
+    def mean_var(self, eta):
+        m = self.size * np.exp(eta)
+        return m, m
 
-    def moments(self, eta, size):
-        m = size * np.exp(eta)
+    def moments(self, eta):
+        m = self.size * np.exp(eta)
         return m, m, m
+
+    def at_nodes(self, E):
+        e = np.exp(E)
+        return self._y_nodes * E - self._t_nodes * e, e
+
+    robust_at_nodes = at_nodes
 
     def mode_bracket(self, mu, tau2):
         return mu - tau2 * self.size * np.exp(mu) - 1.0, mu + tau2 * self.y
@@ -180,20 +212,38 @@ def _gauss_hermite(n_points: int) -> tuple[np.ndarray, np.ndarray]:
 # the marginal log-likelihood by adaptive quadrature, with its analytic gradient
 # ---------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=32)
+def _adaptive_rule(n_agq: int) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """What every evaluation of :class:`_Marginal` reads of the rule: the nodes, log weight + z²/2,
+    the node of the largest weight (the middle one for an odd rule, at the conditional mode: the
+    adaptive rule puts the integrand's peak there, and its term keeps the exponentials in range) and
+    the table of 1, z, z² by which the weighted sums are taken (read-only arrays)."""
+    z, w = gauss_hermite(n_agq)
+    logw_z = np.log(w) + 0.5 * z**2
+    powers = np.stack([np.ones_like(z), z, z * z], axis=1)
+    logw_z.flags.writeable = powers.flags.writeable = False
+    return z, logw_z, int(np.argmax(w)), powers
+
+
+#: a Newton step of the conditional modes below this ends their iteration: the error left after it is
+#: at most half its square (|third / second derivative| <= 1 for the binomial and Poisson families)
+_MODE_STEP = 1e-8
+
+
 class _Marginal:
     """Marginal log-likelihood of (mu, psi = log tau) and its analytic gradient.
 
     Evaluated for a batch of P parameter points at once (arrays of shape P x k x q
     for P points, k studies and q quadrature nodes), so that a Newton step, its
-    finite-difference Hessian and the line search cost one vectorised pass.
+    finite-difference Hessian and the line search cost one vectorised pass.  The sums over
+    the nodes that the gradient needs reduce to four weighted moments of each study's nodes
+    (of 1, z, z², the mean and the mean times z), taken by two matrix products.
     """
 
     def __init__(self, fam, n_agq: int):
         self.fam = fam
-        self.z, w = gauss_hermite(n_agq)
-        self.logw_z = np.log(w) + 0.5 * self.z**2
-        self.y = fam.y[None, :, None]
-        self.size = fam.size[None, :, None]
+        self.z, self.logw_z, self.top, self.powers = _adaptive_rule(int(n_agq))
+        self.y = fam.y
         self.eta = None  # conditional modes at the last accepted point (warm start)
         self.pred: tuple | None = None  # (mu, psi, modes, their derivatives) at the last evaluation
         self.const = float(np.sum(fam.const))
@@ -203,31 +253,30 @@ class _Marginal:
 
     def modes(self, mu: np.ndarray, tau2: np.ndarray, psi: np.ndarray | None = None) -> np.ndarray:
         """Conditional modes of the study effects, shape (P, k).  Newton's method starts from the
-        modes at the last point, moved to first order (by their implicit derivatives) when known."""
-        fam = self.fam
-        y, size = fam.y[None, :], fam.size[None, :]
-        lo, hi = fam.mode_bracket(mu[:, None], tau2[:, None])
+        modes at the last point, moved to first order (by their implicit derivatives) when known;
+        the caller holds the ``np.errstate``."""
+        fam, y = self.fam, self.y
         if self.pred is not None and psi is not None:
             mu0, psi0, eta0, de_mu0, de_psi0 = self.pred
-            start = eta0 + de_mu0 * (mu[:, None] - mu0) + de_psi0 * (psi[:, None] - psi0)
+            start = eta0 + de_mu0 * (mu - mu0)[:, None] + de_psi0 * (psi - psi0)[:, None]
         else:
-            start = mu[:, None] if self.eta is None else self.eta[None, :]
+            start = np.broadcast_to(mu[:, None] if self.eta is None else self.eta[None, :], (mu.size, self.k))
         mu, it2 = mu[:, None], 1.0 / tau2[:, None]
-        eta = np.minimum(np.maximum(start, lo), hi)
         # plain Newton from the warm start (G' is strictly decreasing and smooth) ...
-        with np.errstate(over="ignore", invalid="ignore"):
-            for it in range(8):
-                m, v, _ = fam.moments(eta, size)
-                new = eta + (y - m - (eta - mu) * it2) / (v + it2)
-                change = np.abs(new - eta)
-                eta = new
-                if (change <= 1e-11 * (1.0 + np.abs(eta))).all():
-                    self.mode_iterations = max(self.mode_iterations, it + 1)
-                    return eta
+        eta = start
+        c = y + mu * it2                # G'(eta) = c - m(eta) - eta / tau²
+        for it in range(8):
+            m, v = fam.mean_var(eta)
+            step = (c - m - eta * it2) / (v + it2)
+            eta = eta + step
+            if np.abs(step).max() <= _MODE_STEP:
+                self.mode_iterations = max(self.mode_iterations, it + 1)
+                return eta
         # ... and, if that has not converged, Newton safeguarded by bisection
+        lo, hi = fam.mode_bracket(mu, tau2[:, None])
         eta = np.minimum(np.maximum(start, lo), hi)
         for it in range(200):
-            m, v, _ = fam.moments(eta, size)
+            m, v = fam.mean_var(eta)
             g = y - m - (eta - mu) * it2
             new = eta + g / (v + it2)
             pos = g > 0
@@ -246,59 +295,74 @@ class _Marginal:
     def __call__(self, mu, psi, grad: bool = True):
         """Log-likelihoods (P,) and scores (P, 2) at the points (mu[i], psi[i])."""
         self.evaluations += 1
-        fam = self.fam
-        mu = np.atleast_1d(np.asarray(mu, dtype=float))
-        psi = np.atleast_1d(np.asarray(psi, dtype=float))
-        y, size, k = self.y, self.size, self.k
-        tau2 = np.exp(2.0 * psi)
-        eta_hat = self.modes(mu, tau2, psi)
-        it2 = (1.0 / tau2)[:, None, None]
-        mu3 = mu[:, None, None]
-        z = self.z
-        _, v, dv = fam.moments(eta_hat, fam.size[None, :])
-        h = v + it2[:, :, 0]
-        s = 1.0 / np.sqrt(h)
-        E = eta_hat[:, :, None] + s[:, :, None] * z
-        R = E - mu3
-        A = self.logw_z + fam.loglik(E, y, size) - 0.5 * it2 * R * R
-        amax = A.max(axis=2)
-        P = np.exp(A - amax[:, :, None])
-        S = P.sum(axis=2)
-        ll = (np.log(s) + amax + np.log(S)).sum(axis=1) - k * psi + self.const
+        if not (type(mu) is np.ndarray and mu.ndim == 1 and mu.dtype == float):
+            mu = np.atleast_1d(np.asarray(mu, dtype=float))
+        if not (type(psi) is np.ndarray and psi.ndim == 1 and psi.dtype == float):
+            psi = np.atleast_1d(np.asarray(psi, dtype=float))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            tau2 = np.exp(2.0 * psi)
+            eta = self.modes(mu, tau2, psi)
+            out = self._at(mu, psi, tau2, eta, grad, robust=False)
+            if not (np.isfinite(out[0]).all() and (not grad or np.isfinite(out[1]).all())):
+                out = self._at(mu, psi, tau2, eta, grad, robust=True)
+        return out
+
+    def _at(self, mu, psi, tau2, eta, grad: bool, robust: bool):
+        """The log-likelihoods and scores given the conditional modes ``eta``; ``robust``: the
+        family's robust node values and the largest term of each study as its reference."""
+        fam, k = self.fam, self.k
+        it2 = 1.0 / tau2
+        it2k = it2[:, None]
+        _, v, dv = fam.moments(eta)
+        ih = 1.0 / (v + it2k)                               # 1 / curvature at the mode
+        s = np.sqrt(ih)                                     # scale of the adaptive rule
+        d = eta - mu[:, None]                               # mode - mu
+        sz = s[..., None] * self.z                          # nodes - mode, (P, k, q)
+        R = d[..., None] + sz                               # nodes - mu
+        node_ll, mean_nodes = (fam.robust_at_nodes if robust else fam.at_nodes)(eta[..., None] + sz)
+        A = node_ll - (0.5 * it2)[:, None, None] * (R * R) + self.logw_z
+        ref = A.max(axis=2) if robust else A[..., self.top]
+        W = np.exp(A - ref[..., None])
+        moments = W @ self.powers                           # sums of the weights times 1, z, z²
+        S = moments[..., 0]
+        ll = (ref + np.log(S * s)).sum(axis=1) - k * psi + self.const
         if not grad:
             return ll, None
-        pi = P / S[:, :, None]
-        m_nodes, _, _ = fam.moments(E, size)
-        Gp = y - m_nodes - R * it2                       # d log integrand / d eta at nodes
-        it2_2 = it2[:, :, 0]
-        de_mu = it2_2 / h                                # implicit derivatives of the mode
-        de_psi = 2.0 * (eta_hat - mu[:, None]) * it2_2 / h
-        self.pred = (mu[0], psi[0], eta_hat[0], de_mu[0], de_psi[0])
-        dls_mu = -0.5 * dv * de_mu / h                   # derivatives of log(scale)
-        dls_psi = -0.5 * (dv * de_psi - 2.0 * it2_2) / h
-        dE_mu = de_mu[:, :, None] + z * (s * dls_mu)[:, :, None]
-        dE_psi = de_psi[:, :, None] + z * (s * dls_psi)[:, :, None]
-        g_mu = (dls_mu + (pi * (R * it2 + Gp * dE_mu)).sum(axis=2)).sum(axis=1)
-        g_psi = (dls_psi + (pi * (R * R * it2 + Gp * dE_psi)).sum(axis=2)).sum(axis=1) - k
-        return ll, np.stack([g_mu, g_psi], axis=1), eta_hat
+        iS = 1.0 / S
+        ez, ezz = moments[..., 1] * iS, moments[..., 2] * iS
+        mean = (W * mean_nodes) @ self.powers[:, :2]        # the count's mean at the nodes, in units of scale
+        iS *= fam.scale
+        em, emz = mean[..., 0] * iS, mean[..., 1] * iS
+        # expectations under the quadrature weights: of R, R z, R², of the score in eta (Gp), of Gp z
+        er = d + s * ez
+        erz = d * ez + s * ezz
+        er2 = d * er + s * erz
+        eg = self.y - em - it2k * er
+        egz1 = 1.0 + s * (self.y * ez - emz - it2k * erz)
+        de_mu = it2k * ih                                   # implicit derivative of the mode in mu
+        # with that in psi, 2 d de_mu, and those of log(scale), -dv de_mu / 2h in mu and
+        # 2 d (that in mu) + de_mu in psi, the scores of each study are
+        c = (-0.5 * dv * ih * egz1 + eg) * de_mu
+        scores = np.empty((mu.size, 2, k))
+        np.add(c, it2k * er, out=scores[:, 0])
+        np.add(2.0 * d * c + de_mu * egz1, it2k * er2, out=scores[:, 1])
+        g = scores.sum(axis=2)
+        g[:, 1] -= k
+        self.pred = (mu[0], psi[0], eta[0], de_mu[0], 2.0 * d[0] * de_mu[0])
+        return ll, g, eta
 
     def newton_batch(self, x: np.ndarray, central: bool = False):
         """ll, score and Hessian at x (Hessian from differences of the analytic score:
         forward differences for the Newton steps, central ones for the covariance)."""
+        m, p = float(x[0]), float(x[1])
         if central:
-            d = np.array([1e-4 * max(1.0, abs(x[0])), 1e-4])
-            pts = np.array([x, x + [d[0], 0], x - [d[0], 0], x + [0, d[1]], x - [0, d[1]]])
+            d0, d1 = 1e-4 * max(1.0, abs(m)), 1e-4
+            ll, g, eta = self(np.array([m, m + d0, m - d0, m, m]), np.array([p, p, p, p + d1, p - d1]))
+            H = np.array([(g[1] - g[2]) / (2 * d0), (g[3] - g[4]) / (2 * d1)]).T
         else:
-            d = np.array([1e-6 * max(1.0, abs(x[0])), 1e-6])
-            pts = np.array([x, x + [d[0], 0], x + [0, d[1]]])
-        ll, g, eta = self(pts[:, 0], pts[:, 1])
-        H = np.empty((2, 2))
-        if central:
-            H[:, 0] = (g[1] - g[2]) / (2 * d[0])
-            H[:, 1] = (g[3] - g[4]) / (2 * d[1])
-        else:
-            H[:, 0] = (g[1] - g[0]) / d[0]
-            H[:, 1] = (g[2] - g[0]) / d[1]
+            d0, d1 = 1e-6 * max(1.0, abs(m)), 1e-6
+            ll, g, eta = self(np.array([m, m + d0, m]), np.array([p, p, p + d1]))
+            H = np.array([(g[1] - g[0]) / d0, (g[2] - g[0]) / d1]).T
         return float(ll[0]), g[0], 0.5 * (H + H.T), eta[0]
 
 
@@ -322,53 +386,129 @@ def _glm_irls(family: str, x: np.ndarray, s: np.ndarray, saturated: bool, maxit:
     Returns (coefficients, weights, fitted means, converged, iterations).
     """
     if family == "binomial":
-        yy, wt, off = x / s, s, offset
+        yy, wt, off = x / s, s, np.asarray(offset, dtype=float)
         mu = (wt * yy + 0.5) / (wt + 1.0)
         eta = np.log(mu / (1.0 - mu))
-    else:
-        yy, wt, off = x, np.ones_like(x), np.log(s)
-        eta = np.log(x + 0.1)
-
-    def fitted(eta):
-        if family == "binomial":
-            if max(-eta.min(), eta.max()) <= 30.0:   # R's bounds not reached (the usual case)
-                e = np.exp(eta)
-                mu = e / (1.0 + e)
-                v = mu * (1.0 - mu)
-                return mu, v, v
-            e = np.exp(np.clip(eta, -30.0, 30.0))
-            mu = e / (1.0 + e)
-            me = np.where(np.abs(eta) > 30.0, _EPS, mu * (1.0 - mu))
-            return mu, me, mu * (1.0 - mu)    # mean, d mu/d eta, variance
-        mu = np.maximum(np.exp(eta), _EPS)
-        return mu, mu, mu
-
-    if family == "binomial":
+        fitted = _binomial_fitted
         nyy = 1 - yy
 
-        def deviance(mu):
-            return 2.0 * float((wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / (1 - mu)))).sum())
+        def deviance_terms(mu, omu):
+            return wt * (special.xlogy(yy, yy / mu) + special.xlogy(nyy, nyy / omu))
     else:
+        yy, wt, off = x, None, np.log(s)
+        eta = np.log(x + 0.1)
+        fitted = _poisson_fitted
         ypos = np.where(yy > 0, yy, 1.0)
 
-        def deviance(mu):
-            return 2.0 * float((special.xlogy(yy, ypos / mu) - (yy - mu)).sum())
+        def deviance_terms(mu, _):
+            return special.xlogy(yy, ypos / mu) - (yy - mu)
+    # the studies without a finite saturated estimate (no or only events), stepped one by one once the
+    # others have settled (each study has its own IRLS in the saturated model)
+    alone = None
+    if saturated:
+        alone = np.flatnonzero((yy == 0) | (yy == 1) if family == "binomial" else yy == 0)
+        if not 0 < alone.size <= _TAIL_STUDIES:
+            alone = None
 
-    mu, me, var = fitted(eta)
-    devold = deviance(mu)
+    shift = bool(off.any())   # (x - 0 and x + 0 are x: a zero offset is left out)
+    mu, me, var, omu = fitted(eta)
+    devold = 2.0 * float(deviance_terms(mu, omu).sum())
     conv = False
     for it in range(1, maxit + 1):
-        z = (eta - off) + (yy - mu) / me
-        w2 = wt * me * me / var
-        beta = z if saturated else np.full_like(z, np.sum(w2 * z) / np.sum(w2))
-        eta = beta + off
-        mu, me, var = fitted(eta)
-        dev = deviance(mu)
+        step = (yy - mu) / me
+        z = ((eta - off) if shift else eta) + step
+        w2 = var if me is var else me * me / var        # (the same array within R's bounds)
+        if wt is not None:
+            w2 = wt * w2
+        beta = z if saturated else np.full_like(z, (w2 * z).sum() / w2.sum())
+        eta = beta + off if shift else beta
+        mu, me, var, omu = fitted(eta)
+        terms = deviance_terms(mu, omu)
+        dev = 2.0 * float(terms.sum())
+        if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
+            conv = True
+            break
+        devold = dev
+        if alone is not None and it >= 3:
+            settled = np.abs(step) <= 1e-10 * (1.0 + np.abs(eta))
+            settled[alone] = True
+            if settled.all():
+                return _saturated_tail(family, alone, it, maxit, epsilon, devold, terms, beta, w2, mu, eta,
+                                       yy, wt, off if shift else None)
+    return beta, w2, mu, conv, it
+
+
+#: at most this many studies without a saturated estimate are stepped one by one (:func:`_saturated_tail`)
+_TAIL_STUDIES = 8
+
+
+def _saturated_tail(family: str, alone: np.ndarray, it: int, maxit: int, epsilon: float, devold: float,
+                    terms: np.ndarray, beta, w2, mu, eta, yy, wt, off):
+    """The rest of :func:`_glm_irls` for the saturated model once only the studies ``alone`` (no or
+    only events: their estimate runs off to infinity) still move: the others' deviance terms, estimates
+    and weights stay as they are, and those few studies take their IRLS steps (the same steps, R's bounds
+    on the linear predictor included) as floats, so that the iteration stops where R's does."""
+    beta, w2, mu = beta.copy(), w2.copy(), mu.copy()
+    rest = terms.sum() - terms[alone].sum()
+    cells = [(int(j), float(eta[j]), float(yy[j]), 1.0 if wt is None else float(wt[j]),
+              0.0 if off is None else float(off[j])) for j in alone]
+    state = [_fitted_one(family, e) for _, e, _, _, _ in cells]
+    conv = False
+    while it < maxit:
+        it += 1
+        total = rest
+        for i, (j, e, y, n, o) in enumerate(cells):
+            m, me, v, om = state[i]
+            b = (e - o) + (y - m) / me
+            e = b + o
+            cells[i] = (j, e, y, n, o)
+            beta[j], w2[j] = b, n * (v if me == v else me * me / v)
+            state[i] = m, me, v, om = _fitted_one(family, e)
+            mu[j] = m
+            if family == "binomial":
+                total += n * math.log(1.0 / m if y == 1.0 else 1.0 / om)
+            else:
+                total += m
+        dev = 2.0 * float(total)
         if abs(dev - devold) / (abs(dev) + 0.1) < epsilon:
             conv = True
             break
         devold = dev
     return beta, w2, mu, conv, it
+
+
+def _fitted_one(family: str, eta: float) -> tuple[float, float, float, float]:
+    """:func:`_binomial_fitted` / :func:`_poisson_fitted` of one linear predictor, as floats."""
+    if family == "binomial":
+        e = math.exp(min(max(eta, -30.0), 30.0))
+        mu = e / (1.0 + e)
+        omu = 1.0 - mu
+        v = mu * omu
+        return mu, (_EPS if abs(eta) > 30.0 else v), v, omu
+    mu = max(math.exp(eta), _EPS)
+    return mu, mu, mu, 0.0
+
+
+def _binomial_fitted(eta):
+    """R's ``binomial()`` at ``eta``: mean, d mean / d eta, variance (within R's bounds on the
+    linear predictor) and 1 - mean."""
+    if np.abs(eta).max() <= 30.0:   # R's bounds not reached (the usual case)
+        e = np.exp(eta)
+        mu = e / (1.0 + e)
+        omu = 1.0 - mu
+        v = mu * omu
+        return mu, v, v, omu
+    e = np.exp(np.clip(eta, -30.0, 30.0))
+    mu = e / (1.0 + e)
+    omu = 1.0 - mu
+    v = mu * omu
+    return mu, np.where(np.abs(eta) > 30.0, _EPS, v), v, omu
+
+
+def _poisson_fitted(eta):
+    """R's ``poisson()`` at ``eta``: mean, d mean / d eta and variance (all the mean)."""
+    mu = np.maximum(np.exp(eta), _EPS)
+    return mu, mu, mu, None
 
 
 def _glm_tests(family: str, x: np.ndarray, s: np.ndarray, offset=0.0):
@@ -455,18 +595,18 @@ def _escalc_vi(family: str, x: np.ndarray, s: np.ndarray) -> np.ndarray:
     return 1.0 / np.where(x == 0, x + 0.5, x)
 
 
-def _dl_start(family: str, x: np.ndarray, s: np.ndarray, offset=0.0) -> tuple[float, float]:
-    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values)."""
-    vi = _escalc_vi(family, x, s)
+def _dl_start(family: str, x: np.ndarray, s: np.ndarray, vi: np.ndarray, offset=0.0) -> tuple[float, float, np.ndarray]:
+    """DerSimonian-Laird estimate on the logit / log-rate scale (starting values), from the study
+    estimates (returned with it) and their variances ``vi`` (:func:`_escalc_vi`)."""
     if family == "binomial":
         m = s - x
         zero = (x == 0) | (m == 0)
         yi = np.log(np.where(zero, x + 0.5, x) / np.where(zero, m + 0.5, m)) - offset
     else:
         yi = np.log(np.where(x == 0, 0.5, x) / s)
-    tau2 = float(estimate_tau2(yi[None], vi[None], np.ones((1, yi.size)), "DL", warn=False).tau2[0])
+    tau2 = float(estimate_tau2(yi, vi, np.ones(yi.size), "DL", warn=False).tau2)
     wr = 1.0 / (vi + tau2)
-    return float(np.sum(wr * yi) / np.sum(wr)), tau2
+    return float(np.sum(wr * yi) / np.sum(wr)), tau2, yi
 
 
 def _summary(measure, model, k, est, se, tau2, level, null, het, extra) -> GLMMResult:
@@ -533,7 +673,8 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
                    q_lrt=q_lrt, q_lrt_p=float(special.chdtrc(k - 1, q_lrt)))
     else:
         het = dict(q=math.nan, q_df=0, q_p=math.nan, q_lrt=math.nan, q_lrt_p=math.nan)
-    vi = _escalc_vi(family, x, s) if i2_vi is None else np.asarray(i2_vi, float)
+    vi_own = _escalc_vi(family, x, s)
+    vi = vi_own if i2_vi is None else np.asarray(i2_vi, float)
     wi = 1.0 / vi
     vt = (k - 1) / (np.sum(wi) - np.sum(wi * wi) / np.sum(wi)) if k > 1 else float(vi[0])
 
@@ -563,7 +704,7 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
 
         # score for tau² at 0 (exact, since the integral is then trivial): if it is not
         # positive the maximum is on the boundary tau² = 0 (Stijnen et al. 2010, section 3)
-        m0, v0, _ = fam.moments(np.full(k, mu_glm), s)
+        m0, v0, _ = fam.moments(np.full(k, mu_glm))
         score0 = 0.5 * float(np.sum((x - m0) ** 2 - v0))
         if score0 <= 0:
             het.update(i2=0.0, h2=1.0)
@@ -571,9 +712,12 @@ def _fit_glmm(events, size, *, family: str, models: tuple[str, ...], n_agq: int 
                          converged=True, boundary=True)
             return _summary(measure, model, k, mu_glm, se_glm, 0.0, level, null, het, extra)
 
-        mu_dl, tau2_dl = _dl_start(family, x, s, off)
+        mu_dl, tau2_dl, yi = _dl_start(family, x, s, vi_own, off)
         if tau2_dl <= 0:
             tau2_dl = max(2.0 * score0 / float(np.sum(v0 * v0)), 1e-4)
+        # the conditional modes first sought from the normal approximation's (the weighted mean of a
+        # study's estimate and mu_dl)
+        lik.eta = (yi / vi_own + mu_dl / tau2_dl) / (1.0 / vi_own + 1.0 / tau2_dl)
 
         # close to the maximum (scores below 1e-5) the Hessian is taken by central differences at once, so
         # that the point where Newton's method stops needs no further evaluation for the standard error
@@ -955,23 +1099,33 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
     (x, value, score, Hessian, iterations, converged, at_boundary)."""
     x = np.array(x0, dtype=float)
     f, g, H = fun(x)
+    one = isinstance(psi_index, int)     # one log tau: kept in range by plain float comparisons
+
+    def at_boundary(x, g) -> bool:
+        if one:
+            return x[psi_index] <= _PSI_MIN and g[psi_index] < 0
+        return bool(np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)))
+
     for it in range(1, maxiter + 1):
         negH = -H
         lam = 0.0
-        scale = float(np.mean(np.abs(negH.diagonal()))) + 1e-8
         while True:
             try:
                 step = _pd_solve(negH, g, lam)
                 break
             except np.linalg.LinAlgError:
-                lam = max(2 * lam, 1e-3 * scale)
+                lam = max(2 * lam, 1e-3 * (float(np.mean(np.abs(negH.diagonal()))) + 1e-8))
         decrement = float(g @ step)
         if lam == 0.0 and decrement < tol * tol:
             return x, f, g, H, it, True, False
         t = 1.0
         while True:
             xn = x + t * step
-            xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
+            if one:
+                if xn[psi_index] < _PSI_MIN:
+                    xn[psi_index] = _PSI_MIN
+            else:
+                xn[psi_index] = np.maximum(xn[psi_index], _PSI_MIN)
             fn, gn, Hn = fun(xn)
             if np.isfinite(fn) and fn >= f + 1e-4 * t * decrement - 1e-13 * abs(f):
                 break
@@ -981,7 +1135,7 @@ def _newton_max(fun, x0: np.ndarray, *, tol: float = 1e-10, maxiter: int = 100, 
         if t < 1e-10:
             return x, f, g, H, it, lam == 0.0 and decrement < 1e-14, False
         x, f, g, H = xn, fn, gn, Hn
-        if np.any((x[psi_index] <= _PSI_MIN) & (g[psi_index] < 0)):
+        if at_boundary(x, g):
             return x, f, g, H, it, False, True
     return x, f, g, H, maxiter, False, False
 
@@ -1248,13 +1402,14 @@ class _NoncentralHypergeometric:
 
         self.u, self.lw = u, log_weight(u, self.study)
         self.const = log_weight(a)
-        self.size = np.ones_like(a)       # only its layout is read (see _cumulants)
+        self._y_nodes = a[:, None]
+        self.scale = np.ones_like(a)
 
-    def _cumulants(self, eta, size):
-        """log Z, mean, variance and third central moment at eta, whose study axis is laid out
-        as ``size``: (k,), (1, k) or (1, k, 1)."""
-        axis = len(np.shape(size)) - 1 - (len(np.shape(size)) == 3)
-        e = np.moveaxis(np.broadcast_to(eta, np.broadcast_shapes(np.shape(eta), np.shape(size))), axis, -1)
+    def _cumulants(self, eta, nodes: bool = False):
+        """log Z, mean, variance and third central moment at eta, laid out over studies (..., k) or,
+        with ``nodes``, over studies and quadrature nodes (..., k, q)."""
+        axis = -2 if nodes else -1
+        e = np.moveaxis(eta, axis, -1)
         L = self.lw + self.u * e[..., self.study]
         top = np.maximum.reduceat(L, self.starts, axis=-1)
         p = np.exp(L - top[..., self.study])
@@ -1271,11 +1426,17 @@ class _NoncentralHypergeometric:
 
         return back(top + np.log(z)), back(m), back(v), back(third)
 
-    def loglik(self, eta, y, size):
-        return y * eta - self._cumulants(eta, size)[0]
+    def mean_var(self, eta):
+        return self._cumulants(eta)[1:3]
 
-    def moments(self, eta, size):
-        return self._cumulants(eta, size)[1:]
+    def moments(self, eta):
+        return self._cumulants(eta)[1:]
+
+    def at_nodes(self, E):
+        logz, m, _, _ = self._cumulants(E, nodes=True)
+        return self._y_nodes * E - logz, m
+
+    robust_at_nodes = at_nodes
 
     def mode_bracket(self, mu, tau2):
         return mu + tau2 * (self.y - self.hi), mu + tau2 * (self.y - self.lo)
@@ -1306,13 +1467,13 @@ def _cm_el(a, n1, c, n2, *, random: bool):
                                                                                   / (n1 + n2 + 1))))
     conv = False
     for it in range(1, 101):
-        _, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+        _, m, v, _ = fam._cumulants(np.full(k, mu))
         step = float(np.sum(a - m) / np.sum(v))
         mu += step
         if abs(step) < 1e-13 * (1.0 + abs(mu)):
             conv = True
             break
-    logz, m, v, _ = fam._cumulants(np.full(k, mu), fam.size)
+    logz, m, v, _ = fam._cumulants(np.full(k, mu))
     ll_fe = float(np.sum(fam.const + a * mu - logz))
     common = dict(estimate=mu, se=1.0 / math.sqrt(float(np.sum(v))), loglik=ll_fe, converged=conv,
                   iterations=it, gradient_norm=abs(float(np.sum(a - m))), boundary=False, tau2=0.0)
@@ -1320,12 +1481,12 @@ def _cm_el(a, n1, c, n2, *, random: bool):
     inner = (a > fam.lo) & (a < fam.hi)
     theta = np.zeros(k)
     for _ in range(200):
-        _, m, v, _ = fam._cumulants(theta, fam.size)
+        _, m, v, _ = fam._cumulants(theta)
         steps = np.where(inner, (a - m) / v, 0.0)
         theta += np.clip(steps, -2.0, 2.0)
         if np.all(np.abs(steps) < 1e-13 * (1.0 + np.abs(theta))):
             break
-    logz, m, v, _ = fam._cumulants(theta, fam.size)
+    logz, m, v, _ = fam._cumulants(theta)
     ll_sat = float(np.sum(np.where(inner, fam.const + a * theta - logz, 0.0)))
     if k > 1 and inner.any():
         w, th = v[inner], theta[inner]
@@ -1340,7 +1501,7 @@ def _cm_el(a, n1, c, n2, *, random: bool):
                         "conditional likelihood grows without bound with tau², so the random-effects model "
                         "has no ML estimate", column="events_e", rule="some table inside its support")
     lik = _Marginal(fam, CM_EL_POINTS)
-    _, m0, v0, _ = fam._cumulants(np.full(k, mu), fam.size)
+    _, m0, v0, _ = fam._cumulants(np.full(k, mu))
     score0 = 0.5 * float(np.sum((a - m0) ** 2 - v0))
     if score0 <= 0:
         out["random"] = dict(common, boundary=True, iterations=0)
@@ -1520,11 +1681,20 @@ def _or_result(fit: dict, vi: np.ndarray, *, random: bool, n_agq: int, level: fl
 # adapter for metareview.api.meta (metaprop(..., method="GLMM"), metareview pool --method GLMM)
 # ---------------------------------------------------------------------------------------
 
+def _prediction_interval(prediction: str, re: GLMMResult, level: float) -> Interval:
+    """The prediction interval of a GLMM analysis: ``prediction`` as the kernel's quantile, the
+    random-effects model's estimate, standard error and tau²."""
+    from .inverse_variance import prediction_quantile
+    half = float(prediction_quantile(prediction, re.k, level)[0]) * math.sqrt(re.se**2 + re.tau2)
+    return Interval(re.estimate - half, re.estimate + half, level)
+
+
 def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
-                        pooled: Pooled, labels=None) -> tuple[Pooled, list[str]]:
+                        pooled: Pooled | None, labels=None) -> tuple[Pooled, list[str]]:
     """The pooled values of a GLMM analysis in place of the inverse-variance kernel's
     ``pooled`` (:class:`~metareview.pooling.values.Pooled`: results, printouts and the JSON
-    contract are shared).
+    contract are shared), or, with ``pooled=None``, without it (every value is the GLMM's; ``k``
+    counts the studies not ``excluded``, as the kernel's).
 
     Common effect: fixed-intercept logistic regression; random effects: the
     binomial-normal GLMM by ML (``settings.n_agq`` quadrature points); Q is the
@@ -1578,9 +1748,6 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         return Estimate(r.estimate, r.se, Interval(r.ci_low, r.ci_high, level),
                         r.statistic if test else math.nan, r.p if test else math.nan, df)
     k = re.k
-    from .inverse_variance import prediction_quantile
-    crit = float(prediction_quantile(settings.prediction, k, level)[0])
-    half = crit * math.sqrt(re.se**2 + re.tau2)
     none = Interval(math.nan, math.nan, level)
     if settings.i2_method == "tau2" or k < 2:
         i2, i2_ci, h, h_ci = re.i2, none, math.sqrt(re.h2), none
@@ -1601,6 +1768,11 @@ def pooled_for_analysis(settings, measure, arrays: dict, excluded: np.ndarray,
         "gradient_norm": re.gradient_norm, "converged": re.converged, "boundary": re.boundary}
     if re.sigma2 is not None:
         details["sigma2"] = re.sigma2       # UM.RS: variance of the baseline log odds
-    return pooled.replace(common=estimate(ce, None), random=estimate(re, math.nan),
-                          prediction=Interval(re.estimate - half, re.estimate + half, level), heterogeneity=het,
+    # the prediction interval is computed on first read (rma.glmm leaves it to predict())
+    common, random = estimate(ce, None), estimate(re, math.nan)
+    prediction = Deferred(_prediction_interval, settings.prediction, re, level)
+    if pooled is None:
+        return Pooled(int(np.count_nonzero(inc)), common, random, prediction, het, nan_w, nan_w.copy(),
+                      details), notes
+    return pooled.replace(common=common, random=random, prediction=prediction, heterogeneity=het,
                           weight_common=nan_w, weight_random=nan_w.copy(), method_details=details), notes

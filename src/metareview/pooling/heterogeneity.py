@@ -42,12 +42,13 @@ def h_test_based(q, k, level):
         return _h_test_based(q, k, level)
 
 
-def _h_test_based(q, k, level, intervals: bool = True):
+def _h_test_based(q, k, level, intervals: bool = True, out=None):
     """:func:`h_test_based` under the caller's ``np.errstate``; ``intervals=False`` gives H
-    alone (its bounds NaN), what a result that defers its intervals needs at once."""
+    alone (its bounds NaN), what a result that defers its intervals needs at once.  ``out``:
+    arrays for ``h``, ``h_ci_low`` and ``h_ci_high`` (used where every analysis has one k)."""
     q, k = as_float(q), as_float(k)
     if q.ndim == 1 and q.size > 1 and k.shape == q.shape and k[0] > 2 and (k == k[0]).all():
-        return _h_test_based_one_k(q, k[:1], _dist.two_sided(level)[1])
+        return _h_test_based_one_k(q, k[:1], _dist.two_sided(level)[1], out or {})
     h = pick(k > 1, np.sqrt(q / (k - 1)), np.nan)
     log_h = np.log(maximum(h, 1.0))
     if not intervals:
@@ -61,24 +62,27 @@ def _h_test_based(q, k, level, intervals: bool = True):
     return np.exp(log_h), low, high
 
 
-def _h_test_based_one_k(q, k, z):
+def _h_test_based_one_k(q, k, z, out):
     """:func:`h_test_based` for many analyses of one number of studies k > 2 (a simulation's
     usual case), ``k`` as a one-element array: the terms in k computed once, every value as
-    the general formulas give it."""
+    the general formulas give it (H and its bounds in the arrays of ``out`` it has)."""
     h = np.sqrt(q / (k - 1))
     se = np.where(q > k, 0.5 * (np.log(q) - np.log(k - 1)) / (np.sqrt(2 * q) - np.sqrt(2 * k - 3)),
                   np.sqrt(1 / (2 * (k - 2)) * (1 - 1 / (3 * (k - 2) ** 2))))
     log_h = np.log(np.maximum(h, 1.0, out=h), out=h)
     zse = z * se
-    low = np.maximum(np.exp(log_h - zse), 1.0)
-    high = np.maximum(np.exp(np.add(log_h, zse, out=zse), out=zse), 1.0, out=zse)
-    return np.exp(log_h, out=log_h), low, high
+    low = np.maximum(np.exp(log_h - zse), 1.0, out=out.get("h_ci_low"))
+    high = np.maximum(np.exp(np.add(log_h, zse, out=zse), out=zse), 1.0, out=out.get("h_ci_high", zse))
+    return np.exp(log_h, out=out.get("h", log_h)), low, high
 
 
-def i2_from_h(h):
-    """I² in percent from H: (H² - 1)/H² (Higgins & Thompson 2002, eq. 10)."""
+def i2_from_h(h, out=None):
+    """I² in percent from H: (H² - 1)/H² (Higgins & Thompson 2002, eq. 10), into the array
+    ``out`` when given."""
     h2 = h * h
-    return 100 * (h2 - 1) / h2
+    if out is None:
+        return 100 * (h2 - 1) / h2
+    return np.divide(np.multiply(100, h2 - 1, out=out), h2, out=out)
 
 
 def i2_from_q(q, df):
@@ -104,12 +108,13 @@ def from_q(q, k, level) -> dict:
         return kernel_from_q(q, k, level)
 
 
-def kernel_from_q(q, k, level, intervals: bool = True) -> dict:
+def kernel_from_q(q, k, level, intervals: bool = True, into=None) -> dict:
     """:func:`from_q` under the caller's ``np.errstate`` (``intervals=False``: I² and H alone,
-    their bounds NaN)."""
-    h, h_lo, h_hi = _h_test_based(q, k, level, intervals)
-    out = {"i2": i2_from_h(h), "i2_ci_low": i2_from_h(h_lo), "i2_ci_high": i2_from_h(h_hi),
-           "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
+    their bounds NaN); ``into``: arrays over the analyses to form the fields in (by name)."""
+    o = {} if into is None else into
+    h, h_lo, h_hi = _h_test_based(q, k, level, intervals, o)
+    out = {"i2": i2_from_h(h, o.get("i2")), "i2_ci_low": i2_from_h(h_lo, o.get("i2_ci_low")),
+           "i2_ci_high": i2_from_h(h_hi, o.get("i2_ci_high")), "h": h, "h_ci_low": h_lo, "h_ci_high": h_hi}
     if not isinstance(q, np.ndarray) or q.ndim == 0:
         return {key: float(val) for key, val in out.items()}
     return out
@@ -130,14 +135,15 @@ def heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None):
         return kernel_heterogeneity(q, k, tau2, v, mask, level, method, tau2_ci)
 
 
-def kernel_heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None, intervals: bool = True):
+def kernel_heterogeneity(q, k, tau2, v, mask, level, method="q", tau2_ci=None, intervals: bool = True,
+                         into=None):
     """:func:`heterogeneity` under the caller's ``np.errstate`` (the pooling kernel's);
     ``intervals=False`` leaves the bounds of I² and H NaN (a result that computes them on
-    first use)."""
+    first use); ``into``: arrays over the analyses the fields may be formed in (by name)."""
     if method not in I2_METHODS:
         raise SettingsError(f"unknown I² method {method!r}; valid: {', '.join(I2_METHODS)}")
     if method == "q":
-        return kernel_from_q(q, k, level, intervals)
+        return kernel_from_q(q, k, level, intervals, into)
     s2 = typical_variance(v, mask)
 
     def conv(t):

@@ -220,10 +220,23 @@ def _prediction_quantile(prediction: str, k, level: float, random_ci: str):
     return np.nan
 
 
-def _interval(estimate, crit, se):
-    """estimate ∓ crit se, the product formed once."""
+def _interval(estimate, crit, se, out=(None, None)):
+    """estimate ∓ crit se, the product formed once (into the arrays ``out`` when given)."""
     half = crit * se
-    return estimate - half, estimate + half
+    if out[0] is None:
+        return estimate - half, estimate + half
+    return np.subtract(estimate, half, out=out[0]), np.add(estimate, half, out=out[1])
+
+
+def _divide(a, b, out=None):
+    """a / b, into the array ``out`` when given (the operator on the scalars of one analysis)."""
+    return a / b if out is None else np.divide(a, b, out=out)
+
+
+def _two_sided_p(stat, out=None):
+    """2 P(Z > |stat|), into the array ``out`` when given."""
+    p = _dist.norm_sf(np.abs(stat))
+    return 2 * p if out is None else np.multiply(2, p, out=out)
 
 
 def _t_ppf(p: float, df):
@@ -251,7 +264,8 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
                 random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
                 i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
                 tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-                warn: bool = True, tau2_weights=None, tau2_center=None, _screened: bool = False) -> PooledArrays:
+                warn: bool = True, tau2_weights=None, tau2_center=None, _screened: bool = False,
+                _out: dict | None = None) -> PooledArrays:
     """Pool effect sizes ``yi`` with sampling variances ``vi``.
 
     ``yi``, ``vi`` (and ``mask``, 1 where a study takes part) have shape (studies,) or
@@ -269,7 +283,10 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
     ``_screened=True`` is the batch engine's alone (private: it is not an option for users):
     the engine has found every cell of ``yi`` and ``vi`` finite from each column's least and
     largest value, so the kernel does not screen them again; cells it was wrong about would
-    reach the sums unflagged.
+    reach the sums unflagged.  ``_out`` (also the batch engine's alone) maps fields to float
+    arrays over the analyses (its result columns) into which the kernel forms those fields it
+    computes last, instead of arrays of their own that the engine would copy there; the fields
+    returned are then these arrays.
     """
     _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     with _quiet():
@@ -277,7 +294,7 @@ def pool_arrays(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.
         values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
                        adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
                        tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
-                       tau2_weights=tau2_weights, tau2_center=tau2_center)
+                       tau2_weights=tau2_weights, tau2_center=tau2_center, out=_out)
     return PooledArrays(**values, level=level)
 
 
@@ -310,7 +327,8 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
 
 
 def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction, i2_method, null, tau2_tol,
-          tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False) -> dict:
+          tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False,
+          out: dict | None = None) -> dict:
     """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
     for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
     shape (studies,), under the caller's ``np.errstate`` (:func:`_quiet`).
@@ -318,27 +336,39 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     ``deferred`` (one analysis): the prediction interval, the weights and the heterogeneity
     intervals are left NaN (None), and ``later`` holds what computes them on first use: the
     prediction interval (a :class:`~metareview.base.deferred.Deferred`), the function that
-    fills the heterogeneity intervals, and the weights in place."""
+    fills the heterogeneity intervals, and the weights in place.  ``out``: arrays to form fields
+    in (:func:`pool_arrays`'s ``_out``)."""
     one = y.ndim == 1
+    o = (lambda name: None) if out is None or one else out.get
     p, z = _dist.two_sided(level)
     if warn and any_of(k == 1):
         warnings.warn(one_study_message(random_ci), SmallSampleWarning, stacklevel=3)
 
-    def blank():
-        """NaN for each analysis (an array of its own for each field over analyses)."""
-        return np.nan if one else np.full(y.shape[0], np.nan)
+    def blank(name=None):
+        """NaN for each analysis (an array of its own for each field over analyses: the field
+        ``name``'s array in ``out`` when there is one)."""
+        if one:
+            return np.nan
+        into = o(name)
+        if into is None:
+            return np.full(y.shape[0], np.nan)
+        into.fill(np.nan)
+        return into
 
     # common effect
     w = mk / v
     sw = row_sum(w, -1)
-    mu_c = row_sum(w * y, -1) / sw
-    se_c = 1 / np.sqrt(sw)
-    r = y - mu_c[..., None]
-    np.square(r, out=r)  # w (y - mu)², one array for the three steps
-    q = row_sum(np.multiply(w, r, out=r), -1)
+    # one scratch array (analyses x studies) holds w y, then w (y - mu)², then w* y: each is
+    # summed before the next is formed, and fewer arrays of cells stay in the caches
+    scratch = w * y
+    mu_c = _divide(row_sum(scratch, -1), sw, o("common_estimate"))
+    se_c = _divide(1, np.sqrt(sw), o("common_se"))
+    r = np.subtract(y, mu_c[..., None], out=scratch)
+    np.square(r, out=r)
+    q = row_sum(np.multiply(w, r, out=r), -1, out=o("q"))
     q_df = k - 1
     positive = q_df > 0
-    q_p = (_dist.chi2_sf(q, q_df) if all_of(positive) and (one or q_df.size)
+    q_p = (_dist.chi2_sf(q, q_df, out=o("q_p")) if all_of(positive) and (one or q_df.size)
            else pick(positive, _dist.chi2_sf(q, maximum(q_df, 1)), np.nan))
 
     genq = None if tau2_weights is None else np.where(mk > 0, np.asarray(tau2_weights, float), 0.0)
@@ -351,11 +381,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
                                common=(w, sw, q_tau2), weights=genq, counts=k, se=True)
     tau2, se_t2 = fit.tau2, fit.se
     assert se_t2 is not None  # asked for with se=True
-    ws = v + tau2[..., None]
+    # the random-effects weights w*: in the array of w when the common-effect weights are not
+    # read again (no study weights reported, nothing deferred)
+    ws = np.add(v, tau2[..., None], out=None if weights or deferred else w)
     np.divide(mk, ws, out=ws)
     sws = row_sum(ws, -1)
-    mu_r = row_sum(ws * y, -1) / sws
-    se_wald = 1 / np.sqrt(sws)
+    mu_r = _divide(row_sum(np.multiply(ws, y, out=scratch), -1), sws, o("random_estimate"))
+    se_wald = _divide(1, np.sqrt(sws), None if random_ci == "hk" else o("random_se"))
 
     if random_ci == "hk":
         q_star, _ = q_generalised(y, v, mk, tau2, derivative=False)
@@ -372,22 +404,23 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             lo_r = minimum(lo_r, mu_r - z * se_wald)
             hi_r = maximum(hi_r, mu_r + z * se_wald)
     else:
-        df_r = blank()
+        df_r = blank("random_df")
         se_r = se_wald
-        lo_r, hi_r = _interval(mu_r, z, se_r)
+        lo_r, hi_r = _interval(mu_r, z, se_r, (o("random_ci_low"), o("random_ci_high")))
 
     if null is None:
-        stat_c = p_c = stat_r = p_r = blank()
+        stat_c, p_c, stat_r, p_r = (blank(name) for name in ("common_statistic", "common_p", "random_statistic",
+                                                             "random_p"))
     else:
         # x - 0.0 is x, bit for bit (-0.0 and NaN included): no pass for the usual null 0
-        stat_c = (mu_c if null == 0 else mu_c - null) / se_c
-        p_c = 2 * _dist.norm_sf(np.abs(stat_c))
-        stat_r = (mu_r if null == 0 else mu_r - null) / se_r
+        stat_c = _divide(mu_c if null == 0 else mu_c - null, se_c, o("common_statistic"))
+        p_c = _two_sided_p(stat_c, o("common_p"))
+        stat_r = _divide(mu_r if null == 0 else mu_r - null, se_r, o("random_statistic"))
         if random_ci == "hk":
             p_r = pick(k > 1, 2 * _dist.t_sf(np.abs(stat_r), pick(k > 1, k - 1, 1)),
                        2 * _dist.norm_sf(np.abs(stat_r)))
         else:
-            p_r = 2 * _dist.norm_sf(np.abs(stat_r))
+            p_r = _two_sided_p(stat_r, o("random_p"))
 
     wc: np.ndarray | Deferred | None
     wr: np.ndarray | Deferred | None
@@ -403,12 +436,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
             both = Deferred(_later_weights, w, sw, ws, sws, mk)
             wc, wr = both.part(0), both.part(1)
     else:
-        pred_lo, pred_hi = _prediction_interval(mu_r, se_r, tau2, k, prediction, level, random_ci)
+        pred_lo, pred_hi = _prediction_interval(mu_r, se_r, tau2, k, prediction, level, random_ci,
+                                                (o("prediction_low"), o("prediction_high")))
         if tau2_ci:
             tau2_lo, tau2_hi = q_profile(y, v, mk, level, tol=tau2_tol)
         else:
-            tau2_lo = tau2_hi = blank()
-        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi))
+            tau2_lo, tau2_hi = blank("tau2_ci_low"), blank("tau2_ci_high")
+        het = kernel_heterogeneity(q, k, tau2, v, mk, level, i2_method, (tau2_lo, tau2_hi), into=out)
         wc, wr = _study_weights(w, sw, ws, sws, mk) if weights else (None, None)
     het = _single_study(het, k)
 
@@ -417,7 +451,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     if any_of(single):
         q = pick(single, 0.0, q)
         q_p = pick(single, 1.0, q_p)
-    ci_c = _interval(mu_c, z, se_c)
+    ci_c = _interval(mu_c, z, se_c, (o("common_ci_low"), o("common_ci_high")))
     return dict(
         k=k.astype(int), common_estimate=mu_c, common_se=se_c,
         common_ci_low=ci_c[0], common_ci_high=ci_c[1],
@@ -426,7 +460,7 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         random_statistic=stat_r, random_p=p_r, random_df=df_r,
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
-        tau=np.sqrt(tau2), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
+        tau=np.sqrt(tau2, out=o("tau")), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
         weight_common=wc, weight_random=wr, se_tau2=se_t2,
         **het, **({} if later is None else {"later": later}),
     )
@@ -453,12 +487,13 @@ def kernel_warnings(pooled: Pooled, *, method_tau2: str, random_ci: str,
     return out
 
 
-def _prediction_interval(mu_r, se_r, tau2, k, prediction: str, level: float, random_ci: str):
+def _prediction_interval(mu_r, se_r, tau2, k, prediction: str, level: float, random_ci: str,
+                         out=(None, None)):
     """The bounds of the prediction interval mu ± q sqrt(se² + tau²) (Higgins, Thompson &
-    Spiegelhalter 2009), under the caller's ``np.errstate``."""
+    Spiegelhalter 2009), under the caller's ``np.errstate`` (into the arrays ``out`` when given)."""
     crit_p = _prediction_quantile(prediction, k, level, random_ci)
     se_p = np.sqrt(se_r * se_r + tau2)
-    return _interval(mu_r, crit_p, se_p)
+    return _interval(mu_r, crit_p, se_p, out)
 
 
 def _study_weights(w, sw, ws, sws, mk):

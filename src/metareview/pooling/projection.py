@@ -29,7 +29,7 @@ __all__ = ["Intercept", "Matrix", "design_of", "row_sum"]
 _reduce = np.add.reduce
 
 
-def row_sum(x, axis=-1):
+def row_sum(x, axis=-1, out=None):
     """Sums over the last axis, bit for bit those of ``np.add.reduce(x, -1)``.
 
     numpy sums each row of a C-contiguous float array by pairwise summation (a plain
@@ -39,13 +39,13 @@ def row_sum(x, axis=-1):
     With fewer than :data:`_COLUMN_SUMS` columns this adds the columns in the same order over
     all rows at once (and adds numpy's starting 0.0 last: it turns a sum of -0.0 into 0.0),
     several times faster for many short rows (a fifth faster at 20 columns; from about 25
-    columns numpy's own loop is faster).
+    columns numpy's own loop is faster).  ``out``: the array to form the sums in.
     """
     if (type(x) is np.ndarray and x.ndim == 2 and 1 < x.shape[1] < _COLUMN_SUMS and x.shape[0] >= 64
             and x.dtype == np.float64 and x.flags.c_contiguous and axis in (-1, 1)):
         k = x.shape[1]
         if k < 8:
-            s = x[:, 0] + x[:, 1]
+            s = np.add(x[:, 0], x[:, 1], out=out)
             for j in range(2, k):
                 s += x[:, j]
         else:
@@ -54,13 +54,14 @@ def row_sum(x, axis=-1):
             for i in range(16, whole, 8):
                 for j in range(8):
                     r[j] += x[:, i + j]
-            s = (r[0] + r[1]) + (r[2] + r[3])
+            s = np.add(r[0], r[1], out=out)
+            s += r[2] + r[3]
             s += (r[4] + r[5]) + (r[6] + r[7])
             for j in range(whole, k):
                 s += x[:, j]
         s += 0.0
         return s
-    return _reduce(x, axis)
+    return _reduce(x, axis, out=out)
 
 
 #: Rows of fewer columns than this are summed column by column (:func:`row_sum`).
@@ -70,16 +71,18 @@ _COLUMN_SUMS = 25
 class _InterceptProjection:
     """P = W - w w'/sum(w) for the intercept-only design (w zero outside the mask)."""
 
-    __slots__ = ("w", "sw", "_w2", "_trace")
+    __slots__ = ("w", "sw", "_w2", "_trace", "_traces")
 
     def __init__(self, w, sw=None):
         self.w = w
         self.sw = row_sum(w, -1) if sw is None else sw
         self._w2 = None
         self._trace = None
+        self._traces = None
 
     def squares(self):
-        """w² and its row sums, computed once for the traces."""
+        """w² and its row sums, computed once for the traces (w² itself, None once
+        :meth:`traces` has formed w³ in its array)."""
         if self._w2 is None:
             # np.square: the bits of w * w (one rounding of the same product) in half its time
             w2 = np.square(self.w)
@@ -120,9 +123,15 @@ class _InterceptProjection:
         return self.traces()[1]
 
     def traces(self):
-        """tr(P) and tr(PP) together (they share sum w²)."""
-        w2, s2 = self.squares()
-        return self.trace(), s2 - 2 * row_sum(w2 * self.w, -1) / self.sw + s2 ** 2 / self.sw ** 2
+        """tr(P) and tr(PP) together (they share sum w²), computed once: w³ is formed in the
+        array of w², which nothing reads again (only its sums are kept)."""
+        if self._traces is None:
+            w2, s2 = self.squares()
+            tr_p = self.trace()
+            w3 = np.multiply(w2, self.w, out=w2)
+            self._w2 = (None, s2)
+            self._traces = (tr_p, s2 - 2 * row_sum(w3, -1) / self.sw + s2 ** 2 / self.sw ** 2)
+        return self._traces
 
     def trace_v(self, v):
         """tr(P V) with V = diag(v)."""
