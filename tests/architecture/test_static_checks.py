@@ -3,7 +3,7 @@
 - ruff (``[tool.ruff]``) over the code, its tests, the benchmarks and the documentation's build scripts:
   ``ruff check src tests benchmarks docs/_ext`` (``--fix`` repairs the import order and the like);
 - mypy (``[tool.mypy]``) over the public API and the statistical core (``metareview/__init__.py``, ``api``,
-  ``base``, ``effectsizes``, ``pooling``, ``analyses``): ``python -m mypy``.
+  ``base``, ``effectsizes``, ``pooling``, ``analyses``) and the review run (``run``): ``python -m mypy``.
 
 Both come with the ``test`` extra.  A test skips when its tool is not installed, except under CI, where a missing
 checker is a failure.
@@ -74,11 +74,11 @@ def test_mypy_finds_nothing_in_the_public_api_and_the_core():
     assert run.returncode == 0, f"python -m mypy:\n{run.stdout}{run.stderr}"
 
 
-def test_mypy_covers_the_public_api_and_the_core():
+def test_mypy_covers_the_public_api_the_core_and_the_review_run():
     import tomllib
     files = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["files"]
     want = ["src/metareview/__init__.py"] + [f"src/metareview/{p}" for p in
-                                             ("api", "base", "effectsizes", "pooling", "analyses")]
+                                             ("api", "base", "effectsizes", "pooling", "analyses", "run")]
     assert set(want) <= set(files), files
 
 

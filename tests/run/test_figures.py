@@ -189,24 +189,35 @@ def timed_figure(name: str, delay: float, log: str) -> FigureFile:
     return FigureFile(name, name, "", {})
 
 
+def _wait_for_workers(renderer: FigureRenderer) -> None:
+    """Until every worker has loaded the drawing and is waiting for a job."""
+    deadline = time.monotonic() + 60
+    while len(renderer._idle) < renderer.workers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(renderer._idle) == renderer.workers
+
+
 @needs_fork
 def test_the_largest_figure_waiting_is_drawn_next_whenever_it_was_submitted(request, tmp_path):
     """Figures submitted while the workers are busy wait, and each worker free takes the largest
-    of them (the small ones come last); a worker has one figure at a time, and one more waits."""
+    of them (the small ones come last); a worker has one figure at a time."""
     if _again_in_a_new_process(request):
         return
     log = str(tmp_path / "started")
     with FigureRenderer(2) as renderer:
         assert renderer.parallel
-        renderer.submit([FigureJob(n, timed_figure, (n, 0.6, log), cost=1.0) for n in ("a", "b", "c")])
+        _wait_for_workers(renderer)
+        renderer.submit([FigureJob(n, timed_figure, (n, delay, log), cost=1.0)
+                         for n, delay in (("a", 0.6), ("b", 0.9), ("c", 0.6))])
         for name, cost in (("small", 1.0), ("large", 50.0), ("middle", 9.0), ("tiny", 0.5)):
             renderer.submit([FigureJob(name, timed_figure, (name, 0.05, log), cost=cost)])
         figures = renderer.collect()
     assert [f.name for f in figures] == ["a", "b", "c", "small", "large", "middle", "tiny"]
     lines = Path(log).read_text(encoding="utf-8").splitlines()
     started = [name for _, name in sorted((float(t), n) for t, n in (line.split() for line in lines))]
-    assert sorted(started[:3]) == ["a", "b", "c"]
-    assert started[3:] == ["large", "middle", "small", "tiny"]
+    # a and b at once; c (submitted before the others, as large as small) waits for the larger
+    assert sorted(started[:2]) == ["a", "b"]
+    assert started[2:] == ["large", "middle", "c", "small", "tiny"]
 
 
 def frozen_objects(name: str) -> FigureFile:
@@ -386,3 +397,185 @@ def test_a_saved_figure_carries_its_svg_element_for_the_report():
     assert figure.svg_element == inline_svg(figure.files["svg"].decode("utf-8"), "check")
     assert figure.svg_element.startswith("<svg") and 'id="check-' in figure.svg_element
     assert FigureFile("check", "", "", figure.files).inline_svg() == figure.inline_svg()
+
+
+# ----------------------------------------------------------------------------------------------
+# the worker tree: the drawing loaded once, by the first worker; a worker that ends
+# ----------------------------------------------------------------------------------------------
+def family(name: str, delay: float) -> FigureFile:
+    """A stand-in for a figure that tells its process and its parent, and whether it has matplotlib."""
+    time.sleep(delay)
+    return FigureFile(name, f"{os.getpid()} {os.getppid()} {'matplotlib.pyplot' in sys.modules}", "", {})
+
+
+@needs_fork
+def test_the_first_worker_loads_the_drawing_and_forks_the_second(request):
+    """The first worker is forked from this process, the second from the first once it has
+    loaded matplotlib (that this process then need not load it: the next test)."""
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        _wait_for_workers(renderer)
+        figures = renderer.render([FigureJob(n, family, (n, 0.3)) for n in ("a", "b")])
+        version = renderer.matplotlib_version()
+    pids = [tuple(f.title.split()) for f in figures]
+    assert all(loaded == "True" for _, _, loaded in pids)
+    (first,) = [pid for pid, parent, _ in pids if parent == str(os.getpid())]
+    (second,) = [pid for pid, parent, _ in pids if parent == first]
+    assert first != second
+    import matplotlib
+    assert version == matplotlib.__version__
+
+
+@needs_fork
+def test_a_parallel_run_leaves_matplotlib_to_the_workers(tmp_path):
+    code = ("import sys; from metareview.run import run_review; "
+            "run_review(sys.argv[1], sys.argv[2], workers=2); "
+            "print('matplotlib' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "out")],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    import matplotlib
+    doc = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
+    assert doc["software"]["matplotlib"] == matplotlib.__version__
+
+
+def killed_figure(name: str) -> FigureFile:
+    """A figure whose process is killed while drawing it (as by the out-of-memory killer)."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+    raise AssertionError("not reached")
+
+
+@needs_fork
+def test_a_killed_worker_fails_its_figure_and_the_run_does_not_hang(request):
+    from metareview.run.workers import WorkerStopped
+
+    if _again_in_a_new_process(request):
+        return
+    started = time.monotonic()
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        jobs = [FigureJob("small", slow_figure, ("small", 0.0)), FigureJob("doomed", killed_figure, ("doomed",)),
+                FigureJob("long", slow_figure, ("long", 30.0), cost=0.5)]
+        with pytest.raises(WorkerStopped, match=r"figure worker \d \(process \d+\) ended before it finished "
+                                                r"its figure \(doomed\)"):
+            renderer.render(jobs)
+    # the worker drawing "long" was stopped, not waited for
+    assert time.monotonic() - started < 20
+
+
+def lost_figure(name: str) -> FigureFile:
+    """A figure that fails as a bug would (not a MetaReviewError)."""
+    raise KeyError(f"no column {name}")
+
+
+@needs_fork
+def test_an_unexpected_error_in_a_worker_is_raised_here_with_its_traceback(request):
+    from metareview.run.workers import WorkerTraceback
+
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        with pytest.raises(KeyError, match="no column x") as info:
+            renderer.render([FigureJob("x", lost_figure, ("x",))])
+    assert isinstance(info.value.__cause__, WorkerTraceback)
+    assert "in lost_figure" in str(info.value.__cause__)
+
+
+@needs_fork
+def test_a_worker_that_cannot_load_the_drawing_fails_the_figures(request, monkeypatch):
+    from metareview.run import figures
+
+    if _again_in_a_new_process(request):
+        return
+    monkeypatch.setattr(figures, "DRAWING_MODULES", (*figures.DRAWING_MODULES, "metareview.no_such_module"))
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        with pytest.raises(ModuleNotFoundError, match="metareview.no_such_module"):
+            renderer.render([FigureJob("a", slow_figure, ("a", 0.0)), FigureJob("b", slow_figure, ("b", 0.0))])
+
+
+def killed_forest(*args) -> FigureFile:
+    return killed_figure("forest")
+
+
+@needs_fork
+def test_a_figure_that_does_not_pickle_fails_and_the_others_are_drawn(request):
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        with pytest.raises(Exception, match="pickle"):
+            renderer.render([FigureJob("a", slow_figure, ("a", 0.0)),
+                             FigureJob("b", slow_figure, (lambda: None, 0.0))])
+        figures = renderer.render([FigureJob("c", slow_figure, ("c", 0.0))])
+    assert [f.name for f in figures] == ["c"]
+
+
+@needs_fork
+def test_a_killed_worker_is_one_line_and_exit_code_3_on_the_command_line(tmp_path):
+    """As any unexpected error: one line naming it and where its traceback was saved."""
+    code = ("import sys, os\n"
+            "from metareview.run import figures\n"
+            "from tests.run.test_figures import killed_forest\n"
+            "figures.forest_figure = killed_forest\n"
+            "from metareview.cli import main\n"
+            "sys.exit(main(['run', sys.argv[1], '-o', sys.argv[2]]))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "out")], cwd=REPO,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")),
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 3, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert "WorkerStopped: figure worker" in last and "ended before it finished its figure" in last
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def sleeping_forest(*args) -> FigureFile:
+    """A forest plot that takes its time (long enough to be interrupted)."""
+    time.sleep(60)
+    raise AssertionError("not reached")
+
+
+@needs_fork
+def test_ctrl_c_while_the_workers_draw_ends_the_run_with_one_line_and_130(tmp_path):
+    """Ctrl-C reaches the whole process group: the workers ignore it and are stopped by the run,
+    which says "interrupted" (exit code 130), writes nothing and leaves no worker behind."""
+    import signal
+
+    code = ("import sys\n"
+            "from metareview.run import figures\n"
+            "from tests.run.test_figures import sleeping_forest\n"
+            "figures.forest_figure = sleeping_forest\n"
+            "from metareview.cli import main\n"
+            "sys.exit(main(['run', sys.argv[1], '-o', sys.argv[2]]))\n")
+    run = subprocess.Popen([sys.executable, "-c", code, str(EXAMPLE), str(tmp_path / "out")], cwd=REPO,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_group(run.pid)) < 3:     # the run and its two workers
+        time.sleep(0.05)
+    assert len(_group(run.pid)) == 3
+    time.sleep(0.5)
+    os.killpg(run.pid, signal.SIGINT)
+    _, err = run.communicate(timeout=30)
+    assert run.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [p for p in _group(run.pid) if not p[1].startswith("Z")]:
+        time.sleep(0.05)
+    assert [p for p in _group(run.pid) if not p[1].startswith("Z")] == []
+
+
+def _group(pgid: int) -> list[tuple[str, str]]:
+    """The processes of a process group: (pid, state)."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return [tuple(line.split()[:2]) for line in out.splitlines() if line.strip()]  # type: ignore[misc]

@@ -110,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with collector_paused():
             root = command()
-        root.main(args=args, prog_name="metareview", standalone_mode=False)
+        code = root.main(args=args, prog_name="metareview", standalone_mode=False)
+        if code == EXIT_INTERRUPTED:
+            # typer turns Ctrl-C into an exit with this code, which click returns (not raises)
+            # when it is not the one that exits the process
+            _error("interrupted")
+            return EXIT_INTERRUPTED
     except MetaReviewError as exc:
         _error(str(exc))
         return EXIT_USER_ERROR

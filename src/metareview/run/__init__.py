@@ -35,17 +35,20 @@ def example_path(name: str) -> Path:
     return Path(str(resources.files("metareview") / "data" / "examples" / EXAMPLES[name]))
 
 
-def software_versions() -> dict[str, str]:
-    import matplotlib
+def software_versions(matplotlib: str | None = None) -> dict[str, str]:
+    """The versions of what computed and drew a run (``matplotlib``: the version that drew the
+    figures when known, e.g. from the worker processes, so that this process need not load it)."""
     import numpy
     import pandas
     import scipy
 
     from ..base.version import __version__
 
+    if matplotlib is None:
+        import matplotlib as drawing
+        matplotlib = drawing.__version__
     return {"metareview": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
-            "pandas": pandas.__version__, "matplotlib": matplotlib.__version__,
-            "Python": platform.python_version()}
+            "pandas": pandas.__version__, "matplotlib": matplotlib, "Python": platform.python_version()}
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,13 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
             from ..report.sof import sof_csv, sof_docx
             files["tables/summary_of_findings.csv"] = sof_csv(grades).encode("utf-8")
             files["tables/summary_of_findings.docx"] = sof_docx(grades, f"Summary of findings: {plan.title}")
+    # The page's template engine is loaded now, while the first worker is still loading the
+    # drawing or the workers draw: after the figures, the report is the run's serial tail.
+    import jinja2  # noqa: F401
+
     with steps(f"{renderer.submitted} figures as PNG, SVG and PDF") as show:
         figures = renderer.collect(lambda done, total, name: show(f"figure {done}/{total} ({name})"))
-    versions = software_versions()
+    versions = software_versions(renderer.matplotlib_version())
     with steps("Report and results.json"):
         results = _results(plan, loaded, runs, table1, comparison, figures, versions)
         if grades:

@@ -72,7 +72,7 @@ def run_analysis(table: AnalysisTable, plan: ReviewPlan) -> AnalysisRun:
         if unknown:
             raise PlanError(f"no study is labelled {unknown[0]!r} in {a.data}; studies are: "
                             f"{', '.join(table.all_studies)}", path=plan.path,
-                            line=plan.text and _line(plan, f"sensitivity.{sname}"),
+                            line=_line(plan, f"sensitivity.{sname}") if plan.text else None,
                             where=f"[sensitivity.{sname}] exclude")
         notes = []
         if s.exclude_rob is not None and not s.exclude:
@@ -126,7 +126,7 @@ def _line(plan: ReviewPlan, header: str) -> int | None:
 
 
 def _additional(a: Analysis, result) -> dict:
-    out = {}
+    out: dict[str, dict] = {}
     if not a.additional:
         return out
     inc = result.included

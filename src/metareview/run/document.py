@@ -103,7 +103,7 @@ def build_report(plan, loaded, runs, table1, comparison, figures, versions, grad
     rep.add(Heading("Paper vs reproduction", 2, anchor="comparison"))
     rep.add(Paragraph("Each number the paper prints, ours written in the same form at full precision and rounded "
                       "to the paper's printed decimals, and whether the two read the same."))
-    counts = {}
+    counts: dict[str, int] = {}
     for v in comparison:
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
     rep.add(Paragraph("; ".join(f"{n} {k}" for k, n in counts.items()) + "."))

@@ -15,8 +15,6 @@ and glyph pixels of their texts for the next figure and format (``shared_text_la
 
 from __future__ import annotations
 
-import functools
-import gc
 import heapq
 import io
 import itertools
@@ -26,9 +24,11 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Self
+
+from .workers import WorkerStopped, WorkerTree
 
 __all__ = ["FORMATS", "FigureFile", "save_figure", "inline_svg", "forest_figure", "prisma_figure"]
 
@@ -91,7 +91,7 @@ class _Pixels(io.BytesIO):
 
     rgba = None
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         import numpy as np
 
         self.rgba = np.array(data, dtype=np.uint8, copy=True)
@@ -167,54 +167,43 @@ class FigureJob:
 class FigureRenderer:
     """Draws a run's figures: in worker processes when there is more than one core, else here.
 
-    Made before anything else of a run: this process loads what drawing needs
-    (:data:`WORKER_MODULES`), then forks its workers, which start with it all loaded.
-    Workers are forks only where that is safe (Linux, and no other thread running that
-    could hold a lock the fork would copy); elsewhere the figures are drawn in this process.
-    Close it (or use it in a ``with`` block) to end the workers.
+    Made before anything else of a run: this process loads what it shares with the workers
+    (:data:`SHARED_MODULES`: pandas and the analysis modules, to read the results they are
+    sent) and forks the first worker, which loads what drawing needs (:data:`DRAWING_MODULES`)
+    while this process reads the data and pools, then forks the other workers
+    (:class:`~metareview.run.workers.WorkerTree`).  Workers are forks only where that is safe
+    (Linux, and no other thread running that could hold a lock the fork would copy);
+    elsewhere the figures are drawn in this process.  Close it (or use it in a ``with`` block)
+    to end the workers.
 
     ``workers``: None for one per core available to this process, 1 to draw here.
     """
 
     def __init__(self, workers: int | None = None):
         self.workers = max(1, figure_workers() if workers is None else int(workers))
-        self._pool = None
+        self._tree: WorkerTree | None = None
         self._jobs: list[FigureJob] = []
-        self._futures: list = []
+        self._futures: list[Future | None] = []
         # jobs not yet given to a worker, largest first: (-cost, order, future, job)
         self._waiting: list = []
-        self._given = 0                 # jobs given to the workers and not finished
+        self._idle: set[int] = set()            # workers ready for a job
+        self._held: dict[int, tuple[Future, str]] = {}     # worker -> the future and name of its job
+        self._alive = set(range(self.workers))
         self._order = itertools.count()
         self._lock = threading.Lock()
+        self._hello = threading.Event()         # a worker has said which matplotlib it draws with
+        self._matplotlib: str | None = None
         if self.workers > 1 and _fork_is_safe():
             import importlib
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
 
-            # importing makes objects that live as long as the process: collecting meanwhile
-            # (a tenth of a second, measured) would find no garbage
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                for name in WORKER_MODULES:
+            from ..base.collector import collector_paused
+
+            with collector_paused():
+                for name in SHARED_MODULES:
                     importlib.import_module(name)
-            finally:
-                if collecting:
-                    gc.enable()
-
-            # What the workers inherit is frozen for their garbage collector: a worker's
-            # collections then leave the loaded modules alone (half of a worker's collecting
-            # time, measured) and touch, hence copy, fewer of the pages it shares with us.
-            freeze = gc.get_freeze_count() == 0
-            if freeze:
-                gc.freeze()
-            try:
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("fork"),
-                                                 initializer=_init_worker)
-                self._pool.submit(_ready)       # forks every worker now, before any thread starts
-            finally:
-                if freeze:
-                    gc.unfreeze()
+            self._tree = WorkerTree(self.workers, DRAWING_MODULES, _init_worker, _matplotlib_version, _draw_job,
+                                    on_ready=self._ready, on_result=self._result, on_error=self._error,
+                                    on_stopped=self._stopped)
 
     @property
     def submitted(self) -> int:
@@ -224,18 +213,27 @@ class FigureRenderer:
     @property
     def parallel(self) -> bool:
         """Whether figures are drawn in worker processes."""
-        return self._pool is not None
+        return self._tree is not None
 
     def close(self) -> None:
-        """End the workers (figures not yet collected are dropped)."""
+        """End the workers (figures not yet collected are dropped, and workers still drawing one
+        are stopped)."""
         self._jobs, self._futures = [], []
         with self._lock:
             waiting, self._waiting = self._waiting, []
+            tree, self._tree = self._tree, None
+            drawing = bool(self._held)
         for _, _, future, _ in waiting:
             future.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if tree is not None:
+            tree.close(stop=drawing)
+
+    def matplotlib_version(self) -> str:
+        """The version of matplotlib that draws the figures (told by the workers, so that this
+        process need not load it)."""
+        if self._tree is not None:
+            self._hello.wait()
+        return self._matplotlib or _matplotlib_version()
 
     def __enter__(self) -> Self:
         return self
@@ -247,18 +245,17 @@ class FigureRenderer:
         """Start drawing ``jobs`` (in worker processes; here, they wait for :meth:`collect`).
 
         A run submits each figure as soon as what it shows is computed, so that the workers
-        draw while this process goes on with the next analysis.  Each worker is given one job
-        at a time (and one more waits for the first worker free), the largest of all those
-        submitted and not yet given, so that the small figures come last and the workers
-        finish at about the same time (longest processing time first: Graham 1969, SIAM J
-        Appl Math 17:416).
+        draw while this process goes on with the next analysis.  Each worker has one job at a
+        time and, whenever it is free, is given the largest of all those submitted and not yet
+        given, so that the small figures come last and the workers finish at about the same
+        time (longest processing time first: Graham 1969, SIAM J Appl Math 17:416).
         """
         jobs = list(jobs)
         self._jobs.extend(jobs)
-        if self._pool is None:
+        if self._tree is None:
             self._futures.extend([None] * len(jobs))
             return
-        futures = [Future() for _ in jobs]
+        futures: list[Future] = [Future() for _ in jobs]
         with self._lock:
             for job, future in zip(jobs, futures):
                 heapq.heappush(self._waiting, (-job.cost, next(self._order), future, job))
@@ -266,36 +263,71 @@ class FigureRenderer:
         self._give()
 
     def _give(self) -> None:
-        """Give the largest waiting jobs to the workers while they have room for them (called
-        here and, as jobs finish, by the thread that receives the workers' results)."""
+        """Give the largest waiting jobs to the workers that are free (called here and, as
+        workers start and finish, by the thread that receives their results)."""
         while True:
             with self._lock:
-                if not self._waiting or self._given > self.workers or self._pool is None:
+                if not self._waiting or not self._idle or self._tree is None:
                     return
                 _, _, future, job = heapq.heappop(self._waiting)
                 if not future.set_running_or_notify_cancel():
                     continue            # cancelled: an earlier figure failed
-                self._given += 1
-                pool = self._pool
+                worker = min(self._idle)
+                self._idle.discard(worker)
+                self._held[worker] = (future, job.name)
+                tree = self._tree
             try:
-                drawn = pool.submit(_draw_job, job.draw, job.args)
-            except BaseException as exc:        # a broken or closed pool: the figure fails with it
+                tree.give(worker, (job.draw, job.args))
+            except Exception as exc:  # noqa: BLE001 - a job that does not pickle fails, as it would here
                 with self._lock:
-                    self._given -= 1
+                    self._held.pop(worker, None)
+                    self._idle.add(worker)
                 future.set_exception(exc)
-                continue
-            drawn.add_done_callback(functools.partial(self._finished, future))
 
-    def _finished(self, future: Future, drawn: Future) -> None:
+    # what the workers report (on the thread that receives their results)
+    def _ready(self, worker: int, version: str) -> None:
         with self._lock:
-            self._given -= 1
-        if drawn.cancelled():
-            future.set_exception(CancelledError())
-        elif drawn.exception() is not None:
-            future.set_exception(drawn.exception())
-        else:
-            future.set_result(drawn.result())
+            self._idle.add(worker)
+            self._matplotlib = self._matplotlib or version
+        self._hello.set()
         self._give()
+
+    def _result(self, worker: int, outcome: tuple) -> None:
+        with self._lock:
+            future, _ = self._held.pop(worker)
+            self._idle.add(worker)
+        future.set_result(outcome)
+        self._give()
+
+    def _error(self, worker: int, exc: BaseException) -> None:
+        with self._lock:
+            future, _ = self._held.pop(worker, (None, ""))
+            if future is not None:
+                self._idle.add(worker)
+        if future is not None:
+            future.set_exception(exc)
+            self._give()
+
+    def _stopped(self, worker: int, exc: BaseException) -> None:
+        """A worker has ended: its figure fails, and so does every figure waiting once no worker
+        is left."""
+        with self._lock:
+            self._idle.discard(worker)
+            self._alive.discard(worker)
+            failed = []
+            if worker in self._held:
+                future, name = self._held.pop(worker)
+                failed.append(future)
+                if isinstance(exc, WorkerStopped):
+                    exc = WorkerStopped(f"{exc} ({name})")
+            if not self._alive:
+                failed += [future for _, _, future, _ in self._waiting]
+                self._waiting = []
+        for future in failed:
+            if not future.cancelled():
+                future.set_exception(exc)
+        if not self._alive:
+            self._hello.set()
 
     def collect(self, progress: Callable[[int, int, str], None] | None = None) -> list[FigureFile]:
         """The figures of every job submitted since the last call, in the order submitted.
@@ -362,15 +394,17 @@ class FigureRenderer:
         return self.collect(progress)
 
 
-#: What a worker needs to draw any figure of a run (and to read the results it is sent),
-#: loaded before the workers are forked so that each has it without loading it again.
-#: (Each worker loading the drawing itself, overlapping the analyses, loads it once per worker:
-#: with as many workers as cores that costs the wall time it saves; docs/benchmarks.md.)
-WORKER_MODULES = ("matplotlib.pyplot", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
-                  "matplotlib.backends.backend_pdf", "PIL.PngImagePlugin", "metareview.api.result",
-                  "metareview.analyses.subgroups", "metareview.analyses.sensitivity", "metareview.plots.forest",
-                  "metareview.plots.prisma", "metareview.plots.rob", "metareview.plots._text_cache",
-                  "metareview.run.certainty", "metareview.run.png", "metareview.api.meta", "pandas")
+#: What the workers share with this process, loaded here before the first worker is forked: to
+#: read the results they are sent (forest plots of pooled results and subgroup analyses).
+SHARED_MODULES = ("pandas", "metareview.api.result", "metareview.api.meta", "metareview.analyses.subgroups",
+                  "metareview.analyses.sensitivity", "metareview.run.certainty")
+
+#: What drawing needs and this process does not: loaded once, by the first worker, while this
+#: process reads the data and pools (the other workers are forked from it once it has them).
+DRAWING_MODULES = ("matplotlib.pyplot", "matplotlib.backends.backend_agg", "matplotlib.backends.backend_svg",
+                   "matplotlib.backends.backend_pdf", "PIL.PngImagePlugin", "metareview.plots.forest",
+                   "metareview.plots.prisma", "metareview.plots.rob", "metareview.plots._text_cache",
+                   "metareview.run.png")
 
 
 def figure_workers() -> int:
@@ -392,13 +426,15 @@ def _draw_job(draw: Callable[..., FigureFile], args: tuple) -> tuple[FigureFile 
     from ..base.exceptions import MetaReviewError
     from ..plots._text_cache import shared_text_layout
 
-    rc = {k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"}
-    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context(rc), shared_text_layout():
-        warnings.simplefilter("always")
-        try:
-            figure, error = draw(*args), None
-        except MetaReviewError as exc:
-            figure, error = None, exc
+    with warnings.catch_warnings(record=True) as caught, matplotlib.rc_context():
+        # what rc_context(settings) does (its argument's type lists only the settings it knows by name)
+        matplotlib.rcParams.update({k: v for k, v in matplotlib.rcParamsOrig.items() if k != "backend"})
+        with shared_text_layout():
+            warnings.simplefilter("always")
+            try:
+                figure, error = draw(*args), None
+            except MetaReviewError as exc:
+                figure, error = None, exc
     return figure, [(str(w.message), w.category, w.filename, w.lineno) for w in caught], error
 
 
@@ -417,5 +453,7 @@ def _init_worker() -> None:
     matplotlib.use("Agg")
 
 
-def _ready() -> None:
-    """The first job of the workers: nothing, so that they start at once."""
+def _matplotlib_version() -> str:
+    import matplotlib
+
+    return matplotlib.__version__

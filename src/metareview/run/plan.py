@@ -15,7 +15,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, overload
 
 from ..base.exceptions import MetaReviewError
 from ..pooling.settings import Settings
@@ -292,6 +292,14 @@ class _Reader:
         if not isinstance(v, dict):
             raise self.error(f"{key} must be a table", header, key)
         return v
+
+    @overload
+    def string(self, doc: Mapping, key: str, header: str | None, *, required: Literal[True],
+               default: str | None = None) -> str: ...
+
+    @overload
+    def string(self, doc: Mapping, key: str, header: str | None, *, required: bool = False,
+               default: str | None = None) -> str | None: ...
 
     def string(self, doc: Mapping, key: str, header: str | None, *, required: bool = False,
                default: str | None = None) -> str | None:

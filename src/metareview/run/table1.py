@@ -77,6 +77,7 @@ def compute_table1(plan: ReviewPlan, data: LoadedData) -> list[Table1Value]:
             k = int(mask.sum())
             out.append(Table1Value(row=row, numbers=(k,), text=str(k), k=k, studies=tuple(labels[mask])))
             continue
+        assert row.column is not None  # the plan requires a column for the other statistics
         v = _num(frame, row.column, plan, i)
         use = mask & ~np.isnan(v)
         vals = v[use]
