@@ -224,3 +224,56 @@ def test_array_verdicts_agree_with_compare_records():
                        for i, j, s in zip(a.tolist(), b.tolist(), sims.tolist())])
     assert len(a) > 5000 and 100 < slow.sum() < len(a)
     assert (fast == slow).all()
+
+
+def test_titles_set_aside_by_their_characters_could_not_reach_the_similarity_needed():
+    """may_reach is a bound: a pair it sets aside never has the similarity it was asked for, on the
+    candidate pairs of a labelled set and on titles with characters beyond normalised ASCII (a key made
+    elsewhere than prepare), empty titles and titles of one character; lower=True never asks for more
+    than the exact threshold."""
+    import numpy as np
+
+    from metareview.review.dedupe import _candidate_pairs, _Fields, _Key
+
+    settings = DedupeSettings()
+    data = synthetic.generate(600, seed=5)
+    keys = [prepare({"id": i, "title": r.title, "authors": r.authors, "year": r.year, "journal": r.journal,
+                     "volume": r.volume, "pages": r.pages, "doi": r.doi, "pmid": r.pmid})
+            for i, (_, r) in enumerate(data)]
+    odd = ["", "a", "b", "ab", "ba", "caf\u00e9 au lait", "cafe au lait", "\u00fcber alles", "uber alles",
+           "\u4e2d\u6587 title", "\u4e2d\u6587 titel", "title with \U0001f600", "title with \U0001f601", "x" * 300,
+           "x" * 299 + "y"]
+    keys += [_Key(len(keys) + i, t, len(t.split()), 2020, "smith", "j", "", "", None, None)
+             for i, t in enumerate(odd)]
+    a, b = _candidate_pairs(keys, settings, None)
+    extra = np.arange(len(keys) - len(odd), len(keys))
+    ea, eb = np.meshgrid(extra, extra)
+    upper = ea < eb
+    a, b = np.r_[a, ea[upper]], np.r_[b, eb[upper]]
+    fields = _Fields(keys)
+    sims = fields.similarity(a, b, 0)
+    for need in (0.0, 50.0, 80.0, 90.0, 97.0, 100.0):
+        reach = fields.may_reach(a, b, need)
+        assert (reach | (sims < need)).all(), need
+        assert 0 < (~reach).sum() < len(a) or need == 0
+    exact = fields.threshold(a, b, settings)
+    lower = fields.threshold(a, b, settings, lower=True)
+    assert (lower <= exact).all() and (lower < exact).any()
+    assert (fields.may_reach(a, b, exact) | (sims < exact)).all()
+    assert not fields.may_reach(a, b, np.inf).any()
+
+
+def test_equal_titles_keep_their_score_without_the_sorted_words():
+    """Two equal titles score 100 whatever their words' order would give; others as _title_similarity."""
+    import numpy as np
+
+    from metareview.review.dedupe import _Fields, _title_similarity
+
+    titles = ["radiotherapy of bone metastases", "radiotherapy of bone metastases", "bone metastases radiotherapy of",
+              "metastases bone", "", "focused ultrasound for pain"]
+    keys = [prepare({"id": i, "title": t}) for i, t in enumerate(titles)]
+    fields = _Fields(keys)
+    a, b = np.triu_indices(len(keys), 1)
+    got = fields.similarity(a, b, 0)
+    want = np.float32([_title_similarity(titles[i], titles[j], 0) for i, j in zip(a.tolist(), b.tolist())])
+    assert (got == want).all() and got[0] == 100

@@ -164,6 +164,32 @@ def _title_similarity(a: str, b: str, cutoff: float) -> float:
     return sim
 
 
+#: the characters of normalised titles; any other character is counted in one more column
+_TITLE_CHARACTERS = np.frombuffer(b" 0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_CHARACTER_COLUMN = np.full(256, len(_TITLE_CHARACTERS), dtype=np.int64)
+_CHARACTER_COLUMN[_TITLE_CHARACTERS] = np.arange(len(_TITLE_CHARACTERS))
+
+
+def _character_counts(titles: np.ndarray, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Each title's length and how often it holds each character (a row of counts per title).
+
+    A character not found in normalised titles counts in a last column shared by all such
+    characters: the counts of two titles in common can then only be overstated, so a bound
+    made from them still holds.
+    """
+    width = len(_TITLE_CHARACTERS) + 1
+    length = np.fromiter((len(t) for t in titles), dtype=np.int64, count=len(titles))
+    chars = np.zeros((len(titles), width), dtype=np.uint16)
+    for begin in range(0, len(titles), chunk):
+        part = titles[begin:begin + chunk]
+        # one byte per character (a character beyond ASCII becomes one "?"), the titles end to end
+        text = np.frombuffer("".join(part.tolist()).encode("ascii", "replace"), dtype=np.uint8)
+        owner = np.repeat(np.arange(len(part)) * width, length[begin:begin + chunk])
+        counts = np.bincount(owner + _CHARACTER_COLUMN[text], minlength=len(part) * width)
+        chars[begin:begin + len(part)] = counts.reshape(len(part), width)
+    return length, chars
+
+
 def _codes(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
     """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and
     the distinct values in the order of their codes."""
@@ -192,6 +218,7 @@ class _Fields:
         self.page = _codes(k.page for k in keys)[0]
         self.journal, self.journals = _codes(k.journal for k in keys)
         self._journals_match: dict[tuple[int, int], bool] = {}
+        self.length, self.chars = _character_counts(self.title)
 
     def similarity(self, a: np.ndarray, b: np.ndarray, cutoff: float) -> np.ndarray:
         """Title similarity of pairs ``(a[i], b[i])``, as :func:`_title_similarity` gives it, in C.
@@ -200,15 +227,23 @@ class _Fields:
         precomputed once per record instead of once per pair.
         """
         plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=-1)
-        order = process.cpdist(self.sorted_title[a], self.sorted_title[b], scorer=fuzz.ratio, score_cutoff=cutoff,
-                               workers=-1)
-        return np.maximum(plain, order)
+        # equal titles need no second score
+        left = np.flatnonzero(plain < 100)
+        order = process.cpdist(self.sorted_title[a[left]], self.sorted_title[b[left]], scorer=fuzz.ratio,
+                               score_cutoff=cutoff, workers=-1)
+        plain[left] = np.maximum(plain[left], order)
+        return plain
 
-    def not_different(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray, settings: DedupeSettings) -> np.ndarray:
-        """Which pairs :func:`compare_records` would not call "different", given their title similarity.
+    def threshold(self, a: np.ndarray, b: np.ndarray, settings: DedupeSettings, *,
+                  lower: bool = False) -> np.ndarray:
+        """The least title similarity at which :func:`compare_records` would not call pairs ``(a[i], b[i])``
+        "different" (infinite where no similarity would do), by the same rules, on arrays.
 
-        The same rules as :func:`compare_records`, on arrays: only the pairs left need its
-        verdict and reason, one by one.
+        ``queue`` for pairs with no conflicting field that are short or agree on a field,
+        ``link_supported`` for the others that may still be linked or queued, infinite for
+        different identifiers, a missing title, or a conflict with nothing in common.  With
+        ``lower`` the first author and journal, the costlier agreements, are taken as agreeing:
+        a lower bound, to set aside pairs whose titles cannot reach it before those are compared.
         """
         def both(codes: np.ndarray) -> np.ndarray:
             return (codes[a] >= 0) & (codes[b] >= 0)
@@ -217,21 +252,54 @@ class _Fields:
         conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(self.year[a] - self.year[b]) > 1))
                     | (both(self.volume) & (self.volume[a] != self.volume[b]))
                     | (both(self.page) & (self.page[a] != self.page[b])))
-        authors = (self.author[a] != "") & (self.author[b] != "")
-        author_agrees = np.zeros(len(a), dtype=bool)
-        if authors.any():
-            author_agrees[authors] = process.cpdist(self.author[a][authors], self.author[b][authors],
-                                                    scorer=fuzz.ratio, workers=1) >= 85
-        agree = (years & (self.year[a] == self.year[b])) | author_agrees | self._journal_agrees(a, b) \
+        agree = (years & (self.year[a] == self.year[b])) \
             | ((self.volume[a] >= 0) & (self.volume[a] == self.volume[b])) \
             | ((self.page[a] >= 0) & (self.page[a] == self.page[b]))
+        if lower:
+            agree |= (self.author[a] != "") & (self.author[b] != "") | both(self.journal)
+        else:
+            agree |= self._journal_agrees(a, b)
+            authors = np.flatnonzero(~agree & (self.author[a] != "") & (self.author[b] != ""))
+            if len(authors):
+                agree[authors] = process.cpdist(self.author[a[authors]], self.author[b[authors]],
+                                                scorer=fuzz.ratio, workers=1) >= 85
         short = np.minimum(self.words[a], self.words[b]) < settings.short_title_words
-        strong = sim >= settings.link_supported
-        possible = np.where(conflict, strong & agree, short | agree | strong)
-        ids_differ = both(self.pmid) & (self.pmid[a] != self.pmid[b])
-        ids_differ |= both(self.doi) & (self.doi[a] != self.doi[b])
-        titled = (self.words[a] > 0) & (self.words[b] > 0)
-        return possible & ~ids_differ & titled & (sim >= settings.queue)
+        # rapidfuzz's scores are single precision: the thresholds are compared in it too, as before
+        need = np.where(~conflict & (short | agree), settings.queue, settings.link_supported).astype(np.float32)
+        never = (conflict & ~agree) | (self.words[a] == 0) | (self.words[b] == 0)
+        never |= both(self.pmid) & (self.pmid[a] != self.pmid[b])
+        never |= both(self.doi) & (self.doi[a] != self.doi[b])
+        need[never] = np.inf
+        return need
+
+    def not_different(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray, settings: DedupeSettings) -> np.ndarray:
+        """Which pairs :func:`compare_records` would not call "different", given their title similarity.
+
+        The same rules as :func:`compare_records`, on arrays: only the pairs left need its
+        verdict and reason, one by one.
+        """
+        return sim >= self.threshold(a, b, settings)
+
+    def may_reach(self, a: np.ndarray, b: np.ndarray, need: np.ndarray | float) -> np.ndarray:
+        """Which pairs' title similarity may reach ``need``: ``False`` only where it surely does not.
+
+        rapidfuzz's ratio is 200 x the longest common subsequence over the two lengths, and a
+        common subsequence holds no more of each character than either title has; the sorted
+        words have the characters of the title.  This bound (the bag distance of Bartolini et
+        al. 2002, "String matching with metric trees using an approximate distance", SPIRE,
+        LNCS 2476:271-83) costs a few array operations per pair instead of a comparison of two
+        strings, and sets aside most candidate pairs of a block.
+        """
+        need = np.broadcast_to(np.asarray(need, dtype=np.float64), a.shape)
+        total = self.length[a] + self.length[b]
+        # some slack, more than single precision's rounding of a score near 100: a pair kept in
+        # doubt is compared, and judged by its similarity
+        floor = (need - 1e-3) * total
+        out = np.isfinite(need) & (200.0 * np.minimum(self.length[a], self.length[b]) >= floor)
+        check = np.flatnonzero(out)
+        common = np.minimum(self.chars[a[check]], self.chars[b[check]]).sum(axis=1, dtype=np.int64)
+        out[check] = 200.0 * common >= floor[check]
+        return out
 
     def _journal_agrees(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ja, jb = self.journal[a], self.journal[b]
@@ -531,9 +599,16 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
         doi = fields.doi
         keep = ~((doi[a_pos] >= 0) & (doi[b_pos] >= 0) & (doi[a_pos] != doi[b_pos])) & (linked[a_pos] != linked[b_pos])
         a_pos, b_pos = a_pos[keep], b_pos[keep]
-        sims = fields.similarity(a_pos, b_pos, settings.queue)
-        hits = np.flatnonzero(sims >= settings.queue)
-        hits = hits[fields.not_different(a_pos[hits], b_pos[hits], sims[hits], settings)]
+        # the title similarity each pair needs not to be "different": first without the costlier
+        # agreements, then exactly for the pairs whose titles may reach that; only the pairs whose
+        # titles may reach what they need are compared
+        near = np.flatnonzero(fields.may_reach(a_pos, b_pos, fields.threshold(a_pos, b_pos, settings, lower=True)))
+        a_pos, b_pos = a_pos[near], b_pos[near]
+        need = fields.threshold(a_pos, b_pos, settings)
+        near = np.flatnonzero(fields.may_reach(a_pos, b_pos, need))
+        sims = np.zeros(len(a_pos), dtype=np.float32)
+        sims[near] = fields.similarity(a_pos[near], b_pos[near], settings.queue)
+        hits = np.flatnonzero(sims >= need)
         for h in hits.tolist():
             a, b = int(ids[a_pos[h]]), int(ids[b_pos[h]])
             if (a, b) in skip or uf.find(a) == uf.find(b):
