@@ -23,6 +23,7 @@ primary, and decide queued pairs; automatic runs never overturn a person's decis
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +35,7 @@ from rapidfuzz import fuzz, process
 
 from ..base.collector import collector_paused
 from ..base.exceptions import DataError, SettingsError
-from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
+from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title, norm_titles
 from .store import Store
 
 __all__ = ["DedupeSettings", "DedupeReport", "Clusters", "run_dedupe", "clusters", "compare_records",
@@ -495,18 +496,38 @@ def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: P
     return unique // n, unique % n
 
 
+#: the columns of a record that its keys are made from, in the order of :func:`_prepare_columns`'s arguments
+_KEY_COLUMNS = ("id", "title", "authors", "year", "journal", "volume", "pages", "doi", "pmid")
+
+
+def _prepare_columns(ids: Sequence[int], titles: Sequence[str | None], authors: Sequence[str],
+                     years: Sequence[int | None], journals: Sequence[str | None], volumes: Sequence[str | None],
+                     pages: Sequence[str | None], dois: Sequence[str | None],
+                     pmids: Sequence[str | None]) -> list[_Key]:
+    """:func:`prepare` of many records given as columns (``authors`` as stored, JSON text): the same keys,
+    with the titles normalised together and the author lists read in one pass."""
+    normal = norm_titles(titles)
+    firsts = json.loads(f"[{','.join(authors)}]")
+    return [_Key._make(fields) for fields in zip(
+        map(int, ids), normal, [t.count(" ") + 1 if t else 0 for t in normal], years, map(first_author_key, firsts),
+        map(journal_key, journals), [(v or "").strip().lower() for v in volumes], map(first_page, pages),
+        map(clean_doi, dois), [p or None for p in pmids])]
+
+
 def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
-    """Comparable keys of every record, read one record at a time (only the keys are kept)."""
-    total = store.count_records() if progress else 0
-    keys: dict[int, _Key] = {}
+    """Comparable keys of every record, read as columns (only the keys' columns, only the keys kept)."""
     with collector_paused():
-        for rec in store.iter_records(("id", "title", "authors", "year", "journal", "volume", "pages", "doi",
-                                       "pmid")):
-            keys[rec["id"]] = prepare(rec)
-            if progress and len(keys) % 10_000 == 0:
+        columns = store.record_columns(_KEY_COLUMNS)
+        total = len(columns[0])
+        keys: dict[int, _Key] = {}
+        step = 10_000
+        for begin in range(0, total, step):
+            for key in _prepare_columns(*(column[begin:begin + step] for column in columns)):
+                keys[key.id] = key
+            if progress:
                 progress("reading records", len(keys), total)
-    if progress:
-        progress("reading records", len(keys), len(keys))
+    if progress and not total:
+        progress("reading records", 0, 0)
     return keys
 
 

@@ -390,6 +390,15 @@ class Store:
         for row in self._db.execute(f"{sql} ORDER BY r.id"):
             yield _row_dict(row)
 
+    def record_columns(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Every record's ``columns`` as one tuple per column, in id order; the JSON columns as their stored
+        text.  For reading a few fields of every record at once (de-duplication's keys)."""
+        unknown = set(columns) - set(_RECORD_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown record columns {sorted(unknown)}")
+        found = self._db.columns(f"SELECT {', '.join(columns)} FROM records ORDER BY id")
+        return found or [() for _ in columns]
+
     def links_version(self) -> tuple[int, int, int]:
         """Last ids of records, pair decisions and primary choices: rows are only ever added, so the clusters
         derived from them are unchanged while this is."""
