@@ -210,6 +210,7 @@ class _Fields:
         self.title = np.asarray([k.title for k in keys], dtype=object)
         self.sorted_title = np.asarray([" ".join(sorted(k.title.split())) for k in keys], dtype=object)
         self.author = np.asarray([k.author for k in keys], dtype=object)
+        self.has_author = self.author != ""
         self.words = np.asarray([k.words for k in keys], dtype=np.int64)
         self.year = np.asarray([k.year or 0 for k in keys], dtype=np.int64)
         self.notice = np.asarray([bool(_NOTICE.match(k.title)) for k in keys])
@@ -246,30 +247,29 @@ class _Fields:
         ``lower`` the first author and journal, the costlier agreements, are taken as agreeing:
         a lower bound, to set aside pairs whose titles cannot reach it before those are compared.
         """
-        def both(codes: np.ndarray) -> np.ndarray:
-            return (codes[a] >= 0) & (codes[b] >= 0)
-
-        years = (self.year[a] > 0) & (self.year[b] > 0)
-        conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(self.year[a] - self.year[b]) > 1))
-                    | (both(self.volume) & (self.volume[a] != self.volume[b]))
-                    | (both(self.page) & (self.page[a] != self.page[b])))
-        agree = (years & (self.year[a] == self.year[b])) \
-            | ((self.volume[a] >= 0) & (self.volume[a] == self.volume[b])) \
-            | ((self.page[a] >= 0) & (self.page[a] == self.page[b]))
+        # each field of both records picked once (a chunk's pairs are many)
+        ya, yb, va, vb, pa, pb = self.year[a], self.year[b], self.volume[a], self.volume[b], self.page[a], self.page[b]
+        years = (ya > 0) & (yb > 0)
+        conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(ya - yb) > 1))
+                    | ((va >= 0) & (vb >= 0) & (va != vb)) | ((pa >= 0) & (pb >= 0) & (pa != pb)))
+        agree = (years & (ya == yb)) | ((va >= 0) & (va == vb)) | ((pa >= 0) & (pa == pb))
+        authors = self.has_author[a] & self.has_author[b]
         if lower:
-            agree |= (self.author[a] != "") & (self.author[b] != "") | both(self.journal)
+            agree |= authors | ((self.journal[a] >= 0) & (self.journal[b] >= 0))
         else:
             agree |= self._journal_agrees(a, b)
-            authors = np.flatnonzero(~agree & (self.author[a] != "") & (self.author[b] != ""))
-            if len(authors):
-                agree[authors] = process.cpdist(self.author[a[authors]], self.author[b[authors]],
+            pending = np.flatnonzero(~agree & authors)
+            if len(pending):
+                agree[pending] = process.cpdist(self.author[a[pending]], self.author[b[pending]],
                                                 scorer=fuzz.ratio, workers=1) >= 85
-        short = np.minimum(self.words[a], self.words[b]) < settings.short_title_words
+        wa, wb = self.words[a], self.words[b]
+        short = np.minimum(wa, wb) < settings.short_title_words
         # rapidfuzz's scores are single precision: the thresholds are compared in it too, as before
         need = np.where(~conflict & (short | agree), settings.queue, settings.link_supported).astype(np.float32)
-        never = (conflict & ~agree) | (self.words[a] == 0) | (self.words[b] == 0)
-        never |= both(self.pmid) & (self.pmid[a] != self.pmid[b])
-        never |= both(self.doi) & (self.doi[a] != self.doi[b])
+        never = (conflict & ~agree) | (wa == 0) | (wb == 0)
+        for codes in (self.pmid, self.doi):
+            ca, cb = codes[a], codes[b]
+            never |= (ca >= 0) & (cb >= 0) & (ca != cb)
         need[never] = np.inf
         return need
 
