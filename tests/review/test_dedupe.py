@@ -341,3 +341,18 @@ def test_records_read_as_columns_are_the_records_read_one_by_one(imported, tmp_p
         imported.store.record_columns(("id", "nope"))
     with Project.init(tmp_path / "empty.mrv") as empty:
         assert empty.store.record_columns(("id", "title")) == [(), ()]
+
+
+def test_codes_are_equal_for_equal_values_only_and_empty_values_have_none():
+    import itertools
+
+    from metareview.review.dedupe import _codes
+
+    values = ["a", None, "b", "", "a", ("x", 1), ("x", 1), "B", None]
+    codes, by_code = _codes(values)
+    assert codes[1] == codes[3] == codes[8] == -1 and (codes[[0, 2, 4, 5, 6, 7]] >= 0).all()
+    assert codes[0] == codes[4] and codes[5] == codes[6] and len({codes[0], codes[2], codes[5], codes[7]}) == 4
+    assert {by_code[c] for c in codes[codes >= 0].tolist()} == {"a", "b", ("x", 1), "B"}
+    counter = itertools.count()
+    first, second = _codes(["a", "b"], counter)[0], _codes(["a", "b"], counter)[0]
+    assert not set(first.tolist()) & set(second.tolist())

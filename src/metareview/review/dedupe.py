@@ -23,6 +23,7 @@ primary, and decide queued pairs; automatic runs never overturn a person's decis
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -191,12 +192,14 @@ def _character_counts(titles: np.ndarray, chunk: int = 20_000) -> tuple[np.ndarr
     return length, chars
 
 
-def _codes(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and
-    the distinct values in the order of their codes."""
-    index: dict[Any, int] = {}
-    codes = np.asarray([index.setdefault(v, len(index)) if v else -1 for v in values], dtype=np.int64)
-    return codes, list(index)
+def _codes(values: Iterable[Any], counter: Iterator[int] | None = None) -> tuple[np.ndarray, dict[int, Any]]:
+    """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and the
+    distinct values by code.  Codes are drawn from ``counter`` (by default 0, 1, 2, ...), so that
+    values coded with one counter get codes that differ between calls; they need not be consecutive."""
+    index: dict[Any, int] = {None: -1, "": -1}
+    # one C loop: a value seen before keeps its code, a new one takes the next number drawn
+    codes = np.fromiter(map(index.setdefault, values, counter or itertools.count()), dtype=np.int64)
+    return codes, {code: value for value, code in index.items() if code >= 0}
 
 
 class _Fields:
@@ -214,11 +217,11 @@ class _Fields:
         self.words = np.asarray([k.words for k in keys], dtype=np.int64)
         self.year = np.asarray([k.year or 0 for k in keys], dtype=np.int64)
         self.notice = np.asarray([bool(_NOTICE.match(k.title)) for k in keys])
-        self.doi = _codes(k.doi for k in keys)[0]
-        self.pmid = _codes(k.pmid for k in keys)[0]
-        self.volume = _codes(k.volume for k in keys)[0]
-        self.page = _codes(k.page for k in keys)[0]
-        self.journal, self.journals = _codes(k.journal for k in keys)
+        self.doi = _codes([k.doi for k in keys])[0]
+        self.pmid = _codes([k.pmid for k in keys])[0]
+        self.volume = _codes([k.volume for k in keys])[0]
+        self.page = _codes([k.page for k in keys])[0]
+        self.journal, self.journals = _codes([k.journal for k in keys])
         self._journals_match: dict[tuple[int, int], bool] = {}
         self.length, self.chars = _character_counts(self.title)
 
@@ -431,16 +434,15 @@ def _block_labels(keys: Sequence[_Key]) -> tuple[np.ndarray, np.ndarray]:
         [(k.author, k.year, k.page) if k.title and k.author and k.year and k.page else None for k in keys],
         [(k.author, k.year) if k.title and k.author and k.year else None for k in keys],
     )
-    labels: list[int] = []
-    positions: list[int] = []
-    offset = 0
+    # one counter for all kinds: a label of one kind is never a label of another
+    counter = itertools.count()
+    labels, positions = [], []
     for values in kinds:
-        index: dict[Any, int] = {}
-        found = [p for p, v in enumerate(values) if v is not None]
-        labels.extend([index.setdefault(values[p], len(index)) + offset for p in found])
-        positions.extend(found)
-        offset += len(index)
-    return np.asarray(labels, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+        codes = _codes(values, counter)[0]
+        found = np.flatnonzero(codes >= 0)
+        labels.append(codes[found])
+        positions.append(found)
+    return np.concatenate(labels), np.concatenate(positions)
 
 
 def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: Progress | None):
