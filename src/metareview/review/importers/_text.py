@@ -36,9 +36,14 @@ class TagValues(dict):
 
     def __init__(self, fields, skip=()):
         super().__init__()
+        get = self.get
         for tag, value in fields:
             if value and tag not in skip:
-                self.setdefault(tag, []).append(value)
+                found = get(tag)
+                if found is None:
+                    self[tag] = [value]
+                else:
+                    found.append(value)
 
     def first(self, *tags: str) -> str | None:
         """The first value of the first of ``tags`` that has one."""

@@ -30,6 +30,9 @@ from ._text import TagValues, read_progress
 
 __all__ = ["parse_ris", "looks_like_ris"]
 
+#: the tags read into a record's own fields; the others go to its extra fields
+_KNOWN = frozenset({"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"})
+
 _TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
 _TAGS = re.compile(_TAG.pattern, re.MULTILINE)  # the tagged lines of a whole record, in one pass
 # the same with the newline before each: a search then tries only the starts of lines, not every
@@ -110,9 +113,8 @@ def _record(start: int, raw: str, *, terminated: bool) -> Record:
                 if match and rec.pmid is None:
                     rec.pmid = clean_pmid(match.group(1))
     rec.keywords = values.get("KW", [])
-    known = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"}
     rec.extra = {_tag_name(tag): (vals if len(vals) > 1 else vals[0])
-                 for tag, vals in values.items() if tag not in known}
+                 for tag, vals in values.items() if tag not in _KNOWN}
     if rec.status == "ok" and not rec.title and not rec.doi:
         rec.mark_malformed(f"record on line {start} has neither a title nor a DOI")
     return rec
