@@ -211,7 +211,8 @@ class _Fields:
 
     def __init__(self, keys: Sequence[_Key]):
         self.title = np.asarray([k.title for k in keys], dtype=object)
-        self.sorted_title = np.asarray([" ".join(sorted(k.title.split())) for k in keys], dtype=object)
+        # each title with its words sorted, made when the title is first compared that way (few are)
+        self.sorted_title = np.full(len(keys), None, dtype=object)
         self.author = np.asarray([k.author for k in keys], dtype=object)
         self.has_author = self.author != ""
         self.words = np.asarray([k.words for k in keys], dtype=np.int64)
@@ -228,12 +229,15 @@ class _Fields:
     def similarity(self, a: np.ndarray, b: np.ndarray, cutoff: float) -> np.ndarray:
         """Title similarity of pairs ``(a[i], b[i])``, as :func:`_title_similarity` gives it, in C.
 
-        The second score compares titles with their words sorted (the token-sort ratio),
-        precomputed once per record instead of once per pair.
+        The second score compares titles with their words sorted (the token-sort ratio), made
+        once per record instead of once per pair.
         """
         plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=-1)
         # equal titles need no second score
         left = np.flatnonzero(plain < 100)
+        for p in np.unique(np.r_[a[left], b[left]]).tolist():
+            if self.sorted_title[p] is None:
+                self.sorted_title[p] = " ".join(sorted(self.title[p].split()))
         order = process.cpdist(self.sorted_title[a[left]], self.sorted_title[b[left]], scorer=fuzz.ratio,
                                score_cutoff=cutoff, workers=-1)
         plain[left] = np.maximum(plain[left], order)
