@@ -22,6 +22,8 @@ def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
 
 def unify_newlines(text: str) -> str:
     """The text with every line ending (``\\r\\n``, ``\\r`` or ``\\n``) written ``\\n``."""
+    if "\r" not in text:  # one quick scan: most exports end their lines with \n only
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
