@@ -328,11 +328,15 @@ class _UnionFind:
         self.parent: dict[int, int] = {}
 
     def find(self, x: int) -> int:
+        # a root has no entry (only union gives one, to the root it joins to another): most records
+        # are roots of their own, answered by one look-up
         parent = self.parent
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
+        root = parent.get(x)
+        if root is None:
+            return x
+        while (up := parent.get(root)) is not None:
+            root = up
+        while x != root:  # every record on the way now points at the root
             parent[x], x = root, parent[x]
         return root
 
