@@ -529,6 +529,8 @@ def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
     with collector_paused():
         columns = store.record_columns(_KEY_COLUMNS)
         total = len(columns[0])
+        if progress:
+            progress("reading records", 0, total)
         keys: dict[int, _Key] = {}
         step = 10_000
         for begin in range(0, total, step):
@@ -536,8 +538,6 @@ def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
                 keys[key.id] = key
             if progress:
                 progress("reading records", len(keys), total)
-    if progress and not total:
-        progress("reading records", 0, 0)
     return keys
 
 
