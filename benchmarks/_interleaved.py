@@ -118,6 +118,11 @@ def spread(ratios: Iterable[float], digits: int = 1) -> str:
     return ", ".join(f"{v:.{digits}f}×" for v in (values[0], statistics.median(values), values[-1]))
 
 
+def utc_now() -> str:
+    """The time of day in UTC (``16:40:12``), for saying which minutes a table comes from."""
+    return time.strftime("%H:%M:%S", time.gmtime())
+
+
 def run_process(cmd: list[str]) -> Callable[[], float]:
     """A step that runs ``cmd`` as a new process and returns its wall time (it must succeed)."""
 

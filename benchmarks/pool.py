@@ -30,13 +30,12 @@ import os
 import shutil
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-from _interleaved import Block, RSession, alternate, fastest_mean_wall, python_block, run_process, spread
+from _interleaved import Block, RSession, alternate, fastest_mean_wall, python_block, run_process, spread, utc_now
 
 import metareview
 from metareview.effectsizes.escalc import escalc
@@ -96,7 +95,7 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=7, help="end-to-end runs of each command, alternating")
     args = p.parse_args(argv)
     load = os.getloadavg()[0]
-    began = time.strftime("%H:%M:%S", time.gmtime())
+    began = utc_now()
     rscript = shutil.which("Rscript")
     # the script installed beside this interpreter: the environment being measured, not the first on PATH
     script = Path(sys.executable).with_name("metareview")
@@ -121,7 +120,7 @@ def main(argv=None):
         for name, c in calls.items()]
     rows.append(("metareview pool seed_tr.csv, end to end", statistics.median(runs["ours"]),
                  statistics.median(runs["R"]) if "R" in runs else None))
-    ended = time.strftime("%H:%M:%S", time.gmtime())
+    ended = utc_now()
     print(f"load average (1 min): {load:.2f} before, {os.getloadavg()[0]:.2f} after; {began} to {ended} UTC; "
           f"{cmd[0]}")
     print("| task | metareview | R metafor | R / metareview |")
