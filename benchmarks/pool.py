@@ -8,8 +8,10 @@ Data: ``tests/fixtures/seed_tr.csv`` (the seed paper's treatment response, k = 2
   ``summary()``, ``confint()``, ``predict()`` and ``weights()``) against one
   ``metafor::rma(measure = "PLO", xi, ni, method = "DL")`` call inside one Rscript session (package
   and data loading not counted), measured the same way on both sides: the mean call of the
-  fastest of ``--loops`` blocks of ``--repeat`` calls (on a shared machine the fastest block is
-  the one least disturbed by other work); and the same for ``metareview.metagen(yi, vi=vi)``
+  fastest of ``--loops`` blocks (on a shared machine the fastest block is the one least
+  disturbed by other work), R's blocks of ``--repeat`` calls and ours of as many calls as last
+  about as long (a block twenty times shorter would escape that work more often); and the
+  same for ``metareview.metagen(yi, vi=vi)``
   against ``metafor::rma(yi, vi, method = "DL")`` on the logit proportions (``yi``, ``vi``:
   escalc's ``PLO``, computed once on each side before the timing). R's blocks and ours take
   turns, round by round, over the same minutes (``_interleaved.py``), and the ratio of each
@@ -19,7 +21,7 @@ Data: ``tests/fixtures/seed_tr.csv`` (the seed paper's treatment response, k = 2
   loading metafor, reading the CSV, fitting and printing, the two commands alternating run by
   run; the fastest run of each is printed too.
 
-Run:  python benchmarks/pool.py [--repeat 60] [--loops 15] [--runs 7]
+Run:  python benchmarks/pool.py [--repeat 40] [--loops 15] [--runs 7]
 (the command ``metareview`` is looked up on PATH: run from the environment metareview is installed in)
 """
 
@@ -61,9 +63,13 @@ NAMES = {"metaprop": "metaprop (k = 20), one in-process call",
 
 
 def in_process(repeat: int, loops: int, r: RSession | None) -> dict[str, dict]:
-    """Blocks of ``repeat`` calls of metaprop and metagen here and of their rma() in R, ``loops`` rounds.
+    """Blocks of metaprop and metagen calls here and of their rma() in R, ``loops`` rounds.
 
-    Each task gets its blocks (ours, and R's when ``r`` is given) and the random-effects
+    R's blocks have ``repeat`` calls; ours as many calls as last about as long (measured once,
+    from the median call of one unmeasured block of ``repeat`` calls on each side), so that the
+    fastest block of each side had the same chance to escape other work on the machine (a
+    block twenty times shorter escapes it more often). Without R, ours have ``repeat`` calls.
+    Each task gets its blocks, the calls in a block of each side, and the random-effects
     estimate of each side, from one unmeasured call that also warms each side up."""
     table = pd.read_csv(DATA)
     events, n = table["events"].to_numpy(), table["n"].to_numpy()
@@ -75,11 +81,14 @@ def in_process(repeat: int, loops: int, r: RSession | None) -> dict[str, dict]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name, call in ours.items():
-            out[name] = {"ours_estimate": float(call().pooled["random_estimate"])}
+            out[name] = {"ours_estimate": float(call().pooled["random_estimate"]), "calls": (repeat, repeat)}
             if r is not None:
                 out[name]["r_estimate"] = r.value(name)[0]
+                theirs = statistics.median(r.block(name, repeat).wall)
+                mine = statistics.median(python_block(call, repeat).wall)
+                out[name]["calls"] = (max(repeat, round(repeat * theirs / mine)), repeat)
                 steps["R " + name] = lambda name=name: r.block(name, repeat)
-            steps[name] = lambda call=call: python_block(call, repeat)
+            steps[name] = lambda call=call, n=out[name]["calls"][0]: python_block(call, n)
         blocks = alternate(loops, steps)
     for name in ours:
         out[name]["ours"] = blocks[name]
@@ -89,7 +98,8 @@ def in_process(repeat: int, loops: int, r: RSession | None) -> dict[str, dict]:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeat", type=int, default=60, help="calls per timed block (both sides)")
+    p.add_argument("--repeat", type=int, default=40,
+                   help="calls per timed block in R; ours have as many calls as last about as long")
     p.add_argument("--loops", type=int, default=15,
                    help="rounds of one block per side, alternating; the fastest block counts (both sides)")
     p.add_argument("--runs", type=int, default=7, help="end-to-end runs of each command, alternating")
@@ -129,9 +139,11 @@ def main(argv=None):
         r = f"{theirs * 1e3:.3f} ms" if theirs else "n/a"
         ratio = f"{theirs / ours:.1f}×" if theirs else "n/a"
         print(f"| {name} | {ours * 1e3:.3f} ms | {r} | {ratio} |")
-    print(f"\nIn-process: the mean call of the fastest of {args.loops} blocks of {args.repeat} calls per side "
-          "(wall time); R's blocks (one Rscript session, metafor and the data loaded once) and ours alternate "
-          "round by round over the same minutes, R first in the first round and second in the next.")
+    sizes = "; ".join(f"{name}: {c['calls'][0]:,} calls here, {c['calls'][1]:,} in R" for name, c in calls.items())
+    print(f"\nIn-process: the mean call of the fastest of {args.loops} blocks per side (wall time), blocks of "
+          f"about the same duration on both sides ({sizes}); R's blocks (one Rscript session, metafor and the "
+          "data loaded once) and ours alternate round by round over the same minutes, R first in the first round "
+          "and second in the next.")
     print(f"End to end: the median of {args.runs} runs of each command, the two commands alternating "
           "(A B, B A, A B, ...).")
     if rscript:
