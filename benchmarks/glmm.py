@@ -61,21 +61,21 @@ def clock(f, repeats: int) -> tuple[float, float]:
     return median_wall([block]), mean_cpu([block])
 
 
-def r_session() -> RSession | None:
-    """The R session of parts 1 and 2, or None (said on stderr) when Rscript, metafor or lme4 is missing."""
+def r_session() -> tuple[RSession, dict[str, float]] | None:
+    """The R session of parts 1 and 2 and R's estimates (logit, log odds ratio), or None (said on
+    stderr) when Rscript, metafor or lme4 is missing."""
     if not RSession.available():
         return None
     r = RSession(R_SETUP.format(x=", ".join(map(str, EVENTS)), n=", ".join(map(str, N)),
                                 **{key: ", ".join(map(str, v)) for key, v in BCG.items()}),
                  R_CALLS, {name: "function(fit) coef(fit)" for name in R_CALLS})
     try:
-        r.value("plo")  # also the unmeasured first call of each
-        r.value("or")
+        estimates = {name: r.value(name)[0] for name in R_CALLS}  # also the unmeasured first call of each
     except RError as e:
         print("Rscript failed:", e, file=sys.stderr)
         r.close()
         return None
-    return r
+    return r, estimates
 
 
 def tables(k: int, seed: int = 1):
@@ -102,7 +102,8 @@ def main(repeats: int = 50) -> None:
             "glmm_or": lambda: glmm_or(BCG["ai"], BCG["n1i"], BCG["ci"], BCG["n2i"])}
     estimates = {name: call().estimate if name != "metaprop" else float(call().pooled["random_estimate"])
                  for name, call in ours.items()}  # also the unmeasured first call of each
-    r = r_session()
+    started = r_session()
+    r, r_estimates = started if started is not None else (None, {})
     steps: dict[str, Callable[[], Block]] = {}
     if r is not None:
         steps["R plo"] = lambda: r.block("plo", per_block)
@@ -113,7 +114,6 @@ def main(repeats: int = 50) -> None:
     steps["glmm_or"] = lambda: python_block(ours["glmm_or"], per_block)
     try:
         blocks = alternate(rounds, steps)
-        r_estimates = {"plo": r.value("plo")[0], "or": r.value("or")[0]} if r is not None else {}
     finally:
         if r is not None:
             r.close()
