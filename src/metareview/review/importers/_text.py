@@ -36,7 +36,7 @@ class TagValues(dict):
     """The values of a tagged record (MEDLINE, RIS, Web of Science) by tag, in file order;
     empty values and the tags in ``skip`` (such as RIS's end-of-record ``ER``) are left out."""
 
-    def __init__(self, fields, skip=()):
+    def __init__(self, fields=(), skip=()):
         super().__init__()
         get = self.get
         for tag, value in fields:
@@ -49,9 +49,11 @@ class TagValues(dict):
 
     def first(self, *tags: str) -> str | None:
         """The first value of the first of ``tags`` that has one."""
+        get = self.get
         for tag in tags:
-            if self.get(tag):
-                return self[tag][0]
+            found = get(tag)
+            if found:  # a tag is present only with a value
+                return found[0]
         return None
 
 

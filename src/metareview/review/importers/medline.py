@@ -64,23 +64,33 @@ def _blocks(text: str) -> Iterator[tuple[int, str]]:
         counted = match.end()
 
 
-def _fields(raw: str) -> list[tuple[str, str]] | None:
-    """The fields of a record whose every line is a field or a continuation, as (tag, value) with
-    the continuation lines joined to the first by spaces; ``None`` when some line is neither
-    (then the lines are read one by one).  Two passes in C: one checks the whole record, one
-    takes the fields."""
+def _fields(raw: str) -> TagValues | None:
+    """The values of a record whose every line is a field or a continuation, grouped by tag (see
+    :class:`~._text.TagValues`), with the continuation lines joined to the first by spaces; ``None``
+    when some line is neither (then the lines are read one by one).  Two passes in C, one checking
+    the whole record and one taking the fields, then one Python step per field that both cleans
+    its value and files it under its tag."""
     if _RECORD.fullmatch(raw) is None:
         return None
-    return [(tag, first.strip()) if not more else
-            (tag, " ".join([first.strip(), *(line.strip() for line in more[1:].split("\n"))]))
-            for tag, first, more in _FIELD.findall("\n" + raw)]
+    values = TagValues()
+    get = values.get
+    for tag, first, more in _FIELD.findall("\n" + raw):
+        value = first.strip() if not more else " ".join(
+            [first.strip(), *(line.strip() for line in more[1:].split("\n"))])
+        if value:
+            found = get(tag)
+            if found is None:
+                values[tag] = [value]
+            else:
+                found.append(value)
+    return values
 
 
 def _record(start: int, raw: str) -> Record:
     rec = Record(line=start, raw=raw)
     # each field as its tag and its value (the first line's value, then each continuation line)
-    fields = _fields(raw)
-    if fields is None:
+    values = _fields(raw)
+    if values is None:
         parts: list[tuple[str, list[str]]] = []
         for offset, line in enumerate(raw.split("\n")):
             match = None if line[:1] == " " else _TAG.match(line)
@@ -91,8 +101,7 @@ def _record(start: int, raw: str) -> Record:
             else:
                 rec.mark_malformed(f"line {start + offset} is neither a MEDLINE field nor a continuation: "
                                    f"{line[:60]!r}")
-        fields = [(tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts]
-    values = TagValues(fields)
+        values = TagValues((tag, pieces[0] if len(pieces) == 1 else " ".join(pieces)) for tag, pieces in parts)
     one = values.first
 
     rec.pmid = clean_pmid(one("PMID"))
