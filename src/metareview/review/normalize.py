@@ -24,6 +24,8 @@ _TAGS = re.compile(r"<[^>]{1,40}>")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _FIRST_PAGE = re.compile(r"\s*([A-Za-z]*\d+)")
 _FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "de", "la", "a"})
+_NOT_DIGIT = re.compile(r"\D")
+_PAGE_RANGE = re.compile(r"([A-Za-z]*)(\d+)\s*[-\u2013]\s*([A-Za-z]*)(\d+)")
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d|21\d\d)(?!\d)")
 
 
@@ -46,7 +48,7 @@ def clean_pmid(value: str | None) -> str | None:
     """Digits of a PubMed identifier (``PMID: 123``, ``123``), or ``None``."""
     if not value:
         return None
-    digits = re.sub(r"\D", "", str(value))
+    digits = _NOT_DIGIT.sub("", str(value))
     return digits.lstrip("0") or None if digits else None
 
 
@@ -134,7 +136,7 @@ def expand_pages(value: str | None) -> str | None:
     if not value:
         return None
     text = value.strip()
-    match = re.fullmatch(r"([A-Za-z]*)(\d+)\s*[-\u2013]\s*([A-Za-z]*)(\d+)", text)
+    match = _PAGE_RANGE.fullmatch(text)
     if not match:
         return text or None
     prefix, start, prefix2, end = match.groups()

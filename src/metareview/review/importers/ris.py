@@ -43,6 +43,7 @@ _BOUNDARY = re.compile(r"(TY|ER) {1,2}-(?: .*)?(?=\n|\Z)")
 _NEWLINE_BOUNDARY = re.compile(r"\n(TY|ER) {1,2}-(?: .*)?(?=\n|\Z)")
 _NOT_BLANK = re.compile(r"^[^\S\n]*\S", re.MULTILINE)
 _LINE_BOM = re.compile(r"^\ufeff+", re.MULTILINE)
+_ACCESSION_PMID = re.compile(r"\d{6,9}")  # an accession number that is a PMID
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
 
 
@@ -104,7 +105,7 @@ def _record(start: int, raw: str, *, terminated: bool) -> Record:
     accession = one("AN") or ""
     if "scopus" in database and one("C2"):
         rec.pmid = clean_pmid(one("C2"))
-    elif re.fullmatch(r"\d{6,9}", accession.strip()):
+    elif _ACCESSION_PMID.fullmatch(accession.strip()):
         rec.pmid = clean_pmid(accession)
     else:
         for tag in ("N1", "M1", "AN"):

@@ -42,6 +42,10 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "type": ("document type", "type", "publication type", "pt"),
 }
 
+# Scopus: "Smith J., Jones K.L., Brown A." (a comma after an initial separates authors)
+_AFTER_INITIAL = re.compile(r"(?<=\.),\s+")
+_KEYWORD_SEPARATOR = re.compile(r"[;|]")
+
 
 def _delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in (",", ";", "\t")}
@@ -56,13 +60,12 @@ def _split_authors(value: str) -> list[str]:
         return [a.strip() for a in value.split(";") if a.strip()]
     if "|" in value:
         return [a.strip() for a in value.split("|") if a.strip()]
-    # Scopus: "Smith J., Jones K.L., Brown A." (a comma after an initial separates authors)
-    parts = re.split(r"(?<=\.),\s+", value)
+    parts = _AFTER_INITIAL.split(value)
     return [a.strip() for a in parts if a.strip()]
 
 
 def _split_keywords(value: str) -> list[str]:
-    return [k.strip() for k in re.split(r"[;|]", value) if k.strip()]
+    return [k.strip() for k in _KEYWORD_SEPARATOR.split(value) if k.strip()]
 
 
 def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = None) -> list[Record]:
@@ -97,6 +100,7 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
         raise DataError(f"no title or DOI column among {header}; map one, e.g. --map title=COLUMN",
                         column="title", rule="mapping")
     mapped = set(columns.values())
+    places = list(columns.items())
     records: list[Record] = []
     previous_end = reader.line_num
     while True:
@@ -117,14 +121,17 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
             rec.mark_malformed(f"line {start}: the row has {len(row)} fields but the header has {len(header)} "
                                f"(truncated row?)")
 
-        def cell(fieldname: str, row: list[str] = row) -> str | None:
-            i = columns.get(fieldname)
-            if i is None or i >= len(row):
-                return None
-            value = row[i].strip()
-            if value[:1] == "'":  # only such a cell may be one metareview protected from spreadsheets
-                value = from_spreadsheet(value)
-            return value or None
+        # the mapped cells of the row that hold something, cleaned once (one pass, not a call per field)
+        cells: dict[str, str] = {}
+        width = len(row)
+        for fieldname, i in places:
+            if i < width:
+                value = row[i].strip()
+                if value[:1] == "'":  # only such a cell may be one metareview protected from spreadsheets
+                    value = from_spreadsheet(value)
+                if value:
+                    cells[fieldname] = value
+        cell = cells.get
 
         rec.title = cell("title")
         rec.abstract = cell("abstract")
