@@ -118,6 +118,25 @@ def test_csv_column_mapping():
         parse_bytes((EXPORTS / "scopus.ris").read_bytes(), mapping={"title": "TI"})
 
 
+def test_csv_cells_blank_short_rows_and_spreadsheet_protection():
+    """Each mapped cell is stripped; a blank one is no value; a row shorter than the header gives no
+    value for the columns it lacks (and is flagged); an apostrophe metareview put before a formula is
+    taken off, other apostrophes kept; pages from Scopus's start and end columns."""
+    data = ("Title,Authors,Year,DOI,Page start,Page end,Author Keywords,Note\n"
+            "  A trial  ,\"Smith J., Doe K.L.\",2019, ,12,19,pain; bone ,kept\n"
+            "'=SUM(A1) looks like a formula,Roe A.,2020,10.1000/x,'5,,,\n"
+            "A short row,Poe B.,2021\n").encode()
+    first, second, third = parse_bytes(data, filename="x.csv").records
+    assert (first.title, first.authors, first.year, first.doi, first.pages, first.keywords, first.extra) == (
+        "A trial", ["Smith J.", "Doe K.L."], 2019, None, "12-19", ["pain", "bone"], {"Note": "kept"})
+    assert first.status == "ok"
+    assert (second.title, second.doi, second.pages, second.keywords, second.extra) == (
+        "=SUM(A1) looks like a formula", "10.1000/x", "'5", [], {})
+    assert (third.title, third.year, third.doi, third.pages, third.status) == (
+        "A short row", 2021, None, None, "malformed")
+    assert "truncated row" in third.problem
+
+
 def test_unrecognised_and_empty_input_raise_data_errors():
     with pytest.raises(DataError, match="cannot tell the format"):
         parse_bytes(b"just a sentence", filename="notes.txt")
