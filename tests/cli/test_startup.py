@@ -69,7 +69,7 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
         "metareview.base", "metareview.base.collector", "metareview.base.deferred", "metareview.base.dist",
         "metareview.base.exceptions",
-        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets",
+        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.lazy_imports", "metareview.base.outputs", "metareview.base.presets",
         "metareview.base.report", "metareview.base.version",
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
         "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
@@ -135,3 +135,27 @@ def test_the_dataclasses_pool_makes_have_their_own_docstrings():
             "       and v.__module__ == n and (v.__doc__ or '').startswith(v.__name__ + '(')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.rsplit("BUILT", 1)[1].strip() == "[]"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
+def test_pool_runs_none_of_the_modules_numpy_imports_for_nothing():
+    """scipy.special's array-API layer reads every attribute of numpy, which imports numpy.f2py and
+    numpy.testing (about 0.1 s): they are placed as lazy modules (base/lazy_imports.py), never run."""
+    code = (f"import sys\nfrom metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0\n"
+            "print('\\nLAZY', [type(sys.modules[n]).__name__ for n in ('numpy.f2py', 'numpy.testing')],\n"
+            "      'numpy.f2py.crackfortran' in sys.modules, 'unittest' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.rsplit("LAZY", 1)[1].split() == ["['_LazyModule',", "'_LazyModule']", "False", "False"]
+
+
+def test_a_deferred_module_is_loaded_when_it_is_used():
+    code = ("import sys\nfrom metareview.base.lazy_imports import defer_imports\ndefer_imports()\n"
+            "defer_imports(['numpy.testing'])\n"
+            "import numpy.testing\nassert type(numpy.testing).__name__ == '_LazyModule'\n"
+            "assert 'numpy.testing._private.utils' not in sys.modules\n"
+            "numpy.testing.assert_allclose(1.0, 1.0)\n"
+            "assert type(numpy.testing).__name__ == 'module' and 'numpy.testing._private.utils' in sys.modules\n"
+            "from numpy import f2py\nassert callable(f2py.run_main)\n"
+            "print(sum(type(f).__name__ == '_Deferring' for f in sys.meta_path))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"

@@ -28,11 +28,11 @@ needs_fork = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wo
 REPO = EXAMPLE.parents[1]
 
 
-def _again_in_a_new_process(request) -> bool:
+def _again_in_a_new_process(request, fresh: bool = False) -> bool:
     """Run this test again in a new interpreter when threads that other tests left running keep
     this process from forking workers (the run then draws in-process, which would test nothing
-    new); True when it did and passed there."""
-    if threading.active_count() == 1 or os.environ.get("METAREVIEW_TEST_AGAIN"):
+    new), or when ``fresh``; True when it did and passed there."""
+    if (threading.active_count() == 1 and not fresh) or os.environ.get("METAREVIEW_TEST_AGAIN"):
         return False
     done = subprocess.run([sys.executable, "-m", "pytest", request.node.nodeid, "-q", "-p", "no:cacheprovider"],
                           cwd=REPO, env=dict(os.environ, METAREVIEW_TEST_AGAIN="1"), capture_output=True,
@@ -426,6 +426,35 @@ def test_the_first_worker_loads_the_drawing_and_forks_the_second(request):
     assert first != second
     import matplotlib
     assert version == matplotlib.__version__
+
+
+def figure_with_text(name: str) -> FigureFile:
+    """A figure with text saved in every format, that tells whether ``fontTools.subset`` (imported by
+    matplotlib's PDF writer, used only for TrueType fonts) ran in the process that drew it."""
+    import matplotlib.pyplot as plt
+
+    from metareview.run.figures import save_figure
+
+    fig = plt.figure(figsize=(2, 1))
+    fig.text(0.1, 0.5, "Study 12 (45.3%)")
+    saved = save_figure(fig, name, "", "", dpi=50)
+    module = sys.modules.get("fontTools.subset")
+    return FigureFile(name, type(module).__name__, "", saved.files)
+
+
+@needs_fork
+def test_workers_write_pdfs_without_running_what_they_do_not_use(request):
+    """A worker defers the modules of base/lazy_imports.py before loading the drawing (a process of
+    ours: the caller's own imports are left alone)."""
+    deferring = [f for f in sys.meta_path if type(f).__name__ == "_Deferring"]    # the command line's, if run here
+    if _again_in_a_new_process(request, fresh="fontTools.subset" in sys.modules or bool(deferring)):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        figures = renderer.render([FigureJob(n, figure_with_text, (n,)) for n in ("a", "b")])
+    assert [f.title for f in figures] == ["_LazyModule", "_LazyModule"]
+    assert all(f.files["pdf"].startswith(b"%PDF") and b"/Type3" in f.files["pdf"] for f in figures)
+    assert not any(type(finder).__name__ == "_Deferring" for finder in sys.meta_path)
 
 
 @needs_fork

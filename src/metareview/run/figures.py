@@ -203,7 +203,7 @@ class FigureRenderer:
                     importlib.import_module(name)
             self._tree = WorkerTree(self.workers, DRAWING_MODULES, _init_worker, _matplotlib_version, _draw_job,
                                     on_ready=self._ready, on_result=self._result, on_error=self._error,
-                                    on_stopped=self._stopped)
+                                    on_stopped=self._stopped, prepare=_prepare_worker)
 
     @property
     def submitted(self) -> int:
@@ -444,6 +444,14 @@ def _fork_is_safe() -> bool:
     import threading
 
     return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def _prepare_worker() -> None:
+    """Before a worker loads the drawing: what matplotlib imports and the figures never use is
+    loaded on first use (:mod:`metareview.base.lazy_imports`; a worker is a process of ours)."""
+    from ..base.lazy_imports import defer_imports
+
+    defer_imports()
 
 
 def _init_worker() -> None:

@@ -55,7 +55,8 @@ class WorkerTree:
     """``count`` worker processes that run ``work(*job)`` for the jobs given to them.
 
     The first worker is forked at once (the caller should have loaded what it shares with the
-    workers), imports ``modules``, calls ``initializer``, and forks the others.  Each worker
+    workers), calls ``prepare`` (when given), imports ``modules``, calls ``initializer``, and
+    forks the others.  Each worker
     then reports ``hello()`` (anything that pickles) and serves jobs until :meth:`close`.
 
     ``on_ready(worker, hello)``, ``on_result(worker, value)``, ``on_error(worker, exc)`` (an
@@ -68,7 +69,8 @@ class WorkerTree:
                  hello: Callable[[], Any], work: Callable[..., Any], *,
                  on_ready: Callable[[int, Any], None], on_result: Callable[[int, Any], None],
                  on_error: Callable[[int, BaseException], None],
-                 on_stopped: Callable[[int, BaseException], None]):
+                 on_stopped: Callable[[int, BaseException], None],
+                 prepare: Callable[[], None] | None = None):
         from multiprocessing.connection import Pipe
 
         self.count = count
@@ -85,7 +87,7 @@ class WorkerTree:
         try:
             pid = os.fork()
             if pid == 0:
-                _first_worker(jobs, results, modules, initializer, hello, work)   # does not return
+                _first_worker(jobs, results, prepare, modules, initializer, hello, work)   # does not return
         finally:
             if freeze:
                 gc.unfreeze()
@@ -177,8 +179,8 @@ class WorkerTree:
                     on_error(worker, error)
 
 
-def _first_worker(jobs, results, modules, initializer, hello, work) -> None:
-    """The first worker: load ``modules``, fork the others, serve; never returns."""
+def _first_worker(jobs, results, prepare, modules, initializer, hello, work) -> None:
+    """The first worker: prepare, load ``modules``, fork the others, serve; never returns."""
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -187,6 +189,8 @@ def _first_worker(jobs, results, modules, initializer, hello, work) -> None:
         for reader, _ in results:
             reader.close()
         try:
+            if prepare is not None:
+                prepare()
             with collector_paused():
                 for name in modules:
                     importlib.import_module(name)
