@@ -305,6 +305,28 @@ def test_png_encoder_round_trips_pixels_resolution_and_text():
         encode_png(pixels[..., :3], 300)
 
 
+def test_png_rows_compressed_block_by_block_are_the_stream_of_all_rows_at_once(monkeypatch):
+    """The rows go to zlib a block at a time (no copy of a figure's pixels): the same bytes as
+    compressing one buffer of every row, whatever the block size and with a last block cut short."""
+    import zlib
+
+    import numpy as np
+    from PIL import Image
+
+    from metareview.run import png as encoder
+
+    rng = np.random.default_rng(5)
+    pixels = np.full((37, 11, 4), 255, dtype=np.uint8)
+    pixels[::3, 2:9] = rng.integers(0, 256, size=(13, 7, 4), dtype=np.uint8)
+    rows = np.concatenate([np.zeros((37, 1), np.uint8), pixels.reshape(37, 44)], axis=1)
+    whole = zlib.compress(rows.tobytes(), 3)
+    for block in (100, 45 * 5, 1 << 18):        # 2 rows (19 blocks), 5 rows (the last of 2), all at once
+        monkeypatch.setattr(encoder, "_BLOCK", block)
+        png = encoder.encode_png(pixels[::-1][::-1], 96)          # a view, as Agg's buffer is read
+        assert whole in png
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), pixels)
+
+
 def test_saved_png_has_the_pixels_and_metadata_of_savefig():
     import matplotlib
     import matplotlib.pyplot as plt

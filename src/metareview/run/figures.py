@@ -60,8 +60,6 @@ def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> Fig
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from .png import encode_png
-
     files = {}
     meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
     # Type 3 fonts in PDF: embedding TrueType subsets (fonttype 42) takes ~0.3 s per font and file,
@@ -69,9 +67,9 @@ def save_figure(fig, name: str, title: str, caption: str, dpi: int = 300) -> Fig
     with matplotlib.rc_context({"pdf.fonttype": 3, "svg.fonttype": "path", "svg.hashsalt": name}):
         for fmt in FORMATS:
             if fmt == "png":
-                pixels = _Pixels()
+                pixels = _Pixels(dpi, {"Software": _SOFTWARE.format(matplotlib.__version__)})
                 fig.savefig(pixels, format="rgba", dpi=dpi, facecolor="white")
-                files[fmt] = encode_png(pixels.rgba, dpi, {"Software": _SOFTWARE.format(matplotlib.__version__)})
+                files[fmt] = pixels.png
                 continue
             buf = io.BytesIO()
             fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta[fmt])
@@ -86,16 +84,24 @@ _SOFTWARE = "Matplotlib version{}, https://matplotlib.org/"
 
 
 class _Pixels(io.BytesIO):
-    """A file for ``savefig(format="rgba")`` that keeps the pixels with their shape: Agg writes
-    its buffer, ``(height, width, 4)``, in one call."""
+    """A file for ``savefig(format="rgba")`` that encodes the pixels as a PNG when they are
+    written: Agg writes its buffer, ``(height, width, 4)``, in one call, and it is read there,
+    without a copy."""
 
-    rgba = None
+    png = b""
+
+    def __init__(self, dpi: float, text: dict[str, str]):
+        super().__init__()
+        self._dpi, self._text = dpi, text
 
     def write(self, data) -> int:
         import numpy as np
 
-        self.rgba = np.array(data, dtype=np.uint8, copy=True)
-        return self.rgba.nbytes
+        from .png import encode_png
+
+        pixels = np.asarray(data)
+        self.png = encode_png(pixels, self._dpi, self._text)
+        return pixels.nbytes
 
 
 _ID = re.compile(r'\bid="([^"]+)"')
