@@ -204,12 +204,14 @@ class FigureRenderer:
 
             from ..base.collector import collector_paused
 
+            # the fork too: the objects just loaded are frozen for the workers before any collection
+            # here walks them (after a pause, the next collection would meet all of them at once)
             with collector_paused():
                 for name in SHARED_MODULES:
                     importlib.import_module(name)
-            self._tree = WorkerTree(self.workers, DRAWING_MODULES, _init_worker, _matplotlib_version, _draw_job,
-                                    on_ready=self._ready, on_result=self._result, on_error=self._error,
-                                    on_stopped=self._stopped, prepare=_prepare_worker)
+                self._tree = WorkerTree(self.workers, DRAWING_MODULES, _init_worker, _matplotlib_version,
+                                        _draw_job, on_ready=self._ready, on_result=self._result,
+                                        on_error=self._error, on_stopped=self._stopped, prepare=_prepare_worker)
 
     @property
     def submitted(self) -> int:
@@ -461,10 +463,23 @@ def _prepare_worker() -> None:
 
 
 def _init_worker() -> None:
-    """A worker draws off screen, whatever backend the calling process uses."""
+    """A worker draws off screen, whatever backend the calling process uses, and its collector
+    waits for :data:`WORKER_YOUNG_OBJECTS` new objects before a young-generation collection."""
+    import gc
+
     import matplotlib
 
     matplotlib.use("Agg")
+    gc.set_threshold(WORKER_YOUNG_OBJECTS, *gc.get_threshold()[1:])
+
+
+#: A worker's young-generation threshold (Python's default is 700).  Drawing a figure creates
+#: tens of thousands of short-lived objects (artists, paths, transforms, text layouts), most of
+#: them freed by their reference counts before a larger threshold is reached; at 700 a worker
+#: ran about 90 collections walking objects that were about to go anyway (measured: 0.03-0.06
+#: CPU s of collections per worker, 0.01-0.02 s at 10,000).  The figures' reference cycles are
+#: still collected, a little later.
+WORKER_YOUNG_OBJECTS = 10_000
 
 
 def _matplotlib_version() -> str:

@@ -80,16 +80,17 @@ class WorkerTree:
         self.pids: list[int | None] = [None] * count
         # What the first worker inherits is frozen for its garbage collector (and that of the
         # workers it forks): their collections leave the loaded modules alone and touch, hence
-        # copy, fewer pages they share with this process.  This process keeps collecting.
-        freeze = gc.get_freeze_count() == 0
-        if freeze:
-            gc.freeze()
+        # copy, fewer pages they share with this process.  This process keeps collecting what
+        # it had not set aside itself (the collector unfreezes all or nothing: a process that
+        # had frozen objects, such as the command line after its imports, keeps these frozen too).
+        unfreeze = gc.get_freeze_count() == 0
+        gc.freeze()
         try:
             pid = os.fork()
             if pid == 0:
                 _first_worker(jobs, results, prepare, modules, initializer, hello, work)   # does not return
         finally:
-            if freeze:
+            if unfreeze:
                 gc.unfreeze()
         self._first = pid
         self.pids[0] = pid
@@ -183,6 +184,7 @@ def _first_worker(jobs, results, prepare, modules, initializer, hello, work) -> 
     """The first worker: prepare, load ``modules``, fork the others, serve; never returns."""
     code = 1
     try:
+        gc.enable()             # the caller may fork with its collector paused (while it imports)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for _, writer in jobs:
             writer.close()
