@@ -428,6 +428,23 @@ def test_a_forest_plot_costs_its_rows_times_its_study_data_columns_plus_one(monk
     assert ranked[-1] == "prisma"
 
 
+def test_inline_svg_prefixes_whole_id_attributes_and_their_references():
+    """Ids are attributes named ``id`` (a word boundary before: not ``xid``), found wherever they
+    start, also inside the value of an attribute that is not one; references to other names are
+    left as they are."""
+    from metareview.run.figures import inline_svg
+
+    svg = ('<?xml version="1.0"?>\n<!DOCTYPE svg>\n<!-- Study 1 -->\n'
+           '<svg width="100pt" height="50pt"><g id="a" xid="b"><use xlink:href="#a"/><use xlink:href="#b"/>'
+           '<path clip-path="url(#a)" d="M0"/><path style="fill:url(#b)"/>'
+           '<text data="x id="c" zid="d">é id="e"</text></g></svg>')
+    assert inline_svg(svg, "f") == (
+        '<svg style="width:100%;max-width:160pt;height:auto"><g id="f-a" xid="b"><use xlink:href="#f-a"/>'
+        '<use xlink:href="#b"/><path clip-path="url(#f-a)" d="M0"/><path style="fill:url(#b)"/>'
+        '<text data="x id="f-c" zid="d">é id="f-e"</text></g></svg>')
+    assert inline_svg('id="a"', "f") == 'id="f-a"' and inline_svg('éid="a"', "f") == 'éid="a"'
+
+
 def test_a_saved_figure_carries_its_svg_element_for_the_report():
     """Made where the figure is drawn (a worker), equal to the element made from the SVG later."""
     import matplotlib

@@ -104,7 +104,27 @@ class _Pixels(io.BytesIO):
         return pixels.nbytes
 
 
-_ID = re.compile(r'\bid="([^"]+)"')
+#: An id attribute: ``\bid="([^"]+)"`` is these matches where ``\b`` holds (:func:`_id_attributes`)
+_ID = re.compile(r'id="([^"]+)"')
+_WORD = re.compile(r"\w")
+
+
+def _id_attributes(svg: str) -> list[re.Match]:
+    r"""The matches of ``\bid="([^"]+)"`` in ``svg``, in order.
+
+    Found by the literal ``id="`` and a look at the character before it: a pattern that starts
+    with ``\b`` has no literal prefix for the regular expression engine to search for, so it is
+    tried at every character of the SVG (most of the time of making a figure's element)."""
+    found = []
+    pos = 0
+    while (m := _ID.search(svg, pos)) is not None:
+        start = m.start()
+        if start and _WORD.match(svg, start - 1):     # a word character before: no \b here
+            pos = start + 1
+            continue
+        found.append(m)
+        pos = m.end()
+    return found
 
 
 def inline_svg(svg: str, prefix: str) -> str:
@@ -112,9 +132,14 @@ def inline_svg(svg: str, prefix: str) -> str:
     svg = re.sub(r"^\s*<\?xml[^>]*>\s*", "", svg)
     svg = re.sub(r"<!DOCTYPE[^>]*>\s*", "", svg)
     svg = re.sub(r"<!--.*?-->\s*", "", svg, flags=re.S)
-    ids = set(_ID.findall(svg))
+    attributes = _id_attributes(svg)
+    ids = {m.group(1) for m in attributes}
     if ids:
-        svg = _ID.sub(lambda m: f'id="{prefix}-{m.group(1)}"', svg)
+        parts, end = [], 0
+        for attribute in attributes:
+            parts += [svg[end:attribute.start()], f'id="{prefix}-{attribute.group(1)}"']
+            end = attribute.end()
+        svg = "".join(parts) + svg[end:]
         svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})" if m.group(1) in ids
                      else m.group(0), svg)
         svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}-{m.group(1)}"' if m.group(1) in ids
