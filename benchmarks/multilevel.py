@@ -14,11 +14,16 @@ fitted by REML from a table (formula parsing and checks included on both sides):
 metareview's time is the median of REPEATS fits of ``metamv`` (the likelihood-ratio tests
 of the variance components, computed on first use, are not asked for: ``rma.mv`` does not
 compute them either); R's is the median of REPEATS ``rma.mv`` calls timed one by one inside
-one ``Rscript`` (package loading not counted).  Times are CPU times of the process (user +
-system: ``time.process_time``, R's ``proc.time``), which a busy machine disturbs less than
-wall-clock times; both are single-threaded here (OpenBLAS limited to one thread).  Both get the same data
-from a CSV file written by this script.  The estimates are printed side by side, so that a faster wrong
-answer would show.  The target is a ratio of at least 10.
+one ``Rscript`` session (package and data loading not counted).  The two sides take turns over
+the same minutes (``_interleaved.py``): 10 rounds per model (3 for the simulated one, R fitting
+it once a round), in each a block of fits on each side, the order reversed every other round;
+each side's first fit is not timed.  Times are CPU times of one fit (user + system:
+``time.process_time``, R's ``proc.time``, which R reports to the millisecond), which a busy
+machine disturbs less than wall-clock times; both are single-threaded here (OpenBLAS limited to
+one thread).  The ratio of each round's medians is printed too (least, median, largest), so
+that the machine's drift shows.  Both get the same data from a CSV file written by this script.
+The estimates are printed side by side, so that a faster wrong answer would show.  The target
+is a ratio of at least 10.
 """
 
 from __future__ import annotations
@@ -29,16 +34,15 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import json
-import shutil
-import statistics
-import subprocess
+import math
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _interleaved import Block, RError, RSession, alternate, median_cpu, python_block, spread, utc_now
 
 from metareview.analyses.multilevel import metamv
 
@@ -57,18 +61,8 @@ MODELS = {
                   "r": "rma.mv(yi, vi, random = ~ 1 | study/es, data = d, sparse = TRUE)"},
 }
 
-R_CODE = """
-suppressPackageStartupMessages(library(metafor))
-d <- read.csv("{csv}")
-invisible({call})
-times <- numeric({reps})
-for (i in seq_len({reps})) {{
-  t0 <- sum(proc.time()[c("user.self", "sys.self")])
-  fit <- {call}
-  times[i] <- sum(proc.time()[c("user.self", "sys.self")]) - t0
-}}
-cat(sprintf("%.9f %.12f %.12f\\n", median(times), coef(fit)[1], fit$sigma2[1]))
-"""
+ROUNDS = 10
+R_SETUP = "suppressPackageStartupMessages(library(metafor))\n"
 
 
 def simulated(seed: int = 20) -> pd.DataFrame:
@@ -91,46 +85,63 @@ def table(name: str) -> pd.DataFrame:
     return pd.DataFrame(json.loads((FIXTURES / f"{spec['fixture']}.json").read_text())["data"])
 
 
-def time_python(data: pd.DataFrame, spec: dict, repeats: int) -> tuple[float, float, float]:
-    def fit():
-        return metamv("yi", "vi", data=data, random=spec["random"], rho=spec["rho"], mods=spec["mods"],
-                      cluster=spec["cluster"])
-    fit()  # warm-up (imports, caches)
-    times = []
-    for _ in range(repeats):
-        t0 = time.process_time()
-        res = fit()
-        times.append(time.process_time() - t0)
-    return statistics.median(times), float(res.fit.beta[0]), float(res.fit.sigma2[0])
-
-
-def time_r(csv: Path, spec: dict, repeats: int) -> tuple[float, float, float] | None:
-    if shutil.which("Rscript") is None:
+def r_session(folder: Path) -> RSession | None:
+    """One R session with the three tables read (``folder/<model>.csv``), or None when R is missing or fails."""
+    if not RSession.available():
         return None
-    out = subprocess.run(["Rscript", "-e", R_CODE.format(csv=csv, call=spec["r"], reps=repeats)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        print("Rscript failed:", out.stderr.strip().splitlines()[-1:], file=sys.stderr)
+    setup = R_SETUP + "".join(f'{name} <- read.csv("{folder / name}.csv")\n' for name in MODELS)
+    r = RSession(setup, {name: f"{{ d <- {name}; {spec['r']} }}" for name, spec in MODELS.items()},
+                 {name: "function(fit) c(coef(fit)[1], fit$sigma2[1])" for name in MODELS})
+    try:
+        r.value(next(iter(MODELS)))
+    except RError as e:
+        print("Rscript failed:", e, file=sys.stderr)
+        r.close()
         return None
-    med, b, s2 = (float(v) for v in out.stdout.split())
-    return med, b, s2
+    return r
 
 
 def main(repeats: int = 30) -> None:
-    print(f"{'model':16s} {'k':>5s} {'metareview':>12s} {'rma.mv':>12s} {'ratio':>7s}   "
+    print(f"load average (1 min) at the start: {os.getloadavg()[0]:.2f}; {utc_now()} UTC")
+    print(f"{'model':16s} {'k':>5s} {'metareview':>12s} {'rma.mv':>12s} {'ratio':>7s} {'per round':>20s}   "
           f"estimates (metareview | rma.mv: intercept, sigma²_1)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, spec in MODELS.items():
-            data = table(name)
-            csv = Path(tmp) / f"{name}.csv"
-            data.to_csv(csv, index=False)
-            py, b, s2 = time_python(data, spec, repeats)
-            r = time_r(csv, spec, repeats if name != "simulated" else min(repeats, 3))
-            if r is None:
-                print(f"{name:16s} {len(data):5d} {py * 1e3:9.2f} ms {'n/a':>12s}", flush=True)
-                continue
-            print(f"{name:16s} {len(data):5d} {py * 1e3:9.2f} ms {r[0] * 1e3:9.2f} ms {r[0] / py:6.1f}x   "
-                  f"{b:.8f} {s2:.8f} | {r[1]:.8f} {r[2]:.8f}", flush=True)
+        tables = {name: table(name) for name in MODELS}
+        for name, data in tables.items():
+            data.to_csv(Path(tmp) / f"{name}.csv", index=False)
+        r = r_session(Path(tmp))
+        try:
+            for name, spec in MODELS.items():
+                data = tables[name]
+
+                def fit(data=data, spec=spec):
+                    return metamv("yi", "vi", data=data, random=spec["random"], rho=spec["rho"], mods=spec["mods"],
+                                  cluster=spec["cluster"])
+
+                res = fit()  # the unmeasured first call (imports, caches)
+                r_total = repeats if name != "simulated" else min(repeats, 3)
+                rounds = min(ROUNDS, r_total)
+                py_n, r_n = math.ceil(repeats / rounds), math.ceil(r_total / rounds)
+                steps: dict[str, Callable[[], Block]] = {
+                    "ours": lambda fit=fit, n=py_n: python_block(fit, n, per_call_cpu=True)}
+                if r is not None:
+                    r_values = r.value(name)  # R's unmeasured first call, and its estimates
+                    steps["R"] = lambda name=name, n=r_n: r.block(name, n, per_call_cpu=True)
+                blocks = alternate(rounds, steps)
+                py = median_cpu(blocks["ours"])
+                b, s2 = float(res.fit.beta[0]), float(res.fit.sigma2[0])
+                if r is None:
+                    print(f"{name:16s} {len(data):5d} {py * 1e3:9.2f} ms {'n/a':>12s}", flush=True)
+                    continue
+                theirs = median_cpu(blocks["R"])
+                per_round = spread(median_cpu([b_r]) / median_cpu([b_py]) for b_py, b_r in zip(blocks["ours"],
+                                                                                                 blocks["R"]))
+                print(f"{name:16s} {len(data):5d} {py * 1e3:9.2f} ms {theirs * 1e3:9.2f} ms {theirs / py:6.1f}x "
+                      f"{per_round:>20s}   {b:.8f} {s2:.8f} | {r_values[0]:.8f} {r_values[1]:.8f}", flush=True)
+        finally:
+            if r is not None:
+                r.close()
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.2f}; {utc_now()} UTC")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 Each is a new process of the ``metareview`` script installed beside this interpreter (the
 environment being measured); the median and the fastest of ``--runs`` runs, wall time, after
-one unmeasured run that warms the file cache.  Python's own start-up (``python -c pass``) is
-timed alike, as the floor.
+one unmeasured run of each that warms the file cache.  Python's own start-up (``python -c
+pass``) is timed alike, as the floor.  The commands take turns, round-robin (each round runs
+every command once, in the listed order and then reversed: ``_interleaved.py``), so that a
+slower minute of the machine weighs on all of them alike.
 
 Run:  python benchmarks/startup.py [--runs 21]
 """
@@ -13,20 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-
-def timed(cmd: list[str], runs: int) -> tuple[float, float]:
-    subprocess.run(cmd, capture_output=True, check=True)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+from _interleaved import alternate, run_process, utc_now
 
 
 def main() -> None:
@@ -35,15 +27,21 @@ def main() -> None:
     args = p.parse_args()
     script = Path(sys.executable).with_name("metareview")
     base = [str(script)] if script.exists() else [sys.executable, "-m", "metareview"]
-    print(f"load average (1 min): {os.getloadavg()[0]:.2f}; {base[0]}")
+    load, began = os.getloadavg()[0], utc_now()
+    steps = {name: run_process(cmd) for name, cmd in [("python -c pass", [sys.executable, "-c", "pass"]),
+                                                       ("metareview --version", [*base, "--version"]),
+                                                       ("metareview --help", [*base, "--help"]),
+                                                       ("metareview pool --help", [*base, "pool", "--help"])]}
+    for step in steps.values():
+        step()  # warm the file cache
+    times = alternate(args.runs, steps)
+    print(f"load average (1 min): {load:.2f} before, {os.getloadavg()[0]:.2f} after; {began} to {utc_now()} UTC; "
+          f"{base[0]}")
     print("| command | median | fastest |")
     print("|---|---|---|")
-    for name, cmd in [("python -c pass", [sys.executable, "-c", "pass"]),
-                      ("metareview --version", [*base, "--version"]),
-                      ("metareview --help", [*base, "--help"]),
-                      ("metareview pool --help", [*base, "pool", "--help"])]:
-        median, fastest = timed(cmd, args.runs)
-        print(f"| `{name}` | {median * 1e3:.0f} ms | {fastest * 1e3:.0f} ms |")
+    for name, runs in times.items():
+        print(f"| `{name}` | {statistics.median(runs) * 1e3:.0f} ms | {min(runs) * 1e3:.0f} ms |")
+    print(f"{args.runs} runs of each, the commands round-robin (the order reversed every other round).")
 
 
 if __name__ == "__main__":

@@ -188,16 +188,17 @@ def test_same_links_scores_and_reasons_as_the_first_release(imported, tmp_path):
 
 
 def test_dedupe_reads_only_the_keys_it_compares(imported, monkeypatch):
-    """Records are read one at a time and only their comparison keys are kept: never the abstracts or the
-    raw text, which hold most of a project's bytes (memory stays bounded by the keys)."""
+    """Only the records' comparison keys are read and kept: never the abstracts or the raw text, which
+    hold most of a project's bytes (memory stays bounded by the keys)."""
     asked = []
-    original = imported.store.iter_records
+    for name in ("iter_records", "record_columns"):
+        original = getattr(imported.store, name)
 
-    def spy(columns, **kwargs):
-        asked.append(set(columns))
-        return original(columns, **kwargs)
+        def spy(columns, _original=original, **kwargs):
+            asked.append(set(columns))
+            return _original(columns, **kwargs)
 
-    monkeypatch.setattr(imported.store, "iter_records", spy)
+        monkeypatch.setattr(imported.store, name, spy)
     report = run_dedupe(imported.store)
     assert report.n_records == 32 and asked
     assert all(not cols & {"abstract", "raw", "extra", "keywords"} for cols in asked)
@@ -224,3 +225,134 @@ def test_array_verdicts_agree_with_compare_records():
                        for i, j, s in zip(a.tolist(), b.tolist(), sims.tolist())])
     assert len(a) > 5000 and 100 < slow.sum() < len(a)
     assert (fast == slow).all()
+
+
+def test_titles_set_aside_by_their_characters_could_not_reach_the_similarity_needed():
+    """may_reach is a bound: a pair it sets aside never has the similarity it was asked for, on the
+    candidate pairs of a labelled set and on titles with characters beyond normalised ASCII (a key made
+    elsewhere than prepare), empty titles and titles of one character; lower=True never asks for more
+    than the exact threshold."""
+    import numpy as np
+
+    from metareview.review.dedupe import _candidate_pairs, _Fields, _Key
+
+    settings = DedupeSettings()
+    data = synthetic.generate(600, seed=5)
+    keys = [prepare({"id": i, "title": r.title, "authors": r.authors, "year": r.year, "journal": r.journal,
+                     "volume": r.volume, "pages": r.pages, "doi": r.doi, "pmid": r.pmid})
+            for i, (_, r) in enumerate(data)]
+    odd = ["", "a", "b", "ab", "ba", "caf\u00e9 au lait", "cafe au lait", "\u00fcber alles", "uber alles",
+           "\u4e2d\u6587 title", "\u4e2d\u6587 titel", "title with \U0001f600", "title with \U0001f601", "x" * 300,
+           "x" * 299 + "y"]
+    keys += [_Key(len(keys) + i, t, len(t.split()), 2020, "smith", "j", "", "", None, None)
+             for i, t in enumerate(odd)]
+    a, b = _candidate_pairs(keys, settings, None)
+    extra = np.arange(len(keys) - len(odd), len(keys))
+    ea, eb = np.meshgrid(extra, extra)
+    upper = ea < eb
+    a, b = np.r_[a, ea[upper]], np.r_[b, eb[upper]]
+    fields = _Fields(keys)
+    sims = fields.similarity(a, b, 0)
+    for need in (0.0, 50.0, 80.0, 90.0, 97.0, 100.0):
+        reach = fields.may_reach(a, b, need)
+        assert (reach | (sims < need)).all(), need
+        assert 0 < (~reach).sum() < len(a) or need == 0
+    exact = fields.threshold(a, b, settings)
+    lower = fields.threshold(a, b, settings, lower=True)
+    assert (lower <= exact).all() and (lower < exact).any()
+    assert (fields.may_reach(a, b, exact) | (sims < exact)).all()
+    assert not fields.may_reach(a, b, np.inf).any()
+
+
+def test_equal_titles_keep_their_score_without_the_sorted_words():
+    """Two equal titles score 100 whatever their words' order would give; others as _title_similarity."""
+    import numpy as np
+
+    from metareview.review.dedupe import _Fields, _title_similarity
+
+    titles = ["radiotherapy of bone metastases", "radiotherapy of bone metastases", "bone metastases radiotherapy of",
+              "metastases bone", "", "focused ultrasound for pain"]
+    keys = [prepare({"id": i, "title": t}) for i, t in enumerate(titles)]
+    fields = _Fields(keys)
+    a, b = np.triu_indices(len(keys), 1)
+    got = fields.similarity(a, b, 0)
+    want = np.float32([_title_similarity(titles[i], titles[j], 0) for i, j in zip(a.tolist(), b.tolist())])
+    assert (got == want).all() and got[0] == 100
+
+
+TRICKY_TITLES = [
+    None, "", "   ", "Focused ultrasound.", "[Focused <i>ultrasound</i> surgery: initial experience].",
+    "[Bracketed]", "[", "]", "[].", "Caf\u00e9 au lait: na\u00efve patients", "\u00dcber <b>alles</b>",
+    "\u4e2d\u6587 title", "Title with \U0001f600 emoji", "NUL\x00inside", "tab\tand\nnewline\r\x1c\x1fsep",
+    "a < b and c > d", "<" + "x" * 45 + ">", "<sup>2</sup>-microglobulin", "Tail <unclosed", "--- ... ---",
+    "MiXeD CaSe ASCII 123", "  leading and trailing  ", "\u0130stanbul \u03a3\u03a3 word\u03a3",
+    "ligature \ufb01nal \u2163", "x" * 500, "[nested [brackets]].", "Ends with <i>",
+]
+
+
+def test_titles_normalised_together_are_each_title_normalised_alone():
+    """norm_titles (de-duplication reads all titles at once) gives norm_title's text for each title:
+    empty, missing, markup, brackets, accents, other scripts, NUL, control characters, case."""
+    from metareview.review.normalize import norm_title, norm_titles
+
+    data = synthetic.generate(300, seed=3)
+    titles = TRICKY_TITLES + [r.title for _, r in data] + TRICKY_TITLES[::-1]
+    assert norm_titles(titles) == [norm_title(t) for t in titles]
+    assert norm_titles([]) == []
+    for t in TRICKY_TITLES:
+        assert norm_titles([t]) == [norm_title(t)], t
+        assert norm_titles(["<a", t, "b>"]) == [norm_title("<a"), norm_title(t), norm_title("b>")], t
+
+
+def test_keys_read_as_columns_are_the_keys_of_each_record():
+    """_prepare_columns (records read as columns) gives prepare's key for every record: missing
+    fields, authors with escapes and non-ASCII names, DOIs with prefixes, pages with letters."""
+    import json
+
+    from metareview.review.dedupe import _prepare_columns
+
+    records = []
+    for i, title in enumerate(TRICKY_TITLES * 2):
+        records.append({"id": i + 1, "title": title,
+                        "authors": [[], ["Smith, J."], ["M\u00fcller \"Quote\" K", "Other A"], ["\u738b \u5c0f\u660e"],
+                                    ["O'Brien-Smith JA"], ["  "], ["van der Berg, A"]][i % 7],
+                        "year": [None, 2019, 1999][i % 3], "journal": [None, "N Engl J Med", "", "Lancet"][i % 4],
+                        "volume": [None, " 12 ", "", "A1"][i % 4], "pages": [None, "e123", "100-10", "  0012"][i % 4],
+                        "doi": [None, "https://doi.org/10.1000/ABC.", "doi: 10.1/x", "not a doi"][i % 4],
+                        "pmid": [None, "", "123"][i % 3]})
+    columns = [[r[c] if c != "authors" else json.dumps(r[c], ensure_ascii=i % 2 == 0) for i, r in enumerate(records)]
+               for c in ("id", "title", "authors", "year", "journal", "volume", "pages", "doi", "pmid")]
+    assert _prepare_columns(*columns) == [prepare(r) for r in records]
+
+
+def test_records_read_as_columns_are_the_records_read_one_by_one(imported, tmp_path):
+    """Store.record_columns gives, column by column and in id order, what iter_records gives record by record
+    (JSON columns as their stored text), on either backend; an empty project gives empty columns."""
+    import json
+
+    names = ("id", "title", "authors", "year", "pages", "doi", "pmid", "status")
+    columns = imported.store.record_columns(names)
+    rows = list(imported.store.iter_records(names))
+    assert len(columns) == len(names) and len(rows) == 32
+    for name, column in zip(names, columns):
+        want = [json.dumps(r[name], ensure_ascii=False) if name == "authors" else r[name] for r in rows]
+        assert list(column) == want, name
+    with pytest.raises(ValueError, match="unknown record columns"):
+        imported.store.record_columns(("id", "nope"))
+    with Project.init(tmp_path / "empty.mrv") as empty:
+        assert empty.store.record_columns(("id", "title")) == [(), ()]
+
+
+def test_codes_are_equal_for_equal_values_only_and_empty_values_have_none():
+    import itertools
+
+    from metareview.review.dedupe import _codes
+
+    values = ["a", None, "b", "", "a", ("x", 1), ("x", 1), "B", None]
+    codes, by_code = _codes(values)
+    assert codes[1] == codes[3] == codes[8] == -1 and (codes[[0, 2, 4, 5, 6, 7]] >= 0).all()
+    assert codes[0] == codes[4] and codes[5] == codes[6] and len({codes[0], codes[2], codes[5], codes[7]}) == 4
+    assert {by_code[c] for c in codes[codes >= 0].tolist()} == {"a", "b", ("x", 1), "B"}
+    counter = itertools.count()
+    first, second = _codes(["a", "b"], counter)[0], _codes(["a", "b"], counter)[0]
+    assert not set(first.tolist()) & set(second.tolist())

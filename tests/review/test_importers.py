@@ -375,3 +375,24 @@ def test_parsing_pauses_the_garbage_collector_and_restores_it(monkeypatch):
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+RIS_SHAPES = ["TY  - JOUR\nTI  - A\nER  - ", "TY  - JOUR\nER  -\n", "\nTY  - JOUR\nER  - \n\n", "junk\nTY - BOOK\nER -",
+              "TY  -\nT1  - wrapped\n  continued\nER  - x\nTY  - JOUR", "ER  - \nTY  - JOUR\nXTY  - no\n TY  - no",
+              "TY  - JOUR\r\nER  - ", "", "\n", "TY  - \u00e9\u2028ER  - \nER  - ", "TY  -x\nTYP - no\nER  - end"]
+
+
+@pytest.mark.parametrize("text", RIS_SHAPES)
+def test_ris_lines_found_from_line_starts_are_the_multiline_pattern_s(text):
+    """The RIS reader looks for TY/ER lines and tagged lines only where lines start; it finds what the
+    multiline patterns find (first line, last line without a newline, lines that only look alike)."""
+    import re
+
+    from metareview.review.importers import ris
+
+    multiline = re.compile(r"^(TY|ER) {1,2}-(?: .*)?$", re.MULTILINE)
+    assert list(ris._boundaries(text)) == [(m.group(1), m.start(), m.end()) for m in multiline.finditer(text)]
+    old, new = ris._TAGS.split(text), ris._NEWLINE_TAGS.split("\n" + text)
+    assert old[1::3] == new[1::3] and old[2::3] == new[2::3]
+    assert [[line.strip() for line in b.split("\n") if line.strip()] for b in old[3::3]] == \
+        [[line.strip() for line in b.split("\n") if line.strip()] for b in new[3::3]]

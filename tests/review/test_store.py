@@ -165,3 +165,23 @@ def test_opening_a_project_again_keeps_other_processes_seeing_the_writes(tmp_pat
     again.close()
     server.close()
     assert seen == "written after the other process closed"
+
+
+def test_json_columns_are_written_as_json_dumps_writes_them():
+    """The encoder made once for a batch's JSON columns writes json.dumps(ensure_ascii=False)'s text: lists
+    and dicts of text with quotes, escapes, control characters, other scripts and emoji, numbers, None,
+    booleans, NaN, keys that are not text, nesting; what json.dumps refuses it refuses."""
+    import json
+
+    from metareview.review.store import json_encoder
+
+    dumps = json_encoder()
+    values = [[], {}, ["Smith J"],
+              ['M\u00fcller "K"', "back\\slash", "tab\tnew\nline\x00\x1f", "\u2028\u4e2d\U0001f600"],
+              {"LID": ["10.1/x [doi]", "S0 [pii]"], "n": 1, "f": 1.5, "none": None, "yes": True,
+               "nan": float("nan"), "inf": float("-inf"), "big": 10**30, "nest": {"a": [1, {"b": "c"}]}},
+              {1: "int key", None: "none key", 2.5: "float key", False: "bool key"}, "text", 3, 1e300, None]
+    for value in values:
+        assert dumps(value) == json.dumps(value, ensure_ascii=False)
+    with pytest.raises(TypeError):
+        dumps({"a": object()})

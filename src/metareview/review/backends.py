@@ -82,6 +82,12 @@ class Backend(ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
         ...
 
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query as one tuple per column, in the order the query names them (for reading a few
+        columns of many rows at once)."""
+        rows = [tuple(row.values()) for row in self.execute(sql, params)]
+        return list(zip(*rows))
+
     @abstractmethod
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         ...
@@ -168,6 +174,12 @@ class SQLiteBackend(Backend):
             return iter(())
         names = [column[0] for column in cursor.description]
         return (dict(zip(names, row)) for row in cursor)
+
+    def columns(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.conn.cursor()
+        cursor.row_factory = None  # tuples as SQLite gives them, no dict per row
+        cursor.execute(sql, params)
+        return list(zip(*cursor.fetchall()))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)

@@ -23,6 +23,8 @@ primary, and decide queued pairs; automatic runs never overturn a person's decis
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +36,7 @@ from rapidfuzz import fuzz, process
 
 from ..base.collector import collector_paused
 from ..base.exceptions import DataError, SettingsError
-from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title
+from .normalize import clean_doi, first_author_key, first_page, journal_key, journals_match, norm_title, norm_titles
 from .store import Store
 
 __all__ = ["DedupeSettings", "DedupeReport", "Clusters", "run_dedupe", "clusters", "compare_records",
@@ -164,12 +166,40 @@ def _title_similarity(a: str, b: str, cutoff: float) -> float:
     return sim
 
 
-def _codes(values: Iterable[Any]) -> tuple[np.ndarray, list[Any]]:
-    """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and
-    the distinct values in the order of their codes."""
-    index: dict[Any, int] = {}
-    codes = np.asarray([index.setdefault(v, len(index)) if v else -1 for v in values], dtype=np.int64)
-    return codes, list(index)
+#: the characters of normalised titles; any other character is counted in one more column
+_TITLE_CHARACTERS = np.frombuffer(b" 0123456789abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+_CHARACTER_COLUMN = np.full(256, len(_TITLE_CHARACTERS), dtype=np.int64)
+_CHARACTER_COLUMN[_TITLE_CHARACTERS] = np.arange(len(_TITLE_CHARACTERS))
+
+
+def _character_counts(titles: np.ndarray, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """Each title's length and how often it holds each character (a row of counts per title).
+
+    A character not found in normalised titles counts in a last column shared by all such
+    characters: the counts of two titles in common can then only be overstated, so a bound
+    made from them still holds.
+    """
+    width = len(_TITLE_CHARACTERS) + 1
+    length = np.fromiter((len(t) for t in titles), dtype=np.int64, count=len(titles))
+    chars = np.zeros((len(titles), width), dtype=np.uint16)
+    for begin in range(0, len(titles), chunk):
+        part = titles[begin:begin + chunk]
+        # one byte per character (a character beyond ASCII becomes one "?"), the titles end to end
+        text = np.frombuffer("".join(part.tolist()).encode("ascii", "replace"), dtype=np.uint8)
+        owner = np.repeat(np.arange(len(part)) * width, length[begin:begin + chunk])
+        counts = np.bincount(owner + _CHARACTER_COLUMN[text], minlength=len(part) * width)
+        chars[begin:begin + len(part)] = counts.reshape(len(part), width)
+    return length, chars
+
+
+def _codes(values: Iterable[Any], counter: Iterator[int] | None = None) -> tuple[np.ndarray, dict[int, Any]]:
+    """Each distinct non-empty value as an integer (equal values, equal codes; -1 for empty), and the
+    distinct values by code.  Codes are drawn from ``counter`` (by default 0, 1, 2, ...), so that
+    values coded with one counter get codes that differ between calls; they need not be consecutive."""
+    index: dict[Any, int] = {None: -1, "": -1}
+    # one C loop: a value seen before keeps its code, a new one takes the next number drawn
+    codes = np.fromiter(map(index.setdefault, values, counter or itertools.count()), dtype=np.int64)
+    return codes, {code: value for value, code in index.items() if code >= 0}
 
 
 class _Fields:
@@ -181,28 +211,74 @@ class _Fields:
 
     def __init__(self, keys: Sequence[_Key]):
         self.title = np.asarray([k.title for k in keys], dtype=object)
-        self.sorted_title = np.asarray([" ".join(sorted(k.title.split())) for k in keys], dtype=object)
+        # each title with its words sorted, made when the title is first compared that way (few are)
+        self.sorted_title = np.full(len(keys), None, dtype=object)
         self.author = np.asarray([k.author for k in keys], dtype=object)
+        self.has_author = self.author != ""
         self.words = np.asarray([k.words for k in keys], dtype=np.int64)
         self.year = np.asarray([k.year or 0 for k in keys], dtype=np.int64)
         self.notice = np.asarray([bool(_NOTICE.match(k.title)) for k in keys])
-        self.doi = _codes(k.doi for k in keys)[0]
-        self.pmid = _codes(k.pmid for k in keys)[0]
-        self.volume = _codes(k.volume for k in keys)[0]
-        self.page = _codes(k.page for k in keys)[0]
-        self.journal, self.journals = _codes(k.journal for k in keys)
+        self.doi = _codes([k.doi for k in keys])[0]
+        self.pmid = _codes([k.pmid for k in keys])[0]
+        self.volume = _codes([k.volume for k in keys])[0]
+        self.page = _codes([k.page for k in keys])[0]
+        self.journal, self.journals = _codes([k.journal for k in keys])
         self._journals_match: dict[tuple[int, int], bool] = {}
+        self.length, self.chars = _character_counts(self.title)
 
     def similarity(self, a: np.ndarray, b: np.ndarray, cutoff: float) -> np.ndarray:
         """Title similarity of pairs ``(a[i], b[i])``, as :func:`_title_similarity` gives it, in C.
 
-        The second score compares titles with their words sorted (the token-sort ratio),
-        precomputed once per record instead of once per pair.
+        The second score compares titles with their words sorted (the token-sort ratio), made
+        once per record instead of once per pair.
         """
         plain = process.cpdist(self.title[a], self.title[b], scorer=fuzz.ratio, score_cutoff=cutoff, workers=-1)
-        order = process.cpdist(self.sorted_title[a], self.sorted_title[b], scorer=fuzz.ratio, score_cutoff=cutoff,
-                               workers=-1)
-        return np.maximum(plain, order)
+        # equal titles need no second score
+        left = np.flatnonzero(plain < 100)
+        for p in np.unique(np.r_[a[left], b[left]]).tolist():
+            if self.sorted_title[p] is None:
+                self.sorted_title[p] = " ".join(sorted(self.title[p].split()))
+        order = process.cpdist(self.sorted_title[a[left]], self.sorted_title[b[left]], scorer=fuzz.ratio,
+                               score_cutoff=cutoff, workers=-1)
+        plain[left] = np.maximum(plain[left], order)
+        return plain
+
+    def threshold(self, a: np.ndarray, b: np.ndarray, settings: DedupeSettings, *,
+                  lower: bool = False) -> np.ndarray:
+        """The least title similarity at which :func:`compare_records` would not call pairs ``(a[i], b[i])``
+        "different" (infinite where no similarity would do), by the same rules, on arrays.
+
+        ``queue`` for pairs with no conflicting field that are short or agree on a field,
+        ``link_supported`` for the others that may still be linked or queued, infinite for
+        different identifiers, a missing title, or a conflict with nothing in common.  With
+        ``lower`` the first author and journal, the costlier agreements, are taken as agreeing:
+        a lower bound, to set aside pairs whose titles cannot reach it before those are compared.
+        """
+        # each field of both records picked once (a chunk's pairs are many)
+        ya, yb, va, vb, pa, pb = self.year[a], self.year[b], self.volume[a], self.volume[b], self.page[a], self.page[b]
+        years = (ya > 0) & (yb > 0)
+        conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(ya - yb) > 1))
+                    | ((va >= 0) & (vb >= 0) & (va != vb)) | ((pa >= 0) & (pb >= 0) & (pa != pb)))
+        agree = (years & (ya == yb)) | ((va >= 0) & (va == vb)) | ((pa >= 0) & (pa == pb))
+        authors = self.has_author[a] & self.has_author[b]
+        if lower:
+            agree |= authors | ((self.journal[a] >= 0) & (self.journal[b] >= 0))
+        else:
+            agree |= self._journal_agrees(a, b)
+            pending = np.flatnonzero(~agree & authors)
+            if len(pending):
+                agree[pending] = process.cpdist(self.author[a[pending]], self.author[b[pending]],
+                                                scorer=fuzz.ratio, workers=1) >= 85
+        wa, wb = self.words[a], self.words[b]
+        short = np.minimum(wa, wb) < settings.short_title_words
+        # rapidfuzz's scores are single precision: the thresholds are compared in it too, as before
+        need = np.where(~conflict & (short | agree), settings.queue, settings.link_supported).astype(np.float32)
+        never = (conflict & ~agree) | (wa == 0) | (wb == 0)
+        for codes in (self.pmid, self.doi):
+            ca, cb = codes[a], codes[b]
+            never |= (ca >= 0) & (cb >= 0) & (ca != cb)
+        need[never] = np.inf
+        return need
 
     def not_different(self, a: np.ndarray, b: np.ndarray, sim: np.ndarray, settings: DedupeSettings) -> np.ndarray:
         """Which pairs :func:`compare_records` would not call "different", given their title similarity.
@@ -210,28 +286,28 @@ class _Fields:
         The same rules as :func:`compare_records`, on arrays: only the pairs left need its
         verdict and reason, one by one.
         """
-        def both(codes: np.ndarray) -> np.ndarray:
-            return (codes[a] >= 0) & (codes[b] >= 0)
+        return sim >= self.threshold(a, b, settings)
 
-        years = (self.year[a] > 0) & (self.year[b] > 0)
-        conflict = ((self.notice[a] != self.notice[b]) | (years & (np.abs(self.year[a] - self.year[b]) > 1))
-                    | (both(self.volume) & (self.volume[a] != self.volume[b]))
-                    | (both(self.page) & (self.page[a] != self.page[b])))
-        authors = (self.author[a] != "") & (self.author[b] != "")
-        author_agrees = np.zeros(len(a), dtype=bool)
-        if authors.any():
-            author_agrees[authors] = process.cpdist(self.author[a][authors], self.author[b][authors],
-                                                    scorer=fuzz.ratio, workers=1) >= 85
-        agree = (years & (self.year[a] == self.year[b])) | author_agrees | self._journal_agrees(a, b) \
-            | ((self.volume[a] >= 0) & (self.volume[a] == self.volume[b])) \
-            | ((self.page[a] >= 0) & (self.page[a] == self.page[b]))
-        short = np.minimum(self.words[a], self.words[b]) < settings.short_title_words
-        strong = sim >= settings.link_supported
-        possible = np.where(conflict, strong & agree, short | agree | strong)
-        ids_differ = both(self.pmid) & (self.pmid[a] != self.pmid[b])
-        ids_differ |= both(self.doi) & (self.doi[a] != self.doi[b])
-        titled = (self.words[a] > 0) & (self.words[b] > 0)
-        return possible & ~ids_differ & titled & (sim >= settings.queue)
+    def may_reach(self, a: np.ndarray, b: np.ndarray, need: np.ndarray | float) -> np.ndarray:
+        """Which pairs' title similarity may reach ``need``: ``False`` only where it surely does not.
+
+        rapidfuzz's ratio is 200 x the longest common subsequence over the two lengths, and a
+        common subsequence holds no more of each character than either title has; the sorted
+        words have the characters of the title.  This bound (the bag distance of Bartolini et
+        al. 2002, "String matching with metric trees using an approximate distance", SPIRE,
+        LNCS 2476:271-83) costs a few array operations per pair instead of a comparison of two
+        strings, and sets aside most candidate pairs of a block.
+        """
+        need = np.broadcast_to(np.asarray(need, dtype=np.float64), a.shape)
+        total = self.length[a] + self.length[b]
+        # some slack, more than single precision's rounding of a score near 100: a pair kept in
+        # doubt is compared, and judged by its similarity
+        floor = (need - 1e-3) * total
+        out = np.isfinite(need) & (200.0 * np.minimum(self.length[a], self.length[b]) >= floor)
+        check = np.flatnonzero(out)
+        common = np.minimum(self.chars[a[check]], self.chars[b[check]]).sum(axis=1, dtype=np.int64)
+        out[check] = 200.0 * common >= floor[check]
+        return out
 
     def _journal_agrees(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ja, jb = self.journal[a], self.journal[b]
@@ -252,11 +328,15 @@ class _UnionFind:
         self.parent: dict[int, int] = {}
 
     def find(self, x: int) -> int:
+        # a root has no entry (only union gives one, to the root it joins to another): most records
+        # are roots of their own, answered by one look-up
         parent = self.parent
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
+        root = parent.get(x)
+        if root is None:
+            return x
+        while (up := parent.get(root)) is not None:
+            root = up
+        while x != root:  # every record on the way now points at the root
             parent[x], x = root, parent[x]
         return root
 
@@ -362,16 +442,15 @@ def _block_labels(keys: Sequence[_Key]) -> tuple[np.ndarray, np.ndarray]:
         [(k.author, k.year, k.page) if k.title and k.author and k.year and k.page else None for k in keys],
         [(k.author, k.year) if k.title and k.author and k.year else None for k in keys],
     )
-    labels: list[int] = []
-    positions: list[int] = []
-    offset = 0
+    # one counter for all kinds: a label of one kind is never a label of another
+    counter = itertools.count()
+    labels, positions = [], []
     for values in kinds:
-        index: dict[Any, int] = {}
-        found = [p for p, v in enumerate(values) if v is not None]
-        labels.extend([index.setdefault(values[p], len(index)) + offset for p in found])
-        positions.extend(found)
-        offset += len(index)
-    return np.asarray(labels, dtype=np.int64), np.asarray(positions, dtype=np.int64)
+        codes = _codes(values, counter)[0]
+        found = np.flatnonzero(codes >= 0)
+        labels.append(codes[found])
+        positions.append(found)
+    return np.concatenate(labels), np.concatenate(positions)
 
 
 def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: Progress | None):
@@ -427,18 +506,38 @@ def _candidate_pairs(keys: Sequence[_Key], settings: DedupeSettings, progress: P
     return unique // n, unique % n
 
 
+#: the columns of a record that its keys are made from, in the order of :func:`_prepare_columns`'s arguments
+_KEY_COLUMNS = ("id", "title", "authors", "year", "journal", "volume", "pages", "doi", "pmid")
+
+
+def _prepare_columns(ids: Sequence[int], titles: Sequence[str | None], authors: Sequence[str],
+                     years: Sequence[int | None], journals: Sequence[str | None], volumes: Sequence[str | None],
+                     pages: Sequence[str | None], dois: Sequence[str | None],
+                     pmids: Sequence[str | None]) -> list[_Key]:
+    """:func:`prepare` of many records given as columns (``authors`` as stored, JSON text): the same keys,
+    with the titles normalised together and the author lists read in one pass."""
+    normal = norm_titles(titles)
+    firsts = json.loads(f"[{','.join(authors)}]")
+    return [_Key._make(fields) for fields in zip(
+        map(int, ids), normal, [t.count(" ") + 1 if t else 0 for t in normal], years, map(first_author_key, firsts),
+        map(journal_key, journals), [(v or "").strip().lower() for v in volumes], map(first_page, pages),
+        map(clean_doi, dois), [p or None for p in pmids])]
+
+
 def _read_keys(store: Store, progress: Progress | None) -> dict[int, _Key]:
-    """Comparable keys of every record, read one record at a time (only the keys are kept)."""
-    total = store.count_records() if progress else 0
-    keys: dict[int, _Key] = {}
+    """Comparable keys of every record, read as columns (only the keys' columns, only the keys kept)."""
     with collector_paused():
-        for rec in store.iter_records(("id", "title", "authors", "year", "journal", "volume", "pages", "doi",
-                                       "pmid")):
-            keys[rec["id"]] = prepare(rec)
-            if progress and len(keys) % 10_000 == 0:
+        columns = store.record_columns(_KEY_COLUMNS)
+        total = len(columns[0])
+        if progress:
+            progress("reading records", 0, total)
+        keys: dict[int, _Key] = {}
+        step = 10_000
+        for begin in range(0, total, step):
+            for key in _prepare_columns(*(column[begin:begin + step] for column in columns)):
+                keys[key.id] = key
+            if progress:
                 progress("reading records", len(keys), total)
-    if progress:
-        progress("reading records", len(keys), len(keys))
     return keys
 
 
@@ -531,9 +630,16 @@ def run_dedupe(store: Store, settings: DedupeSettings = DedupeSettings(), *,
         doi = fields.doi
         keep = ~((doi[a_pos] >= 0) & (doi[b_pos] >= 0) & (doi[a_pos] != doi[b_pos])) & (linked[a_pos] != linked[b_pos])
         a_pos, b_pos = a_pos[keep], b_pos[keep]
-        sims = fields.similarity(a_pos, b_pos, settings.queue)
-        hits = np.flatnonzero(sims >= settings.queue)
-        hits = hits[fields.not_different(a_pos[hits], b_pos[hits], sims[hits], settings)]
+        # the title similarity each pair needs not to be "different": first without the costlier
+        # agreements, then exactly for the pairs whose titles may reach that; only the pairs whose
+        # titles may reach what they need are compared
+        near = np.flatnonzero(fields.may_reach(a_pos, b_pos, fields.threshold(a_pos, b_pos, settings, lower=True)))
+        a_pos, b_pos = a_pos[near], b_pos[near]
+        need = fields.threshold(a_pos, b_pos, settings)
+        near = np.flatnonzero(fields.may_reach(a_pos, b_pos, need))
+        sims = np.zeros(len(a_pos), dtype=np.float32)
+        sims[near] = fields.similarity(a_pos[near], b_pos[near], settings.queue)
+        hits = np.flatnonzero(sims >= need)
         for h in hits.tolist():
             a, b = int(ids[a_pos[h]]), int(ids[b_pos[h]])
             if (a, b) in skip or uf.find(a) == uf.find(b):

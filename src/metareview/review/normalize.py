@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["clean_doi", "clean_pmid", "norm_text", "norm_title", "first_author_key", "first_page",
+__all__ = ["clean_doi", "clean_pmid", "norm_text", "norm_title", "norm_titles", "first_author_key", "first_page",
            "journal_key", "journals_match", "parse_year", "expand_pages"]
 
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|doi\s+)", re.IGNORECASE)
@@ -69,6 +70,38 @@ def norm_title(value: str | None) -> str:
     if text.startswith("[") and (text.endswith("].") or text.endswith("]")):
         text = text.lstrip("[").rstrip(".").rstrip("]")
     return norm_text(text)
+
+
+# the bulk form of _TAGS: the same, except that it does not reach across a NUL, which separates the
+# texts of norm_titles when they are read as one
+_TAGS_JOINED = re.compile(r"<[^>\x00]{1,40}>")
+# ASCII in lower case, every character but letters, digits and NUL made a space
+_ASCII_KEY = str.maketrans({chr(i): (chr(i).lower() if chr(i).isalnum() or i == 0 else " ") for i in range(128)})
+
+
+def norm_titles(values: Sequence[str | None]) -> list[str]:
+    """:func:`norm_title` of each value, the same texts, in a few passes over all of them at once.
+
+    ASCII titles (nearly all) are joined by NUL characters and made lower case, with every other
+    character a space, as one text; each title's spaces are then made single.  Titles with
+    other characters (accents to remove) or a NUL of their own get :func:`norm_text` one by one.
+    """
+    texts = [v.strip() if v else "" for v in values]
+    for i, text in enumerate(texts):
+        if text.startswith("[") and (text.endswith("].") or text.endswith("]")):
+            texts[i] = text.lstrip("[").rstrip(".").rstrip("]")
+    plain = [i for i, text in enumerate(texts) if text.isascii() and "\x00" not in text]
+    out = list(texts)
+    if len(plain) < len(texts):
+        for i in sorted(set(range(len(texts))) - set(plain)):
+            out[i] = norm_text(texts[i])
+    joined = "\x00".join([texts[i] for i in plain])
+    if "<" in joined:
+        joined = _TAGS_JOINED.sub(" ", joined)
+    # only spaces separate words now (split() would also split at \x1c-\x1f, made spaces above)
+    for i, piece in zip(plain, joined.translate(_ASCII_KEY).split("\x00")):
+        out[i] = " ".join(piece.split())
+    return out
 
 
 def first_author_key(authors: list[str] | None) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,6 +37,29 @@ _JSON_COLUMNS = {"authors", "keywords", "extra"}
 def now() -> str:
     """UTC timestamp with microseconds, so the order of log entries is the order of time."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def json_encoder() -> Callable[[Any], str]:
+    """``json.dumps(value, ensure_ascii=False)`` as a function made once, for encoding many values.
+
+    ``json.dumps`` builds the C encoder anew at every call, which for a record's three short JSON
+    columns costs more than the encoding; this builds it once (with CPython's accelerator, the
+    same text; without it, ``json.dumps`` as it is).  Values with reference cycles are not
+    checked for: records hold none.
+    """
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython has it; other interpreters encode in Python
+        return encode
+    try:
+        chunks = make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ": ", ", ", False,
+                      False, True)
+    except TypeError:  # pragma: no cover - an interpreter whose accelerator takes other arguments
+        return encode
+
+    def dumps(value: Any) -> str:
+        return "".join(chunks(value, 0))
+    return dumps
 
 
 def _row_dict(row: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +368,7 @@ class Store:
             sql = ("INSERT INTO records (batch_id, source_id, position, line, status, problem, raw, type, title, "
                    "abstract, authors, year, journal, volume, issue, pages, doi, pmid, keywords, extra) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            dumps = json.JSONEncoder(ensure_ascii=False).encode
+            dumps = json_encoder()
 
             def rows() -> Iterator[tuple]:
                 # consumed as they come: records read from a file one by one are never all held at once
@@ -389,6 +412,15 @@ class Store:
             return
         for row in self._db.execute(f"{sql} ORDER BY r.id"):
             yield _row_dict(row)
+
+    def record_columns(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """Every record's ``columns`` as one tuple per column, in id order; the JSON columns as their stored
+        text.  For reading a few fields of every record at once (de-duplication's keys)."""
+        unknown = set(columns) - set(_RECORD_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown record columns {sorted(unknown)}")
+        found = self._db.columns(f"SELECT {', '.join(columns)} FROM records ORDER BY id")
+        return found or [() for _ in columns]
 
     def links_version(self) -> tuple[int, int, int]:
         """Last ids of records, pair decisions and primary choices: rows are only ever added, so the clusters

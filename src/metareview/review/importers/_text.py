@@ -22,6 +22,8 @@ def decode(data: bytes, *, name: str = "file") -> tuple[str, str]:
 
 def unify_newlines(text: str) -> str:
     """The text with every line ending (``\\r\\n``, ``\\r`` or ``\\n``) written ``\\n``."""
+    if "\r" not in text:  # one quick scan: most exports end their lines with \n only
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -36,9 +38,14 @@ class TagValues(dict):
 
     def __init__(self, fields, skip=()):
         super().__init__()
+        get = self.get
         for tag, value in fields:
             if value and tag not in skip:
-                self.setdefault(tag, []).append(value)
+                found = get(tag)
+                if found is None:
+                    self[tag] = [value]
+                else:
+                    found.append(value)
 
     def first(self, *tags: str) -> str | None:
         """The first value of the first of ``tags`` that has one."""

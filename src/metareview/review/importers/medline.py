@@ -20,11 +20,15 @@ from ._text import TagValues, read_progress
 
 __all__ = ["parse_medline", "looks_like_medline"]
 
+#: the tags read into a record's own fields; the others go to its extra fields
+_KNOWN = frozenset({"PMID", "TI", "BTI", "AB", "FAU", "AU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "PT", "OT", "MH"})
+
 _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)$")
 _CONTINUATION = re.compile(r"^ {2,}\S")
 # a field with its continuation lines, matched on a whole record at once (the tag and
-# continuation patterns above, joined)
-_FIELD = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)", re.MULTILINE)
+# continuation patterns above, joined), with the newline before it: the record is searched with a
+# newline in front, so that the search tries only the starts of lines, not every character
+_FIELD = re.compile(r"\n([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)")
 # a record made of such fields only, one after another
 _ONE_FIELD = r"[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*"
 _RECORD = re.compile(rf"{_ONE_FIELD}(?:\n{_ONE_FIELD})*")
@@ -69,7 +73,7 @@ def _fields(raw: str) -> list[tuple[str, str]] | None:
         return None
     return [(tag, first.strip()) if not more else
             (tag, " ".join([first.strip(), *(line.strip() for line in more[1:].split("\n"))]))
-            for tag, first, more in _FIELD.findall(raw)]
+            for tag, first, more in _FIELD.findall("\n" + raw)]
 
 
 def _record(start: int, raw: str) -> Record:
@@ -110,8 +114,7 @@ def _record(start: int, raw: str) -> Record:
     pub_types = values.get("PT", [])
     rec.type = pub_types[0] if pub_types else None
     rec.keywords = values.get("OT", []) + values.get("MH", [])
-    known = {"PMID", "TI", "BTI", "AB", "FAU", "AU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "PT", "OT", "MH"}
-    rec.extra = {tag: (vals if len(vals) > 1 else vals[0]) for tag, vals in values.items() if tag not in known}
+    rec.extra = {tag: (vals if len(vals) > 1 else vals[0]) for tag, vals in values.items() if tag not in _KNOWN}
     if rec.status == "ok":
         if rec.pmid is None:
             rec.mark_malformed(f"record starting on line {start} has no PMID field")

@@ -21,6 +21,7 @@ specification (Research Information Systems, "RIS Format Specifications", 2011).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache
 
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
@@ -29,10 +30,17 @@ from ._text import TagValues, read_progress
 
 __all__ = ["parse_ris", "looks_like_ris"]
 
+#: the tags read into a record's own fields; the others go to its extra fields
+_KNOWN = frozenset({"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"})
+
 _TAG = re.compile(r"^([A-Z][A-Z0-9]) {1,2}-(?: (.*))?$")
 _TAGS = re.compile(_TAG.pattern, re.MULTILINE)  # the tagged lines of a whole record, in one pass
-# the lines that open and close a record
-_BOUNDARY = re.compile(r"^(TY|ER) {1,2}-(?: .*)?$", re.MULTILINE)
+# the same with the newline before each: a search then tries only the starts of lines, not every
+# character (a record is searched with a newline in front)
+_NEWLINE_TAGS = re.compile(r"\n([A-Z][A-Z0-9]) {1,2}-(?: (.*))?(?=\n|\Z)")
+# the lines that open and close a record: the first line of the text, then any line after a newline
+_BOUNDARY = re.compile(r"(TY|ER) {1,2}-(?: .*)?(?=\n|\Z)")
+_NEWLINE_BOUNDARY = re.compile(r"\n(TY|ER) {1,2}-(?: .*)?(?=\n|\Z)")
 _NOT_BLANK = re.compile(r"^[^\S\n]*\S", re.MULTILINE)
 _LINE_BOM = re.compile(r"^\ufeff+", re.MULTILINE)
 _PMID_NOTE = re.compile(r"PMID:?\s*(\d{5,9})", re.IGNORECASE)
@@ -57,7 +65,7 @@ def _record(start: int, raw: str, *, terminated: bool) -> Record:
     # each field as its tag and its value (the tagged line's value, then each untagged line after
     # it); lines before the first tag belong to no field.  split() gives, after the text before
     # the first tag, the tag, the tagged line's value and the text up to the next tag, in C
-    split = _TAGS.split(raw)
+    split = _NEWLINE_TAGS.split("\n" + raw)
     fields: list[tuple[str, str]] = []
     for at in range(1, len(split), 3):
         value, between = (split[at + 1] or "").strip(), split[at + 2]
@@ -105,12 +113,22 @@ def _record(start: int, raw: str, *, terminated: bool) -> Record:
                 if match and rec.pmid is None:
                     rec.pmid = clean_pmid(match.group(1))
     rec.keywords = values.get("KW", [])
-    known = {"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"}
     rec.extra = {_tag_name(tag): (vals if len(vals) > 1 else vals[0])
-                 for tag, vals in values.items() if tag not in known}
+                 for tag, vals in values.items() if tag not in _KNOWN}
     if rec.status == "ok" and not rec.title and not rec.doi:
         rec.mark_malformed(f"record on line {start} has neither a title nor a DOI")
     return rec
+
+
+def _boundaries(text: str) -> Iterator[tuple[str, int, int]]:
+    """The ``TY`` and ``ER`` lines of the text in order, each as its tag, where it starts and where it
+    ends (before its newline): what ``^(TY|ER) {1,2}-(?: .*)?$`` with re.MULTILINE finds, looking
+    only where lines start."""
+    first = _BOUNDARY.match(text)
+    if first is not None:
+        yield first.group(1), 0, first.end()
+    for match in _NEWLINE_BOUNDARY.finditer(text):
+        yield match.group(1), match.start() + 1, match.end()
 
 
 def parse_ris(text: str, progress=None) -> list[Record]:
@@ -137,24 +155,24 @@ def parse_ris(text: str, progress=None) -> list[Record]:
         return line
 
     previous_end = 0  # offset just after the last TY/ER line (before its newline)
-    for match in _BOUNDARY.finditer(text):
+    for tag, begin, finish in _boundaries(text):
         if start < 0:
             # text after the last record: its first line that is not blank opens a block
-            outside = _NOT_BLANK.search(text, previous_end, match.start())
+            outside = _NOT_BLANK.search(text, previous_end, begin)
             if outside is not None:
                 start, start_line = outside.start(), line_at(outside.start())
-        if match.group(1) == "TY":
+        if tag == "TY":
             if start >= 0:
-                records.append(_record(start_line, text[start:match.start() - 1], terminated=False))
-            start, start_line = match.start(), line_at(match.start())
+                records.append(_record(start_line, text[start:begin - 1], terminated=False))
+            start, start_line = begin, line_at(begin)
         else:
             if start < 0:
-                start, start_line = match.start(), line_at(match.start())
-            records.append(_record(start_line, text[start:match.end()], terminated=True))
+                start, start_line = begin, line_at(begin)
+            records.append(_record(start_line, text[start:finish], terminated=True))
             start = -1
             if tick is not None:
-                tick(match.end())
-        previous_end = match.end()
+                tick(finish)
+        previous_end = finish
     if start < 0:
         outside = _NOT_BLANK.search(text, previous_end)
         if outside is not None:

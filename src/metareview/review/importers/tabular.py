@@ -121,7 +121,9 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
             i = columns.get(fieldname)
             if i is None or i >= len(row):
                 return None
-            value = from_spreadsheet(row[i].strip())
+            value = row[i].strip()
+            if value[:1] == "'":  # only such a cell may be one metareview protected from spreadsheets
+                value = from_spreadsheet(value)
             return value or None
 
         rec.title = cell("title")
