@@ -18,9 +18,13 @@ HEAVY = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "starlette", "uvico
          "dask", "rapidfuzz", "docx", "lxml", "argon2", "psycopg", "rich", "typer", "pydantic")
 
 
+def python(code: str) -> str:
+    """What ``code`` prints, run in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
 def loaded(code: str) -> list[str]:
-    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    out = python(f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -69,7 +73,8 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
         "metareview.base", "metareview.base.collector", "metareview.base.deferred", "metareview.base.dist",
         "metareview.base.exceptions",
-        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.outputs", "metareview.base.presets",
+        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.lazy_imports", "metareview.base.outputs",
+        "metareview.base.presets",
         "metareview.base.report", "metareview.base.version",
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
         "metareview.effectsizes.rules", "metareview.effectsizes.study_ci", "metareview.effectsizes.validate",
@@ -95,7 +100,7 @@ def test_pool_sets_its_imports_aside_from_the_garbage_collector():
             f"gc.callbacks.append(lambda phase, info: phase == 'start' and counts.append(info['generation']))\n"
             f"assert main(['pool', {str(SEED)!r}]) == 0\n"
             f"print('\\nFROZEN', gc.get_freeze_count(), gc.isenabled(), len(counts))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = python(code)
     frozen, enabled, collections = out.rsplit("FROZEN", 1)[1].split()
     assert int(frozen) > 50_000 and enabled == "True"
     # what is left (4 young-generation collections): the analysis and its printing; typer's validators and
@@ -109,7 +114,7 @@ def test_the_command_line_freezes_nothing_before_a_command_asks():
     commands."""
     code = ("import gc\nfrom metareview.cli import main\nassert main(['--help']) == 0\n"
             "print('\\nFROZEN', gc.get_freeze_count())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = python(code)
     assert out.rsplit("FROZEN", 1)[1].split() == ["0"]
 
 
@@ -121,7 +126,7 @@ def test_lasting_imports_pause_the_collector_and_freeze_only_after_new_imports()
             "gc.unfreeze()\nwith lasting_imports():\n    import fractions\n"
             "assert gc.get_freeze_count() == 0 and gc.isenabled()\n"
             "gc.disable()\nwith lasting_imports():\n    import decimal\nassert not gc.isenabled()\nprint('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = python(code)
     assert out.strip() == "ok"
 
 
@@ -133,5 +138,29 @@ def test_the_dataclasses_pool_makes_have_their_own_docstrings():
             "print('\\nBUILT', [f'{n}.{k}' for n, m in list(sys.modules.items()) if n.startswith('metareview')\n"
             "       for k, v in vars(m).items() if isinstance(v, type) and dataclasses.is_dataclass(v)\n"
             "       and v.__module__ == n and (v.__doc__ or '').startswith(v.__name__ + '(')])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = python(code)
     assert out.rsplit("BUILT", 1)[1].strip() == "[]"
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
+def test_pool_runs_none_of_the_modules_numpy_imports_for_nothing():
+    """scipy.special's array-API layer reads every attribute of numpy, which imports numpy.f2py and
+    numpy.testing (about 0.1 s): they are placed as lazy modules (base/lazy_imports.py), never run."""
+    code = (f"import sys\nfrom metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0\n"
+            "print('\\nLAZY', [type(sys.modules[n]).__name__ for n in ('numpy.f2py', 'numpy.testing')],\n"
+            "      'numpy.f2py.crackfortran' in sys.modules, 'unittest' in sys.modules)")
+    out = python(code)
+    assert out.rsplit("LAZY", 1)[1].split() == ["['_LazyModule',", "'_LazyModule']", "False", "False"]
+
+
+def test_a_deferred_module_is_loaded_when_it_is_used():
+    code = ("import sys\nfrom metareview.base.lazy_imports import defer_imports\ndefer_imports()\n"
+            "defer_imports(['numpy.testing'])\n"
+            "import numpy.testing\nassert type(numpy.testing).__name__ == '_LazyModule'\n"
+            "assert 'numpy.testing._private.utils' not in sys.modules\n"
+            "numpy.testing.assert_allclose(1.0, 1.0)\n"
+            "assert type(numpy.testing).__name__ == 'module' and 'numpy.testing._private.utils' in sys.modules\n"
+            "from numpy import f2py\nassert callable(f2py.run_main)\n"
+            "print(sum(type(f).__name__ == '_Deferring' for f in sys.meta_path))")
+    out = python(code)
+    assert out.strip() == "1"

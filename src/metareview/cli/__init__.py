@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(f"metareview {__version__}\n")
         return EXIT_OK
     from ..base.collector import collector_paused
+    from ..base.lazy_imports import defer_imports
 
+    defer_imports()     # what numpy and matplotlib import for nothing, loaded if ever used
     # typer and the command tree: objects for the life of the process, nothing for the collector to
     # find (not frozen here: a command that forks workers, run, freezes what they inherit itself)
     with collector_paused():

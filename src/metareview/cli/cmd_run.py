@@ -24,12 +24,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     ) -> None:
         """Run every analysis of the plan and write report.html, results.json, figures and tables."""
-        from rich.console import Console
+        from ..base.collector import lasting_imports
 
-        from ..run import EXAMPLES, example_path, run_review
-        from ..run.plan import PlanError
-        from ..run.progress import Steps
-        from .output import wrote
+        with lasting_imports():     # numpy, scipy.special and the run's modules: nothing to collect
+            from rich.console import Console
+
+            from ..run import EXAMPLES, example_path, run_review
+            from ..run.plan import PlanError
+            from ..run.progress import Steps
+            from .output import wrote
 
         if out_alias is not None:
             if out is not None and out != out_alias:

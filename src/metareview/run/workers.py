@@ -55,7 +55,8 @@ class WorkerTree:
     """``count`` worker processes that run ``work(*job)`` for the jobs given to them.
 
     The first worker is forked at once (the caller should have loaded what it shares with the
-    workers), imports ``modules``, calls ``initializer``, and forks the others.  Each worker
+    workers), calls ``prepare`` (when given), imports ``modules``, calls ``initializer``, and
+    forks the others.  Each worker
     then reports ``hello()`` (anything that pickles) and serves jobs until :meth:`close`.
 
     ``on_ready(worker, hello)``, ``on_result(worker, value)``, ``on_error(worker, exc)`` (an
@@ -68,7 +69,8 @@ class WorkerTree:
                  hello: Callable[[], Any], work: Callable[..., Any], *,
                  on_ready: Callable[[int, Any], None], on_result: Callable[[int, Any], None],
                  on_error: Callable[[int, BaseException], None],
-                 on_stopped: Callable[[int, BaseException], None]):
+                 on_stopped: Callable[[int, BaseException], None],
+                 prepare: Callable[[], None] | None = None):
         from multiprocessing.connection import Pipe
 
         self.count = count
@@ -78,16 +80,17 @@ class WorkerTree:
         self.pids: list[int | None] = [None] * count
         # What the first worker inherits is frozen for its garbage collector (and that of the
         # workers it forks): their collections leave the loaded modules alone and touch, hence
-        # copy, fewer pages they share with this process.  This process keeps collecting.
-        freeze = gc.get_freeze_count() == 0
-        if freeze:
-            gc.freeze()
+        # copy, fewer pages they share with this process.  This process keeps collecting what
+        # it had not set aside itself (the collector unfreezes all or nothing: a process that
+        # had frozen objects, such as the command line after its imports, keeps these frozen too).
+        unfreeze = gc.get_freeze_count() == 0
+        gc.freeze()
         try:
             pid = os.fork()
             if pid == 0:
-                _first_worker(jobs, results, modules, initializer, hello, work)   # does not return
+                _first_worker(jobs, results, prepare, modules, initializer, hello, work)   # does not return
         finally:
-            if freeze:
+            if unfreeze:
                 gc.unfreeze()
         self._first = pid
         self.pids[0] = pid
@@ -177,16 +180,19 @@ class WorkerTree:
                     on_error(worker, error)
 
 
-def _first_worker(jobs, results, modules, initializer, hello, work) -> None:
-    """The first worker: load ``modules``, fork the others, serve; never returns."""
+def _first_worker(jobs, results, prepare, modules, initializer, hello, work) -> None:
+    """The first worker: prepare, load ``modules``, fork the others, serve; never returns."""
     code = 1
     try:
+        gc.enable()             # the caller may fork with its collector paused (while it imports)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for _, writer in jobs:
             writer.close()
         for reader, _ in results:
             reader.close()
         try:
+            if prepare is not None:
+                prepare()
             with collector_paused():
                 for name in modules:
                     importlib.import_module(name)
