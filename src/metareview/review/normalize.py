@@ -64,14 +64,17 @@ def norm_text(value: str | None) -> str:
     return _NON_ALNUM.sub(" ", text).strip()
 
 
-def norm_title(value: str | None) -> str:
-    """Title key: PubMed's brackets around translated titles and a trailing period removed."""
-    if not value:
-        return ""
-    text = value.strip()
+def _unbracketed(value: str | None) -> str:
+    """The title stripped, without PubMed's brackets around a translated title and their period."""
+    text = value.strip() if value else ""
     if text.startswith("[") and (text.endswith("].") or text.endswith("]")):
         text = text.lstrip("[").rstrip(".").rstrip("]")
-    return norm_text(text)
+    return text
+
+
+def norm_title(value: str | None) -> str:
+    """Title key: PubMed's brackets around translated titles and a trailing period removed."""
+    return norm_text(_unbracketed(value))
 
 
 # the bulk form of _TAGS: the same, except that it does not reach across a NUL, which separates the
@@ -88,10 +91,7 @@ def norm_titles(values: Sequence[str | None]) -> list[str]:
     character a space, as one text; each title's spaces are then made single.  Titles with
     other characters (accents to remove) or a NUL of their own get :func:`norm_text` one by one.
     """
-    texts = [v.strip() if v else "" for v in values]
-    for i, text in enumerate(texts):
-        if text.startswith("[") and (text.endswith("].") or text.endswith("]")):
-            texts[i] = text.lstrip("[").rstrip(".").rstrip("]")
+    texts = [_unbracketed(v) for v in values]
     plain = [i for i, text in enumerate(texts) if text.isascii() and "\x00" not in text]
     out = list(texts)
     if len(plain) < len(texts):

@@ -68,22 +68,13 @@ def _fields(raw: str) -> TagValues | None:
     """The values of a record whose every line is a field or a continuation, grouped by tag (see
     :class:`~._text.TagValues`), with the continuation lines joined to the first by spaces; ``None``
     when some line is neither (then the lines are read one by one).  Two passes in C, one checking
-    the whole record and one taking the fields, then one Python step per field that both cleans
-    its value and files it under its tag."""
+    the whole record and one taking the fields, then one Python step per field that cleans its
+    value as :class:`~._text.TagValues` files it under its tag."""
     if _RECORD.fullmatch(raw) is None:
         return None
-    values = TagValues()
-    get = values.get
-    for tag, first, more in _FIELD.findall("\n" + raw):
-        value = first.strip() if not more else " ".join(
-            [first.strip(), *(line.strip() for line in more[1:].split("\n"))])
-        if value:
-            found = get(tag)
-            if found is None:
-                values[tag] = [value]
-            else:
-                found.append(value)
-    return values
+    return TagValues((tag, first.strip() if not more else " ".join(
+        [first.strip(), *(line.strip() for line in more[1:].split("\n"))]))
+        for tag, first, more in _FIELD.findall("\n" + raw))
 
 
 def _record(start: int, raw: str) -> Record:
