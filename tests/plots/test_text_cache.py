@@ -31,6 +31,8 @@ def _figure() -> Figure:
                 transform=ax.transAxes, va="top", **kwargs)
     for k in range(6):      # one string at whole and fractional pixel offsets: glyphs drawn before, moved
         ax.text(0.05 + 0.0137 * k, 0.27 - 0.0513 * k, "0.85 [0.62; 0.97]", fontsize=7, transform=ax.transAxes)
+    ax.text(0.5, 0.05, "0.85 [0.62; 0.97]", fontsize=7, transform=ax.transAxes, antialiased=False)
+    ax.text(0.3, 0.5, "Gianfelice 2008", fontsize=7, transform=ax.transAxes, rotation=30)
     return fig
 
 
@@ -150,10 +152,12 @@ def test_a_glyph_placed_by_a_transformation_given_as_lists_is_drawn_as_matplotli
 def test_matplotlib_is_left_as_it_was_even_after_an_error():
     from matplotlib import textpath
     from matplotlib.backends import backend_pdf
+    from matplotlib.backends.backend_agg import RendererAgg
 
     before = (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
               ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
-              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers)
+              ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers,
+              RendererAgg.draw_text, backend_pdf._get_pdf_charprocs, textpath.TextToPath._get_glyph_repr)
     with pytest.raises(RuntimeError), shared_text_layout():
         assert mtext._get_text_metrics_with_cache is not before[0]
         with shared_text_layout():               # nested: the outer one stays in charge
@@ -162,7 +166,8 @@ def test_matplotlib_is_left_as_it_was_even_after_an_error():
         raise RuntimeError
     assert (mtext._get_text_metrics_with_cache, ft2font.FT2Font._layout, ft2font.FT2Font.set_size,
             ft2font.FT2Font.get_sfnt_table, fontManager._find_fonts_by_props, backend_pdf._text_helpers,
-            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers) == before
+            ft2font.FT2Font._set_transform, ft2font.FT2Font._render_glyph, textpath._text_helpers,
+            RendererAgg.draw_text, backend_pdf._get_pdf_charprocs, textpath.TextToPath._get_glyph_repr) == before
     assert "_find_fonts_by_props" not in vars(fontManager)
 
 
@@ -184,3 +189,93 @@ def test_a_matplotlib_without_one_of_the_private_parts_is_left_alone(monkeypatch
     layout = ft2font.FT2Font._layout
     with shared_text_layout():
         assert ft2font.FT2Font._layout is layout
+
+
+def _agg_pixels(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="rgba", dpi=300)
+    return buf.getvalue()
+
+
+def test_agg_draws_a_kept_glyph_without_touching_the_font_and_sets_a_size_once_per_string(monkeypatch):
+    """Agg's text: glyphs drawn before come from the kept pixels (no size, transformation or
+    rasterising for them); a glyph not drawn before is rasterised without setting again the
+    size the string set (FreeType would run the font's hinting program for it again)."""
+    calls: dict[str, int] = {}
+    monkeypatch.setattr(_text_cache, "_BITMAPS", {})      # no glyph drawn before
+    with shared_text_layout():
+        for name in ("set_size", "_set_transform", "_render_glyph"):
+            hooked = getattr(ft2font.FT2Font, name)
+            monkeypatch.setattr(ft2font.FT2Font, name,
+                                lambda font, *a, _f=hooked, _n=name: calls.__setitem__(_n, calls.get(_n, 0) + 1)
+                                or _f(font, *a))
+        fig = Figure(figsize=(2, 1))
+        fig.text(0.1, 0.5, "Wang B., 2019", fontsize=7)
+        fig.text(0.1, 0.2, "Ünal 2021", fontsize=9)
+        _agg_pixels(fig)
+        assert calls["_render_glyph"] >= 15                    # the distinct glyphs of the two strings
+        assert calls["set_size"] <= 6                          # per string (measured, drawn), not per glyph
+        calls.clear()
+        _agg_pixels(fig)                                       # every glyph drawn before
+        assert "_render_glyph" not in calls
+        assert calls.get("_set_transform", 0) <= 4             # get_font resets it (twice a string), not per glyph (22)
+    monkeypatch.undo()
+    with shared_text_layout():
+        shared = _agg_pixels(fig)
+    assert shared == _agg_pixels(fig)
+
+
+def test_agg_text_with_a_fallback_font_or_math_is_drawn_by_matplotlib():
+    fig = Figure(figsize=(2, 1))
+    fig.text(0.1, 0.6, "Wang 王 2019", fontsize=7, family=["DejaVu Sans", "Droid Sans Fallback"])
+    fig.text(0.1, 0.2, r"$I^2 = 41\%$", fontsize=7)
+    with pytest.warns(UserWarning, match="missing from font") if not any(
+            "Droid" in f.name for f in fontManager.ttflist) else _no_warning():
+        alone = _agg_pixels(fig)
+    with shared_text_layout():
+        assert _agg_pixels(fig) == alone
+        assert _agg_pixels(fig) == alone
+
+
+def _no_warning():
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
+def test_agg_without_its_private_parts_draws_as_matplotlib(monkeypatch):
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    draw_text = RendererAgg.draw_text
+    monkeypatch.delattr(RendererAgg, "_prepare_font")
+    with shared_text_layout():
+        assert RendererAgg.draw_text is draw_text
+        assert mtext._get_text_metrics_with_cache is not None       # the rest is shared as before
+
+
+def test_a_glyph_procedure_and_name_are_made_once_and_as_matplotlib_makes_them():
+    from matplotlib import textpath
+    from matplotlib.backends import backend_pdf
+    from matplotlib.font_manager import FontPath
+
+    path = fontManager.findfont(FontProperties(family="DejaVu Sans"))
+    font_path = FontPath(path, 0)
+    font = ft2font.FT2Font(path)
+    glyphs = [font.get_char_index(ord(c)) for c in "Wang 0.85"]
+    theirs = backend_pdf._get_pdf_charprocs(font_path, glyphs)
+    names = [textpath.text_to_path._get_glyph_repr(font, g) for g in glyphs]
+    loads = []
+    with shared_text_layout():
+        assert backend_pdf._get_pdf_charprocs(font_path, glyphs[:3]) == dict(list(theirs.items())[:3])
+        ours = backend_pdf._get_pdf_charprocs(font_path, glyphs)
+        real_load = ft2font.FT2Font.load_glyph
+        try:
+            ft2font.FT2Font.load_glyph = lambda f, *a, **k: loads.append(a) or real_load(f, *a, **k)
+            again = backend_pdf._get_pdf_charprocs(font_path, list(reversed(glyphs)))
+        finally:
+            ft2font.FT2Font.load_glyph = real_load
+        assert [textpath.text_to_path._get_glyph_repr(font, g) for g in glyphs] == names
+        assert [textpath.text_to_path._get_glyph_repr(_text_cache._FontOnDemand(font, g), g) for g in glyphs] == names
+    assert loads == []
+    assert list(ours.items()) == list(theirs.items())
+    assert again == theirs and list(again) == list(reversed(list(theirs)))

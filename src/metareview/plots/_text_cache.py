@@ -25,14 +25,20 @@ Inside :func:`shared_text_layout` these are kept for the process:
 The PDF writer gets each string's glyphs and positions without matplotlib loading each
 glyph into the font as it goes (20 µs a glyph; the writer never reads the loaded glyph);
 text drawn as paths (SVG) loads a glyph only when its outline is read, the first time the
-glyph is used in a file.
+glyph is used in a file.  A glyph's Type 3 procedure (PDF) and its id (SVG) are made once per
+process, not once per file.  Agg draws a glyph kept before from its pixels without setting the
+font's size and transformation for it, and sets a font's size once per string instead of once
+per glyph: FreeType runs the font's hinting program for the size (its ``prep`` table) again
+after each change of size, which was about half the cost of rasterising a glyph
+(:class:`_AggText`).
 
 All of it gives what matplotlib computes, so the files are the same bytes and pixels
 (tests/plots/test_text_cache.py compares them under several settings).  It rests on
 matplotlib's private text machinery (``matplotlib.text``'s metrics cache, ``FT2Font``'s
 ``_layout``, ``_set_transform`` and ``_render_glyph``, the ``_text_helpers`` of the PDF
 writer and of ``matplotlib.textpath``; matplotlib 3.11): on a matplotlib without them
-nothing is shared.  The context changes
+nothing is shared (and without the private parts of Agg's text drawing, the PDF writer's
+``_get_pdf_charprocs`` or ``TextToPath._get_glyph_repr``, matplotlib does that part itself).  The context changes
 matplotlib for the whole process while it lasts: a thread that draws meanwhile (the workspace
 runs a review in a thread of its server) shares the caches, whose entries are matplotlib's
 numbers for the font objects it gets (matplotlib gives each thread its own), and an inner or
@@ -72,6 +78,10 @@ _ACTIVE = False
 _BITMAPS: dict = {}
 #: Transformation last set on each font object for drawing a glyph: (matrix, dx, dy) in 16.16 and 26.6
 _PLACES: dict = {}
+#: Type 3 glyph procedures of the PDF writer: (font file, glyph) -> (glyph name, procedure)
+_CHARPROCS: dict = {}
+#: Glyph names of text drawn as paths (the SVG writer's ids): (font object, glyph) -> name
+_GLYPH_NAMES: dict = {}
 #: Entries kept at most (a review run needs about 2,000 of each)
 _LIMIT = 65536
 
@@ -86,6 +96,7 @@ def shared_text_layout() -> Iterator[None]:
     from matplotlib.font_manager import FontProperties, fontManager
 
     metrics = getattr(mtext, "_get_text_metrics_with_cache", None)
+    agg_text = _AggText.of_matplotlib()
     font_type = ft2font.FT2Font
     layout, set_size = getattr(font_type, "_layout", None), getattr(font_type, "set_size", None)
     hooked = (metrics, layout, set_size, getattr(font_type, "_set_transform", None),
@@ -204,6 +215,15 @@ def shared_text_layout() -> Iterator[None]:
     path_helpers = getattr(textpath, "_text_helpers", None)
     if path_helpers is not None and getattr(path_helpers, "layout", None) is not None:
         textpath._text_helpers = _OutlinesOnDemand(path_helpers)
+    # A glyph's Type 3 procedure in a PDF (its outline in PDF operators) and its name in an SVG
+    # are the same in every file: made once
+    charprocs = getattr(pdf, "_get_pdf_charprocs", None)
+    if charprocs is not None:
+        pdf._get_pdf_charprocs = functools.partial(_kept_charprocs, charprocs)
+    path_type = getattr(textpath, "TextToPath", None)
+    glyph_repr = getattr(path_type, "_get_glyph_repr", None)
+    if glyph_repr is not None:
+        path_type._get_glyph_repr = functools.partialmethod(_kept_glyph_repr, glyph_repr)  # type: ignore[union-attr]
 
     rc_get = functools.partial(dict.__getitem__, rc)
     font_settings: list = [None, None]      # the font settings last seen, as read and as a key
@@ -215,9 +235,13 @@ def shared_text_layout() -> Iterator[None]:
     font_type.set_size, font_type._layout, font_type.get_sfnt_table = tracked_set_size, shared_layout, shared_table
     font_type._set_transform, font_type._render_glyph = tracked_set_transform, shared_render
     fontManager._find_fonts_by_props = shared_fonts
+    if agg_text is not None:
+        agg_text.install()
     try:
         yield
     finally:
+        if agg_text is not None:
+            agg_text.uninstall()
         mtext._get_text_metrics_with_cache = metrics
         _ACTIVE = False
         font_type.set_size, font_type._layout, font_type.get_sfnt_table = set_size, layout, get_sfnt_table
@@ -228,7 +252,45 @@ def shared_text_layout() -> Iterator[None]:
             pdf._text_helpers = pdf_helpers
         if path_helpers is not None and isinstance(textpath._text_helpers, _OutlinesOnDemand):
             textpath._text_helpers = path_helpers
+        if charprocs is not None:
+            pdf._get_pdf_charprocs = charprocs
+        if glyph_repr is not None:
+            path_type._get_glyph_repr = glyph_repr  # type: ignore[union-attr]
         _SIZES.clear()
+
+
+def _kept_charprocs(charprocs, font_path, glyph_indices) -> dict:
+    """matplotlib's ``_get_pdf_charprocs`` (a Type 3 font's glyph procedures, each the glyph's
+    outline at 1000 units, loaded unscaled from the font file) with each glyph's procedure
+    made once per process: the same dictionary, in the same order."""
+    procs = {}
+    for glyph in glyph_indices:
+        key = (font_path, glyph)
+        try:
+            name, proc = _CHARPROCS[key]
+        except (KeyError, TypeError):       # TypeError: an unhashable font path, made as matplotlib does
+            (name, proc), = charprocs(font_path, [glyph]).items()
+            if len(_CHARPROCS) < _LIMIT:
+                try:
+                    _CHARPROCS[key] = (name, proc)
+                except TypeError:
+                    pass
+        procs[name] = proc
+    return procs
+
+
+def _kept_glyph_repr(path_maker, glyph_repr, font, glyph) -> str:
+    """matplotlib's ``TextToPath._get_glyph_repr`` (the font's PostScript name and the glyph,
+    quoted for a URL: the id of the glyph's outline in an SVG) made once per font and glyph."""
+    key = (font._font if isinstance(font, _FontOnDemand) else font, glyph)
+    try:
+        return _GLYPH_NAMES[key]
+    except KeyError:
+        pass
+    name = glyph_repr(path_maker, font, glyph)
+    if len(_GLYPH_NAMES) < _LIMIT:
+        _GLYPH_NAMES[key] = name
+    return name
 
 
 class _PositionsOnly:
@@ -302,3 +364,92 @@ class _Bitmap:
 
     def __init__(self, buffer, left: int, top: int):
         self.buffer, self.left, self.top = buffer, left, top
+
+
+class _AggText:
+    """Agg's ``draw_text`` for plain strings, drawing each glyph from :data:`_BITMAPS` when it
+    was rasterised before at the same fraction of a pixel, without setting the font's size
+    and transformation for it (matplotlib sets both for every glyph it draws).
+
+    A glyph not drawn before is rasterised as matplotlib does, except that the font's size is
+    set only when it is not the size already set (matplotlib sets it again for every glyph,
+    and FreeType then runs the font's hinting program for the size, its ``prep`` table, again
+    before the next hinted glyph: most of the time of rasterising a glyph).  Strings shaped
+    with a fallback font, mathtext and TeX are drawn by matplotlib.  The pixels are
+    matplotlib's (tests/plots/test_text_cache.py).  Needs Agg's private ``_prepare_font``,
+    ``_draw_text_glyphs_and_boxes`` and the renderer's ``draw_text_image``; without one of them
+    matplotlib draws.
+    """
+
+    def __init__(self, renderer_type, hinting_flag, render_mode):
+        self._type, self._hinting_flag, self._mode = renderer_type, hinting_flag, render_mode
+        self._draw_text = renderer_type.draw_text
+
+    @classmethod
+    def of_matplotlib(cls) -> _AggText | None:
+        """The hook for this matplotlib's Agg renderer, or None when a private part it needs is missing."""
+        from matplotlib.backends import backend_agg
+
+        renderer = backend_agg.RendererAgg
+        flag, mode = getattr(backend_agg, "get_hinting_flag", None), getattr(backend_agg, "RenderMode", None)
+        needed = (flag, mode, getattr(renderer, "_prepare_font", None),
+                  getattr(renderer, "_draw_text_glyphs_and_boxes", None),
+                  getattr(getattr(backend_agg, "_RendererAgg", None), "draw_text_image", None))
+        if any(part is None for part in needed):
+            return None
+        return cls(renderer, flag, mode)
+
+    def install(self) -> None:
+        self._type.draw_text = self._drawer()
+
+    def uninstall(self) -> None:
+        self._type.draw_text = self._draw_text
+
+    def _drawer(self):
+        import math
+
+        import numpy as np
+
+        draw_text, hinting_flag, normal, mono = self._draw_text, self._hinting_flag, self._mode.NORMAL, self._mode.MONO
+
+        def shared_draw_text(renderer, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            if ismath:
+                return draw_text(renderer, gc, x, y, s, prop, angle, ismath, mtext)
+            # as matplotlib's RendererAgg.draw_text and _draw_text_glyphs_and_boxes (3.11)
+            font = renderer._prepare_font(prop)
+            flags = hinting_flag()
+            items = font._layout(s, flags=flags,
+                                 features=mtext.get_fontfeatures() if mtext is not None else None,
+                                 language=mtext.get_language() if mtext is not None else None)
+            size = prop.get_size_in_points()
+            if any(item.ft_object is not font for item in items):   # a fallback font: matplotlib's way
+                renderer._draw_text_glyphs_and_boxes(
+                    gc, x, y, angle, ((item.ft_object, size, item.glyph_index, 0, 1, item.x, item.y)
+                                      for item in items), [])
+                return None
+            cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+            matrix_key = tuple(map(tuple, matrix.tolist()))
+            antialiased = gc.get_antialiased()
+            mode = normal if antialiased else mono
+            dpi, height = renderer.dpi, renderer.height
+            font_size = (size, dpi)
+            draw_image = renderer._renderer.draw_text_image
+            for item in items:
+                dx, dy, glyph = item.x, item.y, item.glyph_index
+                px, py = round(0x40 * (x + dx * cos - dy * sin)), round(0x40 * (height - y + dx * sin + dy * cos))
+                kept = _BITMAPS.get((font, font_size, matrix_key, px & 63, py & 63, glyph, flags, mode))
+                if kept is None:
+                    if _SIZES.get(font) != font_size:
+                        font.set_size(size, dpi)
+                    font._set_transform(matrix, [px, py])
+                    bitmap = font._render_glyph(glyph, flags, mode)
+                    buffer, left, top = bitmap.buffer, bitmap.left, bitmap.top
+                else:
+                    buffer, left, top = kept[0], kept[1] + (px >> 6), kept[2] + (py >> 6)
+                if not antialiased:
+                    buffer = buffer * 0xff
+                draw_image(buffer, left, int(height) - top + buffer.shape[0], 0, gc)
+            return None
+
+        return shared_draw_text
