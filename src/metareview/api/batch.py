@@ -193,20 +193,26 @@ class _Frame:
         if ids.dtype.kind in "iu" and ids.size > 1:
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal
             # ids, and the ids are sorted when the runs' ids increase
-            first = _equal_runs(ids)
-            if first is None:
+            k = _equal_runs(ids)
+            if k:  # runs of k rows each, sorted
+                self.ids = ids[::k].copy()
+                self.counts = np.full(self.ids.size, k)
+                self.order = None
+                self.starts = np.arange(0, ids.size, k)  # the first row of each analysis
+                first = self.starts
+            else:
                 first = np.flatnonzero(ids[1:] != ids[:-1])
                 first += 1
                 first = np.concatenate(([0], first))
-            heads = ids[first]
-            if not bool((heads[1:] > heads[:-1]).all()):
-                first = None
-        if first is not None:
-            self.ids = heads
-            self.counts = np.diff(np.append(first, ids.size))
-            self.order = None
-            self.starts = first  # the first row of each analysis
-        else:
+                heads = ids[first]
+                if bool((heads[1:] > heads[:-1]).all()):
+                    self.ids = heads
+                    self.counts = np.diff(np.append(first, ids.size))
+                    self.order = None
+                    self.starts = first  # the first row of each analysis
+                else:
+                    first = None
+        if first is None:
             codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
             if (codes < 0).any():
                 i = int(np.argmax(codes < 0))
@@ -281,21 +287,23 @@ class _Frame:
         return slice(r0, r1) if self.order is None else self.order[r0:r1]
 
 
-def _equal_runs(ids: np.ndarray) -> np.ndarray | None:
-    """The first row of each analysis when sorted ids come in runs of the first run's length
-    (a simulation's k studies per analysis), checked in one pass over the ids; None otherwise
+def _equal_runs(ids: np.ndarray) -> int:
+    """The length k of every analysis when sorted ids come in runs of the first run's length
+    (a simulation's k studies per analysis), checked in one pass over the ids; 0 otherwise
     (the runs are then found one change at a time)."""
     n = ids.size
     k = int(np.argmax(ids[:4096] != ids[0]))  # the first run's length (0: longer than the prefix)
     if k == 0 or n % k:
-        return None
+        return 0
     runs = ids.reshape(-1, k)
-    # ids that never decrease, with each run's first and last equal: runs of one id each,
-    # in increasing order when the first ids increase from run to run
-    if not (bool((runs[:, 0] == runs[:, -1]).all()) and bool((runs[1:, 0] > runs[:-1, 0]).all())
+    heads = runs[:, 0]
+    # ids that never decrease (one comparison over the ids end to end: comparing each run with
+    # its first id would call numpy's inner loop once per run), each run's first and last equal,
+    # and the first ids increasing from run to run: runs of one id each, in increasing order
+    if not (bool((heads[1:] > heads[:-1]).all()) and bool((heads == runs[:, -1]).all())
             and bool((ids[1:] >= ids[:-1]).all())):
-        return None
-    return np.arange(0, n, k)
+        return 0
+    return k
 
 
 def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:
@@ -858,7 +866,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
         return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
     # one table at the end rather than one per chunk
     out = _frame_of(columns, plan)
-    if isinstance(table, pd.DataFrame):
+    if isinstance(table, pd.DataFrame) and out[by].dtype != table[by].dtype:
         out[by] = out[by].astype(table[by].dtype)
     return out
 
