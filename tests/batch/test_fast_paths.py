@@ -323,6 +323,15 @@ def test_result_chunks_are_copied_into_columns_allocated_once_per_piece():
     one.add({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])})
     first = one.columns()
     assert first["x"].tolist() == [1.0, 2.0] and first["x"].base is first["y"].base  # one block, 2 of 3 rows
+    known = _Columns(["x"])  # float columns known before the first chunk: it is formed in place too
+    assert known.target(2) is None
+    known.start(2)
+    into = known.target(2)
+    into["x"][:] = [1.0, 2.0]
+    known.add({"id": np.array([7, 8]), "x": into["x"]})
+    known.start(0)  # a piece without analyses adds nothing
+    both = known.columns()
+    assert both["x"].tolist() == [1.0, 2.0] and both["id"].tolist() == [7, 8] and both["id"].dtype == np.int64
 
 
 def test_design_checks_screened_by_one_sum_still_see_every_cell():
@@ -443,7 +452,7 @@ def test_chunks_pooled_two_at_a_time_give_the_chunks_one_by_one(monkeypatch, cas
         calls.clear()
         one_by_one = pd.concat(list(batch_module.iter_batch(table, **settings)), ignore_index=True)
     assert len(joined) < len(calls) and max(a * k for (a, k), _ in calls) <= 60 < max(a * k for (a, k), _ in joined)
-    assert all(formed for _, formed in joined[1:]) and not any(formed for _, formed in calls)
+    assert all(formed for _, formed in joined) and not any(formed for _, formed in calls)
     pd.testing.assert_frame_equal(gathered, one_by_one, check_exact=True)
 
 

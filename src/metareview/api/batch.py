@@ -529,9 +529,12 @@ class _Columns:
     """Result chunks copied, as they come, into columns allocated once per piece of the table:
     the float columns in one block (one allocation, which numpy asks the system to back with
     large pages), so that the results are written into memory mapped once rather than into a
-    fresh set of arrays per chunk joined at the end."""
+    fresh set of arrays per chunk joined at the end.  ``floats``: the columns known to be
+    floats before any chunk (those the kernel may form in place, the first chunk's too); the
+    others are made from the first chunk's types."""
 
-    def __init__(self):
+    def __init__(self, floats=()):
+        self.floats = list(floats)
         self.pieces: list[dict] = []
         self.filled: list[int] = []  # rows written into each piece's columns
         self.size = 0
@@ -539,8 +542,8 @@ class _Columns:
 
     def target(self, n: int) -> dict | None:
         """The float columns' rows of the next ``n`` results, for the kernel to form its fields
-        in (a chunk's results are copied into the columns otherwise); None before the first
-        chunk of a piece (its columns are made from that chunk's types)."""
+        in (a chunk's results are copied into the columns otherwise); None while a piece has no
+        columns (before its first chunk, when no float columns are known in advance)."""
         piece = self.pieces[-1] if self.pieces else None
         if not piece:
             return None
@@ -550,15 +553,14 @@ class _Columns:
 
     def start(self, n: int) -> None:
         self.size = n
-        self.pieces.append({})
+        self.pieces.append(dict(zip(self.floats, np.empty((len(self.floats), n)))))
         self.filled.append(0)
 
     def add(self, out: dict) -> None:
         piece = self.pieces[-1]
-        if not piece:
-            floats = [c for c, a in out.items() if a.dtype == np.float64]
-            block = np.empty((len(floats), self.size))
-            piece.update(zip(floats, block))
+        if not self.filled[-1]:  # the first chunk: the columns not known in advance, from its types
+            floats = [c for c, a in out.items() if a.dtype == np.float64 and c not in piece]
+            piece.update(zip(floats, np.empty((len(floats), self.size))))
             piece.update((c, np.empty(self.size, a.dtype)) for c, a in out.items() if c not in piece)
         a = self.filled[-1]
         b = a + len(out[next(iter(out))])
@@ -574,10 +576,17 @@ class _Columns:
 
     def columns(self) -> dict | None:
         """The columns of every chunk end to end (None when there were none)."""
-        pieces = [{c: a[:n] for c, a in p.items()} for p, n in zip(self.pieces, self.filled) if p]
+        pieces = [{c: a[:n] for c, a in p.items()} for p, n in zip(self.pieces, self.filled) if n]
         if len(pieces) < 2:
             return pieces[0] if pieces else None
         return {c: np.concatenate([p[c] for p in pieces]) for c in pieces[0]}
+
+
+def _float_columns(plan: _Plan) -> list[str]:
+    """The result columns that are floats whatever the data (every kernel field over analyses
+    but the counts, the iterations and the convergence flag; the back-transformed values)."""
+    return [c for c in (*POOLED_COLUMNS, *(BACKTRANSFORMED_COLUMNS if plan.measure.transformed else ()))
+            if c not in (*_INT_COLUMNS, *_CONSTANT_COLUMNS, "tau2_converged", plan.by)]
 
 
 def _empty(plan: _Plan, id_dtype=object):
@@ -859,6 +868,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
     results = _Columns()
     plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, target=results.target,
                                   **kwargs)
+    results.floats = _float_columns(plan)  # (before the first piece: chunks come as they are asked for)
     for part in chunks:
         results.add(part)
     columns = results.columns()
