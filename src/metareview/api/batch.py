@@ -193,10 +193,11 @@ class _Frame:
         if ids.dtype.kind in "iu" and ids.size > 1:
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal
             # ids, and the ids are sorted when the runs' ids increase
-            k = _equal_runs(ids)
-            if k:  # runs of k rows each, sorted
-                self.ids = ids[::k].copy()
-                self.counts = np.full(self.ids.size, k)
+            heads = _equal_runs(ids)
+            if heads is not None:  # runs of k rows each, sorted
+                k = ids.size // heads.size
+                self.ids = heads
+                self.counts = np.full(heads.size, k)
                 self.order = None
                 self.starts = np.arange(0, ids.size, k)  # the first row of each analysis
                 first = self.starts
@@ -287,23 +288,23 @@ class _Frame:
         return slice(r0, r1) if self.order is None else self.order[r0:r1]
 
 
-def _equal_runs(ids: np.ndarray) -> int:
-    """The length k of every analysis when sorted ids come in runs of the first run's length
-    (a simulation's k studies per analysis), checked in one pass over the ids; 0 otherwise
+def _equal_runs(ids: np.ndarray) -> np.ndarray | None:
+    """The id of each analysis when sorted ids come in runs of the first run's length (a
+    simulation's k studies per analysis), checked in one pass over the ids; None otherwise
     (the runs are then found one change at a time)."""
     n = ids.size
     k = int(np.argmax(ids[:4096] != ids[0]))  # the first run's length (0: longer than the prefix)
     if k == 0 or n % k:
-        return 0
+        return None
     runs = ids.reshape(-1, k)
-    heads = runs[:, 0]
+    heads = runs[:, 0].copy()
     # ids that never decrease (one comparison over the ids end to end: comparing each run with
     # its first id would call numpy's inner loop once per run), each run's first and last equal,
     # and the first ids increasing from run to run: runs of one id each, in increasing order
     if not (bool((heads[1:] > heads[:-1]).all()) and bool((heads == runs[:, -1]).all())
             and bool((ids[1:] >= ids[:-1]).all())):
-        return 0
-    return k
+        return None
+    return heads
 
 
 def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:
