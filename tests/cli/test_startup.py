@@ -164,3 +164,15 @@ def test_a_deferred_module_is_loaded_when_it_is_used():
             "print(sum(type(f).__name__ == '_Deferring' for f in sys.meta_path))")
     out = python(code)
     assert out.strip() == "1"
+
+
+def test_review_import_loads_no_numerics(tmp_path):
+    """Importing an export parses and stores records: numpy (about 0.15 s of each start) is loaded by
+    de-duplication, which finds and compares pairs as arrays, not by the commands that only read clusters."""
+    export = Path(__file__).resolve().parents[1] / "data" / "exports" / "pubmed.nbib"
+    project = tmp_path / "review.mrv"
+    modules = loaded(f"from metareview.cli import main\nassert main(['review', 'init', {str(project)!r}]) == 0\n"
+                     f"assert main(['review', 'import', {str(export)!r}, '-p', {str(project)!r}, '--source', "
+                     f"'PubMed']) == 0")
+    assert "metareview.review.dedupe" in modules
+    assert heavy(modules) == ["rapidfuzz", "rich", "typer"]

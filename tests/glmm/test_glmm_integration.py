@@ -158,8 +158,8 @@ def test_cli_pool_methods(tmp_path, capsys):
 
 def test_glmm_analysis_runs_no_inverse_variance_kernel(monkeypatch):
     """A GLMM replaces every value of the inverse-variance kernel, and rma.glmm fits no inverse-variance
-    model: the analysis does not run the kernel; k counts the studies pooled, and a single study gets the
-    kernel's note as before."""
+    model: the analysis does not run the kernel; k counts the studies pooled, and a single study gets a
+    note of its own (no Q to report)."""
     import metareview.api.meta as meta
 
     def refuse(*args, **kwargs):
@@ -179,6 +179,10 @@ def test_glmm_analysis_runs_no_inverse_variance_kernel(monkeypatch):
         assert sum(n.startswith(start) for n in one.notes) == 1
         assert sum(str(w.message).startswith(start) and w.category is SmallSampleWarning for w in caught) == 1
     assert one.pooled["k"] == 1
+    # a GLMM of one study has no Q: its note does not claim one
+    assert np.isnan(one.pooled["q"])
+    assert any("no test of heterogeneity" in n for n in one.notes)
+    assert not any("Q = 0" in n for n in one.notes)
     monkeypatch.undo()
     # the inverse-variance analysis of the same data runs it (the refusal above is what was tested)
     original, calls = meta.pool_one, []

@@ -356,3 +356,20 @@ def test_codes_are_equal_for_equal_values_only_and_empty_values_have_none():
     counter = itertools.count()
     first, second = _codes(["a", "b"], counter)[0], _codes(["a", "b"], counter)[0]
     assert not set(first.tolist()) & set(second.tolist())
+
+
+def test_a_large_block_pairs_each_record_with_its_neighbours_in_title_order():
+    """A block larger than ``max_block`` gives each record's ``window`` nearest neighbours in the order of
+    the titles, ties (equal titles) in the order of the records: the sorted neighbourhood, worked out here
+    by hand on one author's year (short titles: no title block besides)."""
+    from metareview.review.dedupe import _candidate_pairs, _Key
+
+    titles = ["b c", "a", "b c", "\u00e9", "a b", "B", "z", "a", "ab"]
+    keys = [_Key(i, t, len(t.split()), 2020, "smith", "j", "", "", None, None) for i, t in enumerate(titles)]
+    settings = DedupeSettings(max_block=3, window=2)
+    a, b = _candidate_pairs(keys, settings, None)
+    order = sorted(range(len(titles)), key=lambda i: (titles[i], i))
+    assert order == [5, 1, 7, 4, 8, 0, 2, 6, 3]
+    expected = {(min(order[i], order[i + w]), max(order[i], order[i + w]))
+                for w in (1, 2) for i in range(len(order) - w)}
+    assert list(zip(a.tolist(), b.tolist())) == sorted(expected)

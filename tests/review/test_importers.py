@@ -415,3 +415,25 @@ def test_ris_lines_found_from_line_starts_are_the_multiline_pattern_s(text):
     assert old[1::3] == new[1::3] and old[2::3] == new[2::3]
     assert [[line.strip() for line in b.split("\n") if line.strip()] for b in old[3::3]] == \
         [[line.strip() for line in b.split("\n") if line.strip()] for b in new[3::3]]
+
+
+def test_medline_fields_read_from_the_whole_record_as_line_by_line(monkeypatch):
+    """The fields of a record whose every line is a field or a continuation are taken by two regular
+    expressions over the record; the same record read line by line (the way of records with a line that
+    is neither) gives the same values: tags of two to four characters, zero to three spaces before the
+    hyphen, no space after it, continuations indented by two or more spaces, empty first lines,
+    whitespace of every kind at the ends of lines."""
+    from metareview.review.importers import medline
+
+    text = ("PMID- 1\nTI  - A title\n      goes on  \n  and on\nAB  -\n        from the second line\xa0\n"
+            "FAU - Smith, J\nFAU -  Jones, K \t\nLID -10.1/x [doi]\nDP  - 2019 Mar-Apr\nPG  - 1021-9\n"
+            "OT  - one\nOT  - \u2003two\u2003\nMH  - \nMH  - three\n  four\n\n"
+            "PMID- 2\nTI  - [Translated title].\nPHST- 2020/01/01 [received]\nAID - 10.2/y [doi]\n"
+            "JT  - J\n  Continued\n      journal\n\n")
+    fast = parse_bytes(text.encode(), filename="x.nbib").records
+    assert [medline._RECORD.fullmatch(r.raw) is not None for r in fast] == [True, True]
+    monkeypatch.setattr(medline, "_fields", lambda raw: None)
+    slow = parse_bytes(text.encode(), filename="x.nbib").records
+    assert fast == slow
+    assert fast[0].title == "A title goes on and on" and fast[0].abstract == " from the second line"
+    assert fast[0].keywords == ["one", "two", "three four"] and fast[1].journal == "J Continued journal"

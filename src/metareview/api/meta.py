@@ -242,7 +242,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     glmm_alone = settings.method == "GLMM" and not any_zero_vi
     if glmm_alone:
         if excl.size - n_excluded == 1:
-            message = one_study_message(settings.random_ci)
+            message = one_study_message(settings.random_ci, glmm=True)
             notes.append(message)
             warnings.warn(message, SmallSampleWarning, stacklevel=3)
         from ..pooling.glmm import pooled_for_analysis as glmm_pooled

@@ -466,10 +466,13 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     )
 
 
-def one_study_message(random_ci: str) -> str:
-    """The warning of an analysis of one study."""
-    return ("only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
-            + ("; the Hartung-Knapp method needs two studies, the Wald interval is used" if random_ci == "hk" else ""))
+def one_study_message(random_ci: str, *, glmm: bool = False) -> str:
+    """The warning of an analysis of one study.  A GLMM of one study has no test of
+    heterogeneity (its Q is missing, rma.glmm fits no such model), so its note does not
+    say Q = 0."""
+    return ("only one study: tau² = 0 and I² = 0; no test of heterogeneity" if glmm else
+            "only one study: tau² = 0, Q = 0 and I² = 0 as metafor sets them"
+            ) + ("; the Hartung-Knapp method needs two studies, the Wald interval is used" if random_ci == "hk" else "")
 
 
 def kernel_warnings(pooled: Pooled, *, method_tau2: str, random_ci: str,

