@@ -22,7 +22,7 @@ from metareview.api.batch import batch
 from metareview.base import dist
 from metareview.effectsizes import rules
 from metareview.pooling.inverse_variance import PooledArrays, pool_arrays
-from metareview.pooling.tau2 import estimate_tau2, q_profile
+from metareview.pooling.tau2 import _at_boundary, estimate_tau2, q_profile
 
 from .conftest import assert_same_as_single, random_table
 
@@ -233,7 +233,8 @@ def test_a_chunk_without_padding_whose_analysis_has_no_complete_study():
 
 @pytest.mark.parametrize("ids", [[1, 1, 2, 2, 3, 3], [2, 2, 1, 1, 3, 3], [1, 1, 2, 2, 1, 3], [5, 5, 5, 5, 5, 5],
                                  [1, 2, 3, 4, 5, 6], [1, 1, 1, 4, 4, 4], [1, 1, 2, 2, 2, 2], [1, 1, 2, 2, 2, 3],
-                                 [1, 1, 2, 3, 3, 3], [3, 3, 1, 1, 2, 2], [1, 1, 2, 2, 1, 1]])
+                                 [1, 1, 2, 3, 3, 3], [3, 3, 1, 1, 2, 2], [1, 1, 2, 2, 1, 1], [1, 1, 1, 2, 5, 2],
+                                 [1, 1, 1, 2, 0, 2], [4, 4, 4, 7, 7, 7]])
 def test_integer_ids_in_runs_sorted_or_not(ids):
     """Sorted integer ids are read as runs (runs of one length, or not); any other order groups
     as string ids do."""
@@ -322,6 +323,15 @@ def test_result_chunks_are_copied_into_columns_allocated_once_per_piece():
     one.add({"x": np.array([1.0, 2.0]), "y": np.array([3.0, 4.0])})
     first = one.columns()
     assert first["x"].tolist() == [1.0, 2.0] and first["x"].base is first["y"].base  # one block, 2 of 3 rows
+    known = _Columns(["x"])  # float columns known before the first chunk: it is formed in place too
+    assert known.target(2) is None
+    known.start(2)
+    into = known.target(2)
+    into["x"][:] = [1.0, 2.0]
+    known.add({"id": np.array([7, 8]), "x": into["x"]})
+    known.start(0)  # a piece without analyses adds nothing
+    both = known.columns()
+    assert both["x"].tolist() == [1.0, 2.0] and both["id"].tolist() == [7, 8] and both["id"].dtype == np.int64
 
 
 def test_design_checks_screened_by_one_sum_still_see_every_cell():
@@ -442,7 +452,7 @@ def test_chunks_pooled_two_at_a_time_give_the_chunks_one_by_one(monkeypatch, cas
         calls.clear()
         one_by_one = pd.concat(list(batch_module.iter_batch(table, **settings)), ignore_index=True)
     assert len(joined) < len(calls) and max(a * k for (a, k), _ in calls) <= 60 < max(a * k for (a, k), _ in joined)
-    assert all(formed for _, formed in joined[1:]) and not any(formed for _, formed in calls)
+    assert all(formed for _, formed in joined) and not any(formed for _, formed in calls)
     pd.testing.assert_frame_equal(gathered, one_by_one, check_exact=True)
 
 
@@ -461,3 +471,30 @@ def test_bad_input_in_chunks_pooled_together_gives_the_error_of_the_chunks_one_b
             run_it()
         errors.append(str(info.value))
     assert errors[0] == errors[1] and "analysis 1:" in errors[0] and "beyond" in errors[0]
+
+
+BOUNDARY_VALUES = [0.5, 1e-300, 5e-324, 0.0, -0.0, -1e-300, -2.5, 1e300, np.nan, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("extra", [[], [np.nan], [np.inf], [-np.inf], [1e308, 1e308]])
+@pytest.mark.parametrize("p", [1, 2])
+def test_estimates_at_the_boundary_by_one_maximum_as_by_the_rule(extra, p):
+    """tau² over analyses made 0.0 where it is not a positive finite number or the analysis
+    has too few studies, by ``np.maximum`` where every estimate is finite (and the rule's own
+    choice where some is not, or where the sum overflows): the rule's bits, signed zeros
+    included, for one analysis and for many."""
+    rng = np.random.default_rng(3)
+    values = np.array(BOUNDARY_VALUES[:8] * 12 + extra)
+    values = values[rng.permutation(values.size)]
+    k = rng.integers(1, 5, values.size).astype(float)
+    rule = np.where(k <= p, 0.0, values)
+    rule = np.where(np.isfinite(rule) & (rule > 0), rule, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflowing sum is no warning
+        got = _at_boundary(values, k, p)
+    assert bits_equal(got, rule)
+    assert bits_equal(_at_boundary(values, np.full(values.size, 5.0), p),
+                      np.where(np.isfinite(values) & (values > 0), values, 0.0))
+    for value in BOUNDARY_VALUES:
+        one = _at_boundary(np.float64(value), np.float64(3), p)
+        assert bits_equal(np.array([one]), np.array([value if np.isfinite(value) and value > 0 else 0.0]))

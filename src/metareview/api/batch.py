@@ -193,20 +193,27 @@ class _Frame:
         if ids.dtype.kind in "iu" and ids.size > 1:
             # sorted integer ids (the usual simulation layout): analyses are the runs of equal
             # ids, and the ids are sorted when the runs' ids increase
-            first = _equal_runs(ids)
-            if first is None:
+            heads = _equal_runs(ids)
+            if heads is not None:  # runs of k rows each, sorted
+                k = ids.size // heads.size
+                self.ids = heads
+                self.counts = np.full(heads.size, k)
+                self.order = None
+                self.starts = np.arange(0, ids.size, k)  # the first row of each analysis
+                first = self.starts
+            else:
                 first = np.flatnonzero(ids[1:] != ids[:-1])
                 first += 1
                 first = np.concatenate(([0], first))
-            heads = ids[first]
-            if not bool((heads[1:] > heads[:-1]).all()):
-                first = None
-        if first is not None:
-            self.ids = heads
-            self.counts = np.diff(np.append(first, ids.size))
-            self.order = None
-            self.starts = first  # the first row of each analysis
-        else:
+                heads = ids[first]
+                if bool((heads[1:] > heads[:-1]).all()):
+                    self.ids = heads
+                    self.counts = np.diff(np.append(first, ids.size))
+                    self.order = None
+                    self.starts = first  # the first row of each analysis
+                else:
+                    first = None
+        if first is None:
             codes, uniques = pd.factorize(ids, sort=False)  # analyses in order of first appearance
             if (codes < 0).any():
                 i = int(np.argmax(codes < 0))
@@ -282,20 +289,22 @@ class _Frame:
 
 
 def _equal_runs(ids: np.ndarray) -> np.ndarray | None:
-    """The first row of each analysis when sorted ids come in runs of the first run's length
-    (a simulation's k studies per analysis), checked in one pass over the ids; None otherwise
+    """The id of each analysis when sorted ids come in runs of the first run's length (a
+    simulation's k studies per analysis), checked in one pass over the ids; None otherwise
     (the runs are then found one change at a time)."""
     n = ids.size
     k = int(np.argmax(ids[:4096] != ids[0]))  # the first run's length (0: longer than the prefix)
     if k == 0 or n % k:
         return None
     runs = ids.reshape(-1, k)
-    # ids that never decrease, with each run's first and last equal: runs of one id each,
-    # in increasing order when the first ids increase from run to run
-    if not (bool((runs[:, 0] == runs[:, -1]).all()) and bool((runs[1:, 0] > runs[:-1, 0]).all())
+    heads = runs[:, 0].copy()
+    # ids that never decrease (one comparison over the ids end to end: comparing each run with
+    # its first id would call numpy's inner loop once per run), each run's first and last equal,
+    # and the first ids increasing from run to run: runs of one id each, in increasing order
+    if not (bool((heads[1:] > heads[:-1]).all()) and bool((heads == runs[:, -1]).all())
             and bool((ids[1:] >= ids[:-1]).all())):
         return None
-    return np.arange(0, n, k)
+    return heads
 
 
 def _reraise(exc: DataError, frame: _Frame, rows, pos: int | None = None) -> None:
@@ -521,9 +530,12 @@ class _Columns:
     """Result chunks copied, as they come, into columns allocated once per piece of the table:
     the float columns in one block (one allocation, which numpy asks the system to back with
     large pages), so that the results are written into memory mapped once rather than into a
-    fresh set of arrays per chunk joined at the end."""
+    fresh set of arrays per chunk joined at the end.  ``floats``: the columns known to be
+    floats before any chunk (those the kernel may form in place, the first chunk's too); the
+    others are made from the first chunk's types."""
 
-    def __init__(self):
+    def __init__(self, floats=()):
+        self.floats = list(floats)
         self.pieces: list[dict] = []
         self.filled: list[int] = []  # rows written into each piece's columns
         self.size = 0
@@ -531,8 +543,8 @@ class _Columns:
 
     def target(self, n: int) -> dict | None:
         """The float columns' rows of the next ``n`` results, for the kernel to form its fields
-        in (a chunk's results are copied into the columns otherwise); None before the first
-        chunk of a piece (its columns are made from that chunk's types)."""
+        in (a chunk's results are copied into the columns otherwise); None while a piece has no
+        columns (before its first chunk, when no float columns are known in advance)."""
         piece = self.pieces[-1] if self.pieces else None
         if not piece:
             return None
@@ -542,15 +554,14 @@ class _Columns:
 
     def start(self, n: int) -> None:
         self.size = n
-        self.pieces.append({})
+        self.pieces.append(dict(zip(self.floats, np.empty((len(self.floats), n)))))
         self.filled.append(0)
 
     def add(self, out: dict) -> None:
         piece = self.pieces[-1]
-        if not piece:
-            floats = [c for c, a in out.items() if a.dtype == np.float64]
-            block = np.empty((len(floats), self.size))
-            piece.update(zip(floats, block))
+        if not self.filled[-1]:  # the first chunk: the columns not known in advance, from its types
+            floats = [c for c, a in out.items() if a.dtype == np.float64 and c not in piece]
+            piece.update(zip(floats, np.empty((len(floats), self.size))))
             piece.update((c, np.empty(self.size, a.dtype)) for c, a in out.items() if c not in piece)
         a = self.filled[-1]
         b = a + len(out[next(iter(out))])
@@ -566,10 +577,17 @@ class _Columns:
 
     def columns(self) -> dict | None:
         """The columns of every chunk end to end (None when there were none)."""
-        pieces = [{c: a[:n] for c, a in p.items()} for p, n in zip(self.pieces, self.filled) if p]
+        pieces = [{c: a[:n] for c, a in p.items()} for p, n in zip(self.pieces, self.filled) if n]
         if len(pieces) < 2:
             return pieces[0] if pieces else None
         return {c: np.concatenate([p[c] for p in pieces]) for c in pieces[0]}
+
+
+def _float_columns(plan: _Plan) -> list[str]:
+    """The result columns that are floats whatever the data (every kernel field over analyses
+    but the counts, the iterations and the convergence flag; the back-transformed values)."""
+    return [c for c in (*POOLED_COLUMNS, *(BACKTRANSFORMED_COLUMNS if plan.measure.transformed else ()))
+            if c not in (*_INT_COLUMNS, *_CONSTANT_COLUMNS, "tau2_converged", plan.by)]
 
 
 def _empty(plan: _Plan, id_dtype=object):
@@ -851,6 +869,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
     results = _Columns()
     plan, chunks = _pooled_chunks(table, warn=warn, on_piece=results.start, gathered=True, target=results.target,
                                   **kwargs)
+    results.floats = _float_columns(plan)  # (before the first piece: chunks come as they are asked for)
     for part in chunks:
         results.add(part)
     columns = results.columns()
@@ -858,7 +877,7 @@ def _batch_frame(table, *, warn: bool = True, **kwargs):
         return _empty(plan, table[by].dtype if isinstance(table, pd.DataFrame) else object)
     # one table at the end rather than one per chunk
     out = _frame_of(columns, plan)
-    if isinstance(table, pd.DataFrame):
+    if isinstance(table, pd.DataFrame) and out[by].dtype != table[by].dtype:
         out[by] = out[by].astype(table[by].dtype)
     return out
 

@@ -56,6 +56,7 @@ Adding an estimator
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -678,8 +679,7 @@ def kernel_estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float =
     d = Tau2Data(y, v, mask, design, weights=weights, common=common, tol=tol, maxiter=maxiter, counts=counts)
     tau2, it, conv = entry.estimate(d)
     k = d.k
-    tau2 = pick(k <= d.p, _ZERO, tau2)
-    tau2 = pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)  # (a zero of either sign is 0.0)
+    tau2 = _at_boundary(tau2, k, d.p)
     # an iterate within the solver's tolerance of zero (relative to the largest sampling
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
@@ -690,7 +690,7 @@ def kernel_estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float =
     if warn and not all_of(conv):
         warnings.warn(non_convergence_message(entry.code, maxiter, int(np.sum(~np.asarray(conv)))),
                       ConvergenceWarning, stacklevel=stacklevel)
-    return Tau2Fit(tau2, it, conv, _se(entry, d, tau2) if se else None)
+    return Tau2Fit(tau2, it, conv, _se(entry, d, tau2, bounded=True) if se else None)
 
 
 def non_convergence_message(code: str, maxiter: int, analyses: int) -> str:
@@ -700,10 +700,40 @@ def non_convergence_message(code: str, maxiter: int, analyses: int) -> str:
             f"for {analyses} analysis(es); the last iterate is reported")
 
 
-def _se(entry: Tau2Estimator, d: Tau2Data, tau2) -> np.ndarray:
-    """The standard error of the estimate ``tau2`` (under the caller's ``np.errstate``)."""
-    t = maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
-    return pick(d.k > 1, entry.se(d, t), np.nan)
+def _at_boundary(tau2, k, p: int):
+    """The estimates ``tau2`` with 0.0 where there are no more studies ``k`` than coefficients
+    ``p`` or the estimate is not a positive finite number (a zero of either sign is 0.0).
+
+    Over analyses, ``np.maximum`` with 0 and the addition of 0.0 (which turns -0.0 into 0.0
+    and leaves every other finite value as it is) give the values of that rule wherever every
+    estimate is finite, without a choice per analysis: ``np.where`` on a condition that
+    differs from analysis to analysis (some estimates zero, some not) costs about twenty times
+    a pass of arithmetic."""
+    if not isinstance(tau2, np.ndarray):  # one analysis
+        tau2 = pick(k <= p, _ZERO, tau2)
+        return pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)
+    out = np.maximum(tau2, 0.0)
+    with np.errstate(over="ignore"):
+        total = np.add.reduce(out, axis=None)
+    if math.isfinite(total):  # no NaN or infinity (an infinite sum may also be an overflow)
+        out += 0.0
+    else:
+        out = np.where(np.isfinite(tau2) & (tau2 > 0), tau2, _ZERO)
+    if np.minimum.reduce(k, axis=None, initial=np.inf) <= p:  # some analysis with too few studies
+        out = np.where(k <= p, _ZERO, out)
+    return out
+
+
+def _se(entry: Tau2Estimator, d: Tau2Data, tau2, bounded: bool = False) -> np.ndarray:
+    """The standard error of the estimate ``tau2`` (under the caller's ``np.errstate``);
+    ``bounded``: :func:`_at_boundary` has made every estimate 0.0 or positive, so that it is
+    its own maximum with 0."""
+    t = as_float(tau2) if bounded else maximum(as_float(tau2), _ZERO)  # (a numpy scalar for one analysis)
+    se = entry.se(d, t)
+    if bounded and isinstance(se, np.ndarray) and isinstance(d.k, np.ndarray) \
+            and np.minimum.reduce(d.k, axis=None, initial=np.inf) > 1:
+        return se  # every analysis has two studies or more: nothing to blank
+    return pick(d.k > 1, se, np.nan)
 
 
 def _largest_magnitude(v: np.ndarray) -> float:
