@@ -428,7 +428,8 @@ class _AggText:
                                       for item in items), [])
                 return None
             cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]]) @ [[1, 0], [0, 1]]).round().astype(int)
+            # (matplotlib multiplies this by [[extend, extend * slant], [0, 1]], the identity for a plain string)
+            matrix = (0x10000 * np.array([[cos, -sin], [sin, cos]])).round().astype(int)
             matrix_key = tuple(map(tuple, matrix.tolist()))
             antialiased = gc.get_antialiased()
             mode = normal if antialiased else mono
