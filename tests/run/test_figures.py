@@ -490,6 +490,52 @@ def test_the_first_worker_loads_the_drawing_and_forks_the_second(request):
     assert version == matplotlib.__version__
 
 
+@needs_fork
+def test_released_workers_leave_at_once_and_later_figures_are_drawn_here(request):
+    """After the last figure a run releases the workers: they end while it makes the report (close then
+    has nothing to wait for); a figure submitted after that is drawn in this process, the same figure."""
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        figures = renderer.render([FigureJob(n, family, (n, 0.1)) for n in ("a", "b")])
+        pids = [int(f.title.split()[0]) for f in figures]
+        renderer.release()
+        assert not renderer.parallel
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(_alive(pid) for pid in pids), "released workers end without being closed"
+        import matplotlib
+        assert renderer.matplotlib_version() == matplotlib.__version__
+        later = renderer.render(_jobs((0.0, "drawn here")))
+        assert [f.files["svg"] for f in later] == [b"f0.svg"]
+        renderer.release()          # nothing left to release
+    assert renderer._leaving is None and renderer._tree is None
+
+
+@needs_fork
+def test_workers_are_not_released_while_a_figure_waits_or_is_drawn(request):
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        renderer.submit(_jobs((0.3,), (0.3,), (0.3,)))
+        renderer.release()
+        assert renderer.parallel
+        assert [f.name for f in renderer.collect()] == ["f0", "f1", "f2"]
+        renderer.release()
+        assert not renderer.parallel
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a worker that has ended but is not yet waited for is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def figure_with_text(name: str) -> FigureFile:
     """A figure with text saved in every format, that tells whether ``fontTools.subset`` (imported by
     matplotlib's PDF writer, used only for TrueType fonts) ran in the process that drew it."""
