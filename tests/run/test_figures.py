@@ -267,6 +267,23 @@ def test_the_command_line_forks_its_first_worker_without_walking_its_imports(tmp
 
 
 @needs_fork
+def test_the_command_line_forks_its_first_worker_before_loading_rich(tmp_path):
+    """What the first worker inherits is on the path of every figure: rich (the progress lines, which
+    workers never show) is loaded by the run's first step, after the fork; the steps are shown as before."""
+    code = ("import os, sys\nfrom metareview.cli import main\nfork = os.fork\n"
+            "def first_fork():\n    sys.stdout.write(f'RICH {\"rich.console\" in sys.modules}\\n')\n"
+            "    os.fork = fork\n    return fork()\n"
+            "os.fork = first_fork\n"
+            f"assert main(['run', {str(EXAMPLE)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("RICH")]
+    assert line.split()[1] == "False"
+    assert "✓ Reading the analysis plan" in done.stderr and "Report: " in done.stderr
+    assert "figures as PNG, SVG and PDF" in done.stderr
+
+
+@needs_fork
 def test_a_drawing_error_reads_the_same_from_a_worker(tmp_path, request):
     if _again_in_a_new_process(request):
         return
