@@ -14,7 +14,8 @@ OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
 def write_results(parts, out: Path, empty, inputs) -> int:
-    """Write result chunks as they come (Parquet or CSV by suffix) through
+    """Write result chunks as they come (Parquet or CSV by suffix; DataFrames, or for a CSV
+    also dicts of columns as :func:`metareview.api.batch.iter_batch_columns` gives them) through
     :func:`metareview.base.outputs.open_output` (a temporary file beside ``out`` that replaces it
     only when every chunk is written); return the number of analyses.
     ``empty()`` gives the (column-only) result of a table without rows.
@@ -59,13 +60,13 @@ def _write_csv(parts, fh) -> int:
     n = 0
     plain = None
     with ThreadPoolExecutor(workers, thread_name_prefix="csv") as pool:
-        for df in parts:
-            table = _arrow_table(df)
+        for part in parts:
+            table = _arrow_table(part)
             header = plain is None
             if header:
                 plain = not any(set(name) & set(',"\r\n') for name in table.schema.names)
             pending.append(pool.submit(text, table, header, plain))
-            n += len(df)
+            n += table.num_rows
             # in order, as each is ready; at most two chunks per thread wait in memory
             while pending and (pending[0].done() or len(pending) > 2 * workers):
                 fh.write(pending.popleft().result())
@@ -74,14 +75,27 @@ def _write_csv(parts, fh) -> int:
     return n
 
 
-def _arrow_table(df):
-    """The columns of a result chunk as an Arrow table for the CSV writer: the values (and the
-    types) pyarrow's ``Table.from_pandas`` gives, without its per-column bookkeeping (a missing
-    number, NaN, is a missing value)."""
+def _arrow_table(part):
+    """The columns of a result chunk, a DataFrame or a dict of columns
+    (:func:`metareview.api.batch.iter_batch_columns`), as an Arrow table for the CSV writer:
+    the values (and the types) pyarrow's ``Table.from_pandas`` gives the chunk's DataFrame,
+    without its per-column bookkeeping (a missing number, NaN, is a missing value).  A
+    column of numbers goes to Arrow from its numpy array; any other (text) as the array pandas
+    holds, which for a dict's column a ``pandas.Series`` of it gives (the type a DataFrame
+    gives it)."""
+    import numpy as np
+    import pandas as pd
     import pyarrow as pa
 
-    return pa.table({name: pa.array(col.to_numpy() if col.dtype.kind in "fiub" else col.array, from_pandas=True)
-                     for name, col in df.items()})
+    def values(col):
+        return col.to_numpy() if col.dtype.kind in "fiub" else col.array
+
+    if isinstance(part, pd.DataFrame):
+        columns = {name: values(col) for name, col in part.items()}
+    else:
+        columns = {name: col if isinstance(col, np.ndarray) and col.dtype.kind in "fiub"
+                   else values(pd.Series(col, copy=False)) for name, col in part.items()}
+    return pa.table({name: pa.array(col, from_pandas=True) for name, col in columns.items()})
 
 
 def _write_parquet(parts, fh) -> int:
@@ -134,7 +148,7 @@ def register(app: typer.Typer) -> None:
         """Pool every analysis of DATA and write one row of pooled results per analysis."""
         import warnings
 
-        from ..api.batch import batch, iter_batch
+        from ..api.batch import batch, iter_batch, iter_batch_columns
         from ..base.exceptions import SettingsError
         from ..base.outputs import check_output
         from ..tables.io import parse_col_maps
@@ -148,8 +162,10 @@ def register(app: typer.Typer) -> None:
                       chunk_size=chunk_size, tau2_ci=tau2_ci, **pool_options_to_kwargs(**opts))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            n = write_results(iter_batch(data, progress=progress and not quiet, **kwargs), output, lambda: batch(data, **kwargs),
-                       [data])
+            # a CSV is written from the result columns, Parquet (with pandas' metadata) from DataFrames
+            chunks = (iter_batch_columns if output.suffix.lower() == ".csv" else iter_batch)(
+                data, progress=progress and not quiet, **kwargs)
+            n = write_results(chunks, output, lambda: batch(data, **kwargs), [data])
         from .output import warn, wrote
         for w in caught:
             warn(str(w.message))
