@@ -430,11 +430,13 @@ def _edge_values(n: int, rng) -> np.ndarray:
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_csv_from_columns_writes_the_bytes_of_the_dataframes(tmp_path):
-    """The CSV written from result columns (the command's way: no DataFrame) is byte for byte
-    that of one pyarrow writer given the DataFrames (from pandas): doubles of every form, ids
-    that need quotes, text in several scripts, several chunks."""
+def test_csv_from_columns_writes_the_bytes_of_the_dataframes(tmp_path, monkeypatch):
+    """The CSV written from result columns (the command's way: no DataFrame, a chunk's rows
+    formatted at once) is byte for byte that of one pyarrow writer given the DataFrames (from
+    pandas, 1,024 rows at a time): doubles of every form, ids that need quotes, text in
+    several scripts, chunks longer than the writer's default batch and batches cut short."""
     from metareview.api.batch import iter_batch_columns
+    from metareview.cli import cmd_batch
     from metareview.cli.cmd_batch import write_results
 
     rng = np.random.default_rng(18)
@@ -453,7 +455,9 @@ def test_csv_from_columns_writes_the_bytes_of_the_dataframes(tmp_path):
     assert b'"A,""0""\n' in reference and b",-0," in reference and b",5e-324," in reference
     empty = lambda: frames[0].iloc[:0]  # noqa: E731
     out = tmp_path / "out.csv"
-    assert write_results(iter(columns), out, empty, []) == 2_300
-    assert out.read_bytes() == reference
-    assert write_results(iter(frames), out, empty, []) == 2_300
-    assert out.read_bytes() == reference
+    for rows in (cmd_batch.CSV_BATCH_ROWS, 1_000, 7):
+        monkeypatch.setattr(cmd_batch, "CSV_BATCH_ROWS", rows)
+        assert write_results(iter(columns), out, empty, []) == 2_300
+        assert out.read_bytes() == reference
+        assert write_results(iter(frames), out, empty, []) == 2_300
+        assert out.read_bytes() == reference
