@@ -137,3 +137,18 @@ def test_input_refused_as_before(call, rule):
         with pytest.raises(DataError) as caught:
             call()
     assert caught.value.rule == rule, caught.value
+
+
+def test_a_result_made_from_its_fields_is_the_one_its_dataclass_makes():
+    from metareview.api.result import MetaResult
+
+    r = metareview.metaprop(EVENTS, N)
+    fields = {name: r.__dict__[name] for name in MetaResult.__dataclass_fields__}
+    made, built = MetaResult.of_fields(**fields), MetaResult(**fields)
+    assert list(made.__dict__) == list(built.__dict__)
+    assert all(made.__dict__[name] is built.__dict__[name] for name in fields)
+    assert made == built and hash(made) == hash(built) and str(made) == str(built)
+    with pytest.raises(AttributeError):
+        made.func = "metagen"  # frozen as the dataclass
+    with pytest.raises(TypeError):
+        MetaResult.of_fields(**{**fields, "unknown": 1})  # the dataclass names what is wrong

@@ -210,7 +210,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     # generic data (yi with vi or sei) are already on the measure's analysis scale
     es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings, screen)
     # np.count_nonzero: these checks run on every analysis, and cost a third of .any() on a few studies
-    pooled_in = ~excl
+    # (the studies pooled: True when every study is, which a mask ANDed with it keeps as it is)
+    pooled_in = ~excl if n_excluded else True
     # every cell within the rules (four reductions; none for generic data given with vi, whose
     # effects are its columns) spares the masks that name the study breaking one
     any_zero_vi = False
@@ -233,7 +234,7 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         if any_zero_vi:
             _check_zero_variances(zero_vi, labels, settings, notes)
     # (the mask of pooled studies: for the kernel when a study is left out, and for the other methods)
-    mask = pooled_in.astype(float) if n_excluded or settings.method != "Inverse" else None
+    mask = (~excl).astype(float) if n_excluded or settings.method != "Inverse" else None
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     # what rma() leaves to confint(), predict() and weights() is computed when first used
     # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights)
@@ -287,16 +288,19 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
     intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
     lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))
-    notes.extend(_flag_notes(labels, covs))
-    corrected = (es.incr > 0) & pooled_in if m.design in ("proportion", "bin2") else None
+    if covs:
+        notes.extend(_flag_notes(labels, covs))
+    corrected = None
+    if m.design in ("proportion", "bin2"):
+        corrected = es.incr > 0 if pooled_in is True else (es.incr > 0) & pooled_in
     if corrected is not None and np.count_nonzero(corrected):
         notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
     source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
               "exclude": exclude, "subset": subset, "refit": _refit}
-    return MetaResult(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
-                      excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
-                      nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
-                      notes=tuple(notes), version=__version__)
+    return MetaResult.of_fields(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
+                                excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
+                                nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
+                                notes=tuple(notes), version=__version__)
 
 
 def _study_intervals(m: Measure, yi, vi, settings: Settings, arrays: dict, missing) -> tuple:
