@@ -326,33 +326,37 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
     values, so they are the values given at once.
 
     ``_screened=True`` is the single-analysis API's alone, as :func:`pool_arrays`'s is the
-    batch engine's: its input rules have found every cell of ``yi`` and ``vi`` finite from their
-    extremes, so the kernel does not screen them again.
+    batch engine's: its settings have checked the options (:class:`~metareview.pooling.settings.Settings`)
+    and its input rules have found every cell of ``yi`` and ``vi`` finite from their extremes,
+    so the kernel checks neither again.
     """
-    _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
+    if not _screened:
+        _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     with _quiet():
         y, v, mk, k = _prepare(yi, vi, mask, ndim=1, finite=_screened)
-        values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
-                       adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
-                       tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
-                       tau2_weights=tau2_weights, tau2_center=tau2_center, deferred=deferred)
-    prediction_interval, fill = values.pop("later", (None, None))
-    return _named([float(values[name]) for name in _SCALAR_FIELDS], level, values["weight_common"],
-                  values["weight_random"], prediction_interval, fill)
+        values, wc, wr, later = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
+                                      adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
+                                      tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights,
+                                      warn=warn, tau2_weights=tau2_weights, tau2_center=tau2_center,
+                                      deferred=deferred)
+    prediction_interval, fill = (None, None) if later is None else later
+    return _named(values, level, wc, wr, prediction_interval, fill)
 
 
 def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction, i2_method, null, tau2_tol,
           tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False,
-          out: dict | None = None) -> dict:
+          out: dict | None = None):
     """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
-    for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
-    shape (studies,), under the caller's ``np.errstate`` (:func:`_quiet`).
+    for ``y`` of shape (analyses, studies) (a dict by field); or for one analysis' ``y`` of
+    shape (studies,), computed on numpy scalars, ``(values, weight_common, weight_random,
+    later)``, the values Python floats in the order of :data:`_SCALAR_FIELDS`; under the
+    caller's ``np.errstate`` (:func:`_quiet`).
 
     ``deferred`` (one analysis): the prediction interval, the weights and the heterogeneity
     intervals are left NaN (None), and ``later`` holds what computes them on first use: the
-    prediction interval (a :class:`~metareview.base.deferred.Deferred`), the function that
-    fills the heterogeneity intervals, and the weights in place.  ``out``: arrays to form fields
-    in (:func:`pool_arrays`'s ``_out``)."""
+    prediction interval (a :class:`~metareview.base.deferred.Deferred`) and the function that
+    fills the heterogeneity intervals (None when nothing is deferred); the weights are deferred
+    in place.  ``out``: arrays to form fields in (:func:`pool_arrays`'s ``_out``)."""
     one = y.ndim == 1
     o = (lambda name: None) if out is None or one else out.get
     p, z = _dist.two_sided(level)
@@ -467,18 +471,23 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         q = pick(single, 0.0, q)
         q_p = pick(single, 1.0, q_p)
     ci_c = _interval(mu_c, z, se_c, (o("common_ci_low"), o("common_ci_high")))
+    if one:
+        # the scalars of one analysis as Python floats, in the order of _SCALAR_FIELDS (what
+        # pool_one names), with the weights and what is left for later
+        return ([float(x) for x in (
+            k, mu_c, se_c, ci_c[0], ci_c[1], stat_c, p_c, mu_r, se_r, lo_r, hi_r, stat_r, p_r, df_r, pred_lo,
+            pred_hi, q, q_df, q_p, tau2, tau2_lo, tau2_hi, sqrt(tau2), het["i2"], het["i2_ci_low"],
+            het["i2_ci_high"], het["h"], het["h_ci_low"], het["h_ci_high"], fit.iterations, fit.converged,
+            se_t2)], wc, wr, later)
     return dict(
-        k=k if one else k.astype(int), common_estimate=mu_c, common_se=se_c,  # (one: pool_one takes float())
-        common_ci_low=ci_c[0], common_ci_high=ci_c[1],
+        k=k.astype(int), common_estimate=mu_c, common_se=se_c, common_ci_low=ci_c[0], common_ci_high=ci_c[1],
         common_statistic=stat_c, common_p=p_c,
         random_estimate=mu_r, random_se=se_r, random_ci_low=lo_r, random_ci_high=hi_r,
         random_statistic=stat_r, random_p=p_r, random_df=df_r,
         prediction_low=pred_lo, prediction_high=pred_hi,
-        q=q, q_df=q_df if one else q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
-        tau=sqrt(tau2) if one else np.sqrt(tau2, out=o("tau")), tau2_iterations=fit.iterations,
-        tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr, se_tau2=se_t2,
-        **het, **({} if later is None else {"later": later}),
+        q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
+        tau=np.sqrt(tau2, out=o("tau")), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
+        weight_common=wc, weight_random=wr, se_tau2=se_t2, **het,
     )
 
 
