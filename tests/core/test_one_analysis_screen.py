@@ -152,3 +152,13 @@ def test_a_result_made_from_its_fields_is_the_one_its_dataclass_makes():
         made.func = "metagen"  # frozen as the dataclass
     with pytest.raises(TypeError):
         MetaResult.of_fields(**{**fields, "unknown": 1})  # the dataclass names what is wrong
+
+
+def test_numbered_labels_are_each_call_its_own_array():
+    from metareview.tables.selection import study_labels
+
+    first, second = study_labels(None, 4), study_labels(None, 4)
+    assert first.dtype == object and first.tolist() == ["1", "2", "3", "4"] and first.flags.writeable
+    first[0] = "changed"
+    assert second.tolist() == ["1", "2", "3", "4"] and study_labels(None, 4)[0] == "1"
+    assert study_labels(None, 0).shape == (0,)

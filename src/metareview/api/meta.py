@@ -287,11 +287,12 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             pooled = pooled.replace(method_details={**(pooled.method_details or {}), **cmh_tarone(
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
     intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
-    lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))
+    lo, hi, nlo, nhi = intervals.part(0), intervals.part(1), intervals.part(2), intervals.part(3)
     if covs:
         notes.extend(_flag_notes(labels, covs))
+    # (an increment is never negative: the studies given one are its nonzero cells, usually none)
     corrected = None
-    if m.design in ("proportion", "bin2"):
+    if m.design in ("proportion", "bin2") and np.count_nonzero(es.incr):
         corrected = es.incr > 0 if pooled_in is True else (es.incr > 0) & pooled_in
     if corrected is not None and np.count_nonzero(corrected):
         notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
