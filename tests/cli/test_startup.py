@@ -73,7 +73,8 @@ def test_pool_loads_only_what_pooling_needs():
         "metareview", "metareview.api", "metareview.api.meta", "metareview.api.result",
         "metareview.base", "metareview.base.collector", "metareview.base.deferred", "metareview.base.dist",
         "metareview.base.exceptions",
-        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.lazy_imports", "metareview.base.outputs",
+        "metareview.base.format", "metareview.base.jsondoc", "metareview.base.lazy_imports",
+        "metareview.base.library_docs", "metareview.base.outputs",
         "metareview.base.presets",
         "metareview.base.report", "metareview.base.version",
         "metareview.effectsizes", "metareview.effectsizes.escalc", "metareview.effectsizes.measures",
@@ -151,6 +152,18 @@ def test_pool_runs_none_of_the_modules_numpy_imports_for_nothing():
             "      'numpy.f2py.crackfortran' in sys.modules, 'unittest' in sys.modules)")
     out = python(code)
     assert out.rsplit("LAZY", 1)[1].split() == ["['_LazyModule',", "'_LazyModule']", "False", "False"]
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the seed's treatment-response table is a test fixture")
+def test_pool_keeps_scipy_s_docstrings_as_written():
+    """scipy.special appends a note on array libraries to 94 docstrings as it is imported, parsing and
+    rendering each (a fifth of importing numpy and scipy.special): in a command's process the docstrings are
+    kept as written (base/library_docs.py)."""
+    code = (f"import sys\nfrom metareview.cli import main\nassert main(['pool', {str(SEED)!r}]) == 0\n"
+            "from scipy._lib import _array_api\nfrom metareview.base.library_docs import _NOTES\n"
+            "print('\\nKEPT', _array_api.FunctionDoc.__module__, len(_NOTES) > 90)")
+    out = python(code)
+    assert out.rsplit("KEPT", 1)[1].split() == ["metareview.base.library_docs", "True"]
 
 
 def test_a_deferred_module_is_loaded_when_it_is_used():

@@ -267,6 +267,23 @@ def test_the_command_line_forks_its_first_worker_without_walking_its_imports(tmp
 
 
 @needs_fork
+def test_the_command_line_forks_its_first_worker_before_loading_rich(tmp_path):
+    """What the first worker inherits is on the path of every figure: rich (the progress lines, which
+    workers never show) is loaded by the run's first step, after the fork; the steps are shown as before."""
+    code = ("import os, sys\nfrom metareview.cli import main\nfork = os.fork\n"
+            "def first_fork():\n    sys.stdout.write(f'RICH {\"rich.console\" in sys.modules}\\n')\n"
+            "    os.fork = fork\n    return fork()\n"
+            "os.fork = first_fork\n"
+            f"assert main(['run', {str(EXAMPLE)!r}, '-o', {str(tmp_path / 'out')!r}]) == 0\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    (line,) = [x for x in done.stdout.splitlines() if x.startswith("RICH")]
+    assert line.split()[1] == "False"
+    assert "✓ Reading the analysis plan" in done.stderr and "Report: " in done.stderr
+    assert "figures as PNG, SVG and PDF" in done.stderr
+
+
+@needs_fork
 def test_a_drawing_error_reads_the_same_from_a_worker(tmp_path, request):
     if _again_in_a_new_process(request):
         return
@@ -488,6 +505,52 @@ def test_the_first_worker_loads_the_drawing_and_forks_the_second(request):
     assert first != second
     import matplotlib
     assert version == matplotlib.__version__
+
+
+@needs_fork
+def test_released_workers_leave_at_once_and_later_figures_are_drawn_here(request):
+    """After the last figure a run releases the workers: they end while it makes the report (close then
+    has nothing to wait for); a figure submitted after that is drawn in this process, the same figure."""
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        assert renderer.parallel
+        figures = renderer.render([FigureJob(n, family, (n, 0.1)) for n in ("a", "b")])
+        pids = [int(f.title.split()[0]) for f in figures]
+        renderer.release()
+        assert not renderer.parallel
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not any(_alive(pid) for pid in pids), "released workers end without being closed"
+        import matplotlib
+        assert renderer.matplotlib_version() == matplotlib.__version__
+        later = renderer.render(_jobs((0.0, "drawn here")))
+        assert [f.files["svg"] for f in later] == [b"f0.svg"]
+        renderer.release()          # nothing left to release
+    assert renderer._leaving is None and renderer._tree is None
+
+
+@needs_fork
+def test_workers_are_not_released_while_a_figure_waits_or_is_drawn(request):
+    if _again_in_a_new_process(request):
+        return
+    with FigureRenderer(2) as renderer:
+        renderer.submit(_jobs((0.3,), (0.3,), (0.3,)))
+        renderer.release()
+        assert renderer.parallel
+        assert [f.name for f in renderer.collect()] == ["f0", "f1", "f2"]
+        renderer.release()
+        assert not renderer.parallel
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a worker that has ended but is not yet waited for is a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def figure_with_text(name: str) -> FigureFile:

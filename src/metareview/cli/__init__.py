@@ -96,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     from ..base.collector import collector_paused
     from ..base.lazy_imports import defer_imports
+    from ..base.library_docs import keep_docstrings
 
     defer_imports()     # what numpy and matplotlib import for nothing, loaded if ever used
+    keep_docstrings()   # scipy's notes on array libraries, not appended to its docstrings at import
     # typer and the command tree: objects for the life of the process, nothing for the collector to
     # find (not frozen here: a command that forks workers, run, freezes what they inherit itself)
     with collector_paused():

@@ -27,8 +27,6 @@ def register(app: typer.Typer) -> None:
         from ..base.collector import lasting_imports
 
         with lasting_imports():     # numpy, scipy.special and the run's modules: nothing to collect
-            from rich.console import Console
-
             from ..run import EXAMPLES, example_path, run_review
             from ..run.plan import PlanError
             from ..run.progress import Steps
@@ -45,12 +43,13 @@ def register(app: typer.Typer) -> None:
             directory = example_path(example)
             if out is None:
                 out = Path.cwd() / f"{EXAMPLES[example]}-output"
-        console = Console(stderr=True, highlight=False)
-        steps = Steps(console, enabled=not quiet)
+        # rich's console is made at the first step, once the figure workers are forked (they need none)
+        steps = Steps(enabled=not quiet)
         result = run_review(directory, out, force=force, steps=steps)
         wrote(result.out)  # announced with --quiet too: it is the result, not progress
         if quiet:
             return
+        console = steps.console
         counts: dict[str, int] = {}
         for v in result.comparison:
             counts[v.verdict] = counts.get(v.verdict, 0) + 1

@@ -124,6 +124,8 @@ def _run(target, out, force: bool, steps: Steps, renderer) -> ReviewRun:
 
     with steps(f"{renderer.submitted} figures as PNG, SVG and PDF") as show:
         figures = renderer.collect(lambda done, total, name: show(f"figure {done}/{total} ({name})"))
+    # the workers leave (their memory is given back) while the report is made and the files written
+    renderer.release()
     versions = software_versions(renderer.matplotlib_version())
     with steps("Report and results.json"):
         results = _results(plan, loaded, runs, table1, comparison, figures, versions)

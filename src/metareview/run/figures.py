@@ -224,6 +224,7 @@ class FigureRenderer:
         self._lock = threading.Lock()
         self._hello = threading.Event()         # a worker has said which matplotlib it draws with
         self._matplotlib: str | None = None
+        self._leaving: WorkerTree | None = None     # released: the workers leave, close() waits for them
         if self.workers > 1 and _fork_is_safe():
             import importlib
 
@@ -255,16 +256,29 @@ class FigureRenderer:
         with self._lock:
             waiting, self._waiting = self._waiting, []
             tree, self._tree = self._tree, None
+            leaving, self._leaving = self._leaving, None
             drawing = bool(self._held)
         for _, _, future, _ in waiting:
             future.cancel()
         if tree is not None:
             tree.close(stop=drawing)
+        if leaving is not None:
+            leaving.close()
+
+    def release(self) -> None:
+        """No more figures for the workers: they leave now, while this process goes on (a run's report
+        and files), and :meth:`close` only waits for them.  Figures submitted after this are drawn in
+        this process.  Does nothing while a worker has a figure or one is waiting for a worker."""
+        with self._lock:
+            if self._tree is None or self._held or self._waiting:
+                return
+            self._leaving, self._tree = self._tree, None
+        self._leaving.release()
 
     def matplotlib_version(self) -> str:
         """The version of matplotlib that draws the figures (told by the workers, so that this
         process need not load it)."""
-        if self._tree is not None:
+        if self._tree is not None or self._leaving is not None:
             self._hello.wait()
         return self._matplotlib or _matplotlib_version()
 

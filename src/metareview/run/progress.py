@@ -16,26 +16,42 @@ class Steps:
     """
 
     def __init__(self, console=None, enabled: bool = True):
-        if console is None and enabled:
-            from rich.console import Console
-            console = Console(stderr=True, highlight=False)
-        self.console = console if enabled else None
+        self._console = console
+        self.enabled = enabled
         self.start = time.perf_counter()
+
+    @property
+    def console(self):
+        """Where the steps are shown (None when they are not): the console given, else rich's on
+        standard error, made when first needed.  rich is loaded then, not before: ``metareview run``
+        makes its steps before it forks the figure workers, which never show one, and the first step
+        comes after the fork (loading rich took about 7% of the start before it)."""
+        if not self.enabled:
+            return None
+        if self._console is None:
+            from ..base.collector import collector_paused
+
+            with collector_paused():    # objects for the life of the process: nothing to collect
+                from rich.console import Console
+            self._console = Console(stderr=True, highlight=False)
+        return self._console
 
     @contextmanager
     def __call__(self, label: str):
         t0 = time.perf_counter()
-        if self.console is None:
+        console = self.console
+        if console is None:
             yield _silent
             return
-        with self.console.status(f"{label} ...", spinner="dots") as status:
+        with console.status(f"{label} ...", spinner="dots") as status:
             # naming the spinner again makes rich redraw the line now, not at its next tick
             yield lambda detail: status.update(f"{label}: {detail} ...", spinner="dots")
-        self.console.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - t0:.2f} s)[/]")
+        console.print(f"[green]✓[/] {label} [dim]({time.perf_counter() - t0:.2f} s)[/]")
 
     def done(self, message: str) -> None:
-        if self.console is not None:
-            self.console.print(f"[bold]{message}[/] [dim]in {time.perf_counter() - self.start:.1f} s[/]")
+        console = self.console
+        if console is not None:
+            console.print(f"[bold]{message}[/] [dim]in {time.perf_counter() - self.start:.1f} s[/]")
 
 
 def _silent(detail: str) -> None:

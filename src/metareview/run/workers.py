@@ -117,12 +117,17 @@ class WorkerTree:
             except OSError:     # it has ended: the receiving thread reports it
                 pass
 
-    def close(self, stop: bool = False) -> None:
-        """End the workers: at once (SIGTERM) with ``stop``, else once they finish their job."""
+    def release(self) -> None:
+        """Take no more jobs: each worker leaves once it has finished its job, while the caller goes on
+        (:meth:`close` then waits for them)."""
         with self._sending:
             self._closed = True
             for conn in self._jobs:
                 conn.close()
+
+    def close(self, stop: bool = False) -> None:
+        """End the workers: at once (SIGTERM) with ``stop``, else once they finish their job."""
+        self.release()
         if stop:
             for pid in self.pids:
                 if pid is not None:
