@@ -110,3 +110,21 @@ def test_setting_up_imports_nothing_and_does_nothing_once_scipy_is_loaded():
            "from scipy._lib import _array_api\nprint(_array_api.FunctionDoc.__module__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[-1] == "scipy._lib._docscrape"
+
+
+def test_a_decorator_that_reads_more_of_the_docstring_gets_scipy_s_own():
+    """A scipy release whose decorator reads another section, or an attribute, of the ``FunctionDoc``: the
+    kept docstring becomes scipy's parse of it (the notes given before included), rendered as scipy renders it."""
+    code = ("from metareview.base import library_docs\nlibrary_docs.keep_docstrings()\n"
+            "from scipy._lib import _array_api\n"
+            "def f(x):\n    '''Square.\n\n    Parameters\n    ----------\n    x : float\n        A number.\n    '''\n"
+            "    return x * x\n"
+            "doc = _array_api.FunctionDoc(f)\ndoc['Notes'].append('first')\n"
+            "params = [p.name for p in doc['Parameters']]\ndoc['Notes'].append('second')\n"
+            "ours = str(doc)\n"
+            "library = library_docs._LIBRARY[0](f)\nlibrary['Notes'].extend(['first', 'second'])\n"
+            "print(params, ours == str(library), 'first' in ours and 'second' in ours, f not in library_docs._NOTES)\n"
+            "other = _array_api.FunctionDoc(f)\nprint(other.__class__.__name__, type(other._parsed_data).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "['x'] True True True"
+    assert out[1] == "_Kept dict"

@@ -42,18 +42,38 @@ _LIBRARY: list[Callable] = []       # scipy's FunctionDoc, once replaced
 class _Kept:
     """What ``xp_capabilities`` reads of a ``FunctionDoc``: the list of notes it appends to, and the
     rendering, whose lines after the first (the signature) it sets as the docstring.  Rendered here
-    as the docstring as written, so that the docstring is set to itself."""
+    as the docstring as written, so that the docstring is set to itself.  Asked for anything else
+    (another section, an attribute: a scipy release that reads more of it), it becomes scipy's own
+    ``FunctionDoc`` of the function, the notes given so far appended, and renders as that."""
 
     def __init__(self, function, doc: str):
         self._function, self._doc = function, doc
         self._notes: list[str] = []
+        self._library: Any = None
 
-    def __getitem__(self, section: str) -> list[str]:
-        if section != "Notes":
-            raise KeyError(section)
-        return self._notes
+    def _parsed(self):
+        if self._library is None:
+            self._library = _LIBRARY[0](self._function)
+            self._library["Notes"].extend(self._notes)
+            self._notes = self._library["Notes"]
+        return self._library
+
+    def __getitem__(self, section: str):
+        if section == "Notes" and self._library is None:
+            return self._notes
+        return self._parsed()[section]
+
+    def __setitem__(self, section: str, value) -> None:
+        self._parsed()[section] = value
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._parsed(), name)
 
     def __str__(self) -> str:
+        if self._library is not None:
+            return str(self._library)
         if self._notes:
             _NOTES[self._function] = "\n".join(self._notes)
         return "\n" + self._doc
