@@ -53,6 +53,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ._font_files import fonts_in_memory
+
 __all__ = ["shared_text_layout"]
 
 #: Sizes of strings: (renderer class, renderer dpi, settings, text, font properties, ismath, dpi) -> (w, h, d)
@@ -238,7 +240,8 @@ def shared_text_layout() -> Iterator[None]:
     if agg_text is not None:
         agg_text.install()
     try:
-        yield
+        with fonts_in_memory():
+            yield
     finally:
         if agg_text is not None:
             agg_text.uninstall()
