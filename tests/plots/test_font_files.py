@@ -106,7 +106,7 @@ def test_font_lists_with_fallbacks_and_the_last_resort_font_are_made_as_matplotl
                 results.append((font.set_text(string).tolist(), font.get_width_height(),
                                 [(i.glyph_index, i.x, i.ft_object.postscript_name)
                                  for i in font._layout(string, ft2font.LoadFlags.NO_HINTING)],
-                                sorted(str(w.message) for w in caught)))
+                                sorted(_missing(w.message) for w in caught)))
         assert results[1] == results[0]
 
 
