@@ -102,7 +102,7 @@ def fonts_in_memory() -> Iterator[None]:
 
     def font_from_memory(font_filepaths, **kwargs):
         try:
-            key = (font_filepaths, tuple(sorted(kwargs.items())))
+            key = (font_filepaths, tuple(kwargs.items()))     # get_font gives them in one order
             font = _FONT_OBJECTS.get(key)
         except TypeError:           # an unhashable argument: as matplotlib does (it would fail too)
             return get_font(font_filepaths, **kwargs)
