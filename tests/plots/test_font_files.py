@@ -155,3 +155,25 @@ def test_a_forked_child_makes_its_own_fonts():
             os._exit(0 if not _font_files._FONT_OBJECTS else 1)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_font_list_looked_up_again_gives_its_font_reset_as_get_font_resets_it(monkeypatch):
+    from matplotlib import text as text_module
+    from matplotlib.backends import backend_agg
+
+    paths = [_path(), _path("DejaVu Serif")]
+    original = font_manager.get_font
+    with fonts_in_memory():
+        first = text_module.get_font(paths)
+        assert backend_agg.get_font is text_module.get_font is font_manager.get_font is not original
+        calls = []
+        real = ft2font.FT2Font._set_transform
+        monkeypatch.setattr(ft2font.FT2Font, "_set_transform", lambda f, m, d: calls.append((m, d)) or real(f, m, d))
+        assert backend_agg.get_font(list(paths)) is first and font_manager.get_font(tuple(paths)) is first
+        assert calls == [([[0x10000, 0], [0, 0x10000]], [0, 0])] * 2
+        monkeypatch.undo()
+        assert original(paths) is first                         # what matplotlib's get_font gives meanwhile
+        assert text_module.get_font(FontPath(paths[0], 0)) is text_module.get_font(paths[0]) is original(paths[0])
+        with matplotlib.rc_context({"text.kerning_factor": 6}):
+            assert text_module.get_font(paths) is original(paths) is not first
+    assert backend_agg.get_font is text_module.get_font is font_manager.get_font is original

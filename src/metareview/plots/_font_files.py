@@ -43,8 +43,12 @@ _LIMIT = 256
 #: Whether the fonts are read from memory (an inner ``with`` leaves it to the outer one)
 _ACTIVE = False
 
+#: Fonts looked up: (font list as given, kerning factor, Last Resort font, thread) -> FT2Font
+_LOOKUPS: dict = {}
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_FONT_OBJECTS.clear)
+    os.register_at_fork(after_in_child=_LOOKUPS.clear)
 
 
 class FontFile:
@@ -117,9 +121,69 @@ def fonts_in_memory() -> Iterator[None]:
         return font
 
     font_manager._get_font = font_from_memory
+    lookups = _KeptLookups(font_manager)
     _ACTIVE = True
     try:
+        lookups.install()
         yield
     finally:
+        lookups.uninstall()
         font_manager._get_font = get_font
         _ACTIVE = False
+
+
+class _KeptLookups:
+    """matplotlib's ``get_font`` with the font of each font list kept: drawing a text looks its
+    font up two to four times (its layout, its size, its drawing), and each ``get_font``
+    resolves every path, reads two settings and asks ``_get_font``'s cache.  A font list
+    looked up before, with the same settings and thread, gives the font it gave, after
+    resetting its transformation as ``get_font`` does.  Only while the fonts are made from
+    memory, whose fonts are kept for the process (so a kept lookup is the font ``get_font``
+    would give); the modules that call ``get_font`` by their own name get it too.
+    """
+
+    #: Modules that import ``get_font`` under that name (and font_manager itself)
+    MODULES = ("matplotlib.font_manager", "matplotlib.text", "matplotlib.textpath", "matplotlib._mathtext",
+               "matplotlib.backends.backend_agg", "matplotlib.backends.backend_pdf",
+               "matplotlib.backends.backend_ps")
+
+    def __init__(self, font_manager):
+        import sys
+
+        self._get_font = font_manager.get_font
+        self._modules = [module for module in map(sys.modules.get, self.MODULES)
+                         if module is not None and getattr(module, "get_font", None) is self._get_font]
+
+    def install(self) -> None:
+        import threading
+
+        from matplotlib import rcParams
+
+        get_font, rc_get, ident = self._get_font, dict.__getitem__, threading.get_ident    # as RcParams reads them
+        identity, origin = [[0x10000, 0], [0, 0x10000]], [0, 0]
+
+        def kept_get_font(font_filepaths, hinting_factor=None):
+            kind = type(font_filepaths)
+            if hinting_factor is not None or not (kind is str or kind is tuple or kind is list
+                                                  or isinstance(font_filepaths, str)):
+                return get_font(font_filepaths, hinting_factor)
+            try:
+                key = (tuple(font_filepaths) if kind is list else font_filepaths,
+                       rc_get(rcParams, "text.kerning_factor"), rc_get(rcParams, "font.enable_last_resort"), ident())
+                font = _LOOKUPS.get(key)
+            except TypeError:       # an unhashable entry: matplotlib's way
+                return get_font(font_filepaths)
+            if font is None:
+                font = get_font(font_filepaths)
+                if len(_LOOKUPS) < _LIMIT * 16:
+                    _LOOKUPS[key] = font
+            else:
+                font._set_transform(identity, origin)
+            return font
+
+        for module in self._modules:
+            module.get_font = kept_get_font
+
+    def uninstall(self) -> None:
+        for module in self._modules:
+            module.get_font = self._get_font
