@@ -391,3 +391,73 @@ def test_overlapped_writers_write_the_bytes_of_one_writer(tmp_path, suffix, by):
         assert write_results(iter(parts), out, lambda: columns_only, []) == sum(len(p) for p in parts)  # noqa: B023
         reference = _one_writer(parts or [columns_only], tmp_path / f"one{suffix}", suffix == ".csv")
         assert out.read_bytes() == reference
+
+
+# ----- CSV from columns --------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("ids", ["text", "integers"])
+def test_result_columns_are_the_dataframes_columns(ids):
+    """iter_batch_columns gives, chunk by chunk, the arrays iter_batch's DataFrames are made of,
+    and the CSV writer's Arrow table of either is the same (types included)."""
+    from metareview.api.batch import iter_batch_columns
+    from metareview.cli.cmd_batch import _arrow_table
+
+    table = random_table("proportion", n_analyses=40, seed=4)
+    if ids == "integers":
+        table["analysis"] = table["analysis"].str[1:].astype(int)
+    frames = list(iter_batch(table, chunk_size=9, method_tau2="REML"))
+    columns = list(iter_batch_columns(table, chunk_size=9, method_tau2="REML"))
+    assert len(frames) == len(columns) == 5
+    for df, cols in zip(frames, columns):
+        assert list(cols) == list(df.columns)
+        pd.testing.assert_frame_equal(pd.DataFrame(cols), df, check_exact=True)
+        got, expected = _arrow_table(cols), _arrow_table(df)
+        assert got.schema == expected.schema and got.equals(expected)
+    assert list(iter_batch_columns(table.iloc[:0])) == []
+
+
+def _edge_values(n: int, rng) -> np.ndarray:
+    """Doubles whose shortest text takes every form: missing (NaN), infinities, signed zeros,
+    integers in and out of the plain range, the smallest and largest doubles, subnormals,
+    the thresholds of exponent notation, and random values over 600 orders of magnitude."""
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e16, 1e21, 1e22, 123456789012.0,
+                        9007199254740993.0, 1e-5, 1e-6, 1e-7, 0.1 + 0.2, 5e-324, 2.2250738585072014e-308,
+                        1.7976931348623157e308, -1.7976931348623157e308, 4.35, 0.000123456789, 1e10,
+                        1.5e10, 12345678.9])
+    random = rng.standard_normal(n) * 10.0 ** rng.integers(-300, 300, n)
+    return np.where(rng.random(n) < 0.5, rng.choice(special, n), random)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_csv_from_columns_writes_the_bytes_of_the_dataframes(tmp_path, monkeypatch):
+    """The CSV written from result columns (the command's way: no DataFrame, a chunk's rows
+    formatted at once) is byte for byte that of one pyarrow writer given the DataFrames (from
+    pandas, 1,024 rows at a time): doubles of every form, ids that need quotes, text in
+    several scripts, chunks longer than the writer's default batch and batches cut short."""
+    from metareview.api.batch import iter_batch_columns
+    from metareview.cli import cmd_batch
+    from metareview.cli.cmd_batch import write_results
+
+    rng = np.random.default_rng(18)
+    table = random_table("generic", n_analyses=2_300, seed=9, kmax=4)
+    names = table["analysis"].unique()
+    odd = dict(zip(names[::7], [f'A,"{i}"\n\u00e9\u4e2d' for i in range(len(names[::7]))]))
+    table["analysis"] = table["analysis"].map(lambda x: odd.get(x, x))
+    columns = list(iter_batch_columns(table, chunk_size=1_100))
+    assert [len(c["analysis"]) for c in columns] == [1_100, 1_100, 100]
+    for cols in columns:
+        for name, values in cols.items():
+            if isinstance(values, np.ndarray) and values.dtype == np.float64:
+                values[:] = _edge_values(values.size, rng)
+    frames = [pd.DataFrame(cols) for cols in columns]
+    reference = _one_writer(frames, tmp_path / "one.csv", csv=True)
+    assert b'"A,""0""\n' in reference and b",-0," in reference and b",5e-324," in reference
+    empty = lambda: frames[0].iloc[:0]  # noqa: E731
+    out = tmp_path / "out.csv"
+    for rows in (cmd_batch.CSV_BATCH_ROWS, 1_000, 7):
+        monkeypatch.setattr(cmd_batch, "CSV_BATCH_ROWS", rows)
+        assert write_results(iter(columns), out, empty, []) == 2_300
+        assert out.read_bytes() == reference
+        assert write_results(iter(frames), out, empty, []) == 2_300
+        assert out.read_bytes() == reference

@@ -501,14 +501,19 @@ def _rate_effects(m: Measure, flat: dict, counts: np.ndarray, s: Settings, frame
 def _frame_of(out: dict, plan: _Plan):
     import pandas as pd
 
+    return pd.DataFrame(_columns_of(out, plan), copy=False)
+
+
+def _columns_of(out: dict, plan: _Plan) -> dict:
+    """The result columns of a chunk in their order, as the arrays its DataFrame is made of:
+    the counts as integers, the convergence flag as booleans, the constant text columns built
+    once (inserting them into a DataFrame would move the others)."""
     for c in _INT_COLUMNS:
         out[c] = np.asarray(out[c], dtype=np.int64)
     out["tau2_converged"] = np.asarray(out["tau2_converged"], dtype=bool)
     n = len(out[plan.by])
     constant = {"measure": plan.measure.code, "method_tau2": plan.settings.method_tau2}
-    # the columns in their order, the constant ones built once (inserting them moves the others)
-    return pd.DataFrame({c: _repeated(constant[c], n) if c in constant else out[c]
-                         for c in result_columns(plan.measure, plan.by)}, copy=False)
+    return {c: _repeated(constant[c], n) if c in constant else out[c] for c in result_columns(plan.measure, plan.by)}
 
 
 def _repeated(text: str, n: int):
@@ -759,6 +764,23 @@ def iter_batch(table, *, by: str = "analysis", measure: str | None = None,
                                   chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
     for out in chunks:
         yield _frame_of(out, plan)
+
+
+def iter_batch_columns(table, *, by: str = "analysis", measure: str | None = None,
+                       columns: Mapping[str, str] | None = None, studlab: str = "study", chunk_size: int | None = None,
+                       tau2_ci: bool = True, progress: bool = False, **settings) -> Iterator[dict]:
+    """:func:`iter_batch`'s chunks as dicts of columns (name to array, in the columns' order),
+    the arrays its DataFrames are made of, without making the DataFrames.
+
+    For writers that take columns (``metareview batch`` hands a CSV's to pyarrow): making a
+    chunk's DataFrame and taking its 35 columns back out costs pandas about 1.7 ms a chunk of
+    2,500 analyses of k = 20, 40% of the time pooling it takes, in the thread that pools.  The numeric columns are
+    numpy arrays; a text column is given as pandas would hold it or as the array it is made
+    from (a ``pandas.Series`` of it gives the DataFrame's type)."""
+    plan, chunks = _pooled_chunks(table, by=by, measure=measure, columns=columns, studlab=studlab,
+                                  chunk_size=chunk_size, tau2_ci=tau2_ci, progress=progress, settings=settings)
+    for out in chunks:
+        yield _columns_of(out, plan)
 
 
 def _tally(tally: dict, out: dict, by: str) -> None:
