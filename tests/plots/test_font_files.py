@@ -60,9 +60,10 @@ def test_a_font_reads_its_file_from_memory_and_is_named_by_its_path():
         assert get_font(FontPath(path, 0)) is font
     assert get_font(path) is theirs                         # matplotlib's own again, outside
     assert isinstance(font, ft2font.FT2Font) and font is not theirs
-    assert font.fname == theirs.fname == path and type(font.fname) is str
+    assert isinstance(font.fname, FontFile) and font.fname == theirs.fname == path and str(font.fname) == path
+    assert not isinstance(font.fname, os.PathLike)      # FT2Font would open the file it names
     assert _font_files._FILE_BYTES[path] == open(path, "rb").read()
-    assert FontFile(path) == path and hash(FontFile(path)) == hash(path) and os.fspath(FontFile(path)) == path
+    assert FontFile(path) == path and hash(FontFile(path)) == hash(path) and str(FontFile(path)) == path
     # how the PDF and PostScript writers name a font: the same name from either font
     assert FontPath(font.fname, font.face_index) == FontPath(theirs.fname, theirs.face_index)
     assert type(FontPath(font.fname, 0).path) is str

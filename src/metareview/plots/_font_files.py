@@ -14,11 +14,11 @@ Inside :func:`fonts_in_memory` the fonts matplotlib makes for its font lists
 (``font_manager._get_font``, behind ``get_font``) read their files from memory: each font
 file is read once per process, and each font is made by matplotlib's own ``_get_font``
 from it, so the fonts, their fallbacks and the Last Resort font are the ones matplotlib
-makes.  A font made from a file object gives that object, as ``str``, as its ``fname``: the
-object is path-like, its path, so the PDF and PostScript writers, which name fonts by
-``FontPath(font.fname, face_index)``, give the fonts the same names and embed the same files;
-it also compares equal to its path (``_get_font`` looks for the Last Resort font's path in
-the list it is given).  The fonts are kept per font list and
+makes.  A font made from a file object gives that object as its ``fname``; its ``str`` is
+the path, so the PDF and PostScript writers, which name fonts by
+``FontPath(font.fname, face_index)`` (a ``str``), give the fonts the same names and embed the
+same files, and it compares equal to its path (``_get_font`` looks for the Last Resort font's
+path in the list it is given).  The fonts are kept per font list and
 settings, as matplotlib's cache keeps them (per thread as well: FreeType objects are not
 shared between threads), and forgotten in a forked child (FreeType objects are not shared
 between processes either).  Without ``_get_font``'s uncached function (``__wrapped__``)
@@ -52,8 +52,9 @@ if hasattr(os, "register_at_fork"):
 
 
 class FontFile:
-    """A font file's bytes as the file object ``FT2Font`` reads from, a path-like object of
-    its path (the font's ``fname``, as ``str``), equal to the path and hashed as it is.
+    """A font file's bytes as the file object ``FT2Font`` reads from; the font's ``fname``,
+    whose ``str`` is the path, equal to the path and hashed as it is (not path-like: FT2Font
+    opens a path-like object as the file it names).
 
     ``seek`` and ``read`` are those of an :class:`io.BytesIO` of the bytes, kept in slots:
     FreeType's reader looks both up by name for every read, with a name string made anew
@@ -75,9 +76,6 @@ class FontFile:
         self.seek, self.read, self.name = file.seek, file.read, path
 
     def __str__(self) -> str:
-        return self.name
-
-    def __fspath__(self) -> str:
         return self.name
 
     def __eq__(self, other) -> bool:
