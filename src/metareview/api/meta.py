@@ -32,6 +32,7 @@ from ..effectsizes.measures import (
     measures_for,
 )
 from ..effectsizes.study_ci import study_ci
+from ..effectsizes.validate import column_extremes
 from ..pooling.inverse_variance import kernel_warnings, one_study_message, pool_one
 from ..pooling.settings import Settings
 from ..pooling.tau2 import ZERO_VARIANCE_METHODS
@@ -190,7 +191,8 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if duplicated:
         notes.append(duplicated)
         warnings.warn(duplicated, MetaReviewWarning, stacklevel=4)
-    missing = _missing_cells(m, arrays, labels, notes)
+    screen = _column_screen(m, arrays)
+    missing = _missing_cells(m, arrays, labels, notes, screen)
     excl = excl | missing
     nonif = rules.uninformative(m, arrays, settings.allstudies)
     if nonif is not None:
@@ -206,12 +208,17 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
     if n_excluded == excl.size:
         raise DataError("every study is excluded: no studies left to pool", rule="no studies")
     # generic data (yi with vi or sei) are already on the measure's analysis scale
-    es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings)
+    es = _effects_of_complete(missing, _GENERIC if "yi" in arrays else m, arrays, labels, settings, screen)
     # np.count_nonzero: these checks run on every analysis, and cost a third of .any() on a few studies
-    pooled_in = ~excl
-    # every cell within the rules (four reductions) spares the masks that name the study breaking one
+    # (the studies pooled: True when every study is, which a mask ANDed with it keeps as it is)
+    pooled_in = ~excl if n_excluded else True
+    # every cell within the rules (four reductions; none for generic data given with vi, whose
+    # effects are its columns) spares the masks that name the study breaking one
     any_zero_vi = False
-    if not rules.within_rules(es.yi, es.vi):
+    within = (rules.extremes_within_rules(screen["yi"], screen["vi"])
+              if screen is not None and es.yi is arrays.get("yi") and es.vi is arrays.get("vi")
+              else rules.within_rules(es.yi, es.vi))
+    if not within:
         bad = rules.not_computable(es.yi, es.vi) & pooled_in
         if np.count_nonzero(bad):
             i = int(np.argmax(bad))
@@ -226,14 +233,16 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
         any_zero_vi = bool(np.count_nonzero(zero_vi))
         if any_zero_vi:
             _check_zero_variances(zero_vi, labels, settings, notes)
-    mask = pooled_in.astype(float)
+    # (the mask of pooled studies: for the kernel when a study is left out, and for the other methods)
+    mask = (~excl).astype(float) if n_excluded or settings.method != "Inverse" else None
     genq = _genq_weights(arrays.get("genq_weights"), settings, labels, excl)
     # what rma() leaves to confint(), predict() and weights() is computed when first used
     # (the Q-profile interval of tau², the I² and H intervals, the prediction interval, the weights)
     lazy = settings.method == "Inverse" and not any_zero_vi
-    # (every study pooled: no mask, as the kernel takes a batch without padding)
-    pool = partial(pool_one, es.yi, es.vi, mask if n_excluded else None, method_tau2=settings.method_tau2,
-                   level=settings.level,
+    # (every study pooled: no mask, as the kernel takes a batch without padding; within the rules,
+    # every cell is finite: the kernel need not look again)
+    pool = partial(pool_one, es.yi, es.vi, mask if n_excluded else None, _screened=within,
+                   method_tau2=settings.method_tau2, level=settings.level,
                    random_ci=settings.random_ci, adhoc_hakn=settings.adhoc_hakn, prediction=settings.prediction,
                    i2_method=settings.i2_method, null=m.null, tau2_ci=not any_zero_vi, tau2_weights=genq)
     # a GLMM puts its own values in place of every value of the inverse-variance kernel (pooling/glmm.py),
@@ -278,17 +287,21 @@ def _fit(func: str, data: Mapping[str, Any], studlab, covariates: Mapping[str, A
             pooled = pooled.replace(method_details={**(pooled.method_details or {}), **cmh_tarone(
                 *(arrays[c][~excl] for c in ("events_e", "n_e", "events_c", "n_c")))})
     intervals = Deferred(_study_intervals, m, es.yi, es.vi, settings, arrays, missing)
-    lo, hi, nlo, nhi = (intervals.part(i) for i in range(4))
-    notes.extend(_flag_notes(labels, covs))
-    corrected = (es.incr > 0) & pooled_in if m.design in ("proportion", "bin2") else None
+    lo, hi, nlo, nhi = intervals.part(0), intervals.part(1), intervals.part(2), intervals.part(3)
+    if covs:
+        notes.extend(_flag_notes(labels, covs))
+    # (an increment is never negative: the studies given one are its nonzero cells, usually none)
+    corrected = None
+    if m.design in ("proportion", "bin2") and np.count_nonzero(es.incr):
+        corrected = es.incr > 0 if pooled_in is True else (es.incr > 0) & pooled_in
     if corrected is not None and np.count_nonzero(corrected):
         notes.append(f"continuity correction {settings.incr:g} added in {', '.join(labels[corrected])}")
     source = {"func": func, "data": dict(data), "studlab": studlab, "covariates": dict(covariates or {}),
               "exclude": exclude, "subset": subset, "refit": _refit}
-    return MetaResult(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
-                      excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
-                      nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
-                      notes=tuple(notes), version=__version__)
+    return MetaResult.of_fields(func=func, settings=settings, studlab=labels, data=arrays, covariates=covs,
+                                excluded=excl, yi=es.yi, vi=es.vi, incr=es.incr, n=es.n, ci_low=lo, ci_high=hi,
+                                nat_ci_low=nlo, nat_ci_high=nhi, pooled=pooled, source=source,
+                                notes=tuple(notes), version=__version__)
 
 
 def _study_intervals(m: Measure, yi, vi, settings: Settings, arrays: dict, missing) -> tuple:
@@ -362,11 +375,22 @@ def _noted(notes: list, compute):
     return value
 
 
-def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarray:
+def _column_screen(m, arrays: dict) -> dict | None:
+    """The least and largest value of each column the measure needs (None when a column is
+    absent or empty: the checks below name it): computed once for the missing-cell check, the
+    design's rules and, for generic data, the effects' rules, which read each column's
+    extremes (two reductions a column instead of two for each check)."""
+    needed = rules.needed_columns(m, arrays)
+    if not all(c in arrays and arrays[c].size for c in needed):
+        return None
+    return column_extremes(arrays, needed)
+
+
+def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list, screen: dict | None = None) -> np.ndarray:
     """Studies with an empty cell in a column the measure needs: kept in the study table and
     left out of the pooling, with a note and a warning naming study and column (what
     metafor does with ``na.action = "na.omit"`` and R meta with missing values)."""
-    missing, where = rules.missing_cells(m, arrays)
+    missing, where = rules.missing_cells(m, arrays, screen)
     if where is None:  # nothing missing
         return missing
     if missing.all():
@@ -381,12 +405,13 @@ def _missing_cells(m, arrays: dict, labels: np.ndarray, notes: list) -> np.ndarr
     return missing
 
 
-def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, settings):
-    """Effect sizes of the studies with complete data; ``nan`` for the others."""
+def _effects_of_complete(missing: np.ndarray, measure, arrays: dict, labels, settings, screen: dict | None = None):
+    """Effect sizes of the studies with complete data; ``nan`` for the others (``screen``: the
+    extremes of the needed columns of every study, :func:`_column_screen`)."""
     if not np.count_nonzero(missing):  # the usual case: every study, no copies
         return escalc(measure, arrays, incr=settings.incr, method_incr=settings.method_incr,
                       incr_style=settings.incr_style, exact_smd=settings.exact_smd, studlab=labels,
-                      rr_cochrane=settings.rr_cochrane)
+                      rr_cochrane=settings.rr_cochrane, extremes=screen)
     complete = ~missing
     part = {c: v[complete] for c, v in arrays.items()}
     es = escalc(measure, part, incr=settings.incr, method_incr=settings.method_incr,

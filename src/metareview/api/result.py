@@ -95,6 +95,20 @@ class MetaResult(Reportable):
     def __hash__(self):
         return value_hash(type(self).__name__, self.func, self.settings.to_dict(), self.studlab, self.pooled)
 
+    @classmethod
+    def of_fields(cls, **fields) -> MetaResult:
+        """The result with every one of its fields given: the instance ``cls(**fields)`` makes,
+        its fields (a :class:`~metareview.base.deferred.Deferred` included) placed in its
+        ``__dict__`` at once.  A frozen dataclass's ``__init__`` sets them one by one through
+        ``object.__setattr__`` (the deferrable ones through their descriptor, which puts them in
+        the same ``__dict__``), which costs more than the rest of building a result of a few
+        studies; the analysis functions make one per call."""
+        if fields.keys() != _FIELD_NAMES:
+            return cls(**fields)  # a field missing or unknown: the dataclass says which
+        result = object.__new__(cls)
+        result.__dict__.update(fields)
+        return result
+
     # ----- the pooled values by name ------------------------------------------------
     @property
     def common(self) -> Estimate:
@@ -457,3 +471,7 @@ class MetaResult(Reportable):
         """Trim-and-fill (see :func:`metareview.analyses.bias.trimfill`)."""
         from ..analyses.bias import trimfill
         return trimfill(self, **kwargs)
+
+
+#: the fields of a result, every one of which :meth:`MetaResult.of_fields` places at once
+_FIELD_NAMES = frozenset(MetaResult.__dataclass_fields__)

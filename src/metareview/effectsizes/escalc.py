@@ -38,7 +38,8 @@ class EffectSizes:
 
 def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 0.5,
            method_incr: str = "only0", incr_style: str = "meta", exact_smd: bool = True,
-           studlab=None, validate: bool = True, rr_cochrane: bool = False) -> EffectSizes:
+           studlab=None, validate: bool = True, rr_cochrane: bool = False,
+           extremes: Mapping[str, tuple[float, float]] | None = None) -> EffectSizes:
     """Compute study effect sizes ``yi`` and sampling variances ``vi``.
 
     ``measure`` is a code (case-insensitive) or a :class:`~metareview.effectsizes.measures.Measure`,
@@ -48,6 +49,9 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
     applying it; ``exact_smd`` chooses the exact Hedges correction (metafor) or meta's
     approximation; ``rr_cochrane`` adds twice the increment to the group sizes of a zero-cell
     study's risk ratio under meta's convention (R meta's ``RR.Cochrane = TRUE``, RevMan 5).
+    ``extremes``: the least and largest value of each column the measure needs, when the caller
+    has them (:func:`~metareview.effectsizes.validate.column_extremes` of these arrays), so that
+    the input rules do not compute them again.
 
     >>> es = escalc("PLO", {"events": [8, 26], "n": [10, 31]})
     >>> [round(v, 4) for v in es.yi]
@@ -60,7 +64,7 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
         raise SettingsError(f"the continuity correction must be a non-negative number, not {incr!r}")
     arr = {k: np.asarray(v, dtype=float) for k, v in data.items() if v is not None}
     if validate:
-        validate_design(m, arr, studlab)
+        validate_design(m, arr, studlab, extremes)
     d = design_of(m, arr)
     try:
         options = _options(incr, method_incr, incr_style, exact_smd, rr_cochrane)

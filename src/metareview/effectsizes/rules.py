@@ -52,14 +52,18 @@ def needed_columns(measure: str | Measure, arrays) -> tuple[str, ...]:
     return required_columns(MEASURES["GEN"] if "yi" in arrays else get_measure(measure), arrays)
 
 
-def missing_cells(measure: str | Measure, arrays) -> tuple[np.ndarray, np.ndarray | None]:
+def missing_cells(measure: str | Measure, arrays, extremes=None) -> tuple[np.ndarray, np.ndarray | None]:
     """Cells of studies with an empty value in a column they need: (mask, the first such
     column of each cell, "" where none; None when no cell is missing).  Columns the data
-    lack altogether are not missing cells (the measure's own check names them)."""
+    lack altogether are not missing cells (the measure's own check names them).  ``extremes``:
+    the least and largest value of each needed column of ``arrays`` when the caller has them
+    (:func:`metareview.effectsizes.validate.column_extremes`)."""
     needed = [c for c in needed_columns(measure, arrays) if c in arrays]
-    values = [np.asarray(arrays[col], dtype=float) for col in needed]
     # a column without NaN has a least value that is not NaN (numpy's minimum passes a NaN on;
     # unlike a sum, it cannot overflow)
+    if extremes is not None and needed and not any(_nan(extremes[c][0]) for c in needed):
+        return np.zeros(np.shape(arrays[needed[0]]), dtype=bool), None
+    values = [np.asarray(arrays[col], dtype=float) for col in needed]
     if not any(x.size and _nan(_smallest(x, axis=None)) for x in values):
         return np.zeros(values[0].shape if values else (0,), dtype=bool), None
     gaps = [(col, np.isnan(x)) for col, x in zip(needed, values)]

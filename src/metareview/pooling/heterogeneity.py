@@ -12,6 +12,8 @@ Two conventions, vectorised over analyses:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..base import dist as _dist
@@ -111,6 +113,12 @@ def from_q(q, k, level) -> dict:
 def kernel_from_q(q, k, level, intervals: bool = True, into=None) -> dict:
     """:func:`from_q` under the caller's ``np.errstate`` (``intervals=False``: I² and H alone,
     their bounds NaN); ``into``: arrays over the analyses to form the fields in (by name)."""
+    if not intervals and type(q) is np.float64 and type(k) is np.float64:
+        # one analysis whose intervals come later: H and I² by the same operations on its scalars,
+        # without the bounds' NaN arithmetic (a NaN bound is a NaN)
+        h = np.exp(np.log(maximum(pick(k > 1, np.sqrt(q / (k - 1)), np.nan), 1.0)))
+        return {"i2": float(i2_from_h(h)), "i2_ci_low": math.nan, "i2_ci_high": math.nan, "h": float(h),
+                "h_ci_low": math.nan, "h_ci_high": math.nan}
     o = {} if into is None else into
     h, h_lo, h_hi = _h_test_based(q, k, level, intervals, o)
     out = {"i2": i2_from_h(h, o.get("i2")), "i2_ci_low": i2_from_h(h_lo, o.get("i2_ci_low")),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from ..base import dist as _dist
 from ..base.deferred import Deferred
 from ..base.exceptions import ConvergenceWarning, SettingsError, SmallSampleWarning
 from .heterogeneity import kernel_from_q, kernel_heterogeneity
-from .per_analysis import all_of, any_of, maximum, minimum, pick
+from .per_analysis import absolute, all_of, any_of, maximum, minimum, pick, sqrt
 from .projection import row_sum
 from .tau2 import estimator, kernel_estimate_tau2, non_convergence_message, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
@@ -139,6 +139,16 @@ def _quiet() -> np.errstate:
     return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
+@lru_cache(maxsize=64)
+def _ones(shape: tuple) -> np.ndarray:
+    """The mask of one analysis whose every study takes part: a read-only array of ones, made
+    once per number of studies (the kernel reads its mask and never writes to it; filling an
+    array of ones for each analysis cost about as much as one of its sums)."""
+    ones = np.ones(shape)
+    ones.flags.writeable = False
+    return ones
+
+
 def _prepare(yi, vi, mask, ndim: int = 2, finite: bool = False):
     """Arrays of ``ndim`` dimensions (2: analyses x studies; 1: the studies of one analysis)
     with the mask of the studies that take part (finite yi and vi), and the number of them
@@ -149,8 +159,8 @@ def _prepare(yi, vi, mask, ndim: int = 2, finite: bool = False):
     if ndim == 2:
         y, v = np.atleast_2d(y), np.atleast_2d(v)
     # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read);
-    # the studies of one analysis: their ones (a few cells, made faster than a view)
-    mk = (np.ones(y.shape) if ndim == 1 else np.broadcast_to(1.0, y.shape)) if mask is None \
+    # the studies of one analysis: their ones (a few cells, made faster than a view, and once per k)
+    mk = (_ones(y.shape) if ndim == 1 else np.broadcast_to(1.0, y.shape)) if mask is None \
         else np.asarray(mask, float)
     if ndim == 2:
         mk = np.atleast_2d(mk)
@@ -235,7 +245,7 @@ def _divide(a, b, out=None):
 
 def _two_sided_p(stat, out=None):
     """2 P(Z > |stat|), into the array ``out`` when given."""
-    p = _dist.norm_sf(np.abs(stat))
+    p = _dist.norm_sf(absolute(stat))
     return 2 * p if out is None else np.multiply(2, p, out=out)
 
 
@@ -302,7 +312,8 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
              random_ci: str = "wald", adhoc_hakn: str = "none", prediction: str = "t",
              i2_method: str = "q", null: float | None = 0.0, tau2_tol: float = 1e-12,
              tau2_maxiter: int = 1000, tau2_ci: bool = True, weights: bool = True,
-             warn: bool = True, tau2_weights=None, tau2_center=None, deferred: bool = False) -> Pooled:
+             warn: bool = True, tau2_weights=None, tau2_center=None, deferred: bool = False,
+             _screened: bool = False) -> Pooled:
     """One analysis, studies ``yi`` and ``vi`` of shape (studies,): the named values that
     ``pool_arrays(yi, vi, ...).row(0)`` gives, bit for bit, from the same kernel run on the
     arrays of one analysis (its per-analysis quantities numpy scalars instead of arrays of
@@ -313,31 +324,39 @@ def pool_one(yi, vi, mask=None, *, method_tau2: str = "DL", level: float = 0.95,
     tau² (with ``tau2_ci``), the I² and H intervals, the prediction interval and the study
     weights (with ``weights``).  They are computed then by the same code from the same
     values, so they are the values given at once.
+
+    ``_screened=True`` is the single-analysis API's alone, as :func:`pool_arrays`'s is the
+    batch engine's: its settings have checked the options (:class:`~metareview.pooling.settings.Settings`)
+    and its input rules have found every cell of ``yi`` and ``vi`` finite from their extremes,
+    so the kernel checks neither again.
     """
-    _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
+    if not _screened:
+        _check_options(method_tau2, level, random_ci, adhoc_hakn, prediction, tau2_center)
     with _quiet():
-        y, v, mk, k = _prepare(yi, vi, mask, ndim=1)
-        values = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
-                       adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
-                       tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights, warn=warn,
-                       tau2_weights=tau2_weights, tau2_center=tau2_center, deferred=deferred)
-    prediction_interval, fill = values.pop("later", (None, None))
-    return _named([float(values[name]) for name in _SCALAR_FIELDS], level, values["weight_common"],
-                  values["weight_random"], prediction_interval, fill)
+        y, v, mk, k = _prepare(yi, vi, mask, ndim=1, finite=_screened)
+        values, wc, wr, later = _pool(y, v, mk, k, method_tau2=method_tau2, level=level, random_ci=random_ci,
+                                      adhoc_hakn=adhoc_hakn, prediction=prediction, i2_method=i2_method, null=null,
+                                      tau2_tol=tau2_tol, tau2_maxiter=tau2_maxiter, tau2_ci=tau2_ci, weights=weights,
+                                      warn=warn, tau2_weights=tau2_weights, tau2_center=tau2_center,
+                                      deferred=deferred)
+    prediction_interval, fill = (None, None) if later is None else later
+    return _named(values, level, wc, wr, prediction_interval, fill)
 
 
 def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction, i2_method, null, tau2_tol,
           tau2_maxiter, tau2_ci, weights, warn, tau2_weights, tau2_center, deferred: bool = False,
-          out: dict | None = None) -> dict:
+          out: dict | None = None):
     """The kernel: every field of :class:`PooledArrays` but ``level``, as arrays over analyses
-    for ``y`` of shape (analyses, studies), or as numpy scalars for one analysis' ``y`` of
-    shape (studies,), under the caller's ``np.errstate`` (:func:`_quiet`).
+    for ``y`` of shape (analyses, studies) (a dict by field); or for one analysis' ``y`` of
+    shape (studies,), computed on numpy scalars, ``(values, weight_common, weight_random,
+    later)``, the values Python floats in the order of :data:`_SCALAR_FIELDS`; under the
+    caller's ``np.errstate`` (:func:`_quiet`).
 
     ``deferred`` (one analysis): the prediction interval, the weights and the heterogeneity
     intervals are left NaN (None), and ``later`` holds what computes them on first use: the
-    prediction interval (a :class:`~metareview.base.deferred.Deferred`), the function that
-    fills the heterogeneity intervals, and the weights in place.  ``out``: arrays to form fields
-    in (:func:`pool_arrays`'s ``_out``)."""
+    prediction interval (a :class:`~metareview.base.deferred.Deferred`) and the function that
+    fills the heterogeneity intervals (None when nothing is deferred); the weights are deferred
+    in place.  ``out``: arrays to form fields in (:func:`pool_arrays`'s ``_out``)."""
     one = y.ndim == 1
     o = (lambda name: None) if out is None or one else out.get
     p, z = _dist.two_sided(level)
@@ -362,8 +381,8 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     # summed before the next is formed, and fewer arrays of cells stay in the caches
     scratch = w * y
     mu_c = _divide(row_sum(scratch, -1), sw, o("common_estimate"))
-    se_c = _divide(1, np.sqrt(sw), o("common_se"))
-    r = np.subtract(y, mu_c[..., None], out=scratch)
+    se_c = _divide(1, sqrt(sw), o("common_se"))
+    r = np.subtract(y, mu_c if one else mu_c[..., None], out=scratch)  # (a scalar broadcasts as it is)
     np.square(r, out=r)
     q = row_sum(np.multiply(w, r, out=r), -1, out=o("q"))
     q_df = k - 1
@@ -383,11 +402,11 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
     assert se_t2 is not None  # asked for with se=True
     # the random-effects weights w*: in the array of w when the common-effect weights are not
     # read again (no study weights reported, nothing deferred)
-    ws = np.add(v, tau2[..., None], out=None if weights or deferred else w)
+    ws = np.add(v, tau2 if one else tau2[..., None], out=None if weights or deferred else w)
     np.divide(mk, ws, out=ws)
     sws = row_sum(ws, -1)
     mu_r = _divide(row_sum(np.multiply(ws, y, out=scratch), -1), sws, o("random_estimate"))
-    se_wald = _divide(1, np.sqrt(sws), None if random_ci == "hk" else o("random_se"))
+    se_wald = _divide(1, sqrt(sws), None if random_ci == "hk" else o("random_se"))
 
     if random_ci == "hk":
         q_star, _ = q_generalised(y, v, mk, tau2, derivative=False)
@@ -452,17 +471,23 @@ def _pool(y, v, mk, k, *, method_tau2, level, random_ci, adhoc_hakn, prediction,
         q = pick(single, 0.0, q)
         q_p = pick(single, 1.0, q_p)
     ci_c = _interval(mu_c, z, se_c, (o("common_ci_low"), o("common_ci_high")))
+    if one:
+        # the scalars of one analysis as Python floats, in the order of _SCALAR_FIELDS (what
+        # pool_one names), with the weights and what is left for later
+        return ([float(x) for x in (
+            k, mu_c, se_c, ci_c[0], ci_c[1], stat_c, p_c, mu_r, se_r, lo_r, hi_r, stat_r, p_r, df_r, pred_lo,
+            pred_hi, q, q_df, q_p, tau2, tau2_lo, tau2_hi, sqrt(tau2), het["i2"], het["i2_ci_low"],
+            het["i2_ci_high"], het["h"], het["h_ci_low"], het["h_ci_high"], fit.iterations, fit.converged,
+            se_t2)], wc, wr, later)
     return dict(
-        k=k.astype(int), common_estimate=mu_c, common_se=se_c,
-        common_ci_low=ci_c[0], common_ci_high=ci_c[1],
+        k=k.astype(int), common_estimate=mu_c, common_se=se_c, common_ci_low=ci_c[0], common_ci_high=ci_c[1],
         common_statistic=stat_c, common_p=p_c,
         random_estimate=mu_r, random_se=se_r, random_ci_low=lo_r, random_ci_high=hi_r,
         random_statistic=stat_r, random_p=p_r, random_df=df_r,
         prediction_low=pred_lo, prediction_high=pred_hi,
         q=q, q_df=q_df.astype(int), q_p=q_p, tau2=tau2, tau2_ci_low=tau2_lo, tau2_ci_high=tau2_hi,
         tau=np.sqrt(tau2, out=o("tau")), tau2_iterations=fit.iterations, tau2_converged=fit.converged,
-        weight_common=wc, weight_random=wr, se_tau2=se_t2,
-        **het, **({} if later is None else {"later": later}),
+        weight_common=wc, weight_random=wr, se_tau2=se_t2, **het,
     )
 
 

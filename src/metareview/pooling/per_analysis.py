@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-__all__ = ["all_of", "any_of", "as_float", "isfinite", "maximum", "minimum", "pick"]
+__all__ = ["absolute", "all_of", "any_of", "as_float", "isfinite", "maximum", "minimum", "pick", "sqrt"]
 
 
 def pick(cond, a, b):
@@ -48,6 +48,20 @@ def minimum(a, b):
 def isfinite(x):
     """``np.isfinite``; on a scalar ``math.isfinite`` (a tenth of a ufunc call)."""
     return np.isfinite(x) if isinstance(x, np.ndarray) else math.isfinite(x)
+
+
+def sqrt(x):
+    """``np.sqrt``; on a numpy float that is not negative (nor NaN) ``math.sqrt``, which is the
+    same correctly rounded square root of IEEE 754 (the same bits) without a ufunc call."""
+    if type(x) is np.float64 and x >= 0.0:
+        return np.float64(math.sqrt(x))
+    return np.sqrt(x)
+
+
+def absolute(x):
+    """``np.abs``; on a numpy float its own ``abs()`` (the sign bit cleared, as numpy's ufunc
+    clears it: the same bits) without a ufunc call."""
+    return abs(x) if type(x) is np.float64 else np.abs(x)
 
 
 def as_float(x):

@@ -230,10 +230,14 @@ class Matrix:
         return np.where(mask > 0, y - (row_sum(mask * y, -1) / k)[:, None], 0.0)
 
 
+#: the intercept-only design (it holds nothing: one serves every analysis)
+_INTERCEPT = Intercept()
+
+
 def design_of(X) -> Intercept | Matrix:
     """The design for ``X``: None, or a single column of ones, is the intercept-only model."""
     if X is None:
-        return Intercept()
+        return _INTERCEPT
     X = np.asarray(X, float)
     if X.shape[-1] == 1 and bool(np.all(X == 1.0)):
         return Intercept()

@@ -64,7 +64,7 @@ from typing import Callable
 import numpy as np
 
 from ..base.exceptions import ConvergenceWarning, SettingsError
-from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick
+from .per_analysis import all_of, any_of, as_float, isfinite, maximum, pick, sqrt
 from .projection import Intercept, design_of, row_sum
 
 __all__ = ["ESTIMATORS", "TAU2_METHODS", "MODERATOR_METHODS", "ZERO_VARIANCE_METHODS", "Tau2Estimator",
@@ -469,7 +469,7 @@ def _se_q(d, t, w, sw=None):
 def _se_dl(d, t):
     # the traces of the projection the estimate was computed with (sum w² is shared)
     tr_p, tr_pp = d.common_projection().traces()
-    return np.sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p
+    return sqrt(2 * (d.k - 1) + 4 * t * tr_p + 2 * t ** 2 * tr_pp) / tr_p
 
 
 def _se_dlit(d, t):
@@ -684,7 +684,11 @@ def kernel_estimate_tau2(y, v, mask, method: str = "DL", *, X=None, tol: float =
     # variance) is zero: rounding should not turn a boundary estimate into 1e-15
     # (only analyses with 0 < tau² <= tol times the largest variance of all cells can be
     # concerned: their rows are looked at only when there are such analyses)
-    if v.size and any_of((tau2 > 0) & ~(tau2 > tol * _largest_magnitude(v))):
+    if v.ndim == 1:  # one analysis: the same test on its scalar (no array of one bool to build)
+        if tau2 > 0 and v.size and not tau2 > tol * _largest_magnitude(v):
+            vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
+            tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
+    elif v.size and any_of((tau2 > 0) & ~(tau2 > tol * _largest_magnitude(v))):
         vmax = np.where(mask > 0, np.abs(v), 0.0).max(-1)
         tau2 = pick(tau2 <= tol * vmax, _ZERO, tau2)
     if warn and not all_of(conv):
@@ -710,8 +714,7 @@ def _at_boundary(tau2, k, p: int):
     differs from analysis to analysis (some estimates zero, some not) costs about twenty times
     a pass of arithmetic."""
     if not isinstance(tau2, np.ndarray):  # one analysis
-        tau2 = pick(k <= p, _ZERO, tau2)
-        return pick(isfinite(tau2) & (tau2 > 0), tau2, _ZERO)
+        return tau2 if k > p and tau2 > 0 and isfinite(tau2) else _ZERO
     out = np.maximum(tau2, 0.0)
     with np.errstate(over="ignore"):
         total = np.add.reduce(out, axis=None)

@@ -14,7 +14,7 @@ __all__ = ["study_labels", "select_studies"]
 def study_labels(studlab, k: int) -> np.ndarray:
     """The study labels as text (1, 2, ... when none are given), one per study."""
     if studlab is None:
-        return np.array(_numbered(k), dtype=object)
+        return _numbered(k).copy()
     lab = np.array([str(s) for s in np.asarray(studlab, dtype=object).ravel()], dtype=object)
     if lab.size != k:
         raise DataError(f"{lab.size} study labels for {k} studies", column="study", rule="one label per study")
@@ -22,9 +22,12 @@ def study_labels(studlab, k: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _numbered(k: int) -> tuple[str, ...]:
-    """The labels "1", "2", ... "k" (made once per k: the array made of them is the caller's own)."""
-    return tuple(str(i + 1) for i in range(k))
+def _numbered(k: int) -> np.ndarray:
+    """The labels "1", "2", ... "k", made once per k as a read-only array whose copy is the
+    caller's own (copying an array of k texts costs a fraction of making one from them)."""
+    labels = np.array([str(i + 1) for i in range(k)], dtype=object)
+    labels.flags.writeable = False
+    return labels
 
 
 def select_studies(spec, labels: np.ndarray, what: str) -> np.ndarray:
