@@ -141,12 +141,17 @@ def test_a_glyph_placed_by_a_transformation_given_as_lists_is_drawn_as_matplotli
 
     import numpy as np
 
-    places = [([[0x10000, 0], [0, 0x10000]], [1000, 2000]), ([[0x10000, 0], [0, 0x10000]], [1013, 2000]),
+    places = [([[0x10000, 0], [0, 0x10000]], [0, 0]),         # get_font's reset, kept without converting it
+              ([[0x10000, 0], [0, 0x10000]], [1000, 2000]), ([[0x10000, 0], [0, 0x10000]], [1013, 2000]),
               (np.array([[0x10000, 0], [0, 0x10000]]), [1013, 2000]), ([[0, -0x10000], [0x10000, 0]], [1013, 2000])]
     alone = [bitmap(*p) for p in places]
     with shared_text_layout():
         assert [bitmap(*p) for p in places] == alone
         assert [bitmap(*p) for p in places] == alone
+        font._set_transform([[0x10000, 0], [0, 0x10000]], [0, 0])
+        assert _text_cache._PLACES[font] == (((0x10000, 0), (0, 0x10000)), 0, 0)
+        font._set_transform([[0x10000, 0], [0, 0x10000]], np.array([0, 0]))
+        assert _text_cache._PLACES[font] == (((0x10000, 0), (0, 0x10000)), 0, 0)
 
 
 def test_matplotlib_is_left_as_it_was_even_after_an_error():

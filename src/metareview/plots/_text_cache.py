@@ -53,6 +53,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ._font_files import fonts_in_memory
+
 __all__ = ["shared_text_layout"]
 
 #: Sizes of strings: (renderer class, renderer dpi, settings, text, font properties, ismath, dpi) -> (w, h, d)
@@ -82,6 +84,9 @@ _PLACES: dict = {}
 _CHARPROCS: dict = {}
 #: Glyph names of text drawn as paths (the SVG writer's ids): (font object, glyph) -> name
 _GLYPH_NAMES: dict = {}
+#: The transformation ``get_font`` sets on every font it gives, as given and as kept in :data:`_PLACES`
+_IDENTITY, _ORIGIN = [[0x10000, 0], [0, 0x10000]], [0, 0]
+_IDENTITY_PLACE = (((0x10000, 0), (0, 0x10000)), 0, 0)
 #: Entries kept at most (a review run needs about 2,000 of each)
 _LIMIT = 65536
 
@@ -133,6 +138,9 @@ def shared_text_layout() -> Iterator[None]:
 
     def tracked_set_transform(font, matrix, delta):
         set_transform(font, matrix, delta)
+        if type(matrix) is list and matrix == _IDENTITY and type(delta) is list and delta == _ORIGIN:
+            _PLACES[font] = _IDENTITY_PLACE      # get_font's reset, at every font looked up
+            return
         try:
             # Agg passes an integer array (once per glyph drawn): its rows as Python ints, at
             # a tenth of the cost of converting element by element
@@ -238,7 +246,8 @@ def shared_text_layout() -> Iterator[None]:
     if agg_text is not None:
         agg_text.install()
     try:
-        yield
+        with fonts_in_memory():
+            yield
     finally:
         if agg_text is not None:
             agg_text.uninstall()
