@@ -178,3 +178,26 @@ def test_a_font_list_looked_up_again_gives_its_font_reset_as_get_font_resets_it(
         with matplotlib.rc_context({"text.kerning_factor": 6}):
             assert text_module.get_font(paths) is original(paths) is not first
     assert backend_agg.get_font is text_module.get_font is font_manager.get_font is original
+
+
+@pytest.mark.skipif("text.hinting_factor" not in matplotlib.rcParams, reason="no hinting factor setting")
+def test_a_font_list_looked_up_under_another_hinting_factor_is_looked_up_anew():
+    """Before matplotlib 3.11 ``get_font`` makes a font per hinting factor setting: a kept lookup is one
+    setting's (since 3.11 the setting is deprecated and matplotlib gives the same font)."""
+    from matplotlib import text as text_module
+
+    paths = [_path()]
+    original = font_manager.get_font
+    with fonts_in_memory():
+        text_module.get_font(paths)
+        before = len(_font_files._LOOKUPS)
+        setting = dict.__getitem__(matplotlib.rcParams, "text.hinting_factor")
+        dict.__setitem__(matplotlib.rcParams, "text.hinting_factor", 3 if setting != 3 else 4)
+        try:
+            font = text_module.get_font(paths)
+            assert len(_font_files._LOOKUPS) == before + 1
+            assert font is original(paths)
+        finally:
+            dict.__setitem__(matplotlib.rcParams, "text.hinting_factor", setting)
+        assert text_module.get_font(paths) is original(paths)
+        assert len(_font_files._LOOKUPS) == before + 1

@@ -159,6 +159,9 @@ class _KeptLookups:
 
         get_font, rc_get, ident = self._get_font, dict.__getitem__, threading.get_ident    # as RcParams reads them
         identity, origin = [[0x10000, 0], [0, 0x10000]], [0, 0]
+        # the hinting factor a font is made with (before matplotlib 3.11 get_font reads it for each
+        # font; deprecated since, and without effect on the font given): a key where it is a setting
+        hinting = "text.hinting_factor" if dict.__contains__(rcParams, "text.hinting_factor") else None
 
         def kept_get_font(font_filepaths, hinting_factor=None):
             kind = type(font_filepaths)
@@ -167,7 +170,8 @@ class _KeptLookups:
                 return get_font(font_filepaths, hinting_factor)
             try:
                 key = (tuple(font_filepaths) if kind is list else font_filepaths,
-                       rc_get(rcParams, "text.kerning_factor"), rc_get(rcParams, "font.enable_last_resort"), ident())
+                       rc_get(rcParams, "text.kerning_factor"), rc_get(rcParams, "font.enable_last_resort"),
+                       hinting and rc_get(rcParams, hinting), ident())
                 font = _LOOKUPS.get(key)
             except TypeError:       # an unhashable entry: matplotlib's way
                 return get_font(font_filepaths)
