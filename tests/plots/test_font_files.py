@@ -3,7 +3,6 @@ alone, fewer reads through the operating system, and matplotlib left as it was."
 
 from __future__ import annotations
 
-import io
 import os
 
 import matplotlib
@@ -14,6 +13,8 @@ from matplotlib.font_manager import FontPath, FontProperties, fontManager, get_f
 
 from metareview.plots import _font_files
 from metareview.plots._font_files import FontFile, fonts_in_memory
+
+from ._formats import written
 
 
 def _path(family: str = "DejaVu Sans", **kwargs) -> str:
@@ -31,23 +32,13 @@ def _figure() -> Figure:
     return fig
 
 
-def _files(fig: Figure) -> dict[str, bytes]:
-    files = {}
-    for fmt, meta in (("rgba", None), ("svg", {"Date": None}), ("pdf", {"CreationDate": None})):
-        buf = io.BytesIO()
-        with matplotlib.rc_context({"svg.hashsalt": "test"}):
-            fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
-        files[fmt] = buf.getvalue()
-    return files
-
-
 @pytest.mark.parametrize("rc", [{}, {"pdf.fonttype": 42}, {"svg.fonttype": "none"}, {"text.hinting": "none"}])
 def test_the_same_bytes_and_pixels_as_matplotlib_alone(rc):
     with matplotlib.rc_context(rc):
-        alone = _files(_figure())
+        alone = written(_figure())
         with fonts_in_memory():
-            ours = _files(_figure())
-            again = _files(_figure())
+            ours = written(_figure())
+            again = written(_figure())
     assert ours == alone and again == alone
 
 

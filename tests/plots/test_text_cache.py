@@ -16,6 +16,8 @@ from matplotlib.font_manager import FontProperties, fontManager
 from metareview.plots import _text_cache
 from metareview.plots._text_cache import shared_text_layout
 
+from ._formats import written
+
 
 def _figure() -> Figure:
     fig = Figure(figsize=(3.1, 2.9))
@@ -36,35 +38,25 @@ def _figure() -> Figure:
     return fig
 
 
-def _files(fig: Figure) -> dict[str, bytes]:
-    files = {}
-    for fmt, meta in (("rgba", None), ("svg", {"Date": None}), ("pdf", {"CreationDate": None})):
-        buf = io.BytesIO()
-        with matplotlib.rc_context({"svg.hashsalt": "test"}):
-            fig.savefig(buf, format=fmt, dpi=150, metadata=meta)
-        files[fmt] = buf.getvalue()
-    return files
-
-
 @pytest.mark.parametrize("rc", [{}, {"text.hinting": "none"}, {"text.hinting": "force_autohint"},
                                 {"font.family": "DejaVu Serif"}, {"pdf.fonttype": 42}])
 def test_the_same_bytes_and_pixels_as_matplotlib_alone(rc):
     with matplotlib.rc_context(rc):
-        alone = _files(_figure())
+        alone = written(_figure())
     with shared_text_layout():
-        first = _files(_figure())
+        first = written(_figure())
         with matplotlib.rc_context(rc):
-            shared = _files(_figure())           # other settings after the first: nothing stale
-            again = _files(_figure())            # everything shaped before
+            shared = written(_figure())           # other settings after the first: nothing stale
+            again = written(_figure())            # everything shaped before
     assert shared == alone and again == alone
-    assert first == _files(_figure())            # the settings before, outside
+    assert first == written(_figure())            # the settings before, outside
 
 
 def test_a_string_is_shaped_and_measured_and_its_glyphs_drawn_once():
     with shared_text_layout():
-        _files(_figure())
+        written(_figure())
         kept = [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)]
-        _files(_figure())                        # a new figure with the same texts: new renderers
+        written(_figure())                        # a new figure with the same texts: new renderers
         assert [len(_text_cache._METRICS), len(_text_cache._SHAPES), len(_text_cache._BITMAPS)] == kept
         assert all(n > 0 for n in kept)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-__all__ = ["UNUSED_IMPORTS", "defer_imports"]
+__all__ = ["UNUSED_IMPORTS", "defer_imports", "spec_with_loader"]
 
 #: Modules imported by a library metareview uses and never used by it: name -> who imports it and why
 #: it is not used.
@@ -49,16 +49,23 @@ class _Deferring:
             return None
         from importlib.util import LazyLoader
 
-        for finder in sys.meta_path:
-            if finder is self or isinstance(finder, _Deferring) or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                # a loader that cannot run a module in two steps (create, then execute) is left as it is
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = LazyLoader(spec.loader)
-                return spec
-        return None
+        return spec_with_loader(name, path, target, LazyLoader, _Deferring)
+
+
+def spec_with_loader(name: str, path, target, wrap, skip: type):
+    """The spec that the finders of :data:`sys.meta_path` other than those of type ``skip`` give
+    ``name``, its loader replaced by ``wrap(loader)``: for a finder that changes how a module is
+    run, not where it is found.  A loader that cannot run a module in two steps (create, then
+    execute) is left as it is; None when no finder knows the module."""
+    for finder in sys.meta_path:
+        if isinstance(finder, skip) or not hasattr(finder, "find_spec"):
+            continue
+        spec = finder.find_spec(name, path, target)
+        if spec is not None:
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = wrap(spec.loader)
+            return spec
+    return None
 
 
 def defer_imports(names: Iterable[str] = UNUSED_IMPORTS) -> None:

@@ -105,15 +105,9 @@ class _Patching:
     def find_spec(self, name, path=None, target=None):
         if name != ARRAY_API_MODULE:
             return None
-        for finder in sys.meta_path:
-            if finder is self or isinstance(finder, _Patching) or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None:
-                if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _PatchingLoader(spec.loader)  # type: ignore[assignment]  # a loader in all but name
-                return spec
-        return None
+        from .lazy_imports import spec_with_loader
+
+        return spec_with_loader(name, path, target, _PatchingLoader, _Patching)
 
 
 class _PatchingLoader:
