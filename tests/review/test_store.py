@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from metareview.base.exceptions import SettingsError
-from metareview.review.backends import PAGE_SIZE
+from metareview.review.backends import CACHE_KIB, PAGE_SIZE
 from metareview.review.records import Record
 from metareview.review.schema import LATEST_VERSION, MIGRATIONS
 from metareview.review.store import Store
@@ -28,6 +28,8 @@ def test_new_project_has_large_pages_and_an_older_file_keeps_its_own(tmp_path):
     Store.create(path).close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16_384
+    with Store.open(path) as store:  # the pages of the indexes an import adds to stay in memory
+        assert store._db.conn.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB == -32_768
     # a project made with SQLite's 4 KiB pages opens, is written and stays as it was made
     old = tmp_path / "old.mrv"
     conn = sqlite3.connect(old)
