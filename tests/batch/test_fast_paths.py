@@ -21,8 +21,9 @@ from metareview.api import batch as batch_module
 from metareview.api.batch import batch
 from metareview.base import dist
 from metareview.effectsizes import rules
-from metareview.pooling.inverse_variance import PooledArrays, pool_arrays
-from metareview.pooling.tau2 import _at_boundary, estimate_tau2, q_profile
+from metareview.pooling.inverse_variance import PooledArrays, pool_arrays, pool_one
+from metareview.pooling.projection import by_columns
+from metareview.pooling.tau2 import ESTIMATORS, _at_boundary, estimate_tau2, q_profile
 
 from .conftest import assert_same_as_single, random_table
 
@@ -270,8 +271,11 @@ def test_row_sums_add_columns_as_numpy_adds_a_row(k):
     x[odd] = rng.choice([np.inf, -np.inf, np.nan], int(odd.sum()))
     x[:50] = -0.0  # rows of negative zeros only: numpy's sum starts at +0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        for arr in (x, x[:, ::-1], np.asfortranarray(x), x[:30]):
+        for arr in (x, x[:, ::-1], x[:30]):
             assert bits_equal(row_sum(arr, -1), np.add.reduce(arr, -1))
+        if k < 25:  # stored column by column: the sums of its rows as numpy sums a row-major array's
+            assert bits_equal(row_sum(np.asfortranarray(x), -1), np.add.reduce(x, -1))
+            assert (np.signbit(row_sum(np.asfortranarray(x[:100]), -1)) == np.signbit(np.add.reduce(x[:100], -1))).all()
     assert (np.signbit(row_sum(x[:50], -1)) == np.signbit(np.add.reduce(x[:50], -1))).all()
 
 
@@ -498,3 +502,48 @@ def test_estimates_at_the_boundary_by_one_maximum_as_by_the_rule(extra, p):
     for value in BOUNDARY_VALUES:
         one = _at_boundary(np.float64(value), np.float64(3), p)
         assert bits_equal(np.array([one]), np.array([value if np.isfinite(value) and value > 0 else 0.0]))
+
+
+def _awkward(m: int, k: int, seed: int):
+    """Analyses of ``k`` studies with empty cells, studies masked out, a zero variance, equal
+    effects, negative zeros, and analyses of one and two studies."""
+    rng = np.random.default_rng(seed)
+    y, v = simulated(m, k, seed=seed)
+    v *= rng.uniform(0.7, 1.4, v.shape)  # weights 1/v that are not sums of a few powers of two
+    mask = np.ones_like(y)
+    y[rng.random(y.shape) < 0.06] = np.nan
+    v[rng.random(y.shape) < 0.03] = np.nan
+    mask[rng.random(y.shape) < 0.1] = 0.0
+    y[:, 0], v[:, 0], mask[:, 0] = 0.1, 0.02, 1.0  # every analysis keeps a study
+    y[3], y[4, : k // 2] = 0.25, -0.0  # equal effects; negative zeros
+    v[5, -1] = 0.0
+    mask[6, 1:] = 0.0  # one study
+    mask[7, 2:] = 0.0  # two studies
+    return y, v, mask
+
+
+@pytest.mark.parametrize("k", [2, 3, 5, 8, 9, 16, 20, 24])
+@pytest.mark.parametrize("method", list(ESTIMATORS))
+def test_analyses_stored_column_by_column_give_the_bits_of_one_analysis(method, k):
+    """Arrays of 64 analyses or more and fewer than 25 studies are pooled stored column by
+    column: every analysis gets, bit for bit, the values the kernel gives it alone (its
+    scalars), with empty cells, studies masked out, a zero variance, equal effects, one and
+    two studies; given in row-major or column-major order alike, with or without a mask."""
+    m = 70
+    y, v, mask = _awkward(m, k, seed=k)
+    assert by_columns(y).flags.f_contiguous
+    genq = {"tau2_weights": 1 / (np.nan_to_num(v, nan=1.0) + 0.01)} if method == "GENQ" else {}
+    settings = dict(method_tau2=method, warn=False, tau2_ci=k <= 9, random_ci="hk" if k % 2 else "wald",
+                    i2_method="tau2" if k in (5, 16) else "q", **genq)
+    with np.errstate(all="ignore"):
+        fields = [f for f in FIELDS if f != "tau2_iterations" or method not in ("DL", "HS", "HE", "SJ")]
+        for given in ((y, v, mask), (np.asfortranarray(y), np.asfortranarray(v), np.asfortranarray(mask))):
+            many = pool_arrays(*given, **settings)
+            for i in range(m):
+                one = pool_one(y[i], v[i], mask[i], **dict(settings, **{key: val[i] for key, val in genq.items()}))
+                for f in fields:
+                    assert bits_equal(np.asarray(getattr(many, f)[i], float), np.asarray(one[f], float)), (i, f)
+                for f in ("weight_common", "weight_random"):
+                    assert bits_equal(getattr(many, f)[i], getattr(one, f)), (i, f)
+        rows = pool_arrays(y[1:2], v[1:2], mask[1:2], **dict(settings, **{key: val[1:2] for key, val in genq.items()}))
+        assert rows.k[0] == many.k[1]

@@ -15,7 +15,7 @@ import pytest
 
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "seed_tr.csv"
 HEAVY = ("numpy", "scipy", "pandas", "matplotlib", "jinja2", "starlette", "uvicorn", "formulaic", "pyarrow",
-         "dask", "rapidfuzz", "docx", "lxml", "argon2", "psycopg", "rich", "typer", "pydantic")
+         "dask", "rapidfuzz", "docx", "lxml", "argon2", "psycopg", "rich", "typer", "click", "pydantic")
 
 
 def python(code: str) -> str:
@@ -48,12 +48,14 @@ def test_version_answers_before_the_command_line_is_built():
     assert "metareview.cli.cmd_pool" not in modules
 
 
-def test_help_loads_no_numerics():
-    modules = loaded("from metareview.cli import main\nassert main(['--help']) == 0")
-    # no command is built: typer's validators (pydantic, in the typer releases that use it) are not loaded
-    assert heavy(modules) == ["typer"]
-    # the printers of tables, JSON and errors are loaded when there is something to print
-    assert "metareview.cli.output" not in modules and "metareview.base.jsondoc" not in modules
+@pytest.mark.parametrize("args, code", [(["--help"], 0), ([], 2)])
+def test_help_answers_before_typer_is_imported(args, code):
+    """The commands' listing is printed from its copy (cli/_root_help.py): neither typer (nor the click it
+    vendors) nor any command's module is imported."""
+    modules = loaded(f"from metareview.cli import main\nassert main({args!r}) == {code}")
+    assert heavy(modules) == []
+    assert ours(modules) == ["metareview", "metareview.base", "metareview.base.exceptions", "metareview.base.version",
+                             "metareview.cli", "metareview.cli._root_help"]
 
 
 @pytest.mark.parametrize("args", [["pool", "--help"], ["review", "import", "--help"]])
@@ -113,7 +115,7 @@ def test_the_command_line_freezes_nothing_before_a_command_asks():
     """``run`` freezes what its forked figure workers inherit, and only when nothing is frozen yet (it
     unfreezes afterwards): the command line's start-up pauses the collector but leaves freezing to the
     commands."""
-    code = ("import gc\nfrom metareview.cli import main\nassert main(['--help']) == 0\n"
+    code = ("import gc\nfrom metareview.cli import main\nassert main(['pool', '--help']) == 0\n"
             "print('\\nFROZEN', gc.get_freeze_count())")
     out = python(code)
     assert out.rsplit("FROZEN", 1)[1].split() == ["0"]

@@ -4,7 +4,8 @@ Each subcommand lives in its own module ``metareview.cli.cmd_<name>`` that defin
 ``register(app)``; modules are discovered (``_tree``) so that adding a command touches no
 other file.  Command modules import their heavy dependencies inside the command
 function, and a command's options are built only when it runs or shows its help, which
-keeps ``metareview --help`` and ``metareview pool`` quick to start.
+keeps ``metareview pool`` quick to start; ``metareview --version`` and ``metareview --help`` are
+answered before typer is imported (``_root_help``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ EXIT_CODES_HELP = ("Exit codes: 0 success; 1 findings (check found errors in the
                    "option or path (one-line message); 3 unexpected internal error (one line and the path "
                    "of a saved traceback); 130 interrupted.")
 
+#: The root's help text and its ``--version``'s (``_root_help`` prints them without typer).
+ABOUT = "Systematic reviews and meta-analysis, with numbers that match R meta and metafor."
+ROOT_HELP = f"{ABOUT}\n\n{EXIT_CODES_HELP}"
+VERSION_HELP = "Print the version of metareview and exit."
+
 _APP = None
 
 
@@ -42,14 +48,13 @@ def _build_app(root_class=None):
             typer.echo(f"metareview {__version__}")
             raise typer.Exit()
 
-    about = "Systematic reviews and meta-analysis, with numbers that match R meta and metafor."
-    app = typer.Typer(name="metareview", help=f"{about}\n\n{EXIT_CODES_HELP}", no_args_is_help=True,
+    app = typer.Typer(name="metareview", help=ROOT_HELP, no_args_is_help=True,
                       add_completion=True, cls=root_class, **SETTINGS)
 
     @app.callback()
     def _root(
         version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
-                                     help="Print the version of metareview and exit."),
+                                     help=VERSION_HELP),
     ) -> None:
         """Systematic reviews and meta-analysis, with numbers that match R meta and metafor."""
 
@@ -94,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from ..base.version import __version__
         sys.stdout.write(f"metareview {__version__}\n")
         return EXIT_OK
+    if args in ([], ["--help"]):  # the commands' listing, printed before typer is imported
+        from ._root_help import answers
+        if answers(args):
+            return _print_root_help(args)
     from ..base.collector import collector_paused
     from ..base.lazy_imports import defer_imports
     from ..base.library_docs import keep_docstrings
@@ -141,11 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except OSError as exc:
-        message = _os_error(exc)
-        if message is None:
-            return _internal(exc, _error)
-        _error(message)
-        return EXIT_USER_ERROR
+        return _os_failure(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw traceback
         import sqlite3
         if isinstance(exc, sqlite3.DatabaseError):
@@ -159,6 +164,40 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USER_ERROR
         return _internal(exc, _error)
     return EXIT_OK
+
+
+def _print_root_help(args: list[str]) -> int:
+    """Print the help of ``metareview`` (``_root_help``) as typer does: for ``--help`` exit code 0, for no
+    command 2 (click's usage error); a closed pipe ends it with 1 and nothing on standard error."""
+    import errno
+
+    from ._root_help import page
+
+    code = EXIT_OK if args else EXIT_USER_ERROR
+    # without standard output, click prints a usage error's help on standard error and --help's nowhere
+    stream = sys.stdout if sys.stdout is not None or args else sys.stderr
+    if stream is None:
+        return code
+    try:
+        stream.write(page(ROOT_HELP, VERSION_HELP) + "\n")
+        stream.flush()
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            return _os_failure(exc)
+        # what is left in the buffer goes nowhere, so that closing the stream raises nothing
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        return 1
+    return code
+
+
+def _os_failure(exc: OSError) -> int:
+    """The exit code of an OS error, its one-line message printed (a bug's when it is not the user's)."""
+    message = _os_error(exc)
+    if message is None:
+        return _internal(exc, _error)
+    _error(message)
+    return EXIT_USER_ERROR
 
 
 def _error(message: str) -> None:

@@ -2,8 +2,9 @@
 
 Building a command turns every option's declaration into a click parameter with typer's type
 validators, which costs more than the rest of start-up together when done for all 66 commands and
-groups.  ``metareview pool`` builds only ``pool``; the top-level ``--help`` lists the commands from
-their declarations (name, help, panel) and builds none.  A command is found by the naming rule of
+groups.  ``metareview pool`` builds only ``pool``; the root's listing of the commands comes from their
+declarations (name, help, panel) and builds none (``metareview --help`` prints a copy of it without
+importing typer, ``_root_help``).  A command is found by the naming rule of
 its module: ``cmd_<name>``, with the ``cmd_<name>_*`` modules that add subcommands to its group; a
 command declared elsewhere is found by registering every module, so the rule speeds up the look-up
 and never decides it.  ``tests/cli/test_help.py`` pins that every help text is the one of the tree

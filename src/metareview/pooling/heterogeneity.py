@@ -19,6 +19,7 @@ import numpy as np
 from ..base import dist as _dist
 from ..base.exceptions import SettingsError
 from .per_analysis import as_float, maximum, pick
+from .projection import row_sum
 from .values import Interval
 
 __all__ = ["I2_METHODS", "typical_variance", "h_test_based", "heterogeneity", "kernel_heterogeneity",
@@ -31,10 +32,10 @@ def typical_variance(v, mask):
     """Typical within-study variance s² = (k-1) sum(w) / ((sum w)² - sum(w²)), per analysis
     (rows) or of one analysis (1-D arrays)."""
     w = mask / v
-    sw = w.sum(-1)
-    k = mask.sum(-1)
+    sw = row_sum(w, -1)
+    k = row_sum(mask, -1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (k - 1) * sw / (sw * sw - (w * w).sum(-1))
+        return (k - 1) * sw / (sw * sw - row_sum(w * w, -1))
 
 
 def h_test_based(q, k, level):

@@ -30,7 +30,7 @@ from ..base.deferred import Deferred
 from ..base.exceptions import ConvergenceWarning, SettingsError, SmallSampleWarning
 from .heterogeneity import kernel_from_q, kernel_heterogeneity
 from .per_analysis import absolute, all_of, any_of, maximum, minimum, pick, sqrt
-from .projection import row_sum
+from .projection import by_columns, row_sum
 from .tau2 import estimator, kernel_estimate_tau2, non_convergence_message, q_generalised, q_profile
 from .values import Estimate, Heterogeneity, Interval, Pooled
 
@@ -157,7 +157,9 @@ def _prepare(yi, vi, mask, ndim: int = 2, finite: bool = False):
     ``np.errstate``.)"""
     y, v = np.asarray(yi, float), np.asarray(vi, float)
     if ndim == 2:
-        y, v = np.atleast_2d(y), np.atleast_2d(v)
+        y, v = by_columns(np.atleast_2d(y)), by_columns(np.atleast_2d(v))
+        if mask is not None:
+            mask = by_columns(np.atleast_2d(np.asarray(mask, float)))
     # every study of every analysis: a read-only view of one 1.0 (no array of ones to fill and read);
     # the studies of one analysis: their ones (a few cells, made faster than a view, and once per k)
     mk = (_ones(y.shape) if ndim == 1 else np.broadcast_to(1.0, y.shape)) if mask is None \

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Intercept", "Matrix", "design_of", "row_sum"]
+__all__ = ["Intercept", "Matrix", "design_of", "row_sum", "by_columns"]
 
 _reduce = np.add.reduce
 
@@ -40,9 +40,15 @@ def row_sum(x, axis=-1, out=None):
     all rows at once (and adds numpy's starting 0.0 last: it turns a sum of -0.0 into 0.0),
     several times faster for many short rows (a fifth faster at 20 columns; from about 25
     columns numpy's own loop is faster).  ``out``: the array to form the sums in.
+
+    On an array stored column by column (Fortran order, :func:`by_columns`) each column is
+    contiguous and the same additions run at memory speed: about four times faster at 20
+    columns than on rows, and as fast as numpy's loop on a row-major array gives them.
+    (numpy's own reduction of such an array would add the columns left to right, which from
+    8 columns on is not its pairwise sum of a row.)
     """
     if (type(x) is np.ndarray and x.ndim == 2 and 1 < x.shape[1] < _COLUMN_SUMS and x.shape[0] >= 64
-            and x.dtype == np.float64 and x.flags.c_contiguous and axis in (-1, 1)):
+            and x.dtype == np.float64 and (x.flags.c_contiguous or x.flags.f_contiguous) and axis in (-1, 1)):
         k = x.shape[1]
         if k < 8:
             s = np.add(x[:, 0], x[:, 1], out=out)
@@ -66,6 +72,19 @@ def row_sum(x, axis=-1, out=None):
 
 #: Rows of fewer columns than this are summed column by column (:func:`row_sum`).
 _COLUMN_SUMS = 25
+
+
+def by_columns(x: np.ndarray) -> np.ndarray:
+    """``x`` (analyses x studies) stored column by column when :func:`row_sum` sums its rows
+    column by column (fewer than :data:`_COLUMN_SUMS` studies, 64 analyses or more): each
+    study's column is then contiguous, so that the row sums and every operation that
+    broadcasts a value per analysis over its studies run over contiguous memory instead of
+    rows of a few cells.  The values are the same; arithmetic on them gives the same bits in
+    either order (the row sums by :func:`row_sum`).  One copy of the array, a fraction of
+    one row sum's cost on rows."""
+    if x.ndim == 2 and 1 < x.shape[1] < _COLUMN_SUMS and x.shape[0] >= 64 and x.strides[1] != 0:
+        return np.asfortranarray(x)
+    return x
 
 
 class _InterceptProjection:
