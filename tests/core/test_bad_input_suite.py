@@ -259,7 +259,9 @@ def test_a_damaged_project_file_is_a_message_not_a_traceback(tmp_path, cli, proj
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     data = bytearray(project.read_bytes())
-    data[8192:24576] = b"Z" * (24576 - 8192)
+    size = int.from_bytes(data[16:18], "big")  # the page size, from the file's header
+    assert len(data) >= 6 * size
+    data[2 * size:6 * size] = b"Z" * (4 * size)  # pages 3 to 6: the tables', not the schema's
     project.write_bytes(bytes(data))
     cli("review", "status", "--json", "-p", project, code=2, says="review project file is damaged",
         changes=("review.mrv-wal", "review.mrv-shm"))

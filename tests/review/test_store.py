@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from metareview.base.exceptions import SettingsError
+from metareview.review.backends import CACHE_KIB, PAGE_SIZE
 from metareview.review.records import Record
 from metareview.review.schema import LATEST_VERSION, MIGRATIONS
 from metareview.review.store import Store
@@ -20,6 +21,32 @@ def test_new_project_is_wal_at_latest_version(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+
+
+def test_new_project_has_large_pages_and_an_older_file_keeps_its_own(tmp_path):
+    path = tmp_path / "p.mrv"
+    Store.create(path).close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 16_384
+    with Store.open(path) as store:  # the pages of the indexes an import adds to stay in memory
+        assert store._db.conn.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB == -32_768
+    # a project made with SQLite's 4 KiB pages opens, is written and stays as it was made
+    old = tmp_path / "old.mrv"
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("PRAGMA journal_mode = WAL")
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with Store.open(old) as store:
+        assert store.version == LATEST_VERSION
+        store.set_setting("name", "old")
+        assert store.integrity() == "ok"
+    with sqlite3.connect(old) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert conn.execute("SELECT value FROM settings WHERE key = 'name'").fetchone()[0] == '"old"'
 
 
 def test_create_refuses_to_overwrite(tmp_path):
