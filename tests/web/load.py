@@ -120,9 +120,17 @@ class Server:
                 self.kill()
 
 
+#: seconds a client keeps an idle connection: well inside the server's keep-alive timeout
+KEEPALIVE_EXPIRY = 1.0
+
+
 def sign_in(url: str, name: str) -> tuple[httpx.Client, str]:
     """A client signed in as ``name`` through the login form, and its CSRF token."""
-    client = httpx.Client(base_url=url, timeout=120, follow_redirects=True)
+    # an idle connection let go of before the server's keep-alive timeout (uvicorn's 5 s, which is also httpx's
+    # default expiry): otherwise a reviewer signed in first, idle while the others sign in, can send its first
+    # decision on the connection the server is closing at that moment, and get a reset for it
+    client = httpx.Client(base_url=url, timeout=120, follow_redirects=True,
+                          limits=httpx.Limits(keepalive_expiry=KEEPALIVE_EXPIRY))
     token = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/login").text)
     assert token is not None
     resp = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)})
