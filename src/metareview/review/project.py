@@ -7,10 +7,11 @@ whole review.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,13 +40,19 @@ DEFAULT_REASONS = {
 }
 
 
-def _counted(records: Sequence[Record], stage: str, progress: Progress | None) -> Iterator[Record]:
-    """The records, reporting every 5,000 of them to ``progress``."""
-    total = len(records)
-    for done, rec in enumerate(records, start=1):
-        if progress and (done % 5000 == 0 or done == total):
-            progress(stage, done, total)
+def _counted(records: Iterable[Record], stage: str, progress: Progress | None, total: Callable[[], int],
+             malformed: list[Record]) -> Iterator[Record]:
+    """The records, reporting every 5,000 of them to ``progress`` (out of ``total()``, the records read so
+    far) and at the end, and keeping the malformed ones in ``malformed``."""
+    done = 0
+    for done, rec in enumerate(records, start=1):  # noqa: B007 - the count is read below
+        if progress and done % 5000 == 0:
+            progress(stage, done, total())
+        if rec.status == "malformed":
+            malformed.append(rec)
         yield rec
+    if progress:
+        progress(stage, done, done)
 
 
 def parse_stage(stage: str) -> str:
@@ -190,7 +197,8 @@ class Project:
                      allow_reimport: bool = False, imported_by: str | None = None,
                      progress: Progress | None = None) -> ImportReport:
         """Import an export held in memory; ``filename`` names it in messages and the batch."""
-        from .importers import parse_bytes
+        from .aside import ASIDE_FROM, ReadAside, can_fork
+        from .importers import open_export
         if kind not in SOURCE_KINDS:
             raise SettingsError(f"unknown source kind {kind!r}; kinds are {list(SOURCE_KINDS)}")
         if not source.strip():
@@ -200,8 +208,21 @@ class Project:
         if progress:
             progress("reading", 0, 100)
         reading = functools.partial(progress, "reading") if progress else None
-        result = parse_bytes(data, filename=filename, format=format, mapping=mapping, progress=reading)
-        with self.store.transaction(), collector_paused():
+        export = open_export(data, filename=filename, format=format, mapping=mapping)
+        reader: contextlib.AbstractContextManager[Any]
+        records: Iterable[Record]
+        read_so_far: Callable[[], int]
+        if len(data) >= ASIDE_FROM and can_fork():
+            # a large export is read in a second process while this one stores what has been read
+            aside = ReadAside(export, reading)
+            reader, records, read_so_far = aside, aside, lambda: aside.count
+        else:
+            with collector_paused():
+                records = list(export.records(reading))
+            reader = contextlib.nullcontext()
+            read_so_far = functools.partial(len, records)
+        malformed: list[Record] = []
+        with reader, self.store.transaction(), collector_paused():
             # checked again inside the write lock: another process may have imported it meanwhile
             self._check_reimport(sha, filename, allow_reimport)
             existing = self.store.source(source)
@@ -212,9 +233,10 @@ class Project:
             else:
                 source_id = existing["id"]
             batch_id, n, bad = self.store.add_batch(source_id=source_id, filename=filename, sha256=sha,
-                                                    format=result.format, encoding=result.encoding,
+                                                    format=export.format, encoding=export.encoding,
                                                     imported_by=imported_by,
-                                                    records=_counted(result.records, "storing", progress))
-        malformed = [{"line": r.line, "problem": r.problem} for r in result.malformed]
-        return ImportReport(batch_id=batch_id, source=source, filename=filename, format=result.format,
-                            encoding=result.encoding, n_records=n, n_malformed=bad, malformed=malformed)
+                                                    records=_counted(records, "storing", progress, read_so_far,
+                                                                     malformed))
+        return ImportReport(batch_id=batch_id, source=source, filename=filename, format=export.format,
+                            encoding=export.encoding, n_records=n, n_malformed=bad,
+                            malformed=[{"line": r.line, "problem": r.problem} for r in malformed])

@@ -18,7 +18,7 @@ from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 from ._text import TagValues, read_progress
 
-__all__ = ["parse_medline", "looks_like_medline"]
+__all__ = ["parse_medline", "iter_medline", "looks_like_medline"]
 
 #: the tags read into a record's own fields; the others go to its extra fields
 _KNOWN = frozenset({"PMID", "TI", "BTI", "AB", "FAU", "AU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "PT", "OT", "MH"})
@@ -130,11 +130,15 @@ def parse_medline(text: str, progress=None) -> list[Record]:
     """Records of a MEDLINE file (its text with ``\\n`` line ends, see
     :func:`~metareview.review.importers._text.unify_newlines`); malformed blocks are kept and
     flagged, never dropped.  ``progress(percent, 100)`` is told how far it has read."""
-    tick = read_progress(progress, text.count("\n") + 1)
-    if tick is None:
+    if progress is None:
         return [_record(start, raw) for start, raw in _blocks(text)]
-    records = []
+    return list(iter_medline(text, progress))
+
+
+def iter_medline(text: str, progress=None) -> Iterator[Record]:
+    """The records of :func:`parse_medline`, each as soon as it is read."""
+    tick = read_progress(progress, text.count("\n") + 1)
     for start, raw in _blocks(text):
-        records.append(_record(start, raw))
-        tick(start)
-    return records
+        yield _record(start, raw)
+        if tick is not None:
+            tick(start)

@@ -28,7 +28,7 @@ from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
 from ._text import TagValues, read_progress
 
-__all__ = ["parse_ris", "looks_like_ris"]
+__all__ = ["parse_ris", "iter_ris", "looks_like_ris"]
 
 #: the tags read into a record's own fields; the others go to its extra fields
 _KNOWN = frozenset({"TY", "TI", "T1", "AB", "N2", "AU", "A1", "PY", "Y1", "VL", "IS", "SP", "EP", "DO", "KW"})
@@ -133,18 +133,22 @@ def _boundaries(text: str) -> Iterator[tuple[str, int, int]]:
 
 
 def parse_ris(text: str, progress=None) -> list[Record]:
+    """Records of a RIS file: :func:`iter_ris`'s, in a list."""
+    return list(iter_ris(text, progress))
+
+
+def iter_ris(text: str, progress=None) -> Iterator[Record]:
     """Records of a RIS file (its text with ``\\n`` line ends, see
     :func:`~metareview.review.importers._text.unify_newlines`); text outside ``TY``...``ER``
     and unterminated records are kept as malformed records with their line numbers.
 
     Only the lines that open and close records (``TY``, ``ER``) are looked for, by one regular
     expression over the whole text; what lies between is sliced, not split into lines.
-    ``progress(percent, 100)`` is told how far it has read.
+    ``progress(percent, 100)`` is told how far it has read.  Each record is given as soon as it is read.
     """
     tick = read_progress(progress, len(text))
     if "\ufeff" in text:
         text = _LINE_BOM.sub("", text)  # a byte-order mark may open any line of a concatenated file
-    records: list[Record] = []
     start = -1  # where the open block starts (-1: none is open)
     start_line = 0
     line, counted = 1, 0  # the number of the line at offset ``counted``
@@ -164,12 +168,12 @@ def parse_ris(text: str, progress=None) -> list[Record]:
                 start, start_line = outside.start(), line_at(outside.start())
         if tag == "TY":
             if start >= 0:
-                records.append(_record(start_line, text[start:begin - 1], terminated=False))
+                yield _record(start_line, text[start:begin - 1], terminated=False)
             start, start_line = begin, line_at(begin)
         else:
             if start < 0:
                 start, start_line = begin, line_at(begin)
-            records.append(_record(start_line, text[start:finish], terminated=True))
+            yield _record(start_line, text[start:finish], terminated=True)
             start = -1
             if tick is not None:
                 tick(finish)
@@ -181,10 +185,9 @@ def parse_ris(text: str, progress=None) -> list[Record]:
     if start >= 0:
         block = text[start:]
         if _TAGS.search(block):
-            records.append(_record(start_line, block, terminated=False))
+            yield _record(start_line, block, terminated=False)
         else:
             rec = Record(line=start_line, raw=block)
             last = start_line + block.count("\n")
             rec.mark_malformed(f"text on lines {start_line}-{last} is outside any RIS record")
-            records.append(rec)
-    return records
+            yield rec

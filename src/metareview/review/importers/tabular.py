@@ -13,13 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 
 from ...base.exceptions import DataError, SettingsError
 from ...base.outputs import from_spreadsheet
 from ..normalize import clean_doi, clean_pmid, expand_pages, parse_year
 from ..records import Record
+from ._text import read_progress
 
-__all__ = ["parse_table", "TABLE_FIELDS", "COLUMN_SYNONYMS"]
+__all__ = ["parse_table", "iter_table", "TABLE_FIELDS", "COLUMN_SYNONYMS"]
 
 TABLE_FIELDS = ("title", "abstract", "authors", "year", "journal", "volume", "issue", "pages", "page_start",
                 "page_end", "doi", "pmid", "keywords", "type")
@@ -70,6 +72,13 @@ def _split_keywords(value: str) -> list[str]:
 
 def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = None) -> list[Record]:
     """Records of a table; ``mapping`` maps our field names to the file's column names."""
+    return list(iter_table(text, lines, mapping))
+
+
+def iter_table(text: str, lines: list[str], mapping: dict[str, str] | None = None,
+               progress=None) -> Iterator[Record]:
+    """The records of :func:`parse_table`, each as soon as its row is read; ``progress(percent, 100)``
+    is told how far into the lines it has read."""
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(TABLE_FIELDS))
     if unknown:
@@ -101,7 +110,7 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
                         column="title", rule="mapping")
     mapped = set(columns.values())
     places = list(columns.items())
-    records: list[Record] = []
+    tick = read_progress(progress, len(lines))
     previous_end = reader.line_num
     while True:
         try:
@@ -153,5 +162,6 @@ def parse_table(text: str, lines: list[str], mapping: dict[str, str] | None = No
                      if i not in mapped and row[i].strip()}
         if rec.status == "ok" and not rec.title and not rec.doi:
             rec.mark_malformed(f"line {start}: the row has neither a title nor a DOI")
-        records.append(rec)
-    return records
+        yield rec
+        if tick is not None:
+            tick(end)
