@@ -375,8 +375,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None, into: 
         yi, vi, n_tot = pad(yi, 0.0), pad(vi, 1.0), pad(n_tot, 1.0)
     elif m_es.design == "generic" and "vi" in flat_cols:
         # effects with their variances: escalc's GEN formula gives these columns themselves, and an
-        # array of zero increments that a batch never reads (filling it was 5% of the instructions
-        # of a chunk of 20 studies per analysis); its settings are checked as escalc checks them
+        # array of zero increments that a batch never reads (8 bytes zeroed per cell of the chunk);
+        # the continuity settings are checked as escalc checks them
         check_continuity(s.incr, s.incr_style)
         yi, vi, n_tot = pad(flat_cols["yi"], _PAD["yi"]), pad(flat_cols["vi"], _PAD["vi"]), None
     else:
