@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from metareview import DataError
+from metareview import DataError, SettingsError
 from metareview.api import batch as batch_module
 from metareview.api.batch import batch
 from metareview.base import dist
@@ -275,6 +275,8 @@ def test_row_sums_add_columns_as_numpy_adds_a_row(k):
             assert bits_equal(row_sum(arr, -1), np.add.reduce(arr, -1))
         if k < 25:  # stored column by column: the sums of its rows as numpy sums a row-major array's
             assert bits_equal(row_sum(np.asfortranarray(x), -1), np.add.reduce(x, -1))
+            into = np.empty(x.shape[0])  # (the sums formed in a given array: the same bits, in it)
+            assert row_sum(np.asfortranarray(x), -1, out=into) is into and bits_equal(into, np.add.reduce(x, -1))
             assert (np.signbit(row_sum(np.asfortranarray(x[:100]), -1)) == np.signbit(np.add.reduce(x[:100], -1))).all()
     assert (np.signbit(row_sum(x[:50], -1)) == np.signbit(np.add.reduce(x[:50], -1))).all()
 
@@ -547,3 +549,44 @@ def test_analyses_stored_column_by_column_give_the_bits_of_one_analysis(method, 
                     assert bits_equal(getattr(many, f)[i], getattr(one, f)), (i, f)
         rows = pool_arrays(y[1:2], v[1:2], mask[1:2], **dict(settings, **{key: val[1:2] for key, val in genq.items()}))
         assert rows.k[0] == many.k[1]
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_generic_data_with_variances_are_pooled_as_given(monkeypatch, padded):
+    """Effects with variances (yi, vi) go to the kernel as the columns themselves, what escalc's
+    GEN formula returns, without escalc's array of zero increments: the result is, bit for
+    bit, the kernel's on the table's arrays (padded cells masked out)."""
+    table = equal_k_table(m=100, k=20)
+    if padded:
+        table = table.drop(index=[5, 6, 40])
+    ks = table.groupby("analysis", sort=False).size().to_numpy()
+    y, v, mask = np.zeros((ks.size, 20)), np.ones((ks.size, 20)), np.zeros((ks.size, 20))
+    cells = np.arange(20) < ks[:, None]
+    y[cells], v[cells], mask[cells] = table["yi"], table["vi"], 1.0
+    expected = pool_arrays(y, v, mask, weights=False, warn=False)
+
+    def no_escalc(*args, **kwargs):
+        raise AssertionError("escalc called for generic data with variances")
+    monkeypatch.setattr(batch_module, "escalc", no_escalc)
+    got = batch(table)
+    for field in FIELDS:
+        np.testing.assert_array_equal(got[field].to_numpy(), np.asarray(getattr(expected, field)), err_msg=field,
+                                      strict=field not in ("k", "q_df", "tau2_iterations"))
+        if got[field].dtype == float:
+            assert bits_equal(got[field].to_numpy(), getattr(expected, field)), field
+
+
+@pytest.mark.parametrize("settings,message", [
+    ({"incr": -1}, "the continuity correction must be a non-negative number, not -1"),
+    ({"incr": True}, "the continuity correction must be a non-negative number, not True"),
+    ({"incr": float("nan")}, "the continuity correction must be a non-negative number, not nan"),
+])
+def test_generic_data_refuse_the_continuity_settings_escalc_refuses(settings, message):
+    from metareview.effectsizes.escalc import escalc
+
+    table = equal_k_table()
+    with pytest.raises(SettingsError) as direct:
+        escalc("GEN", {"yi": table["yi"], "vi": table["vi"]}, **settings)
+    with pytest.raises(SettingsError) as batched:
+        batch(table, **settings)
+    assert str(batched.value) == str(direct.value) == message

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..base.exceptions import ConvergenceWarning, DataError, MetaReviewWarning, SettingsError, SmallSampleWarning
 from ..effectsizes import rules
-from ..effectsizes.escalc import escalc
+from ..effectsizes.escalc import check_continuity, escalc
 from ..effectsizes.measures import Measure, backtransform, get_measure, required_columns
 from ..effectsizes.validate import column_extremes, validate_design
 from ..pooling.inverse_variance import pool_arrays
@@ -351,7 +351,8 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None, into: 
         flat_cols = {r: np.where(missing, _PAD[r], v) for r, v in flat_cols.items()}
     if n_rows == na * kmax:  # every analysis of the chunk has kmax studies: no padding
         cell = None  # cell i * kmax + j is row i * kmax + j of the chunk
-        real: np.ndarray = np.ones((na, kmax), dtype=bool)
+        # (a read-only view of one True: the usual chunk reads it only as the absence of a mask)
+        real: np.ndarray = np.broadcast_to(np.True_, (na, kmax))
 
         def pad(vals, fill):
             return vals.reshape(na, kmax)
@@ -372,6 +373,12 @@ def _pool_chunk(frame: _Frame, a: int, b: int, tally: dict | None = None, into: 
     if m_es.design == "rate":
         yi, vi, n_tot = _rate_effects(m_es, flat_cols, counts, s, frame, rows)
         yi, vi, n_tot = pad(yi, 0.0), pad(vi, 1.0), pad(n_tot, 1.0)
+    elif m_es.design == "generic" and "vi" in flat_cols:
+        # effects with their variances: escalc's GEN formula gives these columns themselves, and an
+        # array of zero increments that a batch never reads (8 bytes zeroed per cell of the chunk);
+        # the continuity settings are checked as escalc checks them
+        check_continuity(s.incr, s.incr_style)
+        yi, vi, n_tot = pad(flat_cols["yi"], _PAD["yi"]), pad(flat_cols["vi"], _PAD["vi"]), None
     else:
         es = escalc(m_es, {role: pad(vals, _PAD[role]) for role, vals in flat_cols.items()}, incr=s.incr,
                     method_incr=s.method_incr, incr_style=s.incr_style, exact_smd=s.exact_smd, validate=False)

@@ -21,7 +21,7 @@ from ..base.exceptions import SettingsError
 from .measures import INCR_METHODS, EffectOptions, Measure, design_of, get_measure, hedges_j, study_size
 from .validate import validate_design
 
-__all__ = ["EffectSizes", "escalc", "hedges_j", "INCR_METHODS"]
+__all__ = ["EffectSizes", "escalc", "check_continuity", "hedges_j", "INCR_METHODS"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,15 @@ class EffectSizes:
     incr: np.ndarray  # continuity correction added to each study's cells (0 where none)
     n: np.ndarray | None = None  # total sample size per study (Freeman-Tukey, weights)
     extra: dict = field(default_factory=dict)
+
+
+def check_continuity(incr, incr_style: str) -> None:
+    """The continuity settings :func:`escalc` refuses (also for measures that add no increment):
+    an unknown ``incr_style``, an increment that is not a non-negative number."""
+    if incr_style not in ("meta", "metafor"):
+        raise SettingsError(f"unknown incr_style {incr_style!r}; valid: meta, metafor")
+    if isinstance(incr, bool) or not math.isfinite(float(incr)) or float(incr) < 0:
+        raise SettingsError(f"the continuity correction must be a non-negative number, not {incr!r}")
 
 
 def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 0.5,
@@ -58,10 +67,7 @@ def escalc(measure: str | Measure, data: Mapping[str, object], *, incr: float = 
     [1.3863, 1.6487]
     """
     m = get_measure(measure)
-    if incr_style not in ("meta", "metafor"):
-        raise SettingsError(f"unknown incr_style {incr_style!r}; valid: meta, metafor")
-    if isinstance(incr, bool) or not math.isfinite(float(incr)) or float(incr) < 0:
-        raise SettingsError(f"the continuity correction must be a non-negative number, not {incr!r}")
+    check_continuity(incr, incr_style)
     arr = {k: np.asarray(v, dtype=float) for k, v in data.items() if v is not None}
     if validate:
         validate_design(m, arr, studlab, extremes)

@@ -495,10 +495,13 @@ def _fork_is_safe() -> bool:
 
 def _prepare_worker() -> None:
     """Before a worker loads the drawing: what matplotlib imports and the figures never use is
-    loaded on first use (:mod:`metareview.base.lazy_imports`; a worker is a process of ours)."""
+    loaded on first use (:mod:`metareview.base.lazy_imports`; a worker is a process of ours), and
+    the artist classes' ``set`` gets no signature and docstring (:mod:`metareview.plots._artist_docs`)."""
     from ..base.lazy_imports import defer_imports
+    from ..plots._artist_docs import defer_set_docs
 
     defer_imports()
+    defer_set_docs()
 
 
 def _init_worker() -> None:
