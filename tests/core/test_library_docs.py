@@ -93,7 +93,9 @@ def test_scipy_s_own_path_when_its_private_names_are_elsewhere():
             "module = types.ModuleType('m')\nmodule.xp_capabilities = lambda **k: None\n"
             "library_docs._replace(module)\nassert not hasattr(module, 'FunctionDoc') and not library_docs._LIBRARY\n"
             "library_docs.keep_docstrings()\nlibrary_docs.keep_docstrings()\n"
-            "print(sum(isinstance(f, library_docs._Patching) for f in sys.meta_path))")
+            "from metareview.base.lazy_imports import _AfterImport\n"
+            "print(sum(isinstance(f, _AfterImport) and f.name == library_docs.ARRAY_API_MODULE\n"
+            "          for f in sys.meta_path))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1"
 

@@ -89,14 +89,17 @@ def test_completed_signatures_and_docstrings_are_matplotlib_s(library):
 
 
 def test_setting_up_imports_nothing_and_does_nothing_once_matplotlib_is_loaded():
-    code = ("import sys\nfrom metareview.plots._artist_docs import defer_set_docs, _Deferring\n"
+    code = ("import sys\nfrom metareview.plots._artist_docs import defer_set_docs, ARTIST_MODULE\n"
+            "from metareview.base.lazy_imports import _AfterImport\n"
             "before = set(sys.modules)\ndefer_set_docs()\ndefer_set_docs()\nassert set(sys.modules) == before\n"
-            "print(sum(isinstance(f, _Deferring) for f in sys.meta_path))\n"
+            "print(sum(isinstance(f, _AfterImport) and f.name == ARTIST_MODULE for f in sys.meta_path))\n"
             "import matplotlib.lines\nprint(matplotlib.lines.Line2D.set.__doc__ is None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["1", "True"]
-    code = ("import sys, matplotlib.artist\nfrom metareview.plots._artist_docs import defer_set_docs, _Deferring\n"
-            "defer_set_docs()\nprint(sum(isinstance(f, _Deferring) for f in sys.meta_path))\n"
+    code = ("import sys, matplotlib.artist\nfrom metareview.plots._artist_docs import defer_set_docs, ARTIST_MODULE\n"
+            "from metareview.base.lazy_imports import _AfterImport\n"
+            "defer_set_docs()\n"
+            "print(sum(isinstance(f, _AfterImport) and f.name == ARTIST_MODULE for f in sys.meta_path))\n"
             "import matplotlib.lines\nprint(matplotlib.lines.Line2D.set.__doc__ is None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["0", "False"]

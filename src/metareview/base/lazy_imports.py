@@ -24,9 +24,10 @@ module first at the same moment (nothing in metareview reads them at all).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from types import ModuleType
 
-__all__ = ["UNUSED_IMPORTS", "defer_imports", "spec_with_loader"]
+__all__ = ["UNUSED_IMPORTS", "defer_imports", "after_import", "spec_with_loader"]
 
 #: Modules imported by a library metareview uses and never used by it: name -> who imports it and why
 #: it is not used.
@@ -78,3 +79,44 @@ def defer_imports(names: Iterable[str] = UNUSED_IMPORTS) -> None:
             names = [n for n in names if n not in finder.names]
     if names:
         sys.meta_path.insert(0, _Deferring(names))
+
+
+class _AfterImport:
+    """A meta path finder that has one module run as usual through the other finders' loader, then
+    hands the module to ``hook``."""
+
+    def __init__(self, name: str, hook: Callable[[ModuleType], None]):
+        self.name = name
+        self.hook = hook
+
+    def find_spec(self, name, path=None, target=None):
+        if name != self.name:
+            return None
+        return spec_with_loader(name, path, target, lambda loader: _HookedLoader(loader, self.hook), _AfterImport)
+
+
+class _HookedLoader:
+    def __init__(self, loader, hook: Callable[[ModuleType], None]):
+        self.loader = loader
+        self.hook = hook
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self.loader.exec_module(module)
+        self.hook(module)
+
+    def __getattr__(self, name: str):     # what else the loader offers (resources, source), unchanged
+        return getattr(self.loader, name)
+
+
+def after_import(name: str, hook: Callable[[ModuleType], None]) -> None:
+    """From now on in this process, once module ``name`` has run (imported as usual), call
+    ``hook(module)``: for changing what a library builds at import before anything reads it.
+
+    Does nothing when ``name`` is already imported, or when ``hook`` is already waiting for it."""
+    if name in sys.modules or any(isinstance(f, _AfterImport) and f.name == name and f.hook is hook
+                                  for f in sys.meta_path):
+        return
+    sys.meta_path.insert(0, _AfterImport(name, hook))

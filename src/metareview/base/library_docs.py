@@ -9,8 +9,8 @@ of importing numpy and ``scipy.special`` (valgrind), at every start of ``metarev
 ``run`` (in ``run``, before the figure workers can be forked).  The table is documentation of
 array libraries metareview never passes; a command never reads it.
 
-:func:`keep_docstrings` puts a finder in front of :data:`sys.meta_path` that, once
-``scipy._lib._array_api`` has run, gives it a ``FunctionDoc`` that leaves a docstring as
+:func:`keep_docstrings` has :func:`~metareview.base.lazy_imports.after_import`, once
+``scipy._lib._array_api`` has run, give it a ``FunctionDoc`` that leaves a docstring as
 written and keeps the note instead (the decorator's other work, the capabilities table its
 tests read, is done as before).  What is lost, in that process only: the note at the end of
 those docstrings.  :func:`library_docstring` gives the docstring scipy would have set, from
@@ -25,9 +25,10 @@ imported to set this up, and nothing changes until scipy is imported.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any
+
+from .lazy_imports import after_import
 
 __all__ = ["keep_docstrings", "library_docstring", "complete_docstrings", "ARRAY_API_MODULE"]
 
@@ -98,40 +99,11 @@ def _replace(module) -> None:
     module.FunctionDoc = _function_doc
 
 
-class _Patching:
-    """A meta path finder that, when the array-API module is imported, has it run as usual through
-    the other finders' loader and then replaces its ``FunctionDoc``."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != ARRAY_API_MODULE:
-            return None
-        from .lazy_imports import spec_with_loader
-
-        return spec_with_loader(name, path, target, _PatchingLoader, _Patching)
-
-
-class _PatchingLoader:
-    def __init__(self, loader):
-        self.loader = loader
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self.loader.exec_module(module)
-        _replace(module)
-
-    def __getattr__(self, name: str):     # what else the loader offers (resources, source), unchanged
-        return getattr(self.loader, name)
-
-
 def keep_docstrings() -> None:
     """From now on in this process, functions that scipy decorates with ``xp_capabilities`` keep their
     docstring as written (see the module's docstring).  Does nothing when scipy's array-API module
     is already imported; calling again adds nothing."""
-    if ARRAY_API_MODULE in sys.modules or any(isinstance(f, _Patching) for f in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _Patching())
+    after_import(ARRAY_API_MODULE, _replace)
 
 
 def library_docstring(function) -> str | None:

@@ -9,8 +9,8 @@ hundred such classes: 0.83 of the 1.90 billion instructions of the worker's load
 on the path of every review run before its first figure can start.  A worker never reads them:
 ``set`` works from the class's methods, not from its signature.
 
-:func:`defer_set_docs` puts a finder in front of :data:`sys.meta_path` that, once
-``matplotlib.artist`` has run, gives ``Artist`` a ``_update_set_signature_and_docstring`` that
+:func:`defer_set_docs` has :func:`~metareview.base.lazy_imports.after_import`, once
+``matplotlib.artist`` has run, give ``Artist`` a ``_update_set_signature_and_docstring`` that
 only marks the new ``set`` as matplotlib's own (what ``__init_subclass__`` checks on the
 classes made after it) and keeps the class.  What is lost, in that process only: the
 signature and the docstring of those ``set`` methods.  :func:`complete_set_docs` makes them,
@@ -25,7 +25,7 @@ changes until matplotlib is imported.
 
 from __future__ import annotations
 
-import sys
+from ..base.lazy_imports import after_import
 
 __all__ = ["ARTIST_MODULE", "defer_set_docs", "complete_set_docs"]
 
@@ -54,40 +54,11 @@ def _replace(module) -> None:
     artist._update_set_signature_and_docstring = classmethod(_mark)
 
 
-class _Deferring:
-    """A meta path finder that, when ``matplotlib.artist`` is imported, has it run as usual through
-    the other finders' loader and then replaces the method."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != ARTIST_MODULE:
-            return None
-        from ..base.lazy_imports import spec_with_loader
-
-        return spec_with_loader(name, path, target, _DeferringLoader, _Deferring)
-
-
-class _DeferringLoader:
-    def __init__(self, loader):
-        self.loader = loader
-
-    def create_module(self, spec):
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module) -> None:
-        self.loader.exec_module(module)
-        _replace(module)
-
-    def __getattr__(self, name: str):     # what else the loader offers (resources, source), unchanged
-        return getattr(self.loader, name)
-
-
 def defer_set_docs() -> None:
     """From now on in this process, the artist classes matplotlib makes get a ``set`` without its
     signature and docstring (see the module's docstring).  Does nothing when ``matplotlib.artist``
     is already imported; calling again adds nothing."""
-    if ARTIST_MODULE in sys.modules or any(isinstance(f, _Deferring) for f in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _Deferring())
+    after_import(ARTIST_MODULE, _replace)
 
 
 def complete_set_docs() -> None:
