@@ -16,7 +16,7 @@ from metareview.review.aside import ReadAside
 from metareview.review.importers import open_export
 
 from .conftest import EXPORTS
-from .test_reliability import _python
+from .test_reliability import KILLED_IMPORT, _python
 
 pytestmark = pytest.mark.skipif(not aside.can_fork(), reason="reading aside forks")
 
@@ -116,29 +116,10 @@ def test_a_reading_process_that_dies_is_an_error_of_the_import(monkeypatch):
 
 
 KILLED_WHILE_READING = """
-    import sys, time
     import metareview.review.aside as aside
-    import metareview.review.store as store_module
-    from metareview.review import Project
-
     aside.ASIDE_FROM = 0
     aside._CHUNK = 1
-    original = store_module.Store.add_batch
-
-    def slow(self, **kw):
-        records = kw["records"]
-        def stream():
-            for i, rec in enumerate(records):
-                if i == 5:
-                    print("writing", flush=True)
-                    time.sleep(120)
-                yield rec
-        kw["records"] = stream()
-        return original(self, **kw)
-
-    store_module.Store.add_batch = slow
-    Project.open(sys.argv[1]).import_file(sys.argv[2], source="Embase")
-"""
+""" + KILLED_IMPORT      # the import killed while it stores, every export now read aside, a record a chunk
 
 
 def _processes_naming(path: Path) -> list[int]:
