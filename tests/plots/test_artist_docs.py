@@ -88,21 +88,27 @@ def test_completed_signatures_and_docstrings_are_matplotlib_s(library):
     assert len(same) > 70
 
 
-def test_setting_up_imports_nothing_and_does_nothing_once_matplotlib_is_loaded():
-    code = ("import sys\nfrom metareview.plots._artist_docs import defer_set_docs, ARTIST_MODULE\n"
-            "from metareview.base.lazy_imports import _AfterImport\n"
-            "before = set(sys.modules)\ndefer_set_docs()\ndefer_set_docs()\nassert set(sys.modules) == before\n"
-            "print(sum(isinstance(f, _AfterImport) and f.name == ARTIST_MODULE for f in sys.meta_path))\n"
-            "import matplotlib.lines\nprint(matplotlib.lines.Line2D.set.__doc__ is None)")
+#: Sets the seam up twice (after importing ``{first}``), prints how many finders wait for matplotlib.artist
+#: and whether a class made afterwards lacks its ``set`` docstring
+SET_UP = """
+import sys{first}
+from metareview.plots._artist_docs import defer_set_docs, ARTIST_MODULE
+from metareview.base.lazy_imports import _AfterImport
+before = set(sys.modules)
+defer_set_docs()
+defer_set_docs()
+assert set(sys.modules) == before
+print(sum(isinstance(f, _AfterImport) and f.name == ARTIST_MODULE for f in sys.meta_path))
+import matplotlib.lines
+print(matplotlib.lines.Line2D.set.__doc__ is None)
+"""
+
+
+@pytest.mark.parametrize(("first", "expected"), [("", ["1", "True"]), (", matplotlib.artist", ["0", "False"])])
+def test_setting_up_imports_nothing_and_does_nothing_once_matplotlib_is_loaded(first, expected):
+    code = SET_UP.format(first=first)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["1", "True"]
-    code = ("import sys, matplotlib.artist\nfrom metareview.plots._artist_docs import defer_set_docs, ARTIST_MODULE\n"
-            "from metareview.base.lazy_imports import _AfterImport\n"
-            "defer_set_docs()\n"
-            "print(sum(isinstance(f, _AfterImport) and f.name == ARTIST_MODULE for f in sys.meta_path))\n"
-            "import matplotlib.lines\nprint(matplotlib.lines.Line2D.set.__doc__ is None)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["0", "False"]
+    assert out == expected
 
 
 def test_matplotlib_s_own_path_when_its_private_method_is_elsewhere():
